@@ -1,0 +1,68 @@
+// Forward-pass speed: full activation cache over the whole S1 domain, and the
+// per-call overhead of a batch of one on the S2 config.
+#include "circuits/model.h"
+#include "circuits/runtime.h"
+
+#include <benchmark/benchmark.h>
+#include <c10/core/InferenceMode.h>
+
+namespace circuitcheck {
+namespace {
+
+Config s1_config() {
+  Config c;
+  c.n_layers = 1; c.d_model = 128; c.n_heads = 4; c.d_head = 32; c.d_mlp = 512;
+  c.d_vocab = 114; c.d_vocab_out = 113; c.n_ctx = 3; c.act_fn = ActFn::kRelu;
+  c.normalization_type = Normalization::kNone; c.attn_scale = std::sqrt(32.0);
+  return c;
+}
+
+Config s2_config() {
+  Config c;
+  c.n_layers = 2; c.d_model = 128; c.n_heads = 1; c.d_head = 128; c.attn_only = true;
+  c.d_vocab = 52; c.d_vocab_out = 50; c.n_ctx = 11; c.normalization_type = Normalization::kNone;
+  c.positional_embedding_type = PositionalEmbedding::kShortformer; c.attn_scale = std::sqrt(128.0);
+  return c;
+}
+
+// All 12,769 pairs [a, b, =].
+at::Tensor s1_domain() {
+  at::Tensor a = at::arange(113, at::kLong).repeat_interleave(113);
+  at::Tensor b = at::arange(113, at::kLong).repeat(113);
+  return at::stack({a, b, at::full_like(a, 113)}, 1);
+}
+
+void BM_S1FullCacheAllPairs(benchmark::State& state) {
+  set_threads(static_cast<int>(state.range(0)));
+  c10::InferenceMode guard;
+  HookedTransformer m = make_model(s1_config(), init_params(s1_config(), 0), "bench");
+  at::Tensor tokens = s1_domain();
+  RunOptions options{all_hooks(m), {}};
+  for (auto _ : state) benchmark::DoNotOptimize(run(m, tokens, options).logits);
+  state.SetItemsProcessed(state.iterations() * tokens.size(0));
+}
+BENCHMARK(BM_S1FullCacheAllPairs)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_S1LogitsOnlyAllPairs(benchmark::State& state) {
+  set_threads(2);
+  c10::InferenceMode guard;
+  HookedTransformer m = make_model(s1_config(), init_params(s1_config(), 0), "bench");
+  at::Tensor tokens = s1_domain();
+  for (auto _ : state) benchmark::DoNotOptimize(forward(m, tokens));
+}
+BENCHMARK(BM_S1LogitsOnlyAllPairs)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_S2BatchOneFullCache(benchmark::State& state) {
+  set_threads(2);
+  c10::InferenceMode guard;
+  HookedTransformer m = make_model(s2_config(), init_params(s2_config(), 0), "bench");
+  at::Tensor tokens = at::randint(50, {1, 11}, at::kLong);
+  RunOptions options{all_hooks(m), {}};
+  for (auto _ : state) benchmark::DoNotOptimize(run(m, tokens, options).logits);
+}
+BENCHMARK(BM_S2BatchOneFullCache)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+}  // namespace
+}  // namespace circuitcheck
+
+BENCHMARK_MAIN();

@@ -1,0 +1,360 @@
+#include "circuits/model.h"
+
+#include "circuits/error.h"
+
+#include <cmath>
+#include <limits>
+#include <set>
+
+namespace circuitcheck {
+namespace {
+
+std::string block(int l) { return "blocks." + std::to_string(l) + "."; }
+
+// Per-run dispatch table: which hooks are cached or intervened on.
+struct HookRunner {
+  std::vector<char> cached;
+  std::vector<std::vector<std::size_t>> edits;
+  const std::vector<Intervention>& interventions;
+  RunResult& result;
+
+  HookRunner(const Config& config, const RunOptions& options, RunResult& out)
+      : cached(hook_slot_count(config), 0),
+        edits(hook_slot_count(config)),
+        interventions(options.interventions),
+        result(out) {
+    for (const auto& h : options.cache) cached[hook_slot(h)] = 1;
+    for (std::size_t i = 0; i < options.interventions.size(); ++i) {
+      edits[hook_slot(options.interventions[i].hook)].push_back(i);
+      result.liveness.push_back(
+          {hook_name(options.interventions[i].hook), to_string(options.interventions[i].kind)});
+    }
+  }
+
+  bool wants(HookType type, int layer = -1) const {
+    int s = hook_slot({type, layer});
+    return cached[s] || !edits[s].empty();
+  }
+
+  at::Tensor fire(HookType type, int layer, at::Tensor x) {
+    int s = hook_slot({type, layer});
+    for (std::size_t i : edits[s]) x = apply_intervention(interventions[i], x, result.liveness[i]);
+    if (cached[s]) result.cache[{type, layer}] = x;
+    return x;
+  }
+};
+
+const at::Tensor& param(const TensorMap& params, const std::string& name) {
+  auto it = params.find(name);
+  check(it != params.end(), "run", "missing parameter " + name);
+  return it->second;
+}
+
+// TL LayerNorm / LayerNormPre over the last dimension, firing scale and normalized hooks.
+at::Tensor layer_norm(const HookedTransformer& m, HookRunner& hooks, at::Tensor x,
+                      const std::string& prefix, HookType scale_hook, HookType normalized_hook,
+                      int layer) {
+  const Normalization norm = m.config.normalization_type;
+  if (norm == Normalization::kNone) return x;
+  x = x - x.mean(-1, true);
+  at::Tensor scale = hooks.fire(scale_hook, layer, (x.pow(2).mean(-1, true) + m.config.eps).sqrt());
+  x = x / scale;
+  if (norm == Normalization::kLN) x = x * param(m.params, prefix + "w") + param(m.params, prefix + "b");
+  return hooks.fire(normalized_hook, layer, x);
+}
+
+// x [batch, pos, d_model] or [batch, pos, n_heads, d_model] -> [batch, pos, n_heads, d_head].
+at::Tensor project(const at::Tensor& x, const at::Tensor& W, const at::Tensor& b) {
+  const int64_t n_heads = W.size(0), d_model = W.size(1), d_head = W.size(2);
+  if (x.dim() == 4)
+    return at::einsum("bphm,hmd->bphd", {x, W}) + b;
+  at::Tensor flat = W.permute({1, 0, 2}).reshape({d_model, n_heads * d_head});
+  return at::addmm(b.reshape({-1}), x.reshape({-1, d_model}), flat)
+      .view({x.size(0), x.size(1), n_heads, d_head});
+}
+
+std::pair<at::Tensor, at::Tensor> rotary_tables(const HookedTransformer& m, int layer,
+                                                int64_t pos, const at::TensorOptions& opts) {
+  auto sin_it = m.params.find(block(layer) + "attn.rotary_sin");
+  auto cos_it = m.params.find(block(layer) + "attn.rotary_cos");
+  if (sin_it != m.params.end() && cos_it != m.params.end())
+    return {sin_it->second.slice(0, 0, pos), cos_it->second.slice(0, 0, pos)};
+  const int64_t half = m.config.rotary_dim / 2;
+  at::Tensor positions = at::arange(pos, opts);
+  at::Tensor dims = at::arange(half, opts);
+  at::Tensor freq = at::pow(m.config.rotary_base, dims / (m.config.rotary_dim / 2.0));
+  freq = at::cat({freq, freq});
+  at::Tensor angles = positions.unsqueeze(1) / freq.unsqueeze(0);
+  return {angles.sin(), angles.cos()};
+}
+
+// GPT-NeoX rotary on the first rotary_dim dims of x [batch, pos, n_heads, d_head].
+at::Tensor rotate(const HookedTransformer& m, int layer, const at::Tensor& x) {
+  const int64_t rd = m.config.rotary_dim, half = rd / 2;
+  auto [sin, cos] = rotary_tables(m, layer, x.size(1), x.options());
+  sin = sin.view({1, x.size(1), 1, rd});
+  cos = cos.view({1, x.size(1), 1, rd});
+  at::Tensor x_rot = x.narrow(-1, 0, rd);
+  at::Tensor flipped = at::cat({-x_rot.narrow(-1, half, half), x_rot.narrow(-1, 0, half)}, -1);
+  at::Tensor rotated = x_rot * cos + flipped * sin;
+  if (rd == x.size(-1)) return rotated;
+  return at::cat({rotated, x.narrow(-1, rd, x.size(-1) - rd)}, -1);
+}
+
+at::Tensor activation(ActFn fn, const at::Tensor& x) {
+  switch (fn) {
+    case ActFn::kRelu: return at::relu(x);
+    case ActFn::kGelu: return at::gelu(x);
+    case ActFn::kGeluNew:
+      return 0.5 * x * (1.0 + at::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * at::pow(x, 3.0))));
+    case ActFn::kSilu: return at::silu(x);
+    case ActFn::kNone: break;
+  }
+  fail("run", "the model has no MLP activation function");
+}
+
+float ignore_value(const HookedTransformer& m, int layer) {
+  auto it = m.params.find(block(layer) + "attn.IGNORE");
+  if (it == m.params.end()) return -std::numeric_limits<float>::infinity();
+  return it->second.item<float>();
+}
+
+// One attention layer; returns hook_attn_out [batch, pos, d_model].
+at::Tensor attention(const HookedTransformer& m, HookRunner& hooks, int l, const at::Tensor& resid,
+                     const at::Tensor& pos_embed) {
+  const Config& c = m.config;
+  const std::string p = block(l);
+  const bool shortformer = c.positional_embedding_type == PositionalEmbedding::kShortformer;
+  const int64_t batch = resid.size(0), pos = resid.size(1);
+  auto ln1 = [&](const at::Tensor& x) {
+    return layer_norm(m, hooks, x, p + "ln1.", HookType::kLn1Scale, HookType::kLn1Normalized, l);
+  };
+  at::Tensor q_in, k_in, v_in;
+  if (c.use_split_qkv_input) {
+    at::Tensor per_head = resid.unsqueeze(2).expand({batch, pos, c.n_heads, c.d_model});
+    q_in = ln1(hooks.fire(HookType::kQInput, l, per_head));
+    k_in = ln1(hooks.fire(HookType::kKInput, l, per_head));
+    v_in = ln1(hooks.fire(HookType::kVInput, l, per_head));
+    if (shortformer) {
+      q_in = q_in + pos_embed.unsqueeze(2);
+      k_in = k_in + pos_embed.unsqueeze(2);
+    }
+  } else {
+    v_in = ln1(resid);
+    q_in = shortformer ? v_in + pos_embed : v_in;
+    k_in = q_in;
+  }
+  at::Tensor q = hooks.fire(HookType::kQ, l, project(q_in, param(m.params, p + "attn.W_Q"), param(m.params, p + "attn.b_Q")));
+  at::Tensor k = hooks.fire(HookType::kK, l, project(k_in, param(m.params, p + "attn.W_K"), param(m.params, p + "attn.b_K")));
+  at::Tensor v = hooks.fire(HookType::kV, l, project(v_in, param(m.params, p + "attn.W_V"), param(m.params, p + "attn.b_V")));
+  if (c.positional_embedding_type == PositionalEmbedding::kRotary) {
+    q = hooks.fire(HookType::kRotQ, l, rotate(m, l, q));
+    k = hooks.fire(HookType::kRotK, l, rotate(m, l, k));
+  }
+  // [batch, n_heads, query_pos, key_pos]
+  at::Tensor scores = at::matmul(q.permute({0, 2, 1, 3}), k.permute({0, 2, 3, 1})) / c.attn_scale;
+  if (c.attention_dir == AttentionDir::kCausal) {
+    at::Tensor future = at::ones({pos, pos}, resid.options().dtype(at::kBool)).triu(1);
+    scores = scores.masked_fill(future, ignore_value(m, l));
+  }
+  scores = hooks.fire(HookType::kAttnScores, l, scores);
+  // A row with every key masked gives NaN, which TL sets to 0.
+  at::Tensor pattern = hooks.fire(HookType::kPattern, l, at::nan_to_num(at::softmax(scores, -1), 0.0));
+  // [batch, pos, n_heads, d_head]
+  at::Tensor z = hooks.fire(HookType::kZ, l, at::matmul(pattern, v.permute({0, 2, 1, 3})).permute({0, 2, 1, 3}));
+  const at::Tensor& W_O = param(m.params, p + "attn.W_O");
+  const at::Tensor& b_O = param(m.params, p + "attn.b_O");
+  at::Tensor out;
+  if (hooks.wants(HookType::kResult, l)) {
+    at::Tensor result = hooks.fire(HookType::kResult, l, at::einsum("bphd,hdm->bphm", {z, W_O}));
+    out = result.sum(2) + b_O;
+  } else {
+    out = at::addmm(b_O, z.reshape({batch * pos, c.n_heads * c.d_head}),
+                    W_O.reshape({c.n_heads * c.d_head, c.d_model}))
+              .view({batch, pos, c.d_model});
+  }
+  return hooks.fire(HookType::kAttnOut, l, out);
+}
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& W, const at::Tensor& b) {
+  auto sizes = x.sizes().vec();
+  sizes.back() = W.size(1);
+  return at::addmm(b, x.reshape({-1, x.size(-1)}), W).view(sizes);
+}
+
+at::Tensor mlp(const HookedTransformer& m, HookRunner& hooks, int l, const at::Tensor& resid_mid) {
+  const std::string p = block(l);
+  at::Tensor x = layer_norm(m, hooks, resid_mid, p + "ln2.", HookType::kLn2Scale, HookType::kLn2Normalized, l);
+  at::Tensor pre = hooks.fire(HookType::kMlpPre, l, linear(x, param(m.params, p + "mlp.W_in"), param(m.params, p + "mlp.b_in")));
+  at::Tensor post = hooks.fire(HookType::kMlpPost, l, activation(m.config.act_fn, pre));
+  return hooks.fire(HookType::kMlpOut, l, linear(post, param(m.params, p + "mlp.W_out"), param(m.params, p + "mlp.b_out")));
+}
+
+void check_options(const Config& config, const RunOptions& options) {
+  auto points = hook_points(config);
+  std::set<HookPoint> valid(points.begin(), points.end());
+  for (const auto& h : options.cache)
+    check(valid.count(h) > 0, "run", "hook " + hook_name(h) + " does not exist in this model");
+  for (const auto& iv : options.interventions)
+    check(valid.count(iv.hook) > 0, "run", "intervention on hook " + hook_name(iv.hook) + " which does not exist in this model");
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::vector<int64_t>>> expected_params(const Config& c) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+  const bool ln = c.normalization_type == Normalization::kLN;
+  out.push_back({"embed.W_E", {c.d_vocab, c.d_model}});
+  if (c.positional_embedding_type != PositionalEmbedding::kRotary)
+    out.push_back({"pos_embed.W_pos", {c.n_ctx, c.d_model}});
+  for (int l = 0; l < c.n_layers; ++l) {
+    const std::string p = block(l);
+    if (ln) {
+      out.push_back({p + "ln1.w", {c.d_model}});
+      out.push_back({p + "ln1.b", {c.d_model}});
+    }
+    for (const char* w : {"W_Q", "W_K", "W_V"})
+      out.push_back({p + "attn." + w, {c.n_heads, c.d_model, c.d_head}});
+    out.push_back({p + "attn.W_O", {c.n_heads, c.d_head, c.d_model}});
+    for (const char* b : {"b_Q", "b_K", "b_V"}) out.push_back({p + "attn." + b, {c.n_heads, c.d_head}});
+    out.push_back({p + "attn.b_O", {c.d_model}});
+    if (!c.attn_only) {
+      if (ln) {
+        out.push_back({p + "ln2.w", {c.d_model}});
+        out.push_back({p + "ln2.b", {c.d_model}});
+      }
+      out.push_back({p + "mlp.W_in", {c.d_model, c.d_mlp}});
+      out.push_back({p + "mlp.b_in", {c.d_mlp}});
+      out.push_back({p + "mlp.W_out", {c.d_mlp, c.d_model}});
+      out.push_back({p + "mlp.b_out", {c.d_model}});
+    }
+  }
+  if (ln) {
+    out.push_back({"ln_final.w", {c.d_model}});
+    out.push_back({"ln_final.b", {c.d_model}});
+  }
+  out.push_back({"unembed.W_U", {c.d_model, c.d_vocab_out}});
+  out.push_back({"unembed.b_U", {c.d_vocab_out}});
+  return out;
+}
+
+bool is_buffer_name(const std::string& name) {
+  for (const char* suffix : {".attn.mask", ".attn.IGNORE", ".attn.rotary_sin", ".attn.rotary_cos"}) {
+    const std::string s(suffix);
+    if (name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0 &&
+        name.rfind("blocks.", 0) == 0)
+      return true;
+  }
+  return false;
+}
+
+HookedTransformer make_model(Config config, TensorMap params, const std::string& where) {
+  validate_config(config, where);
+  auto expected = expected_params(config);
+  std::set<std::string> known;
+  for (const auto& [name, shape] : expected) {
+    known.insert(name);
+    auto it = params.find(name);
+    check(it != params.end(), where + ": " + name, "missing parameter (the config needs it)");
+    check(it->second.is_floating_point(), where + ": " + name,
+          "expected a floating-point tensor, got " + std::string(c10::toString(it->second.scalar_type())));
+    check(it->second.sizes().vec() == shape, where + ": " + name,
+          "shape " + c10::str(it->second.sizes()) + " contradicts the config, which needs " + c10::str(at::IntArrayRef(shape)));
+    it->second = it->second.to(at::kFloat);
+  }
+  for (auto& [name, tensor] : params) {
+    if (known.count(name)) continue;
+    check(is_buffer_name(name), where + ": " + name, "unexpected tensor for this config");
+    if (name.find("rotary_") != std::string::npos) {
+      check(config.positional_embedding_type == PositionalEmbedding::kRotary &&
+                tensor.dim() == 2 && tensor.size(0) >= config.n_ctx && tensor.size(1) == config.rotary_dim,
+            where + ": " + name, "shape " + c10::str(tensor.sizes()) + " contradicts the config");
+      tensor = tensor.to(at::kFloat);
+    } else if (name.find("IGNORE") != std::string::npos) {
+      check(tensor.numel() == 1, where + ": " + name, "expected a scalar");
+      tensor = tensor.to(at::kFloat);
+    }
+  }
+  return {std::move(config), std::move(params)};
+}
+
+TensorMap init_params(const Config& config, uint64_t seed) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const double std = 0.8 / std::sqrt(static_cast<double>(config.d_model));
+  TensorMap params;
+  for (const auto& [name, shape] : expected_params(config)) {
+    const bool is_weight = name.find(".W_") != std::string::npos;
+    const bool is_ln_weight = name.size() > 2 && name.compare(name.size() - 2, 2, ".w") == 0;
+    at::Tensor t = is_weight ? at::normal(0.0, std, shape, gen, at::kFloat)
+                             : (is_ln_weight ? at::ones(shape, at::kFloat) : at::zeros(shape, at::kFloat));
+    params[name] = t;
+  }
+  return params;
+}
+
+void to_device(HookedTransformer& model, const at::Device& device) {
+  for (auto& [name, tensor] : model.params) tensor = tensor.to(device);
+}
+
+at::Device model_device(const HookedTransformer& model) {
+  return model.params.at("embed.W_E").device();
+}
+
+TensorMap named(const ActivationCache& cache) {
+  TensorMap out;
+  for (const auto& [hook, tensor] : cache) out[hook_name(hook)] = tensor;
+  return out;
+}
+
+std::vector<HookPoint> all_hooks(const HookedTransformer& model) { return hook_points(model.config); }
+
+void check_tokens(const Config& config, const at::Tensor& tokens, const std::string& where) {
+  check(tokens.defined() && tokens.scalar_type() == at::kLong, where,
+        "tokens must be an int64 tensor");
+  check(tokens.dim() == 2, where, "tokens must be [batch, pos], got shape " + c10::str(tokens.sizes()));
+  check(tokens.size(0) > 0 && tokens.size(1) > 0, where, "tokens are empty: shape " + c10::str(tokens.sizes()));
+  check(tokens.size(1) <= config.n_ctx, where,
+        "sequence length " + std::to_string(tokens.size(1)) + " exceeds n_ctx " + std::to_string(config.n_ctx));
+  const int64_t lo = tokens.min().item<int64_t>(), hi = tokens.max().item<int64_t>();
+  check(lo >= 0 && hi < config.d_vocab, where,
+        "token id " + std::to_string(lo < 0 ? lo : hi) + " is out of the vocabulary [0, " +
+            std::to_string(config.d_vocab) + ")");
+}
+
+RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const RunOptions& options) {
+  const Config& c = m.config;
+  check_tokens(c, tokens_in, "run");
+  check_options(c, options);
+  RunResult result;
+  HookRunner hooks(c, options, result);
+  at::Tensor tokens = tokens_in.to(model_device(m));
+  const int64_t batch = tokens.size(0), pos = tokens.size(1);
+  if (c.use_hook_tokens) tokens = hooks.fire(HookType::kTokens, -1, tokens);
+  at::Tensor embed = hooks.fire(HookType::kEmbed, -1,
+      param(m.params, "embed.W_E").index_select(0, tokens.reshape({-1})).view({batch, pos, c.d_model}));
+  at::Tensor pos_embed;
+  if (c.positional_embedding_type != PositionalEmbedding::kRotary)
+    pos_embed = hooks.fire(HookType::kPosEmbed, -1,
+        param(m.params, "pos_embed.W_pos").slice(0, 0, pos).unsqueeze(0).expand({batch, pos, c.d_model}));
+  at::Tensor resid = c.positional_embedding_type == PositionalEmbedding::kStandard ? embed + pos_embed : embed;
+  for (int l = 0; l < c.n_layers; ++l) {
+    resid = hooks.fire(HookType::kResidPre, l, resid);
+    resid = resid + attention(m, hooks, l, resid, pos_embed);
+    if (!c.attn_only) {
+      resid = hooks.fire(HookType::kResidMid, l, resid);
+      resid = resid + mlp(m, hooks, l, resid);
+    }
+    resid = hooks.fire(HookType::kResidPost, l, resid);
+  }
+  at::Tensor x = layer_norm(m, hooks, resid, "ln_final.", HookType::kLnFinalScale, HookType::kLnFinalNormalized, -1);
+  result.logits = linear(x, param(m.params, "unembed.W_U"), param(m.params, "unembed.b_U"));
+  for (const auto& record : result.liveness)
+    check(record.fired > 0, "run", "intervention on " + record.hook + " never fired: its hook was not reached");
+  return result;
+}
+
+at::Tensor forward(const HookedTransformer& model, const at::Tensor& tokens) {
+  return run(model, tokens).logits;
+}
+
+}  // namespace circuitcheck

@@ -1,0 +1,47 @@
+// circuitcheck: verify claims about the circuits of trained transformers.
+// Exit codes: 0 success, 1 a claim failed, 2 bad input, 3 internal error.
+#include "circuits/error.h"
+#include "harness/model_commands.h"
+
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <string>
+
+namespace {
+
+const char* kUsage =
+    "usage: circuitcheck COMMAND ...\n"
+    "  inspect FILE [--config CFG] [--json]        config, tensors, shapes, dtypes, SHA-256\n"
+    "  convert IN OUT.safetensors [--config CFG]   any checkpoint to safetensors\n"
+    "  forward CHECKPOINT --tokens T.safetensors --out OUT.safetensors\n"
+    "          [--config CFG] [--cache all|HOOK,...] [--device cpu|cuda] [--threads N]\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using Command = int (*)(int, char**);
+  const std::map<std::string, Command> commands = {
+      {"inspect", circuitcheck::inspect_command},
+      {"convert", circuitcheck::convert_command},
+      {"forward", circuitcheck::forward_command},
+  };
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  auto it = commands.find(argv[1]);
+  if (it == commands.end()) {
+    std::cerr << "circuitcheck: error: unknown command '" << argv[1] << "'\n" << kUsage;
+    return 2;
+  }
+  try {
+    return it->second(argc, argv);
+  } catch (const circuitcheck::InputError& e) {
+    std::cerr << "circuitcheck " << argv[1] << ": error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "circuitcheck " << argv[1] << ": internal error: " << e.what() << "\n";
+    return 3;
+  }
+}

@@ -1,0 +1,30 @@
+// Paths and small helpers shared by the tests.
+#pragma once
+
+#include <string>
+
+namespace circuitcheck::testing_util {
+
+// The shared/ folder (fixtures, reference checkpoints), read-only.
+inline std::string shared_dir() { return CIRCUITCHECK_SHARED_DIR; }
+inline std::string fixture(const std::string& rel) { return shared_dir() + "/fixtures/" + rel; }
+inline std::string source_dir() { return CIRCUITCHECK_SOURCE_DIR; }
+
+// A fresh, empty scratch folder under the build tree, unique per test name.
+std::string scratch_dir(const std::string& name);
+
+// Writes `bytes` to `path` (binary), creating or truncating it.
+void write_file(const std::string& path, const std::string& bytes);
+
+// Reads a whole file (binary).
+std::string read_file(const std::string& path);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs a shell command and captures its output and exit code.
+CommandResult run_command(const std::string& command);
+
+}  // namespace circuitcheck::testing_util
