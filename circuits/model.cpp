@@ -88,12 +88,13 @@ std::pair<at::Tensor, at::Tensor> rotary_tables(const HookedTransformer& m, int 
   return {angles.sin(), angles.cos()};
 }
 
-// GPT-NeoX rotary on the first rotary_dim dims of x [batch, pos, n_heads, d_head].
-at::Tensor rotate(const HookedTransformer& m, int layer, const at::Tensor& x) {
-  const int64_t rd = m.config.rotary_dim, half = rd / 2;
-  auto [sin, cos] = rotary_tables(m, layer, x.size(1), x.options());
-  sin = sin.view({1, x.size(1), 1, rd});
-  cos = cos.view({1, x.size(1), 1, rd});
+// GPT-NeoX rotary on the first rotary_dim dims of x [batch, pos, n_heads, d_head]
+// whose positions start at `offset`.
+at::Tensor rotate(const HookedTransformer& m, int layer, const at::Tensor& x, int64_t offset) {
+  const int64_t rd = m.config.rotary_dim, half = rd / 2, pos = x.size(1);
+  auto [sin, cos] = rotary_tables(m, layer, offset + pos, x.options());
+  sin = sin.slice(0, offset).view({1, pos, 1, rd});
+  cos = cos.slice(0, offset).view({1, pos, 1, rd});
   at::Tensor x_rot = x.narrow(-1, 0, rd);
   at::Tensor flipped = at::cat({-x_rot.narrow(-1, half, half), x_rot.narrow(-1, 0, half)}, -1);
   at::Tensor rotated = x_rot * cos + flipped * sin;
@@ -119,9 +120,10 @@ float ignore_value(const HookedTransformer& m, int layer) {
   return it->second.item<float>();
 }
 
-// One attention layer; returns hook_attn_out [batch, pos, d_model].
+// One attention layer; returns hook_attn_out [batch, pos - q_from, d_model]:
+// queries only at positions >= q_from.
 at::Tensor attention(const HookedTransformer& m, HookRunner& hooks, int l, const at::Tensor& resid,
-                     const at::Tensor& pos_embed) {
+                     const at::Tensor& pos_embed, int64_t q_from) {
   const Config& c = m.config;
   const std::string p = block(l);
   const bool shortformer = c.positional_embedding_type == PositionalEmbedding::kShortformer;
@@ -132,29 +134,29 @@ at::Tensor attention(const HookedTransformer& m, HookRunner& hooks, int l, const
   at::Tensor q_in, k_in, v_in;
   if (c.use_split_qkv_input) {
     at::Tensor per_head = resid.unsqueeze(2).expand({batch, pos, c.n_heads, c.d_model});
-    q_in = ln1(hooks.fire(HookType::kQInput, l, per_head));
+    q_in = ln1(hooks.fire(HookType::kQInput, l, per_head.slice(1, q_from)));
     k_in = ln1(hooks.fire(HookType::kKInput, l, per_head));
     v_in = ln1(hooks.fire(HookType::kVInput, l, per_head));
     if (shortformer) {
-      q_in = q_in + pos_embed.unsqueeze(2);
+      q_in = q_in + pos_embed.slice(1, q_from).unsqueeze(2);
       k_in = k_in + pos_embed.unsqueeze(2);
     }
   } else {
     v_in = ln1(resid);
-    q_in = shortformer ? v_in + pos_embed : v_in;
-    k_in = q_in;
+    k_in = shortformer ? v_in + pos_embed : v_in;
+    q_in = k_in.slice(1, q_from);
   }
   at::Tensor q = hooks.fire(HookType::kQ, l, project(q_in, param(m.params, p + "attn.W_Q"), param(m.params, p + "attn.b_Q")));
   at::Tensor k = hooks.fire(HookType::kK, l, project(k_in, param(m.params, p + "attn.W_K"), param(m.params, p + "attn.b_K")));
   at::Tensor v = hooks.fire(HookType::kV, l, project(v_in, param(m.params, p + "attn.W_V"), param(m.params, p + "attn.b_V")));
   if (c.positional_embedding_type == PositionalEmbedding::kRotary) {
-    q = hooks.fire(HookType::kRotQ, l, rotate(m, l, q));
-    k = hooks.fire(HookType::kRotK, l, rotate(m, l, k));
+    q = hooks.fire(HookType::kRotQ, l, rotate(m, l, q, q_from));
+    k = hooks.fire(HookType::kRotK, l, rotate(m, l, k, 0));
   }
   // [batch, n_heads, query_pos, key_pos]
   at::Tensor scores = at::matmul(q.permute({0, 2, 1, 3}), k.permute({0, 2, 3, 1})) / c.attn_scale;
   if (c.attention_dir == AttentionDir::kCausal) {
-    at::Tensor future = at::ones({pos, pos}, resid.options().dtype(at::kBool)).triu(1);
+    at::Tensor future = at::ones({pos - q_from, pos}, resid.options().dtype(at::kBool)).triu(q_from + 1);
     scores = scores.masked_fill(future, ignore_value(m, l));
   }
   scores = hooks.fire(HookType::kAttnScores, l, scores);
@@ -169,9 +171,9 @@ at::Tensor attention(const HookedTransformer& m, HookRunner& hooks, int l, const
     at::Tensor result = hooks.fire(HookType::kResult, l, at::einsum("bphd,hdm->bphm", {z, W_O}));
     out = result.sum(2) + b_O;
   } else {
-    out = at::addmm(b_O, z.reshape({batch * pos, c.n_heads * c.d_head}),
+    out = at::addmm(b_O, z.reshape({batch * (pos - q_from), c.n_heads * c.d_head}),
                     W_O.reshape({c.n_heads * c.d_head, c.d_model}))
-              .view({batch, pos, c.d_model});
+              .view({batch, pos - q_from, c.d_model});
   }
   return hooks.fire(HookType::kAttnOut, l, out);
 }
@@ -325,6 +327,9 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
   const Config& c = m.config;
   check_tokens(c, tokens_in, "run");
   check_options(c, options);
+  check(options.from_position >= 0 && options.from_position < tokens_in.size(1), "run",
+        "from_position " + std::to_string(options.from_position) + " out of range [0, " +
+            std::to_string(tokens_in.size(1)) + ")");
   RunResult result;
   HookRunner hooks(c, options, result);
   at::Tensor tokens = tokens_in.to(model_device(m));
@@ -339,7 +344,8 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
   at::Tensor resid = c.positional_embedding_type == PositionalEmbedding::kStandard ? embed + pos_embed : embed;
   for (int l = 0; l < c.n_layers; ++l) {
     resid = hooks.fire(HookType::kResidPre, l, resid);
-    resid = resid + attention(m, hooks, l, resid, pos_embed);
+    const int64_t q_from = l == c.n_layers - 1 ? options.from_position : 0;
+    resid = resid.slice(1, q_from) + attention(m, hooks, l, resid, pos_embed, q_from);
     if (!c.attn_only) {
       resid = hooks.fire(HookType::kResidMid, l, resid);
       resid = resid + mlp(m, hooks, l, resid);

@@ -64,10 +64,14 @@ TensorMap named(const ActivationCache& cache);
 struct RunOptions {
   std::vector<HookPoint> cache;             // activations to keep; nothing else is kept
   std::vector<Intervention> interventions;  // applied in order at their hooks
+  // The last layer computes attention queries, its MLP and the logits only at
+  // positions >= from_position (what training scores); the last layer's hooks,
+  // ln_final's and the logits then cover [from_position, pos).
+  int64_t from_position = 0;
 };
 
 struct RunResult {
-  at::Tensor logits;                // [batch, pos, d_vocab_out]
+  at::Tensor logits;                // [batch, pos - from_position, d_vocab_out]
   ActivationCache cache;            // the requested hooks, after interventions
   std::vector<Liveness> liveness;   // one per intervention, in order
 };

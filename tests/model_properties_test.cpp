@@ -138,6 +138,16 @@ RC_GTEST_PROP(ModelProperties, CausalOutputsIgnoreLaterTokens, ()) {
   RC_ASSERT(close(a, b, 1e-6));
 }
 
+RC_GTEST_PROP(ModelProperties, FromPositionGivesTheSameLogitsForTheLaterPositions, ()) {
+  Config c = gen_config();
+  HookedTransformer m = gen_model(c);
+  at::Tensor tokens = gen_random_tokens(c);
+  RunOptions options;
+  options.from_position = *rc::gen::inRange<int64_t>(0, tokens.size(1));
+  at::Tensor partial = run(m, tokens, options).logits;
+  RC_ASSERT(close(partial, forward(m, tokens).slice(1, options.from_position), 1e-5));
+}
+
 TEST(ModelProperties, BidirectionalOutputsDoDependOnLaterTokens) {
   Config c;
   c.n_layers = 1; c.d_model = 8; c.n_heads = 1; c.d_head = 8; c.d_vocab = 5; c.d_vocab_out = 5;
