@@ -53,16 +53,22 @@ void BM_S1LogitsOnlyAllPairs(benchmark::State& state) {
 BENCHMARK(BM_S1LogitsOnlyAllPairs)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_S2BatchOneFullCache(benchmark::State& state) {
-  set_threads(2);
+  set_threads(static_cast<int>(state.range(0)));
   c10::InferenceMode guard;
   HookedTransformer m = make_model(s2_config(), init_params(s2_config(), 0), "bench");
   at::Tensor tokens = at::randint(50, {1, 11}, at::kLong);
   RunOptions options{all_hooks(m), {}};
   for (auto _ : state) benchmark::DoNotOptimize(run(m, tokens, options).logits);
 }
-BENCHMARK(BM_S2BatchOneFullCache)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_S2BatchOneFullCache)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace
 }  // namespace circuitcheck
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  circuitcheck::tune_allocator();
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -2,6 +2,7 @@
 
 #include "circuits/error.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -317,7 +318,18 @@ void check_tokens(const Config& config, const at::Tensor& tokens, const std::str
   check(tokens.size(0) > 0 && tokens.size(1) > 0, where, "tokens are empty: shape " + c10::str(tokens.sizes()));
   check(tokens.size(1) <= config.n_ctx, where,
         "sequence length " + std::to_string(tokens.size(1)) + " exceeds n_ctx " + std::to_string(config.n_ctx));
-  const int64_t lo = tokens.min().item<int64_t>(), hi = tokens.max().item<int64_t>();
+  int64_t lo = 0, hi = 0;
+  if (tokens.is_cpu()) {
+    at::Tensor t = tokens.contiguous();
+    const int64_t* data = t.data_ptr<int64_t>();
+    auto [min_it, max_it] = std::minmax_element(data, data + t.numel());
+    lo = *min_it;
+    hi = *max_it;
+  } else {
+    auto [min_t, max_t] = at::aminmax(tokens);
+    lo = min_t.item<int64_t>();
+    hi = max_t.item<int64_t>();
+  }
   check(lo >= 0 && hi < config.d_vocab, where,
         "token id " + std::to_string(lo < 0 ? lo : hi) + " is out of the vocabulary [0, " +
             std::to_string(config.d_vocab) + ")");

@@ -7,11 +7,18 @@
 #include <c10/core/Device.h>
 #include <torch/version.h>
 
+#include <malloc.h>
+
 namespace circuitcheck {
 
 void set_threads(int n) {
   check(n >= 1, "set_threads", "thread count must be at least 1, got " + std::to_string(n));
   at::set_num_threads(n);
+}
+
+void tune_allocator() {
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, -1);
 }
 
 at::Device parse_device(const std::string& name, const std::string& where) {

@@ -1,7 +1,9 @@
 // circuitcheck: verify claims about the circuits of trained transformers.
 // Exit codes: 0 success, 1 a claim failed, 2 bad input, 3 internal error.
 #include "circuits/error.h"
+#include "circuits/runtime.h"
 #include "harness/model_commands.h"
+#include "harness/train_commands.h"
 
 #include <cstring>
 #include <iostream>
@@ -15,7 +17,10 @@ const char* kUsage =
     "  inspect FILE [--config CFG] [--json]        config, tensors, shapes, dtypes, SHA-256\n"
     "  convert IN OUT.safetensors [--config CFG]   any checkpoint to safetensors\n"
     "  forward CHECKPOINT --tokens T.safetensors --out OUT.safetensors\n"
-    "          [--config CFG] [--cache all|HOOK,...] [--device cpu|cuda] [--threads N]\n";
+    "          [--config CFG] [--cache all|HOOK,...] [--device cpu|cuda] [--threads N]\n"
+    "  train SYSTEM --out FILE.safetensors [--seed N] [--steps N] [--scale cpu|seed]\n"
+    "          [--device cpu|cuda] [--threads N] [--set key=value ...] [--resume]\n"
+    "  eval CHECKPOINT [--system S] [--n N] [--seed N] [--json]\n";
 
 }  // namespace
 
@@ -25,6 +30,8 @@ int main(int argc, char** argv) {
       {"inspect", circuitcheck::inspect_command},
       {"convert", circuitcheck::convert_command},
       {"forward", circuitcheck::forward_command},
+      {"train", circuitcheck::train_command},
+      {"eval", circuitcheck::eval_command},
   };
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::cout << kUsage;
@@ -35,6 +42,7 @@ int main(int argc, char** argv) {
     std::cerr << "circuitcheck: error: unknown command '" << argv[1] << "'\n" << kUsage;
     return 2;
   }
+  circuitcheck::tune_allocator();
   try {
     return it->second(argc, argv);
   } catch (const circuitcheck::InputError& e) {

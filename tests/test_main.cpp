@@ -1,5 +1,7 @@
 #include "tests/test_util.h"
 
+#include "circuits/runtime.h"
+
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
@@ -46,6 +48,7 @@ CommandResult run_command(const std::string& command) {
 }  // namespace circuitcheck::testing_util
 
 int main(int argc, char** argv) {
+  circuitcheck::tune_allocator();
   at::set_num_threads(2);
   testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();

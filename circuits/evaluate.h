@@ -1,0 +1,62 @@
+// Task accuracy of a model, broken down by the task's classes.
+//
+// An example is correct when the argmax of the logits equals the target at
+// every scored position (teacher forcing; for S3 this equals greedy decoding
+// of the whole path). S4 is scored per assignment (its four positions), so
+// its unit is the assignment and "depth" breaks it down.
+#pragma once
+
+#include "circuits/model.h"
+#include "circuits/task.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace circuitcheck {
+
+struct Tally {
+  int64_t n = 0;
+  int64_t correct = 0;
+  double accuracy() const { return n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0; }
+};
+
+struct Evaluation {
+  std::string system;
+  std::string unit;        // "example" or "assignment"
+  std::string domain;      // "exhaustive" or "sampled"
+  int64_t n_examples = 0;
+  uint64_t seed = 0;       // sampled domains
+  Tally overall;           // per unit
+  Tally tokens;            // per scored position
+  double loss = 0.0;       // mean cross-entropy per scored position (nats)
+  // class name -> class value -> tally (per unit), for every [batch] class and S4's depth.
+  std::map<std::string, std::map<int64_t, Tally>> by_class;
+
+  nlohmann::json to_json() const;
+};
+
+// Accumulates one batch (logits [batch, pos, d_vocab_out]) into `into`.
+void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits, Evaluation& into);
+
+// Evaluates `model` on `task`: the whole finite domain when it has at most
+// `exhaustive_limit` examples (in domain order), else `n` examples sampled
+// with `seed`, in batches of `batch_size`. No gradients.
+Evaluation evaluate(const Task& task, const HookedTransformer& model, Scale scale, int64_t n, uint64_t seed,
+                    int64_t exhaustive_limit = 1000000, int64_t batch_size = 4096);
+
+// Evaluates on an explicit batch (e.g. S5's hard cases, S1's test split).
+Evaluation evaluate_batch(const Task& task, const HookedTransformer& model, const Batch& batch,
+                          int64_t batch_size = 4096);
+
+// Mean cross-entropy over scored positions (targets != -1) of logits
+// [batch, pos - from, V] against targets [batch, pos] from position `from`.
+at::Tensor scored_loss(const at::Tensor& logits, const at::Tensor& targets, int64_t from);
+
+// The first position with any scored target in `targets` [batch, pos].
+int64_t first_scored_position(const at::Tensor& targets);
+
+}  // namespace circuitcheck

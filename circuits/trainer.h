@@ -1,0 +1,101 @@
+// Training a seed system's model from scratch: recipes, the loop, resumable state.
+//
+// A recipe fixes everything a run depends on (system, scale, seed, optimizer,
+// schedule, batch, stopping rule, model config overrides), so that a run is
+// reproducible: on the CPU with a fixed thread count the same recipe gives
+// bit-identical weights, and a run resumed from its state file continues
+// exactly as if it had not stopped (batches are drawn per step from
+// hash(seed, step), not from a running RNG).
+#pragma once
+
+#include "circuits/evaluate.h"
+#include "circuits/model.h"
+#include "circuits/optimizer.h"
+#include "circuits/task.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace circuitcheck {
+
+struct TrainRecipe {
+  std::string system;        // task name
+  Scale scale = Scale::kCpu;
+  uint64_t seed = 1;         // initialisation, data and split
+  int64_t steps = 1000;      // step cap
+  int64_t batch_size = 0;    // 0: full batch of the training split (S1)
+  AdamWSettings adamw;
+  int64_t warmup_steps = 0;  // linear warmup from lr / warmup_steps
+  std::string schedule = "constant";  // or "cosine" (to min_lr_ratio * lr at `steps`)
+  double min_lr_ratio = 1.0;
+  double grad_clip = 0.0;       // max global gradient norm; 0 = none
+  bool freeze_biases = false;   // train only weights (S1, as Nanda et al.)
+  double stop_test_loss = 0.0;  // S1: stop when the held-out loss falls below this
+  int64_t eval_every = 100;     // steps between held-out evaluations (S1)
+  nlohmann::json config_overrides = nlohmann::json::object();  // TL fields over the task's config
+
+  nlohmann::json to_json() const;
+};
+
+// SYSTEMS.md's recipe for a system (S1: full batch, wd 1.0, stop at test loss
+// 1e-6; S2: batch 256, warmup 200, cosine; S3: batch 64, constant lr 1e-3;
+// S4 and S5 likewise from their seeds).
+TrainRecipe default_recipe(const Task& task, Scale scale);
+
+// Applies "key=value": a recipe field (seed, steps, batch_size, lr,
+// weight_decay, beta1, beta2, warmup_steps, schedule, min_lr_ratio,
+// grad_clip, freeze_biases, stop_test_loss, eval_every) or a config field
+// (n_layers, d_model, ...; stored in config_overrides). Throws InputError
+// naming the key for an unknown key or a malformed value.
+void apply_setting(TrainRecipe& recipe, const std::string& key_value);
+
+// The model config a recipe trains: the task's config at the recipe's scale
+// with the overrides; checked to fit the task.
+Config recipe_config(const TrainRecipe& recipe);
+
+struct TrainProgress {
+  int64_t step = 0;
+  int64_t steps = 0;
+  double loss = 0.0;           // training batch loss
+  double token_accuracy = 0.0; // on the training batch
+  double test_loss = -1.0;     // last held-out loss (S1), -1 when none
+  double lr = 0.0;
+  double elapsed_s = 0.0;      // this run's training time, resumed runs included
+  double steps_per_s = 0.0;
+};
+
+struct TrainState {
+  TrainRecipe recipe;
+  HookedTransformer model;
+  AdamWState optimizer;
+  int64_t step = 0;
+  double elapsed_s = 0.0;
+  std::string stop_reason;               // "" while running; "max_steps", "test_loss<1e-06"
+  std::vector<nlohmann::json> history;   // logged points
+};
+
+// A fresh run: seeded initialisation (TL's gpt2 init).
+TrainState start_training(const TrainRecipe& recipe);
+
+// Trains until the step cap, the stopping rule or `stop()` returning true
+// (checked between steps). Calls `on_progress` every `log_every` steps and
+// `on_checkpoint` every `checkpoint_every` steps (0: never).
+void train(TrainState& state, int64_t log_every, int64_t checkpoint_every,
+           const std::function<void(const TrainProgress&)>& on_progress,
+           const std::function<void(const TrainState&)>& on_checkpoint,
+           const std::function<bool()>& stop = [] { return false; });
+
+// Saves the state (weights, optimizer moments, step, recipe, history) as one
+// safetensors file, atomically ("param/<name>", "exp_avg/<name>",
+// "exp_avg_sq/<name>"; recipe and progress in metadata "train_state").
+// load_training reads it back and throws InputError naming the file when it
+// is not a training state. (The shipped weights are written separately with
+// save_checkpoint.)
+void save_training(const std::string& path, const TrainState& state);
+TrainState load_training(const std::string& path);
+
+}  // namespace circuitcheck

@@ -1,0 +1,172 @@
+#include "harness/train_commands.h"
+
+#include "circuits/arithmetic.h"
+#include "circuits/checkpoint.h"
+#include "circuits/error.h"
+#include "circuits/runtime.h"
+#include "circuits/trainer.h"
+#include "harness/args.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+namespace circuitcheck {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+void on_sigint(int) { g_interrupted = true; }
+
+std::string format_duration(double s) {
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s / 3600), static_cast<int>(s / 60) % 60);
+  else std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s / 60), static_cast<int>(s) % 60);
+  return buf;
+}
+
+void print_progress(const TrainProgress& p, bool tty) {
+  const double eta = p.steps_per_s > 0 ? static_cast<double>(p.steps - p.step) / p.steps_per_s : 0.0;
+  char line[256];
+  std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4g  acc %.4f%s  lr %.2g  %.1f steps/s  %s elapsed  ETA %s",
+                static_cast<long long>(p.step), static_cast<long long>(p.steps), p.loss, p.token_accuracy,
+                p.test_loss >= 0 ? ("  test_loss " + std::to_string(p.test_loss)).c_str() : "", p.lr, p.steps_per_s,
+                format_duration(p.elapsed_s).c_str(), format_duration(eta).c_str());
+  if (tty) {
+    const int width = 30;
+    const int filled = static_cast<int>(width * static_cast<double>(p.step) / static_cast<double>(p.steps));
+    std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, '.') << "] " << line << "\x1b[K"
+              << std::flush;
+  } else {
+    std::cerr << line << "\n";
+  }
+}
+
+// The system a checkpoint belongs to: --system, metadata "system", or the
+// side .json's "system".
+std::string checkpoint_system(const Args& args, const Checkpoint& ck) {
+  if (auto s = args.get("--system")) return *s;
+  if (ck.metadata.count("system")) return ck.metadata.at("system");
+  std::filesystem::path side = std::filesystem::path(ck.path).replace_extension(".json");
+  if (std::filesystem::is_regular_file(side)) {
+    std::ifstream in(side);
+    auto j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_object() && j.contains("system") && j["system"].is_string()) return j["system"].get<std::string>();
+  }
+  fail("eval: " + ck.path, "cannot tell which system this checkpoint is for; pass --system");
+}
+
+Scale scale_of(const Task& task, const Config& config) {
+  return config.n_ctx == task.config(Scale::kCpu).n_ctx ? Scale::kCpu : Scale::kSeed;
+}
+
+void print_evaluation(const Evaluation& e, std::ostream& out) {
+  out << e.system << ": " << e.overall.correct << "/" << e.overall.n << " " << e.unit << "s correct = "
+      << e.overall.accuracy() * 100 << " % (" << e.domain;
+  if (e.domain == "sampled") out << ", " << e.n_examples << " examples, seed " << e.seed;
+  out << "); token accuracy " << e.tokens.accuracy() * 100 << " %, loss " << e.loss << "\n";
+  for (const auto& [name, groups] : e.by_class) {
+    out << "  by " << name << ":";
+    for (const auto& [value, t] : groups) out << "  " << value << ": " << t.accuracy() * 100 << " % (n " << t.n << ")";
+    out << "\n";
+  }
+}
+
+}  // namespace
+
+int train_command(int argc, char** argv) {
+  Args args = parse_args(argc, argv, 2, "train",
+                         {"--out", "--seed", "--steps", "--scale", "--device", "--threads", "--set",
+                          "--checkpoint-every", "--log-every"},
+                         {"--resume"});
+  expect_positionals(args, 1, 1, "circuitcheck train SYSTEM --out FILE.safetensors [--seed N] [--steps N] [--set k=v]");
+  check(args.has("--out"), "train", "--out FILE.safetensors is required");
+  const Task& task = find_task(args.positional[0]);
+  const std::string out = *args.get("--out");
+  const std::string state_path = out + ".state.safetensors";
+  const int threads = args.get_int("--threads", 2, 1, 1024);
+  set_threads(threads);
+  at::Device device = parse_device(args.get_or("--device", "cpu"), "train --device");
+  const std::string scale_name = args.get_or("--scale", "cpu");
+  check(scale_name == "cpu" || scale_name == "seed", "train --scale", "expected cpu or seed, got '" + scale_name + "'");
+  TrainState state;
+  if (args.has("--resume") && std::filesystem::exists(state_path)) {
+    state = load_training(state_path);
+    check(state.recipe.system == task.name, "train --resume: " + state_path,
+          "the state is for " + state.recipe.system + ", not " + task.name);
+    if (auto steps = args.get("--steps")) apply_setting(state.recipe, "steps=" + *steps);
+    std::cerr << "resuming " << state_path << " at step " << state.step << "\n";
+  } else {
+    TrainRecipe recipe = default_recipe(task, scale_name == "cpu" ? Scale::kCpu : Scale::kSeed);
+    if (auto seed = args.get("--seed")) apply_setting(recipe, "seed=" + *seed);
+    if (auto steps = args.get("--steps")) apply_setting(recipe, "steps=" + *steps);
+    if (args.flags.count("--set"))
+      for (const auto& kv : args.flags.at("--set")) apply_setting(recipe, kv);
+    state = start_training(recipe);
+  }
+  to_device(state.model, device);
+  for (auto& [name, t] : state.optimizer.exp_avg) t = t.to(device);
+  for (auto& [name, t] : state.optimizer.exp_avg_sq) t = t.to(device);
+  std::signal(SIGINT, on_sigint);
+  std::signal(SIGTERM, on_sigint);
+  const bool tty = isatty(fileno(stderr));
+  const int64_t log_every = args.get_int("--log-every", tty ? 10 : 500, 1, 1 << 30);
+  const int64_t checkpoint_every = args.get_int("--checkpoint-every", 2000, 0, 1 << 30);
+  std::cerr << "training " << task.name << " " << state.recipe.to_json().dump() << "\n";
+  train(state, log_every, checkpoint_every, [&](const TrainProgress& p) { print_progress(p, tty); },
+        [&](const TrainState& s) { save_training(state_path, s); }, [] { return g_interrupted.load(); });
+  if (tty) std::cerr << "\n";
+  save_training(state_path, state);
+  if (state.stop_reason.empty()) {
+    std::cerr << "interrupted at step " << state.step << "; state saved to " << state_path
+              << "; continue with --resume\n";
+    return 130;
+  }
+  to_device(state.model, at::kCPU);
+  Evaluation e = evaluate(task, state.model, state.recipe.scale, 10000, 20240601);
+  nlohmann::json train_info = {{"recipe", state.recipe.to_json()}, {"steps_run", state.step},
+                               {"stop_reason", state.stop_reason}, {"train_wall_s", state.elapsed_s},
+                               {"steps_per_s", static_cast<double>(state.step) / std::max(1e-9, state.elapsed_s)},
+                               {"device", device.str()}, {"threads", threads}};
+  save_checkpoint(out, state.model,
+                  {{"system", task.name}, {"seed", std::to_string(state.recipe.seed)},
+                   {"steps", std::to_string(state.step)}, {"training", train_info.dump()},
+                   {"metrics", e.to_json().dump()}, {"circuitcheck_version", circuitcheck_version()},
+                   {"circuitcheck_commit", circuitcheck_git_commit()}, {"torch_version", torch_version()}});
+  print_evaluation(e, std::cout);
+  std::cout << "wrote " << out << " (" << state.step << " steps, " << state.stop_reason << ", "
+            << format_duration(state.elapsed_s) << ")\n";
+  return 0;
+}
+
+int eval_command(int argc, char** argv) {
+  Args args = parse_args(argc, argv, 2, "eval", {"--system", "--config", "--n", "--seed", "--threads"}, {"--json"});
+  expect_positionals(args, 1, 1, "circuitcheck eval CHECKPOINT [--system S] [--n N] [--seed N] [--json]");
+  set_threads(args.get_int("--threads", 2, 1, 1024));
+  Checkpoint ck = load_checkpoint(args.positional[0], args.get("--config"));
+  const Task& task = find_task(checkpoint_system(args, ck));
+  const Scale scale = scale_of(task, ck.model.config);
+  check_fits(task, scale, ck.model.config, "eval: " + ck.path);
+  const int64_t n = args.get_int("--n", 10000, 1, 1 << 30);
+  const uint64_t seed = static_cast<uint64_t>(args.get_int("--seed", 20240601, 0, 1 << 30));
+  std::vector<Evaluation> results = {evaluate(task, ck.model, scale, n, seed)};
+  if (task.name == "arithmetic") {
+    results.push_back(evaluate_batch(task, ck.model, sample_hard(n, seed)));
+    results.back().domain = "hard cascade cases";
+  }
+  if (args.has("--json")) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& e : results) j.push_back(e.to_json());
+    std::cout << j.dump(2) << "\n";
+  } else {
+    for (const auto& e : results) print_evaluation(e, std::cout);
+  }
+  return 0;
+}
+
+}  // namespace circuitcheck

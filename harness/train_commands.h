@@ -1,0 +1,20 @@
+// CLI commands for the seed systems: train and eval.
+// Each returns the process exit code and throws InputError on bad input.
+#pragma once
+
+namespace circuitcheck {
+
+// circuitcheck train SYSTEM --out FILE.safetensors [--seed N] [--steps N]
+//   [--scale cpu|seed] [--device cpu|cuda] [--threads N] [--set key=value ...]
+//   [--resume] [--checkpoint-every N] [--log-every N]
+// Writes FILE.safetensors (weights, config, recipe and metrics in metadata)
+// and FILE.state.safetensors (optimizer state, for --resume). Ctrl-C stops
+// between steps and saves the state.
+int train_command(int argc, char** argv);
+
+// circuitcheck eval CHECKPOINT [--system S] [--config CFG] [--n N] [--seed N]
+//   [--threads N] [--json]
+// Task accuracy broken down by the system's classes.
+int eval_command(int argc, char** argv);
+
+}  // namespace circuitcheck
