@@ -98,7 +98,8 @@ TrainRecipe default_recipe(const Task& task, Scale scale) {
   return r;
 }
 
-void apply_setting(TrainRecipe& r, const std::string& key_value) {
+void apply_setting(TrainRecipe& recipe, const std::string& key_value) {
+  TrainRecipe r = recipe;
   const std::string where = "--set " + key_value;
   const auto eq = key_value.find('=');
   check(eq != std::string::npos && eq > 0, where, "expected key=value");
@@ -131,6 +132,7 @@ void apply_setting(TrainRecipe& r, const std::string& key_value) {
   check(r.schedule == "constant" || r.schedule == "cosine", where, "schedule must be constant or cosine");
   check(r.steps > 0 && r.batch_size >= 0 && r.adamw.lr > 0, where, "steps and lr must be positive, batch_size >= 0");
   check(r.batch_size > 0 || r.system == "modular_addition", where, "full batch (batch_size=0) is only for modular_addition");
+  recipe = r;
 }
 
 Config recipe_config(const TrainRecipe& r) {

@@ -50,7 +50,8 @@ TrainRecipe default_recipe(const Task& task, Scale scale);
 // weight_decay, beta1, beta2, warmup_steps, schedule, min_lr_ratio,
 // grad_clip, freeze_biases, stop_test_loss, eval_every) or a config field
 // (n_layers, d_model, ...; stored in config_overrides). Throws InputError
-// naming the key for an unknown key or a malformed value.
+// naming the key for an unknown key or a malformed value, leaving `recipe`
+// unchanged.
 void apply_setting(TrainRecipe& recipe, const std::string& key_value);
 
 // The model config a recipe trains: the task's config at the recipe's scale

@@ -1,0 +1,136 @@
+// The trainer on tiny configs (seconds): the loss falls, runs are bit-reproducible,
+// a resumed run equals an uninterrupted one; train/eval bad input exits 2.
+#include "circuits/error.h"
+#include "circuits/trainer.h"
+#include "tests/test_util.h"
+
+#include <gtest/gtest.h>
+
+namespace circuitcheck {
+namespace {
+
+using testing_util::run_command;
+
+std::string cli() { return CIRCUITCHECK_CLI; }
+
+TrainRecipe tiny_recipe(const std::string& system, int64_t steps) {
+  TrainRecipe r = default_recipe(find_task(system), Scale::kCpu);
+  r.steps = steps;
+  r.warmup_steps = 0;
+  r.adamw.lr = 1e-2;
+  for (const char* kv : {"d_model=32", "d_head=8", "n_heads=4"}) apply_setting(r, kv);
+  if (system == "modular_addition") apply_setting(r, "d_mlp=64");
+  else apply_setting(r, "batch_size=64");
+  return r;
+}
+
+std::vector<double> losses(const std::string& system, int64_t steps) {
+  TrainState s = start_training(tiny_recipe(system, steps));
+  std::vector<double> out;
+  train(s, 1, 0, [&](const TrainProgress& p) { out.push_back(p.loss); }, [](const TrainState&) {});
+  return out;
+}
+
+class TinyRetrain : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TinyRetrain, LossFalls) {
+  std::vector<double> l = losses(GetParam(), 60);
+  ASSERT_EQ(l.size(), 60u);
+  EXPECT_LT(l.back(), 0.85 * l.front()) << GetParam() << ": " << l.front() << " -> " << l.back();
+}
+
+INSTANTIATE_TEST_SUITE_P(Systems, TinyRetrain, ::testing::Values("modular_addition", "array_index"));
+
+bool same_params(const TensorMap& a, const TensorMap& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [name, t] : a)
+    if (!at::equal(t, b.at(name))) return false;
+  return true;
+}
+
+TEST(Trainer, SameRecipeGivesBitIdenticalWeights) {
+  TrainState a = start_training(tiny_recipe("array_index", 15));
+  TrainState b = start_training(tiny_recipe("array_index", 15));
+  train(a, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+  train(b, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+  EXPECT_TRUE(same_params(a.model.params, b.model.params));
+  TrainRecipe other = tiny_recipe("array_index", 15);
+  other.seed = 2;
+  TrainState c = start_training(other);
+  train(c, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+  EXPECT_FALSE(same_params(a.model.params, c.model.params));
+}
+
+TEST(Trainer, ResumedRunEqualsUninterruptedRun) {
+  TrainState whole = start_training(tiny_recipe("modular_addition", 12));
+  train(whole, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+
+  const std::string path = testing_util::scratch_dir("TrainerResume") + "/run.state.safetensors";
+  TrainState first = start_training(tiny_recipe("modular_addition", 12));
+  int64_t calls = 0;
+  train(first, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {}, [&] { return ++calls > 5; });
+  EXPECT_EQ(first.step, 5);
+  EXPECT_TRUE(first.stop_reason.empty());
+  save_training(path, first);
+  TrainState resumed = load_training(path);
+  EXPECT_EQ(resumed.step, 5);
+  train(resumed, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+  EXPECT_EQ(resumed.step, 12);
+  EXPECT_EQ(resumed.stop_reason, "max_steps");
+  EXPECT_TRUE(same_params(resumed.model.params, whole.model.params));
+}
+
+TEST(Trainer, SettingsAreChecked) {
+  TrainRecipe r = default_recipe(find_task("S1"), Scale::kCpu);
+  EXPECT_THROW(apply_setting(r, "learning_rate=1"), InputError);
+  EXPECT_THROW(apply_setting(r, "lr"), InputError);
+  EXPECT_THROW(apply_setting(r, "steps=many"), InputError);
+  EXPECT_THROW(apply_setting(r, "schedule=linear"), InputError);
+  apply_setting(r, "n_ctx=2");
+  EXPECT_THROW(recipe_config(r), InputError);  // S1 needs n_ctx 3
+  EXPECT_THROW(load_training(testing_util::fixture("tl/modadd/golden.safetensors")), InputError);
+}
+
+struct BadTrainCli {
+  std::string name;
+  std::string args;
+  std::string message;
+};
+
+class TrainCliErrors : public ::testing::TestWithParam<BadTrainCli> {};
+
+TEST_P(TrainCliErrors, ExitTwo) {
+  const std::string dir = testing_util::scratch_dir("TrainCliErrors_" + GetParam().name);
+  std::string args = GetParam().args;
+  for (auto [key, value] : {std::pair<std::string, std::string>{"{dir}", dir}, {"{sh}", testing_util::shared_dir()}})
+    for (auto pos = args.find(key); pos != std::string::npos; pos = args.find(key)) args.replace(pos, key.size(), value);
+  auto r = run_command(cli() + " " + args);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find(GetParam().message), std::string::npos) << r.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, TrainCliErrors,
+    ::testing::Values(
+        BadTrainCli{"unknown_system", "train S9 --out {dir}/x.safetensors", "unknown system 'S9'"},
+        BadTrainCli{"ctx_too_small", "train S1 --out {dir}/x.safetensors --set n_ctx=2", "n_ctx"},
+        BadTrainCli{"vocab_too_small", "train S2 --out {dir}/x.safetensors --set d_vocab=40", "d_vocab"},
+        BadTrainCli{"unknown_setting", "train S2 --out {dir}/x.safetensors --set colour=blue", "unknown setting 'colour'"},
+        BadTrainCli{"eval_other_system", "eval {sh}/reference/array_index_seed1.pt --system modular_addition", "d_vocab"},
+        BadTrainCli{"eval_unknown_system", "eval {sh}/fixtures/tl/modadd/model.pt", "pass --system"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(TrainCli, TrainsAndEvaluatesATinyModel) {
+  const std::string dir = testing_util::scratch_dir("TrainCliTiny");
+  auto t = run_command(cli() + " train S2 --out " + dir + "/m.safetensors --steps 30 --set d_model=32 --set d_head=32 --log-every 10");
+  ASSERT_EQ(t.exit_code, 0) << t.output;
+  EXPECT_NE(t.output.find("steps/s"), std::string::npos) << t.output;
+  auto e = run_command(cli() + " eval " + dir + "/m.safetensors --n 500 --json");
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  auto j = nlohmann::json::parse(e.output);
+  EXPECT_EQ(j[0]["system"], "array_index");
+  EXPECT_EQ(j[0]["n"], 500);
+}
+
+}  // namespace
+}  // namespace circuitcheck
