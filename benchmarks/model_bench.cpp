@@ -1,7 +1,11 @@
 // Forward-pass speed: full activation cache over the whole S1 domain, and the
 // per-call overhead of a batch of one on the S2 config.
+#include "circuits/evaluate.h"
 #include "circuits/model.h"
+#include "circuits/modular_addition.h"
+#include "circuits/optimizer.h"
 #include "circuits/runtime.h"
+#include "circuits/trainer.h"
 
 #include <benchmark/benchmark.h>
 #include <c10/core/InferenceMode.h>
@@ -61,6 +65,28 @@ void BM_S2BatchOneFullCache(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(run(m, tokens, options).logits);
 }
 BENCHMARK(BM_S2BatchOneFullCache)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// One S1 training step (full batch of the 30 % split: forward, loss, backward,
+// AdamW). Arg 1: the last layer only at the scored position (what the trainer
+// does); arg 0: every position through the MLP and unembedding, as a plain loop.
+void BM_S1TrainStep(benchmark::State& state) {
+  set_threads(2);
+  TrainRecipe recipe = default_recipe(find_task("modular_addition"), Scale::kCpu);
+  HookedTransformer m = make_model(s1_config(), init_params(s1_config(), 0), "bench");
+  for (auto& [name, p] : m.params) p.requires_grad_(true);
+  Batch batch = modular_addition_batch(train_indices(1));
+  const int64_t from = state.range(0) ? 2 : 0;
+  AdamWState opt;
+  for (auto _ : state) {
+    RunOptions options;
+    options.from_position = from;
+    at::Tensor loss = scored_loss(run(m, batch.tokens, options).logits, batch.targets, from);
+    loss.backward();
+    adamw_step(m.params, opt, recipe.adamw, 1e-3);
+    for (auto& [name, p] : m.params) p.mutable_grad() = at::Tensor();
+  }
+}
+BENCHMARK(BM_S1TrainStep)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace circuitcheck

@@ -2,6 +2,8 @@
 
 #include "circuits/error.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>

@@ -191,7 +191,7 @@ void train(TrainState& s, int64_t log_every, int64_t checkpoint_every,
     }
     if (step % log_every == 0 || step == r.steps || !s.stop_reason.empty()) {
       at::NoGradGuard no_grad;
-      at::Tensor t = batch.targets.slice(1, from);
+      at::Tensor t = batch.targets.slice(1, from).to(logits.device());
       at::Tensor scored = t != -1;
       TrainProgress p;
       p.step = step;

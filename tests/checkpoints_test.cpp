@@ -20,6 +20,9 @@ struct Target {
   double accuracy;    // at least this, per unit
 };
 
+// Names the case in test listings (ctest) instead of a byte dump.
+void PrintTo(const Target& c, std::ostream* os) { *os << c.system; }
+
 class ShippedCheckpoint : public ::testing::TestWithParam<Target> {};
 
 TEST_P(ShippedCheckpoint, ReachesItsAccuracy) {

@@ -55,6 +55,9 @@ struct BadCli {
   std::string message;   // expected in the output
 };
 
+// Names the case in test listings (ctest) instead of a byte dump.
+void PrintTo(const BadCli& c, std::ostream* os) { *os << c.name; }
+
 class CliErrors : public ::testing::TestWithParam<BadCli> {};
 
 TEST_P(CliErrors, ExitTwoWithOneClearErrorAndNoOutputFile) {

@@ -62,6 +62,9 @@ struct BadConfig {
   std::string message;
 };
 
+// Names the case in test listings (ctest) instead of a byte dump.
+void PrintTo(const BadConfig& c, std::ostream* os) { *os << c.name; }
+
 class ConfigErrors : public ::testing::TestWithParam<BadConfig> {};
 
 TEST_P(ConfigErrors, NameTheField) {

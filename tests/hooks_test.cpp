@@ -30,6 +30,9 @@ struct HookNameCase {
   int layer;
 };
 
+// Names the case in test listings (ctest) instead of a byte dump.
+void PrintTo(const HookNameCase& c, std::ostream* os) { *os << c.name; }
+
 class HookNames : public ::testing::TestWithParam<HookNameCase> {};
 
 TEST_P(HookNames, Parse) {

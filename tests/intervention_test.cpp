@@ -20,6 +20,9 @@ struct KindCase {
   int64_t elements;
 };
 
+// Names the case in test listings (ctest) instead of a byte dump.
+void PrintTo(const KindCase& c, std::ostream* os) { *os << c.name; }
+
 std::vector<KindCase> kind_cases() {
   at::Tensor x = z_activation();
   std::vector<KindCase> cases;
@@ -95,6 +98,9 @@ struct BadIntervention {
   Intervention iv;
   std::string message;
 };
+
+// Names the case in test listings (ctest) instead of a byte dump.
+void PrintTo(const BadIntervention& c, std::ostream* os) { *os << c.name; }
 
 std::vector<BadIntervention> bad_interventions() {
   auto make = [](HookType type, InterventionKind kind) {

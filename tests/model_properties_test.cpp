@@ -3,6 +3,7 @@
 #include "circuits/decompose.h"
 #include "circuits/model.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 

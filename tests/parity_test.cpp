@@ -19,6 +19,9 @@ struct ParityCase {
   bool tensor_scaled;     // external/: |x - g| <= t (1 + max|g|); tl/: |x - g| <= t + t |g|
 };
 
+// Names the case in test listings (ctest) instead of a byte dump.
+void PrintTo(const ParityCase& c, std::ostream* os) { *os << c.name; }
+
 std::vector<ParityCase> parity_cases() {
   std::vector<ParityCase> cases;
   for (const char* group : {"tl", "external"}) {

@@ -161,6 +161,9 @@ struct BadFile {
   std::string expected;  // "<field>: <what is wrong>", after "read_safetensors: <path>: "
 };
 
+// Names the case in test listings (ctest) instead of a byte dump.
+void PrintTo(const BadFile& c, std::ostream* os) { *os << c.name; }
+
 std::string entry_x(const std::string& fields, const std::string& data = std::string(4, '\0')) {
   return with_header(R"({"x":{)" + fields + "}}", data);
 }

@@ -97,6 +97,9 @@ struct BadTrainCli {
   std::string message;
 };
 
+// Names the case in test listings (ctest) instead of a byte dump.
+void PrintTo(const BadTrainCli& c, std::ostream* os) { *os << c.name; }
+
 class TrainCliErrors : public ::testing::TestWithParam<BadTrainCli> {};
 
 TEST_P(TrainCliErrors, ExitTwo) {
