@@ -68,10 +68,7 @@ TEST_P(CliErrors, ExitTwoWithOneClearErrorAndNoOutputFile) {
   write_safetensors(dir + "/long.safetensors", {{"tokens", at::zeros({1, 12}, at::kLong)}});
   write_safetensors(dir + "/oov.safetensors", {{"tokens", at::full({1, 3}, 60, at::kLong)}});
   write_safetensors(dir + "/float.safetensors", {{"tokens", at::zeros({1, 3})}});
-  std::string args = GetParam().args;
-  for (auto [key, value] : {std::pair<std::string, std::string>{"{dir}", dir}, {"{fx}", fixture("")}})
-    for (auto pos = args.find(key); pos != std::string::npos; pos = args.find(key))
-      args.replace(pos, key.size(), value);
+  const std::string args = testing_util::expand(GetParam().args, {{"{dir}", dir}, {"{fx}", fixture("")}});
   auto r = run_command(cli() + " " + args);
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find(GetParam().message), std::string::npos) << r.output;

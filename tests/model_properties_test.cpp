@@ -75,19 +75,24 @@ RC_GTEST_PROP(ModelProperties, DecompositionSumsToTheResidualAndLogits, ()) {
   RC_ASSERT(static_cast<int64_t>(d.labels.size()) == d.components.size(0));
 }
 
-RC_GTEST_PROP(ModelProperties, PatchingWithItsOwnCacheChangesNothing, ()) {
-  Config c = gen_config();
-  HookedTransformer m = gen_model(c);
-  at::Tensor tokens = gen_random_tokens(c);
+// Edits a random hook of `tokens`' run with `kind`, whose value is that same
+// run's activation; returns the clean and the edited run.
+std::pair<RunResult, RunResult> self_edit(const HookedTransformer& m, const at::Tensor& tokens, InterventionKind kind) {
   auto hooks = all_hooks(m);
   HookPoint hook = *rc::gen::elementOf(hooks);
   RC_PRE(hook.type != HookType::kTokens);
   RunResult clean = run(m, tokens, {{hook}, {}});
   Intervention iv;
   iv.hook = hook;
-  iv.kind = InterventionKind::kPatch;
+  iv.kind = kind;
   iv.value = clean.cache.at(hook);
-  RunResult patched = run(m, tokens, {{}, {iv}});
+  return {clean, run(m, tokens, {{}, {iv}})};
+}
+
+RC_GTEST_PROP(ModelProperties, PatchingWithItsOwnCacheChangesNothing, ()) {
+  Config c = gen_config();
+  HookedTransformer m = gen_model(c);
+  auto [clean, patched] = self_edit(m, gen_random_tokens(c), InterventionKind::kPatch);
   RC_ASSERT(at::equal(patched.logits, clean.logits));
   RC_ASSERT(patched.liveness[0].fired >= 1);
   RC_ASSERT(patched.liveness[0].max_abs_change == 0.0);
@@ -115,15 +120,7 @@ RC_GTEST_PROP(ModelProperties, MeanAblationOverIdenticalInputsChangesNothing, ()
   HookedTransformer m = gen_model(c);
   at::Tensor one = gen_tokens(c, 1, *rc::gen::inRange(1, c.n_ctx + 1));
   at::Tensor tokens = one.expand({*rc::gen::inRange(2, 6), one.size(1)}).contiguous();
-  auto hooks = all_hooks(m);
-  HookPoint hook = *rc::gen::elementOf(hooks);
-  RC_PRE(hook.type != HookType::kTokens);
-  RunResult clean = run(m, tokens, {{hook}, {}});
-  Intervention iv;
-  iv.hook = hook;
-  iv.kind = InterventionKind::kMean;
-  iv.value = clean.cache.at(hook);
-  RunResult ablated = run(m, tokens, {{}, {iv}});
+  auto [clean, ablated] = self_edit(m, tokens, InterventionKind::kMean);
   RC_ASSERT(close(ablated.logits, clean.logits, 1e-5));
 }
 

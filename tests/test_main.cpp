@@ -33,6 +33,13 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+std::string expand(std::string text, const std::vector<std::pair<std::string, std::string>>& vars) {
+  for (const auto& [key, value] : vars)
+    for (auto pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos + value.size()))
+      text.replace(pos, key.size(), value);
+  return text;
+}
+
 CommandResult run_command(const std::string& command) {
   CommandResult result;
   FILE* pipe = popen((command + " 2>&1").c_str(), "r");

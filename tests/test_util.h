@@ -2,6 +2,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace circuitcheck::testing_util {
 
@@ -18,6 +20,9 @@ void write_file(const std::string& path, const std::string& bytes);
 
 // Reads a whole file (binary).
 std::string read_file(const std::string& path);
+
+// `text` with every "{key}" of `vars` replaced by its value.
+std::string expand(std::string text, const std::vector<std::pair<std::string, std::string>>& vars);
 
 struct CommandResult {
   int exit_code = -1;

@@ -104,9 +104,7 @@ class TrainCliErrors : public ::testing::TestWithParam<BadTrainCli> {};
 
 TEST_P(TrainCliErrors, ExitTwo) {
   const std::string dir = testing_util::scratch_dir("TrainCliErrors_" + GetParam().name);
-  std::string args = GetParam().args;
-  for (auto [key, value] : {std::pair<std::string, std::string>{"{dir}", dir}, {"{sh}", testing_util::shared_dir()}})
-    for (auto pos = args.find(key); pos != std::string::npos; pos = args.find(key)) args.replace(pos, key.size(), value);
+  const std::string args = testing_util::expand(GetParam().args, {{"{dir}", dir}, {"{sh}", testing_util::shared_dir()}});
   auto r = run_command(cli() + " " + args);
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find(GetParam().message), std::string::npos) << r.output;

@@ -1,0 +1,436 @@
+// The claims engine: binomial bounds against known values; claims on a
+// hand-built model with a planted previous-token head (pass) and the same
+// model with the mechanism removed or moved (fail); the claim parser's errors;
+// `circuitcheck verify` on claims/array_index.json against the shipped, the
+// reference and a random-init checkpoint.
+#include "circuits/checkpoint.h"
+#include "circuits/claim.h"
+#include "circuits/error.h"
+#include "circuits/stats.h"
+#include "circuits/verify.h"
+#include "tests/test_util.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+namespace circuitcheck {
+namespace {
+
+using nlohmann::json;
+
+// ---------------------------------------------------------------------------
+// Binomial bounds. Expected values: exact binomial tails solved by bisection
+// in rational arithmetic (Clopper-Pearson), the closed form (Wilson).
+
+struct BoundCase {
+  int64_t k, n;
+  double cp_lower, cp_upper, wilson_lower, wilson_upper;
+};
+
+TEST(Stats, BoundsMatchKnownValues) {
+  const std::vector<BoundCase> cases = {
+      {5, 10, 0.22244110100812908, 0.7775588989918709, 0.2692718211382672, 0.7307281788617328},
+      {0, 10, 0.0, 0.2588655508930524, 0.0, 0.21294197008340698},
+      {10, 10, 0.7411344491069478, 1.0, 0.7870580299165931, 1.0},
+      {95, 100, 0.8977466223567254, 0.9800944363378281, 0.9008389147209472, 0.9754526365741958},
+      {1, 20, 0.0025613787765302798, 0.21610616420684714, 0.011234816850851653, 0.1960072367740164},
+      {19990, 20000, 0.9991520366561335, 0.9997287054684338, 0.9991638116465019, 0.9997010647371068},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(std::to_string(c.k) + "/" + std::to_string(c.n));
+    EXPECT_NEAR(clopper_pearson_lower_bound(c.k, c.n), c.cp_lower, 1e-9);
+    EXPECT_NEAR(clopper_pearson_upper_bound(c.k, c.n), c.cp_upper, 1e-9);
+    EXPECT_NEAR(wilson_lower_bound(c.k, c.n), c.wilson_lower, 1e-12);
+    EXPECT_NEAR(wilson_upper_bound(c.k, c.n), c.wilson_upper, 1e-12);
+  }
+  // All successes: the Clopper-Pearson lower bound is 0.05^(1/n).
+  EXPECT_NEAR(clopper_pearson_lower_bound(20000, 20000), std::pow(0.05, 1.0 / 20000), 1e-12);
+}
+
+TEST(Stats, IncompleteBetaMatchesClosedForms) {
+  for (double x : {0.0, 0.01, 0.3, 0.5, 0.77, 0.999, 1.0}) {
+    EXPECT_NEAR(regularized_incomplete_beta(1, 1, x), x, 1e-12);
+    EXPECT_NEAR(regularized_incomplete_beta(3.5, 1, x), std::pow(x, 3.5), 1e-12);
+    EXPECT_NEAR(regularized_incomplete_beta(1, 7, x), 1 - std::pow(1 - x, 7), 1e-12);
+    EXPECT_NEAR(regularized_incomplete_beta(2.5, 40, x), 1 - regularized_incomplete_beta(40, 2.5, 1 - x), 1e-12);
+  }
+  EXPECT_NEAR(regularized_incomplete_beta(30, 30, 0.5), 0.5, 1e-12);
+  EXPECT_NEAR(inverse_regularized_incomplete_beta(4, 9, regularized_incomplete_beta(4, 9, 0.3)), 0.3, 1e-12);
+}
+
+TEST(Stats, BadCountsAreInputErrors) {
+  EXPECT_THROW(wilson_lower_bound(1, 0), InputError);
+  EXPECT_THROW(wilson_upper_bound(-1, 5), InputError);
+  EXPECT_THROW(clopper_pearson_lower_bound(6, 5), InputError);
+  EXPECT_THROW(regularized_incomplete_beta(0, 1, 0.5), InputError);
+}
+
+// ---------------------------------------------------------------------------
+// A planted mechanism: a 1-layer attention-only model over 4 tokens and 6
+// positions that predicts, at every position p >= 1, the token at p - 1.
+// Residual: one-hot token (dims 0-3) + one-hot position (dims 4-9). The head's
+// query at p and key at p' match when p' = p - offset; it copies the attended
+// token (weight 2) over the current one (weight 1) into the logits (x 10).
+
+constexpr int64_t kVocab = 4, kCtx = 6, kModel = kVocab + kCtx, kHead = 6;
+
+Config previous_token_config() {
+  return config_from_json({{"n_layers", 1}, {"d_model", kModel}, {"n_heads", 1}, {"d_head", kHead},
+                           {"n_ctx", kCtx}, {"d_vocab", kVocab}, {"d_vocab_out", kVocab}, {"d_mlp", nullptr},
+                           {"act_fn", nullptr}, {"attn_only", true}, {"normalization_type", nullptr}},
+                          "previous_token_config");
+}
+
+// `qk` scales the query/key weights (0 removes the mechanism); the head attends to p - offset.
+HookedTransformer previous_token_model(float qk, int64_t offset = 1) {
+  const Config c = previous_token_config();
+  TensorMap p;
+  for (const auto& [name, shape] : expected_params(c)) p[name] = at::zeros(shape, at::kFloat);
+  for (int64_t t = 0; t < kVocab; ++t) {
+    p["embed.W_E"][t][t] = 1;
+    p["blocks.0.attn.W_V"][0][t][t] = 1;
+    p["blocks.0.attn.W_O"][0][t][t] = 2;
+    p["unembed.W_U"][t][t] = 10;
+  }
+  for (int64_t pos = 0; pos < kCtx; ++pos) {
+    p["pos_embed.W_pos"][pos][kVocab + pos] = 1;
+    p["blocks.0.attn.W_Q"][0][kVocab + pos][pos] = qk;
+    if (pos + offset < kCtx) p["blocks.0.attn.W_K"][0][kVocab + pos][pos + offset] = qk;
+  }
+  return make_model(c, p, "previous_token_model");
+}
+
+// Batches of the toy task: targets[p] = tokens[p - 1] for p >= 1; roles
+// "current" [batch, 5] (1..5) and "previous" [batch, 5] (0..4), "last" (5),
+// "before_last" (4); class "first_token". Domain: all 4^6 sequences.
+Batch previous_token_batch(const at::Tensor& tokens) {
+  const int64_t n = tokens.size(0);
+  Batch b;
+  b.tokens = tokens;
+  b.targets = at::full({n, kCtx}, -1, at::kLong);
+  b.targets.slice(1, 1).copy_(tokens.slice(1, 0, kCtx - 1));
+  b.roles["current"] = fixed_roles(n, {1, 2, 3, 4, 5});
+  b.roles["previous"] = fixed_roles(n, {0, 1, 2, 3, 4});
+  b.roles["last"] = fixed_role(n, kCtx - 1);
+  b.roles["before_last"] = fixed_role(n, kCtx - 2);
+  b.classes["first_token"] = tokens.select(1, 0).clone();
+  return b;
+}
+
+Task previous_token_task() {
+  Task t;
+  t.name = "previous_token";
+  t.alias = "T0";
+  t.config = [](Scale) { return previous_token_config(); };
+  t.sample = [](int64_t n, uint64_t seed, Scale) {
+    std::mt19937_64 rng(seed);
+    std::vector<int64_t> values(static_cast<std::size_t>(n * kCtx));
+    for (auto& v : values) v = uniform_int(rng, kVocab);
+    return previous_token_batch(to_tensor(values, {n, kCtx}));
+  };
+  t.domain_size = 4096;
+  t.domain_batch = [](int64_t start, int64_t count) {
+    std::vector<int64_t> values;
+    for (int64_t i = start; i < start + count; ++i)
+      for (int64_t p = kCtx - 1; p >= 0; --p) values.push_back((i >> (2 * p)) & 3);
+    return previous_token_batch(to_tensor(values, {count, kCtx}));
+  };
+  return t;
+}
+
+json toy_claims() {
+  return {{"schema", "circuitcheck.claims/1"},
+          {"system", "previous_token"},
+          {"checkpoint", "toy.safetensors"},
+          {"claims",
+           {{{"id", "copies_previous"}, {"hypothesis", "predicts the previous token"}, {"kind", "behaviour"},
+             {"by_class", "first_token"}, {"domain", {{"exhaustive", true}}}, {"pass", {{"rate_at_least", 1.0}}}},
+            {{"id", "confident"}, {"hypothesis", "loss below 0.01 nats"}, {"kind", "behaviour"},
+             {"metric", "loss"}, {"domain", {{"exhaustive", true}}}, {"pass", {{"value_at_most", 0.01}}}},
+            {{"id", "attends_previous"}, {"hypothesis", "every position attends to the previous one"},
+             {"kind", "attention"}, {"layer", 0}, {"head", 0}, {"query", "current"}, {"keys", {"previous"}},
+             {"min_mass", 0.9}, {"domain", {{"exhaustive", true}}}, {"pass", {{"rate_at_least", 1.0}}}},
+            {{"id", "last_attends_before_last"}, {"hypothesis", "the last position attends to the one before"},
+             {"kind", "attention"}, {"layer", 0}, {"head", 0}, {"query", "last"}, {"keys", {"before_last"}},
+             {"min_mass", 0.9}, {"domain", {{"sample", 3000}, {"seed", 4}}}, {"pass", {{"rate_at_least", 0.99}}}},
+            {{"id", "head_necessary"}, {"hypothesis", "zero-ablating the head breaks the copy"}, {"kind", "ablation"},
+             {"method", "zero"}, {"sites", {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}}},
+             {"domain", {{"sample", 3000}, {"seed", 5}}},
+             {"pass", {{"before_at_least", 0.99}, {"drop_to_at_most", 0.1}}}},
+            {{"id", "trivially_true"}, {"hypothesis", "attention mass >= 0 (always)"}, {"kind", "attention"},
+             {"layer", 0}, {"head", 0}, {"query", "last"}, {"keys", {"before_last"}}, {"min_mass", 0.0},
+             {"domain", {{"sample", 100}, {"seed", 6}}}, {"pass", {{"rate_at_least", 0.9}}}}}}};
+}
+
+std::map<std::string, ClaimResult> verify_toy(const HookedTransformer& model) {
+  const Task task = previous_token_task();
+  const ClaimFile file = parse_claim_file(toy_claims(), "toy/claims.json");
+  const auto controls = control_models(model);
+  std::map<std::string, ClaimResult> out;
+  for (const auto& claim : parse_claims(file, task, model.config))
+    out[claim.id] = verify_claim(task, claim, model, controls);
+  return out;
+}
+
+TEST(PlantedMechanism, PreviousTokenHeadPassesEveryClaim) {
+  auto r = verify_toy(previous_token_model(10.0f));
+  for (const char* id : {"copies_previous", "confident", "attends_previous", "last_attends_before_last", "head_necessary"})
+    EXPECT_EQ(r.at(id).verdict, "pass") << id << ": " << r.at(id).explanation;
+  const Check& per_item = r.at("attends_previous").checkpoint.checks.at(0);
+  EXPECT_EQ(per_item.basis, "exact");
+  EXPECT_EQ(per_item.trials, 4096 * 5);  // (example, k) items
+  EXPECT_EQ(per_item.value, 1.0);
+  const Check& sampled = r.at("last_attends_before_last").checkpoint.checks.at(0);
+  EXPECT_EQ(sampled.basis, "wilson_lower");
+  EXPECT_EQ(sampled.trials, 3000);
+  EXPECT_NEAR(sampled.bound, wilson_lower_bound(3000, 3000), 1e-12);
+  EXPECT_EQ(r.at("copies_previous").checkpoint.checks.size(), 4u);  // one per first_token value
+  EXPECT_EQ(r.at("confident").checkpoint.checks.at(0).basis, "value");
+  EXPECT_LT(r.at("confident").checkpoint.checks.at(0).value, 0.01);
+  const Outcome& ablated = r.at("head_necessary").checkpoint;
+  ASSERT_EQ(ablated.liveness.size(), 1u);
+  EXPECT_TRUE(ablated.liveness[0].live());
+  EXPECT_EQ(ablated.liveness[0].hook, "blocks.0.attn.hook_z");
+  EXPECT_EQ(r.at("attends_previous").controls.at(0).model, "random_init");
+  EXPECT_FALSE(r.at("attends_previous").controls.at(0).pass);
+  EXPECT_NE(r.at("attends_previous").explanation.find("on 100% of 20480 (example, k) items (exhaustive, exact) >= 100%: pass"),
+            std::string::npos)
+      << r.at("attends_previous").explanation;
+}
+
+TEST(PlantedMechanism, RemovedOrMovedMechanismFails) {
+  for (const auto& [name, model] : {std::pair<std::string, HookedTransformer>{"zeroed W_Q, W_K", previous_token_model(0.0f)},
+                                    {"attends to p - 2", previous_token_model(10.0f, 2)}}) {
+    SCOPED_TRACE(name);
+    auto r = verify_toy(model);
+    for (const char* id : {"copies_previous", "confident", "attends_previous", "last_attends_before_last", "head_necessary"})
+      EXPECT_EQ(r.at(id).verdict, "fail") << id << ": " << r.at(id).explanation;
+  }
+}
+
+TEST(PlantedMechanism, ClaimThatAlsoHoldsAtRandomInitIsNotFalsifiable) {
+  auto r = verify_toy(previous_token_model(10.0f));
+  EXPECT_EQ(r.at("trivially_true").verdict, "not_falsifiable");
+  EXPECT_NE(r.at("trivially_true").explanation.find("not falsifiable"), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------
+// Malformed claim files: one InputError naming the file and the JSON pointer.
+
+std::string shipped_claims() { return testing_util::source_dir() + "/claims/array_index.json"; }
+std::string shipped_checkpoint() { return testing_util::source_dir() + "/checkpoints/array_index.safetensors"; }
+
+struct Malformed {
+  std::string name;
+  std::function<void(json&)> mutate;
+  std::string message;  // the error starts with "claims/array_index.json: " + message
+};
+
+std::vector<Malformed> malformed_cases() {
+  return {
+      {"unknown_kind", [](json& d) { d["claims"][0]["kind"] = "probe"; }, "/claims/0/kind: unknown kind 'probe'"},
+      {"unknown_field", [](json& d) { d["claims"][1]["heads"] = 1; }, "/claims/1/heads: unknown field"},
+      {"wrong_type", [](json& d) { d["claims"][1]["layer"] = "1"; }, "/claims/1/layer: expected an integer, got a string"},
+      {"unknown_role", [](json& d) { d["claims"][1]["query"] = "predict_b3"; }, "/claims/1/query: unknown role 'predict_b3'"},
+      {"unknown_key_role", [](json& d) { d["claims"][2]["keys"][0] = "nope"; }, "/claims/2/keys/0: unknown role 'nope'"},
+      {"head_out_of_range", [](json& d) { d["claims"][3]["head"] = 2; },
+       "/claims/3/head: head 2 out of range, the model has 1 head"},
+      {"layer_out_of_range", [](json& d) { d["claims"][3]["layer"] = 2; },
+       "/claims/3/layer: layer 2 out of range, the model has 2 layers"},
+      {"unknown_hook", [](json& d) { d["claims"][4]["sites"][0]["hook"] = "blocks.1.attn.hook_zz"; },
+       "/claims/4/sites/0/hook: unknown hook 'blocks.1.attn.hook_zz'"},
+      {"mlp_of_attn_only", [](json& d) { d["claims"][4]["sites"][0]["hook"] = "blocks.0.hook_mlp_out"; },
+       "/claims/4/sites/0/hook: unknown hook 'blocks.0.hook_mlp_out'"},
+      {"site_head_out_of_range", [](json& d) { d["claims"][4]["sites"][0]["heads"][0] = 1; },
+       "/claims/4/sites/0/heads/0: head 1 out of range, the model has 1 head"},
+      {"rate_above_one", [](json& d) { d["claims"][0]["pass"]["rate_at_least"] = 1.5; },
+       "/claims/0/pass/rate_at_least: threshold 1.5 outside [0, 1] for a rate"},
+      {"negative_mass", [](json& d) { d["claims"][1]["min_mass"] = -0.1; },
+       "/claims/1/min_mass: threshold -0.1 outside [0, 1] for a rate"},
+      {"rule_of_another_kind", [](json& d) { d["claims"][1]["pass"] = {{"value_at_most", 0.1}}; },
+       "/claims/1/pass/value_at_most: unknown field"},
+      {"exhaustive_too_big", [](json& d) { d["claims"][0]["domain"] = {{"exhaustive", true}}; },
+       "/claims/0/domain/exhaustive: array_index's domain has 18750000 examples"},
+      {"empty_sample", [](json& d) { d["claims"][0]["domain"]["sample"] = 0; },
+       "/claims/0/domain/sample: 0 out of range [1, 100000000]"},
+      {"unknown_class", [](json& d) { d["claims"][0]["by_class"] = "depth"; }, "/claims/0/by_class: unknown class 'depth'"},
+      {"unknown_control", [](json& d) { d["claims"][0]["controls"] = {"permuted"}; },
+       "/claims/0/controls/0: unknown control 'permuted'"},
+      {"duplicate_id", [](json& d) { d["claims"][1]["id"] = "accuracy"; }, "/claims/1/id: duplicate id 'accuracy'"},
+      {"bad_id", [](json& d) { d["claims"][0]["id"] = "a b"; }, "/claims/0/id: 'a b' must be non-empty"},
+      {"missing_field", [](json& d) { d["claims"][1].erase("min_mass"); }, "/claims/1: missing field 'min_mass'"},
+      {"unknown_method", [](json& d) { d["claims"][4]["method"] = "resample"; }, "/claims/4/method: unknown method 'resample'"},
+      {"reference_without_mean", [](json& d) { d["claims"][4]["method"] = "zero"; },
+       "/claims/4/reference: only mean ablation uses a reference sample"},
+      {"schema", [](json& d) { d["schema"] = "circuitcheck.claims/2"; }, "/schema: unknown schema 'circuitcheck.claims/2'"},
+      {"unknown_top_level", [](json& d) { d["extra"] = 1; }, "/extra: unknown field"},
+      {"unknown_system", [](json& d) { d["system"] = "S9"; }, "/system: unknown system 'S9'"},
+      {"claims_not_array", [](json& d) { d["claims"] = json::object(); }, "/claims: expected an array, got an object"},
+      {"claim_not_object", [](json& d) { d["claims"][2] = 3; }, "/claims/2: expected an object, got an integer"},
+  };
+}
+
+json shipped_document() {
+  std::ifstream in(shipped_claims());
+  return json::parse(in);
+}
+
+TEST(ClaimParser, ShippedFileParses) {
+  const Checkpoint ck = load_checkpoint(shipped_checkpoint());
+  const ClaimFile file = parse_claim_file(shipped_document(), "claims/array_index.json");
+  EXPECT_EQ(file.checkpoint, "checkpoints/array_index.safetensors");
+  const auto claims = parse_claims(file, claim_task(file), ck.model.config);
+  ASSERT_EQ(claims.size(), 5u);
+  EXPECT_EQ(claims[1].kind, ClaimKind::kAttention);
+  EXPECT_EQ(claims[4].sites.at(0).hook, (HookPoint{HookType::kZ, 1}));
+}
+
+TEST(ClaimParser, MalformedClaimsNameTheFileAndThePath) {
+  const Config config = load_checkpoint(shipped_checkpoint()).model.config;
+  for (const auto& c : malformed_cases()) {
+    SCOPED_TRACE(c.name);
+    json d = shipped_document();
+    c.mutate(d);
+    const std::string expected = "claims/array_index.json: " + c.message;
+    try {
+      const ClaimFile file = parse_claim_file(d, "claims/array_index.json");
+      parse_claims(file, claim_task(file), config);
+      ADD_FAILURE() << "no error, expected " << expected;
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(expected, 0), 0u) << e.what();
+    }
+  }
+}
+
+// Mutating any one place of the shipped file (replacing a value by one of
+// another type or range, or removing a field) gives a valid file or one
+// InputError naming the file (and the JSON pointer below the top level),
+// never another failure (a crash, a std::exception of another type).
+RC_GTEST_PROP(ClaimParser, MutatedFilesParseOrFailWithAPointer, ()) {
+  static const Config config = load_checkpoint(shipped_checkpoint()).model.config;
+  json d = shipped_document();
+  json* node = &d;
+  json* parent = nullptr;
+  std::string key;
+  while (!node->empty() && (node->is_object() || node->is_array()) && *rc::gen::inRange(0, 4) != 0) {
+    parent = node;
+    const std::size_t i = *rc::gen::inRange<std::size_t>(0, node->size());
+    if (node->is_array()) {
+      node = &(*node)[i];
+    } else {
+      auto it = node->begin();
+      std::advance(it, static_cast<std::ptrdiff_t>(i));
+      key = it.key();
+      node = &it.value();
+    }
+  }
+  const std::vector<json> replacements = {nullptr, true, -1, 0, 1, 2, 1.5, 1e20, 18446744073709551615ull,
+                                          "", "x", "blocks.1.attn.hook_z", json::array(), json::object(),
+                                          json::array({1}), json{{"a", 1}}};
+  if (parent && parent->is_object() && *rc::gen::arbitrary<bool>()) parent->erase(key);
+  else *node = replacements[*rc::gen::inRange<std::size_t>(0, replacements.size())];
+  try {
+    const ClaimFile file = parse_claim_file(d, "claims/array_index.json");
+    parse_claims(file, claim_task(file), config);
+  } catch (const InputError& e) {
+    RC_LOG() << e.what();
+    // Errors of the whole document (pointer "", e.g. a missing top-level field) name the file only.
+    RC_ASSERT(std::string(e.what()).rfind("claims/array_index.json: ", 0) == 0);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The CLI.
+
+std::string cli() { return CIRCUITCHECK_CLI; }
+
+testing_util::CommandResult verify(const std::string& args) {
+  return testing_util::run_command(cli() + " verify " + args);
+}
+
+TEST(VerifyCommand, BadInputExitsTwoWithoutAnyReport) {
+  const std::string dir = testing_util::scratch_dir("claims_bad_input");
+  std::filesystem::create_directories(dir + "/claims");
+  json bad = shipped_document();
+  bad["checkpoint"] = shipped_checkpoint();
+  bad["claims"][3]["head"] = 2;
+  testing_util::write_file(dir + "/claims/array_index.json", bad.dump());
+  // The first file is good: nothing of it may run or be written either.
+  auto r = verify(shipped_claims() + " " + dir + "/claims/array_index.json --report-dir " + dir + "/reports");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("claims/array_index.json: /claims/3/head: head 2 out of range, the model has 1 head"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("PASS"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/reports"));
+
+  json missing = shipped_document();
+  missing["checkpoint"] = "checkpoints/none.safetensors";
+  testing_util::write_file(dir + "/claims/array_index.json", missing.dump());
+  r = verify(dir + "/claims/array_index.json --report-dir " + dir + "/reports");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("array_index.json: /checkpoint: "), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/reports"));
+
+  r = verify(shipped_claims() + " --only no_such_claim");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  r = testing_util::run_command(cli() + " verify " + dir + "/claims/absent.json");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+}
+
+json read_report(const std::string& path) {
+  std::ifstream in(path);
+  return json::parse(in);
+}
+
+TEST(VerifyCommand, ShippedClaimsPassOnTheShippedCheckpoint) {
+  const std::string dir = testing_util::scratch_dir("claims_shipped");
+  auto r = verify(shipped_claims() + " --report-dir " + dir);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  const json report = read_report(dir + "/array_index.json");
+  EXPECT_EQ(report["summary"]["passed"], 5) << report.dump(2);
+  EXPECT_EQ(report["summary"]["failed"], 0);
+  EXPECT_EQ(report["summary"]["errors"], 0);
+  for (const auto& claim : report["claims"]) {
+    EXPECT_EQ(claim["verdict"], "pass") << claim.dump(2);
+    EXPECT_EQ(claim["controls"][0]["model"], "random_init");
+    EXPECT_EQ(claim["controls"][0]["pass"], false);
+  }
+  const json& ablation = report["claims"][4];
+  EXPECT_EQ(ablation["liveness"][0]["live"], true);
+  EXPECT_LE(ablation["values"]["accuracy after"].get<double>(), 0.1);
+  EXPECT_EQ(ablation["thresholds"]["drop_to_at_most"], 0.1);
+  EXPECT_EQ(ablation["domain"]["sample"], 20000);
+  const auto entries = std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator());
+  EXPECT_EQ(entries, 1) << "only the report, no temporary file";
+
+  r = testing_util::run_command(cli() + " list " + shipped_claims());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("array_index/l1_head_necessary  ablation"), std::string::npos) << r.output;
+}
+
+TEST(VerifyCommand, ShippedClaimsPassOnTheReferenceCheckpoint) {
+  auto r = verify(shipped_claims() + " --checkpoint " + testing_util::shared_dir() + "/reference/array_index_seed1.pt");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("array_index: 5 passed, 0 failed, 0 errors"), std::string::npos) << r.output;
+}
+
+TEST(VerifyCommand, ShippedClaimsFailOnARandomInitCheckpoint) {
+  const std::string dir = testing_util::scratch_dir("claims_random");
+  const Config config = load_checkpoint(shipped_checkpoint()).model.config;
+  save_checkpoint(dir + "/random.safetensors", make_model(config, init_params(config, 7), "random"),
+                  {{"system", "array_index"}});
+  auto r = verify(shipped_claims() + " --checkpoint " + dir + "/random.safetensors --report-dir " + dir);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  const json report = read_report(dir + "/array_index.json");
+  EXPECT_EQ(report["summary"]["passed"], 0) << report.dump(2);
+  EXPECT_EQ(report["summary"]["failed"], 5);
+}
+
+}  // namespace
+}  // namespace circuitcheck
