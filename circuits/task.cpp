@@ -26,6 +26,10 @@ const Task& find_task(const std::string& name) {
   fail("find_task", "unknown system '" + name + "' (valid: " + valid + ")");
 }
 
+Scale scale_for(const Task& task, const Config& config) {
+  return config.n_ctx == task.config(Scale::kCpu).n_ctx ? Scale::kCpu : Scale::kSeed;
+}
+
 void check_fits(const Task& task, Scale scale, const Config& config, const std::string& where) {
   const Config need = task.config(scale);
   const std::vector<std::pair<std::string, std::pair<int, int>>> fields = {

@@ -85,6 +85,10 @@ const Task& find_task(const std::string& name);
 // The five tasks, S1 to S5 in order.
 const std::vector<Task>& all_tasks();
 
+// The scale whose sequence length (n_ctx) a model config has; kCpu when both
+// scales agree (every system but S4).
+Scale scale_for(const Task& task, const Config& config);
+
 // Throws InputError (prefixed by `where`, naming the field) unless a model
 // with `config` can run `task` at `scale`: n_ctx, d_vocab and d_vocab_out must
 // each be at least the task's own (task.config(scale)).

@@ -2,6 +2,7 @@
 // Exit codes: 0 success, 1 a claim failed, 2 bad input, 3 internal error.
 #include "circuits/error.h"
 #include "circuits/runtime.h"
+#include "harness/claim_commands.h"
 #include "harness/model_commands.h"
 #include "harness/train_commands.h"
 
@@ -20,7 +21,10 @@ const char* kUsage =
     "          [--config CFG] [--cache all|HOOK,...] [--device cpu|cuda] [--threads N]\n"
     "  train SYSTEM --out FILE.safetensors [--seed N] [--steps N] [--scale cpu|seed]\n"
     "          [--device cpu|cuda] [--threads N] [--set key=value ...] [--resume]\n"
-    "  eval CHECKPOINT [--system S] [--n N] [--seed N] [--json]\n";
+    "  eval CHECKPOINT [--system S] [--n N] [--seed N] [--json]\n"
+    "  verify CLAIMS.json... [--checkpoint F] [--config CFG] [--threads N] [--seed N]\n"
+    "          [--only ID] [--report-dir D]             run claims; exit 1 when one fails\n"
+    "  list CLAIMS.json [--checkpoint F] [--config CFG] the claims of a file, validated\n";
 
 }  // namespace
 
@@ -32,6 +36,8 @@ int main(int argc, char** argv) {
       {"forward", circuitcheck::forward_command},
       {"train", circuitcheck::train_command},
       {"eval", circuitcheck::eval_command},
+      {"verify", circuitcheck::verify_command},
+      {"list", circuitcheck::list_command},
   };
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::cout << kUsage;

@@ -61,10 +61,6 @@ std::string checkpoint_system(const Args& args, const Checkpoint& ck) {
   fail("eval: " + ck.path, "cannot tell which system this checkpoint is for; pass --system");
 }
 
-Scale scale_of(const Task& task, const Config& config) {
-  return config.n_ctx == task.config(Scale::kCpu).n_ctx ? Scale::kCpu : Scale::kSeed;
-}
-
 void print_evaluation(const Evaluation& e, std::ostream& out) {
   out << e.system << ": " << e.overall.correct << "/" << e.overall.n << " " << e.unit << "s correct = "
       << e.overall.accuracy() * 100 << " % (" << e.domain;
@@ -150,7 +146,7 @@ int eval_command(int argc, char** argv) {
   set_threads(args.get_int("--threads", 2, 1, 1024));
   Checkpoint ck = load_checkpoint(args.positional[0], args.get("--config"));
   const Task& task = find_task(checkpoint_system(args, ck));
-  const Scale scale = scale_of(task, ck.model.config);
+  const Scale scale = scale_for(task, ck.model.config);
   check_fits(task, scale, ck.model.config, "eval: " + ck.path);
   const int64_t n = args.get_int("--n", 10000, 1, 1 << 30);
   const uint64_t seed = static_cast<uint64_t>(args.get_int("--seed", 20240601, 0, 1 << 30));

@@ -1,0 +1,33 @@
+// Confidence bounds for a binomial rate: `successes` of `trials` independent
+// examples. Every bound here is one-sided at 95 % confidence: the lower bound
+// L satisfies P(true rate >= L) >= 0.95 (approximately for Wilson, at least
+// for Clopper-Pearson), and likewise the upper bound.
+//
+// Errors: trials < 1, successes outside [0, trials], or a Beta argument out of
+// its domain throw InputError naming the function.
+#pragma once
+
+#include <cstdint>
+
+namespace circuitcheck {
+
+// The standard normal quantile at 0.95 (one-sided 95 %).
+constexpr double kZ95 = 1.6448536269514722;
+
+// Wilson score bounds: (p + z^2/2n -/+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n), z = kZ95.
+double wilson_lower_bound(int64_t successes, int64_t trials);
+double wilson_upper_bound(int64_t successes, int64_t trials);
+
+// Clopper-Pearson ("exact") bounds: the 0.05 quantile of Beta(k, n - k + 1)
+// (0 when k = 0) and the 0.95 quantile of Beta(k + 1, n - k) (1 when k = n).
+double clopper_pearson_lower_bound(int64_t successes, int64_t trials);
+double clopper_pearson_upper_bound(int64_t successes, int64_t trials);
+
+// The regularized incomplete beta function I_x(a, b), a > 0, b > 0, x in [0, 1]
+// (continued fraction, absolute error below 1e-12).
+double regularized_incomplete_beta(double a, double b, double x);
+
+// The x in [0, 1] with I_x(a, b) = p, p in [0, 1] (bisection to 1e-15).
+double inverse_regularized_incomplete_beta(double a, double b, double p);
+
+}  // namespace circuitcheck
