@@ -115,11 +115,6 @@ std::vector<HookPoint> hook_points(const Config& c) {
   return out;
 }
 
-bool has_hook(const Config& config, const HookPoint& hook) {
-  auto points = hook_points(config);
-  return std::find(points.begin(), points.end(), hook) != points.end();
-}
-
 HookPoint parse_hook(const std::string& name, const Config& config) {
   auto points = hook_points(config);
   for (const auto& p : points)

@@ -78,9 +78,6 @@ std::string hook_name(const HookPoint& hook);
 // Every hook point this config's model fires, in TL execution order.
 std::vector<HookPoint> hook_points(const Config& config);
 
-// True when `hook` is among hook_points(config).
-bool has_hook(const Config& config, const HookPoint& hook);
-
 // Parses a TL hook name for this config. Throws InputError
 // "parse_hook: unknown hook 'blocks.0.hook_resid_pree'; closest: blocks.0.hook_resid_pre, ..."
 // listing the closest valid names (edit distance) when the name is not a hook
