@@ -96,6 +96,7 @@ int train_command(int argc, char** argv) {
     check(state.recipe.system == task.name, "train --resume: " + state_path,
           "the state is for " + state.recipe.system + ", not " + task.name);
     if (auto steps = args.get("--steps")) apply_setting(state.recipe, "steps=" + *steps);
+    if (state.step < state.recipe.steps && state.stop_reason == "max_steps") state.stop_reason.clear();
     std::cerr << "resuming " << state_path << " at step " << state.step << "\n";
   } else {
     TrainRecipe recipe = default_recipe(task, scale_name == "cpu" ? Scale::kCpu : Scale::kSeed);
