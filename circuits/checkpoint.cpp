@@ -19,10 +19,22 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
   return out;
 }
 
+fs::path stem_json(const std::string& path) {
+  fs::path p(path);
+  return p.parent_path() / (p.stem().string() + ".json");
+}
+
+// The "system" string of the side `<stem>.json`, or "".
+std::string side_system(const std::string& path) {
+  std::ifstream in(stem_json(path));
+  if (!in.good()) return "";
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  return j.is_object() && j.contains("system") && j["system"].is_string() ? j["system"].get<std::string>() : "";
+}
+
 std::optional<std::string> side_config(const std::string& path) {
   fs::path p(path);
-  fs::path stem_json = p.parent_path() / (p.stem().string() + ".json");
-  if (fs::is_regular_file(stem_json)) return stem_json.string();
+  if (fs::is_regular_file(stem_json(path))) return stem_json(path).string();
   fs::path config_json = p.parent_path() / "config.json";
   if (fs::is_regular_file(config_json)) return config_json.string();
   return std::nullopt;
@@ -126,6 +138,7 @@ Checkpoint load_checkpoint(const std::string& path, const std::optional<std::str
     for (const auto& a : inferred.assumed) ck.notes.push_back("assumed " + a);
   }
   ck.model = make_model(config, std::move(tensors), where);
+  ck.system = ck.metadata.count("system") ? ck.metadata.at("system") : side_system(path);
   return ck;
 }
 

@@ -39,9 +39,9 @@ PreparedFile prepare(const std::string& path, const Args& args) {
   } catch (const InputError& e) {
     fail(where, e.what());
   }
-  const Metadata& metadata = p.checkpoint.metadata;
-  if (metadata.count("system") && metadata.at("system") != p.task->name)
-    fail(where, p.checkpoint.path + " is a " + metadata.at("system") + " checkpoint, not " + p.task->name);
+  const std::string& system = p.checkpoint.system;
+  if (!system.empty() && find_task(system).name != p.task->name)
+    fail(where, p.checkpoint.path + " is a " + system + " checkpoint, not " + p.task->name);
   const Config& config = p.checkpoint.model.config;
   check_fits(*p.task, scale_for(*p.task, config), config, where);
   p.claims = parse_claims(p.file, *p.task, config);

@@ -13,7 +13,6 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 namespace circuitcheck {
@@ -47,18 +46,11 @@ void print_progress(const TrainProgress& p, bool tty) {
   }
 }
 
-// The system a checkpoint belongs to: --system, metadata "system", or the
-// side .json's "system".
+// The system a checkpoint belongs to: --system, else what the checkpoint says.
 std::string checkpoint_system(const Args& args, const Checkpoint& ck) {
   if (auto s = args.get("--system")) return *s;
-  if (ck.metadata.count("system")) return ck.metadata.at("system");
-  std::filesystem::path side = std::filesystem::path(ck.path).replace_extension(".json");
-  if (std::filesystem::is_regular_file(side)) {
-    std::ifstream in(side);
-    auto j = nlohmann::json::parse(in, nullptr, false);
-    if (j.is_object() && j.contains("system") && j["system"].is_string()) return j["system"].get<std::string>();
-  }
-  fail("eval: " + ck.path, "cannot tell which system this checkpoint is for; pass --system");
+  check(!ck.system.empty(), "eval: " + ck.path, "cannot tell which system this checkpoint is for; pass --system");
+  return ck.system;
 }
 
 void print_evaluation(const Evaluation& e, std::ostream& out) {

@@ -29,7 +29,10 @@ TEST(Checkpoint, ReferenceCheckpointsLoadWithTheirSideJson) {
     EXPECT_EQ(ck.format, "torch-zip");
     EXPECT_NE(ck.config_source.find(std::string(name) + ".json"), std::string::npos) << ck.config_source;
     EXPECT_EQ(ck.sha256.size(), 64u);
+    ASSERT_FALSE(ck.system.empty()) << name;
+    EXPECT_EQ(std::string(name).rfind(ck.system + "_", 0), 0u) << ck.system;  // e.g. tree_path for tree_path_cpuscale_seed1
   }
+  EXPECT_EQ(load_checkpoint(fixture("tl/modadd/model.pt")).system, "");  // no side <stem>.json
 }
 
 TEST(Checkpoint, SaveThenLoadIsBitExactWithTheConfigInMetadata) {
