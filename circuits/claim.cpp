@@ -1,5 +1,7 @@
 #include "circuits/claim.h"
 
+#include "circuits/claim_fields.h"
+#include "circuits/controls.h"
 #include "circuits/error.h"
 #include "circuits/evaluate.h"
 
@@ -7,153 +9,13 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <set>
 
 namespace circuitcheck {
 namespace {
 
 using nlohmann::json;
-
-// A place in a claim file: the file and a JSON pointer.
-struct At {
-  std::string file;
-  std::string pointer;
-
-  At operator/(const std::string& key) const {
-    std::string escaped;
-    for (char ch : key) escaped += ch == '~' ? "~0" : ch == '/' ? "~1" : std::string(1, ch);
-    return {file, pointer + "/" + escaped};
-  }
-  At operator/(std::size_t index) const { return {file, pointer + "/" + std::to_string(index)}; }
-  [[noreturn]] void fail(const std::string& what) const {
-    circuitcheck::fail(pointer.empty() ? file : file + ": " + pointer, what);
-  }
-  // Re-raises an error of `function` here, without its "function: " prefix.
-  [[noreturn]] void fail_from(const InputError& e, const std::string& function) const {
-    const std::string message = e.what();
-    fail(message.rfind(function + ": ", 0) == 0 ? message.substr(function.size() + 2) : message);
-  }
-};
-
-std::string joined(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
-std::string plural(int64_t n, const std::string& noun) {
-  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
-}
-
-const char* type_name(const json& v) {
-  if (v.is_number_integer()) return "an integer";
-  if (v.is_number()) return "a number";
-  if (v.is_string()) return "a string";
-  if (v.is_boolean()) return "a boolean";
-  if (v.is_array()) return "an array";
-  if (v.is_object()) return "an object";
-  return "null";
-}
-
-// Checks that `v` is an object whose keys are all in `allowed` and that holds every key of `required`.
-void check_object(const json& v, const At& at, const std::vector<std::string>& allowed,
-                  const std::vector<std::string>& required) {
-  if (!v.is_object()) at.fail(std::string("expected an object, got ") + type_name(v));
-  for (const auto& [key, value] : v.items())
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
-      (at / key).fail("unknown field (valid: " + joined(allowed) + ")");
-  for (const auto& key : required)
-    if (!v.contains(key)) at.fail("missing field '" + key + "'");
-}
-
-std::string string_at(const json& v, const At& at) {
-  if (!v.is_string()) at.fail(std::string("expected a string, got ") + type_name(v));
-  return v.get<std::string>();
-}
-
-int64_t integer_at(const json& v, const At& at, int64_t lo, int64_t hi) {
-  if (!v.is_number_integer()) at.fail(std::string("expected an integer, got ") + type_name(v));
-  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi))
-    at.fail(v.dump() + " out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  const int64_t n = v.get<int64_t>();
-  if (n < lo || n > hi) at.fail(std::to_string(n) + " out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  return n;
-}
-
-double number_at(const json& v, const At& at) {
-  if (!v.is_number()) at.fail(std::string("expected a number, got ") + type_name(v));
-  return v.get<double>();
-}
-
-double rate_at(const json& v, const At& at) {
-  const double x = number_at(v, at);
-  if (!(x >= 0.0 && x <= 1.0)) at.fail("threshold " + v.dump() + " outside [0, 1] for a rate");
-  return x;
-}
-
-int layer_at(const json& v, const At& at, const Config& config) {
-  const int64_t layer = integer_at(v, at, 0, std::numeric_limits<int>::max());
-  if (layer >= config.n_layers)
-    at.fail("layer " + std::to_string(layer) + " out of range, the model has " + plural(config.n_layers, "layer"));
-  return static_cast<int>(layer);
-}
-
-int head_at(const json& v, const At& at, const Config& config) {
-  const int64_t head = integer_at(v, at, 0, std::numeric_limits<int>::max());
-  if (head >= config.n_heads)
-    at.fail("head " + std::to_string(head) + " out of range, the model has " + plural(config.n_heads, "head"));
-  return static_cast<int>(head);
-}
-
-Domain domain_at(const json& v, const At& at, const Task& task, bool allow_exhaustive) {
-  Domain d;
-  if (allow_exhaustive && v.is_object() && v.contains("exhaustive")) {
-    check_object(v, at, {"exhaustive"}, {});
-    if (v["exhaustive"] != true) (at / "exhaustive").fail("must be true; a sampled domain is {\"sample\": N, \"seed\": S}");
-    if (!task.domain_size) (at / "exhaustive").fail(task.name + " has no finite domain; use {\"sample\": N, \"seed\": S}");
-    if (*task.domain_size > kExhaustiveLimit)
-      (at / "exhaustive").fail(task.name + "'s domain has " + std::to_string(*task.domain_size) +
-                               " examples, more than the exhaustive limit " + std::to_string(kExhaustiveLimit) +
-                               "; use {\"sample\": N, \"seed\": S}");
-    d.exhaustive = true;
-    return d;
-  }
-  check_object(v, at, {"sample", "seed"}, {"sample", "seed"});
-  d.sample = integer_at(v["sample"], at / "sample", 1, 100000000);
-  d.seed = static_cast<uint64_t>(integer_at(v["seed"], at / "seed", 0, std::numeric_limits<int64_t>::max()));
-  return d;
-}
-
-// The pass rule: `rates` and `values` are the thresholds this claim may set, `required` those it must.
-PassRule pass_at(const json& v, const At& at, const std::vector<std::string>& rates,
-                 const std::vector<std::string>& values, const std::vector<std::string>& required) {
-  std::vector<std::string> allowed = rates;
-  allowed.insert(allowed.end(), values.begin(), values.end());
-  check_object(v, at, allowed, required);
-  if (v.empty()) at.fail("needs a threshold (" + joined(allowed) + ")");
-  PassRule rule;
-  const std::vector<std::pair<std::string, std::optional<double>*>> slots = {
-      {"rate_at_least", &rule.rate_at_least},     {"value_at_least", &rule.value_at_least},
-      {"value_at_most", &rule.value_at_most},     {"drop_to_at_most", &rule.drop_to_at_most},
-      {"before_at_least", &rule.before_at_least}};
-  for (const auto& [key, slot] : slots) {
-    if (!v.contains(key)) continue;
-    const bool rate = std::find(rates.begin(), rates.end(), key) != rates.end();
-    *slot = rate ? rate_at(v[key], at / key) : number_at(v[key], at / key);
-  }
-  return rule;
-}
-
-const at::Tensor& role_at(const json& v, const At& at, const Batch& sample) {
-  const std::string name = string_at(v, at);
-  auto it = sample.roles.find(name);
-  if (it == sample.roles.end()) {
-    std::vector<std::string> valid;
-    for (const auto& [n, t] : sample.roles) valid.push_back(n);
-    at.fail("unknown role '" + name + "' (valid: " + joined(valid) + ")");
-  }
-  return it->second;
-}
 
 void parse_attention(const json& v, const At& at, const Config& config, const Batch& sample, Claim& claim) {
   claim.layer = layer_at(v["layer"], at / "layer", config);
@@ -176,12 +38,8 @@ void parse_attention(const json& v, const At& at, const Config& config, const Ba
 AblationSite site_at(const json& v, const At& at, const Config& config) {
   check_object(v, at, {"hook", "heads", "positions"}, {"hook"});
   AblationSite site;
-  const std::string name = string_at(v["hook"], at / "hook");
-  try {
-    site.hook = parse_hook(name, config);
-  } catch (const InputError& e) {
-    (at / "hook").fail_from(e, "parse_hook");
-  }
+  site.hook = hook_at(v["hook"], at / "hook", config);
+  const std::string name = v["hook"].get<std::string>();
   if (site.hook.type == HookType::kTokens) (at / "hook").fail("tokens cannot be ablated");
   if (v.contains("heads")) {
     if (head_dim(site.hook.type) < 0) (at / "heads").fail(name + " has no head dimension");
@@ -216,24 +74,34 @@ Claim claim_at(const json& v, const At& at, const Task& task, const Config& conf
   claim.pointer = at.pointer;
   if (!v.contains("kind")) at.fail("missing field 'kind'");
   const std::string kind = string_at(v["kind"], at / "kind");
-  std::vector<std::string> common = {"id", "hypothesis", "kind", "domain", "pass", "controls"};
-  std::vector<std::string> own, needed;
-  if (kind == "behaviour") {
-    claim.kind = ClaimKind::kBehaviour;
-    own = {"metric", "by_class"};
-  } else if (kind == "attention") {
-    claim.kind = ClaimKind::kAttention;
-    own = needed = {"layer", "head", "query", "keys", "min_mass"};
-  } else if (kind == "ablation") {
-    claim.kind = ClaimKind::kAblation;
-    own = {"method", "sites", "metric", "reference"};
-    needed = {"method", "sites"};
-  } else {
-    (at / "kind").fail("unknown kind '" + kind + "' (valid: behaviour, attention, ablation)");
+  // Each kind: its own fields, those of them it requires, and whether it runs on a domain of examples.
+  struct KindFields {
+    ClaimKind kind;
+    std::vector<std::string> own, needed;
+    bool domain;
+  };
+  static const std::map<std::string, KindFields> kinds = {
+      {"behaviour", {ClaimKind::kBehaviour, {"metric", "by_class"}, {}, true}},
+      {"attention", {ClaimKind::kAttention, {"layer", "head", "query", "keys", "min_mass"},
+                     {"layer", "head", "query", "keys", "min_mass"}, true}},
+      {"ablation", {ClaimKind::kAblation, {"method", "sites", "metric", "reference"}, {"method", "sites"}, true}},
+  };
+  const auto found = kinds.find(kind);
+  if (found == kinds.end()) {
+    std::vector<std::string> valid;
+    for (const auto& [name, fields] : kinds) valid.push_back(name);
+    (at / "kind").fail("unknown kind '" + kind + "' (valid: " + joined(valid) + ")");
   }
-  std::vector<std::string> allowed = common, required = {"id", "hypothesis", "kind", "domain", "pass"};
-  allowed.insert(allowed.end(), own.begin(), own.end());
-  required.insert(required.end(), needed.begin(), needed.end());
+  const KindFields& fields = found->second;
+  claim.kind = fields.kind;
+  std::vector<std::string> allowed = {"id", "hypothesis", "kind", "pass", "controls"};
+  std::vector<std::string> required = {"id", "hypothesis", "kind", "pass"};
+  if (fields.domain) {
+    allowed.push_back("domain");
+    required.push_back("domain");
+  }
+  allowed.insert(allowed.end(), fields.own.begin(), fields.own.end());
+  required.insert(required.end(), fields.needed.begin(), fields.needed.end());
   check_object(v, at, allowed, required);
 
   claim.id = string_at(v["id"], at / "id");
@@ -242,14 +110,22 @@ Claim claim_at(const json& v, const At& at, const Task& task, const Config& conf
     (at / "id").fail("'" + claim.id + "' must be non-empty and use only letters, digits, '_', '.', '-'");
   claim.hypothesis = string_at(v["hypothesis"], at / "hypothesis");
   if (claim.hypothesis.empty()) (at / "hypothesis").fail("must not be empty");
-  claim.domain = domain_at(v["domain"], at / "domain", task, true);
+  if (fields.domain) claim.domain = domain_at(v["domain"], at / "domain", task, true);
   claim.controls = {"random_init"};
   if (v.contains("controls")) {
     const json& controls = v["controls"];
     if (!controls.is_array()) (at / "controls").fail(std::string("expected an array, got ") + type_name(controls));
-    for (std::size_t i = 0; i < controls.size(); ++i)
-      if (string_at(controls[i], at / "controls" / i) != "random_init")
-        (at / "controls" / i).fail("unknown control '" + controls[i].get<std::string>() + "' (valid: random_init)");
+    for (std::size_t i = 0; i < controls.size(); ++i) {
+      const At where = at / "controls" / i;
+      const std::string name = string_at(controls[i], where);
+      try {
+        check_control(name, config, "check_control");
+      } catch (const InputError& e) {
+        where.fail_from(e, "check_control");
+      }
+      if (std::find(claim.controls.begin(), claim.controls.end(), name) == claim.controls.end())
+        claim.controls.push_back(name);
+    }
   }
   if (v.contains("metric")) claim.metric = string_at(v["metric"], at / "metric");
 

@@ -17,6 +17,7 @@
 // a duplicate id, an exhaustive domain the system cannot enumerate.
 #pragma once
 
+#include "circuits/check.h"
 #include "circuits/config.h"
 #include "circuits/hooks.h"
 #include "circuits/intervention.h"
@@ -33,30 +34,9 @@ namespace circuitcheck {
 
 constexpr const char* kClaimSchema = "circuitcheck.claims/1";
 
-// Domains larger than this are never enumerated ("exhaustive" is refused).
-constexpr int64_t kExhaustiveLimit = 1000000;
-
 enum class ClaimKind { kBehaviour, kAttention, kAblation };
 
 std::string to_string(ClaimKind kind);
-
-// The examples a claim is checked on: the task's whole finite domain, in its
-// order, or `sample` examples drawn with `seed` (in batches of b examples
-// starting at `start`, drawn with seed + start, as evaluate() draws them).
-struct Domain {
-  bool exhaustive = false;
-  int64_t sample = 0;  // examples, when sampled
-  uint64_t seed = 0;   // when sampled
-};
-
-// Thresholds; which ones a claim may set depends on its kind and metric.
-struct PassRule {
-  std::optional<double> rate_at_least;    // a rate, in [0, 1]: the rate (lower bound when sampled) >= x
-  std::optional<double> value_at_least;   // a value (e.g. loss in nats): the value >= x
-  std::optional<double> value_at_most;    // a value: the value <= x
-  std::optional<double> drop_to_at_most;  // ablation, in [0, 1]: the rate after (upper bound when sampled) <= x
-  std::optional<double> before_at_least;  // ablation, in [0, 1]: the rate before (lower bound when sampled) >= x
-};
 
 // One ablated site: an activation, optionally restricted to heads and positions.
 struct AblationSite {
@@ -72,7 +52,7 @@ struct Claim {
   std::string pointer;     // "/claims/3", for messages
   Domain domain;
   PassRule pass;
-  std::vector<std::string> controls;  // control models, "random_init" always first
+  std::vector<std::string> controls;  // control models (controls.h), "random_init" always first
 
   // behaviour: "accuracy" (a rate per example; pass.rate_at_least) or "loss"
   // (mean cross-entropy per scored position, nats; pass.value_at_least|most);

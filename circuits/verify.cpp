@@ -1,5 +1,6 @@
 #include "circuits/verify.h"
 
+#include "circuits/controls.h"
 #include "circuits/error.h"
 #include "circuits/evaluate.h"
 #include "circuits/stats.h"
@@ -15,76 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string percent(double rate) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.5g%%", rate * 100.0);
-  return buf;
-}
-
-std::string number(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.5g", x);
-  return buf;
-}
-
-// A rate check: "<what> <rate> of <trials> <units> (<basis>) <op> <threshold>: pass".
-// `rule` is empty (reported only), an "at least" rule or "drop_to_at_most".
-Check rate_check(const std::string& name, const std::string& what, const std::string& units, int64_t successes,
-                 int64_t trials, bool exhaustive, const std::string& rule, double threshold) {
-  Check c;
-  c.name = name;
-  c.successes = successes;
-  c.trials = trials;
-  c.rule = rule;
-  c.threshold = threshold;
-  if (trials == 0) {
-    c.basis = "exact";
-    c.pass = rule.empty();
-    c.explanation = what + " no " + units + ": " + (c.pass ? "reported" : "fail");
-    return c;
-  }
-  c.value = static_cast<double>(successes) / static_cast<double>(trials);
-  const bool at_most = rule == "drop_to_at_most";
-  c.basis = exhaustive ? "exact" : at_most ? "wilson_upper" : "wilson_lower";
-  c.bound = exhaustive ? c.value : at_most ? wilson_upper_bound(successes, trials) : wilson_lower_bound(successes, trials);
-  c.explanation = what + " " + percent(c.value) + " of " + std::to_string(trials) + " " + units + " (" +
-                  (exhaustive ? std::string("exhaustive, exact")
-                              : std::string("Wilson 95% ") + (at_most ? "upper" : "lower") + " bound " + percent(c.bound)) +
-                  ")";
-  if (rule.empty()) {
-    c.pass = true;
-    return c;
-  }
-  c.pass = at_most ? c.bound <= threshold : c.bound >= threshold;
-  c.explanation += std::string(at_most ? " <= " : " >= ") + percent(threshold) + ": " + (c.pass ? "pass" : "fail");
-  return c;
-}
-
-Check value_check(const std::string& name, const std::string& what, double value, const std::string& rule,
-                  double threshold) {
-  Check c;
-  c.name = name;
-  c.value = c.bound = value;
-  c.basis = "value";
-  c.rule = rule;
-  c.threshold = threshold;
-  const bool at_most = rule == "value_at_most";
-  c.pass = at_most ? value <= threshold : value >= threshold;
-  c.explanation = what + " " + number(value) + (at_most ? " <= " : " >= ") + number(threshold) + ": " +
-                  (c.pass ? "pass" : "fail");
-  return c;
-}
-
-// Calls `fn` on each batch of the domain, in order, drawn as evaluate() draws them.
-void for_each_batch(const Task& task, const Domain& domain, Scale scale, const std::function<void(const Batch&)>& fn) {
-  const int64_t total = domain.exhaustive ? *task.domain_size : domain.sample;
-  for (int64_t start = 0; start < total; start += kVerifyBatch) {
-    const int64_t count = std::min(kVerifyBatch, total - start);
-    fn(domain.exhaustive ? task.domain_batch(start, count)
-                         : task.sample(count, domain.seed + static_cast<uint64_t>(start), scale));
-  }
-}
-
 std::string unit_name(const Evaluation& e) { return e.unit + "s"; }
 
 // evaluate() on the claim's domain (the examples for_each_batch visits).
@@ -97,26 +28,23 @@ void run_behaviour(const Task& task, const Claim& claim, const HookedTransformer
   Evaluation e = evaluate_domain(task, model, scale, claim.domain);
   if (claim.metric == "loss") {
     const std::string what = "loss per scored position (nats) over " + std::to_string(e.n_examples) + " examples";
-    if (claim.pass.value_at_least)
-      out.checks.push_back(value_check("loss", what, e.loss, "value_at_least", *claim.pass.value_at_least));
-    if (claim.pass.value_at_most)
-      out.checks.push_back(value_check("loss", what, e.loss, "value_at_most", *claim.pass.value_at_most));
+    for (Check& c : value_checks("loss", what, e.loss, claim.pass)) out.checks.push_back(std::move(c));
     return;
   }
   const double threshold = *claim.pass.rate_at_least;
   if (claim.by_class.empty()) {
     out.checks.push_back(rate_check("accuracy", "correct on", unit_name(e), e.overall.correct, e.overall.n,
-                                    claim.domain.exhaustive, "rate_at_least", threshold));
+                                    claim.domain.exhaustive, "rate_at_least", threshold, claim.pass.bound));
     return;
   }
   const auto& groups = e.by_class[claim.by_class];
   if (groups.empty())
     out.checks.push_back(rate_check("accuracy " + claim.by_class, claim.by_class + ": correct on", unit_name(e), 0, 0,
-                                    claim.domain.exhaustive, "rate_at_least", threshold));
+                                    claim.domain.exhaustive, "rate_at_least", threshold, claim.pass.bound));
   for (const auto& [value, tally] : groups) {
     const std::string label = claim.by_class + "=" + std::to_string(value);
     out.checks.push_back(rate_check("accuracy " + label, label + ": correct on", unit_name(e), tally.correct, tally.n,
-                                    claim.domain.exhaustive, "rate_at_least", threshold));
+                                    claim.domain.exhaustive, "rate_at_least", threshold, claim.pass.bound));
   }
 }
 
@@ -163,7 +91,7 @@ void run_attention(const Task& task, const Claim& claim, const HookedTransformer
   const std::string what = "L" + std::to_string(claim.layer) + "H" + std::to_string(claim.head) + " attention mass " +
                            claim.query + " -> {" + keys + "} >= " + number(claim.min_mass) + " on";
   out.checks.push_back(rate_check("attention", what, per_item ? "(example, k) items" : "examples", hits, items,
-                                  claim.domain.exhaustive, "rate_at_least", *claim.pass.rate_at_least));
+                                  claim.domain.exhaustive, "rate_at_least", *claim.pass.rate_at_least, claim.pass.bound));
 }
 
 // The ablation's interventions; mean ablation takes each site's mean over the reference sample.
@@ -192,17 +120,6 @@ std::vector<Intervention> ablations(const Task& task, const Claim& claim, const 
   return out;
 }
 
-void accumulate(Liveness& into, const Liveness& part) {
-  const double total = into.mean_abs_change * static_cast<double>(into.elements) +
-                       part.mean_abs_change * static_cast<double>(part.elements);
-  into.hook = part.hook;
-  into.kind = part.kind;
-  into.fired += part.fired;
-  into.elements += part.elements;
-  into.max_abs_change = std::max(into.max_abs_change, part.max_abs_change);
-  into.mean_abs_change = into.elements ? total / static_cast<double>(into.elements) : 0.0;
-}
-
 void run_ablation(const Task& task, const Claim& claim, const HookedTransformer& model, Scale scale, Outcome& out) {
   RunOptions options;
   options.interventions = ablations(task, claim, model, scale);
@@ -224,53 +141,14 @@ void run_ablation(const Task& task, const Claim& claim, const HookedTransformer&
   out.checks.push_back(rate_check("accuracy before", "before ablation: correct on", unit_name(before),
                                   before.overall.correct, before.overall.n, claim.domain.exhaustive,
                                   claim.pass.before_at_least ? "before_at_least" : "",
-                                  claim.pass.before_at_least.value_or(0.0)));
+                                  claim.pass.before_at_least.value_or(0.0), claim.pass.bound));
   out.checks.push_back(rate_check("accuracy after",
                                   "after " + to_string(claim.method) + "-ablating " + sites + ": correct on",
                                   unit_name(after), after.overall.correct, after.overall.n, claim.domain.exhaustive,
-                                  "drop_to_at_most", *claim.pass.drop_to_at_most));
-}
-
-json domain_json(const Domain& d) {
-  return d.exhaustive ? json{{"exhaustive", true}} : json{{"sample", d.sample}, {"seed", d.seed}};
-}
-
-json thresholds_json(const PassRule& p) {
-  json j = json::object();
-  if (p.rate_at_least) j["rate_at_least"] = *p.rate_at_least;
-  if (p.value_at_least) j["value_at_least"] = *p.value_at_least;
-  if (p.value_at_most) j["value_at_most"] = *p.value_at_most;
-  if (p.drop_to_at_most) j["drop_to_at_most"] = *p.drop_to_at_most;
-  if (p.before_at_least) j["before_at_least"] = *p.before_at_least;
-  return j;
+                                  "drop_to_at_most", *claim.pass.drop_to_at_most, claim.pass.bound));
 }
 
 }  // namespace
-
-json Check::to_json() const {
-  json j = {{"name", name}, {"value", value}, {"basis", basis}, {"bound", bound}, {"pass", pass},
-            {"explanation", explanation}};
-  if (trials > 0) {
-    j["successes"] = successes;
-    j["trials"] = trials;
-  }
-  if (!rule.empty()) {
-    j["rule"] = rule;
-    j["threshold"] = threshold;
-  }
-  return j;
-}
-
-json Outcome::to_json() const {
-  json j = {{"model", model}, {"pass", pass}, {"explanation", explanation}, {"checks", json::array()},
-            {"liveness", json::array()}};
-  for (const auto& c : checks) j["checks"].push_back(c.to_json());
-  for (const auto& l : liveness)
-    j["liveness"].push_back({{"hook", l.hook}, {"kind", l.kind}, {"fired", l.fired}, {"elements", l.elements},
-                             {"max_abs_change", l.max_abs_change}, {"mean_abs_change", l.mean_abs_change},
-                             {"live", l.live()}});
-  return j;
-}
 
 json ClaimResult::to_json() const {
   const json on_checkpoint = checkpoint.to_json();
@@ -278,23 +156,24 @@ json ClaimResult::to_json() const {
             {"kind", to_string(claim.kind)},
             {"hypothesis", claim.hypothesis},
             {"verdict", verdict},
-            {"domain", domain_json(claim.domain)},
-            {"thresholds", thresholds_json(claim.pass)},
+            {"domain", claim.domain.to_json()},
+            {"thresholds", claim.pass.to_json()},
             {"values", json::object()},
             {"checks", on_checkpoint["checks"]},
             {"liveness", on_checkpoint["liveness"]},
+            {"figures", on_checkpoint["figures"]},
             {"controls", json::array()},
             {"explanation", explanation}};
+  if (on_checkpoint.contains("counterexamples")) j["counterexamples"] = on_checkpoint["counterexamples"];
   for (const auto& c : checkpoint.checks) j["values"][c.name] = c.value;
   for (const auto& c : controls) j["controls"].push_back(c.to_json());
   return j;
 }
 
-std::map<std::string, HookedTransformer> control_models(const HookedTransformer& model) {
-  std::map<std::string, HookedTransformer> out;
-  out.emplace("random_init", make_model(model.config, init_params(model.config, kRandomInitSeed), "random_init"));
-  to_device(out.at("random_init"), model_device(model));
-  return out;
+const HookedTransformer& ControlCache::get(const std::string& name) {
+  auto it = built.find(name);
+  if (it == built.end()) it = built.emplace(name, control_model(*model, name)).first;
+  return it->second;
 }
 
 Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer& model, const std::string& label) {
@@ -321,13 +200,12 @@ Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer&
   return out;
 }
 
-ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTransformer& model,
-                         const std::map<std::string, HookedTransformer>& controls) {
+ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTransformer& model, ControlCache& controls) {
   ClaimResult result;
   result.claim = claim;
   try {
     result.checkpoint = run_claim(task, claim, model, "checkpoint");
-    for (const auto& name : claim.controls) result.controls.push_back(run_claim(task, claim, controls.at(name), name));
+    for (const auto& name : claim.controls) result.controls.push_back(run_claim(task, claim, controls.get(name), name));
   } catch (const InputError& e) {
     result.verdict = "error";
     result.explanation = e.what();

@@ -20,6 +20,7 @@
 // not have failed; it fails the run), "error" (running it threw InputError).
 #pragma once
 
+#include "circuits/check.h"
 #include "circuits/claim.h"
 #include "circuits/intervention.h"
 #include "circuits/model.h"
@@ -34,41 +35,6 @@
 
 namespace circuitcheck {
 
-// Examples per forward pass (evaluate()'s default batch, so that both draw the same samples).
-constexpr int64_t kVerifyBatch = 4096;
-
-// The seed of the "random_init" control's init_params.
-constexpr uint64_t kRandomInitSeed = 0;
-
-// One thresholded quantity of a claim on one model.
-struct Check {
-  std::string name;       // "accuracy", "accuracy idx=1", "attention", "accuracy before", "accuracy after", "loss"
-  double value = 0.0;     // the rate in [0, 1] (successes / trials) or the value (loss: nats)
-  int64_t successes = 0;  // rates only
-  int64_t trials = 0;     // rates only; 0 for values
-  std::string basis;      // what was compared: a rate's "exact" value (exhaustive domain), its
-                          // "wilson_lower" or "wilson_upper" bound (sampled), or a "value"
-  double bound = 0.0;     // the compared number: the value for "exact" and "value", else the bound
-  std::string rule;       // "rate_at_least", "value_at_least", "value_at_most", "drop_to_at_most",
-                          // "before_at_least"; empty for a reported, unthresholded value
-  double threshold = 0.0;
-  bool pass = false;      // true for unthresholded values
-  std::string explanation;  // "correct on 100% of 20000 examples (Wilson 95% lower bound 99.986%) >= 99.9%: pass"
-
-  nlohmann::json to_json() const;
-};
-
-// A claim on one model.
-struct Outcome {
-  std::string model;               // "checkpoint" or a control's name
-  bool pass = false;               // every check passed and every intervention was live
-  std::vector<Check> checks;
-  std::vector<Liveness> liveness;  // one per intervention, summed over all batches
-  std::string explanation;         // the checks' explanations, then any dead intervention
-
-  nlohmann::json to_json() const;
-};
-
 struct ClaimResult {
   Claim claim;
   std::string verdict;      // "pass", "fail", "not_falsifiable", "error"
@@ -82,18 +48,21 @@ struct ClaimResult {
   nlohmann::json to_json() const;
 };
 
-// The control models, by name, for `model`: "random_init" (the same config,
-// init_params(config, kRandomInitSeed)).
-std::map<std::string, HookedTransformer> control_models(const HookedTransformer& model);
-
 // Runs `claim` on `model` (at the scale of its config), labelled `label`.
 // Throws InputError when the model cannot run the task or an intervention
 // does not fit.
 Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer& model, const std::string& label);
 
-// Runs `claim` on `model` and on each of its controls (named in `controls`)
-// and gives the verdict; an InputError while running becomes verdict "error".
-ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTransformer& model,
-                         const std::map<std::string, HookedTransformer>& controls);
+// Control models by name (controls.h), built on first use and shared by the claims of a file.
+struct ControlCache {
+  const HookedTransformer* model = nullptr;
+  std::map<std::string, HookedTransformer> built;
+
+  const HookedTransformer& get(const std::string& name);
+};
+
+// Runs `claim` on `model` and on each of its controls and gives the verdict;
+// an InputError while running becomes verdict "error".
+ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTransformer& model, ControlCache& controls);
 
 }  // namespace circuitcheck

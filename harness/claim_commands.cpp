@@ -108,7 +108,7 @@ int verify_command(int argc, char** argv) {
 
   bool all_pass = true;
   for (const auto& f : files) {
-    const std::map<std::string, HookedTransformer> controls = control_models(f.checkpoint.model);
+    ControlCache controls{&f.checkpoint.model, {}};
     nlohmann::json summary = {{"passed", 0}, {"failed", 0}, {"not_falsifiable", 0}, {"errors", 0}};
     nlohmann::json claims = nlohmann::json::array();
     for (const auto& claim : f.claims) {

@@ -170,7 +170,7 @@ json toy_claims() {
 std::map<std::string, ClaimResult> verify_toy(const HookedTransformer& model) {
   const Task task = previous_token_task();
   const ClaimFile file = parse_claim_file(toy_claims(), "toy/claims.json");
-  const auto controls = control_models(model);
+  ControlCache controls{&model, {}};
   std::map<std::string, ClaimResult> out;
   for (const auto& claim : parse_claims(file, task, model.config))
     out[claim.id] = verify_claim(task, claim, model, controls);

@@ -1,0 +1,73 @@
+// Typed reads of claim-file fields. Every problem is one InputError
+// "<file>: <JSON pointer>: <what>", e.g.
+// "claims/array_index.json: /claims/3/head: head 2 out of range, the model has 1 head".
+// Each claim kind's parser (claim.cpp, fourier_claim.cpp, ...) reads its fields
+// with these, so all kinds word their errors alike.
+#pragma once
+
+#include "circuits/check.h"
+#include "circuits/config.h"
+#include "circuits/error.h"
+#include "circuits/hooks.h"
+#include "circuits/task.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace circuitcheck {
+
+// A place in a claim file: the file and a JSON pointer ("" is the document).
+struct At {
+  std::string file;
+  std::string pointer;
+
+  At operator/(const std::string& key) const;  // escapes '~' and '/' as RFC 6901 does
+  At operator/(std::size_t index) const;
+  // Throws InputError "<file>: <pointer>: <what>".
+  [[noreturn]] void fail(const std::string& what) const;
+  // Re-raises an InputError of `function` here, without its "function: " prefix.
+  [[noreturn]] void fail_from(const InputError& e, const std::string& function) const;
+};
+
+// "a, b, c".
+std::string joined(const std::vector<std::string>& names);
+// "1 layer", "2 layers".
+std::string plural(int64_t n, const std::string& noun);
+// "an integer", "a string", ... for messages.
+const char* type_name(const nlohmann::json& v);
+
+// Checks that `v` is an object whose keys are all in `allowed` and that holds every key of `required`.
+void check_object(const nlohmann::json& v, const At& at, const std::vector<std::string>& allowed,
+                  const std::vector<std::string>& required);
+
+std::string string_at(const nlohmann::json& v, const At& at);
+// An integer in [lo, hi].
+int64_t integer_at(const nlohmann::json& v, const At& at, int64_t lo, int64_t hi);
+double number_at(const nlohmann::json& v, const At& at);
+// A number in [0, 1] ("threshold ... outside [0, 1] for a rate").
+double rate_at(const nlohmann::json& v, const At& at);
+// A non-empty array (of any elements).
+const nlohmann::json& array_at(const nlohmann::json& v, const At& at);
+// A layer in [0, n_layers) / a head in [0, n_heads) of `config`.
+int layer_at(const nlohmann::json& v, const At& at, const Config& config);
+int head_at(const nlohmann::json& v, const At& at, const Config& config);
+// A TL hook name of `config`'s model (unknown names list the closest ones).
+HookPoint hook_at(const nlohmann::json& v, const At& at, const Config& config);
+// A role of `sample` (a batch of the claim's task); returns its positions [batch] or [batch, k].
+const at::Tensor& role_at(const nlohmann::json& v, const At& at, const Batch& sample);
+
+// A domain: {"exhaustive": true} (when `allow_exhaustive` and the task's
+// domain has at most kExhaustiveLimit examples) or {"sample": N, "seed": S}.
+Domain domain_at(const nlohmann::json& v, const At& at, const Task& task, bool allow_exhaustive);
+
+// A pass rule: an object holding thresholds among `rates` (each in [0, 1]) and
+// `values` (any number), with every one of `required`, at least one threshold,
+// and optionally "bound": "wilson" or "clopper_pearson" when `rates` is not empty.
+PassRule pass_at(const nlohmann::json& v, const At& at, const std::vector<std::string>& rates,
+                 const std::vector<std::string>& values, const std::vector<std::string>& required);
+
+}  // namespace circuitcheck
