@@ -21,6 +21,7 @@ json PassRule::to_json() const {
   if (value_at_most) j["value_at_most"] = *value_at_most;
   if (drop_to_at_most) j["drop_to_at_most"] = *drop_to_at_most;
   if (before_at_least) j["before_at_least"] = *before_at_least;
+  if (compare_at_most) j["compare_at_most"] = *compare_at_most;
   j["bound"] = bound == BoundMethod::kWilson ? "wilson" : "clopper_pearson";
   return j;
 }
@@ -52,7 +53,7 @@ Check rate_check(const std::string& name, const std::string& what, const std::st
     return c;
   }
   c.value = static_cast<double>(successes) / static_cast<double>(trials);
-  const bool at_most = rule == "drop_to_at_most" || rule == "rate_at_most";
+  const bool at_most = rule == "drop_to_at_most" || rule == "rate_at_most" || rule == "compare_at_most";
   const bool wilson = bound == BoundMethod::kWilson;
   const std::string method = wilson ? "wilson" : "clopper_pearson";
   c.basis = exhaustive ? "exact" : method + (at_most ? "_upper" : "_lower");

@@ -46,6 +46,7 @@ struct PassRule {
   std::optional<double> value_at_most;    // a value: the value <= x
   std::optional<double> drop_to_at_most;  // ablation, in [0, 1]: the rate after (upper bound when sampled) <= x
   std::optional<double> before_at_least;  // ablation, in [0, 1]: the rate before (lower bound when sampled) >= x
+  std::optional<double> compare_at_most;  // probe, in [0, 1]: each compared hook's rate (upper bound when sampled) <= x
   BoundMethod bound = BoundMethod::kWilson;  // "bound": "wilson" (default) or "clopper_pearson"
 
   nlohmann::json to_json() const;  // the thresholds set, and "bound"
@@ -72,7 +73,7 @@ struct Check {
 // A rate check: `successes` of `trials` `units` (e.g. "examples"), `what`
 // describing the success ("correct on"). `rule` is empty (reported only), an
 // "at least" rule (rate_at_least, before_at_least: lower bound) or an "at most"
-// rule (rate_at_most, drop_to_at_most: upper bound). Exhaustive domains compare
+// rule (rate_at_most, drop_to_at_most, compare_at_most: upper bound). Exhaustive domains compare
 // the exact rate. No trials: fails unless reported only.
 Check rate_check(const std::string& name, const std::string& what, const std::string& units, int64_t successes,
                  int64_t trials, bool exhaustive, const std::string& rule, double threshold,

@@ -36,7 +36,7 @@ void parse_attention(const json& v, const At& at, const Config& config, const Ba
 }
 
 AblationSite site_at(const json& v, const At& at, const Config& config) {
-  check_object(v, at, {"hook", "heads", "positions"}, {"hook"});
+  check_object(v, at, {"hook", "heads", "positions", "neurons"}, {"hook"});
   AblationSite site;
   site.hook = hook_at(v["hook"], at / "hook", config);
   const std::string name = v["hook"].get<std::string>();
@@ -51,20 +51,43 @@ AblationSite site_at(const json& v, const At& at, const Config& config) {
     for (std::size_t i = 0; i < v["positions"].size(); ++i)
       site.positions.push_back(integer_at(v["positions"][i], at / "positions" / i, 0, config.n_ctx - 1));
   }
+  if (v.contains("neurons")) {
+    if (site.hook.type != HookType::kMlpPre && site.hook.type != HookType::kMlpPost)
+      (at / "neurons").fail("neurons are the last dimension of blocks.L.mlp.hook_pre or hook_post, not of " + name);
+    const json& neurons = array_at(v["neurons"], at / "neurons");
+    for (std::size_t i = 0; i < neurons.size(); ++i)
+      site.neurons.push_back(integer_at(neurons[i], at / "neurons" / i, 0, config.d_mlp - 1));
+  }
   return site;
 }
 
 void parse_ablation(const json& v, const At& at, const Config& config, const Task& task, Claim& claim) {
   const std::string method = string_at(v["method"], at / "method");
-  if (method != "zero" && method != "mean") (at / "method").fail("unknown method '" + method + "' (valid: zero, mean)");
+  if (method != "zero" && method != "mean" && method != "resample")
+    (at / "method").fail("unknown method '" + method + "' (valid: zero, mean, resample)");
   claim.method = parse_intervention_kind(method, at.file);
-  const json& sites = v["sites"];
-  if (!sites.is_array() || sites.empty()) (at / "sites").fail("expected a non-empty array of sites");
-  for (std::size_t i = 0; i < sites.size(); ++i) claim.sites.push_back(site_at(sites[i], at / "sites" / i, config));
+  if (v.contains("keep_only")) {
+    if (!v["keep_only"].is_boolean()) (at / "keep_only").fail(std::string("expected a boolean, got ") + type_name(v["keep_only"]));
+    claim.keep_only = v["keep_only"].get<bool>();
+  }
+  const json& sites = array_at(v["sites"], at / "sites");
+  for (std::size_t i = 0; i < sites.size(); ++i) {
+    const At where = at / "sites" / i;
+    claim.sites.push_back(site_at(sites[i], where, config));
+    const AblationSite& site = claim.sites.back();
+    if (claim.keep_only &&
+        (!site.positions.empty() || !site.neurons.empty() ||
+         (site.hook.type != HookType::kZ && site.hook.type != HookType::kMlpOut)))
+      where.fail("keep_only keeps whole components: blocks.L.attn.hook_z (with heads) or blocks.L.hook_mlp_out, "
+                 "without positions or neurons");
+  }
   if (v.contains("reference")) {
-    if (claim.method != InterventionKind::kMean) (at / "reference").fail("only mean ablation uses a reference sample");
+    if (claim.method == InterventionKind::kZero) (at / "reference").fail("only mean and resample ablation use a reference sample");
     claim.reference = domain_at(v["reference"], at / "reference", task, false);
   }
+  claim.pass = claim.keep_only
+                   ? pass_at(v["pass"], at / "pass", {"rate_at_least", "before_at_least"}, {}, {"rate_at_least"})
+                   : pass_at(v["pass"], at / "pass", {"drop_to_at_most", "before_at_least"}, {}, {"drop_to_at_most"});
 }
 
 Claim claim_at(const json& v, const At& at, const Task& task, const Config& config, const Batch& sample,
@@ -81,10 +104,19 @@ Claim claim_at(const json& v, const At& at, const Task& task, const Config& conf
     bool domain;
   };
   static const std::map<std::string, KindFields> kinds = {
-      {"behaviour", {ClaimKind::kBehaviour, {"metric", "by_class"}, {}, true}},
+      {"behaviour", {ClaimKind::kBehaviour, {"metric", "by_class", "class_values"}, {}, true}},
       {"attention", {ClaimKind::kAttention, {"layer", "head", "query", "keys", "min_mass"},
                      {"layer", "head", "query", "keys", "min_mass"}, true}},
-      {"ablation", {ClaimKind::kAblation, {"method", "sites", "metric", "reference"}, {"method", "sites"}, true}},
+      {"ablation", {ClaimKind::kAblation, {"method", "sites", "metric", "reference", "keep_only"}, {"method", "sites"}, true}},
+      // Their "domain" is their own field: required for an activation source, refused on weights.
+      {"fourier", {ClaimKind::kFourier, {"measure", "source", "keys_from", "k", "min_explained", "domain"},
+                   {"measure", "source", "k"}, false}},
+      {"spectrum", {ClaimKind::kSpectrum, {"source", "k", "center", "domain"}, {"source", "k"}, false}},
+      {"geometry", {ClaimKind::kGeometry, {"measure", "source", "class", "components", "domain"},
+                    {"measure", "source"}, false}},
+      {"probe", {ClaimKind::kProbe, {"hook", "role", "label", "compare", "train_fraction", "seed"},
+                 {"hook", "role", "label"}, true}},
+      {"patching", {ClaimKind::kPatching, {"counterfactual", "sites", "sweep"}, {"counterfactual", "sites"}, true}},
   };
   const auto found = kinds.find(kind);
   if (found == kinds.end()) {
@@ -140,6 +172,12 @@ Claim claim_at(const json& v, const At& at, const Task& task, const Config& conf
           (at / "by_class").fail("unknown class '" + claim.by_class + "' (valid: " +
                                  joined({class_names.begin(), class_names.end()}) + ")");
       }
+      if (v.contains("class_values")) {
+        if (claim.by_class.empty()) (at / "class_values").fail("needs by_class");
+        const json& values = array_at(v["class_values"], at / "class_values");
+        for (std::size_t i = 0; i < values.size(); ++i)
+          claim.class_values.push_back(integer_at(values[i], at / "class_values" / i, 0, std::numeric_limits<int>::max()));
+      }
       claim.pass = claim.metric == "accuracy" ? pass_at(v["pass"], at / "pass", {"rate_at_least"}, {}, {"rate_at_least"})
                                               : pass_at(v["pass"], at / "pass", {}, {"value_at_least", "value_at_most"}, {});
       break;
@@ -150,8 +188,12 @@ Claim claim_at(const json& v, const At& at, const Task& task, const Config& conf
     case ClaimKind::kAblation:
       if (claim.metric != "accuracy") (at / "metric").fail("unknown metric '" + claim.metric + "' (valid: accuracy)");
       parse_ablation(v, at, config, task, claim);
-      claim.pass = pass_at(v["pass"], at / "pass", {"drop_to_at_most", "before_at_least"}, {}, {"drop_to_at_most"});
       break;
+    case ClaimKind::kFourier: parse_fourier(v, at, task, config, sample, claim); break;
+    case ClaimKind::kSpectrum: parse_spectrum(v, at, task, config, sample, claim); break;
+    case ClaimKind::kGeometry: parse_geometry(v, at, task, config, sample, claim); break;
+    case ClaimKind::kProbe: parse_probe(v, at, config, sample, claim); break;
+    case ClaimKind::kPatching: parse_patching(v, at, config, sample, claim); break;
   }
   return claim;
 }
@@ -163,6 +205,11 @@ std::string to_string(ClaimKind kind) {
     case ClaimKind::kBehaviour: return "behaviour";
     case ClaimKind::kAttention: return "attention";
     case ClaimKind::kAblation: return "ablation";
+    case ClaimKind::kFourier: return "fourier";
+    case ClaimKind::kSpectrum: return "spectrum";
+    case ClaimKind::kGeometry: return "geometry";
+    case ClaimKind::kProbe: return "probe";
+    case ClaimKind::kPatching: return "patching";
   }
   return "unknown";
 }

@@ -7,7 +7,8 @@
 //
 // `checkpoint` is relative to the folder above the claim file's folder (the
 // repository root for claims/<system>.json). Kinds: "behaviour", "attention",
-// "ablation" (fields in Claim below).
+// "ablation" (fields in Claim below), "fourier" (fourier_claim.h), "spectrum"
+// and "geometry" (geometry_claim.h).
 //
 // Errors: every problem is one InputError "<file>: <JSON pointer>: <what>",
 // e.g. "claims/array_index.json: /claims/3/head: head 2 out of range, the model
@@ -19,6 +20,10 @@
 
 #include "circuits/check.h"
 #include "circuits/config.h"
+#include "circuits/fourier_claim.h"
+#include "circuits/geometry_claim.h"
+#include "circuits/patching_claim.h"
+#include "circuits/probe_claim.h"
 #include "circuits/hooks.h"
 #include "circuits/intervention.h"
 #include "circuits/task.h"
@@ -34,7 +39,7 @@ namespace circuitcheck {
 
 constexpr const char* kClaimSchema = "circuitcheck.claims/1";
 
-enum class ClaimKind { kBehaviour, kAttention, kAblation };
+enum class ClaimKind { kBehaviour, kAttention, kAblation, kFourier, kSpectrum, kGeometry, kProbe, kPatching };
 
 std::string to_string(ClaimKind kind);
 
@@ -43,6 +48,7 @@ struct AblationSite {
   HookPoint hook;
   std::vector<int64_t> heads;      // empty: all heads (or a hook without heads)
   std::vector<int64_t> positions;  // empty: all positions
+  std::vector<int64_t> neurons;    // mlp hook_pre/hook_post only; empty: all neurons
 };
 
 struct Claim {
@@ -58,7 +64,8 @@ struct Claim {
   // (mean cross-entropy per scored position, nats; pass.value_at_least|most);
   // ablation: "accuracy".
   std::string metric = "accuracy";
-  std::string by_class;  // behaviour accuracy: a class evaluate() breaks accuracy down by; every value must pass
+  std::string by_class;  // behaviour accuracy: a class evaluate() breaks accuracy down by; every value must pass,
+  std::vector<int64_t> class_values;  // or only these values (the others are reported); each must occur
 
   // attention: in `layer`'s head `head`, the mass (summed hook_pattern, in
   // [0, 1]) from the query role's position to the key roles' positions is at
@@ -70,10 +77,24 @@ struct Claim {
   std::vector<std::string> keys;
   double min_mass = 0.0;
 
-  // ablation: "zero" or "mean" (the mean activation over `reference`) at every site.
+  // ablation: "zero", "mean" (the mean activation over `reference`) or
+  // "resample" (each example gets the activation of a reference example,
+  // drawn with the reference seed) at every site; necessity (drop_to_at_most)
+  // or, with keep_only, sufficiency: every attention head (hook_z) and MLP
+  // (hook_mlp_out) that is not a site is ablated and accuracy must stay >=
+  // rate_at_least.
   InterventionKind method = InterventionKind::kZero;
   std::vector<AblationSite> sites;
+  bool keep_only = false;
   Domain reference{false, 4096, 0};
+
+  // fourier, spectrum, geometry: fourier_claim.h, geometry_claim.h.
+  FourierSpec fourier;
+  SpectrumSpec spectrum;
+  GeometrySpec geometry;
+  // probe, patching: probe_claim.h, patching_claim.h.
+  ProbeSpec probe;
+  PatchingSpec patching;
 };
 
 // A claim file's top level, checked: schema, system (a string), checkpoint

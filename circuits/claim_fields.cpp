@@ -142,7 +142,8 @@ PassRule pass_at(const json& v, const At& at, const std::vector<std::string>& ra
   const std::vector<std::pair<std::string, std::optional<double>*>> slots = {
       {"rate_at_least", &rule.rate_at_least},     {"rate_at_most", &rule.rate_at_most},
       {"value_at_least", &rule.value_at_least},   {"value_at_most", &rule.value_at_most},
-      {"drop_to_at_most", &rule.drop_to_at_most}, {"before_at_least", &rule.before_at_least}};
+      {"drop_to_at_most", &rule.drop_to_at_most}, {"before_at_least", &rule.before_at_least},
+      {"compare_at_most", &rule.compare_at_most}};
   bool any = false;
   for (const auto& [key, slot] : slots) {
     if (!v.contains(key)) continue;

@@ -344,19 +344,33 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
   check(options.from_position >= 0 && options.from_position < tokens_in.size(1), "run",
         "from_position " + std::to_string(options.from_position) + " out of range [0, " +
             std::to_string(tokens_in.size(1)) + ")");
+  if (options.start_resid.defined()) {
+    check(options.start_layer >= 0 && options.start_layer < c.n_layers, "run",
+          "start_layer " + std::to_string(options.start_layer) + " out of range [0, " + std::to_string(c.n_layers) + ")");
+    const std::vector<int64_t> shape = {tokens_in.size(0), tokens_in.size(1), c.d_model};
+    check(options.start_resid.sizes() == at::IntArrayRef(shape), "run",
+          "start_resid has shape " + c10::str(options.start_resid.sizes()) + ", expected " + c10::str(at::IntArrayRef(shape)));
+  }
   RunResult result;
   HookRunner hooks(c, options, result);
   at::Tensor tokens = tokens_in.to(model_device(m));
   const int64_t batch = tokens.size(0), pos = tokens.size(1);
-  if (c.use_hook_tokens) tokens = hooks.fire(HookType::kTokens, -1, tokens);
-  at::Tensor embed = hooks.fire(HookType::kEmbed, -1,
-      param(m.params, "embed.W_E").index_select(0, tokens.reshape({-1})).view({batch, pos, c.d_model}));
+  const bool started = options.start_resid.defined();
+  if (c.use_hook_tokens && !started) tokens = hooks.fire(HookType::kTokens, -1, tokens);
   at::Tensor pos_embed;
-  if (c.positional_embedding_type != PositionalEmbedding::kRotary)
-    pos_embed = hooks.fire(HookType::kPosEmbed, -1,
-        param(m.params, "pos_embed.W_pos").slice(0, 0, pos).unsqueeze(0).expand({batch, pos, c.d_model}));
-  at::Tensor resid = c.positional_embedding_type == PositionalEmbedding::kStandard ? embed + pos_embed : embed;
-  for (int l = 0; l < c.n_layers; ++l) {
+  if (c.positional_embedding_type != PositionalEmbedding::kRotary) {
+    pos_embed = param(m.params, "pos_embed.W_pos").slice(0, 0, pos).unsqueeze(0).expand({batch, pos, c.d_model});
+    if (!started) pos_embed = hooks.fire(HookType::kPosEmbed, -1, pos_embed);
+  }
+  at::Tensor resid;
+  if (started) {
+    resid = options.start_resid.to(tokens.device());
+  } else {
+    at::Tensor embed = hooks.fire(HookType::kEmbed, -1,
+        param(m.params, "embed.W_E").index_select(0, tokens.reshape({-1})).view({batch, pos, c.d_model}));
+    resid = c.positional_embedding_type == PositionalEmbedding::kStandard ? embed + pos_embed : embed;
+  }
+  for (int l = started ? options.start_layer : 0; l < c.n_layers; ++l) {
     resid = hooks.fire(HookType::kResidPre, l, resid);
     const int64_t q_from = l == c.n_layers - 1 ? options.from_position : 0;
     resid = resid.slice(1, q_from) + attention(m, hooks, l, resid, pos_embed, q_from);

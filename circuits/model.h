@@ -68,6 +68,12 @@ struct RunOptions {
   // positions >= from_position (what training scores); the last layer's hooks,
   // ln_final's and the logits then cover [from_position, pos).
   int64_t from_position = 0;
+  // When set, the run starts at blocks.<start_layer>.hook_resid_pre with this
+  // residual [batch, pos, d_model] instead of embedding the tokens (which then
+  // only give batch and pos); hooks before it do not fire. Activation patching
+  // sweeps use it to reuse a run's earlier layers.
+  at::Tensor start_resid;
+  int start_layer = 0;
 };
 
 struct RunResult {

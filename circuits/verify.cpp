@@ -41,11 +41,30 @@ void run_behaviour(const Task& task, const Claim& claim, const HookedTransformer
   if (groups.empty())
     out.checks.push_back(rate_check("accuracy " + claim.by_class, claim.by_class + ": correct on", unit_name(e), 0, 0,
                                     claim.domain.exhaustive, "rate_at_least", threshold, claim.pass.bound));
+  Figure figure;
+  figure.type = "bars";
+  figure.title = "accuracy by " + claim.by_class;
+  figure.x_title = claim.by_class;
+  figure.y_title = "accuracy";
+  figure.series = {"accuracy"};
+  figure.values.assign(1, {});
+  figure.reference = {threshold};
   for (const auto& [value, tally] : groups) {
     const std::string label = claim.by_class + "=" + std::to_string(value);
+    const bool claimed = claim.class_values.empty() ||
+                         std::find(claim.class_values.begin(), claim.class_values.end(), value) != claim.class_values.end();
     out.checks.push_back(rate_check("accuracy " + label, label + ": correct on", unit_name(e), tally.correct, tally.n,
-                                    claim.domain.exhaustive, "rate_at_least", threshold, claim.pass.bound));
+                                    claim.domain.exhaustive, claimed ? "rate_at_least" : "", threshold,
+                                    claim.pass.bound));
+    figure.x_labels.push_back(std::to_string(value));
+    figure.values[0].push_back(out.checks.back().value);
   }
+  for (int64_t value : claim.class_values)
+    if (!groups.count(value))
+      out.checks.push_back(rate_check("accuracy " + claim.by_class + "=" + std::to_string(value),
+                                      claim.by_class + "=" + std::to_string(value) + ": correct on", unit_name(e), 0, 0,
+                                      claim.domain.exhaustive, "rate_at_least", threshold, claim.pass.bound));
+  out.figures.push_back(figure);
 }
 
 // Counts the items whose attention mass from the query role to the key roles is >= min_mass.
@@ -94,29 +113,60 @@ void run_attention(const Task& task, const Claim& claim, const HookedTransformer
                                   claim.domain.exhaustive, "rate_at_least", *claim.pass.rate_at_least, claim.pass.bound));
 }
 
-// The ablation's interventions; mean ablation takes each site's mean over the reference sample.
+// The sites a keep_only claim ablates: every head and MLP that is not kept.
+std::vector<AblationSite> complement(const Claim& claim, const Config& config) {
+  std::vector<AblationSite> out;
+  for (int l = 0; l < config.n_layers; ++l) {
+    AblationSite heads{{HookType::kZ, l}, {}, {}, {}};
+    bool keep_all_heads = false;
+    for (int64_t h = 0; h < config.n_heads; ++h) {
+      bool kept = false;
+      for (const auto& site : claim.sites)
+        if (site.hook == heads.hook && (site.heads.empty() || std::count(site.heads.begin(), site.heads.end(), h)))
+          kept = true;
+      if (!kept) heads.heads.push_back(h);
+      keep_all_heads = keep_all_heads || kept;
+    }
+    if (!heads.heads.empty()) {
+      if (!keep_all_heads) heads.heads.clear();  // every head: no restriction
+      out.push_back(heads);
+    }
+    const HookPoint mlp{HookType::kMlpOut, l};
+    if (!config.attn_only &&
+        std::none_of(claim.sites.begin(), claim.sites.end(), [&](const AblationSite& s) { return s.hook == mlp; }))
+      out.push_back({mlp, {}, {}, {}});
+  }
+  return out;
+}
+
+// The ablation's interventions; mean and resample ablation read each site over the reference sample.
 std::vector<Intervention> ablations(const Task& task, const Claim& claim, const HookedTransformer& model, Scale scale) {
   std::vector<Intervention> out;
   RunOptions options;
-  for (const auto& site : claim.sites) {
+  for (const auto& site : claim.keep_only ? complement(claim, model.config) : claim.sites) {
     Intervention iv;
     iv.hook = site.hook;
     iv.kind = claim.method;
     iv.heads = site.heads;
     iv.positions = site.positions;
+    iv.neurons = site.neurons;
+    iv.seed = claim.reference.seed;
     out.push_back(iv);
     options.cache.push_back(site.hook);
   }
-  if (claim.method != InterventionKind::kMean) return out;
-  std::vector<at::Tensor> sums(out.size());
+  if (claim.method == InterventionKind::kZero) return out;
+  std::vector<std::vector<at::Tensor>> parts(out.size());
   for_each_batch(task, claim.reference, scale, [&](const Batch& b) {
     RunResult r = run(model, b.tokens, options);
     for (std::size_t i = 0; i < out.size(); ++i) {
-      at::Tensor s = r.cache.at(out[i].hook).sum(0, true);
-      sums[i] = sums[i].defined() ? sums[i] + s : s;
+      const at::Tensor& act = r.cache.at(out[i].hook);
+      parts[i].push_back(claim.method == InterventionKind::kMean ? act.sum(0, true) : act);
     }
   });
-  for (std::size_t i = 0; i < out.size(); ++i) out[i].value = sums[i] / static_cast<double>(claim.reference.sample);
+  for (std::size_t i = 0; i < out.size(); ++i)
+    out[i].value = claim.method == InterventionKind::kMean
+                       ? at::cat(parts[i]).sum(0, true) / static_cast<double>(claim.reference.sample)
+                       : at::cat(parts[i]);
   return out;
 }
 
@@ -137,15 +187,31 @@ void run_ablation(const Task& task, const Claim& claim, const HookedTransformer&
     sites += (sites.empty() ? "" : ", ") + hook_name(site.hook);
     if (!site.heads.empty()) sites += " heads " + c10::str(at::IntArrayRef(site.heads));
     if (!site.positions.empty()) sites += " positions " + c10::str(at::IntArrayRef(site.positions));
+    if (!site.neurons.empty()) sites += " neurons " + c10::str(at::IntArrayRef(site.neurons));
   }
   out.checks.push_back(rate_check("accuracy before", "before ablation: correct on", unit_name(before),
                                   before.overall.correct, before.overall.n, claim.domain.exhaustive,
                                   claim.pass.before_at_least ? "before_at_least" : "",
                                   claim.pass.before_at_least.value_or(0.0), claim.pass.bound));
-  out.checks.push_back(rate_check("accuracy after",
-                                  "after " + to_string(claim.method) + "-ablating " + sites + ": correct on",
-                                  unit_name(after), after.overall.correct, after.overall.n, claim.domain.exhaustive,
-                                  "drop_to_at_most", *claim.pass.drop_to_at_most, claim.pass.bound));
+  const std::string what = "after " + to_string(claim.method) + "-ablating " +
+                           (claim.keep_only ? "every head and MLP except " : "") + sites + ": correct on";
+  out.checks.push_back(claim.keep_only
+                           ? rate_check("accuracy after", what, unit_name(after), after.overall.correct, after.overall.n,
+                                        claim.domain.exhaustive, "rate_at_least", *claim.pass.rate_at_least,
+                                        claim.pass.bound)
+                           : rate_check("accuracy after", what, unit_name(after), after.overall.correct, after.overall.n,
+                                        claim.domain.exhaustive, "drop_to_at_most", *claim.pass.drop_to_at_most,
+                                        claim.pass.bound));
+  Figure figure;
+  figure.type = "bars";
+  figure.title = "accuracy before and after " + to_string(claim.method) + "-ablating " +
+                 (claim.keep_only ? "all but " : "") + sites;
+  figure.y_title = "accuracy";
+  figure.x_labels = {"before", "after"};
+  figure.series = {"accuracy"};
+  figure.values = {{out.checks[0].value, out.checks[1].value}};
+  figure.reference = {claim.keep_only ? *claim.pass.rate_at_least : *claim.pass.drop_to_at_most};
+  out.figures.push_back(figure);
 }
 
 }  // namespace
@@ -186,6 +252,11 @@ Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer&
     case ClaimKind::kBehaviour: run_behaviour(task, claim, model, scale, out); break;
     case ClaimKind::kAttention: run_attention(task, claim, model, scale, out); break;
     case ClaimKind::kAblation: run_ablation(task, claim, model, scale, out); break;
+    case ClaimKind::kFourier: run_fourier(task, claim, model, scale, out); break;
+    case ClaimKind::kSpectrum: run_spectrum(task, claim, model, scale, out); break;
+    case ClaimKind::kGeometry: run_geometry(task, claim, model, scale, out); break;
+    case ClaimKind::kProbe: run_probe(task, claim, model, scale, out); break;
+    case ClaimKind::kPatching: run_patching(task, claim, model, scale, out); break;
   }
   out.pass = true;
   for (const auto& c : out.checks) {

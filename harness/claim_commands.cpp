@@ -3,16 +3,17 @@
 #include "circuits/checkpoint.h"
 #include "circuits/claim.h"
 #include "circuits/error.h"
+#include "circuits/html_report.h"
+#include "circuits/junit.h"
+#include "circuits/report.h"
 #include "circuits/runtime.h"
 #include "circuits/verify.h"
 #include "harness/args.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <limits>
 #include <set>
@@ -48,19 +49,6 @@ PreparedFile prepare(const std::string& path, const Args& args) {
   return p;
 }
 
-void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string temp_path = path + ".tmp." + std::to_string(::getpid());
-  std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  std::error_code ec;
-  if (out) std::filesystem::rename(temp_path, path, ec);
-  if (!out || ec) {
-    std::filesystem::remove(temp_path, ec);
-    fail("verify --report-dir: " + path, "cannot write the report");
-  }
-}
-
 std::string upper(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   return s;
@@ -71,11 +59,14 @@ std::string upper(std::string s) {
 int verify_command(int argc, char** argv) {
   const std::string usage =
       "circuitcheck verify CLAIMS.json... [--checkpoint F] [--config CFG] [--threads N] [--seed N] [--only ID] "
-      "[--report-dir D]";
+      "[--report-dir D] [--junit FILE] [--device cpu|cuda]";
   Args args = parse_args(argc, argv, 2, "verify",
-                         {"--checkpoint", "--config", "--threads", "--seed", "--only", "--report-dir"});
+                         {"--checkpoint", "--config", "--threads", "--seed", "--only", "--report-dir", "--junit",
+                          "--device"});
   expect_positionals(args, 1, std::numeric_limits<std::size_t>::max(), usage);
-  set_threads(args.get_int("--threads", 2, 1, 1024));
+  const int threads = args.get_int("--threads", 2, 1, 1024);
+  set_threads(threads);
+  const at::Device device = parse_device(args.get_or("--device", "cpu"), "verify --device");
   std::vector<PreparedFile> files;
   for (const auto& path : args.positional) files.push_back(prepare(path, args));
 
@@ -95,48 +86,76 @@ int verify_command(int argc, char** argv) {
       for (auto& c : f.claims)
         if (!c.domain.exhaustive) c.domain.seed = seed;
   }
+  std::vector<SystemReport> reports;
+  for (auto& f : files) {
+    SystemReport report;
+    report.system = f.task->name;
+    report.domain_size = f.task->domain_size;
+    report.provenance = provenance_of(f.file, f.checkpoint, device, threads);
+    reports.push_back(std::move(report));
+  }
   const std::optional<std::string> report_dir = args.get("--report-dir");
+  const std::optional<std::string> junit = args.get("--junit");
+  if (junit) {
+    const auto folder_path = [](const std::filesystem::path& p) {
+      return (std::filesystem::absolute(p) / "").lexically_normal();
+    };
+    const std::filesystem::path folder = folder_path(std::filesystem::absolute(*junit).parent_path());
+    const bool in_report_dir = report_dir && folder == folder_path(*report_dir);
+    check(in_report_dir || std::filesystem::is_directory(folder), "verify --junit: " + *junit,
+          "no folder " + folder.string());
+    check(!std::filesystem::is_directory(*junit), "verify --junit: " + *junit, "is a folder, not a file");
+  }
   if (report_dir) {
     std::set<std::string> systems;
-    for (const auto& f : files)
-      check(systems.insert(f.task->name).second, "verify --report-dir",
-            "two claim files for " + f.task->name + " would write the same report");
+    for (const auto& r : reports)
+      check(systems.insert(r.system).second, "verify --report-dir",
+            "two claim files for " + r.system + " would write the same report");
     std::error_code ec;
     std::filesystem::create_directories(*report_dir, ec);
     check(!ec, "verify --report-dir: " + *report_dir, "cannot create the folder: " + ec.message());
   }
 
+  using Clock = std::chrono::steady_clock;
+  const auto elapsed = [](Clock::time_point since) {
+    return std::chrono::duration<double>(Clock::now() - since).count();
+  };
   bool all_pass = true;
-  for (const auto& f : files) {
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    PreparedFile& f = files[i];
+    SystemReport& report = reports[i];
+    to_device(f.checkpoint.model, device);
     ControlCache controls{&f.checkpoint.model, {}};
-    nlohmann::json summary = {{"passed", 0}, {"failed", 0}, {"not_falsifiable", 0}, {"errors", 0}};
-    nlohmann::json claims = nlohmann::json::array();
+    report.run.date = utc_now();
+    const Clock::time_point started = Clock::now();
     for (const auto& claim : f.claims) {
-      ClaimResult r = verify_claim(*f.task, claim, f.checkpoint.model, controls);
+      const Clock::time_point claim_started = Clock::now();
+      report.results.push_back(verify_claim(*f.task, claim, f.checkpoint.model, controls));
+      report.run.claim_seconds.push_back(elapsed(claim_started));
+      const ClaimResult& r = report.results.back();
       std::cout << upper(r.verdict) << "  " << f.task->name << "/" << claim.id << ": " << r.explanation << "\n"
                 << std::flush;
-      const char* counter = r.verdict == "pass" ? "passed" : r.verdict == "error" ? "errors" : "failed";
-      summary[counter] = summary[counter].get<int>() + 1;
-      if (r.verdict == "not_falsifiable") summary["not_falsifiable"] = summary["not_falsifiable"].get<int>() + 1;
       all_pass = all_pass && r.verdict == "pass";
-      claims.push_back(r.to_json());
     }
-    std::cout << f.task->name << ": " << summary["passed"] << " passed, " << summary["failed"] << " failed, "
-              << summary["errors"] << " errors (" << f.checkpoint.path << ")\n";
-    if (!report_dir) continue;
-    const nlohmann::json report = {
-        {"schema", "circuitcheck.report/1"},
-        {"system", f.task->name},
-        {"claims_file", f.file.path},
-        {"checkpoint",
-         {{"path", f.checkpoint.path}, {"format", f.checkpoint.format}, {"sha256", f.checkpoint.sha256},
-          {"config_source", f.checkpoint.config_source}}},
-        {"circuitcheck_version", circuitcheck_version()},
-        {"summary", summary},
-        {"claims", claims}};
-    write_text_atomically((std::filesystem::path(*report_dir) / (f.task->name + ".json")).string(),
-                          report.dump(2) + "\n");
+    report.run.wall_seconds = elapsed(started);
+    const Summary s = summarize(report.results);
+    std::cout << f.task->name << ": " << s.passed << " passed, " << s.failed << " failed, " << s.errors << " errors ("
+              << f.checkpoint.path << ")\n";
   }
+
+  // Every report is drawn before the first is written.
+  std::vector<std::pair<std::string, std::string>> outputs;
+  if (report_dir) {
+    const std::filesystem::path dir(*report_dir);
+    for (const auto& r : reports) {
+      outputs.emplace_back((dir / (r.system + ".json")).string(), report_json(r).dump(2) + "\n");
+      outputs.emplace_back((dir / (r.system + ".html")).string(), html_report(r));
+    }
+    outputs.emplace_back((dir / "index.html").string(), html_index(reports));
+    outputs.emplace_back((dir / "junit.xml").string(), junit_xml(reports));
+  }
+  if (junit) outputs.emplace_back(*junit, junit_xml(reports));
+  for (const auto& [path, text] : outputs) write_text_atomically(path, text, "verify");
   return all_pass ? 0 : 1;
 }
 

@@ -6,15 +6,18 @@
 namespace circuitcheck {
 
 // circuitcheck verify CLAIMS.json... [--checkpoint F] [--config CFG]
-//   [--threads N] [--seed N] [--only ID] [--report-dir D]
+//   [--threads N] [--seed N] [--only ID] [--report-dir D] [--junit FILE] [--device cpu|cuda]
 // Validates every claim file (its checkpoint loaded, every claim checked
-// against the model and the task) before running any claim, then runs each
-// claim on the checkpoint and its controls, printing one line per claim.
+// against the model and the task) and every output place before running any
+// claim, then runs each claim on the checkpoint and its controls (on
+// --device, default cpu), printing one line per claim.
 // --checkpoint replaces every file's checkpoint; --seed replaces the seed of
 // every sampled domain; --only runs the claims with that id.
-// With --report-dir, writes D/<system>.json atomically (temporary file, then
-// rename): summary {passed, failed (fail or not_falsifiable), not_falsifiable,
-// errors}, the checkpoint, and per claim ClaimResult::to_json().
+// With --report-dir, writes per system D/<system>.json (report.h) and
+// D/<system>.html, and D/index.html and D/junit.xml for the whole run; with
+// --junit, the JUnit XML (junit.h) to FILE too. Every report is drawn before
+// the first is written, each atomically (temporary file, then rename); a run
+// that stops on bad input writes none.
 // Returns 0 when every claim passes, 1 otherwise.
 int verify_command(int argc, char** argv);
 

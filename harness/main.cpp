@@ -4,6 +4,7 @@
 #include "circuits/runtime.h"
 #include "harness/claim_commands.h"
 #include "harness/model_commands.h"
+#include "harness/report_commands.h"
 #include "harness/train_commands.h"
 
 #include <cstring>
@@ -23,8 +24,11 @@ const char* kUsage =
     "          [--device cpu|cuda] [--threads N] [--set key=value ...] [--resume]\n"
     "  eval CHECKPOINT [--system S] [--n N] [--seed N] [--json]\n"
     "  verify CLAIMS.json... [--checkpoint F] [--config CFG] [--threads N] [--seed N]\n"
-    "          [--only ID] [--report-dir D]             run claims; exit 1 when one fails\n"
-    "  list CLAIMS.json [--checkpoint F] [--config CFG] the claims of a file, validated\n";
+    "          [--only ID] [--report-dir D] [--junit FILE] [--device cpu|cuda]\n"
+    "                                               run claims; exit 1 when one fails\n"
+    "  list CLAIMS.json [--checkpoint F] [--config CFG] the claims of a file, validated\n"
+    "  diff OLD.json NEW.json [--tolerance X] [--markdown]\n"
+    "                                               compare reports; exit 1 on a regression\n";
 
 }  // namespace
 
@@ -38,6 +42,7 @@ int main(int argc, char** argv) {
       {"eval", circuitcheck::eval_command},
       {"verify", circuitcheck::verify_command},
       {"list", circuitcheck::list_command},
+      {"diff", circuitcheck::diff_command},
   };
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::cout << kUsage;

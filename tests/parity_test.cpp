@@ -1,6 +1,7 @@
 // Parity with TransformerLens: every fixture's logits, cached activations and
 // intervention results match the goldens in ../shared/fixtures.
 #include "circuits/checkpoint.h"
+#include "circuits/patching.h"
 #include "circuits/safetensors.h"
 #include "tests/test_util.h"
 
@@ -186,6 +187,20 @@ TEST_F(ModaddInterventions, ActivationPatchingResidPre) {
       EXPECT_NEAR(metric(r.logits), expected[l][p].item<double>(), 1e-4) << "layer " << l << " pos " << p;
     }
   }
+}
+
+// The batched sweep (patching.h) gives TL's get_act_patch_resid_pre.
+TEST_F(ModaddInterventions, PatchingSweepMatchesTransformerLens) {
+  const at::Tensor answers = golden_.at("answers");
+  auto last_answer_logit = [&](const at::Tensor& logits) {
+    return logits.select(1, logits.size(1) - 1).gather(1, answers.unsqueeze(1)).squeeze(1);
+  };
+  PatchingSweep s = patching_sweep(ck_.model, golden_.at("clean_tokens"), golden_.at("corrupted_tokens"),
+                                   HookType::kResidPre, last_answer_logit, 2);
+  EXPECT_NEAR(s.clean.mean().item<double>(), golden_.at("clean_metric").item<double>(), 1e-4);
+  EXPECT_NEAR(s.corrupt.mean().item<double>(), golden_.at("corrupted_metric").item<double>(), 1e-4);
+  EXPECT_TRUE(at::allclose(s.patched.mean(-1), golden_.at("act_patch_resid_pre"), 1e-4, 1e-4))
+      << s.patched.mean(-1) << golden_.at("act_patch_resid_pre");
 }
 
 }  // namespace

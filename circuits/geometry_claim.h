@@ -1,0 +1,101 @@
+// Claims on the geometry of representations (claims/README.md), on a matrix
+// read from a claim's "source" (matrix_source.h): weights, or an activation's
+// rows over the claim's domain.
+//
+// kind "spectrum": the share of the matrix's energy (squared Frobenius norm,
+// the sum of its squared singular values) in its top `k` singular values, in
+// [0, 1] (value_at_least|most); with "center": true, of the matrix with each
+// column's mean removed (the variance explained by the top k principal
+// components). E.g. S1's W_E rows 0..112: top 10 hold 84-86 % grokked.
+//
+// kind "geometry", by measure:
+//   "silhouette"  the activation rows, centred and projected on their top
+//                 `components` principal components (default 2), labelled by
+//                 the task class `class`: the mean silhouette coefficient in
+//                 [-1, 1] (value_at_least|most; near 1: tight separated
+//                 clusters, near 0: none). A [batch] class labels every item
+//                 of its example; a [batch, k] class pairs item by item with a
+//                 [batch, k] role; items whose class is -1 are left out.
+//   "cosines"     the mean |cosine| over the pairs of distinct rows of the
+//                 matrix, in [0, 1] (value_at_least|most; <= b: near
+//                 orthogonal, e.g. S4's variable embeddings); the largest
+//                 |cosine| is reported. A zero row has cosine 0 with every row.
+//
+// Errors: one InputError "<file>: <JSON pointer>: <what>" (claim_fields.h)
+// for an unknown measure, source, class or role, a class that does not pair
+// with the role, k above the weights' rank bound min(rows, columns), a
+// silhouette on weights, a missing or superfluous domain, a threshold the
+// kind does not take. Running: InputError when k or `components` exceeds the
+// activation's width, or the silhouette's items have fewer than 2 classes.
+#pragma once
+
+#include "circuits/check.h"
+#include "circuits/claim_fields.h"
+#include "circuits/matrix_source.h"
+#include "circuits/model.h"
+#include "circuits/task.h"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace circuitcheck {
+
+struct Claim;
+
+struct SpectrumSpec {
+  MatrixSource source;
+  int64_t k = 0;        // >= 1
+  bool center = false;  // remove each column's mean first
+};
+
+enum class GeometryMeasure { kSilhouette, kCosines };
+
+struct GeometrySpec {
+  GeometryMeasure measure = GeometryMeasure::kCosines;
+  MatrixSource source;
+  std::string class_name;   // silhouette: a class of the task
+  int64_t components = 2;   // silhouette: principal components kept, >= 1
+};
+
+// Each singular value's share of the energy of m [rows, columns] (each
+// column's mean removed first when `center`): [min(rows, columns)] float64,
+// largest first, summing to 1 (all 0 for a zero matrix).
+at::Tensor singular_energy(const at::Tensor& m, bool center);
+
+// m [n, d] centred and projected on its top `components` principal
+// directions: [n, components] float64. Throws InputError when components > d.
+at::Tensor principal_components(const at::Tensor& m, int64_t components);
+
+// The mean silhouette coefficient of points [n, c] with labels [n] (int64):
+// per point (b - a) / max(a, b), a the mean Euclidean distance to the other
+// points of its label, b the smallest mean distance to another label's points;
+// 0 for a point alone in its label. Throws InputError for fewer than 2 labels.
+double silhouette(const at::Tensor& points, const at::Tensor& labels);
+
+// Cosines between the rows of m [n, d]: [n, n] float64 (0 where a row is zero).
+at::Tensor cosine_matrix(const at::Tensor& m);
+
+// Reads a spectrum claim's own fields, "domain" and "pass" into
+// claim.spectrum, claim.domain and claim.pass.
+void parse_spectrum(const nlohmann::json& v, const At& at, const Task& task, const Config& config,
+                    const Batch& sample, Claim& claim);
+
+// Reads a geometry claim's own fields, "domain" and "pass" into
+// claim.geometry, claim.domain and claim.pass.
+void parse_geometry(const nlohmann::json& v, const At& at, const Task& task, const Config& config,
+                    const Batch& sample, Claim& claim);
+
+// Runs claim.spectrum: check "top_k_energy" and a "bars" figure of the
+// singular values' shares.
+void run_spectrum(const Task& task, const Claim& claim, const HookedTransformer& model, Scale scale, Outcome& out);
+
+// Runs claim.geometry: check "silhouette" with a "scatter" figure of the
+// first two principal components coloured by class (at most 2,000 points,
+// evenly spaced over the items), or check "mean_abs_cosine" (and
+// "max_abs_cosine" reported) with a "heatmap" of the first 64 rows' cosines.
+void run_geometry(const Task& task, const Claim& claim, const HookedTransformer& model, Scale scale, Outcome& out);
+
+}  // namespace circuitcheck
