@@ -10,6 +10,7 @@ namespace circuitcheck {
 using nlohmann::json;
 
 json Domain::to_json() const {
+  if (weights_only()) return {{"weights", true}};
   return exhaustive ? json{{"exhaustive", true}} : json{{"sample", sample}, {"seed", seed}};
 }
 

@@ -32,7 +32,10 @@ struct Domain {
   int64_t sample = 0;  // examples, when sampled
   uint64_t seed = 0;   // when sampled
 
-  nlohmann::json to_json() const;  // {"exhaustive": true} or {"sample": n, "seed": s}
+  // Claims on weights alone run on no examples: neither exhaustive nor sampled.
+  bool weights_only() const { return !exhaustive && sample == 0; }
+
+  nlohmann::json to_json() const;  // {"exhaustive": true}, {"sample": n, "seed": s} or {"weights": true}
 };
 
 // The one-sided 95 % confidence bound a sampled rate passes on (stats.h).

@@ -188,7 +188,8 @@ void run_restricted_excluded(const Task& task, const Claim& claim, const HookedT
   out.checks.push_back(rate_check("accuracy restricted",
                                   "keeping only the constant and " + keys_desc + " in " + source.label + ": correct on",
                                   units, after[0].overall.correct, after[0].overall.n, true,
-                                  claim.pass.rate_at_least ? "rate_at_least" : "", claim.pass.rate_at_least.value_or(0.0)));
+                                  claim.pass.rate_at_least ? "rate_at_least" : "",
+                                  claim.pass.rate_at_least.value_or(0.0)));
   out.checks.push_back(rate_check("accuracy excluded", "removing " + keys_desc + " from " + source.label + ": correct on",
                                   units, after[1].overall.correct, after[1].overall.n, true,
                                   claim.pass.drop_to_at_most ? "drop_to_at_most" : "",
@@ -217,7 +218,8 @@ void run_logit_fit(const Claim& claim, const at::Tensor& m, const std::vector<in
   fig.series = {"alpha"};
   fig.values = {fit.coefficients};
   out.figures.push_back(fig);
-  const std::string what = "R^2 of " + f.source.label + " (centred over c) fit by sum_k alpha_k cos(2 pi k (a + b - c) / " +
+  const std::string what = "R^2 of " + f.source.label +
+                           " (centred over c) fit by sum_k alpha_k cos(2 pi k (a + b - c) / " +
                            std::to_string(kModulus) + ") over " + keys_text(f, keys) + ":";
   for (Check& c : value_checks("logit_fit_r2", what, fit.r2, claim.pass)) out.checks.push_back(std::move(c));
 }
@@ -304,9 +306,11 @@ LogitFit fit_logits(const at::Tensor& logits, int64_t p, const std::vector<int64
   const at::Tensor l = logits.to(at::kDouble);
   const at::Tensor centred = l - l.mean(1, true);
   const at::Tensor i = at::arange(p * p, l.options().dtype(at::kLong));
-  const at::Tensor sum = (at::div(i, p, "floor") + i % p).unsqueeze(1) - at::arange(p, i.options()).unsqueeze(0);  // a + b - c
+  // a + b - c: [p * p, p]
+  const at::Tensor sum = (at::div(i, p, "floor") + i % p).unsqueeze(1) - at::arange(p, i.options()).unsqueeze(0);
   std::vector<at::Tensor> features;
-  for (int64_t k : frequencies) features.push_back(at::cos(sum.to(at::kDouble) * (2.0 * M_PI * static_cast<double>(k) / p)));
+  for (int64_t k : frequencies)
+    features.push_back(at::cos(sum.to(at::kDouble) * (2.0 * M_PI * static_cast<double>(k) / static_cast<double>(p))));
   const at::Tensor x = at::stack(features).flatten(1);  // [n_freq, p * p * p]
   const at::Tensor y = centred.flatten();
   const at::Tensor alpha = at::linalg_solve(x.matmul(x.t()), x.matmul(y));
@@ -341,7 +345,8 @@ void parse_fourier(const json& v, const At& at, const Task& task, const Config& 
   f.source = fourier_source_at(v["source"], at / "source", config, sample);
   if (v.contains("keys_from")) f.keys_from = fourier_source_at(v["keys_from"], at / "keys_from", config, sample);
   f.k = integer_at(v["k"], at / "k", 1, (kModulus - 1) / 2);
-  if (f.measure == FourierMeasure::kAgreement && !f.keys_from) at.fail("missing field 'keys_from' (agreement compares two sources)");
+  if (f.measure == FourierMeasure::kAgreement && !f.keys_from)
+    at.fail("missing field 'keys_from' (agreement compares two sources)");
   if (f.measure == FourierMeasure::kSingleFrequency) {
     if (!v.contains("min_explained")) at.fail("missing field 'min_explained'");
     f.min_explained = rate_at(v["min_explained"], at / "min_explained");

@@ -66,7 +66,8 @@ void run_silhouette(const Task& task, const Claim& claim, const HookedTransforme
     series_of[v] = static_cast<int>(fig.series.size());
     fig.series.push_back(name);
   }
-  const at::Tensor shown = points.size(1) > 1 ? points.slice(1, 0, 2).cpu() : at::cat({points, at::zeros_like(points)}, 1).cpu();
+  const at::Tensor shown =
+      (points.size(1) > 1 ? points.slice(1, 0, 2) : at::cat({points, at::zeros_like(points)}, 1)).cpu();
   const at::Tensor shown_labels = all_labels.cpu();
   const int64_t n = shown.size(0), count = std::min(n, kMaxScatterPoints);
   for (int64_t i = 0; i < count; ++i) {
@@ -158,7 +159,8 @@ void parse_spectrum(const json& v, const At& at, const Task& task, const Config&
                     Claim& claim) {
   SpectrumSpec& s = claim.spectrum;
   s.source = source_at(v["source"], at / "source", config, sample);
-  const int64_t rank = s.source.is_activation() ? std::numeric_limits<int>::max() : std::min(s.source.rows, s.source.columns);
+  const int64_t rank =
+      s.source.is_activation() ? std::numeric_limits<int>::max() : std::min(s.source.rows, s.source.columns);
   s.k = integer_at(v["k"], at / "k", 1, rank);
   if (v.contains("center")) s.center = boolean_at(v["center"], at / "center");
   claim.domain = source_domain_at(v, at, task, s.source.is_activation());
@@ -174,7 +176,8 @@ void parse_geometry(const json& v, const At& at, const Task& task, const Config&
   g.measure = measure == "silhouette" ? GeometryMeasure::kSilhouette : GeometryMeasure::kCosines;
   g.source = source_at(v["source"], at / "source", config, sample);
   if (g.measure == GeometryMeasure::kSilhouette) {
-    if (!g.source.is_activation()) (at / "source").fail("a silhouette clusters activations by a class: {\"activation\": ...}");
+    if (!g.source.is_activation())
+      (at / "source").fail("a silhouette clusters activations by a class: {\"activation\": ...}");
     if (!v.contains("class")) at.fail("missing field 'class'");
     g.class_name = string_at(v["class"], at / "class");
     const auto found = sample.classes.find(g.class_name);
@@ -207,7 +210,8 @@ void run_spectrum(const Task& task, const Claim& claim, const HookedTransformer&
   std::vector<std::string> labels;
   for (int64_t i = 1; i <= n; ++i) labels.push_back(std::to_string(i));
   const std::string of = std::string(s.center ? "centred " : "") + s.source.label;
-  out.figures.push_back(cumulative_bars("energy of the singular values of " + of, "singular value", labels, values, claim.pass));
+  out.figures.push_back(
+      cumulative_bars("energy of the singular values of " + of, "singular value", labels, values, claim.pass));
   const double value = shares.slice(0, 0, s.k).sum().item<double>();
   const std::string what = "share of " + of + "'s energy in its top " + plural(s.k, "singular value") + ":";
   for (Check& c : value_checks("top_k_energy", what, value, claim.pass)) out.checks.push_back(std::move(c));

@@ -4,11 +4,17 @@
 
 namespace circuitcheck {
 
-at::Tensor counterfactual_tokens(const Batch& batch, const std::string& role) {
+at::Tensor counterfactual_tokens(const Batch& batch, const std::string& role, int64_t item) {
   auto it = batch.roles.find(role);
   check(it != batch.roles.end(), "counterfactual_tokens", "unknown role '" + role + "'");
   check(batch.tokens.size(0) > 1, "counterfactual_tokens", "needs at least 2 examples to draw counterfactuals from");
   at::Tensor positions = it->second.dim() == 1 ? it->second.unsqueeze(1) : it->second;  // [batch, k]
+  if (item >= 0) {
+    check(item < positions.size(1), "counterfactual_tokens",
+          "item " + std::to_string(item) + " out of range: role '" + role + "' has " +
+              std::to_string(positions.size(1)) + " items per example");
+    positions = positions.narrow(1, item, 1);
+  }
   at::Tensor source = at::roll(batch.tokens, 1, 0);
   at::Tensor source_positions = at::roll(positions, 1, 0);
   at::Tensor present = (positions >= 0) & (source_positions >= 0);

@@ -30,9 +30,10 @@ namespace circuitcheck {
 
 // The counterfactual tokens of `batch` that change `role`: each example's
 // tokens at the role's positions ([batch] or [batch, k]; -1 entries are left
-// alone) replaced by the next example's tokens at its role positions (the batch
-// rolled by one). Throws InputError for an unknown role or a batch of one.
-at::Tensor counterfactual_tokens(const Batch& batch, const std::string& role);
+// alone; only item `item` of a [batch, k] role when item >= 0) replaced by the
+// next example's tokens at its role positions (the batch rolled by one).
+// Throws InputError for an unknown role, an item out of range or a batch of one.
+at::Tensor counterfactual_tokens(const Batch& batch, const std::string& role, int64_t item = -1);
 
 // Per-example log-probability of the targets, summed over scored positions.
 // logits [batch, pos - from, vocab] (a run with from_position = from), targets [batch, pos].

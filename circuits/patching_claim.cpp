@@ -62,8 +62,17 @@ Intervention patch(const PatchSite& site, const at::Tensor& clean, const Batch& 
 
 void parse_patching(const nlohmann::json& v, const At& at, const Config& config, const Batch& sample, Claim& claim) {
   PatchingSpec& p = claim.patching;
-  role_at(v["counterfactual"], at / "counterfactual", sample);
-  p.counterfactual = v["counterfactual"].get<std::string>();
+  const At cf = at / "counterfactual";
+  if (v["counterfactual"].is_object()) {
+    check_object(v["counterfactual"], cf, {"role", "item"}, {"role", "item"});
+    const at::Tensor& role = role_at(v["counterfactual"]["role"], cf / "role", sample);
+    if (role.dim() != 2) (cf / "item").fail("role '" + v["counterfactual"]["role"].get<std::string>() + "' has one position per example, no items");
+    p.item = integer_at(v["counterfactual"]["item"], cf / "item", 0, role.size(1) - 1);
+    p.counterfactual = v["counterfactual"]["role"].get<std::string>();
+  } else {
+    role_at(v["counterfactual"], cf, sample);
+    p.counterfactual = v["counterfactual"].get<std::string>();
+  }
   const nlohmann::json& sites = array_at(v["sites"], at / "sites");
   for (std::size_t i = 0; i < sites.size(); ++i) p.sites.push_back(patch_site_at(sites[i], at / "sites" / i, config, sample));
   if (v.contains("sweep")) {
@@ -95,7 +104,7 @@ void run_patching(const Task& task, const Claim& claim, const HookedTransformer&
       b.tokens = all.tokens.narrow(0, start, n);
       b.targets = all.targets.narrow(0, start, n);
       for (const auto& [name, t] : all.roles) b.roles[name] = t.narrow(0, start, n);
-      const at::Tensor corrupt_tokens = counterfactual_tokens(b, p.counterfactual);
+      const at::Tensor corrupt_tokens = counterfactual_tokens(b, p.counterfactual, p.item);
       const int64_t from = first_scored_position(b.targets);
       auto metric = [&](const at::Tensor& logits) {
         return target_log_prob(logits.slice(1, logits.size(1) - (b.tokens.size(1) - from)), b.targets, from);
@@ -117,7 +126,8 @@ void run_patching(const Task& task, const Claim& claim, const HookedTransformer&
     }
   });
   const double gap = (clean_sum - corrupt_sum) / static_cast<double>(examples);
-  out.checks.push_back(value_check("gap", "clean minus counterfactual (" + p.counterfactual +
+  const std::string changed = p.counterfactual + (p.item >= 0 ? "[" + std::to_string(p.item) + "]" : "");
+  out.checks.push_back(value_check("gap", "clean minus counterfactual (" + changed +
                                               " changed) log-probability of the targets, nats per example over " +
                                               std::to_string(examples) + " examples:", gap, "", 0.0));
   std::string sites;
@@ -138,7 +148,7 @@ void run_patching(const Task& task, const Claim& claim, const HookedTransformer&
   Figure f;
   f.type = "heatmap";
   f.title = "recovery when patching " + hook_name({*p.sweep, 0}).substr(9) + " at (layer, position), " +
-            p.counterfactual + " changed";
+            changed + " changed";
   f.x_title = "position";
   f.y_title = "layer";
   at::Tensor rec = sweep_sum / (clean_sum - corrupt_sum);

@@ -3,7 +3,7 @@
 // clean run into the counterfactual run, must restore at least x of the
 // effect of the change on the clean targets' log-probability (recovery).
 //
-//   { "kind": "patching", "counterfactual": "idx",
+//   { "kind": "patching", "counterfactual": "idx",     // or {"role": "x", "item": 0}: one item of a [batch, k] role
 //     "sites": [ {"hook": "blocks.0.hook_resid_post", "role": "idx"},
 //                {"hook": "blocks.1.attn.hook_z", "heads": [0], "positions": [7, 8, 9]} ],
 //     "sweep": "resid_pre",                      // optional: a layer x position map, reported
@@ -42,6 +42,7 @@ struct PatchSite {
 
 struct PatchingSpec {
   std::string counterfactual;      // the role the counterfactual changes
+  int64_t item = -1;               // only this item of a [batch, k] role; -1: every item
   std::vector<PatchSite> sites;
   std::optional<HookType> sweep;   // resid_pre, resid_mid, resid_post, attn_out or mlp_out
 };

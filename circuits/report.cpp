@@ -70,6 +70,7 @@ int64_t domain_examples(const Domain& domain, const std::optional<int64_t>& doma
 }
 
 std::string describe_domain(const Domain& domain, const std::optional<int64_t>& domain_size) {
+  if (domain.weights_only()) return "weights (no examples)";
   const std::string n = "n = " + std::to_string(domain_examples(domain, domain_size));
   return domain.exhaustive ? "exhaustive, " + n : "sampled, " + n + ", seed " + std::to_string(domain.seed);
 }
@@ -82,7 +83,7 @@ json report_json(const SystemReport& report) {
   for (std::size_t i = 0; i < report.results.size(); ++i) {
     const ClaimResult& r = report.results[i];
     json claim = r.to_json();
-    claim["domain"]["n"] = domain_examples(r.claim.domain, report.domain_size);
+    if (!r.claim.domain.weights_only()) claim["domain"]["n"] = domain_examples(r.claim.domain, report.domain_size);
     if (!claim.contains("counterexamples")) claim["counterexamples"] = json::array();
     claims.push_back(std::move(claim));
     if (i < report.run.claim_seconds.size()) claim_seconds[r.claim.id] = report.run.claim_seconds[i];

@@ -37,6 +37,16 @@ TEST(Counterfactual, ReadsEachExamplesRolePosition) {
               b.tokens[(i + 3) % 4][goal[(i + 3) % 4].item<int64_t>()].item<int64_t>());
 }
 
+TEST(Counterfactual, ChangesOneItemOfARole) {
+  const Task& task = find_task("variable_renaming");
+  Batch b = task.sample(6, 2, Scale::kCpu);
+  at::Tensor cf = counterfactual_tokens(b, "x", 0);
+  at::Tensor changed = cf != b.tokens;  // only position 0 (the first digit) may change
+  EXPECT_FALSE(changed.slice(1, 1).any().item<bool>());
+  EXPECT_TRUE(at::equal(cf.select(1, 0), at::roll(b.tokens.select(1, 0), 1, 0)));
+  EXPECT_THROW(counterfactual_tokens(b, "x", 16), InputError);
+}
+
 struct SweepCase {
   HookType type;
   std::string system;  // a shipped checkpoint
