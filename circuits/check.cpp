@@ -1,5 +1,6 @@
 #include "circuits/check.h"
 
+#include "circuits/error.h"
 #include "circuits/stats.h"
 
 #include <algorithm>
@@ -11,7 +12,9 @@ using nlohmann::json;
 
 json Domain::to_json() const {
   if (weights_only()) return {{"weights", true}};
-  return exhaustive ? json{{"exhaustive", true}} : json{{"sample", sample}, {"seed", seed}};
+  json j = exhaustive ? json{{"exhaustive", true}} : json{{"sample", sample}, {"seed", seed}};
+  if (!where.empty()) j["where"] = {{where, where_value}};
+  return j;
 }
 
 json PassRule::to_json() const {
@@ -141,13 +144,46 @@ json Outcome::to_json() const {
   return j;
 }
 
+namespace {
+
+// The examples of `b` whose class `where` is `value`, at most `limit` of them.
+Batch filtered(const Batch& b, const std::string& where, int64_t value, int64_t limit) {
+  at::Tensor keep = (b.classes.at(where) == value).nonzero().view({-1});
+  keep = keep.slice(0, 0, std::min(limit, keep.size(0)));
+  Batch out;
+  out.tokens = b.tokens.index_select(0, keep);
+  out.targets = b.targets.index_select(0, keep);
+  for (const auto& [name, t] : b.roles) out.roles[name] = t.index_select(0, keep);
+  for (const auto& [name, t] : b.classes) out.classes[name] = t.index_select(0, keep);
+  out.class_names = b.class_names;
+  return out;
+}
+
+}  // namespace
+
 void for_each_batch(const Task& task, const Domain& domain, Scale scale, const std::function<void(const Batch&)>& fn) {
   const int64_t total = domain.exhaustive ? *task.domain_size : domain.sample;
-  for (int64_t start = 0; start < total; start += kVerifyBatch) {
-    const int64_t count = std::min(kVerifyBatch, total - start);
-    fn(domain.exhaustive ? task.domain_batch(start, count)
-                         : task.sample(count, domain.seed + static_cast<uint64_t>(start), scale));
+  if (domain.where.empty()) {
+    for (int64_t start = 0; start < total; start += kVerifyBatch) {
+      const int64_t count = std::min(kVerifyBatch, total - start);
+      fn(domain.exhaustive ? task.domain_batch(start, count)
+                           : task.sample(count, domain.seed + static_cast<uint64_t>(start), scale));
+    }
+    return;
   }
+  int64_t found = 0, drawn = 0;
+  for (int64_t i = 0; found < total && (domain.exhaustive ? drawn < total : i < 1000); ++i) {
+    const int64_t count = domain.exhaustive ? std::min(kVerifyBatch, total - drawn) : kVerifyBatch;
+    Batch b = domain.exhaustive ? task.domain_batch(drawn, count)
+                                : task.sample(count, domain.seed + static_cast<uint64_t>(drawn), scale);
+    drawn += count;
+    Batch kept = filtered(b, domain.where, domain.where_value, domain.exhaustive ? count : total - found);
+    found += kept.tokens.size(0);
+    if (kept.tokens.size(0) > 0) fn(kept);
+  }
+  check(found > 0 && (domain.exhaustive || found == total), "for_each_batch",
+        "found " + std::to_string(found) + " examples with " + domain.where + " = " + std::to_string(domain.where_value) +
+            " in " + std::to_string(drawn) + " drawn");
 }
 
 void accumulate(Liveness& into, const Liveness& part) {

@@ -27,15 +27,22 @@ constexpr int64_t kVerifyBatch = 4096;
 // The examples a claim is checked on: the task's whole finite domain, in its
 // order, or `sample` examples drawn with `seed` (in batches of kVerifyBatch
 // examples starting at `start`, drawn with seed + start, as evaluate() draws them).
+//
+// `where` keeps only examples whose [batch] class `where` has value
+// `where_value` (e.g. {"operator": 0}: S5's additions): a sampled domain then
+// draws batches until `sample` such examples are found (at most 1,000 batches).
 struct Domain {
   bool exhaustive = false;
   int64_t sample = 0;  // examples, when sampled
   uint64_t seed = 0;   // when sampled
+  std::string where;   // a [batch] class; empty: every example
+  int64_t where_value = 0;
 
   // Claims on weights alone run on no examples: neither exhaustive nor sampled.
   bool weights_only() const { return !exhaustive && sample == 0; }
 
-  nlohmann::json to_json() const;  // {"exhaustive": true}, {"sample": n, "seed": s} or {"weights": true}
+  // {"exhaustive": true}, {"sample": n, "seed": s} or {"weights": true}, with "where": {class: value} when set.
+  nlohmann::json to_json() const;
 };
 
 // The one-sided 95 % confidence bound a sampled rate passes on (stats.h).
@@ -124,7 +131,9 @@ struct Outcome {
 std::string percent(double rate);
 std::string number(double x);
 
-// Calls `fn` on each batch of the domain, in order, drawn as evaluate() draws them.
+// Calls `fn` on each batch of the domain, in order, drawn as evaluate() draws
+// them (filtered by `where`). Throws InputError when a filtered domain finds
+// too few examples.
 void for_each_batch(const Task& task, const Domain& domain, Scale scale, const std::function<void(const Batch&)>& fn);
 
 // Adds one batch's liveness to a running total.

@@ -87,7 +87,11 @@ void parse_ablation(const json& v, const At& at, const Config& config, const Tas
   }
   claim.pass = claim.keep_only
                    ? pass_at(v["pass"], at / "pass", {"rate_at_least", "before_at_least"}, {}, {"rate_at_least"})
-                   : pass_at(v["pass"], at / "pass", {"drop_to_at_most", "before_at_least"}, {}, {"drop_to_at_most"});
+                   : pass_at(v["pass"], at / "pass", {"drop_to_at_most", "rate_at_least", "before_at_least"}, {}, {});
+  if (!claim.pass.drop_to_at_most && !claim.pass.rate_at_least)
+    (at / "pass").fail("needs drop_to_at_most (the sites are necessary) or rate_at_least (accuracy survives the ablation)");
+  if (claim.pass.drop_to_at_most && claim.pass.rate_at_least)
+    (at / "pass").fail("drop_to_at_most and rate_at_least contradict each other; give one");
 }
 
 Claim claim_at(const json& v, const At& at, const Task& task, const Config& config, const Batch& sample,
@@ -107,7 +111,8 @@ Claim claim_at(const json& v, const At& at, const Task& task, const Config& conf
       {"behaviour", {ClaimKind::kBehaviour, {"metric", "by_class", "class_values"}, {}, true}},
       {"attention", {ClaimKind::kAttention, {"layer", "head", "query", "keys", "min_mass"},
                      {"layer", "head", "query", "keys", "min_mass"}, true}},
-      {"ablation", {ClaimKind::kAblation, {"method", "sites", "metric", "reference", "keep_only"}, {"method", "sites"}, true}},
+      {"ablation", {ClaimKind::kAblation, {"method", "sites", "metric", "reference", "keep_only", "by_class"},
+                    {"method", "sites"}, true}},
       // Their "domain" is their own field: required for an activation source, refused on weights.
       {"fourier", {ClaimKind::kFourier, {"measure", "source", "keys_from", "k", "min_explained", "domain"},
                    {"measure", "source", "k"}, false}},
@@ -188,6 +193,12 @@ Claim claim_at(const json& v, const At& at, const Task& task, const Config& conf
     case ClaimKind::kAblation:
       if (claim.metric != "accuracy") (at / "metric").fail("unknown metric '" + claim.metric + "' (valid: accuracy)");
       parse_ablation(v, at, config, task, claim);
+      if (v.contains("by_class")) {
+        claim.by_class = string_at(v["by_class"], at / "by_class");
+        if (!class_names.count(claim.by_class))
+          (at / "by_class").fail("unknown class '" + claim.by_class + "' (valid: " +
+                                 joined({class_names.begin(), class_names.end()}) + ")");
+      }
       break;
     case ClaimKind::kFourier: parse_fourier(v, at, task, config, sample, claim); break;
     case ClaimKind::kSpectrum: parse_spectrum(v, at, task, config, sample, claim); break;

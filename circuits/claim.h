@@ -64,7 +64,9 @@ struct Claim {
   // (mean cross-entropy per scored position, nats; pass.value_at_least|most);
   // ablation: "accuracy".
   std::string metric = "accuracy";
-  std::string by_class;  // behaviour accuracy: a class evaluate() breaks accuracy down by; every value must pass,
+  // behaviour accuracy: a class evaluate() breaks accuracy down by; every value must pass,
+  // ablation: the accuracy before and after by this class is reported (which questions a node serves).
+  std::string by_class;
   std::vector<int64_t> class_values;  // or only these values (the others are reported); each must occur
 
   // attention: in `layer`'s head `head`, the mass (summed hook_pattern, in
@@ -79,8 +81,8 @@ struct Claim {
 
   // ablation: "zero", "mean" (the mean activation over `reference`) or
   // "resample" (each example gets the activation of a reference example,
-  // drawn with the reference seed) at every site; necessity (drop_to_at_most)
-  // or, with keep_only, sufficiency: every attention head (hook_z) and MLP
+  // drawn with the reference seed) at every site; necessity (drop_to_at_most),
+  // or that accuracy survives it (rate_at_least), or, with keep_only, sufficiency: every attention head (hook_z) and MLP
   // (hook_mlp_out) that is not a site is ablated and accuracy must stay >=
   // rate_at_least.
   InterventionKind method = InterventionKind::kZero;

@@ -42,6 +42,7 @@ const char* type_name(const json& v) {
 void check_object(const json& v, const At& at, const std::vector<std::string>& allowed,
                   const std::vector<std::string>& required) {
   if (!v.is_object()) at.fail(std::string("expected an object, got ") + type_name(v));
+  if (allowed.empty()) return;  // any keys
   for (const auto& [key, value] : v.items())
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
       (at / key).fail("unknown field (valid: " + joined(allowed) + ")");
@@ -126,9 +127,24 @@ Domain domain_at(const json& v, const At& at, const Task& task, bool allow_exhau
     d.exhaustive = true;
     return d;
   }
-  check_object(v, at, {"sample", "seed"}, {"sample", "seed"});
+  check_object(v, at, {"sample", "seed", "where"}, {"sample", "seed"});
   d.sample = integer_at(v["sample"], at / "sample", 1, 100000000);
   d.seed = static_cast<uint64_t>(integer_at(v["seed"], at / "seed", 0, std::numeric_limits<int64_t>::max()));
+  if (v.contains("where")) {
+    const At where = at / "where";
+    check_object(v["where"], where, {}, {});
+    if (v["where"].size() != 1) where.fail("expected one class and its value, e.g. {\"operator\": 0}");
+    d.where = v["where"].begin().key();
+    const Batch sample = task.sample(2, 0, Scale::kCpu);
+    auto it = sample.classes.find(d.where);
+    if (it == sample.classes.end() || it->second.dim() != 1) {
+      std::vector<std::string> valid;
+      for (const auto& [name, t] : sample.classes)
+        if (t.dim() == 1) valid.push_back(name);
+      (where / d.where).fail("not a per-example class of " + task.name + " (valid: " + joined(valid) + ")");
+    }
+    d.where_value = integer_at(v["where"][d.where], where / d.where, 0, std::numeric_limits<int>::max());
+  }
   return d;
 }
 

@@ -40,7 +40,7 @@ std::string plural(int64_t n, const std::string& noun);
 // "an integer", "a string", ... for messages.
 const char* type_name(const nlohmann::json& v);
 
-// Checks that `v` is an object whose keys are all in `allowed` and that holds every key of `required`.
+// Checks that `v` is an object whose keys are all in `allowed` (empty: any) and that holds every key of `required`.
 void check_object(const nlohmann::json& v, const At& at, const std::vector<std::string>& allowed,
                   const std::vector<std::string>& required);
 
@@ -61,7 +61,8 @@ HookPoint hook_at(const nlohmann::json& v, const At& at, const Config& config);
 const at::Tensor& role_at(const nlohmann::json& v, const At& at, const Batch& sample);
 
 // A domain: {"exhaustive": true} (when `allow_exhaustive` and the task's
-// domain has at most kExhaustiveLimit examples) or {"sample": N, "seed": S}.
+// domain has at most kExhaustiveLimit examples) or {"sample": N, "seed": S},
+// optionally with "where": {CLASS: VALUE} (a per-example class of the task).
 Domain domain_at(const nlohmann::json& v, const At& at, const Task& task, bool allow_exhaustive);
 
 // A pass rule: an object holding thresholds among `rates` (each in [0, 1]) and

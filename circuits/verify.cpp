@@ -20,8 +20,14 @@ std::string unit_name(const Evaluation& e) { return e.unit + "s"; }
 
 // evaluate() on the claim's domain (the examples for_each_batch visits).
 Evaluation evaluate_domain(const Task& task, const HookedTransformer& model, Scale scale, const Domain& domain) {
-  return evaluate(task, model, scale, domain.sample, domain.seed, domain.exhaustive ? kExhaustiveLimit : -1,
-                  kVerifyBatch);
+  if (domain.where.empty())
+    return evaluate(task, model, scale, domain.sample, domain.seed, domain.exhaustive ? kExhaustiveLimit : -1,
+                    kVerifyBatch);
+  Evaluation e;
+  e.system = task.name;
+  e.unit = task.name == "variable_renaming" ? "assignment" : "example";
+  for_each_batch(task, domain, scale, [&](const Batch& b) { tally_batch(task, b, forward(model, b.tokens), e); });
+  return e;
 }
 
 void run_behaviour(const Task& task, const Claim& claim, const HookedTransformer& model, Scale scale, Outcome& out) {
@@ -195,13 +201,33 @@ void run_ablation(const Task& task, const Claim& claim, const HookedTransformer&
                                   claim.pass.before_at_least.value_or(0.0), claim.pass.bound));
   const std::string what = "after " + to_string(claim.method) + "-ablating " +
                            (claim.keep_only ? "every head and MLP except " : "") + sites + ": correct on";
-  out.checks.push_back(claim.keep_only
+  out.checks.push_back(claim.pass.rate_at_least
                            ? rate_check("accuracy after", what, unit_name(after), after.overall.correct, after.overall.n,
                                         claim.domain.exhaustive, "rate_at_least", *claim.pass.rate_at_least,
                                         claim.pass.bound)
                            : rate_check("accuracy after", what, unit_name(after), after.overall.correct, after.overall.n,
                                         claim.domain.exhaustive, "drop_to_at_most", *claim.pass.drop_to_at_most,
                                         claim.pass.bound));
+  if (!claim.by_class.empty()) {
+    Figure by_class;
+    by_class.type = "bars";
+    by_class.title = "accuracy before and after ablation by " + claim.by_class;
+    by_class.x_title = claim.by_class;
+    by_class.y_title = "accuracy";
+    by_class.series = {"before", "after"};
+    by_class.values.assign(2, {});
+    for (const auto& [value, tally] : after.by_class[claim.by_class]) {
+      const std::string label = claim.by_class + "=" + std::to_string(value);
+      const Tally& was = before.by_class.at(claim.by_class).at(value);
+      out.checks.push_back(rate_check("accuracy after " + label, label + ": after ablation correct on",
+                                      unit_name(after), tally.correct, tally.n, claim.domain.exhaustive, "", 0.0,
+                                      claim.pass.bound));
+      by_class.x_labels.push_back(std::to_string(value));
+      by_class.values[0].push_back(was.n ? static_cast<double>(was.correct) / static_cast<double>(was.n) : 0.0);
+      by_class.values[1].push_back(out.checks.back().value);
+    }
+    out.figures.push_back(by_class);
+  }
   Figure figure;
   figure.type = "bars";
   figure.title = "accuracy before and after " + to_string(claim.method) + "-ablating " +
@@ -210,7 +236,7 @@ void run_ablation(const Task& task, const Claim& claim, const HookedTransformer&
   figure.x_labels = {"before", "after"};
   figure.series = {"accuracy"};
   figure.values = {{out.checks[0].value, out.checks[1].value}};
-  figure.reference = {claim.keep_only ? *claim.pass.rate_at_least : *claim.pass.drop_to_at_most};
+  figure.reference = {claim.pass.rate_at_least ? *claim.pass.rate_at_least : *claim.pass.drop_to_at_most};
   out.figures.push_back(figure);
 }
 
