@@ -732,3 +732,37 @@ TEST(VerifyReports, BadJunitOrDeviceExitsTwoWithoutAnyReport) {
 
 }  // namespace
 }  // namespace circuitcheck
+
+namespace circuitcheck {
+namespace {
+
+// The CI gate for a retrained checkpoint (README "Gating a retrained
+// checkpoint"): verify the retrained model with the shipped claims and diff
+// its report against the shipped one. An independently trained model with the
+// mechanism (the reference S2 checkpoint, another implementation and seed)
+// passes the gate; a retrain stopped after 40 steps, before it learned the
+// task, fails it and the regressions are named.
+TEST(RetrainGate, ReproducedMechanismPassesAndAnEarlyStopFails) {
+  const ShippedRun shipped = shipped_run("shipped");
+  ASSERT_EQ(shipped.exit_code, 0) << shipped.output;
+  const std::string dir = testing_util::scratch_dir("retrain_gate");
+
+  auto r = run_command(cli() + " verify " + shipped_claims() + " --checkpoint " + testing_util::shared_dir() +
+                       "/reference/array_index_seed1.pt --report-dir " + dir + "/reproduced");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_command(cli() + " diff " + shipped.dir + "/array_index.json " + dir + "/reproduced/array_index.json --tolerance 0.05");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+
+  r = run_command(cli() + " train array_index --out " + dir + "/early.safetensors --steps 40 --seed 2 --threads 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_command(cli() + " verify " + shipped_claims() + " --checkpoint " + dir + "/early.safetensors --report-dir " +
+                  dir + "/early");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  r = run_command(cli() + " diff " + shipped.dir + "/array_index.json " + dir + "/early/array_index.json --markdown");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("l1_head_necessary"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("accuracy"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace circuitcheck
