@@ -101,16 +101,36 @@ void run_attention(const Task& task, const Claim& claim, const HookedTransformer
   options.cache = {hook};
   int64_t hits = 0, items = 0;
   bool per_item = false;
+  Figure figure;  // the head's mean pattern over the first batch, query x key
   for_each_batch(task, claim.domain, scale, [&](const Batch& b) {
     std::vector<at::Tensor> keys;
     for (const auto& k : claim.keys) keys.push_back(b.roles.at(k));
     const at::Tensor& query = b.roles.at(claim.query);
     per_item = query.dim() == 2;
     RunResult r = run(model, b.tokens, options);
-    auto [h, n] = count_attention(r.cache.at(hook).select(1, claim.head), query, keys, claim.min_mass);
+    const at::Tensor pattern = r.cache.at(hook).select(1, claim.head);  // [batch, query_pos, key_pos]
+    auto [h, n] = count_attention(pattern, query, keys, claim.min_mass);
     hits += h;
     items += n;
+    if (!figure.values.empty()) return;
+    figure.type = "heatmap";
+    figure.title = "L" + std::to_string(claim.layer) + "H" + std::to_string(claim.head) + " mean attention pattern over " +
+                   std::to_string(b.tokens.size(0)) + " examples";
+    figure.x_title = "key position";
+    figure.y_title = "query position";
+    const at::Tensor mean = pattern.mean(0).to(at::kDouble).cpu();
+    for (int64_t q = 0; q < mean.size(0); ++q) {
+      // A position's label: its index, and the roles that sit there in every example.
+      std::string label = std::to_string(q);
+      for (const auto& [name, role] : b.roles)
+        if (role.dim() == 1 && (role == q).all().item<bool>()) label += " " + name;
+      figure.x_labels.push_back(label);
+      figure.y_labels.push_back(label);
+      figure.values.emplace_back();
+      for (int64_t k = 0; k < mean.size(1); ++k) figure.values.back().push_back(mean[q][k].item<double>());
+    }
   });
+  if (!figure.values.empty()) out.figures.push_back(figure);
   std::string keys;
   for (const auto& k : claim.keys) keys += (keys.empty() ? "" : ", ") + k;
   const std::string what = "L" + std::to_string(claim.layer) + "H" + std::to_string(claim.head) + " attention mass " +

@@ -197,6 +197,12 @@ TEST(PlantedMechanism, PreviousTokenHeadPassesEveryClaim) {
   ASSERT_EQ(ablated.liveness.size(), 1u);
   EXPECT_TRUE(ablated.liveness[0].live());
   EXPECT_EQ(ablated.liveness[0].hook, "blocks.0.attn.hook_z");
+  const Outcome& attends = r.at("attends_previous").checkpoint;
+  ASSERT_EQ(attends.figures.size(), 1u);  // the mean pattern, query x key
+  EXPECT_EQ(attends.figures[0].type, "heatmap");
+  ASSERT_EQ(attends.figures[0].values.size(), 6u);
+  EXPECT_NEAR(attends.figures[0].values[3][2], 1.0, 1e-3);  // position 3 attends to 2
+  EXPECT_EQ(attends.figures[0].x_labels[5], "5 last");
   EXPECT_EQ(r.at("attends_previous").controls.at(0).model, "random_init");
   EXPECT_FALSE(r.at("attends_previous").controls.at(0).pass);
   EXPECT_NE(r.at("attends_previous").explanation.find("on 100% of 20480 (example, k) items (exhaustive, exact) >= 100%: pass"),
