@@ -7,6 +7,7 @@
 #include "circuits/error.h"
 #include "circuits/geometry_claim.h"
 #include "circuits/verify.h"
+#include "tests/claim_test_util.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
@@ -300,12 +301,8 @@ TEST(GeometryClaimParser, MalformedClaimsNameTheFileAndThePath) {
     json d = toy_file(valid_claims());
     c.mutate(d);
     const std::string expected = "toy/claims.json: " + c.message;
-    try {
-      parse_claims(parse_claim_file(d, "toy/claims.json"), task, toy_config());
-      ADD_FAILURE() << "no error, expected " << expected;
-    } catch (const InputError& e) {
-      EXPECT_EQ(std::string(e.what()).rfind(expected, 0), 0u) << e.what();
-    }
+    const std::string error = testing_util::claim_parse_error(d, "toy/claims.json", toy_config(), &task);
+    EXPECT_EQ(error.rfind(expected, 0), 0u) << error << "\nexpected: " << expected;
   }
 }
 
