@@ -51,7 +51,7 @@ int64_t value_of(const Digits& d) {
 }
 
 // Digits from .. to - 1 of both operands: uniform.
-void fill_uniform(std::mt19937_64& rng, Digits& a, Digits& b, int64_t from, int64_t to) {
+void fill_uniform(Rng& rng, Digits& a, Digits& b, int64_t from, int64_t to) {
   for (int64_t i = from; i < to; ++i) {
     a[i] = uniform_int(rng, 10);
     b[i] = uniform_int(rng, 10);
@@ -59,7 +59,7 @@ void fill_uniform(std::mt19937_64& rng, Digits& a, Digits& b, int64_t from, int6
 }
 
 // A carry made at digit j that cascades through the digits j+1 .. j+len (sum 9).
-Question hard_addition(std::mt19937_64& rng) {
+Question hard_addition(Rng& rng) {
   Digits a{}, b{};
   const int64_t j = uniform_int(rng, 0, kDigits - 2);
   const int64_t len = uniform_int(rng, 1, kDigits - 1 - j);
@@ -76,7 +76,7 @@ Question hard_addition(std::mt19937_64& rng) {
 
 // In larger - smaller, a borrow made at digit j that cascades through the
 // digits j+1 .. j+len (equal digits); some higher digit makes the minuend larger.
-Question hard_subtraction(std::mt19937_64& rng) {
+Question hard_subtraction(Rng& rng) {
   Digits m{}, s{};
   const int64_t j = uniform_int(rng, 0, kDigits - 3);
   const int64_t len = uniform_int(rng, 1, kDigits - 2 - j);
@@ -94,7 +94,7 @@ Question hard_subtraction(std::mt19937_64& rng) {
   return negative ? Question{value_of(s), value_of(m), true} : Question{value_of(m), value_of(s), true};
 }
 
-Question draw_question(std::mt19937_64& rng, bool hard) {
+Question draw_question(Rng& rng, bool hard) {
   const bool sub = uniform_int(rng, 100) >= kAddPercent;
   if (hard) return sub ? hard_subtraction(rng) : hard_addition(rng);
   const int64_t x = uniform_int(rng, kMaxOperand + 1);
@@ -170,9 +170,8 @@ Batch make_batch(const std::vector<Question>& questions) {
   return batch;
 }
 
-Batch sample(int64_t n, uint64_t seed) {
+Batch draw(Rng& rng, int64_t n) {
   check_sample_size(n, "sample(arithmetic)");
-  std::mt19937_64 rng(seed);
   std::vector<Question> questions(n);
   for (Question& q : questions) q = draw_question(rng, uniform_int(rng, 100) < kHardPercent);
   return make_batch(questions);
@@ -182,7 +181,7 @@ Batch sample(int64_t n, uint64_t seed) {
 
 Batch sample_hard(int64_t n, uint64_t seed) {
   check_sample_size(n, "sample_hard");
-  std::mt19937_64 rng(seed);
+  Rng rng(seed);
   std::vector<Question> questions(n);
   for (Question& q : questions) q = draw_question(rng, true);
   return make_batch(questions);
@@ -193,7 +192,8 @@ Task arithmetic_task() {
   task.name = "arithmetic";
   task.alias = "S5";
   task.config = arithmetic_config;
-  task.sample = [](int64_t n, uint64_t seed, Scale) { return sample(n, seed); };
+  task.draw = [](Rng& rng, int64_t n, Scale) { return draw(rng, n); };
+  task.sample = seeded(task.draw);
   task.domain_batch = no_domain(task.name);
   task.detokenize = [](const at::Tensor& row) { return detokenize_chars(kAlphabet, row, "detokenize(arithmetic)"); };
   task.tokenize = [](const std::string& text) { return tokenize_chars(kAlphabet, text, "tokenize(arithmetic)"); };

@@ -64,9 +64,8 @@ Batch make_batch(const std::vector<Example>& examples) {
   return batch;
 }
 
-Batch sample(int64_t n, uint64_t seed) {
+Batch draw(Rng& rng, int64_t n) {
   check_sample_size(n, "sample(array_index)");
-  std::mt19937_64 rng(seed);
   std::vector<Example> examples(n);
   for (Example& x : examples) {
     for (int64_t& v : x.a) v = uniform_int(rng, kValues);
@@ -101,7 +100,8 @@ Task array_index_task() {
   task.name = "array_index";
   task.alias = "S2";
   task.config = [](Scale) { return array_index_config(); };
-  task.sample = [](int64_t n, uint64_t seed, Scale) { return sample(n, seed); };
+  task.draw = [](Rng& rng, int64_t n, Scale) { return draw(rng, n); };
+  task.sample = seeded(task.draw);
   task.domain_size = kArrayIndexDomainSize;
   task.domain_batch = domain_batch;
   task.detokenize = [](const at::Tensor& row) { return detokenize_words(kVocab, row, "detokenize(array_index)"); };

@@ -26,6 +26,7 @@ json PassRule::to_json() const {
   if (drop_to_at_most) j["drop_to_at_most"] = *drop_to_at_most;
   if (before_at_least) j["before_at_least"] = *before_at_least;
   if (compare_at_most) j["compare_at_most"] = *compare_at_most;
+  if (for_all) j["for_all"] = true;
   j["bound"] = bound == BoundMethod::kWilson ? "wilson" : "clopper_pearson";
   return j;
 }

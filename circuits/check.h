@@ -58,6 +58,7 @@ struct PassRule {
   std::optional<double> before_at_least;  // ablation, in [0, 1]: the rate before (lower bound when sampled) >= x
   std::optional<double> compare_at_most;  // probe, in [0, 1]: each compared hook's rate (upper bound when sampled) <= x
   BoundMethod bound = BoundMethod::kWilson;  // "bound": "wilson" (default) or "clopper_pearson"
+  bool for_all = false;                   // property: the predicate holds on every generated example
 
   nlohmann::json to_json() const;  // the thresholds set, and "bound"
 };

@@ -122,6 +122,8 @@ Claim claim_at(const json& v, const At& at, const Task& task, const Config& conf
       {"probe", {ClaimKind::kProbe, {"hook", "role", "label", "compare", "train_fraction", "seed"},
                  {"hook", "role", "label"}, true}},
       {"patching", {ClaimKind::kPatching, {"counterfactual", "sites", "sweep"}, {"counterfactual", "sites"}, true}},
+      // Its "domain" is its own field: RapidCheck's test count and seed, never exhaustive.
+      {"property", {ClaimKind::kProperty, {"predicate", "margin", "domain"}, {"predicate", "domain"}, false}},
   };
   const auto found = kinds.find(kind);
   if (found == kinds.end()) {
@@ -205,6 +207,7 @@ Claim claim_at(const json& v, const At& at, const Task& task, const Config& conf
     case ClaimKind::kGeometry: parse_geometry(v, at, task, config, sample, claim); break;
     case ClaimKind::kProbe: parse_probe(v, at, config, sample, claim); break;
     case ClaimKind::kPatching: parse_patching(v, at, config, sample, claim); break;
+    case ClaimKind::kProperty: parse_property(v, at, task, sample, claim); break;
   }
   return claim;
 }
@@ -221,6 +224,7 @@ std::string to_string(ClaimKind kind) {
     case ClaimKind::kGeometry: return "geometry";
     case ClaimKind::kProbe: return "probe";
     case ClaimKind::kPatching: return "patching";
+    case ClaimKind::kProperty: return "property";
   }
   return "unknown";
 }

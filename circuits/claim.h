@@ -7,8 +7,9 @@
 //
 // `checkpoint` is relative to the folder above the claim file's folder (the
 // repository root for claims/<system>.json). Kinds: "behaviour", "attention",
-// "ablation" (fields in Claim below), "fourier" (fourier_claim.h), "spectrum"
-// and "geometry" (geometry_claim.h).
+// "ablation" (fields in Claim below), "probe" (probe_claim.h), "patching"
+// (patching_claim.h), "property" (property_claim.h), "fourier"
+// (fourier_claim.h), "spectrum" and "geometry" (geometry_claim.h).
 //
 // Errors: every problem is one InputError "<file>: <JSON pointer>: <what>",
 // e.g. "claims/array_index.json: /claims/3/head: head 2 out of range, the model
@@ -24,6 +25,7 @@
 #include "circuits/geometry_claim.h"
 #include "circuits/patching_claim.h"
 #include "circuits/probe_claim.h"
+#include "circuits/property_claim.h"
 #include "circuits/hooks.h"
 #include "circuits/intervention.h"
 #include "circuits/task.h"
@@ -39,7 +41,7 @@ namespace circuitcheck {
 
 constexpr const char* kClaimSchema = "circuitcheck.claims/1";
 
-enum class ClaimKind { kBehaviour, kAttention, kAblation, kFourier, kSpectrum, kGeometry, kProbe, kPatching };
+enum class ClaimKind { kBehaviour, kAttention, kAblation, kFourier, kSpectrum, kGeometry, kProbe, kPatching, kProperty };
 
 std::string to_string(ClaimKind kind);
 
@@ -94,9 +96,10 @@ struct Claim {
   FourierSpec fourier;
   SpectrumSpec spectrum;
   GeometrySpec geometry;
-  // probe, patching: probe_claim.h, patching_claim.h.
+  // probe, patching, property: probe_claim.h, patching_claim.h, property_claim.h.
   ProbeSpec probe;
   PatchingSpec patching;
+  PropertySpec property;
 };
 
 // A claim file's top level, checked: schema, system (a string), checkpoint

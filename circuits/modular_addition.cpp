@@ -35,9 +35,8 @@ Batch batch_of_pairs(const std::vector<int64_t>& a, const std::vector<int64_t>& 
   return batch;
 }
 
-Batch sample(int64_t n, uint64_t seed) {
+Batch draw(Rng& rng, int64_t n) {
   check_sample_size(n, "sample(modular_addition)");
-  std::mt19937_64 rng(seed);
   std::vector<int64_t> a(n), b(n);
   for (int64_t i = 0; i < n; ++i) {
     a[i] = uniform_int(rng, kModulus);
@@ -49,7 +48,7 @@ Batch sample(int64_t n, uint64_t seed) {
 std::vector<int64_t> shuffled_domain(uint64_t seed) {
   std::vector<int64_t> indices(kModularAdditionDomainSize);
   for (int64_t i = 0; i < kModularAdditionDomainSize; ++i) indices[i] = i;
-  std::mt19937_64 rng(seed);
+  Rng rng(seed);
   shuffle(indices, rng);
   return indices;
 }
@@ -91,7 +90,8 @@ Task modular_addition_task() {
   task.name = "modular_addition";
   task.alias = "S1";
   task.config = [](Scale) { return modular_addition_config(); };
-  task.sample = [](int64_t n, uint64_t seed, Scale) { return sample(n, seed); };
+  task.draw = [](Rng& rng, int64_t n, Scale) { return draw(rng, n); };
+  task.sample = seeded(task.draw);
   task.domain_size = kModularAdditionDomainSize;
   task.domain_batch = [](int64_t start, int64_t count) {
     check_domain_range(start, count, kModularAdditionDomainSize, "domain_batch(modular_addition)");

@@ -7,6 +7,7 @@
 #include "circuits/tree_path.h"
 #include "circuits/variable_renaming.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace circuitcheck {
@@ -48,6 +49,25 @@ int64_t uniform_int(std::mt19937_64& rng, int64_t n) {
   uint64_t r = rng();
   while (r < reject_below) r = rng();
   return static_cast<int64_t>(r % bound);
+}
+
+Rng::Rng(uint64_t seed) : engine_(seed) {}
+
+Rng::Rng(std::vector<int64_t> choices, uint64_t seed) : engine_(seed), replay_(std::move(choices)), record_(true) {}
+
+int64_t Rng::below(int64_t n) {
+  const std::size_t i = drawn_.size();
+  const int64_t value = record_ && i < replay_.size() ? std::min(std::max<int64_t>(replay_[i], 0), n - 1)
+                                                     : uniform_int(engine_, n);
+  if (record_) drawn_.push_back(value);
+  return value;
+}
+
+std::function<Batch(int64_t, uint64_t, Scale)> seeded(std::function<Batch(Rng&, int64_t, Scale)> draw) {
+  return [draw = std::move(draw)](int64_t n, uint64_t seed, Scale scale) {
+    Rng rng(seed);
+    return draw(rng, n, scale);
+  };
 }
 
 at::Tensor to_tensor(const std::vector<int64_t>& values, at::IntArrayRef shape) {

@@ -51,6 +51,31 @@ struct Batch {
   std::map<std::string, std::vector<std::string>> class_names;  // class -> name of each value
 };
 
+// The random source of the task generators: uniform integers drawn from a
+// seeded std::mt19937_64 by rejection sampling (the same numbers on every
+// platform). A replaying Rng first returns a given choice sequence (draw i of
+// n values gives min(choices[i], n - 1)), then continues with the seed's
+// stream; a recording Rng keeps every value it returned (choices()), so an
+// example is a function of its choices and a smaller choice sequence gives a
+// simpler example of the same system (Hypothesis-style shrinking).
+class Rng {
+ public:
+  explicit Rng(uint64_t seed);
+  // Replays `choices`, then draws from `seed`'s stream; records every draw.
+  Rng(std::vector<int64_t> choices, uint64_t seed);
+
+  // A uniform integer in [0, n), n >= 1.
+  int64_t below(int64_t n);
+  // Every value returned so far (replaying Rngs only; empty otherwise).
+  const std::vector<int64_t>& choices() const { return drawn_; }
+
+ private:
+  std::mt19937_64 engine_;
+  std::vector<int64_t> replay_;
+  bool record_ = false;
+  std::vector<int64_t> drawn_;
+};
+
 // One system. Every member is set for every registered task.
 struct Task {
   std::string name;   // "modular_addition", "array_index", "tree_path", "variable_renaming", "arithmetic"
@@ -60,6 +85,10 @@ struct Task {
   // n >= 0 examples drawn from the system's training distribution, seeded;
   // tokens [n, n_ctx of config(scale)]. Throws InputError when n < 0.
   std::function<Batch(int64_t n, uint64_t seed, Scale scale)> sample;
+  // n >= 0 examples drawn from `rng` (sample(n, seed, s) is draw(Rng(seed), n, s)).
+  // Property claims draw from an Rng that replays a shrunk choice sequence, so a
+  // shrunk example is always a valid one of the system. Unset for test-only tasks.
+  std::function<Batch(Rng& rng, int64_t n, Scale scale)> draw;
   // The number of distinct sequences when small enough to enumerate (S1:
   // 12,769, S2: 18,750,000), else nullopt.
   std::optional<int64_t> domain_size;
@@ -100,18 +129,20 @@ void check_fits(const Task& task, Scale scale, const Config& config, const std::
 // A uniform integer in [0, n) from `rng` (n >= 1), by rejection sampling, so
 // the same seed gives the same numbers on every platform.
 int64_t uniform_int(std::mt19937_64& rng, int64_t n);
+inline int64_t uniform_int(Rng& rng, int64_t n) { return rng.below(n); }
 
 // A uniform integer in [lo, hi] (lo <= hi).
-inline int64_t uniform_int(std::mt19937_64& rng, int64_t lo, int64_t hi) {
-  return lo + uniform_int(rng, hi - lo + 1);
-}
+inline int64_t uniform_int(Rng& rng, int64_t lo, int64_t hi) { return lo + rng.below(hi - lo + 1); }
 
 // Shuffles `values` uniformly (Fisher-Yates with uniform_int).
 template <typename T>
-void shuffle(std::vector<T>& values, std::mt19937_64& rng) {
+void shuffle(std::vector<T>& values, Rng& rng) {
   for (int64_t i = static_cast<int64_t>(values.size()) - 1; i > 0; --i)
-    std::swap(values[i], values[uniform_int(rng, i + 1)]);
+    std::swap(values[i], values[rng.below(i + 1)]);
 }
+
+// The `sample` of a task from its `draw`: draw(Rng(seed), n, scale).
+std::function<Batch(int64_t, uint64_t, Scale)> seeded(std::function<Batch(Rng&, int64_t, Scale)> draw);
 
 // An int64 tensor of `shape` holding `values` (row-major; sizes must agree).
 at::Tensor to_tensor(const std::vector<int64_t>& values, at::IntArrayRef shape);

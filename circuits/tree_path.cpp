@@ -47,7 +47,7 @@ struct Columns {
 };
 
 // Writes one random example: its 65 tokens and targets, and its row of `cols`.
-void write_example(std::mt19937_64& rng, int64_t e, int64_t* tokens, int64_t* targets, Columns& cols) {
+void write_example(Rng& rng, int64_t e, int64_t* tokens, int64_t* targets, Columns& cols) {
   std::vector<int64_t> label(kNodes);
   for (int64_t i = 0; i < kNodes; ++i) label[i] = i;
   shuffle(label, rng);
@@ -104,9 +104,8 @@ void write_example(std::mt19937_64& rng, int64_t e, int64_t* tokens, int64_t* ta
   for (int64_t pos = kPathStart + depth; pos < kPos; ++pos) tokens[pos] = kComma;
 }
 
-Batch sample(int64_t n, uint64_t seed) {
+Batch draw(Rng& rng, int64_t n) {
   check_sample_size(n, "sample(tree_path)");
-  std::mt19937_64 rng(seed);
   std::vector<int64_t> tokens(n * kPos), targets(n * kPos, -1);
   Columns cols(n);
   for (int64_t e = 0; e < n; ++e) write_example(rng, e, &tokens[e * kPos], &targets[e * kPos], cols);
@@ -195,7 +194,8 @@ Task tree_path_task() {
   task.name = "tree_path";
   task.alias = "S3";
   task.config = tree_path_config;
-  task.sample = [](int64_t n, uint64_t seed, Scale) { return sample(n, seed); };
+  task.draw = [](Rng& rng, int64_t n, Scale) { return draw(rng, n); };
+  task.sample = seeded(task.draw);
   task.domain_batch = no_domain(task.name);
   task.detokenize = detokenize;
   task.tokenize = tokenize;

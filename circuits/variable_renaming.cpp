@@ -24,11 +24,10 @@ Config variable_renaming_config(Scale scale) {
       "variable_renaming config");
 }
 
-Batch sample(int64_t n, uint64_t seed, Scale scale) {
+Batch draw(Rng& rng, int64_t n, Scale scale) {
   check_sample_size(n, "sample(variable_renaming)");
   const int64_t m = num_assignments(scale);
   const int64_t len = 4 * m;
-  std::mt19937_64 rng(seed);
   std::vector<int64_t> tokens(n * len), targets(n * len), source(n * m), depth(n * m), max_depth(n);
   for (int64_t e = 0; e < n; ++e) {
     std::array<int64_t, kLetters> value{}, var_depth{}, bound_at{};  // per letter
@@ -100,7 +99,8 @@ Task variable_renaming_task() {
   task.name = "variable_renaming";
   task.alias = "S4";
   task.config = variable_renaming_config;
-  task.sample = sample;
+  task.draw = draw;
+  task.sample = seeded(task.draw);
   task.domain_batch = no_domain(task.name);
   task.detokenize = [](const at::Tensor& row) {
     return detokenize_chars(kAlphabet, row, "detokenize(variable_renaming)");

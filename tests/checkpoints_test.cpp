@@ -35,8 +35,8 @@ TEST_P(ShippedCheckpoint, ReachesItsAccuracy) {
   Evaluation e = evaluate(task, ck.model, Scale::kCpu, t.n, 777);
   EXPECT_GE(e.overall.accuracy(), t.accuracy) << e.to_json().dump();
   if (t.system == "modular_addition") EXPECT_EQ(e.domain, "exhaustive");
-  // The shipped S4 model is partial (21,576 of 30,000 steps, checkpoints/README.md):
-  // it chains to depth 3 at >= 99 % (depth 4: 94.6 %, 5: 86.9 %), which is what is checked.
+  // The shipped S4 model (the full 30,000-step recipe, checkpoints/README.md) chains to
+  // depth 3 at >= 99 % (depth 4: 96.5 %, 5: 88.0 %), which is what is checked.
   if (t.system == "variable_renaming")
     for (const auto& [depth, tally] : e.by_class.at("depth"))
       if (depth <= 3) EXPECT_GE(tally.accuracy(), t.accuracy) << "depth " << depth << ": " << e.to_json().dump();

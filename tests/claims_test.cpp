@@ -310,6 +310,65 @@ TEST(ShippedAblation, ResampleNecessityAndKeepOnlySufficiency) {
   EXPECT_TRUE(r.at("both_sufficient").checkpoint.liveness.empty());  // nothing left to ablate
 }
 
+// Property claims on shipped checkpoints: the claimed copy holds, a wrong one
+// fails with a minimal counterexample, and random init fails.
+json property_claim(const std::string& id, json predicate, int64_t tests, uint64_t seed) {
+  return {{"id", id}, {"hypothesis", "h"}, {"kind", "property"}, {"predicate", predicate},
+          {"domain", {{"sample", tests}, {"seed", seed}}}, {"pass", {{"for_all", true}}}};
+}
+
+std::map<std::string, ClaimResult> verify_shipped(const std::string& system, const json& claims) {
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/" + system + ".safetensors");
+  const json document = {{"schema", "circuitcheck.claims/1"}, {"system", system}, {"checkpoint", "x"}, {"claims", claims}};
+  const ClaimFile file = parse_claim_file(document, system + ".json");
+  ControlCache controls{&ck.model, {}};
+  std::map<std::string, ClaimResult> r;
+  for (const auto& claim : parse_claims(file, claim_task(file), ck.model.config))
+    r[claim.id] = verify_claim(claim_task(file), claim, ck.model, controls);
+  return r;
+}
+
+TEST(Property, ClaimedCopyHoldsAWrongOneShrinksToAMinimalCounterexample) {
+  const json copies = {{"copies", {{"query", "predict_b1"}, {"source", "source_of_b1"}}}};
+  const json copies_a1 = {{"copies", {{"query", "predict_b1"}, {"source", "a1"}}}};
+  const auto r = verify_shipped("array_index", json::array({property_claim("copies", copies, 500, 7),
+                                                             property_claim("copies_a1", copies_a1, 500, 7)}));
+  const ClaimResult& holds = r.at("copies");
+  EXPECT_EQ(holds.verdict, "pass") << holds.explanation;
+  EXPECT_EQ(holds.checkpoint.checks.at(0).trials, 500);
+  EXPECT_TRUE(holds.checkpoint.counterexamples.empty());
+  // Random init fails on its first example, shrunk to all zeros.
+  ASSERT_EQ(holds.controls.at(0).counterexamples.size(), 1u);
+  EXPECT_EQ(holds.controls.at(0).counterexamples[0].rfind("BOS 0 0 0 \\n 0 0 \\n 0 0 0  (position 8: predicted", 0), 0u)
+      << holds.controls.at(0).counterexamples[0];
+  // b1 is not always a1: the smallest example where it is not writes elt = 1 at idx = 1 over a1 = 0.
+  const ClaimResult& wrong = r.at("copies_a1");
+  EXPECT_EQ(wrong.verdict, "fail");
+  ASSERT_EQ(wrong.checkpoint.counterexamples.size(), 1u);
+  EXPECT_EQ(wrong.checkpoint.counterexamples[0].rfind("BOS 0 0 0 \\n 1 1 \\n 0 1 0  (position 8: predicted '1', expected '0'", 0), 0u)
+      << wrong.checkpoint.counterexamples[0];
+  EXPECT_NE(wrong.explanation.find("RapidCheck seed 7"), std::string::npos) << wrong.explanation;
+  // Same claim and seed, same verdict and counterexample.
+  const auto again = verify_shipped("array_index", json::array({property_claim("copies_a1", copies_a1, 500, 7)}));
+  EXPECT_EQ(again.at("copies_a1").checkpoint.counterexamples, wrong.checkpoint.counterexamples);
+}
+
+TEST(Property, FindsARealMissOfTheArithmeticModelAndShrinksItToAValidQuestion) {
+  // 99.98% of S5's answers are right; seed 11 meets a miss at test 6838.
+  const auto r = verify_shipped("arithmetic", json::array({property_claim("correct", {{"correct", true}}, 7000, 11)}));
+  const ClaimResult& miss = r.at("correct");
+  EXPECT_EQ(miss.verdict, "fail");
+  EXPECT_EQ(miss.checkpoint.checks.at(0).successes, 6837);
+  ASSERT_EQ(miss.checkpoint.counterexamples.size(), 1u);
+  // The shrunk question is still a question of the task with its true answer: "x-y=+ddddddd".
+  const std::string text = miss.checkpoint.counterexamples[0];
+  const int64_t x = std::stoll(text.substr(0, 6)), y = std::stoll(text.substr(7, 6));
+  ASSERT_TRUE(text[6] == '-' || text[6] == '+') << text;
+  const int64_t answer = text[6] == '-' ? x - y : x + y;
+  EXPECT_EQ(std::stoll(text.substr(15, 7)) * (text[14] == '-' ? -1 : 1), answer) << text;
+  EXPECT_NE(text.find("predicted"), std::string::npos) << text;
+}
+
 TEST(PlantedMechanism, ClaimThatAlsoHoldsAtRandomInitIsNotFalsifiable) {
   auto r = verify_toy(previous_token_model(10.0f));
   EXPECT_EQ(r.at("trivially_true").verdict, "not_falsifiable");
@@ -426,6 +485,17 @@ std::vector<Malformed> malformed_cases() {
       {"unknown_system", [](json& d) { d["system"] = "S9"; }, "/system: unknown system 'S9'"},
       {"claims_not_array", [](json& d) { d["claims"] = json::object(); }, "/claims: expected an array, got an object"},
       {"claim_not_object", [](json& d) { d["claims"][2] = 3; }, "/claims/2: expected an object, got an integer"},
+      {"property_unknown_predicate", [](json& d) { d["claims"][8]["predicate"] = {{"sorted", true}}; },
+       "/claims/8/predicate/sorted: unknown field"},
+      {"property_unknown_role", [](json& d) { d["claims"][8]["predicate"]["copies"]["source"] = "a9"; },
+       "/claims/8/predicate/copies/source: unknown role 'a9'"},
+      {"property_negative_margin", [](json& d) { d["claims"][8]["margin"] = -1; }, "/claims/8/margin: must be >= 0"},
+      {"property_exhaustive", [](json& d) { d["claims"][8]["domain"] = {{"exhaustive", true}}; },
+       "/claims/8/domain/exhaustive: unknown field"},
+      {"property_not_for_all", [](json& d) { d["claims"][8]["pass"] = {{"for_all", false}}; },
+       "/claims/8/pass/for_all: must be true"},
+      {"property_rate_rule", [](json& d) { d["claims"][8]["pass"] = {{"rate_at_least", 0.9}}; },
+       "/claims/8/pass/rate_at_least: unknown field"},
   };
 }
 

@@ -38,6 +38,15 @@ uint64_t any_seed() { return *rc::gen::inRange<uint64_t>(0, uint64_t{1} << 40); 
 Scale any_scale() { return *rc::gen::element(Scale::kSeed, Scale::kCpu); }
 const Task& any_task() { return all_tasks()[*rc::gen::inRange<std::size_t>(0, all_tasks().size())]; }
 
+// n examples drawn from a seed, or from an Rng replaying arbitrary choices
+// (any values, any length), as property claims replay shrunk examples: every
+// property of a task's examples must hold for both.
+Batch any_batch(const Task& task, int64_t n, Scale scale) {
+  if (*rc::gen::arbitrary<bool>()) return task.sample(n, any_seed(), scale);
+  Rng rng(*rc::gen::container<std::vector<int64_t>>(rc::gen::arbitrary<int64_t>()), any_seed());
+  return task.draw(rng, n, scale);
+}
+
 bool same(const at::Tensor& a, const at::Tensor& b) {
   return a.sizes() == b.sizes() && a.scalar_type() == b.scalar_type() && at::equal(a, b);
 }
@@ -72,7 +81,7 @@ RC_GTEST_PROP(Tasks, ShapesTypesAndRanges, ()) {
   const Scale scale = any_scale();
   const int64_t n = *rc::gen::inRange<int64_t>(0, 20);
   const Config config = task.config(scale);
-  const Batch batch = task.sample(n, any_seed(), scale);
+  const Batch batch = any_batch(task, n, scale);
   RC_ASSERT(batch.tokens.sizes() == at::IntArrayRef({n, config.n_ctx}));
   RC_ASSERT(batch.targets.sizes() == batch.tokens.sizes());
   RC_ASSERT(batch.tokens.scalar_type() == at::kLong && batch.targets.scalar_type() == at::kLong);
@@ -119,6 +128,29 @@ RC_GTEST_PROP(Tasks, TokenizeInvertsDetokenizeOnAnyTokens, ()) {
   const auto ids = *rc::gen::nonEmpty(rc::gen::container<std::vector<int64_t>>(rc::gen::inRange<int64_t>(0, d_vocab)));
   const at::Tensor row = to_tensor(ids, {static_cast<int64_t>(ids.size())});
   RC_ASSERT(same(task.tokenize(task.detokenize(row)), row));
+}
+
+TEST(Rng, ReplaysClampedChoicesThenTheSeedsStreamAndRecordsEveryDraw) {
+  Rng replay({3, 99, -4}, 5);
+  EXPECT_EQ(replay.below(10), 3);
+  EXPECT_EQ(replay.below(10), 9);  // 99 clamped to n - 1
+  EXPECT_EQ(replay.below(10), 0);  // -4 clamped to 0
+  Rng seeded(5);
+  const int64_t next = seeded.below(1000);
+  EXPECT_EQ(replay.below(1000), next);  // then the seed's stream, from its start
+  EXPECT_EQ(replay.choices(), (std::vector<int64_t>{3, 9, 0, next}));
+  EXPECT_TRUE(seeded.choices().empty());  // a seeded Rng keeps nothing
+}
+
+RC_GTEST_PROP(Rng, RecordedChoicesReplayTheSameExample, ()) {
+  const Task& task = any_task();
+  const Scale scale = any_scale();
+  const uint64_t seed = any_seed();
+  Rng recording(std::vector<int64_t>{}, seed);
+  const Batch first = task.draw(recording, 1, scale);
+  RC_ASSERT(same_batch(first, task.sample(1, seed, scale)));
+  Rng replay(recording.choices(), seed + 1);  // another stream: only the choices decide
+  RC_ASSERT(same_batch(task.draw(replay, 1, scale), first));
 }
 
 TEST(Tasks, FindsEveryTaskByNameAndAlias) {
@@ -357,7 +389,7 @@ void check_array_index(const Batch& batch) {
 }
 
 RC_GTEST_PROP(ArrayIndex, BIsAWithTheOneWriteAndRolesPointAtTheirTokens, ()) {
-  check_array_index(find_task("array_index").sample(*rc::gen::inRange<int64_t>(1, 64), any_seed(), any_scale()));
+  check_array_index(any_batch(find_task("array_index"), *rc::gen::inRange<int64_t>(1, 64), any_scale()));
 }
 
 RC_GTEST_PROP(ArrayIndex, DomainBatchIsConsistentWithDomainSize, ()) {
@@ -396,7 +428,7 @@ bool is_tree_number(int64_t token) { return token >= 19 && token <= 34; }
 
 RC_GTEST_PROP(TreePath, EdgesFormOneTreeAndThePathRunsRootToGoal, ()) {
   const int64_t n = *rc::gen::inRange<int64_t>(1, 32);
-  const Batch batch = find_task("tree_path").sample(n, any_seed(), any_scale());
+  const Batch batch = any_batch(find_task("tree_path"), n, any_scale());
   const Grid tokens(batch.tokens), targets(batch.targets);
   const std::map<std::string, Grid> roles = grids(batch.roles), classes = grids(batch.classes);
   const auto role = [&](const std::string& name) -> const Grid& { return roles.at(name); };
@@ -488,7 +520,7 @@ TEST(TreePath, DepthsVaryAndTheLastEdgeIsSometimesOnThePath) {
 RC_GTEST_PROP(VariableRenaming, LabelsAndDepthsFollowTheProgram, ()) {
   const Scale scale = any_scale();
   const int64_t n = *rc::gen::inRange<int64_t>(1, 16);
-  const Batch batch = find_task("variable_renaming").sample(n, any_seed(), scale);
+  const Batch batch = any_batch(find_task("variable_renaming"), n, scale);
   const int64_t m = num_assignments(scale);
   RC_ASSERT(batch.tokens.size(1) == 4 * m);
   const Grid tokens(batch.tokens), targets(batch.targets), x(batch.roles.at("x")), y(batch.roles.at("y")),
@@ -610,7 +642,7 @@ int64_t check_arithmetic(const Batch& batch) {
 }
 
 RC_GTEST_PROP(Arithmetic, AnswersAndClassesMatchIntegerArithmetic, ()) {
-  check_arithmetic(find_task("arithmetic").sample(*rc::gen::inRange<int64_t>(1, 64), any_seed(), any_scale()));
+  check_arithmetic(any_batch(find_task("arithmetic"), *rc::gen::inRange<int64_t>(1, 64), any_scale()));
 }
 
 RC_GTEST_PROP(Arithmetic, HardCasesAllCascade, ()) {
