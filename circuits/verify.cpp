@@ -144,17 +144,17 @@ std::vector<AblationSite> complement(const Claim& claim, const Config& config) {
   std::vector<AblationSite> out;
   for (int l = 0; l < config.n_layers; ++l) {
     AblationSite heads{{HookType::kZ, l}, {}, {}, {}};
-    bool keep_all_heads = false;
+    bool some_head_kept = false;
     for (int64_t h = 0; h < config.n_heads; ++h) {
       bool kept = false;
       for (const auto& site : claim.sites)
         if (site.hook == heads.hook && (site.heads.empty() || std::count(site.heads.begin(), site.heads.end(), h)))
           kept = true;
       if (!kept) heads.heads.push_back(h);
-      keep_all_heads = keep_all_heads || kept;
+      some_head_kept = some_head_kept || kept;
     }
     if (!heads.heads.empty()) {
-      if (!keep_all_heads) heads.heads.clear();  // every head: no restriction
+      if (!some_head_kept) heads.heads.clear();  // every head: no restriction
       out.push_back(heads);
     }
     const HookPoint mlp{HookType::kMlpOut, l};
