@@ -165,6 +165,12 @@ TEST(ReportRun, JsonValidatesAgainstTheSchema) {
     EXPECT_EQ(c["domain"]["seed"], shipped[i]["domain"]["seed"]);
     EXPECT_GT(report["run"]["claim_seconds"][c["id"].get<std::string>()].get<double>(), 0.0);
   }
+  // The property claim's random-init control fails; its shrunk counterexample is kept as text.
+  json copy = report;
+  const json& control = claim(copy, "b1_copies_a1_unless_written")["controls"][0];
+  EXPECT_EQ(control["model"], "random_init");
+  ASSERT_EQ(control["counterexamples"].size(), 1u) << control.dump();
+  EXPECT_EQ(control["counterexamples"][0].get<std::string>().rfind("BOS 0 0 0 \\n 0 0 \\n 0 0 0  (position 8", 0), 0u);
 }
 
 // The schema is strict: each of these breaks it (and a time anywhere but "run" is refused).
