@@ -114,6 +114,13 @@ const at::Tensor& role_at(const json& v, const At& at, const Batch& sample) {
   return it->second;
 }
 
+void check_pairs(const at::Tensor& role, const std::string& name, const at::Tensor& other,
+                 const std::string& other_name, const At& at) {
+  if (role.dim() == 2 && (other.dim() != 2 || role.size(1) != other.size(1)))
+    at.fail("role '" + name + "' has " + std::to_string(role.size(1)) + " items per example but '" + other_name +
+            "' has " + std::to_string(other.dim() == 2 ? other.size(1) : 1) + "; they pair item by item");
+}
+
 Domain domain_at(const json& v, const At& at, const Task& task, bool allow_exhaustive) {
   Domain d;
   if (allow_exhaustive && v.is_object() && v.contains("exhaustive")) {

@@ -59,6 +59,10 @@ int head_at(const nlohmann::json& v, const At& at, const Config& config);
 HookPoint hook_at(const nlohmann::json& v, const At& at, const Config& config);
 // A role of `sample` (a batch of the claim's task); returns its positions [batch] or [batch, k].
 const at::Tensor& role_at(const nlohmann::json& v, const At& at, const Batch& sample);
+// Fails at `at` unless role `name` (`role`, [batch] or [batch, k]) pairs with role
+// `other_name` (`other`): a [batch, k] role needs a [batch, k'] partner with k' == k.
+void check_pairs(const at::Tensor& role, const std::string& name, const at::Tensor& other,
+                 const std::string& other_name, const At& at);
 
 // A domain: {"exhaustive": true} (when `allow_exhaustive` and the task's
 // domain has at most kExhaustiveLimit examples) or {"sample": N, "seed": S},

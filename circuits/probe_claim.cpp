@@ -43,9 +43,7 @@ void parse_probe(const nlohmann::json& v, const At& at, const Config& config, co
     const At where = label_at / "token_at";
     const at::Tensor& source = role_at(v["label"]["token_at"], where, sample);
     p.token_at = v["label"]["token_at"].get<std::string>();
-    if (source.dim() == 2 && (role.dim() != 2 || source.size(1) != role.size(1)))
-      where.fail("role '" + p.token_at + "' has " + std::to_string(source.size(1)) + " items per example but '" +
-                 p.role + "' has " + std::to_string(role.dim() == 2 ? role.size(1) : 1) + "; they pair item by item");
+    check_pairs(source, p.token_at, role, p.role, where);
   } else {
     const At where = label_at / "class";
     p.label_class = string_at(v["label"]["class"], where);
