@@ -15,25 +15,21 @@ namespace circuitcheck {
 namespace {
 
 // One generated example: the choices its Rng returned (replayed, then from
-// `seed`'s stream), and its text.
+// `seed`'s stream), the example they draw and its text.
 struct Case {
   std::vector<int64_t> choices;
   uint64_t seed = 0;
+  Batch batch;  // [1, pos]
   std::string text;
 };
 
 void showValue(const Case& c, std::ostream& os) { os << c.text; }
 
-struct Drawn {
-  Case c;
-  Batch batch;  // the example, [1, pos]
-};
-
-Drawn draw_case(const Task& task, Scale scale, std::vector<int64_t> choices, uint64_t seed) {
+Case draw_case(const Task& task, Scale scale, std::vector<int64_t> choices, uint64_t seed) {
   Rng rng(std::move(choices), seed);
   Batch b = task.draw(rng, 1, scale);
-  Case c{rng.choices(), seed, task.detokenize(b.tokens[0])};
-  return {std::move(c), std::move(b)};
+  std::string text = task.detokenize(b.tokens[0]);
+  return {rng.choices(), seed, std::move(b), std::move(text)};
 }
 
 bool shortlex_less(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
@@ -124,10 +120,7 @@ void parse_property(const nlohmann::json& v, const At& at, const Task& task, con
     p.predicate = "copies";
     p.query = v["predicate"]["copies"]["query"].get<std::string>();
     p.source = v["predicate"]["copies"]["source"].get<std::string>();
-    if (source.dim() == 2 && (query.dim() != 2 || source.size(1) != query.size(1)))
-      (copies / "source").fail("role '" + p.source + "' has " + std::to_string(source.size(1)) +
-                               " items per example but '" + p.query + "' has " +
-                               std::to_string(query.dim() == 2 ? query.size(1) : 1) + "; they pair item by item");
+    check_pairs(source, p.source, query, p.query, copies / "source");
   }
   if (v.contains("margin")) {
     p.margin = number_at(v["margin"], at / "margin");
@@ -149,29 +142,28 @@ void run_property(const Task& task, const Claim& claim, const HookedTransformer&
     });
     // Replaying a smaller choice can change what later draws mean (and draw past the end), so
     // only candidates smaller in shortlex order are kept: shrinking always terminates.
-    auto kept = rc::seq::filter(std::move(drawn), [&domain, &c](const Drawn& d) {
-      return shortlex_less(d.c.choices, c.choices) && in_domain(d.batch, domain);
+    // The sequence is lazy and outlives this call: it keeps its own copy of the choices.
+    return rc::seq::filter(std::move(drawn), [&domain, choices = c.choices](const Case& d) {
+      return shortlex_less(d.choices, choices) && in_domain(d.batch, domain);
     });
-    return rc::seq::map(std::move(kept), [](Drawn d) { return std::move(d.c); });
   };
   // An example of the domain (the property reports an error when 1,000 draws find none).
   const rc::Gen<Case> gen([&](const rc::Random& random, int) {
     rc::Random r = random;
-    Drawn d = draw_case(task, scale, {}, r.next());
+    Case d = draw_case(task, scale, {}, r.next());
     for (int attempt = 1; attempt < 1000 && !in_domain(d.batch, domain); ++attempt)
       d = draw_case(task, scale, {}, r.next());
-    return rc::shrinkable::shrinkRecur(std::move(d.c), shrinks);
+    return rc::shrinkable::shrinkRecur(std::move(d), shrinks);
   });
   std::optional<InputError> error;  // bad input stops the run; it is not a counterexample
   const auto property = rc::detail::toProperty([&] {
     const Case c = *gen;
     std::string why;
     try {
-      const Batch b = draw_case(task, scale, c.choices, c.seed).batch;
-      if (!in_domain(b, domain))
+      if (!in_domain(c.batch, domain))
         fail("run_property", claim.id + ": no example of " + task.name + " with " + domain.where + " = " +
                                  std::to_string(domain.where_value) + " in 1000 draws");
-      why = violation(task, p, b, forward(model, b.tokens));
+      why = violation(task, p, c.batch, forward(model, c.batch.tokens));
     } catch (const InputError& e) {
       error = e;
     }
