@@ -78,11 +78,16 @@ void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits,
     if (values.dim() == 1) tally_by(values, example_ok, into.by_class[name]);
 }
 
-Evaluation evaluate_batch(const Task& task, const HookedTransformer& model, const Batch& batch, int64_t batch_size) {
-  c10::InferenceMode guard;
+Evaluation empty_evaluation(const Task& task) {
   Evaluation e;
   e.system = task.name;
   e.unit = task.name == "variable_renaming" ? "assignment" : "example";
+  return e;
+}
+
+Evaluation evaluate_batch(const Task& task, const HookedTransformer& model, const Batch& batch, int64_t batch_size) {
+  c10::InferenceMode guard;
+  Evaluation e = empty_evaluation(task);
   e.domain = "given";
   for (int64_t start = 0; start < batch.tokens.size(0); start += batch_size) {
     const int64_t end = std::min(start + batch_size, batch.tokens.size(0));
@@ -98,9 +103,7 @@ Evaluation evaluate_batch(const Task& task, const HookedTransformer& model, cons
 Evaluation evaluate(const Task& task, const HookedTransformer& model, Scale scale, int64_t n, uint64_t seed,
                     int64_t exhaustive_limit, int64_t batch_size) {
   c10::InferenceMode guard;
-  Evaluation e;
-  e.system = task.name;
-  e.unit = task.name == "variable_renaming" ? "assignment" : "example";
+  Evaluation e = empty_evaluation(task);
   const bool exhaustive = task.domain_size && *task.domain_size <= exhaustive_limit;
   e.domain = exhaustive ? "exhaustive" : "sampled";
   e.seed = seed;

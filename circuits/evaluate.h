@@ -42,6 +42,10 @@ struct Evaluation {
 // Accumulates one batch (logits [batch, pos, d_vocab_out]) into `into`.
 void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits, Evaluation& into);
 
+// An Evaluation of `task` with nothing tallied yet: its system and unit
+// ("assignment" for S4, "example" for the others).
+Evaluation empty_evaluation(const Task& task);
+
 // Evaluates `model` on `task`: the whole finite domain when it has at most
 // `exhaustive_limit` examples (in domain order), else `n` examples sampled
 // with `seed`, in batches of `batch_size`. No gradients.

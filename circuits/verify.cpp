@@ -23,9 +23,7 @@ Evaluation evaluate_domain(const Task& task, const HookedTransformer& model, Sca
   if (domain.where.empty())
     return evaluate(task, model, scale, domain.sample, domain.seed, domain.exhaustive ? kExhaustiveLimit : -1,
                     kVerifyBatch);
-  Evaluation e;
-  e.system = task.name;
-  e.unit = task.name == "variable_renaming" ? "assignment" : "example";
+  Evaluation e = empty_evaluation(task);
   for_each_batch(task, domain, scale, [&](const Batch& b) { tally_batch(task, b, forward(model, b.tokens), e); });
   return e;
 }
