@@ -1,5 +1,7 @@
 #include "circuits/evaluate.h"
 
+#include "circuits/error.h"
+
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
@@ -55,11 +57,17 @@ at::Tensor scored_loss(const at::Tensor& logits, const at::Tensor& targets, int6
 }
 
 void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits, Evaluation& into) {
-  at::Tensor targets = batch.targets.to(logits.device());
+  const int64_t from = batch.targets.size(1) - logits.size(1);
+  check(from >= 0, "tally_batch", "logits cover " + std::to_string(logits.size(1)) + " positions, the batch has " +
+                                      std::to_string(batch.targets.size(1)));
+  check(from == 0 || !(batch.targets.slice(1, 0, from) != -1).any().item<bool>(), "tally_batch",
+        "logits start at position " + std::to_string(from) + " after a scored position");
+  at::Tensor targets = batch.targets.slice(1, from).to(logits.device());
   at::Tensor scored = targets != -1;
-  at::Tensor token_ok = (logits.argmax(-1) == targets) | ~scored;  // [batch, pos]
+  at::Tensor token_ok = (logits.argmax(-1) == targets) | ~scored;  // [batch, pos - from]
   const int64_t n_scored = scored.sum().item<int64_t>();
   add(into.tokens, n_scored, (token_ok & scored).sum().item<int64_t>());
+  if (from > 0) token_ok = at::cat({at::ones({token_ok.size(0), from}, token_ok.options()), token_ok}, 1);
   at::Tensor log_probs = at::log_softmax(logits, -1);
   at::Tensor picked = log_probs.gather(-1, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1);
   const double total_loss = -(picked * scored).sum().item<double>();
@@ -76,6 +84,12 @@ void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits,
   add(into.overall, example_ok.numel(), example_ok.sum().item<int64_t>());
   for (const auto& [name, values] : batch.classes)
     if (values.dim() == 1) tally_by(values, example_ok, into.by_class[name]);
+}
+
+at::Tensor scored_logits(const HookedTransformer& model, const Batch& batch) {
+  RunOptions options;
+  options.from_position = first_scored_position(batch.targets);
+  return run(model, batch.tokens, options).logits;
 }
 
 Evaluation empty_evaluation(const Task& task) {
@@ -95,7 +109,7 @@ Evaluation evaluate_batch(const Task& task, const HookedTransformer& model, cons
     part.tokens = batch.tokens.slice(0, start, end);
     part.targets = batch.targets.slice(0, start, end);
     for (const auto& [name, values] : batch.classes) part.classes[name] = values.slice(0, start, end);
-    tally_batch(task, part, forward(model, part.tokens), e);
+    tally_batch(task, part, scored_logits(model, part), e);
   }
   return e;
 }
@@ -111,7 +125,7 @@ Evaluation evaluate(const Task& task, const HookedTransformer& model, Scale scal
   for (int64_t start = 0; start < total; start += batch_size) {
     const int64_t count = std::min(batch_size, total - start);
     Batch b = exhaustive ? task.domain_batch(start, count) : task.sample(count, seed + static_cast<uint64_t>(start), scale);
-    tally_batch(task, b, forward(model, b.tokens), e);
+    tally_batch(task, b, scored_logits(model, b), e);
   }
   return e;
 }

@@ -39,8 +39,15 @@ struct Evaluation {
   nlohmann::json to_json() const;
 };
 
-// Accumulates one batch (logits [batch, pos, d_vocab_out]) into `into`.
+// Accumulates one batch into `into`. logits [batch, pos - from, d_vocab_out]
+// cover the last positions of the batch's [batch, pos] (from = pos -
+// logits.size(1), e.g. scored_logits()); positions before `from` must not be scored.
 void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits, Evaluation& into);
+
+// The logits [batch, pos - from, d_vocab_out] of `batch` from its first scored
+// position `from` on (the last layer runs only there; the logits equal the
+// full forward's at those positions). No gradients needed by callers.
+at::Tensor scored_logits(const HookedTransformer& model, const Batch& batch);
 
 // An Evaluation of `task` with nothing tallied yet: its system and unit
 // ("assignment" for S4, "example" for the others).

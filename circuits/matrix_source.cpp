@@ -171,6 +171,7 @@ at::Tensor weight_matrix(const HookedTransformer& model, const MatrixSource& sou
 SourceRows source_rows(const HookedTransformer& model, const MatrixSource& source, const Batch& batch) {
   RunOptions options;
   if (!source.logits) options.cache = {source.hook};
+  options.logits = source.logits;
   RunResult r = run(model, batch.tokens, options);
   const at::Tensor x = source.logits ? r.logits : r.cache.at(source.hook);  // [batch, pos, ...]
   at::Tensor role = batch.roles.at(source.role);

@@ -370,7 +370,17 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
         param(m.params, "embed.W_E").index_select(0, tokens.reshape({-1})).view({batch, pos, c.d_model}));
     resid = c.positional_embedding_type == PositionalEmbedding::kStandard ? embed + pos_embed : embed;
   }
-  for (int l = started ? options.start_layer : 0; l < c.n_layers; ++l) {
+  int last = c.n_layers;  // the last layer to run; n_layers: every layer and the logits
+  if (!options.logits) {
+    last = -1;
+    const auto need = [&](const HookPoint& h) {
+      const bool after_layers = h.type == HookType::kLnFinalScale || h.type == HookType::kLnFinalNormalized;
+      last = std::max(last, is_layer_hook(h.type) ? h.layer : after_layers ? c.n_layers : -1);
+    };
+    for (const auto& h : options.cache) need(h);
+    for (const auto& iv : options.interventions) need(iv.hook);
+  }
+  for (int l = started ? options.start_layer : 0; l < c.n_layers && l <= last; ++l) {
     resid = hooks.fire(HookType::kResidPre, l, resid);
     const int64_t q_from = l == c.n_layers - 1 ? options.from_position : 0;
     resid = resid.slice(1, q_from) + attention(m, hooks, l, resid, pos_embed, q_from);
@@ -380,8 +390,10 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
     }
     resid = hooks.fire(HookType::kResidPost, l, resid);
   }
-  at::Tensor x = layer_norm(m, hooks, resid, "ln_final.", HookType::kLnFinalScale, HookType::kLnFinalNormalized, -1);
-  result.logits = linear(x, param(m.params, "unembed.W_U"), param(m.params, "unembed.b_U"));
+  if (last >= c.n_layers) {
+    at::Tensor x = layer_norm(m, hooks, resid, "ln_final.", HookType::kLnFinalScale, HookType::kLnFinalNormalized, -1);
+    result.logits = linear(x, param(m.params, "unembed.W_U"), param(m.params, "unembed.b_U"));
+  }
   for (const auto& record : result.liveness)
     check(record.fired > 0, "run", "intervention on " + record.hook + " never fired: its hook was not reached");
   return result;

@@ -74,6 +74,11 @@ struct RunOptions {
   // sweeps use it to reuse a run's earlier layers.
   at::Tensor start_resid;
   int start_layer = 0;
+  // False: the run stops after the last layer that a cached hook or an
+  // intervention is in (runs that only read activations, e.g. a probe on
+  // blocks.0.hook_resid_post, skip the later layers); RunResult::logits is
+  // then undefined unless a ln_final hook needed every layer.
+  bool logits = true;
 };
 
 struct RunResult {

@@ -48,15 +48,27 @@ PatchingSweep patching_sweep(const HookedTransformer& model, const at::Tensor& c
   check(clean_tokens.sizes() == corrupt_tokens.sizes(), where,
         "clean tokens " + c10::str(clean_tokens.sizes()) + " and corrupt tokens " + c10::str(corrupt_tokens.sizes()) +
             " must have one shape");
-  const int64_t batch = clean_tokens.size(0), pos = clean_tokens.size(1);
+  const int64_t pos = clean_tokens.size(1);
   check(from >= 0 && from < pos, where,
         "from_position " + std::to_string(from) + " out of range [0, " + std::to_string(pos) + ")");
 
   RunOptions cached;
   cached.from_position = from;
   for (int l = 0; l < c.n_layers; ++l) cached.cache.push_back({type, l});
-  RunResult clean = run(model, clean_tokens, cached);  // resid_pre covers every position, the
-  RunResult corrupt = run(model, corrupt_tokens, cached);  // last layer's other hooks [from, pos)
+  // resid_pre covers every position, the last layer's other hooks [from, pos).
+  return patching_sweep(model, run(model, clean_tokens, cached), run(model, corrupt_tokens, cached), corrupt_tokens,
+                        type, metric, from);
+}
+
+PatchingSweep patching_sweep(const HookedTransformer& model, const RunResult& clean, const RunResult& corrupt,
+                             const at::Tensor& corrupt_tokens, HookType type, const PatchMetric& metric,
+                             int64_t from) {
+  const Config& c = model.config;
+  const int64_t batch = corrupt_tokens.size(0), pos = corrupt_tokens.size(1);
+  for (int l = 0; l < c.n_layers; ++l)
+    check(clean.cache.count({type, l}) && corrupt.cache.count({type, l}), "patching_sweep",
+          "the clean and corrupt runs must cache " + hook_name({type, l}));
+  const bool residual = type == HookType::kResidPre || type == HookType::kResidMid || type == HookType::kResidPost;
   PatchingSweep out;
   out.type = type;
   out.clean = metric(clean.logits);
@@ -78,6 +90,10 @@ PatchingSweep patching_sweep(const HookedTransformer& model, const at::Tensor& c
     for (int64_t q = 0; q < differs.size(0); ++q)
       if (differs[q].item<bool>()) sites.push_back(q);
     if (sites.empty()) continue;
+    if (residual && sites.size() == 1) {  // patched, the whole residual stream is the clean run's
+      out.patched[l][sites[0] + offset].copy_(out.clean);
+      continue;
+    }
     const int64_t n = static_cast<int64_t>(sites.size());
     at::Tensor site_index = at::tensor(sites, at::kLong).to(device);
     at::Tensor mask = at::eye(clean_act.size(1), at::TensorOptions().dtype(at::kBool).device(device))

@@ -14,7 +14,10 @@
 // before the changed token, and at layer 0 every other position), batch the
 // remaining positions of a layer into one run, and for hook_resid_pre reuse
 // the corrupt run's earlier layers (the patched run starts at layer L:
-// RunOptions::start_resid).
+// RunOptions::start_resid). A residual-stream hook (resid_pre, resid_mid,
+// resid_post) whose clean and corrupt activations differ at one position only
+// is, patched there, the clean run's: that site gets the clean metric without
+// a run.
 #pragma once
 
 #include "circuits/hooks.h"
@@ -62,6 +65,14 @@ struct PatchingSweep {
 // InputError for another hook type, mismatched shapes, from_position out of
 // range, or resid_mid/mlp_out in an attn_only model.
 PatchingSweep patching_sweep(const HookedTransformer& model, const at::Tensor& clean_tokens,
+                             const at::Tensor& corrupt_tokens, HookType type, const PatchMetric& metric,
+                             int64_t from_position = 0);
+
+// The same sweep from clean and corrupt runs already made (each with `type`
+// cached at every layer, any from_position <= from_position; e.g. a claim's
+// own runs), so they are not run again. Throws InputError when a run lacks a
+// layer's `type`.
+PatchingSweep patching_sweep(const HookedTransformer& model, const RunResult& clean, const RunResult& corrupt,
                              const at::Tensor& corrupt_tokens, HookType type, const PatchMetric& metric,
                              int64_t from_position = 0);
 

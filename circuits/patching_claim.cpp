@@ -91,8 +91,12 @@ void parse_patching(const nlohmann::json& v, const At& at, const Config& config,
 
 void run_patching(const Task& task, const Claim& claim, const HookedTransformer& model, Scale scale, Outcome& out) {
   const PatchingSpec& p = claim.patching;
-  RunOptions cached;
+  RunOptions cached, corrupt_cached;  // with a sweep, the runs it patches between too
   for (const auto& site : p.sites) cached.cache.push_back(site.hook);
+  for (int l = 0; p.sweep && l < model.config.n_layers; ++l) {
+    cached.cache.push_back({*p.sweep, l});
+    corrupt_cached.cache.push_back({*p.sweep, l});
+  }
   double clean_sum = 0.0, corrupt_sum = 0.0, patched_sum = 0.0;
   int64_t examples = 0;
   at::Tensor sweep_sum;  // [n_layers, pos]: sum over examples of patched - corrupt
@@ -112,7 +116,7 @@ void run_patching(const Task& task, const Claim& claim, const HookedTransformer&
       RunResult clean = run(model, b.tokens, cached);
       RunOptions patched;
       for (const auto& site : p.sites) patched.interventions.push_back(patch(site, clean.cache.at(site.hook), b));
-      RunResult corrupt = run(model, corrupt_tokens);
+      RunResult corrupt = run(model, corrupt_tokens, corrupt_cached);
       RunResult r = run(model, corrupt_tokens, patched);
       clean_sum += metric(clean.logits).sum().item<double>();
       corrupt_sum += metric(corrupt.logits).sum().item<double>();
@@ -120,7 +124,7 @@ void run_patching(const Task& task, const Claim& claim, const HookedTransformer&
       for (std::size_t i = 0; i < r.liveness.size(); ++i) accumulate(out.liveness[i], r.liveness[i]);
       examples += n;
       if (!p.sweep) continue;
-      PatchingSweep s = patching_sweep(model, b.tokens, corrupt_tokens, *p.sweep, metric, from);
+      PatchingSweep s = patching_sweep(model, clean, corrupt, corrupt_tokens, *p.sweep, metric, from);
       at::Tensor gain = (s.patched - s.corrupt).sum(-1).to(at::kDouble).cpu();
       sweep_sum = sweep_sum.defined() ? sweep_sum + gain : gain;
     }

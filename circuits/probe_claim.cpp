@@ -81,6 +81,7 @@ void run_probe(const Task& task, const Claim& claim, const HookedTransformer& mo
   hooks.insert(hooks.end(), p.compare.begin(), p.compare.end());
   RunOptions options;
   options.cache = hooks;
+  options.logits = false;
   std::vector<std::vector<at::Tensor>> features(hooks.size());
   std::vector<at::Tensor> labels;
   for_each_batch(task, claim.domain, scale, [&](const Batch& b) {

@@ -18,18 +18,18 @@ using nlohmann::json;
 
 std::string unit_name(const Evaluation& e) { return e.unit + "s"; }
 
-// evaluate() on the claim's domain (the examples for_each_batch visits).
-Evaluation evaluate_domain(const Task& task, const HookedTransformer& model, Scale scale, const Domain& domain) {
-  if (domain.where.empty())
-    return evaluate(task, model, scale, domain.sample, domain.seed, domain.exhaustive ? kExhaustiveLimit : -1,
-                    kVerifyBatch);
+// The plain runs of a model over a domain with hooks cached: shared or its own.
+using VisitRuns = std::function<void(const Domain&, const std::vector<HookPoint>&, const RunVisitor&)>;
+
+// The accuracy and loss of the model on the domain (the examples for_each_batch visits).
+Evaluation evaluate_domain(const Task& task, const Domain& domain, const VisitRuns& visit) {
   Evaluation e = empty_evaluation(task);
-  for_each_batch(task, domain, scale, [&](const Batch& b) { tally_batch(task, b, forward(model, b.tokens), e); });
+  visit(domain, {}, [&](const Batch& b, const RunResult& r) { tally_batch(task, b, r.logits, e); });
   return e;
 }
 
-void run_behaviour(const Task& task, const Claim& claim, const HookedTransformer& model, Scale scale, Outcome& out) {
-  Evaluation e = evaluate_domain(task, model, scale, claim.domain);
+void run_behaviour(const Task& task, const Claim& claim, const VisitRuns& visit, Outcome& out) {
+  Evaluation e = evaluate_domain(task, claim.domain, visit);
   if (claim.metric == "loss") {
     const std::string what = "loss per scored position (nats) over " + std::to_string(e.n_examples) + " examples";
     for (Check& c : value_checks("loss", what, e.loss, claim.pass)) out.checks.push_back(std::move(c));
@@ -93,19 +93,16 @@ std::pair<int64_t, int64_t> count_attention(const at::Tensor& pattern, const at:
   return {((mass >= min_mass) & present).sum().item<int64_t>(), present.sum().item<int64_t>()};
 }
 
-void run_attention(const Task& task, const Claim& claim, const HookedTransformer& model, Scale scale, Outcome& out) {
+void run_attention(const Claim& claim, const VisitRuns& visit, Outcome& out) {
   const HookPoint hook{HookType::kPattern, claim.layer};
-  RunOptions options;
-  options.cache = {hook};
   int64_t hits = 0, items = 0;
   bool per_item = false;
   Figure figure;  // the head's mean pattern over the first batch, query x key
-  for_each_batch(task, claim.domain, scale, [&](const Batch& b) {
+  visit(claim.domain, {hook}, [&](const Batch& b, const RunResult& r) {
     std::vector<at::Tensor> keys;
     for (const auto& k : claim.keys) keys.push_back(b.roles.at(k));
     const at::Tensor& query = b.roles.at(claim.query);
     per_item = query.dim() == 2;
-    RunResult r = run(model, b.tokens, options);
     const at::Tensor pattern = r.cache.at(hook).select(1, claim.head);  // [batch, query_pos, key_pos]
     auto [h, n] = count_attention(pattern, query, keys, claim.min_mass);
     hits += h;
@@ -194,11 +191,12 @@ std::vector<Intervention> ablations(const Task& task, const Claim& claim, const 
   return out;
 }
 
-void run_ablation(const Task& task, const Claim& claim, const HookedTransformer& model, Scale scale, Outcome& out) {
+void run_ablation(const Task& task, const Claim& claim, const HookedTransformer& model, Scale scale,
+                  const VisitRuns& visit, Outcome& out) {
   RunOptions options;
   options.interventions = ablations(task, claim, model, scale);
   out.liveness.resize(options.interventions.size());
-  const Evaluation before = evaluate_domain(task, model, scale, claim.domain);
+  const Evaluation before = evaluate_domain(task, claim.domain, visit);
   Evaluation after;
   after.unit = before.unit;
   for_each_batch(task, claim.domain, scale, [&](const Batch& b) {
@@ -286,16 +284,23 @@ const HookedTransformer& ControlCache::get(const std::string& name) {
   return it->second;
 }
 
-Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer& model, const std::string& label) {
+Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer& model, const std::string& label,
+                  SharedRuns* shared) {
   c10::InferenceMode guard;
   const Scale scale = scale_for(task, model.config);
   check_fits(task, scale, model.config, "run_claim: " + claim.id + " on " + label);
+  const VisitRuns visit = [&](const Domain& domain, const std::vector<HookPoint>& hooks, const RunVisitor& fn) {
+    if (shared)
+      shared->visit(task, model, label, scale, domain, hooks, fn);
+    else
+      visit_runs(task, model, scale, domain, hooks, fn);
+  };
   Outcome out;
   out.model = label;
   switch (claim.kind) {
-    case ClaimKind::kBehaviour: run_behaviour(task, claim, model, scale, out); break;
-    case ClaimKind::kAttention: run_attention(task, claim, model, scale, out); break;
-    case ClaimKind::kAblation: run_ablation(task, claim, model, scale, out); break;
+    case ClaimKind::kBehaviour: run_behaviour(task, claim, visit, out); break;
+    case ClaimKind::kAttention: run_attention(claim, visit, out); break;
+    case ClaimKind::kAblation: run_ablation(task, claim, model, scale, visit, out); break;
     case ClaimKind::kFourier: run_fourier(task, claim, model, scale, out); break;
     case ClaimKind::kSpectrum: run_spectrum(task, claim, model, scale, out); break;
     case ClaimKind::kGeometry: run_geometry(task, claim, model, scale, out); break;
@@ -316,17 +321,34 @@ Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer&
   return out;
 }
 
-ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTransformer& model, ControlCache& controls) {
+void plan_claims(const std::vector<Claim>& claims, SharedRuns& shared) {
+  for (const auto& claim : claims) {
+    shared.plan(claim, "checkpoint");
+    for (const auto& name : claim.controls) shared.plan(claim, name);
+  }
+}
+
+ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTransformer& model, ControlCache& controls,
+                         SharedRuns* shared) {
   ClaimResult result;
   result.claim = claim;
+  // Every planned model is released, whether or not it ran.
+  const auto release_all = [&] {
+    if (!shared) return;
+    shared->release(claim, "checkpoint");
+    for (const auto& name : claim.controls) shared->release(claim, name);
+  };
   try {
-    result.checkpoint = run_claim(task, claim, model, "checkpoint");
-    for (const auto& name : claim.controls) result.controls.push_back(run_claim(task, claim, controls.get(name), name));
+    result.checkpoint = run_claim(task, claim, model, "checkpoint", shared);
+    for (const auto& name : claim.controls)
+      result.controls.push_back(run_claim(task, claim, controls.get(name), name, shared));
   } catch (const InputError& e) {
+    release_all();
     result.verdict = "error";
     result.explanation = e.what();
     return result;
   }
+  release_all();
   result.explanation = result.checkpoint.explanation;
   if (!result.checkpoint.pass) {
     result.verdict = "fail";

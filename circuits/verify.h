@@ -24,6 +24,7 @@
 #include "circuits/claim.h"
 #include "circuits/intervention.h"
 #include "circuits/model.h"
+#include "circuits/shared_runs.h"
 #include "circuits/task.h"
 
 #include <nlohmann/json.hpp>
@@ -48,10 +49,12 @@ struct ClaimResult {
   nlohmann::json to_json() const;
 };
 
-// Runs `claim` on `model` (at the scale of its config), labelled `label`.
-// Throws InputError when the model cannot run the task or an intervention
-// does not fit.
-Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer& model, const std::string& label);
+// Runs `claim` on `model` (at the scale of its config), labelled `label`;
+// with `shared`, its plain forward passes come from (and go to) the runs
+// shared with the other claims (shared_runs.h). Throws InputError when the
+// model cannot run the task or an intervention does not fit.
+Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer& model, const std::string& label,
+                  SharedRuns* shared = nullptr);
 
 // Control models by name (controls.h), built on first use and shared by the claims of a file.
 struct ControlCache {
@@ -62,7 +65,13 @@ struct ControlCache {
 };
 
 // Runs `claim` on `model` and on each of its controls and gives the verdict;
-// an InputError while running becomes verdict "error".
-ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTransformer& model, ControlCache& controls);
+// an InputError while running becomes verdict "error". With `shared`, the
+// claim must have been planned on "checkpoint" and each control
+// (plan_claims); it is released from them when done.
+ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTransformer& model, ControlCache& controls,
+                         SharedRuns* shared = nullptr);
+
+// Plans every claim on "checkpoint" and on each of its controls.
+void plan_claims(const std::vector<Claim>& claims, SharedRuns& shared);
 
 }  // namespace circuitcheck

@@ -126,11 +126,13 @@ int verify_command(int argc, char** argv) {
     SystemReport& report = reports[i];
     to_device(f.checkpoint.model, device);
     ControlCache controls{&f.checkpoint.model, {}};
+    SharedRuns shared;
+    plan_claims(f.claims, shared);
     report.run.date = utc_now();
     const Clock::time_point started = Clock::now();
     for (const auto& claim : f.claims) {
       const Clock::time_point claim_started = Clock::now();
-      report.results.push_back(verify_claim(*f.task, claim, f.checkpoint.model, controls));
+      report.results.push_back(verify_claim(*f.task, claim, f.checkpoint.model, controls, &shared));
       report.run.claim_seconds.push_back(elapsed(claim_started));
       const ClaimResult& r = report.results.back();
       std::cout << upper(r.verdict) << "  " << f.task->name << "/" << claim.id << ": " << r.explanation << "\n"

@@ -221,6 +221,35 @@ TEST(PlantedMechanism, RemovedOrMovedMechanismFails) {
   }
 }
 
+// Claims on the same domain share one forward pass per model: the toy file's
+// three exhaustive claims (accuracy, loss, attention) run it once on the
+// checkpoint and once on random_init and replay it twice each; the results are
+// those of claims that run their own passes, and a budget too small to keep
+// anything runs every pass again.
+TEST(SharedRuns, ClaimsOnOneDomainShareOneForwardPass) {
+  const Task task = previous_token_task();
+  const HookedTransformer model = previous_token_model(10.0f);
+  const std::vector<Claim> claims = parse_claims(parse_claim_file(toy_claims(), "toy/claims.json"), task, model.config);
+  const std::map<std::string, ClaimResult> alone = verify_toy(model);
+  for (int64_t budget : {kSharedRunBytes, int64_t{0}}) {
+    SCOPED_TRACE("budget " + std::to_string(budget));
+    SharedRuns shared(budget);
+    plan_claims(claims, shared);
+    ControlCache controls{&model, {}};
+    for (const auto& claim : claims) {
+      const ClaimResult r = verify_claim(task, claim, model, controls, &shared);
+      const ClaimResult& expected = alone.at(claim.id);
+      EXPECT_EQ(r.verdict, expected.verdict) << claim.id;
+      ASSERT_EQ(r.checkpoint.checks.size(), expected.checkpoint.checks.size()) << claim.id;
+      for (std::size_t i = 0; i < r.checkpoint.checks.size(); ++i)
+        EXPECT_NEAR(r.checkpoint.checks[i].value, expected.checkpoint.checks[i].value, 1e-6) << claim.id;
+    }
+    // Six domains of one batch each (exhaustive, seeds 4, 5, 6 on two models); the exhaustive one serves three claims.
+    EXPECT_EQ(shared.batches_run(), budget > 0 ? 8 : 12);
+    EXPECT_EQ(shared.batches_replayed(), budget > 0 ? 4 : 0);
+  }
+}
+
 // Probe and patching claims on the planted model: layer 0 writes the previous
 // token into each position (removed with W_Q = W_K = 0: attention is uniform);
 // changing the token before last moves the last prediction through the head

@@ -146,6 +146,22 @@ RC_GTEST_PROP(ModelProperties, FromPositionGivesTheSameLogitsForTheLaterPosition
   RC_ASSERT(close(partial, forward(m, tokens).slice(1, options.from_position), 1e-5));
 }
 
+RC_GTEST_PROP(ModelProperties, RunsWithoutLogitsStopAfterTheLastNeededLayer, ()) {
+  Config c = gen_config();
+  HookedTransformer m = gen_model(c);
+  at::Tensor tokens = gen_random_tokens(c);
+  const std::vector<HookPoint> points = hook_points(c);
+  const HookPoint hook = *rc::gen::elementOf(points);
+  RunOptions options;
+  options.cache = {hook};
+  const at::Tensor full = run(m, tokens, options).cache.at(hook);
+  options.logits = false;
+  const RunResult partial = run(m, tokens, options);
+  RC_ASSERT(at::equal(partial.cache.at(hook), full));
+  const bool ln_final = hook.type == HookType::kLnFinalScale || hook.type == HookType::kLnFinalNormalized;
+  RC_ASSERT(partial.logits.defined() == ln_final);
+}
+
 TEST(ModelProperties, BidirectionalOutputsDoDependOnLaterTokens) {
   Config c;
   c.n_layers = 1; c.d_model = 8; c.n_heads = 1; c.d_head = 8; c.d_vocab = 5; c.d_vocab_out = 5;

@@ -1,0 +1,113 @@
+#include "circuits/shared_runs.h"
+
+#include "circuits/claim.h"
+#include "circuits/evaluate.h"
+
+#include <algorithm>
+
+namespace circuitcheck {
+namespace {
+
+std::string key(const std::string& label, const Domain& domain) { return label + "|" + domain.to_json().dump(); }
+
+RunResult plain_run(const HookedTransformer& model, const Batch& batch, const std::vector<HookPoint>& hooks) {
+  RunOptions options;
+  options.cache = hooks;
+  const bool last_layer = std::any_of(hooks.begin(), hooks.end(), [&](const HookPoint& h) {
+    return !is_layer_hook(h.type) || h.layer == model.config.n_layers - 1;
+  });
+  options.from_position = last_layer ? 0 : first_scored_position(batch.targets);
+  return run(model, batch.tokens, options);
+}
+
+int64_t bytes(const Batch& batch, const RunResult& run) {
+  int64_t total = run.logits.nbytes() + batch.tokens.nbytes() + batch.targets.nbytes();
+  for (const auto& [hook, t] : run.cache) total += t.nbytes();
+  for (const auto& [name, t] : batch.roles) total += t.nbytes();
+  for (const auto& [name, t] : batch.classes) total += t.nbytes();
+  return total;
+}
+
+bool covers(const std::vector<HookPoint>& planned, const std::vector<HookPoint>& wanted) {
+  return std::all_of(wanted.begin(), wanted.end(), [&](const HookPoint& h) {
+    return std::find(planned.begin(), planned.end(), h) != planned.end();
+  });
+}
+
+}  // namespace
+
+void visit_runs(const Task& task, const HookedTransformer& model, Scale scale, const Domain& domain,
+                const std::vector<HookPoint>& hooks, const RunVisitor& fn) {
+  for_each_batch(task, domain, scale, [&](const Batch& b) { fn(b, plain_run(model, b, hooks)); });
+}
+
+bool reads_plain_runs(const Claim& claim, std::vector<HookPoint>* hooks) {
+  if (claim.domain.weights_only()) return false;
+  switch (claim.kind) {
+    case ClaimKind::kBehaviour:
+    case ClaimKind::kAblation: hooks->clear(); return true;
+    case ClaimKind::kAttention: *hooks = {HookPoint{HookType::kPattern, claim.layer}}; return true;
+    default: return false;
+  }
+}
+
+void SharedRuns::plan(const Claim& claim, const std::string& label) {
+  std::vector<HookPoint> hooks;
+  if (!reads_plain_runs(claim, &hooks)) return;
+  Entry& e = entries_[key(label, claim.domain)];
+  for (const auto& h : hooks)
+    if (!covers(e.hooks, {h})) e.hooks.push_back(h);
+  std::sort(e.hooks.begin(), e.hooks.end());
+  ++e.uses;
+}
+
+void SharedRuns::visit(const Task& task, const HookedTransformer& model, const std::string& label, Scale scale,
+                       const Domain& domain, const std::vector<HookPoint>& hooks, const RunVisitor& fn) {
+  auto it = entries_.find(key(label, domain));
+  if (it == entries_.end() || !covers(it->second.hooks, hooks) || (it->second.computed && !it->second.kept)) {
+    visit_runs(task, model, scale, domain, hooks, [&](const Batch& b, const RunResult& r) {
+      ++batches_run_;
+      fn(b, r);
+    });
+    return;
+  }
+  Entry& e = it->second;
+  if (e.computed) {
+    for (std::size_t i = 0; i < e.runs.size(); ++i) {
+      ++batches_replayed_;
+      fn(e.batches[i], e.runs[i]);
+    }
+    return;
+  }
+  // Kept only once every batch ran: a visit that throws leaves the entry to be computed again.
+  bool kept = true;
+  int64_t total = 0;
+  std::vector<Batch> batches;
+  std::vector<RunResult> runs;
+  visit_runs(task, model, scale, domain, e.hooks, [&](const Batch& b, const RunResult& r) {
+    ++batches_run_;
+    fn(b, r);
+    total += bytes(b, r);
+    kept = kept && total <= max_bytes_;
+    if (!kept) {
+      batches.clear();
+      runs.clear();
+      return;
+    }
+    batches.push_back(b);
+    runs.push_back(r);
+  });
+  e.computed = true;
+  e.kept = kept;
+  e.batches = std::move(batches);
+  e.runs = std::move(runs);
+}
+
+void SharedRuns::release(const Claim& claim, const std::string& label) {
+  std::vector<HookPoint> hooks;
+  if (!reads_plain_runs(claim, &hooks)) return;
+  auto it = entries_.find(key(label, claim.domain));
+  if (it != entries_.end() && --it->second.uses <= 0) entries_.erase(it);
+}
+
+}  // namespace circuitcheck
