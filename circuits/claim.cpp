@@ -117,7 +117,7 @@ Claim claim_at(const json& v, const At& at, const Task& task, const Config& conf
       {"fourier", {ClaimKind::kFourier, {"measure", "source", "keys_from", "k", "min_explained", "domain"},
                    {"measure", "source", "k"}, false}},
       {"spectrum", {ClaimKind::kSpectrum, {"source", "k", "center", "domain"}, {"source", "k"}, false}},
-      {"geometry", {ClaimKind::kGeometry, {"measure", "source", "class", "components", "domain"},
+      {"geometry", {ClaimKind::kGeometry, {"measure", "source", "class", "class_item", "components", "domain"},
                     {"measure", "source"}, false}},
       {"probe", {ClaimKind::kProbe, {"hook", "role", "label", "compare", "train_fraction", "seed"},
                  {"hook", "role", "label"}, true}},

@@ -32,6 +32,7 @@ void run_silhouette(const Task& task, const Claim& claim, const HookedTransforme
   for_each_batch(task, claim.domain, scale, [&](const Batch& b) {
     const SourceRows r = source_rows(model, g.source, b);
     at::Tensor cls = b.classes.at(g.class_name);
+    if (g.class_item >= 0) cls = cls.select(1, g.class_item);
     if (cls.dim() == 1) cls = cls.unsqueeze(1).expand(r.present.sizes());
     const at::Tensor item_labels = cls.masked_select(r.present);  // [items]
     const at::Tensor kept = (item_labels >= 0).nonzero().squeeze(1);
@@ -51,14 +52,15 @@ void run_silhouette(const Task& task, const Claim& claim, const HookedTransforme
   // At least two components for the figure when there are two columns.
   const at::Tensor points = principal_components(m, std::min<int64_t>(std::max<int64_t>(g.components, 2), m.size(1)));
   const double value = silhouette(points.slice(1, 0, g.components), all_labels.to(points.device()));
-  const std::string what = "silhouette by " + g.class_name + " of " + g.source.label + " in its top " +
+  const std::string by = g.class_name + (g.class_item >= 0 ? "[" + std::to_string(g.class_item) + "]" : "");
+  const std::string what = "silhouette by " + by + " of " + g.source.label + " in its top " +
                            std::to_string(g.components) + " principal components over " +
                            std::to_string(m.size(0)) + " items:";
   for (Check& c : value_checks("silhouette", what, value, claim.pass)) out.checks.push_back(std::move(c));
 
   Figure fig;
   fig.type = "scatter";
-  fig.title = g.source.label + " by " + g.class_name + " (silhouette " + number(value) + ")";
+  fig.title = g.source.label + " by " + by + " (silhouette " + number(value) + ")";
   fig.x_title = "principal component 1";
   fig.y_title = "principal component 2";
   std::map<int64_t, int> series_of;
@@ -187,14 +189,21 @@ void parse_geometry(const json& v, const At& at, const Task& task, const Config&
       (at / "class").fail("unknown class '" + g.class_name + "' (valid: " + joined(valid) + ")");
     }
     const at::Tensor& role = sample.roles.at(g.source.role);
-    const at::Tensor& cls = found->second;
+    at::Tensor cls = found->second;
+    if (v.contains("class_item")) {
+      if (cls.dim() != 2)
+        (at / "class_item").fail("class '" + g.class_name + "' has one value per example; only a class with " +
+                                 "several (e.g. one per digit) takes class_item");
+      g.class_item = integer_at(v["class_item"], at / "class_item", 0, cls.size(1) - 1);
+      cls = cls.select(1, g.class_item);
+    }
     if (cls.dim() == 2 && (role.dim() != 2 || role.size(1) != cls.size(1)))
       (at / "class").fail("class '" + g.class_name + "' has " + plural(cls.size(1), "value") +
                           " per example but role '" + g.source.role + "' has " +
                           plural(role.dim() == 2 ? role.size(1) : 1, "position") + "; they pair item by item");
     if (v.contains("components")) g.components = integer_at(v["components"], at / "components", 1, 1024);
   } else {
-    for (const char* field : {"class", "components"})
+    for (const char* field : {"class", "class_item", "components"})
       if (v.contains(field)) (at / field).fail("only the silhouette measure takes " + std::string(field));
   }
   claim.domain = source_domain_at(v, at, task, g.source.is_activation());

@@ -16,13 +16,16 @@
 //                 clusters, near 0: none). A [batch] class labels every item
 //                 of its example; a [batch, k] class pairs item by item with a
 //                 [batch, k] role; items whose class is -1 are left out.
+//                 With "class_item": k, item k of a [batch, k] class labels
+//                 each example (e.g. S5's tricase of question digit 2).
 //   "cosines"     the mean |cosine| over the pairs of distinct rows of the
 //                 matrix, in [0, 1] (value_at_least|most; <= b: near
 //                 orthogonal, e.g. S4's variable embeddings); the largest
 //                 |cosine| is reported. A zero row has cosine 0 with every row.
 //
 // Errors: one InputError "<file>: <JSON pointer>: <what>" (claim_fields.h)
-// for an unknown measure, source, class or role, a class that does not pair
+// for an unknown measure, source, class or role, a class_item out of range
+// or of a [batch] class, a class that does not pair
 // with the role, k above the weights' rank bound min(rows, columns), a
 // silhouette on weights, a missing or superfluous domain, a threshold the
 // kind does not take. Running: InputError when k or `components` exceeds the
@@ -57,6 +60,7 @@ struct GeometrySpec {
   GeometryMeasure measure = GeometryMeasure::kCosines;
   MatrixSource source;
   std::string class_name;   // silhouette: a class of the task
+  int64_t class_item = -1;  // silhouette: item k of a [batch, k] class labels each example; -1: the class as it is
   int64_t components = 2;   // silhouette: principal components kept, >= 1
 };
 

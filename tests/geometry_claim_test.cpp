@@ -184,6 +184,25 @@ TEST(GeometryClaim, ItemClassesPairWithItemRoles) {
   EXPECT_NE(r.explanation.find("over 600 items"), std::string::npos) << r.explanation;
 }
 
+// class_item picks one item of a [batch, k] class as each example's label:
+// item 0 of "both" is the first token's group (the planted clusters), item 1
+// the second token's (unrelated to the first token's embedding).
+TEST(GeometryClaim, ClassItemLabelsEachExampleByOneItem) {
+  const HookedTransformer model = toy_model(clustered_embedding());
+  json first = silhouette_claim("both");
+  first["class_item"] = 0;
+  const ClaimResult by_first = verify_one(first, model);
+  EXPECT_EQ(by_first.verdict, "pass") << by_first.explanation;
+  EXPECT_DOUBLE_EQ(by_first.checkpoint.checks.at(0).value,
+                   verify_one(silhouette_claim("group"), model).checkpoint.checks.at(0).value);
+  EXPECT_NE(by_first.explanation.find("silhouette by both[0] of hook_embed"), std::string::npos) << by_first.explanation;
+  json second = silhouette_claim("both");
+  second["class_item"] = 1;
+  const ClaimResult by_second = verify_one(second, model);
+  EXPECT_EQ(by_second.verdict, "fail") << by_second.explanation;
+  EXPECT_LT(by_second.checkpoint.checks.at(0).value, 0.3);
+}
+
 json cosine_claim() {
   return {{"id", "orthogonal"}, {"hypothesis", "token embeddings are near orthogonal"}, {"kind", "geometry"},
           {"measure", "cosines"}, {"source", {{"param", "embed.W_E"}}}, {"pass", {{"value_at_most", 0.1}}}};
@@ -259,6 +278,16 @@ std::vector<Malformed> malformed_cases() {
       {"missing_class", [](json& d) { d["claims"][0].erase("class"); }, "/claims/0: missing field 'class'"},
       {"item_class_on_example_role", [](json& d) { d["claims"][0]["class"] = "both"; },
        "/claims/0/class: class 'both' has 2 values per example but role 'first' has 1 position"},
+      {"class_item_of_example_class", [](json& d) { d["claims"][0]["class_item"] = 0; },
+       "/claims/0/class_item: class 'group' has one value per example; only a class with several"},
+      {"class_item_out_of_range",
+       [](json& d) {
+         d["claims"][0]["class"] = "both";
+         d["claims"][0]["class_item"] = 2;
+       },
+       "/claims/0/class_item: 2 out of range [0, 1]"},
+      {"class_item_on_cosines", [](json& d) { d["claims"][1]["class_item"] = 0; },
+       "/claims/1/class_item: only the silhouette measure takes class_item"},
       {"components_zero", [](json& d) { d["claims"][0]["components"] = 0; },
        "/claims/0/components: 0 out of range [1, 1024]"},
       {"silhouette_of_weights", [](json& d) { d["claims"][0]["source"] = {{"param", "embed.W_E"}}; },
