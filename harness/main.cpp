@@ -23,6 +23,8 @@ const char* kUsage =
     "  train SYSTEM --out FILE.safetensors [--seed N] [--steps N] [--scale cpu|seed]\n"
     "          [--device cpu|cuda] [--threads N] [--set key=value ...] [--resume]\n"
     "  eval CHECKPOINT [--system S] [--n N] [--seed N] [--json]\n"
+    "  nodes CHECKPOINT [--system S] [--roles R,...] [--n N] [--seed N] [--threshold X] [--out F.json]\n"
+    "                                               node ablation map: what each head breaks\n"
     "  verify CLAIMS.json... [--checkpoint F] [--config CFG] [--threads N] [--seed N]\n"
     "          [--only ID] [--report-dir D] [--junit FILE] [--device cpu|cuda]\n"
     "                                               run claims; exit 1 when one fails\n"
@@ -40,6 +42,7 @@ int main(int argc, char** argv) {
       {"forward", circuitcheck::forward_command},
       {"train", circuitcheck::train_command},
       {"eval", circuitcheck::eval_command},
+      {"nodes", circuitcheck::nodes_command},
       {"verify", circuitcheck::verify_command},
       {"list", circuitcheck::list_command},
       {"diff", circuitcheck::diff_command},

@@ -3,6 +3,8 @@
 #include "circuits/arithmetic.h"
 #include "circuits/checkpoint.h"
 #include "circuits/error.h"
+#include "circuits/node_map.h"
+#include "circuits/report.h"
 #include "circuits/runtime.h"
 #include "circuits/trainer.h"
 #include "harness/args.h"
@@ -14,6 +16,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 namespace circuitcheck {
 namespace {
@@ -155,6 +158,40 @@ int eval_command(int argc, char** argv) {
   } else {
     for (const auto& e : results) print_evaluation(e, std::cout);
   }
+  return 0;
+}
+
+int nodes_command(int argc, char** argv) {
+  Args args = parse_args(argc, argv, 2, "nodes",
+                         {"--system", "--config", "--roles", "--n", "--seed", "--threshold", "--threads", "--out"});
+  expect_positionals(args, 1, 1,
+                     "circuitcheck nodes CHECKPOINT [--system S] [--roles R,R...] [--n N] [--seed N] [--threshold X] "
+                     "[--out FILE.json]");
+  set_threads(args.get_int("--threads", 2, 1, 1024));
+  Checkpoint ck = load_checkpoint(args.positional[0], args.get("--config"));
+  const Task& task = find_task(checkpoint_system(args, ck));
+  NodeMapOptions options;
+  options.domain.sample = args.get_int("--n", 2000, 1, 1 << 24);
+  options.domain.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 1 << 30));
+  if (auto roles = args.get("--roles")) {
+    std::string role;
+    for (std::istringstream in(*roles); std::getline(in, role, ',');) options.roles.push_back(role);
+  }
+  if (auto t = args.get("--threshold")) {
+    char* end = nullptr;
+    options.threshold = std::strtod(t->c_str(), &end);
+    check(end != t->c_str() && *end == '\0' && options.threshold >= 0 && options.threshold <= 1, "nodes --threshold",
+          "'" + *t + "' is not a number in [0, 1]");
+  }
+  const NodeMap map = node_map(task, ck.model, options);
+  std::cout << "baseline: accuracy " << map.baseline.accuracy * 100 << " % on " << map.baseline.n << " examples\n";
+  for (const auto& node : map.nodes) {
+    std::cout << node.name() << " (" << node.role << ", L" << node.layer << "H" << node.head << "): accuracy "
+              << node.accuracy * 100 << " %";
+    for (const auto& tag : node.tags) std::cout << " " << tag;
+    std::cout << "\n";
+  }
+  if (auto out = args.get("--out")) write_text_atomically(*out, map.to_json().dump(2) + "\n", "nodes --out");
   return 0;
 }
 

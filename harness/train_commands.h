@@ -1,4 +1,4 @@
-// CLI commands for the seed systems: train and eval.
+// CLI commands for the seed systems: train, eval and nodes.
 // Each returns the process exit code and throws InputError on bad input.
 #pragma once
 
@@ -16,5 +16,11 @@ int train_command(int argc, char** argv);
 //   [--threads N] [--json]
 // Task accuracy broken down by the system's classes.
 int eval_command(int argc, char** argv);
+
+// circuitcheck nodes CHECKPOINT [--system S] [--config CFG] [--roles R,R...]
+//   [--n N] [--seed N] [--threshold X] [--threads N] [--out FILE.json]
+// The node ablation map (node_map.h): one line per node with its accuracy and
+// tags; with --out, the map as JSON (written atomically).
+int nodes_command(int argc, char** argv);
 
 }  // namespace circuitcheck
