@@ -122,6 +122,8 @@ Claim claim_at(const json& v, const At& at, const Task& task, const Config& conf
       {"probe", {ClaimKind::kProbe, {"hook", "role", "label", "compare", "train_fraction", "seed"},
                  {"hook", "role", "label"}, true}},
       {"patching", {ClaimKind::kPatching, {"counterfactual", "sites", "sweep"}, {"counterfactual", "sites"}, true}},
+      {"item_patching", {ClaimKind::kItemPatching, {"counterfactual", "items", "by_class"},
+                         {"counterfactual", "items", "by_class"}, true}},
       // Its "domain" is its own field: RapidCheck's test count and seed, never exhaustive.
       {"property", {ClaimKind::kProperty, {"predicate", "margin", "domain"}, {"predicate", "domain"}, false}},
   };
@@ -207,6 +209,7 @@ Claim claim_at(const json& v, const At& at, const Task& task, const Config& conf
     case ClaimKind::kGeometry: parse_geometry(v, at, task, config, sample, claim); break;
     case ClaimKind::kProbe: parse_probe(v, at, config, sample, claim); break;
     case ClaimKind::kPatching: parse_patching(v, at, config, sample, claim); break;
+    case ClaimKind::kItemPatching: parse_item_patching(v, at, config, sample, claim); break;
     case ClaimKind::kProperty: parse_property(v, at, task, sample, claim); break;
   }
   return claim;
@@ -224,6 +227,7 @@ std::string to_string(ClaimKind kind) {
     case ClaimKind::kGeometry: return "geometry";
     case ClaimKind::kProbe: return "probe";
     case ClaimKind::kPatching: return "patching";
+    case ClaimKind::kItemPatching: return "item_patching";
     case ClaimKind::kProperty: return "property";
   }
   return "unknown";

@@ -8,7 +8,7 @@
 // `checkpoint` is relative to the folder above the claim file's folder (the
 // repository root for claims/<system>.json). Kinds: "behaviour", "attention",
 // "ablation" (fields in Claim below), "probe" (probe_claim.h), "patching"
-// (patching_claim.h), "property" (property_claim.h), "fourier"
+// and "item_patching" (patching_claim.h), "property" (property_claim.h), "fourier"
 // (fourier_claim.h), "spectrum" and "geometry" (geometry_claim.h).
 //
 // Errors: every problem is one InputError "<file>: <JSON pointer>: <what>",
@@ -41,7 +41,9 @@ namespace circuitcheck {
 
 constexpr const char* kClaimSchema = "circuitcheck.claims/1";
 
-enum class ClaimKind { kBehaviour, kAttention, kAblation, kFourier, kSpectrum, kGeometry, kProbe, kPatching, kProperty };
+enum class ClaimKind {
+  kBehaviour, kAttention, kAblation, kFourier, kSpectrum, kGeometry, kProbe, kPatching, kItemPatching, kProperty
+};
 
 std::string to_string(ClaimKind kind);
 
@@ -99,6 +101,7 @@ struct Claim {
   // probe, patching, property: probe_claim.h, patching_claim.h, property_claim.h.
   ProbeSpec probe;
   PatchingSpec patching;
+  ItemPatchingSpec item_patching;
   PropertySpec property;
 };
 

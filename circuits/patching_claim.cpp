@@ -5,6 +5,8 @@
 #include "circuits/patching.h"
 
 #include <algorithm>
+#include <limits>
+#include <map>
 
 namespace circuitcheck {
 namespace {
@@ -161,6 +163,175 @@ void run_patching(const Task& task, const Claim& claim, const HookedTransformer&
     f.y_labels.push_back("L" + std::to_string(l));
     f.values.emplace_back();
     for (int64_t q = 0; q < rec.size(1); ++q) f.values.back().push_back(rec[l][q].item<double>());
+  }
+  out.figures.push_back(f);
+}
+
+}  // namespace circuitcheck
+
+namespace circuitcheck {
+namespace {
+
+// Examples per item_patching batch (each run holds K copies of them).
+constexpr int64_t kItemBatch = 64;
+
+// Per position log-probability of the targets, 0 where unscored: logits
+// [batch, pos, vocab], targets [batch, pos] -> [batch, pos].
+at::Tensor position_log_prob(const at::Tensor& logits, const at::Tensor& targets) {
+  const at::Tensor t = targets.to(logits.device());
+  return logits.log_softmax(-1).gather(-1, t.clamp_min(0).unsqueeze(-1)).squeeze(-1) * (t >= 0);
+}
+
+std::string values_label(const std::string& cls, const std::vector<int64_t>& values) {
+  std::string out;
+  for (int64_t v : values) out += (out.empty() ? "" : ", ") + std::to_string(v);
+  return cls + " {" + out + "}";
+}
+
+}  // namespace
+
+void parse_item_patching(const nlohmann::json& v, const At& at, const Config& config, const Batch& sample,
+                         Claim& claim) {
+  ItemPatchingSpec& p = claim.item_patching;
+  role_at(v["counterfactual"], at / "counterfactual", sample);
+  p.counterfactual = v["counterfactual"].get<std::string>();
+  const nlohmann::json& items = array_at(v["items"], at / "items");
+  int64_t k = -1;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const at::Tensor& role = role_at(items[i], at / "items" / i, sample);
+    const std::string name = items[i].get<std::string>();
+    if (role.dim() != 2) (at / "items" / i).fail("role '" + name + "' has one position per example, not items");
+    if (k >= 0 && role.size(1) != k)
+      (at / "items" / i).fail("role '" + name + "' has " + plural(role.size(1), "item") + ", the others " +
+                              std::to_string(k));
+    k = role.size(1);
+    p.items.push_back(name);
+  }
+  p.by_class = string_at(v["by_class"], at / "by_class");
+  const auto found = sample.classes.find(p.by_class);
+  if (found == sample.classes.end()) {
+    std::vector<std::string> valid;
+    for (const auto& [name, t] : sample.classes) valid.push_back(name);
+    (at / "by_class").fail("unknown class '" + p.by_class + "' (valid: " + joined(valid) + ")");
+  }
+  if (found->second.dim() != 2 || found->second.size(1) != k)
+    (at / "by_class").fail("class '" + p.by_class + "' does not pair item by item with the " + plural(k, "item"));
+  const At pass = at / "pass";
+  check_object(v["pass"], pass, {"layers"}, {"layers"});
+  const nlohmann::json& rules = array_at(v["pass"]["layers"], pass / "layers");
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const At r = pass / "layers" / i;
+    check_object(rules[i], r, {"layer", "class_values", "value_at_least", "value_at_most"}, {"layer", "class_values"});
+    ItemLayerRule rule;
+    rule.layer = layer_at(rules[i]["layer"], r / "layer", config);
+    const nlohmann::json& values = array_at(rules[i]["class_values"], r / "class_values");
+    for (std::size_t j = 0; j < values.size(); ++j)
+      rule.class_values.push_back(integer_at(values[j], r / "class_values" / j, 0, std::numeric_limits<int>::max()));
+    nlohmann::json thresholds = rules[i];
+    thresholds.erase("layer");
+    thresholds.erase("class_values");
+    rule.pass = pass_at(thresholds, r, {}, {"value_at_least", "value_at_most"}, {});
+    p.rules.push_back(rule);
+  }
+}
+
+void run_item_patching(const Task& task, const Claim& claim, const HookedTransformer& model, Scale scale,
+                       Outcome& out) {
+  const ItemPatchingSpec& p = claim.item_patching;
+  const int n_layers = model.config.n_layers;
+  RunOptions cached;
+  for (int l = 0; l < n_layers; ++l) cached.cache.push_back({HookType::kResidPre, l});
+  std::map<int64_t, double> gap;                          // class value -> sum of clean - corrupt
+  std::vector<std::map<int64_t, double>> gain(n_layers);  // layer -> class value -> sum of patched - corrupt
+  int64_t n_items = 0;
+  for_each_batch(task, claim.domain, scale, [&](const Batch& all) {
+    for (int64_t start = 0; start < all.tokens.size(0); start += kItemBatch) {
+      const int64_t n = std::min(kItemBatch, all.tokens.size(0) - start);
+      Batch b;
+      b.tokens = all.tokens.narrow(0, start, n);
+      b.targets = all.targets.narrow(0, start, n);
+      for (const auto& [name, t] : all.roles) b.roles[name] = t.narrow(0, start, n);
+      const at::Tensor corrupt_tokens = counterfactual_tokens(b, p.counterfactual);
+      const RunResult clean = run(model, b.tokens, cached), corrupt = run(model, corrupt_tokens, cached);
+      const int64_t pos = b.tokens.size(1), k = b.roles.at(p.items[0]).size(1);
+      const at::Device device = clean.logits.device();
+      // mask [K, n, pos]: item k's positions in copy k.
+      at::Tensor mask = at::zeros({k, n, pos + 1}, at::kBool);  // absent positions (-1) land in the extra column
+      for (const auto& role : p.items) {
+        const at::Tensor positions = b.roles.at(role).t();  // [K, n]
+        mask.scatter_(2, at::where(positions >= 0, positions, pos).unsqueeze(-1), true);
+      }
+      mask = mask.narrow(2, 0, pos).contiguous().to(device);
+      const at::Tensor weight = mask.to(at::kFloat);
+      const auto per_item = [&](const at::Tensor& lp) { return (lp.reshape({k, n, pos}) * weight).sum(-1); };  // [K, n]
+      const at::Tensor item_clean = per_item(position_log_prob(clean.logits, b.targets).expand({k, n, pos}));
+      const at::Tensor item_corrupt = per_item(position_log_prob(corrupt.logits, b.targets).expand({k, n, pos}));
+      const at::Tensor cls = all.classes.at(p.by_class).narrow(0, start, n).t().to(device);  // [K, n]
+      const at::Tensor present = mask.any(-1) & (cls >= 0);
+      const at::Tensor values = std::get<0>(at::_unique(cls.masked_select(present))).cpu();
+      const auto sum_by_value = [&](const at::Tensor& x, std::map<int64_t, double>& into) {
+        for (int64_t i = 0; i < values.size(0); ++i) {
+          const int64_t value = values[i].item<int64_t>();
+          into[value] += x.masked_select(present & (cls == value)).sum().item<double>();
+        }
+      };
+      sum_by_value(item_clean - item_corrupt, gap);
+      n_items += present.sum().item<int64_t>();
+      const at::Tensor copies = corrupt_tokens.to(device).repeat({k, 1});
+      const at::Tensor targets = b.targets.repeat({k, 1});
+      for (int l = 0; l < n_layers; ++l) {
+        const HookPoint hook{HookType::kResidPre, l};
+        RunOptions o;
+        o.start_layer = l;
+        o.start_resid = at::where(mask.view({k * n, pos, 1}), clean.cache.at(hook).repeat({k, 1, 1}),
+                                  corrupt.cache.at(hook).repeat({k, 1, 1}));
+        const at::Tensor item_patched = per_item(position_log_prob(run(model, copies, o).logits, targets));
+        sum_by_value(item_patched - item_corrupt, gain[l]);
+      }
+    }
+  });
+  double total_gap = 0.0;
+  for (const auto& [value, g] : gap) total_gap += g;
+  const std::string changed = p.counterfactual + " changed";
+  out.checks.push_back(value_check("gap", "clean minus counterfactual (" + changed +
+                                              ") log-probability of each item's targets, nats per item over " +
+                                              std::to_string(n_items) + " items:",
+                                   n_items ? total_gap / static_cast<double>(n_items) : 0.0, "", 0.0));
+  const auto recovered = [&](int layer, const std::vector<int64_t>& values) {
+    double g = 0.0, r = 0.0;
+    for (int64_t v : values) {
+      if (!gap.count(v)) continue;
+      g += gap.at(v);
+      r += gain[layer].at(v);
+    }
+    return g > 1e-6 ? r / g : 0.0;
+  };
+  for (const auto& rule : p.rules) {
+    const std::string name = "recovery L" + std::to_string(rule.layer) + " " + values_label(p.by_class, rule.class_values);
+    const std::string what = "patching blocks." + std::to_string(rule.layer) + ".hook_resid_pre at each item's " +
+                             "positions restores, for items with " + values_label(p.by_class, rule.class_values) +
+                             ", a fraction";
+    std::string missing;
+    for (int64_t v : rule.class_values)
+      if (!gap.count(v) || gap.at(v) <= 1e-6) missing += " " + std::to_string(v);
+    for (Check& c : value_checks(name, what, recovered(rule.layer, rule.class_values), rule.pass)) {
+      if (!missing.empty()) {  // a claimed class value the counterfactual did not change cannot pass
+        c.pass = false;
+        c.explanation += " (no gap for " + p.by_class + missing + ")";
+      }
+      out.checks.push_back(std::move(c));
+    }
+  }
+  Figure f;
+  f.type = "heatmap";
+  f.title = "recovery when patching resid_pre at each item's positions, by layer and " + p.by_class + ", " + changed;
+  f.x_title = p.by_class;
+  f.y_title = "layer";
+  for (const auto& [value, g] : gap) f.x_labels.push_back(std::to_string(value));
+  for (int l = 0; l < n_layers; ++l) {
+    f.y_labels.push_back("L" + std::to_string(l));
+    f.values.emplace_back();
+    for (const auto& [value, g] : gap) f.values.back().push_back(recovered(l, {value}));
   }
   out.figures.push_back(f);
 }

@@ -85,6 +85,7 @@ Batch draw(Rng& rng, int64_t n, Scale scale) {
                  {"arrow", fixed_roles(n, arrow_pos)},
                  {"y", fixed_roles(n, y_pos)},
                  {"end", fixed_roles(n, end_pos)},
+                 {"digit", fixed_roles(n, {0, 4, 8, 12})},
                  {"x_source", to_tensor(source, {n, m})}};
   batch.classes = {{"depth", to_tensor(depth, {n, m})}, {"max_depth", to_tensor(max_depth, {n})}};
   return batch;

@@ -18,6 +18,9 @@
 // Roles [batch, num_assignments]: "x" (4k), "arrow" (4k+1), "y" (4k+2),
 // "end" (4k+3, the `;`), "x_source" (the position of the y token of the
 // assignment that gave x its value; -1 for the digit assignments).
+// Role [batch, 4] "digit": the digit tokens of the first four assignments
+// (positions 0, 4, 8, 12); a counterfactual that takes another program's
+// digits there permutes every value and keeps every chain.
 // Classes: [batch, num_assignments] "depth"; [batch] "max_depth".
 #pragma once
 

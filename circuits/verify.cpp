@@ -306,6 +306,7 @@ Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer&
     case ClaimKind::kGeometry: run_geometry(task, claim, model, scale, out); break;
     case ClaimKind::kProbe: run_probe(task, claim, model, scale, out); break;
     case ClaimKind::kPatching: run_patching(task, claim, model, scale, out); break;
+    case ClaimKind::kItemPatching: run_item_patching(task, claim, model, scale, out); break;
     case ClaimKind::kProperty: run_property(task, claim, model, scale, out); break;
   }
   out.pass = true;

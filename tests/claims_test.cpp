@@ -701,3 +701,78 @@ TEST(VerifyCommand, ShippedClaimsFailOnARandomInitCheckpoint) {
 
 }  // namespace
 }  // namespace circuitcheck
+
+namespace circuitcheck {
+namespace {
+
+// item_patching on the shipped S4 model: the depth-by-layer picture its claim
+// states holds, a wrong picture (depth 1 already at layer 1) fails, and the
+// random-init control fails; malformed fields name the file and the path.
+json item_patching_claim(const std::vector<json>& rules) {
+  return {{"id", "depth"}, {"hypothesis", "layers by depth"}, {"kind", "item_patching"}, {"counterfactual", "digit"},
+          {"items", {"x", "arrow", "y", "end"}}, {"by_class", "depth"}, {"domain", {{"sample", 32}, {"seed", 3}}},
+          {"pass", {{"layers", rules}}}};
+}
+
+json s4_file(const json& claim) {
+  return {{"schema", "circuitcheck.claims/1"}, {"system", "variable_renaming"},
+          {"checkpoint", "checkpoints/variable_renaming.safetensors"}, {"claims", json::array({claim})}};
+}
+
+ClaimResult verify_s4(const json& claim, const HookedTransformer& model) {
+  const ClaimFile file = parse_claim_file(s4_file(claim), "claims/variable_renaming.json");
+  ControlCache controls{&model, {}};
+  return verify_claim(claim_task(file), parse_claims(file, claim_task(file), model.config).at(0), model, controls);
+}
+
+TEST(ItemPatching, DepthNeedsLayersOnTheShippedModelAndNotAtRandomInit) {
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/variable_renaming.safetensors");
+  const ClaimResult r = verify_s4(item_patching_claim({{{"layer", 3}, {"class_values", {1}}, {"value_at_least", 0.9}},
+                                                       {{"layer", 1}, {"class_values", {1}}, {"value_at_most", 0.1}}}),
+                                  ck.model);
+  EXPECT_EQ(r.verdict, "pass") << r.explanation;
+  ASSERT_EQ(r.checkpoint.checks.size(), 3u);  // gap, two rules
+  EXPECT_EQ(r.checkpoint.checks[1].name, "recovery L3 depth {1}");
+  EXPECT_GT(r.checkpoint.checks[0].value, 1.0);  // nats per item
+  ASSERT_EQ(r.checkpoint.figures.size(), 1u);
+  EXPECT_EQ(r.checkpoint.figures[0].y_labels.size(), 4u);  // a row per layer
+  EXPECT_NEAR(r.checkpoint.figures[0].values[0][0], 1.0, 0.05);  // depth 0 at layer 0: its own digit
+  ASSERT_EQ(r.controls.size(), 1u);
+  EXPECT_FALSE(r.controls[0].pass) << r.controls[0].explanation;
+
+  const ClaimResult wrong =
+      verify_s4(item_patching_claim({{{"layer", 1}, {"class_values", {1}}, {"value_at_least", 0.9}}}), ck.model);
+  EXPECT_EQ(wrong.verdict, "fail") << wrong.explanation;
+}
+
+TEST(ItemPatching, MalformedFieldsNameTheFileAndThePath) {
+  const Config config = find_task("variable_renaming").config(Scale::kCpu);
+  const json rule = {{"layer", 3}, {"class_values", {1}}, {"value_at_least", 0.9}};
+  struct Case {
+    std::function<void(json&)> mutate;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {[](json& c) { c["items"] = {"x", "digit"}; }, "/claims/0/items/1: role 'digit' has 4 items, the others 16"},
+      {[](json& c) { c["by_class"] = "max_depth"; },
+       "/claims/0/by_class: class 'max_depth' does not pair item by item with the 16 items"},
+      {[](json& c) { c["by_class"] = "colour"; }, "/claims/0/by_class: unknown class 'colour'"},
+      {[](json& c) { c["counterfactual"] = "value"; }, "/claims/0/counterfactual: unknown role 'value'"},
+      {[](json& c) { c["pass"]["layers"][0]["layer"] = 4; }, "/claims/0/pass/layers/0/layer: layer 4 out of range"},
+      {[](json& c) { c["pass"]["layers"][0].erase("value_at_least"); },
+       "/claims/0/pass/layers/0: needs a threshold (value_at_least, value_at_most)"},
+      {[](json& c) { c["pass"] = {{"value_at_least", 0.5}}; }, "/claims/0/pass/value_at_least: unknown field"},
+      {[](json& c) { c.erase("items"); }, "/claims/0: missing field 'items'"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.message);
+    json claim = item_patching_claim({rule});
+    c.mutate(claim);
+    const std::string expected = "claims/variable_renaming.json: " + c.message;
+    const std::string error = testing_util::claim_parse_error(s4_file(claim), "claims/variable_renaming.json", config);
+    EXPECT_EQ(error.rfind(expected, 0), 0u) << error << "\nexpected: " << expected;
+  }
+}
+
+}  // namespace
+}  // namespace circuitcheck

@@ -538,6 +538,7 @@ RC_GTEST_PROP(VariableRenaming, LabelsAndDepthsFollowTheProgram, ()) {
       int64_t val, d, src;
       if (k < 4) {
         RC_ASSERT(xt >= 0 && xt < 4 && digits.insert(xt).second);  // digits 0..3 once each
+        RC_ASSERT(batch.roles.at("digit")[b][k].item<int64_t>() == x(b, k));
         RC_ASSERT(value.count(yt) == 0);                             // four distinct variables
         val = xt, d = 0, src = -1;
       } else {
