@@ -5,6 +5,7 @@
 #include "circuits/patching.h"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <map>
 
@@ -13,6 +14,23 @@ namespace {
 
 // Examples per patched run (a sweep runs up to n_ctx copies of them).
 constexpr int64_t kPatchBatch = 256;
+
+// Calls fn on each slice of at most `size` examples of the domain's batches
+// (tokens, targets, roles and classes sliced alike).
+void for_each_slice(const Task& task, const Domain& domain, Scale scale, int64_t size,
+                    const std::function<void(const Batch&)>& fn) {
+  for_each_batch(task, domain, scale, [&](const Batch& all) {
+    for (int64_t start = 0; start < all.tokens.size(0); start += size) {
+      const int64_t n = std::min(size, all.tokens.size(0) - start);
+      Batch b;
+      b.tokens = all.tokens.narrow(0, start, n);
+      b.targets = all.targets.narrow(0, start, n);
+      for (const auto& [name, t] : all.roles) b.roles[name] = t.narrow(0, start, n);
+      for (const auto& [name, t] : all.classes) b.classes[name] = t.narrow(0, start, n);
+      fn(b);
+    }
+  });
+}
 
 PatchSite patch_site_at(const nlohmann::json& v, const At& at, const Config& config, const Batch& sample) {
   check_object(v, at, {"hook", "heads", "positions", "role"}, {"hook"});
@@ -103,33 +121,27 @@ void run_patching(const Task& task, const Claim& claim, const HookedTransformer&
   int64_t examples = 0;
   at::Tensor sweep_sum;  // [n_layers, pos]: sum over examples of patched - corrupt
   out.liveness.resize(p.sites.size());
-  for_each_batch(task, claim.domain, scale, [&](const Batch& all) {
-    for (int64_t start = 0; start < all.tokens.size(0); start += kPatchBatch) {
-      const int64_t n = std::min(kPatchBatch, all.tokens.size(0) - start);
-      Batch b;
-      b.tokens = all.tokens.narrow(0, start, n);
-      b.targets = all.targets.narrow(0, start, n);
-      for (const auto& [name, t] : all.roles) b.roles[name] = t.narrow(0, start, n);
-      const at::Tensor corrupt_tokens = counterfactual_tokens(b, p.counterfactual, p.item);
-      const int64_t from = first_scored_position(b.targets);
-      auto metric = [&](const at::Tensor& logits) {
-        return target_log_prob(logits.slice(1, logits.size(1) - (b.tokens.size(1) - from)), b.targets, from);
-      };
-      RunResult clean = run(model, b.tokens, cached);
-      RunOptions patched;
-      for (const auto& site : p.sites) patched.interventions.push_back(patch(site, clean.cache.at(site.hook), b));
-      RunResult corrupt = run(model, corrupt_tokens, corrupt_cached);
-      RunResult r = run(model, corrupt_tokens, patched);
-      clean_sum += metric(clean.logits).sum().item<double>();
-      corrupt_sum += metric(corrupt.logits).sum().item<double>();
-      patched_sum += metric(r.logits).sum().item<double>();
-      for (std::size_t i = 0; i < r.liveness.size(); ++i) accumulate(out.liveness[i], r.liveness[i]);
-      examples += n;
-      if (!p.sweep) continue;
-      PatchingSweep s = patching_sweep(model, clean, corrupt, corrupt_tokens, *p.sweep, metric, from);
-      at::Tensor gain = (s.patched - s.corrupt).sum(-1).to(at::kDouble).cpu();
-      sweep_sum = sweep_sum.defined() ? sweep_sum + gain : gain;
-    }
+  for_each_slice(task, claim.domain, scale, kPatchBatch, [&](const Batch& b) {
+    const int64_t n = b.tokens.size(0);
+    const at::Tensor corrupt_tokens = counterfactual_tokens(b, p.counterfactual, p.item);
+    const int64_t from = first_scored_position(b.targets);
+    auto metric = [&](const at::Tensor& logits) {
+      return target_log_prob(logits.slice(1, logits.size(1) - (b.tokens.size(1) - from)), b.targets, from);
+    };
+    RunResult clean = run(model, b.tokens, cached);
+    RunOptions patched;
+    for (const auto& site : p.sites) patched.interventions.push_back(patch(site, clean.cache.at(site.hook), b));
+    RunResult corrupt = run(model, corrupt_tokens, corrupt_cached);
+    RunResult r = run(model, corrupt_tokens, patched);
+    clean_sum += metric(clean.logits).sum().item<double>();
+    corrupt_sum += metric(corrupt.logits).sum().item<double>();
+    patched_sum += metric(r.logits).sum().item<double>();
+    for (std::size_t i = 0; i < r.liveness.size(); ++i) accumulate(out.liveness[i], r.liveness[i]);
+    examples += n;
+    if (!p.sweep) return;
+    PatchingSweep s = patching_sweep(model, clean, corrupt, corrupt_tokens, *p.sweep, metric, from);
+    at::Tensor gain = (s.patched - s.corrupt).sum(-1).to(at::kDouble).cpu();
+    sweep_sum = sweep_sum.defined() ? sweep_sum + gain : gain;
   });
   const double gap = (clean_sum - corrupt_sum) / static_cast<double>(examples);
   const std::string changed = p.counterfactual + (p.item >= 0 ? "[" + std::to_string(p.item) + "]" : "");
@@ -244,50 +256,44 @@ void run_item_patching(const Task& task, const Claim& claim, const HookedTransfo
   std::map<int64_t, double> gap;                          // class value -> sum of clean - corrupt
   std::vector<std::map<int64_t, double>> gain(n_layers);  // layer -> class value -> sum of patched - corrupt
   int64_t n_items = 0;
-  for_each_batch(task, claim.domain, scale, [&](const Batch& all) {
-    for (int64_t start = 0; start < all.tokens.size(0); start += kItemBatch) {
-      const int64_t n = std::min(kItemBatch, all.tokens.size(0) - start);
-      Batch b;
-      b.tokens = all.tokens.narrow(0, start, n);
-      b.targets = all.targets.narrow(0, start, n);
-      for (const auto& [name, t] : all.roles) b.roles[name] = t.narrow(0, start, n);
-      const at::Tensor corrupt_tokens = counterfactual_tokens(b, p.counterfactual);
-      const RunResult clean = run(model, b.tokens, cached), corrupt = run(model, corrupt_tokens, cached);
-      const int64_t pos = b.tokens.size(1), k = b.roles.at(p.items[0]).size(1);
-      const at::Device device = clean.logits.device();
-      // mask [K, n, pos]: item k's positions in copy k.
-      at::Tensor mask = at::zeros({k, n, pos + 1}, at::kBool);  // absent positions (-1) land in the extra column
-      for (const auto& role : p.items) {
-        const at::Tensor positions = b.roles.at(role).t();  // [K, n]
-        mask.scatter_(2, at::where(positions >= 0, positions, pos).unsqueeze(-1), true);
+  for_each_slice(task, claim.domain, scale, kItemBatch, [&](const Batch& b) {
+    const int64_t n = b.tokens.size(0);
+    const at::Tensor corrupt_tokens = counterfactual_tokens(b, p.counterfactual);
+    const RunResult clean = run(model, b.tokens, cached), corrupt = run(model, corrupt_tokens, cached);
+    const int64_t pos = b.tokens.size(1), k = b.roles.at(p.items[0]).size(1);
+    const at::Device device = clean.logits.device();
+    // mask [K, n, pos]: item k's positions in copy k.
+    at::Tensor mask = at::zeros({k, n, pos + 1}, at::kBool);  // absent positions (-1) land in the extra column
+    for (const auto& role : p.items) {
+      const at::Tensor positions = b.roles.at(role).t();  // [K, n]
+      mask.scatter_(2, at::where(positions >= 0, positions, pos).unsqueeze(-1), true);
+    }
+    mask = mask.narrow(2, 0, pos).contiguous().to(device);
+    const at::Tensor weight = mask.to(at::kFloat);
+    const auto per_item = [&](const at::Tensor& lp) { return (lp.reshape({k, n, pos}) * weight).sum(-1); };  // [K, n]
+    const at::Tensor item_clean = per_item(position_log_prob(clean.logits, b.targets).expand({k, n, pos}));
+    const at::Tensor item_corrupt = per_item(position_log_prob(corrupt.logits, b.targets).expand({k, n, pos}));
+    const at::Tensor cls = b.classes.at(p.by_class).t().to(device);  // [K, n]
+    const at::Tensor present = mask.any(-1) & (cls >= 0);
+    const at::Tensor values = std::get<0>(at::_unique(cls.masked_select(present))).cpu();
+    const auto sum_by_value = [&](const at::Tensor& x, std::map<int64_t, double>& into) {
+      for (int64_t i = 0; i < values.size(0); ++i) {
+        const int64_t value = values[i].item<int64_t>();
+        into[value] += x.masked_select(present & (cls == value)).sum().item<double>();
       }
-      mask = mask.narrow(2, 0, pos).contiguous().to(device);
-      const at::Tensor weight = mask.to(at::kFloat);
-      const auto per_item = [&](const at::Tensor& lp) { return (lp.reshape({k, n, pos}) * weight).sum(-1); };  // [K, n]
-      const at::Tensor item_clean = per_item(position_log_prob(clean.logits, b.targets).expand({k, n, pos}));
-      const at::Tensor item_corrupt = per_item(position_log_prob(corrupt.logits, b.targets).expand({k, n, pos}));
-      const at::Tensor cls = all.classes.at(p.by_class).narrow(0, start, n).t().to(device);  // [K, n]
-      const at::Tensor present = mask.any(-1) & (cls >= 0);
-      const at::Tensor values = std::get<0>(at::_unique(cls.masked_select(present))).cpu();
-      const auto sum_by_value = [&](const at::Tensor& x, std::map<int64_t, double>& into) {
-        for (int64_t i = 0; i < values.size(0); ++i) {
-          const int64_t value = values[i].item<int64_t>();
-          into[value] += x.masked_select(present & (cls == value)).sum().item<double>();
-        }
-      };
-      sum_by_value(item_clean - item_corrupt, gap);
-      n_items += present.sum().item<int64_t>();
-      const at::Tensor copies = corrupt_tokens.to(device).repeat({k, 1});
-      const at::Tensor targets = b.targets.repeat({k, 1});
-      for (int l = 0; l < n_layers; ++l) {
-        const HookPoint hook{HookType::kResidPre, l};
-        RunOptions o;
-        o.start_layer = l;
-        o.start_resid = at::where(mask.view({k * n, pos, 1}), clean.cache.at(hook).repeat({k, 1, 1}),
-                                  corrupt.cache.at(hook).repeat({k, 1, 1}));
-        const at::Tensor item_patched = per_item(position_log_prob(run(model, copies, o).logits, targets));
-        sum_by_value(item_patched - item_corrupt, gain[l]);
-      }
+    };
+    sum_by_value(item_clean - item_corrupt, gap);
+    n_items += present.sum().item<int64_t>();
+    const at::Tensor copies = corrupt_tokens.to(device).repeat({k, 1});
+    const at::Tensor targets = b.targets.repeat({k, 1});
+    for (int l = 0; l < n_layers; ++l) {
+      const HookPoint hook{HookType::kResidPre, l};
+      RunOptions o;
+      o.start_layer = l;
+      o.start_resid = at::where(mask.view({k * n, pos, 1}), clean.cache.at(hook).repeat({k, 1, 1}),
+                                corrupt.cache.at(hook).repeat({k, 1, 1}));
+      const at::Tensor item_patched = per_item(position_log_prob(run(model, copies, o).logits, targets));
+      sum_by_value(item_patched - item_corrupt, gain[l]);
     }
   });
   double total_gap = 0.0;
