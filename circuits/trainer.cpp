@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <set>
 
 namespace circuitcheck {
 namespace {
@@ -212,13 +213,30 @@ void train(TrainState& s, int64_t log_every, int64_t checkpoint_every,
   for (auto& [name, p] : s.model.params) p.requires_grad_(false);
 }
 
+void amend_recipe(TrainState& state, const std::vector<std::string>& settings) {
+  static const std::set<std::string> schedule_keys = {"steps", "lr", "schedule", "min_lr_ratio",
+                                                      "warmup_steps", "weight_decay", "grad_clip"};
+  TrainRecipe r = state.recipe;
+  for (const auto& kv : settings) {
+    const std::string key = kv.substr(0, kv.find('='));
+    check(schedule_keys.count(key) > 0, "train --resume --set " + kv,
+          "'" + key + "' cannot change when resuming (only steps, lr, schedule, min_lr_ratio, warmup_steps, "
+          "weight_decay, grad_clip): it would change the model or its data");
+    apply_setting(r, kv);
+  }
+  state.recipe = r;
+  state.amendments.push_back({{"step", state.step}, {"set", settings}});
+  if (state.step < r.steps && state.stop_reason == "max_steps") state.stop_reason.clear();
+}
+
 void save_training(const std::string& path, const TrainState& s) {
   TensorMap tensors;
   for (const auto& [name, t] : s.model.params) tensors["param/" + name] = t.detach();
   for (const auto& [name, t] : s.optimizer.exp_avg) tensors["exp_avg/" + name] = t;
   for (const auto& [name, t] : s.optimizer.exp_avg_sq) tensors["exp_avg_sq/" + name] = t;
   nlohmann::json state = {{"recipe", s.recipe.to_json()}, {"step", s.step}, {"optimizer_step", s.optimizer.step},
-                          {"elapsed_s", s.elapsed_s}, {"stop_reason", s.stop_reason}, {"history", s.history}};
+                          {"elapsed_s", s.elapsed_s}, {"stop_reason", s.stop_reason}, {"history", s.history},
+                          {"amendments", s.amendments}};
   write_safetensors(path, tensors, {{"train_state", state.dump()}, {"config", config_to_json(s.model.config).dump()}});
 }
 
@@ -243,6 +261,7 @@ TrainState load_training(const std::string& path) {
     s.elapsed_s = state.at("elapsed_s").get<double>();
     s.stop_reason = state.at("stop_reason").get<std::string>();
     for (const auto& h : state.at("history")) s.history.push_back(h);
+    for (const auto& a : state.value("amendments", nlohmann::json::array())) s.amendments.push_back(a);
   } catch (const nlohmann::json::exception& e) {
     fail(where + ": __metadata__/train_state", e.what());
   }

@@ -77,10 +77,22 @@ struct TrainState {
   double elapsed_s = 0.0;
   std::string stop_reason;               // "" while running; "max_steps", "test_loss<1e-06"
   std::vector<nlohmann::json> history;   // logged points
+  // Schedule changes made when resuming (amend_recipe): [{"step", "set"}].
+  std::vector<nlohmann::json> amendments;
 };
 
 // A fresh run: seeded initialisation (TL's gpt2 init).
 TrainState start_training(const TrainRecipe& recipe);
+
+// Changes a resumed run's schedule from its current step on: `settings` are
+// "key=value" for steps, lr, schedule, min_lr_ratio, warmup_steps,
+// weight_decay or grad_clip (e.g. a constant-lr run annealed by cosine over
+// its last steps: warmup_steps=<current step>, schedule=cosine, steps=<end>).
+// Each change is recorded in state.amendments with the step it took effect,
+// so the run's recipe stays honest about its first stretch. Throws InputError
+// naming the setting for any other key (seed, batch, model config: they would
+// change the model or its data) or a malformed value, leaving `state` unchanged.
+void amend_recipe(TrainState& state, const std::vector<std::string>& settings);
 
 // Trains until the step cap, the stopping rule or `stop()` returning true
 // (checked between steps). Calls `on_progress` every `log_every` steps and

@@ -90,8 +90,11 @@ int train_command(int argc, char** argv) {
     state = load_training(state_path);
     check(state.recipe.system == task.name, "train --resume: " + state_path,
           "the state is for " + state.recipe.system + ", not " + task.name);
-    if (auto steps = args.get("--steps")) apply_setting(state.recipe, "steps=" + *steps);
-    if (state.step < state.recipe.steps && state.stop_reason == "max_steps") state.stop_reason.clear();
+    std::vector<std::string> settings;
+    if (auto steps = args.get("--steps")) settings.push_back("steps=" + *steps);
+    if (args.flags.count("--set"))
+      for (const auto& kv : args.flags.at("--set")) settings.push_back(kv);
+    if (!settings.empty()) amend_recipe(state, settings);
     std::cerr << "resuming " << state_path << " at step " << state.step << "\n";
   } else {
     TrainRecipe recipe = default_recipe(task, scale_name == "cpu" ? Scale::kCpu : Scale::kSeed);
@@ -125,6 +128,7 @@ int train_command(int argc, char** argv) {
                                {"stop_reason", state.stop_reason}, {"train_wall_s", state.elapsed_s},
                                {"steps_per_s", static_cast<double>(state.step) / std::max(1e-9, state.elapsed_s)},
                                {"device", device.str()}, {"threads", threads}};
+  if (!state.amendments.empty()) train_info["amendments"] = state.amendments;
   save_checkpoint(out, state.model,
                   {{"system", task.name}, {"seed", std::to_string(state.recipe.seed)},
                    {"steps", std::to_string(state.step)}, {"training", train_info.dump()},

@@ -80,6 +80,36 @@ TEST(Trainer, ResumedRunEqualsUninterruptedRun) {
   EXPECT_TRUE(same_params(resumed.model.params, whole.model.params));
 }
 
+TEST(Trainer, ResumeAmendsTheScheduleAndRecordsIt) {
+  TrainState s = start_training(tiny_recipe("modular_addition", 6));
+  train(s, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+  ASSERT_EQ(s.stop_reason, "max_steps");
+  // Anneal: cosine from step 6 (lr as before) to 0.1 lr at step 10.
+  amend_recipe(s, {"steps=10", "warmup_steps=6", "schedule=cosine", "min_lr_ratio=0.1"});
+  EXPECT_TRUE(s.stop_reason.empty());
+  std::vector<double> lrs;
+  train(s, 1, 0, [&](const TrainProgress& p) { lrs.push_back(p.lr); }, [](const TrainState&) {});
+  ASSERT_EQ(lrs.size(), 4u);
+  EXPECT_GT(lrs[0], lrs[3]);
+  EXPECT_NEAR(lrs[3], 0.1 * s.recipe.adamw.lr, 1e-12);
+  const std::string path = testing_util::scratch_dir("TrainerAmend") + "/run.state.safetensors";
+  save_training(path, s);
+  TrainState loaded = load_training(path);
+  ASSERT_EQ(loaded.amendments.size(), 1u);
+  EXPECT_EQ(loaded.amendments[0].at("step"), 6);
+  EXPECT_EQ(loaded.recipe.schedule, "cosine");
+  // The model, its data and its initialisation cannot change on resume.
+  for (const char* kv : {"seed=2", "batch_size=8", "d_model=64"}) {
+    try {
+      amend_recipe(loaded, {kv});
+      ADD_FAILURE() << kv << " was accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("cannot change when resuming"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(loaded.amendments.size(), 1u);
+}
+
 TEST(Trainer, SettingsAreChecked) {
   TrainRecipe r = default_recipe(find_task("S1"), Scale::kCpu);
   EXPECT_THROW(apply_setting(r, "learning_rate=1"), InputError);
