@@ -123,10 +123,14 @@ float ignore_value(const HookedTransformer& m, int layer) {
   return it->second.item<float>();
 }
 
-// One attention layer; returns hook_attn_out [batch, pos - q_from, d_model]:
-// queries only at positions >= q_from.
-at::Tensor attention(const HookedTransformer& m, HookRunner& hooks, int l, const at::Tensor& resid,
-                     const at::Tensor& pos_embed, int64_t q_from) {
+struct Qkv {
+  at::Tensor q, k, v;  // [batch, pos (q: pos - q_from), n_heads, d_head], after rotary
+};
+
+// An attention layer's per-position work: ln1, the q/k/v projections and
+// rotary, with queries only at positions >= q_from.
+Qkv project_qkv(const HookedTransformer& m, HookRunner& hooks, int l, const at::Tensor& resid,
+                const at::Tensor& pos_embed, int64_t q_from) {
   const Config& c = m.config;
   const std::string p = block(l);
   const bool shortformer = c.positional_embedding_type == PositionalEmbedding::kShortformer;
@@ -156,17 +160,14 @@ at::Tensor attention(const HookedTransformer& m, HookRunner& hooks, int l, const
     q = hooks.fire(HookType::kRotQ, l, rotate(m, l, q, q_from));
     k = hooks.fire(HookType::kRotK, l, rotate(m, l, k, 0));
   }
-  // [batch, n_heads, query_pos, key_pos]
-  at::Tensor scores = at::matmul(q.permute({0, 2, 1, 3}), k.permute({0, 2, 3, 1})) / c.attn_scale;
-  if (c.attention_dir == AttentionDir::kCausal) {
-    at::Tensor future = at::ones({pos - q_from, pos}, resid.options().dtype(at::kBool)).triu(q_from + 1);
-    scores = scores.masked_fill(future, ignore_value(m, l));
-  }
-  scores = hooks.fire(HookType::kAttnScores, l, scores);
-  // A row with every key masked gives NaN, which TL sets to 0.
-  at::Tensor pattern = hooks.fire(HookType::kPattern, l, at::nan_to_num(at::softmax(scores, -1), 0.0));
-  // [batch, pos, n_heads, d_head]
-  at::Tensor z = hooks.fire(HookType::kZ, l, at::matmul(pattern, v.permute({0, 2, 1, 3})).permute({0, 2, 1, 3}));
+  return {q, k, v};
+}
+
+// An attention layer's output from z [batch, pos - q_from, n_heads, d_head]
+// (after its hook); returns hook_attn_out [batch, pos - q_from, d_model].
+at::Tensor attention_out(const HookedTransformer& m, HookRunner& hooks, int l, const at::Tensor& z) {
+  const Config& c = m.config;
+  const std::string p = block(l);
   const at::Tensor& W_O = param(m.params, p + "attn.W_O");
   const at::Tensor& b_O = param(m.params, p + "attn.b_O");
   at::Tensor out;
@@ -174,11 +175,77 @@ at::Tensor attention(const HookedTransformer& m, HookRunner& hooks, int l, const
     at::Tensor result = hooks.fire(HookType::kResult, l, at::einsum("bphd,hdm->bphm", {z, W_O}));
     out = result.sum(2) + b_O;
   } else {
-    out = at::addmm(b_O, z.reshape({batch * (pos - q_from), c.n_heads * c.d_head}),
-                    W_O.reshape({c.n_heads * c.d_head, c.d_model}))
-              .view({batch, pos - q_from, c.d_model});
+    out = at::addmm(b_O, z.reshape({-1, c.n_heads * c.d_head}), W_O.reshape({c.n_heads * c.d_head, c.d_model}))
+              .view({z.size(0), z.size(1), c.d_model});
   }
   return hooks.fire(HookType::kAttnOut, l, out);
+}
+
+// The causal mask: true above the diagonal, [pos - q_from, pos].
+at::Tensor future_keys(int64_t pos, int64_t q_from, const at::TensorOptions& options) {
+  return at::ones({pos - q_from, pos}, options.dtype(at::kBool)).triu(q_from + 1);
+}
+
+// The rest of an attention layer; returns hook_attn_out [batch, pos - q_from, d_model].
+at::Tensor attend(const HookedTransformer& m, HookRunner& hooks, int l, const Qkv& x, int64_t q_from) {
+  const Config& c = m.config;
+  const at::Tensor &q = x.q, &k = x.k, &v = x.v;
+  // [batch, n_heads, query_pos, key_pos]
+  at::Tensor scores = at::matmul(q.permute({0, 2, 1, 3}), k.permute({0, 2, 3, 1})) / c.attn_scale;
+  if (c.attention_dir == AttentionDir::kCausal)
+    scores = scores.masked_fill(future_keys(k.size(1), q_from, k.options()), ignore_value(m, l));
+  scores = hooks.fire(HookType::kAttnScores, l, scores);
+  // A row with every key masked gives NaN, which TL sets to 0.
+  at::Tensor pattern = hooks.fire(HookType::kPattern, l, at::nan_to_num(at::softmax(scores, -1), 0.0));
+  // [batch, pos, n_heads, d_head]
+  at::Tensor z = hooks.fire(HookType::kZ, l, at::matmul(pattern, v.permute({0, 2, 1, 3})).permute({0, 2, 1, 3}));
+  return attention_out(m, hooks, l, z);
+}
+
+// A mixed start's rows: sources [2b, pos, ...] (b patched rows, then b base
+// rows), mask bool [n, b or 1, pos]; returns [n * b, pos, ...], copy i taking
+// the patched row where mask[i] is true.
+at::Tensor pick_copies(const at::Tensor& sources, const at::Tensor& mask) {
+  const int64_t b = sources.size(0) / 2;
+  std::vector<int64_t> shape = mask.sizes().vec();
+  shape.resize(sources.dim() + 1, 1);
+  return at::where(mask.view(shape), sources.narrow(0, 0, b).unsqueeze(0), sources.narrow(0, b, b).unsqueeze(0))
+      .flatten(0, 1);
+}
+
+// z [n * b, pos - q_from, n_heads, d_head] of a mixed start's attention
+// layer, from the sources' projections `two` ([2b, ...]: b start_resid rows,
+// then b start_base rows) and the mask [n, b or 1, pos]. Each prompt's query
+// rows of all n copies attend over both sources' keys at once, the other
+// source's key at each position hidden: one [n * q, 2 * pos] score matrix per
+// prompt and head instead of n small ones.
+at::Tensor mixed_start_z(const HookedTransformer& m, int l, const Qkv& two, const at::Tensor& mask, int64_t q_from) {
+  const Config& c = m.config;
+  const int64_t n = mask.size(0), b = two.k.size(0) / 2, pos = two.k.size(1), queries = pos - q_from;
+  const int64_t h = c.n_heads, d = c.d_head;
+  // [b, n_heads, n * queries, d_head]: copy i's queries in rows [i * queries, (i + 1) * queries)
+  const at::Tensor q = pick_copies(two.q, mask.slice(2, q_from))
+                           .view({n, b, queries, h, d})
+                           .permute({1, 3, 0, 2, 4})
+                           .reshape({b, h, n * queries, d});
+  // [b, 2 * pos, n_heads, d_head]: start_resid's keys at [0, pos), start_base's at [pos, 2 pos)
+  const auto both = [&](const at::Tensor& t) { return at::cat({t.narrow(0, 0, b), t.narrow(0, b, b)}, 1); };
+  // [b, n_heads, n, queries, 2 * pos]
+  at::Tensor scores =
+      (at::matmul(q, both(two.k).permute({0, 2, 3, 1})) / c.attn_scale).view({b, h, n, queries, 2 * pos});
+  if (c.attention_dir == AttentionDir::kCausal) {
+    const at::Tensor future = future_keys(pos, q_from, mask.options());
+    scores = scores.masked_fill(at::cat({future, future}, 1), ignore_value(m, l));
+  }
+  // hidden [mask rows, 1, n, 1, 2 * pos]: start_resid's key where the mask is false, start_base's where true
+  const at::Tensor hidden = at::cat({mask.logical_not(), mask}, 2).permute({1, 0, 2}).unsqueeze(1).unsqueeze(3);
+  scores = scores.masked_fill(hidden, -std::numeric_limits<float>::infinity());
+  at::Tensor pattern = at::nan_to_num(at::softmax(scores, -1), 0.0).view({b, h, n * queries, 2 * pos});
+  // [b, n_heads, n * queries, d_head] -> [n * b, queries, n_heads, d_head]
+  return at::matmul(pattern, both(two.v).permute({0, 2, 1, 3}))
+      .view({b, h, n, queries, d})
+      .permute({2, 0, 3, 1, 4})
+      .reshape({n * b, queries, h, d});
 }
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& W, const at::Tensor& b) {
@@ -344,10 +411,29 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
   check(options.from_position >= 0 && options.from_position < tokens_in.size(1), "run",
         "from_position " + std::to_string(options.from_position) + " out of range [0, " +
             std::to_string(tokens_in.size(1)) + ")");
+  const bool mixed = options.start_mask.defined();
+  check(!options.start_base.defined() || mixed, "run", "start_base is set without start_mask");
+  check(!mixed || options.start_resid.defined(), "run", "start_mask is set without start_resid");
+  int64_t copies = 1;  // a mixed start's n
+  if (mixed) {
+    const at::Tensor& mask = options.start_mask;
+    check(mask.scalar_type() == at::kBool && mask.dim() == 3 && mask.size(0) > 0 &&
+              tokens_in.size(0) % mask.size(0) == 0 && mask.size(2) == tokens_in.size(1),
+          "run", "start_mask has shape " + c10::str(mask.sizes()) + " and dtype " + c10::str(mask.scalar_type()) +
+                     ", expected bool [n, b or 1, " + std::to_string(tokens_in.size(1)) + "] with n dividing the " +
+                     std::to_string(tokens_in.size(0)) + " token rows");
+    copies = mask.size(0);
+    const int64_t b = tokens_in.size(0) / copies;
+    check(mask.size(1) == b || mask.size(1) == 1, "run",
+          "start_mask has shape " + c10::str(mask.sizes()) + ", expected [" + std::to_string(copies) + ", " +
+              std::to_string(b) + " or 1, " + std::to_string(tokens_in.size(1)) + "]");
+    check(options.start_base.defined() && options.start_base.sizes() == options.start_resid.sizes(), "run",
+          "start_base must have start_resid's shape " + c10::str(options.start_resid.sizes()));
+  }
   if (options.start_resid.defined()) {
     check(options.start_layer >= 0 && options.start_layer < c.n_layers, "run",
           "start_layer " + std::to_string(options.start_layer) + " out of range [0, " + std::to_string(c.n_layers) + ")");
-    const std::vector<int64_t> shape = {tokens_in.size(0), tokens_in.size(1), c.d_model};
+    const std::vector<int64_t> shape = {tokens_in.size(0) / copies, tokens_in.size(1), c.d_model};
     check(options.start_resid.sizes() == at::IntArrayRef(shape), "run",
           "start_resid has shape " + c10::str(options.start_resid.sizes()) + ", expected " + c10::str(at::IntArrayRef(shape)));
   }
@@ -363,7 +449,19 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
     if (!started) pos_embed = hooks.fire(HookType::kPosEmbed, -1, pos_embed);
   }
   at::Tensor resid;
-  if (started) {
+  at::Tensor sources, mask;  // a mixed start's [2b, pos, d_model] and [n, b or 1, pos]
+  bool shared_qkv = false;   // the start layer projects the sources, not the mix
+  if (mixed) {
+    sources = at::cat({options.start_resid, options.start_base}).to(tokens.device());
+    mask = options.start_mask.to(tokens.device());
+    const int l = options.start_layer;
+    shared_qkv = !c.use_split_qkv_input;
+    for (HookType t : {HookType::kResidPre, HookType::kLn1Scale, HookType::kLn1Normalized, HookType::kQ,
+                       HookType::kK, HookType::kV, HookType::kRotQ, HookType::kRotK, HookType::kAttnScores,
+                       HookType::kPattern})
+      shared_qkv = shared_qkv && !hooks.wants(t, l);
+    if (!shared_qkv) resid = pick_copies(sources, mask);
+  } else if (started) {
     resid = options.start_resid.to(tokens.device());
   } else {
     at::Tensor embed = hooks.fire(HookType::kEmbed, -1,
@@ -381,9 +479,16 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
     for (const auto& iv : options.interventions) need(iv.hook);
   }
   for (int l = started ? options.start_layer : 0; l < c.n_layers && l <= last; ++l) {
-    resid = hooks.fire(HookType::kResidPre, l, resid);
     const int64_t q_from = l == c.n_layers - 1 ? options.from_position : 0;
-    resid = resid.slice(1, q_from) + attention(m, hooks, l, resid, pos_embed, q_from);
+    if (shared_qkv && l == options.start_layer) {
+      at::Tensor source_pos = pos_embed.defined() ? pos_embed.narrow(0, 0, 1).expand(sources.sizes()) : pos_embed;
+      const at::Tensor z = mixed_start_z(m, l, project_qkv(m, hooks, l, sources, source_pos, q_from), mask, q_from);
+      resid = pick_copies(sources.slice(1, q_from), mask.slice(2, q_from)) +
+              attention_out(m, hooks, l, hooks.fire(HookType::kZ, l, z));
+    } else {
+      resid = hooks.fire(HookType::kResidPre, l, resid);
+      resid = resid.slice(1, q_from) + attend(m, hooks, l, project_qkv(m, hooks, l, resid, pos_embed, q_from), q_from);
+    }
     if (!c.attn_only) {
       resid = hooks.fire(HookType::kResidMid, l, resid);
       resid = resid + mlp(m, hooks, l, resid);

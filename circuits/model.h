@@ -74,6 +74,17 @@ struct RunOptions {
   // sweeps use it to reuse a run's earlier layers.
   at::Tensor start_resid;
   int start_layer = 0;
+  // Optional, with start_resid: a mixed start. The run's batch is then n
+  // copies of b prompts (tokens [n * b, pos]); row j of copy i starts from
+  // start_resid[j] at the positions where start_mask[i][j] is true and from
+  // start_base[j] elsewhere. start_resid and start_base [b, pos, d_model],
+  // start_mask bool [n, b or 1, pos]. The result equals passing the mixed
+  // residual as start_resid, but when no hook of the start layer up to its
+  // attention pattern is cached or edited, ln1 and the q/k/v projections run
+  // on the 2b sources only and each prompt's n copies share one attention
+  // matrix over both sources' keys (a patching sweep's n sites share them).
+  at::Tensor start_base;
+  at::Tensor start_mask;
   // False: the run stops after the last layer that a cached hook or an
   // intervention is in (runs that only read activations, e.g. a probe on
   // blocks.0.hook_resid_post, skip the later layers); RunResult::logits is

@@ -13,8 +13,9 @@
 // agree (patching them changes nothing: in a causal model every position
 // before the changed token, and at layer 0 every other position), batch the
 // remaining positions of a layer into one run, and for hook_resid_pre reuse
-// the corrupt run's earlier layers (the patched run starts at layer L:
-// RunOptions::start_resid). A residual-stream hook (resid_pre, resid_mid,
+// the corrupt run's earlier layers (the patched run starts at layer L from a
+// mixed start, RunOptions::start_base and start_mask, whose copies share
+// layer L's projections and attention matrices). A residual-stream hook (resid_pre, resid_mid,
 // resid_post) whose clean and corrupt activations differ at one position only
 // is, patched there, the clean run's: that site gets the clean metric without
 // a run.

@@ -290,8 +290,9 @@ void run_item_patching(const Task& task, const Claim& claim, const HookedTransfo
       const HookPoint hook{HookType::kResidPre, l};
       RunOptions o;
       o.start_layer = l;
-      o.start_resid = at::where(mask.view({k * n, pos, 1}), clean.cache.at(hook).repeat({k, 1, 1}),
-                                corrupt.cache.at(hook).repeat({k, 1, 1}));
+      o.start_resid = clean.cache.at(hook);
+      o.start_base = corrupt.cache.at(hook);
+      o.start_mask = mask;
       const at::Tensor item_patched = per_item(position_log_prob(run(model, copies, o).logits, targets));
       sum_by_value(item_patched - item_corrupt, gain[l]);
     }

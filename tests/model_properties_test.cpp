@@ -1,6 +1,7 @@
 // Properties of the forward pass, hooks and interventions over random configs,
 // weights and inputs (RapidCheck).
 #include "circuits/decompose.h"
+#include "circuits/error.h"
 #include "circuits/model.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -160,6 +161,75 @@ RC_GTEST_PROP(ModelProperties, RunsWithoutLogitsStopAfterTheLastNeededLayer, ())
   RC_ASSERT(at::equal(partial.cache.at(hook), full));
   const bool ln_final = hook.type == HookType::kLnFinalScale || hook.type == HookType::kLnFinalNormalized;
   RC_ASSERT(partial.logits.defined() == ln_final);
+}
+
+// A mixed start (start_resid/start_base/start_mask) equals starting from the
+// mixed residual itself, with or without a start-layer hook that forces the
+// mix to be materialised, and with a per-prompt or shared mask.
+RC_GTEST_PROP(ModelProperties, MixedStartEqualsTheMaterialisedMix, ()) {
+  Config c = gen_config();
+  HookedTransformer m = gen_model(c);
+  const int64_t b = *rc::gen::inRange(1, 4), pos = *rc::gen::inRange(1, c.n_ctx + 1), n = *rc::gen::inRange(1, 4);
+  const at::Tensor tokens = gen_tokens(c, n * b, pos);
+  const int layer = *rc::gen::inRange(0, c.n_layers);
+  RunOptions cache_all;
+  cache_all.cache = {{HookType::kResidPre, layer}};
+  const at::Tensor patched = run(m, gen_tokens(c, b, pos), cache_all).cache.at({HookType::kResidPre, layer});
+  const at::Tensor base = run(m, gen_tokens(c, b, pos), cache_all).cache.at({HookType::kResidPre, layer});
+  const int64_t mask_rows = *rc::gen::element<int64_t>(1, b);
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(*rc::gen::inRange<uint64_t>(0, 1u << 30));
+  const at::Tensor mask = at::rand({n, mask_rows, pos}, gen) < 0.3;  // [n, b or 1, pos]
+
+  RunOptions mixed;
+  mixed.start_layer = layer;
+  mixed.start_resid = patched;
+  mixed.start_base = base;
+  mixed.start_mask = mask;
+  mixed.from_position = *rc::gen::inRange<int64_t>(0, pos);
+  if (*rc::gen::arbitrary<bool>()) mixed.cache = {{*rc::gen::element(HookType::kResidPre, HookType::kQ, HookType::kV), layer}};
+  RunOptions plain = mixed;
+  plain.start_base = at::Tensor();
+  plain.start_mask = at::Tensor();
+  plain.start_resid = at::where(mask.unsqueeze(-1), patched.unsqueeze(0), base.unsqueeze(0)).flatten(0, 1);
+  const RunResult a = run(m, tokens, mixed), want = run(m, tokens, plain);
+  RC_ASSERT(close(a.logits, want.logits, 1e-5));
+  for (const auto& [hook, t] : want.cache) RC_ASSERT(close(a.cache.at(hook), t, 1e-5));
+}
+
+TEST(ModelProperties, BadMixedStartsAreRefused) {
+  Config c;
+  c.n_layers = 1; c.d_model = 8; c.n_heads = 1; c.d_head = 8; c.d_vocab = 5; c.d_vocab_out = 5;
+  c.n_ctx = 4; c.attn_only = true; c.normalization_type = Normalization::kNone; c.attn_scale = std::sqrt(8.0);
+  HookedTransformer m = make_model(c, init_params(c, 3), "test");
+  const at::Tensor tokens = at::zeros({6, 4}, at::kLong);  // n = 3 copies of b = 2
+  const at::Tensor resid = at::zeros({2, 4, 8});
+  const at::Tensor mask = at::zeros({3, 1, 4}, at::kBool);
+  struct Case {
+    at::Tensor start_resid, start_base, start_mask;
+    std::string error;
+  } cases[] = {
+      {resid, resid, {}, "start_base is set without start_mask"},
+      {{}, resid, mask, "start_mask is set without start_resid"},
+      {resid, resid, mask.to(at::kFloat), "expected bool [n, b or 1, 4]"},
+      {resid, resid, at::zeros({4, 1, 4}, at::kBool), "with n dividing the 6 token rows"},
+      {resid, resid, at::zeros({3, 1, 3}, at::kBool), "expected bool [n, b or 1, 4]"},
+      {resid, resid, at::zeros({3, 3, 4}, at::kBool), "expected [3, 2 or 1, 4]"},
+      {resid, {}, mask, "start_base must have start_resid's shape [2, 4, 8]"},
+      {resid, at::zeros({2, 3, 8}), mask, "start_base must have start_resid's shape [2, 4, 8]"},
+      {at::zeros({6, 4, 8}), at::zeros({6, 4, 8}), mask, "start_resid has shape [6, 4, 8], expected [2, 4, 8]"},
+  };
+  for (const Case& k : cases) {
+    RunOptions o;
+    o.start_resid = k.start_resid;
+    o.start_base = k.start_base;
+    o.start_mask = k.start_mask;
+    try {
+      run(m, tokens, o);
+      ADD_FAILURE() << "accepted; wanted: " << k.error;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(k.error), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(ModelProperties, BidirectionalOutputsDoDependOnLaterTokens) {
