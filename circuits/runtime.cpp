@@ -1,6 +1,7 @@
 #include "circuits/runtime.h"
 
 #include "circuits/error.h"
+#include "git_commit.h"  // generated: CIRCUITCHECK_GIT_COMMIT
 
 #include <ATen/Parallel.h>
 #include <ATen/Context.h>
