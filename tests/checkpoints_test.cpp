@@ -40,11 +40,10 @@ TEST_P(ShippedCheckpoint, ReachesItsAccuracy) {
   if (t.system == "variable_renaming")
     for (const auto& [depth, tally] : e.by_class.at("depth"))
       if (depth <= 3) EXPECT_GE(tally.accuracy(), t.accuracy) << "depth " << depth << ": " << e.to_json().dump();
-  // The shipped S3 model (the full 60,000-step recipe) reaches 98.88 % of paths, under
-  // the 99 % target (checkpoints/README.md): what it reaches is checked, depth 1-4 at 99 %.
+  // The shipped S3 model reaches 99.84 % of paths and 100 % at depths 1-5 (checkpoints/README.md).
   if (t.system == "tree_path")
     for (const auto& [depth, tally] : e.by_class.at("depth"))
-      if (depth <= 4) EXPECT_GE(tally.accuracy(), 0.99) << "depth " << depth << ": " << e.to_json().dump();
+      if (depth <= 5) EXPECT_GE(tally.accuracy(), 0.99) << "depth " << depth << ": " << e.to_json().dump();
   if (t.system == "arithmetic") {
     Evaluation hard = evaluate_batch(task, ck.model, sample_hard(t.n, 778));
     EXPECT_GE(hard.overall.accuracy(), t.accuracy) << hard.to_json().dump();
@@ -53,7 +52,7 @@ TEST_P(ShippedCheckpoint, ReachesItsAccuracy) {
 
 INSTANTIATE_TEST_SUITE_P(Systems, ShippedCheckpoint,
                          ::testing::Values(Target{"modular_addition", 0, 1.0}, Target{"array_index", 100000, 0.999},
-                                           Target{"tree_path", 10000, 0.985}, Target{"variable_renaming", 10000, 0.99},
+                                           Target{"tree_path", 10000, 0.99}, Target{"variable_renaming", 10000, 0.99},
                                            Target{"arithmetic", 100000, 0.999}),
                          [](const auto& info) { return info.param.system; });
 
