@@ -450,7 +450,7 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
   }
   at::Tensor resid;
   at::Tensor sources, mask;  // a mixed start's [2b, pos, d_model] and [n, b or 1, pos]
-  bool shared_qkv = false;   // the start layer projects the sources, not the mix
+  bool shared_qkv = false;   // the start layer projects the sources and shares their attention (mixed_start_z)
   if (mixed) {
     sources = at::cat({options.start_resid, options.start_base}).to(tokens.device());
     mask = options.start_mask.to(tokens.device());
