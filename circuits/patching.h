@@ -15,10 +15,10 @@
 // remaining positions of a layer into one run, and for hook_resid_pre reuse
 // the corrupt run's earlier layers (the patched run starts at layer L from a
 // mixed start, RunOptions::start_base and start_mask, whose copies share
-// layer L's projections and attention matrices). A residual-stream hook (resid_pre, resid_mid,
-// resid_post) whose clean and corrupt activations differ at one position only
-// is, patched there, the clean run's: that site gets the clean metric without
-// a run.
+// layer L's projections and attention matrices). A residual-stream hook
+// (resid_pre, resid_mid, resid_post) whose clean and corrupt activations
+// differ at one position only is, patched there, the clean run's: that site
+// gets the clean metric without a run.
 #pragma once
 
 #include "circuits/hooks.h"
