@@ -194,6 +194,8 @@ Task arithmetic_task() {
   task.config = arithmetic_config;
   task.draw = [](Rng& rng, int64_t n, Scale) { return draw(rng, n); };
   task.sample = seeded(task.draw);
+  task.sample_hard = [](int64_t n, uint64_t seed, Scale) { return sample_hard(n, seed); };
+  task.hard_name = "hard cascade cases";
   task.domain_batch = no_domain(task.name);
   task.detokenize = [](const at::Tensor& row) { return detokenize_chars(kAlphabet, row, "detokenize(arithmetic)"); };
   task.tokenize = [](const std::string& text) { return tokenize_chars(kAlphabet, text, "tokenize(arithmetic)"); };

@@ -70,6 +70,36 @@ std::function<Batch(int64_t, uint64_t, Scale)> seeded(std::function<Batch(Rng&, 
   };
 }
 
+namespace {
+
+std::map<std::string, at::Tensor> concat_named(const std::map<std::string, at::Tensor>& a,
+                                               const std::map<std::string, at::Tensor>& b,
+                                               const std::string& where) {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& [name, t] : a) {
+    const auto other = b.find(name);
+    check(other != b.end(), where, "'" + name + "' is in the first batch only");
+    check(t.sizes().slice(1) == other->second.sizes().slice(1), where, "'" + name + "' differs in shape");
+    out[name] = at::cat({t, other->second});
+  }
+  check(a.size() == b.size(), where, "the second batch has names the first lacks");
+  return out;
+}
+
+}  // namespace
+
+Batch concat_batches(const Batch& a, const Batch& b, const std::string& where) {
+  check(a.tokens.size(1) == b.tokens.size(1), where,
+        "sequence lengths differ: " + std::to_string(a.tokens.size(1)) + " and " + std::to_string(b.tokens.size(1)));
+  Batch out;
+  out.tokens = at::cat({a.tokens, b.tokens});
+  out.targets = at::cat({a.targets, b.targets});
+  out.roles = concat_named(a.roles, b.roles, where + ": roles");
+  out.classes = concat_named(a.classes, b.classes, where + ": classes");
+  out.class_names = a.class_names;
+  return out;
+}
+
 at::Tensor to_tensor(const std::vector<int64_t>& values, at::IntArrayRef shape) {
   return at::from_blob(const_cast<int64_t*>(values.data()), shape, at::kLong).clone();
 }

@@ -89,6 +89,13 @@ struct Task {
   // Property claims draw from an Rng that replays a shrunk choice sequence, so a
   // shrunk example is always a valid one of the system. Unset for test-only tasks.
   std::function<Batch(Rng& rng, int64_t n, Scale scale)> draw;
+  // The system's hard cases where it has a generator of them, else unset:
+  // n >= 0 examples, seeded, with the roles and classes of `sample` (S4: deep
+  // chains, S5: carry and borrow cascades; see the system's header).
+  // `hard_name` names them in evaluations ("deep chains"). A training recipe
+  // may mix them into its batches (TrainRecipe::hard_fraction).
+  std::function<Batch(int64_t n, uint64_t seed, Scale scale)> sample_hard;
+  std::string hard_name;
   // The number of distinct sequences when small enough to enumerate (S1:
   // 12,769, S2: 18,750,000), else nullopt.
   std::optional<int64_t> domain_size;
@@ -143,6 +150,12 @@ void shuffle(std::vector<T>& values, Rng& rng) {
 
 // The `sample` of a task from its `draw`: draw(Rng(seed), n, scale).
 std::function<Batch(int64_t, uint64_t, Scale)> seeded(std::function<Batch(Rng&, int64_t, Scale)> draw);
+
+// The examples of `a` followed by those of `b`: tokens, targets, roles and
+// classes concatenated along the batch; class_names from `a`. Throws
+// InputError (prefixed by `where`) unless both have the same sequence
+// length, role names and class names, with the same trailing shapes.
+Batch concat_batches(const Batch& a, const Batch& b, const std::string& where);
 
 // An int64 tensor of `shape` holding `values` (row-major; sizes must agree).
 at::Tensor to_tensor(const std::vector<int64_t>& values, at::IntArrayRef shape);

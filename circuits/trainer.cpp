@@ -23,6 +23,9 @@ uint64_t splitmix64(uint64_t x) {
 
 uint64_t step_seed(uint64_t seed, int64_t step) { return splitmix64(splitmix64(seed) ^ static_cast<uint64_t>(step)); }
 
+// Mixed into the step seed for the hard cases of a batch ("hard" in ASCII).
+constexpr uint64_t kHardSeed = 0x68617264;
+
 bool is_bias(const std::string& name) {
   return name.find(".b_") != std::string::npos || (name.size() > 2 && name.compare(name.size() - 2, 2, ".b") == 0);
 }
@@ -51,11 +54,6 @@ void clip_gradients(TensorMap& params, double max_norm) {
     if (p.grad().defined()) p.mutable_grad().mul_(max_norm / (norm + 1e-6));
 }
 
-Batch training_batch(const Task& task, const TrainRecipe& r, int64_t step) {
-  if (r.batch_size == 0) return modular_addition_batch(train_indices(r.seed));
-  return task.sample(r.batch_size, step_seed(r.seed, step), r.scale);
-}
-
 double held_out_loss(const Task& task, const TrainState& s) {
   Batch test = modular_addition_batch(test_indices(s.recipe.seed));
   return evaluate_batch(task, s.model, test).loss;
@@ -72,7 +70,7 @@ nlohmann::json TrainRecipe::to_json() const {
           {"beta2", adamw.beta2}, {"weight_decay", adamw.weight_decay}, {"adam_eps", adamw.eps},
           {"warmup_steps", warmup_steps}, {"schedule", schedule}, {"min_lr_ratio", min_lr_ratio},
           {"grad_clip", grad_clip}, {"freeze_biases", freeze_biases}, {"stop_test_loss", stop_test_loss},
-          {"eval_every", eval_every}, {"config_overrides", config_overrides}};
+          {"eval_every", eval_every}, {"hard_fraction", hard_fraction}, {"config_overrides", config_overrides}};
 }
 
 TrainRecipe default_recipe(const Task& task, Scale scale) {
@@ -122,6 +120,7 @@ void apply_setting(TrainRecipe& recipe, const std::string& key_value) {
     else if (key == "freeze_biases") set_number(value, r.freeze_biases);
     else if (key == "stop_test_loss") set_number(value, r.stop_test_loss);
     else if (key == "eval_every") set_number(value, r.eval_every);
+    else if (key == "hard_fraction") set_number(value, r.hard_fraction);
     else {
       nlohmann::json probe = config_to_json(find_task(r.system).config(r.scale));
       check(probe.contains(key), where, "unknown setting '" + key + "' (not a recipe field nor a config field)");
@@ -133,6 +132,9 @@ void apply_setting(TrainRecipe& recipe, const std::string& key_value) {
   check(r.schedule == "constant" || r.schedule == "cosine", where, "schedule must be constant or cosine");
   check(r.steps > 0 && r.batch_size >= 0 && r.adamw.lr > 0, where, "steps and lr must be positive, batch_size >= 0");
   check(r.batch_size > 0 || r.system == "modular_addition", where, "full batch (batch_size=0) is only for modular_addition");
+  check(r.hard_fraction >= 0 && r.hard_fraction <= 1, where, "hard_fraction must lie in [0, 1]");
+  check(r.hard_fraction == 0 || (r.batch_size > 0 && find_task(r.system).sample_hard), where,
+        r.system + " has no hard-case generator to mix in");
   recipe = r;
 }
 
@@ -143,6 +145,15 @@ Config recipe_config(const TrainRecipe& r) {
   Config c = config_from_json(j, "recipe config");
   check_fits(task, r.scale, c, "recipe config");
   return c;
+}
+
+Batch training_batch(const Task& task, const TrainRecipe& r, int64_t step) {
+  if (r.batch_size == 0) return modular_addition_batch(train_indices(r.seed));
+  const auto hard = static_cast<int64_t>(std::llround(static_cast<double>(r.batch_size) * r.hard_fraction));
+  const uint64_t seed = step_seed(r.seed, step);
+  if (hard == 0) return task.sample(r.batch_size, seed, r.scale);
+  return concat_batches(task.sample(r.batch_size - hard, seed, r.scale),
+                        task.sample_hard(hard, seed ^ kHardSeed, r.scale), "training_batch(" + task.name + ")");
 }
 
 TrainState start_training(const TrainRecipe& recipe) {
@@ -215,13 +226,14 @@ void train(TrainState& s, int64_t log_every, int64_t checkpoint_every,
 
 void amend_recipe(TrainState& state, const std::vector<std::string>& settings) {
   static const std::set<std::string> schedule_keys = {"steps", "lr", "schedule", "min_lr_ratio",
-                                                      "warmup_steps", "weight_decay", "grad_clip"};
+                                                      "warmup_steps", "weight_decay", "grad_clip",
+                                                      "hard_fraction"};
   TrainRecipe r = state.recipe;
   for (const auto& kv : settings) {
     const std::string key = kv.substr(0, kv.find('='));
     check(schedule_keys.count(key) > 0, "train --resume --set " + kv,
           "'" + key + "' cannot change when resuming (only steps, lr, schedule, min_lr_ratio, warmup_steps, "
-          "weight_decay, grad_clip): it would change the model or its data");
+          "weight_decay, grad_clip, hard_fraction): it would change the model or redraw its data");
     apply_setting(r, kv);
   }
   state.recipe = r;

@@ -36,6 +36,10 @@ struct TrainRecipe {
   bool freeze_biases = false;   // train only weights (S1, as Nanda et al.)
   double stop_test_loss = 0.0;  // S1: stop when the held-out loss falls below this
   int64_t eval_every = 100;     // steps between held-out evaluations (S1)
+  // The share of each batch drawn from the task's hard cases (task.sample_hard:
+  // S4's deep chains, S5's cascades), in [0, 1]; round(batch_size *
+  // hard_fraction) examples, after the plain ones. 0: plain batches only.
+  double hard_fraction = 0.0;
   nlohmann::json config_overrides = nlohmann::json::object();  // TL fields over the task's config
 
   nlohmann::json to_json() const;
@@ -48,7 +52,8 @@ TrainRecipe default_recipe(const Task& task, Scale scale);
 
 // Applies "key=value": a recipe field (seed, steps, batch_size, lr,
 // weight_decay, beta1, beta2, warmup_steps, schedule, min_lr_ratio,
-// grad_clip, freeze_biases, stop_test_loss, eval_every) or a config field
+// grad_clip, freeze_biases, stop_test_loss, eval_every, hard_fraction) or a
+// config field
 // (n_layers, d_model, ...; stored in config_overrides). Throws InputError
 // naming the key for an unknown key or a malformed value, leaving `recipe`
 // unchanged.
@@ -81,17 +86,23 @@ struct TrainState {
   std::vector<nlohmann::json> amendments;
 };
 
+// The training batch of step `step` (>= 1) of a recipe: drawn from
+// hash(seed, step), its last round(batch_size * hard_fraction) examples from
+// task.sample_hard; S1 (batch_size 0): the whole training split.
+Batch training_batch(const Task& task, const TrainRecipe& recipe, int64_t step);
+
 // A fresh run: seeded initialisation (TL's gpt2 init).
 TrainState start_training(const TrainRecipe& recipe);
 
 // Changes a resumed run's schedule from its current step on: `settings` are
 // "key=value" for steps, lr, schedule, min_lr_ratio, warmup_steps,
-// weight_decay or grad_clip (e.g. a constant-lr run annealed by cosine over
-// its last steps: warmup_steps=<current step>, schedule=cosine, steps=<end>).
+// weight_decay, grad_clip or hard_fraction (e.g. a constant-lr run annealed
+// by cosine over its last steps: warmup_steps=<current step>,
+// schedule=cosine, steps=<end>; or a curriculum that adds hard cases).
 // Each change is recorded in state.amendments with the step it took effect,
 // so the run's recipe stays honest about its first stretch. Throws InputError
 // naming the setting for any other key (seed, batch, model config: they would
-// change the model or its data) or a malformed value, leaving `state` unchanged.
+// change the model or redraw its data) or a malformed value, leaving `state` unchanged.
 void amend_recipe(TrainState& state, const std::vector<std::string>& settings);
 
 // Trains until the step cap, the stopping rule or `stop()` returning true

@@ -24,8 +24,22 @@ Config variable_renaming_config(Scale scale) {
       "variable_renaming config");
 }
 
-Batch draw(Rng& rng, int64_t n, Scale scale) {
-  check_sample_size(n, "sample(variable_renaming)");
+// A held variable of the greatest current depth other than `last` (the one
+// the previous assignment bound), uniformly among them.
+int64_t deepest_held(const std::vector<int64_t>& held, const std::array<int64_t, kLetters>& var_depth, int64_t last,
+                     Rng& rng) {
+  int64_t depth = -1;
+  for (int64_t v : held)
+    if (v != last) depth = std::max(depth, var_depth[v]);
+  std::vector<int64_t> deepest;
+  for (int64_t v : held)
+    if (v != last && var_depth[v] == depth) deepest.push_back(v);
+  return deepest[uniform_int(rng, static_cast<int64_t>(deepest.size()))];
+}
+
+// `deep`: the hard-case generator (see the header).
+Batch draw_programs(Rng& rng, int64_t n, Scale scale, bool deep) {
+  check_sample_size(n, deep ? "sample_hard(variable_renaming)" : "sample(variable_renaming)");
   const int64_t m = num_assignments(scale);
   const int64_t len = 4 * m;
   std::vector<int64_t> tokens(n * len), targets(n * len), source(n * m), depth(n * m), max_depth(n);
@@ -38,7 +52,7 @@ Batch draw(Rng& rng, int64_t n, Scale scale) {
     shuffle(letters, rng);
     std::vector<int64_t> digits = {0, 1, 2, 3};
     shuffle(digits, rng);
-    int64_t deepest = 0;
+    int64_t deepest = 0, last = -1;  // last: the letter the previous assignment bound
     for (int64_t k = 0; k < m; ++k) {
       int64_t x_token, y, val, d, src;
       if (k < kDigits) {
@@ -47,7 +61,9 @@ Batch draw(Rng& rng, int64_t n, Scale scale) {
         d = 0;
         src = -1;
       } else {
-        const int64_t x = held[uniform_int(rng, static_cast<int64_t>(held.size()))];
+        const int64_t x = deep && uniform_int(rng, 2) == 0
+                              ? deepest_held(held, var_depth, last, rng)
+                              : held[uniform_int(rng, static_cast<int64_t>(held.size()))];
         y = uniform_int(rng, kLetters);
         x_token = kFirstLetter + x;
         val = value[x];
@@ -59,6 +75,7 @@ Batch draw(Rng& rng, int64_t n, Scale scale) {
       value[y] = val;
       var_depth[y] = d;
       bound_at[y] = 4 * k + 2;
+      last = y;
       int64_t* t = &tokens[e * len + 4 * k];
       t[0] = x_token;
       t[1] = kArrow;
@@ -100,8 +117,10 @@ Task variable_renaming_task() {
   task.name = "variable_renaming";
   task.alias = "S4";
   task.config = variable_renaming_config;
-  task.draw = draw;
+  task.draw = [](Rng& rng, int64_t n, Scale scale) { return draw_programs(rng, n, scale, false); };
   task.sample = seeded(task.draw);
+  task.sample_hard = seeded([](Rng& rng, int64_t n, Scale scale) { return draw_programs(rng, n, scale, true); });
+  task.hard_name = "deep chains";
   task.domain_batch = no_domain(task.name);
   task.detokenize = [](const at::Tensor& row) {
     return detokenize_chars(kAlphabet, row, "detokenize(variable_renaming)");

@@ -22,6 +22,11 @@
 // (positions 0, 4, 8, 12); a counterfactual that takes another program's
 // digits there permutes every value and keeps every chain.
 // Classes: [batch, num_assignments] "depth"; [batch] "max_depth".
+// Hard cases ("deep chains", task.sample_hard): programs drawn the same way,
+// except that each rename, with probability 1/2, takes as x a variable of the
+// greatest current depth other than the one the previous assignment bound
+// (uniformly among them). Chains of depth 4 and more are then common, and
+// their hops are rarely adjacent assignments, which a model cannot shortcut.
 #pragma once
 
 #include "circuits/task.h"

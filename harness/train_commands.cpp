@@ -1,6 +1,5 @@
 #include "harness/train_commands.h"
 
-#include "circuits/arithmetic.h"
 #include "circuits/checkpoint.h"
 #include "circuits/error.h"
 #include "circuits/node_map.h"
@@ -151,9 +150,9 @@ int eval_command(int argc, char** argv) {
   const int64_t n = args.get_int("--n", 10000, 1, 1 << 30);
   const uint64_t seed = static_cast<uint64_t>(args.get_int("--seed", 20240601, 0, 1 << 30));
   std::vector<Evaluation> results = {evaluate(task, ck.model, scale, n, seed)};
-  if (task.name == "arithmetic") {
-    results.push_back(evaluate_batch(task, ck.model, sample_hard(n, seed)));
-    results.back().domain = "hard cascade cases";
+  if (task.sample_hard) {
+    results.push_back(evaluate_batch(task, ck.model, task.sample_hard(n, seed, scale)));
+    results.back().domain = task.hard_name;
   }
   if (args.has("--json")) {
     nlohmann::json j = nlohmann::json::array();

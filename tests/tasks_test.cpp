@@ -293,6 +293,7 @@ TEST(Tasks, BadCountsAndRangesAreRejected) {
       expect_input_error([&] { task.domain_batch(0, 1); }, "system '" + task.name + "' has no finite domain");
   }
   expect_input_error([] { sample_hard(-5, 0); }, "sample_hard: the number of examples must be non-negative");
+  expect_input_error([] { find_task("S4").sample_hard(-1, 0, Scale::kCpu); }, "sample_hard(variable_renaming)");
   const Task& s1 = find_task("S1");
   const Task& s2 = find_task("S2");
   expect_input_error([&] { s1.domain_batch(-1, 2); }, "domain_batch(modular_addition): range [-1, -1 + 2)");
@@ -301,6 +302,34 @@ TEST(Tasks, BadCountsAndRangesAreRejected) {
   expect_input_error([&] { s2.domain_batch(18750000 - 1, 2); }, "outside the domain [0, 18750000)");
   expect_input_error([&] { s2.domain_batch(INT64_MAX, 1); }, "outside the domain");
   expect_input_error([] { modular_addition_batch({0, 12769}); }, "modular_addition_batch: domain index 12769");
+}
+
+TEST(Tasks, OnlyS4AndS5HaveHardCases) {
+  for (const Task& task : all_tasks()) {
+    const bool has = task.alias == "S4" || task.alias == "S5";
+    EXPECT_EQ(static_cast<bool>(task.sample_hard), has) << task.name;
+    EXPECT_EQ(task.hard_name.empty(), !has) << task.name;
+  }
+  EXPECT_TRUE(same_batch(find_task("S5").sample_hard(50, 3, Scale::kCpu), sample_hard(50, 3)));
+}
+
+TEST(Tasks, ConcatBatchesKeepsTheRowsInOrderAndRefusesMismatches) {
+  const Task& s4 = find_task("S4");
+  const Batch a = s4.sample(3, 1, Scale::kCpu), b = s4.sample_hard(2, 2, Scale::kCpu);
+  const Batch both = concat_batches(a, b, "test");
+  EXPECT_TRUE(same(both.tokens, at::cat({a.tokens, b.tokens})));
+  EXPECT_TRUE(same(both.roles.at("x_source").slice(0, 3), b.roles.at("x_source")));
+  EXPECT_TRUE(same(both.classes.at("max_depth").slice(0, 0, 3), a.classes.at("max_depth")));
+  expect_input_error([&] { concat_batches(a, s4.sample(2, 1, Scale::kSeed), "test"); },
+                     "test: sequence lengths differ: 64 and 128");
+  expect_input_error([&] { concat_batches(a, find_task("S5").sample(2, 1, Scale::kCpu), "mix"); },
+                     "sequence lengths differ");
+  Batch fewer = b;
+  fewer.roles.erase("digit");
+  expect_input_error([&] { concat_batches(a, fewer, "mix"); }, "mix: roles: 'digit' is in the first batch only");
+  Batch wider = b;
+  wider.classes["max_depth"] = wider.classes["max_depth"].unsqueeze(1);
+  expect_input_error([&] { concat_batches(a, wider, "mix"); }, "mix: classes: 'max_depth' differs in shape");
 }
 
 // ---------------------------------------------------------------------------
@@ -517,11 +546,9 @@ TEST(TreePath, DepthsVaryAndTheLastEdgeIsSometimesOnThePath) {
 // ---------------------------------------------------------------------------
 // S4: variable renaming.
 
-RC_GTEST_PROP(VariableRenaming, LabelsAndDepthsFollowTheProgram, ()) {
-  const Scale scale = any_scale();
-  const int64_t n = *rc::gen::inRange<int64_t>(1, 16);
-  const Batch batch = any_batch(find_task("variable_renaming"), n, scale);
-  const int64_t m = num_assignments(scale);
+// Checks labels, roles and depths against the program's semantics.
+void check_programs(const Batch& batch, Scale scale) {
+  const int64_t n = batch.tokens.size(0), m = num_assignments(scale);
   RC_ASSERT(batch.tokens.size(1) == 4 * m);
   const Grid tokens(batch.tokens), targets(batch.targets), x(batch.roles.at("x")), y(batch.roles.at("y")),
       arrow(batch.roles.at("arrow")), end(batch.roles.at("end")), source(batch.roles.at("x_source")),
@@ -553,6 +580,35 @@ RC_GTEST_PROP(VariableRenaming, LabelsAndDepthsFollowTheProgram, ()) {
     }
     RC_ASSERT(max_depth(b) == deepest);
   }
+}
+
+RC_GTEST_PROP(VariableRenaming, LabelsAndDepthsFollowTheProgram, ()) {
+  const Scale scale = any_scale();
+  check_programs(any_batch(find_task("variable_renaming"), *rc::gen::inRange<int64_t>(1, 16), scale), scale);
+}
+
+RC_GTEST_PROP(VariableRenaming, DeepChainsFollowTheProgramToo, ()) {
+  const Scale scale = any_scale();
+  check_programs(find_task("variable_renaming").sample_hard(*rc::gen::inRange<int64_t>(1, 16), any_seed(), scale),
+                 scale);
+}
+
+// The share of renames at depth >= 4, and the share whose x was bound by the
+// previous assignment (an adjacent hop).
+std::pair<double, double> deep_and_adjacent(const Batch& batch) {
+  const at::Tensor renames = batch.classes.at("depth").slice(1, 4);
+  const at::Tensor prev_y = batch.roles.at("y").slice(1, 3, -1);
+  const auto share = [&](const at::Tensor& t) { return t.to(at::kDouble).mean().item<double>(); };
+  return {share(renames >= 4), share(batch.roles.at("x_source").slice(1, 4) == prev_y)};
+}
+
+TEST(VariableRenaming, DeepChainsAreCommonAndRarelyAdjacent) {
+  const Task& task = find_task("S4");
+  const auto [plain_deep, plain_adjacent] = deep_and_adjacent(task.sample(2000, 7, Scale::kCpu));
+  const auto [hard_deep, hard_adjacent] = deep_and_adjacent(task.sample_hard(2000, 7, Scale::kCpu));
+  EXPECT_LT(plain_deep, 0.07);  // measured 5.8 %, deep chains 27.7 %
+  EXPECT_GT(hard_deep, 4 * plain_deep);
+  EXPECT_LT(hard_adjacent, plain_adjacent);
 }
 
 TEST(VariableRenaming, TextIsTheSeedNotation) {

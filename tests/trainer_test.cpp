@@ -110,12 +110,47 @@ TEST(Trainer, ResumeAmendsTheScheduleAndRecordsIt) {
   EXPECT_EQ(loaded.amendments.size(), 1u);
 }
 
+TEST(Trainer, HardFractionMixesHardCasesIntoEveryBatch) {
+  const Task& s4 = find_task("S4");
+  TrainRecipe r = default_recipe(s4, Scale::kCpu);
+  const Batch plain = training_batch(s4, r, 7);
+  EXPECT_EQ(plain.tokens.size(0), 64);
+  apply_setting(r, "hard_fraction=0.5");
+  const Batch mixed = training_batch(s4, r, 7);
+  ASSERT_EQ(mixed.tokens.size(0), 64);
+  // The plain half is the plain batch's first 32 programs; the hard half chains deeper.
+  EXPECT_TRUE(at::equal(mixed.tokens.slice(0, 0, 32), plain.tokens.slice(0, 0, 32)));
+  const auto mean_depth = [](const at::Tensor& t) { return t.to(at::kDouble).mean().item<double>(); };
+  const at::Tensor depth = mixed.classes.at("max_depth");
+  EXPECT_GT(mean_depth(depth.slice(0, 32)), mean_depth(depth.slice(0, 0, 32)) + 1.0);
+  EXPECT_TRUE(at::equal(training_batch(s4, r, 7).tokens, mixed.tokens));
+  EXPECT_FALSE(at::equal(training_batch(s4, r, 8).tokens, mixed.tokens));
+}
+
+TEST(Trainer, HardFractionCanBeAddedOnResume) {
+  TrainRecipe r = tiny_recipe("arithmetic", 4);
+  TrainState s = start_training(r);
+  train(s, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+  amend_recipe(s, {"steps=6", "hard_fraction=0.25"});
+  EXPECT_EQ(s.recipe.hard_fraction, 0.25);
+  train(s, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+  EXPECT_EQ(s.step, 6);
+  const std::string path = testing_util::scratch_dir("TrainerHard") + "/run.state.safetensors";
+  save_training(path, s);
+  EXPECT_EQ(load_training(path).recipe.hard_fraction, 0.25);
+}
+
 TEST(Trainer, SettingsAreChecked) {
   TrainRecipe r = default_recipe(find_task("S1"), Scale::kCpu);
   EXPECT_THROW(apply_setting(r, "learning_rate=1"), InputError);
   EXPECT_THROW(apply_setting(r, "lr"), InputError);
   EXPECT_THROW(apply_setting(r, "steps=many"), InputError);
   EXPECT_THROW(apply_setting(r, "schedule=linear"), InputError);
+  EXPECT_THROW(apply_setting(r, "hard_fraction=0.5"), InputError);  // S1 has no hard cases
+  TrainRecipe s5 = default_recipe(find_task("S5"), Scale::kCpu);
+  EXPECT_THROW(apply_setting(s5, "hard_fraction=1.5"), InputError);
+  EXPECT_THROW(apply_setting(s5, "hard_fraction=-0.1"), InputError);
+  apply_setting(s5, "hard_fraction=1");
   apply_setting(r, "n_ctx=2");
   EXPECT_THROW(recipe_config(r), InputError);  // S1 needs n_ctx 3
   EXPECT_THROW(load_training(testing_util::fixture("tl/modadd/golden.safetensors")), InputError);
