@@ -142,6 +142,7 @@ json Outcome::to_json() const {
                              {"live", l.live()}});
   for (const auto& f : figures) j["figures"].push_back(f.to_json());
   if (!counterexamples.empty()) j["counterexamples"] = counterexamples;
+  if (!stopped.empty()) j["stopped"] = stopped;
   return j;
 }
 
@@ -162,13 +163,16 @@ Batch filtered(const Batch& b, const std::string& where, int64_t value, int64_t 
 
 }  // namespace
 
-void for_each_batch(const Task& task, const Domain& domain, Scale scale, const std::function<void(const Batch&)>& fn) {
+void for_each_batch(const Task& task, const Domain& domain, Scale scale, const std::function<void(const Batch&)>& fn,
+                    const std::function<bool()>& done) {
   const int64_t total = domain.exhaustive ? *task.domain_size : domain.sample;
+  const auto stop = [&] { return done && done(); };
   if (domain.where.empty()) {
     for (int64_t start = 0; start < total; start += kVerifyBatch) {
       const int64_t count = std::min(kVerifyBatch, total - start);
       fn(domain.exhaustive ? task.domain_batch(start, count)
                            : task.sample(count, domain.seed + static_cast<uint64_t>(start), scale));
+      if (stop()) return;
     }
     return;
   }
@@ -180,11 +184,18 @@ void for_each_batch(const Task& task, const Domain& domain, Scale scale, const s
     drawn += count;
     Batch kept = filtered(b, domain.where, domain.where_value, domain.exhaustive ? count : total - found);
     found += kept.tokens.size(0);
-    if (kept.tokens.size(0) > 0) fn(kept);
+    if (kept.tokens.size(0) == 0) continue;
+    fn(kept);
+    if (stop()) return;
   }
   check(found > 0 && (domain.exhaustive || found == total), "for_each_batch",
         "found " + std::to_string(found) + " examples with " + domain.where + " = " + std::to_string(domain.where_value) +
             " in " + std::to_string(drawn) + " drawn");
+}
+
+int64_t domain_examples(const Task& task, const Domain& domain) {
+  if (!domain.exhaustive) return domain.sample;
+  return domain.where.empty() ? *task.domain_size : -1;
 }
 
 void accumulate(Liveness& into, const Liveness& part) {

@@ -124,6 +124,9 @@ struct Outcome {
   std::vector<Figure> figures;     // evidence pictures
   std::vector<std::string> counterexamples;  // property claims: shrunk failing examples as token strings
   std::string explanation;         // the checks' explanations, then any dead intervention
+  // Empty when the claim ran its whole domain; else why a control stopped early
+  // ("stopped after 4096 of 20000 examples: ..."), also in the explanation.
+  std::string stopped;
 
   nlohmann::json to_json() const;
 };
@@ -133,9 +136,15 @@ std::string percent(double rate);
 std::string number(double x);
 
 // Calls `fn` on each batch of the domain, in order, drawn as evaluate() draws
-// them (filtered by `where`). Throws InputError when a filtered domain finds
-// too few examples.
-void for_each_batch(const Task& task, const Domain& domain, Scale scale, const std::function<void(const Batch&)>& fn);
+// them (filtered by `where`), and stops early after a batch for which `done`
+// (when set) returns true. Throws InputError when a filtered domain that ran
+// to its end found too few examples.
+void for_each_batch(const Task& task, const Domain& domain, Scale scale, const std::function<void(const Batch&)>& fn,
+                    const std::function<bool()>& done = nullptr);
+
+// The number of examples the domain holds (domain_size or sample), or -1 when
+// unknown before it runs (an exhaustive domain filtered by `where`).
+int64_t domain_examples(const Task& task, const Domain& domain);
 
 // Adds one batch's liveness to a running total.
 void accumulate(Liveness& into, const Liveness& part);

@@ -76,6 +76,7 @@ void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits,
   into.n_examples += batch.tokens.size(0);
   if (task.name == "variable_renaming") {
     at::Tensor per_assignment = token_ok.view({token_ok.size(0), -1, 4}).all(-1);  // [batch, n_assign]
+    into.units_per_example = per_assignment.size(1);
     add(into.overall, per_assignment.numel(), per_assignment.sum().item<int64_t>());
     tally_by(batch.classes.at("depth"), per_assignment, into.by_class["depth"]);
     return;

@@ -29,6 +29,7 @@ struct Evaluation {
   std::string unit;        // "example" or "assignment"
   std::string domain;      // "exhaustive" or "sampled"
   int64_t n_examples = 0;
+  int64_t units_per_example = 1;  // S4: the assignments of a program (set by tally_batch)
   uint64_t seed = 0;       // sampled domains
   Tally overall;           // per unit
   Tally tokens;            // per scored position

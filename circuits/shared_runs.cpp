@@ -37,8 +37,8 @@ bool covers(const std::vector<HookPoint>& planned, const std::vector<HookPoint>&
 }  // namespace
 
 void visit_runs(const Task& task, const HookedTransformer& model, Scale scale, const Domain& domain,
-                const std::vector<HookPoint>& hooks, const RunVisitor& fn) {
-  for_each_batch(task, domain, scale, [&](const Batch& b) { fn(b, plain_run(model, b, hooks)); });
+                const std::vector<HookPoint>& hooks, const RunVisitor& fn, const std::function<bool()>& done) {
+  for_each_batch(task, domain, scale, [&](const Batch& b) { fn(b, plain_run(model, b, hooks)); }, done);
 }
 
 bool reads_plain_runs(const Claim& claim, std::vector<HookPoint>* hooks) {
@@ -62,45 +62,46 @@ void SharedRuns::plan(const Claim& claim, const std::string& label) {
 }
 
 void SharedRuns::visit(const Task& task, const HookedTransformer& model, const std::string& label, Scale scale,
-                       const Domain& domain, const std::vector<HookPoint>& hooks, const RunVisitor& fn) {
+                       const Domain& domain, const std::vector<HookPoint>& hooks, const RunVisitor& fn,
+                       const std::function<bool()>& done) {
   auto it = entries_.find(key(label, domain));
-  if (it == entries_.end() || !covers(it->second.hooks, hooks) || (it->second.computed && !it->second.kept)) {
+  if (it == entries_.end() || !covers(it->second.hooks, hooks) || !it->second.kept) {
     visit_runs(task, model, scale, domain, hooks, [&](const Batch& b, const RunResult& r) {
       ++batches_run_;
       fn(b, r);
-    });
+    }, done);
     return;
   }
   Entry& e = it->second;
-  if (e.computed) {
-    for (std::size_t i = 0; i < e.runs.size(); ++i) {
-      ++batches_replayed_;
-      fn(e.batches[i], e.runs[i]);
-    }
-    return;
+  const auto stop = [&] { return done && done(); };
+  for (std::size_t i = 0; i < e.runs.size(); ++i) {
+    ++batches_replayed_;
+    fn(e.batches[i], e.runs[i]);
+    if (stop()) return;
   }
-  // Kept only once every batch ran: a visit that throws leaves the entry to be computed again.
-  bool kept = true;
-  int64_t total = 0;
-  std::vector<Batch> batches;
-  std::vector<RunResult> runs;
-  visit_runs(task, model, scale, domain, e.hooks, [&](const Batch& b, const RunResult& r) {
+  if (e.complete) return;
+  // The batches after the kept ones: run, then kept once fn returned (a throw keeps the prefix valid).
+  std::size_t index = 0;
+  const std::size_t replayed = e.runs.size();
+  bool stopped = false;
+  for_each_batch(task, domain, scale, [&](const Batch& b) {
+    if (index++ < replayed) return;
+    RunResult r = plain_run(model, b, e.hooks);
     ++batches_run_;
     fn(b, r);
-    total += bytes(b, r);
-    kept = kept && total <= max_bytes_;
-    if (!kept) {
-      batches.clear();
-      runs.clear();
+    stopped = stop();
+    if (!e.kept) return;
+    e.bytes += bytes(b, r);
+    e.kept = e.bytes <= max_bytes_;
+    if (!e.kept) {
+      e.batches.clear();
+      e.runs.clear();
       return;
     }
-    batches.push_back(b);
-    runs.push_back(r);
-  });
-  e.computed = true;
-  e.kept = kept;
-  e.batches = std::move(batches);
-  e.runs = std::move(runs);
+    e.batches.push_back(b);
+    e.runs.push_back(std::move(r));
+  }, [&] { return stopped; });
+  e.complete = e.kept && !stopped;
 }
 
 void SharedRuns::release(const Claim& claim, const std::string& label) {

@@ -9,7 +9,9 @@
 // blocks.L.attn.hook_pattern. The first claim to visit a planned (model,
 // domain) runs each batch once with the union of the planned hooks cached and
 // keeps the batches and runs; the others replay them; release() by the last
-// planned claim frees them. A (model, domain) whose kept runs would exceed
+// planned claim frees them. A visit may stop early (`done`, e.g. a control
+// that can no longer pass): the batches it ran stay kept, and a later visit
+// replays them and runs the rest. A (model, domain) whose kept runs would exceed
 // kSharedRunBytes is not kept: each claim then runs it itself, so memory stays
 // bounded. Replayed runs are the very tensors of the first run, so a claim's
 // values do not depend on the order the claims run in.
@@ -40,9 +42,11 @@ constexpr int64_t kSharedRunBytes = int64_t{512} << 20;
 using RunVisitor = std::function<void(const Batch& batch, const RunResult& run)>;
 
 // Runs `model` on each batch of `domain` (for_each_batch) with `hooks` cached
-// and calls fn; nothing is kept.
+// and calls fn, stopping after a batch for which `done` (when set) is true;
+// nothing is kept.
 void visit_runs(const Task& task, const HookedTransformer& model, Scale scale, const Domain& domain,
-                const std::vector<HookPoint>& hooks, const RunVisitor& fn);
+                const std::vector<HookPoint>& hooks, const RunVisitor& fn,
+                const std::function<bool()>& done = nullptr);
 
 // The plain activations `claim` reads on its domain, and whether it reads any
 // (behaviour, attention, ablation on examples); other kinds run their own passes.
@@ -57,9 +61,10 @@ class SharedRuns {
   void plan(const Claim& claim, const std::string& label);
 
   // visit_runs(), replayed from the kept runs when (label, domain) was planned
-  // with every hook in `hooks` (computed and kept on the first visit).
+  // with every hook in `hooks` (computed and kept as visits reach them).
   void visit(const Task& task, const HookedTransformer& model, const std::string& label, Scale scale,
-             const Domain& domain, const std::vector<HookPoint>& hooks, const RunVisitor& fn);
+             const Domain& domain, const std::vector<HookPoint>& hooks, const RunVisitor& fn,
+             const std::function<bool()>& done = nullptr);
 
   // `claim` is done on `label`: frees the runs no planned claim still needs.
   void release(const Claim& claim, const std::string& label);
@@ -72,9 +77,10 @@ class SharedRuns {
   struct Entry {
     std::vector<HookPoint> hooks;  // the planned union, sorted
     int uses = 0;                  // planned claims not yet released
-    bool computed = false;
-    bool kept = false;
-    std::vector<Batch> batches;
+    bool complete = false;         // a visit ran the whole domain
+    bool kept = true;              // false once the runs outgrew max_bytes_ (then none are kept)
+    int64_t bytes = 0;
+    std::vector<Batch> batches;    // the first batches of the domain, in order, and their runs
     std::vector<RunResult> runs;
   };
   int64_t max_bytes_;

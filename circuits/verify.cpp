@@ -18,18 +18,20 @@ using nlohmann::json;
 
 std::string unit_name(const Evaluation& e) { return e.unit + "s"; }
 
-// The plain runs of a model over a domain with hooks cached: shared or its own.
-using VisitRuns = std::function<void(const Domain&, const std::vector<HookPoint>&, const RunVisitor&)>;
+// The plain runs of a model over a domain with hooks cached, shared or its
+// own, stopping early after a batch for which the last argument (when set) is true.
+using VisitRuns =
+    std::function<void(const Domain&, const std::vector<HookPoint>&, const RunVisitor&, const std::function<bool()>&)>;
 
 // The accuracy and loss of the model on the domain (the examples for_each_batch visits).
 Evaluation evaluate_domain(const Task& task, const Domain& domain, const VisitRuns& visit) {
   Evaluation e = empty_evaluation(task);
-  visit(domain, {}, [&](const Batch& b, const RunResult& r) { tally_batch(task, b, r.logits, e); });
+  visit(domain, {}, [&](const Batch& b, const RunResult& r) { tally_batch(task, b, r.logits, e); }, nullptr);
   return e;
 }
 
-void run_behaviour(const Task& task, const Claim& claim, const VisitRuns& visit, Outcome& out) {
-  Evaluation e = evaluate_domain(task, claim.domain, visit);
+// The checks of a behaviour claim on its evaluation.
+void behaviour_checks(const Claim& claim, const Evaluation& e, Outcome& out) {
   if (claim.metric == "loss") {
     const std::string what = "loss per scored position (nats) over " + std::to_string(e.n_examples) + " examples";
     for (Check& c : value_checks("loss", what, e.loss, claim.pass)) out.checks.push_back(std::move(c));
@@ -41,7 +43,9 @@ void run_behaviour(const Task& task, const Claim& claim, const VisitRuns& visit,
                                     claim.domain.exhaustive, "rate_at_least", threshold, claim.pass.bound));
     return;
   }
-  const auto& groups = e.by_class[claim.by_class];
+  static const std::map<int64_t, Tally> kNone;
+  const auto found = e.by_class.find(claim.by_class);
+  const auto& groups = found == e.by_class.end() ? kNone : found->second;
   if (groups.empty())
     out.checks.push_back(rate_check("accuracy " + claim.by_class, claim.by_class + ": correct on", unit_name(e), 0, 0,
                                     claim.domain.exhaustive, "rate_at_least", threshold, claim.pass.bound));
@@ -69,6 +73,41 @@ void run_behaviour(const Task& task, const Claim& claim, const VisitRuns& visit,
                                       claim.by_class + "=" + std::to_string(value) + ": correct on", unit_name(e), 0, 0,
                                       claim.domain.exhaustive, "rate_at_least", threshold, claim.pass.bound));
   out.figures.push_back(figure);
+}
+
+// Whether a behaviour claim's accuracy checks would fail even if `more` units
+// after those tallied in `e` were all correct (each rate only rises with them).
+bool certainly_fails(const Claim& claim, Evaluation e, int64_t more) {
+  if (more <= 0 || claim.metric == "loss") return false;
+  const auto add = [&](Tally& t) {
+    t.n += more;
+    t.correct += more;
+  };
+  add(e.overall);
+  if (!claim.by_class.empty()) {
+    auto& groups = e.by_class[claim.by_class];
+    if (groups.empty() && claim.class_values.empty()) return false;
+    for (auto& [value, tally] : groups) add(tally);
+    for (int64_t value : claim.class_values)
+      if (!groups.count(value)) add(groups[value]);
+  }
+  Outcome best;
+  behaviour_checks(claim, e, best);
+  return std::any_of(best.checks.begin(), best.checks.end(), [](const Check& c) { return !c.pass; });
+}
+
+// On a control, the run stops once no later batch could make it pass.
+void run_behaviour(const Task& task, const Claim& claim, const VisitRuns& visit, bool control, Outcome& out) {
+  Evaluation e = empty_evaluation(task);
+  const int64_t total = domain_examples(task, claim.domain);
+  const auto done = [&] { return certainly_fails(claim, e, (total - e.n_examples) * e.units_per_example); };
+  visit(
+      claim.domain, {}, [&](const Batch& b, const RunResult& r) { tally_batch(task, b, r.logits, e); },
+      control && total >= 0 ? std::function<bool()>(done) : nullptr);
+  if (total >= 0 && e.n_examples < total)
+    out.stopped = "stopped after " + std::to_string(e.n_examples) + " of " + std::to_string(total) +
+                  " examples: it fails even if every later " + e.unit + " were correct";
+  behaviour_checks(claim, e, out);
 }
 
 // Counts the items whose attention mass from the query role to the key roles is >= min_mass.
@@ -124,7 +163,7 @@ void run_attention(const Claim& claim, const VisitRuns& visit, Outcome& out) {
       figure.values.emplace_back();
       for (int64_t k = 0; k < mean.size(1); ++k) figure.values.back().push_back(mean[q][k].item<double>());
     }
-  });
+  }, nullptr);
   if (!figure.values.empty()) out.figures.push_back(figure);
   std::string keys;
   for (const auto& k : claim.keys) keys += (keys.empty() ? "" : ", ") + k;
@@ -191,12 +230,22 @@ std::vector<Intervention> ablations(const Task& task, const Claim& claim, const 
   return out;
 }
 
+// On a control whose accuracy before ablation already fails before_at_least,
+// the ablated pass is skipped (the outcome fails either way).
 void run_ablation(const Task& task, const Claim& claim, const HookedTransformer& model, Scale scale,
-                  const VisitRuns& visit, Outcome& out) {
+                  const VisitRuns& visit, bool control, Outcome& out) {
+  const Evaluation before = evaluate_domain(task, claim.domain, visit);
+  out.checks.push_back(rate_check("accuracy before", "before ablation: correct on", unit_name(before),
+                                  before.overall.correct, before.overall.n, claim.domain.exhaustive,
+                                  claim.pass.before_at_least ? "before_at_least" : "",
+                                  claim.pass.before_at_least.value_or(0.0), claim.pass.bound));
+  if (control && !out.checks[0].pass) {
+    out.stopped = "not ablated: it already fails before ablation";
+    return;
+  }
   RunOptions options;
   options.interventions = ablations(task, claim, model, scale);
   out.liveness.resize(options.interventions.size());
-  const Evaluation before = evaluate_domain(task, claim.domain, visit);
   Evaluation after;
   after.unit = before.unit;
   for_each_batch(task, claim.domain, scale, [&](const Batch& b) {
@@ -211,10 +260,6 @@ void run_ablation(const Task& task, const Claim& claim, const HookedTransformer&
     if (!site.positions.empty()) sites += " positions " + c10::str(at::IntArrayRef(site.positions));
     if (!site.neurons.empty()) sites += " neurons " + c10::str(at::IntArrayRef(site.neurons));
   }
-  out.checks.push_back(rate_check("accuracy before", "before ablation: correct on", unit_name(before),
-                                  before.overall.correct, before.overall.n, claim.domain.exhaustive,
-                                  claim.pass.before_at_least ? "before_at_least" : "",
-                                  claim.pass.before_at_least.value_or(0.0), claim.pass.bound));
   const std::string what = "after " + to_string(claim.method) + "-ablating " +
                            (claim.keep_only ? "every head and MLP except " : "") + sites + ": correct on";
   out.checks.push_back(claim.pass.rate_at_least
@@ -289,18 +334,20 @@ Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer&
   c10::InferenceMode guard;
   const Scale scale = scale_for(task, model.config);
   check_fits(task, scale, model.config, "run_claim: " + claim.id + " on " + label);
-  const VisitRuns visit = [&](const Domain& domain, const std::vector<HookPoint>& hooks, const RunVisitor& fn) {
+  const VisitRuns visit = [&](const Domain& domain, const std::vector<HookPoint>& hooks, const RunVisitor& fn,
+                              const std::function<bool()>& done) {
     if (shared)
-      shared->visit(task, model, label, scale, domain, hooks, fn);
+      shared->visit(task, model, label, scale, domain, hooks, fn, done);
     else
-      visit_runs(task, model, scale, domain, hooks, fn);
+      visit_runs(task, model, scale, domain, hooks, fn, done);
   };
+  const bool control = label != "checkpoint";
   Outcome out;
   out.model = label;
   switch (claim.kind) {
-    case ClaimKind::kBehaviour: run_behaviour(task, claim, visit, out); break;
+    case ClaimKind::kBehaviour: run_behaviour(task, claim, visit, control, out); break;
     case ClaimKind::kAttention: run_attention(claim, visit, out); break;
-    case ClaimKind::kAblation: run_ablation(task, claim, model, scale, visit, out); break;
+    case ClaimKind::kAblation: run_ablation(task, claim, model, scale, visit, control, out); break;
     case ClaimKind::kFourier: run_fourier(task, claim, model, scale, out); break;
     case ClaimKind::kSpectrum: run_spectrum(task, claim, model, scale, out); break;
     case ClaimKind::kGeometry: run_geometry(task, claim, model, scale, out); break;
@@ -319,6 +366,7 @@ Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer&
     out.pass = false;
     out.explanation += "; not live: " + l.describe();
   }
+  if (!out.stopped.empty()) out.explanation += "; " + out.stopped;
   return out;
 }
 

@@ -15,6 +15,13 @@
 // one-sided 95 % Wilson bound: the lower bound for "at least" rules, the upper
 // bound for "at most" rules (drop_to_at_most). Values (loss) pass on the value.
 //
+// A control (any label but "checkpoint") stops as soon as it can no longer
+// pass, and its Outcome says so in `stopped`: a behaviour claim after the
+// batch from which even all-correct remaining examples could not lift a
+// claimed rate to its threshold; an ablation claim skips the ablated pass when
+// accuracy before ablation already fails before_at_least. The checkpoint
+// always runs its whole domain.
+//
 // Verdicts: "pass" (passes on the model, fails on every control), "fail",
 // "not_falsifiable" (passes on the model and on some control: the check could
 // not have failed; it fails the run), "error" (running it threw InputError).

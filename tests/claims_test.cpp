@@ -250,6 +250,99 @@ TEST(SharedRuns, ClaimsOnOneDomainShareOneForwardPass) {
   }
 }
 
+// Controls stop early once they cannot pass. On sampled domains of 3 batches
+// (10,000 examples), a behaviour claim run as a control and as the checkpoint
+// (which never stops) must reach the same pass/fail for every threshold and
+// model; the failing ones stop after the first or second batch, once even
+// all-correct remaining examples could not lift them.
+json early_stop_claim(double threshold, bool by_class, const std::string& metric = "accuracy") {
+  json claim = {{"id", "copies"}, {"hypothesis", "copies the previous token"}, {"kind", "behaviour"},
+                {"metric", metric}, {"domain", {{"sample", 10000}, {"seed", 7}}}};
+  claim["pass"] = metric == "loss" ? json{{"value_at_most", threshold}} : json{{"rate_at_least", threshold}};
+  if (by_class) claim["by_class"] = "first_token";
+  return claim;
+}
+
+Claim parse_one(const json& claim, const Task& task, const HookedTransformer& model) {
+  const json document = {{"schema", "circuitcheck.claims/1"}, {"system", "previous_token"},
+                         {"checkpoint", "toy.safetensors"}, {"claims", {claim}}};
+  return parse_claims(parse_claim_file(document, "toy/claims.json"), task, model.config).at(0);
+}
+
+TEST(EarlyStop, AStoppedControlFailsAsItsWholeRunWould) {
+  const Task task = previous_token_task();
+  int stopped = 0;
+  for (float qk : {0.0f, 0.5f, 10.0f}) {
+    const HookedTransformer model = previous_token_model(qk);
+    for (double threshold : {0.2, 0.5, 0.9, 0.999})
+      for (bool by_class : {false, true}) {
+        SCOPED_TRACE("qk " + std::to_string(qk) + " threshold " + std::to_string(threshold) +
+                     (by_class ? " by class" : ""));
+        const Claim claim = parse_one(early_stop_claim(threshold, by_class), task, model);
+        const Outcome whole = run_claim(task, claim, model, "checkpoint");
+        const Outcome control = run_claim(task, claim, model, "random_init");
+        EXPECT_TRUE(whole.stopped.empty());
+        EXPECT_EQ(control.pass, whole.pass);
+        int64_t trials = 0;
+        for (const Check& c : control.checks) trials += c.trials;
+        if (control.stopped.empty()) {
+          EXPECT_EQ(trials, 10000);
+          continue;
+        }
+        ++stopped;
+        EXPECT_FALSE(whole.pass);
+        EXPECT_TRUE(trials == 4096 || trials == 8192) << trials;
+        EXPECT_EQ(control.stopped, "stopped after " + std::to_string(trials) +
+                                       " of 10000 examples: it fails even if every later example were correct");
+        EXPECT_NE(control.explanation.find(control.stopped), std::string::npos);
+      }
+  }
+  EXPECT_GE(stopped, 6);
+  // A loss never stops.
+  const HookedTransformer absent = previous_token_model(0.0f);
+  EXPECT_TRUE(run_claim(task, parse_one(early_stop_claim(0.01, false, "loss"), task, absent), absent, "random_init")
+                  .stopped.empty());
+}
+
+// A control that stops keeps the batches it ran for the next claim on the
+// domain, which replays them and runs the rest: 1 + 2 batches run, 1 replayed,
+// and the second claim's values are those of its own whole run.
+TEST(EarlyStop, AStoppedVisitLeavesItsBatchesToTheNextClaim) {
+  const Task task = previous_token_task();
+  const HookedTransformer absent = previous_token_model(0.0f);
+  const Claim accuracy = parse_one(early_stop_claim(0.99, false), task, absent);
+  const Claim loss = parse_one(early_stop_claim(0.01, false, "loss"), task, absent);
+  SharedRuns shared;
+  shared.plan(accuracy, "random_init");
+  shared.plan(loss, "random_init");
+  EXPECT_FALSE(run_claim(task, accuracy, absent, "random_init", &shared).stopped.empty());
+  const Outcome shared_loss = run_claim(task, loss, absent, "random_init", &shared);
+  EXPECT_EQ(shared.batches_run(), 3);
+  EXPECT_EQ(shared.batches_replayed(), 1);
+  const Outcome own_loss = run_claim(task, loss, absent, "random_init");
+  ASSERT_EQ(shared_loss.checks.size(), 1u);
+  EXPECT_DOUBLE_EQ(shared_loss.checks[0].value, own_loss.checks[0].value);
+}
+
+TEST(EarlyStop, AControlThatFailsBeforeAblationIsNotAblated) {
+  const Task task = previous_token_task();
+  const HookedTransformer absent = previous_token_model(0.0f);
+  const Claim claim = parse_one({{"id", "head_necessary"}, {"hypothesis", "the head copies"}, {"kind", "ablation"},
+                                 {"method", "zero"}, {"sites", {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}}},
+                                 {"domain", {{"sample", 3000}, {"seed", 5}}},
+                                 {"pass", {{"before_at_least", 0.99}, {"drop_to_at_most", 0.1}}}},
+                                task, absent);
+  const Outcome control = run_claim(task, claim, absent, "random_init");
+  EXPECT_FALSE(control.pass);
+  EXPECT_EQ(control.stopped, "not ablated: it already fails before ablation");
+  ASSERT_EQ(control.checks.size(), 1u);
+  EXPECT_EQ(control.checks[0].name, "accuracy before");
+  const Outcome whole = run_claim(task, claim, absent, "checkpoint");
+  EXPECT_FALSE(whole.pass);
+  EXPECT_TRUE(whole.stopped.empty());
+  EXPECT_GE(whole.checks.size(), 2u);
+}
+
 // Probe and patching claims on the planted model: layer 0 writes the previous
 // token into each position (removed with W_Q = W_K = 0: attention is uniform);
 // changing the token before last moves the last prediction through the head
