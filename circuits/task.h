@@ -76,7 +76,8 @@ class Rng {
   std::vector<int64_t> drawn_;
 };
 
-// One system. Every member is set for every registered task.
+// One system. Every member is set for every registered task, except sample_hard
+// and hard_name (S4 and S5 only).
 struct Task {
   std::string name;   // "modular_addition", "array_index", "tree_path", "variable_renaming", "arithmetic"
   std::string alias;  // "S1" .. "S5"
