@@ -19,6 +19,7 @@
 #include <set>
 #include <fstream>
 #include <functional>
+#include <map>
 
 namespace circuitcheck {
 namespace {
@@ -779,6 +780,23 @@ INSTANTIATE_TEST_SUITE_P(Systems, ShippedClaimsOnReference,
                          ::testing::Values(ReferenceCase{"array_index.json", "array_index_seed1.pt"},
                                            ReferenceCase{"modular_addition.json", "modular_addition_seed1.pt"},
                                            ReferenceCase{"tree_path.json", "tree_path_cpuscale_seed1.pt"}));
+
+// A second well-trained S3 model (seed 1, 99.84 % of paths) aggregates the edges in
+// layer 1, not layer 0: S3's layer-0 claims must tell the two apart, and the
+// behaviour claim must not.
+TEST(VerifyCommand, TreePathLayerZeroClaimsFailWhereTheMechanismSitsInLayerOne) {
+  const std::string dir = testing_util::scratch_dir("claims_tree_layer1");
+  auto r = verify(testing_util::source_dir() + "/claims/tree_path.json --checkpoint " + testing_util::source_dir() +
+                  "/checkpoints/runs/tree_path_seed1.safetensors --report-dir " + dir);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  const json report = read_report(dir + "/tree_path.json");
+  std::map<std::string, std::string> verdicts;
+  for (const auto& claim : report["claims"]) verdicts[claim["id"]] = claim["verdict"];
+  EXPECT_EQ(verdicts, (std::map<std::string, std::string>{{"path_accuracy_by_depth", "pass"},
+                                                           {"child_attends_parent", "fail"},
+                                                           {"parent_readable_after_layer_0", "fail"}}))
+      << report.dump(2);
+}
 
 TEST(VerifyCommand, ShippedClaimsFailOnARandomInitCheckpoint) {
   const std::string dir = testing_util::scratch_dir("claims_random");
