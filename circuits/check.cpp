@@ -151,14 +151,7 @@ namespace {
 // The examples of `b` whose class `where` is `value`, at most `limit` of them.
 Batch filtered(const Batch& b, const std::string& where, int64_t value, int64_t limit) {
   at::Tensor keep = (b.classes.at(where) == value).nonzero().view({-1});
-  keep = keep.slice(0, 0, std::min(limit, keep.size(0)));
-  Batch out;
-  out.tokens = b.tokens.index_select(0, keep);
-  out.targets = b.targets.index_select(0, keep);
-  for (const auto& [name, t] : b.roles) out.roles[name] = t.index_select(0, keep);
-  for (const auto& [name, t] : b.classes) out.classes[name] = t.index_select(0, keep);
-  out.class_names = b.class_names;
-  return out;
+  return take_rows(b, keep.slice(0, 0, std::min(limit, keep.size(0))));
 }
 
 }  // namespace

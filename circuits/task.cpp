@@ -100,6 +100,16 @@ Batch concat_batches(const Batch& a, const Batch& b, const std::string& where) {
   return out;
 }
 
+Batch take_rows(const Batch& b, const at::Tensor& rows) {
+  Batch out;
+  out.tokens = b.tokens.index_select(0, rows);
+  out.targets = b.targets.index_select(0, rows);
+  for (const auto& [name, t] : b.roles) out.roles[name] = t.index_select(0, rows);
+  for (const auto& [name, t] : b.classes) out.classes[name] = t.index_select(0, rows);
+  out.class_names = b.class_names;
+  return out;
+}
+
 at::Tensor to_tensor(const std::vector<int64_t>& values, at::IntArrayRef shape) {
   return at::from_blob(const_cast<int64_t*>(values.data()), shape, at::kLong).clone();
 }

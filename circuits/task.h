@@ -158,6 +158,10 @@ std::function<Batch(int64_t, uint64_t, Scale)> seeded(std::function<Batch(Rng&, 
 // length, role names and class names, with the same trailing shapes.
 Batch concat_batches(const Batch& a, const Batch& b, const std::string& where);
 
+// The examples of `b` at `rows` ([k] int64 batch indices), in that order:
+// tokens, targets, roles and classes; class_names kept.
+Batch take_rows(const Batch& b, const at::Tensor& rows);
+
 // An int64 tensor of `shape` holding `values` (row-major; sizes must agree).
 at::Tensor to_tensor(const std::vector<int64_t>& values, at::IntArrayRef shape);
 

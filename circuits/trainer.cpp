@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <set>
 
 namespace circuitcheck {
@@ -25,6 +26,57 @@ uint64_t step_seed(uint64_t seed, int64_t step) { return splitmix64(splitmix64(s
 
 // Mixed into the step seed for the hard cases of a batch ("hard" in ASCII).
 constexpr uint64_t kHardSeed = 0x68617264;
+// Mixed into the step seed for the focused examples ("focus").
+constexpr uint64_t kFocusSeed = 0x666f637573;
+constexpr int64_t kFocusChunk = 256;  // plain examples per rejection draw
+constexpr int64_t kFocusDraws = 64;   // draws before a focus is called too rare
+
+// The class and bound of a focus "CLASS>=N"; the class must be a [batch]
+// class of the task.
+std::pair<std::string, int64_t> parse_focus(const Task& task, Scale scale, const std::string& focus,
+                                            const std::string& where) {
+  const auto ge = focus.find(">=");
+  check(ge != std::string::npos && ge > 0 && ge + 2 < focus.size(), where, "focus must read CLASS>=N, got '" + focus + "'");
+  const std::string name = focus.substr(0, ge), bound = focus.substr(ge + 2);
+  size_t used = 0;
+  int64_t n = 0;
+  try {
+    n = std::stoll(bound, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  check(used == bound.size() && used > 0, where, "focus bound '" + bound + "' is not an integer");
+  const Batch probe = task.sample(1, 0, scale);
+  const auto it = probe.classes.find(name);
+  std::string valid;
+  for (const auto& [c, t] : probe.classes)
+    if (t.dim() == 1) valid += (valid.empty() ? "" : ", ") + c;
+  check(it != probe.classes.end() && it->second.dim() == 1, where,
+        "'" + name + "' is not a per-example class of " + task.name + " (valid: " + valid + ")");
+  return {name, n};
+}
+
+// n plain examples of the task that pass the recipe's focus, seeded.
+Batch focus_batch(const Task& task, const TrainRecipe& r, int64_t n, uint64_t seed) {
+  const std::string where = "training_batch(" + task.name + "): focus '" + r.focus + "'";
+  check(!r.focus.empty(), where, "focus_fraction > 0 needs focus=CLASS>=N");
+  const auto [name, bound] = parse_focus(task, r.scale, r.focus, where);
+  std::optional<Batch> out;
+  int64_t found = 0, draws = 0;
+  for (; draws < kFocusDraws && found < n; ++draws) {
+    const Batch b = task.sample(kFocusChunk, splitmix64(seed + static_cast<uint64_t>(draws)), r.scale);
+    at::Tensor keep = (b.classes.at(name) >= bound).nonzero().view({-1});
+    keep = keep.slice(0, 0, std::min(n - found, keep.size(0)));
+    if (keep.size(0) == 0) continue;
+    Batch kept = take_rows(b, keep);
+    out = out ? concat_batches(*out, kept, where) : kept;
+    found += keep.size(0);
+  }
+  check(found == n, where,
+        "only " + std::to_string(found) + " of " + std::to_string(n) + " examples pass in " +
+            std::to_string(draws * kFocusChunk) + " drawn; the focus is too rare");
+  return *out;
+}
 
 bool is_bias(const std::string& name) {
   return name.find(".b_") != std::string::npos || (name.size() > 2 && name.compare(name.size() - 2, 2, ".b") == 0);
@@ -70,7 +122,8 @@ nlohmann::json TrainRecipe::to_json() const {
           {"beta2", adamw.beta2}, {"weight_decay", adamw.weight_decay}, {"adam_eps", adamw.eps},
           {"warmup_steps", warmup_steps}, {"schedule", schedule}, {"min_lr_ratio", min_lr_ratio},
           {"grad_clip", grad_clip}, {"freeze_biases", freeze_biases}, {"stop_test_loss", stop_test_loss},
-          {"eval_every", eval_every}, {"hard_fraction", hard_fraction}, {"config_overrides", config_overrides}};
+          {"eval_every", eval_every}, {"hard_fraction", hard_fraction}, {"focus", focus}, {"focus_fraction", focus_fraction},
+          {"config_overrides", config_overrides}};
 }
 
 TrainRecipe default_recipe(const Task& task, Scale scale) {
@@ -121,6 +174,8 @@ void apply_setting(TrainRecipe& recipe, const std::string& key_value) {
     else if (key == "stop_test_loss") set_number(value, r.stop_test_loss);
     else if (key == "eval_every") set_number(value, r.eval_every);
     else if (key == "hard_fraction") set_number(value, r.hard_fraction);
+    else if (key == "focus") r.focus = value.get<std::string>();
+    else if (key == "focus_fraction") set_number(value, r.focus_fraction);
     else {
       nlohmann::json probe = config_to_json(find_task(r.system).config(r.scale));
       check(probe.contains(key), where, "unknown setting '" + key + "' (not a recipe field nor a config field)");
@@ -135,6 +190,9 @@ void apply_setting(TrainRecipe& recipe, const std::string& key_value) {
   check(r.hard_fraction >= 0 && r.hard_fraction <= 1, where, "hard_fraction must lie in [0, 1]");
   check(r.hard_fraction == 0 || (r.batch_size > 0 && find_task(r.system).sample_hard), where,
         r.system + " has no hard-case generator to mix in");
+  check(r.focus_fraction >= 0 && r.focus_fraction <= 1, where, "focus_fraction must lie in [0, 1]");
+  check(r.focus_fraction == 0 || r.batch_size > 0, where, "a full batch (batch_size=0) has no focus");
+  if (!r.focus.empty()) parse_focus(find_task(r.system), r.scale, r.focus, where);
   recipe = r;
 }
 
@@ -149,11 +207,15 @@ Config recipe_config(const TrainRecipe& r) {
 
 Batch training_batch(const Task& task, const TrainRecipe& r, int64_t step) {
   if (r.batch_size == 0) return modular_addition_batch(train_indices(r.seed));
-  const auto hard = static_cast<int64_t>(std::llround(static_cast<double>(r.batch_size) * r.hard_fraction));
+  const std::string where = "training_batch(" + task.name + ")";
+  const auto share = [&](double f) { return static_cast<int64_t>(std::llround(static_cast<double>(r.batch_size) * f)); };
+  const int64_t hard = share(r.hard_fraction), focus = share(r.focus_fraction);
+  check(hard + focus <= r.batch_size, where, "hard_fraction + focus_fraction exceed 1");
   const uint64_t seed = step_seed(r.seed, step);
-  if (hard == 0) return task.sample(r.batch_size, seed, r.scale);
-  return concat_batches(task.sample(r.batch_size - hard, seed, r.scale),
-                        task.sample_hard(hard, seed ^ kHardSeed, r.scale), "training_batch(" + task.name + ")");
+  Batch b = task.sample(r.batch_size - hard - focus, seed, r.scale);
+  if (focus > 0) b = concat_batches(b, focus_batch(task, r, focus, seed ^ kFocusSeed), where);
+  if (hard > 0) b = concat_batches(b, task.sample_hard(hard, seed ^ kHardSeed, r.scale), where);
+  return b;
 }
 
 TrainState start_training(const TrainRecipe& recipe) {
@@ -227,13 +289,13 @@ void train(TrainState& s, int64_t log_every, int64_t checkpoint_every,
 void amend_recipe(TrainState& state, const std::vector<std::string>& settings) {
   static const std::set<std::string> schedule_keys = {"steps", "lr", "schedule", "min_lr_ratio",
                                                       "warmup_steps", "weight_decay", "grad_clip",
-                                                      "hard_fraction"};
+                                                      "hard_fraction", "focus", "focus_fraction"};
   TrainRecipe r = state.recipe;
   for (const auto& kv : settings) {
     const std::string key = kv.substr(0, kv.find('='));
     check(schedule_keys.count(key) > 0, "train --resume --set " + kv,
           "'" + key + "' cannot change when resuming (only steps, lr, schedule, min_lr_ratio, warmup_steps, "
-          "weight_decay, grad_clip, hard_fraction): it would change the model or redraw its data");
+          "weight_decay, grad_clip, hard_fraction, focus, focus_fraction): it would change the model or redraw its data");
     apply_setting(r, kv);
   }
   state.recipe = r;

@@ -40,6 +40,15 @@ struct TrainRecipe {
   // S4's deep chains, S5's cascades), in [0, 1]; round(batch_size *
   // hard_fraction) examples, after the plain ones. 0: plain batches only.
   double hard_fraction = 0.0;
+  // A focus on rare examples of the plain distribution: "CLASS>=N" for a
+  // [batch] class of the task (S4: "max_depth>=5", programs whose deepest
+  // chain has depth 5 or more); "" none. round(batch_size * focus_fraction)
+  // examples of each batch, between the plain and the hard ones, are plain
+  // examples that pass it (drawn by rejection, so their distribution is the
+  // plain one conditioned on the class). focus_fraction in [0, 1];
+  // hard_fraction + focus_fraction <= 1.
+  std::string focus;
+  double focus_fraction = 0.0;
   nlohmann::json config_overrides = nlohmann::json::object();  // TL fields over the task's config
 
   nlohmann::json to_json() const;
@@ -52,8 +61,8 @@ TrainRecipe default_recipe(const Task& task, Scale scale);
 
 // Applies "key=value": a recipe field (seed, steps, batch_size, lr,
 // weight_decay, beta1, beta2, warmup_steps, schedule, min_lr_ratio,
-// grad_clip, freeze_biases, stop_test_loss, eval_every, hard_fraction) or a
-// config field
+// grad_clip, freeze_biases, stop_test_loss, eval_every, hard_fraction,
+// focus, focus_fraction) or a config field
 // (n_layers, d_model, ...; stored in config_overrides). Throws InputError
 // naming the key for an unknown key or a malformed value, leaving `recipe`
 // unchanged.
@@ -87,8 +96,12 @@ struct TrainState {
 };
 
 // The training batch of step `step` (>= 1) of a recipe: drawn from
-// hash(seed, step), its last round(batch_size * hard_fraction) examples from
-// task.sample_hard; S1 (batch_size 0): the whole training split.
+// hash(seed, step): plain examples, then round(batch_size * focus_fraction)
+// that pass the focus, then round(batch_size * hard_fraction) from
+// task.sample_hard; S1 (batch_size 0): the whole training split. Throws
+// InputError when the two fractions exceed the batch, when focus_fraction > 0
+// has no focus, or when 64 draws of 256 plain examples hold too few that pass
+// the focus.
 Batch training_batch(const Task& task, const TrainRecipe& recipe, int64_t step);
 
 // A fresh run: seeded initialisation (TL's gpt2 init).
@@ -96,7 +109,7 @@ TrainState start_training(const TrainRecipe& recipe);
 
 // Changes a resumed run's schedule from its current step on: `settings` are
 // "key=value" for steps, lr, schedule, min_lr_ratio, warmup_steps,
-// weight_decay, grad_clip or hard_fraction (e.g. a constant-lr run annealed
+// weight_decay, grad_clip, hard_fraction, focus or focus_fraction (e.g. a constant-lr run annealed
 // by cosine over its last steps: warmup_steps=<current step>,
 // schedule=cosine, steps=<end>; or a curriculum that adds hard cases).
 // Each change is recorded in state.amendments with the step it took effect,

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 namespace circuitcheck {
 namespace {
 
@@ -127,6 +129,73 @@ TEST(Trainer, HardFractionMixesHardCasesIntoEveryBatch) {
   EXPECT_FALSE(at::equal(training_batch(s4, r, 8).tokens, mixed.tokens));
 }
 
+TEST(Trainer, FocusDrawsPlainExamplesThatPassItsClassBound) {
+  const Task& s4 = find_task("S4");
+  TrainRecipe r = default_recipe(s4, Scale::kCpu);
+  const Batch plain = training_batch(s4, r, 7);
+  apply_setting(r, "focus=max_depth>=5");
+  EXPECT_TRUE(at::equal(training_batch(s4, r, 7).tokens, plain.tokens));  // a focus alone takes no share
+  apply_setting(r, "focus_fraction=0.5");
+  apply_setting(r, "hard_fraction=0.25");
+  const Batch mixed = training_batch(s4, r, 7);
+  ASSERT_EQ(mixed.tokens.size(0), 64);
+  // 16 plain programs (the plain batch's first 16), 32 that chain to depth 5 or more, 16 hard ones.
+  EXPECT_TRUE(at::equal(mixed.tokens.slice(0, 0, 16), plain.tokens.slice(0, 0, 16)));
+  const at::Tensor depth = mixed.classes.at("max_depth");
+  EXPECT_TRUE(depth.slice(0, 16, 48).ge(5).all().item<bool>()) << depth;
+  EXPECT_FALSE(depth.slice(0, 0, 16).ge(5).all().item<bool>()) << depth;
+  EXPECT_TRUE(at::equal(training_batch(s4, r, 7).tokens, mixed.tokens));
+  EXPECT_FALSE(at::equal(training_batch(s4, r, 8).tokens.slice(0, 16, 48), mixed.tokens.slice(0, 16, 48)));
+}
+
+struct BadFocus {
+  std::string settings;  // applied in order, separated by spaces
+  std::string message;
+};
+
+TEST(Trainer, BadFocusGetsOneClearError) {
+  const std::vector<BadFocus> cases = {
+      {"focus=max_depth>5", "focus must read CLASS>=N, got 'max_depth>5'"},
+      {"focus=max_depth>=five", "focus bound 'five' is not an integer"},
+      {"focus=depth>=5", "'depth' is not a per-example class of variable_renaming (valid: max_depth)"},
+      {"focus=>=5", "focus must read CLASS>=N"},
+      {"focus_fraction=1.5", "focus_fraction must lie in [0, 1]"},
+      {"focus_fraction=0.5", "focus_fraction > 0 needs focus=CLASS>=N"},
+      {"focus=max_depth>=5 focus_fraction=0.75 hard_fraction=0.5", "hard_fraction + focus_fraction exceed 1"},
+      {"focus=max_depth>=16 focus_fraction=0.5", "only 0 of 32 examples pass in 16384 drawn; the focus is too rare"},
+  };
+  const Task& s4 = find_task("S4");
+  for (const auto& c : cases) {
+    try {
+      TrainRecipe r = default_recipe(s4, Scale::kCpu);
+      std::istringstream in(c.settings);
+      for (std::string kv; in >> kv;) apply_setting(r, kv);
+      training_batch(s4, r, 1);
+      ADD_FAILURE() << c.settings << " was accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << c.settings << ": " << e.what();
+    }
+  }
+  TrainRecipe s1 = default_recipe(find_task("S1"), Scale::kCpu);
+  EXPECT_THROW(apply_setting(s1, "focus_fraction=0.5"), InputError);  // a full batch has no focus
+}
+
+TEST(Trainer, FocusCanBeAddedOnResumeAndIsKept) {
+  TrainRecipe r = tiny_recipe("variable_renaming", 2);
+  apply_setting(r, "rotary_dim=8");
+  TrainState s = start_training(r);
+  train(s, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+  amend_recipe(s, {"steps=3", "focus=max_depth>=4", "focus_fraction=0.5"});
+  train(s, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+  EXPECT_EQ(s.step, 3);
+  const std::string path = testing_util::scratch_dir("TrainerFocus") + "/run.state.safetensors";
+  save_training(path, s);
+  const TrainState loaded = load_training(path);
+  EXPECT_EQ(loaded.recipe.focus, "max_depth>=4");
+  EXPECT_EQ(loaded.recipe.focus_fraction, 0.5);
+  EXPECT_EQ(loaded.amendments.back().at("set").dump(), R"(["steps=3","focus=max_depth>=4","focus_fraction=0.5"])");
+}
+
 TEST(Trainer, HardFractionCanBeAddedOnResume) {
   TrainRecipe r = tiny_recipe("arithmetic", 4);
   TrainState s = start_training(r);
@@ -182,6 +251,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadTrainCli{"ctx_too_small", "train S1 --out {dir}/x.safetensors --set n_ctx=2", "n_ctx"},
         BadTrainCli{"vocab_too_small", "train S2 --out {dir}/x.safetensors --set d_vocab=40", "d_vocab"},
         BadTrainCli{"unknown_setting", "train S2 --out {dir}/x.safetensors --set colour=blue", "unknown setting 'colour'"},
+        BadTrainCli{"focus_not_a_class", "train S4 --out {dir}/x.safetensors --set 'focus=depth>=5'",
+                    "--set focus=depth>=5: 'depth' is not a per-example class of variable_renaming"},
+        BadTrainCli{"focus_too_rare", "train S4 --out {dir}/x.safetensors --set 'focus=max_depth>=16' --set focus_fraction=0.5",
+                    "the focus is too rare"},
         BadTrainCli{"eval_other_system", "eval {sh}/reference/array_index_seed1.pt --system modular_addition", "d_vocab"},
         BadTrainCli{"eval_unknown_system", "eval {sh}/fixtures/tl/modadd/model.pt", "pass --system"}),
     [](const auto& info) { return info.param.name; });
