@@ -34,16 +34,17 @@ TEST_P(ShippedCheckpoint, ReachesItsAccuracy) {
   Evaluation e = evaluate(task, ck.model, Scale::kCpu, t.n, 777);
   EXPECT_GE(e.overall.accuracy(), t.accuracy) << e.to_json().dump();
   if (t.system == "modular_addition") EXPECT_EQ(e.domain, "exhaustive");
-  // The shipped S4 model (105,000 steps, the last 75,000 with hard cases, checkpoints/README.md)
-  // chains to depth 4 at >= 99 % (depth 4: 99.32 % here, 5: 98.3 %), which is what is checked.
+  // The shipped S4 model (135,000 steps, the last 105,000 with hard cases and the last 30,000 focused
+  // on programs that chain to depth 5, checkpoints/README.md) chains to depth 5 at >= 99 % (depth 4:
+  // 99.52 % here, 5: 99.11 % of 1,232; 6: 98.99 % of 199, below), which is what is checked.
   if (t.system == "variable_renaming")
     for (const auto& [depth, tally] : e.by_class.at("depth"))
-      if (depth <= 4) EXPECT_GE(tally.accuracy(), t.accuracy) << "depth " << depth << ": " << e.to_json().dump();
+      if (depth <= 5) EXPECT_GE(tally.accuracy(), t.accuracy) << "depth " << depth << ": " << e.to_json().dump();
   // The shipped S3 model reaches 99.76 % of paths here, 100 % at depths 1-4 and 99.23 % at depth 5 (n 1,176).
   if (t.system == "tree_path")
     for (const auto& [depth, tally] : e.by_class.at("depth"))
       if (depth <= 5) EXPECT_GE(tally.accuracy(), 0.99) << "depth " << depth << ": " << e.to_json().dump();
-  // S4's deep chains (99.852 % of assignments with seed 778) and S5's cascades (99.988 %) reach the same figure.
+  // S4's deep chains (99.878 % of assignments with seed 778) and S5's cascades (99.988 %) reach the same figure.
   if (task.sample_hard) {
     Evaluation hard = evaluate_batch(task, ck.model, task.sample_hard(t.n, 778, Scale::kCpu));
     EXPECT_GE(hard.overall.accuracy(), t.accuracy) << task.hard_name << ": " << hard.to_json().dump();
