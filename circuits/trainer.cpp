@@ -31,10 +31,9 @@ constexpr uint64_t kFocusSeed = 0x666f637573;
 constexpr int64_t kFocusChunk = 256;  // plain examples per rejection draw
 constexpr int64_t kFocusDraws = 64;   // draws before a focus is called too rare
 
-// The class and bound of a focus "CLASS>=N"; the class must be a [batch]
-// class of the task.
-std::pair<std::string, int64_t> parse_focus(const Task& task, Scale scale, const std::string& focus,
-                                            const std::string& where) {
+// The class and bound of a focus "CLASS>=N" (format only; focus_class checks
+// the class against a drawn batch).
+std::pair<std::string, int64_t> parse_focus(const std::string& focus, const std::string& where) {
   const auto ge = focus.find(">=");
   check(ge != std::string::npos && ge > 0 && ge + 2 < focus.size(), where, "focus must read CLASS>=N, got '" + focus + "'");
   const std::string name = focus.substr(0, ge), bound = focus.substr(ge + 2);
@@ -46,26 +45,30 @@ std::pair<std::string, int64_t> parse_focus(const Task& task, Scale scale, const
     used = 0;
   }
   check(used == bound.size() && used > 0, where, "focus bound '" + bound + "' is not an integer");
-  const Batch probe = task.sample(1, 0, scale);
-  const auto it = probe.classes.find(name);
-  std::string valid;
-  for (const auto& [c, t] : probe.classes)
-    if (t.dim() == 1) valid += (valid.empty() ? "" : ", ") + c;
-  check(it != probe.classes.end() && it->second.dim() == 1, where,
-        "'" + name + "' is not a per-example class of " + task.name + " (valid: " + valid + ")");
   return {name, n};
+}
+
+// The [batch] class `name` of a batch of the task; throws naming the valid
+// per-example classes when there is none.
+const at::Tensor& focus_class(const Task& task, const Batch& b, const std::string& name, const std::string& where) {
+  const auto it = b.classes.find(name);
+  if (it != b.classes.end() && it->second.dim() == 1) return it->second;
+  std::string valid;
+  for (const auto& [c, t] : b.classes)
+    if (t.dim() == 1) valid += (valid.empty() ? "" : ", ") + c;
+  fail(where, "'" + name + "' is not a per-example class of " + task.name + " (valid: " + valid + ")");
 }
 
 // n plain examples of the task that pass the recipe's focus, seeded.
 Batch focus_batch(const Task& task, const TrainRecipe& r, int64_t n, uint64_t seed) {
   const std::string where = "training_batch(" + task.name + "): focus '" + r.focus + "'";
   check(!r.focus.empty(), where, "focus_fraction > 0 needs focus=CLASS>=N");
-  const auto [name, bound] = parse_focus(task, r.scale, r.focus, where);
+  const auto [name, bound] = parse_focus(r.focus, where);
   std::optional<Batch> out;
   int64_t found = 0, draws = 0;
   for (; draws < kFocusDraws && found < n; ++draws) {
     const Batch b = task.sample(kFocusChunk, splitmix64(seed + static_cast<uint64_t>(draws)), r.scale);
-    at::Tensor keep = (b.classes.at(name) >= bound).nonzero().view({-1});
+    at::Tensor keep = (focus_class(task, b, name, where) >= bound).nonzero().view({-1});
     keep = keep.slice(0, 0, std::min(n - found, keep.size(0)));
     if (keep.size(0) == 0) continue;
     Batch kept = take_rows(b, keep);
@@ -192,7 +195,10 @@ void apply_setting(TrainRecipe& recipe, const std::string& key_value) {
         r.system + " has no hard-case generator to mix in");
   check(r.focus_fraction >= 0 && r.focus_fraction <= 1, where, "focus_fraction must lie in [0, 1]");
   check(r.focus_fraction == 0 || r.batch_size > 0, where, "a full batch (batch_size=0) has no focus");
-  if (!r.focus.empty()) parse_focus(find_task(r.system), r.scale, r.focus, where);
+  if (!r.focus.empty()) {
+    const Task& task = find_task(r.system);
+    focus_class(task, task.sample(1, 0, r.scale), parse_focus(r.focus, where).first, where);
+  }
   recipe = r;
 }
 
