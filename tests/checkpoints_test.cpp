@@ -34,9 +34,10 @@ TEST_P(ShippedCheckpoint, ReachesItsAccuracy) {
   Evaluation e = evaluate(task, ck.model, Scale::kCpu, t.n, 777);
   EXPECT_GE(e.overall.accuracy(), t.accuracy) << e.to_json().dump();
   if (t.system == "modular_addition") EXPECT_EQ(e.domain, "exhaustive");
-  // The shipped S4 model (135,000 steps, the last 105,000 with hard cases and the last 30,000 focused
-  // on programs that chain to depth 5, checkpoints/README.md) chains to depth 5 at >= 99 % (depth 4:
-  // 99.52 % here, 5: 99.11 % of 1,232; 6: 98.99 % of 199, below), which is what is checked.
+  // The shipped S4 model (185,000 steps, the last 155,000 with hard cases and the last 80,000 focused
+  // on programs that chain to depth 5 or 6, checkpoints/README.md) chains to depth 5 at >= 99 % (depth
+  // 4: 99.58 % here, 5: 99.11 % of 1,232), which is what is checked; depth 6 is 100 % of 199 here but
+  // 98.99 % of 198 with seed 20240601, so it is not.
   if (t.system == "variable_renaming")
     for (const auto& [depth, tally] : e.by_class.at("depth"))
       if (depth <= 5) EXPECT_GE(tally.accuracy(), t.accuracy) << "depth " << depth << ": " << e.to_json().dump();
