@@ -24,7 +24,60 @@ void tally_by(const at::Tensor& classes, const at::Tensor& unit_correct, std::ma
     if (v[i] >= 0) add(into[v[i]], 1, c[i] ? 1 : 0);
 }
 
+// Appends the misses among `unit_ok` [batch, units] (units == 1: the unit is
+// the example) to into.misses until it holds into.max_misses. predicted and
+// token_ok are [batch, pos] over the whole sequence; examples are numbered
+// from `first_example`.
+void keep_misses(const Task& task, const Batch& batch, const at::Tensor& predicted, const at::Tensor& token_ok,
+                 const at::Tensor& unit_ok, int64_t first_example, Evaluation& into) {
+  const at::Tensor wrong = (~unit_ok).nonzero().cpu();  // [misses, 2], example then unit order
+  const at::Tensor ok = token_ok.cpu();
+  const at::Tensor pred = predicted.cpu();
+  const int64_t units = unit_ok.size(1);
+  const int64_t unit_len = units == 1 ? batch.tokens.size(1) : batch.tokens.size(1) / units;
+  for (int64_t w = 0; w < wrong.size(0) && static_cast<int64_t>(into.misses.size()) < into.max_misses; ++w) {
+    const int64_t i = wrong[w][0].item<int64_t>();
+    const int64_t u = wrong[w][1].item<int64_t>();
+    Miss m;
+    m.example = first_example + i;
+    m.unit = units == 1 ? -1 : u;
+    m.text = task.detokenize(batch.tokens[i]);
+    for (const auto& [name, values] : batch.classes) {
+      if (units == 1 && values.dim() == 1) m.classes[name] = values[i].item<int64_t>();
+      if (units > 1 && values.dim() == 2 && values.size(1) == units) m.classes[name] = values[i][u].item<int64_t>();
+    }
+    std::vector<int64_t> got, want;
+    for (int64_t p = u * unit_len; p < (u + 1) * unit_len; ++p) {
+      if (ok[i][p].item<bool>()) continue;
+      m.positions.push_back(p);
+      got.push_back(pred[i][p].item<int64_t>());
+      want.push_back(batch.targets[i][p].item<int64_t>());
+    }
+    m.predicted = task.detokenize(to_tensor(got, {static_cast<int64_t>(got.size())}));
+    m.expected = task.detokenize(to_tensor(want, {static_cast<int64_t>(want.size())}));
+    into.misses.push_back(std::move(m));
+  }
+}
+
 }  // namespace
+
+std::string Miss::to_string() const {
+  std::string s = "example " + std::to_string(example);
+  if (unit >= 0) s += " assignment " + std::to_string(unit);
+  std::string cls;
+  for (const auto& [name, value] : classes) cls += (cls.empty() ? "" : ", ") + name + " " + std::to_string(value);
+  if (!cls.empty()) s += " (" + cls + ")";
+  s += ": " + text + "  position" + (positions.size() == 1 ? "" : "s");
+  for (int64_t p : positions) s += " " + std::to_string(p);
+  return s + ": predicted '" + predicted + "', expected '" + expected + "'";
+}
+
+nlohmann::json Miss::to_json() const {
+  nlohmann::json j = {{"example", example}, {"text", text},         {"classes", classes},
+                      {"positions", positions}, {"predicted", predicted}, {"expected", expected}};
+  if (unit >= 0) j["unit"] = unit;
+  return j;
+}
 
 nlohmann::json Evaluation::to_json() const {
   nlohmann::json j;
@@ -41,6 +94,10 @@ nlohmann::json Evaluation::to_json() const {
   for (const auto& [name, groups] : by_class)
     for (const auto& [value, t] : groups)
       j["by_class"][name][std::to_string(value)] = {{"n", t.n}, {"accuracy", t.accuracy()}};
+  if (max_misses > 0) {
+    j["misses"] = nlohmann::json::array();
+    for (const Miss& m : misses) j["misses"].push_back(m.to_json());
+  }
   return j;
 }
 
@@ -64,27 +121,35 @@ void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits,
         "logits start at position " + std::to_string(from) + " after a scored position");
   at::Tensor targets = batch.targets.slice(1, from).to(logits.device());
   at::Tensor scored = targets != -1;
-  at::Tensor token_ok = (logits.argmax(-1) == targets) | ~scored;  // [batch, pos - from]
+  at::Tensor predicted = logits.argmax(-1);                        // [batch, pos - from]
+  at::Tensor token_ok = (predicted == targets) | ~scored;         // [batch, pos - from]
   const int64_t n_scored = scored.sum().item<int64_t>();
   add(into.tokens, n_scored, (token_ok & scored).sum().item<int64_t>());
-  if (from > 0) token_ok = at::cat({at::ones({token_ok.size(0), from}, token_ok.options()), token_ok}, 1);
+  if (from > 0) {
+    token_ok = at::cat({at::ones({token_ok.size(0), from}, token_ok.options()), token_ok}, 1);
+    predicted = at::cat({at::zeros({predicted.size(0), from}, predicted.options()), predicted}, 1);
+  }
   at::Tensor log_probs = at::log_softmax(logits, -1);
   at::Tensor picked = log_probs.gather(-1, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1);
   const double total_loss = -(picked * scored).sum().item<double>();
   const double prior = into.loss * static_cast<double>(into.tokens.n - n_scored);
   into.loss = into.tokens.n ? (prior + total_loss) / static_cast<double>(into.tokens.n) : 0.0;
+  const int64_t first_example = into.n_examples;
   into.n_examples += batch.tokens.size(0);
+  at::Tensor unit_ok;  // [batch, units]
   if (task.name == "variable_renaming") {
-    at::Tensor per_assignment = token_ok.view({token_ok.size(0), -1, 4}).all(-1);  // [batch, n_assign]
-    into.units_per_example = per_assignment.size(1);
-    add(into.overall, per_assignment.numel(), per_assignment.sum().item<int64_t>());
-    tally_by(batch.classes.at("depth"), per_assignment, into.by_class["depth"]);
-    return;
+    unit_ok = token_ok.view({token_ok.size(0), -1, 4}).all(-1);  // [batch, n_assign]
+    into.units_per_example = unit_ok.size(1);
+    tally_by(batch.classes.at("depth"), unit_ok, into.by_class["depth"]);
+  } else {
+    unit_ok = token_ok.all(-1, /*keepdim=*/true);  // [batch, 1]
+    for (const auto& [name, values] : batch.classes)
+      if (values.dim() == 1) tally_by(values, unit_ok, into.by_class[name]);
   }
-  at::Tensor example_ok = token_ok.all(-1);
-  add(into.overall, example_ok.numel(), example_ok.sum().item<int64_t>());
-  for (const auto& [name, values] : batch.classes)
-    if (values.dim() == 1) tally_by(values, example_ok, into.by_class[name]);
+  const int64_t n_ok = unit_ok.sum().item<int64_t>();
+  add(into.overall, unit_ok.numel(), n_ok);
+  if (n_ok < unit_ok.numel() && static_cast<int64_t>(into.misses.size()) < into.max_misses)
+    keep_misses(task, batch, predicted, token_ok, unit_ok, first_example, into);
 }
 
 at::Tensor scored_logits(const HookedTransformer& model, const Batch& batch) {
@@ -100,9 +165,11 @@ Evaluation empty_evaluation(const Task& task) {
   return e;
 }
 
-Evaluation evaluate_batch(const Task& task, const HookedTransformer& model, const Batch& batch, int64_t batch_size) {
+Evaluation evaluate_batch(const Task& task, const HookedTransformer& model, const Batch& batch, int64_t batch_size,
+                          int64_t max_misses) {
   c10::InferenceMode guard;
   Evaluation e = empty_evaluation(task);
+  e.max_misses = max_misses;
   e.domain = "given";
   for (int64_t start = 0; start < batch.tokens.size(0); start += batch_size) {
     const int64_t end = std::min(start + batch_size, batch.tokens.size(0));
@@ -116,9 +183,10 @@ Evaluation evaluate_batch(const Task& task, const HookedTransformer& model, cons
 }
 
 Evaluation evaluate(const Task& task, const HookedTransformer& model, Scale scale, int64_t n, uint64_t seed,
-                    int64_t exhaustive_limit, int64_t batch_size) {
+                    int64_t exhaustive_limit, int64_t batch_size, int64_t max_misses) {
   c10::InferenceMode guard;
   Evaluation e = empty_evaluation(task);
+  e.max_misses = max_misses;
   const bool exhaustive = task.domain_size && *task.domain_size <= exhaustive_limit;
   e.domain = exhaustive ? "exhaustive" : "sampled";
   e.seed = seed;

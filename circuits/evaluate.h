@@ -24,6 +24,22 @@ struct Tally {
   double accuracy() const { return n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0; }
 };
 
+// One unit the model got wrong, kept so that a report can show it as text.
+struct Miss {
+  int64_t example = 0;  // its index among the evaluated examples (domain or sample order)
+  int64_t unit = -1;    // S4: the assignment (0-based); -1 where the unit is the example
+  std::string text;     // the example, detokenized ("2>v;3>p;...")
+  // The unit's classes: S4 its depth; the other systems each [batch] class of the example.
+  std::map<std::string, int64_t> classes;
+  std::vector<int64_t> positions;  // the unit's wrongly predicted scored positions, ascending
+  std::string predicted;           // the argmax token at each of `positions`, detokenized
+  std::string expected;            // the target token at each, detokenized
+
+  // "example 2458 assignment 15 (depth 6): 2>v;...  positions 60 61: predicted 22, expected 00"
+  std::string to_string() const;
+  nlohmann::json to_json() const;
+};
+
 struct Evaluation {
   std::string system;
   std::string unit;        // "example" or "assignment"
@@ -36,11 +52,15 @@ struct Evaluation {
   double loss = 0.0;       // mean cross-entropy per scored position (nats)
   // class name -> class value -> tally (per unit), for every [batch] class and S4's depth.
   std::map<std::string, std::map<int64_t, Tally>> by_class;
+  int64_t max_misses = 0;    // tally_batch keeps at most this many misses ...
+  std::vector<Miss> misses;  // ... the first ones in example order (then unit order)
 
   nlohmann::json to_json() const;
 };
 
-// Accumulates one batch into `into`. logits [batch, pos - from, d_vocab_out]
+// Accumulates one batch into `into`; its examples are numbered from
+// into.n_examples on, and its misses are kept while into.misses has fewer
+// than into.max_misses. logits [batch, pos - from, d_vocab_out]
 // cover the last positions of the batch's [batch, pos] (from = pos -
 // logits.size(1), e.g. scored_logits()); positions before `from` must not be scored.
 void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits, Evaluation& into);
@@ -56,13 +76,14 @@ Evaluation empty_evaluation(const Task& task);
 
 // Evaluates `model` on `task`: the whole finite domain when it has at most
 // `exhaustive_limit` examples (in domain order), else `n` examples sampled
-// with `seed`, in batches of `batch_size`. No gradients.
+// with `seed`, in batches of `batch_size`, keeping the first `max_misses`
+// misses. No gradients.
 Evaluation evaluate(const Task& task, const HookedTransformer& model, Scale scale, int64_t n, uint64_t seed,
-                    int64_t exhaustive_limit = 1000000, int64_t batch_size = 4096);
+                    int64_t exhaustive_limit = 1000000, int64_t batch_size = 4096, int64_t max_misses = 0);
 
 // Evaluates on an explicit batch (e.g. S5's hard cases, S1's test split).
 Evaluation evaluate_batch(const Task& task, const HookedTransformer& model, const Batch& batch,
-                          int64_t batch_size = 4096);
+                          int64_t batch_size = 4096, int64_t max_misses = 0);
 
 // Mean cross-entropy over scored positions (targets != -1) of logits
 // [batch, pos - from, V] against targets [batch, pos] from position `from`.

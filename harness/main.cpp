@@ -22,7 +22,7 @@ const char* kUsage =
     "          [--config CFG] [--cache all|HOOK,...] [--device cpu|cuda] [--threads N]\n"
     "  train SYSTEM --out FILE.safetensors [--seed N] [--steps N] [--scale cpu|seed]\n"
     "          [--device cpu|cuda] [--threads N] [--set key=value ...] [--resume]\n"
-    "  eval CHECKPOINT [--system S] [--n N] [--seed N] [--json]\n"
+    "  eval CHECKPOINT [--system S] [--n N] [--seed N] [--misses K] [--json]\n"
     "  nodes CHECKPOINT [--system S] [--roles R,...] [--n N] [--seed N] [--threshold X] [--out F.json]\n"
     "                                               node ablation map: what each head breaks\n"
     "  verify CLAIMS.json... [--checkpoint F] [--config CFG] [--threads N] [--seed N]\n"

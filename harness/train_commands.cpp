@@ -1,5 +1,6 @@
 #include "harness/train_commands.h"
 
+#include "circuits/check.h"
 #include "circuits/checkpoint.h"
 #include "circuits/error.h"
 #include "circuits/node_map.h"
@@ -64,6 +65,10 @@ void print_evaluation(const Evaluation& e, std::ostream& out) {
     out << "  by " << name << ":";
     for (const auto& [value, t] : groups) out << "  " << value << ": " << t.accuracy() * 100 << " % (n " << t.n << ")";
     out << "\n";
+  }
+  if (e.max_misses > 0) {
+    out << "  first " << e.misses.size() << " of " << e.overall.n - e.overall.correct << " misses:\n";
+    for (const Miss& m : e.misses) out << "    " << m.to_string() << "\n";
   }
 }
 
@@ -140,8 +145,9 @@ int train_command(int argc, char** argv) {
 }
 
 int eval_command(int argc, char** argv) {
-  Args args = parse_args(argc, argv, 2, "eval", {"--system", "--config", "--n", "--seed", "--threads"}, {"--json"});
-  expect_positionals(args, 1, 1, "circuitcheck eval CHECKPOINT [--system S] [--n N] [--seed N] [--json]");
+  Args args =
+      parse_args(argc, argv, 2, "eval", {"--system", "--config", "--n", "--seed", "--threads", "--misses"}, {"--json"});
+  expect_positionals(args, 1, 1, "circuitcheck eval CHECKPOINT [--system S] [--n N] [--seed N] [--misses K] [--json]");
   set_threads(args.get_int("--threads", 2, 1, 1024));
   Checkpoint ck = load_checkpoint(args.positional[0], args.get("--config"));
   const Task& task = find_task(checkpoint_system(args, ck));
@@ -149,9 +155,10 @@ int eval_command(int argc, char** argv) {
   check_fits(task, scale, ck.model.config, "eval: " + ck.path);
   const int64_t n = args.get_int("--n", 10000, 1, 1 << 30);
   const uint64_t seed = static_cast<uint64_t>(args.get_int("--seed", 20240601, 0, 1 << 30));
-  std::vector<Evaluation> results = {evaluate(task, ck.model, scale, n, seed)};
+  const int64_t misses = args.get_int("--misses", 0, 0, 1 << 20);
+  std::vector<Evaluation> results = {evaluate(task, ck.model, scale, n, seed, kExhaustiveLimit, kVerifyBatch, misses)};
   if (task.sample_hard) {
-    results.push_back(evaluate_batch(task, ck.model, task.sample_hard(n, seed, scale)));
+    results.push_back(evaluate_batch(task, ck.model, task.sample_hard(n, seed, scale), kVerifyBatch, misses));
     results.back().domain = task.hard_name;
   }
   if (args.has("--json")) {

@@ -13,8 +13,9 @@ namespace circuitcheck {
 int train_command(int argc, char** argv);
 
 // circuitcheck eval CHECKPOINT [--system S] [--config CFG] [--n N] [--seed N]
-//   [--threads N] [--json]
-// Task accuracy broken down by the system's classes.
+//   [--threads N] [--misses K] [--json]
+// Task accuracy broken down by the system's classes; --misses K also lists the
+// first K units the model gets wrong, as text (Miss in evaluate.h).
 int eval_command(int argc, char** argv);
 
 // circuitcheck nodes CHECKPOINT [--system S] [--config CFG] [--roles R,R...]

@@ -256,7 +256,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadTrainCli{"focus_too_rare", "train S4 --out {dir}/x.safetensors --set 'focus=max_depth>=16' --set focus_fraction=0.5",
                     "the focus is too rare"},
         BadTrainCli{"eval_other_system", "eval {sh}/reference/array_index_seed1.pt --system modular_addition", "d_vocab"},
-        BadTrainCli{"eval_unknown_system", "eval {sh}/fixtures/tl/modadd/model.pt", "pass --system"}),
+        BadTrainCli{"eval_unknown_system", "eval {sh}/fixtures/tl/modadd/model.pt", "pass --system"},
+        BadTrainCli{"eval_negative_misses", "eval {sh}/reference/array_index_seed1.pt --misses -1",
+                    "--misses: expected an integer in [0, 1048576], got '-1'"}),
     [](const auto& info) { return info.param.name; });
 
 TEST(TrainCli, TrainsAndEvaluatesATinyModel) {
@@ -264,11 +266,15 @@ TEST(TrainCli, TrainsAndEvaluatesATinyModel) {
   auto t = run_command(cli() + " train S2 --out " + dir + "/m.safetensors --steps 30 --set d_model=32 --set d_head=32 --log-every 10");
   ASSERT_EQ(t.exit_code, 0) << t.output;
   EXPECT_NE(t.output.find("steps/s"), std::string::npos) << t.output;
-  auto e = run_command(cli() + " eval " + dir + "/m.safetensors --n 500 --json");
+  auto e = run_command(cli() + " eval " + dir + "/m.safetensors --n 500 --misses 3 --json");
   ASSERT_EQ(e.exit_code, 0) << e.output;
   auto j = nlohmann::json::parse(e.output);
   EXPECT_EQ(j[0]["system"], "array_index");
   EXPECT_EQ(j[0]["n"], 500);
+  // 30 steps leave most sequences wrong: the first three are listed as text.
+  ASSERT_EQ(j[0]["misses"].size(), 3u) << e.output;
+  EXPECT_NE(j[0]["misses"][0]["predicted"], j[0]["misses"][0]["expected"]);
+  EXPECT_EQ(j[0]["misses"][0]["text"].get<std::string>().rfind("BOS", 0), 0u) << e.output;
 }
 
 }  // namespace
