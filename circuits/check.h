@@ -5,6 +5,7 @@
 // runs kinds and gives verdicts, the reports draw them.
 #pragma once
 
+#include "circuits/evaluate.h"
 #include "circuits/intervention.h"
 #include "circuits/task.h"
 
@@ -17,12 +18,6 @@
 #include <vector>
 
 namespace circuitcheck {
-
-// Domains larger than this are never enumerated ("exhaustive" is refused).
-constexpr int64_t kExhaustiveLimit = 1000000;
-
-// Examples per forward pass (evaluate()'s default batch, so that both draw the same samples).
-constexpr int64_t kVerifyBatch = 4096;
 
 // The examples a claim is checked on: the task's whole finite domain, in its
 // order, or `sample` examples drawn with `seed` (in batches of kVerifyBatch

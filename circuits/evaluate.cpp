@@ -25,16 +25,17 @@ void tally_by(const at::Tensor& classes, const at::Tensor& unit_correct, std::ma
 }
 
 // Appends the misses among `unit_ok` [batch, units] (units == 1: the unit is
-// the example) to into.misses until it holds into.max_misses. predicted and
-// token_ok are [batch, pos] over the whole sequence; examples are numbered
-// from `first_example`.
-void keep_misses(const Task& task, const Batch& batch, const at::Tensor& predicted, const at::Tensor& token_ok,
-                 const at::Tensor& unit_ok, int64_t first_example, Evaluation& into) {
+// the example) to into.misses until it holds into.max_misses. token_ok is
+// [batch, pos] over the whole sequence (true before `from`), predicted
+// [batch, pos - from] the argmax from position `from` on; examples are
+// numbered from `first_example`.
+void keep_misses(const Task& task, const Batch& batch, const at::Tensor& predicted, int64_t from,
+                 const at::Tensor& token_ok, const at::Tensor& unit_ok, int64_t first_example, Evaluation& into) {
   const at::Tensor wrong = (~unit_ok).nonzero().cpu();  // [misses, 2], example then unit order
   const at::Tensor ok = token_ok.cpu();
   const at::Tensor pred = predicted.cpu();
   const int64_t units = unit_ok.size(1);
-  const int64_t unit_len = units == 1 ? batch.tokens.size(1) : batch.tokens.size(1) / units;
+  const int64_t unit_len = batch.tokens.size(1) / units;
   for (int64_t w = 0; w < wrong.size(0) && static_cast<int64_t>(into.misses.size()) < into.max_misses; ++w) {
     const int64_t i = wrong[w][0].item<int64_t>();
     const int64_t u = wrong[w][1].item<int64_t>();
@@ -50,7 +51,7 @@ void keep_misses(const Task& task, const Batch& batch, const at::Tensor& predict
     for (int64_t p = u * unit_len; p < (u + 1) * unit_len; ++p) {
       if (ok[i][p].item<bool>()) continue;
       m.positions.push_back(p);
-      got.push_back(pred[i][p].item<int64_t>());
+      got.push_back(pred[i][p - from].item<int64_t>());
       want.push_back(batch.targets[i][p].item<int64_t>());
     }
     m.predicted = task.detokenize(to_tensor(got, {static_cast<int64_t>(got.size())}));
@@ -121,14 +122,11 @@ void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits,
         "logits start at position " + std::to_string(from) + " after a scored position");
   at::Tensor targets = batch.targets.slice(1, from).to(logits.device());
   at::Tensor scored = targets != -1;
-  at::Tensor predicted = logits.argmax(-1);                        // [batch, pos - from]
-  at::Tensor token_ok = (predicted == targets) | ~scored;         // [batch, pos - from]
+  const at::Tensor predicted = logits.argmax(-1);           // [batch, pos - from]
+  at::Tensor token_ok = (predicted == targets) | ~scored;  // [batch, pos - from]
   const int64_t n_scored = scored.sum().item<int64_t>();
   add(into.tokens, n_scored, (token_ok & scored).sum().item<int64_t>());
-  if (from > 0) {
-    token_ok = at::cat({at::ones({token_ok.size(0), from}, token_ok.options()), token_ok}, 1);
-    predicted = at::cat({at::zeros({predicted.size(0), from}, predicted.options()), predicted}, 1);
-  }
+  if (from > 0) token_ok = at::cat({at::ones({token_ok.size(0), from}, token_ok.options()), token_ok}, 1);
   at::Tensor log_probs = at::log_softmax(logits, -1);
   at::Tensor picked = log_probs.gather(-1, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1);
   const double total_loss = -(picked * scored).sum().item<double>();
@@ -149,7 +147,7 @@ void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits,
   const int64_t n_ok = unit_ok.sum().item<int64_t>();
   add(into.overall, unit_ok.numel(), n_ok);
   if (n_ok < unit_ok.numel() && static_cast<int64_t>(into.misses.size()) < into.max_misses)
-    keep_misses(task, batch, predicted, token_ok, unit_ok, first_example, into);
+    keep_misses(task, batch, predicted, from, token_ok, unit_ok, first_example, into);
 }
 
 at::Tensor scored_logits(const HookedTransformer& model, const Batch& batch) {

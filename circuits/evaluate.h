@@ -18,6 +18,14 @@
 
 namespace circuitcheck {
 
+// Domains larger than this are never enumerated (evaluate() samples them;
+// claims refuse "exhaustive").
+constexpr int64_t kExhaustiveLimit = 1000000;
+
+// Examples per forward pass of evaluate() and of claims, so that both draw
+// the same samples (check.h).
+constexpr int64_t kVerifyBatch = 4096;
+
 struct Tally {
   int64_t n = 0;
   int64_t correct = 0;
@@ -35,7 +43,7 @@ struct Miss {
   std::string predicted;           // the argmax token at each of `positions`, detokenized
   std::string expected;            // the target token at each, detokenized
 
-  // "example 2458 assignment 15 (depth 6): 2>v;...  positions 60 61: predicted 22, expected 00"
+  // "example 2458 assignment 15 (depth 6): 2>v;...  positions 60 61: predicted '22', expected '00'"
   std::string to_string() const;
   nlohmann::json to_json() const;
 };
@@ -79,11 +87,12 @@ Evaluation empty_evaluation(const Task& task);
 // with `seed`, in batches of `batch_size`, keeping the first `max_misses`
 // misses. No gradients.
 Evaluation evaluate(const Task& task, const HookedTransformer& model, Scale scale, int64_t n, uint64_t seed,
-                    int64_t exhaustive_limit = 1000000, int64_t batch_size = 4096, int64_t max_misses = 0);
+                    int64_t exhaustive_limit = kExhaustiveLimit, int64_t batch_size = kVerifyBatch,
+                    int64_t max_misses = 0);
 
 // Evaluates on an explicit batch (e.g. S5's hard cases, S1's test split).
 Evaluation evaluate_batch(const Task& task, const HookedTransformer& model, const Batch& batch,
-                          int64_t batch_size = 4096, int64_t max_misses = 0);
+                          int64_t batch_size = kVerifyBatch, int64_t max_misses = 0);
 
 // Mean cross-entropy over scored positions (targets != -1) of logits
 // [batch, pos - from, V] against targets [batch, pos] from position `from`.

@@ -1,6 +1,5 @@
 #include "harness/train_commands.h"
 
-#include "circuits/check.h"
 #include "circuits/checkpoint.h"
 #include "circuits/error.h"
 #include "circuits/node_map.h"
