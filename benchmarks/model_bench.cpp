@@ -1,13 +1,13 @@
 // Forward-pass speed: full activation cache over the whole S1 domain, and the
 // per-call overhead of a batch of one on the S2 config.
-#include "circuits/evaluate.h"
-#include "circuits/model.h"
-#include "circuits/modular_addition.h"
-#include "circuits/optimizer.h"
-#include "circuits/patching.h"
-#include "circuits/runtime.h"
-#include "circuits/task.h"
-#include "circuits/trainer.h"
+#include "circuits/tasks/evaluate.h"
+#include "circuits/model/model.h"
+#include "circuits/tasks/builtin/modular_addition.h"
+#include "circuits/training/optimizer.h"
+#include "circuits/claims/patching.h"
+#include "circuits/model/runtime.h"
+#include "circuits/tasks/task.h"
+#include "circuits/training/trainer.h"
 
 #include <benchmark/benchmark.h>
 #include <c10/core/InferenceMode.h>

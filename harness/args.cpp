@@ -1,6 +1,6 @@
 #include "harness/args.h"
 
-#include "circuits/error.h"
+#include "circuits/formats/error.h"
 
 namespace circuitcheck {
 

@@ -1,22 +1,26 @@
 #include "harness/claim_commands.h"
 
-#include "circuits/checkpoint.h"
-#include "circuits/claim.h"
-#include "circuits/error.h"
-#include "circuits/html_report.h"
-#include "circuits/junit.h"
-#include "circuits/report.h"
-#include "circuits/runtime.h"
-#include "circuits/verify.h"
+#include "circuits/model/checkpoint.h"
+#include "circuits/claims/claim.h"
+#include "circuits/formats/error.h"
+#include "circuits/reports/html_report.h"
+#include "circuits/reports/junit.h"
+#include "circuits/reports/report.h"
+#include "circuits/model/runtime.h"
+#include "circuits/claims/verify.h"
 #include "harness/args.h"
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
 #include <limits>
 #include <set>
+
+#include <unistd.h>
 
 namespace circuitcheck {
 namespace {
@@ -54,48 +58,17 @@ std::string upper(std::string s) {
   return s;
 }
 
-}  // namespace
+using Clock = std::chrono::steady_clock;
 
-int verify_command(int argc, char** argv) {
-  const std::string usage =
-      "circuitcheck verify CLAIMS.json... [--checkpoint F] [--config CFG] [--threads N] [--seed N] [--only ID] "
-      "[--report-dir D] [--junit FILE] [--device cpu|cuda]";
-  Args args = parse_args(argc, argv, 2, "verify",
-                         {"--checkpoint", "--config", "--threads", "--seed", "--only", "--report-dir", "--junit",
-                          "--device"});
-  expect_positionals(args, 1, std::numeric_limits<std::size_t>::max(), usage);
-  const int threads = args.get_int("--threads", 2, 1, 1024);
-  set_threads(threads);
-  const at::Device device = parse_device(args.get_or("--device", "cpu"), "verify --device");
-  std::vector<PreparedFile> files;
-  for (const auto& path : args.positional) files.push_back(prepare(path, args));
+double elapsed(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
 
-  const std::optional<std::string> only = args.get("--only");
-  if (only) {
-    bool found = false;
-    for (auto& f : files) {
-      f.claims.erase(std::remove_if(f.claims.begin(), f.claims.end(), [&](const Claim& c) { return c.id != *only; }),
-                     f.claims.end());
-      found = found || !f.claims.empty();
-    }
-    check(found, "verify --only", "no claim has id '" + *only + "'");
-  }
-  if (args.has("--seed")) {
-    const uint64_t seed = static_cast<uint64_t>(args.get_int("--seed", 0, 0, std::numeric_limits<int>::max()));
-    for (auto& f : files)
-      for (auto& c : f.claims)
-        if (!c.domain.exhaustive) c.domain.seed = seed;
-  }
-  std::vector<SystemReport> reports;
-  for (auto& f : files) {
-    SystemReport report;
-    report.system = f.task->name;
-    report.domain_size = f.task->domain_size;
-    report.provenance = provenance_of(f.file, f.checkpoint, device, threads);
-    reports.push_back(std::move(report));
-  }
-  const std::optional<std::string> report_dir = args.get("--report-dir");
-  const std::optional<std::string> junit = args.get("--junit");
+// What verify prints on stdout: the per-system summaries only (--quiet), one
+// line per claim (default) or each claim's whole explanation (--verbose).
+enum class Verbosity { kQuiet, kLines, kVerbose };
+
+// Checks every output path, and makes the report folder, before any claim runs.
+void check_outputs(const std::optional<std::string>& report_dir, const std::optional<std::string>& junit,
+                   const std::vector<SystemReport>& reports) {
   if (junit) {
     const auto folder_path = [](const std::filesystem::path& p) {
       return (std::filesystem::absolute(p) / "").lexically_normal();
@@ -115,37 +88,61 @@ int verify_command(int argc, char** argv) {
     std::filesystem::create_directories(*report_dir, ec);
     check(!ec, "verify --report-dir: " + *report_dir, "cannot create the folder: " + ec.message());
   }
+}
 
-  using Clock = std::chrono::steady_clock;
-  const auto elapsed = [](Clock::time_point since) {
-    return std::chrono::duration<double>(Clock::now() - since).count();
-  };
-  bool all_pass = true;
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    PreparedFile& f = files[i];
-    SystemReport& report = reports[i];
-    to_device(f.checkpoint.model, device);
-    ControlCache controls{&f.checkpoint.model, {}};
-    SharedRuns shared;
-    plan_claims(f.claims, shared);
-    report.run.date = utc_now();
-    const Clock::time_point started = Clock::now();
-    for (const auto& claim : f.claims) {
-      const Clock::time_point claim_started = Clock::now();
-      report.results.push_back(verify_claim(*f.task, claim, f.checkpoint.model, controls, &shared));
-      report.run.claim_seconds.push_back(elapsed(claim_started));
-      const ClaimResult& r = report.results.back();
-      std::cout << upper(r.verdict) << "  " << f.task->name << "/" << claim.id << ": " << r.explanation << "\n"
-                << std::flush;
-      all_pass = all_pass && r.verdict == "pass";
-    }
-    report.run.wall_seconds = elapsed(started);
-    const Summary s = summarize(report.results);
-    std::cout << f.task->name << ": " << s.passed << " passed, " << s.failed << " failed, " << s.errors << " errors ("
-              << f.checkpoint.path << ")\n";
+// Claim i of n, the current claim and the time so far, on one line of stderr
+// that the next line overwrites; only where stderr is a terminal.
+class Progress {
+ public:
+  explicit Progress(std::size_t total) : total_(total), shown_(isatty(fileno(stderr)) != 0) {}
+
+  void show(const std::string& name) {
+    if (!shown_) return;
+    ++done_;
+    std::fprintf(stderr, "\r\033[K[%zu/%zu] %s  %.0f s", done_, total_, name.c_str(), elapsed(started_));
+    std::fflush(stderr);
+  }
+  void clear() const {
+    if (shown_) std::fputs("\r\033[K", stderr);
   }
 
-  // Every report is drawn before the first is written.
+ private:
+  std::size_t total_, done_ = 0;
+  bool shown_;
+  Clock::time_point started_ = Clock::now();
+};
+
+// Runs one file's claims into `report`, printing as `verbosity` says.
+void run_file(PreparedFile& f, SystemReport& report, const at::Device& device, Verbosity verbosity, Progress& progress) {
+  to_device(f.checkpoint.model, device);
+  ControlCache controls{&f.checkpoint.model, {}};
+  SharedRuns shared;
+  plan_claims(f.claims, shared);
+  report.run.date = utc_now();
+  const Clock::time_point started = Clock::now();
+  for (const auto& claim : f.claims) {
+    progress.show(f.task->name + "/" + claim.id);
+    const Clock::time_point claim_started = Clock::now();
+    report.results.push_back(verify_claim(*f.task, claim, f.checkpoint.model, controls, &shared));
+    report.run.claim_seconds.push_back(elapsed(claim_started));
+    const ClaimResult& r = report.results.back();
+    progress.clear();
+    if (verbosity == Verbosity::kLines)
+      std::cout << claim_line(f.task->name, r, report.run.claim_seconds.back()) << "\n" << std::flush;
+    if (verbosity == Verbosity::kVerbose)
+      std::cout << upper(to_string(r.verdict)) << "  " << f.task->name << "/" << claim.id << ": " << r.explanation
+                << "\n" << std::flush;
+  }
+  report.run.wall_seconds = elapsed(started);
+  const Summary s = summarize(report.results);
+  std::cout << f.task->name << ": " << s.passed << " passed, " << s.failed << " failed, " << s.errors << " errors ("
+            << f.checkpoint.path << ", " << std::fixed << std::setprecision(1) << report.run.wall_seconds << " s)\n"
+            << std::defaultfloat;
+}
+
+// Every report is drawn before the first is written.
+void write_reports(const std::optional<std::string>& report_dir, const std::optional<std::string>& junit,
+                   const std::vector<SystemReport>& reports) {
   std::vector<std::pair<std::string, std::string>> outputs;
   if (report_dir) {
     const std::filesystem::path dir(*report_dir);
@@ -158,7 +155,66 @@ int verify_command(int argc, char** argv) {
   }
   if (junit) outputs.emplace_back(*junit, junit_xml(reports));
   for (const auto& [path, text] : outputs) write_text_atomically(path, text, "verify");
-  return all_pass ? 0 : 1;
+}
+
+// Keeps the claims with id `only` (InputError when no file has one).
+void keep_only(std::vector<PreparedFile>& files, const std::string& only) {
+  bool found = false;
+  for (auto& f : files) {
+    f.claims.erase(std::remove_if(f.claims.begin(), f.claims.end(), [&](const Claim& c) { return c.id != only; }),
+                   f.claims.end());
+    found = found || !f.claims.empty();
+  }
+  check(found, "verify --only", "no claim has id '" + only + "'");
+}
+
+}  // namespace
+
+int verify_command(int argc, char** argv) {
+  const std::string usage =
+      "circuitcheck verify CLAIMS.json... [--checkpoint F] [--config CFG] [--threads N] [--seed N] [--only ID] "
+      "[--report-dir D] [--junit FILE] [--device cpu|cuda] [--verbose | --quiet]";
+  Args args = parse_args(argc, argv, 2, "verify",
+                         {"--checkpoint", "--config", "--threads", "--seed", "--only", "--report-dir", "--junit",
+                          "--device"},
+                         {"--verbose", "--quiet"});
+  expect_positionals(args, 1, std::numeric_limits<std::size_t>::max(), usage);
+  check(!(args.has("--verbose") && args.has("--quiet")), "verify", "--verbose and --quiet exclude each other");
+  const Verbosity verbosity =
+      args.has("--quiet") ? Verbosity::kQuiet : args.has("--verbose") ? Verbosity::kVerbose : Verbosity::kLines;
+  const int threads = args.get_int("--threads", 2, 1, 1024);
+  set_threads(threads);
+  const at::Device device = parse_device(args.get_or("--device", "cpu"), "verify --device");
+  std::vector<PreparedFile> files;
+  for (const auto& path : args.positional) files.push_back(prepare(path, args));
+  if (const std::optional<std::string> only = args.get("--only")) keep_only(files, *only);
+  if (args.has("--seed")) {
+    const uint64_t seed = static_cast<uint64_t>(args.get_int("--seed", 0, 0, std::numeric_limits<int>::max()));
+    for (auto& f : files)
+      for (auto& c : f.claims)
+        if (!c.domain.exhaustive) c.domain.seed = seed;
+  }
+  std::vector<SystemReport> reports;
+  std::size_t total = 0;
+  for (auto& f : files) {
+    SystemReport report;
+    report.system = f.task->name;
+    report.domain_size = f.task->domain_size;
+    report.provenance = provenance_of(f.file, f.checkpoint, device, threads);
+    reports.push_back(std::move(report));
+    total += f.claims.size();
+  }
+  const std::optional<std::string> report_dir = args.get("--report-dir");
+  const std::optional<std::string> junit = args.get("--junit");
+  check_outputs(report_dir, junit, reports);
+
+  Progress progress(total);
+  for (std::size_t i = 0; i < files.size(); ++i) run_file(files[i], reports[i], device, verbosity, progress);
+  const Summary s = summarize(reports);
+  if (files.size() > 1)
+    std::cout << "all: " << s.passed << " passed, " << s.failed << " failed, " << s.errors << " errors\n";
+  write_reports(report_dir, junit, reports);
+  return s.passed == s.claims ? 0 : 1;
 }
 
 int list_command(int argc, char** argv) {

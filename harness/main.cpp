@@ -1,7 +1,7 @@
 // circuitcheck: verify claims about the circuits of trained transformers.
 // Exit codes: 0 success, 1 a claim failed, 2 bad input, 3 internal error.
-#include "circuits/error.h"
-#include "circuits/runtime.h"
+#include "circuits/formats/error.h"
+#include "circuits/model/runtime.h"
 #include "harness/claim_commands.h"
 #include "harness/model_commands.h"
 #include "harness/report_commands.h"
@@ -26,7 +26,7 @@ const char* kUsage =
     "  nodes CHECKPOINT [--system S] [--roles R,...] [--n N] [--seed N] [--threshold X] [--out F.json]\n"
     "                                               node ablation map: what each head breaks\n"
     "  verify CLAIMS.json... [--checkpoint F] [--config CFG] [--threads N] [--seed N]\n"
-    "          [--only ID] [--report-dir D] [--junit FILE] [--device cpu|cuda]\n"
+    "          [--only ID] [--report-dir D] [--junit FILE] [--device cpu|cuda] [--verbose|--quiet]\n"
     "                                               run claims; exit 1 when one fails\n"
     "  list CLAIMS.json [--checkpoint F] [--config CFG] the claims of a file, validated\n"
     "  diff OLD.json NEW.json [--tolerance X] [--markdown]\n"

@@ -1,10 +1,10 @@
 #include "harness/model_commands.h"
 
-#include "circuits/checkpoint.h"
-#include "circuits/error.h"
-#include "circuits/runtime.h"
-#include "circuits/safetensors.h"
-#include "circuits/sha256.h"
+#include "circuits/model/checkpoint.h"
+#include "circuits/formats/error.h"
+#include "circuits/model/runtime.h"
+#include "circuits/formats/safetensors.h"
+#include "circuits/formats/sha256.h"
 #include "harness/args.h"
 
 #include <c10/core/InferenceMode.h>

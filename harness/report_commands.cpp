@@ -1,7 +1,7 @@
 #include "harness/report_commands.h"
 
-#include "circuits/error.h"
-#include "circuits/report_diff.h"
+#include "circuits/formats/error.h"
+#include "circuits/reports/report_diff.h"
 #include "harness/args.h"
 
 #include <cmath>

@@ -1,11 +1,11 @@
 #include "harness/train_commands.h"
 
-#include "circuits/checkpoint.h"
-#include "circuits/error.h"
-#include "circuits/node_map.h"
-#include "circuits/report.h"
-#include "circuits/runtime.h"
-#include "circuits/trainer.h"
+#include "circuits/model/checkpoint.h"
+#include "circuits/formats/error.h"
+#include "circuits/claims/node_map.h"
+#include "circuits/reports/report.h"
+#include "circuits/model/runtime.h"
+#include "circuits/training/trainer.h"
 #include "harness/args.h"
 
 #include <unistd.h>

@@ -1,6 +1,6 @@
 #include "tests/test_util.h"
 
-#include "circuits/runtime.h"
+#include "circuits/model/runtime.h"
 
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -50,6 +51,11 @@ CommandResult run_command(const std::string& command) {
   int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+bool strict() {
+  const char* value = std::getenv("CIRCUITCHECK_STRICT");
+  return value && std::string(value) != "0" && std::string(value) != "";
 }
 
 }  // namespace circuitcheck::testing_util

@@ -32,4 +32,17 @@ struct CommandResult {
 // Runs a shell command and captures its output and exit code.
 CommandResult run_command(const std::string& command);
 
+// Whether every test must run: CIRCUITCHECK_STRICT is set (to anything but
+// "0"), as .ci/run sets it. Then a test whose tool is missing fails instead of
+// being skipped, so a run cannot go green by skipping what .ci/setup installs.
+bool strict();
+
 }  // namespace circuitcheck::testing_util
+
+// Skips the test with `why` unless `have` holds; in a strict run (see
+// strict()) it fails instead.
+#define CIRCUITCHECK_REQUIRE_TOOL(have, why)                                  \
+  if (!(have)) {                                                             \
+    if (::circuitcheck::testing_util::strict()) GTEST_FAIL() << (why);      \
+    GTEST_SKIP() << (why) << " (CIRCUITCHECK_STRICT=1 makes this a failure)"; \
+  }

@@ -1,0 +1,175 @@
+#include "circuits/claims/check.h"
+
+#include "circuits/claims/stats.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace circuitcheck {
+
+using nlohmann::json;
+
+json PassRule::to_json() const {
+  json j = json::object();
+  if (rate_at_least) j["rate_at_least"] = *rate_at_least;
+  if (rate_at_most) j["rate_at_most"] = *rate_at_most;
+  if (value_at_least) j["value_at_least"] = *value_at_least;
+  if (value_at_most) j["value_at_most"] = *value_at_most;
+  if (drop_to_at_most) j["drop_to_at_most"] = *drop_to_at_most;
+  if (before_at_least) j["before_at_least"] = *before_at_least;
+  if (compare_at_most) j["compare_at_most"] = *compare_at_most;
+  if (for_all) j["for_all"] = true;
+  j["bound"] = bound == BoundMethod::kWilson ? "wilson" : "clopper_pearson";
+  return j;
+}
+
+std::string percent(double rate) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.5g%%", rate * 100.0);
+  return buf;
+}
+
+std::string number(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.5g", x);
+  return buf;
+}
+
+const char* to_string(Rule rule) {
+  switch (rule) {
+    case Rule::kNone: return "";
+    case Rule::kRateAtLeast: return "rate_at_least";
+    case Rule::kRateAtMost: return "rate_at_most";
+    case Rule::kValueAtLeast: return "value_at_least";
+    case Rule::kValueAtMost: return "value_at_most";
+    case Rule::kDropToAtMost: return "drop_to_at_most";
+    case Rule::kBeforeAtLeast: return "before_at_least";
+    case Rule::kCompareAtMost: return "compare_at_most";
+    case Rule::kForAll: return "for_all";
+  }
+  return "";
+}
+
+Direction direction(Rule rule) {
+  const bool at_most = rule == Rule::kRateAtMost || rule == Rule::kValueAtMost || rule == Rule::kDropToAtMost ||
+                       rule == Rule::kCompareAtMost;
+  return at_most ? Direction::kAtMost : Direction::kAtLeast;
+}
+
+const char* comparison(Direction direction) { return direction == Direction::kAtMost ? "<=" : ">="; }
+
+std::string unit_name(const Evaluation& e) { return e.unit + "s"; }
+
+const Check* headline_check(const Outcome& outcome) {
+  const Check* first_thresholded = nullptr;
+  for (const Check& c : outcome.checks) {
+    if (c.rule == Rule::kNone) continue;
+    if (!c.pass) return &c;
+    if (!first_thresholded) first_thresholded = &c;
+  }
+  if (first_thresholded) return first_thresholded;
+  return outcome.checks.empty() ? nullptr : &outcome.checks.front();
+}
+
+Check rate_check(const std::string& name, const std::string& what, const std::string& units, int64_t successes,
+                 int64_t trials, bool exhaustive, Rule rule, double threshold, BoundMethod bound) {
+  Check c;
+  c.name = name;
+  c.successes = successes;
+  c.trials = trials;
+  c.rule = rule;
+  c.threshold = threshold;
+  if (trials == 0) {
+    c.basis = "exact";
+    c.pass = rule == Rule::kNone;
+    c.explanation = what + " no " + units + ": " + (c.pass ? "reported" : "fail");
+    return c;
+  }
+  c.value = static_cast<double>(successes) / static_cast<double>(trials);
+  const bool at_most = direction(rule) == Direction::kAtMost;
+  const bool wilson = bound == BoundMethod::kWilson;
+  const std::string method = wilson ? "wilson" : "clopper_pearson";
+  c.basis = exhaustive ? "exact" : method + (at_most ? "_upper" : "_lower");
+  c.bound = exhaustive ? c.value
+            : at_most  ? (wilson ? wilson_upper_bound(successes, trials) : clopper_pearson_upper_bound(successes, trials))
+                       : (wilson ? wilson_lower_bound(successes, trials) : clopper_pearson_lower_bound(successes, trials));
+  c.explanation = what + " " + percent(c.value) + " of " + std::to_string(trials) + " " + units + " (" +
+                  (exhaustive ? std::string("exhaustive, exact")
+                              : std::string(wilson ? "Wilson" : "Clopper-Pearson") + " 95% " +
+                                    (at_most ? "upper" : "lower") + " bound " + percent(c.bound)) +
+                  ")";
+  if (rule == Rule::kNone) {
+    c.pass = true;
+    return c;
+  }
+  c.pass = at_most ? c.bound <= threshold : c.bound >= threshold;
+  c.explanation += std::string(at_most ? " <= " : " >= ") + percent(threshold) + ": " + (c.pass ? "pass" : "fail");
+  return c;
+}
+
+Check value_check(const std::string& name, const std::string& what, double value, Rule rule, double threshold) {
+  Check c;
+  c.name = name;
+  c.value = c.bound = value;
+  c.basis = "value";
+  c.rule = rule;
+  c.threshold = threshold;
+  if (rule == Rule::kNone) {
+    c.pass = true;
+    c.explanation = what + " " + number(value);
+    return c;
+  }
+  const bool at_most = direction(rule) == Direction::kAtMost;
+  c.pass = at_most ? value <= threshold : value >= threshold;
+  c.explanation = what + " " + number(value) + (at_most ? " <= " : " >= ") + number(threshold) + ": " +
+                  (c.pass ? "pass" : "fail");
+  return c;
+}
+
+std::vector<Check> value_checks(const std::string& name, const std::string& what, double value, const PassRule& pass) {
+  std::vector<Check> out;
+  if (pass.value_at_least) out.push_back(value_check(name, what, value, Rule::kValueAtLeast, *pass.value_at_least));
+  if (pass.value_at_most) out.push_back(value_check(name, what, value, Rule::kValueAtMost, *pass.value_at_most));
+  return out;
+}
+
+json Check::to_json() const {
+  json j = {{"name", name}, {"value", value}, {"basis", basis}, {"bound", bound}, {"pass", pass},
+            {"explanation", explanation}};
+  if (trials > 0) {
+    j["successes"] = successes;
+    j["trials"] = trials;
+  }
+  if (rule != Rule::kNone) {
+    j["rule"] = to_string(rule);
+    j["threshold"] = threshold;
+  }
+  return j;
+}
+
+json Outcome::to_json() const {
+  json j = {{"model", model}, {"pass", pass}, {"explanation", explanation}, {"checks", json::array()},
+            {"liveness", json::array()}, {"figures", json::array()}};
+  for (const auto& c : checks) j["checks"].push_back(c.to_json());
+  for (const auto& l : liveness)
+    j["liveness"].push_back({{"hook", l.hook}, {"kind", l.kind}, {"fired", l.fired}, {"elements", l.elements},
+                             {"max_abs_change", l.max_abs_change}, {"mean_abs_change", l.mean_abs_change},
+                             {"live", l.live()}});
+  for (const auto& f : figures) j["figures"].push_back(f.to_json());
+  if (!counterexamples.empty()) j["counterexamples"] = counterexamples;
+  if (!stopped.empty()) j["stopped"] = stopped;
+  return j;
+}
+
+void accumulate(Liveness& into, const Liveness& part) {
+  const double total = into.mean_abs_change * static_cast<double>(into.elements) +
+                       part.mean_abs_change * static_cast<double>(part.elements);
+  into.hook = part.hook;
+  into.kind = part.kind;
+  into.fired += part.fired;
+  into.elements += part.elements;
+  into.max_abs_change = std::max(into.max_abs_change, part.max_abs_change);
+  into.mean_abs_change = into.elements ? total / static_cast<double>(into.elements) : 0.0;
+}
+
+}  // namespace circuitcheck

@@ -1,0 +1,121 @@
+// What a claim measures on one model: its thresholds (PassRule), each
+// thresholded quantity (a Check, which carries its own explanation, like
+// testing::AssertionResult), and the result on one model (Outcome), with the
+// pictures of its evidence (figure.h) over its domain (domain.h). Every claim
+// kind builds these; verify.h runs kinds and gives verdicts, the reports draw
+// them.
+#pragma once
+
+#include "circuits/claims/domain.h"
+#include "circuits/claims/figure.h"
+#include "circuits/model/intervention.h"
+#include "circuits/tasks/evaluate.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace circuitcheck {
+
+// The one-sided 95 % confidence bound a sampled rate passes on (stats.h).
+enum class BoundMethod { kWilson, kClopperPearson };
+
+// Thresholds; which ones a claim may set depends on its kind and metric.
+struct PassRule {
+  std::optional<double> rate_at_least;    // a rate, in [0, 1]: the rate (lower bound when sampled) >= x
+  std::optional<double> rate_at_most;     // a rate, in [0, 1]: the rate (upper bound when sampled) <= x
+  std::optional<double> value_at_least;   // a value (e.g. loss in nats): the value >= x
+  std::optional<double> value_at_most;    // a value: the value <= x
+  std::optional<double> drop_to_at_most;  // ablation, in [0, 1]: the rate after (upper bound when sampled) <= x
+  std::optional<double> before_at_least;  // ablation, in [0, 1]: the rate before (lower bound when sampled) >= x
+  std::optional<double> compare_at_most;  // probe, in [0, 1]: each compared hook's rate (upper bound when sampled) <= x
+  BoundMethod bound = BoundMethod::kWilson;  // "bound": "wilson" (default) or "clopper_pearson"
+  bool for_all = false;                   // property: the predicate holds on every generated example
+
+  nlohmann::json to_json() const;  // the thresholds set, and "bound"
+};
+
+// The PassRule field a check is compared against; kNone for a reported,
+// unthresholded value. "At least" rules (rate_at_least, value_at_least,
+// before_at_least) compare a rate's lower bound, "at most" rules
+// (rate_at_most, value_at_most, drop_to_at_most, compare_at_most) its upper
+// bound; for_all holds on every generated example (property claims).
+enum class Rule {
+  kNone, kRateAtLeast, kRateAtMost, kValueAtLeast, kValueAtMost, kDropToAtMost, kBeforeAtLeast, kCompareAtMost, kForAll
+};
+// The PassRule field's name in claim files and reports ("rate_at_least"); "" for kNone.
+const char* to_string(Rule rule);
+
+// Which side of its threshold a rule passes on.
+enum class Direction { kAtLeast, kAtMost };
+Direction direction(Rule rule);
+// ">=" or "<=".
+const char* comparison(Direction direction);
+
+// One thresholded quantity of a claim on one model.
+struct Check {
+  std::string name;       // "accuracy", "accuracy idx=1", "attention", "accuracy after", "top_k_energy", ...
+  double value = 0.0;     // the rate in [0, 1] (successes / trials) or the value (loss: nats; energy: a fraction)
+  int64_t successes = 0;  // rates only
+  int64_t trials = 0;     // rates only; 0 for values
+  std::string basis;      // what was compared: a rate's "exact" value (exhaustive domain), its
+                          // "wilson_lower", "wilson_upper", "clopper_pearson_lower" or
+                          // "clopper_pearson_upper" bound (sampled), or a "value"
+  double bound = 0.0;     // the compared number: the value for "exact" and "value", else the bound
+  Rule rule = Rule::kNone;
+  double threshold = 0.0;
+  bool pass = false;      // true for unthresholded values
+  std::string explanation;  // "correct on 100% of 20000 examples (Wilson 95% lower bound 99.986%) >= 99.9%: pass"
+
+  nlohmann::json to_json() const;
+};
+
+// A rate check: `successes` of `trials` `units` (e.g. "examples"), `what`
+// describing the success ("correct on"). `rule` is kNone (reported only), an
+// "at least" rule (lower bound) or an "at most" rule (upper bound). Exhaustive
+// domains compare the exact rate. No trials: fails unless reported only.
+Check rate_check(const std::string& name, const std::string& what, const std::string& units, int64_t successes,
+                 int64_t trials, bool exhaustive, Rule rule, double threshold, BoundMethod bound = BoundMethod::kWilson);
+
+// A value check: `rule` is kValueAtLeast or kValueAtMost (or kNone: reported only).
+Check value_check(const std::string& name, const std::string& what, double value, Rule rule, double threshold);
+
+// Every value check the pass rule sets on one value (value_at_least and/or
+// value_at_most); none when it sets neither.
+std::vector<Check> value_checks(const std::string& name, const std::string& what, double value, const PassRule& pass);
+
+// A claim on one model.
+struct Outcome {
+  std::string model;               // "checkpoint" or a control's name
+  bool pass = false;               // every check passed and every intervention was live
+  std::vector<Check> checks;
+  std::vector<Liveness> liveness;  // one per intervention, summed over all batches
+  std::vector<Figure> figures;     // evidence pictures
+  std::vector<std::string> counterexamples;  // property claims: shrunk failing examples as token strings
+  std::string explanation;         // the checks' explanations, then any dead intervention
+  // Empty when the claim ran its whole domain; else why a control stopped early
+  // ("stopped after 4096 of 20000 examples: ..."), also in the explanation.
+  std::string stopped;
+
+  nlohmann::json to_json() const;
+};
+
+// The plural of an evaluation's unit ("examples", "assignments"), for explanations.
+std::string unit_name(const Evaluation& e);
+
+// The check a one-line summary shows: the first thresholded check that fails,
+// else the first thresholded check, else the first; nullptr when there is none.
+const Check* headline_check(const Outcome& outcome);
+
+// "99.5%", "0.25" (5 significant digits), for explanations.
+std::string percent(double rate);
+std::string number(double x);
+
+// Adds one batch's liveness to a running total.
+void accumulate(Liveness& into, const Liveness& part);
+
+}  // namespace circuitcheck

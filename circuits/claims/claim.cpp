@@ -1,0 +1,136 @@
+#include "circuits/claims/claim.h"
+
+#include "circuits/claims/claim_fields.h"
+#include "circuits/claims/controls.h"
+#include "circuits/formats/error.h"
+#include "circuits/tasks/evaluate.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+
+namespace circuitcheck {
+namespace {
+
+using nlohmann::json;
+
+// The fields every kind has: id, hypothesis, controls, and "domain" for the
+// kinds that run on a domain of examples.
+void parse_common(const json& v, const At& at, const KindEntry& kind, const ParseContext& context, Claim& claim) {
+  claim.id = string_at(v["id"], at / "id");
+  if (claim.id.empty() || claim.id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+                              std::string::npos)
+    (at / "id").fail("'" + claim.id + "' must be non-empty and use only letters, digits, '_', '.', '-'");
+  claim.hypothesis = string_at(v["hypothesis"], at / "hypothesis");
+  if (claim.hypothesis.empty()) (at / "hypothesis").fail("must not be empty");
+  if (kind.domain) claim.domain = domain_at(v["domain"], at / "domain", context.task, context.sample, true);
+  claim.controls = {"random_init"};
+  if (!v.contains("controls")) return;
+  const json& controls = v["controls"];
+  if (!controls.is_array()) (at / "controls").fail(std::string("expected an array, got ") + type_name(controls));
+  for (std::size_t i = 0; i < controls.size(); ++i) {
+    const At where = at / "controls" / i;
+    const std::string name = string_at(controls[i], where);
+    try {
+      check_control(name, context.config, "check_control");
+    } catch (const InputError& e) {
+      where.fail_from(e, "check_control");
+    }
+    if (std::find(claim.controls.begin(), claim.controls.end(), name) == claim.controls.end())
+      claim.controls.push_back(name);
+  }
+}
+
+Claim claim_at(const json& v, const At& at, const ParseContext& context) {
+  if (!v.is_object()) at.fail(std::string("expected an object, got ") + type_name(v));
+  if (!v.contains("kind")) at.fail("missing field 'kind'");
+  const std::string name = string_at(v["kind"], at / "kind");
+  const KindEntry* kind = find_kind(name);
+  if (!kind) {
+    std::vector<std::string> valid;
+    for (const KindEntry& k : claim_kinds()) valid.push_back(k.name);
+    std::sort(valid.begin(), valid.end());
+    (at / "kind").fail("unknown kind '" + name + "' (valid: " + joined(valid) + ")");
+  }
+  std::vector<std::string> allowed = {"id", "hypothesis", "kind", "pass", "controls"};
+  std::vector<std::string> required = {"id", "hypothesis", "kind", "pass"};
+  if (kind->domain) {
+    allowed.push_back("domain");
+    required.push_back("domain");
+  }
+  allowed.insert(allowed.end(), kind->own.begin(), kind->own.end());
+  required.insert(required.end(), kind->needed.begin(), kind->needed.end());
+  check_object(v, at, allowed, required);
+  Claim claim;
+  claim.pointer = at.pointer;
+  claim.kind = kind->kind;
+  parse_common(v, at, *kind, context, claim);
+  kind->parse(v, at, context, claim);
+  return claim;
+}
+
+}  // namespace
+
+ClaimFile parse_claim_file(const json& document, const std::string& path) {
+  const At at{path, ""};
+  check_object(document, at, {"schema", "system", "checkpoint", "claims"}, {"schema", "system", "checkpoint", "claims"});
+  const std::string schema = string_at(document["schema"], at / "schema");
+  if (schema != kClaimSchema)
+    (at / "schema").fail("unknown schema '" + schema + "' (expected " + kClaimSchema + ")");
+  ClaimFile file;
+  file.path = path;
+  file.system = string_at(document["system"], at / "system");
+  const std::string checkpoint = string_at(document["checkpoint"], at / "checkpoint");
+  if (checkpoint.empty()) (at / "checkpoint").fail("must not be empty");
+  const std::filesystem::path root = std::filesystem::path(path).parent_path() / "..";
+  file.checkpoint = std::filesystem::path(checkpoint).is_absolute()
+                        ? checkpoint
+                        : (root / checkpoint).lexically_normal().string();
+  if (!document["claims"].is_array())
+    (at / "claims").fail(std::string("expected an array, got ") + type_name(document["claims"]));
+  file.document = document;
+  return file;
+}
+
+ClaimFile read_claim_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  check(static_cast<bool>(in), path, "cannot open the claim file");
+  json document;
+  try {
+    document = json::parse(in);
+  } catch (const json::exception& e) {
+    fail(path, std::string("invalid JSON: ") + e.what());
+  }
+  return parse_claim_file(document, path);
+}
+
+const Task& claim_task(const ClaimFile& file) {
+  try {
+    return find_task(file.system);
+  } catch (const InputError& e) {
+    (At{file.path, ""} / "system").fail_from(e, "find_task");
+  }
+}
+
+std::vector<Claim> parse_claims(const ClaimFile& file, const Task& task, const Config& config) {
+  const Scale scale = scale_for(task, config);
+  const Batch sample = task.sample(4, 0, scale);
+  const std::vector<std::string> accuracy = accuracy_classes(task, sample);
+  const std::set<std::string> class_names(accuracy.begin(), accuracy.end());
+
+  const json& claims = file.document["claims"];
+  const At at = At{file.path, ""} / "claims";
+  const ParseContext context{task, config, sample, class_names};
+  std::vector<Claim> out;
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < claims.size(); ++i) {
+    out.push_back(claim_at(claims[i], at / i, context));
+    if (!ids.insert(out.back().id).second) (at / i / "id").fail("duplicate id '" + out.back().id + "'");
+  }
+  return out;
+}
+
+}  // namespace circuitcheck

@@ -1,0 +1,72 @@
+// Claim files: hypotheses about a system's circuit as typed, checkable JSON
+// (schema "circuitcheck.claims/1", documented with examples in claims/README.md).
+//
+//   { "schema": "circuitcheck.claims/1", "system": "array_index",
+//     "checkpoint": "checkpoints/array_index.safetensors",
+//     "claims": [ { "id", "hypothesis", "kind", <kind's fields>, "domain", "pass", "controls" } ] }
+//
+// `checkpoint` is relative to the folder above the claim file's folder (the
+// repository root for claims/<system>.json). Each kind ("behaviour",
+// "attention", "ablation", "fourier", "spectrum", "geometry", "probe",
+// "patching", "item_patching", "property") is one file pair in kinds/,
+// registered in kinds/registry.cpp.
+//
+// Errors: every problem is one InputError "<file>: <JSON pointer>: <what>",
+// e.g. "claims/array_index.json: /claims/3/head: head 2 out of range, the model
+// has 1 head": invalid JSON, a wrong schema, an unknown or missing field, a
+// wrong JSON type, an unknown kind, system, role, class, hook or control, a
+// layer, head or position out of range, a threshold outside [0, 1] for rates,
+// a duplicate id, an exhaustive domain the system cannot enumerate.
+#pragma once
+
+#include "circuits/claims/check.h"
+#include "circuits/claims/kinds/registry.h"
+#include "circuits/model/config.h"
+#include "circuits/tasks/task.h"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace circuitcheck {
+
+constexpr const char* kClaimSchema = "circuitcheck.claims/1";
+
+// One claim: the fields every kind has, and its kind's own typed spec
+// (kinds/registry.h; std::get<AttentionSpec>(claim.spec)).
+struct Claim {
+  std::string id;          // [A-Za-z0-9_.-]+, unique in its file
+  std::string hypothesis;  // prose
+  ClaimKind kind = ClaimKind::kBehaviour;
+  std::string pointer;     // "/claims/3", for messages
+  Domain domain;
+  PassRule pass;
+  std::vector<std::string> controls;  // control models (controls.h), "random_init" always first
+  ClaimSpec spec;                     // the alternative of `kind`
+};
+
+// A claim file's top level, checked: schema, system (a string), checkpoint
+// (a string), claims (an array); no other fields.
+struct ClaimFile {
+  std::string path;
+  std::string system;      // as written
+  std::string checkpoint;  // resolved against the folder above the file's folder
+  nlohmann::json document;
+};
+
+// Reads and checks the top level of a claim file.
+ClaimFile read_claim_file(const std::string& path);
+
+// Checks the top level of a parsed document; `path` names it in messages.
+ClaimFile parse_claim_file(const nlohmann::json& document, const std::string& path);
+
+// The task the file names; InputError "<file>: /system: unknown system ..." otherwise.
+const Task& claim_task(const ClaimFile& file);
+
+// Parses and validates every claim against the task (its roles and classes,
+// from a sample batch at the config's scale) and the model config (layers,
+// heads, hooks, positions).
+std::vector<Claim> parse_claims(const ClaimFile& file, const Task& task, const Config& config);
+
+}  // namespace circuitcheck

@@ -1,0 +1,79 @@
+#include "circuits/claims/controls.h"
+
+#include "circuits/formats/error.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+namespace circuitcheck {
+namespace {
+
+// The parameter and head (-1: all) of a "zero:..." control.
+std::pair<std::string, int64_t> zero_target(const std::string& name, const Config& config, const std::string& where) {
+  std::string param = name.substr(5);
+  int64_t head = -1;
+  const auto slash = param.find('/');
+  if (slash != std::string::npos) {
+    const std::string digits = param.substr(slash + 1);
+    param = param.substr(0, slash);
+    check(!digits.empty() && digits.size() < 6 && digits.find_first_not_of("0123456789") == std::string::npos, where,
+          "control '" + name + "': expected zero:<param>/<head>");
+    head = std::stoll(digits);
+  }
+  std::string valid;
+  for (const auto& [p, shape] : expected_params(config)) {
+    if (p != param) {
+      valid += (valid.empty() ? "" : ", ") + p;
+      continue;
+    }
+    if (head < 0) return {param, head};
+    const std::string leaf = param.substr(param.rfind('.') + 1);
+    const bool per_head = leaf == "W_Q" || leaf == "W_K" || leaf == "W_V" || leaf == "W_O" || leaf == "b_Q" ||
+                          leaf == "b_K" || leaf == "b_V";
+    check(per_head, where, "control '" + name + "': " + param + " has no head dimension");
+    check(head < config.n_heads, where,
+          "control '" + name + "': head " + std::to_string(head) + " out of range, the model has " +
+              std::to_string(config.n_heads) + " heads");
+    return {param, head};
+  }
+  fail(where, "control '" + name + "': unknown parameter '" + param + "' (valid: " + valid + ")");
+}
+
+}  // namespace
+
+void check_control(const std::string& name, const Config& config, const std::string& where) {
+  if (name == "random_init" || name == "shuffled_embed") return;
+  if (name.rfind("zero:", 0) == 0) {
+    zero_target(name, config, where);
+    return;
+  }
+  fail(where, "unknown control '" + name + "' (valid: random_init, shuffled_embed, zero:<param>, zero:<param>/<head>)");
+}
+
+HookedTransformer control_model(const HookedTransformer& model, const std::string& name) {
+  const std::string where = "control_model";
+  check_control(name, model.config, where);
+  if (name == "random_init") {
+    HookedTransformer out = make_model(model.config, init_params(model.config, kRandomInitSeed), name);
+    to_device(out, model_device(model));
+    return out;
+  }
+  TensorMap params;
+  for (const auto& [k, v] : model.params) params[k] = v.clone();
+  if (name == "shuffled_embed") {
+    at::Tensor& w_e = params.at("embed.W_E");  // [d_vocab, d_model]
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(kRandomInitSeed);
+    const at::Tensor order = at::randperm(w_e.size(0), gen, at::TensorOptions().dtype(at::kLong));
+    w_e = w_e.index_select(0, order.to(w_e.device()));
+  } else {
+    const auto [param, head] = zero_target(name, model.config, where);
+    at::Tensor& p = params.at(param);
+    if (head < 0)
+      p.zero_();
+    else
+      p.select(0, head).zero_();
+  }
+  return make_model(model.config, std::move(params), name);
+}
+
+}  // namespace circuitcheck

@@ -1,0 +1,54 @@
+// The examples a claim runs on, and how they are visited in batches.
+#pragma once
+
+#include "circuits/tasks/evaluate.h"
+#include "circuits/tasks/task.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace circuitcheck {
+
+// The examples a claim is checked on: the task's whole finite domain, in its
+// order, or `sample` examples drawn with `seed` (in batches of kVerifyBatch
+// examples starting at `start`, drawn with seed + start, as evaluate() draws them).
+//
+// `where` keeps only examples whose [batch] class `where` has value
+// `where_value` (e.g. {"operator": 0}: S5's additions): a sampled domain then
+// draws batches until `sample` such examples are found (at most 1,000 batches).
+struct Domain {
+  bool exhaustive = false;
+  int64_t sample = 0;  // examples, when sampled
+  uint64_t seed = 0;   // when sampled
+  std::string where;   // a [batch] class; empty: every example
+  int64_t where_value = 0;
+
+  // Claims on weights alone run on no examples: neither exhaustive nor sampled.
+  bool weights_only() const { return !exhaustive && sample == 0; }
+
+  // {"exhaustive": true}, {"sample": n, "seed": s} or {"weights": true}, with "where": {class: value} when set.
+  nlohmann::json to_json() const;
+};
+
+// Calls `fn` on each batch of the domain, in order, drawn as evaluate() draws
+// them (filtered by `where`), and stops early after a batch for which `done`
+// (when set) returns true. Throws InputError when a filtered domain that ran
+// to its end found too few examples.
+void for_each_batch(const Task& task, const Domain& domain, Scale scale, const std::function<void(const Batch&)>& fn,
+                    const std::function<bool()>& done = nullptr);
+
+// Calls `fn` on each slice of at most `size` examples (slice_rows) of the
+// domain's batches, in order.
+void for_each_slice(const Task& task, const Domain& domain, Scale scale, int64_t size,
+                    const std::function<void(const Batch&)>& fn);
+
+// The number of examples the domain holds: its sample size, or the task's
+// finite `domain_size` when exhaustive; -1 when unknown before it runs (an
+// exhaustive domain filtered by `where`, or no domain size given).
+int64_t domain_examples(const Domain& domain, const std::optional<int64_t>& domain_size);
+
+}  // namespace circuitcheck

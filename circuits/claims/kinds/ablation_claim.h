@@ -1,0 +1,50 @@
+// The "ablation" claim kind (claims/README.md): accuracy when sites are
+// zero-, mean- or resample-ablated.
+//
+//   { "kind": "ablation", "method": "mean",
+//     "sites": [{"hook": "blocks.0.attn.hook_z", "heads": [3], "positions": [17]}],
+//     "reference": {"sample": 4096, "seed": 0}, "by_class": "cascade",
+//     "domain": {...}, "pass": {"before_at_least": 0.99, "drop_to_at_most": 0.3} }
+//
+// Necessity (drop_to_at_most: accuracy after ablating falls to at most x),
+// robustness (rate_at_least: accuracy survives it), or, with keep_only,
+// sufficiency: every attention head (hook_z) and MLP (hook_mlp_out) that is
+// not a site is ablated and accuracy must stay >= rate_at_least.
+// before_at_least checks the accuracy before ablating, from the plain logits
+// of the domain (shared with the other claims). "mean" ablates with the mean
+// activation over `reference`; "resample" gives each example the activation
+// of a reference example (drawn with the reference seed). by_class reports
+// accuracy before and after by that class. On a control whose accuracy
+// before ablation already fails before_at_least, the ablated pass is skipped.
+#pragma once
+
+#include "circuits/claims/kinds/kind.h"
+#include "circuits/model/intervention.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace circuitcheck {
+
+// One ablated site: an activation, optionally restricted to heads and positions.
+struct AblationSite {
+  HookPoint hook;
+  std::vector<int64_t> heads;      // empty: all heads (or a hook without heads)
+  std::vector<int64_t> positions;  // empty: all positions
+  std::vector<int64_t> neurons;    // mlp hook_pre/hook_post only; empty: all neurons
+};
+
+struct AblationSpec {
+  InterventionKind method = InterventionKind::kZero;
+  std::vector<AblationSite> sites;
+  bool keep_only = false;
+  Domain reference{false, 4096, 0};
+  std::string by_class;  // reported before and after; empty: none
+};
+
+void parse_ablation(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);
+std::vector<HookPoint> ablation_hooks(const Claim& claim);  // none: the logits before ablating
+void run_ablation(const RunContext& context, const Claim& claim, Outcome& out);
+
+}  // namespace circuitcheck

@@ -1,0 +1,120 @@
+#include "circuits/claims/kinds/behaviour_claim.h"
+
+#include "circuits/claims/claim.h"
+#include "circuits/tasks/evaluate.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+namespace circuitcheck {
+namespace {
+
+// The checks of a behaviour claim on its evaluation.
+void behaviour_checks(const Claim& claim, const Evaluation& e, Outcome& out) {
+  const BehaviourSpec& b = std::get<BehaviourSpec>(claim.spec);
+  if (b.metric == BehaviourMetric::kLoss) {
+    const std::string what = "loss per scored position (nats) over " + std::to_string(e.n_examples) + " examples";
+    for (Check& c : value_checks("loss", what, e.loss, claim.pass)) out.checks.push_back(std::move(c));
+    return;
+  }
+  const double threshold = *claim.pass.rate_at_least;
+  if (b.by_class.empty()) {
+    out.checks.push_back(rate_check("accuracy", "correct on", unit_name(e), e.overall.correct, e.overall.n,
+                                    claim.domain.exhaustive, Rule::kRateAtLeast, threshold, claim.pass.bound));
+    return;
+  }
+  static const std::map<int64_t, Tally> kNone;
+  const auto found = e.by_class.find(b.by_class);
+  const auto& groups = found == e.by_class.end() ? kNone : found->second;
+  if (groups.empty())
+    out.checks.push_back(rate_check("accuracy " + b.by_class, b.by_class + ": correct on", unit_name(e), 0, 0,
+                                    claim.domain.exhaustive, Rule::kRateAtLeast, threshold, claim.pass.bound));
+  Figure figure;
+  figure.type = "bars";
+  figure.title = "accuracy by " + b.by_class;
+  figure.x_title = b.by_class;
+  figure.y_title = "accuracy";
+  figure.series = {"accuracy"};
+  figure.values.assign(1, {});
+  figure.reference = {threshold};
+  for (const auto& [value, tally] : groups) {
+    const std::string label = b.by_class + "=" + std::to_string(value);
+    const bool claimed = b.class_values.empty() ||
+                         std::find(b.class_values.begin(), b.class_values.end(), value) != b.class_values.end();
+    out.checks.push_back(rate_check("accuracy " + label, label + ": correct on", unit_name(e), tally.correct, tally.n,
+                                    claim.domain.exhaustive, claimed ? Rule::kRateAtLeast : Rule::kNone, threshold,
+                                    claim.pass.bound));
+    figure.x_labels.push_back(std::to_string(value));
+    figure.values[0].push_back(out.checks.back().value);
+  }
+  for (int64_t value : b.class_values)
+    if (!groups.count(value))
+      out.checks.push_back(rate_check("accuracy " + b.by_class + "=" + std::to_string(value),
+                                      b.by_class + "=" + std::to_string(value) + ": correct on", unit_name(e), 0, 0,
+                                      claim.domain.exhaustive, Rule::kRateAtLeast, threshold, claim.pass.bound));
+  out.figures.push_back(figure);
+}
+
+// Whether a behaviour claim's accuracy checks would fail even if `more` units
+// after those tallied in `e` were all correct (each rate only rises with them).
+bool certainly_fails(const Claim& claim, Evaluation e, int64_t more) {
+  const BehaviourSpec& b = std::get<BehaviourSpec>(claim.spec);
+  if (more <= 0 || b.metric == BehaviourMetric::kLoss) return false;
+  const auto add = [&](Tally& t) {
+    t.n += more;
+    t.correct += more;
+  };
+  add(e.overall);
+  if (!b.by_class.empty()) {
+    auto& groups = e.by_class[b.by_class];
+    if (groups.empty() && b.class_values.empty()) return false;
+    for (auto& [value, tally] : groups) add(tally);
+    for (int64_t value : b.class_values)
+      if (!groups.count(value)) add(groups[value]);
+  }
+  Outcome best;
+  behaviour_checks(claim, e, best);
+  return std::any_of(best.checks.begin(), best.checks.end(), [](const Check& c) { return !c.pass; });
+}
+
+}  // namespace
+
+void parse_behaviour(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
+  BehaviourSpec& b = claim.spec.emplace<BehaviourSpec>();
+  const std::string metric = v.contains("metric") ? string_at(v["metric"], at / "metric") : "accuracy";
+  if (metric != "accuracy" && metric != "loss")
+    (at / "metric").fail("unknown metric '" + metric + "' (valid: accuracy, loss)");
+  b.metric = metric == "loss" ? BehaviourMetric::kLoss : BehaviourMetric::kAccuracy;
+  if (v.contains("by_class")) {
+    if (b.metric != BehaviourMetric::kAccuracy) (at / "by_class").fail("only accuracy is broken down by class");
+    b.by_class = class_name_at(v["by_class"], at / "by_class", context.class_names);
+  }
+  if (v.contains("class_values")) {
+    if (b.by_class.empty()) (at / "class_values").fail("needs by_class");
+    const nlohmann::json& values = array_at(v["class_values"], at / "class_values");
+    for (std::size_t i = 0; i < values.size(); ++i)
+      b.class_values.push_back(integer_at(values[i], at / "class_values" / i, 0, std::numeric_limits<int>::max()));
+  }
+  claim.pass = b.metric == BehaviourMetric::kAccuracy
+                   ? pass_at(v["pass"], at / "pass", {"rate_at_least"}, {}, {"rate_at_least"})
+                   : pass_at(v["pass"], at / "pass", {}, {"value_at_least", "value_at_most"}, {});
+}
+
+std::vector<HookPoint> behaviour_hooks(const Claim&) { return {}; }
+
+void run_behaviour(const RunContext& context, const Claim& claim, Outcome& out) {
+  const Task& task = context.task;
+  Evaluation e = empty_evaluation(task);
+  const int64_t total = domain_examples(claim.domain, task.domain_size);
+  const auto done = [&] { return certainly_fails(claim, e, (total - e.n_examples) * e.units_per_example); };
+  context.visit(
+      claim.domain, {}, [&](const Batch& b, const RunResult& r) { tally_batch(task, b, r.logits, e); },
+      context.control && total >= 0 ? std::function<bool()>(done) : nullptr);
+  if (total >= 0 && e.n_examples < total)
+    out.stopped = "stopped after " + std::to_string(e.n_examples) + " of " + std::to_string(total) +
+                  " examples: it fails even if every later " + e.unit + " were correct";
+  behaviour_checks(claim, e, out);
+}
+
+}  // namespace circuitcheck

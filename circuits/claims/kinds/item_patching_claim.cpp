@@ -1,0 +1,191 @@
+#include "circuits/claims/kinds/item_patching_claim.h"
+
+#include "circuits/claims/claim.h"
+#include "circuits/claims/patching.h"
+#include "circuits/tasks/evaluate.h"
+
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace circuitcheck {
+namespace {
+
+// Examples per item_patching batch (each run holds K copies of them).
+constexpr int64_t kItemBatch = 64;
+
+// Per position log-probability of the targets, 0 where unscored: logits
+// [batch, pos, vocab], targets [batch, pos] -> [batch, pos].
+at::Tensor position_log_prob(const at::Tensor& logits, const at::Tensor& targets) {
+  const at::Tensor t = targets.to(logits.device());
+  return logits.log_softmax(-1).gather(-1, t.clamp_min(0).unsqueeze(-1)).squeeze(-1) * (t >= 0);
+}
+
+std::string values_label(const std::string& cls, const std::vector<int64_t>& values) {
+  std::string out;
+  for (int64_t v : values) out += (out.empty() ? "" : ", ") + std::to_string(v);
+  return cls + " {" + out + "}";
+}
+
+// Sums over the domain's items of the effect of the counterfactual and of
+// patching each layer's resid_pre at the items' positions, by class value.
+struct ItemGains {
+  std::map<int64_t, double> gap;                // class value -> sum of clean - corrupt
+  std::vector<std::map<int64_t, double>> gain;  // layer -> class value -> sum of patched - corrupt
+  int64_t n_items = 0;
+
+  // The share of the gap that patching `layer` recovers for items of `values` (0 without a gap).
+  double recovered(int layer, const std::vector<int64_t>& values) const {
+    double g = 0.0, r = 0.0;
+    for (int64_t v : values) {
+      if (!gap.count(v)) continue;
+      g += gap.at(v);
+      r += gain[layer].at(v);
+    }
+    return g > 1e-6 ? r / g : 0.0;
+  }
+};
+
+ItemGains item_gains(const RunContext& context, const Claim& claim) {
+  const Task& task = context.task;
+  const HookedTransformer& model = context.model;
+  const ItemPatchingSpec& p = std::get<ItemPatchingSpec>(claim.spec);
+  const int n_layers = model.config.n_layers;
+  RunOptions cached;
+  for (int l = 0; l < n_layers; ++l) cached.cache.push_back({HookType::kResidPre, l});
+  ItemGains g;
+  g.gain.resize(n_layers);
+  for_each_slice(task, claim.domain, context.scale, kItemBatch, [&](const Batch& b) {
+    const int64_t n = b.tokens.size(0);
+    const at::Tensor corrupt_tokens = counterfactual_tokens(b, p.counterfactual);
+    const RunResult clean = run(model, b.tokens, cached), corrupt = run(model, corrupt_tokens, cached);
+    const int64_t pos = b.tokens.size(1), k = b.roles.at(p.items[0]).size(1);
+    const at::Device device = clean.logits.device();
+    // mask [K, n, pos]: item k's positions in copy k.
+    at::Tensor mask = at::zeros({k, n, pos + 1}, at::kBool);  // absent positions (-1) land in the extra column
+    for (const auto& role : p.items) {
+      const at::Tensor positions = b.roles.at(role).t();  // [K, n]
+      mask.scatter_(2, at::where(positions >= 0, positions, pos).unsqueeze(-1), true);
+    }
+    mask = mask.narrow(2, 0, pos).contiguous().to(device);
+    const at::Tensor weight = mask.to(at::kFloat);
+    const auto per_item = [&](const at::Tensor& lp) { return (lp.reshape({k, n, pos}) * weight).sum(-1); };  // [K, n]
+    const at::Tensor item_clean = per_item(position_log_prob(clean.logits, b.targets).expand({k, n, pos}));
+    const at::Tensor item_corrupt = per_item(position_log_prob(corrupt.logits, b.targets).expand({k, n, pos}));
+    const at::Tensor cls = b.classes.at(p.by_class).t().to(device);  // [K, n]
+    const at::Tensor present = mask.any(-1) & (cls >= 0);
+    const at::Tensor values = std::get<0>(at::_unique(cls.masked_select(present))).cpu();
+    const auto sum_by_value = [&](const at::Tensor& x, std::map<int64_t, double>& into) {
+      for (int64_t i = 0; i < values.size(0); ++i) {
+        const int64_t value = values[i].item<int64_t>();
+        into[value] += x.masked_select(present & (cls == value)).sum().item<double>();
+      }
+    };
+    sum_by_value(item_clean - item_corrupt, g.gap);
+    g.n_items += present.sum().item<int64_t>();
+    const at::Tensor copies = corrupt_tokens.to(device).repeat({k, 1});
+    const at::Tensor targets = b.targets.repeat({k, 1});
+    for (int l = 0; l < n_layers; ++l) {
+      const HookPoint hook{HookType::kResidPre, l};
+      RunOptions o;
+      o.start_layer = l;
+      o.start_resid = clean.cache.at(hook);
+      o.start_base = corrupt.cache.at(hook);
+      o.start_mask = mask;
+      const at::Tensor item_patched = per_item(position_log_prob(run(model, copies, o).logits, targets));
+      sum_by_value(item_patched - item_corrupt, g.gain[l]);
+    }
+  });
+  return g;
+}
+
+// The recovery of every (layer, class value) cell, as a heatmap.
+Figure recovery_map(const ItemPatchingSpec& p, const ItemGains& g, int n_layers, const std::string& changed) {
+  Figure f;
+  f.type = "heatmap";
+  f.title = "recovery when patching resid_pre at each item's positions, by layer and " + p.by_class + ", " + changed;
+  f.x_title = p.by_class;
+  f.y_title = "layer";
+  for (const auto& [value, sum] : g.gap) f.x_labels.push_back(std::to_string(value));
+  for (int l = 0; l < n_layers; ++l) {
+    f.y_labels.push_back("L" + std::to_string(l));
+    f.values.emplace_back();
+    for (const auto& [value, sum] : g.gap) f.values.back().push_back(g.recovered(l, {value}));
+  }
+  return f;
+}
+
+}  // namespace
+
+void parse_item_patching(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
+  const Config& config = context.config;
+  const Batch& sample = context.sample;
+  ItemPatchingSpec& p = claim.spec.emplace<ItemPatchingSpec>();
+  role_at(v["counterfactual"], at / "counterfactual", sample);
+  p.counterfactual = v["counterfactual"].get<std::string>();
+  const nlohmann::json& items = array_at(v["items"], at / "items");
+  int64_t k = -1;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const at::Tensor& role = role_at(items[i], at / "items" / i, sample);
+    const std::string name = items[i].get<std::string>();
+    if (role.dim() != 2) (at / "items" / i).fail("role '" + name + "' has one position per example, not items");
+    if (k >= 0 && role.size(1) != k)
+      (at / "items" / i).fail("role '" + name + "' has " + plural(role.size(1), "item") + ", the others " +
+                              std::to_string(k));
+    k = role.size(1);
+    p.items.push_back(name);
+  }
+  const at::Tensor& by_class = class_at(v["by_class"], at / "by_class", sample);
+  p.by_class = v["by_class"].get<std::string>();
+  if (by_class.dim() != 2 || by_class.size(1) != k)
+    (at / "by_class").fail("class '" + p.by_class + "' does not pair item by item with the " + plural(k, "item"));
+  const At pass = at / "pass";
+  check_object(v["pass"], pass, {"layers"}, {"layers"});
+  const nlohmann::json& rules = array_at(v["pass"]["layers"], pass / "layers");
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const At r = pass / "layers" / i;
+    check_object(rules[i], r, {"layer", "class_values", "value_at_least", "value_at_most"}, {"layer", "class_values"});
+    ItemLayerRule rule;
+    rule.layer = layer_at(rules[i]["layer"], r / "layer", config);
+    const nlohmann::json& values = array_at(rules[i]["class_values"], r / "class_values");
+    for (std::size_t j = 0; j < values.size(); ++j)
+      rule.class_values.push_back(integer_at(values[j], r / "class_values" / j, 0, std::numeric_limits<int>::max()));
+    nlohmann::json thresholds = rules[i];
+    thresholds.erase("layer");
+    thresholds.erase("class_values");
+    rule.pass = pass_at(thresholds, r, {}, {"value_at_least", "value_at_most"}, {});
+    p.rules.push_back(rule);
+  }
+}
+
+void run_item_patching(const RunContext& context, const Claim& claim, Outcome& out) {
+  const ItemPatchingSpec& p = std::get<ItemPatchingSpec>(claim.spec);
+  const ItemGains g = item_gains(context, claim);
+  double total_gap = 0.0;
+  for (const auto& [value, sum] : g.gap) total_gap += sum;
+  const std::string changed = p.counterfactual + " changed";
+  out.checks.push_back(value_check("gap", "clean minus counterfactual (" + changed +
+                                              ") log-probability of each item's targets, nats per item over " +
+                                              std::to_string(g.n_items) + " items:",
+                                   g.n_items ? total_gap / static_cast<double>(g.n_items) : 0.0, Rule::kNone, 0.0));
+  for (const auto& rule : p.rules) {
+    const std::string name = "recovery L" + std::to_string(rule.layer) + " " + values_label(p.by_class, rule.class_values);
+    const std::string what = "patching blocks." + std::to_string(rule.layer) + ".hook_resid_pre at each item's " +
+                             "positions restores, for items with " + values_label(p.by_class, rule.class_values) +
+                             ", a fraction";
+    std::string missing;
+    for (int64_t v : rule.class_values)
+      if (!g.gap.count(v) || g.gap.at(v) <= 1e-6) missing += " " + std::to_string(v);
+    for (Check& c : value_checks(name, what, g.recovered(rule.layer, rule.class_values), rule.pass)) {
+      if (!missing.empty()) {  // a claimed class value the counterfactual did not change cannot pass
+        c.pass = false;
+        c.explanation += " (no gap for " + p.by_class + missing + ")";
+      }
+      out.checks.push_back(std::move(c));
+    }
+  }
+  out.figures.push_back(recovery_map(p, g, context.model.config.n_layers, changed));
+}
+
+}  // namespace circuitcheck

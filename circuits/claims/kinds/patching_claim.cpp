@@ -1,0 +1,170 @@
+#include "circuits/claims/kinds/patching_claim.h"
+
+#include "circuits/claims/claim.h"
+#include "circuits/tasks/evaluate.h"
+#include "circuits/claims/patching.h"
+
+#include <algorithm>
+#include <functional>
+#include <limits>
+#include <map>
+
+namespace circuitcheck {
+namespace {
+
+// Examples per patched run (a sweep runs up to n_ctx copies of them).
+constexpr int64_t kPatchBatch = 256;
+
+PatchSite patch_site_at(const nlohmann::json& v, const At& at, const Config& config, const Batch& sample) {
+  check_object(v, at, {"hook", "heads", "positions", "role"}, {"hook"});
+  PatchSite site;
+  site.hook = hook_at(v["hook"], at / "hook", config);
+  const std::string name = hook_name(site.hook);
+  if (site.hook.type == HookType::kTokens) (at / "hook").fail("tokens cannot be patched");
+  if (v.contains("heads")) {
+    if (head_dim(site.hook.type) < 0) (at / "heads").fail(name + " has no head dimension");
+    const nlohmann::json& heads = array_at(v["heads"], at / "heads");
+    for (std::size_t i = 0; i < heads.size(); ++i) site.heads.push_back(head_at(heads[i], at / "heads" / i, config));
+  }
+  if (v.contains("positions") && v.contains("role")) at.fail("give positions or role, not both");
+  if (v.contains("positions")) {
+    const nlohmann::json& positions = array_at(v["positions"], at / "positions");
+    for (std::size_t i = 0; i < positions.size(); ++i)
+      site.positions.push_back(integer_at(positions[i], at / "positions" / i, 0, config.n_ctx - 1));
+  }
+  if (v.contains("role")) {
+    if (site.hook.type == HookType::kAttnScores || site.hook.type == HookType::kPattern)
+      (at / "role").fail(name + " is [batch, head, query, key]; give query positions instead");
+    role_at(v["role"], at / "role", sample);
+    site.role = v["role"].get<std::string>();
+  }
+  return site;
+}
+
+// The patch of `site` from the clean activation `clean` ([batch, pos, ...]).
+Intervention patch(const PatchSite& site, const at::Tensor& clean, const Batch& b) {
+  Intervention iv;
+  iv.hook = site.hook;
+  iv.kind = InterventionKind::kPatch;
+  iv.value = clean;
+  iv.heads = site.heads;
+  iv.positions = site.positions;
+  if (!site.role.empty()) {
+    at::Tensor positions = b.roles.at(site.role);
+    positions = positions.dim() == 1 ? positions.unsqueeze(1) : positions;  // [batch, k]
+    at::Tensor mask = at::zeros({clean.size(0), clean.size(1)}, at::kBool);
+    mask.scatter_(1, positions.clamp_min(0), positions >= 0);
+    std::vector<int64_t> shape = {clean.size(0), clean.size(1)};
+    shape.resize(clean.dim(), 1);
+    iv.mask = mask.view(shape).to(clean.device());
+  }
+  return iv;
+}
+
+}  // namespace
+
+void parse_patching(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
+  const Config& config = context.config;
+  const Batch& sample = context.sample;
+  PatchingSpec& p = claim.spec.emplace<PatchingSpec>();
+  const At cf = at / "counterfactual";
+  if (v["counterfactual"].is_object()) {
+    check_object(v["counterfactual"], cf, {"role", "item"}, {"role", "item"});
+    const at::Tensor& role = role_at(v["counterfactual"]["role"], cf / "role", sample);
+    if (role.dim() != 2) (cf / "item").fail("role '" + v["counterfactual"]["role"].get<std::string>() + "' has one position per example, no items");
+    p.item = integer_at(v["counterfactual"]["item"], cf / "item", 0, role.size(1) - 1);
+    p.counterfactual = v["counterfactual"]["role"].get<std::string>();
+  } else {
+    role_at(v["counterfactual"], cf, sample);
+    p.counterfactual = v["counterfactual"].get<std::string>();
+  }
+  const nlohmann::json& sites = array_at(v["sites"], at / "sites");
+  for (std::size_t i = 0; i < sites.size(); ++i) p.sites.push_back(patch_site_at(sites[i], at / "sites" / i, config, sample));
+  if (v.contains("sweep")) {
+    const std::string sweep = string_at(v["sweep"], at / "sweep");
+    const std::vector<std::pair<std::string, HookType>> types = {
+        {"resid_pre", HookType::kResidPre}, {"resid_mid", HookType::kResidMid}, {"resid_post", HookType::kResidPost},
+        {"attn_out", HookType::kAttnOut}, {"mlp_out", HookType::kMlpOut}};
+    for (const auto& [name, type] : types)
+      if (name == sweep) p.sweep = type;
+    if (!p.sweep) (at / "sweep").fail("unknown sweep '" + sweep + "' (valid: resid_pre, resid_mid, resid_post, attn_out, mlp_out)");
+    if (config.attn_only && (*p.sweep == HookType::kResidMid || *p.sweep == HookType::kMlpOut))
+      (at / "sweep").fail("the model is attn_only: it has no " + sweep);
+  }
+  claim.pass = pass_at(v["pass"], at / "pass", {}, {"value_at_least", "value_at_most"}, {});
+}
+
+void run_patching(const RunContext& context, const Claim& claim, Outcome& out) {
+  const Task& task = context.task;
+  const HookedTransformer& model = context.model;
+  const Scale scale = context.scale;
+  const PatchingSpec& p = std::get<PatchingSpec>(claim.spec);
+  RunOptions cached, corrupt_cached;  // with a sweep, the runs it patches between too
+  for (const auto& site : p.sites) cached.cache.push_back(site.hook);
+  for (int l = 0; p.sweep && l < model.config.n_layers; ++l) {
+    cached.cache.push_back({*p.sweep, l});
+    corrupt_cached.cache.push_back({*p.sweep, l});
+  }
+  double clean_sum = 0.0, corrupt_sum = 0.0, patched_sum = 0.0;
+  int64_t examples = 0;
+  at::Tensor sweep_sum;  // [n_layers, pos]: sum over examples of patched - corrupt
+  out.liveness.resize(p.sites.size());
+  for_each_slice(task, claim.domain, scale, kPatchBatch, [&](const Batch& b) {
+    const int64_t n = b.tokens.size(0);
+    const at::Tensor corrupt_tokens = counterfactual_tokens(b, p.counterfactual, p.item);
+    const int64_t from = first_scored_position(b.targets);
+    auto metric = [&](const at::Tensor& logits) {
+      return target_log_prob(logits.slice(1, logits.size(1) - (b.tokens.size(1) - from)), b.targets, from);
+    };
+    RunResult clean = run(model, b.tokens, cached);
+    RunOptions patched;
+    for (const auto& site : p.sites) patched.interventions.push_back(patch(site, clean.cache.at(site.hook), b));
+    RunResult corrupt = run(model, corrupt_tokens, corrupt_cached);
+    RunResult r = run(model, corrupt_tokens, patched);
+    clean_sum += metric(clean.logits).sum().item<double>();
+    corrupt_sum += metric(corrupt.logits).sum().item<double>();
+    patched_sum += metric(r.logits).sum().item<double>();
+    for (std::size_t i = 0; i < r.liveness.size(); ++i) accumulate(out.liveness[i], r.liveness[i]);
+    examples += n;
+    if (!p.sweep) return;
+    PatchingSweep s = patching_sweep(model, clean, corrupt, corrupt_tokens, *p.sweep, metric, from);
+    at::Tensor gain = (s.patched - s.corrupt).sum(-1).to(at::kDouble).cpu();
+    sweep_sum = sweep_sum.defined() ? sweep_sum + gain : gain;
+  });
+  const double gap = (clean_sum - corrupt_sum) / static_cast<double>(examples);
+  const std::string changed = p.counterfactual + (p.item >= 0 ? "[" + std::to_string(p.item) + "]" : "");
+  out.checks.push_back(value_check("gap", "clean minus counterfactual (" + changed +
+                                              " changed) log-probability of the targets, nats per example over " +
+                                              std::to_string(examples) + " examples:", gap, Rule::kNone, 0.0));
+  std::string sites;
+  for (const auto& site : p.sites) {
+    sites += (sites.empty() ? "" : ", ") + hook_name(site.hook);
+    if (!site.heads.empty()) sites += " heads " + c10::str(at::IntArrayRef(site.heads));
+    if (!site.positions.empty()) sites += " positions " + c10::str(at::IntArrayRef(site.positions));
+    if (!site.role.empty()) sites += " at " + site.role;
+  }
+  const double recovered = gap > 1e-6 ? (patched_sum - corrupt_sum) / (clean_sum - corrupt_sum) : 0.0;
+  const std::string what = "patching " + sites + " from the clean run restores" +
+                           (gap > 1e-6 ? "" : " (no gap: the counterfactual does not change the output)") +
+                           " a fraction";
+  for (Check& c : value_checks("recovery", what, recovered, claim.pass)) out.checks.push_back(std::move(c));
+  if (gap <= 1e-6)
+    for (Check& c : out.checks) c.pass = c.pass && c.rule == Rule::kNone;
+  if (!sweep_sum.defined()) return;
+  Figure f;
+  f.type = "heatmap";
+  f.title = "recovery when patching " + hook_name({*p.sweep, 0}).substr(9) + " at (layer, position), " +
+            changed + " changed";
+  f.x_title = "position";
+  f.y_title = "layer";
+  at::Tensor rec = sweep_sum / (clean_sum - corrupt_sum);
+  for (int64_t q = 0; q < rec.size(1); ++q) f.x_labels.push_back(std::to_string(q));
+  for (int64_t l = 0; l < rec.size(0); ++l) {
+    f.y_labels.push_back("L" + std::to_string(l));
+    f.values.emplace_back();
+    for (int64_t q = 0; q < rec.size(1); ++q) f.values.back().push_back(rec[l][q].item<double>());
+  }
+  out.figures.push_back(f);
+}
+
+}  // namespace circuitcheck

@@ -1,0 +1,49 @@
+// The "probe" claim kind: a linear probe (probe.h) reads a label from an
+// activation at a role's positions.
+//
+//   { "kind": "probe", "hook": "blocks.0.hook_resid_post", "role": "edge_child",
+//     "label": {"token_at": "edge_parent"}            // or {"class": "depth"}
+//     "compare": ["hook_embed", "blocks.0.hook_resid_mid"],   // optional, reported
+//     "train_fraction": 0.8, "seed": 0,                       // optional (defaults)
+//     "domain": {"sample": 2000, "seed": 1},
+//     "pass": {"rate_at_least": 0.95,                         // or rate_at_most: chance level
+//              "compare_at_most": 0.15} }                     // optional: every compared hook
+//
+// Items: every (example, k) with role position >= 0 (and label present);
+// features: the hook's activation [batch, pos, d] at the item's position;
+// label: the token at the paired position of `token_at` (a role of the same
+// shape as `role`, or [batch]), or the class value (per example, or per item
+// when the class is [batch, k]). The held-out accuracy is a rate over held-out
+// items (Wilson/Clopper-Pearson bound when the domain is sampled).
+// Every hook of `compare` is probed the same way and reported (checked against
+// compare_at_most when set), with a bars figure of accuracy by hook.
+#pragma once
+
+#include "circuits/claims/kinds/kind.h"
+#include "circuits/model/model.h"
+#include "circuits/tasks/task.h"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace circuitcheck {
+
+struct ProbeSpec {
+  HookPoint hook;
+  std::string role;
+  std::string token_at;  // label: the token at this role's position, or
+  std::string label_class;  // label: this class
+  std::vector<HookPoint> compare;
+  double train_fraction = 0.8;
+  uint64_t seed = 0;
+};
+
+// Reads the probe fields of `v` into its ProbeSpec and claim.pass. Errors name the field:
+// a hook that is not [batch, pos, d], an unknown role or class, shapes that do not pair.
+void parse_probe(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);
+
+void run_probe(const RunContext& context, const Claim& claim, Outcome& out);
+
+}  // namespace circuitcheck

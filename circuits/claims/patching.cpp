@@ -1,0 +1,132 @@
+#include "circuits/claims/patching.h"
+
+#include "circuits/formats/error.h"
+
+namespace circuitcheck {
+
+at::Tensor counterfactual_tokens(const Batch& batch, const std::string& role, int64_t item) {
+  auto it = batch.roles.find(role);
+  check(it != batch.roles.end(), "counterfactual_tokens", "unknown role '" + role + "'");
+  check(batch.tokens.size(0) > 1, "counterfactual_tokens", "needs at least 2 examples to draw counterfactuals from");
+  at::Tensor positions = it->second.dim() == 1 ? it->second.unsqueeze(1) : it->second;  // [batch, k]
+  if (item >= 0) {
+    check(item < positions.size(1), "counterfactual_tokens",
+          "item " + std::to_string(item) + " out of range: role '" + role + "' has " +
+              std::to_string(positions.size(1)) + " items per example");
+    positions = positions.narrow(1, item, 1);
+  }
+  at::Tensor source = at::roll(batch.tokens, 1, 0);
+  at::Tensor source_positions = at::roll(positions, 1, 0);
+  at::Tensor present = (positions >= 0) & (source_positions >= 0);
+  at::Tensor values = source.gather(1, source_positions.clamp_min(0));
+  at::Tensor out = batch.tokens.clone();
+  at::Tensor kept = out.gather(1, positions.clamp_min(0));
+  out.scatter_(1, positions.clamp_min(0), at::where(present, values, kept));
+  return out;
+}
+
+at::Tensor target_log_prob(const at::Tensor& logits, const at::Tensor& targets, int64_t from) {
+  at::Tensor t = targets.slice(1, from).to(logits.device());
+  at::Tensor log_probs = logits.log_softmax(-1).gather(-1, t.clamp_min(0).unsqueeze(-1)).squeeze(-1);
+  return (log_probs * (t >= 0)).sum(1);
+}
+
+at::Tensor recovery(const at::Tensor& patched, const at::Tensor& clean, const at::Tensor& corrupt) {
+  return (patched - corrupt).sum(-1) / (clean - corrupt).sum();
+}
+
+PatchingSweep patching_sweep(const HookedTransformer& model, const at::Tensor& clean_tokens,
+                             const at::Tensor& corrupt_tokens, HookType type, const PatchMetric& metric,
+                             int64_t from) {
+  const Config& c = model.config;
+  const std::string where = "patching_sweep";
+  check(type == HookType::kResidPre || type == HookType::kResidMid || type == HookType::kResidPost ||
+            type == HookType::kAttnOut || type == HookType::kMlpOut,
+        where, "cannot sweep " + hook_name({type, 0}) + " (valid: resid_pre, resid_mid, resid_post, attn_out, mlp_out)");
+  check(!c.attn_only || (type != HookType::kResidMid && type != HookType::kMlpOut), where,
+        "an attn_only model has no " + hook_name({type, 0}));
+  check(clean_tokens.sizes() == corrupt_tokens.sizes(), where,
+        "clean tokens " + c10::str(clean_tokens.sizes()) + " and corrupt tokens " + c10::str(corrupt_tokens.sizes()) +
+            " must have one shape");
+  const int64_t pos = clean_tokens.size(1);
+  check(from >= 0 && from < pos, where,
+        "from_position " + std::to_string(from) + " out of range [0, " + std::to_string(pos) + ")");
+
+  RunOptions cached;
+  cached.from_position = from;
+  for (int l = 0; l < c.n_layers; ++l) cached.cache.push_back({type, l});
+  // resid_pre covers every position, the last layer's other hooks [from, pos).
+  // One run of both batches (half the per-op overhead of two small runs).
+  const at::Device device = model_device(model);
+  const RunResult both = run(model, at::cat({clean_tokens.to(device), corrupt_tokens.to(device)}), cached);
+  const int64_t batch = clean_tokens.size(0);
+  const auto half = [&](int64_t i) {
+    RunResult r;
+    r.logits = both.logits.narrow(0, i * batch, batch);
+    for (const auto& [hook, t] : both.cache) r.cache[hook] = t.narrow(0, i * batch, batch);
+    return r;
+  };
+  return patching_sweep(model, half(0), half(1), corrupt_tokens, type, metric, from);
+}
+
+PatchingSweep patching_sweep(const HookedTransformer& model, const RunResult& clean, const RunResult& corrupt,
+                             const at::Tensor& corrupt_tokens, HookType type, const PatchMetric& metric,
+                             int64_t from) {
+  const Config& c = model.config;
+  const int64_t batch = corrupt_tokens.size(0), pos = corrupt_tokens.size(1);
+  for (int l = 0; l < c.n_layers; ++l)
+    check(clean.cache.count({type, l}) && corrupt.cache.count({type, l}), "patching_sweep",
+          "the clean and corrupt runs must cache " + hook_name({type, l}));
+  const bool residual = type == HookType::kResidPre || type == HookType::kResidMid || type == HookType::kResidPost;
+  PatchingSweep out;
+  out.type = type;
+  out.clean = metric(clean.logits);
+  out.corrupt = metric(corrupt.logits);
+  out.patched = at::empty({c.n_layers, pos, batch}, out.clean.options());
+
+  // Patching a position whose clean and corrupt activations agree changes
+  // nothing: those sites get the corrupt metric without a run. Copy i of the
+  // batch patches the i-th differing position.
+  const at::Device device = model_device(model);
+  for (int l = 0; l < c.n_layers; ++l) {
+    const HookPoint hook{type, l};
+    const at::Tensor& clean_act = clean.cache.at(hook);     // [batch, act_pos, d_model]
+    const at::Tensor& corrupt_act = corrupt.cache.at(hook);
+    const int64_t offset = pos - clean_act.size(1);         // the last layer's hooks may start at `from`
+    out.patched[l].copy_(out.corrupt.unsqueeze(0).expand({pos, batch}));
+    const at::Tensor differs = (clean_act != corrupt_act).flatten(2).any(2).any(0).cpu();  // [act_pos]
+    std::vector<int64_t> sites;
+    for (int64_t q = 0; q < differs.size(0); ++q)
+      if (differs[q].item<bool>()) sites.push_back(q);
+    if (sites.empty()) continue;
+    if (residual && sites.size() == 1) {  // patched, the whole residual stream is the clean run's
+      out.patched[l][sites[0] + offset].copy_(out.clean);
+      continue;
+    }
+    const int64_t n = static_cast<int64_t>(sites.size());
+    at::Tensor site_index = at::tensor(sites, at::kLong).to(device);
+    // [n, act_pos]: row i marks the i-th site
+    const at::Tensor site_mask =
+        at::eye(clean_act.size(1), at::TensorOptions().dtype(at::kBool).device(device)).index_select(0, site_index);
+    RunOptions patched;
+    patched.from_position = from;
+    if (type == HookType::kResidPre) {
+      patched.start_layer = l;
+      patched.start_resid = clean_act;
+      patched.start_base = corrupt_act;
+      patched.start_mask = site_mask.unsqueeze(1);
+    } else {
+      Intervention iv;
+      iv.hook = hook;
+      iv.kind = InterventionKind::kPatch;
+      iv.value = clean_act.repeat({n, 1, 1});
+      iv.mask = site_mask.repeat_interleave(batch, 0).unsqueeze(-1);
+      patched.interventions = {iv};
+    }
+    RunResult r = run(model, corrupt_tokens.to(device).repeat({n, 1}), patched);
+    for (int64_t i = 0; i < n; ++i) out.patched[l][sites[i] + offset] = metric(r.logits.narrow(0, i * batch, batch));
+  }
+  return out;
+}
+
+}  // namespace circuitcheck

@@ -1,0 +1,80 @@
+// Activation patching from counterfactual inputs (denoising: clean activations
+// patched into the run on the counterfactual, "corrupt", input).
+//
+// The metric of a run is per example (PatchMetric); claims use the
+// log-probability of the clean targets summed over the scored positions
+// (target_log_prob), nats. A patch's
+// effect is the fraction of the clean-vs-corrupt gap it restores, pooled over
+// the batch:
+//   recovery = sum_b (m_patched[b] - m_corrupt[b]) / sum_b (m_clean[b] - m_corrupt[b])
+// 1 means the patched site carries the whole effect of the changed input, 0 none.
+//
+// Sweeps over (layer, position) skip sites whose clean and corrupt activations
+// agree (patching them changes nothing: in a causal model every position
+// before the changed token, and at layer 0 every other position), batch the
+// remaining positions of a layer into one run, and for hook_resid_pre reuse
+// the corrupt run's earlier layers (the patched run starts at layer L from a
+// mixed start, RunOptions::start_base and start_mask, whose copies share
+// layer L's projections and attention matrices). A residual-stream hook
+// (resid_pre, resid_mid, resid_post) whose clean and corrupt activations
+// differ at one position only is, patched there, the clean run's: that site
+// gets the clean metric without a run.
+#pragma once
+
+#include "circuits/model/hooks.h"
+#include "circuits/model/model.h"
+#include "circuits/tasks/task.h"
+
+#include <ATen/ATen.h>
+
+#include <functional>
+#include <string>
+
+namespace circuitcheck {
+
+// The counterfactual tokens of `batch` that change `role`: each example's
+// tokens at the role's positions ([batch] or [batch, k]; -1 entries are left
+// alone; only item `item` of a [batch, k] role when item >= 0) replaced by the
+// next example's tokens at its role positions (the batch rolled by one).
+// Throws InputError for an unknown role, an item out of range or a batch of one.
+at::Tensor counterfactual_tokens(const Batch& batch, const std::string& role, int64_t item = -1);
+
+// Per-example log-probability of the targets, summed over scored positions.
+// logits [batch, pos - from, vocab] (a run with from_position = from), targets [batch, pos].
+// Returns [batch] (float, nats).
+at::Tensor target_log_prob(const at::Tensor& logits, const at::Tensor& targets, int64_t from);
+
+// `(patched - corrupt).sum() / (clean - corrupt).sum()` over the last dimension
+// (examples); patched [..., batch], clean and corrupt [batch]. NaN where the gap is 0.
+at::Tensor recovery(const at::Tensor& patched, const at::Tensor& clean, const at::Tensor& corrupt);
+
+// A per-example metric of a run's logits [batch, pos - from_position, vocab] -> [batch].
+using PatchMetric = std::function<at::Tensor(const at::Tensor& logits)>;
+
+struct PatchingSweep {
+  HookType type = HookType::kResidPre;
+  at::Tensor clean;    // [batch] metric of the clean run
+  at::Tensor corrupt;  // [batch] metric of the corrupt run
+  at::Tensor patched;  // [n_layers, pos, batch] metric with (layer, position) patched
+};
+
+// Patches `type` (resid_pre, resid_mid, resid_post, attn_out or mlp_out: a
+// [batch, pos, d_model] hook) at every (layer, position), one at a time, from
+// the clean run into the corrupt run, and measures `metric` (runs compute the
+// logits from `from_position` on). clean_tokens and corrupt_tokens [batch, pos].
+// Equals TransformerLens' get_act_patch_resid_pre etc. per example. Throws
+// InputError for another hook type, mismatched shapes, from_position out of
+// range, or resid_mid/mlp_out in an attn_only model.
+PatchingSweep patching_sweep(const HookedTransformer& model, const at::Tensor& clean_tokens,
+                             const at::Tensor& corrupt_tokens, HookType type, const PatchMetric& metric,
+                             int64_t from_position = 0);
+
+// The same sweep from clean and corrupt runs already made (each with `type`
+// cached at every layer, any from_position <= from_position; e.g. a claim's
+// own runs), so they are not run again. Throws InputError when a run lacks a
+// layer's `type`.
+PatchingSweep patching_sweep(const HookedTransformer& model, const RunResult& clean, const RunResult& corrupt,
+                             const at::Tensor& corrupt_tokens, HookType type, const PatchMetric& metric,
+                             int64_t from_position = 0);
+
+}  // namespace circuitcheck

@@ -1,0 +1,111 @@
+#include "circuits/claims/shared_runs.h"
+
+#include "circuits/claims/claim.h"
+#include "circuits/tasks/evaluate.h"
+
+#include <algorithm>
+
+namespace circuitcheck {
+namespace {
+
+std::string key(const std::string& label, const Domain& domain) { return label + "|" + domain.to_json().dump(); }
+
+RunResult plain_run(const HookedTransformer& model, const Batch& batch, const std::vector<HookPoint>& hooks) {
+  RunOptions options;
+  options.cache = hooks;
+  const bool last_layer = std::any_of(hooks.begin(), hooks.end(), [&](const HookPoint& h) {
+    return !is_layer_hook(h.type) || h.layer == model.config.n_layers - 1;
+  });
+  options.from_position = last_layer ? 0 : first_scored_position(batch.targets);
+  return run(model, batch.tokens, options);
+}
+
+int64_t bytes(const Batch& batch, const RunResult& run) {
+  int64_t total = run.logits.nbytes() + batch.tokens.nbytes() + batch.targets.nbytes();
+  for (const auto& [hook, t] : run.cache) total += t.nbytes();
+  for (const auto& [name, t] : batch.roles) total += t.nbytes();
+  for (const auto& [name, t] : batch.classes) total += t.nbytes();
+  return total;
+}
+
+bool covers(const std::vector<HookPoint>& planned, const std::vector<HookPoint>& wanted) {
+  return std::all_of(wanted.begin(), wanted.end(), [&](const HookPoint& h) {
+    return std::find(planned.begin(), planned.end(), h) != planned.end();
+  });
+}
+
+}  // namespace
+
+void visit_runs(const Task& task, const HookedTransformer& model, Scale scale, const Domain& domain,
+                const std::vector<HookPoint>& hooks, const RunVisitor& fn, const std::function<bool()>& done) {
+  for_each_batch(task, domain, scale, [&](const Batch& b) { fn(b, plain_run(model, b, hooks)); }, done);
+}
+
+bool reads_plain_runs(const Claim& claim, std::vector<HookPoint>* hooks) {
+  const KindEntry& kind = kind_entry(claim.kind);
+  if (claim.domain.weights_only() || !kind.plain_hooks) return false;
+  *hooks = kind.plain_hooks(claim);
+  return true;
+}
+
+void SharedRuns::plan(const Claim& claim, const std::string& label) {
+  std::vector<HookPoint> hooks;
+  if (!reads_plain_runs(claim, &hooks)) return;
+  Entry& e = entries_[key(label, claim.domain)];
+  for (const auto& h : hooks)
+    if (!covers(e.hooks, {h})) e.hooks.push_back(h);
+  std::sort(e.hooks.begin(), e.hooks.end());
+  ++e.uses;
+}
+
+void SharedRuns::visit(const Task& task, const HookedTransformer& model, const std::string& label, Scale scale,
+                       const Domain& domain, const std::vector<HookPoint>& hooks, const RunVisitor& fn,
+                       const std::function<bool()>& done) {
+  auto it = entries_.find(key(label, domain));
+  if (it == entries_.end() || !covers(it->second.hooks, hooks) || !it->second.kept) {
+    visit_runs(task, model, scale, domain, hooks, [&](const Batch& b, const RunResult& r) {
+      ++batches_run_;
+      fn(b, r);
+    }, done);
+    return;
+  }
+  Entry& e = it->second;
+  const auto stop = [&] { return done && done(); };
+  for (std::size_t i = 0; i < e.runs.size(); ++i) {
+    ++batches_replayed_;
+    fn(e.batches[i], e.runs[i]);
+    if (stop()) return;
+  }
+  if (e.complete) return;
+  // The batches after the kept ones: run, then kept once fn returned (a throw keeps the prefix valid).
+  std::size_t index = 0;
+  const std::size_t replayed = e.runs.size();
+  bool stopped = false;
+  for_each_batch(task, domain, scale, [&](const Batch& b) {
+    if (index++ < replayed) return;
+    RunResult r = plain_run(model, b, e.hooks);
+    ++batches_run_;
+    fn(b, r);
+    stopped = stop();
+    if (!e.kept) return;
+    e.bytes += bytes(b, r);
+    e.kept = e.bytes <= max_bytes_;
+    if (!e.kept) {
+      e.batches.clear();
+      e.runs.clear();
+      return;
+    }
+    e.batches.push_back(b);
+    e.runs.push_back(std::move(r));
+  }, [&] { return stopped; });
+  e.complete = e.kept && !stopped;
+}
+
+void SharedRuns::release(const Claim& claim, const std::string& label) {
+  std::vector<HookPoint> hooks;
+  if (!reads_plain_runs(claim, &hooks)) return;
+  auto it = entries_.find(key(label, claim.domain));
+  if (it != entries_.end() && --it->second.uses <= 0) entries_.erase(it);
+}
+
+}  // namespace circuitcheck

@@ -1,0 +1,96 @@
+#include "circuits/claims/stats.h"
+
+#include "circuits/formats/error.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace circuitcheck {
+namespace {
+
+void check_counts(int64_t successes, int64_t trials, const char* where) {
+  check(trials >= 1 && successes >= 0 && successes <= trials, where,
+        std::to_string(successes) + " successes of " + std::to_string(trials) + " trials");
+}
+
+double wilson_bound(int64_t successes, int64_t trials, double sign) {
+  const double n = static_cast<double>(trials);
+  const double p = static_cast<double>(successes) / n;
+  const double z2 = kZ95 * kZ95;
+  const double centre = p + z2 / (2 * n);
+  const double spread = kZ95 * std::sqrt(p * (1 - p) / n + z2 / (4 * n * n));
+  return std::clamp((centre + sign * spread) / (1 + z2 / n), 0.0, 1.0);
+}
+
+// Lentz's continued fraction for I_x(a, b), valid for x < (a + 1) / (a + b + 2).
+double beta_fraction(double a, double b, double x) {
+  const double tiny = 1e-300;
+  double c = 1.0;
+  double d = 1.0 - (a + b) * x / (a + 1.0);
+  d = 1.0 / (std::fabs(d) < tiny ? tiny : d);
+  double h = d;
+  for (int m = 1; m <= 10000; ++m) {
+    for (int step = 0; step < 2; ++step) {
+      const double numerator = step == 0 ? m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
+                                         : -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1));
+      d = 1.0 + numerator * d;
+      d = 1.0 / (std::fabs(d) < tiny ? tiny : d);
+      c = 1.0 + numerator / c;
+      if (std::fabs(c) < tiny) c = tiny;
+      h *= d * c;
+      if (step == 1 && std::fabs(d * c - 1.0) < 1e-16) return h;
+    }
+  }
+  return h;
+}
+
+}  // namespace
+
+double wilson_lower_bound(int64_t successes, int64_t trials) {
+  check_counts(successes, trials, "wilson_lower_bound");
+  return wilson_bound(successes, trials, -1.0);
+}
+
+double wilson_upper_bound(int64_t successes, int64_t trials) {
+  check_counts(successes, trials, "wilson_upper_bound");
+  return wilson_bound(successes, trials, 1.0);
+}
+
+double regularized_incomplete_beta(double a, double b, double x) {
+  check(a > 0 && b > 0 && x >= 0 && x <= 1, "regularized_incomplete_beta",
+        "needs a > 0, b > 0, x in [0, 1]; got a " + std::to_string(a) + ", b " + std::to_string(b) + ", x " +
+            std::to_string(x));
+  if (x == 0.0 || x == 1.0) return x;
+  const double log_front =
+      std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
+  if (x < (a + 1.0) / (a + b + 2.0)) return std::exp(log_front) * beta_fraction(a, b, x) / a;
+  return 1.0 - std::exp(log_front) * beta_fraction(b, a, 1.0 - x) / b;
+}
+
+double inverse_regularized_incomplete_beta(double a, double b, double p) {
+  check(p >= 0 && p <= 1, "inverse_regularized_incomplete_beta", "p " + std::to_string(p) + " outside [0, 1]");
+  double lo = 0.0, hi = 1.0;
+  while (hi - lo > 1e-15) {
+    const double mid = 0.5 * (lo + hi);
+    if (regularized_incomplete_beta(a, b, mid) < p) lo = mid;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+double clopper_pearson_lower_bound(int64_t successes, int64_t trials) {
+  check_counts(successes, trials, "clopper_pearson_lower_bound");
+  if (successes == 0) return 0.0;
+  return inverse_regularized_incomplete_beta(static_cast<double>(successes),
+                                             static_cast<double>(trials - successes + 1), 0.05);
+}
+
+double clopper_pearson_upper_bound(int64_t successes, int64_t trials) {
+  check_counts(successes, trials, "clopper_pearson_upper_bound");
+  if (successes == trials) return 1.0;
+  return inverse_regularized_incomplete_beta(static_cast<double>(successes + 1),
+                                             static_cast<double>(trials - successes), 0.95);
+}
+
+}  // namespace circuitcheck

@@ -1,0 +1,137 @@
+#include "circuits/claims/verify.h"
+
+#include "circuits/claims/controls.h"
+#include "circuits/formats/error.h"
+
+#include <c10/core/InferenceMode.h>
+
+#include <functional>
+
+namespace circuitcheck {
+
+using nlohmann::json;
+
+const char* to_string(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kPass: return "pass";
+    case Verdict::kFail: return "fail";
+    case Verdict::kNotFalsifiable: return "not_falsifiable";
+    case Verdict::kError: return "error";
+  }
+  return "error";
+}
+
+std::ostream& operator<<(std::ostream& os, Verdict verdict) { return os << to_string(verdict); }
+
+std::optional<Verdict> parse_verdict(const std::string& name) {
+  for (Verdict v : {Verdict::kPass, Verdict::kFail, Verdict::kNotFalsifiable, Verdict::kError})
+    if (name == to_string(v)) return v;
+  return std::nullopt;
+}
+
+json ClaimResult::to_json() const {
+  const json on_checkpoint = checkpoint.to_json();
+  json j = {{"id", claim.id},
+            {"kind", to_string(claim.kind)},
+            {"hypothesis", claim.hypothesis},
+            {"verdict", to_string(verdict)},
+            {"domain", claim.domain.to_json()},
+            {"thresholds", claim.pass.to_json()},
+            {"values", json::object()},
+            {"checks", on_checkpoint["checks"]},
+            {"liveness", on_checkpoint["liveness"]},
+            {"figures", on_checkpoint["figures"]},
+            {"controls", json::array()},
+            {"explanation", explanation}};
+  if (on_checkpoint.contains("counterexamples")) j["counterexamples"] = on_checkpoint["counterexamples"];
+  for (const auto& c : checkpoint.checks) j["values"][c.name] = c.value;
+  for (const auto& c : controls) j["controls"].push_back(c.to_json());
+  return j;
+}
+
+const HookedTransformer& ControlCache::get(const std::string& name) {
+  auto it = built.find(name);
+  if (it == built.end()) it = built.emplace(name, control_model(*model, name)).first;
+  return it->second;
+}
+
+Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer& model, const std::string& label,
+                  SharedRuns* shared) {
+  c10::InferenceMode guard;
+  const Scale scale = scale_for(task, model.config);
+  check_fits(task, scale, model.config, "run_claim: " + claim.id + " on " + label);
+  const VisitRuns visit = [&](const Domain& domain, const std::vector<HookPoint>& hooks, const RunVisitor& fn,
+                              const std::function<bool()>& done) {
+    if (shared)
+      shared->visit(task, model, label, scale, domain, hooks, fn, done);
+    else
+      visit_runs(task, model, scale, domain, hooks, fn, done);
+  };
+  Outcome out;
+  out.model = label;
+  kind_entry(claim.kind).run(RunContext{task, model, scale, visit, label != "checkpoint"}, claim, out);
+  out.pass = true;
+  for (const auto& c : out.checks) {
+    out.pass = out.pass && c.pass;
+    out.explanation += (out.explanation.empty() ? "" : "; ") + c.explanation;
+  }
+  for (const auto& l : out.liveness) {
+    if (l.live()) continue;
+    out.pass = false;
+    out.explanation += "; not live: " + l.describe();
+  }
+  if (!out.stopped.empty()) out.explanation += "; " + out.stopped;
+  return out;
+}
+
+void plan_claims(const std::vector<Claim>& claims, SharedRuns& shared) {
+  for (const auto& claim : claims) {
+    shared.plan(claim, "checkpoint");
+    for (const auto& name : claim.controls) shared.plan(claim, name);
+  }
+}
+
+ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTransformer& model, ControlCache& controls,
+                         SharedRuns* shared) {
+  ClaimResult result;
+  result.claim = claim;
+  // Every planned model is released, whether or not it ran.
+  const auto release_all = [&] {
+    if (!shared) return;
+    shared->release(claim, "checkpoint");
+    for (const auto& name : claim.controls) shared->release(claim, name);
+  };
+  try {
+    result.checkpoint = run_claim(task, claim, model, "checkpoint", shared);
+    for (const auto& name : claim.controls)
+      result.controls.push_back(run_claim(task, claim, controls.get(name), name, shared));
+  } catch (const InputError& e) {
+    release_all();
+    result.verdict = Verdict::kError;
+    result.explanation = e.what();
+    return result;
+  } catch (const std::exception& e) {  // InternalError, c10::Error: this claim's, not the run's
+    release_all();
+    result.verdict = Verdict::kError;
+    result.explanation = std::string("internal error: ") + e.what();
+    return result;
+  }
+  release_all();
+  result.explanation = result.checkpoint.explanation;
+  if (!result.checkpoint.pass) {
+    result.verdict = Verdict::kFail;
+    return result;
+  }
+  result.verdict = Verdict::kPass;
+  for (const auto& c : result.controls) {
+    if (c.pass) {
+      result.verdict = Verdict::kNotFalsifiable;
+      result.explanation += "; but it also passes on control " + c.model + " (" + c.explanation + "): not falsifiable";
+    } else {
+      result.explanation += "; control " + c.model + " fails as it must (" + c.explanation + ")";
+    }
+  }
+  return result;
+}
+
+}  // namespace circuitcheck

@@ -1,0 +1,118 @@
+// HookedTransformer: a TransformerLens-compatible transformer in LibTorch.
+//
+// Parameters carry TL state-dict names and shapes:
+//   embed.W_E [d_vocab, d_model]; pos_embed.W_pos [n_ctx, d_model] (standard, shortformer)
+//   blocks.L.ln1.w|b, ln2.w|b [d_model] (LN only)
+//   blocks.L.attn.W_Q|W_K|W_V [n_heads, d_model, d_head]; b_Q|b_K|b_V [n_heads, d_head]
+//   blocks.L.attn.W_O [n_heads, d_head, d_model]; b_O [d_model]
+//   blocks.L.mlp.W_in [d_model, d_mlp]; b_in [d_mlp]; W_out [d_mlp, d_model]; b_out [d_model]
+//   ln_final.w|b [d_model] (LN only); unembed.W_U [d_model, d_vocab_out]; b_U [d_vocab_out]
+// plus optional TL buffers: blocks.L.attn.mask (bool [n_ctx, n_ctx]),
+// blocks.L.attn.IGNORE (0-d, the value masked scores take; -inf when absent)
+// and blocks.L.attn.rotary_sin|rotary_cos ([n_ctx, rotary_dim]).
+//
+// The forward pass follows TL's operation order in fp32 (see
+// ../shared/fixtures/README.md, "TL conventions"), so logits and every cached
+// activation match TL within 1e-4. It works on any device the parameters are on.
+#pragma once
+
+#include "circuits/model/config.h"
+#include "circuits/model/hooks.h"
+#include "circuits/model/intervention.h"
+#include "circuits/formats/tensor_map.h"
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace circuitcheck {
+
+struct HookedTransformer {
+  Config config;
+  TensorMap params;  // TL names; all on one device
+};
+
+// Name and shape of every parameter the config needs (buffers excluded).
+std::vector<std::pair<std::string, std::vector<int64_t>>> expected_params(const Config& config);
+
+// True for TL buffer names (attn.mask, attn.IGNORE, attn.rotary_sin|cos).
+bool is_buffer_name(const std::string& name);
+
+// Builds a model after checking `params` against `config`: every expected
+// parameter present with its shape and a floating dtype, no unknown names
+// (TL buffers are allowed). Parameters are converted to float32.
+// Throws InputError "<where>: <param>: ..." otherwise.
+HookedTransformer make_model(Config config, TensorMap params, const std::string& where);
+
+// TL's "gpt2" initialisation, seeded: weights ~ N(0, 0.8 / sqrt(d_model))
+// (TL's initializer_range), biases 0, LN weights 1. Deterministic for a seed.
+TensorMap init_params(const Config& config, uint64_t seed);
+
+// Moves every parameter to `device`.
+void to_device(HookedTransformer& model, const at::Device& device);
+at::Device model_device(const HookedTransformer& model);
+
+using ActivationCache = std::map<HookPoint, at::Tensor>;
+
+// The cache under TL hook names.
+TensorMap named(const ActivationCache& cache);
+
+struct RunOptions {
+  std::vector<HookPoint> cache;             // activations to keep; nothing else is kept
+  std::vector<Intervention> interventions;  // applied in order at their hooks
+  // The last layer computes attention queries, its MLP and the logits only at
+  // positions >= from_position (what training scores); the last layer's hooks,
+  // ln_final's and the logits then cover [from_position, pos).
+  int64_t from_position = 0;
+  // When set, the run starts at blocks.<start_layer>.hook_resid_pre with this
+  // residual [batch, pos, d_model] instead of embedding the tokens (which then
+  // only give batch and pos); hooks before it do not fire. Activation patching
+  // sweeps use it to reuse a run's earlier layers.
+  at::Tensor start_resid;
+  int start_layer = 0;
+  // Optional, with start_resid: a mixed start. The run's batch is then n
+  // copies of b prompts (tokens [n * b, pos]); row j of copy i starts from
+  // start_resid[j] at the positions where start_mask[i][j] is true and from
+  // start_base[j] elsewhere. start_resid and start_base [b, pos, d_model],
+  // start_mask bool [n, b or 1, pos]. The result equals passing the mixed
+  // residual as start_resid, but when no hook of the start layer up to its
+  // attention pattern is cached or edited, ln1 and the q/k/v projections run
+  // on the 2b sources only and each prompt's n copies share one attention
+  // matrix over both sources' keys (a patching sweep's n sites share them).
+  at::Tensor start_base;
+  at::Tensor start_mask;
+  // False: the run stops after the last layer that a cached hook or an
+  // intervention is in (runs that only read activations, e.g. a probe on
+  // blocks.0.hook_resid_post, skip the later layers); RunResult::logits is
+  // then undefined unless a ln_final hook needed every layer.
+  bool logits = true;
+};
+
+struct RunResult {
+  at::Tensor logits;                // [batch, pos - from_position, d_vocab_out]
+  ActivationCache cache;            // the requested hooks, after interventions
+  std::vector<Liveness> liveness;   // one per intervention, in order
+};
+
+// Every hook point of the model, for `cache` ("all").
+std::vector<HookPoint> all_hooks(const HookedTransformer& model);
+
+// Checks tokens: int64, [batch, pos] with 0 < pos <= n_ctx, every id in
+// [0, d_vocab). Throws InputError prefixed by `where`.
+void check_tokens(const Config& config, const at::Tensor& tokens, const std::string& where);
+
+// Runs the model on tokens [batch, pos] (moved to the model's device).
+// Throws InputError for bad tokens, a hook the model does not have, an
+// intervention that does not fit its target, or one whose hook was never
+// reached. Gradients flow when parameters require them.
+RunResult run(const HookedTransformer& model, const at::Tensor& tokens,
+              const RunOptions& options = {});
+
+// Logits only: [batch, pos, d_vocab_out].
+at::Tensor forward(const HookedTransformer& model, const at::Tensor& tokens);
+
+}  // namespace circuitcheck

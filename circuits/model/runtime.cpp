@@ -1,0 +1,41 @@
+#include "circuits/model/runtime.h"
+
+#include "circuits/formats/error.h"
+#include "git_commit.h"  // generated: CIRCUITCHECK_GIT_COMMIT
+
+#include <ATen/Parallel.h>
+#include <ATen/Context.h>
+#include <c10/core/Device.h>
+#include <torch/version.h>
+
+#include <malloc.h>
+
+namespace circuitcheck {
+
+void set_threads(int n) {
+  check(n >= 1, "set_threads", "thread count must be at least 1, got " + std::to_string(n));
+  at::set_num_threads(n);
+}
+
+void tune_allocator() {
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, -1);
+}
+
+at::Device parse_device(const std::string& name, const std::string& where) {
+  check(name == "cpu" || name == "cuda" || name.rfind("cuda:", 0) == 0, where,
+        "unknown device '" + name + "' (valid: cpu, cuda, cuda:N)");
+  if (name == "cpu") return at::Device(at::kCPU);
+  check(at::hasCUDA(), where, "device '" + name + "' requested but this LibTorch has no usable CUDA GPU");
+  try {
+    return at::Device(name);
+  } catch (const std::exception&) {
+    fail(where, "malformed device '" + name + "'");
+  }
+}
+
+std::string circuitcheck_version() { return CIRCUITCHECK_VERSION; }
+std::string circuitcheck_git_commit() { return CIRCUITCHECK_GIT_COMMIT; }
+std::string torch_version() { return TORCH_VERSION; }
+
+}  // namespace circuitcheck

@@ -1,0 +1,173 @@
+#include "circuits/reports/report.h"
+
+#include "circuits/model/config.h"
+#include "circuits/formats/error.h"
+#include "circuits/model/runtime.h"
+#include "circuits/formats/sha256.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+namespace circuitcheck {
+
+using nlohmann::json;
+
+Provenance provenance_of(const ClaimFile& file, const Checkpoint& checkpoint, const at::Device& device, int threads) {
+  Provenance p;
+  p.claims_file = file.path;
+  p.claims_sha256 = sha256_file(file.path);
+  p.checkpoint = checkpoint.path;
+  p.checkpoint_format = checkpoint.format;
+  p.checkpoint_sha256 = checkpoint.sha256;
+  p.config_source = checkpoint.config_source;
+  p.config = config_to_json(checkpoint.model.config);
+  p.device = device.str();
+  p.threads = threads;
+  return p;
+}
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buf;
+}
+
+Summary summarize(const std::vector<ClaimResult>& results) {
+  Summary s;
+  for (const auto& r : results) {
+    ++s.claims;
+    if (r.verdict == Verdict::kPass) ++s.passed;
+    else if (r.verdict == Verdict::kError) ++s.errors;
+    else ++s.failed;
+    if (r.verdict == Verdict::kNotFalsifiable) ++s.not_falsifiable;
+  }
+  return s;
+}
+
+Summary summarize(const std::vector<SystemReport>& reports) {
+  Summary total;
+  for (const auto& r : reports) {
+    const Summary s = summarize(r.results);
+    total.claims += s.claims;
+    total.passed += s.passed;
+    total.failed += s.failed;
+    total.not_falsifiable += s.not_falsifiable;
+    total.errors += s.errors;
+  }
+  return total;
+}
+
+std::string check_quantity(const Check& check, double x) { return check.basis == "value" ? number(x) : percent(x); }
+
+std::string describe_domain(const Domain& domain, const std::optional<int64_t>& domain_size) {
+  if (domain.weights_only()) return "weights (no examples)";
+  const std::string n = "n = " + std::to_string(domain_examples(domain, domain_size));
+  return domain.exhaustive ? "exhaustive, " + n : "sampled, " + n + ", seed " + std::to_string(domain.seed);
+}
+
+std::string claim_line(const std::string& system, const ClaimResult& result, double seconds) {
+  constexpr std::size_t kWidth = 120, kVerdictWidth = 6;
+  std::string verdict = to_string(result.verdict);
+  std::transform(verdict.begin(), verdict.end(), verdict.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  verdict.resize(std::max(verdict.size() + 1, kVerdictWidth), ' ');
+  std::string figure;
+  const Check* check = headline_check(result.checkpoint);
+  if (result.verdict == Verdict::kError) {
+    figure = result.explanation;
+    std::replace_if(figure.begin(), figure.end(), [](unsigned char c) { return c < 0x20; }, ' ');
+  } else if (check && check->rule != Rule::kNone) {
+    figure = check->name + " " + check_quantity(*check, check->bound) + " " +
+             comparison(direction(check->rule)) + " " + check_quantity(*check, check->threshold);
+  } else if (check) {
+    figure = check->name + " " + check_quantity(*check, check->value);
+  }
+  char time[32];
+  std::snprintf(time, sizeof time, "%.1f s", seconds);
+  std::string line = verdict + system + "/" + result.claim.id + "   ";
+  const std::size_t room = kWidth > line.size() + 3 + std::strlen(time) ? kWidth - line.size() - 3 - std::strlen(time) : 0;
+  if (figure.size() > room) figure = room > 3 ? figure.substr(0, room - 3) + "..." : "";
+  return line + figure + "   " + time;
+}
+
+json report_json(const SystemReport& report) {
+  const Provenance& p = report.provenance;
+  const Summary s = summarize(report.results);
+  json claims = json::array();
+  json claim_seconds = json::object();
+  for (std::size_t i = 0; i < report.results.size(); ++i) {
+    const ClaimResult& r = report.results[i];
+    json claim = r.to_json();
+    if (!r.claim.domain.weights_only()) claim["domain"]["n"] = domain_examples(r.claim.domain, report.domain_size);
+    if (!claim.contains("counterexamples")) claim["counterexamples"] = json::array();
+    claims.push_back(std::move(claim));
+    if (i < report.run.claim_seconds.size()) claim_seconds[r.claim.id] = report.run.claim_seconds[i];
+  }
+  return {{"schema", kReportSchema},
+          {"system", report.system},
+          {"provenance",
+           {{"claims_file", {{"path", p.claims_file}, {"sha256", p.claims_sha256}}},
+            {"checkpoint",
+             {{"path", p.checkpoint},
+              {"format", p.checkpoint_format},
+              {"sha256", p.checkpoint_sha256},
+              {"config_source", p.config_source},
+              {"config", p.config}}},
+            {"circuitcheck", {{"version", circuitcheck_version()}, {"git_commit", circuitcheck_git_commit()}}},
+            {"libtorch", torch_version()},
+            {"device", p.device},
+            {"threads", p.threads}}},
+          {"summary",
+           {{"claims", s.claims},
+            {"passed", s.passed},
+            {"failed", s.failed},
+            {"not_falsifiable", s.not_falsifiable},
+            {"errors", s.errors}}},
+          {"claims", claims},
+          {"run", {{"date", report.run.date}, {"wall_seconds", report.run.wall_seconds}, {"claim_seconds", claim_seconds}}}};
+}
+
+std::string escape_markup(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') out += "\xEF\xBF\xBD";
+        else out += c;
+    }
+  }
+  return out;
+}
+
+void write_text_atomically(const std::string& path, const std::string& text, const std::string& where) {
+  const std::string temp_path = path + ".tmp." + std::to_string(::getpid());
+  std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  std::error_code ec;
+  if (out) std::filesystem::rename(temp_path, path, ec);
+  if (!out || ec) {
+    const std::string why = ec ? "cannot rename " + temp_path + " onto it: " + ec.message()
+                               : "cannot write the temporary file " + temp_path;
+    std::filesystem::remove(temp_path, ec);
+    fail(where + ": " + path, why);
+  }
+}
+
+}  // namespace circuitcheck

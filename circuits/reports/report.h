@@ -1,0 +1,110 @@
+// The JSON report of a verify run: one document per claim file (one system),
+// schema "circuitcheck.report/1", described by reports/report.schema.json.
+//
+//   { "schema": "circuitcheck.report/1", "system": "array_index",
+//     "provenance": { "claims_file": {path, sha256},
+//                     "checkpoint": {path, format, sha256, config_source, config},
+//                     "circuitcheck": {version, git_commit}, "libtorch", "device", "threads" },
+//     "summary": { claims, passed, failed, not_falsifiable, errors },
+//     "claims": [ ClaimResult::to_json() with "domain" given its size "n" and
+//                 "counterexamples" always present ],
+//     "run": { date, wall_seconds, claim_seconds: {id: seconds} } }
+//
+// Everything that depends on when or how fast the run was (dates, timings)
+// is in "run" and nowhere else: the same inputs, seed, device and threads give
+// byte-identical documents once "run" is removed.
+//
+// The HTML (html_report.h) and JUnit (junit.h) reports are drawn from the same
+// SystemReport; all of a run's reports are written with write_text_atomically.
+#pragma once
+
+#include "circuits/claims/check.h"
+#include "circuits/model/checkpoint.h"
+#include "circuits/claims/claim.h"
+#include "circuits/claims/verify.h"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace circuitcheck {
+
+constexpr const char* kReportSchema = "circuitcheck.report/1";
+
+// Where a system's results come from: the claim file and checkpoint (paths as
+// given, SHA-256 of their bytes) and what ran them. Versions are read from
+// runtime.h when the report is drawn.
+struct Provenance {
+  std::string claims_file;
+  std::string claims_sha256;
+  std::string checkpoint;
+  std::string checkpoint_format;  // Checkpoint::format
+  std::string checkpoint_sha256;
+  std::string config_source;      // Checkpoint::config_source
+  nlohmann::json config;          // config_to_json of the checkpoint's model
+  std::string device;             // "cpu", "cuda:0"
+  int threads = 1;                // LibTorch intra-op threads
+};
+
+// Hashes the claim file (InputError naming it when it cannot be read) and
+// copies the checkpoint's identity and config.
+Provenance provenance_of(const ClaimFile& file, const Checkpoint& checkpoint, const at::Device& device, int threads);
+
+// When and how long: the report's "run" block.
+struct RunTimes {
+  std::string date;                   // start of the system's run, UTC, ISO 8601 ("2025-01-31T12:00:00Z")
+  double wall_seconds = 0.0;          // the system's whole run
+  std::vector<double> claim_seconds;  // per claim, in the order of SystemReport::results
+};
+
+// Now, UTC, ISO 8601 to the second.
+std::string utc_now();
+
+// One claim file's results.
+struct SystemReport {
+  std::string system;                  // the task's name
+  std::optional<int64_t> domain_size;  // the task's finite domain (examples), the "n" of exhaustive domains
+  Provenance provenance;
+  std::vector<ClaimResult> results;
+  RunTimes run;
+};
+
+// Verdict counts; `failed` counts "fail" and "not_falsifiable".
+struct Summary {
+  int claims = 0, passed = 0, failed = 0, not_falsifiable = 0, errors = 0;
+};
+
+Summary summarize(const std::vector<ClaimResult>& results);
+// Summed over the systems of a run.
+Summary summarize(const std::vector<SystemReport>& reports);
+
+// A check's value, bound or threshold as text: percent() for rates, number() for values.
+std::string check_quantity(const Check& check, double x);
+
+// "exhaustive, n = 12769" or "sampled, n = 20000, seed 6".
+std::string describe_domain(const Domain& domain, const std::optional<int64_t>& domain_size);
+
+// One line of a terminal, at most about 120 characters: the verdict, the
+// system/id, the headline check (headline_check) as its compared number
+// against its threshold, or the start of an error's message, and the time.
+//   "PASS  array_index/accuracy   accuracy idx=0 99.959% >= 99.9%   2.9 s"
+std::string claim_line(const std::string& system, const ClaimResult& result, double seconds);
+
+// The report document (layout above).
+nlohmann::json report_json(const SystemReport& report);
+
+// `text` safe inside HTML/XML text and quoted attributes: & < > " ' as
+// entities; control characters XML 1.0 forbids (below 0x20 except tab, LF, CR)
+// become U+FFFD.
+std::string escape_markup(const std::string& text);
+
+// Writes `text` to "<path>.tmp.<pid>" and renames it over `path`, so that
+// `path` is either absent, its old content or all of `text`. Throws InputError
+// "<where>: <path>: cannot write ..." (the temporary file removed) otherwise.
+void write_text_atomically(const std::string& path, const std::string& text, const std::string& where);
+
+}  // namespace circuitcheck

@@ -1,0 +1,202 @@
+#include "circuits/tasks/evaluate.h"
+
+#include "circuits/formats/error.h"
+
+#include <c10/core/InferenceMode.h>
+
+#include <algorithm>
+
+namespace circuitcheck {
+namespace {
+
+void add(Tally& t, int64_t n, int64_t correct) {
+  t.n += n;
+  t.correct += correct;
+}
+
+// Counts correct units per value of `classes` ([batch] or [batch, k] with k units per example).
+void tally_by(const at::Tensor& classes, const at::Tensor& unit_correct, std::map<int64_t, Tally>& into) {
+  at::Tensor values = classes.reshape({-1}).cpu();
+  at::Tensor correct = unit_correct.reshape({-1}).cpu();
+  const int64_t* v = values.data_ptr<int64_t>();
+  const bool* c = correct.data_ptr<bool>();
+  for (int64_t i = 0; i < values.numel(); ++i)
+    if (v[i] >= 0) add(into[v[i]], 1, c[i] ? 1 : 0);
+}
+
+// Appends the misses among `unit_ok` [batch, units] (units == 1: the unit is
+// the example) to into.misses until it holds into.max_misses. token_ok is
+// [batch, pos] over the whole sequence (true before `from`), predicted
+// [batch, pos - from] the argmax from position `from` on; examples are
+// numbered from `first_example`.
+void keep_misses(const Task& task, const Batch& batch, const at::Tensor& predicted, int64_t from,
+                 const at::Tensor& token_ok, const at::Tensor& unit_ok, int64_t first_example, Evaluation& into) {
+  const at::Tensor wrong = (~unit_ok).nonzero().cpu();  // [misses, 2], example then unit order
+  const at::Tensor ok = token_ok.cpu();
+  const at::Tensor pred = predicted.cpu();
+  const int64_t units = unit_ok.size(1);
+  const int64_t unit_len = batch.tokens.size(1) / units;
+  for (int64_t w = 0; w < wrong.size(0) && static_cast<int64_t>(into.misses.size()) < into.max_misses; ++w) {
+    const int64_t i = wrong[w][0].item<int64_t>();
+    const int64_t u = wrong[w][1].item<int64_t>();
+    Miss m;
+    m.example = first_example + i;
+    m.unit = units == 1 ? -1 : u;
+    m.unit_name = units == 1 ? "" : task.units.name;
+    m.text = task.detokenize(batch.tokens[i]);
+    for (const auto& [name, values] : batch.classes) {
+      if (units == 1 && values.dim() == 1) m.classes[name] = values[i].item<int64_t>();
+      if (units > 1 && values.dim() == 2 && values.size(1) == units) m.classes[name] = values[i][u].item<int64_t>();
+    }
+    std::vector<int64_t> got, want;
+    for (int64_t p = u * unit_len; p < (u + 1) * unit_len; ++p) {
+      if (ok[i][p].item<bool>()) continue;
+      m.positions.push_back(p);
+      got.push_back(pred[i][p - from].item<int64_t>());
+      want.push_back(batch.targets[i][p].item<int64_t>());
+    }
+    m.predicted = task.detokenize(to_tensor(got, {static_cast<int64_t>(got.size())}));
+    m.expected = task.detokenize(to_tensor(want, {static_cast<int64_t>(want.size())}));
+    into.misses.push_back(std::move(m));
+  }
+}
+
+}  // namespace
+
+std::string Miss::to_string() const {
+  std::string s = "example " + std::to_string(example);
+  if (unit >= 0) s += " " + unit_name + " " + std::to_string(unit);
+  std::string cls;
+  for (const auto& [name, value] : classes) cls += (cls.empty() ? "" : ", ") + name + " " + std::to_string(value);
+  if (!cls.empty()) s += " (" + cls + ")";
+  s += ": " + text + "  position" + (positions.size() == 1 ? "" : "s");
+  for (int64_t p : positions) s += " " + std::to_string(p);
+  return s + ": predicted '" + predicted + "', expected '" + expected + "'";
+}
+
+nlohmann::json Miss::to_json() const {
+  nlohmann::json j = {{"example", example}, {"text", text},         {"classes", classes},
+                      {"positions", positions}, {"predicted", predicted}, {"expected", expected}};
+  if (unit >= 0) j["unit"] = unit;
+  return j;
+}
+
+nlohmann::json Evaluation::to_json() const {
+  nlohmann::json j;
+  j["system"] = system;
+  j["unit"] = unit;
+  j["domain"] = domain;
+  j["n_examples"] = n_examples;
+  if (domain == "sampled") j["seed"] = seed;
+  j["n"] = overall.n;
+  j["correct"] = overall.correct;
+  j["accuracy"] = overall.accuracy();
+  j["token_accuracy"] = tokens.accuracy();
+  j["loss"] = loss;
+  for (const auto& [name, groups] : by_class)
+    for (const auto& [value, t] : groups)
+      j["by_class"][name][std::to_string(value)] = {{"n", t.n}, {"accuracy", t.accuracy()}};
+  if (max_misses > 0) {
+    j["misses"] = nlohmann::json::array();
+    for (const Miss& m : misses) j["misses"].push_back(m.to_json());
+  }
+  return j;
+}
+
+int64_t first_scored_position(const at::Tensor& targets) {
+  at::Tensor any = (targets != -1).any(0).cpu();
+  for (int64_t p = 0; p < any.size(0); ++p)
+    if (any[p].item<bool>()) return p;
+  return 0;
+}
+
+at::Tensor scored_loss(const at::Tensor& logits, const at::Tensor& targets, int64_t from) {
+  at::Tensor t = targets.slice(1, from).reshape({-1}).to(logits.device());
+  return at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), t, {}, at::Reduction::Mean, -1);
+}
+
+void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits, Evaluation& into) {
+  const int64_t from = batch.targets.size(1) - logits.size(1);
+  check_internal(from >= 0, "tally_batch",
+                 "logits cover " + std::to_string(logits.size(1)) + " positions, the batch has " +
+                     std::to_string(batch.targets.size(1)));
+  check_internal(from == 0 || !(batch.targets.slice(1, 0, from) != -1).any().item<bool>(), "tally_batch",
+                 "logits start at position " + std::to_string(from) + " after a scored position");
+  at::Tensor targets = batch.targets.slice(1, from).to(logits.device());
+  at::Tensor scored = targets != -1;
+  const at::Tensor predicted = logits.argmax(-1);           // [batch, pos - from]
+  at::Tensor token_ok = (predicted == targets) | ~scored;  // [batch, pos - from]
+  const int64_t n_scored = scored.sum().item<int64_t>();
+  add(into.tokens, n_scored, (token_ok & scored).sum().item<int64_t>());
+  if (from > 0) token_ok = at::cat({at::ones({token_ok.size(0), from}, token_ok.options()), token_ok}, 1);
+  at::Tensor log_probs = at::log_softmax(logits, -1);
+  at::Tensor picked = log_probs.gather(-1, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1);
+  const double total_loss = -(picked * scored).sum().item<double>();
+  const double prior = into.loss * static_cast<double>(into.tokens.n - n_scored);
+  into.loss = into.tokens.n ? (prior + total_loss) / static_cast<double>(into.tokens.n) : 0.0;
+  const int64_t first_example = into.n_examples;
+  into.n_examples += batch.tokens.size(0);
+  const Units& units = task.units;
+  const at::Tensor unit_ok = units.positions > 0 ? token_ok.view({token_ok.size(0), -1, units.positions}).all(-1)
+                                                 : token_ok.all(-1, /*keepdim=*/true);  // [batch, units]
+  into.units_per_example = unit_ok.size(1);
+  for (const std::string& name : accuracy_classes(task, batch)) tally_by(batch.classes.at(name), unit_ok, into.by_class[name]);
+  const int64_t n_ok = unit_ok.sum().item<int64_t>();
+  add(into.overall, unit_ok.numel(), n_ok);
+  if (n_ok < unit_ok.numel() && static_cast<int64_t>(into.misses.size()) < into.max_misses)
+    keep_misses(task, batch, predicted, from, token_ok, unit_ok, first_example, into);
+}
+
+at::Tensor scored_logits(const HookedTransformer& model, const Batch& batch) {
+  RunOptions options;
+  options.from_position = first_scored_position(batch.targets);
+  return run(model, batch.tokens, options).logits;
+}
+
+std::vector<std::string> accuracy_classes(const Task& task, const Batch& batch) {
+  if (task.units.positions > 0) return task.units.classes;
+  std::vector<std::string> out;
+  for (const auto& [name, values] : batch.classes)
+    if (values.dim() == 1) out.push_back(name);
+  return out;
+}
+
+Evaluation empty_evaluation(const Task& task) {
+  Evaluation e;
+  e.system = task.name;
+  e.unit = task.units.name;
+  return e;
+}
+
+Evaluation evaluate_batch(const Task& task, const HookedTransformer& model, const Batch& batch, int64_t batch_size,
+                          int64_t max_misses) {
+  c10::InferenceMode guard;
+  Evaluation e = empty_evaluation(task);
+  e.max_misses = max_misses;
+  e.domain = "given";
+  for (int64_t start = 0; start < batch.tokens.size(0); start += batch_size) {
+    const int64_t end = std::min(start + batch_size, batch.tokens.size(0));
+    const Batch part = slice_rows(batch, start, end - start);
+    tally_batch(task, part, scored_logits(model, part), e);
+  }
+  return e;
+}
+
+Evaluation evaluate(const Task& task, const HookedTransformer& model, Scale scale, int64_t n, uint64_t seed,
+                    int64_t exhaustive_limit, int64_t batch_size, int64_t max_misses) {
+  c10::InferenceMode guard;
+  Evaluation e = empty_evaluation(task);
+  e.max_misses = max_misses;
+  const bool exhaustive = task.domain_size && *task.domain_size <= exhaustive_limit;
+  e.domain = exhaustive ? "exhaustive" : "sampled";
+  e.seed = seed;
+  const int64_t total = exhaustive ? *task.domain_size : n;
+  for (int64_t start = 0; start < total; start += batch_size) {
+    const int64_t count = std::min(batch_size, total - start);
+    Batch b = exhaustive ? task.domain_batch(start, count) : task.sample(count, seed + static_cast<uint64_t>(start), scale);
+    tally_batch(task, b, scored_logits(model, b), e);
+  }
+  return e;
+}
+
+}  // namespace circuitcheck

@@ -1,0 +1,110 @@
+// Task accuracy of a model, broken down by the task's classes.
+//
+// An example is correct when the argmax of the logits equals the target at
+// every scored position (teacher forcing; for S3 this equals greedy decoding
+// of the whole path). S4 is scored per assignment (its four positions), so
+// its unit is the assignment and "depth" breaks it down.
+#pragma once
+
+#include "circuits/model/model.h"
+#include "circuits/tasks/task.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace circuitcheck {
+
+// Domains larger than this are never enumerated (evaluate() samples them;
+// claims refuse "exhaustive").
+constexpr int64_t kExhaustiveLimit = 1000000;
+
+// Examples per forward pass of evaluate() and of claims, so that both draw
+// the same samples (check.h).
+constexpr int64_t kVerifyBatch = 4096;
+
+struct Tally {
+  int64_t n = 0;
+  int64_t correct = 0;
+  double accuracy() const { return n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0; }
+};
+
+// One unit the model got wrong, kept so that a report can show it as text.
+struct Miss {
+  int64_t example = 0;  // its index among the evaluated examples (domain or sample order)
+  int64_t unit = -1;       // the unit in its example (0-based; S4: the assignment); -1 where the unit is the example
+  std::string unit_name;  // Units::name ("assignment"); empty where the unit is the example
+  std::string text;     // the example, detokenized ("2>v;3>p;...")
+  // The unit's classes: S4 its depth; the other systems each [batch] class of the example.
+  std::map<std::string, int64_t> classes;
+  std::vector<int64_t> positions;  // the unit's wrongly predicted scored positions, ascending
+  std::string predicted;           // the argmax token at each of `positions`, detokenized
+  std::string expected;            // the target token at each, detokenized
+
+  // "example 2458 assignment 15 (depth 6): 2>v;...  positions 60 61: predicted '22', expected '00'"
+  std::string to_string() const;
+  nlohmann::json to_json() const;
+};
+
+struct Evaluation {
+  std::string system;
+  std::string unit;        // "example" or "assignment"
+  std::string domain;      // "exhaustive" or "sampled"
+  int64_t n_examples = 0;
+  int64_t units_per_example = 1;  // S4: the assignments of a program (set by tally_batch)
+  uint64_t seed = 0;       // sampled domains
+  Tally overall;           // per unit
+  Tally tokens;            // per scored position
+  double loss = 0.0;       // mean cross-entropy per scored position (nats)
+  // class name -> class value -> tally (per unit), for every class of accuracy_classes.
+  std::map<std::string, std::map<int64_t, Tally>> by_class;
+  int64_t max_misses = 0;    // tally_batch keeps at most this many misses ...
+  std::vector<Miss> misses;  // ... the first ones in example order (then unit order)
+
+  nlohmann::json to_json() const;
+};
+
+// Accumulates one batch into `into`; its examples are numbered from
+// into.n_examples on, and its misses are kept while into.misses has fewer
+// than into.max_misses. logits [batch, pos - from, d_vocab_out]
+// cover the last positions of the batch's [batch, pos] (from = pos -
+// logits.size(1), e.g. scored_logits()); positions before `from` must not be scored.
+void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits, Evaluation& into);
+
+// The logits [batch, pos - from, d_vocab_out] of `batch` from its first scored
+// position `from` on (the last layer runs only there; the logits equal the
+// full forward's at those positions). No gradients needed by callers.
+at::Tensor scored_logits(const HookedTransformer& model, const Batch& batch);
+
+// The classes accuracy is broken down by: the task's unit classes
+// (Units::classes) where its unit is not the example, else every [batch]
+// class of `batch` (a batch of the task).
+std::vector<std::string> accuracy_classes(const Task& task, const Batch& batch);
+
+// An Evaluation of `task` with nothing tallied yet: its system and unit
+// (Units::name).
+Evaluation empty_evaluation(const Task& task);
+
+// Evaluates `model` on `task`: the whole finite domain when it has at most
+// `exhaustive_limit` examples (in domain order), else `n` examples sampled
+// with `seed`, in batches of `batch_size`, keeping the first `max_misses`
+// misses. No gradients.
+Evaluation evaluate(const Task& task, const HookedTransformer& model, Scale scale, int64_t n, uint64_t seed,
+                    int64_t exhaustive_limit = kExhaustiveLimit, int64_t batch_size = kVerifyBatch,
+                    int64_t max_misses = 0);
+
+// Evaluates on an explicit batch (e.g. S5's hard cases, S1's test split).
+Evaluation evaluate_batch(const Task& task, const HookedTransformer& model, const Batch& batch,
+                          int64_t batch_size = kVerifyBatch, int64_t max_misses = 0);
+
+// Mean cross-entropy over scored positions (targets != -1) of logits
+// [batch, pos - from, V] against targets [batch, pos] from position `from`.
+at::Tensor scored_loss(const at::Tensor& logits, const at::Tensor& targets, int64_t from);
+
+// The first position with any scored target in `targets` [batch, pos].
+int64_t first_scored_position(const at::Tensor& targets);
+
+}  // namespace circuitcheck

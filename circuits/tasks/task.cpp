@@ -1,0 +1,217 @@
+#include "circuits/tasks/task.h"
+
+#include "circuits/tasks/builtin/arithmetic.h"
+#include "circuits/tasks/builtin/array_index.h"
+#include "circuits/formats/error.h"
+#include "circuits/tasks/builtin/modular_addition.h"
+#include "circuits/tasks/builtin/tree_path.h"
+#include "circuits/tasks/builtin/variable_renaming.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace circuitcheck {
+
+const std::vector<Task>& all_tasks() {
+  static const std::vector<Task> tasks = {modular_addition_task(), array_index_task(), tree_path_task(),
+                                          variable_renaming_task(), arithmetic_task()};
+  return tasks;
+}
+
+const Task& find_task(const std::string& name) {
+  std::string valid;
+  for (const Task& task : all_tasks()) {
+    if (task.name == name || task.alias == name) return task;
+    valid += (valid.empty() ? "" : ", ") + task.name;
+  }
+  fail("find_task", "unknown system '" + name + "' (valid: " + valid + ")");
+}
+
+Scale scale_for(const Task& task, const Config& config) {
+  return config.n_ctx == task.config(Scale::kCpu).n_ctx ? Scale::kCpu : Scale::kSeed;
+}
+
+void check_fits(const Task& task, Scale scale, const Config& config, const std::string& where) {
+  const Config need = task.config(scale);
+  const std::vector<std::pair<std::string, std::pair<int, int>>> fields = {
+      {"n_ctx", {config.n_ctx, need.n_ctx}},
+      {"d_vocab", {config.d_vocab, need.d_vocab}},
+      {"d_vocab_out", {config.d_vocab_out, need.d_vocab_out}}};
+  for (const auto& [field, have_need] : fields)
+    check(have_need.first >= have_need.second, where + ": /" + field,
+          std::to_string(have_need.first) + " is too small for " + task.name + " (needs at least " +
+              std::to_string(have_need.second) + ")");
+}
+
+int64_t uniform_int(std::mt19937_64& rng, int64_t n) {
+  const uint64_t bound = static_cast<uint64_t>(n);
+  const uint64_t reject_below = (0 - bound) % bound;  // 2^64 mod bound
+  uint64_t r = rng();
+  while (r < reject_below) r = rng();
+  return static_cast<int64_t>(r % bound);
+}
+
+Rng::Rng(uint64_t seed) : engine_(seed) {}
+
+Rng::Rng(std::vector<int64_t> choices, uint64_t seed) : engine_(seed), replay_(std::move(choices)), record_(true) {}
+
+int64_t Rng::below(int64_t n) {
+  const std::size_t i = drawn_.size();
+  const int64_t value = record_ && i < replay_.size() ? std::min(std::max<int64_t>(replay_[i], 0), n - 1)
+                                                     : uniform_int(engine_, n);
+  if (record_) drawn_.push_back(value);
+  return value;
+}
+
+std::function<Batch(int64_t, uint64_t, Scale)> seeded(std::function<Batch(Rng&, int64_t, Scale)> draw) {
+  return [draw = std::move(draw)](int64_t n, uint64_t seed, Scale scale) {
+    Rng rng(seed);
+    return draw(rng, n, scale);
+  };
+}
+
+namespace {
+
+std::map<std::string, at::Tensor> concat_named(const std::map<std::string, at::Tensor>& a,
+                                               const std::map<std::string, at::Tensor>& b,
+                                               const std::string& where) {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& [name, t] : a) {
+    const auto other = b.find(name);
+    check(other != b.end(), where, "'" + name + "' is in the first batch only");
+    check(t.sizes().slice(1) == other->second.sizes().slice(1), where, "'" + name + "' differs in shape");
+    out[name] = at::cat({t, other->second});
+  }
+  check(a.size() == b.size(), where, "the second batch has names the first lacks");
+  return out;
+}
+
+}  // namespace
+
+Batch concat_batches(const Batch& a, const Batch& b, const std::string& where) {
+  check(a.tokens.size(1) == b.tokens.size(1), where,
+        "sequence lengths differ: " + std::to_string(a.tokens.size(1)) + " and " + std::to_string(b.tokens.size(1)));
+  Batch out;
+  out.tokens = at::cat({a.tokens, b.tokens});
+  out.targets = at::cat({a.targets, b.targets});
+  out.roles = concat_named(a.roles, b.roles, where + ": roles");
+  out.classes = concat_named(a.classes, b.classes, where + ": classes");
+  out.class_names = a.class_names;
+  return out;
+}
+
+Batch take_rows(const Batch& b, const at::Tensor& rows) {
+  Batch out;
+  out.tokens = b.tokens.index_select(0, rows);
+  out.targets = b.targets.index_select(0, rows);
+  for (const auto& [name, t] : b.roles) out.roles[name] = t.index_select(0, rows);
+  for (const auto& [name, t] : b.classes) out.classes[name] = t.index_select(0, rows);
+  out.class_names = b.class_names;
+  return out;
+}
+
+Batch slice_rows(const Batch& b, int64_t start, int64_t n) {
+  Batch out;
+  out.tokens = b.tokens.narrow(0, start, n);
+  out.targets = b.targets.narrow(0, start, n);
+  for (const auto& [name, t] : b.roles) out.roles[name] = t.narrow(0, start, n);
+  for (const auto& [name, t] : b.classes) out.classes[name] = t.narrow(0, start, n);
+  out.class_names = b.class_names;
+  return out;
+}
+
+at::Tensor to_tensor(const std::vector<int64_t>& values, at::IntArrayRef shape) {
+  return at::from_blob(const_cast<int64_t*>(values.data()), shape, at::kLong).clone();
+}
+
+at::Tensor fixed_role(int64_t n, int64_t position) { return at::full({n}, position, at::kLong); }
+
+at::Tensor fixed_roles(int64_t n, const std::vector<int64_t>& positions) {
+  const auto k = static_cast<int64_t>(positions.size());
+  return to_tensor(positions, {1, k}).repeat({n, 1});
+}
+
+std::vector<int64_t> row_values(const at::Tensor& row, int64_t vocab_size, const std::string& where) {
+  check(row.dim() == 1 && row.scalar_type() == at::kLong, where,
+        "expected a 1-D int64 row of tokens, got " + std::to_string(row.dim()) + "-D " +
+            std::string(at::toString(row.scalar_type())));
+  at::Tensor flat = row.contiguous();
+  std::vector<int64_t> values(flat.data_ptr<int64_t>(), flat.data_ptr<int64_t>() + flat.numel());
+  for (std::size_t i = 0; i < values.size(); ++i)
+    check(values[i] >= 0 && values[i] < vocab_size, where,
+          "token " + std::to_string(values[i]) + " at position " + std::to_string(i) +
+              " is outside the vocabulary [0, " + std::to_string(vocab_size) + ")");
+  return values;
+}
+
+void check_sample_size(int64_t n, const std::string& where) {
+  check(n >= 0, where, "the number of examples must be non-negative, got " + std::to_string(n));
+}
+
+void check_domain_range(int64_t start, int64_t count, int64_t size, const std::string& where) {
+  check(start >= 0 && count >= 0 && start <= size && count <= size - start, where,
+        "range [" + std::to_string(start) + ", " + std::to_string(start) + " + " + std::to_string(count) +
+            ") is outside the domain [0, " + std::to_string(size) + ")");
+}
+
+std::function<Batch(int64_t, int64_t)> no_domain(const std::string& task_name) {
+  return [task_name](int64_t, int64_t) -> Batch {
+    fail("domain_batch", "system '" + task_name + "' has no finite domain to enumerate");
+  };
+}
+
+std::string detokenize_words(const WordVocab& vocab, const at::Tensor& row, const std::string& where) {
+  const auto size = vocab.n_values + static_cast<int64_t>(vocab.specials.size());
+  std::string text;
+  for (int64_t token : row_values(row, size, where)) {
+    if (!text.empty()) text += ' ';
+    text += token < vocab.n_values ? std::to_string(token) : vocab.specials[token - vocab.n_values];
+  }
+  return text;
+}
+
+at::Tensor tokenize_words(const WordVocab& vocab, const std::string& text, const std::string& where) {
+  std::vector<int64_t> tokens;
+  std::size_t i = 0;
+  while (true) {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    if (i == text.size()) break;
+    std::size_t end = i;
+    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end]))) ++end;
+    const std::string word = text.substr(i, end - i);
+    int64_t token = -1;
+    for (std::size_t s = 0; s < vocab.specials.size(); ++s)
+      if (word == vocab.specials[s]) token = vocab.n_values + static_cast<int64_t>(s);
+    const bool digits = word.size() <= 18 && word.find_first_not_of("0123456789") == std::string::npos;
+    if (token < 0 && digits && std::stoll(word) < vocab.n_values) token = std::stoll(word);
+    check(token >= 0, where,
+          "unknown token '" + word + "' at offset " + std::to_string(i) + " (expected a number in [0, " +
+              std::to_string(vocab.n_values) + ") or one of the special tokens)");
+    tokens.push_back(token);
+    i = end;
+  }
+  check(!tokens.empty(), where, "the text holds no tokens");
+  return to_tensor(tokens, {static_cast<int64_t>(tokens.size())});
+}
+
+std::string detokenize_chars(const std::string& alphabet, const at::Tensor& row, const std::string& where) {
+  std::string text;
+  for (int64_t token : row_values(row, static_cast<int64_t>(alphabet.size()), where)) text += alphabet[token];
+  return text;
+}
+
+at::Tensor tokenize_chars(const std::string& alphabet, const std::string& text, const std::string& where) {
+  std::vector<int64_t> tokens;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (std::isspace(static_cast<unsigned char>(text[i]))) continue;
+    const std::size_t token = alphabet.find(text[i]);
+    check(token != std::string::npos, where,
+          "unexpected character '" + std::string(1, text[i]) + "' at offset " + std::to_string(i) +
+              " (valid: " + alphabet + ")");
+    tokens.push_back(static_cast<int64_t>(token));
+  }
+  check(!tokens.empty(), where, "the text holds no tokens");
+  return to_tensor(tokens, {static_cast<int64_t>(tokens.size())});
+}
+
+}  // namespace circuitcheck

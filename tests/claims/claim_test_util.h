@@ -1,0 +1,28 @@
+// Shared by the claim-parser tests: the error a malformed claim file gives.
+#pragma once
+
+#include "circuits/claims/claim.h"
+#include "circuits/formats/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace circuitcheck::testing_util {
+
+// Parses `document` as the claim file `path` against `config` and `task` (the
+// task the file names when null). Returns the InputError's message, or
+// "(no error)" when the file parses, so that a test comparing it with the
+// expected message fails either way.
+inline std::string claim_parse_error(const nlohmann::json& document, const std::string& path, const Config& config,
+                                     const Task* task = nullptr) {
+  try {
+    const ClaimFile file = parse_claim_file(document, path);
+    parse_claims(file, task ? *task : claim_task(file), config);
+    return "(no error)";
+  } catch (const InputError& e) {
+    return e.what();
+  }
+}
+
+}  // namespace circuitcheck::testing_util

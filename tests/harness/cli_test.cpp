@@ -1,0 +1,115 @@
+// The circuitcheck binary: inspect, convert, forward, and bad input (exit 2,
+// one clear error, no partial output).
+#include "circuits/formats/safetensors.h"
+#include "tests/test_util.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace circuitcheck {
+namespace {
+
+using testing_util::fixture;
+using testing_util::run_command;
+
+std::string cli() { return CIRCUITCHECK_CLI; }
+
+TEST(Cli, InspectPrintsConfigTensorsAndSha256) {
+  auto r = run_command(cli() + " inspect " + fixture("external/arena_sum/model.pt"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("torch-zip"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("blocks.0.attn.W_Q  Float [3,48,24]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("sha256:"), std::string::npos);
+  EXPECT_NE(r.output.find("config (side file"), std::string::npos) << r.output;
+}
+
+TEST(Cli, InspectSaysWhatItInferredAndWhatItNeeds) {
+  const std::string dir = testing_util::scratch_dir("CliInspect");
+  std::filesystem::copy_file(fixture("tl/modadd/model.pt"), dir + "/model.pt");
+  auto r = run_command(cli() + " inspect " + dir + "/model.pt --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["inferred_config"]["d_mlp"], 512);
+  EXPECT_NE(j["config_needs"][0].get<std::string>().find("act_fn"), std::string::npos);
+}
+
+TEST(Cli, ConvertThenForwardMatchesTheGolden) {
+  const std::string dir = testing_util::scratch_dir("CliForward");
+  auto c = run_command(cli() + " convert " + fixture("tl/lnpre_gelunew_bidir/model.pt") + " " + dir + "/m.safetensors");
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  auto f = run_command(cli() + " forward " + dir + "/m.safetensors --tokens " +
+                       fixture("tl/lnpre_gelunew_bidir/golden.safetensors") +
+                       " --cache blocks.1.attn.hook_pattern,blocks.0.mlp.hook_post --out " + dir + "/out.safetensors");
+  ASSERT_EQ(f.exit_code, 0) << f.output;
+  Safetensors out = read_safetensors(dir + "/out.safetensors");
+  Safetensors golden = read_safetensors(fixture("tl/lnpre_gelunew_bidir/golden.safetensors"));
+  EXPECT_EQ(out.tensors.size(), 4u);  // logits, tokens and two activations: nothing else kept
+  for (const char* name : {"logits", "blocks.1.attn.hook_pattern", "blocks.0.mlp.hook_post"})
+    EXPECT_TRUE(at::allclose(out.tensors.at(name), golden.tensors.at(name), 1e-4, 1e-4)) << name;
+}
+
+struct BadCli {
+  std::string name;
+  std::string args;      // after the binary; {dir} is a scratch folder, {fx} the fixtures
+  std::string message;   // expected in the output
+};
+
+// Names the case in test listings (ctest) instead of a byte dump.
+void PrintTo(const BadCli& c, std::ostream* os) { *os << c.name; }
+
+class CliErrors : public ::testing::TestWithParam<BadCli> {};
+
+TEST_P(CliErrors, ExitTwoWithOneClearErrorAndNoOutputFile) {
+  const std::string dir = testing_util::scratch_dir("CliErrors_" + GetParam().name);
+  testing_util::write_file(dir + "/empty.pt", "");
+  std::string model = testing_util::read_file(fixture("tl/array_index/model.pt"));
+  testing_util::write_file(dir + "/truncated.pt", model.substr(0, model.size() / 2));
+  write_safetensors(dir + "/long.safetensors", {{"tokens", at::zeros({1, 12}, at::kLong)}});
+  write_safetensors(dir + "/oov.safetensors", {{"tokens", at::full({1, 3}, 60, at::kLong)}});
+  write_safetensors(dir + "/float.safetensors", {{"tokens", at::zeros({1, 3})}});
+  const std::string args = testing_util::expand(GetParam().args, {{"{dir}", dir}, {"{fx}", fixture("")}});
+  auto r = run_command(cli() + " " + args);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find(GetParam().message), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("error:"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/out.safetensors"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, CliErrors,
+    ::testing::Values(
+        BadCli{"missing_file", "inspect {dir}/absent.pt", "no such file"},
+        BadCli{"directory", "inspect {dir}", "not a regular file"},
+        BadCli{"empty_file", "convert {dir}/empty.pt {dir}/out.safetensors", "empty.pt"},
+        BadCli{"truncated", "convert {dir}/truncated.pt {dir}/out.safetensors", "truncated.pt"},
+        BadCli{"unknown_hook",
+               "forward {fx}/tl/array_index/model.pt --tokens {fx}/tl/array_index/golden.safetensors "
+               "--cache blocks.0.hook_resid_pree --out {dir}/out.safetensors",
+               "closest: blocks.0.hook_resid_pre"},
+        BadCli{"tokens_too_long",
+               "forward {fx}/tl/array_index/model.pt --tokens {dir}/long.safetensors --out {dir}/out.safetensors",
+               "exceeds n_ctx 11"},
+        BadCli{"tokens_out_of_vocabulary",
+               "forward {fx}/tl/array_index/model.pt --tokens {dir}/oov.safetensors --out {dir}/out.safetensors",
+               "out of the vocabulary"},
+        BadCli{"tokens_not_int",
+               "forward {fx}/tl/array_index/model.pt --tokens {dir}/float.safetensors --out {dir}/out.safetensors",
+               "int64"},
+        BadCli{"wrong_config",
+               "convert {fx}/tl/modadd/model.pt {dir}/out.safetensors --config {fx}/tl/array_index/config.json",
+               "contradicts the config"},
+        BadCli{"unknown_option", "inspect {fx}/tl/modadd/model.pt --frobnicate", "unknown option --frobnicate"},
+        BadCli{"bad_device",
+               "forward {fx}/tl/array_index/model.pt --tokens {fx}/tl/array_index/golden.safetensors --device tpu "
+               "--out {dir}/out.safetensors",
+               "unknown device 'tpu'"},
+        BadCli{"bad_threads",
+               "forward {fx}/tl/array_index/model.pt --tokens {fx}/tl/array_index/golden.safetensors --threads 0 "
+               "--out {dir}/out.safetensors",
+               "--threads"},
+        BadCli{"unknown_command", "frobnicate", "unknown command"}),
+    [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace circuitcheck

@@ -1,0 +1,247 @@
+// Properties of the forward pass, hooks and interventions over random configs,
+// weights and inputs (RapidCheck).
+#include "circuits/model/decompose.h"
+#include "circuits/formats/error.h"
+#include "circuits/model/model.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+namespace circuitcheck {
+namespace {
+
+Config gen_config(int min_layers = 1) {
+  Config c;
+  c.n_layers = *rc::gen::inRange(min_layers, 4);
+  c.n_heads = *rc::gen::inRange(1, 4);
+  c.d_head = *rc::gen::element(4, 8);
+  c.d_model = *rc::gen::element(8, 16);
+  c.attn_only = *rc::gen::arbitrary<bool>();
+  c.d_mlp = c.attn_only ? 0 : *rc::gen::element(8, 24);
+  c.act_fn = c.attn_only ? ActFn::kNone
+                         : *rc::gen::element(ActFn::kRelu, ActFn::kGelu, ActFn::kGeluNew, ActFn::kSilu);
+  c.normalization_type = *rc::gen::element(Normalization::kNone, Normalization::kLN, Normalization::kLNPre);
+  c.positional_embedding_type = *rc::gen::element(PositionalEmbedding::kStandard,
+                                                  PositionalEmbedding::kShortformer, PositionalEmbedding::kRotary);
+  c.rotary_dim = *rc::gen::element(2, c.d_head);
+  c.attention_dir = *rc::gen::element(AttentionDir::kCausal, AttentionDir::kBidirectional);
+  c.d_vocab = *rc::gen::inRange(3, 20);
+  c.d_vocab_out = *rc::gen::inRange(2, 12);
+  c.n_ctx = *rc::gen::inRange(2, 9);
+  c.attn_scale = std::sqrt(static_cast<double>(c.d_head));
+  c.use_split_qkv_input = *rc::gen::arbitrary<bool>();
+  return c;
+}
+
+// Every parameter random (biases and LN weights too), so no term hides behind a zero.
+HookedTransformer gen_model(const Config& c) {
+  const uint64_t seed = *rc::gen::inRange<uint64_t>(0, 1u << 30);
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  TensorMap params;
+  for (const auto& [name, shape] : expected_params(c)) params[name] = at::normal(0.0, 0.5, shape, gen, at::kFloat);
+  return make_model(c, params, "gen_model");
+}
+
+at::Tensor gen_tokens(const Config& c, int64_t batch, int64_t pos) {
+  const uint64_t seed = *rc::gen::inRange<uint64_t>(0, 1u << 30);
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return at::randint(c.d_vocab, {batch, pos}, gen, at::kLong);
+}
+
+at::Tensor gen_random_tokens(const Config& c) {
+  const int64_t batch = *rc::gen::inRange(1, 5);
+  const int64_t pos = *rc::gen::inRange(1, c.n_ctx + 1);
+  return gen_tokens(c, batch, pos);
+}
+
+bool close(const at::Tensor& a, const at::Tensor& b, double tol) {
+  return a.sizes() == b.sizes() && (a - b).abs().max().item<double>() <= tol * (1.0 + b.abs().max().item<double>());
+}
+
+RC_GTEST_PROP(ModelProperties, ResidPostOfLayerIsResidPreOfNext, ()) {
+  Config c = gen_config(2);
+  HookedTransformer m = gen_model(c);
+  RunResult r = run(m, gen_random_tokens(c), {all_hooks(m), {}});
+  for (int l = 0; l + 1 < c.n_layers; ++l)
+    RC_ASSERT(at::equal(r.cache.at({HookType::kResidPost, l}), r.cache.at({HookType::kResidPre, l + 1})));
+}
+
+RC_GTEST_PROP(ModelProperties, DecompositionSumsToTheResidualAndLogits, ()) {
+  Config c = gen_config();
+  HookedTransformer m = gen_model(c);
+  Decomposition d = run_decomposition(m, gen_random_tokens(c));
+  RC_ASSERT(close(d.components.sum(0), d.resid_final, 1e-5));
+  RC_ASSERT(close(direct_logit_attribution(m, d).sum(0), d.logits, 1e-4));
+  RC_ASSERT(static_cast<int64_t>(d.labels.size()) == d.components.size(0));
+}
+
+// Edits a random hook of `tokens`' run with `kind`, whose value is that same
+// run's activation; returns the clean and the edited run.
+std::pair<RunResult, RunResult> self_edit(const HookedTransformer& m, const at::Tensor& tokens, InterventionKind kind) {
+  auto hooks = all_hooks(m);
+  HookPoint hook = *rc::gen::elementOf(hooks);
+  RC_PRE(hook.type != HookType::kTokens);
+  RunResult clean = run(m, tokens, {{hook}, {}});
+  Intervention iv;
+  iv.hook = hook;
+  iv.kind = kind;
+  iv.value = clean.cache.at(hook);
+  return {clean, run(m, tokens, {{}, {iv}})};
+}
+
+RC_GTEST_PROP(ModelProperties, PatchingWithItsOwnCacheChangesNothing, ()) {
+  Config c = gen_config();
+  HookedTransformer m = gen_model(c);
+  auto [clean, patched] = self_edit(m, gen_random_tokens(c), InterventionKind::kPatch);
+  RC_ASSERT(at::equal(patched.logits, clean.logits));
+  RC_ASSERT(patched.liveness[0].fired >= 1);
+  RC_ASSERT(patched.liveness[0].max_abs_change == 0.0);
+}
+
+RC_GTEST_PROP(ModelProperties, ZeroAblatingAHeadRemovesItsTermFromAttnOut, ()) {
+  Config c = gen_config();
+  HookedTransformer m = gen_model(c);
+  at::Tensor tokens = gen_random_tokens(c);
+  const int layer = *rc::gen::inRange(0, c.n_layers);
+  const int head = *rc::gen::inRange(0, c.n_heads);
+  const HookPoint out{HookType::kAttnOut, layer}, result{HookType::kResult, layer};
+  RunResult clean = run(m, tokens, {{out, result}, {}});
+  Intervention iv;
+  iv.hook = {HookType::kZ, layer};
+  iv.kind = InterventionKind::kZero;
+  iv.heads = {head};
+  RunResult ablated = run(m, tokens, {{out}, {iv}});
+  at::Tensor expected = clean.cache.at(out) - clean.cache.at(result).select(2, head);
+  RC_ASSERT(close(ablated.cache.at(out), expected, 1e-5));
+}
+
+RC_GTEST_PROP(ModelProperties, MeanAblationOverIdenticalInputsChangesNothing, ()) {
+  Config c = gen_config();
+  HookedTransformer m = gen_model(c);
+  at::Tensor one = gen_tokens(c, 1, *rc::gen::inRange(1, c.n_ctx + 1));
+  at::Tensor tokens = one.expand({*rc::gen::inRange(2, 6), one.size(1)}).contiguous();
+  auto [clean, ablated] = self_edit(m, tokens, InterventionKind::kMean);
+  RC_ASSERT(close(ablated.logits, clean.logits, 1e-5));
+}
+
+RC_GTEST_PROP(ModelProperties, CausalOutputsIgnoreLaterTokens, ()) {
+  Config c = gen_config();
+  c.attention_dir = AttentionDir::kCausal;
+  HookedTransformer m = gen_model(c);
+  at::Tensor tokens = gen_tokens(c, *rc::gen::inRange(1, 4), c.n_ctx);
+  const int64_t p = *rc::gen::inRange<int64_t>(0, c.n_ctx - 1);
+  at::Tensor changed = tokens.clone();
+  changed.slice(1, p + 1) = gen_tokens(c, tokens.size(0), c.n_ctx - p - 1);
+  at::Tensor a = forward(m, tokens).slice(1, 0, p + 1), b = forward(m, changed).slice(1, 0, p + 1);
+  RC_ASSERT(close(a, b, 1e-6));
+}
+
+RC_GTEST_PROP(ModelProperties, FromPositionGivesTheSameLogitsForTheLaterPositions, ()) {
+  Config c = gen_config();
+  HookedTransformer m = gen_model(c);
+  at::Tensor tokens = gen_random_tokens(c);
+  RunOptions options;
+  options.from_position = *rc::gen::inRange<int64_t>(0, tokens.size(1));
+  at::Tensor partial = run(m, tokens, options).logits;
+  RC_ASSERT(close(partial, forward(m, tokens).slice(1, options.from_position), 1e-5));
+}
+
+RC_GTEST_PROP(ModelProperties, RunsWithoutLogitsStopAfterTheLastNeededLayer, ()) {
+  Config c = gen_config();
+  HookedTransformer m = gen_model(c);
+  at::Tensor tokens = gen_random_tokens(c);
+  const std::vector<HookPoint> points = hook_points(c);
+  const HookPoint hook = *rc::gen::elementOf(points);
+  RunOptions options;
+  options.cache = {hook};
+  const at::Tensor full = run(m, tokens, options).cache.at(hook);
+  options.logits = false;
+  const RunResult partial = run(m, tokens, options);
+  RC_ASSERT(at::equal(partial.cache.at(hook), full));
+  const bool ln_final = hook.type == HookType::kLnFinalScale || hook.type == HookType::kLnFinalNormalized;
+  RC_ASSERT(partial.logits.defined() == ln_final);
+}
+
+// A mixed start (start_resid/start_base/start_mask) equals starting from the
+// mixed residual itself, with or without a start-layer hook that forces the
+// mix to be materialised, and with a per-prompt or shared mask.
+RC_GTEST_PROP(ModelProperties, MixedStartEqualsTheMaterialisedMix, ()) {
+  Config c = gen_config();
+  HookedTransformer m = gen_model(c);
+  const int64_t b = *rc::gen::inRange(1, 4), pos = *rc::gen::inRange(1, c.n_ctx + 1), n = *rc::gen::inRange(1, 4);
+  const at::Tensor tokens = gen_tokens(c, n * b, pos);
+  const int layer = *rc::gen::inRange(0, c.n_layers);
+  RunOptions cache_all;
+  cache_all.cache = {{HookType::kResidPre, layer}};
+  const at::Tensor patched = run(m, gen_tokens(c, b, pos), cache_all).cache.at({HookType::kResidPre, layer});
+  const at::Tensor base = run(m, gen_tokens(c, b, pos), cache_all).cache.at({HookType::kResidPre, layer});
+  const int64_t mask_rows = *rc::gen::element<int64_t>(1, b);
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(*rc::gen::inRange<uint64_t>(0, 1u << 30));
+  const at::Tensor mask = at::rand({n, mask_rows, pos}, gen) < 0.3;  // [n, b or 1, pos]
+
+  RunOptions mixed;
+  mixed.start_layer = layer;
+  mixed.start_resid = patched;
+  mixed.start_base = base;
+  mixed.start_mask = mask;
+  mixed.from_position = *rc::gen::inRange<int64_t>(0, pos);
+  if (*rc::gen::arbitrary<bool>()) mixed.cache = {{*rc::gen::element(HookType::kResidPre, HookType::kQ, HookType::kV), layer}};
+  RunOptions plain = mixed;
+  plain.start_base = at::Tensor();
+  plain.start_mask = at::Tensor();
+  plain.start_resid = at::where(mask.unsqueeze(-1), patched.unsqueeze(0), base.unsqueeze(0)).flatten(0, 1);
+  const RunResult a = run(m, tokens, mixed), want = run(m, tokens, plain);
+  RC_ASSERT(close(a.logits, want.logits, 1e-5));
+  for (const auto& [hook, t] : want.cache) RC_ASSERT(close(a.cache.at(hook), t, 1e-5));
+}
+
+TEST(ModelProperties, BadMixedStartsAreRefused) {
+  Config c;
+  c.n_layers = 1; c.d_model = 8; c.n_heads = 1; c.d_head = 8; c.d_vocab = 5; c.d_vocab_out = 5;
+  c.n_ctx = 4; c.attn_only = true; c.normalization_type = Normalization::kNone; c.attn_scale = std::sqrt(8.0);
+  HookedTransformer m = make_model(c, init_params(c, 3), "test");
+  const at::Tensor tokens = at::zeros({6, 4}, at::kLong);  // n = 3 copies of b = 2
+  const at::Tensor resid = at::zeros({2, 4, 8});
+  const at::Tensor mask = at::zeros({3, 1, 4}, at::kBool);
+  struct Case {
+    at::Tensor start_resid, start_base, start_mask;
+    std::string error;
+  } cases[] = {
+      {resid, resid, {}, "start_base is set without start_mask"},
+      {{}, resid, mask, "start_mask is set without start_resid"},
+      {resid, resid, mask.to(at::kFloat), "expected bool [n, b or 1, 4]"},
+      {resid, resid, at::zeros({4, 1, 4}, at::kBool), "with n dividing the 6 token rows"},
+      {resid, resid, at::zeros({3, 1, 3}, at::kBool), "expected bool [n, b or 1, 4]"},
+      {resid, resid, at::zeros({3, 3, 4}, at::kBool), "expected [3, 2 or 1, 4]"},
+      {resid, {}, mask, "start_base must have start_resid's shape [2, 4, 8]"},
+      {resid, at::zeros({2, 3, 8}), mask, "start_base must have start_resid's shape [2, 4, 8]"},
+      {at::zeros({6, 4, 8}), at::zeros({6, 4, 8}), mask, "start_resid has shape [6, 4, 8], expected [2, 4, 8]"},
+  };
+  for (const Case& k : cases) {
+    RunOptions o;
+    o.start_resid = k.start_resid;
+    o.start_base = k.start_base;
+    o.start_mask = k.start_mask;
+    try {
+      run(m, tokens, o);
+      ADD_FAILURE() << "accepted; wanted: " << k.error;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(k.error), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(ModelProperties, BidirectionalOutputsDoDependOnLaterTokens) {
+  Config c;
+  c.n_layers = 1; c.d_model = 8; c.n_heads = 1; c.d_head = 8; c.d_vocab = 5; c.d_vocab_out = 5;
+  c.n_ctx = 4; c.attn_only = true; c.normalization_type = Normalization::kNone;
+  c.attention_dir = AttentionDir::kBidirectional; c.attn_scale = std::sqrt(8.0);
+  HookedTransformer m = make_model(c, init_params(c, 3), "test");
+  at::Tensor a = at::tensor({0, 1, 2, 3}, at::kLong).view({1, 4});
+  at::Tensor b = at::tensor({0, 1, 2, 4}, at::kLong).view({1, 4});
+  EXPECT_FALSE(at::allclose(forward(m, a).select(1, 0), forward(m, b).select(1, 0)));
+}
+
+}  // namespace
+}  // namespace circuitcheck

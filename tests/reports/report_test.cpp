@@ -1,0 +1,800 @@
+// Reports: the JSON of a real run of the shipped claims against
+// reports/report.schema.json (Debian's python3-jsonschema as the independent
+// validator), byte-identical reruns apart from the "run" block, the HTML in
+// headless Chromium (DOM rows and figures, a screenshot as a test artifact),
+// JUnit XML, `circuitcheck diff` on planted changes and bad input, and the SVG
+// figures and escaping on hand-made results.
+#include "circuits/formats/error.h"
+#include "circuits/reports/html_report.h"
+#include "circuits/reports/junit.h"
+#include "circuits/reports/report.h"
+#include "circuits/formats/sha256.h"
+#include "circuits/claims/stats.h"
+#include "tests/test_util.h"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <regex>
+#include <stdexcept>
+#include <set>
+
+namespace circuitcheck {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing_util::read_file;
+using testing_util::run_command;
+using testing_util::write_file;
+
+std::string cli() { return CIRCUITCHECK_CLI; }
+std::string shipped_claims() { return testing_util::source_dir() + "/claims/array_index.json"; }
+std::string shipped_checkpoint() { return testing_util::source_dir() + "/checkpoints/array_index.safetensors"; }
+std::string schema_path() { return testing_util::source_dir() + "/reports/report.schema.json"; }
+std::string artifacts_dir() {
+  const std::string dir = std::string(CIRCUITCHECK_BINARY_DIR) + "/test-artifacts";
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + what.size())) ++n;
+  return n;
+}
+
+bool contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
+
+// ---------------------------------------------------------------------------
+// A real run: `circuitcheck verify claims/array_index.json --report-dir D
+// --junit D.junit.xml` with the shipped checkpoint (about 40 s). ctest runs
+// each test in its own process, so the first one to need a run makes it under
+// a lock and the others reuse it while the CLI, the claims and the checkpoint
+// are unchanged.
+
+struct ShippedRun {
+  int exit_code = -1;
+  std::string output;
+  std::string dir;  // the report folder
+
+  std::string junit() const { return dir + ".junit.xml"; }
+  json report() const { return json::parse(read_file(dir + "/array_index.json")); }
+};
+
+ShippedRun shipped_run(const std::string& name) {
+  const fs::path root = fs::path(CIRCUITCHECK_BINARY_DIR) / "test_scratch";
+  fs::create_directories(root);
+  ShippedRun verified;
+  verified.dir = (root / ("report_run_" + name)).string();
+  const int lock = ::open((verified.dir + ".lock").c_str(), O_CREAT | O_RDWR, 0644);
+  EXPECT_GE(lock, 0);
+  ::flock(lock, LOCK_EX);
+  const std::string key = std::to_string(fs::last_write_time(cli()).time_since_epoch().count()) + " " +
+                          sha256_file(shipped_claims()) + " " + sha256_file(shipped_checkpoint()) + "\n";
+  const std::string stamp = read_file(verified.dir + ".stamp");
+  if (stamp.rfind(key, 0) == 0) {
+    verified.exit_code = std::stoi(stamp.substr(key.size()));
+    verified.output = read_file(verified.dir + ".log");
+  } else {
+    testing_util::scratch_dir("report_run_" + name);
+    fs::remove(verified.junit());
+    const auto r = run_command(cli() + " verify " + shipped_claims() + " --report-dir " + verified.dir + " --junit " +
+                               verified.junit());
+    verified.exit_code = r.exit_code;
+    verified.output = r.output;
+    write_file(verified.dir + ".log", r.output);
+    write_file(verified.dir + ".stamp", key + std::to_string(r.exit_code));
+  }
+  ::flock(lock, LOCK_UN);
+  ::close(lock);
+  return verified;
+}
+
+// The shipped file's claims, in order.
+json shipped_claim_list() { return json::parse(read_file(shipped_claims()))["claims"]; }
+
+// The claim of a report with that id (a test bug when absent).
+json& claim(json& report, const std::string& id) {
+  for (auto& c : report["claims"])
+    if (c["id"] == id) return c;
+  throw std::logic_error("no claim " + id);
+}
+
+// ---------------------------------------------------------------------------
+// JSON Schema validation with python3-jsonschema (Draft 2020-12).
+
+bool has_jsonschema() { return run_command("/usr/bin/python3 -c 'import jsonschema'").exit_code == 0; }
+
+#define SKIP_WITHOUT_JSONSCHEMA()                                                                      \
+  CIRCUITCHECK_REQUIRE_TOOL(has_jsonschema(),                                                          \
+                            "python3-jsonschema is not installed (apt-get install python3-jsonschema; " \
+                            ".ci/setup does): the report cannot be checked against reports/report.schema.json")
+
+// Validates each file against the schema (itself checked first); one line per
+// file: "VALID <file>" or "INVALID <file>: <message> at <path>".
+std::string validate(const std::vector<std::string>& files) {
+  std::string command =
+      "/usr/bin/python3 -c '\n"
+      "import json, sys, jsonschema\n"
+      "schema = json.load(open(sys.argv[1]))\n"
+      "jsonschema.Draft202012Validator.check_schema(schema)\n"
+      "validator = jsonschema.Draft202012Validator(schema)\n"
+      "for f in sys.argv[2:]:\n"
+      "    errors = list(validator.iter_errors(json.load(open(f))))\n"
+      "    print((\"INVALID %s: %s at %s\" % (f, errors[0].message, list(errors[0].absolute_path))) if errors else "
+      "\"VALID \" + f)\n"
+      "' " +
+      schema_path();
+  for (const auto& f : files) command += " " + f;
+  return run_command(command).output;
+}
+
+TEST(ReportRun, JsonValidatesAgainstTheSchema) {
+  SKIP_WITHOUT_JSONSCHEMA();
+  const ShippedRun verified = shipped_run("a");
+  ASSERT_EQ(verified.exit_code, 0) << verified.output;
+  const std::string out = validate({verified.dir + "/array_index.json"});
+  EXPECT_EQ(out, "VALID " + verified.dir + "/array_index.json\n");
+
+  const json report = verified.report();
+  EXPECT_EQ(report["schema"], kReportSchema);
+  EXPECT_EQ(report["provenance"]["checkpoint"]["sha256"], sha256_file(shipped_checkpoint()));
+  EXPECT_EQ(report["provenance"]["claims_file"]["sha256"], sha256_file(shipped_claims()));
+  EXPECT_EQ(report["provenance"]["checkpoint"]["config"]["n_layers"], 2);
+  EXPECT_EQ(report["provenance"]["device"], "cpu");
+  const json shipped = shipped_claim_list();
+  EXPECT_EQ(report["summary"]["claims"], shipped.size());
+  EXPECT_EQ(report["summary"]["passed"], shipped.size());
+  ASSERT_EQ(report["claims"].size(), shipped.size());
+  for (std::size_t i = 0; i < shipped.size(); ++i) {
+    const json& c = report["claims"][i];
+    EXPECT_EQ(c["id"], shipped[i]["id"]);
+    EXPECT_EQ(c["kind"], shipped[i]["kind"]);
+    EXPECT_EQ(c["hypothesis"], shipped[i]["hypothesis"]);
+    EXPECT_EQ(c["verdict"], "pass");
+    EXPECT_EQ(c["domain"]["n"], shipped[i]["domain"]["sample"]);
+    EXPECT_EQ(c["domain"]["seed"], shipped[i]["domain"]["seed"]);
+    EXPECT_GT(report["run"]["claim_seconds"][c["id"].get<std::string>()].get<double>(), 0.0);
+  }
+  // The property claim's random-init control fails; its shrunk counterexample is kept as text.
+  json copy = report;
+  const json& control = claim(copy, "b1_copies_a1_unless_written")["controls"][0];
+  EXPECT_EQ(control["model"], "random_init");
+  ASSERT_EQ(control["counterexamples"].size(), 1u) << control.dump();
+  EXPECT_EQ(control["counterexamples"][0].get<std::string>().rfind("BOS 0 0 0 \\n 0 0 \\n 0 0 0  (position 8", 0), 0u);
+}
+
+// The schema is strict: each of these breaks it (and a time anywhere but "run" is refused).
+TEST(ReportRun, SchemaRejectsBrokenReports) {
+  SKIP_WITHOUT_JSONSCHEMA();
+  const ShippedRun verified = shipped_run("a");
+  ASSERT_EQ(verified.exit_code, 0) << verified.output;
+  const std::vector<std::pair<std::string, std::function<void(json&)>>> cases = {
+      {"wrong_schema", [](json& r) { r["schema"] = "circuitcheck.report/2"; }},
+      {"unknown_verdict", [](json& r) { r["claims"][0]["verdict"] = "maybe"; }},
+      {"timing_outside_run", [](json& r) { r["claims"][0]["seconds"] = 1.5; }},
+      {"date_in_provenance", [](json& r) { r["provenance"]["date"] = "2025-01-01T00:00:00Z"; }},
+      {"short_sha256", [](json& r) { r["provenance"]["checkpoint"]["sha256"] = "abc"; }},
+      {"no_domain_size", [](json& r) { r["claims"][1]["domain"].erase("n"); }},
+      {"check_without_value", [](json& r) { r["claims"][2]["checks"][0].erase("value"); }},
+      {"trials_without_successes", [](json& r) { r["claims"][2]["checks"][0].erase("successes"); }},
+      {"unknown_figure_type", [](json& r) { r["claims"][0]["figures"] = {{{"type", "pie"}, {"title", "t"}, {"values", json::array()}}}; }},
+      {"no_run_block", [](json& r) { r.erase("run"); }},
+  };
+  const std::string dir = testing_util::scratch_dir("report_schema_rejects");
+  std::vector<std::string> files;
+  for (const auto& [name, mutate] : cases) {
+    json r = verified.report();
+    mutate(r);
+    files.push_back(dir + "/" + name + ".json");
+    write_file(files.back(), r.dump());
+  }
+  const std::string out = validate(files);
+  for (const auto& f : files) EXPECT_TRUE(contains(out, "INVALID " + f + ": ")) << f << "\n" << out;
+}
+
+TEST(ReportRun, SameInputsGiveIdenticalJsonApartFromTheRunBlock) {
+  const ShippedRun a = shipped_run("a"), b = shipped_run("b");
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  json ja = a.report(), jb = b.report();
+  for (const json* j : {&ja, &jb}) {
+    ASSERT_TRUE(j->contains("run"));
+    EXPECT_TRUE((*j)["run"]["date"].is_string());
+    EXPECT_EQ((*j)["run"]["claim_seconds"].size(), shipped_claim_list().size());
+  }
+  ja.erase("run");
+  jb.erase("run");
+  EXPECT_EQ(ja.dump(2), jb.dump(2));
+  // The files as written: the text before the "run" block and after it is the same byte for byte.
+  const std::string ta = read_file(a.dir + "/array_index.json"), tb = read_file(b.dir + "/array_index.json");
+  const std::size_t ra = ta.find("\n  \"run\": {"), rb = tb.find("\n  \"run\": {");
+  ASSERT_NE(ra, std::string::npos);
+  ASSERT_NE(rb, std::string::npos);
+  EXPECT_EQ(ta.substr(0, ra), tb.substr(0, rb));
+  EXPECT_EQ(ta.substr(ta.find("\n  },", ra)), tb.substr(tb.find("\n  },", rb)));
+}
+
+// ---------------------------------------------------------------------------
+// The HTML in headless Chromium.
+
+bool has_chromium() { return run_command("command -v chromium").exit_code == 0; }
+
+#define SKIP_WITHOUT_CHROMIUM()                                                                   \
+  CIRCUITCHECK_REQUIRE_TOOL(has_chromium(), "chromium is not installed (apt-get install chromium; .ci/setup " \
+                                            "does): the browser test of the HTML report cannot run")
+
+// Chromium's headless flags; a profile per test so that parallel tests do not share one.
+std::string chromium(const std::string& profile) {
+  return "timeout 180 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run "
+         "--user-data-dir=" +
+         profile + " ";
+}
+
+// The DOM Chromium builds from `file` (its stderr chatter dropped).
+std::string dump_dom(const std::string& file, const std::string& profile) {
+  return run_command("(" + chromium(profile) + "--dump-dom file://" + file + " 2>/dev/null)").output;
+}
+
+// Saves a screenshot of `file` as build/test-artifacts/<name>.png.
+void screenshot(const std::string& file, const std::string& profile, const std::string& name) {
+  const std::string png = artifacts_dir() + "/" + name + ".png";
+  fs::remove(png);
+  const auto r = run_command("(" + chromium(profile) + "--window-size=1280,3000 --screenshot=" + png + " file://" +
+                             file + " 2>/dev/null)");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_TRUE(fs::exists(png)) << r.output;
+  EXPECT_GT(fs::file_size(png), 10000u);
+}
+
+// No script, nothing fetched: the only URL is the SVG namespace.
+void expect_self_contained(const std::string& html) {
+  EXPECT_FALSE(contains(html, "<script"));
+  EXPECT_FALSE(contains(html, "<link"));
+  EXPECT_FALSE(contains(html, "src="));
+  EXPECT_FALSE(contains(html, "url("));
+  EXPECT_EQ(count(html, "http"), count(html, "http://www.w3.org/2000/svg"));
+}
+
+TEST(ReportRun, HtmlInHeadlessChromiumHasOneRowPerClaimAndItsFigures) {
+  const ShippedRun verified = shipped_run("a");
+  ASSERT_EQ(verified.exit_code, 0) << verified.output;
+  const std::string page = verified.dir + "/array_index.html";
+  expect_self_contained(read_file(page));
+  SKIP_WITHOUT_CHROMIUM();
+  const std::string profile = testing_util::scratch_dir("report_chromium_run");
+  const std::string dom = dump_dom(page, profile);
+  std::vector<std::pair<std::string, std::string>> rows;  // (id, verdict)
+  const std::regex row("<tr class=\"claim verdict-([a-z_]+)\" data-claim=\"([^\"]+)\" data-verdict=\"([a-z_]+)\"");
+  for (auto it = std::sregex_iterator(dom.begin(), dom.end(), row); it != std::sregex_iterator(); ++it) {
+    EXPECT_EQ((*it)[1], (*it)[3]);
+    rows.emplace_back((*it)[2], (*it)[1]);
+  }
+  ASSERT_EQ(rows.size(), shipped_claim_list().size()) << dom.substr(0, 2000);
+  const json report = verified.report();
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].first, report["claims"][i]["id"]);
+    EXPECT_EQ(rows[i].second, report["claims"][i]["verdict"]);
+    // The claim's section holds its evidence as SVG and its checks with the control's next to them.
+    const std::size_t start = dom.find("id=\"claim-" + rows[i].first + "\"");
+    ASSERT_NE(start, std::string::npos) << rows[i].first;
+    const std::string section = dom.substr(start, dom.find("</section>", start) - start);
+    EXPECT_GE(count(section, "<svg"), 1u) << rows[i].first;
+    EXPECT_GE(count(section, "<rect"), 2u) << rows[i].first;
+    EXPECT_TRUE(contains(section, "control random_init")) << rows[i].first;
+  }
+  screenshot(page, profile, "report_array_index");
+
+  const std::string index = dump_dom(verified.dir + "/index.html", profile);
+  EXPECT_EQ(count(index, "<tr class=\"system verdict-pass\" data-system=\"array_index\">"), 1u) << index;
+  EXPECT_TRUE(contains(index, "href=\"array_index.html\"")) << index;
+}
+
+// ---------------------------------------------------------------------------
+// JUnit XML, parsed by Python's XML parser: "<classname>|<name>|<failure or error>|<type>|<message>" per testcase.
+
+std::string junit_cases(const std::string& file) {
+  return run_command(
+             "/usr/bin/python3 -c '\n"
+             "import sys, xml.dom.minidom\n"
+             "doc = xml.dom.minidom.parse(sys.argv[1])\n"
+             "root = doc.documentElement\n"
+             "print(root.tagName, root.getAttribute(\"tests\"), root.getAttribute(\"failures\"), "
+             "root.getAttribute(\"errors\"))\n"
+             "for case in doc.getElementsByTagName(\"testcase\"):\n"
+             "    bad = [n for n in case.childNodes if n.nodeType == n.ELEMENT_NODE]\n"
+             "    kind = bad[0].tagName + \"|\" + bad[0].getAttribute(\"type\") + \"|\" + bad[0].getAttribute(\"message\") "
+             "if bad else \"ok||\"\n"
+             "    print(case.getAttribute(\"classname\") + \"|\" + case.getAttribute(\"name\") + \"|\" + kind)\n"
+             "' " +
+             file)
+      .output;
+}
+
+TEST(ReportRun, JunitHasOneTestcasePerClaim) {
+  const ShippedRun verified = shipped_run("a");
+  ASSERT_EQ(verified.exit_code, 0) << verified.output;
+  const std::string out = junit_cases(verified.dir + "/junit.xml");
+  const json shipped = shipped_claim_list();
+  std::string expected = "testsuites " + std::to_string(shipped.size()) + " 0 0\n";
+  for (const auto& c : shipped) expected += "array_index|" + c["id"].get<std::string>() + "|ok||\n";
+  EXPECT_EQ(out, expected);
+  EXPECT_EQ(read_file(verified.junit()), read_file(verified.dir + "/junit.xml"));
+  // The report folder holds the reports and nothing half-written.
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(verified.dir)) names.insert(e.path().filename().string());
+  EXPECT_EQ(names, (std::set<std::string>{"array_index.json", "array_index.html", "index.html", "junit.xml"}));
+}
+
+// ---------------------------------------------------------------------------
+// Hand-made results: every verdict, every figure type, text that needs escaping.
+
+const std::string kHypothesis = "Head 0.1 attends <prev> & copies \"it\" when 'a' < b";
+const std::string kCounterexample = "<bos> 3 & 4 \"x\" 'y' </s>";
+
+Figure heatmap_figure() {
+  Figure f;
+  f.type = "heatmap";
+  f.title = "Attention <L0H1> query x key";
+  f.x_title = "key";
+  f.y_title = "query";
+  f.x_labels = {"<bos>", "a&b", "\"c\"", "'d'"};
+  f.y_labels = {"q0", "q1", "q2"};
+  f.values = {{1.0, 0.0, 0.0, 0.0}, {0.5, 0.5, 0.0, 0.0}, {0.1, 0.2, std::numeric_limits<double>::quiet_NaN(), 0.4}};
+  return f;
+}
+
+Figure bars_figure() {
+  Figure f;
+  f.type = "bars";
+  f.title = "Probe accuracy by layer";
+  f.x_title = "layer";
+  f.y_title = "accuracy";
+  f.x_labels = {"embed", "L0", "L1"};
+  f.series = {"probe <linear>", "control & shuffled"};
+  f.values = {{0.3, 0.8, 0.99}, {0.1, 0.12, 0.11}};
+  f.reference = {0.9};
+  return f;
+}
+
+Figure scatter_figure() {
+  Figure f;
+  f.type = "scatter";
+  f.title = "PCA of the residual stream";
+  f.x_title = "PC1";
+  f.y_title = "PC2";
+  f.series = {"odd <1>", "even & 2"};
+  f.values = {{0, 0}, {1, 2}, {-1, 0.5}, {2, -1}, {0.5, 0.5}, {-2, -2}};
+  f.classes = {0, 1, 0, 1, 0, 1};
+  return f;
+}
+
+Claim hand_made_claim(const std::string& id, ClaimKind kind) {
+  Claim c;
+  c.id = id;
+  c.hypothesis = kHypothesis;
+  c.kind = kind;
+  c.domain = {false, 20000, 6};
+  c.pass.rate_at_least = 0.99;
+  c.controls = {"random_init"};
+  return c;
+}
+
+Outcome outcome(const std::string& model, std::vector<Check> checks) {
+  Outcome o;
+  o.model = model;
+  o.pass = true;
+  for (auto& c : checks) {
+    o.pass = o.pass && c.pass;
+    o.explanation += (o.explanation.empty() ? "" : "; ") + c.explanation;
+  }
+  o.checks = std::move(checks);
+  return o;
+}
+
+ClaimResult result(const std::string& id, Verdict verdict, Outcome checkpoint, std::vector<Outcome> controls,
+                   ClaimKind kind = ClaimKind::kAttention) {
+  ClaimResult r;
+  r.claim = hand_made_claim(id, kind);
+  r.verdict = verdict;
+  r.checkpoint = std::move(checkpoint);
+  r.controls = std::move(controls);
+  r.explanation = std::string(to_string(verdict)) + ": " + r.checkpoint.explanation + " <see below>";
+  return r;
+}
+
+Check attention(const std::string& what, int64_t hits) {
+  return rate_check("attention", what, "examples", hits, 20000, false, Rule::kRateAtLeast, 0.99);
+}
+
+SystemReport hand_made_report() {
+  SystemReport report;
+  report.system = "previous_token";
+  report.domain_size = 4096;
+  report.provenance = {"claims/<toy>.json", std::string(64, 'a'), "toy & co.safetensors", "safetensors",
+                       std::string(64, 'b'), "metadata", json{{"n_layers", 1}}, "cpu", 2};
+  report.run = {"2025-01-31T12:00:00Z", 3.5, {1.25, 1.0, 0.75, 0.5}};
+
+  Outcome passing = outcome("checkpoint", {attention("mass on", 20000)});
+  passing.figures = {heatmap_figure(), bars_figure(), scatter_figure()};
+  passing.counterexamples = {kCounterexample};
+  report.results.push_back(result("attends_prev", Verdict::kPass, passing, {outcome("random_init", {attention("mass on", 3)})}));
+
+  Outcome ablated = outcome("checkpoint", {rate_check("accuracy after", "after ablating: correct on", "examples", 10000,
+                                                      20000, false, Rule::kDropToAtMost, 0.1)});
+  Liveness dead;
+  dead.hook = "blocks.0.attn.hook_z";
+  dead.kind = "zero";
+  ablated.liveness = {dead};
+  ablated.pass = false;
+  report.results.push_back(result("head_necessary", Verdict::kFail, ablated,
+                                  {outcome("random_init", {rate_check("accuracy after", "after ablating: correct on",
+                                                                      "examples", 0, 20000, false, Rule::kDropToAtMost, 0.1)})},
+                                  ClaimKind::kAblation));
+  report.results.push_back(result("trivially_true", Verdict::kNotFalsifiable, outcome("checkpoint", {attention("mass on", 19990)}),
+                                  {outcome("random_init", {attention("mass on", 19995)})}));
+  ClaimResult error = result("broken", Verdict::kError, Outcome{}, {});
+  error.checkpoint.model = "checkpoint";
+  error.explanation = "run_claim: broken on checkpoint: the model's n_ctx 4 < the task's 6 <positions>";
+  report.results.push_back(error);
+  return report;
+}
+
+// One terminal line per claim: the headline check against its threshold (the
+// failing one where there is one), an error's message cut to fit, the time.
+TEST(ClaimLine, ShowsTheHeadlineFigureAgainstItsThreshold) {
+  const SystemReport report = hand_made_report();
+  ClaimResult long_error = report.results[3];
+  long_error.explanation = "internal error: " + std::string(300, 'x') + "\nsecond line";
+  const std::vector<std::pair<ClaimResult, std::string>> cases = {
+      // The compared numbers are the one-sided 95 % Wilson bounds: lower for
+      // 20000 of 20000 and 19990 of 20000, upper for 10000 of 20000.
+      {report.results[0], "PASS  previous_token/attends_prev   attention " + percent(wilson_lower_bound(20000, 20000)) +
+                              " >= 99%   1.2 s"},
+      {report.results[1], "FAIL  previous_token/head_necessary   accuracy after " +
+                              percent(wilson_upper_bound(10000, 20000)) + " <= 10%   1.2 s"},
+      {report.results[2], "NOT_FALSIFIABLE previous_token/trivially_true   attention " +
+                              percent(wilson_lower_bound(19990, 20000)) + " >= 99%   1.2 s"},
+      {report.results[3],
+       "ERROR previous_token/broken   run_claim: broken on checkpoint: the model's n_ctx 4 < the task's 6 "
+       "<positions>   1.2 s"},
+      {long_error, "ERROR previous_token/broken   internal error: " + std::string(63, 'x') + "...   1.2 s"},
+  };
+  for (const auto& [result, expected] : cases) {
+    const std::string line = claim_line("previous_token", result, 1.234);
+    EXPECT_EQ(line, expected);
+    EXPECT_LE(line.size(), 120u) << line;
+  }
+}
+
+TEST(HtmlReport, DrawsEveryFigureTypeAndEscapesText) {
+  const SystemReport report = hand_made_report();
+  const std::string html = html_report(report);
+  expect_self_contained(html);
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  // Every text is escaped: no raw markup from hypotheses, token strings, labels or paths.
+  for (const char* raw : {"<prev>", "<bos>", "</s>", "<L0H1>", "<linear>", "<1>", "<toy>", "<see below>", "<positions>"})
+    EXPECT_FALSE(contains(html, raw)) << raw;
+  EXPECT_TRUE(contains(html, "Head 0.1 attends &lt;prev&gt; &amp; copies &quot;it&quot; when &#39;a&#39; &lt; b"));
+  EXPECT_TRUE(contains(html, "<li><code>&lt;bos&gt; 3 &amp; 4 &quot;x&quot; &#39;y&#39; &lt;/s&gt;</code></li>"));
+  EXPECT_TRUE(contains(html, "claims/&lt;toy&gt;.json"));
+  EXPECT_TRUE(contains(html, "toy &amp; co.safetensors"));
+  // One summary row per claim, carrying its verdict.
+  for (const auto& r : report.results)
+    EXPECT_EQ(count(html, "<tr class=\"claim verdict-" + std::string(to_string(r.verdict)) + "\" data-claim=\"" +
+                              r.claim.id + "\" data-verdict=\"" + to_string(r.verdict) + "\">"),
+              1u)
+        << r.claim.id;
+  EXPECT_EQ(count(html, "<tr class=\"claim "), report.results.size());
+  EXPECT_EQ(count(html, "<section class=\"claim-detail"), report.results.size());
+  // Controls next to the real result; dead interventions; checks with their numbers.
+  EXPECT_TRUE(contains(html, "<th colspan=\"3\">control random_init</th>"));
+  EXPECT_TRUE(contains(html, "<td class=\"bad\">not live</td>"));
+  EXPECT_TRUE(contains(html, "50% (10000/20000)"));
+  // Figures: three hand-made ones plus one checks chart per claim with checks (three of four).
+  EXPECT_EQ(count(html, "<svg "), 6u);
+}
+
+TEST(HtmlReport, SvgFiguresOfEachType) {
+  struct Case {
+    Figure figure;
+    std::vector<std::pair<std::string, std::size_t>> counts;  // substring -> occurrences
+    std::vector<std::string> present;
+  };
+  const std::vector<Case> cases = {
+      // 12 cells (one NaN, grey; five zeros, white), the 40-step colour scale, two frames.
+      {heatmap_figure(),
+       {{"<rect x=", 12 + 40 + 2}, {"fill=\"#dddddd\"", 1}, {"fill=\"rgb(247,247,247)\"", 5}},
+       {"&lt;bos&gt;", "a&amp;b", "&quot;c&quot;", "&#39;d&#39;", ">key</text>", ">query</text>", "q2 / &quot;c&quot;: nan",
+        "Attention &lt;L0H1&gt; query x key"}},
+      // 6 bars and 2 legend swatches; the threshold line.
+      {bars_figure(),
+       {{"<rect x=", 6 + 2}, {"class=\"reference\"", 1}},
+       {"probe &lt;linear&gt;, L1: 0.99", "control &amp; shuffled", ">0.9</text>", ">layer</text>", ">accuracy</text>"}},
+      // 6 points in the two legend colours.
+      {scatter_figure(),
+       {{"<circle ", 6}, {"fill=\"#4e79a7\" fill-opacity", 3}, {"fill=\"#f28e2b\" fill-opacity", 3}},
+       {"odd &lt;1&gt;: (-1, 0.5)", "even &amp; 2: (1, 2)", ">PC1</text>", ">PC2</text>"}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.figure.type);
+    const std::string svg = svg_figure(c.figure);
+    EXPECT_EQ(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0), 0u);
+    EXPECT_EQ(svg.substr(svg.size() - 6), "</svg>");
+    for (const auto& [what, n] : c.counts) EXPECT_EQ(count(svg, what), n) << what << "\n" << svg;
+    for (const auto& what : c.present) EXPECT_TRUE(contains(svg, what)) << what << "\n" << svg;
+  }
+  // Degenerate figures still draw a frame that says why.
+  Figure empty = bars_figure();
+  empty.values.clear();
+  EXPECT_TRUE(contains(svg_figure(empty), "no data"));
+  Figure pie = bars_figure();
+  pie.type = "pie<>";
+  EXPECT_TRUE(contains(svg_figure(pie), "unknown figure type &#39;pie&lt;&gt;&#39;"));
+  Figure ragged = heatmap_figure();
+  ragged.values[1].resize(2);
+  ragged.y_labels.clear();
+  EXPECT_EQ(count(svg_figure(ragged), "fill=\"#dddddd\""), 3u);
+}
+
+TEST(HtmlReport, HandMadeFiguresInHeadlessChromium) {
+  const SystemReport report = hand_made_report();
+  const std::string dir = testing_util::scratch_dir("report_hand_made");
+  write_text_atomically(dir + "/previous_token.html", html_report(report), "test");
+  write_text_atomically(dir + "/index.html", html_index({report}), "test");
+  SKIP_WITHOUT_CHROMIUM();
+  const std::string profile = dir + "/chromium-profile";
+  const std::string dom = dump_dom(dir + "/previous_token.html", profile);
+  EXPECT_EQ(count(dom, "<svg "), 6u) << dom.substr(0, 2000);
+  EXPECT_EQ(count(dom, "<circle "), 6u);
+  EXPECT_FALSE(contains(dom, "<prev>"));
+  for (const char* row : {"<tr class=\"claim verdict-pass\" data-claim=\"attends_prev\"",
+                          "<tr class=\"claim verdict-fail\" data-claim=\"head_necessary\"",
+                          "<tr class=\"claim verdict-not_falsifiable\" data-claim=\"trivially_true\"",
+                          "<tr class=\"claim verdict-error\" data-claim=\"broken\""})
+    EXPECT_EQ(count(dom, row), 1u) << row;
+  screenshot(dir + "/previous_token.html", profile, "report_hand_made");
+  const std::string index = dump_dom(dir + "/index.html", profile);
+  EXPECT_EQ(count(index, "<tr class=\"system verdict-fail\" data-system=\"previous_token\">"), 1u) << index;
+}
+
+// ---------------------------------------------------------------------------
+// JUnit on the hand-made results: a failure says the value, the threshold and the domain.
+
+TEST(Junit, FailureMessagesNameValueThresholdAndDomain) {
+  const std::string dir = testing_util::scratch_dir("report_junit");
+  write_text_atomically(dir + "/junit.xml", junit_xml({hand_made_report()}), "test");
+  const std::string upper = percent(wilson_upper_bound(10000, 20000));
+  const std::string domain = "; domain sampled, n = 20000, seed 6";
+  const std::string expected =
+      "testsuites 4 2 1\n"
+      "previous_token|attends_prev|ok||\n"
+      "previous_token|head_necessary|failure|fail|accuracy after = 50% (10000/20000), wilson_upper bound " + upper +
+      " vs drop_to_at_most 10%; not live: " + hand_made_report().results[1].checkpoint.liveness[0].describe() + domain +
+      "\n"
+      "previous_token|trivially_true|failure|not_falsifiable|passes on control random_init too: attention = 99.975% "
+      "(19995/20000), wilson_lower bound " + percent(wilson_lower_bound(19995, 20000)) + " vs rate_at_least 99%" +
+      domain +
+      "\n"
+      "previous_token|broken|error|error|run_claim: broken on checkpoint: the model's n_ctx 4 < the task's 6 "
+      "<positions>" + domain + "\n";
+  EXPECT_EQ(junit_cases(dir + "/junit.xml"), expected);
+}
+
+// ---------------------------------------------------------------------------
+// circuitcheck diff on copies of a real report with planted changes.
+
+struct DiffCase {
+  std::string name;
+  std::function<void(json& before, json& after)> plant;
+  std::string flags;
+  int exit_code;
+  std::vector<std::string> expected;  // in the output
+};
+
+std::vector<DiffCase> diff_cases() {
+  const auto verdict = [](json& r, const std::string& id, const char* v) { claim(r, id)["verdict"] = v; };
+  // The value of the ablation claim's first check ("accuracy before", 1 on the shipped checkpoint).
+  const auto before_value = [](json& r) -> json& { return claim(r, "l1_head_necessary")["checks"][0]["value"]; };
+  return {
+      {"identical", [](json&, json&) {}, "", 0,
+       {"array_index: 0 regressions, 0 verdicts changed, 0 metrics moved by more than 0.01, 0 added, 0 removed\n"}},
+      {"planted_regression",
+       [=](json&, json& after) {
+         verdict(after, "accuracy", "fail");
+         before_value(after) = 0.7;
+       },
+       "", 1,
+       {"1 regression, 1 verdict changed, 1 metric moved", "REGRESSION  accuracy: pass -> fail\n",
+        "MOVED       l1_head_necessary / accuracy before: 1 -> 0.7 (-0.3)\n"}},
+      {"not_falsifiable_is_a_regression", [=](json&, json& after) { verdict(after, "l1_reads_source_b2", "not_falsifiable"); },
+       "", 1, {"REGRESSION  l1_reads_source_b2: pass -> not_falsifiable\n"}},
+      {"within_tolerance", [=](json&, json& after) { before_value(after) = 0.995; }, "", 0,
+       {"0 metrics moved by more than 0.01"}},
+      {"beyond_a_smaller_tolerance", [=](json&, json& after) { before_value(after) = 0.995; }, "--tolerance 0.001", 0,
+       {"MOVED       l1_head_necessary / accuracy before: 1 -> 0.995 (-0.005)\n"}},
+      {"removed_claim",
+       [](json&, json& after) {
+         auto& claims = after["claims"];
+         claims.erase(std::find_if(claims.begin(), claims.end(), [](const json& c) { return c["id"] == "l1_reads_source_b1"; }));
+       },
+       "", 1, {"REMOVED     l1_reads_source_b1 (was pass): regression\n"}},
+      {"added_claim",
+       [](json&, json& after) {
+         json extra = claim(after, "accuracy");
+         extra["id"] = "new_claim";
+         extra["verdict"] = "fail";
+         after["claims"].push_back(extra);
+       },
+       "", 0, {"ADDED       new_claim (fail)\n"}},
+      {"fixed_claim", [=](json& before, json&) { verdict(before, "l1_reads_source_b0", "fail"); }, "", 0,
+       {"CHANGED     l1_reads_source_b0: fail -> pass\n"}},
+      {"check_gone", [](json&, json& after) { claim(after, "accuracy")["checks"].erase(1); }, "", 0,
+       {"MOVED       accuracy / accuracy idx=1: 1 -> absent\n"}},
+      {"markdown",
+       [=](json&, json& after) {
+         verdict(after, "accuracy", "fail");
+         before_value(after) = 0.7;
+       },
+       "--markdown", 1,
+       {"### circuitcheck diff: array_index\n\n**Regression**: 1 regression,",
+        "| claim | change | before | after | note |\n|---|---|---|---|---|\n",
+        "| `accuracy` | verdict | pass | fail | **regression** |\n",
+        "| `l1_head_necessary` | accuracy before | 1 | 0.7 | -0.3 |\n"}},
+      {"markdown_identical", [](json&, json&) {}, "--markdown", 0,
+       {"### circuitcheck diff: array_index\n\nNo regression: 0 regressions,"}},
+  };
+}
+
+TEST(ReportDiff, PlantedChangesAndExitCodes) {
+  const ShippedRun verified = shipped_run("a");
+  ASSERT_EQ(verified.exit_code, 0) << verified.output;
+  const std::string dir = testing_util::scratch_dir("report_diff");
+  for (const auto& c : diff_cases()) {
+    SCOPED_TRACE(c.name);
+    json before = verified.report(), after = verified.report();
+    c.plant(before, after);
+    write_file(dir + "/old.json", before.dump(2));
+    write_file(dir + "/new.json", after.dump(2));
+    const auto r = run_command(cli() + " diff " + dir + "/old.json " + dir + "/new.json " + c.flags);
+    EXPECT_EQ(r.exit_code, c.exit_code) << r.output;
+    for (const auto& e : c.expected) EXPECT_TRUE(contains(r.output, e)) << e << "\n---\n" << r.output;
+  }
+}
+
+TEST(ReportDiff, BadInputExitsTwoNamingTheFileAndField) {
+  const ShippedRun verified = shipped_run("a");
+  ASSERT_EQ(verified.exit_code, 0) << verified.output;
+  const std::string dir = testing_util::scratch_dir("report_diff_bad");
+  const std::string good = verified.dir + "/array_index.json", bad = dir + "/bad.json";
+  struct Case {
+    std::string name;
+    std::function<std::string()> make_bad;  // writes `bad` (or not) and returns the command's arguments
+    std::string message;
+  };
+  const auto with = [&](const std::function<void(json&)>& mutate) {
+    return [&, mutate] {
+      json r = verified.report();
+      mutate(r);
+      write_file(bad, r.dump());
+      return good + " " + bad;
+    };
+  };
+  const std::vector<Case> cases = {
+      {"missing_file", [&] { return good + " " + dir + "/absent.json"; },
+       "read_report: " + dir + "/absent.json: cannot read the file"},
+      {"folder", [&] { return dir + " " + good; }, "read_report: " + dir + ": cannot read the file"},
+      {"invalid_json", [&] { write_file(bad, "{\"schema\": "); return bad + " " + good; },
+       "read_report: " + bad + ": invalid JSON: "},
+      {"not_an_object", [&] { write_file(bad, "[1]"); return good + " " + bad; },
+       "read_report: " + bad + ": expected an object, got an array"},
+      {"wrong_schema", with([](json& r) { r["schema"] = "circuitcheck.claims/1"; }),
+       "read_report: " + bad + ": /schema: unknown schema 'circuitcheck.claims/1' (expected circuitcheck.report/1)"},
+      {"no_schema", with([](json& r) { r.erase("schema"); }), "read_report: " + bad + ": missing field 'schema'"},
+      {"unknown_verdict", with([](json& r) { r["claims"][1]["verdict"] = "maybe"; }),
+       "read_report: " + bad + ": /claims/1/verdict: unknown verdict 'maybe'"},
+      {"value_not_a_number", with([](json& r) { r["claims"][0]["checks"][2]["value"] = "1"; }),
+       "read_report: " + bad + ": /claims/0/checks/2/value: expected a number, got a string"},
+      {"duplicate_id", with([](json& r) { r["claims"][1]["id"] = "accuracy"; }),
+       "read_report: " + bad + ": /claims/1/id: duplicate id 'accuracy'"},
+      {"claims_not_array", with([](json& r) { r["claims"] = json::object(); }),
+       "read_report: " + bad + ": /claims: expected an array, got an object"},
+      {"other_system", with([](json& r) { r["system"] = "modular_addition"; }),
+       "diff: " + bad + ": /system: a report of modular_addition, but " + good + " is one of array_index"},
+      {"bad_tolerance", [&] { return good + " " + good + " --tolerance -1"; },
+       "--tolerance: expected a number >= 0, got '-1'"},
+      {"one_report", [&] { return good; }, "usage: circuitcheck diff OLD.json NEW.json"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const auto r = run_command(cli() + " diff " + c.make_bad());
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_EQ(r.output.rfind("circuitcheck diff: error: " + c.message, 0), 0u) << r.output;
+    EXPECT_EQ(count(r.output, "\n"), 1u) << "one error line\n" << r.output;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Writing reports.
+
+TEST(ReportFiles, WrittenAtomicallyOrNotAtAll) {
+  const std::string dir = testing_util::scratch_dir("report_files");
+  write_file(dir + "/r.json", "old");
+  write_text_atomically(dir + "/r.json", "new text", "test");
+  EXPECT_EQ(read_file(dir + "/r.json"), "new text");
+  fs::create_directories(dir + "/folder");
+  try {
+    write_text_atomically(dir + "/folder", "x", "verify");
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("verify: " + dir + "/folder: cannot rename ", 0), 0u) << e.what();
+  }
+  EXPECT_THROW(write_text_atomically(dir + "/absent/r.json", "x", "verify"), InputError);
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.insert(e.path().filename().string());
+  EXPECT_EQ(names, (std::set<std::string>{"r.json", "folder"})) << "no temporary file left";
+}
+
+// Bad --junit and --device values stop verify before anything runs or is written.
+TEST(VerifyReports, BadJunitOrDeviceExitsTwoWithoutAnyReport) {
+  const std::string dir = testing_util::scratch_dir("report_verify_bad");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--junit " + dir + "/absent/junit.xml", "verify --junit: " + dir + "/absent/junit.xml: no folder "},
+      {"--junit " + dir, "verify --junit: " + dir + ": is a folder, not a file"},
+      {"--device gpu", "verify --device: unknown device 'gpu' (valid: cpu, cuda, cuda:N)"},
+  };
+  for (const auto& [flags, message] : cases) {
+    SCOPED_TRACE(flags);
+    const auto r = run_command(cli() + " verify " + shipped_claims() + " --report-dir " + dir + "/reports " + flags);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_TRUE(contains(r.output, "circuitcheck verify: error: " + message)) << r.output;
+    EXPECT_FALSE(contains(r.output, "PASS")) << r.output;
+    EXPECT_FALSE(fs::exists(dir + "/reports"));
+  }
+}
+
+}  // namespace
+}  // namespace circuitcheck
+
+namespace circuitcheck {
+namespace {
+
+// The CI gate for a retrained checkpoint (README "Gating a retrained
+// checkpoint"): verify the retrained model with the shipped claims and diff
+// its report against the shipped one. An independently trained model with the
+// mechanism (the reference S2 checkpoint, another implementation and seed)
+// passes the gate; a retrain stopped after 40 steps, before it learned the
+// task, fails it and the regressions are named.
+TEST(RetrainGate, ReproducedMechanismPassesAndAnEarlyStopFails) {
+  const ShippedRun shipped = shipped_run("shipped");
+  ASSERT_EQ(shipped.exit_code, 0) << shipped.output;
+  const std::string dir = testing_util::scratch_dir("retrain_gate");
+
+  auto r = run_command(cli() + " verify " + shipped_claims() + " --checkpoint " + testing_util::shared_dir() +
+                       "/reference/array_index_seed1.pt --report-dir " + dir + "/reproduced");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_command(cli() + " diff " + shipped.dir + "/array_index.json " + dir + "/reproduced/array_index.json --tolerance 0.05");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+
+  r = run_command(cli() + " train array_index --out " + dir + "/early.safetensors --steps 40 --seed 2 --threads 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_command(cli() + " verify " + shipped_claims() + " --checkpoint " + dir + "/early.safetensors --report-dir " +
+                  dir + "/early");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  r = run_command(cli() + " diff " + shipped.dir + "/array_index.json " + dir + "/early/array_index.json --markdown");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("l1_head_necessary"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("accuracy"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace circuitcheck
