@@ -15,7 +15,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <iomanip>
 #include <iostream>
 #include <limits>
 #include <set>
@@ -99,7 +98,8 @@ class Progress {
   void show(const std::string& name) {
     if (!shown_) return;
     ++done_;
-    std::fprintf(stderr, "\r\033[K[%zu/%zu] %s  %.0f s", done_, total_, name.c_str(), elapsed(started_));
+    // Cut to fit one row of a narrow terminal, so that the next \r clears it all.
+    std::fprintf(stderr, "\r\033[K[%zu/%zu] %.50s  %.0f s", done_, total_, name.c_str(), elapsed(started_));
     std::fflush(stderr);
   }
   void clear() const {
@@ -135,9 +135,10 @@ void run_file(PreparedFile& f, SystemReport& report, const at::Device& device, V
   }
   report.run.wall_seconds = elapsed(started);
   const Summary s = summarize(report.results);
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.1f s", report.run.wall_seconds);
   std::cout << f.task->name << ": " << s.passed << " passed, " << s.failed << " failed, " << s.errors << " errors ("
-            << f.checkpoint.path << ", " << std::fixed << std::setprecision(1) << report.run.wall_seconds << " s)\n"
-            << std::defaultfloat;
+            << f.checkpoint.path << ", " << seconds << ")\n";
 }
 
 // Every report is drawn before the first is written.

@@ -7,10 +7,14 @@ namespace circuitcheck {
 
 // circuitcheck verify CLAIMS.json... [--checkpoint F] [--config CFG]
 //   [--threads N] [--seed N] [--only ID] [--report-dir D] [--junit FILE] [--device cpu|cuda]
+//   [--verbose | --quiet]
 // Validates every claim file (its checkpoint loaded, every claim checked
 // against the model and the task) and every output place before running any
 // claim, then runs each claim on the checkpoint and its controls (on
-// --device, default cpu), printing one line per claim.
+// --device, default cpu), printing one line per claim (claim_line; --verbose:
+// its whole explanation, --quiet: none) and a summary per system, with a
+// progress line on stderr where it is a terminal. A claim that errs while
+// running gets verdict "error"; the others still run.
 // --checkpoint replaces every file's checkpoint; --seed replaces the seed of
 // every sampled domain; --only runs the claims with that id.
 // With --report-dir, writes per system D/<system>.json (report.h) and

@@ -1,4 +1,4 @@
-// CLI commands over reports (circuits/report.h): diff. Each returns the process
+// CLI commands over reports (circuits/reports/report_diff.h): diff. Each returns the process
 // exit code and throws InputError on bad input, before printing anything.
 #pragma once
 

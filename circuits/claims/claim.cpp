@@ -8,8 +8,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <limits>
-#include <map>
 #include <set>
 
 namespace circuitcheck {

@@ -1,7 +1,7 @@
 // Typed reads of claim-file fields. Every problem is one InputError
 // "<file>: <JSON pointer>: <what>", e.g.
 // "claims/array_index.json: /claims/3/head: head 2 out of range, the model has 1 head".
-// Each claim kind's parser (claim.cpp, fourier_claim.cpp, ...) reads its fields
+// Each claim kind's parser (claim.cpp, kinds/*_claim.cpp) reads its fields
 // with these, so all kinds word their errors alike.
 #pragma once
 

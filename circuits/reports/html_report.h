@@ -32,7 +32,7 @@ std::string html_report(const SystemReport& report);
 // linking "<system>.html", with its verdict counts and checkpoint.
 std::string html_index(const std::vector<SystemReport>& reports);
 
-// One figure as an <svg> element, drawn by type (check.h's Figure):
+// One figure as an <svg> element, drawn by type (claims/figure.h's Figure):
 //   "heatmap": a cell per values[row][col], y_labels down, x_labels across,
 //              and a colour scale (white to blue from the minimum to the
 //              maximum; blue-white-red, symmetric about 0, when values have

@@ -12,7 +12,7 @@
 // after = 50% (10000/20000), wilson_upper bound 50.69% vs drop_to_at_most
 // 10%"), each intervention that was not live, or (not_falsifiable) each
 // control that passes too; then "; domain sampled, n = 20000, seed 6".
-// Errors carry the InputError's message. All text is escaped (escape_markup).
+// Errors carry the claim's error message (verify.h). All text is escaped (escape_markup).
 #pragma once
 
 #include "circuits/reports/report.h"

@@ -23,7 +23,7 @@ namespace circuitcheck {
 constexpr int64_t kExhaustiveLimit = 1000000;
 
 // Examples per forward pass of evaluate() and of claims, so that both draw
-// the same samples (check.h).
+// the same samples (claims/domain.h).
 constexpr int64_t kVerifyBatch = 4096;
 
 struct Tally {

@@ -110,7 +110,8 @@ struct TaskRecipe {
 };
 
 // One system. Every member is set for every registered task, except
-// sample_hard and hard_name (S4 and S5 only), cyclic (S1) and split (S1).
+// sample_hard and hard_name (S4 and S5 only), cyclic (S1), split (S1) and
+// answer_role_prefix (S2, S5).
 struct Task {
   std::string name;   // "modular_addition", "array_index", "tree_path", "variable_renaming", "arithmetic"
   std::string alias;  // "S1" .. "S5"
@@ -155,8 +156,8 @@ struct Task {
   // domain (held_out false) or the rest of it (true); unset otherwise.
   std::function<Batch(uint64_t seed, bool held_out)> split;
   // The prefix of the roles that name the positions where an answer is
-  // predicted (S5: "predict_"), preferred when a node map names positions;
-  // empty: none.
+  // predicted (S2, S5: "predict_"), preferred when a node map names
+  // positions; empty: none.
   std::string answer_role_prefix;
 };
 

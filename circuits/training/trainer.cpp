@@ -185,6 +185,8 @@ void apply_setting(TrainRecipe& recipe, const std::string& key_value) {
   check(r.steps > 0 && r.batch_size >= 0 && r.adamw.lr > 0, where, "steps and lr must be positive, batch_size >= 0");
   check(r.batch_size > 0 || find_task(r.system).split, where,
         "full batch (batch_size=0) needs a task with a training split (" + r.system + " has none)");
+  check(r.stop_test_loss == 0 || find_task(r.system).split, where,
+        "stop_test_loss needs a task with a held-out split (" + r.system + " has none)");
   check(r.hard_fraction >= 0 && r.hard_fraction <= 1, where, "hard_fraction must lie in [0, 1]");
   check(r.hard_fraction == 0 || (r.batch_size > 0 && find_task(r.system).sample_hard), where,
         r.system + " has no hard-case generator to mix in");

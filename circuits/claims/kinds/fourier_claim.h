@@ -39,11 +39,11 @@
 //                          over the key frequencies (value_at_least|most)
 //
 // Errors: one InputError "<file>: <JSON pointer>: <what>" (claim_fields.h) for
-// a system other than modular_addition, an unknown measure, a source that is
+// a task without a cyclic input (Task::cyclic), an unknown measure, a source that is
 // not [p, d] weights or an activation (or logits, for the measures that need
-// them), k outside [1, 56], a missing keys_from (agreement) or min_explained
-// (single_frequency), a domain that is not {"exhaustive": true} when a source
-// is an activation, a domain on a weights-only claim, a threshold the measure
+// them), k outside [1, (p - 1) / 2], a missing keys_from (agreement) or min_explained
+// (single_frequency), a domain that is not {"exhaustive": true} (or not the p x p grid) when a
+// source is an activation, a domain on a weights-only claim, a threshold the measure
 // does not take.
 #pragma once
 

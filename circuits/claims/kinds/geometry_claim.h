@@ -19,10 +19,9 @@
 //
 // Errors: one InputError "<file>: <JSON pointer>: <what>" (claim_fields.h)
 // for an unknown measure, source, class or role, a class_item out of range
-// or of a [batch] class, a class that does not pair
-// with the role, k above the weights' rank bound min(rows, columns), a
+// or of a [batch] class, a class that does not pair with the role, a
 // silhouette on weights, a missing or superfluous domain, a threshold the
-// kind does not take. Running: InputError when k or `components` exceeds the
+// kind does not take. Running: InputError when `components` exceeds the
 // activation's width, or the silhouette's items have fewer than 2 classes.
 #pragma once
 

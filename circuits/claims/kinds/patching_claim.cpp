@@ -4,10 +4,8 @@
 #include "circuits/tasks/evaluate.h"
 #include "circuits/claims/patching.h"
 
-#include <algorithm>
-#include <functional>
-#include <limits>
-#include <map>
+#include <string>
+#include <vector>
 
 namespace circuitcheck {
 namespace {

@@ -106,6 +106,7 @@ Task array_index_task() {
   task.domain_batch = domain_batch;
   task.detokenize = [](const at::Tensor& row) { return detokenize_words(kVocab, row, "detokenize(array_index)"); };
   task.tokenize = [](const std::string& text) { return tokenize_words(kVocab, text, "tokenize(array_index)"); };
+  task.answer_role_prefix = "predict_";
   TaskRecipe& r = task.recipe;
   r.steps = 5000; r.batch_size = 256; r.weight_decay = 1e-2; r.beta2 = 0.98; r.warmup_steps = 200;
   r.schedule = "cosine"; r.min_lr_ratio = 0.1;
