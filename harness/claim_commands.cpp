@@ -11,7 +11,6 @@
 #include "harness/args.h"
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -52,9 +51,10 @@ PreparedFile prepare(const std::string& path, const Args& args) {
   return p;
 }
 
-std::string upper(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return s;
+// "3 passed, 0 failed, 0 errors".
+std::string summary_text(const Summary& s) {
+  return std::to_string(s.passed) + " passed, " + std::to_string(s.failed) + " failed, " + std::to_string(s.errors) +
+         " errors";
 }
 
 using Clock = std::chrono::steady_clock;
@@ -130,15 +130,12 @@ void run_file(PreparedFile& f, SystemReport& report, const at::Device& device, V
     if (verbosity == Verbosity::kLines)
       std::cout << claim_line(f.task->name, r, report.run.claim_seconds.back()) << "\n" << std::flush;
     if (verbosity == Verbosity::kVerbose)
-      std::cout << upper(to_string(r.verdict)) << "  " << f.task->name << "/" << claim.id << ": " << r.explanation
+      std::cout << verdict_label(r.verdict) << "  " << f.task->name << "/" << claim.id << ": " << r.explanation
                 << "\n" << std::flush;
   }
   report.run.wall_seconds = elapsed(started);
-  const Summary s = summarize(report.results);
-  char seconds[32];
-  std::snprintf(seconds, sizeof seconds, "%.1f s", report.run.wall_seconds);
-  std::cout << f.task->name << ": " << s.passed << " passed, " << s.failed << " failed, " << s.errors << " errors ("
-            << f.checkpoint.path << ", " << seconds << ")\n";
+  std::cout << f.task->name << ": " << summary_text(summarize(report.results)) << " (" << f.checkpoint.path << ", "
+            << seconds_text(report.run.wall_seconds) << ")\n";
 }
 
 // Every report is drawn before the first is written.
@@ -213,7 +210,7 @@ int verify_command(int argc, char** argv) {
   for (std::size_t i = 0; i < files.size(); ++i) run_file(files[i], reports[i], device, verbosity, progress);
   const Summary s = summarize(reports);
   if (files.size() > 1)
-    std::cout << "all: " << s.passed << " passed, " << s.failed << " failed, " << s.errors << " errors\n";
+    std::cout << "all: " << summary_text(s) << "\n";
   write_reports(report_dir, junit, reports);
   return s.passed == s.claims ? 0 : 1;
 }

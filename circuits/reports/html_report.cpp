@@ -364,12 +364,6 @@ string badge(const string& verdict) {
   return "<span class=\"badge verdict-" + escape_markup(verdict) + "\">" + escape_markup(verdict) + "</span>";
 }
 
-string seconds(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f s", s);
-  return buf;
-}
-
 string summary_line(const Summary& s) {
   return std::to_string(s.claims) + " claims: " + std::to_string(s.passed) + " passed, " + std::to_string(s.failed) +
          " failed (" + std::to_string(s.not_falsifiable) + " not falsifiable), " + std::to_string(s.errors) + " errors";
@@ -397,7 +391,7 @@ string provenance_table(const SystemReport& r) {
          row("versions", escape_markup("circuitcheck " + circuitcheck_version() + " (commit " + circuitcheck_git_commit() +
                                        "), LibTorch " + torch_version())) +
          row("run", escape_markup(p.device + ", " + std::to_string(p.threads) + " threads, started " + r.run.date +
-                                  ", " + seconds(r.run.wall_seconds))) +
+                                  ", " + seconds_text(r.run.wall_seconds))) +
          "</table>\n";
 }
 
@@ -551,7 +545,7 @@ string html_report(const SystemReport& report) {
     body += "<tr class=\"claim verdict-" + v + "\" data-claim=\"" + id + "\" data-verdict=\"" + v + "\"><td><a href=\"#claim-" +
             id + "\">" + id + "</a></td><td>" + escape_markup(to_string(r.claim.kind)) + "</td><td>" + badge(to_string(r.verdict)) +
             "</td><td>" + escape_markup(r.claim.hypothesis) + "</td><td class=\"num\">" +
-            (i < report.run.claim_seconds.size() ? seconds(report.run.claim_seconds[i]) : "") + "</td></tr>\n";
+            (i < report.run.claim_seconds.size() ? seconds_text(report.run.claim_seconds[i]) : "") + "</td></tr>\n";
   }
   body += "</tbody></table>\n";
   for (std::size_t i = 0; i < report.results.size(); ++i) body += claim_section(report, i);
@@ -570,7 +564,7 @@ string html_index(const std::vector<SystemReport>& reports) {
             "</td><td class=\"num\">" + std::to_string(s.errors) + "</td><td><code>" +
             escape_markup(r.provenance.checkpoint) + "</code><br><span class=\"hash\">sha256 " +
             escape_markup(r.provenance.checkpoint_sha256) + "</span></td><td>" + escape_markup(r.run.date) +
-            "</td><td class=\"num\">" + seconds(r.run.wall_seconds) + "</td></tr>\n";
+            "</td><td class=\"num\">" + seconds_text(r.run.wall_seconds) + "</td></tr>\n";
   }
   const string body = "<header>\n<h1>circuitcheck run</h1>\n<p class=\"summary-line\">" +
                       escape_markup(std::to_string(reports.size()) + " systems, " + summary_line(summarize(reports))) +

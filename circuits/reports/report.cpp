@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -75,11 +74,22 @@ std::string describe_domain(const Domain& domain, const std::optional<int64_t>& 
   return domain.exhaustive ? "exhaustive, " + n : "sampled, " + n + ", seed " + std::to_string(domain.seed);
 }
 
+std::string seconds_text(double seconds) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", seconds);
+  return buf;
+}
+
+std::string verdict_label(Verdict verdict) {
+  std::string label = to_string(verdict);
+  std::transform(label.begin(), label.end(), label.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return label;
+}
+
 std::string claim_line(const std::string& system, const ClaimResult& result, double seconds) {
   constexpr std::size_t kWidth = 120, kVerdictWidth = 6;
-  std::string verdict = to_string(result.verdict);
-  std::transform(verdict.begin(), verdict.end(), verdict.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  std::string verdict = verdict_label(result.verdict);
   verdict.resize(std::max(verdict.size() + 1, kVerdictWidth), ' ');
   std::string figure;
   const Check* check = headline_check(result.checkpoint);
@@ -92,10 +102,9 @@ std::string claim_line(const std::string& system, const ClaimResult& result, dou
   } else if (check) {
     figure = check->name + " " + check_quantity(*check, check->value);
   }
-  char time[32];
-  std::snprintf(time, sizeof time, "%.1f s", seconds);
+  const std::string time = seconds_text(seconds);
   std::string line = verdict + system + "/" + result.claim.id + "   ";
-  const std::size_t room = kWidth > line.size() + 3 + std::strlen(time) ? kWidth - line.size() - 3 - std::strlen(time) : 0;
+  const std::size_t room = kWidth > line.size() + 3 + time.size() ? kWidth - line.size() - 3 - time.size() : 0;
   if (figure.size() > room) figure = room > 3 ? figure.substr(0, room - 3) + "..." : "";
   return line + figure + "   " + time;
 }

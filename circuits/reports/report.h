@@ -88,6 +88,12 @@ std::string check_quantity(const Check& check, double x);
 // "exhaustive, n = 12769" or "sampled, n = 20000, seed 6".
 std::string describe_domain(const Domain& domain, const std::optional<int64_t>& domain_size);
 
+// "3.2 s": a time in seconds to one decimal, for the terminal and the HTML.
+std::string seconds_text(double seconds);
+
+// A verdict in capitals for the terminal: "PASS", "NOT_FALSIFIABLE".
+std::string verdict_label(Verdict verdict);
+
 // One line of a terminal, at most about 120 characters: the verdict, the
 // system/id, the headline check (headline_check) as its compared number
 // against its threshold, or the start of an error's message, and the time.
