@@ -26,7 +26,7 @@ namespace {
 // A claim file ready to run: its checkpoint loaded and every claim validated.
 struct PreparedFile {
   ClaimFile file;
-  const Task* task = nullptr;
+  std::shared_ptr<const Task> task;
   Checkpoint checkpoint;
   std::vector<Claim> claims;
 };
@@ -34,7 +34,7 @@ struct PreparedFile {
 PreparedFile prepare(const std::string& path, const Args& args) {
   PreparedFile p;
   p.file = read_claim_file(path);
-  p.task = &claim_task(p.file);
+  p.task = claim_task(p.file);
   const std::optional<std::string> override_path = args.get("--checkpoint");
   const std::string where = path + ": /checkpoint" + (override_path ? " (--checkpoint)" : "");
   try {
@@ -43,7 +43,7 @@ PreparedFile prepare(const std::string& path, const Args& args) {
     fail(where, e.what());
   }
   const std::string& system = p.checkpoint.system;
-  if (!system.empty() && find_task(system).name != p.task->name)
+  if (!system.empty() && p.file.task.empty() && find_task(system).name != p.task->name)
     fail(where, p.checkpoint.path + " is a " + system + " checkpoint, not " + p.task->name);
   const Config& config = p.checkpoint.model.config;
   check_fits(*p.task, scale_for(*p.task, config), config, where);

@@ -3,6 +3,7 @@
 #include "circuits/model/checkpoint.h"
 #include "circuits/formats/error.h"
 #include "circuits/claims/node_map.h"
+#include "circuits/tasks/dataset.h"
 #include "circuits/reports/report.h"
 #include "circuits/model/runtime.h"
 #include "circuits/training/trainer.h"
@@ -48,11 +49,15 @@ void print_progress(const TrainProgress& p, bool tty) {
   }
 }
 
-// The system a checkpoint belongs to: --system, else what the checkpoint says.
-std::string checkpoint_system(const Args& args, const Checkpoint& ck) {
-  if (auto s = args.get("--system")) return *s;
-  check(!ck.system.empty(), "eval: " + ck.path, "cannot tell which system this checkpoint is for; pass --system");
-  return ck.system;
+// The task a checkpoint is run on: --task (a dataset file or a system),
+// --system, else the system the checkpoint says it belongs to.
+std::shared_ptr<const Task> checkpoint_task(const Args& args, const Checkpoint& ck, const std::string& command) {
+  check(!(args.has("--task") && args.has("--system")), command, "--task and --system exclude each other");
+  if (auto t = args.get("--task")) return load_task(*t);
+  if (auto s = args.get("--system")) return load_task(*s);
+  check(!ck.system.empty(), command + ": " + ck.path,
+        "cannot tell which task this checkpoint is for; pass --system or --task FILE");
+  return load_task(ck.system);
 }
 
 void print_evaluation(const Evaluation& e, std::ostream& out) {
@@ -145,11 +150,13 @@ int train_command(int argc, char** argv) {
 
 int eval_command(int argc, char** argv) {
   Args args =
-      parse_args(argc, argv, 2, "eval", {"--system", "--config", "--n", "--seed", "--threads", "--misses"}, {"--json"});
-  expect_positionals(args, 1, 1, "circuitcheck eval CHECKPOINT [--system S] [--n N] [--seed N] [--misses K] [--json]");
+      parse_args(argc, argv, 2, "eval", {"--system", "--task", "--config", "--n", "--seed", "--threads", "--misses"}, {"--json"});
+  expect_positionals(args, 1, 1,
+                     "circuitcheck eval CHECKPOINT [--system S | --task DATASET] [--n N] [--seed N] [--misses K] [--json]");
   set_threads(args.get_int("--threads", 2, 1, 1024));
   Checkpoint ck = load_checkpoint(args.positional[0], args.get("--config"));
-  const Task& task = find_task(checkpoint_system(args, ck));
+  const std::shared_ptr<const Task> loaded = checkpoint_task(args, ck, "eval");
+  const Task& task = *loaded;
   const Scale scale = scale_for(task, ck.model.config);
   check_fits(task, scale, ck.model.config, "eval: " + ck.path);
   const int64_t n = args.get_int("--n", 10000, 1, 1 << 30);
@@ -172,13 +179,14 @@ int eval_command(int argc, char** argv) {
 
 int nodes_command(int argc, char** argv) {
   Args args = parse_args(argc, argv, 2, "nodes",
-                         {"--system", "--config", "--roles", "--n", "--seed", "--threshold", "--threads", "--out"});
+                         {"--system", "--task", "--config", "--roles", "--n", "--seed", "--threshold", "--threads", "--out"});
   expect_positionals(args, 1, 1,
-                     "circuitcheck nodes CHECKPOINT [--system S] [--roles R,R...] [--n N] [--seed N] [--threshold X] "
-                     "[--out FILE.json]");
+                     "circuitcheck nodes CHECKPOINT [--system S | --task DATASET] [--roles R,R...] [--n N] [--seed N] "
+                     "[--threshold X] [--out FILE.json]");
   set_threads(args.get_int("--threads", 2, 1, 1024));
   Checkpoint ck = load_checkpoint(args.positional[0], args.get("--config"));
-  const Task& task = find_task(checkpoint_system(args, ck));
+  const std::shared_ptr<const Task> loaded = checkpoint_task(args, ck, "nodes");
+  const Task& task = *loaded;
   NodeMapOptions options;
   options.domain.sample = args.get_int("--n", 2000, 1, 1 << 24);
   options.domain.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 1 << 30));
@@ -192,6 +200,8 @@ int nodes_command(int argc, char** argv) {
     check(end != t->c_str() && *end == '\0' && options.threshold >= 0 && options.threshold <= 1, "nodes --threshold",
           "'" + *t + "' is not a number in [0, 1]");
   }
+  if (task.dataset_rows)  // a dataset's sample cannot exceed its rows
+    for (Domain* d : {&options.domain, &options.reference}) d->sample = std::min(d->sample, *task.domain_size);
   const NodeMap map = node_map(task, ck.model, options);
   std::cout << "baseline: accuracy " << map.baseline.accuracy * 100 << " % on " << map.baseline.n << " examples\n";
   for (const auto& node : map.nodes) {

@@ -3,6 +3,7 @@
 #include "circuits/claims/claim_fields.h"
 #include "circuits/claims/controls.h"
 #include "circuits/formats/error.h"
+#include "circuits/tasks/dataset.h"
 #include "circuits/tasks/evaluate.h"
 
 #include <algorithm>
@@ -74,19 +75,24 @@ Claim claim_at(const json& v, const At& at, const ParseContext& context) {
 
 ClaimFile parse_claim_file(const json& document, const std::string& path) {
   const At at{path, ""};
-  check_object(document, at, {"schema", "system", "checkpoint", "claims"}, {"schema", "system", "checkpoint", "claims"});
+  check_object(document, at, {"schema", "system", "task", "checkpoint", "claims"}, {"schema", "checkpoint", "claims"});
   const std::string schema = string_at(document["schema"], at / "schema");
   if (schema != kClaimSchema)
     (at / "schema").fail("unknown schema '" + schema + "' (expected " + kClaimSchema + ")");
+  if (document.contains("system") == document.contains("task"))
+    at.fail("expected one of 'system' (a built-in task) and 'task' (a dataset file)");
+  const std::filesystem::path root = std::filesystem::path(path).parent_path() / "..";
+  const auto resolved = [&](const char* field) {
+    const std::string value = string_at(document[field], at / field);
+    if (value.empty()) (at / field).fail("must not be empty");
+    if (value.find('\0') != std::string::npos) (at / field).fail("holds a NUL character");
+    return std::filesystem::path(value).is_absolute() ? value : (root / value).lexically_normal().string();
+  };
   ClaimFile file;
   file.path = path;
-  file.system = string_at(document["system"], at / "system");
-  const std::string checkpoint = string_at(document["checkpoint"], at / "checkpoint");
-  if (checkpoint.empty()) (at / "checkpoint").fail("must not be empty");
-  const std::filesystem::path root = std::filesystem::path(path).parent_path() / "..";
-  file.checkpoint = std::filesystem::path(checkpoint).is_absolute()
-                        ? checkpoint
-                        : (root / checkpoint).lexically_normal().string();
+  if (document.contains("system")) file.system = string_at(document["system"], at / "system");
+  if (document.contains("task")) file.task = resolved("task");
+  file.checkpoint = resolved("checkpoint");
   if (!document["claims"].is_array())
     (at / "claims").fail(std::string("expected an array, got ") + type_name(document["claims"]));
   file.document = document;
@@ -105,17 +111,21 @@ ClaimFile read_claim_file(const std::string& path) {
   return parse_claim_file(document, path);
 }
 
-const Task& claim_task(const ClaimFile& file) {
+std::shared_ptr<const Task> claim_task(const ClaimFile& file) {
+  const bool system = file.task.empty();
+  const At at = At{file.path, ""} / (system ? "system" : "task");
+  if (!system && !is_dataset_path(file.task)) at.fail("a task file is a dataset, .safetensors or .jsonl");
   try {
-    return find_task(file.system);
+    return load_task(system ? file.system : file.task);
   } catch (const InputError& e) {
-    (At{file.path, ""} / "system").fail_from(e, "find_task");
+    if (system) at.fail_from(e, "find_task");
+    at.fail(e.what());
   }
 }
 
 std::vector<Claim> parse_claims(const ClaimFile& file, const Task& task, const Config& config) {
   const Scale scale = scale_for(task, config);
-  const Batch sample = task.sample(4, 0, scale);
+  const Batch sample = task.sample(task.dataset_rows ? std::min<int64_t>(4, *task.domain_size) : 4, 0, scale);
   const std::vector<std::string> accuracy = accuracy_classes(task, sample);
   const std::set<std::string> class_names(accuracy.begin(), accuracy.end());
 

@@ -1,11 +1,11 @@
 // Claim files: hypotheses about a system's circuit as typed, checkable JSON
 // (schema "circuitcheck.claims/1", documented with examples in claims/README.md).
 //
-//   { "schema": "circuitcheck.claims/1", "system": "array_index",
+//   { "schema": "circuitcheck.claims/1", "system": "array_index",   (or "task": "data/mine.safetensors")
 //     "checkpoint": "checkpoints/array_index.safetensors",
 //     "claims": [ { "id", "hypothesis", "kind", <kind's fields>, "domain", "pass", "controls" } ] }
 //
-// `checkpoint` is relative to the folder above the claim file's folder (the
+// `checkpoint` and `task` are relative to the folder above the claim file's folder (the
 // repository root for claims/<system>.json). Each kind ("behaviour",
 // "attention", "ablation", "fourier", "spectrum", "geometry", "probe",
 // "patching", "item_patching", "property") is one file pair in kinds/,
@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,11 +47,13 @@ struct Claim {
   ClaimSpec spec;                     // the alternative of `kind`
 };
 
-// A claim file's top level, checked: schema, system (a string), checkpoint
-// (a string), claims (an array); no other fields.
+// A claim file's top level, checked: schema, either system (a built-in
+// task's name) or task (a dataset file, tasks/dataset.h), checkpoint (a
+// string), claims (an array); no other fields.
 struct ClaimFile {
   std::string path;
-  std::string system;      // as written
+  std::string system;      // as written; empty when the file names a task file
+  std::string task;        // the task file, resolved as `checkpoint` is; empty when it names a system
   std::string checkpoint;  // resolved against the folder above the file's folder
   nlohmann::json document;
 };
@@ -61,8 +64,10 @@ ClaimFile read_claim_file(const std::string& path);
 // Checks the top level of a parsed document; `path` names it in messages.
 ClaimFile parse_claim_file(const nlohmann::json& document, const std::string& path);
 
-// The task the file names; InputError "<file>: /system: unknown system ..." otherwise.
-const Task& claim_task(const ClaimFile& file);
+// The task the file names: a built-in system, or its task file read
+// (load_task). InputError "<file>: /system: unknown system ..." or
+// "<file>: /task: <what is wrong with the dataset>" otherwise.
+std::shared_ptr<const Task> claim_task(const ClaimFile& file);
 
 // Parses and validates every claim against the task (its roles and classes,
 // from a sample batch at the config's scale) and the model config (layers,

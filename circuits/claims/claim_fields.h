@@ -7,7 +7,7 @@
 
 #include "circuits/claims/check.h"
 #include "circuits/model/config.h"
-#include "circuits/formats/error.h"
+#include "circuits/formats/json_fields.h"
 #include "circuits/model/hooks.h"
 #include "circuits/tasks/task.h"
 
@@ -21,38 +21,6 @@
 
 namespace circuitcheck {
 
-// A place in a claim file: the file and a JSON pointer ("" is the document).
-struct At {
-  std::string file;
-  std::string pointer;
-
-  At operator/(const std::string& key) const;  // escapes '~' and '/' as RFC 6901 does
-  At operator/(std::size_t index) const;
-  // Throws InputError "<file>: <pointer>: <what>".
-  [[noreturn]] void fail(const std::string& what) const;
-  // Re-raises an InputError of `function` here, without its "function: " prefix.
-  [[noreturn]] void fail_from(const InputError& e, const std::string& function) const;
-};
-
-// "a, b, c".
-std::string joined(const std::vector<std::string>& names);
-// "1 layer", "2 layers".
-std::string plural(int64_t n, const std::string& noun);
-// "an integer", "a string", ... for messages.
-const char* type_name(const nlohmann::json& v);
-
-// Checks that `v` is an object whose keys are all in `allowed` (empty: any) and that holds every key of `required`.
-void check_object(const nlohmann::json& v, const At& at, const std::vector<std::string>& allowed,
-                  const std::vector<std::string>& required);
-
-std::string string_at(const nlohmann::json& v, const At& at);
-// An integer in [lo, hi].
-int64_t integer_at(const nlohmann::json& v, const At& at, int64_t lo, int64_t hi);
-double number_at(const nlohmann::json& v, const At& at);
-// A number in [0, 1] ("threshold ... outside [0, 1] for a rate").
-double rate_at(const nlohmann::json& v, const At& at);
-// A non-empty array (of any elements).
-const nlohmann::json& array_at(const nlohmann::json& v, const At& at);
 // A layer in [0, n_layers) / a head in [0, n_heads) of `config`.
 int layer_at(const nlohmann::json& v, const At& at, const Config& config);
 int head_at(const nlohmann::json& v, const At& at, const Config& config);
@@ -70,9 +38,10 @@ void check_pairs(const at::Tensor& role, const std::string& name, const at::Tens
                  const std::string& other_name, const At& at);
 
 // A domain: {"exhaustive": true} (when `allow_exhaustive` and the task's
-// domain has at most kExhaustiveLimit examples) or {"sample": N, "seed": S},
-// optionally with "where": {CLASS: VALUE} (a per-example class of `sample`, a
-// batch of the task).
+// domain has at most kExhaustiveLimit examples; never on a dataset task),
+// {"all": true} (a dataset task's every row) or {"sample": N, "seed": S} (on
+// a dataset task N is at most its rows), optionally with "where": {CLASS:
+// VALUE} (a per-example class of `sample`, a batch of the task).
 Domain domain_at(const nlohmann::json& v, const At& at, const Task& task, const Batch& sample, bool allow_exhaustive);
 
 // A pass rule: an object holding thresholds among `rates` (each in [0, 1]) and

@@ -10,7 +10,7 @@ using nlohmann::json;
 
 json Domain::to_json() const {
   if (weights_only()) return {{"weights", true}};
-  json j = exhaustive ? json{{"exhaustive", true}} : json{{"sample", sample}, {"seed", seed}};
+  json j = exhaustive ? json{{"exhaustive", true}} : all ? json{{"all", true}} : json{{"sample", sample}, {"seed", seed}};
   if (!where.empty()) j["where"] = {{where, where_value}};
   return j;
 }
@@ -23,10 +23,31 @@ Batch filtered(const Batch& b, const std::string& where, int64_t value, int64_t 
   return take_rows(b, keep.slice(0, 0, std::min(limit, keep.size(0))));
 }
 
+// The rows of a dataset task the domain visits, in order.
+at::Tensor dataset_domain_rows(const Task& task, const Domain& domain) {
+  const int64_t size = *task.domain_size;
+  if (domain.where.empty())
+    return domain.all ? at::arange(size, at::kLong) : sample_rows(domain.sample, size, domain.seed, "for_each_batch");
+  at::Tensor rows = domain.all ? at::arange(size, at::kLong) : sample_rows(size, size, domain.seed, "for_each_batch");
+  rows = rows.index_select(0, (task.dataset_rows(rows).classes.at(domain.where) == domain.where_value).nonzero().view({-1}));
+  check(rows.size(0) > 0 && (domain.all || rows.size(0) >= domain.sample), "for_each_batch",
+        "found " + std::to_string(rows.size(0)) + " rows with " + domain.where + " = " +
+            std::to_string(domain.where_value) + " in the dataset's " + std::to_string(size));
+  return domain.all ? rows : rows.slice(0, 0, domain.sample);
+}
+
 }  // namespace
 
 void for_each_batch(const Task& task, const Domain& domain, Scale scale, const std::function<void(const Batch&)>& fn,
                     const std::function<bool()>& done) {
+  if (task.dataset_rows) {
+    const at::Tensor rows = dataset_domain_rows(task, domain);
+    for (int64_t start = 0; start < rows.size(0); start += kVerifyBatch) {
+      fn(task.dataset_rows(rows.slice(0, start, std::min(start + kVerifyBatch, rows.size(0)))));
+      if (done && done()) return;
+    }
+    return;
+  }
   const int64_t total = domain.exhaustive ? *task.domain_size : domain.sample;
   const auto stop = [&] { return done && done(); };
   if (domain.where.empty()) {
@@ -64,7 +85,7 @@ void for_each_slice(const Task& task, const Domain& domain, Scale scale, int64_t
 }
 
 int64_t domain_examples(const Domain& domain, const std::optional<int64_t>& domain_size) {
-  if (!domain.exhaustive) return domain.sample;
+  if (!domain.exhaustive) return domain.all && !domain.where.empty() ? -1 : domain.sample;
   return domain.where.empty() && domain_size ? *domain_size : -1;
 }
 

@@ -17,6 +17,10 @@ namespace circuitcheck {
 // order, or `sample` examples drawn with `seed` (in batches of kVerifyBatch
 // examples starting at `start`, drawn with seed + start, as evaluate() draws them).
 //
+// On a dataset task (Task::dataset_rows) the domain is its rows: `all` of
+// them in file order, or `sample` rows drawn without replacement with `seed`
+// (sample_rows); it is a sample of the task, never exhaustive.
+//
 // `where` keeps only examples whose [batch] class `where` has value
 // `where_value` (e.g. {"operator": 0}: S5's additions): a sampled domain then
 // draws batches until `sample` such examples are found (at most 1,000 batches).
@@ -26,11 +30,12 @@ struct Domain {
   uint64_t seed = 0;   // when sampled
   std::string where;   // a [batch] class; empty: every example
   int64_t where_value = 0;
+  bool all = false;    // a dataset task's every row (sample is then its size)
 
   // Claims on weights alone run on no examples: neither exhaustive nor sampled.
   bool weights_only() const { return !exhaustive && sample == 0; }
 
-  // {"exhaustive": true}, {"sample": n, "seed": s} or {"weights": true}, with "where": {class: value} when set.
+  // {"exhaustive": true}, {"all": true}, {"sample": n, "seed": s} or {"weights": true}, with "where": {class: value} when set.
   nlohmann::json to_json() const;
 };
 
@@ -46,9 +51,10 @@ void for_each_batch(const Task& task, const Domain& domain, Scale scale, const s
 void for_each_slice(const Task& task, const Domain& domain, Scale scale, int64_t size,
                     const std::function<void(const Batch&)>& fn);
 
-// The number of examples the domain holds: its sample size, or the task's
-// finite `domain_size` when exhaustive; -1 when unknown before it runs (an
-// exhaustive domain filtered by `where`, or no domain size given).
+// The number of examples the domain holds: its sample size (a dataset's rows
+// for `all`), or the task's finite `domain_size` when exhaustive; -1 when
+// unknown before it runs (an exhaustive or `all` domain filtered by `where`,
+// or no domain size given).
 int64_t domain_examples(const Domain& domain, const std::optional<int64_t>& domain_size);
 
 }  // namespace circuitcheck

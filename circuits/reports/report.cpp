@@ -71,6 +71,7 @@ std::string check_quantity(const Check& check, double x) { return check.basis ==
 std::string describe_domain(const Domain& domain, const std::optional<int64_t>& domain_size) {
   if (domain.weights_only()) return "weights (no examples)";
   const std::string n = "n = " + std::to_string(domain_examples(domain, domain_size));
+  if (domain.all) return "every row of the dataset" + (domain.where.empty() ? ", " + n : " with " + domain.where + " = " + std::to_string(domain.where_value));
   return domain.exhaustive ? "exhaustive, " + n : "sampled, " + n + ", seed " + std::to_string(domain.seed);
 }
 
@@ -162,21 +163,6 @@ std::string escape_markup(const std::string& text) {
     }
   }
   return out;
-}
-
-void write_text_atomically(const std::string& path, const std::string& text, const std::string& where) {
-  const std::string temp_path = path + ".tmp." + std::to_string(::getpid());
-  std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  std::error_code ec;
-  if (out) std::filesystem::rename(temp_path, path, ec);
-  if (!out || ec) {
-    const std::string why = ec ? "cannot rename " + temp_path + " onto it: " + ec.message()
-                               : "cannot write the temporary file " + temp_path;
-    std::filesystem::remove(temp_path, ec);
-    fail(where + ": " + path, why);
-  }
 }
 
 }  // namespace circuitcheck

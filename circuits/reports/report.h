@@ -18,6 +18,7 @@
 // SystemReport; all of a run's reports are written with write_text_atomically.
 #pragma once
 
+#include "circuits/formats/text_file.h"
 #include "circuits/claims/check.h"
 #include "circuits/model/checkpoint.h"
 #include "circuits/claims/claim.h"
@@ -85,7 +86,7 @@ Summary summarize(const std::vector<SystemReport>& reports);
 // A check's value, bound or threshold as text: percent() for rates, number() for values.
 std::string check_quantity(const Check& check, double x);
 
-// "exhaustive, n = 12769" or "sampled, n = 20000, seed 6".
+// "exhaustive, n = 12769", "sampled, n = 20000, seed 6" or "every row of the dataset, n = 5000".
 std::string describe_domain(const Domain& domain, const std::optional<int64_t>& domain_size);
 
 // "3.2 s": a time in seconds to one decimal, for the terminal and the HTML.
@@ -107,10 +108,5 @@ nlohmann::json report_json(const SystemReport& report);
 // entities; control characters XML 1.0 forbids (below 0x20 except tab, LF, CR)
 // become U+FFFD.
 std::string escape_markup(const std::string& text);
-
-// Writes `text` to "<path>.tmp.<pid>" and renames it over `path`, so that
-// `path` is either absent, its old content or all of `text`. Throws InputError
-// "<where>: <path>: cannot write ..." (the temporary file removed) otherwise.
-void write_text_atomically(const std::string& path, const std::string& text, const std::string& where);
 
 }  // namespace circuitcheck

@@ -187,8 +187,8 @@ Evaluation evaluate(const Task& task, const HookedTransformer& model, Scale scal
   c10::InferenceMode guard;
   Evaluation e = empty_evaluation(task);
   e.max_misses = max_misses;
-  const bool exhaustive = task.domain_size && *task.domain_size <= exhaustive_limit;
-  e.domain = exhaustive ? "exhaustive" : "sampled";
+  const bool exhaustive = task.domain_size && (task.dataset_rows || *task.domain_size <= exhaustive_limit);
+  e.domain = task.dataset_rows ? "dataset" : exhaustive ? "exhaustive" : "sampled";
   e.seed = seed;
   const int64_t total = exhaustive ? *task.domain_size : n;
   for (int64_t start = 0; start < total; start += batch_size) {

@@ -52,7 +52,7 @@ struct Miss {
 struct Evaluation {
   std::string system;
   std::string unit;        // "example" or "assignment"
-  std::string domain;      // "exhaustive" or "sampled"
+  std::string domain;      // "exhaustive", "sampled", "dataset" (every row of a dataset task) or "given"
   int64_t n_examples = 0;
   int64_t units_per_example = 1;  // S4: the assignments of a program (set by tally_batch)
   uint64_t seed = 0;       // sampled domains
@@ -88,8 +88,8 @@ std::vector<std::string> accuracy_classes(const Task& task, const Batch& batch);
 // (Units::name).
 Evaluation empty_evaluation(const Task& task);
 
-// Evaluates `model` on `task`: the whole finite domain when it has at most
-// `exhaustive_limit` examples (in domain order), else `n` examples sampled
+// Evaluates `model` on `task`: every row of a dataset task, the whole finite
+// domain when it has at most `exhaustive_limit` examples (in domain order), else `n` examples sampled
 // with `seed`, in batches of `batch_size`, keeping the first `max_misses`
 // misses. No gradients.
 Evaluation evaluate(const Task& task, const HookedTransformer& model, Scale scale, int64_t n, uint64_t seed,

@@ -110,6 +110,17 @@ Batch take_rows(const Batch& b, const at::Tensor& rows) {
   return out;
 }
 
+at::Tensor sample_rows(int64_t n, int64_t size, uint64_t seed, const std::string& where) {
+  check(n >= 0 && n <= size, where,
+        "cannot draw " + std::to_string(n) + " distinct rows of " + std::to_string(size));
+  std::vector<int64_t> rows(static_cast<std::size_t>(size));
+  for (int64_t i = 0; i < size; ++i) rows[i] = i;
+  Rng rng(seed);
+  for (int64_t i = 0; i < n; ++i) std::swap(rows[i], rows[i + rng.below(size - i)]);
+  rows.resize(static_cast<std::size_t>(n));
+  return to_tensor(rows, {n});
+}
+
 Batch slice_rows(const Batch& b, int64_t start, int64_t n) {
   Batch out;
   out.tokens = b.tokens.narrow(0, start, n);

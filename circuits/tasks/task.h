@@ -159,6 +159,10 @@ struct Task {
   // predicted (S2, S5: "predict_"), preferred when a node map names
   // positions; empty: none.
   std::string answer_role_prefix;
+  // A dataset (dataset.h): the examples at `rows` ([k] int64 indices into its
+  // finite domain, any order). Claims sample a dataset without replacement
+  // (sample_rows) rather than calling `sample` per batch. Unset for generators.
+  std::function<Batch(const at::Tensor& rows)> dataset_rows;
 };
 
 // The task named `name` (its name or its alias S1..S5). Throws InputError
@@ -208,6 +212,11 @@ Batch concat_batches(const Batch& a, const Batch& b, const std::string& where);
 // The examples of `b` at `rows` ([k] int64 batch indices), in that order:
 // tokens, targets, roles and classes; class_names kept.
 Batch take_rows(const Batch& b, const at::Tensor& rows);
+
+// n distinct indices of [0, size) drawn with `seed`, [n] int64 in draw order:
+// the first n of a Fisher-Yates permutation by `Rng(seed)`. Throws InputError
+// (prefixed by `where`) unless 0 <= n <= size.
+at::Tensor sample_rows(int64_t n, int64_t size, uint64_t seed, const std::string& where);
 
 // Examples [start, start + n) of `b`, as views: tokens, targets, roles and
 // classes; class_names kept.

@@ -67,8 +67,8 @@ rc::Gen<json> gen_value() {
 bool parses(const json& document, const std::string& path) {
   try {
     const ClaimFile file = parse_claim_file(document, path);
-    const Task& task = claim_task(file);
-    parse_claims(file, task, task.config(Scale::kCpu));
+    const auto task = claim_task(file);
+    parse_claims(file, *task, task->config(Scale::kCpu));
     return true;
   } catch (const InputError& e) {
     RC_ASSERT(std::string(e.what()).rfind(path, 0) == 0);  // names the file first
@@ -134,8 +134,8 @@ TEST(ClaimFuzz, DamagedTextReadsOrFailsWithOneInputError) {
     testing_util::write_file(path, text);
     try {
       const ClaimFile file = read_claim_file(path);
-      const Task& task = claim_task(file);
-      parse_claims(file, task, task.config(Scale::kCpu));
+      const auto task = claim_task(file);
+      parse_claims(file, *task, task->config(Scale::kCpu));
     } catch (const InputError& e) {
       RC_ASSERT(std::string(e.what()).find(path) != std::string::npos);
     }

@@ -18,7 +18,7 @@ inline std::string claim_parse_error(const nlohmann::json& document, const std::
                                      const Task* task = nullptr) {
   try {
     const ClaimFile file = parse_claim_file(document, path);
-    parse_claims(file, task ? *task : claim_task(file), config);
+    parse_claims(file, task ? *task : *claim_task(file), config);
     return "(no error)";
   } catch (const InputError& e) {
     return e.what();

@@ -451,8 +451,8 @@ TEST(ShippedAblation, ResampleNecessityAndKeepOnlySufficiency) {
   const ClaimFile file = parse_claim_file(document, "s2.json");
   ControlCache controls{&ck.model, {}};
   std::map<std::string, ClaimResult> r;
-  for (const auto& claim : parse_claims(file, claim_task(file), ck.model.config))
-    r[claim.id] = verify_claim(claim_task(file), claim, ck.model, controls);
+  for (const auto& claim : parse_claims(file, *claim_task(file), ck.model.config))
+    r[claim.id] = verify_claim(*claim_task(file), claim, ck.model, controls);
   EXPECT_EQ(r.at("l1_necessary").verdict, Verdict::kPass) << r.at("l1_necessary").explanation;
   EXPECT_EQ(r.at("l1_necessary").checkpoint.liveness.at(0).kind, "resample");
   EXPECT_EQ(r.at("l1_alone_sufficient").verdict, Verdict::kFail) << r.at("l1_alone_sufficient").explanation;
@@ -475,8 +475,8 @@ std::map<std::string, ClaimResult> verify_shipped(const std::string& system, con
   const ClaimFile file = parse_claim_file(document, system + ".json");
   ControlCache controls{&ck.model, {}};
   std::map<std::string, ClaimResult> r;
-  for (const auto& claim : parse_claims(file, claim_task(file), ck.model.config))
-    r[claim.id] = verify_claim(claim_task(file), claim, ck.model, controls);
+  for (const auto& claim : parse_claims(file, *claim_task(file), ck.model.config))
+    r[claim.id] = verify_claim(*claim_task(file), claim, ck.model, controls);
   return r;
 }
 
@@ -660,7 +660,7 @@ TEST(ClaimParser, ShippedFileParses) {
   const Checkpoint ck = load_checkpoint(shipped_checkpoint());
   const ClaimFile file = parse_claim_file(shipped_document(), "claims/array_index.json");
   EXPECT_EQ(file.checkpoint, "checkpoints/array_index.safetensors");
-  const auto claims = parse_claims(file, claim_task(file), ck.model.config);
+  const auto claims = parse_claims(file, *claim_task(file), ck.model.config);
   ASSERT_GE(claims.size(), 5u);
   EXPECT_EQ(claims[1].kind, ClaimKind::kAttention);
   EXPECT_EQ(std::get<AblationSpec>(claims[4].spec).sites.at(0).hook, (HookPoint{HookType::kZ, 1}));
@@ -682,7 +682,7 @@ TEST(ClaimKinds, OneRowPerKindInEnumOrder) {
   EXPECT_EQ(find_kind("nope"), nullptr);
   const Checkpoint ck = load_checkpoint(shipped_checkpoint());
   const ClaimFile file = parse_claim_file(shipped_document(), "claims/array_index.json");
-  for (const Claim& c : parse_claims(file, claim_task(file), ck.model.config))
+  for (const Claim& c : parse_claims(file, *claim_task(file), ck.model.config))
     EXPECT_EQ(c.spec.index(), static_cast<std::size_t>(c.kind)) << c.id;
 }
 
@@ -727,7 +727,7 @@ RC_GTEST_PROP(ClaimParser, MutatedFilesParseOrFailWithAPointer, ()) {
   else *node = replacements[*rc::gen::inRange<std::size_t>(0, replacements.size())];
   try {
     const ClaimFile file = parse_claim_file(d, "claims/array_index.json");
-    parse_claims(file, claim_task(file), config);
+    parse_claims(file, *claim_task(file), config);
   } catch (const InputError& e) {
     RC_LOG() << e.what();
     // Errors of the whole document (pointer "", e.g. a missing top-level field) name the file only.
@@ -882,7 +882,7 @@ json s4_file(const json& claim) {
 ClaimResult verify_s4(const json& claim, const HookedTransformer& model) {
   const ClaimFile file = parse_claim_file(s4_file(claim), "claims/variable_renaming.json");
   ControlCache controls{&model, {}};
-  return verify_claim(claim_task(file), parse_claims(file, claim_task(file), model.config).at(0), model, controls);
+  return verify_claim(*claim_task(file), parse_claims(file, *claim_task(file), model.config).at(0), model, controls);
 }
 
 TEST(ItemPatching, DepthNeedsLayersOnTheShippedModelAndNotAtRandomInit) {

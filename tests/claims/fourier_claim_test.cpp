@@ -260,7 +260,7 @@ std::vector<Malformed> malformed_cases() {
 
 TEST(FourierClaimParser, ShippedFileParses) {
   const ClaimFile file = parse_claim_file(shipped_document(), "claims/modular_addition.json");
-  const auto claims = parse_claims(file, claim_task(file), s1().config(Scale::kCpu));
+  const auto claims = parse_claims(file, *claim_task(file), s1().config(Scale::kCpu));
   ASSERT_EQ(claims.size(), 11u);
   EXPECT_EQ(claims[1].kind, ClaimKind::kFourier);
   EXPECT_EQ(std::get<FourierSpec>(claims[1].spec).source.rows, kP);

@@ -121,6 +121,10 @@ void parse_ablation(const nlohmann::json& v, const At& at, const ParseContext& c
   if (v.contains("reference")) {
     if (a.method == InterventionKind::kZero) (at / "reference").fail("only mean and resample ablation use a reference sample");
     a.reference = domain_at(v["reference"], at / "reference", context.task, context.sample, false);
+  } else if (context.task.dataset_rows) {
+    a.reference = Domain{};
+    a.reference.all = true;
+    a.reference.sample = *context.task.domain_size;
   }
   claim.pass = a.keep_only
                    ? pass_at(v["pass"], at / "pass", {"rate_at_least", "before_at_least"}, {}, {"rate_at_least"})

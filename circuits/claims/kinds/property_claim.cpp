@@ -144,7 +144,9 @@ Check property_check(const rc::detail::TestResult& result, const Domain& domain,
 void parse_property(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
   const Task& task = context.task;
   const Batch& sample = context.sample;
-  if (!task.draw) at.fail("system '" + task.name + "' has no generator to draw property examples from");
+  if (!task.draw)
+    at.fail(task.dataset_rows ? "'" + task.name + "' is a dataset; property claims need a task that generates examples"
+                              : "system '" + task.name + "' has no generator to draw property examples from");
   PropertySpec& p = claim.spec.emplace<PropertySpec>();
   const At pred = at / "predicate";
   check_object(v["predicate"], pred, {"correct", "copies"}, {});

@@ -1,0 +1,51 @@
+// Typed reads of JSON fields with errors that name the place: every problem
+// is one InputError "<file>: <JSON pointer>: <what>", e.g.
+// "claims/array_index.json: /claims/3/head: expected an integer, got a string".
+// Claim files, dataset files and task specs read their fields with these, so
+// all of them word their errors alike.
+#pragma once
+
+#include "circuits/formats/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace circuitcheck {
+
+// A place in a JSON document: the file and a JSON pointer ("" is the document).
+struct At {
+  std::string file;
+  std::string pointer;
+
+  At operator/(const std::string& key) const;  // escapes '~' and '/' as RFC 6901 does
+  At operator/(std::size_t index) const;
+  // Throws InputError "<file>: <pointer>: <what>".
+  [[noreturn]] void fail(const std::string& what) const;
+  // Re-raises an InputError of `function` here, without its "function: " prefix.
+  [[noreturn]] void fail_from(const InputError& e, const std::string& function) const;
+};
+
+// "a, b, c".
+std::string joined(const std::vector<std::string>& names);
+// "1 layer", "2 layers".
+std::string plural(int64_t n, const std::string& noun);
+// "an integer", "a string", ... for messages.
+const char* type_name(const nlohmann::json& v);
+
+// Checks that `v` is an object whose keys are all in `allowed` (empty: any) and that holds every key of `required`.
+void check_object(const nlohmann::json& v, const At& at, const std::vector<std::string>& allowed,
+                  const std::vector<std::string>& required);
+
+std::string string_at(const nlohmann::json& v, const At& at);
+// An integer in [lo, hi].
+int64_t integer_at(const nlohmann::json& v, const At& at, int64_t lo, int64_t hi);
+double number_at(const nlohmann::json& v, const At& at);
+// A number in [0, 1] ("threshold ... outside [0, 1] for a rate").
+double rate_at(const nlohmann::json& v, const At& at);
+// A non-empty array (of any elements).
+const nlohmann::json& array_at(const nlohmann::json& v, const At& at);
+
+}  // namespace circuitcheck

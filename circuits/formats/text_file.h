@@ -1,0 +1,18 @@
+// Whole text files: read at once, written atomically.
+#pragma once
+
+#include <string>
+
+namespace circuitcheck {
+
+// The bytes of the regular file at `path`. Throws InputError
+// "<where>: <path>: ..." when it is missing, not a regular file (a FIFO, a
+// folder) or larger than `max_bytes`.
+std::string read_text_file(const std::string& path, const std::string& where, std::size_t max_bytes);
+
+// Writes `text` to "<path>.tmp.<pid>" and renames it over `path`, so that
+// `path` is either absent, its old content or all of `text`. Throws InputError
+// "<where>: <path>: cannot write ..." (the temporary file removed) otherwise.
+void write_text_atomically(const std::string& path, const std::string& text, const std::string& where);
+
+}  // namespace circuitcheck
