@@ -3,6 +3,7 @@
 #include "circuits/formats/error.h"
 #include "circuits/model/runtime.h"
 #include "harness/claim_commands.h"
+#include "harness/dataset_commands.h"
 #include "harness/model_commands.h"
 #include "harness/report_commands.h"
 #include "harness/train_commands.h"
@@ -22,13 +23,16 @@ const char* kUsage =
     "          [--config CFG] [--cache all|HOOK,...] [--device cpu|cuda] [--threads N]\n"
     "  train SYSTEM --out FILE.safetensors [--seed N] [--steps N] [--scale cpu|seed]\n"
     "          [--device cpu|cuda] [--threads N] [--set key=value ...] [--resume]\n"
-    "  eval CHECKPOINT [--system S] [--n N] [--seed N] [--misses K] [--json]\n"
-    "  nodes CHECKPOINT [--system S] [--roles R,...] [--n N] [--seed N] [--threshold X] [--out F.json]\n"
+    "  eval CHECKPOINT [--system S | --task DATASET] [--n N] [--seed N] [--misses K] [--json]\n"
+    "  nodes CHECKPOINT [--system S | --task DATASET] [--roles R,...] [--n N] [--seed N] [--threshold X]\n"
+    "          [--out F.json]\n"
     "                                               node ablation map: what each head breaks\n"
     "  verify CLAIMS.json... [--checkpoint F] [--config CFG] [--threads N] [--seed N]\n"
     "          [--only ID] [--report-dir D] [--junit FILE] [--device cpu|cuda] [--verbose|--quiet]\n"
     "                                               run claims; exit 1 when one fails\n"
     "  list CLAIMS.json [--checkpoint F] [--config CFG] the claims of a file, validated\n"
+    "  dataset inspect FILE [--examples K]          a dataset's size, tensors, classes and examples\n"
+    "  dataset convert IN OUT                       a dataset to safetensors or JSON Lines\n"
     "  diff OLD.json NEW.json [--tolerance X] [--markdown]\n"
     "                                               compare reports; exit 1 on a regression\n";
 
@@ -46,6 +50,7 @@ int main(int argc, char** argv) {
       {"verify", circuitcheck::verify_command},
       {"list", circuitcheck::list_command},
       {"diff", circuitcheck::diff_command},
+      {"dataset", circuitcheck::dataset_command},
   };
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::cout << kUsage;

@@ -49,9 +49,31 @@ TEST(Cli, ConvertThenForwardMatchesTheGolden) {
     EXPECT_TRUE(at::allclose(out.tensors.at(name), golden.tensors.at(name), 1e-4, 1e-4)) << name;
 }
 
+TEST(Cli, DatasetInspectConvertAndEval) {
+  const std::string dir = testing_util::scratch_dir("CliDataset");
+  const std::string data = testing_util::source_dir() + "/examples/min_int/min_int.jsonl";
+  auto inspect = run_command(cli() + " dataset inspect " + data + " --examples 1");
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.output;
+  EXPECT_NE(inspect.output.find("examples:    2000 of 3 positions, 2000 scored positions"), std::string::npos)
+      << inspect.output;
+  EXPECT_NE(inspect.output.find("class.order  [2000]  values a<b (0): 992, a>b (1): 1002, a=b (2): 6"), std::string::npos)
+      << inspect.output;
+  EXPECT_NE(inspect.output.find("0: 120 46 =\n     targets: @2 46"), std::string::npos) << inspect.output;
+  auto convert = run_command(cli() + " dataset convert " + data + " " + dir + "/d.safetensors");
+  ASSERT_EQ(convert.exit_code, 0) << convert.output;
+  auto eval = run_command(cli() + " eval " + fixture("external/ckk_min_int/model.pt") + " --task " + dir +
+                          "/d.safetensors --json");
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  const nlohmann::json e = nlohmann::json::parse(eval.output).at(0);
+  EXPECT_EQ(e["domain"], "dataset");
+  EXPECT_EQ(e["system"], "d");
+  EXPECT_EQ(e["n"], 2000);
+  EXPECT_EQ(e["correct"], 2000);  // ckkissane's SOURCE.md: 0.99965 over all 40,000 pairs
+}
+
 struct BadCli {
   std::string name;
-  std::string args;      // after the binary; {dir} is a scratch folder, {fx} the fixtures
+  std::string args;      // after the binary; {dir} is a scratch folder, {fx} the fixtures, {ex} examples/
   std::string message;   // expected in the output
 };
 
@@ -68,7 +90,8 @@ TEST_P(CliErrors, ExitTwoWithOneClearErrorAndNoOutputFile) {
   write_safetensors(dir + "/long.safetensors", {{"tokens", at::zeros({1, 12}, at::kLong)}});
   write_safetensors(dir + "/oov.safetensors", {{"tokens", at::full({1, 3}, 60, at::kLong)}});
   write_safetensors(dir + "/float.safetensors", {{"tokens", at::zeros({1, 3})}});
-  const std::string args = testing_util::expand(GetParam().args, {{"{dir}", dir}, {"{fx}", fixture("")}});
+  const std::string args = testing_util::expand(
+      GetParam().args, {{"{dir}", dir}, {"{fx}", fixture("")}, {"{ex}", testing_util::source_dir() + "/examples"}});
   auto r = run_command(cli() + " " + args);
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find(GetParam().message), std::string::npos) << r.output;
@@ -108,7 +131,17 @@ INSTANTIATE_TEST_SUITE_P(
                "forward {fx}/tl/array_index/model.pt --tokens {fx}/tl/array_index/golden.safetensors --threads 0 "
                "--out {dir}/out.safetensors",
                "--threads"},
-        BadCli{"unknown_command", "frobnicate", "unknown command"}),
+        BadCli{"unknown_command", "frobnicate", "unknown command"},
+        BadCli{"dataset_unknown_subcommand", "dataset frobnicate", "unknown subcommand 'frobnicate'"},
+        BadCli{"dataset_missing", "dataset inspect {dir}/absent.jsonl", "absent.jsonl: no such file"},
+        BadCli{"dataset_convert_to_csv", "dataset convert {ex}/min_int/min_int.jsonl {dir}/out.csv",
+               "a dataset file ends in .safetensors or .jsonl"},
+        BadCli{"eval_dataset_longer_than_n_ctx",
+               "eval {fx}/external/ckk_min_int/model.pt --task {ex}/sort_fixed_len_list/sort_fixed_len_list.jsonl",
+               "n_ctx"},
+        BadCli{"eval_task_and_system",
+               "eval {fx}/external/ckk_min_int/model.pt --task {ex}/min_int/min_int.jsonl --system S1",
+               "--task and --system exclude each other"}),
     [](const auto& info) { return info.param.name; });
 
 }  // namespace

@@ -1,0 +1,150 @@
+// Claims on a dataset task (tasks/dataset.h): its domains, and claims that
+// hold on ckkissane's min_int model (examples/min_int) and fail on a dataset
+// where the mechanism they name is absent.
+#include "circuits/claims/claim.h"
+#include "circuits/claims/domain.h"
+#include "circuits/claims/verify.h"
+#include "circuits/model/checkpoint.h"
+#include "circuits/tasks/dataset.h"
+#include "tests/claims/claim_test_util.h"
+#include "tests/test_util.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace circuitcheck {
+namespace {
+
+using nlohmann::json;
+
+Dataset min_int_dataset() { return read_dataset(testing_util::source_dir() + "/examples/min_int/min_int.jsonl"); }
+
+json claim_file_with(const json& claim) {
+  return {{"schema", "circuitcheck.claims/1"}, {"task", "min_int.jsonl"}, {"checkpoint", "x"}, {"claims", {claim}}};
+}
+
+json accuracy_claim(const json& domain) {
+  return {{"id", "accuracy"}, {"hypothesis", "h"}, {"kind", "behaviour"}, {"domain", domain}, {"pass", {{"rate_at_least", 0.99}}}};
+}
+
+TEST(DatasetDomain, AllRowsInOrderOrASampleWithoutReplacement) {
+  const Task task = dataset_task(min_int_dataset(), "min_int");
+  Domain all;
+  all.all = true;
+  all.sample = *task.domain_size;
+  std::vector<int64_t> first;
+  for_each_batch(task, all, Scale::kCpu, [&](const Batch& b) {
+    for (int64_t i = 0; i < b.tokens.size(0); ++i) first.push_back(b.tokens[i][0].item<int64_t>());
+  });
+  ASSERT_EQ(static_cast<int64_t>(first.size()), 2000);
+  EXPECT_EQ(first[0], 120);  // the file's first line
+  Domain sampled{false, 1500, 9};
+  std::set<std::vector<int64_t>> seen;
+  int64_t n = 0;
+  for_each_batch(task, sampled, Scale::kCpu, [&](const Batch& b) {
+    const at::Tensor rows = b.tokens.contiguous();
+    for (int64_t i = 0; i < rows.size(0); ++i, ++n)
+      seen.insert(std::vector<int64_t>(rows[i].data_ptr<int64_t>(), rows[i].data_ptr<int64_t>() + 3));
+  });
+  EXPECT_EQ(n, 1500);
+  // Pairs repeat in the file only where two of its rows are the same question.
+  std::set<std::vector<int64_t>> file;
+  const at::Tensor all_rows = task.domain_batch(0, 2000).tokens.contiguous();
+  for (int64_t i = 0; i < 2000; ++i)
+    file.insert(std::vector<int64_t>(all_rows[i].data_ptr<int64_t>(), all_rows[i].data_ptr<int64_t>() + 3));
+  EXPECT_GE(static_cast<int64_t>(seen.size()), 1500 - (2000 - static_cast<int64_t>(file.size())));
+  Domain ties{false, 6, 1, "order", 2};
+  int64_t tied = 0;
+  for_each_batch(task, ties, Scale::kCpu, [&](const Batch& b) {
+    tied += b.tokens.size(0);
+    EXPECT_TRUE(at::equal(b.tokens.select(1, 0), b.tokens.select(1, 1)));
+  });
+  EXPECT_EQ(tied, 6);  // every a = b row of the file
+}
+
+struct DatasetDomainError {
+  std::string name;
+  json domain;
+  std::string message;
+};
+
+void PrintTo(const DatasetDomainError& c, std::ostream* os) { *os << c.name; }
+
+class DatasetDomainErrors : public ::testing::TestWithParam<DatasetDomainError> {};
+
+TEST_P(DatasetDomainErrors, NameThePointer) {
+  const Task task = dataset_task(min_int_dataset(), "min_int");
+  EXPECT_EQ(testing_util::claim_parse_error(claim_file_with(accuracy_claim(GetParam().domain)), "ex/claims.json",
+                                            task.config(Scale::kCpu), &task),
+            GetParam().message);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, DatasetDomainErrors,
+    ::testing::Values(
+        DatasetDomainError{"Exhaustive", {{"exhaustive", true}},
+                           "ex/claims.json: /claims/0/domain/exhaustive: min_int is a dataset, itself a sample of its "
+                           "task; take all of its rows with {\"all\": true} or some with {\"sample\": N, \"seed\": S}"},
+        DatasetDomainError{"MoreRowsThanItHas", {{"sample", 2001}, {"seed", 0}},
+                           "ex/claims.json: /claims/0/domain/sample: 2001 out of range [1, 2000]"},
+        DatasetDomainError{"AllFalse", {{"all", false}},
+                           "ex/claims.json: /claims/0/domain/all: must be true; a sample of the rows is {\"sample\": "
+                           "N, \"seed\": S}"},
+        DatasetDomainError{"AllWithSeed", {{"all", true}, {"seed", 1}},
+                           "ex/claims.json: /claims/0/domain/seed: unknown field (valid: all, where)"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(DatasetClaimFile, NamesExactlyOneOfSystemAndTask) {
+  json both = claim_file_with(accuracy_claim({{"all", true}}));
+  both["system"] = "S1";
+  EXPECT_EQ(testing_util::claim_parse_error(both, "ex/claims.json", Config{}),
+            "ex/claims.json: expected one of 'system' (a built-in task) and 'task' (a dataset file)");
+  json spec = claim_file_with(accuracy_claim({{"all", true}}));
+  spec["task"] = "task.json";
+  EXPECT_EQ(testing_util::claim_parse_error(spec, "ex/claims.json", Config{}),
+            "ex/claims.json: /task: a task file is a dataset, .safetensors or .jsonl");
+  json missing = claim_file_with(accuracy_claim({{"all", true}}));
+  missing["task"] = "none.jsonl";
+  EXPECT_NE(testing_util::claim_parse_error(missing, "ex/claims.json", Config{}).find("ex/claims.json: /task: "),
+            std::string::npos);
+}
+
+TEST(DatasetClaimFile, PropertyClaimsNeedAGenerator) {
+  const Task task = dataset_task(min_int_dataset(), "min_int");
+  const json property = {{"id", "p"},
+                         {"hypothesis", "h"},
+                         {"kind", "property"},
+                         {"predicate", {{"correct", true}}},
+                         {"domain", {{"sample", 10}, {"seed", 0}}},
+                         {"pass", {{"rate_at_least", 0.9}}}};
+  EXPECT_NE(testing_util::claim_parse_error(claim_file_with(property), "ex/claims.json", task.config(Scale::kCpu), &task)
+                .find("'min_int' is a dataset; property claims need a task that generates examples"),
+            std::string::npos);
+}
+
+// The shipped example's claims hold on the model; on a dataset whose targets
+// are max(a, b) instead (the mechanism the claims name is absent) the
+// accuracy and attention claims fail.
+TEST(DatasetClaims, HoldOnMinIntAndFailWhereTheMechanismIsAbsent) {
+  const std::string root = testing_util::source_dir() + "/examples/min_int";
+  Checkpoint ck = load_checkpoint(testing_util::fixture("external/ckk_min_int/model.pt"));
+  const ClaimFile file = read_claim_file(root + "/claims/min_int.json");
+  Dataset swapped = min_int_dataset();
+  const at::Tensor a = swapped.examples.tokens.select(1, 0), b = swapped.examples.tokens.select(1, 1);
+  swapped.examples.targets.select(1, 2).copy_(at::max(a, b));
+  std::swap(swapped.examples.roles.at("min"), swapped.examples.roles.at("max"));
+  const Task real = *claim_task(file);
+  const Task wrong = dataset_task(swapped, "max_int");
+  ControlCache controls{&ck.model, {}};
+  for (const Claim& claim : parse_claims(file, real, ck.model.config)) {
+    const ClaimResult holds = verify_claim(real, claim, ck.model, controls);
+    EXPECT_EQ(holds.verdict, Verdict::kPass) << claim.id << ": " << holds.explanation;
+    if (claim.id != "accuracy" && claim.id != "head_attends_to_min") continue;
+    const ClaimResult fails = verify_claim(wrong, claim, ck.model, controls);
+    EXPECT_EQ(fails.verdict, Verdict::kFail) << claim.id << ": " << fails.explanation;
+  }
+}
+
+}  // namespace
+}  // namespace circuitcheck
