@@ -52,9 +52,9 @@ int inspect(const Args& args) {
     std::cout << "  class." << name << "  " << shape_text(t) << "  values "
               << value_counts(t, names == b.class_names.end() ? std::vector<std::string>{} : names->second) << "\n";
   }
-  for (const auto& [name, t] : d.counterfactuals)
+  for (const auto& [name, t] : d.examples.counterfactuals)
     std::cout << "  counterfactual." << name << "  " << shape_text(t)
-              << (d.counterfactual_targets.count(name) ? " (with targets)" : "") << "\n";
+              << (d.examples.counterfactual_targets.count(name) ? " (with targets)" : "") << "\n";
   if (shown > 0) std::cout << "first " << std::min<int64_t>(shown, d.size()) << " examples:\n";
   for (int64_t i = 0; i < std::min<int64_t>(shown, d.size()); ++i) {
     std::cout << "  " << i << ": " << task.detokenize(b.tokens[i]) << "\n     targets:";

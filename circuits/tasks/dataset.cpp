@@ -62,8 +62,8 @@ void check_tensor(const at::Tensor& t, const std::string& where, const std::stri
 int64_t max_id(const Dataset& d) {
   int64_t m = d.examples.tokens.max().item<int64_t>();
   m = std::max(m, d.examples.targets.max().item<int64_t>());
-  for (const auto& [name, t] : d.counterfactuals) m = std::max(m, t.max().item<int64_t>());
-  for (const auto& [name, t] : d.counterfactual_targets) m = std::max(m, t.max().item<int64_t>());
+  for (const auto& [name, t] : d.examples.counterfactuals) m = std::max(m, t.max().item<int64_t>());
+  for (const auto& [name, t] : d.examples.counterfactual_targets) m = std::max(m, t.max().item<int64_t>());
   return m;
 }
 
@@ -125,8 +125,8 @@ Dataset from_safetensors(const std::string& path) {
     else if (name.rfind("role.", 0) == 0) d.examples.roles[suffix("role.")] = t;
     else if (name.rfind("class.", 0) == 0) d.examples.classes[suffix("class.")] = t;
     else if (name.rfind("counterfactual.", 0) == 0 && ends_with(name, ".targets"))
-      d.counterfactual_targets[name.substr(15, name.size() - 15 - 8)] = t;
-    else if (name.rfind("counterfactual.", 0) == 0) d.counterfactuals[suffix("counterfactual.")] = t;
+      d.examples.counterfactual_targets[name.substr(15, name.size() - 15 - 8)] = t;
+    else if (name.rfind("counterfactual.", 0) == 0) d.examples.counterfactuals[suffix("counterfactual.")] = t;
     else
       fail(where + ": " + name.substr(0, 100),
            "unknown tensor (valid: tokens, targets, role.<name>, class.<name>, counterfactual.<name>, "
@@ -254,9 +254,9 @@ Dataset parse_dataset_lines(const std::string& text, const std::string& path) {
   d.examples.targets = to_tensor(all.targets, {n, *length});
   for (const auto& [name, values] : all.roles) d.examples.roles[name] = stacked(values, n, role_sizes[name]);
   for (const auto& [name, values] : all.classes) d.examples.classes[name] = stacked(values, n, class_sizes[name]);
-  for (const auto& [name, values] : all.counterfactuals) d.counterfactuals[name] = to_tensor(values, {n, *length});
+  for (const auto& [name, values] : all.counterfactuals) d.examples.counterfactuals[name] = to_tensor(values, {n, *length});
   for (const auto& [name, values] : all.counterfactual_targets)
-    d.counterfactual_targets[name] = to_tensor(values, {n, *length});
+    d.examples.counterfactual_targets[name] = to_tensor(values, {n, *length});
   check_dataset(d, path);
   return d;
 }
@@ -283,14 +283,14 @@ void check_dataset(const Dataset& d, const std::string& path) {
     check_tensor(c, where, "class." + name, n, std::nullopt, true);
     check_values(c, where, "class." + name, -1, std::numeric_limits<int64_t>::max(), "a class must be >= 0, or -1 where absent");
   }
-  for (const auto& [name, cf] : d.counterfactuals) {
+  for (const auto& [name, cf] : d.examples.counterfactuals) {
     check(valid_name(name), where + ": counterfactual." + name.substr(0, 100), "a name uses only letters, digits and '_'");
     check_tensor(cf, where, "counterfactual." + name, n, t, false);
     check_values(cf, where, "counterfactual." + name, 0, std::numeric_limits<int64_t>::max(), "a token id must be >= 0");
   }
-  for (const auto& [name, cft] : d.counterfactual_targets) {
+  for (const auto& [name, cft] : d.examples.counterfactual_targets) {
     const std::string tensor = "counterfactual." + name + ".targets";
-    check(d.counterfactuals.count(name), where + ": " + tensor.substr(0, 100), "no counterfactual '" + name.substr(0, 100) + "'");
+    check(d.examples.counterfactuals.count(name), where + ": " + tensor.substr(0, 100), "no counterfactual '" + name.substr(0, 100) + "'");
     check_tensor(cft, where, tensor, n, t, false);
     check_values(cft, where, tensor, -1, std::numeric_limits<int64_t>::max(), "a target must be >= 0, or -1");
   }
@@ -315,8 +315,8 @@ void write_dataset(const Dataset& d, const std::string& path) {
     TensorMap tensors = {{"tokens", b.tokens}, {"targets", b.targets}};
     for (const auto& [name, t] : b.roles) tensors["role." + name] = t;
     for (const auto& [name, t] : b.classes) tensors["class." + name] = t;
-    for (const auto& [name, t] : d.counterfactuals) tensors["counterfactual." + name] = t;
-    for (const auto& [name, t] : d.counterfactual_targets) tensors["counterfactual." + name + ".targets"] = t;
+    for (const auto& [name, t] : d.examples.counterfactuals) tensors["counterfactual." + name] = t;
+    for (const auto& [name, t] : d.examples.counterfactual_targets) tensors["counterfactual." + name + ".targets"] = t;
     Metadata metadata = {{"format", kDatasetFormat}};
     if (!d.vocab.empty()) metadata["vocab"] = json(d.vocab).dump();
     if (!b.class_names.empty()) metadata["class_names"] = json(b.class_names).dump();
@@ -338,8 +338,8 @@ void write_dataset(const Dataset& d, const std::string& path) {
     json line = {{"tokens", row(b.tokens, i)}, {"targets", row(b.targets, i)}};
     for (const auto& [name, t] : b.roles) line["roles"][name] = row(t, i);
     for (const auto& [name, t] : b.classes) line["classes"][name] = row(t, i);
-    for (const auto& [name, t] : d.counterfactuals) line["counterfactuals"][name] = row(t, i);
-    for (const auto& [name, t] : d.counterfactual_targets) line["counterfactual_targets"][name] = row(t, i);
+    for (const auto& [name, t] : d.examples.counterfactuals) line["counterfactuals"][name] = row(t, i);
+    for (const auto& [name, t] : d.examples.counterfactual_targets) line["counterfactual_targets"][name] = row(t, i);
     text += line.dump() + "\n";
   }
   write_text_atomically(path, text, "write_dataset");

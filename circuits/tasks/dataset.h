@@ -50,10 +50,8 @@ constexpr const char* kDatasetFormat = "circuitcheck.dataset/1";
 
 struct Dataset {
   std::string description;
-  Batch examples;  // tokens [N, T], targets [N, T], roles, classes, class_names
-  std::map<std::string, at::Tensor> counterfactuals;         // name -> [N, T] tokens
-  std::map<std::string, at::Tensor> counterfactual_targets;  // name -> [N, T]; a subset of counterfactuals' names
-  std::vector<std::string> vocab;                            // token strings; empty: tokens print as numbers
+  Batch examples;  // tokens [N, T], targets [N, T], roles, classes, class_names, counterfactuals (and their targets)
+  std::vector<std::string> vocab;  // token strings; empty: tokens print as numbers
 
   int64_t size() const { return examples.tokens.size(0); }      // N
   int64_t positions() const { return examples.tokens.size(1); }  // T

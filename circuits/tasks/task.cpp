@@ -96,18 +96,32 @@ Batch concat_batches(const Batch& a, const Batch& b, const std::string& where) {
   out.targets = at::cat({a.targets, b.targets});
   out.roles = concat_named(a.roles, b.roles, where + ": roles");
   out.classes = concat_named(a.classes, b.classes, where + ": classes");
+  out.counterfactuals = concat_named(a.counterfactuals, b.counterfactuals, where + ": counterfactuals");
+  out.counterfactual_targets =
+      concat_named(a.counterfactual_targets, b.counterfactual_targets, where + ": counterfactual targets");
   out.class_names = a.class_names;
   return out;
 }
 
-Batch take_rows(const Batch& b, const at::Tensor& rows) {
+namespace {
+
+// `b` with `rows_of` applied to each of its per-example tensors.
+Batch map_rows(const Batch& b, const std::function<at::Tensor(const at::Tensor&)>& rows_of) {
   Batch out;
-  out.tokens = b.tokens.index_select(0, rows);
-  out.targets = b.targets.index_select(0, rows);
-  for (const auto& [name, t] : b.roles) out.roles[name] = t.index_select(0, rows);
-  for (const auto& [name, t] : b.classes) out.classes[name] = t.index_select(0, rows);
+  out.tokens = rows_of(b.tokens);
+  out.targets = rows_of(b.targets);
+  for (const auto& [name, t] : b.roles) out.roles[name] = rows_of(t);
+  for (const auto& [name, t] : b.classes) out.classes[name] = rows_of(t);
+  for (const auto& [name, t] : b.counterfactuals) out.counterfactuals[name] = rows_of(t);
+  for (const auto& [name, t] : b.counterfactual_targets) out.counterfactual_targets[name] = rows_of(t);
   out.class_names = b.class_names;
   return out;
+}
+
+}  // namespace
+
+Batch take_rows(const Batch& b, const at::Tensor& rows) {
+  return map_rows(b, [&](const at::Tensor& t) { return t.index_select(0, rows); });
 }
 
 at::Tensor sample_rows(int64_t n, int64_t size, uint64_t seed, const std::string& where) {
@@ -122,13 +136,7 @@ at::Tensor sample_rows(int64_t n, int64_t size, uint64_t seed, const std::string
 }
 
 Batch slice_rows(const Batch& b, int64_t start, int64_t n) {
-  Batch out;
-  out.tokens = b.tokens.narrow(0, start, n);
-  out.targets = b.targets.narrow(0, start, n);
-  for (const auto& [name, t] : b.roles) out.roles[name] = t.narrow(0, start, n);
-  for (const auto& [name, t] : b.classes) out.classes[name] = t.narrow(0, start, n);
-  out.class_names = b.class_names;
-  return out;
+  return map_rows(b, [&](const at::Tensor& t) { return t.narrow(0, start, n); });
 }
 
 at::Tensor to_tensor(const std::vector<int64_t>& values, at::IntArrayRef shape) {

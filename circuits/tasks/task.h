@@ -14,6 +14,9 @@
 //            [batch, k] (one per item, e.g. S5's "carry_in" per answer
 //            digit); -1 where absent.
 //   class_names  optional readable names, class_names[c][v] for value v.
+//   counterfactuals  name -> [batch, pos] int64: a paired corrupted input per
+//            example (dataset tasks, dataset.h); counterfactual_targets
+//            name -> [batch, pos]: what a high-level model predicts on it.
 // Each system's header lists its roles and classes.
 //
 // Sampling is deterministic in (n, seed, scale) on every platform: one
@@ -49,6 +52,8 @@ struct Batch {
   std::map<std::string, at::Tensor> roles;    // [batch] or [batch, k] positions, -1 absent
   std::map<std::string, at::Tensor> classes;  // [batch] or [batch, k] values, -1 absent
   std::map<std::string, std::vector<std::string>> class_names;  // class -> name of each value
+  std::map<std::string, at::Tensor> counterfactuals;         // [batch, pos] corrupted inputs, by name
+  std::map<std::string, at::Tensor> counterfactual_targets;  // [batch, pos], a subset of counterfactuals' names
 };
 
 // The random source of the task generators: uniform integers drawn from a
@@ -203,14 +208,14 @@ void shuffle(std::vector<T>& values, Rng& rng) {
 // The `sample` of a task from its `draw`: draw(Rng(seed), n, scale).
 std::function<Batch(int64_t, uint64_t, Scale)> seeded(std::function<Batch(Rng&, int64_t, Scale)> draw);
 
-// The examples of `a` followed by those of `b`: tokens, targets, roles and
-// classes concatenated along the batch; class_names from `a`. Throws
+// The examples of `a` followed by those of `b`: tokens, targets, roles,
+// classes and counterfactuals concatenated along the batch; class_names from `a`. Throws
 // InputError (prefixed by `where`) unless both have the same sequence
 // length, role names and class names, with the same trailing shapes.
 Batch concat_batches(const Batch& a, const Batch& b, const std::string& where);
 
 // The examples of `b` at `rows` ([k] int64 batch indices), in that order:
-// tokens, targets, roles and classes; class_names kept.
+// tokens, targets, roles, classes and counterfactuals; class_names kept.
 Batch take_rows(const Batch& b, const at::Tensor& rows);
 
 // n distinct indices of [0, size) drawn with `seed`, [n] int64 in draw order:
@@ -218,8 +223,8 @@ Batch take_rows(const Batch& b, const at::Tensor& rows);
 // (prefixed by `where`) unless 0 <= n <= size.
 at::Tensor sample_rows(int64_t n, int64_t size, uint64_t seed, const std::string& where);
 
-// Examples [start, start + n) of `b`, as views: tokens, targets, roles and
-// classes; class_names kept.
+// Examples [start, start + n) of `b`, as views: tokens, targets, roles,
+// classes and counterfactuals; class_names kept.
 Batch slice_rows(const Batch& b, int64_t start, int64_t n);
 
 // An int64 tensor of `shape` holding `values` (row-major; sizes must agree).

@@ -36,7 +36,7 @@ void expect_same(const Dataset& a, const Dataset& b) {
   ASSERT_EQ(a.examples.roles.size(), b.examples.roles.size());
   for (const auto& [name, t] : a.examples.roles) EXPECT_TRUE(at::equal(t, b.examples.roles.at(name))) << name;
   for (const auto& [name, t] : a.examples.classes) EXPECT_TRUE(at::equal(t, b.examples.classes.at(name))) << name;
-  for (const auto& [name, t] : a.counterfactuals) EXPECT_TRUE(at::equal(t, b.counterfactuals.at(name))) << name;
+  for (const auto& [name, t] : a.examples.counterfactuals) EXPECT_TRUE(at::equal(t, b.examples.counterfactuals.at(name))) << name;
   EXPECT_EQ(a.vocab, b.vocab);
   EXPECT_EQ(a.examples.class_names, b.examples.class_names);
   EXPECT_EQ(a.description, b.description);
@@ -49,7 +49,7 @@ TEST(Dataset, JsonLinesReadToTensors) {
   EXPECT_EQ(d.examples.roles.at("eq").sizes(), (std::vector<int64_t>{3}));
   EXPECT_EQ(d.examples.roles.at("xy").sizes(), (std::vector<int64_t>{3, 2}));
   EXPECT_EQ(d.examples.classes.at("order")[1].item<int64_t>(), 1);
-  EXPECT_EQ(d.counterfactuals.at("swap")[2][1].item<int64_t>(), 2);
+  EXPECT_EQ(d.examples.counterfactuals.at("swap")[2][1].item<int64_t>(), 2);
   EXPECT_EQ(d.vocab.size(), 4u);
 }
 

@@ -66,7 +66,16 @@ void parse_patching(const nlohmann::json& v, const At& at, const ParseContext& c
   const Batch& sample = context.sample;
   PatchingSpec& p = claim.spec.emplace<PatchingSpec>();
   const At cf = at / "counterfactual";
-  if (v["counterfactual"].is_object()) {
+  if (v["counterfactual"].is_object() && v["counterfactual"].contains("input")) {
+    check_object(v["counterfactual"], cf, {"input"}, {"input"});
+    p.input = string_at(v["counterfactual"]["input"], cf / "input");
+    if (!sample.counterfactuals.count(p.input)) {
+      std::vector<std::string> valid;
+      for (const auto& [name, t] : sample.counterfactuals) valid.push_back(name);
+      (cf / "input").fail("unknown counterfactual input '" + p.input + "' (valid: " +
+                          (valid.empty() ? "none: the task pairs no inputs" : joined(valid)) + ")");
+    }
+  } else if (v["counterfactual"].is_object()) {
     check_object(v["counterfactual"], cf, {"role", "item"}, {"role", "item"});
     const at::Tensor& role = role_at(v["counterfactual"]["role"], cf / "role", sample);
     if (role.dim() != 2) (cf / "item").fail("role '" + v["counterfactual"]["role"].get<std::string>() + "' has one position per example, no items");
@@ -109,7 +118,8 @@ void run_patching(const RunContext& context, const Claim& claim, Outcome& out) {
   out.liveness.resize(p.sites.size());
   for_each_slice(task, claim.domain, scale, kPatchBatch, [&](const Batch& b) {
     const int64_t n = b.tokens.size(0);
-    const at::Tensor corrupt_tokens = counterfactual_tokens(b, p.counterfactual, p.item);
+    const at::Tensor corrupt_tokens =
+        p.input.empty() ? counterfactual_tokens(b, p.counterfactual, p.item) : b.counterfactuals.at(p.input);
     const int64_t from = first_scored_position(b.targets);
     auto metric = [&](const at::Tensor& logits) {
       return target_log_prob(logits.slice(1, logits.size(1) - (b.tokens.size(1) - from)), b.targets, from);
@@ -130,9 +140,10 @@ void run_patching(const RunContext& context, const Claim& claim, Outcome& out) {
     sweep_sum = sweep_sum.defined() ? sweep_sum + gain : gain;
   });
   const double gap = (clean_sum - corrupt_sum) / static_cast<double>(examples);
-  const std::string changed = p.counterfactual + (p.item >= 0 ? "[" + std::to_string(p.item) + "]" : "");
+  const std::string changed = !p.input.empty() ? "input " + p.input
+                              : p.counterfactual + (p.item >= 0 ? "[" + std::to_string(p.item) + "]" : "") + " changed";
   out.checks.push_back(value_check("gap", "clean minus counterfactual (" + changed +
-                                              " changed) log-probability of the targets, nats per example over " +
+                                              ") log-probability of the targets, nats per example over " +
                                               std::to_string(examples) + " examples:", gap, Rule::kNone, 0.0));
   std::string sites;
   for (const auto& site : p.sites) {

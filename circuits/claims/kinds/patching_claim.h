@@ -1,9 +1,11 @@
 // The "patching" claim kind: activation patching from a counterfactual that
-// changes one role (patching.h). The claimed sites, patched together from the
+// changes one role (patching.h), or from a counterfactual input the task
+// pairs with each example (a dataset's counterfactual.<name>). The claimed sites, patched together from the
 // clean run into the counterfactual run, must restore at least x of the
 // effect of the change on the clean targets' log-probability (recovery).
 //
-//   { "kind": "patching", "counterfactual": "idx",     // or {"role": "x", "item": 0}: one item of a [batch, k] role
+//   { "kind": "patching", "counterfactual": "idx",     // or {"role": "x", "item": 0}: one item of a [batch, k] role,
+//                                                      // or {"input": "swap"}: the task's paired input "swap"
 //     "sites": [ {"hook": "blocks.0.hook_resid_post", "role": "idx"},
 //                {"hook": "blocks.1.attn.hook_z", "heads": [0], "positions": [7, 8, 9]} ],
 //     "sweep": "resid_pre",                      // optional: a layer x position map, reported
@@ -35,7 +37,8 @@ struct PatchSite {
 };
 
 struct PatchingSpec {
-  std::string counterfactual;      // the role the counterfactual changes
+  std::string counterfactual;      // the role the counterfactual changes; empty with `input`
+  std::string input;               // the task's paired counterfactual input (Batch::counterfactuals); empty: a role
   int64_t item = -1;               // only this item of a [batch, k] role; -1: every item
   std::vector<PatchSite> sites;
   std::optional<HookType> sweep;   // resid_pre, resid_mid, resid_post, attn_out or mlp_out
