@@ -3,7 +3,7 @@
 #include "circuits/model/checkpoint.h"
 #include "circuits/formats/error.h"
 #include "circuits/claims/node_map.h"
-#include "circuits/tasks/dataset.h"
+#include "circuits/tasks/task_spec.h"
 #include "circuits/reports/report.h"
 #include "circuits/model/runtime.h"
 #include "circuits/training/trainer.h"

@@ -3,7 +3,7 @@
 #include "circuits/claims/claim_fields.h"
 #include "circuits/claims/controls.h"
 #include "circuits/formats/error.h"
-#include "circuits/tasks/dataset.h"
+#include "circuits/tasks/task_spec.h"
 #include "circuits/tasks/evaluate.h"
 
 #include <algorithm>
@@ -80,7 +80,7 @@ ClaimFile parse_claim_file(const json& document, const std::string& path) {
   if (schema != kClaimSchema)
     (at / "schema").fail("unknown schema '" + schema + "' (expected " + kClaimSchema + ")");
   if (document.contains("system") == document.contains("task"))
-    at.fail("expected one of 'system' (a built-in task) and 'task' (a dataset file)");
+    at.fail("expected one of 'system' (a built-in task) and 'task' (a task file)");
   const std::filesystem::path root = std::filesystem::path(path).parent_path() / "..";
   const auto resolved = [&](const char* field) {
     const std::string value = string_at(document[field], at / field);
@@ -114,7 +114,7 @@ ClaimFile read_claim_file(const std::string& path) {
 std::shared_ptr<const Task> claim_task(const ClaimFile& file) {
   const bool system = file.task.empty();
   const At at = At{file.path, ""} / (system ? "system" : "task");
-  if (!system && !is_dataset_path(file.task)) at.fail("a task file is a dataset, .safetensors or .jsonl");
+  if (!system && !is_task_file(file.task)) at.fail("a task file is a dataset (.safetensors, .jsonl) or a task spec (.json)");
   try {
     return load_task(system ? file.system : file.task);
   } catch (const InputError& e) {

@@ -48,7 +48,7 @@ struct Claim {
 };
 
 // A claim file's top level, checked: schema, either system (a built-in
-// task's name) or task (a dataset file, tasks/dataset.h), checkpoint (a
+// task's name) or task (a dataset file, tasks/dataset.h, or a task spec, tasks/task_spec.h), checkpoint (a
 // string), claims (an array); no other fields.
 struct ClaimFile {
   std::string path;

@@ -370,11 +370,4 @@ Task dataset_task(Dataset dataset, const std::string& name) {
   return task;
 }
 
-std::shared_ptr<const Task> load_task(const std::string& name_or_path) {
-  if (!is_dataset_path(name_or_path))
-    return std::shared_ptr<const Task>(std::shared_ptr<const Task>{}, &find_task(name_or_path));
-  return std::make_shared<const Task>(
-      dataset_task(read_dataset(name_or_path), std::filesystem::path(name_or_path).stem().string()));
-}
-
 }  // namespace circuitcheck

@@ -40,7 +40,6 @@
 #include "circuits/tasks/task.h"
 
 #include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -83,9 +82,5 @@ void write_dataset(const Dataset& dataset, const std::string& path);
 // `tokenize` reads them back. No generator (`draw`), hard cases, split,
 // cyclic input or recipe: property claims and training refuse it.
 Task dataset_task(Dataset dataset, const std::string& name);
-
-// The task `name_or_path` names: a dataset file (is_dataset_path) read into
-// dataset_task, named by the file's stem, or a built-in system (find_task).
-std::shared_ptr<const Task> load_task(const std::string& name_or_path);
 
 }  // namespace circuitcheck

@@ -99,11 +99,11 @@ TEST(DatasetClaimFile, NamesExactlyOneOfSystemAndTask) {
   json both = claim_file_with(accuracy_claim({{"all", true}}));
   both["system"] = "S1";
   EXPECT_EQ(testing_util::claim_parse_error(both, "ex/claims.json", Config{}),
-            "ex/claims.json: expected one of 'system' (a built-in task) and 'task' (a dataset file)");
+            "ex/claims.json: expected one of 'system' (a built-in task) and 'task' (a task file)");
   json spec = claim_file_with(accuracy_claim({{"all", true}}));
-  spec["task"] = "task.json";
+  spec["task"] = "task.txt";
   EXPECT_EQ(testing_util::claim_parse_error(spec, "ex/claims.json", Config{}),
-            "ex/claims.json: /task: a task file is a dataset, .safetensors or .jsonl");
+            "ex/claims.json: /task: a task file is a dataset (.safetensors, .jsonl) or a task spec (.json)");
   json missing = claim_file_with(accuracy_claim({{"all", true}}));
   missing["task"] = "none.jsonl";
   EXPECT_NE(testing_util::claim_parse_error(missing, "ex/claims.json", Config{}).find("ex/claims.json: /task: "),

@@ -1,0 +1,468 @@
+#include "circuits/tasks/task_spec.h"
+
+#include "circuits/formats/error.h"
+#include "circuits/formats/json_fields.h"
+#include "circuits/formats/text_file.h"
+#include "circuits/tasks/dataset.h"
+#include "circuits/tasks/expression.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+namespace circuitcheck {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kMaxFieldValue = 1000000000;
+constexpr int64_t kMaxListLength = 4096;
+constexpr int64_t kMaxDomainSize = 1000000000000000;  // larger domains are not enumerable
+constexpr std::size_t kMaxSpecBytes = 1 << 20;
+
+struct FieldSpec {
+  std::string name;
+  int64_t min = 0, max = 0;
+  int64_t length = -1;  // -1: an integer
+  bool distinct = false;
+
+  int64_t range() const { return max - min + 1; }
+};
+
+struct ElementSpec {
+  std::string pointer;
+  std::optional<int64_t> token;
+  std::optional<Expression> value;
+  std::vector<std::string> roles;
+  std::optional<Expression> target;
+};
+
+struct Spec {
+  std::string path;
+  WordVocab vocab;
+  int64_t vocab_size = 0;
+  int64_t outputs = 0;
+  std::vector<FieldSpec> fields;
+  std::vector<std::pair<std::string, Expression>> lets;  // in dependency order
+  std::vector<ElementSpec> sequence;
+  std::map<std::string, std::pair<std::string, Expression>> roles, classes;  // name -> (pointer, expression)
+  // Set from the first example: the sequence length, and each role's and class's width (0: [batch]).
+  int64_t length = -1;
+  std::map<std::string, int64_t> role_width, class_width;
+};
+
+// The field values of one example, by name.
+using Example = std::map<std::string, Value>;
+
+std::string describe(const Spec& spec, const Example& x) {
+  std::string s;
+  for (const FieldSpec& f : spec.fields) s += (s.empty() ? "" : ", ") + f.name + " = " + x.at(f.name).to_string();
+  return "(example " + s.substr(0, 200) + ")";
+}
+
+// The k-th value (0-based, ascending) of [min, max] not in `taken`.
+int64_t kth_unused(int64_t min, int64_t k, std::vector<int64_t> taken) {
+  std::sort(taken.begin(), taken.end());
+  int64_t v = min + k;
+  for (int64_t t : taken)
+    if (t <= v) ++v;
+  return v;
+}
+
+// A field's value from its digits: one per element (each in [0, range), or
+// [0, range - j) for element j of a distinct list).
+Value field_value(const FieldSpec& f, const std::vector<int64_t>& digits) {
+  if (f.length < 0) return Value::of(f.min + digits[0]);
+  std::vector<int64_t> xs;
+  for (int64_t d : digits) xs.push_back(f.distinct ? kth_unused(f.min, d, xs) : f.min + d);
+  return Value::of(xs);
+}
+
+int64_t element_count(const FieldSpec& f) { return f.length < 0 ? 1 : f.length; }
+int64_t radix(const FieldSpec& f, int64_t j) { return f.distinct ? f.range() - j : f.range(); }
+
+Example draw_example(const Spec& spec, Rng& rng) {
+  Example x;
+  for (const FieldSpec& f : spec.fields) {
+    std::vector<int64_t> digits;
+    for (int64_t j = 0; j < element_count(f); ++j) digits.push_back(rng.below(radix(f, j)));
+    x[f.name] = field_value(f, digits);
+  }
+  return x;
+}
+
+Example domain_example(const Spec& spec, int64_t index) {
+  std::vector<std::vector<int64_t>> digits(spec.fields.size());
+  for (std::size_t i = spec.fields.size(); i-- > 0;) {
+    const FieldSpec& f = spec.fields[i];
+    digits[i].resize(element_count(f));
+    for (int64_t j = element_count(f); j-- > 0;) {
+      digits[i][j] = index % radix(f, j);
+      index /= radix(f, j);
+    }
+  }
+  Example x;
+  for (std::size_t i = 0; i < spec.fields.size(); ++i) x[spec.fields[i].name] = field_value(spec.fields[i], digits[i]);
+  return x;
+}
+
+std::optional<int64_t> domain_size(const Spec& spec) {
+  int64_t size = 1;
+  for (const FieldSpec& f : spec.fields)
+    for (int64_t j = 0; j < element_count(f); ++j)
+      if (__builtin_mul_overflow(size, radix(f, j), &size) || size > kMaxDomainSize) return std::nullopt;
+  return size;
+}
+
+// One generated example, flat.
+struct Row {
+  std::vector<int64_t> tokens, targets;
+  std::map<std::string, Value> roles, classes;  // a list: [batch, k]; an integer: [batch]
+};
+
+std::vector<int64_t> as_values(const Value& v) { return v.is_list ? v.list : std::vector<int64_t>{v.integer}; }
+
+Row generate(const Spec& spec, Example env) {
+  const auto bad = [&](const std::string& pointer, const std::string& what) {
+    fail(spec.path + ": " + pointer, what + " " + describe(spec, env));
+  };
+  for (const auto& [name, e] : spec.lets) env[name] = e.evaluate(env);
+  Row row;
+  std::map<std::string, int64_t> first;  // role -> its element's first position
+  for (const ElementSpec& el : spec.sequence) {
+    const int64_t at = static_cast<int64_t>(row.tokens.size());
+    const Value v = el.token ? Value::of(*el.token) : el.value->evaluate(env);
+    const std::vector<int64_t> values = as_values(v);
+    if (static_cast<int64_t>(values.size()) > kMaxListLength)
+      bad(el.pointer + "/value", "a list longer than " + std::to_string(kMaxListLength));
+    for (int64_t t : values)
+      if (t < 0 || t >= spec.vocab_size)
+        bad(el.pointer + "/value", "token id " + std::to_string(t) + " outside the vocabulary [0, " +
+                                       std::to_string(spec.vocab_size) + ")");
+    row.tokens.insert(row.tokens.end(), values.begin(), values.end());
+    std::vector<int64_t> targets(values.size(), -1);
+    if (el.target) {
+      const Value t = el.target->evaluate(env);
+      targets = as_values(t);
+      if (t.is_list != v.is_list || targets.size() != values.size())
+        bad(el.pointer + "/target", "expected a target for each of the element's " + std::to_string(values.size()) +
+                                        " positions, got " + t.to_string().substr(0, 100));
+      for (int64_t x : targets)
+        if (x < 0 || x >= spec.outputs)
+          bad(el.pointer + "/target", "target " + std::to_string(x) + " outside [0, " + std::to_string(spec.outputs) + ")");
+    }
+    row.targets.insert(row.targets.end(), targets.begin(), targets.end());
+    std::vector<int64_t> positions;
+    for (std::size_t k = 0; k < values.size(); ++k) positions.push_back(at + static_cast<int64_t>(k));
+    for (const std::string& role : el.roles) {
+      row.roles[role] = v.is_list ? Value::of(positions) : Value::of(at);
+      first[role] = at;
+    }
+  }
+  const auto length = static_cast<int64_t>(row.tokens.size());
+  if (spec.length >= 0 && length != spec.length)
+    bad("/sequence", "a sequence of " + std::to_string(length) + " positions; the first example has " +
+                         std::to_string(spec.length));
+  Example with_roles = env;
+  for (const auto& [role, p] : first) with_roles["@" + role] = Value::of(p);
+  for (const auto& [name, pe] : spec.roles) {
+    row.roles[name] = pe.second.evaluate(with_roles);
+    for (int64_t p : as_values(row.roles[name]))
+      if (p < -1 || p >= length)
+        bad(pe.first, "position " + std::to_string(p) + " outside the sequence [0, " + std::to_string(length) + ")");
+  }
+  for (const auto& [name, pe] : spec.classes) {
+    row.classes[name] = pe.second.evaluate(env);
+    for (int64_t c : as_values(row.classes[name]))
+      if (c < -1) bad(pe.first, "class value " + std::to_string(c) + " below -1");
+  }
+  return row;
+}
+
+int64_t width_of(const Value& v) { return v.is_list ? static_cast<int64_t>(v.list.size()) : 0; }
+
+// Roles and classes keep their shape: [batch] (width 0) or [batch, k].
+void check_widths(const Spec& spec, const Row& row, const Example& x) {
+  for (const auto& [what, widths, values] :
+       {std::make_tuple("role", &spec.role_width, &row.roles), std::make_tuple("class", &spec.class_width, &row.classes)})
+    for (const auto& [name, width] : *widths) {
+      const int64_t w = width_of(values->at(name));
+      if (w != width)
+        fail(spec.path + ": " + what + " " + name,
+             (w ? std::to_string(w) + " values" : std::string("one integer")) + ", the first example has " +
+                 (width ? std::to_string(width) + " values" : std::string("one integer")) + " " + describe(spec, x));
+    }
+}
+
+Batch make_batch(const Spec& spec, const std::vector<Example>& examples) {
+  const auto n = static_cast<int64_t>(examples.size());
+  std::vector<int64_t> tokens, targets;
+  std::map<std::string, std::vector<int64_t>> roles, classes;
+  for (const Example& x : examples) {
+    Row row = generate(spec, x);
+    check_widths(spec, row, x);
+    tokens.insert(tokens.end(), row.tokens.begin(), row.tokens.end());
+    targets.insert(targets.end(), row.targets.begin(), row.targets.end());
+    for (const auto& [name, v] : row.roles) for (int64_t p : as_values(v)) roles[name].push_back(p);
+    for (const auto& [name, v] : row.classes) for (int64_t c : as_values(v)) classes[name].push_back(c);
+  }
+  Batch b;
+  b.tokens = to_tensor(tokens, {n, spec.length});
+  b.targets = to_tensor(targets, {n, spec.length});
+  const auto shaped = [n](const std::vector<int64_t>& v, int64_t width) {
+    return width ? to_tensor(v, {n, width}) : to_tensor(v, {n});
+  };
+  for (const auto& [name, width] : spec.role_width) b.roles[name] = shaped(roles[name], width);
+  for (const auto& [name, width] : spec.class_width) b.classes[name] = shaped(classes[name], width);
+  return b;
+}
+
+Expression expression_at(const json& v, const At& at) { return Expression::parse(string_at(v, at), at.file + ": " + at.pointer); }
+
+int64_t token_at(const json& v, const At& at, const Spec& spec) {
+  if (v.is_number_integer()) return integer_at(v, at, 0, spec.vocab_size - 1);
+  const std::string word = string_at(v, at);
+  const auto& words = spec.vocab.specials;
+  const auto it = std::find(words.begin(), words.end(), word);
+  if (it != words.end()) return spec.vocab.n_values + (it - words.begin());
+  const bool digits = !word.empty() && word.size() <= 9 && word.find_first_not_of("0123456789") == std::string::npos;
+  if (digits && std::stoll(word) < spec.vocab.n_values) return std::stoll(word);
+  at.fail("'" + word.substr(0, 100) + "' is not in the vocabulary");
+}
+
+void check_names(const Expression& e, const At& at, const std::set<std::string>& known) {
+  for (const std::string& name : e.names())
+    if (!known.count(name)) at.fail("unknown name '" + name + "' in '" + e.text().substr(0, 100) + "'");
+}
+
+// The derived values in an order where each comes after those it reads.
+std::vector<std::pair<std::string, Expression>> ordered_lets(const json& lets, const At& at, std::set<std::string> known) {
+  std::map<std::string, Expression> parsed;
+  for (const auto& [name, text] : lets.items()) parsed[name] = expression_at(text, at / name);
+  for (const auto& [name, e] : parsed) {
+    if (known.count(name)) (at / name).fail("'" + name + "' is already a field");
+    std::set<std::string> all = known;
+    for (const auto& [other, unused] : parsed) all.insert(other);
+    check_names(e, at / name, all);
+  }
+  std::vector<std::pair<std::string, Expression>> out;
+  while (out.size() < parsed.size()) {
+    bool progressed = false;
+    for (const auto& [name, e] : parsed) {
+      if (known.count(name)) continue;
+      if (std::all_of(e.names().begin(), e.names().end(), [&](const std::string& n) { return known.count(n) > 0; })) {
+        out.emplace_back(name, e);
+        known.insert(name);
+        progressed = true;
+      }
+    }
+    if (!progressed) {
+      std::vector<std::string> stuck;
+      for (const auto& [name, e] : parsed)
+        if (!known.count(name)) stuck.push_back(name);
+      (at / stuck[0]).fail("cyclic definition among " + joined(stuck));
+    }
+  }
+  return out;
+}
+
+bool valid_name(const std::string& name) {
+  return !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
+         name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == std::string::npos;
+}
+
+std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path) {
+  auto spec = std::make_shared<Spec>();
+  spec->path = path;
+  const At at{path, ""};
+  check_object(doc, at,
+               {"format", "description", "vocab", "outputs", "fields", "let", "sequence", "roles", "classes", "cyclic",
+                "answer_role_prefix"},
+               {"format", "vocab", "fields", "sequence"});
+  const std::string format = string_at(doc["format"], at / "format");
+  if (format != kTaskSpecFormat) (at / "format").fail("unknown format '" + format.substr(0, 100) + "' (expected " + kTaskSpecFormat + ")");
+  if (doc.contains("description")) string_at(doc["description"], at / "description");
+  const At vocab = at / "vocab";
+  check_object(doc["vocab"], vocab, {"numbers", "words"}, {});
+  spec->vocab.n_values = doc["vocab"].contains("numbers") ? integer_at(doc["vocab"]["numbers"], vocab / "numbers", 0, 1000000) : 0;
+  if (doc["vocab"].contains("words")) {
+    const json& words = array_at(doc["vocab"]["words"], vocab / "words");
+    for (std::size_t i = 0; i < words.size(); ++i) {
+      const std::string word = string_at(words[i], vocab / "words" / i);
+      if (word.empty() || word.find_first_of(" \t\n\r\v\f") != std::string::npos)
+        (vocab / "words" / i).fail("a word must be non-empty and hold no whitespace");
+      if (std::find(spec->vocab.specials.begin(), spec->vocab.specials.end(), word) != spec->vocab.specials.end())
+        (vocab / "words" / i).fail("'" + word.substr(0, 100) + "' appears twice");
+      spec->vocab.specials.push_back(word);
+    }
+  }
+  spec->vocab_size = spec->vocab.n_values + static_cast<int64_t>(spec->vocab.specials.size());
+  if (spec->vocab_size == 0) vocab.fail("no tokens: give \"numbers\" and/or \"words\"");
+  spec->outputs = doc.contains("outputs") ? integer_at(doc["outputs"], at / "outputs", 1, spec->vocab_size) : spec->vocab_size;
+
+  std::set<std::string> known;
+  const json& fields = array_at(doc["fields"], at / "fields");
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    const At f_at = at / "fields" / i;
+    check_object(fields[i], f_at, {"name", "min", "max", "length", "distinct"}, {"name", "min", "max"});
+    FieldSpec f;
+    f.name = string_at(fields[i]["name"], f_at / "name");
+    if (!valid_name(f.name)) (f_at / "name").fail("a name is a letter or '_' followed by letters, digits and '_'");
+    if (!known.insert(f.name).second) (f_at / "name").fail("duplicate field '" + f.name + "'");
+    f.min = integer_at(fields[i]["min"], f_at / "min", -kMaxFieldValue, kMaxFieldValue);
+    f.max = integer_at(fields[i]["max"], f_at / "max", -kMaxFieldValue, kMaxFieldValue);
+    if (f.min > f.max) (f_at / "max").fail("empty range [" + std::to_string(f.min) + ", " + std::to_string(f.max) + "]");
+    if (fields[i].contains("length")) f.length = integer_at(fields[i]["length"], f_at / "length", 0, kMaxListLength);
+    if (fields[i].contains("distinct")) {
+      if (!fields[i]["distinct"].is_boolean()) (f_at / "distinct").fail(std::string("expected a boolean, got ") + type_name(fields[i]["distinct"]));
+      if (f.length < 0) (f_at / "distinct").fail("only a list (with \"length\") can be distinct");
+      f.distinct = fields[i]["distinct"].get<bool>();
+    }
+    if (f.distinct && f.length > f.range())
+      (f_at / "length").fail("a distinct list of " + std::to_string(f.length) + " values from a range of " + std::to_string(f.range()));
+    spec->fields.push_back(f);
+  }
+  const std::set<std::string> field_names = known;
+  if (doc.contains("let")) {
+    check_object(doc["let"], at / "let", {}, {});
+    for (const auto& [name, text] : doc["let"].items())
+      if (!valid_name(name)) (at / "let" / name).fail("a name is a letter or '_' followed by letters, digits and '_'");
+    spec->lets = ordered_lets(doc["let"], at / "let", known);
+    for (const auto& [name, e] : spec->lets) known.insert(name);
+  }
+  const json& sequence = array_at(doc["sequence"], at / "sequence");
+  std::set<std::string> roles;
+  for (std::size_t i = 0; i < sequence.size(); ++i) {
+    const At e_at = at / "sequence" / i;
+    check_object(sequence[i], e_at, {"token", "value", "role", "target"}, {});
+    if (sequence[i].contains("token") == sequence[i].contains("value"))
+      e_at.fail("expected one of 'token' (a word of the vocabulary) and 'value' (an expression)");
+    ElementSpec el;
+    el.pointer = e_at.pointer;
+    if (sequence[i].contains("token")) el.token = token_at(sequence[i]["token"], e_at / "token", *spec);
+    if (sequence[i].contains("value")) {
+      el.value = expression_at(sequence[i]["value"], e_at / "value");
+      check_names(*el.value, e_at / "value", known);
+    }
+    if (sequence[i].contains("target")) {
+      el.target = expression_at(sequence[i]["target"], e_at / "target");
+      check_names(*el.target, e_at / "target", known);
+    }
+    if (sequence[i].contains("role")) {
+      const json& r = sequence[i]["role"];
+      const json names = r.is_array() ? r : json::array({r});
+      for (std::size_t k = 0; k < names.size(); ++k) {
+        const At r_at = r.is_array() ? e_at / "role" / k : e_at / "role";
+        const std::string name = string_at(names[k], r_at);
+        if (!valid_name(name)) r_at.fail("a role name is a letter or '_' followed by letters, digits and '_'");
+        if (!roles.insert(name).second) r_at.fail("duplicate role '" + name + "'");
+        el.roles.push_back(name);
+      }
+    }
+    spec->sequence.push_back(std::move(el));
+  }
+  std::set<std::string> with_roles = known;
+  for (const std::string& r : roles) with_roles.insert("@" + r);
+  for (const auto& [key, into, names] : {std::make_tuple("roles", &spec->roles, &with_roles), std::make_tuple("classes", &spec->classes, &known)}) {
+    if (!doc.contains(key)) continue;
+    check_object(doc[key], at / key, {}, {});
+    for (const auto& [name, text] : doc[key].items()) {
+      const At n_at = at / key / name;
+      if (!valid_name(name)) n_at.fail("a name is a letter or '_' followed by letters, digits and '_'");
+      if (std::string(key) == "roles" && roles.count(name)) n_at.fail("duplicate role '" + name + "'");
+      Expression e = expression_at(text, n_at);
+      check_names(e, n_at, *names);
+      into->emplace(name, std::make_pair(n_at.pointer, e));
+    }
+  }
+  // The first example (every field at its minimum) fixes the shapes and shows errors at load.
+  const Example first = domain_example(*spec, 0);
+  const Row row = generate(*spec, first);
+  spec->length = static_cast<int64_t>(row.tokens.size());
+  if (spec->length == 0) (at / "sequence").fail("the sequence has no positions");
+  if (std::all_of(row.targets.begin(), row.targets.end(), [](int64_t t) { return t < 0; }))
+    (at / "sequence").fail("no element has a target: nothing is scored");
+  for (const auto& [name, v] : row.roles) spec->role_width[name] = width_of(v);
+  for (const auto& [name, v] : row.classes) spec->class_width[name] = width_of(v);
+  return spec;
+}
+
+}  // namespace
+
+Task parse_task_spec(const json& doc, const std::string& path, const std::string& name) {
+  std::shared_ptr<const Spec> spec = parse_spec(doc, path);
+  Task task;
+  task.name = name;
+  Config need;
+  need.n_ctx = static_cast<int>(spec->length);
+  need.d_vocab = static_cast<int>(spec->vocab_size);
+  need.d_vocab_out = static_cast<int>(spec->outputs);
+  task.config = [need](Scale) { return need; };
+  task.draw = [spec, name](Rng& rng, int64_t n, Scale) {
+    check_sample_size(n, "sample(" + name + ")");
+    std::vector<Example> examples;
+    for (int64_t i = 0; i < n; ++i) examples.push_back(draw_example(*spec, rng));
+    return make_batch(*spec, examples);
+  };
+  task.sample = seeded(task.draw);
+  task.domain_size = domain_size(*spec);
+  if (task.domain_size) {
+    const int64_t size = *task.domain_size;
+    task.domain_batch = [spec, name, size](int64_t start, int64_t count) {
+      check_domain_range(start, count, size, "domain_batch(" + name + ")");
+      std::vector<Example> examples;
+      for (int64_t i = start; i < start + count; ++i) examples.push_back(domain_example(*spec, i));
+      return make_batch(*spec, examples);
+    };
+  } else {
+    task.domain_batch = no_domain(name);
+  }
+  const WordVocab vocab = spec->vocab;
+  task.detokenize = [vocab, name](const at::Tensor& row) { return detokenize_words(vocab, row, "detokenize(" + name + ")"); };
+  task.tokenize = [vocab, name](const std::string& text) { return tokenize_words(vocab, text, "tokenize(" + name + ")"); };
+  const At at{path, ""};
+  if (doc.contains("answer_role_prefix")) task.answer_role_prefix = string_at(doc["answer_role_prefix"], at / "answer_role_prefix");
+  if (doc.contains("cyclic")) {
+    const At c_at = at / "cyclic";
+    check_object(doc["cyclic"], c_at, {"modulus", "operands"}, {"modulus", "operands"});
+    const int64_t p = integer_at(doc["cyclic"]["modulus"], c_at / "modulus", 2, 100000);
+    const json& operands = array_at(doc["cyclic"]["operands"], c_at / "operands");
+    if (operands.size() != 2) (c_at / "operands").fail("expected the two fields of the pair (a, b)");
+    for (std::size_t i = 0; i < 2; ++i) {
+      const std::string field = string_at(operands[i], c_at / "operands" / i);
+      const bool ok = spec->fields.size() == 2 && spec->fields[i].name == field && spec->fields[i].length < 0 &&
+                      spec->fields[i].min == 0 && spec->fields[i].max == p - 1;
+      if (!ok)
+        (c_at / "operands" / i).fail("the cyclic operands must be the spec's only two fields, in order, each an integer in [0, " +
+                                     std::to_string(p - 1) + "]");
+    }
+    task.cyclic = Cyclic{p};
+  }
+  return task;
+}
+
+Task read_task_spec(const std::string& path, const std::string& name) {
+  const std::string text = read_text_file(path, "read_task_spec", kMaxSpecBytes);
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::exception& e) {
+    fail(path, std::string("invalid JSON: ") + std::string(e.what()).substr(0, 200));
+  }
+  return parse_task_spec(doc, path, name);
+}
+
+bool is_task_file(const std::string& path) {
+  return is_dataset_path(path) || std::filesystem::path(path).extension() == ".json";
+}
+
+std::shared_ptr<const Task> load_task(const std::string& name_or_path) {
+  if (!is_task_file(name_or_path))
+    return std::shared_ptr<const Task>(std::shared_ptr<const Task>{}, &find_task(name_or_path));
+  const std::string name = std::filesystem::path(name_or_path).stem().string();
+  return std::make_shared<const Task>(is_dataset_path(name_or_path) ? dataset_task(read_dataset(name_or_path), name)
+                                                                   : read_task_spec(name_or_path, name));
+}
+
+}  // namespace circuitcheck

@@ -1,0 +1,222 @@
+// Task specs (tasks/task_spec.h) and their expression language
+// (tasks/expression.h): values, errors naming the pointer, and S1 and S2
+// re-expressed as specs generating the built-in tasks' examples exactly.
+#include "circuits/formats/error.h"
+#include "circuits/tasks/expression.h"
+#include "circuits/tasks/task_spec.h"
+#include "tests/test_util.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+namespace circuitcheck {
+namespace {
+
+using nlohmann::json;
+
+struct ExpressionCase {
+  std::string text;
+  std::string value;  // Value::to_string(), or the error expected in the message
+};
+
+void PrintTo(const ExpressionCase& c, std::ostream* os) { *os << c.text; }
+
+const std::map<std::string, Value> kNames = {{"a", Value::of(7)}, {"b", Value::of(-3)}, {"xs", Value::of({4, 1, 3})}};
+
+class ExpressionValues : public ::testing::TestWithParam<ExpressionCase> {};
+
+TEST_P(ExpressionValues, Evaluate) {
+  EXPECT_EQ(Expression::parse(GetParam().text, "t").evaluate(kNames).to_string(), GetParam().value);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ExpressionValues,
+    ::testing::Values(ExpressionCase{"1 + 2 * 3", "7"}, ExpressionCase{"(1 + 2) * 3", "9"},
+                      ExpressionCase{"(a + b) % 5", "4"}, ExpressionCase{"b % 5", "2"}, ExpressionCase{"b / 2", "-2"},
+                      ExpressionCase{"-a", "-7"}, ExpressionCase{"a - b - 1", "9"}, ExpressionCase{"a > b && b < 0", "1"},
+                      ExpressionCase{"a <= b || !a", "0"}, ExpressionCase{"a != 7 ? 1 : a == 7 ? 2 : 3", "2"},
+                      ExpressionCase{"xs[0] + xs[-1]", "7"}, ExpressionCase{"sort(xs)", "[1, 3, 4]"},
+                      ExpressionCase{"reverse(xs)", "[3, 1, 4]"}, ExpressionCase{"set(xs, 1, a)", "[4, 7, 3]"},
+                      ExpressionCase{"len(xs) + sum(xs)", "11"}, ExpressionCase{"min(xs) * max(xs)", "4"},
+                      ExpressionCase{"min(a, b, 2)", "-3"}, ExpressionCase{"max(a, b)", "7"},
+                      ExpressionCase{"abs(b)", "3"}, ExpressionCase{"count([1, 2, 1], 1)", "2"},
+                      ExpressionCase{"index(xs, 3)", "2"}, ExpressionCase{"[a, b][1]", "-3"}));
+
+class ExpressionErrors : public ::testing::TestWithParam<ExpressionCase> {};
+
+TEST_P(ExpressionErrors, OneInputErrorNamingWhere) {
+  try {
+    Expression::parse(GetParam().text, "spec.json: /let/x").evaluate(kNames);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.rfind("spec.json: /let/x: ", 0), 0u) << message;
+    EXPECT_NE(message.find(GetParam().value), std::string::npos) << message;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ExpressionErrors,
+    ::testing::Values(ExpressionCase{"a / 0", "division by zero"}, ExpressionCase{"a % (b + 3)", "modulo by zero"},
+                      ExpressionCase{"xs[3]", "index 3 out of range for a list of 3"},
+                      ExpressionCase{"frob(a)", "unknown function 'frob'"}, ExpressionCase{"c + 1", "unknown name 'c'"},
+                      ExpressionCase{"a +", "unexpected end"}, ExpressionCase{"(a", "expected ')'"},
+                      ExpressionCase{"a $ b", "unexpected '$'"}, ExpressionCase{"xs + 1", "must be an integer"},
+                      ExpressionCase{"len(a)", "must be a list"}, ExpressionCase{"set(xs, 0)", "takes 3 arguments"},
+                      ExpressionCase{"index(xs, 9)", "9 is not in the list"},
+                      ExpressionCase{"922337203685477580 * 100", "integer overflow"},
+                      ExpressionCase{std::string(100, '(') + "a" + std::string(100, ')'), "nested deeper than 64"},
+                      ExpressionCase{std::string(5000, '1'), "longer than 4096"}));
+
+// Arbitrary text never crashes the parser: it parses or throws InputError.
+RC_GTEST_PROP(ExpressionFuzz, ArbitraryTextParsesOrIsRefused, ()) {
+  const std::string text = *rc::gen::container<std::string>(rc::gen::element<char>(
+      'a', 'b', 'x', 's', '1', '0', '(', ')', '[', ']', '+', '-', '*', '/', '%', '?', ':', '!', '=', '<', '&', '|', ',', ' '));
+  try {
+    Expression::parse(text, "t").evaluate(kNames);
+  } catch (const InputError&) {
+  }
+}
+
+std::string spec_path(const std::string& name) {
+  return testing_util::source_dir() + "/examples/task_specs/" + name + ".json";
+}
+
+// The spec's examples equal the built-in task's, token for token, with the
+// same roles and classes: in domain order and in seeded samples.
+void expect_same_examples(const Task& spec, const Task& builtin, const Batch& a, const Batch& b) {
+  EXPECT_TRUE(at::equal(a.tokens, b.tokens)) << spec.detokenize(a.tokens[0]) << " vs " << builtin.detokenize(b.tokens[0]);
+  EXPECT_TRUE(at::equal(a.targets, b.targets));
+  ASSERT_EQ(a.roles.size(), b.roles.size());
+  for (const auto& [name, t] : b.roles) EXPECT_TRUE(at::equal(a.roles.at(name), t)) << name;
+  ASSERT_EQ(a.classes.size(), b.classes.size());
+  for (const auto& [name, t] : b.classes) EXPECT_TRUE(at::equal(a.classes.at(name), t)) << name;
+}
+
+TEST(TaskSpec, ModularAdditionSpecIsS1) {
+  const Task spec = read_task_spec(spec_path("modular_addition"), "s1_spec");
+  const Task& s1 = find_task("S1");
+  ASSERT_EQ(spec.domain_size, s1.domain_size);
+  expect_same_examples(spec, s1, spec.domain_batch(0, 12769), s1.domain_batch(0, 12769));
+  expect_same_examples(spec, s1, spec.sample(500, 3, Scale::kCpu), s1.sample(500, 3, Scale::kCpu));
+  ASSERT_TRUE(spec.cyclic);
+  EXPECT_EQ(spec.cyclic->modulus, 113);
+  EXPECT_EQ(spec.detokenize(spec.domain_batch(120, 1).tokens[0]), s1.detokenize(s1.domain_batch(120, 1).tokens[0]));
+}
+
+TEST(TaskSpec, ArrayIndexSpecIsS2) {
+  const Task spec = read_task_spec(spec_path("array_index"), "s2_spec");
+  const Task& s2 = find_task("S2");
+  ASSERT_EQ(spec.domain_size, s2.domain_size);
+  expect_same_examples(spec, s2, spec.domain_batch(18000000, 4096), s2.domain_batch(18000000, 4096));
+  expect_same_examples(spec, s2, spec.sample(4096, 11, Scale::kCpu), s2.sample(4096, 11, Scale::kCpu));
+  Rng replay_spec({3, 0, 2, 1, 7}, 5), replay_s2({3, 0, 2, 1, 7}, 5);
+  expect_same_examples(spec, s2, spec.draw(replay_spec, 3, Scale::kCpu), s2.draw(replay_s2, 3, Scale::kCpu));
+  EXPECT_EQ(spec.answer_role_prefix, "predict_");
+}
+
+TEST(TaskSpec, DistinctListsDrawWithoutRepeatsAndEnumerateThePermutations) {
+  const json doc = {{"format", kTaskSpecFormat},
+                    {"vocab", {{"numbers", 4}}},
+                    {"fields", {{{"name", "xs"}, {"length", 3}, {"min", 0}, {"max", 3}, {"distinct", true}}}},
+                    {"sequence", {{{"value", "xs"}, {"role", "xs"}, {"target", "sort(xs)"}}}}};
+  const Task task = parse_task_spec(doc, "perm.json", "perm");
+  ASSERT_EQ(task.domain_size, 24);  // 4 * 3 * 2
+  const Batch all = task.domain_batch(0, 24);
+  std::set<std::vector<int64_t>> seen;
+  for (int64_t i = 0; i < 24; ++i) {
+    const at::Tensor row = all.tokens[i].contiguous();
+    std::vector<int64_t> xs(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + 3);
+    EXPECT_EQ(std::set<int64_t>(xs.begin(), xs.end()).size(), 3u);
+    seen.insert(xs);
+  }
+  EXPECT_EQ(seen.size(), 24u);
+  EXPECT_EQ(all.roles.at("xs").sizes(), (std::vector<int64_t>{24, 3}));
+}
+
+struct BadSpec {
+  std::string name;
+  std::function<void(json&)> change;
+  std::string message;
+};
+
+void PrintTo(const BadSpec& c, std::ostream* os) { *os << c.name; }
+
+json good_spec() {
+  return {{"format", kTaskSpecFormat},
+          {"vocab", {{"numbers", 10}, {"words", {"="}}}},
+          {"fields", {{{"name", "a"}, {"min", 0}, {"max", 9}}, {{"name", "b"}, {"min", 0}, {"max", 9}}}},
+          {"let", {{"c", "(a + b) % 10"}}},
+          {"sequence", {{{"value", "a"}, {"role", "a"}}, {{"value", "b"}}, {{"token", "="}, {"target", "c"}}}},
+          {"roles", {{"other", "@a + 1"}}},
+          {"classes", {{"carry", "a + b >= 10"}}}};
+}
+
+class TaskSpecErrors : public ::testing::TestWithParam<BadSpec> {};
+
+TEST_P(TaskSpecErrors, OneErrorNamingTheFileAndPointer) {
+  json doc = good_spec();
+  ASSERT_NO_THROW(parse_task_spec(doc, "spec.json", "t"));
+  GetParam().change(doc);
+  try {
+    parse_task_spec(doc, "spec.json", "t");
+    FAIL() << "parsed";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(GetParam().message), std::string::npos) << e.what();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, TaskSpecErrors,
+    ::testing::Values(
+        BadSpec{"Format", [](json& d) { d["format"] = "x"; }, "spec.json: /format: unknown format 'x'"},
+        BadSpec{"UnknownKey", [](json& d) { d["loop"] = true; }, "spec.json: /loop: unknown field"},
+        BadSpec{"EmptyRange", [](json& d) { d["fields"][0]["max"] = -1; }, "spec.json: /fields/0/max: empty range [0, -1]"},
+        BadSpec{"DistinctTooLong",
+                [](json& d) { d["fields"][0] = {{"name", "a"}, {"length", 11}, {"min", 0}, {"max", 9}, {"distinct", true}}; },
+                "spec.json: /fields/0/length: a distinct list of 11 values from a range of 10"},
+        BadSpec{"DuplicateField", [](json& d) { d["fields"][1]["name"] = "a"; }, "/fields/1/name: duplicate field 'a'"},
+        BadSpec{"UnknownName", [](json& d) { d["let"]["c"] = "a + z"; }, "spec.json: /let/c: unknown name 'z'"},
+        BadSpec{"UnknownFunction", [](json& d) { d["let"]["c"] = "exp(a)"; }, "spec.json: /let/c: unknown function 'exp'"},
+        BadSpec{"Cyclic", [](json& d) { d["let"] = {{"c", "e + 1"}, {"e", "c"}}; }, "spec.json: /let/c: cyclic definition among c, e"},
+        BadSpec{"DivisionByZero", [](json& d) { d["let"]["c"] = "a / (b - b)"; }, "spec.json: /let/c: division by zero"},
+        BadSpec{"ModuloByZero", [](json& d) { d["let"]["c"] = "a % b"; }, "spec.json: /let/c: modulo by zero"},
+        BadSpec{"WordNotInVocab", [](json& d) { d["sequence"][2]["token"] = "+"; }, "/sequence/2/token: '+' is not in the vocabulary"},
+        BadSpec{"TokenOutOfVocab", [](json& d) { d["sequence"][1]["value"] = "b + 11"; },
+                "spec.json: /sequence/1/value: token id 11 outside the vocabulary [0, 11) (example a = 0, b = 0)"},
+        BadSpec{"TargetOutOfRange", [](json& d) { d["outputs"] = 5; d["sequence"][2]["target"] = "c + 5"; },
+                "/sequence/2/target: target 5 outside [0, 5)"},
+        BadSpec{"TargetLength", [](json& d) { d["sequence"][2]["target"] = "[c, c]"; },
+                "/sequence/2/target: expected a target for each of the element's 1 positions"},
+        BadSpec{"RoleOutsideSequence", [](json& d) { d["roles"]["other"] = "@a + 3"; },
+                "spec.json: /roles/other: position 3 outside the sequence [0, 3)"},
+        BadSpec{"UnknownRole", [](json& d) { d["roles"]["other"] = "@b"; }, "/roles/other: unknown name '@b'"},
+        BadSpec{"NothingScored", [](json& d) { d["sequence"][2].erase("target"); }, "/sequence: no element has a target"},
+        BadSpec{"TokenAndValue", [](json& d) { d["sequence"][0]["token"] = "="; },
+                "/sequence/0: expected one of 'token' (a word of the vocabulary) and 'value' (an expression)"},
+        BadSpec{"NegativeClass", [](json& d) { d["classes"]["carry"] = "a - 5"; }, "/classes/carry: class value -5 below -1"},
+        BadSpec{"CyclicNotTheFields", [](json& d) { d["cyclic"] = {{"modulus", 11}, {"operands", {"a", "b"}}}; },
+                "/cyclic/operands/0: the cyclic operands must be the spec's only two fields"}),
+    [](const auto& info) { return info.param.name; });
+
+// Random edits of a good spec never crash: each parses or throws InputError.
+RC_GTEST_PROP(TaskSpecFuzz, MutatedSpecsParseOrAreRefused, ()) {
+  std::string text = good_spec().dump();
+  const int edits = *rc::gen::inRange(1, 6);
+  for (int i = 0; i < edits; ++i) text[*rc::gen::inRange<std::size_t>(0, text.size())] = *rc::gen::element<char>('0', '9', '-', '[', '"', '/', '%', 'a', '@', '}');
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::exception&) {
+    return;
+  }
+  try {
+    const Task task = parse_task_spec(doc, "spec.json", "t");
+    task.sample(20, 1, Scale::kCpu);
+  } catch (const InputError& e) {
+    RC_ASSERT(std::string(e.what()).find("spec.json") != std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace circuitcheck
