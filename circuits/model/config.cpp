@@ -1,9 +1,12 @@
 #include "circuits/model/config.h"
 
 #include "circuits/formats/error.h"
+#include "circuits/formats/json_input.h"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -20,9 +23,9 @@ std::optional<int> get_int(const json& j, const std::string& key, const std::str
   const json& v = j[key];
   bool integral = v.is_number_integer() ||
                   (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
-  check(integral, field(where, key), "expected an integer, got " + v.dump());
+  check(integral, field(where, key), "expected an integer, got " + json_excerpt(v));
   double d = v.get<double>();
-  check(d >= -2147483648.0 && d <= 2147483647.0, field(where, key), "out of range: " + v.dump());
+  check(d >= -2147483648.0 && d <= 2147483647.0, field(where, key), "out of range: " + json_excerpt(v));
   return static_cast<int>(d);
 }
 
@@ -34,13 +37,13 @@ int require_int(const json& j, const std::string& key, const std::string& where)
 
 std::optional<double> get_double(const json& j, const std::string& key, const std::string& where) {
   if (!j.contains(key) || j[key].is_null()) return std::nullopt;
-  check(j[key].is_number(), field(where, key), "expected a number, got " + j[key].dump());
+  check(j[key].is_number(), field(where, key), "expected a number, got " + json_excerpt(j[key]));
   return j[key].get<double>();
 }
 
 std::optional<bool> get_bool(const json& j, const std::string& key, const std::string& where) {
   if (!j.contains(key) || j[key].is_null()) return std::nullopt;
-  check(j[key].is_boolean(), field(where, key), "expected true or false, got " + j[key].dump());
+  check(j[key].is_boolean(), field(where, key), "expected true or false, got " + json_excerpt(j[key]));
   return j[key].get<bool>();
 }
 
@@ -51,13 +54,13 @@ Enum get_enum(const json& j, const std::string& key, const std::string& where,
   if (!j.contains(key)) return if_missing;
   const json& v = j[key];
   if (v.is_null()) return if_null;
-  check(v.is_string(), field(where, key), "expected a string, got " + v.dump());
+  check(v.is_string(), field(where, key), "expected a string, got " + json_excerpt(v));
   std::string valid;
   for (const auto& [name, value] : names) {
     if (name == v.get<std::string>()) return value;
     valid += (valid.empty() ? "" : ", ") + name;
   }
-  fail(field(where, key), "unknown value " + v.dump() + " (valid: " + valid + ")");
+  fail(field(where, key), "unknown value " + json_excerpt(v) + " (valid: " + valid + ")");
 }
 
 const std::vector<std::pair<std::string, ActFn>> kActFns = {
@@ -89,7 +92,7 @@ void reject_unsupported(const json& j, const std::string& where) {
       {"output_logits_soft_cap", -1.0}, {"n_key_value_heads", nullptr}};
   for (const auto& [key, value] : off) {
     if (!j.contains(key) || j[key].is_null() || j[key] == value) continue;
-    fail(field(where, key), "value " + j[key].dump() + " is not supported by circuitcheck (only " +
+    fail(field(where, key), "value " + json_excerpt(j[key]) + " is not supported by circuitcheck (only " +
                                 value.dump() + ")");
   }
 }
@@ -169,10 +172,13 @@ json config_to_json(const Config& c) {
 
 Config read_config(const std::string& path) {
   const std::string where = "read_config: " + path;
-  std::ifstream in(path);
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  check(std::filesystem::exists(status), where, "no such file");
+  check(std::filesystem::is_regular_file(status), where, "not a regular file");
+  std::ifstream in(path, std::ios::binary);
   check(in.good(), where, "cannot open the file");
-  json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  check(!j.is_discarded(), where, "not valid JSON");
+  const json j = parse_json(std::string(std::istreambuf_iterator<char>(in), {}), where);
   if (j.is_object() && j.contains("config") && j["config"].is_object())
     return config_from_json(j["config"], where + ": /config");
   return config_from_json(j, where);

@@ -58,7 +58,11 @@ Config config_from_json(const nlohmann::json& j, const std::string& where);
 nlohmann::json config_to_json(const Config& config);
 
 // Reads a JSON file holding a config, or an object whose "config" key holds one
-// (the `.json` beside a reference checkpoint).
+// (the `.json` beside a reference checkpoint). Throws InputError
+// "read_config: <path>: ..." when the file is missing or not a regular file
+// (a FIFO, a folder, a device: checked before it is opened), is not strict
+// JSON (see parse_json in circuits/formats/json_input.h), or holds a bad config
+// (as config_from_json).
 Config read_config(const std::string& path);
 
 // Throws InputError (prefixed by `where`) unless every dimension is positive,
