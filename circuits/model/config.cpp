@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -15,6 +16,8 @@ namespace circuitcheck {
 namespace {
 
 using nlohmann::json;
+
+constexpr double kUnsetAttnScale = -1.0;  // TL's default: sqrt(d_head)
 
 std::string field(const std::string& where, const std::string& key) { return where + ": /" + key; }
 
@@ -132,9 +135,8 @@ Config config_from_json(const json& j, const std::string& where) {
   c.eps = get_double(j, "eps", where).value_or(1e-5);
   bool use_attn_scale = get_bool(j, "use_attn_scale", where).value_or(true);
   auto attn_scale = get_double(j, "attn_scale", where);
-  c.attn_scale = !use_attn_scale ? 1.0
-                 : (attn_scale && *attn_scale > 0) ? *attn_scale
-                                                   : std::sqrt(static_cast<double>(c.d_head));
+  if (attn_scale == kUnsetAttnScale) attn_scale.reset();
+  c.attn_scale = !use_attn_scale ? 1.0 : attn_scale.value_or(std::sqrt(static_cast<double>(c.d_head)));
   c.use_attn_result = get_bool(j, "use_attn_result", where).value_or(false);
   c.use_split_qkv_input = get_bool(j, "use_split_qkv_input", where).value_or(false);
   c.use_hook_tokens = get_bool(j, "use_hook_tokens", where).value_or(false);
@@ -203,7 +205,11 @@ void validate_config(const Config& c, const std::string& where) {
     check(c.rotary_base > 0, field(where, "rotary_base"), "must be positive");
   }
   check(c.eps > 0, field(where, "eps"), "must be positive");
-  check(c.attn_scale > 0, field(where, "attn_scale"), "must be positive");
+  if (!(std::isfinite(c.attn_scale) && c.attn_scale > 0)) {
+    std::ostringstream value;
+    value << c.attn_scale;
+    fail(field(where, "attn_scale"), "must be positive and finite, got " + value.str());
+  }
 }
 
 std::string to_string(ActFn v) { return name_of(v, kActFns); }

@@ -35,7 +35,7 @@ struct Config {
   double rotary_base = 10000.0;
   AttentionDir attention_dir = AttentionDir::kCausal;
   double eps = 1e-5;
-  double attn_scale = 0.0;  // divisor of q.k; sqrt(d_head) by default, 1 when !use_attn_scale
+  double attn_scale = 0.0;  // divisor of q.k; sqrt(d_head) if omitted, null or -1 (TL's default); 1 if !use_attn_scale
   bool use_attn_result = false;      // TL flag: cache hook_result (circuitcheck computes it on request anyway)
   bool use_split_qkv_input = false;  // TL flag: per-head copies of the attention input (hook_q_input, ...)
   bool use_hook_tokens = false;      // TL flag: a hook_tokens hook point
@@ -67,7 +67,9 @@ Config read_config(const std::string& path);
 
 // Throws InputError (prefixed by `where`) unless every dimension is positive,
 // d_mlp > 0 and act_fn set unless attn_only, rotary_dim is even and within
-// d_head for rotary models, eps and attn_scale are positive.
+// d_head for rotary models, eps is positive and attn_scale positive and
+// finite (so a config's attn_scale of 0, -2 or 1e999 is an error, not the
+// default).
 void validate_config(const Config& config, const std::string& where);
 
 // TL names of the enum values ("LN", "rotary", "gelu_new", ...; "none" for kNone).

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <limits>
 
 namespace circuitcheck {
 namespace {
@@ -54,6 +55,13 @@ TEST(Config, TLDefaults) {
   EXPECT_EQ(c.n_heads, 4);
   EXPECT_EQ(c.d_vocab_out, 114);
   EXPECT_DOUBLE_EQ(c.attn_scale, std::sqrt(32.0));
+  for (const json& unset : {json(nullptr), json(-1.0)}) {  // TL's "unset" values
+    j["attn_scale"] = unset;
+    EXPECT_DOUBLE_EQ(config_from_json(j, "t").attn_scale, std::sqrt(32.0)) << unset;
+  }
+  j["attn_scale"] = 0.0;
+  j["use_attn_scale"] = false;  // TL ignores attn_scale then
+  EXPECT_DOUBLE_EQ(config_from_json(j, "t").attn_scale, 1.0);
 }
 
 std::string repeat(const std::string& piece, int times) {
@@ -106,6 +114,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"gqa", "n_key_value_heads", 2, false, "not supported"},
         BadConfig{"softcap", "attn_scores_soft_cap", 30.0, false, "not supported"},
         BadConfig{"no_act", "act_fn", nullptr, false, "required unless attn_only"},
+        BadConfig{"zero_attn_scale", "attn_scale", 0.0, false, "must be positive and finite, got 0"},
+        BadConfig{"negative_attn_scale", "attn_scale", -2.5, false, "must be positive and finite, got -2.5"},
+        BadConfig{"infinite_attn_scale", "attn_scale", std::numeric_limits<double>::infinity(), false,
+                  "must be positive and finite, got inf"},
+        BadConfig{"nan_attn_scale", "attn_scale", std::numeric_limits<double>::quiet_NaN(), false,
+                  "must be positive and finite, got nan"},
         BadConfig{"huge_string", "d_model", std::string(1'000'000, 'x'), false,
                   "expected an integer, got \"" + std::string(99, 'x') + "..."},
         BadConfig{"huge_utf8_string", "d_model", repeat("é", 1000), false,
