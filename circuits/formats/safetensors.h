@@ -20,8 +20,8 @@ struct Safetensors {
   Metadata metadata;  // the `__metadata__` block (string values only)
 };
 
-// The most tensors read_safetensors accepts in one file by default. Headers are
-// parsed in time linear in their size, but each tensor costs an allocation; the
+// The most tensors read_safetensors accepts in one file by default. A header of
+// n entries is parsed in O(n log n), but each tensor costs an allocation; the
 // largest real checkpoints hold a few thousand. A caller raises it with
 // read_safetensors' `max_tensors`.
 constexpr std::size_t kMaxSafetensorsTensors = 100'000;
