@@ -1,6 +1,7 @@
 #include "circuits/formats/safetensors.h"
 
 #include "circuits/formats/error.h"
+#include "circuits/formats/json_input.h"
 
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -20,7 +21,6 @@ namespace circuitcheck {
 namespace {
 
 constexpr std::uint64_t max_header_size = 100'000'000;
-constexpr int max_json_depth = 128;
 constexpr const char* metadata_key = "__metadata__";
 
 struct DtypeName {
@@ -101,10 +101,10 @@ std::vector<std::int64_t> parse_shape(const nlohmann::json& shape, const std::st
   std::uint64_t extent = 1;
   for (const auto& dim : shape) {
     const auto size = non_negative_integer(dim);
-    check(size.has_value(), where, name + ": shape: " + dim.dump() + " is not a non-negative integer");
+    check(size.has_value(), where, name + ": shape: " + json_excerpt(dim) + " is not a non-negative integer");
     const bool fits = !__builtin_mul_overflow(extent, std::max<std::uint64_t>(*size, 1), &extent) &&
                       extent <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-    if (!fits) fail(where, name + ": shape: " + shape.dump() + " overflows the element count");
+    if (!fits) fail(where, name + ": shape: " + json_excerpt(shape) + " overflows the element count");
     dims.push_back(static_cast<std::int64_t>(*size));
   }
   return dims;
@@ -117,7 +117,7 @@ Entry parse_entry(const std::string& name, const nlohmann::json& value, std::uin
   const auto& dtype = member(value, "dtype", name, where);
   check(dtype.is_string(), where, name + ": dtype: not a string");
   const auto type = dtype_from_name(dtype.get<std::string>());
-  check(type.has_value(), where, name + ": dtype: unknown dtype " + dtype.dump());
+  check(type.has_value(), where, name + ": dtype: unknown dtype " + json_excerpt(dtype));
 
   const auto& shape = member(value, "shape", name, where);
   const std::vector<std::int64_t> dims = parse_shape(shape, name, where);
@@ -125,11 +125,12 @@ Entry parse_entry(const std::string& name, const nlohmann::json& value, std::uin
   for (std::int64_t dim : dims) numel *= static_cast<std::uint64_t>(dim);
   std::uint64_t nbytes = 0;
   check(!__builtin_mul_overflow(numel, at::elementSize(*type), &nbytes), where,
-        name + ": shape: " + shape.dump() + " of " + dtype.get<std::string>() + " overflows the byte count");
+        name + ": shape: " + json_excerpt(shape) + " of " + dtype.get<std::string>() + " overflows the byte count");
 
   const auto& offsets = member(value, "data_offsets", name, where);
   const auto range = offset_pair(offsets);
-  check(range.has_value(), where, name + ": data_offsets: " + offsets.dump() + " is not two non-negative integers");
+  check(range.has_value(), where,
+        name + ": data_offsets: " + json_excerpt(offsets) + " is not two non-negative integers");
   const auto [begin, end] = *range;
   check(begin <= end, where,
         name + ": data_offsets: begin " + std::to_string(begin) + " > end " + std::to_string(end));
@@ -137,7 +138,7 @@ Entry parse_entry(const std::string& name, const nlohmann::json& value, std::uin
         name + ": data_offsets: end " + std::to_string(end) + " lies past the " + std::to_string(data_size) +
             "-byte data section");
   check(end - begin == nbytes, where,
-        name + ": data_offsets: span " + std::to_string(end - begin) + " bytes, but shape " + shape.dump() +
+        name + ": data_offsets: span " + std::to_string(end - begin) + " bytes, but shape " + json_excerpt(shape) +
             " of " + dtype.get<std::string>() + " needs " + std::to_string(nbytes));
   return {name, *type, dims, begin, end};
 }
@@ -156,19 +157,27 @@ std::string range_text(const Entry& entry) {
   return "[" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) + ")";
 }
 
-void check_no_overlap(std::vector<Entry>& entries, const std::string& where) {
+void check_exact_cover(std::vector<Entry>& entries, std::uint64_t data_size, const std::string& where) {
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
     return std::tie(a.begin, a.end, a.name) < std::tie(b.begin, b.end, b.name);
   });
   const Entry* previous = nullptr;
+  std::uint64_t covered = 0;
   for (const auto& entry : entries) {
     if (entry.begin == entry.end) continue;
-    if (previous != nullptr && entry.begin < previous->end) {
+    if (entry.begin < covered) {
       fail(where, entry.name + ": data_offsets: " + range_text(entry) + " overlaps " + previous->name + " " +
                       range_text(*previous));
     }
+    check(entry.begin == covered, where,
+          entry.name + ": data_offsets: " + range_text(entry) + " leaves a gap: bytes [" + std::to_string(covered) +
+              ", " + std::to_string(entry.begin) + ") of the data section belong to no tensor");
     previous = &entry;
+    covered = entry.end;
   }
+  check(covered == data_size, where,
+        "data: bytes [" + std::to_string(covered) + ", " + std::to_string(data_size) +
+            ") of the data section belong to no tensor (trailing bytes after the last tensor)");
 }
 
 std::uint64_t regular_file_size(const std::string& path, const std::string& where) {
@@ -189,16 +198,7 @@ void read_exactly(std::ifstream& in, char* out, std::uint64_t size, const std::s
 }
 
 nlohmann::json parse_header(const std::string& text, const std::string& where) {
-  const auto limit_depth = [&where](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-    if (depth > max_json_depth) fail(where, "header: nested deeper than " + std::to_string(max_json_depth) + " levels");
-    return true;
-  };
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(text, limit_depth);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail(where, std::string("header: not valid JSON: ") + e.what());
-  }
+  nlohmann::json header = parse_json(text, where + ": header");
   check(header.is_object(), where, "header: not a JSON object");
   return header;
 }
@@ -256,7 +256,7 @@ std::string header_text(const TensorMap& cpu, const Metadata& metadata, const st
 
 }  // namespace
 
-Safetensors read_safetensors(const std::string& path) {
+Safetensors read_safetensors(const std::string& path, std::size_t max_tensors) {
   const std::string where = "read_safetensors: " + path;
   const std::uint64_t file_size = regular_file_size(path, where);
   check(file_size >= 8, where,
@@ -277,6 +277,11 @@ Safetensors read_safetensors(const std::string& path) {
   read_exactly(in, text.data(), header_size, "header", where);
   const nlohmann::json header = parse_header(text, where);
 
+  const std::size_t tensor_count = header.size() - header.count(metadata_key);
+  check(tensor_count <= max_tensors, where,
+        "header: " + std::to_string(tensor_count) + " tensors exceed the limit of " + std::to_string(max_tensors) +
+            " tensors per file");
+
   const std::uint64_t data_size = file_size - 8 - header_size;
   Safetensors result;
   std::vector<Entry> entries;
@@ -287,7 +292,7 @@ Safetensors read_safetensors(const std::string& path) {
       entries.push_back(parse_entry(name, value, data_size, where));
     }
   }
-  check_no_overlap(entries, where);
+  check_exact_cover(entries, data_size, where);
 
   std::vector<char> data(data_size);
   read_exactly(in, data.data(), data_size, "data", where);

@@ -10,6 +10,7 @@
 
 #include "circuits/formats/tensor_map.h"
 
+#include <cstddef>
 #include <string>
 
 namespace circuitcheck {
@@ -19,18 +20,29 @@ struct Safetensors {
   Metadata metadata;  // the `__metadata__` block (string values only)
 };
 
+// The most tensors read_safetensors accepts in one file by default. A header of
+// n entries is parsed in O(n log n), but each tensor costs an allocation; the
+// largest real checkpoints hold a few thousand. A caller raises it with
+// read_safetensors' `max_tensors`.
+constexpr std::size_t kMaxSafetensorsTensors = 100'000;
+
 // Reads a safetensors file; the data section is read in one go.
 // Validates, with an InputError
 // "read_safetensors: <path>: <field or tensor name>: <what is wrong>":
 //   the file exists and is a regular file; it is at least 8 bytes; the header
 //   length lies within the file and is at most 100 MB (100'000'000 bytes); the
-//   header is a JSON object nested at most 128 levels deep; each entry has a
-//   known dtype, a shape of non-negative integers whose product (zero sizes
-//   counted as 1) fits in int64 and whose byte count fits in 64 bits, and two
-//   non-negative integer offsets with begin <= end <= data size;
-//   end - begin == numel * dtype size; no two non-empty tensors overlap (gaps are
-//   allowed); BOOL bytes are 0 or 1; `__metadata__` is an object of strings.
-Safetensors read_safetensors(const std::string& path);
+//   header is strict JSON (see parse_json in json_input.h: no NUL byte, nothing
+//   but whitespace after the object, such as the spaces that pad it, at most
+//   128 levels deep, no key twice, so no tensor named twice) and an object; it
+//   lists at most `max_tensors` tensors; each entry has a known dtype, a shape
+//   of non-negative integers whose product (zero sizes counted as 1) fits in
+//   int64 and whose byte count fits in 64 bits, and two non-negative integer
+//   offsets with begin <= end <= data size; end - begin == numel * dtype size;
+//   the non-empty tensors cover the data section exactly, from its first byte
+//   to the end of the file, with no gap, overlap or trailing byte (an empty
+//   tensor may sit at any offset up to the data size); BOOL bytes are 0 or 1;
+//   `__metadata__` is an object of strings.
+Safetensors read_safetensors(const std::string& path, std::size_t max_tensors = kMaxSafetensorsTensors);
 
 // Writes tensors (any device; copied to CPU, contiguous) and metadata to `path`
 // atomically: "<path>.tmp.<pid>" in the same folder, then a rename over `path`.

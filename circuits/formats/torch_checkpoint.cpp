@@ -1,6 +1,7 @@
 #include "circuits/formats/torch_checkpoint.h"
 
 #include "circuits/formats/error.h"
+#include "circuits/formats/json_input.h"
 #include "circuits/formats/pickle.h"
 #include "circuits/formats/zip_archive.h"
 
@@ -238,6 +239,13 @@ std::string archive_folder(const ZipArchive& zip) {
 TensorMap read_zip_state_dict(const std::string& path, const std::string& where) {
   ZipArchive zip = read_zip_archive(path, where);
   std::string folder = archive_folder(zip);
+  const std::string byteorder = folder + "byteorder";
+  if (zip.entries.count(byteorder) == 1) {
+    const std::string order = read_zip_entry(zip, byteorder);
+    check(order == "little", where,
+          "record '" + byteorder + "' says " + json_excerpt(order) +
+              ", not \"little\" (big-endian files are not supported)");
+  }
   std::string pickle = read_zip_entry(zip, folder + "data.pkl");
   std::size_t offset = 0;
   PickleRef root = unpickle(pickle, offset, state_dict_globals(), where + ": " + folder + "data.pkl");

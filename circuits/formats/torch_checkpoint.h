@@ -3,7 +3,8 @@
 //
 // Two container formats:
 //   zip (PyTorch >= 1.6): `<archive>/data.pkl` (pickle protocol 2) and the raw
-//     storages `<archive>/data/<key>`; `<archive>/version`.
+//     storages `<archive>/data/<key>`; `<archive>/version`; newer PyTorch
+//     also writes `<archive>/byteorder` ("little" or "big").
 //   legacy (`_use_new_zipfile_serialization=False`): pickled magic number,
 //     protocol version, sys_info, the object pickle, the list of storage keys,
 //     then per storage an i64 element count and its raw bytes.
@@ -32,7 +33,9 @@ namespace circuitcheck {
 // Throws InputError("read_torch_state_dict: <path>: <what>") when: the file is
 // not a regular file or unreadable; it is neither a zip archive nor a legacy
 // pickle; the zip is malformed or truncated (see zip_archive.h), has no or
-// several `*/data.pkl`, a compressed record or a bad CRC; the pickle is
+// several `*/data.pkl`, a compressed record or a bad CRC; its
+// `<archive>/byteorder` record says anything but "little" (older torch wrote
+// none: such files are little-endian); the pickle is
 // malformed or uses a forbidden global (see pickle.h); the legacy magic number,
 // protocol version (1001) or little_endian flag is wrong; the root is not a
 // dict of tensors or repeats a key; a storage record is missing, has the wrong

@@ -1,12 +1,14 @@
 #include "circuits/model/checkpoint.h"
 
 #include "circuits/formats/error.h"
+#include "circuits/formats/json_input.h"
 #include "circuits/formats/safetensors.h"
 #include "circuits/formats/sha256.h"
 #include "circuits/formats/torch_checkpoint.h"
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 namespace circuitcheck {
 namespace {
@@ -24,20 +26,28 @@ fs::path stem_json(const std::string& path) {
   return p.parent_path() / (p.stem().string() + ".json");
 }
 
+// `file` when it exists; an InputError when it is not a regular file (a FIFO would block the read).
+std::optional<std::string> side_file(const fs::path& file, const std::string& where) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(file, ec);
+  if (!fs::exists(status)) return std::nullopt;
+  check(fs::is_regular_file(status), where, "side file " + file.string() + ": not a regular file");
+  return file.string();
+}
+
 // The "system" string of the side `<stem>.json`, or "".
-std::string side_system(const std::string& path) {
-  std::ifstream in(stem_json(path));
-  if (!in.good()) return "";
-  auto j = nlohmann::json::parse(in, nullptr, false);
+std::string side_system(const std::string& path, const std::string& where) {
+  const std::optional<std::string> file = side_file(stem_json(path), where);
+  if (!file) return "";
+  std::ifstream in(*file, std::ios::binary);
+  check(in.good(), where, "side file " + *file + ": cannot open");
+  const auto j = parse_json(std::string(std::istreambuf_iterator<char>(in), {}), where + ": side file " + *file);
   return j.is_object() && j.contains("system") && j["system"].is_string() ? j["system"].get<std::string>() : "";
 }
 
-std::optional<std::string> side_config(const std::string& path) {
-  fs::path p(path);
-  if (fs::is_regular_file(stem_json(path))) return stem_json(path).string();
-  fs::path config_json = p.parent_path() / "config.json";
-  if (fs::is_regular_file(config_json)) return config_json.string();
-  return std::nullopt;
+std::optional<std::string> side_config(const std::string& path, const std::string& where) {
+  if (auto file = side_file(stem_json(path), where)) return file;
+  return side_file(fs::path(path).parent_path() / "config.json", where);
 }
 
 }  // namespace
@@ -120,11 +130,10 @@ Checkpoint load_checkpoint(const std::string& path, const std::optional<std::str
     config = read_config(*config_path);
     ck.config_source = "--config " + *config_path;
   } else if (ck.metadata.count("config")) {
-    auto j = nlohmann::json::parse(ck.metadata.at("config"), nullptr, false);
-    check(!j.is_discarded(), where + ": __metadata__/config", "not valid JSON");
+    const auto j = parse_json(ck.metadata.at("config"), where + ": __metadata__/config");
     config = config_from_json(j, where + ": __metadata__/config");
     ck.config_source = "metadata";
-  } else if (auto side = side_config(path)) {
+  } else if (auto side = side_config(path, where)) {
     config = read_config(*side);
     ck.config_source = "side file " + *side;
   } else {
@@ -138,7 +147,7 @@ Checkpoint load_checkpoint(const std::string& path, const std::optional<std::str
     for (const auto& a : inferred.assumed) ck.notes.push_back("assumed " + a);
   }
   ck.model = make_model(config, std::move(tensors), where);
-  ck.system = ck.metadata.count("system") ? ck.metadata.at("system") : side_system(path);
+  ck.system = ck.metadata.count("system") ? ck.metadata.at("system") : side_system(path, where);
   return ck;
 }
 

@@ -51,7 +51,11 @@ struct Checkpoint {
 // Reads a checkpoint in any supported format and resolves its config as above.
 // Throws InputError naming the file: unreadable or malformed file, a config
 // that contradicts a tensor's shape, a missing tensor, or a config that can
-// only be partly inferred (the message lists the fields needed via --config).
+// only be partly inferred (the message lists the fields needed via --config);
+// a side file (`<stem>.json`, `config.json`) that exists but is not a regular
+// file (a FIFO would block: checked before it is opened); a metadata config or
+// side file that is not strict JSON (see parse_json in
+// circuits/formats/json_input.h).
 Checkpoint load_checkpoint(const std::string& path,
                            const std::optional<std::string>& config_path = std::nullopt);
 

@@ -1,10 +1,14 @@
 #include "circuits/model/config.h"
 
 #include "circuits/formats/error.h"
+#include "circuits/formats/json_input.h"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -13,6 +17,8 @@ namespace {
 
 using nlohmann::json;
 
+constexpr double kUnsetAttnScale = -1.0;  // TL's default: sqrt(d_head)
+
 std::string field(const std::string& where, const std::string& key) { return where + ": /" + key; }
 
 std::optional<int> get_int(const json& j, const std::string& key, const std::string& where) {
@@ -20,9 +26,9 @@ std::optional<int> get_int(const json& j, const std::string& key, const std::str
   const json& v = j[key];
   bool integral = v.is_number_integer() ||
                   (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
-  check(integral, field(where, key), "expected an integer, got " + v.dump());
+  check(integral, field(where, key), "expected an integer, got " + json_excerpt(v));
   double d = v.get<double>();
-  check(d >= -2147483648.0 && d <= 2147483647.0, field(where, key), "out of range: " + v.dump());
+  check(d >= -2147483648.0 && d <= 2147483647.0, field(where, key), "out of range: " + json_excerpt(v));
   return static_cast<int>(d);
 }
 
@@ -34,13 +40,13 @@ int require_int(const json& j, const std::string& key, const std::string& where)
 
 std::optional<double> get_double(const json& j, const std::string& key, const std::string& where) {
   if (!j.contains(key) || j[key].is_null()) return std::nullopt;
-  check(j[key].is_number(), field(where, key), "expected a number, got " + j[key].dump());
+  check(j[key].is_number(), field(where, key), "expected a number, got " + json_excerpt(j[key]));
   return j[key].get<double>();
 }
 
 std::optional<bool> get_bool(const json& j, const std::string& key, const std::string& where) {
   if (!j.contains(key) || j[key].is_null()) return std::nullopt;
-  check(j[key].is_boolean(), field(where, key), "expected true or false, got " + j[key].dump());
+  check(j[key].is_boolean(), field(where, key), "expected true or false, got " + json_excerpt(j[key]));
   return j[key].get<bool>();
 }
 
@@ -51,13 +57,13 @@ Enum get_enum(const json& j, const std::string& key, const std::string& where,
   if (!j.contains(key)) return if_missing;
   const json& v = j[key];
   if (v.is_null()) return if_null;
-  check(v.is_string(), field(where, key), "expected a string, got " + v.dump());
+  check(v.is_string(), field(where, key), "expected a string, got " + json_excerpt(v));
   std::string valid;
   for (const auto& [name, value] : names) {
     if (name == v.get<std::string>()) return value;
     valid += (valid.empty() ? "" : ", ") + name;
   }
-  fail(field(where, key), "unknown value " + v.dump() + " (valid: " + valid + ")");
+  fail(field(where, key), "unknown value " + json_excerpt(v) + " (valid: " + valid + ")");
 }
 
 const std::vector<std::pair<std::string, ActFn>> kActFns = {
@@ -89,7 +95,7 @@ void reject_unsupported(const json& j, const std::string& where) {
       {"output_logits_soft_cap", -1.0}, {"n_key_value_heads", nullptr}};
   for (const auto& [key, value] : off) {
     if (!j.contains(key) || j[key].is_null() || j[key] == value) continue;
-    fail(field(where, key), "value " + j[key].dump() + " is not supported by circuitcheck (only " +
+    fail(field(where, key), "value " + json_excerpt(j[key]) + " is not supported by circuitcheck (only " +
                                 value.dump() + ")");
   }
 }
@@ -129,9 +135,8 @@ Config config_from_json(const json& j, const std::string& where) {
   c.eps = get_double(j, "eps", where).value_or(1e-5);
   bool use_attn_scale = get_bool(j, "use_attn_scale", where).value_or(true);
   auto attn_scale = get_double(j, "attn_scale", where);
-  c.attn_scale = !use_attn_scale ? 1.0
-                 : (attn_scale && *attn_scale > 0) ? *attn_scale
-                                                   : std::sqrt(static_cast<double>(c.d_head));
+  if (attn_scale == kUnsetAttnScale) attn_scale.reset();
+  c.attn_scale = !use_attn_scale ? 1.0 : attn_scale.value_or(std::sqrt(static_cast<double>(c.d_head)));
   c.use_attn_result = get_bool(j, "use_attn_result", where).value_or(false);
   c.use_split_qkv_input = get_bool(j, "use_split_qkv_input", where).value_or(false);
   c.use_hook_tokens = get_bool(j, "use_hook_tokens", where).value_or(false);
@@ -169,10 +174,13 @@ json config_to_json(const Config& c) {
 
 Config read_config(const std::string& path) {
   const std::string where = "read_config: " + path;
-  std::ifstream in(path);
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  check(std::filesystem::exists(status), where, "no such file");
+  check(std::filesystem::is_regular_file(status), where, "not a regular file");
+  std::ifstream in(path, std::ios::binary);
   check(in.good(), where, "cannot open the file");
-  json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  check(!j.is_discarded(), where, "not valid JSON");
+  const json j = parse_json(std::string(std::istreambuf_iterator<char>(in), {}), where);
   if (j.is_object() && j.contains("config") && j["config"].is_object())
     return config_from_json(j["config"], where + ": /config");
   return config_from_json(j, where);
@@ -197,7 +205,11 @@ void validate_config(const Config& c, const std::string& where) {
     check(c.rotary_base > 0, field(where, "rotary_base"), "must be positive");
   }
   check(c.eps > 0, field(where, "eps"), "must be positive");
-  check(c.attn_scale > 0, field(where, "attn_scale"), "must be positive");
+  if (!(std::isfinite(c.attn_scale) && c.attn_scale > 0)) {
+    std::ostringstream value;
+    value << c.attn_scale;
+    fail(field(where, "attn_scale"), "must be positive and finite, got " + value.str());
+  }
 }
 
 std::string to_string(ActFn v) { return name_of(v, kActFns); }

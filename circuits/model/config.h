@@ -35,7 +35,7 @@ struct Config {
   double rotary_base = 10000.0;
   AttentionDir attention_dir = AttentionDir::kCausal;
   double eps = 1e-5;
-  double attn_scale = 0.0;  // divisor of q.k; sqrt(d_head) by default, 1 when !use_attn_scale
+  double attn_scale = 0.0;  // divisor of q.k; sqrt(d_head) if omitted, null or -1 (TL's default); 1 if !use_attn_scale
   bool use_attn_result = false;      // TL flag: cache hook_result (circuitcheck computes it on request anyway)
   bool use_split_qkv_input = false;  // TL flag: per-head copies of the attention input (hook_q_input, ...)
   bool use_hook_tokens = false;      // TL flag: a hook_tokens hook point
@@ -58,12 +58,18 @@ Config config_from_json(const nlohmann::json& j, const std::string& where);
 nlohmann::json config_to_json(const Config& config);
 
 // Reads a JSON file holding a config, or an object whose "config" key holds one
-// (the `.json` beside a reference checkpoint).
+// (the `.json` beside a reference checkpoint). Throws InputError
+// "read_config: <path>: ..." when the file is missing or not a regular file
+// (a FIFO, a folder, a device: checked before it is opened), is not strict
+// JSON (see parse_json in circuits/formats/json_input.h), or holds a bad config
+// (as config_from_json).
 Config read_config(const std::string& path);
 
 // Throws InputError (prefixed by `where`) unless every dimension is positive,
 // d_mlp > 0 and act_fn set unless attn_only, rotary_dim is even and within
-// d_head for rotary models, eps and attn_scale are positive.
+// d_head for rotary models, eps is positive and attn_scale positive and
+// finite (so a config's attn_scale of 0, -2 or 1e999 is an error, not the
+// default).
 void validate_config(const Config& config, const std::string& where);
 
 // TL names of the enum values ("LN", "rotary", "gelu_new", ...; "none" for kNone).

@@ -168,8 +168,15 @@ std::string entry_x(const std::string& fields, const std::string& data = std::st
   return with_header(R"({"x":{)" + fields + "}}", data);
 }
 
+// x, one F32 at [0, 4): its header, that header padded with spaces, and its four zero data bytes.
+const std::string x_header = R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+const std::string x_padded = x_header + "   ";
+const std::string x_data(4, '\0');
+
 const std::vector<BadFile>& bad_files() {
   const std::string f32_one = R"("dtype":"F32","shape":[1],)";
+  const std::string two_floats_at = R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                                    R"("y":{"dtype":"F32","shape":[1],"data_offsets":)";
   static const std::vector<BadFile> cases = {
       {"empty", "", "header length: file has 0 bytes"},
       {"shorter_than_length", std::string("\x02\x00\x00", 3), "header length: file has 3 bytes"},
@@ -255,6 +262,33 @@ const std::vector<BadFile>& bad_files() {
       {"metadata_null", with_header(R"({"__metadata__":{"a":"b","k":null}})"), "__metadata__: k: not a string"},
       {"bool_byte_two", entry_x(R"("dtype":"BOOL","shape":[2],"data_offsets":[0,2])", "\x01\x02"),
        "x: BOOL data holds a byte other than 0 or 1"},
+      // The tensors must cover the data section exactly: a header length off by one, bytes slipped
+      // into the header or appended to the data leave bytes that no tensor claims (and shift the tensors).
+      {"length_one_short", le64(x_padded.size() - 1) + x_padded + x_data,
+       "data: bytes [4, 5) of the data section belong to no tensor"},
+      {"length_one_long", le64(x_padded.size() + 1) + x_padded + x_data,
+       "header: holds a NUL byte at byte " + std::to_string(x_padded.size())},
+      {"bytes_inserted_into_header", le64(x_padded.size()) + "  " + x_padded + x_data,
+       "data: bytes [4, 6) of the data section belong to no tensor"},
+      {"header_nul_then_garbage", with_header(x_header + std::string("\0{\"y\":", 6), x_data),
+       "header: holds a NUL byte at byte " + std::to_string(x_header.size())},
+      {"header_trailing_letters", with_header(x_header + " junk", x_data), "header: not valid JSON"},
+      {"trailing_bytes_after_data", with_header(x_padded, x_data + "junk"),
+       "data: bytes [4, 8) of the data section belong to no tensor"},
+      {"data_but_no_tensor", with_header("{}", "junk"), "data: bytes [0, 4) of the data section belong to no tensor"},
+      {"gap_before_the_first_tensor", entry_x(f32_one + R"("data_offsets":[4,8])", std::string(8, '\0')),
+       "x: data_offsets: [4, 8) leaves a gap: bytes [0, 4) of the data section belong to no tensor"},
+      {"gap_between_tensors", with_header(two_floats_at + "[8,12]}}", std::string(12, '\0')),
+       "y: data_offsets: [8, 12) leaves a gap: bytes [4, 8) of the data section belong to no tensor"},
+      {"duplicate_tensor_name",
+       with_header(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                   R"("x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                   std::string(8, '\0')),
+       R"(header: key "x" appears twice)"},
+      {"duplicate_field", entry_x(R"("dtype":"F32","dtype":"I32","shape":[1],"data_offsets":[0,4])"),
+       R"(header: key "dtype" appears twice)"},
+      {"duplicate_metadata_key", with_header(R"({"__metadata__":{"k":"a","k":"b"}})"),
+       R"(header: key "k" appears twice)"},
   };
   return cases;
 }
@@ -270,6 +304,45 @@ TEST_P(SafetensorsBadInput, IsAnInputErrorNamingPathAndField) {
 
 INSTANTIATE_TEST_SUITE_P(, SafetensorsBadInput, testing::ValuesIn(bad_files()),
                          [](const testing::TestParamInfo<BadFile>& info) { return info.param.name; });
+
+TEST(SafetensorsReadTest, WhitespaceMayFollowTheHeaderObject) {
+  const std::string path = scratch_dir("SafetensorsReadTest_Whitespace") + "/padded.safetensors";
+  write_file(path, with_header(x_header + " \n\t\r  ", x_data));
+  EXPECT_EQ(read_safetensors(path).tensors.at("x").item<float>(), 0.0f);
+}
+
+// A file of `count` one-element F32 tensors "t<i>" holding i, back to back, written by hand.
+std::string many_tensors(int count) {
+  std::string header = "{", data;
+  for (int i = 0; i < count; ++i) {
+    header += (i == 0 ? "\"t" : ",\"t") + std::to_string(i) + R"(":{"dtype":"F32","shape":[1],"data_offsets":[)" +
+              std::to_string(4 * i) + "," + std::to_string(4 * i + 4) + "]}";
+    const float value = static_cast<float>(i);
+    data.append(reinterpret_cast<const char*>(&value), sizeof value);
+  }
+  return with_header(header + R"(,"__metadata__":{"k":"v"}})", data);
+}
+
+TEST(SafetensorsReadTest, ManyTensorsBelowTheLimitLoad) {
+  const std::string path = scratch_dir("SafetensorsReadTest_Many") + "/many.safetensors";
+  write_file(path, many_tensors(20'000));
+  const Safetensors file = read_safetensors(path);
+  ASSERT_EQ(file.tensors.size(), 20'000u);
+  for (int i : {0, 1, 9'999, 19'999}) EXPECT_EQ(file.tensors.at("t" + std::to_string(i)).item<float>(), i);
+}
+
+TEST(SafetensorsReadTest, MoreTensorsThanTheLimitAreRefusedNamingIt) {
+  const std::string dir = scratch_dir("SafetensorsReadTest_Limit");
+  write_file(dir + "/three.safetensors", many_tensors(3));
+  expect_input_error([&] { read_safetensors(dir + "/three.safetensors", 2); },
+                     "read_safetensors: " + dir + "/three.safetensors: header: 3 tensors exceed the limit of 2 "
+                     "tensors per file");
+  EXPECT_EQ(read_safetensors(dir + "/three.safetensors", 3).tensors.size(), 3u);  // __metadata__ is no tensor
+
+  write_file(dir + "/many.safetensors", many_tensors(200'000));
+  expect_input_error([&] { read_safetensors(dir + "/many.safetensors"); },
+                     "header: 200000 tensors exceed the limit of " + std::to_string(kMaxSafetensorsTensors));
+}
 
 TEST(SafetensorsWriteTest, LayoutIsSortedBackToBackWithPaddedHeader) {
   const std::string dir = scratch_dir("SafetensorsWriteTest_Layout");

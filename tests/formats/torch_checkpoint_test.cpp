@@ -143,8 +143,11 @@ std::string make_zip(const std::vector<ZipFileSpec>& files, bool zip64 = false) 
 
 using Storages = std::vector<std::pair<std::string, std::string>>;  // key, raw bytes
 
-std::string zip_checkpoint(const std::string& pickle, const Storages& storages, const std::string& folder = "archive") {
+// A torch zip; `byteorder` is the content of `<folder>/byteorder`, none when empty (as older torch wrote).
+std::string zip_checkpoint(const std::string& pickle, const Storages& storages, const std::string& folder = "archive",
+                           const std::string& byteorder = "") {
   std::vector<ZipFileSpec> files = {{folder + "/data.pkl", pickle}};
+  if (!byteorder.empty()) files.push_back({folder + "/byteorder", byteorder});
   for (const auto& [key, bytes] : storages) files.push_back({folder + "/data/" + key, bytes});
   files.push_back({folder + "/version", "3\n"});
   return make_zip(files);
@@ -939,6 +942,11 @@ TEST(TorchCheckpointTest, RejectsBadInput) {
          return b;
        }(),
        "entry 'archive/data/0': CRC-32 mismatch"},
+      {"byteorder big", zip_checkpoint(state_dict_pickle({w}, false), {{"0", floats({1, 2, 3, 4})}}, "archive", "big"),
+       "record 'archive/byteorder' says \"big\", not \"little\" (big-endian files are not supported)"},
+      {"byteorder garbage",
+       zip_checkpoint(state_dict_pickle({w}, false), {{"0", floats({1, 2, 3, 4})}}, "archive", std::string(1000, 'x')),
+       "record 'archive/byteorder' says \"" + std::string(99, 'x') + "..., not \"little\""},
       {"1e6 MARKs in data.pkl", zip_checkpoint(kProto2 + std::string(1000000, '(') + ".", {}), "too many open MARKs"},
       {"1e6 nested lists in data.pkl",
        zip_checkpoint(kProto2 + std::string(1000000, ']') + std::string(1000000, 'a') + ".", {}),
@@ -983,6 +991,14 @@ TEST(TorchCheckpointTest, RejectsBadInput) {
   }
   expect_input_error([&] { read_torch_state_dict(dir); }, {"read_torch_state_dict: " + dir + ": not a regular file"});
   expect_input_error([&] { read_torch_state_dict(dir + "/missing.pt"); }, {"missing.pt: not a regular file"});
+}
+
+TEST(TorchCheckpointTest, ByteorderLittleIsRead) {
+  const std::string path = write_scratch(scratch_dir("TorchCheckpointTest.ByteorderLittle"), "little.pt",
+                                         zip_checkpoint(state_dict_pickle({{"w", "0", "FloatStorage", 2, 0, {2}, {1}}},
+                                                                          false),
+                                                        {{"0", floats({1.5, -2})}}, "archive", "little"));
+  EXPECT_TRUE(at::equal(read_torch_state_dict(path).at("w"), at::tensor({1.5f, -2.0f})));
 }
 
 TEST(TorchCheckpointTest, LooksLikeTorchFile) {

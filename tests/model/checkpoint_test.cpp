@@ -4,6 +4,9 @@
 #include "tests/test_util.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
 
 namespace circuitcheck {
 namespace {
@@ -94,6 +97,47 @@ TEST(Checkpoint, ShapeThatContradictsTheConfigNamesFileAndTensor) {
 TEST(Checkpoint, ExplicitConfigThatDoesNotFitIsAnError) {
   EXPECT_TRUE(throws_with([&] { load_checkpoint(fixture("tl/modadd/model.pt"), fixture("tl/array_index/config.json")); },
                           {"model.pt", "contradicts the config"}));
+}
+
+// A metadata config nested 100,000 levels deep (which dumped into a message would overflow the stack)
+// is refused before it is built; so are a NUL and a repeated key.
+TEST(Checkpoint, MetadataConfigThatIsNotStrictJsonNamesFileAndField) {
+  Checkpoint ck = load_checkpoint(fixture("tl/modadd/model.pt"));
+  const std::string dir = scratch_dir("CheckpointStrictMetadata");
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  const std::string config = config_to_json(ck.model.config).dump();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {deep, "nested deeper than 128 levels"},
+      {R"({"n_layers": )" + deep + "}", "nested deeper than 128 levels"},
+      {config + std::string("\0garbage", 8), "holds a NUL byte at byte " + std::to_string(config.size())},
+      {R"({"n_layers": 1, "n_layers": 1})", R"(key "n_layers" appears twice)"},
+  };
+  for (const auto& [text, message] : cases) {
+    SCOPED_TRACE(message);
+    write_safetensors(dir + "/bad.safetensors", ck.model.params, {{"config", text}});
+    EXPECT_TRUE(throws_with([&] { load_checkpoint(dir + "/bad.safetensors"); },
+                            {"load_checkpoint: " + dir + "/bad.safetensors: __metadata__/config: " + message}));
+  }
+}
+
+// A side file that is a FIFO would block the read forever: it is refused before it is opened.
+TEST(Checkpoint, SideFilesMustBeRegularFiles) {
+  Checkpoint ck = load_checkpoint(fixture("tl/modadd/model.pt"));
+  const std::string dir = scratch_dir("CheckpointSideFifo");
+  save_checkpoint(dir + "/with_config.safetensors", ck.model);  // config in metadata, no system: reads <stem>.json
+  write_safetensors(dir + "/bare.safetensors", ck.model.params);  // no config: reads <stem>.json, then config.json
+  for (const char* side : {"with_config.json", "bare.json", "config.json"})
+    ASSERT_EQ(::mkfifo((dir + "/" + side).c_str(), 0600), 0) << side;
+  EXPECT_TRUE(throws_with([&] { load_checkpoint(dir + "/with_config.safetensors"); },
+                          {"load_checkpoint: " + dir + "/with_config.safetensors: side file " + dir +
+                           "/with_config.json: not a regular file"}));
+  EXPECT_TRUE(throws_with([&] { load_checkpoint(dir + "/bare.safetensors"); },
+                          {"side file " + dir + "/bare.json: not a regular file"}));
+  std::filesystem::remove(dir + "/bare.json");
+  EXPECT_TRUE(throws_with([&] { load_checkpoint(dir + "/bare.safetensors"); },
+                          {"side file " + dir + "/config.json: not a regular file"}));
+  EXPECT_TRUE(throws_with([&] { load_checkpoint(fixture("tl/modadd/model.pt"), dir + "/config.json"); },
+                          {"read_config: " + dir + "/config.json: not a regular file"}));
 }
 
 TEST(Checkpoint, MissingFileAndDirectory) {

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <limits>
 
 namespace circuitcheck {
 namespace {
@@ -52,6 +55,19 @@ TEST(Config, TLDefaults) {
   EXPECT_EQ(c.n_heads, 4);
   EXPECT_EQ(c.d_vocab_out, 114);
   EXPECT_DOUBLE_EQ(c.attn_scale, std::sqrt(32.0));
+  for (const json& unset : {json(nullptr), json(-1.0)}) {  // TL's "unset" values
+    j["attn_scale"] = unset;
+    EXPECT_DOUBLE_EQ(config_from_json(j, "t").attn_scale, std::sqrt(32.0)) << unset;
+  }
+  j["attn_scale"] = 0.0;
+  j["use_attn_scale"] = false;  // TL ignores attn_scale then
+  EXPECT_DOUBLE_EQ(config_from_json(j, "t").attn_scale, 1.0);
+}
+
+std::string repeat(const std::string& piece, int times) {
+  std::string text;
+  for (int i = 0; i < times; ++i) text += piece;
+  return text;
 }
 
 struct BadConfig {
@@ -77,6 +93,7 @@ TEST_P(ConfigErrors, NameTheField) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("cfg.json: /" + b.key), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find(b.message), std::string::npos) << e.what();
+    EXPECT_LT(std::string(e.what()).size(), 300u);
   }
 }
 
@@ -96,7 +113,17 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"gated", "gated_mlp", true, false, "not supported"},
         BadConfig{"gqa", "n_key_value_heads", 2, false, "not supported"},
         BadConfig{"softcap", "attn_scores_soft_cap", 30.0, false, "not supported"},
-        BadConfig{"no_act", "act_fn", nullptr, false, "required unless attn_only"}),
+        BadConfig{"no_act", "act_fn", nullptr, false, "required unless attn_only"},
+        BadConfig{"zero_attn_scale", "attn_scale", 0.0, false, "must be positive and finite, got 0"},
+        BadConfig{"negative_attn_scale", "attn_scale", -2.5, false, "must be positive and finite, got -2.5"},
+        BadConfig{"infinite_attn_scale", "attn_scale", std::numeric_limits<double>::infinity(), false,
+                  "must be positive and finite, got inf"},
+        BadConfig{"nan_attn_scale", "attn_scale", std::numeric_limits<double>::quiet_NaN(), false,
+                  "must be positive and finite, got nan"},
+        BadConfig{"huge_string", "d_model", std::string(1'000'000, 'x'), false,
+                  "expected an integer, got \"" + std::string(99, 'x') + "..."},
+        BadConfig{"huge_utf8_string", "d_model", repeat("é", 1000), false,
+                  "expected an integer, got \"" + repeat("é", 49) + "..."}),
     [](const auto& info) { return info.param.name; });
 
 TEST(ConfigErrors, RotaryDimMustFit) {
@@ -108,6 +135,44 @@ TEST(ConfigErrors, RotaryDimMustFit) {
   EXPECT_THROW(config_from_json(j, "t"), InputError);
   j["rotary_dim"] = 16;
   EXPECT_NO_THROW(config_from_json(j, "t"));
+}
+
+// A config file that is not strict JSON, or a JSON whose value nests deeper than 128 levels (which
+// dumped into a message would overflow the stack), is one InputError naming the file.
+TEST(ConfigErrors, FilesThatAreNotStrictJson) {
+  const std::string dir = testing_util::scratch_dir("ConfigErrorsStrictJson");
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  const std::string s1 = s1_json().dump();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"n_layers": )" + deep + "}", "nested deeper than 128 levels"},
+      {deep, "nested deeper than 128 levels"},
+      {R"({"config": {"n_layers": )" + deep + "}}", "nested deeper than 128 levels"},
+      {s1 + std::string("\0{\"n_layers\": 2}", 16), "holds a NUL byte at byte " + std::to_string(s1.size())},
+      {s1 + " {}", "not valid JSON"},
+      {R"({"n_layers": 1, "n_layers": 2})", R"(key "n_layers" appears twice)"},
+  };
+  for (const auto& [text, message] : cases) {
+    SCOPED_TRACE(message);
+    testing_util::write_file(dir + "/cfg.json", text);
+    try {
+      read_config(dir + "/cfg.json");
+      ADD_FAILURE() << "accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("read_config: " + dir + "/cfg.json: " + message), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
+TEST(ConfigErrors, AFifoIsRefusedWithoutBeingOpened) {
+  const std::string fifo = testing_util::scratch_dir("ConfigErrorsFifo") + "/cfg.json";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  try {
+    read_config(fifo);
+    ADD_FAILURE() << "accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), "read_config: " + fifo + ": not a regular file");
+  }
 }
 
 TEST(ConfigErrors, NotJsonAndMissingFile) {
