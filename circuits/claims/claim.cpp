@@ -3,18 +3,21 @@
 #include "circuits/claims/claim_fields.h"
 #include "circuits/claims/controls.h"
 #include "circuits/formats/error.h"
+#include "circuits/formats/json_input.h"
+#include "circuits/formats/text_file.h"
 #include "circuits/tasks/task_spec.h"
 #include "circuits/tasks/evaluate.h"
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 namespace circuitcheck {
 namespace {
 
 using nlohmann::json;
+
+constexpr std::size_t kMaxClaimFileBytes = std::size_t{64} << 20;
 
 // The fields every kind has: id, hypothesis, controls, and "domain" for the
 // kinds that run on a domain of examples.
@@ -100,15 +103,7 @@ ClaimFile parse_claim_file(const json& document, const std::string& path) {
 }
 
 ClaimFile read_claim_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  check(static_cast<bool>(in), path, "cannot open the claim file");
-  json document;
-  try {
-    document = json::parse(in);
-  } catch (const json::exception& e) {
-    fail(path, std::string("invalid JSON: ") + e.what());
-  }
-  return parse_claim_file(document, path);
+  return parse_claim_file(parse_json(read_text_file(path, "read_claim_file", kMaxClaimFileBytes), path), path);
 }
 
 std::shared_ptr<const Task> claim_task(const ClaimFile& file) {

@@ -13,7 +13,9 @@
 //
 // Errors: every problem is one InputError "<file>: <JSON pointer>: <what>",
 // e.g. "claims/array_index.json: /claims/3/head: head 2 out of range, the model
-// has 1 head": invalid JSON, a wrong schema, an unknown or missing field, a
+// has 1 head": a missing or irregular file (a FIFO), a file over 64 MB,
+// JSON that is not strict (parse_json: NUL bytes, repeated keys, nesting
+// deeper than 128 levels), a wrong schema, an unknown or missing field, a
 // wrong JSON type, an unknown kind, system, role, class, hook or control, a
 // layer, head or position out of range, a threshold outside [0, 1] for rates,
 // a duplicate id, an exhaustive domain the system cannot enumerate.

@@ -2,6 +2,7 @@
 
 #include "circuits/formats/error.h"
 #include "circuits/formats/json_input.h"
+#include "circuits/formats/text_file.h"
 #include "circuits/formats/safetensors.h"
 #include "circuits/formats/sha256.h"
 #include "circuits/formats/torch_checkpoint.h"
@@ -39,9 +40,7 @@ std::optional<std::string> side_file(const fs::path& file, const std::string& wh
 std::string side_system(const std::string& path, const std::string& where) {
   const std::optional<std::string> file = side_file(stem_json(path), where);
   if (!file) return "";
-  std::ifstream in(*file, std::ios::binary);
-  check(in.good(), where, "side file " + *file + ": cannot open");
-  const auto j = parse_json(std::string(std::istreambuf_iterator<char>(in), {}), where + ": side file " + *file);
+  const auto j = parse_json(read_text_file(*file, where + ": side file", kMaxConfigBytes), where + ": side file " + *file);
   return j.is_object() && j.contains("system") && j["system"].is_string() ? j["system"].get<std::string>() : "";
 }
 

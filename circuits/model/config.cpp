@@ -2,11 +2,10 @@
 
 #include "circuits/formats/error.h"
 #include "circuits/formats/json_input.h"
+#include "circuits/formats/text_file.h"
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <sstream>
 #include <utility>
@@ -174,13 +173,7 @@ json config_to_json(const Config& c) {
 
 Config read_config(const std::string& path) {
   const std::string where = "read_config: " + path;
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  check(std::filesystem::exists(status), where, "no such file");
-  check(std::filesystem::is_regular_file(status), where, "not a regular file");
-  std::ifstream in(path, std::ios::binary);
-  check(in.good(), where, "cannot open the file");
-  const json j = parse_json(std::string(std::istreambuf_iterator<char>(in), {}), where);
+  const json j = parse_json(read_text_file(path, "read_config", kMaxConfigBytes), where);
   if (j.is_object() && j.contains("config") && j["config"].is_object())
     return config_from_json(j["config"], where + ": /config");
   return config_from_json(j, where);

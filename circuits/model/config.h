@@ -57,9 +57,13 @@ Config config_from_json(const nlohmann::json& j, const std::string& where);
 // The config as TL-named JSON (every field written, null for "none").
 nlohmann::json config_to_json(const Config& config);
 
+// Config files and side files larger than this are refused (16 MiB).
+constexpr std::size_t kMaxConfigBytes = std::size_t{16} << 20;
+
 // Reads a JSON file holding a config, or an object whose "config" key holds one
 // (the `.json` beside a reference checkpoint). Throws InputError
-// "read_config: <path>: ..." when the file is missing or not a regular file
+// "read_config: <path>: ..." when the file is missing, larger than
+// kMaxConfigBytes or not a regular file
 // (a FIFO, a folder, a device: checked before it is opened), is not strict
 // JSON (see parse_json in circuits/formats/json_input.h), or holds a bad config
 // (as config_from_json).

@@ -2,6 +2,7 @@
 
 #include "circuits/formats/error.h"
 #include "circuits/formats/json_fields.h"
+#include "circuits/formats/json_input.h"
 #include "circuits/formats/safetensors.h"
 #include "circuits/formats/text_file.h"
 
@@ -92,13 +93,7 @@ std::map<std::string, std::vector<std::string>> class_names_at(const json& v, co
   return out;
 }
 
-json parse_metadata_json(const std::string& text, const At& at) {
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    at.fail(std::string("invalid JSON: ") + std::string(e.what()).substr(0, 200));
-  }
-}
+json parse_metadata_json(const std::string& text, const At& at) { return parse_json(text, at.file + ": " + at.pointer); }
 
 Dataset from_safetensors(const std::string& path) {
   const std::string where = "read_dataset: " + path;
@@ -200,12 +195,7 @@ Dataset parse_dataset_lines(const std::string& text, const std::string& path) {
     start = end + 1;
     if (content.find_first_not_of(" \t\r") == std::string::npos) continue;
     const At at{path + ":" + std::to_string(line), ""};
-    json v;
-    try {
-      v = json::parse(content);
-    } catch (const json::exception& e) {
-      at.fail(std::string("invalid JSON: ") + std::string(e.what()).substr(0, 200));
-    }
+    const json v = parse_json(content, at.file);
     if (!v.is_object()) at.fail(std::string("expected a JSON object, got ") + type_name(v));
     if (header_allowed && v.contains("format")) {
       check_object(v, at, {"format", "vocab", "class_names", "description"}, {"format"});

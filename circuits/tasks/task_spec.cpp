@@ -2,6 +2,7 @@
 
 #include "circuits/formats/error.h"
 #include "circuits/formats/json_fields.h"
+#include "circuits/formats/json_input.h"
 #include "circuits/formats/text_file.h"
 #include "circuits/tasks/dataset.h"
 #include "circuits/tasks/expression.h"
@@ -443,14 +444,7 @@ Task parse_task_spec(const json& doc, const std::string& path, const std::string
 }
 
 Task read_task_spec(const std::string& path, const std::string& name) {
-  const std::string text = read_text_file(path, "read_task_spec", kMaxSpecBytes);
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::exception& e) {
-    fail(path, std::string("invalid JSON: ") + std::string(e.what()).substr(0, 200));
-  }
-  return parse_task_spec(doc, path, name);
+  return parse_task_spec(parse_json(read_text_file(path, "read_task_spec", kMaxSpecBytes), path), path, name);
 }
 
 bool is_task_file(const std::string& path) {
