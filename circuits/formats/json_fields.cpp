@@ -1,6 +1,7 @@
 #include "circuits/formats/json_fields.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace circuitcheck {
 
@@ -73,6 +74,11 @@ double rate_at(const json& v, const At& at) {
   const double x = number_at(v, at);
   if (!(x >= 0.0 && x <= 1.0)) at.fail("threshold " + v.dump() + " outside [0, 1] for a rate");
   return x;
+}
+
+bool is_identifier(const std::string& name) {
+  return !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
+         name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == std::string::npos;
 }
 
 const json& array_at(const json& v, const At& at) {

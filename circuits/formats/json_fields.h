@@ -45,6 +45,12 @@ int64_t integer_at(const nlohmann::json& v, const At& at, int64_t lo, int64_t hi
 double number_at(const nlohmann::json& v, const At& at);
 // A number in [0, 1] ("threshold ... outside [0, 1] for a rate").
 double rate_at(const nlohmann::json& v, const At& at);
+// A letter or '_' followed by letters, digits and '_': the names files give
+// to roles, classes, fields and inputs (so that they read as expressions).
+bool is_identifier(const std::string& name);
+// The message for a name that is not one.
+constexpr const char* kIdentifierRule = "a name is a letter or '_' followed by letters, digits and '_'";
+
 // A non-empty array (of any elements).
 const nlohmann::json& array_at(const nlohmann::json& v, const At& at);
 

@@ -21,10 +21,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-bool valid_name(const std::string& name) {
-  return !name.empty() && name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
-                              std::string::npos;
-}
 
 // The first row of `t` ([N] or [N, ...]) holding a value outside [lo, hi), or -1.
 int64_t first_row_outside(const at::Tensor& t, int64_t lo, int64_t hi) {
@@ -116,7 +112,7 @@ Dataset from_safetensors(const std::string& path) {
     const auto suffix = [&](const std::string& prefix) { return name.substr(prefix.size()); };
     if (name == "tokens") d.examples.tokens = t;
     else if (name == "targets") d.examples.targets = t;
-    else if (name == "unit") fail(where + ": unit", "per-position accuracy units are not supported yet; drop the tensor to score whole examples");
+    else if (name == "unit") d.examples.units = t;
     else if (name.rfind("role.", 0) == 0) d.examples.roles[suffix("role.")] = t;
     else if (name.rfind("class.", 0) == 0) d.examples.classes[suffix("class.")] = t;
     else if (name.rfind("counterfactual.", 0) == 0 && ends_with(name, ".targets"))
@@ -133,7 +129,7 @@ Dataset from_safetensors(const std::string& path) {
 
 // JSON Lines: one example per line, after an optional header line.
 struct LineExample {
-  std::vector<int64_t> tokens, targets;
+  std::vector<int64_t> tokens, targets, units;
   std::map<std::string, std::vector<int64_t>> roles, classes, counterfactuals, counterfactual_targets;
 };
 
@@ -145,7 +141,7 @@ void read_items(const json& v, const At& at, int64_t lo, int64_t hi, std::map<st
   check_object(v, at, {}, {});
   for (const auto& [name, value] : v.items()) {
     const At here = at / name;
-    if (!valid_name(name)) here.fail("a name uses only letters, digits and '_'");
+    if (!is_identifier(name)) here.fail(kIdentifierRule);
     std::vector<int64_t>& values = out[name];
     if (value.is_array())
       for (std::size_t i = 0; i < array_at(value, here).size(); ++i) values.push_back(integer_at(value[i], here / i, lo, hi));
@@ -209,14 +205,19 @@ Dataset parse_dataset_lines(const std::string& text, const std::string& path) {
       continue;
     }
     header_allowed = false;
-    check_object(v, at, {"tokens", "targets", "roles", "classes", "counterfactuals", "counterfactual_targets"},
+    check_object(v, at, {"tokens", "targets", "unit", "roles", "classes", "counterfactuals", "counterfactual_targets"},
                  {"tokens", "targets"});
     const bool first = n == 0;
+    if (!first && v.contains("unit") != !all.units.empty()) at.fail("'unit' on some lines only: give it on every line or none");
     const std::vector<int64_t> tokens = sequence_at(v["tokens"], at / "tokens", 0, length);
     length = static_cast<int64_t>(tokens.size());
     const std::vector<int64_t> targets = sequence_at(v["targets"], at / "targets", -1, length);
     all.tokens.insert(all.tokens.end(), tokens.begin(), tokens.end());
     all.targets.insert(all.targets.end(), targets.begin(), targets.end());
+    if (v.contains("unit")) {
+      const std::vector<int64_t> units = sequence_at(v["unit"], at / "unit", -1, length);
+      all.units.insert(all.units.end(), units.begin(), units.end());
+    }
     const json empty = json::object();
     const auto field = [&](const char* key) -> const json& { return v.contains(key) ? v[key] : empty; };
     read_items(field("roles"), at / "roles", -1, *length - 1, all.roles, role_sizes, first);
@@ -227,7 +228,7 @@ Dataset parse_dataset_lines(const std::string& text, const std::string& path) {
       const json& items = field(key);
       check_object(items, at / key, {}, {});
       for (const auto& [name, seq] : items.items()) {
-        if (!valid_name(name)) (at / key / name).fail("a name uses only letters, digits and '_'");
+        if (!is_identifier(name)) (at / key / name).fail(kIdentifierRule);
         if (first) (*sizes)[name] = 1;
         else if (!sizes->count(name)) (at / key / name).fail("not on the first example's line");
         const std::vector<int64_t> values = sequence_at(seq, at / key / name, lo, length);
@@ -242,6 +243,7 @@ Dataset parse_dataset_lines(const std::string& text, const std::string& path) {
   check(n > 0, "read_dataset: " + path, "no examples");
   d.examples.tokens = to_tensor(all.tokens, {n, *length});
   d.examples.targets = to_tensor(all.targets, {n, *length});
+  if (!all.units.empty()) d.examples.units = to_tensor(all.units, {n, *length});
   for (const auto& [name, values] : all.roles) d.examples.roles[name] = stacked(values, n, role_sizes[name]);
   for (const auto& [name, values] : all.classes) d.examples.classes[name] = stacked(values, n, class_sizes[name]);
   for (const auto& [name, values] : all.counterfactuals) d.examples.counterfactuals[name] = to_tensor(values, {n, *length});
@@ -263,18 +265,26 @@ void check_dataset(const Dataset& d, const std::string& path) {
   check_values(b.targets, where, "targets", -1, std::numeric_limits<int64_t>::max(),
                "a target must be a token id >= 0, or -1 where not scored");
   check((b.targets >= 0).any().item<bool>(), where + ": targets", "no scored position (every target is -1)");
+  if (b.units.defined()) {
+    check_tensor(b.units, where, "unit", n, t, false);
+    check_values(b.units, where, "unit", -1, std::numeric_limits<int64_t>::max(), "a unit id must be >= 0, or -1");
+    const at::Tensor orphan = ((b.targets >= 0) & (b.units < 0)).any(1).nonzero();
+    check(orphan.size(0) == 0, where + ": unit",
+          "row " + (orphan.size(0) ? std::to_string(orphan[0][0].item<int64_t>()) : std::string()) +
+              " has a scored position without a unit id");
+  }
   for (const auto& [name, r] : b.roles) {
-    check(valid_name(name), where + ": role." + name.substr(0, 100), "a name uses only letters, digits and '_'");
+    check(is_identifier(name), where + ": role." + name.substr(0, 100), kIdentifierRule);
     check_tensor(r, where, "role." + name, n, std::nullopt, true);
     check_values(r, where, "role." + name, -1, t, "a position must lie in [0, " + std::to_string(t) + ") or be -1");
   }
   for (const auto& [name, c] : b.classes) {
-    check(valid_name(name), where + ": class." + name.substr(0, 100), "a name uses only letters, digits and '_'");
+    check(is_identifier(name), where + ": class." + name.substr(0, 100), kIdentifierRule);
     check_tensor(c, where, "class." + name, n, std::nullopt, true);
     check_values(c, where, "class." + name, -1, std::numeric_limits<int64_t>::max(), "a class must be >= 0, or -1 where absent");
   }
   for (const auto& [name, cf] : d.examples.counterfactuals) {
-    check(valid_name(name), where + ": counterfactual." + name.substr(0, 100), "a name uses only letters, digits and '_'");
+    check(is_identifier(name), where + ": counterfactual." + name.substr(0, 100), kIdentifierRule);
     check_tensor(cf, where, "counterfactual." + name, n, t, false);
     check_values(cf, where, "counterfactual." + name, 0, std::numeric_limits<int64_t>::max(), "a token id must be >= 0");
   }
@@ -303,6 +313,7 @@ void write_dataset(const Dataset& d, const std::string& path) {
   const Batch& b = d.examples;
   if (ends_with(path, ".safetensors")) {
     TensorMap tensors = {{"tokens", b.tokens}, {"targets", b.targets}};
+    if (b.units.defined()) tensors["unit"] = b.units;
     for (const auto& [name, t] : b.roles) tensors["role." + name] = t;
     for (const auto& [name, t] : b.classes) tensors["class." + name] = t;
     for (const auto& [name, t] : d.examples.counterfactuals) tensors["counterfactual." + name] = t;
@@ -326,6 +337,7 @@ void write_dataset(const Dataset& d, const std::string& path) {
   };
   for (int64_t i = 0; i < d.size(); ++i) {
     json line = {{"tokens", row(b.tokens, i)}, {"targets", row(b.targets, i)}};
+    if (b.units.defined()) line["unit"] = row(b.units, i);
     for (const auto& [name, t] : b.roles) line["roles"][name] = row(t, i);
     for (const auto& [name, t] : b.classes) line["classes"][name] = row(t, i);
     for (const auto& [name, t] : d.examples.counterfactuals) line["counterfactuals"][name] = row(t, i);
@@ -354,6 +366,7 @@ Task dataset_task(Dataset dataset, const std::string& name) {
     return slice_rows(d->examples, start, count);
   };
   task.dataset_rows = [d](const at::Tensor& rows) { return take_rows(d->examples, rows); };
+  if (d->examples.units.defined()) task.units.name = "unit";
   const WordVocab vocab = d->vocab.empty() ? WordVocab{ids, {}} : WordVocab{0, d->vocab};
   task.detokenize = [vocab, name](const at::Tensor& row) { return detokenize_words(vocab, row, "detokenize: " + name); };
   task.tokenize = [vocab, name](const std::string& text) { return tokenize_words(vocab, text, "tokenize: " + name); };

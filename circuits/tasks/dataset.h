@@ -5,6 +5,9 @@
 //   tokens                      [N, T]  the model input, ids >= 0
 //   targets                     [N, T]  the token predicted *at* each position
 //                                       (read from the logits there); -1: not scored
+//   unit (optional)             [N, T]  scored positions with the same id in one
+//                                       example form one unit of accuracy (as
+//                                       S4's assignments); default: the example
 //   role.<name>                 [N] or [N, K]  positions in [0, T); -1 absent
 //   class.<name>                [N] or [N, K]  values >= 0; -1 absent
 //   counterfactual.<name>       [N, T]  a paired corrupted input, ids >= 0
@@ -16,7 +19,7 @@
 // Or JSON Lines, for hand-written sets: an optional first line
 //   {"format": "circuitcheck.dataset/1", "vocab": [...], "class_names": {...}, "description": "..."}
 // then one example per line:
-//   {"tokens": [...T], "targets": [...T], "roles": {"b0": 3, "items": [1, 2]},
+//   {"tokens": [...T], "targets": [...T], "unit": [...T] (optional), "roles": {"b0": 3, "items": [1, 2]},
 //    "classes": {"idx": 2}, "counterfactuals": {"swap": [...T]},
 //    "counterfactual_targets": {"swap": [...T]}}
 // (roles, classes and counterfactuals optional; every line has the same names
@@ -33,8 +36,8 @@
 // position outside [-1, T), a negative token, a target or class below -1, a
 // dataset with no scored position, a vocabulary smaller than the largest
 // token id, class names for an unknown class, an unknown format, a line that
-// is not a JSON object. Per-position accuracy units (the `unit` tensor) are
-// refused as not supported yet.
+// is not a JSON object, a scored position without a unit id (when `unit` is
+// given), `unit` on some lines only.
 #pragma once
 
 #include "circuits/tasks/task.h"

@@ -30,27 +30,32 @@ void tally_by(const at::Tensor& classes, const at::Tensor& unit_correct, std::ma
 // [batch, pos - from] the argmax from position `from` on; examples are
 // numbered from `first_example`.
 void keep_misses(const Task& task, const Batch& batch, const at::Tensor& predicted, int64_t from,
-                 const at::Tensor& token_ok, const at::Tensor& unit_ok, int64_t first_example, Evaluation& into) {
-  const at::Tensor wrong = (~unit_ok).nonzero().cpu();  // [misses, 2], example then unit order
+                 const at::Tensor& token_ok, const at::Tensor& unit_ok, const at::Tensor& present, int64_t first_example,
+                 Evaluation& into) {
+  const at::Tensor wrong = (present & ~unit_ok).nonzero().cpu();  // [misses, 2], example then unit order
   const at::Tensor ok = token_ok.cpu();
   const at::Tensor pred = predicted.cpu();
+  const at::Tensor ids = batch.units.defined() ? batch.units.cpu() : at::Tensor();
   const int64_t units = unit_ok.size(1);
+  const bool per_example = units == 1 && !ids.defined();
   const int64_t unit_len = batch.tokens.size(1) / units;
   for (int64_t w = 0; w < wrong.size(0) && static_cast<int64_t>(into.misses.size()) < into.max_misses; ++w) {
     const int64_t i = wrong[w][0].item<int64_t>();
     const int64_t u = wrong[w][1].item<int64_t>();
     Miss m;
     m.example = first_example + i;
-    m.unit = units == 1 ? -1 : u;
-    m.unit_name = units == 1 ? "" : task.units.name;
+    m.unit = per_example ? -1 : u;
+    m.unit_name = per_example ? "" : task.units.name;
     m.text = task.detokenize(batch.tokens[i]);
     for (const auto& [name, values] : batch.classes) {
-      if (units == 1 && values.dim() == 1) m.classes[name] = values[i].item<int64_t>();
-      if (units > 1 && values.dim() == 2 && values.size(1) == units) m.classes[name] = values[i][u].item<int64_t>();
+      if ((per_example || ids.defined()) && values.dim() == 1) m.classes[name] = values[i].item<int64_t>();
+      if (!ids.defined() && units > 1 && values.dim() == 2 && values.size(1) == units)
+        m.classes[name] = values[i][u].item<int64_t>();
     }
     std::vector<int64_t> got, want;
-    for (int64_t p = u * unit_len; p < (u + 1) * unit_len; ++p) {
-      if (ok[i][p].item<bool>()) continue;
+    const int64_t begin = ids.defined() ? 0 : u * unit_len, end = ids.defined() ? ok.size(1) : (u + 1) * unit_len;
+    for (int64_t p = begin; p < end; ++p) {
+      if (ok[i][p].item<bool>() || (ids.defined() && ids[i][p].item<int64_t>() != u)) continue;
       m.positions.push_back(p);
       got.push_back(pred[i][p - from].item<int64_t>());
       want.push_back(batch.targets[i][p].item<int64_t>());
@@ -136,15 +141,34 @@ void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits,
   into.loss = into.tokens.n ? (prior + total_loss) / static_cast<double>(into.tokens.n) : 0.0;
   const int64_t first_example = into.n_examples;
   into.n_examples += batch.tokens.size(0);
-  const Units& units = task.units;
-  const at::Tensor unit_ok = units.positions > 0 ? token_ok.view({token_ok.size(0), -1, units.positions}).all(-1)
-                                                 : token_ok.all(-1, /*keepdim=*/true);  // [batch, units]
-  into.units_per_example = unit_ok.size(1);
-  for (const std::string& name : accuracy_classes(task, batch)) tally_by(batch.classes.at(name), unit_ok, into.by_class[name]);
+  // unit_ok and present [batch, units]: a unit is correct when all its scored positions are.
+  at::Tensor unit_ok, present;
+  if (batch.units.defined()) {
+    const at::Tensor ids = batch.units.to(token_ok.device());
+    const int64_t n_units = std::max<int64_t>(ids.max().item<int64_t>() + 1, 1);
+    const at::Tensor member = at::one_hot(ids.clamp_min(0), n_units).to(at::kBool) & (ids >= 0).unsqueeze(-1);
+    present = member.any(1);
+    unit_ok = present & ~(member & ~token_ok.unsqueeze(-1)).any(1);
+  } else {
+    const Units& units = task.units;
+    unit_ok = units.positions > 0 ? token_ok.view({token_ok.size(0), -1, units.positions}).all(-1)
+                                  : token_ok.all(-1, /*keepdim=*/true);
+    present = at::ones_like(unit_ok);
+  }
+  // An upper bound on any example's units (early stopping relies on it): with unit ids, every position.
+  into.units_per_example =
+      std::max<int64_t>(into.units_per_example, batch.units.defined() ? batch.tokens.size(1) : unit_ok.size(1));
+  for (const std::string& name : accuracy_classes(task, batch)) {
+    const at::Tensor& values = batch.classes.at(name);
+    const at::Tensor per_unit = values.dim() == 1 ? values.unsqueeze(1).expand_as(unit_ok).to(unit_ok.device())
+                                                  : values.to(unit_ok.device());
+    tally_by(at::where(present, per_unit, at::full_like(per_unit, -1)), unit_ok, into.by_class[name]);
+  }
   const int64_t n_ok = unit_ok.sum().item<int64_t>();
-  add(into.overall, unit_ok.numel(), n_ok);
-  if (n_ok < unit_ok.numel() && static_cast<int64_t>(into.misses.size()) < into.max_misses)
-    keep_misses(task, batch, predicted, from, token_ok, unit_ok, first_example, into);
+  const int64_t n_units = present.sum().item<int64_t>();
+  add(into.overall, n_units, n_ok);
+  if (n_ok < n_units && static_cast<int64_t>(into.misses.size()) < into.max_misses)
+    keep_misses(task, batch, predicted, from, token_ok, unit_ok, present, first_example, into);
 }
 
 at::Tensor scored_logits(const HookedTransformer& model, const Batch& batch) {

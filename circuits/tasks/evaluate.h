@@ -3,7 +3,10 @@
 // An example is correct when the argmax of the logits equals the target at
 // every scored position (teacher forcing; for S3 this equals greedy decoding
 // of the whole path). S4 is scored per assignment (its four positions), so
-// its unit is the assignment and "depth" breaks it down.
+// its unit is the assignment and "depth" breaks it down. A batch with unit
+// ids (Batch::units, a dataset's `unit` tensor) is scored per (example, unit
+// id): each group of scored positions sharing an id is one unit, broken down
+// by the example's [batch] classes.
 #pragma once
 
 #include "circuits/model/model.h"
@@ -54,7 +57,7 @@ struct Evaluation {
   std::string unit;        // "example" or "assignment"
   std::string domain;      // "exhaustive", "sampled", "dataset" (every row of a dataset task) or "given"
   int64_t n_examples = 0;
-  int64_t units_per_example = 1;  // S4: the assignments of a program (set by tally_batch)
+  int64_t units_per_example = 1;  // at most this many units per example (S4: 16 assignments; unit ids: pos)
   uint64_t seed = 0;       // sampled domains
   Tally overall;           // per unit
   Tally tokens;            // per scored position

@@ -94,6 +94,8 @@ Batch concat_batches(const Batch& a, const Batch& b, const std::string& where) {
   Batch out;
   out.tokens = at::cat({a.tokens, b.tokens});
   out.targets = at::cat({a.targets, b.targets});
+  check(a.units.defined() == b.units.defined(), where, "one batch has accuracy units, the other not");
+  if (a.units.defined()) out.units = at::cat({a.units, b.units});
   out.roles = concat_named(a.roles, b.roles, where + ": roles");
   out.classes = concat_named(a.classes, b.classes, where + ": classes");
   out.counterfactuals = concat_named(a.counterfactuals, b.counterfactuals, where + ": counterfactuals");
@@ -110,6 +112,7 @@ Batch map_rows(const Batch& b, const std::function<at::Tensor(const at::Tensor&)
   Batch out;
   out.tokens = rows_of(b.tokens);
   out.targets = rows_of(b.targets);
+  if (b.units.defined()) out.units = rows_of(b.units);
   for (const auto& [name, t] : b.roles) out.roles[name] = rows_of(t);
   for (const auto& [name, t] : b.classes) out.classes[name] = rows_of(t);
   for (const auto& [name, t] : b.counterfactuals) out.counterfactuals[name] = rows_of(t);

@@ -14,6 +14,9 @@
 //            [batch, k] (one per item, e.g. S5's "carry_in" per answer
 //            digit); -1 where absent.
 //   class_names  optional readable names, class_names[c][v] for value v.
+//   units    optional [batch, pos] int64: the accuracy unit of each scored
+//            position (dataset tasks whose `unit` tensor groups positions);
+//            -1 where not scored; undefined: Task::units says what a unit is.
 //   counterfactuals  name -> [batch, pos] int64: a paired corrupted input per
 //            example (dataset tasks, dataset.h); counterfactual_targets
 //            name -> [batch, pos]: what a high-level model predicts on it.
@@ -52,6 +55,7 @@ struct Batch {
   std::map<std::string, at::Tensor> roles;    // [batch] or [batch, k] positions, -1 absent
   std::map<std::string, at::Tensor> classes;  // [batch] or [batch, k] values, -1 absent
   std::map<std::string, std::vector<std::string>> class_names;  // class -> name of each value
+  at::Tensor units;  // [batch, pos] unit ids, -1 where not scored; undefined for most tasks
   std::map<std::string, at::Tensor> counterfactuals;         // [batch, pos] corrupted inputs, by name
   std::map<std::string, at::Tensor> counterfactual_targets;  // [batch, pos], a subset of counterfactuals' names
 };

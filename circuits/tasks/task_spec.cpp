@@ -268,10 +268,6 @@ std::vector<std::pair<std::string, Expression>> ordered_lets(const json& lets, c
   return out;
 }
 
-bool valid_name(const std::string& name) {
-  return !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
-         name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == std::string::npos;
-}
 
 std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path) {
   auto spec = std::make_shared<Spec>();
@@ -309,7 +305,7 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
     check_object(fields[i], f_at, {"name", "min", "max", "length", "distinct"}, {"name", "min", "max"});
     FieldSpec f;
     f.name = string_at(fields[i]["name"], f_at / "name");
-    if (!valid_name(f.name)) (f_at / "name").fail("a name is a letter or '_' followed by letters, digits and '_'");
+    if (!is_identifier(f.name)) (f_at / "name").fail(kIdentifierRule);
     if (!known.insert(f.name).second) (f_at / "name").fail("duplicate field '" + f.name + "'");
     f.min = integer_at(fields[i]["min"], f_at / "min", -kMaxFieldValue, kMaxFieldValue);
     f.max = integer_at(fields[i]["max"], f_at / "max", -kMaxFieldValue, kMaxFieldValue);
@@ -328,7 +324,7 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
   if (doc.contains("let")) {
     check_object(doc["let"], at / "let", {}, {});
     for (const auto& [name, text] : doc["let"].items())
-      if (!valid_name(name)) (at / "let" / name).fail("a name is a letter or '_' followed by letters, digits and '_'");
+      if (!is_identifier(name)) (at / "let" / name).fail(kIdentifierRule);
     spec->lets = ordered_lets(doc["let"], at / "let", known);
     for (const auto& [name, e] : spec->lets) known.insert(name);
   }
@@ -356,7 +352,7 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
       for (std::size_t k = 0; k < names.size(); ++k) {
         const At r_at = r.is_array() ? e_at / "role" / k : e_at / "role";
         const std::string name = string_at(names[k], r_at);
-        if (!valid_name(name)) r_at.fail("a role name is a letter or '_' followed by letters, digits and '_'");
+        if (!is_identifier(name)) r_at.fail(kIdentifierRule);
         if (!roles.insert(name).second) r_at.fail("duplicate role '" + name + "'");
         el.roles.push_back(name);
       }
@@ -370,7 +366,7 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
     check_object(doc[key], at / key, {}, {});
     for (const auto& [name, text] : doc[key].items()) {
       const At n_at = at / key / name;
-      if (!valid_name(name)) n_at.fail("a name is a letter or '_' followed by letters, digits and '_'");
+      if (!is_identifier(name)) n_at.fail(kIdentifierRule);
       if (std::string(key) == "roles" && roles.count(name)) n_at.fail("duplicate role '" + name + "'");
       Expression e = expression_at(text, n_at);
       check_names(e, n_at, *names);

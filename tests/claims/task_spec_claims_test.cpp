@@ -42,5 +42,37 @@ TEST_P(SpecMatchesBuiltin, SameVerdictsAndFigures) {
 
 INSTANTIATE_TEST_SUITE_P(Shipped, SpecMatchesBuiltin, ::testing::Values("modular_addition", "array_index"));
 
+// A wrong property on the S2 spec fails and shrinks field by field to the
+// same minimal counterexample as on the built-in task (claims/README.md).
+TEST(SpecProperty, AWrongHypothesisShrinksAsOnTheBuiltinTask) {
+  const std::string root = testing_util::source_dir();
+  const std::string dir = testing_util::scratch_dir("SpecProperty");
+  const json claim = {{"id", "b1_is_a1"},
+                      {"hypothesis", "b1 is always a1 (wrong: idx == 1 writes elt there)"},
+                      {"kind", "property"},
+                      {"predicate", {{"copies", {{"query", "predict_b1"}, {"source", "a1"}}}}},
+                      {"domain", {{"sample", 1000}, {"seed", 7}}},
+                      {"pass", {{"for_all", true}}}};
+  json file = {{"schema", "circuitcheck.claims/1"}, {"task", root + "/examples/task_specs/array_index.json"},
+               {"checkpoint", root + "/checkpoints/array_index.safetensors"}, {"claims", {claim}}};
+  testing_util::write_file(dir + "/spec.json", file.dump());
+  file.erase("task");
+  file["system"] = "array_index";
+  testing_util::write_file(dir + "/builtin.json", file.dump());
+  const auto run = [&](const std::string& name) {
+    const auto r = testing_util::run_command(std::string(CIRCUITCHECK_CLI) + " verify " + dir + "/" + name +
+                                             ".json --quiet --report-dir " + dir + "/" + name);
+    EXPECT_EQ(r.exit_code, 1) << r.output;  // the claim fails
+    const json report = json::parse(testing_util::read_file(dir + "/" + name + "/" +
+                                                            "array_index.json"));
+    return report["claims"][0];
+  };
+  const json spec = run("spec"), builtin = run("builtin");
+  EXPECT_EQ(spec["verdict"], "fail");
+  EXPECT_EQ(spec["counterexamples"], builtin["counterexamples"]);
+  EXPECT_NE(spec["counterexamples"].dump().find("BOS 0 0 0 \\\\n 1 1 \\\\n 0 1 0"), std::string::npos)
+      << spec["counterexamples"].dump();
+}
+
 }  // namespace
 }  // namespace circuitcheck

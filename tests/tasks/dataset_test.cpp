@@ -4,6 +4,7 @@
 #include "circuits/formats/error.h"
 #include "circuits/formats/safetensors.h"
 #include "circuits/tasks/dataset.h"
+#include "circuits/tasks/evaluate.h"
 #include "tests/test_util.h"
 
 #include <gtest/gtest.h>
@@ -81,6 +82,35 @@ TEST(Dataset, WithoutVocabularyTokensPrintAsNumbers) {
   d.vocab.clear();
   const Task task = dataset_task(d, "toy");
   EXPECT_EQ(task.detokenize(task.domain_batch(0, 1).tokens[0]), "0 2 3");
+}
+
+// With unit ids, each (example, id) group of scored positions is one unit of
+// accuracy, broken down by the example's classes; a miss names its unit.
+TEST(Dataset, UnitIdsGroupScoredPositions) {
+  Dataset d;
+  d.examples.tokens = at::zeros({2, 4}, at::kLong);
+  d.examples.targets = at::tensor({1, 1, 1, 1, 1, 1, 1, -1}, at::kLong).view({2, 4});
+  d.examples.units = at::tensor({0, 0, 1, 1, 0, 1, 1, -1}, at::kLong).view({2, 4});
+  d.examples.classes["kind"] = at::tensor({0, 1}, at::kLong);
+  check_dataset(d, "units.jsonl");
+  const Task task = dataset_task(d, "units");
+  at::Tensor logits = at::zeros({2, 4, 2});
+  logits.select(2, 1).fill_(1.0);  // predicts 1 everywhere ...
+  logits[0][1][0] = 5.0;           // ... but 0 at example 0, position 1: unit 0 of example 0 is wrong
+  Evaluation e = empty_evaluation(task);
+  e.max_misses = 5;
+  tally_batch(task, d.examples, logits, e);
+  EXPECT_EQ(e.unit, "unit");
+  EXPECT_EQ(e.overall.n, 4);  // two units in each example
+  EXPECT_EQ(e.overall.correct, 3);
+  EXPECT_EQ(e.tokens.n, 7);
+  EXPECT_EQ(e.by_class.at("kind").at(0).n, 2);
+  EXPECT_EQ(e.by_class.at("kind").at(0).correct, 1);
+  EXPECT_EQ(e.by_class.at("kind").at(1).correct, 2);
+  ASSERT_EQ(e.misses.size(), 1u);
+  EXPECT_EQ(e.misses[0].unit, 0);
+  EXPECT_EQ(e.misses[0].positions, (std::vector<int64_t>{1}));
+  EXPECT_EQ(e.misses[0].classes.at("kind"), 0);
 }
 
 RC_GTEST_PROP(SampleRows, DistinctRowsInRangeAndTheSameForASeed, ()) {
@@ -184,8 +214,14 @@ INSTANTIATE_TEST_SUITE_P(
                    ".safetensors", "no counterfactual 'swap'"},
         BadDataset{"UnknownTensor", tensors_with([](TensorMap& t) { t["labels"] = at::zeros({2}, at::kLong); }),
                    ".safetensors", "labels: unknown tensor"},
-        BadDataset{"Units", tensors_with([](TensorMap& t) { t["unit"] = at::zeros({2, 3}, at::kLong); }), ".safetensors",
-                   "unit: per-position accuracy units are not supported yet"},
+        BadDataset{"UnitMissingAtAScoredPosition",
+                   tensors_with([](TensorMap& t) { t["unit"] = at::tensor({-1, -1, 0, -1, -1, -1}, at::kLong).view({2, 3}); }),
+                   ".safetensors", "unit: row 1 has a scored position without a unit id"},
+        BadDataset{"UnitShape", tensors_with([](TensorMap& t) { t["unit"] = at::zeros({2}, at::kLong); }), ".safetensors",
+                   "unit: shape [2], expected [2, 3]"},
+        BadDataset{"UnitOnSomeLines",
+                   text(R"({"tokens": [0], "targets": [0], "unit": [0]})" "\n" R"({"tokens": [0], "targets": [0]})"),
+                   ".jsonl", "bad.jsonl:2: 'unit' on some lines only"},
         BadDataset{"NotADatasetFile", text("{}"), ".json", "a dataset file ends in .safetensors or .jsonl"},
         BadDataset{"NoExamples", text("\n\n"), ".jsonl", "no examples"},
         BadDataset{"LineNotAnObject", text("[1, 2]\n"), ".jsonl", "bad.jsonl:1: expected a JSON object, got an array"},
