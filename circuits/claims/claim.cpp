@@ -111,6 +111,7 @@ std::shared_ptr<const Task> claim_task(const ClaimFile& file) {
   const At at = At{file.path, ""} / (system ? "system" : "task");
   if (!system && !is_task_file(file.task)) at.fail("a task file is a dataset (.safetensors, .jsonl) or a task spec (.json)");
   try {
+    if (system && is_task_file(file.system)) at.fail("names a built-in task; a task file goes in 'task'");
     return load_task(system ? file.system : file.task);
   } catch (const InputError& e) {
     if (system) at.fail_from(e, "find_task");

@@ -15,7 +15,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::size_t kMaxLinesBytes = std::size_t{1} << 30;
+constexpr std::size_t kMaxLinesBytes = std::size_t{256} << 20;
+constexpr int64_t kMaxTokenId = int64_t{1} << 24;
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -115,7 +116,7 @@ Dataset from_safetensors(const std::string& path) {
     else if (name == "unit") d.examples.units = t;
     else if (name.rfind("role.", 0) == 0) d.examples.roles[suffix("role.")] = t;
     else if (name.rfind("class.", 0) == 0) d.examples.classes[suffix("class.")] = t;
-    else if (name.rfind("counterfactual.", 0) == 0 && ends_with(name, ".targets"))
+    else if (name.rfind("counterfactual.", 0) == 0 && name.size() > 23 && ends_with(name, ".targets"))
       d.examples.counterfactual_targets[name.substr(15, name.size() - 15 - 8)] = t;
     else if (name.rfind("counterfactual.", 0) == 0) d.examples.counterfactuals[suffix("counterfactual.")] = t;
     else
@@ -261,13 +262,14 @@ void check_dataset(const Dataset& d, const std::string& path) {
         "shape " + c10::str(b.tokens.sizes()) + ", expected [N, T] with N >= 1 and T >= 1");
   const int64_t n = b.tokens.size(0), t = b.tokens.size(1);
   check_tensor(b.targets, where, "targets", n, t, false);
-  check_values(b.tokens, where, "tokens", 0, std::numeric_limits<int64_t>::max(), "a token id must be >= 0");
-  check_values(b.targets, where, "targets", -1, std::numeric_limits<int64_t>::max(),
-               "a target must be a token id >= 0, or -1 where not scored");
+  const std::string id_range = "[0, " + std::to_string(kMaxTokenId) + ")";
+  check_values(b.tokens, where, "tokens", 0, kMaxTokenId, "a token id must lie in " + id_range);
+  check_values(b.targets, where, "targets", -1, kMaxTokenId,
+               "a target must be a token id in " + id_range + ", or -1 where not scored");
   check((b.targets >= 0).any().item<bool>(), where + ": targets", "no scored position (every target is -1)");
   if (b.units.defined()) {
     check_tensor(b.units, where, "unit", n, t, false);
-    check_values(b.units, where, "unit", -1, std::numeric_limits<int64_t>::max(), "a unit id must be >= 0, or -1");
+    check_values(b.units, where, "unit", -1, t, "a unit id must lie in [0, " + std::to_string(t) + "), or be -1");
     const at::Tensor orphan = ((b.targets >= 0) & (b.units < 0)).any(1).nonzero();
     check(orphan.size(0) == 0, where + ": unit",
           "row " + (orphan.size(0) ? std::to_string(orphan[0][0].item<int64_t>()) : std::string()) +
@@ -286,13 +288,14 @@ void check_dataset(const Dataset& d, const std::string& path) {
   for (const auto& [name, cf] : d.examples.counterfactuals) {
     check(is_identifier(name), where + ": counterfactual." + name.substr(0, 100), kIdentifierRule);
     check_tensor(cf, where, "counterfactual." + name, n, t, false);
-    check_values(cf, where, "counterfactual." + name, 0, std::numeric_limits<int64_t>::max(), "a token id must be >= 0");
+    check(name != "targets", where + ": counterfactual.targets", "'targets' is reserved (counterfactual.<name>.targets)");
+    check_values(cf, where, "counterfactual." + name, 0, kMaxTokenId, "a token id must lie in " + id_range);
   }
   for (const auto& [name, cft] : d.examples.counterfactual_targets) {
     const std::string tensor = "counterfactual." + name + ".targets";
     check(d.examples.counterfactuals.count(name), where + ": " + tensor.substr(0, 100), "no counterfactual '" + name.substr(0, 100) + "'");
     check_tensor(cft, where, tensor, n, t, false);
-    check_values(cft, where, tensor, -1, std::numeric_limits<int64_t>::max(), "a target must be >= 0, or -1");
+    check_values(cft, where, tensor, -1, kMaxTokenId, "a target must lie in " + id_range + ", or be -1");
   }
   for (const auto& [name, names] : b.class_names)
     check(b.classes.count(name), where + ": class_names", "names for '" + name.substr(0, 100) + "', which is not a class");
@@ -354,7 +357,9 @@ Task dataset_task(Dataset dataset, const std::string& name) {
   const int64_t ids = std::max(max_id(*d) + 1, static_cast<int64_t>(d->vocab.size()));
   Config need;
   need.n_ctx = static_cast<int>(d->positions());
-  need.d_vocab = static_cast<int>(std::max(d->examples.tokens.max().item<int64_t>() + 1, static_cast<int64_t>(d->vocab.size())));
+  int64_t max_input = d->examples.tokens.max().item<int64_t>();
+  for (const auto& [name, t] : d->examples.counterfactuals) max_input = std::max(max_input, t.max().item<int64_t>());
+  need.d_vocab = static_cast<int>(std::max(max_input + 1, static_cast<int64_t>(d->vocab.size())));
   need.d_vocab_out = static_cast<int>(d->examples.targets.max().item<int64_t>() + 1);
   task.config = [need](Scale) { return need; };
   task.sample = [d, name](int64_t n, uint64_t seed, Scale) {

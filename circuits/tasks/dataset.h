@@ -33,7 +33,9 @@
 // ("tokens", "role.b0") or, in JSON Lines, "<file>:<line>: <JSON pointer>":
 // a missing or unknown tensor or field, a dtype other than I64, shapes that
 // disagree (targets vs tokens, a role or class whose length is not N), a role
-// position outside [-1, T), a negative token, a target or class below -1, a
+// position outside [-1, T), a token or target id outside [0, 2^24) (a target
+// may be -1), a unit id outside [-1, T), a class below -1, a counterfactual
+// named "targets", a
 // dataset with no scored position, a vocabulary smaller than the largest
 // token id, class names for an unknown class, an unknown format, a line that
 // is not a JSON object, a scored position without a unit id (when `unit` is
@@ -77,7 +79,8 @@ void check_dataset(const Dataset& dataset, const std::string& path);
 void write_dataset(const Dataset& dataset, const std::string& path);
 
 // The task of a dataset: named `name`; its config needs n_ctx >= T, d_vocab
-// above every token id (and the vocabulary's size) and d_vocab_out above
+// above every token id of the inputs and counterfactuals (and the
+// vocabulary's size) and d_vocab_out above
 // every target; its domain is its N rows in file order (domain_size,
 // domain_batch, dataset_rows); `sample(n, seed, _)` takes n rows without
 // replacement (sample_rows; InputError when n > N); `detokenize` writes

@@ -144,11 +144,16 @@ void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits,
   // unit_ok and present [batch, units]: a unit is correct when all its scored positions are.
   at::Tensor unit_ok, present;
   if (batch.units.defined()) {
+    // Unit ids lie in [-1, pos) (check_dataset); a key example * pos + id per scored position.
+    const int64_t b = token_ok.size(0), pos = token_ok.size(1);
     const at::Tensor ids = batch.units.to(token_ok.device());
-    const int64_t n_units = std::max<int64_t>(ids.max().item<int64_t>() + 1, 1);
-    const at::Tensor member = at::one_hot(ids.clamp_min(0), n_units).to(at::kBool) & (ids >= 0).unsqueeze(-1);
-    present = member.any(1);
-    unit_ok = present & ~(member & ~token_ok.unsqueeze(-1)).any(1);
+    const at::Tensor member = (ids >= 0) & (batch.targets.to(token_ok.device()) >= 0);
+    const at::Tensor keys = (at::arange(b, ids.options()).unsqueeze(1) * pos + ids.clamp_min(0)).masked_select(member);
+    const at::Tensor wrong = (~token_ok).masked_select(member).to(at::kLong);
+    const at::Tensor count = at::zeros({b * pos}, ids.options()).index_add_(0, keys, at::ones_like(keys));
+    const at::Tensor bad = at::zeros({b * pos}, ids.options()).index_add_(0, keys, wrong);
+    present = (count > 0).view({b, pos});
+    unit_ok = present & (bad == 0).view({b, pos});
   } else {
     const Units& units = task.units;
     unit_ok = units.positions > 0 ? token_ok.view({token_ok.size(0), -1, units.positions}).all(-1)

@@ -13,6 +13,7 @@ enum class NodeKind { kNumber, kName, kList, kUnary, kBinary, kTernary, kIndex, 
 struct ExpressionNode {
   NodeKind kind = NodeKind::kNumber;
   int64_t number = 0;
+  int depth = 1;     // levels of the tree below and including this node
   std::string name;  // a name, an operator or a function
   std::vector<std::shared_ptr<const ExpressionNode>> children;
 };
@@ -27,6 +28,7 @@ Node make(NodeKind kind, std::string name, std::vector<Node> children, int64_t n
   n->name = std::move(name);
   n->children = std::move(children);
   n->number = number;
+  for (const Node& c : n->children) n->depth = std::max(n->depth, c->depth + 1);
   return n;
 }
 
@@ -43,6 +45,7 @@ class Parser {
 
   Node parse() {
     Node n = ternary();
+    if (deepest_ > kMaxExpressionDepth) error("nested deeper than " + std::to_string(kMaxExpressionDepth) + " levels");
     skip();
     if (i_ < text_.size()) error("unexpected '" + std::string(1, text_[i_]) + "'");
     return n;
@@ -66,9 +69,12 @@ class Parser {
   void expect(const std::string& op) {
     if (!eat(op)) error("expected '" + op + "'");
   }
+  // Bounds the parser's own recursion (each level of the tree is about ten
+  // frames: ternary, six binary levels, unary, postfix, primary).
   struct Depth {
     explicit Depth(Parser& p) : p_(p) {
-      if (++p_.depth_ > kMaxExpressionDepth) p_.error("nested deeper than " + std::to_string(kMaxExpressionDepth) + " levels");
+      if (++p_.depth_ > 12 * kMaxExpressionDepth)
+        p_.error("nested deeper than " + std::to_string(kMaxExpressionDepth) + " levels");
     }
     ~Depth() { --p_.depth_; }
     Parser& p_;
@@ -81,7 +87,7 @@ class Parser {
     Node yes = ternary();
     expect(":");
     Node no = ternary();
-    return make(NodeKind::kTernary, "?", {c, yes, no});
+    return node(NodeKind::kTernary, "?", {c, yes, no});
   }
 
   // Precedence levels, loosest first.
@@ -99,14 +105,14 @@ class Parser {
           break;
         }
       if (matched.empty()) return left;
-      left = make(NodeKind::kBinary, matched, {left, binary(level + 1)});
+      left = node(NodeKind::kBinary, matched, {left, binary(level + 1)});
     }
   }
 
   Node unary() {
     Depth d(*this);
-    if (eat("-")) return make(NodeKind::kUnary, "-", {unary()});
-    if (eat("!")) return make(NodeKind::kUnary, "!", {unary()});
+    if (eat("-")) return node(NodeKind::kUnary, "-", {unary()});
+    if (eat("!")) return node(NodeKind::kUnary, "!", {unary()});
     return postfix();
   }
 
@@ -115,7 +121,7 @@ class Parser {
     while (eat("[")) {
       Node index = ternary();
       expect("]");
-      n = make(NodeKind::kIndex, "[]", {n, index});
+      n = node(NodeKind::kIndex, "[]", {n, index});
     }
     return n;
   }
@@ -138,7 +144,7 @@ class Parser {
       expect(")");
       return n;
     }
-    if (eat("[")) return make(NodeKind::kList, "[]", items("]"));
+    if (eat("[")) return node(NodeKind::kList, "[]", items("]"));
     const char c = text_[i_];
     if (std::isdigit(static_cast<unsigned char>(c))) {
       int64_t v = 0;
@@ -146,7 +152,7 @@ class Parser {
         if (v > (std::numeric_limits<int64_t>::max() - 9) / 10) error("number too large");
         v = v * 10 + (text_[i_++] - '0');
       }
-      return make(NodeKind::kNumber, "", {}, v);
+      return node(NodeKind::kNumber, "", {}, v);
     }
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == '@') {
       const std::size_t start = i_;
@@ -159,12 +165,19 @@ class Parser {
           i_ = start;
           error("unknown function '" + word + "'");
         }
-        return make(NodeKind::kCall, word, items(")"));
+        return node(NodeKind::kCall, word, items(")"));
       }
       names_.insert(word);
-      return make(NodeKind::kName, word, {});
+      return node(NodeKind::kName, word, {});
     }
     error("unexpected '" + std::string(1, c) + "'");
+  }
+
+  Node node(NodeKind kind, std::string name, std::vector<Node> children, int64_t number = 0) {
+    Node n = make(kind, std::move(name), std::move(children), number);
+    deepest_ = std::max(deepest_, n->depth);
+    if (deepest_ > kMaxExpressionDepth) error("nested deeper than " + std::to_string(kMaxExpressionDepth) + " levels");
+    return n;
   }
 
   const std::string& text_;
@@ -172,6 +185,7 @@ class Parser {
   std::set<std::string>& names_;
   std::size_t i_ = 0;
   int depth_ = 0;
+  int deepest_ = 0;
 };
 
 struct Evaluator {

@@ -1,6 +1,7 @@
 // The expression language of task specs (task_spec.h): integer and list
 // values, small and safe. No loops, no recursion, no I/O: an expression is a
-// tree of at most kMaxExpressionDepth levels, evaluated once per example.
+// tree of at most kMaxExpressionDepth levels (each operator, index, call and
+// list adds one: "1 + 2 * 3" has three), evaluated once per example.
 //
 //   literals   7, [a, b, 3]
 //   names      fields and derived values of the spec ("a", "idx"), and in

@@ -7,6 +7,8 @@
 #include "circuits/tasks/builtin/tree_path.h"
 #include "circuits/tasks/builtin/variable_renaming.h"
 
+#include <c10/util/accumulate.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -143,6 +145,8 @@ Batch slice_rows(const Batch& b, int64_t start, int64_t n) {
 }
 
 at::Tensor to_tensor(const std::vector<int64_t>& values, at::IntArrayRef shape) {
+  check_internal(static_cast<int64_t>(values.size()) == c10::multiply_integers(shape), "to_tensor",
+                 std::to_string(values.size()) + " values for shape " + c10::str(shape));
   return at::from_blob(const_cast<int64_t*>(values.data()), shape, at::kLong).clone();
 }
 

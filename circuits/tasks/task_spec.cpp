@@ -21,6 +21,9 @@ constexpr int64_t kMaxFieldValue = 1000000000;
 constexpr int64_t kMaxListLength = 4096;
 constexpr int64_t kMaxDomainSize = 1000000000000000;  // larger domains are not enumerable
 constexpr std::size_t kMaxSpecBytes = 1 << 20;
+constexpr int64_t kMaxPositions = 65536;   // per generated sequence
+constexpr std::size_t kMaxNames = 1024;     // fields, derived values, sequence elements, roles, classes each
+constexpr int64_t kMaxFieldElements = 65536;  // integers drawn per example
 
 struct FieldSpec {
   std::string name;
@@ -62,21 +65,20 @@ std::string describe(const Spec& spec, const Example& x) {
   return "(example " + s.substr(0, 200) + ")";
 }
 
-// The k-th value (0-based, ascending) of [min, max] not in `taken`.
-int64_t kth_unused(int64_t min, int64_t k, std::vector<int64_t> taken) {
-  std::sort(taken.begin(), taken.end());
-  int64_t v = min + k;
-  for (int64_t t : taken)
-    if (t <= v) ++v;
-  return v;
-}
-
 // A field's value from its digits: one per element (each in [0, range), or
-// [0, range - j) for element j of a distinct list).
+// [0, range - j) for element j of a distinct list: the digit-th value not yet taken).
 Value field_value(const FieldSpec& f, const std::vector<int64_t>& digits) {
   if (f.length < 0) return Value::of(f.min + digits[0]);
-  std::vector<int64_t> xs;
-  for (int64_t d : digits) xs.push_back(f.distinct ? kth_unused(f.min, d, xs) : f.min + d);
+  std::vector<int64_t> xs, taken;  // taken: sorted
+  for (int64_t d : digits) {
+    int64_t v = f.min + d;
+    if (f.distinct) {
+      for (int64_t t : taken)
+        if (t <= v) ++v;
+      taken.insert(std::upper_bound(taken.begin(), taken.end(), v), v);
+    }
+    xs.push_back(v);
+  }
   return Value::of(xs);
 }
 
@@ -128,15 +130,29 @@ Row generate(const Spec& spec, Example env) {
   const auto bad = [&](const std::string& pointer, const std::string& what) {
     fail(spec.path + ": " + pointer, what + " " + describe(spec, env));
   };
-  for (const auto& [name, e] : spec.lets) env[name] = e.evaluate(env);
+  const auto eval = [&](const Expression& e, const Example& names) {
+    try {
+      return e.evaluate(names);
+    } catch (const InputError& error) {
+      throw InputError(std::string(error.what()) + " " + describe(spec, env));
+    }
+  };
+  const auto nonempty = [&](const Value& v, const std::string& pointer) {
+    if (v.is_list && v.list.empty()) bad(pointer, "an empty list cannot give positions or classes");
+    return v;
+  };
+  for (const auto& [name, e] : spec.lets) env[name] = eval(e, env);
   Row row;
   std::map<std::string, int64_t> first;  // role -> its element's first position
   for (const ElementSpec& el : spec.sequence) {
     const int64_t at = static_cast<int64_t>(row.tokens.size());
-    const Value v = el.token ? Value::of(*el.token) : el.value->evaluate(env);
+    const Value v = el.token ? Value::of(*el.token) : eval(*el.value, env);
     const std::vector<int64_t> values = as_values(v);
     if (static_cast<int64_t>(values.size()) > kMaxListLength)
       bad(el.pointer + "/value", "a list longer than " + std::to_string(kMaxListLength));
+    if (at + static_cast<int64_t>(values.size()) > kMaxPositions)
+      bad(el.pointer, "the sequence grows past " + std::to_string(kMaxPositions) + " positions");
+    if (!el.roles.empty()) nonempty(v, el.pointer + "/value");
     for (int64_t t : values)
       if (t < 0 || t >= spec.vocab_size)
         bad(el.pointer + "/value", "token id " + std::to_string(t) + " outside the vocabulary [0, " +
@@ -144,7 +160,7 @@ Row generate(const Spec& spec, Example env) {
     row.tokens.insert(row.tokens.end(), values.begin(), values.end());
     std::vector<int64_t> targets(values.size(), -1);
     if (el.target) {
-      const Value t = el.target->evaluate(env);
+      const Value t = eval(*el.target, env);
       targets = as_values(t);
       if (t.is_list != v.is_list || targets.size() != values.size())
         bad(el.pointer + "/target", "expected a target for each of the element's " + std::to_string(values.size()) +
@@ -168,13 +184,13 @@ Row generate(const Spec& spec, Example env) {
   Example with_roles = env;
   for (const auto& [role, p] : first) with_roles["@" + role] = Value::of(p);
   for (const auto& [name, pe] : spec.roles) {
-    row.roles[name] = pe.second.evaluate(with_roles);
+    row.roles[name] = nonempty(eval(pe.second, with_roles), pe.first);
     for (int64_t p : as_values(row.roles[name]))
       if (p < -1 || p >= length)
         bad(pe.first, "position " + std::to_string(p) + " outside the sequence [0, " + std::to_string(length) + ")");
   }
   for (const auto& [name, pe] : spec.classes) {
-    row.classes[name] = pe.second.evaluate(env);
+    row.classes[name] = nonempty(eval(pe.second, env), pe.first);
     for (int64_t c : as_values(row.classes[name]))
       if (c < -1) bad(pe.first, "class value " + std::to_string(c) + " below -1");
   }
@@ -241,10 +257,10 @@ void check_names(const Expression& e, const At& at, const std::set<std::string>&
 std::vector<std::pair<std::string, Expression>> ordered_lets(const json& lets, const At& at, std::set<std::string> known) {
   std::map<std::string, Expression> parsed;
   for (const auto& [name, text] : lets.items()) parsed[name] = expression_at(text, at / name);
+  std::set<std::string> all = known;
+  for (const auto& [name, unused] : parsed) all.insert(name);
   for (const auto& [name, e] : parsed) {
     if (known.count(name)) (at / name).fail("'" + name + "' is already a field");
-    std::set<std::string> all = known;
-    for (const auto& [other, unused] : parsed) all.insert(other);
     check_names(e, at / name, all);
   }
   std::vector<std::pair<std::string, Expression>> out;
@@ -289,6 +305,8 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
       const std::string word = string_at(words[i], vocab / "words" / i);
       if (word.empty() || word.find_first_of(" \t\n\r\v\f") != std::string::npos)
         (vocab / "words" / i).fail("a word must be non-empty and hold no whitespace");
+      if (spec->vocab.n_values > 0 && word.find_first_not_of("0123456789") == std::string::npos)
+        (vocab / "words" / i).fail("a word must not be a number (numbers are the tokens 0 .. numbers - 1)");
       if (std::find(spec->vocab.specials.begin(), spec->vocab.specials.end(), word) != spec->vocab.specials.end())
         (vocab / "words" / i).fail("'" + word.substr(0, 100) + "' appears twice");
       spec->vocab.specials.push_back(word);
@@ -298,7 +316,11 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
   if (spec->vocab_size == 0) vocab.fail("no tokens: give \"numbers\" and/or \"words\"");
   spec->outputs = doc.contains("outputs") ? integer_at(doc["outputs"], at / "outputs", 1, spec->vocab_size) : spec->vocab_size;
 
+  for (const char* key : {"fields", "let", "sequence", "roles", "classes"})
+    if (doc.contains(key) && doc[key].size() > kMaxNames)
+      (at / key).fail("more than " + std::to_string(kMaxNames) + " entries");
   std::set<std::string> known;
+  int64_t field_elements = 0;
   const json& fields = array_at(doc["fields"], at / "fields");
   for (std::size_t i = 0; i < fields.size(); ++i) {
     const At f_at = at / "fields" / i;
@@ -316,6 +338,9 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
       if (f.length < 0) (f_at / "distinct").fail("only a list (with \"length\") can be distinct");
       f.distinct = fields[i]["distinct"].get<bool>();
     }
+    field_elements += element_count(f);
+    if (field_elements > kMaxFieldElements)
+      (f_at / "length").fail("the fields draw more than " + std::to_string(kMaxFieldElements) + " integers per example");
     if (f.distinct && f.length > f.range())
       (f_at / "length").fail("a distinct list of " + std::to_string(f.length) + " values from a range of " + std::to_string(f.range()));
     spec->fields.push_back(f);
@@ -423,7 +448,8 @@ Task parse_task_spec(const json& doc, const std::string& path, const std::string
   if (doc.contains("cyclic")) {
     const At c_at = at / "cyclic";
     check_object(doc["cyclic"], c_at, {"modulus", "operands"}, {"modulus", "operands"});
-    const int64_t p = integer_at(doc["cyclic"]["modulus"], c_at / "modulus", 2, 100000);
+    const int64_t p = integer_at(doc["cyclic"]["modulus"], c_at / "modulus", 3, 100000);
+    if (p % 2 == 0) (c_at / "modulus").fail("the Fourier basis of the fourier kind needs an odd modulus, got " + std::to_string(p));
     const json& operands = array_at(doc["cyclic"]["operands"], c_at / "operands");
     if (operands.size() != 2) (c_at / "operands").fail("expected the two fields of the pair (a, b)");
     for (std::size_t i = 0; i < 2; ++i) {

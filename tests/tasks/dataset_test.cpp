@@ -90,7 +90,7 @@ TEST(Dataset, UnitIdsGroupScoredPositions) {
   Dataset d;
   d.examples.tokens = at::zeros({2, 4}, at::kLong);
   d.examples.targets = at::tensor({1, 1, 1, 1, 1, 1, 1, -1}, at::kLong).view({2, 4});
-  d.examples.units = at::tensor({0, 0, 1, 1, 0, 1, 1, -1}, at::kLong).view({2, 4});
+  d.examples.units = at::tensor({0, 0, 1, 1, 0, 1, 1, 2}, at::kLong).view({2, 4});  // unit 2: no scored position
   d.examples.classes["kind"] = at::tensor({0, 1}, at::kLong);
   check_dataset(d, "units.jsonl");
   const Task task = dataset_task(d, "units");
@@ -217,6 +217,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadDataset{"UnitMissingAtAScoredPosition",
                    tensors_with([](TensorMap& t) { t["unit"] = at::tensor({-1, -1, 0, -1, -1, -1}, at::kLong).view({2, 3}); }),
                    ".safetensors", "unit: row 1 has a scored position without a unit id"},
+        BadDataset{"UnitIdPastTheEnd",
+                   tensors_with([](TensorMap& t) { t["unit"] = at::tensor({-1, -1, 3, -1, -1, 0}, at::kLong).view({2, 3}); }),
+                   ".safetensors", "unit: row 0 holds 3, a unit id must lie in [0, 3), or be -1"},
+        BadDataset{"TokenIdTooLarge", tensors_with([](TensorMap& t) { t["targets"][0][2] = int64_t{1} << 32; }),
+                   ".safetensors", "targets: row 0 holds 4294967296"},
+        BadDataset{"CounterfactualNamedTargets",
+                   text(R"({"tokens": [0], "targets": [0], "counterfactuals": {"targets": [1]}})"), ".jsonl",
+                   "counterfactual.targets: 'targets' is reserved"},
         BadDataset{"UnitShape", tensors_with([](TensorMap& t) { t["unit"] = at::zeros({2}, at::kLong); }), ".safetensors",
                    "unit: shape [2], expected [2, 3]"},
         BadDataset{"UnitOnSomeLines",

@@ -31,7 +31,7 @@ TEST_P(ExpressionValues, Evaluate) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, ExpressionValues,
-    ::testing::Values(ExpressionCase{"1 + 2 * 3", "7"}, ExpressionCase{"(1 + 2) * 3", "9"},
+    ::testing::Values(ExpressionCase{"abs(abs(abs(abs(abs(abs(abs(abs(b))))))))", "3"}, ExpressionCase{"1 + 2 * 3", "7"}, ExpressionCase{"(1 + 2) * 3", "9"},
                       ExpressionCase{"(a + b) % 5", "4"}, ExpressionCase{"b % 5", "2"}, ExpressionCase{"b / 2", "-2"},
                       ExpressionCase{"-a", "-7"}, ExpressionCase{"a - b - 1", "9"}, ExpressionCase{"a > b && b < 0", "1"},
                       ExpressionCase{"a <= b || !a", "0"}, ExpressionCase{"a != 7 ? 1 : a == 7 ? 2 : 3", "2"},
@@ -66,7 +66,13 @@ INSTANTIATE_TEST_SUITE_P(
                       ExpressionCase{"index(xs, 9)", "9 is not in the list"},
                       ExpressionCase{"922337203685477580 * 100", "integer overflow"},
                       ExpressionCase{std::string(100, '(') + "a" + std::string(100, ')'), "nested deeper than 64"},
-                      ExpressionCase{std::string(5000, '1'), "longer than 4096"}));
+                      ExpressionCase{std::string(5000, '1'), "longer than 4096"},
+                      ExpressionCase{[] {
+                                       std::string chain = "a";
+                                       for (int i = 0; i < 70; ++i) chain += " + a";
+                                       return chain;
+                                     }(),
+                                     "nested deeper than 64"}));
 
 // Arbitrary text never crashes the parser: it parses or throws InputError.
 RC_GTEST_PROP(ExpressionFuzz, ArbitraryTextParsesOrIsRefused, ()) {
@@ -195,6 +201,20 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"TokenAndValue", [](json& d) { d["sequence"][0]["token"] = "="; },
                 "/sequence/0: expected one of 'token' (a word of the vocabulary) and 'value' (an expression)"},
         BadSpec{"NegativeClass", [](json& d) { d["classes"]["carry"] = "a - 5"; }, "/classes/carry: class value -5 below -1"},
+        BadSpec{"EmptyListClass", [](json& d) { d["classes"]["carry"] = "a == 0 ? [] : [a]"; },
+                "spec.json: /classes/carry: an empty list cannot give positions or classes (example a = 0, b = 0)"},
+        BadSpec{"NumberWord", [](json& d) { d["vocab"]["words"] = {"=", "5"}; },
+                "/vocab/words/1: a word must not be a number"},
+        BadSpec{"EvenModulus", [](json& d) { d["cyclic"] = {{"modulus", 10}, {"operands", {"a", "b"}}}; },
+                "/cyclic/modulus: the Fourier basis of the fourier kind needs an odd modulus, got 10"},
+        BadSpec{"TooManyLets", [](json& d) { for (int i = 0; i < 1100; ++i) d["let"]["x" + std::to_string(i)] = "1"; },
+                "spec.json: /let: more than 1024 entries"},
+        BadSpec{"SequenceTooLong",
+                [](json& d) {
+                  d["fields"].push_back({{"name", "xs"}, {"length", 4096}, {"min", 0}, {"max", 9}});
+                  for (int i = 0; i < 17; ++i) d["sequence"].push_back({{"value", "xs"}});
+                },
+                "the sequence grows past 65536 positions"},
         BadSpec{"CyclicNotTheFields", [](json& d) { d["cyclic"] = {{"modulus", 11}, {"operands", {"a", "b"}}}; },
                 "/cyclic/operands/0: the cyclic operands must be the spec's only two fields"}),
     [](const auto& info) { return info.param.name; });

@@ -77,7 +77,9 @@ std::vector<Intervention> ablations(const Task& task, const AblationSpec& a, con
   }
   if (a.method == InterventionKind::kZero) return out;
   std::vector<std::vector<at::Tensor>> parts(out.size());
+  int64_t rows = 0;
   for_each_batch(task, a.reference, scale, [&](const Batch& b) {
+    rows += b.tokens.size(0);
     RunResult r = run(model, b.tokens, options);
     for (std::size_t i = 0; i < out.size(); ++i) {
       const at::Tensor& act = r.cache.at(out[i].hook);
@@ -86,7 +88,7 @@ std::vector<Intervention> ablations(const Task& task, const AblationSpec& a, con
   });
   for (std::size_t i = 0; i < out.size(); ++i)
     out[i].value = a.method == InterventionKind::kMean
-                       ? at::cat(parts[i]).sum(0, true) / static_cast<double>(a.reference.sample)
+                       ? at::cat(parts[i]).sum(0, true) / static_cast<double>(rows)
                        : at::cat(parts[i]);
   return out;
 }
@@ -121,8 +123,8 @@ void parse_ablation(const nlohmann::json& v, const At& at, const ParseContext& c
   if (v.contains("reference")) {
     if (a.method == InterventionKind::kZero) (at / "reference").fail("only mean and resample ablation use a reference sample");
     a.reference = domain_at(v["reference"], at / "reference", context.task, context.sample, false);
-  } else if (context.task.dataset_rows) {
-    a.reference = Domain{};
+  } else if (context.task.dataset_rows && *context.task.domain_size <= a.reference.sample) {
+    a.reference = Domain{};  // a dataset no larger than the default sample: every row
     a.reference.all = true;
     a.reference.sample = *context.task.domain_size;
   }

@@ -162,8 +162,7 @@ void run_patching(const RunContext& context, const Claim& claim, Outcome& out) {
   if (!sweep_sum.defined()) return;
   Figure f;
   f.type = "heatmap";
-  f.title = "recovery when patching " + hook_name({*p.sweep, 0}).substr(9) + " at (layer, position), " +
-            changed + " changed";
+  f.title = "recovery when patching " + hook_name({*p.sweep, 0}).substr(9) + " at (layer, position), " + changed;
   f.x_title = "position";
   f.y_title = "layer";
   at::Tensor rec = sweep_sum / (clean_sum - corrupt_sum);
