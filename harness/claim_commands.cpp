@@ -3,6 +3,7 @@
 #include "circuits/model/checkpoint.h"
 #include "circuits/claims/claim.h"
 #include "circuits/formats/error.h"
+#include "circuits/formats/text_file.h"
 #include "circuits/reports/html_report.h"
 #include "circuits/reports/junit.h"
 #include "circuits/reports/report.h"
@@ -76,7 +77,7 @@ void check_outputs(const std::optional<std::string>& report_dir, const std::opti
     const bool in_report_dir = report_dir && folder == folder_path(*report_dir);
     check(in_report_dir || std::filesystem::is_directory(folder), "verify --junit: " + *junit,
           "no folder " + folder.string());
-    check(!std::filesystem::is_directory(*junit), "verify --junit: " + *junit, "is a folder, not a file");
+    check_replaceable(*junit, "verify --junit");
   }
   if (report_dir) {
     std::set<std::string> systems;
@@ -86,6 +87,11 @@ void check_outputs(const std::optional<std::string>& report_dir, const std::opti
     std::error_code ec;
     std::filesystem::create_directories(*report_dir, ec);
     check(!ec, "verify --report-dir: " + *report_dir, "cannot create the folder: " + ec.message());
+    const std::filesystem::path dir(*report_dir);
+    for (const auto& r : reports)
+      for (const char* extension : {".json", ".html"})
+        check_replaceable((dir / (r.system + extension)).string(), "verify --report-dir");
+    for (const char* name : {"index.html", "junit.xml"}) check_replaceable((dir / name).string(), "verify --report-dir");
   }
 }
 
@@ -152,6 +158,7 @@ void write_reports(const std::optional<std::string>& report_dir, const std::opti
     outputs.emplace_back((dir / "junit.xml").string(), junit_xml(reports));
   }
   if (junit) outputs.emplace_back(*junit, junit_xml(reports));
+  for (const auto& [path, text] : outputs) check_replaceable(path, "verify");  // all before the first is written
   for (const auto& [path, text] : outputs) write_text_atomically(path, text, "verify");
 }
 

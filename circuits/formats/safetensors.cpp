@@ -2,6 +2,7 @@
 
 #include "circuits/formats/error.h"
 #include "circuits/formats/json_input.h"
+#include "circuits/formats/text_file.h"
 
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -304,6 +305,7 @@ void write_safetensors(const std::string& path, const TensorMap& tensors, const 
   const std::string where = "write_safetensors: " + path;
   const TensorMap cpu = cpu_contiguous(tensors, where);
   const std::string header = header_text(cpu, metadata, where);
+  check_replaceable(path, "write_safetensors");
 
   const std::string temp_path = path + ".tmp." + std::to_string(::getpid());
   std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);

@@ -50,6 +50,7 @@ Safetensors read_safetensors(const std::string& path, std::size_t max_tensors = 
 // multiple of 8; `__metadata__` is written only when `metadata` is not empty.
 // Throws InputError "write_safetensors: <path>: <field or tensor name>: <what>"
 // for an undefined tensor, an unsupported dtype, a tensor named `__metadata__`,
+// a `path` that is not a regular file (check_replaceable in text_file.h),
 // names or metadata that are not valid UTF-8, or a file that cannot be written
 // (the temporary file is removed).
 void write_safetensors(const std::string& path, const TensorMap& tensors,

@@ -25,7 +25,17 @@ std::string read_text_file(const std::string& path, const std::string& where, st
   return text.str();
 }
 
+void check_replaceable(const std::string& path, const std::string& where) {
+  std::error_code ec;
+  const auto status = std::filesystem::symlink_status(path, ec);
+  if (!std::filesystem::exists(status)) return;
+  check(std::filesystem::is_regular_file(status), where + ": " + path,
+        std::string(std::filesystem::is_directory(status) ? "is a folder" : "is not a regular file (a symlink, device or FIFO)") +
+            "; refusing to replace it");
+}
+
 void write_text_atomically(const std::string& path, const std::string& text, const std::string& where) {
+  check_replaceable(path, where);
   const std::string temp_path = path + ".tmp." + std::to_string(::getpid());
   std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
   out << text;

@@ -10,9 +10,15 @@ namespace circuitcheck {
 // folder) or larger than `max_bytes`.
 std::string read_text_file(const std::string& path, const std::string& where, std::size_t max_bytes);
 
+// Throws InputError "<where>: <path>: ..." unless `path` may be written by
+// replacing it: it is absent or a regular file (not a symlink, a device such
+// as /dev/null, a FIFO or a folder, which a rename would replace).
+void check_replaceable(const std::string& path, const std::string& where);
+
 // Writes `text` to "<path>.tmp.<pid>" and renames it over `path`, so that
 // `path` is either absent, its old content or all of `text`. Throws InputError
-// "<where>: <path>: cannot write ..." (the temporary file removed) otherwise.
+// "<where>: <path>: ..." when check_replaceable refuses `path`, or "cannot
+// write ..." (the temporary file removed).
 void write_text_atomically(const std::string& path, const std::string& text, const std::string& where);
 
 }  // namespace circuitcheck

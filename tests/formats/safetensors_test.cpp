@@ -409,7 +409,7 @@ TEST(SafetensorsWriteTest, FailuresAreInputErrorsAndLeaveNoTempFile) {
   const TensorMap one = {{"x", at::ones({2})}};
   const std::vector<Case> cases = {
       {"missing_folder", "missing/out.safetensors", one, {}, "file: cannot create the temporary file"},
-      {"target_is_folder", "folder", one, {}, "file: cannot rename"},
+      {"target_is_folder", "folder", one, {}, "is a folder; refusing to replace it"},
       {"unsupported_dtype", "out.safetensors", {{"x", at::ones({2}, at::kShort)}}, {}, "x: unsupported dtype Short"},
       {"undefined_tensor", "out.safetensors", {{"x", at::Tensor()}}, {}, "x: undefined tensor"},
       {"reserved_name", "out.safetensors", {{"__metadata__", at::ones({2})}}, {}, "__metadata__: reserved name"},

@@ -736,7 +736,7 @@ TEST(ReportFiles, WrittenAtomicallyOrNotAtAll) {
     write_text_atomically(dir + "/folder", "x", "verify");
     ADD_FAILURE() << "no error";
   } catch (const InputError& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("verify: " + dir + "/folder: cannot rename ", 0), 0u) << e.what();
+    EXPECT_EQ(std::string(e.what()), "verify: " + dir + "/folder: is a folder; refusing to replace it");
   }
   EXPECT_THROW(write_text_atomically(dir + "/absent/r.json", "x", "verify"), InputError);
   std::set<std::string> names;
@@ -749,7 +749,8 @@ TEST(VerifyReports, BadJunitOrDeviceExitsTwoWithoutAnyReport) {
   const std::string dir = testing_util::scratch_dir("report_verify_bad");
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"--junit " + dir + "/absent/junit.xml", "verify --junit: " + dir + "/absent/junit.xml: no folder "},
-      {"--junit " + dir, "verify --junit: " + dir + ": is a folder, not a file"},
+      {"--junit " + dir, "verify --junit: " + dir + ": is a folder; refusing to replace it"},
+      {"--junit /dev/null", "verify --junit: /dev/null: is not a regular file (a symlink, device or FIFO); refusing to replace it"},
       {"--device gpu", "verify --device: unknown device 'gpu' (valid: cpu, cuda, cuda:N)"},
   };
   for (const auto& [flags, message] : cases) {
@@ -760,6 +761,14 @@ TEST(VerifyReports, BadJunitOrDeviceExitsTwoWithoutAnyReport) {
     EXPECT_FALSE(contains(r.output, "PASS")) << r.output;
     EXPECT_FALSE(fs::exists(dir + "/reports"));
   }
+  // A report path that is a folder stops verify before any claim runs or any report is written.
+  fs::create_directories(dir + "/blocked/index.html");
+  const auto r = run_command(cli() + " verify " + shipped_claims() + " --report-dir " + dir + "/blocked");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "verify --report-dir: " + dir + "/blocked/index.html: is a folder; refusing to replace it"))
+      << r.output;
+  EXPECT_FALSE(contains(r.output, "PASS")) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/blocked/array_index.json"));
 }
 
 }  // namespace
