@@ -44,7 +44,8 @@ PreparedFile prepare(const std::string& path, const Args& args) {
     fail(where, e.what());
   }
   const std::string& system = p.checkpoint.system;
-  if (!system.empty() && p.file.task.empty() && find_task(system).name != p.task->name)
+  if (!system.empty() && p.file.task.empty() &&
+      find_task(system, where + ": " + p.checkpoint.path + ": metadata \"system\"").name != p.task->name)
     fail(where, p.checkpoint.path + " is a " + system + " checkpoint, not " + p.task->name);
   const Config& config = p.checkpoint.model.config;
   check_fits(*p.task, scale_for(*p.task, config), config, where);

@@ -57,7 +57,7 @@ std::shared_ptr<const Task> checkpoint_task(const Args& args, const Checkpoint& 
   if (auto s = args.get("--system")) return load_task(*s);
   check(!ck.system.empty(), command + ": " + ck.path,
         "cannot tell which task this checkpoint is for; pass --system or --task FILE");
-  return load_task(ck.system);
+  return load_task(find_task(ck.system, command + ": " + ck.path + ": metadata \"system\"").name);
 }
 
 void print_evaluation(const Evaluation& e, std::ostream& out) {

@@ -29,6 +29,14 @@ const Task& find_task(const std::string& name) {
   fail("find_task", "unknown system '" + name + "' (valid: " + valid + ")");
 }
 
+const Task& find_task(const std::string& name, const std::string& where) {
+  try {
+    return find_task(name);
+  } catch (const InputError& e) {
+    fail(where, std::string(e.what()).substr(std::string("find_task: ").size()));
+  }
+}
+
 Scale scale_for(const Task& task, const Config& config) {
   return config.n_ctx == task.config(Scale::kCpu).n_ctx ? Scale::kCpu : Scale::kSeed;
 }

@@ -179,6 +179,10 @@ struct Task {
 // variable_renaming, arithmetic)".
 const Task& find_task(const std::string& name);
 
+// The same, naming `where` instead of find_task in the error (e.g. the
+// checkpoint whose metadata names the system).
+const Task& find_task(const std::string& name, const std::string& where);
+
 // The five tasks, S1 to S5 in order.
 const std::vector<Task>& all_tasks();
 

@@ -71,6 +71,17 @@ TEST(Cli, DatasetInspectConvertAndEval) {
   EXPECT_EQ(e["correct"], 2000);  // ckkissane's SOURCE.md: 0.99965 over all 40,000 pairs
 }
 
+TEST(Cli, UnknownSystemInMetadataNamesTheFileAndField) {
+  const std::string dir = testing_util::scratch_dir("CliMetadataSystem");
+  Safetensors ck = read_safetensors(testing_util::source_dir() + "/checkpoints/modular_addition.safetensors");
+  ck.metadata["system"] = "bogus";
+  write_safetensors(dir + "/m.safetensors", ck.tensors, ck.metadata);
+  auto r = run_command(cli() + " eval " + dir + "/m.safetensors");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("eval: " + dir + "/m.safetensors: metadata \"system\": unknown system 'bogus'"), std::string::npos)
+      << r.output;
+}
+
 struct BadCli {
   std::string name;
   std::string args;      // after the binary; {dir} is a scratch folder, {fx} the fixtures, {ex} examples/
