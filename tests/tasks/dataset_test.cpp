@@ -77,6 +77,32 @@ TEST(Dataset, TaskFitsItsDataAndWritesItsVocabulary) {
   EXPECT_THROW(task.sample(4, 0, Scale::kCpu), InputError);  // more rows than it has
 }
 
+// The worked examples' datasets (examples/*/make_dataset.py) hold what their
+// READMEs say: min_int's target at '=' is min(a, b) and its roles point at the
+// smaller and larger operand; sort_fixed_len_list's targets are the sorted list
+// and `source` says where each sorted value sits; each counterfactual changes
+// exactly what its name says.
+TEST(Dataset, ExampleDatasetsHoldTheirTasks) {
+  const std::string root = testing_util::source_dir() + "/examples/";
+  const Batch m = read_dataset(root + "min_int/min_int.jsonl").examples;
+  const at::Tensor a = m.tokens.select(1, 0), b = m.tokens.select(1, 1);
+  EXPECT_TRUE(at::equal(m.targets.select(1, 2), at::min(a, b)));
+  EXPECT_TRUE(at::equal(m.tokens.gather(1, m.roles.at("min").unsqueeze(1)).squeeze(1), at::min(a, b)));
+  EXPECT_TRUE(at::equal(m.tokens.gather(1, m.roles.at("max").unsqueeze(1)).squeeze(1), at::max(a, b)));
+  const at::Tensor raised = m.counterfactuals.at("raise_min");
+  EXPECT_TRUE(at::equal(raised.gather(1, m.roles.at("max").unsqueeze(1)), m.tokens.gather(1, m.roles.at("max").unsqueeze(1))));
+  const at::Tensor above = raised.gather(1, m.roles.at("min").unsqueeze(1)).squeeze(1) > at::max(a, b);
+  const at::Tensor unchanged = (raised == m.tokens).all(1) & (at::max(a, b) == 199);  // nothing is above 199
+  EXPECT_TRUE((above | unchanged).all().item<bool>());
+
+  const Batch s = read_dataset(root + "sort_fixed_len_list/sort_fixed_len_list.jsonl").examples;
+  const at::Tensor list = s.tokens.slice(1, 1, 11);
+  EXPECT_TRUE(at::equal(s.targets.slice(1, 11, 21), std::get<0>(list.sort(1))));
+  EXPECT_TRUE(at::equal(s.tokens.gather(1, s.roles.at("source")), s.targets.slice(1, 11, 21)));
+  const at::Tensor changed = (s.counterfactuals.at("change_one") != s.tokens).sum(1);
+  EXPECT_TRUE((changed == 1).all().item<bool>());
+}
+
 TEST(Dataset, WithoutVocabularyTokensPrintAsNumbers) {
   Dataset d = lines_dataset();
   d.vocab.clear();
