@@ -63,6 +63,65 @@ TEST(DatasetDomain, AllRowsInOrderOrASampleWithoutReplacement) {
   EXPECT_EQ(tied, 6);  // every a = b row of the file
 }
 
+// The first `n` rows of min_int's dataset, repeated as often as it takes.
+Task min_int_rows(int64_t n) {
+  Dataset d = min_int_dataset();
+  Batch rows = d.examples;
+  while (rows.tokens.size(0) < n) rows = concat_batches(rows, d.examples, "min_int_rows");
+  d.examples = slice_rows(rows, 0, n);
+  return dataset_task(d, "min_int");
+}
+
+struct SliceCase {
+  int64_t rows;
+  std::vector<int64_t> slices;  // of 256
+};
+
+class DatasetSlices : public ::testing::TestWithParam<SliceCase> {};
+
+// Slices run across for_each_batch's batches of 4096 and never leave one row
+// alone, which no row could take its counterfactual from.
+TEST_P(DatasetSlices, NeverLeaveOneRowAlone) {
+  const Task task = min_int_rows(GetParam().rows);
+  Domain all;
+  all.all = true;
+  all.sample = GetParam().rows;
+  std::vector<int64_t> sizes;
+  int64_t first = 0;
+  for_each_slice(task, all, Scale::kCpu, 256, [&](const Batch& b) {
+    EXPECT_TRUE(at::equal(b.tokens, task.domain_batch(first, b.tokens.size(0)).tokens)) << "slice at " << first;
+    first += b.tokens.size(0);
+    sizes.push_back(b.tokens.size(0));
+  });
+  EXPECT_EQ(sizes, GetParam().slices);
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, DatasetSlices,
+                         ::testing::Values(SliceCase{1, {1}}, SliceCase{2, {2}}, SliceCase{256, {256}},
+                                           SliceCase{257, {129, 128}}, SliceCase{258, {256, 2}},
+                                           SliceCase{513, {256, 129, 128}},
+                                           SliceCase{4097, {256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256,
+                                                            256, 256, 256, 256, 129, 128}}));
+
+// A role counterfactual (min taken from another row) on every row of a
+// dataset of 257 rows: the last slice used to hold one row and fail.
+TEST(DatasetClaims, RoleCounterfactualOnEveryRowOfAnOddDataset) {
+  Checkpoint ck = load_checkpoint(testing_util::fixture("external/ckk_min_int/model.pt"));
+  const Task task = min_int_rows(257);
+  const json claim = {{"id", "head_carries_min"},
+                      {"hypothesis", "h"},
+                      {"kind", "patching"},
+                      {"counterfactual", "min"},
+                      {"sites", {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}}},
+                      {"domain", {{"all", true}}},
+                      {"pass", {{"value_at_least", 0.9}}}};
+  const ClaimFile file = parse_claim_file(claim_file_with(claim), "ex/claims.json");
+  ControlCache controls{&ck.model, {}};
+  const ClaimResult r = verify_claim(task, parse_claims(file, task, ck.model.config).at(0), ck.model, controls);
+  EXPECT_EQ(r.verdict, Verdict::kPass) << r.explanation;
+  EXPECT_NE(r.explanation.find("over 257 examples"), std::string::npos) << r.explanation;
+}
+
 struct DatasetDomainError {
   std::string name;
   json domain;
