@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <set>
 
 namespace circuitcheck {
@@ -204,6 +205,68 @@ TEST(DatasetClaims, HoldOnMinIntAndFailWhereTheMechanismIsAbsent) {
     EXPECT_EQ(fails.verdict, Verdict::kFail) << claim.id << ": " << fails.explanation;
   }
 }
+
+struct BuiltinClaim {
+  std::string system;
+  std::string id;
+};
+
+void PrintTo(const BuiltinClaim& c, std::ostream* os) { *os << c.system << "/" << c.id; }
+
+class DatasetMatchesBuiltin : public ::testing::TestWithParam<BuiltinClaim> {};
+
+// The rows a shipped claim visits on its built-in task, written as a dataset
+// (write_dataset, read back) and claimed on with {"all": true}, give the same
+// verdict and the same checks on the checkpoint and on every control: the
+// kinds that take [N, K] roles, items and classes (item_patching, probe,
+// geometry) run on a dataset as on the task.
+TEST_P(DatasetMatchesBuiltin, SameVerdictAndChecksOnTheSameRows) {
+  const std::string path = testing_util::source_dir() + "/claims/" + GetParam().system + ".json";
+  const ClaimFile builtin_file = read_claim_file(path);
+  const std::shared_ptr<const Task> builtin = claim_task(builtin_file);
+  Checkpoint ck = load_checkpoint(builtin_file.checkpoint);
+  json document = builtin_file.document;
+  json claim_json;
+  for (const json& c : document["claims"])
+    if (c["id"] == GetParam().id) claim_json = c;
+  ASSERT_FALSE(claim_json.is_null()) << GetParam().id;
+  document["claims"] = {claim_json};
+  const Claim claim = parse_claims(parse_claim_file(document, path), *builtin, ck.model.config).at(0);
+  std::optional<Batch> rows;
+  for_each_batch(*builtin, claim.domain, Scale::kCpu,
+                 [&](const Batch& b) { rows = rows ? concat_batches(*rows, b, "rows") : b; });
+  const std::string dataset_path =
+      testing_util::scratch_dir("DatasetMatchesBuiltin_" + GetParam().id) + "/rows.safetensors";
+  write_dataset(Dataset{"the rows of " + GetParam().id, *rows, {}}, dataset_path);
+  document.erase("system");
+  document["task"] = dataset_path;
+  document["claims"][0]["domain"] = {{"all", true}};
+  const ClaimFile dataset_file = parse_claim_file(document, path);
+  const std::shared_ptr<const Task> dataset = claim_task(dataset_file);
+  ControlCache controls{&ck.model, {}};
+  const ClaimResult a = verify_claim(*builtin, claim, ck.model, controls);
+  const ClaimResult b =
+      verify_claim(*dataset, parse_claims(dataset_file, *dataset, ck.model.config).at(0), ck.model, controls);
+  EXPECT_EQ(a.verdict, Verdict::kPass) << a.explanation;
+  EXPECT_EQ(b.verdict, Verdict::kPass) << b.explanation;
+  ASSERT_EQ(a.controls.size(), b.controls.size());
+  for (std::size_t i = 0; i <= a.controls.size(); ++i) {
+    const Outcome& x = i == 0 ? a.checkpoint : a.controls[i - 1];
+    const Outcome& y = i == 0 ? b.checkpoint : b.controls[i - 1];
+    ASSERT_EQ(x.checks.size(), y.checks.size()) << x.model;
+    for (std::size_t k = 0; k < x.checks.size(); ++k) {
+      EXPECT_EQ(x.checks[k].name, y.checks[k].name) << x.model;
+      EXPECT_NEAR(x.checks[k].value, y.checks[k].value, 1e-9) << x.model << " " << x.checks[k].name;
+      EXPECT_EQ(x.checks[k].pass, y.checks[k].pass) << x.model << " " << x.checks[k].name;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shipped, DatasetMatchesBuiltin,
+                         ::testing::Values(BuiltinClaim{"variable_renaming", "depth_needs_layers"},
+                                           BuiltinClaim{"tree_path", "parent_readable_after_layer_0"},
+                                           BuiltinClaim{"arithmetic", "carry_node_A3_addition_clusters"}),
+                         [](const auto& info) { return info.param.id; });
 
 }  // namespace
 }  // namespace circuitcheck
