@@ -385,6 +385,10 @@ string provenance_table(const SystemReport& r) {
   return "<table class=\"provenance\">\n" +
          row("claims file", "<code>" + escape_markup(p.claims_file) + "</code><br><span class=\"hash\">sha256 " +
                                 escape_markup(p.claims_sha256) + "</span>") +
+         (p.task_file.empty() ? ""
+                              : row("task file", "<code>" + escape_markup(p.task_file) +
+                                                     "</code><br><span class=\"hash\">sha256 " +
+                                                     escape_markup(p.task_sha256) + "</span>")) +
          row("checkpoint", "<code>" + escape_markup(p.checkpoint) + "</code> (" + escape_markup(p.checkpoint_format) +
                                ")<br><span class=\"hash\">sha256 " + escape_markup(p.checkpoint_sha256) + "</span>") +
          row("config", "<code>" + escape_markup(config) + "</code><br>from " + escape_markup(p.config_source)) +

@@ -62,8 +62,7 @@ std::string junit_xml(const std::vector<SystemReport>& reports) {
               attribute("failures", std::to_string(s.failed)) + attribute("errors", std::to_string(s.errors)) +
               attribute("skipped", "0") + attribute("time", seconds(report.run.wall_seconds)) +
               attribute("timestamp", report.run.date) + ">\n    <properties>\n";
-    for (const auto& [name, value] :
-         std::vector<std::pair<string, string>>{{"claims_file", p.claims_file},
+    std::vector<std::pair<string, string>> properties{{"claims_file", p.claims_file},
                                                 {"claims_sha256", p.claims_sha256},
                                                 {"checkpoint", p.checkpoint},
                                                 {"checkpoint_sha256", p.checkpoint_sha256},
@@ -71,7 +70,9 @@ std::string junit_xml(const std::vector<SystemReport>& reports) {
                                                 {"threads", std::to_string(p.threads)},
                                                 {"circuitcheck_version", circuitcheck_version()},
                                                 {"circuitcheck_git_commit", circuitcheck_git_commit()},
-                                                {"libtorch_version", torch_version()}})
+                                                {"libtorch_version", torch_version()}};
+    if (!p.task_file.empty()) properties.insert(properties.begin() + 2, {{"task_file", p.task_file}, {"task_sha256", p.task_sha256}});
+    for (const auto& [name, value] : properties)
       suites += "      <property" + attribute("name", name) + attribute("value", value) + "/>\n";
     suites += "    </properties>\n";
     for (std::size_t i = 0; i < report.results.size(); ++i) {

@@ -29,6 +29,8 @@ Provenance provenance_of(const ClaimFile& file, const Checkpoint& checkpoint, co
   p.config = config_to_json(checkpoint.model.config);
   p.device = device.str();
   p.threads = threads;
+  p.task_file = file.task;
+  if (!file.task.empty()) p.task_sha256 = sha256_file(file.task);
   return p;
 }
 
@@ -123,7 +125,7 @@ json report_json(const SystemReport& report) {
     claims.push_back(std::move(claim));
     if (i < report.run.claim_seconds.size()) claim_seconds[r.claim.id] = report.run.claim_seconds[i];
   }
-  return {{"schema", kReportSchema},
+  json document = {{"schema", kReportSchema},
           {"system", report.system},
           {"provenance",
            {{"claims_file", {{"path", p.claims_file}, {"sha256", p.claims_sha256}}},
@@ -145,6 +147,8 @@ json report_json(const SystemReport& report) {
             {"errors", s.errors}}},
           {"claims", claims},
           {"run", {{"date", report.run.date}, {"wall_seconds", report.run.wall_seconds}, {"claim_seconds", claim_seconds}}}};
+  if (!p.task_file.empty()) document["provenance"]["task_file"] = {{"path", p.task_file}, {"sha256", p.task_sha256}};
+  return document;
 }
 
 std::string escape_markup(const std::string& text) {

@@ -49,10 +49,13 @@ struct Provenance {
   nlohmann::json config;          // config_to_json of the checkpoint's model
   std::string device;             // "cpu", "cuda:0"
   int threads = 1;                // LibTorch intra-op threads
+  std::string task_file;          // ClaimFile::task: the dataset or task spec; empty for a built-in system
+  std::string task_sha256;        // of task_file
 };
 
-// Hashes the claim file (InputError naming it when it cannot be read) and
-// copies the checkpoint's identity and config.
+// Hashes the claim file and the task file it names, if any (InputError
+// naming the file when it cannot be read), and copies the checkpoint's
+// identity and config.
 Provenance provenance_of(const ClaimFile& file, const Checkpoint& checkpoint, const at::Device& device, int threads);
 
 // When and how long: the report's "run" block.
