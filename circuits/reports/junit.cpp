@@ -39,9 +39,14 @@ string failure_message(const ClaimResult& r, const std::optional<int64_t>& domai
   string what;
   if (r.verdict == Verdict::kError) {
     what = r.explanation;
-  } else if (r.verdict == Verdict::kNotFalsifiable) {
-    for (const auto& c : r.controls)
-      if (c.pass) what += std::string(what.empty() ? "" : "; ") + "passes on control " + c.model + " too: " + decided_by(c);
+  } else if (r.verdict == Verdict::kNotFalsifiable || r.verdict == Verdict::kInconclusive) {
+    const auto add = [&](const string& text) { what += (what.empty() ? "" : "; ") + text; };
+    for (const auto& c : r.controls) {
+      if (c.pass) add("passes on control " + c.model + " too: " + decided_by(c));
+      else if (!fails_with_certainty(c)) add("control " + c.model + " fails no check with certainty");
+    }
+    for (const auto& f : r.falsification)
+      if (f.fails_on.empty()) add("no control fails " + f.check + " with certainty");
   } else {
     what = decided_by(r.checkpoint);
   }

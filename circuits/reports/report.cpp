@@ -51,6 +51,7 @@ Summary summarize(const std::vector<ClaimResult>& results) {
     else if (r.verdict == Verdict::kError) ++s.errors;
     else ++s.failed;
     if (r.verdict == Verdict::kNotFalsifiable) ++s.not_falsifiable;
+    if (r.verdict == Verdict::kInconclusive) ++s.inconclusive;
   }
   return s;
 }
@@ -63,6 +64,7 @@ Summary summarize(const std::vector<SystemReport>& reports) {
     total.passed += s.passed;
     total.failed += s.failed;
     total.not_falsifiable += s.not_falsifiable;
+    total.inconclusive += s.inconclusive;
     total.errors += s.errors;
   }
   return total;
@@ -144,6 +146,7 @@ json report_json(const SystemReport& report) {
             {"passed", s.passed},
             {"failed", s.failed},
             {"not_falsifiable", s.not_falsifiable},
+            {"inconclusive", s.inconclusive},
             {"errors", s.errors}}},
           {"claims", claims},
           {"run", {{"date", report.run.date}, {"wall_seconds", report.run.wall_seconds}, {"claim_seconds", claim_seconds}}}};

@@ -5,7 +5,7 @@
 //     "provenance": { "claims_file": {path, sha256},
 //                     "checkpoint": {path, format, sha256, config_source, config},
 //                     "circuitcheck": {version, git_commit}, "libtorch", "device", "threads" },
-//     "summary": { claims, passed, failed, not_falsifiable, errors },
+//     "summary": { claims, passed, failed, not_falsifiable, inconclusive, errors },
 //     "claims": [ ClaimResult::to_json() with "domain" given its size "n" and
 //                 "counterexamples" always present ],
 //     "run": { date, wall_seconds, claim_seconds: {id: seconds} } }
@@ -77,9 +77,9 @@ struct SystemReport {
   RunTimes run;
 };
 
-// Verdict counts; `failed` counts "fail" and "not_falsifiable".
+// Verdict counts; `failed` counts "fail", "not_falsifiable" and "inconclusive".
 struct Summary {
-  int claims = 0, passed = 0, failed = 0, not_falsifiable = 0, errors = 0;
+  int claims = 0, passed = 0, failed = 0, not_falsifiable = 0, inconclusive = 0, errors = 0;
 };
 
 Summary summarize(const std::vector<ClaimResult>& results);
