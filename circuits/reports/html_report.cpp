@@ -31,7 +31,7 @@ code,.hash{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em;over
 .badge.verdict-not_falsifiable{background:#e65100}.badge.verdict-inconclusive{background:#8d6e63}.badge.verdict-error{background:#6a1b9a}
 tr.verdict-pass>td:first-child{border-left:4px solid #2e7d32}tr.verdict-fail>td:first-child{border-left:4px solid #c62828}
 tr.verdict-not_falsifiable>td:first-child{border-left:4px solid #e65100}tr.verdict-inconclusive>td:first-child{border-left:4px solid #8d6e63}tr.verdict-error>td:first-child{border-left:4px solid #6a1b9a}
-.ok{color:#2e7d32;font-weight:600}.bad{color:#c62828;font-weight:600}
+.ok{color:#2e7d32;font-weight:600}.bad{color:#c62828;font-weight:600}.unsure{color:#8d6e63;font-weight:600}
 .summary-line{color:#444;margin-top:0}.hypothesis{font-size:1.05em}.explanation{color:#333}
 section.claim-detail{margin-top:2.5em}
 .counterexamples code{background:#fdf2f2;padding:.1em .3em;white-space:pre-wrap}
@@ -419,7 +419,9 @@ string checks_table(const ClaimResult& r) {
   for (const Outcome* m : models)
     s += "<th colspan=\"3\">" + string(m == &r.checkpoint ? "" : "control ") + escape_markup(m->model) + "</th>";
   s += "</tr>\n<tr>";
-  for (std::size_t i = 0; i < models.size(); ++i) s += "<th>value</th><th>bound</th><th>result</th>";
+  // A control is judged on the bound on the other side (on_control).
+  for (std::size_t i = 0; i < models.size(); ++i)
+    s += string("<th>value</th><th>") + (i == 0 ? "bound" : "other bound") + "</th><th>result</th>";
   s += "</tr></thead>\n<tbody>\n";
   for (const auto& name : names) {
     const Check* first = nullptr;
@@ -436,9 +438,18 @@ string checks_table(const ClaimResult& r) {
       }
       const string counts =
           c->trials > 0 ? " (" + std::to_string(c->successes) + "/" + std::to_string(c->trials) + ")" : "";
+      // A control's result is whether it fails the check with certainty (on_control), as it must.
+      const ControlCheck on = on_control(*c);
+      const bool control = m != &r.checkpoint && c->rule != Rule::kNone;
+      const string result = !control ? (c->rule == Rule::kNone ? "reported" : c->pass ? "pass" : "fail") : to_string(on);
+      const string style = !control ? (c->pass ? "ok" : "bad")
+                           : on == ControlCheck::kFails ? "ok"
+                           : on == ControlCheck::kPasses ? "bad"
+                                                         : "unsure";
       s += "<td class=\"num\" title=\"" + escape_markup(c->explanation) + "\">" + check_quantity(*c, c->value) + counts +
-           "</td><td class=\"num\">" + check_quantity(*c, c->bound) + "</td><td class=\"" + (c->pass ? "ok" : "bad") +
-           "\">" + (c->rule == Rule::kNone ? "reported" : c->pass ? "pass" : "fail") + "</td>";
+           "</td><td class=\"num\">" + check_quantity(*c, m == &r.checkpoint ? c->bound : c->other_bound) +
+           "</td><td class=\"" + style + "\">" +
+           escape_markup(result) + "</td>";
     }
     s += "</tr>\n";
   }

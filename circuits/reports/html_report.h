@@ -6,11 +6,13 @@
 // A system's page holds its provenance; a summary table with one row per
 // claim,
 //   <tr class="claim verdict-<verdict>" data-claim="<id>" data-verdict="<verdict>">
-// (verdict: pass, fail, not_falsifiable, error) linking to the claim's
-// section <section class="claim-detail verdict-<verdict>" id="claim-<id>">,
+// (verdict: pass, fail, not_falsifiable, inconclusive, error) linking to the
+// claim's section <section class="claim-detail verdict-<verdict>" id="claim-<id>">,
 // which shows the hypothesis, the verdict's explanation, the domain and pass
 // rule, the checks (value, basis, bound, threshold) on the checkpoint with
-// each control's next to them, intervention liveness, counterexamples as
+// each control's next to them (its value, the bound on the other side and
+// whether it fails the check with certainty: fails, inconclusive, passes;
+// on_control in check.h), intervention liveness, counterexamples as
 // token strings, and the evidence figures as inline SVG: first a bar chart
 // of the thresholded checks on the checkpoint and its controls with the
 // thresholds as reference lines, then the checkpoint's figures and the controls'.
