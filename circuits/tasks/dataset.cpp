@@ -110,7 +110,8 @@ Dataset from_safetensors(const std::string& path) {
     else (meta / key).fail("unknown metadata key (valid: format, vocab, class_names, description)");
   }
   for (auto& [name, t] : file.tensors) {
-    const auto suffix = [&](const std::string& prefix) { return name.substr(prefix.size()); };
+    // (clang 14 cannot capture a structured binding in a lambda)
+    const auto suffix = [&name = name](const std::string& prefix) { return name.substr(prefix.size()); };
     if (name == "tokens") d.examples.tokens = t;
     else if (name == "targets") d.examples.targets = t;
     else if (name == "unit") d.examples.units = t;
