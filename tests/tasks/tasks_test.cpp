@@ -649,7 +649,7 @@ int64_t check_arithmetic(const Batch& batch) {
   const Grid tokens(batch.tokens), targets(batch.targets);
   const std::map<std::string, Grid> roles = grids(batch.roles), classes = grids(batch.classes);
   for (const auto& [name, grid] : roles)  // every S5 role is at a fixed position
-    RC_ASSERT(std::all_of(grid.values.begin(), grid.values.end(), [&](int64_t p) { return p == grid(0); }));
+    RC_ASSERT(std::all_of(grid.values.begin(), grid.values.end(), [&grid = grid](int64_t p) { return p == grid(0); }));
   const auto role = [&](const std::string& name) { return roles.at(name)(0); };
   const Grid &op = classes.at("operator"), &negative = classes.at("negative"), &tricase = classes.at("tricase"),
              &carry = classes.at("carry_in"), &borrow = classes.at("borrow_in"), &cascade = classes.at("cascade");
