@@ -170,6 +170,18 @@ TEST(Tasks, UnknownSystemsAreRejected) {
                            "' (valid: modular_addition, array_index, tree_path, variable_renaming, arithmetic)");
 }
 
+// A NUL byte is shown, not the end of the message; a long name is cut (issue 23, finding 8).
+TEST(Tasks, UnknownSystemNamesAreQuotedWholeAndShort) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {std::string("bogus\0tail", 10), "'bogus\\0tail'"},
+      {std::string(1'000'000, 'x'), "'" + std::string(100, 'x') + "...'"},
+  };
+  for (const auto& c : cases)
+    expect_input_error([&] { find_task(c.first); },
+                       "find_task: unknown system " + c.second +
+                           " (valid: modular_addition, array_index, tree_path, variable_renaming, arithmetic)");
+}
+
 TEST(Tasks, ConfigsAreValidAndFitTheirOwnTask) {
   for (const Task& task : all_tasks())
     for (Scale scale : {Scale::kSeed, Scale::kCpu}) {
