@@ -152,7 +152,7 @@ int eval_command(int argc, char** argv) {
   Args args =
       parse_args(argc, argv, 2, "eval", {"--system", "--task", "--config", "--n", "--seed", "--threads", "--misses"}, {"--json"});
   expect_positionals(args, 1, 1,
-                     "circuitcheck eval CHECKPOINT [--system S | --task DATASET] [--n N] [--seed N] [--misses K] [--json]");
+                     "circuitcheck eval CHECKPOINT [--system S | --task FILE] [--n N] [--seed N] [--misses K] [--json]");
   set_threads(args.get_int("--threads", 2, 1, 1024));
   Checkpoint ck = load_checkpoint(args.positional[0], args.get("--config"));
   const std::shared_ptr<const Task> loaded = checkpoint_task(args, ck, "eval");
@@ -181,7 +181,7 @@ int nodes_command(int argc, char** argv) {
   Args args = parse_args(argc, argv, 2, "nodes",
                          {"--system", "--task", "--config", "--roles", "--n", "--seed", "--threshold", "--threads", "--out"});
   expect_positionals(args, 1, 1,
-                     "circuitcheck nodes CHECKPOINT [--system S | --task DATASET] [--roles R,R...] [--n N] [--seed N] "
+                     "circuitcheck nodes CHECKPOINT [--system S | --task FILE] [--roles R,R...] [--n N] [--seed N] "
                      "[--threshold X] [--out FILE.json]");
   set_threads(args.get_int("--threads", 2, 1, 1024));
   Checkpoint ck = load_checkpoint(args.positional[0], args.get("--config"));

@@ -1,4 +1,4 @@
-// CLI commands for the seed systems: train, eval and nodes.
+// CLI commands for models and tasks: train (the seed systems), eval and nodes.
 // Each returns the process exit code and throws InputError on bad input.
 #pragma once
 
@@ -12,16 +12,20 @@ namespace circuitcheck {
 // between steps and saves the state.
 int train_command(int argc, char** argv);
 
-// circuitcheck eval CHECKPOINT [--system S] [--config CFG] [--n N] [--seed N]
-//   [--threads N] [--misses K] [--json]
-// Task accuracy broken down by the system's classes; --misses K also lists the
-// first K units the model gets wrong, as text (Miss in evaluate.h).
+// circuitcheck eval CHECKPOINT [--system S | --task FILE] [--config CFG] [--n N]
+//   [--seed N] [--threads N] [--misses K] [--json]
+// Task accuracy broken down by the task's classes; --misses K also lists the
+// first K units the model gets wrong, as text (Miss in evaluate.h). The task
+// is --system (a built-in task), --task (a dataset or task spec file,
+// load_task), or the system named in the checkpoint's metadata.
 int eval_command(int argc, char** argv);
 
-// circuitcheck nodes CHECKPOINT [--system S] [--config CFG] [--roles R,R...]
-//   [--n N] [--seed N] [--threshold X] [--threads N] [--out FILE.json]
+// circuitcheck nodes CHECKPOINT [--system S | --task FILE] [--config CFG]
+//   [--roles R,R...] [--n N] [--seed N] [--threshold X] [--threads N]
+//   [--out FILE.json]
 // The node ablation map (node_map.h): one line per node with its accuracy and
-// tags; with --out, the map as JSON (written atomically).
+// tags; with --out, the map as JSON (written atomically). The task is chosen
+// as eval's is; on a dataset, --n is at most its rows.
 int nodes_command(int argc, char** argv);
 
 }  // namespace circuitcheck

@@ -71,6 +71,28 @@ const Check* headline_check(const Outcome& outcome) {
   return outcome.checks.empty() ? nullptr : &outcome.checks.front();
 }
 
+ControlCheck on_control(const Check& c) {
+  if (c.pass) return ControlCheck::kPasses;
+  if (c.rule == Rule::kForAll) return c.successes < c.trials ? ControlCheck::kFails : ControlCheck::kInconclusive;
+  const bool misses = direction(c.rule) == Direction::kAtMost ? c.other_bound > c.threshold : c.other_bound < c.threshold;
+  return misses ? ControlCheck::kFails : ControlCheck::kInconclusive;
+}
+
+bool fails_with_certainty(const Outcome& outcome) {
+  for (const Check& c : outcome.checks)
+    if (c.rule != Rule::kNone && on_control(c) == ControlCheck::kFails) return true;
+  return false;
+}
+
+const char* to_string(ControlCheck outcome) {
+  switch (outcome) {
+    case ControlCheck::kFails: return "fails";
+    case ControlCheck::kInconclusive: return "inconclusive";
+    case ControlCheck::kPasses: return "passes";
+  }
+  return "";
+}
+
 Check rate_check(const std::string& name, const std::string& what, const std::string& units, int64_t successes,
                  int64_t trials, bool exhaustive, Rule rule, double threshold, BoundMethod bound) {
   Check c;
@@ -81,6 +103,7 @@ Check rate_check(const std::string& name, const std::string& what, const std::st
   c.threshold = threshold;
   if (trials == 0) {
     c.basis = "exact";
+    c.other_bound = direction(rule) == Direction::kAtMost ? 0.0 : 1.0;  // no evidence either way
     c.pass = rule == Rule::kNone;
     c.explanation = what + " no " + units + ": " + (c.pass ? "reported" : "fail");
     return c;
@@ -93,6 +116,9 @@ Check rate_check(const std::string& name, const std::string& what, const std::st
   c.bound = exhaustive ? c.value
             : at_most  ? (wilson ? wilson_upper_bound(successes, trials) : clopper_pearson_upper_bound(successes, trials))
                        : (wilson ? wilson_lower_bound(successes, trials) : clopper_pearson_lower_bound(successes, trials));
+  c.other_bound = exhaustive ? c.value
+                  : at_most  ? (wilson ? wilson_lower_bound(successes, trials) : clopper_pearson_lower_bound(successes, trials))
+                             : (wilson ? wilson_upper_bound(successes, trials) : clopper_pearson_upper_bound(successes, trials));
   c.explanation = what + " " + percent(c.value) + " of " + std::to_string(trials) + " " + units + " (" +
                   (exhaustive ? std::string("exhaustive, exact")
                               : std::string(wilson ? "Wilson" : "Clopper-Pearson") + " 95% " +
@@ -110,7 +136,7 @@ Check rate_check(const std::string& name, const std::string& what, const std::st
 Check value_check(const std::string& name, const std::string& what, double value, Rule rule, double threshold) {
   Check c;
   c.name = name;
-  c.value = c.bound = value;
+  c.value = c.bound = c.other_bound = value;
   c.basis = "value";
   c.rule = rule;
   c.threshold = threshold;
@@ -134,7 +160,8 @@ std::vector<Check> value_checks(const std::string& name, const std::string& what
 }
 
 json Check::to_json() const {
-  json j = {{"name", name}, {"value", value}, {"basis", basis}, {"bound", bound}, {"pass", pass},
+  json j = {{"name", name},   {"value", value}, {"basis", basis},
+            {"bound", bound}, {"other_bound", other_bound}, {"pass", pass},
             {"explanation", explanation}};
   if (trials > 0) {
     j["successes"] = successes;

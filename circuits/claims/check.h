@@ -66,6 +66,8 @@ struct Check {
                           // "wilson_lower", "wilson_upper", "clopper_pearson_lower" or
                           // "clopper_pearson_upper" bound (sampled), or a "value"
   double bound = 0.0;     // the compared number: the value for "exact" and "value", else the bound
+  double other_bound = 0.0;  // the bound on the other side of the value (the upper bound where `bound`
+                             // is the lower): a control fails the check only when it misses too
   Rule rule = Rule::kNone;
   double threshold = 0.0;
   bool pass = false;      // true for unthresholded values
@@ -73,6 +75,17 @@ struct Check {
 
   nlohmann::json to_json() const;
 };
+
+// How a check comes out on a control, where only a certain failure counts:
+// kPasses as on the checkpoint (`bound` clears the threshold), kFails when
+// `other_bound` misses it too (an "at least" rule's upper bound is below the
+// threshold, an "at most" rule's lower bound above it), kInconclusive in
+// between. A for_all check fails with a counterexample and is inconclusive
+// when generation gave up; an unthresholded check passes.
+enum class ControlCheck { kFails, kInconclusive, kPasses };
+ControlCheck on_control(const Check& check);
+// "fails", "inconclusive", "passes".
+const char* to_string(ControlCheck outcome);
 
 // A rate check: `successes` of `trials` `units` (e.g. "examples"), `what`
 // describing the success ("correct on"). `rule` is kNone (reported only), an
@@ -103,6 +116,9 @@ struct Outcome {
 
   nlohmann::json to_json() const;
 };
+
+// True when some check with a rule fails on `outcome` with certainty (on_control).
+bool fails_with_certainty(const Outcome& outcome);
 
 // The plural of an evaluation's unit ("examples", "assignments"), for explanations.
 std::string unit_name(const Evaluation& e);

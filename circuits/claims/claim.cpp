@@ -2,6 +2,7 @@
 
 #include "circuits/claims/claim_fields.h"
 #include "circuits/claims/controls.h"
+#include "circuits/claims/placebo.h"
 #include "circuits/formats/error.h"
 #include "circuits/formats/json_input.h"
 #include "circuits/formats/text_file.h"
@@ -37,7 +38,7 @@ void parse_common(const json& v, const At& at, const KindEntry& kind, const Pars
     const At where = at / "controls" / i;
     const std::string name = string_at(controls[i], where);
     try {
-      check_control(name, context.config, "check_control");
+      if (!is_placebo(name)) check_control(name, context.config, "check_control");
     } catch (const InputError& e) {
       where.fail_from(e, "check_control");
     }
@@ -71,6 +72,15 @@ Claim claim_at(const json& v, const At& at, const ParseContext& context) {
   claim.kind = kind->kind;
   parse_common(v, at, *kind, context, claim);
   kind->parse(v, at, context, claim);
+  for (std::size_t i = 0; v.contains("controls") && i < v["controls"].size(); ++i) {
+    const std::string name = v["controls"][i].get<std::string>();
+    if (!is_placebo(name)) continue;
+    try {
+      placebo_claim(claim, name, context.config, "placebo_claim");
+    } catch (const InputError& e) {
+      (at / "controls" / i).fail_from(e, "placebo_claim");
+    }
+  }
   return claim;
 }
 

@@ -47,7 +47,8 @@ void check_control(const std::string& name, const Config& config, const std::str
     zero_target(name, config, where);
     return;
   }
-  fail(where, "unknown control " + quote(name) + " (valid: random_init, shuffled_embed, zero:<param>, zero:<param>/<head>)");
+  fail(where, "unknown control " + quote(name) +
+                     " (valid: random_init, shuffled_embed, zero:<param>, zero:<param>/<head>, placebo, placebo:<seed>)");
 }
 
 HookedTransformer control_model(const HookedTransformer& model, const std::string& name) {

@@ -3,6 +3,7 @@
 #include "circuits/formats/error.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace circuitcheck {
 
@@ -78,10 +79,20 @@ void for_each_batch(const Task& task, const Domain& domain, Scale scale, const s
 
 void for_each_slice(const Task& task, const Domain& domain, Scale scale, int64_t size,
                     const std::function<void(const Batch&)>& fn) {
-  for_each_batch(task, domain, scale, [&](const Batch& all) {
-    for (int64_t start = 0; start < all.tokens.size(0); start += size)
-      fn(slice_rows(all, start, std::min(size, all.tokens.size(0) - start)));
+  std::optional<Batch> pending;  // rows of the domain not yet passed on, at most size + 1
+  for_each_batch(task, domain, scale, [&](const Batch& b) {
+    pending = pending ? concat_batches(*pending, b, "for_each_slice") : b;
+    int64_t start = 0;
+    for (; pending->tokens.size(0) - start > size + 1; start += size) fn(slice_rows(*pending, start, size));
+    pending = slice_rows(*pending, start, pending->tokens.size(0) - start);
   });
+  const int64_t rest = pending ? pending->tokens.size(0) : 0;
+  if (rest <= size) {
+    if (rest > 0) fn(*pending);
+    return;
+  }
+  fn(slice_rows(*pending, 0, rest - rest / 2));  // size + 1 rows: two halves, never one row alone
+  fn(slice_rows(*pending, rest - rest / 2, rest / 2));
 }
 
 int64_t domain_examples(const Domain& domain, const std::optional<int64_t>& domain_size) {

@@ -46,8 +46,11 @@ struct Domain {
 void for_each_batch(const Task& task, const Domain& domain, Scale scale, const std::function<void(const Batch&)>& fn,
                     const std::function<bool()>& done = nullptr);
 
-// Calls `fn` on each slice of at most `size` examples (slice_rows) of the
-// domain's batches, in order.
+// Calls `fn` on the domain's examples in order, in slices of `size` examples
+// (slice_rows) that run across for_each_batch's batches. The last slice is
+// shorter; where it would hold one example of a larger domain, the last two
+// slices split their size + 1 examples in halves instead, so that every slice
+// can draw counterfactuals from another of its rows (counterfactual_tokens).
 void for_each_slice(const Task& task, const Domain& domain, Scale scale, int64_t size,
                     const std::function<void(const Batch&)>& fn);
 

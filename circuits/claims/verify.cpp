@@ -1,7 +1,9 @@
 #include "circuits/claims/verify.h"
 
 #include "circuits/claims/controls.h"
+#include "circuits/claims/placebo.h"
 #include "circuits/formats/error.h"
+#include "circuits/formats/json_fields.h"
 
 #include <c10/core/InferenceMode.h>
 
@@ -16,6 +18,7 @@ const char* to_string(Verdict verdict) {
     case Verdict::kPass: return "pass";
     case Verdict::kFail: return "fail";
     case Verdict::kNotFalsifiable: return "not_falsifiable";
+    case Verdict::kInconclusive: return "inconclusive";
     case Verdict::kError: return "error";
   }
   return "error";
@@ -24,9 +27,13 @@ const char* to_string(Verdict verdict) {
 std::ostream& operator<<(std::ostream& os, Verdict verdict) { return os << to_string(verdict); }
 
 std::optional<Verdict> parse_verdict(const std::string& name) {
-  for (Verdict v : {Verdict::kPass, Verdict::kFail, Verdict::kNotFalsifiable, Verdict::kError})
+  for (Verdict v : {Verdict::kPass, Verdict::kFail, Verdict::kNotFalsifiable, Verdict::kInconclusive, Verdict::kError})
     if (name == to_string(v)) return v;
   return std::nullopt;
+}
+
+json Falsification::to_json() const {
+  return {{"check", check}, {"fails_on", fails_on}, {"inconclusive_on", inconclusive_on}};
 }
 
 json ClaimResult::to_json() const {
@@ -42,7 +49,9 @@ json ClaimResult::to_json() const {
             {"liveness", on_checkpoint["liveness"]},
             {"figures", on_checkpoint["figures"]},
             {"controls", json::array()},
+            {"falsification", json::array()},
             {"explanation", explanation}};
+  for (const auto& f : falsification) j["falsification"].push_back(f.to_json());
   if (on_checkpoint.contains("counterexamples")) j["counterexamples"] = on_checkpoint["counterexamples"];
   for (const auto& c : checkpoint.checks) j["values"][c.name] = c.value;
   for (const auto& c : controls) j["controls"].push_back(c.to_json());
@@ -87,8 +96,48 @@ Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer&
 void plan_claims(const std::vector<Claim>& claims, SharedRuns& shared) {
   for (const auto& claim : claims) {
     shared.plan(claim, "checkpoint");
-    for (const auto& name : claim.controls) shared.plan(claim, name);
+    for (const auto& name : claim.controls)
+      if (!is_placebo(name)) shared.plan(claim, name);
   }
+}
+
+void judge(ClaimResult& r) {
+  r.explanation = r.checkpoint.explanation;
+  if (!r.checkpoint.pass) {
+    r.verdict = Verdict::kFail;
+    return;
+  }
+  bool passes_on_control = false, undecided_control = false;
+  for (const auto& c : r.controls) {
+    if (c.pass) {
+      passes_on_control = true;
+      r.explanation += "; but it also passes on control " + c.model + " (" + c.explanation + "): not falsifiable";
+    } else if (!fails_with_certainty(c)) {
+      undecided_control = true;
+      r.explanation += "; control " + c.model + " is inconclusive: no check fails on it with certainty (" +
+                       c.explanation + ")";
+    } else {
+      r.explanation += "; control " + c.model + " fails as it must (" + c.explanation + ")";
+    }
+  }
+  for (const Check& k : r.checkpoint.checks) {
+    if (k.rule == Rule::kNone) continue;
+    Falsification f{k.name, {}, {}};
+    for (const auto& c : r.controls)
+      for (const Check& ck : c.checks) {
+        if (ck.name != k.name) continue;
+        const ControlCheck o = on_control(ck);
+        if (o == ControlCheck::kFails) f.fails_on.push_back(c.model);
+        if (o == ControlCheck::kInconclusive) f.inconclusive_on.push_back(c.model);
+      }
+    if (f.fails_on.empty())
+      r.explanation += "; no control fails check '" + k.name + "' with certainty" +
+                       (f.inconclusive_on.empty() ? "" : " (inconclusive on " + joined(f.inconclusive_on) + ")");
+    r.falsification.push_back(std::move(f));
+  }
+  r.verdict = passes_on_control ? Verdict::kNotFalsifiable
+                   : undecided_control ? Verdict::kInconclusive
+                                       : Verdict::kPass;
 }
 
 ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTransformer& model, ControlCache& controls,
@@ -99,12 +148,21 @@ ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTrans
   const auto release_all = [&] {
     if (!shared) return;
     shared->release(claim, "checkpoint");
-    for (const auto& name : claim.controls) shared->release(claim, name);
+    for (const auto& name : claim.controls)
+      if (!is_placebo(name)) shared->release(claim, name);
   };
   try {
     result.checkpoint = run_claim(task, claim, model, "checkpoint", shared);
-    for (const auto& name : claim.controls)
-      result.controls.push_back(run_claim(task, claim, controls.get(name), name, shared));
+    for (const auto& name : claim.controls) {
+      if (!is_placebo(name)) {
+        result.controls.push_back(run_claim(task, claim, controls.get(name), name, shared));
+        continue;
+      }
+      // The checkpoint itself, with the placebo's sites: its plain runs are the checkpoint's.
+      result.controls.push_back(run_claim(task, placebo_claim(claim, name, model.config, "verify_claim"), model,
+                                          "checkpoint", shared));
+      result.controls.back().model = name;
+    }
   } catch (const InputError& e) {
     release_all();
     result.verdict = Verdict::kError;
@@ -117,20 +175,7 @@ ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTrans
     return result;
   }
   release_all();
-  result.explanation = result.checkpoint.explanation;
-  if (!result.checkpoint.pass) {
-    result.verdict = Verdict::kFail;
-    return result;
-  }
-  result.verdict = Verdict::kPass;
-  for (const auto& c : result.controls) {
-    if (c.pass) {
-      result.verdict = Verdict::kNotFalsifiable;
-      result.explanation += "; but it also passes on control " + c.model + " (" + c.explanation + "): not falsifiable";
-    } else {
-      result.explanation += "; control " + c.model + " fails as it must (" + c.explanation + ")";
-    }
-  }
+  judge(result);
   return result;
 }
 

@@ -3,13 +3,24 @@
 // each kind's header in kinds/ says what it measures.
 //
 // verify_claim runs a claim on the checkpoint and on each control through its
-// kind's run (kinds/registry.h). Its verdict: "pass" (passes on the model,
-// fails on every control), "fail", "not_falsifiable" (passes on the model and
-// on some control), "error" (running it threw: an InputError, or "internal
-// error: ..." for anything else, such as a LibTorch error; the other claims
-// still run and the reports are still written). A control may stop as soon as
-// its failure is certain (Outcome::stopped); the checkpoint always runs its
-// whole domain.
+// kind's run (kinds/registry.h). A control fails a check only with certainty
+// (on_control in check.h: the bound on the other side misses the threshold
+// too). The verdict:
+//   "pass"             it passes on the model, and every control fails at
+//                      least one check with certainty;
+//   "fail"             it fails on the model;
+//   "not_falsifiable"  it passes on the model and on some control;
+//   "inconclusive"     it passes on the model, and some control neither passes
+//                      nor fails any check with certainty;
+//   "error"            running it threw: an InputError, or "internal error:
+//                      ..." for anything else, such as a LibTorch error; the
+//                      other claims still run and the reports are still written.
+// A control may stop as soon as its failure is certain (Outcome::stopped); the
+// checkpoint always runs its whole domain. ClaimResult::falsification says,
+// for each deciding check, which controls fail it with certainty; a check that
+// none fails is named in the explanation ("no control fails check ... with
+// certainty"): the controls do not test it. This is reported and does not
+// yet change the verdict.
 #pragma once
 
 #include "circuits/claims/check.h"
@@ -31,24 +42,38 @@
 namespace circuitcheck {
 
 // A claim's verdict (above).
-enum class Verdict { kPass, kFail, kNotFalsifiable, kError };
+enum class Verdict { kPass, kFail, kNotFalsifiable, kInconclusive, kError };
 
-// "pass", "fail", "not_falsifiable", "error": the spelling of the reports.
+// "pass", "fail", "not_falsifiable", "inconclusive", "error": the spelling of the reports.
 const char* to_string(Verdict verdict);
 std::ostream& operator<<(std::ostream& os, Verdict verdict);
 // The verdict spelled `name`, or nullopt.
 std::optional<Verdict> parse_verdict(const std::string& name);
+
+// How the controls bear on one deciding check of the checkpoint (a check
+// with a rule): the controls on which it fails with certainty, and those on
+// which it is inconclusive (on_control). A check that fails on no control is
+// one the controls cannot falsify.
+struct Falsification {
+  std::string check;
+  std::vector<std::string> fails_on;
+  std::vector<std::string> inconclusive_on;
+
+  nlohmann::json to_json() const;  // {"check", "fails_on", "inconclusive_on"}
+};
 
 struct ClaimResult {
   Claim claim;
   Verdict verdict = Verdict::kError;
   Outcome checkpoint;
   std::vector<Outcome> controls;
+  std::vector<Falsification> falsification;  // one per deciding check of the checkpoint, when it passes
   std::string explanation;  // the verdict and why
 
   // id, kind, hypothesis, verdict, domain, thresholds, and the checkpoint's
   // values (check name -> value), checks and liveness; controls (each an
-  // Outcome::to_json) and the explanation.
+  // Outcome::to_json), the falsification of each deciding check and the
+  // explanation.
   nlohmann::json to_json() const;
 };
 
@@ -66,6 +91,10 @@ struct ControlCache {
 
   const HookedTransformer& get(const std::string& name);
 };
+
+// Gives `result` its verdict, explanation and falsification from its
+// checkpoint and control outcomes, by the rules above.
+void judge(ClaimResult& result);
 
 // Runs `claim` on `model` and on each of its controls and gives the verdict;
 // any exception while running becomes verdict "error" (never escapes). With `shared`, the

@@ -28,9 +28,9 @@ th{background:#f5f5f5;font-weight:600}td.num{text-align:right;font-variant-numer
 code,.hash{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em;overflow-wrap:anywhere}
 .badge{display:inline-block;padding:0 .55em;border-radius:.8em;font-size:.85em;font-weight:600;color:#fff;white-space:nowrap}
 .badge.verdict-pass{background:#2e7d32}.badge.verdict-fail{background:#c62828}
-.badge.verdict-not_falsifiable{background:#e65100}.badge.verdict-error{background:#6a1b9a}
+.badge.verdict-not_falsifiable{background:#e65100}.badge.verdict-inconclusive{background:#8d6e63}.badge.verdict-error{background:#6a1b9a}
 tr.verdict-pass>td:first-child{border-left:4px solid #2e7d32}tr.verdict-fail>td:first-child{border-left:4px solid #c62828}
-tr.verdict-not_falsifiable>td:first-child{border-left:4px solid #e65100}tr.verdict-error>td:first-child{border-left:4px solid #6a1b9a}
+tr.verdict-not_falsifiable>td:first-child{border-left:4px solid #e65100}tr.verdict-inconclusive>td:first-child{border-left:4px solid #8d6e63}tr.verdict-error>td:first-child{border-left:4px solid #6a1b9a}
 .ok{color:#2e7d32;font-weight:600}.bad{color:#c62828;font-weight:600}
 .summary-line{color:#444;margin-top:0}.hypothesis{font-size:1.05em}.explanation{color:#333}
 section.claim-detail{margin-top:2.5em}
@@ -366,7 +366,8 @@ string badge(const string& verdict) {
 
 string summary_line(const Summary& s) {
   return std::to_string(s.claims) + " claims: " + std::to_string(s.passed) + " passed, " + std::to_string(s.failed) +
-         " failed (" + std::to_string(s.not_falsifiable) + " not falsifiable), " + std::to_string(s.errors) + " errors";
+         " failed (" + std::to_string(s.not_falsifiable) + " not falsifiable, " + std::to_string(s.inconclusive) +
+         " inconclusive), " + std::to_string(s.errors) + " errors";
 }
 
 string page(const string& title, const string& body) {
@@ -385,6 +386,10 @@ string provenance_table(const SystemReport& r) {
   return "<table class=\"provenance\">\n" +
          row("claims file", "<code>" + escape_markup(p.claims_file) + "</code><br><span class=\"hash\">sha256 " +
                                 escape_markup(p.claims_sha256) + "</span>") +
+         (p.task_file.empty() ? ""
+                              : row("task file", "<code>" + escape_markup(p.task_file) +
+                                                     "</code><br><span class=\"hash\">sha256 " +
+                                                     escape_markup(p.task_sha256) + "</span>")) +
          row("checkpoint", "<code>" + escape_markup(p.checkpoint) + "</code> (" + escape_markup(p.checkpoint_format) +
                                ")<br><span class=\"hash\">sha256 " + escape_markup(p.checkpoint_sha256) + "</span>") +
          row("config", "<code>" + escape_markup(config) + "</code><br>from " + escape_markup(p.config_source)) +

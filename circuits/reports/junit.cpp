@@ -39,9 +39,14 @@ string failure_message(const ClaimResult& r, const std::optional<int64_t>& domai
   string what;
   if (r.verdict == Verdict::kError) {
     what = r.explanation;
-  } else if (r.verdict == Verdict::kNotFalsifiable) {
-    for (const auto& c : r.controls)
-      if (c.pass) what += std::string(what.empty() ? "" : "; ") + "passes on control " + c.model + " too: " + decided_by(c);
+  } else if (r.verdict == Verdict::kNotFalsifiable || r.verdict == Verdict::kInconclusive) {
+    const auto add = [&](const string& text) { what += (what.empty() ? "" : "; ") + text; };
+    for (const auto& c : r.controls) {
+      if (c.pass) add("passes on control " + c.model + " too: " + decided_by(c));
+      else if (!fails_with_certainty(c)) add("control " + c.model + " fails no check with certainty");
+    }
+    for (const auto& f : r.falsification)
+      if (f.fails_on.empty()) add("no control fails " + f.check + " with certainty");
   } else {
     what = decided_by(r.checkpoint);
   }
@@ -62,8 +67,7 @@ std::string junit_xml(const std::vector<SystemReport>& reports) {
               attribute("failures", std::to_string(s.failed)) + attribute("errors", std::to_string(s.errors)) +
               attribute("skipped", "0") + attribute("time", seconds(report.run.wall_seconds)) +
               attribute("timestamp", report.run.date) + ">\n    <properties>\n";
-    for (const auto& [name, value] :
-         std::vector<std::pair<string, string>>{{"claims_file", p.claims_file},
+    std::vector<std::pair<string, string>> properties{{"claims_file", p.claims_file},
                                                 {"claims_sha256", p.claims_sha256},
                                                 {"checkpoint", p.checkpoint},
                                                 {"checkpoint_sha256", p.checkpoint_sha256},
@@ -71,7 +75,9 @@ std::string junit_xml(const std::vector<SystemReport>& reports) {
                                                 {"threads", std::to_string(p.threads)},
                                                 {"circuitcheck_version", circuitcheck_version()},
                                                 {"circuitcheck_git_commit", circuitcheck_git_commit()},
-                                                {"libtorch_version", torch_version()}})
+                                                {"libtorch_version", torch_version()}};
+    if (!p.task_file.empty()) properties.insert(properties.begin() + 2, {{"task_file", p.task_file}, {"task_sha256", p.task_sha256}});
+    for (const auto& [name, value] : properties)
       suites += "      <property" + attribute("name", name) + attribute("value", value) + "/>\n";
     suites += "    </properties>\n";
     for (std::size_t i = 0; i < report.results.size(); ++i) {

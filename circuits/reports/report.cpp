@@ -29,6 +29,8 @@ Provenance provenance_of(const ClaimFile& file, const Checkpoint& checkpoint, co
   p.config = config_to_json(checkpoint.model.config);
   p.device = device.str();
   p.threads = threads;
+  p.task_file = file.task;
+  if (!file.task.empty()) p.task_sha256 = sha256_file(file.task);
   return p;
 }
 
@@ -49,6 +51,7 @@ Summary summarize(const std::vector<ClaimResult>& results) {
     else if (r.verdict == Verdict::kError) ++s.errors;
     else ++s.failed;
     if (r.verdict == Verdict::kNotFalsifiable) ++s.not_falsifiable;
+    if (r.verdict == Verdict::kInconclusive) ++s.inconclusive;
   }
   return s;
 }
@@ -61,6 +64,7 @@ Summary summarize(const std::vector<SystemReport>& reports) {
     total.passed += s.passed;
     total.failed += s.failed;
     total.not_falsifiable += s.not_falsifiable;
+    total.inconclusive += s.inconclusive;
     total.errors += s.errors;
   }
   return total;
@@ -123,7 +127,7 @@ json report_json(const SystemReport& report) {
     claims.push_back(std::move(claim));
     if (i < report.run.claim_seconds.size()) claim_seconds[r.claim.id] = report.run.claim_seconds[i];
   }
-  return {{"schema", kReportSchema},
+  json document = {{"schema", kReportSchema},
           {"system", report.system},
           {"provenance",
            {{"claims_file", {{"path", p.claims_file}, {"sha256", p.claims_sha256}}},
@@ -142,9 +146,12 @@ json report_json(const SystemReport& report) {
             {"passed", s.passed},
             {"failed", s.failed},
             {"not_falsifiable", s.not_falsifiable},
+            {"inconclusive", s.inconclusive},
             {"errors", s.errors}}},
           {"claims", claims},
           {"run", {{"date", report.run.date}, {"wall_seconds", report.run.wall_seconds}, {"claim_seconds", claim_seconds}}}};
+  if (!p.task_file.empty()) document["provenance"]["task_file"] = {{"path", p.task_file}, {"sha256", p.task_sha256}};
+  return document;
 }
 
 std::string escape_markup(const std::string& text) {

@@ -5,7 +5,7 @@
 //     "provenance": { "claims_file": {path, sha256},
 //                     "checkpoint": {path, format, sha256, config_source, config},
 //                     "circuitcheck": {version, git_commit}, "libtorch", "device", "threads" },
-//     "summary": { claims, passed, failed, not_falsifiable, errors },
+//     "summary": { claims, passed, failed, not_falsifiable, inconclusive, errors },
 //     "claims": [ ClaimResult::to_json() with "domain" given its size "n" and
 //                 "counterexamples" always present ],
 //     "run": { date, wall_seconds, claim_seconds: {id: seconds} } }
@@ -49,10 +49,13 @@ struct Provenance {
   nlohmann::json config;          // config_to_json of the checkpoint's model
   std::string device;             // "cpu", "cuda:0"
   int threads = 1;                // LibTorch intra-op threads
+  std::string task_file;          // ClaimFile::task: the dataset or task spec; empty for a built-in system
+  std::string task_sha256;        // of task_file
 };
 
-// Hashes the claim file (InputError naming it when it cannot be read) and
-// copies the checkpoint's identity and config.
+// Hashes the claim file and the task file it names, if any (InputError
+// naming the file when it cannot be read), and copies the checkpoint's
+// identity and config.
 Provenance provenance_of(const ClaimFile& file, const Checkpoint& checkpoint, const at::Device& device, int threads);
 
 // When and how long: the report's "run" block.
@@ -74,9 +77,9 @@ struct SystemReport {
   RunTimes run;
 };
 
-// Verdict counts; `failed` counts "fail" and "not_falsifiable".
+// Verdict counts; `failed` counts "fail", "not_falsifiable" and "inconclusive".
 struct Summary {
-  int claims = 0, passed = 0, failed = 0, not_falsifiable = 0, errors = 0;
+  int claims = 0, passed = 0, failed = 0, not_falsifiable = 0, inconclusive = 0, errors = 0;
 };
 
 Summary summarize(const std::vector<ClaimResult>& results);

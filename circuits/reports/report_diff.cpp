@@ -92,7 +92,7 @@ json read_report(const std::string& path) {
     if (!ids.insert(id).second) (claim_at / "id").fail("duplicate id " + quote(id));
     const std::string verdict = string_at(member(claim, "verdict", claim_at), claim_at / "verdict");
     if (!parse_verdict(verdict))
-      (claim_at / "verdict").fail("unknown verdict " + quote(verdict) + " (valid: pass, fail, not_falsifiable, error)");
+      (claim_at / "verdict").fail("unknown verdict " + quote(verdict) + " (valid: pass, fail, not_falsifiable, inconclusive, error)");
     const json& checks = list_at(member(claim, "checks", claim_at), claim_at / "checks");
     for (std::size_t k = 0; k < checks.size(); ++k) {
       const At check_at = claim_at / "checks" / k;

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <set>
 
 namespace circuitcheck {
@@ -61,6 +62,65 @@ TEST(DatasetDomain, AllRowsInOrderOrASampleWithoutReplacement) {
     EXPECT_TRUE(at::equal(b.tokens.select(1, 0), b.tokens.select(1, 1)));
   });
   EXPECT_EQ(tied, 6);  // every a = b row of the file
+}
+
+// The first `n` rows of min_int's dataset, repeated as often as it takes.
+Task min_int_rows(int64_t n) {
+  Dataset d = min_int_dataset();
+  Batch rows = d.examples;
+  while (rows.tokens.size(0) < n) rows = concat_batches(rows, d.examples, "min_int_rows");
+  d.examples = slice_rows(rows, 0, n);
+  return dataset_task(d, "min_int");
+}
+
+struct SliceCase {
+  int64_t rows;
+  std::vector<int64_t> slices;  // of 256
+};
+
+class DatasetSlices : public ::testing::TestWithParam<SliceCase> {};
+
+// Slices run across for_each_batch's batches of 4096 and never leave one row
+// alone, which no row could take its counterfactual from.
+TEST_P(DatasetSlices, NeverLeaveOneRowAlone) {
+  const Task task = min_int_rows(GetParam().rows);
+  Domain all;
+  all.all = true;
+  all.sample = GetParam().rows;
+  std::vector<int64_t> sizes;
+  int64_t first = 0;
+  for_each_slice(task, all, Scale::kCpu, 256, [&](const Batch& b) {
+    EXPECT_TRUE(at::equal(b.tokens, task.domain_batch(first, b.tokens.size(0)).tokens)) << "slice at " << first;
+    first += b.tokens.size(0);
+    sizes.push_back(b.tokens.size(0));
+  });
+  EXPECT_EQ(sizes, GetParam().slices);
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, DatasetSlices,
+                         ::testing::Values(SliceCase{1, {1}}, SliceCase{2, {2}}, SliceCase{256, {256}},
+                                           SliceCase{257, {129, 128}}, SliceCase{258, {256, 2}},
+                                           SliceCase{513, {256, 129, 128}},
+                                           SliceCase{4097, {256, 256, 256, 256, 256, 256, 256, 256, 256, 256, 256,
+                                                            256, 256, 256, 256, 129, 128}}));
+
+// A role counterfactual (min taken from another row) on every row of a
+// dataset of 257 rows: the last slice used to hold one row and fail.
+TEST(DatasetClaims, RoleCounterfactualOnEveryRowOfAnOddDataset) {
+  Checkpoint ck = load_checkpoint(testing_util::fixture("external/ckk_min_int/model.pt"));
+  const Task task = min_int_rows(257);
+  const json claim = {{"id", "head_carries_min"},
+                      {"hypothesis", "h"},
+                      {"kind", "patching"},
+                      {"counterfactual", "min"},
+                      {"sites", {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}}},
+                      {"domain", {{"all", true}}},
+                      {"pass", {{"value_at_least", 0.9}}}};
+  const ClaimFile file = parse_claim_file(claim_file_with(claim), "ex/claims.json");
+  ControlCache controls{&ck.model, {}};
+  const ClaimResult r = verify_claim(task, parse_claims(file, task, ck.model.config).at(0), ck.model, controls);
+  EXPECT_EQ(r.verdict, Verdict::kPass) << r.explanation;
+  EXPECT_NE(r.explanation.find("over 257 examples"), std::string::npos) << r.explanation;
 }
 
 struct DatasetDomainError {
@@ -145,6 +205,68 @@ TEST(DatasetClaims, HoldOnMinIntAndFailWhereTheMechanismIsAbsent) {
     EXPECT_EQ(fails.verdict, Verdict::kFail) << claim.id << ": " << fails.explanation;
   }
 }
+
+struct BuiltinClaim {
+  std::string system;
+  std::string id;
+};
+
+void PrintTo(const BuiltinClaim& c, std::ostream* os) { *os << c.system << "/" << c.id; }
+
+class DatasetMatchesBuiltin : public ::testing::TestWithParam<BuiltinClaim> {};
+
+// The rows a shipped claim visits on its built-in task, written as a dataset
+// (write_dataset, read back) and claimed on with {"all": true}, give the same
+// verdict and the same checks on the checkpoint and on every control: the
+// kinds that take [N, K] roles, items and classes (item_patching, probe,
+// geometry) run on a dataset as on the task.
+TEST_P(DatasetMatchesBuiltin, SameVerdictAndChecksOnTheSameRows) {
+  const std::string path = testing_util::source_dir() + "/claims/" + GetParam().system + ".json";
+  const ClaimFile builtin_file = read_claim_file(path);
+  const std::shared_ptr<const Task> builtin = claim_task(builtin_file);
+  Checkpoint ck = load_checkpoint(builtin_file.checkpoint);
+  json document = builtin_file.document;
+  json claim_json;
+  for (const json& c : document["claims"])
+    if (c["id"] == GetParam().id) claim_json = c;
+  ASSERT_FALSE(claim_json.is_null()) << GetParam().id;
+  document["claims"] = {claim_json};
+  const Claim claim = parse_claims(parse_claim_file(document, path), *builtin, ck.model.config).at(0);
+  std::optional<Batch> rows;
+  for_each_batch(*builtin, claim.domain, Scale::kCpu,
+                 [&](const Batch& b) { rows = rows ? concat_batches(*rows, b, "rows") : b; });
+  const std::string dataset_path =
+      testing_util::scratch_dir("DatasetMatchesBuiltin_" + GetParam().id) + "/rows.safetensors";
+  write_dataset(Dataset{"the rows of " + GetParam().id, *rows, {}}, dataset_path);
+  document.erase("system");
+  document["task"] = dataset_path;
+  document["claims"][0]["domain"] = {{"all", true}};
+  const ClaimFile dataset_file = parse_claim_file(document, path);
+  const std::shared_ptr<const Task> dataset = claim_task(dataset_file);
+  ControlCache controls{&ck.model, {}};
+  const ClaimResult a = verify_claim(*builtin, claim, ck.model, controls);
+  const ClaimResult b =
+      verify_claim(*dataset, parse_claims(dataset_file, *dataset, ck.model.config).at(0), ck.model, controls);
+  EXPECT_EQ(a.verdict, Verdict::kPass) << a.explanation;
+  EXPECT_EQ(b.verdict, Verdict::kPass) << b.explanation;
+  ASSERT_EQ(a.controls.size(), b.controls.size());
+  for (std::size_t i = 0; i <= a.controls.size(); ++i) {
+    const Outcome& x = i == 0 ? a.checkpoint : a.controls[i - 1];
+    const Outcome& y = i == 0 ? b.checkpoint : b.controls[i - 1];
+    ASSERT_EQ(x.checks.size(), y.checks.size()) << x.model;
+    for (std::size_t k = 0; k < x.checks.size(); ++k) {
+      EXPECT_EQ(x.checks[k].name, y.checks[k].name) << x.model;
+      EXPECT_NEAR(x.checks[k].value, y.checks[k].value, 1e-9) << x.model << " " << x.checks[k].name;
+      EXPECT_EQ(x.checks[k].pass, y.checks[k].pass) << x.model << " " << x.checks[k].name;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shipped, DatasetMatchesBuiltin,
+                         ::testing::Values(BuiltinClaim{"variable_renaming", "depth_needs_layers"},
+                                           BuiltinClaim{"tree_path", "parent_readable_after_layer_0"},
+                                           BuiltinClaim{"arithmetic", "carry_node_A3_addition_clusters"}),
+                         [](const auto& info) { return info.param.id; });
 
 }  // namespace
 }  // namespace circuitcheck

@@ -1,6 +1,7 @@
-// The circuitcheck binary: inspect, convert, forward, and bad input (exit 2,
-// one clear error, no partial output).
+// The circuitcheck binary: inspect, convert, forward, datasets and file
+// tasks, and bad input (exit 2, one clear error, no partial output).
 #include "circuits/formats/safetensors.h"
+#include "circuits/formats/sha256.h"
 #include "tests/test_util.h"
 
 #include <gtest/gtest.h>
@@ -69,6 +70,44 @@ TEST(Cli, DatasetInspectConvertAndEval) {
   EXPECT_EQ(e["system"], "d");
   EXPECT_EQ(e["n"], 2000);
   EXPECT_EQ(e["correct"], 2000);  // ckkissane's SOURCE.md: 0.99965 over all 40,000 pairs
+}
+
+// verify, diff and nodes on file tasks: the report names the dataset and its
+// hash; a model whose head writes nothing (W_V zeroed) is a regression that
+// diff names; nodes runs on a task spec and finds the head that breaks it.
+TEST(Cli, FileTaskReportsDiffAndNodes) {
+  const std::string dir = testing_util::scratch_dir("CliFileTask");
+  const std::string example = testing_util::source_dir() + "/examples/min_int";
+  auto ok = run_command(cli() + " verify " + example + "/claims/min_int.json --quiet --report-dir " + dir + "/ok");
+  ASSERT_EQ(ok.exit_code, 0) << ok.output;
+  const nlohmann::json report = nlohmann::json::parse(testing_util::read_file(dir + "/ok/min_int.json"));
+  EXPECT_EQ(report["system"], "min_int");
+  EXPECT_EQ(report["provenance"]["task_file"]["sha256"], sha256_file(example + "/min_int.jsonl"));
+  EXPECT_NE(testing_util::read_file(dir + "/ok/junit.xml").find("name=\"task_sha256\""), std::string::npos);
+
+  auto convert = run_command(cli() + " convert " + fixture("external/ckk_min_int/model.pt") + " " + dir + "/m.safetensors");
+  ASSERT_EQ(convert.exit_code, 0) << convert.output;
+  Safetensors damaged = read_safetensors(dir + "/m.safetensors");
+  damaged.tensors.at("blocks.0.attn.W_V").zero_();
+  write_safetensors(dir + "/damaged.safetensors", damaged.tensors, damaged.metadata);
+  auto bad = run_command(cli() + " verify " + example + "/claims/min_int.json --quiet --checkpoint " + dir +
+                         "/damaged.safetensors --report-dir " + dir + "/damaged");
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  auto diff = run_command(cli() + " diff " + dir + "/ok/min_int.json " + dir + "/damaged/min_int.json --markdown");
+  EXPECT_EQ(diff.exit_code, 1) << diff.output;
+  EXPECT_NE(diff.output.find("| `accuracy` | verdict | pass | fail | **regression** |"), std::string::npos)
+      << diff.output;
+  EXPECT_EQ(diff.output.find("`head_attends_to_min` | verdict"), std::string::npos) << diff.output;  // W_V leaves the pattern
+
+  auto nodes = run_command(cli() + " nodes " + fixture("external/ckk_min_int/model.pt") + " --task " + example +
+                           "/min_int_task.json --n 1000 --out " + dir + "/nodes.json");
+  ASSERT_EQ(nodes.exit_code, 0) << nodes.output;
+  const nlohmann::json map = nlohmann::json::parse(testing_util::read_file(dir + "/nodes.json"));
+  EXPECT_EQ(map["system"], "min_int_task");
+  EXPECT_EQ(map["baseline"]["n"], 1000);
+  ASSERT_EQ(map["nodes"].size(), 1u);
+  EXPECT_EQ(map["nodes"][0]["node"], "P2L0H0");
+  EXPECT_LT(map["nodes"][0]["accuracy"].get<double>(), 0.05);
 }
 
 TEST(Cli, UnknownSystemInMetadataNamesTheFileAndField) {

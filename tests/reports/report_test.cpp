@@ -173,6 +173,37 @@ TEST(ReportRun, JsonValidatesAgainstTheSchema) {
   EXPECT_EQ(control["counterexamples"][0].get<std::string>().rfind("BOS 0 0 0 \\n 0 0 \\n 0 0 0  (position 8", 0), 0u);
 }
 
+// Reports on a dataset task and on filtered domains validate too: {"all":
+// true}, "where" on a sample and on all rows (n -1: not known before the
+// run), and the task file with its hash in the provenance.
+TEST(ReportRun, DatasetAndFilteredDomainsValidate) {
+  SKIP_WITHOUT_JSONSCHEMA();
+  const std::string dir = testing_util::scratch_dir("report_dataset_domains");
+  const std::string example = testing_util::source_dir() + "/examples/min_int";
+  json file = json::parse(read_file(example + "/claims/min_int.json"));
+  file["task"] = example + "/min_int.jsonl";
+  file["checkpoint"] = testing_util::fixture("external/ckk_min_int/model.pt");
+  json ties = file["claims"][0];
+  ties["id"] = "accuracy_on_ties";
+  ties["domain"] = {{"all", true}, {"where", {{"order", 2}}}};
+  ties.erase("by_class");
+  ties.erase("class_values");
+  ties["pass"] = {{"rate_at_least", 0.5}};  // 9 of 9 ties: Wilson's lower bound is 0.70
+  json sampled = ties;
+  sampled["id"] = "accuracy_a_below_b";
+  sampled["domain"] = {{"sample", 500}, {"seed", 1}, {"where", {{"order", 0}}}};
+  file["claims"] = {file["claims"][0], ties, sampled};
+  write_file(dir + "/claims.json", file.dump(2));
+  const auto r = run_command(cli() + " verify " + dir + "/claims.json --quiet --report-dir " + dir + "/out");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(validate({dir + "/out/min_int.json"}), "VALID " + dir + "/out/min_int.json\n");
+  const json report = json::parse(read_file(dir + "/out/min_int.json"));
+  EXPECT_EQ(report["claims"][0]["domain"], json({{"all", true}, {"n", 2000}}));
+  EXPECT_EQ(report["claims"][1]["domain"], json({{"all", true}, {"where", {{"order", 2}}}, {"n", -1}}));
+  EXPECT_EQ(report["claims"][2]["domain"]["n"], 500);
+  EXPECT_EQ(report["provenance"]["task_file"]["sha256"], sha256_file(example + "/min_int.jsonl"));
+}
+
 // The schema is strict: each of these breaks it (and a time anywhere but "run" is refused).
 TEST(ReportRun, SchemaRejectsBrokenReports) {
   SKIP_WITHOUT_JSONSCHEMA();

@@ -135,7 +135,7 @@ Check property_check(const rc::detail::TestResult& result, const Domain& domain,
     c.explanation = "gave up after " + std::to_string(c.trials) + " examples: " + gave_up.description + ": fail";
   }
   c.value = c.trials ? static_cast<double>(c.successes) / static_cast<double>(c.trials) : 0.0;
-  c.bound = c.value;
+  c.bound = c.other_bound = c.value;
   return c;
 }
 
