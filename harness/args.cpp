@@ -25,7 +25,7 @@ int Args::get_int(const std::string& flag, int fallback, int lo, int hi) const {
     used = 0;
   }
   check(used == v->size() && !v->empty() && n >= lo && n <= hi, flag,
-        "expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + *v + "'");
+        "expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + quote(*v));
   return static_cast<int>(n);
 }
 

@@ -171,7 +171,7 @@ void keep_only(std::vector<PreparedFile>& files, const std::string& only) {
                    f.claims.end());
     found = found || !f.claims.empty();
   }
-  check(found, "verify --only", "no claim has id '" + only + "'");
+  check(found, "verify --only", "no claim has id " + quote(only));
 }
 
 }  // namespace

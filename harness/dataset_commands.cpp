@@ -85,7 +85,7 @@ int dataset_command(int argc, char** argv) {
   if (sub == "inspect") return inspect(args);
   check(!args.has("--examples"), "dataset " + sub, "--examples is an option of inspect");
   if (sub == "convert") return convert(args);
-  fail("dataset", "unknown subcommand '" + sub.substr(0, 100) + "' (valid: inspect, convert)");
+  fail("dataset", "unknown subcommand " + quote(sub) + " (valid: inspect, convert)");
 }
 
 }  // namespace circuitcheck

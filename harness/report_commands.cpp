@@ -21,7 +21,7 @@ int diff_command(int argc, char** argv) {
     used = 0;
   }
   check(used == text.size() && !text.empty() && std::isfinite(tolerance) && tolerance >= 0.0, "--tolerance",
-        "expected a number >= 0, got '" + text + "'");
+        "expected a number >= 0, got " + quote(text));
   const std::string& old_path = args.positional[0];
   const std::string& new_path = args.positional[1];
   const nlohmann::json before = read_report(old_path), after = read_report(new_path);

@@ -92,7 +92,7 @@ int train_command(int argc, char** argv) {
   set_threads(threads);
   at::Device device = parse_device(args.get_or("--device", "cpu"), "train --device");
   const std::string scale_name = args.get_or("--scale", "cpu");
-  check(scale_name == "cpu" || scale_name == "seed", "train --scale", "expected cpu or seed, got '" + scale_name + "'");
+  check(scale_name == "cpu" || scale_name == "seed", "train --scale", "expected cpu or seed, got " + quote(scale_name));
   TrainState state;
   if (args.has("--resume") && std::filesystem::exists(state_path)) {
     state = load_training(state_path);
@@ -198,7 +198,7 @@ int nodes_command(int argc, char** argv) {
     char* end = nullptr;
     options.threshold = std::strtod(t->c_str(), &end);
     check(end != t->c_str() && *end == '\0' && options.threshold >= 0 && options.threshold <= 1, "nodes --threshold",
-          "'" + *t + "' is not a number in [0, 1]");
+          quote(*t) + " is not a number in [0, 1]");
   }
   if (task.dataset_rows)  // a dataset's sample cannot exceed its rows
     for (Domain* d : {&options.domain, &options.reference}) d->sample = std::min(d->sample, *task.domain_size);

@@ -26,7 +26,7 @@ void parse_common(const json& v, const At& at, const KindEntry& kind, const Pars
   claim.id = string_at(v["id"], at / "id");
   if (claim.id.empty() || claim.id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
                               std::string::npos)
-    (at / "id").fail("'" + claim.id + "' must be non-empty and use only letters, digits, '_', '.', '-'");
+    (at / "id").fail(quote(claim.id) + " must be non-empty and use only letters, digits, '_', '.', '-'");
   claim.hypothesis = string_at(v["hypothesis"], at / "hypothesis");
   if (claim.hypothesis.empty()) (at / "hypothesis").fail("must not be empty");
   if (kind.domain) claim.domain = domain_at(v["domain"], at / "domain", context.task, context.sample, true);
@@ -56,7 +56,7 @@ Claim claim_at(const json& v, const At& at, const ParseContext& context) {
     std::vector<std::string> valid;
     for (const KindEntry& k : claim_kinds()) valid.push_back(k.name);
     std::sort(valid.begin(), valid.end());
-    (at / "kind").fail("unknown kind '" + name + "' (valid: " + joined(valid) + ")");
+    (at / "kind").fail("unknown kind " + quote(name) + " (valid: " + joined(valid) + ")");
   }
   std::vector<std::string> allowed = {"id", "hypothesis", "kind", "pass", "controls"};
   std::vector<std::string> required = {"id", "hypothesis", "kind", "pass"};
@@ -91,7 +91,7 @@ ClaimFile parse_claim_file(const json& document, const std::string& path) {
   check_object(document, at, {"schema", "system", "task", "checkpoint", "claims"}, {"schema", "checkpoint", "claims"});
   const std::string schema = string_at(document["schema"], at / "schema");
   if (schema != kClaimSchema)
-    (at / "schema").fail("unknown schema '" + schema + "' (expected " + kClaimSchema + ")");
+    (at / "schema").fail("unknown schema " + quote(schema) + " (expected " + kClaimSchema + ")");
   if (document.contains("system") == document.contains("task"))
     at.fail("expected one of 'system' (a built-in task) and 'task' (a task file)");
   const std::filesystem::path root = std::filesystem::path(path).parent_path() / "..";
@@ -142,7 +142,7 @@ std::vector<Claim> parse_claims(const ClaimFile& file, const Task& task, const C
   std::set<std::string> ids;
   for (std::size_t i = 0; i < claims.size(); ++i) {
     out.push_back(claim_at(claims[i], at / i, context));
-    if (!ids.insert(out.back().id).second) (at / i / "id").fail("duplicate id '" + out.back().id + "'");
+    if (!ids.insert(out.back().id).second) (at / i / "id").fail("duplicate id " + quote(out.back().id));
   }
   return out;
 }

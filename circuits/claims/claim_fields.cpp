@@ -35,7 +35,7 @@ const at::Tensor& role_at(const json& v, const At& at, const Batch& sample) {
   if (it == sample.roles.end()) {
     std::vector<std::string> valid;
     for (const auto& [n, t] : sample.roles) valid.push_back(n);
-    at.fail("unknown role '" + name + "' (valid: " + joined(valid) + ")");
+    at.fail("unknown role " + quote(name) + " (valid: " + joined(valid) + ")");
   }
   return it->second;
 }
@@ -43,7 +43,7 @@ const at::Tensor& role_at(const json& v, const At& at, const Batch& sample) {
 std::string class_name_at(const json& v, const At& at, const std::set<std::string>& names) {
   const std::string name = string_at(v, at);
   if (!names.count(name))
-    at.fail("unknown class '" + name + "' (valid: " + joined({names.begin(), names.end()}) + ")");
+    at.fail("unknown class " + quote(name) + " (valid: " + joined({names.begin(), names.end()}) + ")");
   return name;
 }
 
@@ -56,7 +56,7 @@ const at::Tensor& class_at(const json& v, const At& at, const Batch& sample) {
 void check_pairs(const at::Tensor& role, const std::string& name, const at::Tensor& other,
                  const std::string& other_name, const At& at) {
   if (role.dim() == 2 && (other.dim() != 2 || role.size(1) != other.size(1)))
-    at.fail("role '" + name + "' has " + std::to_string(role.size(1)) + " items per example but '" + other_name +
+    at.fail("role " + quote(name) + " has " + std::to_string(role.size(1)) + " items per example but '" + other_name +
             "' has " + std::to_string(other.dim() == 2 ? other.size(1) : 1) + "; they pair item by item");
 }
 
@@ -133,7 +133,7 @@ PassRule pass_at(const json& v, const At& at, const std::vector<std::string>& ra
     if (bound == "clopper_pearson")
       rule.bound = BoundMethod::kClopperPearson;
     else if (bound != "wilson")
-      (at / "bound").fail("unknown bound '" + bound + "' (valid: wilson, clopper_pearson)");
+      (at / "bound").fail("unknown bound " + quote(bound) + " (valid: wilson, clopper_pearson)");
   }
   return rule;
 }

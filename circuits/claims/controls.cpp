@@ -17,7 +17,7 @@ std::pair<std::string, int64_t> zero_target(const std::string& name, const Confi
     const std::string digits = param.substr(slash + 1);
     param = param.substr(0, slash);
     check(!digits.empty() && digits.size() < 6 && digits.find_first_not_of("0123456789") == std::string::npos, where,
-          "control '" + name + "': expected zero:<param>/<head>");
+          "control " + quote(name) + ": expected zero:<param>/<head>");
     head = std::stoll(digits);
   }
   std::string valid;
@@ -30,13 +30,13 @@ std::pair<std::string, int64_t> zero_target(const std::string& name, const Confi
     const std::string leaf = param.substr(param.rfind('.') + 1);
     const bool per_head = leaf == "W_Q" || leaf == "W_K" || leaf == "W_V" || leaf == "W_O" || leaf == "b_Q" ||
                           leaf == "b_K" || leaf == "b_V";
-    check(per_head, where, "control '" + name + "': " + param + " has no head dimension");
+    check(per_head, where, "control " + quote(name) + ": " + param + " has no head dimension");
     check(head < config.n_heads, where,
-          "control '" + name + "': head " + std::to_string(head) + " out of range, the model has " +
+          "control " + quote(name) + ": head " + std::to_string(head) + " out of range, the model has " +
               std::to_string(config.n_heads) + " heads");
     return {param, head};
   }
-  fail(where, "control '" + name + "': unknown parameter '" + param + "' (valid: " + valid + ")");
+  fail(where, "control " + quote(name) + ": unknown parameter " + quote(param) + " (valid: " + valid + ")");
 }
 
 }  // namespace
@@ -47,8 +47,8 @@ void check_control(const std::string& name, const Config& config, const std::str
     zero_target(name, config, where);
     return;
   }
-  fail(where, "unknown control '" + name +
-                     "' (valid: random_init, shuffled_embed, zero:<param>, zero:<param>/<head>, placebo, placebo:<seed>)");
+  fail(where, "unknown control " + quote(name) +
+                     " (valid: random_init, shuffled_embed, zero:<param>, zero:<param>/<head>, placebo, placebo:<seed>)");
 }
 
 HookedTransformer control_model(const HookedTransformer& model, const std::string& name) {

@@ -47,10 +47,10 @@ void tally(const Batch& b, const at::Tensor& logits, NodeTally& t) {
 // The position of a [batch] role that sits at one position in every example of `b`.
 int64_t fixed_position(const Batch& b, const std::string& role) {
   auto it = b.roles.find(role);
-  check(it != b.roles.end(), "node_map", "unknown role '" + role + "'");
+  check(it != b.roles.end(), "node_map", "unknown role " + quote(role));
   const at::Tensor& r = it->second;
   check(r.dim() == 1 && r.size(0) > 0 && (r == r[0]).all().item<bool>() && r[0].item<int64_t>() >= 0, "node_map",
-        "role '" + role + "' is not at one fixed position in every example");
+        "role " + quote(role) + " is not at one fixed position in every example");
   return r[0].item<int64_t>();
 }
 
@@ -186,7 +186,7 @@ NodeMap node_map(const Task& task, const HookedTransformer& model, const NodeMap
     std::size_t i = 0;
     for (std::size_t r = 0; r < out.options.roles.size(); ++r) {
       check(fixed_position(b, out.options.roles[r]) == positions[r], "node_map",
-            "role '" + out.options.roles[r] + "' is not at one fixed position in every example");
+            "role " + quote(out.options.roles[r]) + " is not at one fixed position in every example");
       for (int l = 0; l < c.n_layers; ++l)
         for (int h = 0; h < c.n_heads; ++h, ++i) {
           RunOptions o;

@@ -6,12 +6,12 @@ namespace circuitcheck {
 
 at::Tensor counterfactual_tokens(const Batch& batch, const std::string& role, int64_t item) {
   auto it = batch.roles.find(role);
-  check(it != batch.roles.end(), "counterfactual_tokens", "unknown role '" + role + "'");
+  check(it != batch.roles.end(), "counterfactual_tokens", "unknown role " + quote(role));
   check(batch.tokens.size(0) > 1, "counterfactual_tokens", "needs at least 2 examples to draw counterfactuals from");
   at::Tensor positions = it->second.dim() == 1 ? it->second.unsqueeze(1) : it->second;  // [batch, k]
   if (item >= 0) {
     check(item < positions.size(1), "counterfactual_tokens",
-          "item " + std::to_string(item) + " out of range: role '" + role + "' has " +
+          "item " + std::to_string(item) + " out of range: role " + quote(role) + " has " +
               std::to_string(positions.size(1)) + " items per example");
     positions = positions.narrow(1, item, 1);
   }

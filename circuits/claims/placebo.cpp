@@ -15,7 +15,7 @@ uint64_t placebo_seed(const std::string& control, const std::string& where) {
   const std::string digits = control.substr(8);
   check(control.compare(0, 8, "placebo:") == 0 && !digits.empty() && digits.size() <= 10 &&
             digits.find_first_not_of("0123456789") == std::string::npos && std::stoll(digits) < (int64_t{1} << 31),
-        where, "control '" + control + "': expected placebo or placebo:<seed>, a seed below 2^31");
+        where, "control " + quote(control) + ": expected placebo or placebo:<seed>, a seed below 2^31");
   return static_cast<uint64_t>(std::stoll(digits));
 }
 
@@ -39,11 +39,11 @@ std::vector<int64_t> draw_others(int64_t n, int64_t size, std::set<int64_t>& tak
 bool is_placebo(const std::string& control) { return control.compare(0, 7, "placebo") == 0; }
 
 Claim placebo_claim(const Claim& claim, const std::string& control, const Config& config, const std::string& where) {
-  const std::string context = "control '" + control + "'";
+  const std::string context = "control " + quote(control);
   const uint64_t seed = placebo_seed(control, where);
   const AblationSpec* spec = std::get_if<AblationSpec>(&claim.spec);
   check(spec && claim.pass.drop_to_at_most, where,
-        "control '" + control + "': a placebo reaches a necessity ablation (kind ablation with drop_to_at_most) only");
+        "control " + quote(control) + ": a placebo reaches a necessity ablation (kind ablation with drop_to_at_most) only");
   // Components each site names, by (hook, layer, what): 0 heads, 1 neurons, 2 layers of the hook.
   std::map<std::tuple<HookType, int, int>, std::set<int64_t>> taken;
   for (const AblationSite& s : spec->sites) {

@@ -9,8 +9,10 @@
 // anything but an InputError is a bug in circuitcheck (exit 3).
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace circuitcheck {
 
@@ -27,7 +29,21 @@ class InternalError : public std::logic_error {
 };
 
 // Throws InputError("<where>: <what>"). `where` is usually "function: file".
+// Each NUL byte of the message is written as \0, so that what() (a C string)
+// never ends early.
 [[noreturn]] void fail(const std::string& where, const std::string& what);
+
+// How many bytes of a value an error message quotes.
+constexpr std::size_t kExcerptChars = 100;
+
+// `text` cut to about `max_chars` bytes for an error message ("..." marks the
+// cut, never inside a UTF-8 character). Never throws.
+std::string excerpt(std::string_view text, std::size_t max_chars = kExcerptChars);
+
+// A value the user gave, as an error message quotes it: excerpt(value) in
+// single quotes, each NUL byte written as \0 ("unknown system 'x'"). Never
+// throws.
+std::string quote(std::string_view value);
 
 // Throws InputError unless `ok`; the message is built only on failure.
 inline void check(bool ok, const std::string& where, const std::string& what) {

@@ -48,7 +48,7 @@ void check_object(const json& v, const At& at, const std::vector<std::string>& a
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
       (at / key).fail("unknown field (valid: " + joined(allowed) + ")");
   for (const auto& key : required)
-    if (!v.contains(key)) at.fail("missing field '" + key + "'");
+    if (!v.contains(key)) at.fail("missing field " + quote(key));
 }
 
 std::string string_at(const json& v, const At& at) {

@@ -10,16 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::size_t kExcerptChars = 100;
-
-std::string cut(std::string text, std::size_t max_chars) {
-  if (text.size() <= max_chars) return text;
-  std::size_t end = max_chars;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  text.resize(end);
-  return text + "...";
-}
-
 // Builds the value as nlohmann's own DOM parser does, refusing depth and repeated keys as they come.
 class StrictDomBuilder {
  public:
@@ -52,7 +42,7 @@ class StrictDomBuilder {
   }
 
   bool parse_error(std::size_t, const std::string&, const json::exception& error) {
-    fail(where_, "not valid JSON: " + cut(error.what(), 3 * kExcerptChars));
+    fail(where_, "not valid JSON: " + excerpt(error.what(), 3 * kExcerptChars));
   }
 
  private:
@@ -91,7 +81,7 @@ json parse_json(std::string_view text, const std::string& where, int max_depth) 
 }
 
 std::string json_excerpt(const json& value) {
-  return cut(value.dump(-1, ' ', false, json::error_handler_t::replace), kExcerptChars);
+  return excerpt(value.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 }  // namespace circuitcheck

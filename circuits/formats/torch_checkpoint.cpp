@@ -109,13 +109,13 @@ std::string parse_storage(const PickleRef& value, std::size_t pid_size, StateDic
         what + " uses a storage view (view_metadata), which is not supported");
   auto [it, inserted] = spec.storages.emplace(key, StorageSpec{dtype, numel});
   check(inserted || (it->second.dtype == dtype && it->second.numel == numel), where,
-        "storage '" + key + "' is used with two different types or sizes");
+        "storage " + quote(key) + " is used with two different types or sizes");
   return key;
 }
 
 TensorSpec parse_tensor(const PickleRef& value, const std::string& name, std::size_t pid_size, StateDictSpec& spec,
                         const std::string& where) {
-  const std::string what = "tensor '" + name + "'";
+  const std::string what = "tensor " + quote(name);
   const PickleValue* call = &expect_kind(value, Kind::Call, what, where);
   if (is_global(*call->callable, "torch._utils", "_rebuild_parameter")) {
     check(call->args->items.size() == 3, where, what + ": _rebuild_parameter takes 3 arguments");
@@ -146,7 +146,7 @@ StateDictSpec parse_state_dict(const PickleRef& root, std::size_t pid_size, cons
   std::set<std::string> names;
   for (const auto& [key, value] : root->entries) {
     const std::string& name = expect_kind(key, Kind::String, "a state dict key", where).text;
-    check(names.insert(name).second, where, "key '" + name + "' appears twice");
+    check(names.insert(name).second, where, "key " + quote(name) + " appears twice");
     spec.tensors.push_back(parse_tensor(value, name, pid_size, spec, where));
   }
   return spec;
@@ -155,7 +155,7 @@ StateDictSpec parse_state_dict(const PickleRef& root, std::size_t pid_size, cons
 std::int64_t storage_bytes(const StorageSpec& storage, const std::string& key, const std::string& where) {
   std::int64_t bytes = 0;
   check(!__builtin_mul_overflow(storage.numel, static_cast<std::int64_t>(c10::elementSize(storage.dtype)), &bytes),
-        where, "storage '" + key + "' is too large");
+        where, "storage " + quote(key) + " is too large");
   return bytes;
 }
 
@@ -163,7 +163,7 @@ at::Tensor make_storage(const StorageSpec& storage, const char* bytes, const std
                         const std::string& where) {
   std::int64_t size = storage_bytes(storage, key, where);
   check(storage.dtype != at::kBool || std::all_of(bytes, bytes + size, [](char b) { return b == 0 || b == 1; }),
-        where, "bool storage '" + key + "' holds a byte other than 0 and 1");
+        where, "bool storage " + quote(key) + " holds a byte other than 0 and 1");
   at::Tensor tensor = at::empty({storage.numel}, at::TensorOptions().dtype(storage.dtype));
   if (size > 0) std::memcpy(tensor.data_ptr(), bytes, static_cast<std::size_t>(size));
   return tensor;
@@ -180,9 +180,9 @@ void check_view(const TensorSpec& tensor, std::int64_t storage_numel, const std:
     overflow = overflow || (!empty && (__builtin_mul_overflow(tensor.sizes[i] - 1, tensor.strides[i], &step) ||
                                         __builtin_add_overflow(last, step, &last)));
   }
-  check(!overflow, where, "tensor '" + tensor.name + "' has a size or stride that overflows");
+  check(!overflow, where, "tensor " + quote(tensor.name) + " has a size or stride that overflows");
   check(empty ? tensor.storage_offset <= storage_numel : last < storage_numel, where,
-        "tensor '" + tensor.name + "' reaches element " + std::to_string(last) + " of storage '" +
+        "tensor " + quote(tensor.name) + " reaches element " + std::to_string(last) + " of storage '" +
             tensor.storage_key + "', which holds " + std::to_string(storage_numel) + " elements");
 }
 
@@ -243,7 +243,7 @@ TensorMap read_zip_state_dict(const std::string& path, const std::string& where)
   if (zip.entries.count(byteorder) == 1) {
     const std::string order = read_zip_entry(zip, byteorder);
     check(order == "little", where,
-          "record '" + byteorder + "' says " + json_excerpt(order) +
+          "record " + quote(byteorder) + " says " + json_excerpt(order) +
               ", not \"little\" (big-endian files are not supported)");
   }
   std::string pickle = read_zip_entry(zip, folder + "data.pkl");
@@ -253,11 +253,11 @@ TensorMap read_zip_state_dict(const std::string& path, const std::string& where)
   std::map<std::string, at::Tensor> storages;
   for (const auto& [key, storage] : spec.storages) {
     std::string record = folder + "data/" + key;
-    check(zip.entries.count(record) == 1, where, "storage record '" + record + "' is missing");
+    check(zip.entries.count(record) == 1, where, "storage record " + quote(record) + " is missing");
     std::string bytes = read_zip_entry(zip, record);
     std::int64_t expected = storage_bytes(storage, key, where);
     check(static_cast<std::int64_t>(bytes.size()) == expected, where,
-          "storage record '" + record + "' holds " + std::to_string(bytes.size()) + " bytes, expected " +
+          "storage record " + quote(record) + " holds " + std::to_string(bytes.size()) + " bytes, expected " +
               std::to_string(expected));
     storages.emplace(key, make_storage(storage, bytes.data(), key, where));
   }
@@ -290,22 +290,22 @@ TensorMap read_legacy_state_dict(const std::string& path, const std::string& whe
   for (const PickleRef& item : expect_kind(keys, Kind::List, "the storage key list", where).items) {
     const std::string& key = expect_kind(item, Kind::String, "a storage key", where).text;
     auto it = spec.storages.find(key);
-    check(it != spec.storages.end(), where, "storage '" + key + "' is listed but no tensor uses it");
-    check(storages.count(key) == 0, where, "storage '" + key + "' is listed twice");
-    check(file.size() - offset >= 8, where, "storage '" + key + "' is truncated");
+    check(it != spec.storages.end(), where, "storage " + quote(key) + " is listed but no tensor uses it");
+    check(storages.count(key) == 0, where, "storage " + quote(key) + " is listed twice");
+    check(file.size() - offset >= 8, where, "storage " + quote(key) + " is truncated");
     std::uint64_t count = 0;
     for (int i = 7; i >= 0; --i) count = count << 8 | static_cast<unsigned char>(file[offset + i]);
     offset += 8;
     check(count == static_cast<std::uint64_t>(it->second.numel), where,
-          "storage '" + key + "' holds " + std::to_string(count) + " elements, the pickle says " +
+          "storage " + quote(key) + " holds " + std::to_string(count) + " elements, the pickle says " +
               std::to_string(it->second.numel));
     std::int64_t size = storage_bytes(it->second, key, where);
-    check(static_cast<std::uint64_t>(size) <= file.size() - offset, where, "storage '" + key + "' is truncated");
+    check(static_cast<std::uint64_t>(size) <= file.size() - offset, where, "storage " + quote(key) + " is truncated");
     storages.emplace(key, make_storage(it->second, file.data() + offset, key, where));
     offset += static_cast<std::size_t>(size);
   }
   for (const auto& [key, storage] : spec.storages) {
-    check(storages.count(key) == 1, where, "storage record '" + key + "' is missing");
+    check(storages.count(key) == 1, where, "storage record " + quote(key) + " is missing");
   }
   return build_tensors(spec, storages, where);
 }

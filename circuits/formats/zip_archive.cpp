@@ -118,11 +118,11 @@ void apply_zip64_extra(const std::string& extra, ZipEntry& entry, std::uint64_t&
   while (pos + 4 <= extra.size()) {
     std::size_t id = le(extra, pos, 2);
     std::size_t end = pos + 4 + le(extra, pos + 2, 2);
-    check(end <= extra.size(), where, "entry '" + entry.name + "': extra field overruns its block");
+    check(end <= extra.size(), where, "entry " + quote(entry.name) + ": extra field overruns its block");
     if (id == kZip64ExtraId) {
       std::size_t field = pos + 4;
       auto take = [&](std::uint64_t& value, int width) {
-        check(field + width <= end, where, "entry '" + entry.name + "': ZIP64 extra field too short");
+        check(field + width <= end, where, "entry " + quote(entry.name) + ": ZIP64 extra field too short");
         value = le(extra, field, width);
         field += width;
       };
@@ -134,11 +134,11 @@ void apply_zip64_extra(const std::string& extra, ZipEntry& entry, std::uint64_t&
     }
     pos = end;
   }
-  fail(where, "entry '" + entry.name + "': ZIP64 extra field missing");
+  fail(where, "entry " + quote(entry.name) + ": ZIP64 extra field missing");
 }
 
 void locate_data(FileReader& file, ZipEntry& entry) {
-  const std::string what = "local header of '" + entry.name + "'";
+  const std::string what = "local header of " + quote(entry.name);
   std::string header = read_at(file, entry.header_offset, kLocalHeaderSize, what);
   check(le(header, 0, 4) == kLocalHeaderSignature, file.where, "bad signature of the " + what);
   std::uint64_t name_size = le(header, 26, 2);
@@ -147,7 +147,7 @@ void locate_data(FileReader& file, ZipEntry& entry) {
         "the " + what + " names another file");
   entry.data_offset = entry.header_offset + kLocalHeaderSize + name_size + extra_size;
   check(entry.data_offset <= file.size && entry.compressed_size <= file.size - entry.data_offset, file.where,
-        "data of '" + entry.name + "' (" + std::to_string(entry.compressed_size) + " bytes at offset " +
+        "data of " + quote(entry.name) + " (" + std::to_string(entry.compressed_size) + " bytes at offset " +
             std::to_string(entry.data_offset) + ") lies outside the file of " + std::to_string(file.size) +
             " bytes");
 }
@@ -204,10 +204,10 @@ ZipArchive read_zip_archive(const std::string& path, const std::string& where) {
         entry.header_offset == kSaturated32 || disk == kSaturated16) {
       apply_zip64_extra(directory.substr(pos + kCentralHeaderSize + name_size, extra_size), entry, disk, where);
     }
-    check(disk == 0, where, "entry '" + entry.name + "' is on another disk");
+    check(disk == 0, where, "entry " + quote(entry.name) + " is on another disk");
     locate_data(file, entry);
     std::string name = entry.name;
-    check(archive.entries.emplace(name, std::move(entry)).second, where, "two entries named '" + name + "'");
+    check(archive.entries.emplace(name, std::move(entry)).second, where, "two entries named " + quote(name));
     pos = next;
   }
   return archive;
@@ -215,18 +215,18 @@ ZipArchive read_zip_archive(const std::string& path, const std::string& where) {
 
 std::string read_zip_entry(const ZipArchive& archive, const std::string& name) {
   auto it = archive.entries.find(name);
-  check(it != archive.entries.end(), archive.where, "no entry '" + name + "'");
+  check(it != archive.entries.end(), archive.where, "no entry " + quote(name));
   const ZipEntry& entry = it->second;
-  check((entry.flags & 1) == 0, archive.where, "entry '" + name + "' is encrypted");
+  check((entry.flags & 1) == 0, archive.where, "entry " + quote(name) + " is encrypted");
   check(entry.method == 0, archive.where,
-        "entry '" + name + "' is compressed (method " + std::to_string(entry.method) +
+        "entry " + quote(name) + " is compressed (method " + std::to_string(entry.method) +
             "); only stored entries are supported");
   check(entry.compressed_size == entry.uncompressed_size, archive.where,
-        "stored entry '" + name + "' has different compressed and uncompressed sizes");
+        "stored entry " + quote(name) + " has different compressed and uncompressed sizes");
   FileReader file;
   open_reader(file, archive.path, archive.where);
-  std::string data = read_at(file, entry.data_offset, entry.compressed_size, "data of '" + name + "'");
-  check(zip_crc32(data.data(), data.size()) == entry.crc32, archive.where, "entry '" + name + "': CRC-32 mismatch");
+  std::string data = read_at(file, entry.data_offset, entry.compressed_size, "data of " + quote(name));
+  check(zip_crc32(data.data(), data.size()) == entry.crc32, archive.where, "entry " + quote(name) + ": CRC-32 mismatch");
   return data;
 }
 

@@ -129,7 +129,7 @@ HookPoint parse_hook(const std::string& name, const Config& config) {
   std::string closest;
   for (std::size_t i = 0; i < std::min<std::size_t>(3, ranked.size()); ++i)
     closest += (i ? ", " : "") + ranked[i].second;
-  fail("parse_hook", "unknown hook '" + name + "' for this model (" +
+  fail("parse_hook", "unknown hook " + quote(name) + " for this model (" +
                          std::to_string(config.n_layers) + " layers); closest: " + closest);
 }
 

@@ -122,7 +122,7 @@ InterventionKind parse_intervention_kind(const std::string& name, const std::str
     if (n == name) return k;
     valid += (valid.empty() ? "" : ", ") + n;
   }
-  fail(where, "unknown intervention '" + name + "' (valid: " + valid + ")");
+  fail(where, "unknown intervention " + quote(name) + " (valid: " + valid + ")");
 }
 
 at::Tensor apply_intervention(const Intervention& iv, const at::Tensor& x, Liveness& record) {

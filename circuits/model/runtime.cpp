@@ -24,13 +24,13 @@ void tune_allocator() {
 
 at::Device parse_device(const std::string& name, const std::string& where) {
   check(name == "cpu" || name == "cuda" || name.rfind("cuda:", 0) == 0, where,
-        "unknown device '" + name + "' (valid: cpu, cuda, cuda:N)");
+        "unknown device " + quote(name) + " (valid: cpu, cuda, cuda:N)");
   if (name == "cpu") return at::Device(at::kCPU);
-  check(at::hasCUDA(), where, "device '" + name + "' requested but this LibTorch has no usable CUDA GPU");
+  check(at::hasCUDA(), where, "device " + quote(name) + " requested but this LibTorch has no usable CUDA GPU");
   try {
     return at::Device(name);
   } catch (const std::exception&) {
-    fail(where, "malformed device '" + name + "'");
+    fail(where, "malformed device " + quote(name));
   }
 }
 

@@ -17,7 +17,7 @@ namespace {
 using nlohmann::json;
 
 const json& member(const json& object, const std::string& key, const At& at) {
-  if (!object.contains(key)) at.fail("missing field '" + key + "'");
+  if (!object.contains(key)) at.fail("missing field " + quote(key));
   return object[key];
 }
 
@@ -81,7 +81,7 @@ json read_report(const std::string& path) {
   }
   object_at(doc, at);
   const std::string schema = string_at(member(doc, "schema", at), at / "schema");
-  if (schema != kReportSchema) (at / "schema").fail("unknown schema '" + schema + "' (expected " + kReportSchema + ")");
+  if (schema != kReportSchema) (at / "schema").fail("unknown schema " + quote(schema) + " (expected " + kReportSchema + ")");
   string_at(member(doc, "system", at), at / "system");
   const json& claims = list_at(member(doc, "claims", at), at / "claims");
   std::set<std::string> ids;
@@ -89,10 +89,10 @@ json read_report(const std::string& path) {
     const At claim_at = at / "claims" / i;
     const json& claim = object_at(claims[i], claim_at);
     const std::string id = string_at(member(claim, "id", claim_at), claim_at / "id");
-    if (!ids.insert(id).second) (claim_at / "id").fail("duplicate id '" + id + "'");
+    if (!ids.insert(id).second) (claim_at / "id").fail("duplicate id " + quote(id));
     const std::string verdict = string_at(member(claim, "verdict", claim_at), claim_at / "verdict");
     if (!parse_verdict(verdict))
-      (claim_at / "verdict").fail("unknown verdict '" + verdict + "' (valid: pass, fail, not_falsifiable, inconclusive, error)");
+      (claim_at / "verdict").fail("unknown verdict " + quote(verdict) + " (valid: pass, fail, not_falsifiable, inconclusive, error)");
     const json& checks = list_at(member(claim, "checks", claim_at), claim_at / "checks");
     for (std::size_t k = 0; k < checks.size(); ++k) {
       const At check_at = claim_at / "checks" / k;

@@ -40,7 +40,7 @@ void check_values(const at::Tensor& t, const std::string& where, const std::stri
 }
 
 void check_i64(const at::Tensor& t, const std::string& where, const std::string& name) {
-  check(t.defined(), where, "missing tensor '" + name + "'");
+  check(t.defined(), where, "missing tensor " + quote(name));
   check(t.scalar_type() == at::kLong, where + ": " + name,
         std::string("dtype ") + c10::toString(t.scalar_type()) + ", expected I64 (torch.long)");
 }
@@ -74,7 +74,7 @@ std::vector<std::string> vocab_at(const json& v, const At& at) {
     const std::string word = string_at(v[i], at / i);
     if (word.empty() || word.find_first_of(" \t\n\r\v\f") != std::string::npos)
       (at / i).fail("a token string must be non-empty and hold no whitespace");
-    if (!seen.insert(word).second) (at / i).fail("token string '" + word.substr(0, 100) + "' appears twice");
+    if (!seen.insert(word).second) (at / i).fail("token string " + quote(word) + " appears twice");
     vocab.push_back(word);
   }
   return vocab;
@@ -100,7 +100,7 @@ Dataset from_safetensors(const std::string& path) {
   if (format == file.metadata.end())
     meta.fail("missing \"format\": \"" + std::string(kDatasetFormat) + "\" (is this a checkpoint?)");
   if (format->second != kDatasetFormat)
-    (meta / "format").fail("unknown format '" + format->second.substr(0, 100) + "' (expected " + kDatasetFormat + ")");
+    (meta / "format").fail("unknown format " + quote(format->second) + " (expected " + kDatasetFormat + ")");
   Dataset d;
   for (const auto& [key, value] : file.metadata) {
     if (key == "format") continue;
@@ -110,7 +110,8 @@ Dataset from_safetensors(const std::string& path) {
     else (meta / key).fail("unknown metadata key (valid: format, vocab, class_names, description)");
   }
   for (auto& [name, t] : file.tensors) {
-    const auto suffix = [&](const std::string& prefix) { return name.substr(prefix.size()); };
+    // (clang 14 cannot capture a structured binding in a lambda)
+    const auto suffix = [&name = name](const std::string& prefix) { return name.substr(prefix.size()); };
     if (name == "tokens") d.examples.tokens = t;
     else if (name == "targets") d.examples.targets = t;
     else if (name == "unit") d.examples.units = t;
@@ -120,7 +121,7 @@ Dataset from_safetensors(const std::string& path) {
       d.examples.counterfactual_targets[name.substr(15, name.size() - 15 - 8)] = t;
     else if (name.rfind("counterfactual.", 0) == 0) d.examples.counterfactuals[suffix("counterfactual.")] = t;
     else
-      fail(where + ": " + name.substr(0, 100),
+      fail(where + ": " + excerpt(name),
            "unknown tensor (valid: tokens, targets, role.<name>, class.<name>, counterfactual.<name>, "
            "counterfactual.<name>.targets)");
   }
@@ -157,7 +158,7 @@ void read_items(const json& v, const At& at, int64_t lo, int64_t hi, std::map<st
   }
   if (!first)
     for (const auto& [name, size] : sizes)
-      if (!v.contains(name)) at.fail("missing '" + name + "', which the first example has");
+      if (!v.contains(name)) at.fail("missing " + quote(name) + ", which the first example has");
 }
 
 std::vector<int64_t> sequence_at(const json& v, const At& at, int64_t lo, std::optional<int64_t> length) {
@@ -198,7 +199,7 @@ Dataset parse_dataset_lines(const std::string& text, const std::string& path) {
       check_object(v, at, {"format", "vocab", "class_names", "description"}, {"format"});
       const std::string format = string_at(v["format"], at / "format");
       if (format != kDatasetFormat)
-        (at / "format").fail("unknown format '" + format.substr(0, 100) + "' (expected " + kDatasetFormat + ")");
+        (at / "format").fail("unknown format " + quote(format) + " (expected " + kDatasetFormat + ")");
       if (v.contains("vocab")) d.vocab = vocab_at(v["vocab"], at / "vocab");
       if (v.contains("class_names")) d.examples.class_names = class_names_at(v["class_names"], at / "class_names");
       if (v.contains("description")) d.description = string_at(v["description"], at / "description");
@@ -237,7 +238,7 @@ Dataset parse_dataset_lines(const std::string& text, const std::string& path) {
       }
       if (!first)
         for (const auto& [name, size] : *sizes)
-          if (!items.contains(name)) (at / key).fail("missing '" + name + "', which the first example has");
+          if (!items.contains(name)) (at / key).fail("missing " + quote(name) + ", which the first example has");
     }
     ++n;
   }
@@ -276,29 +277,29 @@ void check_dataset(const Dataset& d, const std::string& path) {
               " has a scored position without a unit id");
   }
   for (const auto& [name, r] : b.roles) {
-    check(is_identifier(name), where + ": role." + name.substr(0, 100), kIdentifierRule);
+    check(is_identifier(name), where + ": role." + excerpt(name), kIdentifierRule);
     check_tensor(r, where, "role." + name, n, std::nullopt, true);
     check_values(r, where, "role." + name, -1, t, "a position must lie in [0, " + std::to_string(t) + ") or be -1");
   }
   for (const auto& [name, c] : b.classes) {
-    check(is_identifier(name), where + ": class." + name.substr(0, 100), kIdentifierRule);
+    check(is_identifier(name), where + ": class." + excerpt(name), kIdentifierRule);
     check_tensor(c, where, "class." + name, n, std::nullopt, true);
     check_values(c, where, "class." + name, -1, std::numeric_limits<int64_t>::max(), "a class must be >= 0, or -1 where absent");
   }
   for (const auto& [name, cf] : d.examples.counterfactuals) {
-    check(is_identifier(name), where + ": counterfactual." + name.substr(0, 100), kIdentifierRule);
+    check(is_identifier(name), where + ": counterfactual." + excerpt(name), kIdentifierRule);
     check_tensor(cf, where, "counterfactual." + name, n, t, false);
     check(name != "targets", where + ": counterfactual.targets", "'targets' is reserved (counterfactual.<name>.targets)");
     check_values(cf, where, "counterfactual." + name, 0, kMaxTokenId, "a token id must lie in " + id_range);
   }
   for (const auto& [name, cft] : d.examples.counterfactual_targets) {
     const std::string tensor = "counterfactual." + name + ".targets";
-    check(d.examples.counterfactuals.count(name), where + ": " + tensor.substr(0, 100), "no counterfactual '" + name.substr(0, 100) + "'");
+    check(d.examples.counterfactuals.count(name), where + ": " + excerpt(tensor), "no counterfactual " + quote(name));
     check_tensor(cft, where, tensor, n, t, false);
     check_values(cft, where, tensor, -1, kMaxTokenId, "a target must lie in " + id_range + ", or be -1");
   }
   for (const auto& [name, names] : b.class_names)
-    check(b.classes.count(name), where + ": class_names", "names for '" + name.substr(0, 100) + "', which is not a class");
+    check(b.classes.count(name), where + ": class_names", "names for " + quote(name) + ", which is not a class");
   if (!d.vocab.empty())
     check(max_id(d) < static_cast<int64_t>(d.vocab.size()), where + ": vocab",
           plural(static_cast<int64_t>(d.vocab.size()), "token string") + ", but the data use token id " +

@@ -53,7 +53,7 @@ class Parser {
 
  private:
   [[noreturn]] void error(const std::string& what) const {
-    fail(where_, what + " at offset " + std::to_string(i_) + " of '" + text_.substr(0, 100) + "'");
+    fail(where_, what + " at offset " + std::to_string(i_) + " of " + quote(text_));
   }
   void skip() {
     while (i_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[i_]))) ++i_;
@@ -67,7 +67,7 @@ class Parser {
     return true;
   }
   void expect(const std::string& op) {
-    if (!eat(op)) error("expected '" + op + "'");
+    if (!eat(op)) error("expected " + quote(op));
   }
   // Bounds the parser's own recursion (each level of the tree is about ten
   // frames: ternary, six binary levels, unary, postfix, primary).
@@ -163,7 +163,7 @@ class Parser {
       if (c != '@' && eat("(")) {
         if (!functions().count(word)) {
           i_ = start;
-          error("unknown function '" + word + "'");
+          error("unknown function " + quote(word));
         }
         return node(NodeKind::kCall, word, items(")"));
       }
@@ -193,10 +193,10 @@ struct Evaluator {
   const std::string& where;
   const std::string& text;
 
-  [[noreturn]] void error(const std::string& what) const { fail(where, what + " in '" + text.substr(0, 100) + "'"); }
+  [[noreturn]] void error(const std::string& what) const { fail(where, what + " in " + quote(text)); }
 
   int64_t integer(const Value& v, const std::string& what) const {
-    if (v.is_list) error(what + " must be an integer, got the list " + v.to_string().substr(0, 100));
+    if (v.is_list) error(what + " must be an integer, got the list " + excerpt(v.to_string()));
     return v.integer;
   }
   const std::vector<int64_t>& list(const Value& v, const std::string& what) const {
@@ -298,7 +298,7 @@ struct Evaluator {
         return Value::of(n.number);
       case NodeKind::kName: {
         const auto it = names.find(n.name);
-        if (it == names.end()) error("unknown name '" + n.name + "'");
+        if (it == names.end()) error("unknown name " + quote(n.name));
         return it->second;
       }
       case NodeKind::kList: {

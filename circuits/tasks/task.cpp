@@ -26,7 +26,7 @@ const Task& find_task(const std::string& name) {
     if (task.name == name || task.alias == name) return task;
     valid += (valid.empty() ? "" : ", ") + task.name;
   }
-  fail("find_task", "unknown system '" + name + "' (valid: " + valid + ")");
+  fail("find_task", "unknown system " + quote(name) + " (valid: " + valid + ")");
 }
 
 const Task& find_task(const std::string& name, const std::string& where) {
@@ -88,8 +88,8 @@ std::map<std::string, at::Tensor> concat_named(const std::map<std::string, at::T
   std::map<std::string, at::Tensor> out;
   for (const auto& [name, t] : a) {
     const auto other = b.find(name);
-    check(other != b.end(), where, "'" + name + "' is in the first batch only");
-    check(t.sizes().slice(1) == other->second.sizes().slice(1), where, "'" + name + "' differs in shape");
+    check(other != b.end(), where, quote(name) + " is in the first batch only");
+    check(t.sizes().slice(1) == other->second.sizes().slice(1), where, quote(name) + " differs in shape");
     out[name] = at::cat({t, other->second});
   }
   check(a.size() == b.size(), where, "the second batch has names the first lacks");
@@ -190,7 +190,7 @@ void check_domain_range(int64_t start, int64_t count, int64_t size, const std::s
 
 std::function<Batch(int64_t, int64_t)> no_domain(const std::string& task_name) {
   return [task_name](int64_t, int64_t) -> Batch {
-    fail("domain_batch", "system '" + task_name + "' has no finite domain to enumerate");
+    fail("domain_batch", "system " + quote(task_name) + " has no finite domain to enumerate");
   };
 }
 
@@ -219,7 +219,7 @@ at::Tensor tokenize_words(const WordVocab& vocab, const std::string& text, const
     const bool digits = word.size() <= 18 && word.find_first_not_of("0123456789") == std::string::npos;
     if (token < 0 && digits && std::stoll(word) < vocab.n_values) token = std::stoll(word);
     check(token >= 0, where,
-          "unknown token '" + word + "' at offset " + std::to_string(i) + " (expected a number in [0, " +
+          "unknown token " + quote(word) + " at offset " + std::to_string(i) + " (expected a number in [0, " +
               std::to_string(vocab.n_values) + ") or one of the special tokens)");
     tokens.push_back(token);
     i = end;

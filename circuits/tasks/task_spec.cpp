@@ -164,7 +164,7 @@ Row generate(const Spec& spec, Example env) {
       targets = as_values(t);
       if (t.is_list != v.is_list || targets.size() != values.size())
         bad(el.pointer + "/target", "expected a target for each of the element's " + std::to_string(values.size()) +
-                                        " positions, got " + t.to_string().substr(0, 100));
+                                        " positions, got " + excerpt(t.to_string()));
       for (int64_t x : targets)
         if (x < 0 || x >= spec.outputs)
           bad(el.pointer + "/target", "target " + std::to_string(x) + " outside [0, " + std::to_string(spec.outputs) + ")");
@@ -245,12 +245,12 @@ int64_t token_at(const json& v, const At& at, const Spec& spec) {
   if (it != words.end()) return spec.vocab.n_values + (it - words.begin());
   const bool digits = !word.empty() && word.size() <= 9 && word.find_first_not_of("0123456789") == std::string::npos;
   if (digits && std::stoll(word) < spec.vocab.n_values) return std::stoll(word);
-  at.fail("'" + word.substr(0, 100) + "' is not in the vocabulary");
+  at.fail(quote(word) + " is not in the vocabulary");
 }
 
 void check_names(const Expression& e, const At& at, const std::set<std::string>& known) {
   for (const std::string& name : e.names())
-    if (!known.count(name)) at.fail("unknown name '" + name + "' in '" + e.text().substr(0, 100) + "'");
+    if (!known.count(name)) at.fail("unknown name " + quote(name) + " in " + quote(e.text()));
 }
 
 // The derived values in an order where each comes after those it reads.
@@ -260,7 +260,7 @@ std::vector<std::pair<std::string, Expression>> ordered_lets(const json& lets, c
   std::set<std::string> all = known;
   for (const auto& [name, unused] : parsed) all.insert(name);
   for (const auto& [name, e] : parsed) {
-    if (known.count(name)) (at / name).fail("'" + name + "' is already a field");
+    if (known.count(name)) (at / name).fail(quote(name) + " is already a field");
     check_names(e, at / name, all);
   }
   std::vector<std::pair<std::string, Expression>> out;
@@ -294,7 +294,7 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
                 "answer_role_prefix"},
                {"format", "vocab", "fields", "sequence"});
   const std::string format = string_at(doc["format"], at / "format");
-  if (format != kTaskSpecFormat) (at / "format").fail("unknown format '" + format.substr(0, 100) + "' (expected " + kTaskSpecFormat + ")");
+  if (format != kTaskSpecFormat) (at / "format").fail("unknown format " + quote(format) + " (expected " + kTaskSpecFormat + ")");
   if (doc.contains("description")) string_at(doc["description"], at / "description");
   const At vocab = at / "vocab";
   check_object(doc["vocab"], vocab, {"numbers", "words"}, {});
@@ -308,7 +308,7 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
       if (spec->vocab.n_values > 0 && word.find_first_not_of("0123456789") == std::string::npos)
         (vocab / "words" / i).fail("a word must not be a number (numbers are the tokens 0 .. numbers - 1)");
       if (std::find(spec->vocab.specials.begin(), spec->vocab.specials.end(), word) != spec->vocab.specials.end())
-        (vocab / "words" / i).fail("'" + word.substr(0, 100) + "' appears twice");
+        (vocab / "words" / i).fail(quote(word) + " appears twice");
       spec->vocab.specials.push_back(word);
     }
   }
@@ -328,7 +328,7 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
     FieldSpec f;
     f.name = string_at(fields[i]["name"], f_at / "name");
     if (!is_identifier(f.name)) (f_at / "name").fail(kIdentifierRule);
-    if (!known.insert(f.name).second) (f_at / "name").fail("duplicate field '" + f.name + "'");
+    if (!known.insert(f.name).second) (f_at / "name").fail("duplicate field " + quote(f.name));
     f.min = integer_at(fields[i]["min"], f_at / "min", -kMaxFieldValue, kMaxFieldValue);
     f.max = integer_at(fields[i]["max"], f_at / "max", -kMaxFieldValue, kMaxFieldValue);
     if (f.min > f.max) (f_at / "max").fail("empty range [" + std::to_string(f.min) + ", " + std::to_string(f.max) + "]");
@@ -378,7 +378,7 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
         const At r_at = r.is_array() ? e_at / "role" / k : e_at / "role";
         const std::string name = string_at(names[k], r_at);
         if (!is_identifier(name)) r_at.fail(kIdentifierRule);
-        if (!roles.insert(name).second) r_at.fail("duplicate role '" + name + "'");
+        if (!roles.insert(name).second) r_at.fail("duplicate role " + quote(name));
         el.roles.push_back(name);
       }
     }
@@ -392,7 +392,7 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
     for (const auto& [name, text] : doc[key].items()) {
       const At n_at = at / key / name;
       if (!is_identifier(name)) n_at.fail(kIdentifierRule);
-      if (std::string(key) == "roles" && roles.count(name)) n_at.fail("duplicate role '" + name + "'");
+      if (std::string(key) == "roles" && roles.count(name)) n_at.fail("duplicate role " + quote(name));
       Expression e = expression_at(text, n_at);
       check_names(e, n_at, *names);
       into->emplace(name, std::make_pair(n_at.pointer, e));

@@ -34,7 +34,7 @@ constexpr int64_t kFocusDraws = 64;   // draws before a focus is called too rare
 // the class against a drawn batch).
 std::pair<std::string, int64_t> parse_focus(const std::string& focus, const std::string& where) {
   const auto ge = focus.find(">=");
-  check(ge != std::string::npos && ge > 0 && ge + 2 < focus.size(), where, "focus must read CLASS>=N, got '" + focus + "'");
+  check(ge != std::string::npos && ge > 0 && ge + 2 < focus.size(), where, "focus must read CLASS>=N, got " + quote(focus));
   const std::string name = focus.substr(0, ge), bound = focus.substr(ge + 2);
   size_t used = 0;
   int64_t n = 0;
@@ -43,7 +43,7 @@ std::pair<std::string, int64_t> parse_focus(const std::string& focus, const std:
   } catch (const std::exception&) {
     used = 0;
   }
-  check(used == bound.size() && used > 0, where, "focus bound '" + bound + "' is not an integer");
+  check(used == bound.size() && used > 0, where, "focus bound " + quote(bound) + " is not an integer");
   return {name, n};
 }
 
@@ -55,12 +55,12 @@ const at::Tensor& focus_class(const Task& task, const Batch& b, const std::strin
   std::string valid;
   for (const auto& [c, t] : b.classes)
     if (t.dim() == 1) valid += (valid.empty() ? "" : ", ") + c;
-  fail(where, "'" + name + "' is not a per-example class of " + task.name + " (valid: " + valid + ")");
+  fail(where, quote(name) + " is not a per-example class of " + task.name + " (valid: " + valid + ")");
 }
 
 // n plain examples of the task that pass the recipe's focus, seeded.
 Batch focus_batch(const Task& task, const TrainRecipe& r, int64_t n, uint64_t seed) {
-  const std::string where = "training_batch(" + task.name + "): focus '" + r.focus + "'";
+  const std::string where = "training_batch(" + task.name + "): focus " + quote(r.focus);
   check(!r.focus.empty(), where, "focus_fraction > 0 needs focus=CLASS>=N");
   const auto [name, bound] = parse_focus(r.focus, where);
   std::optional<Batch> out;
@@ -175,11 +175,11 @@ void apply_setting(TrainRecipe& recipe, const std::string& key_value) {
     else if (key == "focus_fraction") set_number(value, r.focus_fraction);
     else {
       nlohmann::json probe = config_to_json(find_task(r.system).config(r.scale));
-      check(probe.contains(key), where, "unknown setting '" + key + "' (not a recipe field nor a config field)");
+      check(probe.contains(key), where, "unknown setting " + quote(key) + " (not a recipe field nor a config field)");
       r.config_overrides[key] = value;
     }
   } catch (const nlohmann::json::exception&) {
-    fail(where, "malformed value '" + text + "' for " + key);
+    fail(where, "malformed value " + quote(text) + " for " + key);
   }
   check(r.schedule == "constant" || r.schedule == "cosine", where, "schedule must be constant or cosine");
   check(r.steps > 0 && r.batch_size >= 0 && r.adamw.lr > 0, where, "steps and lr must be positive, batch_size >= 0");
@@ -297,7 +297,7 @@ void amend_recipe(TrainState& state, const std::vector<std::string>& settings) {
   for (const auto& kv : settings) {
     const std::string key = kv.substr(0, kv.find('='));
     check(schedule_keys.count(key) > 0, "train --resume --set " + kv,
-          "'" + key + "' cannot change when resuming (only steps, lr, schedule, min_lr_ratio, warmup_steps, "
+          quote(key) + " cannot change when resuming (only steps, lr, schedule, min_lr_ratio, warmup_steps, "
           "weight_decay, grad_clip, hard_fraction, focus, focus_fraction): it would change the model or redraw its data");
     apply_setting(r, kv);
   }

@@ -170,6 +170,18 @@ TEST(Tasks, UnknownSystemsAreRejected) {
                            "' (valid: modular_addition, array_index, tree_path, variable_renaming, arithmetic)");
 }
 
+// A NUL byte is shown, not the end of the message; a long name is cut (issue 23, finding 8).
+TEST(Tasks, UnknownSystemNamesAreQuotedWholeAndShort) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {std::string("bogus\0tail", 10), "'bogus\\0tail'"},
+      {std::string(1'000'000, 'x'), "'" + std::string(100, 'x') + "...'"},
+  };
+  for (const auto& c : cases)
+    expect_input_error([&] { find_task(c.first); },
+                       "find_task: unknown system " + c.second +
+                           " (valid: modular_addition, array_index, tree_path, variable_renaming, arithmetic)");
+}
+
 TEST(Tasks, ConfigsAreValidAndFitTheirOwnTask) {
   for (const Task& task : all_tasks())
     for (Scale scale : {Scale::kSeed, Scale::kCpu}) {
@@ -649,7 +661,7 @@ int64_t check_arithmetic(const Batch& batch) {
   const Grid tokens(batch.tokens), targets(batch.targets);
   const std::map<std::string, Grid> roles = grids(batch.roles), classes = grids(batch.classes);
   for (const auto& [name, grid] : roles)  // every S5 role is at a fixed position
-    RC_ASSERT(std::all_of(grid.values.begin(), grid.values.end(), [&](int64_t p) { return p == grid(0); }));
+    RC_ASSERT(std::all_of(grid.values.begin(), grid.values.end(), [&grid = grid](int64_t p) { return p == grid(0); }));
   const auto role = [&](const std::string& name) { return roles.at(name)(0); };
   const Grid &op = classes.at("operator"), &negative = classes.at("negative"), &tricase = classes.at("tricase"),
              &carry = classes.at("carry_in"), &borrow = classes.at("borrow_in"), &cascade = classes.at("cascade");

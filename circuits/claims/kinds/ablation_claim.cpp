@@ -99,11 +99,11 @@ void parse_ablation(const nlohmann::json& v, const At& at, const ParseContext& c
   AblationSpec& a = claim.spec.emplace<AblationSpec>();
   if (v.contains("metric")) {
     const std::string metric = string_at(v["metric"], at / "metric");
-    if (metric != "accuracy") (at / "metric").fail("unknown metric '" + metric + "' (valid: accuracy)");
+    if (metric != "accuracy") (at / "metric").fail("unknown metric " + quote(metric) + " (valid: accuracy)");
   }
   const std::string method = string_at(v["method"], at / "method");
   if (method != "zero" && method != "mean" && method != "resample")
-    (at / "method").fail("unknown method '" + method + "' (valid: zero, mean, resample)");
+    (at / "method").fail("unknown method " + quote(method) + " (valid: zero, mean, resample)");
   a.method = parse_intervention_kind(method, at.file);
   if (v.contains("keep_only")) {
     if (!v["keep_only"].is_boolean()) (at / "keep_only").fail(std::string("expected a boolean, got ") + type_name(v["keep_only"]));

@@ -67,7 +67,7 @@ void parse_attention(const nlohmann::json& v, const At& at, const ParseContext& 
     const at::Tensor& key = role_at(keys[i], at / "keys" / i, context.sample);
     if (query.dim() == 2 && key.dim() == 2 && key.size(1) != query.size(1))
       (at / "keys" / i).fail("role '" + keys[i].get<std::string>() + "' has " + std::to_string(key.size(1)) +
-                             " items per example but the query role '" + a.query + "' has " +
+                             " items per example but the query role " + quote(a.query) + " has " +
                              std::to_string(query.size(1)) + "; [batch, k] roles pair item by item");
     a.keys.push_back(keys[i].get<std::string>());
   }

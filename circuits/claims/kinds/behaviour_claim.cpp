@@ -84,7 +84,7 @@ void parse_behaviour(const nlohmann::json& v, const At& at, const ParseContext& 
   BehaviourSpec& b = claim.spec.emplace<BehaviourSpec>();
   const std::string metric = v.contains("metric") ? string_at(v["metric"], at / "metric") : "accuracy";
   if (metric != "accuracy" && metric != "loss")
-    (at / "metric").fail("unknown metric '" + metric + "' (valid: accuracy, loss)");
+    (at / "metric").fail("unknown metric " + quote(metric) + " (valid: accuracy, loss)");
   b.metric = metric == "loss" ? BehaviourMetric::kLoss : BehaviourMetric::kAccuracy;
   if (v.contains("by_class")) {
     if (b.metric != BehaviourMetric::kAccuracy) (at / "by_class").fail("only accuracy is broken down by class");

@@ -230,7 +230,7 @@ MatrixSource fourier_source_at(const json& v, const At& at, const Config& config
             ": the matrix needs " + std::to_string(p) + " rows, " + s.label + " has " + std::to_string(s.rows) +
             " (select \"rows\", or \"transpose\")");
   if (s.is_activation() && sample.roles.at(s.role).dim() != 1)
-    (at / "role").fail("role '" + s.role + "' has several positions per example; the grid needs one");
+    (at / "role").fail("role " + quote(s.role) + " has several positions per example; the grid needs one");
   return s;
 }
 
@@ -341,7 +341,7 @@ void parse_fourier(const nlohmann::json& v, const At& at, const ParseContext& co
   if (found == measures.end()) {
     std::vector<std::string> valid;
     for (const auto& [name, m] : measures) valid.push_back(name);
-    (at / "measure").fail("unknown measure '" + measure + "' (valid: " + joined(valid) + ")");
+    (at / "measure").fail("unknown measure " + quote(measure) + " (valid: " + joined(valid) + ")");
   }
   f.measure = found->second;
   f.source = fourier_source_at(v["source"], at / "source", config, sample, f.modulus);

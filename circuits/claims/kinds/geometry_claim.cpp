@@ -156,7 +156,7 @@ void parse_geometry(const nlohmann::json& v, const At& at, const ParseContext& c
   GeometrySpec& g = claim.spec.emplace<GeometrySpec>();
   const std::string measure = string_at(v["measure"], at / "measure");
   if (measure != "silhouette" && measure != "cosines")
-    (at / "measure").fail("unknown measure '" + measure + "' (valid: cosines, silhouette)");
+    (at / "measure").fail("unknown measure " + quote(measure) + " (valid: cosines, silhouette)");
   g.measure = measure == "silhouette" ? GeometryMeasure::kSilhouette : GeometryMeasure::kCosines;
   g.source = source_at(v["source"], at / "source", config, sample);
   if (g.measure == GeometryMeasure::kSilhouette) {
@@ -168,14 +168,14 @@ void parse_geometry(const nlohmann::json& v, const At& at, const ParseContext& c
     const at::Tensor& role = sample.roles.at(g.source.role);
     if (v.contains("class_item")) {
       if (cls.dim() != 2)
-        (at / "class_item").fail("class '" + g.class_name + "' has one value per example; only a class with " +
+        (at / "class_item").fail("class " + quote(g.class_name) + " has one value per example; only a class with " +
                                  "several (e.g. one per digit) takes class_item");
       g.class_item = integer_at(v["class_item"], at / "class_item", 0, cls.size(1) - 1);
       cls = cls.select(1, g.class_item);
     }
     if (cls.dim() == 2 && (role.dim() != 2 || role.size(1) != cls.size(1)))
-      (at / "class").fail("class '" + g.class_name + "' has " + plural(cls.size(1), "value") +
-                          " per example but role '" + g.source.role + "' has " +
+      (at / "class").fail("class " + quote(g.class_name) + " has " + plural(cls.size(1), "value") +
+                          " per example but role " + quote(g.source.role) + " has " +
                           plural(role.dim() == 2 ? role.size(1) : 1, "position") + "; they pair item by item");
     if (v.contains("components")) g.components = integer_at(v["components"], at / "components", 1, 1024);
   } else {

@@ -129,9 +129,9 @@ void parse_item_patching(const nlohmann::json& v, const At& at, const ParseConte
   for (std::size_t i = 0; i < items.size(); ++i) {
     const at::Tensor& role = role_at(items[i], at / "items" / i, sample);
     const std::string name = items[i].get<std::string>();
-    if (role.dim() != 2) (at / "items" / i).fail("role '" + name + "' has one position per example, not items");
+    if (role.dim() != 2) (at / "items" / i).fail("role " + quote(name) + " has one position per example, not items");
     if (k >= 0 && role.size(1) != k)
-      (at / "items" / i).fail("role '" + name + "' has " + plural(role.size(1), "item") + ", the others " +
+      (at / "items" / i).fail("role " + quote(name) + " has " + plural(role.size(1), "item") + ", the others " +
                               std::to_string(k));
     k = role.size(1);
     p.items.push_back(name);
@@ -139,7 +139,7 @@ void parse_item_patching(const nlohmann::json& v, const At& at, const ParseConte
   const at::Tensor& by_class = class_at(v["by_class"], at / "by_class", sample);
   p.by_class = v["by_class"].get<std::string>();
   if (by_class.dim() != 2 || by_class.size(1) != k)
-    (at / "by_class").fail("class '" + p.by_class + "' does not pair item by item with the " + plural(k, "item"));
+    (at / "by_class").fail("class " + quote(p.by_class) + " does not pair item by item with the " + plural(k, "item"));
   const At pass = at / "pass";
   check_object(v["pass"], pass, {"layers"}, {"layers"});
   const nlohmann::json& rules = array_at(v["pass"]["layers"], pass / "layers");

@@ -72,7 +72,7 @@ void parse_patching(const nlohmann::json& v, const At& at, const ParseContext& c
     if (!sample.counterfactuals.count(p.input)) {
       std::vector<std::string> valid;
       for (const auto& [name, t] : sample.counterfactuals) valid.push_back(name);
-      (cf / "input").fail("unknown counterfactual input '" + p.input + "' (valid: " +
+      (cf / "input").fail("unknown counterfactual input " + quote(p.input) + " (valid: " +
                           (valid.empty() ? "none: the task pairs no inputs" : joined(valid)) + ")");
     }
   } else if (v["counterfactual"].is_object()) {
@@ -94,7 +94,7 @@ void parse_patching(const nlohmann::json& v, const At& at, const ParseContext& c
         {"attn_out", HookType::kAttnOut}, {"mlp_out", HookType::kMlpOut}};
     for (const auto& [name, type] : types)
       if (name == sweep) p.sweep = type;
-    if (!p.sweep) (at / "sweep").fail("unknown sweep '" + sweep + "' (valid: resid_pre, resid_mid, resid_post, attn_out, mlp_out)");
+    if (!p.sweep) (at / "sweep").fail("unknown sweep " + quote(sweep) + " (valid: resid_pre, resid_mid, resid_post, attn_out, mlp_out)");
     if (config.attn_only && (*p.sweep == HookType::kResidMid || *p.sweep == HookType::kMlpOut))
       (at / "sweep").fail("the model is attn_only: it has no " + sweep);
   }

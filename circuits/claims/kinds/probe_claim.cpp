@@ -51,7 +51,7 @@ void parse_probe(const nlohmann::json& v, const At& at, const ParseContext& cont
     const at::Tensor& label = class_at(v["label"]["class"], where, sample);
     p.label_class = v["label"]["class"].get<std::string>();
     if (label.dim() == 2 && (role.dim() != 2 || label.size(1) != role.size(1)))
-      where.fail("class '" + p.label_class + "' is per item and does not pair with role '" + p.role + "'");
+      where.fail("class " + quote(p.label_class) + " is per item and does not pair with role " + quote(p.role));
   }
   if (v.contains("compare")) {
     const nlohmann::json& compare = array_at(v["compare"], at / "compare");
