@@ -5,7 +5,6 @@
 #include "circuits/formats/text_file.h"
 
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -307,7 +306,7 @@ void write_safetensors(const std::string& path, const TensorMap& tensors, const 
   const std::string header = header_text(cpu, metadata, where);
   check_replaceable(path, "write_safetensors");
 
-  const std::string temp_path = path + ".tmp." + std::to_string(::getpid());
+  const std::string temp_path = temporary_path(path);
   std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
   if (!out) discard_and_fail(temp_path, where, "cannot create the temporary file " + temp_path);
   out << encode_u64_le(header.size()) << header;

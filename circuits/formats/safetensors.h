@@ -52,7 +52,7 @@ Safetensors read_safetensors(const std::string& path, std::size_t max_tensors = 
 // for an undefined tensor, an unsupported dtype, a tensor named `__metadata__`,
 // a `path` that is not a regular file (check_replaceable in text_file.h),
 // names or metadata that are not valid UTF-8, or a file that cannot be written
-// (the temporary file is removed).
+// (the temporary file, temporary_path in text_file.h, is removed).
 void write_safetensors(const std::string& path, const TensorMap& tensors,
                        const Metadata& metadata = {});
 

@@ -6,7 +6,11 @@
 #include <fstream>
 #include <sstream>
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 
 namespace circuitcheck {
 
@@ -34,9 +38,29 @@ void check_replaceable(const std::string& path, const std::string& where) {
             "; refusing to replace it");
 }
 
+std::string temporary_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const std::string prefix = target.filename().string() + ".tmp.";
+  std::error_code ec;
+  for (fs::directory_iterator it(target.has_parent_path() ? target.parent_path() : fs::path("."), ec), end;
+       !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const std::string digits = name.substr(std::min(prefix.size(), name.size()));
+    if (name.compare(0, prefix.size(), prefix) != 0 || digits.empty() || digits.size() > 9 ||
+        digits.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    std::error_code status_error;
+    if (pid == ::getpid() || !fs::is_regular_file(fs::symlink_status(it->path(), status_error))) continue;
+    if (::kill(pid, 0) != 0 && errno == ESRCH) fs::remove(it->path(), status_error);
+  }
+  return path + ".tmp." + std::to_string(::getpid());
+}
+
 void write_text_atomically(const std::string& path, const std::string& text, const std::string& where) {
   check_replaceable(path, where);
-  const std::string temp_path = path + ".tmp." + std::to_string(::getpid());
+  const std::string temp_path = temporary_path(path);
   std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
   out << text;
   out.close();

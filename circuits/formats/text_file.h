@@ -15,7 +15,14 @@ std::string read_text_file(const std::string& path, const std::string& where, st
 // as /dev/null, a FIFO or a folder, which a rename would replace).
 void check_replaceable(const std::string& path, const std::string& where);
 
-// Writes `text` to "<path>.tmp.<pid>" and renames it over `path`, so that
+// The temporary file through which this process writes `path`:
+// "<path>.tmp.<pid>". First removes the temporaries of `path` that a killed
+// run left behind: regular files "<path>.tmp.<digits>" whose process no
+// longer exists (kill(pid, 0) gives ESRCH). Temporaries of live processes and
+// of other paths are left alone; errors while looking are ignored.
+std::string temporary_path(const std::string& path);
+
+// Writes `text` to temporary_path(path) and renames it over `path`, so that
 // `path` is either absent, its old content or all of `text`. Throws InputError
 // "<where>: <path>: ..." when check_replaceable refuses `path`, or "cannot
 // write ..." (the temporary file removed).
