@@ -110,7 +110,7 @@ std::string claim_line(const std::string& system, const ClaimResult& result, dou
   const std::string time = seconds_text(seconds);
   std::string line = verdict + system + "/" + result.claim.id + "   ";
   const std::size_t room = kWidth > line.size() + 3 + time.size() ? kWidth - line.size() - 3 - time.size() : 0;
-  if (figure.size() > room) figure = room > 3 ? figure.substr(0, room - 3) + "..." : "";
+  if (figure.size() > room) figure = room > 3 ? excerpt(figure, room - 3) : "";  // never inside a UTF-8 character
   return line + figure + "   " + time;
 }
 

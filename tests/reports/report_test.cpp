@@ -486,6 +486,10 @@ TEST(ClaimLine, ShowsTheHeadlineFigureAgainstItsThreshold) {
   const SystemReport report = hand_made_report();
   ClaimResult long_error = report.results[3];
   long_error.explanation = "internal error: " + std::string(300, 'x') + "\nsecond line";
+  ClaimResult utf8_error = long_error;
+  std::string accents;
+  for (int i = 0; i < 200; ++i) accents += "\xC3\xA9";  // é, two bytes each
+  utf8_error.explanation = "internal error: " + accents;
   const std::vector<std::pair<ClaimResult, std::string>> cases = {
       // The compared numbers are the one-sided 95 % Wilson bounds: lower for
       // 20000 of 20000 and 19990 of 20000, upper for 10000 of 20000.
@@ -499,6 +503,8 @@ TEST(ClaimLine, ShowsTheHeadlineFigureAgainstItsThreshold) {
        "ERROR previous_token/broken   run_claim: broken on checkpoint: the model's n_ctx 4 < the task's 6 "
        "<positions>   1.2 s"},
       {long_error, "ERROR previous_token/broken   internal error: " + std::string(63, 'x') + "...   1.2 s"},
+      // 63 bytes of room: 31 whole characters, not half of the 32nd.
+      {utf8_error, "ERROR previous_token/broken   internal error: " + accents.substr(0, 62) + "...   1.2 s"},
   };
   for (const auto& [result, expected] : cases) {
     const std::string line = claim_line("previous_token", result, 1.234);
