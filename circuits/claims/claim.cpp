@@ -38,7 +38,7 @@ void parse_common(const json& v, const At& at, const KindEntry& kind, const Pars
     const At where = at / "controls" / i;
     const std::string name = string_at(controls[i], where);
     try {
-      if (!is_placebo(name)) check_control(name, context.config, "check_control");
+      if (!is_checkpoint_control(name)) check_control(name, context.config, "check_control");
     } catch (const InputError& e) {
       where.fail_from(e, "check_control");
     }
@@ -74,11 +74,12 @@ Claim claim_at(const json& v, const At& at, const ParseContext& context) {
   kind->parse(v, at, context, claim);
   for (std::size_t i = 0; v.contains("controls") && i < v["controls"].size(); ++i) {
     const std::string name = v["controls"][i].get<std::string>();
-    if (!is_placebo(name)) continue;
+    if (!is_checkpoint_control(name)) continue;
     try {
-      placebo_claim(claim, name, context.config, "placebo_claim");
+      for (PlaceboRun& run : placebo_runs(claim, name, context.config, "placebo_runs"))
+        claim.placebos.push_back(std::move(run));
     } catch (const InputError& e) {
-      (at / "controls" / i).fail_from(e, "placebo_claim");
+      (at / "controls" / i).fail_from(e, "placebo_runs");
     }
   }
   return claim;

@@ -36,6 +36,16 @@ namespace circuitcheck {
 
 constexpr const char* kClaimSchema = "circuitcheck.claims/1";
 
+// A control that is not another model but the checkpoint with the claim's
+// intervention moved to other components (placebo.h): the control it comes
+// from ("placebo:all"), its label in reports ("placebo:all/blocks.0.attn.hook_z:1")
+// and the spec it runs.
+struct PlaceboRun {
+  std::string control;
+  std::string label;
+  ClaimSpec spec;
+};
+
 // One claim: the fields every kind has, and its kind's own typed spec
 // (kinds/registry.h; std::get<AttentionSpec>(claim.spec)).
 struct Claim {
@@ -46,6 +56,7 @@ struct Claim {
   Domain domain;
   PassRule pass;
   std::vector<std::string> controls;  // control models (controls.h), "random_init" always first
+  std::vector<PlaceboRun> placebos;   // the runs of its placebo controls, in the order of `controls`
   ClaimSpec spec;                     // the alternative of `kind`
 };
 

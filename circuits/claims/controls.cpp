@@ -48,7 +48,7 @@ void check_control(const std::string& name, const Config& config, const std::str
     return;
   }
   fail(where, "unknown control " + quote(name) +
-                     " (valid: random_init, shuffled_embed, zero:<param>, zero:<param>/<head>, placebo, placebo:<seed>)");
+                     " (valid: random_init, shuffled_embed, zero:<param>, zero:<param>/<head>, placebo, placebo:<seed>, placebo:all, control_task, control_task:<seed>)");
 }
 
 HookedTransformer control_model(const HookedTransformer& model, const std::string& name) {

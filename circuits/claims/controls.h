@@ -7,8 +7,9 @@
 //   "zero:<param>"      one parameter zeroed, e.g. "zero:blocks.1.attn.W_Q" (TL names)
 //   "zero:<param>/<h>"  only head h of a per-head parameter (W_Q, W_K, W_V, W_O, b_Q, b_K, b_V:
 //                       [n_heads, ...]), e.g. "zero:blocks.0.attn.W_K/2"
-// A claim may also name "placebo" (placebo.h): not another model but the
-// checkpoint with the claim's intervention moved to other components.
+// A claim may also name "placebo" or "control_task" (placebo.h): not another
+// model but the checkpoint with the claim's intervention moved to other
+// components, or a probe's labels permuted.
 #pragma once
 
 #include "circuits/model/model.h"

@@ -1,8 +1,11 @@
 #include "circuits/claims/placebo.h"
 
 #include "circuits/claims/kinds/ablation_claim.h"
+#include "circuits/claims/kinds/fourier_claim.h"
+#include "circuits/claims/kinds/probe_claim.h"
 #include "circuits/formats/error.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <tuple>
@@ -10,64 +13,231 @@
 namespace circuitcheck {
 namespace {
 
-uint64_t placebo_seed(const std::string& control, const std::string& where) {
-  if (control == "placebo") return 0;
-  const std::string digits = control.substr(8);
-  check(control.compare(0, 8, "placebo:") == 0 && !digits.empty() && digits.size() <= 10 &&
+// The seed of "<name>" (0) or "<name>:<seed>".
+uint64_t control_seed(const std::string& control, const std::string& name, const std::string& where) {
+  const std::string expected = name == "placebo" ? "placebo, placebo:<seed> (a seed below 2^31) or placebo:all"
+                                                 : name + " or " + name + ":<seed> (a seed below 2^31)";
+  if (control == name) return 0;
+  const std::string digits = control.substr(std::min(control.size(), name.size() + 1));
+  check(control.compare(0, name.size() + 1, name + ":") == 0 && !digits.empty() && digits.size() <= 10 &&
             digits.find_first_not_of("0123456789") == std::string::npos && std::stoll(digits) < (int64_t{1} << 31),
-        where, "control " + quote(control) + ": expected placebo or placebo:<seed>, a seed below 2^31");
+        where, "control " + quote(control) + ": expected " + expected);
   return static_cast<uint64_t>(std::stoll(digits));
 }
 
-// `n` of the components [0, size) outside `taken`, drawn with `seed`; they join `taken`.
-std::vector<int64_t> draw_others(int64_t n, int64_t size, std::set<int64_t>& taken, uint64_t seed,
-                                 const std::string& where, const std::string& site, const std::string& what) {
-  std::vector<int64_t> free;
-  for (int64_t i = 0; i < size; ++i)
-    if (!taken.count(i)) free.push_back(i);
-  check(static_cast<int64_t>(free.size()) >= n, where,
-        site + ": " + what + ": " + std::to_string(free.size()) + " other components left, the placebo needs " + std::to_string(n));
-  const at::Tensor picked = sample_rows(n, static_cast<int64_t>(free.size()), seed, where);
-  std::vector<int64_t> out;
-  for (int64_t i = 0; i < n; ++i) out.push_back(free[picked[i].item<int64_t>()]);
-  taken.insert(out.begin(), out.end());
+// What a site's placebo moves: its heads, its neurons, its layer (a whole
+// hook, or the only head of a layer), or its positions (a one-layer model).
+enum class Dim { kHeads, kNeurons, kLayers, kPositions };
+
+Dim placebo_dim(const AblationSite& s, const Config& config) {
+  if (!s.heads.empty() && config.n_heads > 1) return Dim::kHeads;
+  if (!s.neurons.empty()) return Dim::kNeurons;
+  if (s.hook.layer >= 0 && config.n_layers > 1) return Dim::kLayers;
+  if (!s.positions.empty()) return Dim::kPositions;
+  return Dim::kLayers;
+}
+
+// A site's claimed components by (hook, layer, what); layers are keyed by hook alone.
+using Key = std::tuple<HookType, int, Dim>;
+
+Key site_key(const AblationSite& s, Dim dim) { return {s.hook.type, dim == Dim::kLayers ? -1 : s.hook.layer, dim}; }
+
+std::vector<int64_t> site_components(const AblationSite& s, Dim dim) {
+  switch (dim) {
+    case Dim::kHeads: return s.heads;
+    case Dim::kNeurons: return s.neurons;
+    case Dim::kLayers: return {s.hook.layer};
+    case Dim::kPositions: return s.positions;
+  }
+  return {};
+}
+
+void set_site_components(AblationSite& s, Dim dim, const std::vector<int64_t>& components) {
+  switch (dim) {
+    case Dim::kHeads: s.heads = components; break;
+    case Dim::kNeurons: s.neurons = components; break;
+    case Dim::kLayers: s.hook.layer = static_cast<int>(components.front()); break;
+    case Dim::kPositions: s.positions = components; break;
+  }
+}
+
+int64_t component_count(Dim dim, const Config& config) {
+  switch (dim) {
+    case Dim::kHeads: return config.n_heads;
+    case Dim::kNeurons: return config.d_mlp;
+    case Dim::kLayers: return config.n_layers;
+    case Dim::kPositions: return config.n_ctx;
+  }
+  return 0;
+}
+
+const char* dim_name(Dim dim) {
+  switch (dim) {
+    case Dim::kHeads: return "heads";
+    case Dim::kNeurons: return "neurons";
+    case Dim::kLayers: return "layers";
+    case Dim::kPositions: return "positions";
+  }
+  return "";
+}
+
+// "blocks.0.attn.hook_z:1,3", "blocks.1.hook_resid_post" or "blocks.0.attn.hook_z@0,1".
+std::string describe(const AblationSite& s, Dim dim) {
+  std::string out = hook_name(s.hook);
+  if (dim == Dim::kLayers) return out;
+  const std::vector<int64_t> c = site_components(s, dim);
+  for (std::size_t i = 0; i < c.size(); ++i) out += (i ? "," : dim == Dim::kPositions ? "@" : ":") + std::to_string(c[i]);
+  return out;
+}
+
+// The components of [0, size) that no site of the claim names, per site.
+std::vector<std::vector<int64_t>> free_components(const AblationSpec& spec, const std::vector<Dim>& dims,
+                                                  const Config& config, const std::string& where,
+                                                  const std::string& context) {
+  std::map<Key, std::set<int64_t>> taken;
+  for (std::size_t i = 0; i < spec.sites.size(); ++i) {
+    const std::vector<int64_t> c = site_components(spec.sites[i], dims[i]);
+    taken[site_key(spec.sites[i], dims[i])].insert(c.begin(), c.end());
+  }
+  std::vector<std::vector<int64_t>> out;
+  for (std::size_t i = 0; i < spec.sites.size(); ++i) {
+    const AblationSite& s = spec.sites[i];
+    const std::string site = context + ": site " + std::to_string(i) + " (" + hook_name(s.hook) + ")";
+    check(dims[i] != Dim::kLayers || s.hook.layer >= 0, where,
+          site + ": a hook outside the blocks has no other layer (name positions to move those instead)");
+    std::vector<int64_t> free;
+    for (int64_t c = 0; c < component_count(dims[i], config); ++c)
+      if (!taken[site_key(s, dims[i])].count(c)) free.push_back(c);
+    const int64_t n = static_cast<int64_t>(site_components(s, dims[i]).size());
+    check(static_cast<int64_t>(free.size()) >= n, where,
+          site + ": " + dim_name(dims[i]) + ": " + std::to_string(free.size()) +
+              " other components left, the placebo needs " + std::to_string(n));
+    out.push_back(std::move(free));
+  }
+  return out;
+}
+
+// One placebo drawn with `seed`: each site's components drawn without
+// replacement from its free ones and those no earlier site took.
+AblationSpec drawn_placebo(const AblationSpec& spec, const std::vector<Dim>& dims,
+                           const std::vector<std::vector<int64_t>>& free, uint64_t seed, const std::string& where,
+                           const std::string& context) {
+  AblationSpec out = spec;
+  std::map<Key, std::set<int64_t>> drawn;
+  for (std::size_t i = 0; i < out.sites.size(); ++i) {
+    AblationSite& s = out.sites[i];
+    std::vector<int64_t> left;
+    for (int64_t c : free[i])
+      if (!drawn[site_key(s, dims[i])].count(c)) left.push_back(c);
+    const int64_t n = static_cast<int64_t>(site_components(s, dims[i]).size());
+    check(static_cast<int64_t>(left.size()) >= n, where,
+          context + ": site " + std::to_string(i) + " (" + hook_name(s.hook) + "): " + std::to_string(left.size()) +
+              " other components left after the earlier sites, the placebo needs " + std::to_string(n));
+    const at::Tensor picked = sample_rows(n, static_cast<int64_t>(left.size()), seed * 1000003 + i, where);
+    std::vector<int64_t> chosen;
+    for (int64_t k = 0; k < n; ++k) chosen.push_back(left[picked[k].item<int64_t>()]);
+    drawn[site_key(s, dims[i])].insert(chosen.begin(), chosen.end());
+    set_site_components(s, dims[i], chosen);
+  }
+  return out;
+}
+
+// Every n-subset of `items`, in lexicographic order, stopping past `limit` subsets.
+std::vector<std::vector<int64_t>> subsets(const std::vector<int64_t>& items, std::size_t n, std::size_t limit) {
+  std::vector<std::vector<int64_t>> out;
+  std::vector<std::size_t> index(n);
+  for (std::size_t i = 0; i < n; ++i) index[i] = i;
+  while (out.size() <= limit) {
+    std::vector<int64_t> subset;
+    for (std::size_t i : index) subset.push_back(items[i]);
+    out.push_back(std::move(subset));
+    std::size_t i = n;
+    while (i > 0 && index[i - 1] == items.size() - n + i - 1) --i;
+    if (i == 0) break;
+    ++index[i - 1];
+    for (std::size_t j = i; j < n; ++j) index[j] = index[j - 1] + 1;
+  }
+  return out;
+}
+
+// Every placebo: each site's components any subset of its free ones, no two
+// sites of one (hook, layer) sharing a component.
+std::vector<AblationSpec> every_placebo(const AblationSpec& spec, const std::vector<Dim>& dims,
+                                        const std::vector<std::vector<int64_t>>& free, const std::string& where,
+                                        const std::string& context) {
+  const std::size_t limit = kMaxPlacebos;
+  std::vector<std::vector<std::vector<int64_t>>> choices;
+  std::size_t total = 1;
+  for (std::size_t i = 0; i < spec.sites.size(); ++i) {
+    choices.push_back(subsets(free[i], site_components(spec.sites[i], dims[i]).size(), limit));
+    total = std::min(total * choices.back().size(), limit + 1);
+  }
+  check(total <= limit, where,
+        context + ": more than " + std::to_string(limit) + " placebos; draw some with placebo:<seed>");
+  std::vector<AblationSpec> out;
+  for (std::size_t n = 0; n < total; ++n) {
+    std::size_t rest = n;
+    AblationSpec placebo = spec;
+    std::map<Key, std::set<int64_t>> used;
+    bool overlaps = false;
+    for (std::size_t i = 0; i < placebo.sites.size(); ++i) {
+      const std::vector<int64_t>& c = choices[i][rest % choices[i].size()];
+      rest /= choices[i].size();
+      std::set<int64_t>& u = used[site_key(placebo.sites[i], dims[i])];
+      for (int64_t x : c) overlaps = overlaps || !u.insert(x).second;
+      set_site_components(placebo.sites[i], dims[i], c);
+    }
+    if (!overlaps) out.push_back(std::move(placebo));
+  }
+  check(!out.empty(), where, context + ": no placebo whose sites do not overlap");
   return out;
 }
 
 }  // namespace
 
-bool is_placebo(const std::string& control) { return control.compare(0, 7, "placebo") == 0; }
+bool is_checkpoint_control(const std::string& control) {
+  return control.compare(0, 7, "placebo") == 0 || control.compare(0, 12, "control_task") == 0;
+}
 
-Claim placebo_claim(const Claim& claim, const std::string& control, const Config& config, const std::string& where) {
+std::vector<PlaceboRun> placebo_runs(const Claim& claim, const std::string& control, const Config& config,
+                                     const std::string& where) {
   const std::string context = "control " + quote(control);
-  const uint64_t seed = placebo_seed(control, where);
+  if (control.compare(0, 12, "control_task") == 0) {
+    const ProbeSpec* probe = std::get_if<ProbeSpec>(&claim.spec);
+    check(probe, where, context + ": a control task reaches a probe claim only");
+    ProbeSpec control_task = *probe;
+    control_task.control_task_seed = control_seed(control, "control_task", where);
+    return {{control, control, control_task}};
+  }
+  if (const FourierSpec* fourier = std::get_if<FourierSpec>(&claim.spec)) {
+    check(fourier->measure == FourierMeasure::kRestrictedExcluded, where,
+          context + ": a fourier claim takes a placebo with measure restricted_excluded only");
+    check(control != "placebo:all", where,
+          context + ": more than " + std::to_string(kMaxPlacebos) + " placebos; draw some with placebo:<seed>");
+    const int64_t frequencies = (fourier->modulus - 1) / 2;
+    check(2 * fourier->k <= frequencies, where,
+          context + ": " + std::to_string(frequencies - fourier->k) + " other frequencies left, the placebo needs " +
+              std::to_string(fourier->k));
+    FourierSpec placebo = *fourier;
+    placebo.placebo_seed = control_seed(control, "placebo", where);
+    return {{control, control, placebo}};
+  }
   const AblationSpec* spec = std::get_if<AblationSpec>(&claim.spec);
   check(spec && claim.pass.drop_to_at_most, where,
-        "control " + quote(control) + ": a placebo reaches a necessity ablation (kind ablation with drop_to_at_most) only");
-  // Components each site names, by (hook, layer, what): 0 heads, 1 neurons, 2 layers of the hook.
-  std::map<std::tuple<HookType, int, int>, std::set<int64_t>> taken;
-  for (const AblationSite& s : spec->sites) {
-    if (!s.heads.empty()) taken[{s.hook.type, s.hook.layer, 0}].insert(s.heads.begin(), s.heads.end());
-    else if (!s.neurons.empty()) taken[{s.hook.type, s.hook.layer, 1}].insert(s.neurons.begin(), s.neurons.end());
-    else taken[{s.hook.type, -1, 2}].insert(s.hook.layer);
-  }
-  Claim out = claim;
-  AblationSpec& placebo = std::get<AblationSpec>(out.spec);
-  for (std::size_t i = 0; i < placebo.sites.size(); ++i) {
-    AblationSite& s = placebo.sites[i];
-    const std::string site = context + ": site " + std::to_string(i) + " (" + hook_name(s.hook) + ")";
-    const uint64_t site_seed = seed * 1000003 + i;
-    if (!s.heads.empty()) {
-      s.heads = draw_others(static_cast<int64_t>(s.heads.size()), config.n_heads, taken[{s.hook.type, s.hook.layer, 0}],
-                            site_seed, where, site, "heads");
-    } else if (!s.neurons.empty()) {
-      s.neurons = draw_others(static_cast<int64_t>(s.neurons.size()), config.d_mlp,
-                              taken[{s.hook.type, s.hook.layer, 1}], site_seed, where, site, "neurons");
-    } else {
-      check(s.hook.layer >= 0, where, site + ": a hook outside the blocks has no other layer");
-      s.hook.layer = static_cast<int>(
-          draw_others(1, config.n_layers, taken[{s.hook.type, -1, 2}], site_seed, where, site, "layers").front());
-    }
+        context + ": a placebo reaches a necessity ablation (kind ablation with drop_to_at_most) or a fourier "
+                  "restricted_excluded claim only");
+  std::vector<Dim> dims;
+  for (const AblationSite& s : spec->sites) dims.push_back(placebo_dim(s, config));
+  const std::vector<std::vector<int64_t>> free = free_components(*spec, dims, config, where, context);
+  if (control != "placebo:all")
+    return {{control, control,
+             drawn_placebo(*spec, dims, free, control_seed(control, "placebo", where), where, context)}};
+  std::vector<PlaceboRun> out;
+  for (AblationSpec& placebo : every_placebo(*spec, dims, free, where, context)) {
+    std::string label = control + "/";
+    for (std::size_t i = 0; i < placebo.sites.size(); ++i)
+      label += (i ? "+" : "") + describe(placebo.sites[i], dims[i]);
+    out.push_back({control, label, std::move(placebo)});
   }
   return out;
 }

@@ -9,17 +9,20 @@
 
 namespace circuitcheck {
 
-ProbeFit fit_probe(const at::Tensor& features_in, const at::Tensor& labels_in, double train_fraction, uint64_t seed,
-                   int steps) {
+ProbeFit fit_probe(const at::Tensor& features_in, const at::Tensor& labels_in, const at::Tensor& groups_in,
+                   double train_fraction, uint64_t seed, int steps) {
   const std::string where = "fit_probe";
-  check(features_in.dim() == 2 && labels_in.dim() == 1 && features_in.size(0) == labels_in.size(0), where,
-        "features " + c10::str(features_in.sizes()) + " and labels " + c10::str(labels_in.sizes()) +
-            " must be [n, d] and [n]");
-  const int64_t n = features_in.size(0);
-  const int64_t n_train = static_cast<int64_t>(std::floor(train_fraction * static_cast<double>(n)));
-  check(n_train >= 1 && n_train < n, where,
-        "a train fraction of " + std::to_string(train_fraction) + " of " + std::to_string(n) +
-            " items leaves a split empty");
+  check(features_in.dim() == 2 && labels_in.dim() == 1 && groups_in.dim() == 1 &&
+            features_in.size(0) == labels_in.size(0) && groups_in.size(0) == labels_in.size(0),
+        where,
+        "features " + c10::str(features_in.sizes()) + ", labels " + c10::str(labels_in.sizes()) + " and groups " +
+            c10::str(groups_in.sizes()) + " must be [n, d], [n] and [n]");
+  auto [group_ids, groups] = at::_unique(groups_in.to(at::kCPU, at::kLong), true, true);  // renumbered 0..G-1
+  const int64_t n_groups = group_ids.size(0);
+  const int64_t n_train_groups = static_cast<int64_t>(std::floor(train_fraction * static_cast<double>(n_groups)));
+  check(n_train_groups >= 1 && n_train_groups < n_groups, where,
+        "a train fraction of " + std::to_string(train_fraction) + " of " + std::to_string(n_groups) +
+            " examples leaves a split empty");
   at::Tensor labels_cpu = labels_in.to(at::kCPU, at::kLong);
   check(labels_cpu.min().item<int64_t>() >= 0, where, "labels must be >= 0");
   at::Tensor features = features_in.to(at::kCPU, at::kFloat);
@@ -27,8 +30,11 @@ ProbeFit fit_probe(const at::Tensor& features_in, const at::Tensor& labels_in, d
   const int64_t n_classes = ids.size(0);
 
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  at::Tensor order = at::randperm(n, gen, at::TensorOptions().dtype(at::kLong));
-  at::Tensor train = order.slice(0, 0, n_train), test = order.slice(0, n_train);
+  const at::Tensor order = at::randperm(n_groups, gen, at::TensorOptions().dtype(at::kLong));
+  const at::Tensor in_train = at::zeros({n_groups}, at::kBool).index_fill_(0, order.slice(0, 0, n_train_groups), true);
+  const at::Tensor item_in_train = in_train.index_select(0, groups);
+  const at::Tensor train = item_in_train.nonzero().flatten(), test = item_in_train.logical_not().nonzero().flatten();
+  const int64_t n_train = train.size(0);
   at::Tensor x_train = features.index_select(0, train), y_train = labels.index_select(0, train);
   at::Tensor mean = x_train.mean(0, true), scale = x_train.std(0, false, true).clamp_min(1e-6);
   x_train = (x_train - mean) / scale;

@@ -97,7 +97,7 @@ void plan_claims(const std::vector<Claim>& claims, SharedRuns& shared) {
   for (const auto& claim : claims) {
     shared.plan(claim, "checkpoint");
     for (const auto& name : claim.controls)
-      if (!is_placebo(name)) shared.plan(claim, name);
+      if (!is_checkpoint_control(name)) shared.plan(claim, name);
   }
 }
 
@@ -120,6 +120,7 @@ void judge(ClaimResult& r) {
       r.explanation += "; control " + c.model + " fails as it must (" + c.explanation + ")";
     }
   }
+  bool untested_check = false, undecided_check = false;
   for (const Check& k : r.checkpoint.checks) {
     if (k.rule == Rule::kNone) continue;
     Falsification f{k.name, {}, {}};
@@ -130,14 +131,19 @@ void judge(ClaimResult& r) {
         if (o == ControlCheck::kFails) f.fails_on.push_back(c.model);
         if (o == ControlCheck::kInconclusive) f.inconclusive_on.push_back(c.model);
       }
-    if (f.fails_on.empty())
-      r.explanation += "; no control fails check '" + k.name + "' with certainty" +
-                       (f.inconclusive_on.empty() ? "" : " (inconclusive on " + joined(f.inconclusive_on) + ")");
+    if (f.fails_on.empty() && f.inconclusive_on.empty()) {
+      untested_check = true;
+      r.explanation += "; no control fails check " + quote(k.name) + ": the controls do not test it";
+    } else if (f.fails_on.empty()) {
+      undecided_check = true;
+      r.explanation += "; no control fails check " + quote(k.name) + " with certainty (inconclusive on " +
+                       joined(f.inconclusive_on) + ")";
+    }
     r.falsification.push_back(std::move(f));
   }
-  r.verdict = passes_on_control ? Verdict::kNotFalsifiable
-                   : undecided_control ? Verdict::kInconclusive
-                                       : Verdict::kPass;
+  r.verdict = passes_on_control || untested_check        ? Verdict::kNotFalsifiable
+              : undecided_control || undecided_check     ? Verdict::kInconclusive
+                                                         : Verdict::kPass;
 }
 
 ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTransformer& model, ControlCache& controls,
@@ -149,19 +155,23 @@ ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTrans
     if (!shared) return;
     shared->release(claim, "checkpoint");
     for (const auto& name : claim.controls)
-      if (!is_placebo(name)) shared->release(claim, name);
+      if (!is_checkpoint_control(name)) shared->release(claim, name);
   };
   try {
     result.checkpoint = run_claim(task, claim, model, "checkpoint", shared);
     for (const auto& name : claim.controls) {
-      if (!is_placebo(name)) {
+      if (!is_checkpoint_control(name)) {
         result.controls.push_back(run_claim(task, claim, controls.get(name), name, shared));
         continue;
       }
       // The checkpoint itself, with the placebo's sites: its plain runs are the checkpoint's.
-      result.controls.push_back(run_claim(task, placebo_claim(claim, name, model.config, "verify_claim"), model,
-                                          "checkpoint", shared));
-      result.controls.back().model = name;
+      for (const PlaceboRun& run : claim.placebos) {
+        if (run.control != name) continue;
+        Claim placebo = claim;
+        placebo.spec = run.spec;
+        result.controls.push_back(run_claim(task, placebo, model, "checkpoint", shared));
+        result.controls.back().model = run.label;
+      }
     }
   } catch (const InputError& e) {
     release_all();

@@ -5,22 +5,26 @@
 // verify_claim runs a claim on the checkpoint and on each control through its
 // kind's run (kinds/registry.h). A control fails a check only with certainty
 // (on_control in check.h: the bound on the other side misses the threshold
-// too). The verdict:
-//   "pass"             it passes on the model, and every control fails at
-//                      least one check with certainty;
+// too). Falsifiability is per check: every deciding check (one with a rule)
+// must fail with certainty on at least one control. The verdict:
+//   "pass"             it passes on the model, every control fails at least
+//                      one check with certainty, and every deciding check
+//                      fails with certainty on at least one control;
 //   "fail"             it fails on the model;
-//   "not_falsifiable"  it passes on the model and on some control;
+//   "not_falsifiable"  it passes on the model and on some control, or some
+//                      deciding check is neither failed nor inconclusive on any
+//                      control ("the controls do not test it");
 //   "inconclusive"     it passes on the model, and some control neither passes
-//                      nor fails any check with certainty;
+//                      nor fails any check with certainty, or some deciding
+//                      check fails on no control with certainty but is
+//                      inconclusive on one;
 //   "error"            running it threw: an InputError, or "internal error:
 //                      ..." for anything else, such as a LibTorch error; the
 //                      other claims still run and the reports are still written.
 // A control may stop as soon as its failure is certain (Outcome::stopped); the
 // checkpoint always runs its whole domain. ClaimResult::falsification says,
-// for each deciding check, which controls fail it with certainty; a check that
-// none fails is named in the explanation ("no control fails check ... with
-// certainty"): the controls do not test it. This is reported and does not
-// yet change the verdict.
+// for each deciding check, which controls fail it with certainty and on which
+// it is inconclusive.
 #pragma once
 
 #include "circuits/claims/check.h"

@@ -253,6 +253,10 @@ std::vector<Malformed> malformed_cases() {
       {"restricted_on_weights", [](json& d) { d["claims"][8]["source"] = d["claims"][1]["source"]; },
        "/claims/8/source: restricted_excluded edits an activation or the logits"},
       {"fit_of_neurons", [post](json& d) { d["claims"][10]["source"] = post; }, "/claims/10/source: logit_fit fits the logits"},
+      {"placebo_on_energy", [](json& d) { d["claims"][1]["controls"] = {"placebo"}; },
+       "/claims/1/controls/0: control 'placebo': a fourier claim takes a placebo with measure restricted_excluded only"},
+      {"placebo_all_on_frequencies", [](json& d) { d["claims"][8]["controls"] = {"placebo:all"}; },
+       "/claims/8/controls/0: control 'placebo:all': more than 16 placebos; draw some with placebo:<seed>"},
       {"unknown_kind_lists_new_kinds", [](json& d) { d["claims"][1]["kind"] = "spectra"; },
        "/claims/1/kind: unknown kind 'spectra' (valid: ablation, attention, behaviour, fourier, geometry"},
   };
@@ -268,6 +272,13 @@ TEST(FourierClaimParser, ShippedFileParses) {
   EXPECT_TRUE(std::get<FourierSpec>(claims[5].spec).source.is_activation());
   EXPECT_TRUE(claims[5].domain.exhaustive);
   EXPECT_EQ(claims[1].controls, (std::vector<std::string>{"random_init", "shuffled_embed"}));
+  // restricted_excluded claims take a placebo: 5 other frequencies, seed 0.
+  const Claim& restricted = claims[8];
+  ASSERT_EQ(restricted.id, "logits_restricted_excluded");
+  ASSERT_EQ(restricted.placebos.size(), 1u);
+  EXPECT_EQ(restricted.placebos[0].label, "placebo");
+  EXPECT_EQ(std::get<FourierSpec>(restricted.placebos[0].spec).placebo_seed, std::optional<uint64_t>(0));
+  EXPECT_FALSE(std::get<FourierSpec>(restricted.spec).placebo_seed.has_value());
 }
 
 TEST(FourierClaimParser, MalformedClaimsNameTheFileAndThePath) {
@@ -291,34 +302,9 @@ TEST(FourierClaimParser, OnlyModularAdditionHasACyclicInput) {
   EXPECT_EQ(error.rfind("claims/s2.json: /claims/0/kind: fourier claims are over a task's cyclic input", 0), 0u) << error;
 }
 
-// ---------------------------------------------------------------------------
-// The CLI on the shipped S1 claim file.
-
-testing_util::CommandResult verify(const std::string& args) {
-  return testing_util::run_command(std::string(CIRCUITCHECK_CLI) + " verify " + args);
-}
-
-TEST(VerifyS1Claims, PassOnTheShippedCheckpoint) {
-  const std::string dir = testing_util::scratch_dir("s1_claims_shipped");
-  auto r = verify(shipped_claims() + " --report-dir " + dir);
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  std::ifstream in(dir + "/modular_addition.json");
-  const json report = json::parse(in);
-  EXPECT_EQ(report["summary"]["passed"], 11) << r.output;
-  for (const auto& claim : report["claims"]) {
-    EXPECT_EQ(claim["verdict"], "pass") << claim.dump(2);
-    EXPECT_EQ(claim["controls"][0]["model"], "random_init");
-    EXPECT_EQ(claim["controls"][0]["pass"], false);
-    if (claim["kind"] != "behaviour") EXPECT_FALSE(claim["figures"].empty()) << claim["id"];
-  }
-  const json& restricted = report["claims"][9];
-  ASSERT_EQ(restricted["id"], "neurons_restricted_excluded");
-  EXPECT_EQ(restricted["liveness"].size(), 2u);
-  EXPECT_EQ(restricted["liveness"][0]["live"], true);
-  EXPECT_GE(restricted["values"]["accuracy restricted"].get<double>(), 0.99);
-}
-
-// On the reference checkpoint: ShippedClaimsOnReference in claims_test.cpp.
+// The shipped S1 claim file through the CLI: SpecMatchesBuiltin in
+// task_spec_claims_test.cpp; on the reference checkpoint: ShippedClaimsOnReference
+// in claims_test.cpp.
 
 }  // namespace
 }  // namespace circuitcheck

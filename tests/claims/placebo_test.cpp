@@ -57,8 +57,10 @@ TEST(Placebo, OtherComponentsOfTheSameLayerDrawnWithTheSeed) {
   const std::vector<std::set<int64_t>> avoided = {{0, 2}, {0, 2}, {1, 2, 3}, {2}};
   std::set<std::string> draws;
   for (const std::string control : {"placebo", "placebo:0", "placebo:1", "placebo:7"}) {
-    const Claim p = placebo_claim(claim, control, arithmetic_config(), "test");
-    const auto& s = std::get<AblationSpec>(p.spec).sites;
+    const std::vector<PlaceboRun> runs = placebo_runs(claim, control, arithmetic_config(), "test");
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0].label, control);
+    const auto& s = std::get<AblationSpec>(runs[0].spec).sites;
     ASSERT_EQ(s.size(), 4u);
     EXPECT_EQ(s[0].positions, std::vector<int64_t>{17});  // positions are kept
     EXPECT_EQ(s[0].heads.size(), 1u);
@@ -70,11 +72,43 @@ TEST(Placebo, OtherComponentsOfTheSameLayerDrawnWithTheSeed) {
     for (int64_t n : s[2].neurons) EXPECT_FALSE(avoided[2].count(n)) << control;
     EXPECT_NE(s[3].hook.layer, 2);
     EXPECT_EQ(s[3].hook.type, HookType::kMlpOut);
-    const Claim again = placebo_claim(claim, control, arithmetic_config(), "test");
+    const PlaceboRun again = placebo_runs(claim, control, arithmetic_config(), "test").at(0);
     EXPECT_EQ(std::get<AblationSpec>(again.spec).sites[2].neurons, s[2].neurons) << "the same seed, the same draw";
     draws.insert(std::to_string(s[0].heads[0]) + "/" + std::to_string(s[2].neurons[0]));
   }
   EXPECT_GE(draws.size(), 2u) << "seeds draw different placebos";
+}
+
+// placebo:all: every choice of other components, no two sites of a layer
+// sharing one, each labelled by its sites; parsed once, with the claim.
+TEST(Placebo, AllRunsEveryChoiceOfOtherComponents) {
+  struct Case {
+    json sites;
+    std::vector<std::string> labels;
+  };
+  const std::vector<Case> cases = {
+      {{{{"hook", "blocks.0.attn.hook_z"}, {"heads", {2}}, {"positions", {17}}}},
+       {"placebo:all/blocks.0.attn.hook_z:0", "placebo:all/blocks.0.attn.hook_z:1",
+        "placebo:all/blocks.0.attn.hook_z:3"}},
+      {{{{"hook", "blocks.0.attn.hook_z"}, {"heads", {2}}}, {{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}},
+       {"placebo:all/blocks.0.attn.hook_z:3+blocks.0.attn.hook_z:1",
+        "placebo:all/blocks.0.attn.hook_z:1+blocks.0.attn.hook_z:3"}},
+      {{{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0, 1}}}},
+       {"placebo:all/blocks.0.attn.hook_z:2,3"}},
+      {{{{"hook", "blocks.1.hook_mlp_out"}}}, {"placebo:all/blocks.0.hook_mlp_out", "placebo:all/blocks.2.hook_mlp_out"}},
+      // No other layer for a hook outside the blocks: its positions move.
+      {{{{"hook", "hook_embed"}, {"positions", {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}}}},
+       {"placebo:all/hook_embed@11,12,13,14,15,16,17,18,19,20,21"}},
+  };
+  for (const Case& c : cases) {
+    const Claim claim = parsed(ablation(c.sites, {"random_init", "placebo:all"}));
+    std::vector<std::string> labels;
+    for (const PlaceboRun& run : claim.placebos) {
+      EXPECT_EQ(run.control, "placebo:all");
+      labels.push_back(run.label);
+    }
+    EXPECT_EQ(labels, c.labels) << c.sites;
+  }
 }
 
 struct PlaceboError {
@@ -107,19 +141,31 @@ INSTANTIATE_TEST_SUITE_P(
                        return c;
                      }(),
                      "claims/a.json: /claims/0/controls/0: control 'placebo': a placebo reaches a "
-                     "necessity ablation (kind ablation with drop_to_at_most) only"},
+                     "necessity ablation (kind ablation with drop_to_at_most) or a fourier restricted_excluded "
+                     "claim only"},
+        PlaceboError{"ControlTaskNotAProbe",
+                     ablation({{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}}, {"control_task"}),
+                     "claims/a.json: /claims/0/controls/0: control 'control_task': a control task reaches a probe "
+                     "claim only"},
         PlaceboError{"BadSeed", ablation({{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}}, {"placebo:x"}),
-                     "claims/a.json: /claims/0/controls/0: control 'placebo:x': expected placebo or "
-                     "placebo:<seed>, a seed below 2^31"},
+                     "claims/a.json: /claims/0/controls/0: control 'placebo:x': expected placebo, "
+                     "placebo:<seed> (a seed below 2^31) or placebo:all"},
+        PlaceboError{"AllTooMany", ablation({{{"hook", "blocks.0.mlp.hook_post"}, {"neurons", {7}}}}, {"placebo:all"}),
+                     "claims/a.json: /claims/0/controls/0: control 'placebo:all': more than 16 placebos; draw "
+                     "some with placebo:<seed>"},
         PlaceboError{"ModelLevelHook", ablation({{{"hook", "hook_embed"}}}, {"random_init", "placebo:3"}),
                      "claims/a.json: /claims/0/controls/1: control 'placebo:3': site 0 (hook_embed): "
-                     "a hook outside the blocks has no other layer"}),
+                     "a hook outside the blocks has no other layer (name positions to move those instead)"}),
     [](const auto& info) { return info.param.name; });
 
 // On S5's checkpoint, at the position predicting A3: ablating L0H2 breaks
 // additions and its placebo (L0H0) does not, so the claim passes with both
-// its checks falsified; ablating L0H0 breaks subtractions, but so does its
-// placebo (L0H1): the old verdict "pass" becomes "not_falsifiable".
+// its checks falsified. Without a placebo no control reaches `accuracy
+// after` (random_init fails before ablation): "not_falsifiable". Ablating
+// L0H0 breaks subtractions, but so does its placebo (L0H1): the old verdict
+// "pass" becomes "not_falsifiable". Ablating L0H3 breaks additions (100 % ->
+// about 69 %), but so does ablating L0H1 or L0H2, which placebo:all finds
+// where one lucky draw (L0H0) does not.
 TEST(Placebo, ChangesTheVerdictOnlyWhereTheEffectIsNotSpecific) {
   Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/arithmetic.safetensors");
   const auto verdict = [&](int64_t head, int64_t op, double drop, const json& controls) {
@@ -135,11 +181,23 @@ TEST(Placebo, ChangesTheVerdictOnlyWhereTheEffectIsNotSpecific) {
   EXPECT_EQ(specific.verdict, Verdict::kPass) << specific.explanation;
   ASSERT_EQ(specific.falsification.size(), 2u);
   EXPECT_EQ(specific.falsification[1].fails_on, std::vector<std::string>{"placebo"});
-  const ClaimResult without = verdict(0, 1, 0.85, json::array());
-  EXPECT_EQ(without.verdict, Verdict::kPass) << without.explanation;
+  const ClaimResult without = verdict(2, 0, 0.3, json::array());
+  EXPECT_EQ(without.verdict, Verdict::kNotFalsifiable) << without.explanation;
+  EXPECT_NE(without.explanation.find("no control fails check 'accuracy after': the controls do not test it"),
+            std::string::npos)
+      << without.explanation;
   const ClaimResult shared = verdict(0, 1, 0.85, {"placebo"});
   EXPECT_EQ(shared.verdict, Verdict::kNotFalsifiable) << shared.explanation;
   EXPECT_NE(shared.explanation.find("but it also passes on control placebo"), std::string::npos) << shared.explanation;
+  const ClaimResult lucky = verdict(3, 0, 0.85, {"placebo"});
+  EXPECT_EQ(lucky.verdict, Verdict::kPass) << lucky.explanation;
+  const ClaimResult all = verdict(3, 0, 0.85, {"placebo:all"});
+  EXPECT_EQ(all.verdict, Verdict::kNotFalsifiable) << all.explanation;
+  std::vector<std::string> passing;
+  for (const Outcome& c : all.controls)
+    if (c.pass) passing.push_back(c.model);
+  EXPECT_EQ(passing, (std::vector<std::string>{"placebo:all/blocks.0.attn.hook_z:1",
+                                                "placebo:all/blocks.0.attn.hook_z:2"}));
 }
 
 }  // namespace

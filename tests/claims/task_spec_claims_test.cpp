@@ -31,6 +31,14 @@ TEST_P(SpecMatchesBuiltin, SameVerdictsAndFigures) {
   testing_util::write_file(dir + "/spec_claims.json", claims.dump(2));
   const json builtin = verify_report(root + "/claims/" + system + ".json", dir + "/builtin", system);
   const json spec = verify_report(dir + "/spec_claims.json", dir + "/spec", system);
+  // Every shipped claim passes on the built-in task, fails on its first
+  // control, shows its figures and finds its interventions live.
+  for (const json& claim : builtin["claims"]) {
+    EXPECT_EQ(claim["verdict"], "pass") << claim.dump(2);
+    EXPECT_EQ(claim["controls"][0]["pass"], false) << claim["id"];
+    if (claim["kind"] != "behaviour") EXPECT_FALSE(claim["figures"].empty()) << claim["id"];
+    for (const json& site : claim.value("liveness", json::array())) EXPECT_EQ(site["live"], true) << claim["id"];
+  }
   ASSERT_EQ(builtin["claims"].size(), spec["claims"].size());
   for (std::size_t i = 0; i < builtin["claims"].size(); ++i) {
     const json& a = builtin["claims"][i];

@@ -102,12 +102,26 @@ INSTANTIATE_TEST_SUITE_P(
         JudgeCase{"ControlPasses", {kHolds}, {{rate(3, 1000, Rule::kRateAtLeast, 0.9)}, {kHolds}},
                   Verdict::kNotFalsifiable, "but it also passes on control control1"},
         JudgeCase{"CheckpointFails", {rate(45, 50, Rule::kRateAtLeast, 0.9)}, {{kHolds}}, Verdict::kFail, "fail"},
-        // A necessity ablation whose control fails before ablation: its
-        // "accuracy after" check is named as tested by no control.
-        JudgeCase{"UntestedCheckIsNamed",
+        // Per-check falsifiability, the rule that changes a verdict: a
+        // necessity ablation whose only control fails before ablation never
+        // tests its "accuracy after" check; the old logic said "pass".
+        JudgeCase{"UntestedCheckIsNotFalsifiable",
                   {rate(1000, 1000, Rule::kBeforeAtLeast, 0.9), rate(10, 1000, Rule::kDropToAtMost, 0.1)},
-                  {{rate(3, 1000, Rule::kBeforeAtLeast, 0.9)}}, Verdict::kPass,
-                  "no control fails check 'accuracy after' with certainty"}),
+                  {{rate(3, 1000, Rule::kBeforeAtLeast, 0.9)}}, Verdict::kNotFalsifiable,
+                  "no control fails check 'accuracy after': the controls do not test it"},
+        // ... and the reverse: a placebo that keeps accuracy after ablation
+        // fails that check, and the claim passes.
+        JudgeCase{"EveryCheckFailsOnSomeControl",
+                  {rate(1000, 1000, Rule::kBeforeAtLeast, 0.9), rate(10, 1000, Rule::kDropToAtMost, 0.1)},
+                  {{rate(3, 1000, Rule::kBeforeAtLeast, 0.9)},
+                   {rate(1000, 1000, Rule::kBeforeAtLeast, 0.9), rate(990, 1000, Rule::kDropToAtMost, 0.1)}},
+                  Verdict::kPass, "control control1 fails as it must"},
+        JudgeCase{"CheckOnlyInconclusive",
+                  {rate(1000, 1000, Rule::kBeforeAtLeast, 0.9), rate(10, 1000, Rule::kDropToAtMost, 0.1)},
+                  {{rate(3, 1000, Rule::kBeforeAtLeast, 0.9)},
+                   {rate(3, 1000, Rule::kBeforeAtLeast, 0.9), rate(95, 1000, Rule::kDropToAtMost, 0.1)}},
+                  Verdict::kInconclusive,
+                  "no control fails check 'accuracy after' with certainty (inconclusive on control1)"}),
     [](const auto& info) { return info.param.name; });
 
 TEST(Judge, FalsificationNamesTheControlsOfEachCheck) {

@@ -55,7 +55,21 @@ std::string frequency_list(const std::vector<int64_t>& frequencies) {
   return "{" + out + "}";
 }
 
+// `f.k` of the frequencies 1 .. (p - 1) / 2 outside `keys`, drawn with `seed`.
+std::vector<int64_t> other_frequencies(const std::vector<int64_t>& keys, const FourierSpec& f, uint64_t seed) {
+  std::vector<int64_t> free;
+  for (int64_t k = 1; k <= (f.modulus - 1) / 2; ++k)
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) free.push_back(k);
+  const at::Tensor picked = sample_rows(f.k, static_cast<int64_t>(free.size()), seed, "run_fourier: placebo");
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < f.k; ++i) out.push_back(free[picked[i].item<int64_t>()]);
+  return out;
+}
+
 std::string keys_text(const FourierSpec& f, const std::vector<int64_t>& keys) {
+  if (f.placebo_seed)
+    return std::to_string(f.k) + " placebo frequencies " + frequency_list(keys) + " (not the top " +
+           std::to_string(f.k) + " of " + (f.keys_from ? f.keys_from->label : f.source.label) + ")";
   return "the top " + std::to_string(f.k) + " frequencies " + frequency_list(keys) + " of " +
          (f.keys_from ? f.keys_from->label : f.source.label);
 }
@@ -388,7 +402,8 @@ void run_fourier(const RunContext& context, const Claim& claim, Outcome& out) {
   const FrequencyEnergy energy = frequency_energy(m, f.modulus);
   const FrequencyEnergy key_energy =
       f.keys_from ? frequency_energy(source_matrix(task, claim.domain, scale, model, *f.keys_from), f.modulus) : energy;
-  const std::vector<int64_t> keys = top_frequencies(key_energy, f.k);
+  std::vector<int64_t> keys = top_frequencies(key_energy, f.k);
+  if (f.placebo_seed) keys = other_frequencies(keys, f, *f.placebo_seed);
   switch (f.measure) {
     case FourierMeasure::kEnergy: run_energy(claim, energy, keys, out); break;
     case FourierMeasure::kAgreement: run_agreement(claim, energy, key_energy, keys, out); break;

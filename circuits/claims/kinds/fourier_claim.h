@@ -20,7 +20,8 @@
 // non-constant energy is everything but the constant component.
 //
 // Key frequencies: the `k` frequencies with the most energy (summed over
-// columns) of `keys_from`, or of the source itself. Measures:
+// columns) of `keys_from`, or of the source itself; on a placebo run, k
+// others drawn with its seed. Measures:
 //   "energy"               the share of the source's non-constant energy in the
 //                          key frequencies, in [0, 1] (value_at_least|most)
 //   "agreement"            how many of the source's own top-k frequencies are key
@@ -70,6 +71,9 @@ struct FourierSpec {
   int64_t k = 0;                          // key frequencies, in [1, (p - 1) / 2]
   double min_explained = 0.0;             // single_frequency: in [0, 1]
   int64_t modulus = 0;                    // p: the task's Cyclic::modulus
+  // A placebo run (placebo.h, restricted_excluded only): k frequencies other
+  // than the key ones, drawn with this seed, stand in for them.
+  std::optional<uint64_t> placebo_seed;
 };
 
 // [p, p] float64, rows the orthonormal basis functions over x = 0..p-1 (p odd,

@@ -3,6 +3,8 @@
 #include "circuits/claims/claim.h"
 #include "circuits/claims/probe.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 namespace circuitcheck {
 namespace {
 
@@ -28,6 +30,12 @@ HookPoint probe_hook_at(const nlohmann::json& v, const At& at, const Config& con
 
 // [batch, k] view of a [batch] or [batch, k] tensor.
 at::Tensor items(const at::Tensor& t) { return t.dim() == 1 ? t.unsqueeze(1) : t; }
+
+// `labels` [n] permuted across items with `seed`.
+at::Tensor permuted(const at::Tensor& labels, uint64_t seed) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return labels.index_select(0, at::randperm(labels.size(0), gen, at::TensorOptions().dtype(at::kLong)));
+}
 
 }  // namespace
 
@@ -83,7 +91,8 @@ void run_probe(const RunContext& context, const Claim& claim, Outcome& out) {
   options.cache = hooks;
   options.logits = false;
   std::vector<std::vector<at::Tensor>> features(hooks.size());
-  std::vector<at::Tensor> labels;
+  std::vector<at::Tensor> labels, groups;
+  int64_t examples = 0;
   for_each_batch(task, claim.domain, scale, [&](const Batch& b) {
     at::Tensor positions = items(b.roles.at(p.role));  // [batch, k]
     at::Tensor label = p.token_at.empty() ? items(b.classes.at(p.label_class))
@@ -100,8 +109,13 @@ void run_probe(const RunContext& context, const Claim& claim, Outcome& out) {
       features[h].push_back(at_items.cpu().masked_select(present.unsqueeze(-1)).view({-1, act.size(2)}));
     }
     labels.push_back(label.masked_select(present));
+    const at::Tensor example = at::arange(examples, examples + positions.size(0), at::kLong).unsqueeze(1);
+    groups.push_back(example.expand_as(positions).masked_select(present.cpu()));
+    examples += positions.size(0);
   });
-  const at::Tensor all_labels = at::cat(labels);
+  const at::Tensor all_groups = at::cat(groups);
+  const at::Tensor true_labels = at::cat(labels).cpu();
+  const at::Tensor all_labels = p.control_task_seed ? permuted(true_labels, *p.control_task_seed) : true_labels;
   const std::string label_name = p.token_at.empty() ? "class " + p.label_class : "the token at " + p.token_at;
   Figure figure;
   figure.type = "bars";
@@ -110,7 +124,8 @@ void run_probe(const RunContext& context, const Claim& claim, Outcome& out) {
   figure.series = {"held-out accuracy", "majority class"};
   figure.values.assign(2, {});
   for (std::size_t h = 0; h < hooks.size(); ++h) {
-    const ProbeFit fit = fit_probe(at::cat(features[h]), all_labels, p.train_fraction, p.seed);
+    const at::Tensor x = at::cat(features[h]);
+    const ProbeFit fit = fit_probe(x, all_labels, all_groups, p.train_fraction, p.seed);
     const std::string what = "probe at " + hook_name(hooks[h]) + " [" + p.role + "] for " + label_name + " (" +
                              std::to_string(fit.n_classes) + " classes, trained on " + std::to_string(fit.train_n) +
                              ", majority " + percent(fit.majority_rate) + "): held-out correct on";
@@ -124,6 +139,13 @@ void run_probe(const RunContext& context, const Claim& claim, Outcome& out) {
         out.checks.push_back(rate_check("probe_accuracy", what, "items", fit.test_correct, fit.test_n,
                                         claim.domain.exhaustive, Rule::kRateAtLeast, *claim.pass.rate_at_least,
                                         claim.pass.bound));
+      const ProbeFit control = fit_probe(x, permuted(true_labels, kControlTaskSeed), all_groups, p.train_fraction, p.seed);
+      const double control_rate = static_cast<double>(control.test_correct) / static_cast<double>(control.test_n);
+      out.checks.push_back(value_check("probe_selectivity",
+                                       "selectivity (held-out accuracy minus " + percent(control_rate) +
+                                           " on the control task, labels permuted across items with seed " +
+                                           std::to_string(kControlTaskSeed) + "):",
+                                       fit.test_correct / static_cast<double>(fit.test_n) - control_rate, Rule::kNone, 0.0));
     } else {
       out.checks.push_back(rate_check("probe_accuracy " + hook_name(hooks[h]), what, "items", fit.test_correct,
                                       fit.test_n, claim.domain.exhaustive, claim.pass.compare_at_most ? Rule::kCompareAtMost : Rule::kNone,

@@ -14,7 +14,14 @@
 // label: the token at the paired position of `token_at` (a role of the same
 // shape as `role`, or [batch]), or the class value (per example, or per item
 // when the class is [batch, k]). The held-out accuracy is a rate over held-out
-// items (Wilson/Clopper-Pearson bound when the domain is sampled).
+// items (Wilson/Clopper-Pearson bound when the domain is sampled). The
+// train/test split is by example (fit_probe's groups): no example has items
+// on both sides.
+// Selectivity (Hewitt & Liang 2019): the same probe at `hook` is also fit to
+// a control task, the labels permuted across the domain's items (seed
+// kControlTaskSeed), which no probe can read from the features; the
+// difference of the two held-out accuracies is reported ("probe_selectivity",
+// unthresholded). The "control_task" control runs the claim on such labels.
 // Every hook of `compare` is probed the same way and reported (checked against
 // compare_at_most when set), with a bars figure of accuracy by hook.
 #pragma once
@@ -25,6 +32,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,7 +47,13 @@ struct ProbeSpec {
   std::vector<HookPoint> compare;
   double train_fraction = 0.8;
   uint64_t seed = 0;
+  // A control-task run (placebo.h, "control_task"): the labels permuted
+  // across the domain's items with this seed.
+  std::optional<uint64_t> control_task_seed;
 };
+
+// The seed of the control task every probe claim reports its selectivity against.
+constexpr uint64_t kControlTaskSeed = 0;
 
 // Reads the probe fields of `v` into its ProbeSpec and claim.pass. Errors name the field:
 // a hook that is not [batch, pos, d], an unknown role or class, shapes that do not pair.
