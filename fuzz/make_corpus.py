@@ -138,6 +138,9 @@ def torch_regressions():
     regression("torch_checkpoint", "global_os_system.pt", b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00ls\x85R.")
     legacy = torch_bytes(state_dict(), False)
     regression("torch_checkpoint", "legacy_truncated.pt", legacy[: len(legacy) * 2 // 3])
+    regression("torch_checkpoint", "key_not_utf8.pt", replaced(legacy, b"embed.W_E", b"embed\xffW_E"))
+    expanded = {"w": torch.zeros(1).expand(1 << 20, 1 << 18)}  # one element seen as 1 TiB (strides 0, 0)
+    regression("torch_checkpoint", "stride0_view_1tib.pt", torch_bytes(expanded, False))
     source = zipfile.ZipFile(io.BytesIO(torch_bytes(state_dict(), True)))
     for name, byteorder, cut in (("byteorder_big.pt", b"big", False), ("zip_cut.pt", b"little", True)):
         out = io.BytesIO()

@@ -15,6 +15,10 @@ std::string Args::get_or(const std::string& flag, const std::string& fallback) c
 }
 
 int Args::get_int(const std::string& flag, int fallback, int lo, int hi) const {
+  return static_cast<int>(get_int64(flag, fallback, lo, hi));
+}
+
+std::int64_t Args::get_int64(const std::string& flag, std::int64_t fallback, std::int64_t lo, std::int64_t hi) const {
   auto v = get(flag);
   if (!v) return fallback;
   std::size_t used = 0;
@@ -26,7 +30,7 @@ int Args::get_int(const std::string& flag, int fallback, int lo, int hi) const {
   }
   check(used == v->size() && !v->empty() && n >= lo && n <= hi, flag,
         "expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + quote(*v));
-  return static_cast<int>(n);
+  return n;
 }
 
 Args parse_args(int argc, char** argv, int first, const std::string& command,

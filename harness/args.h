@@ -1,6 +1,7 @@
 // Command-line arguments: positionals and `--flag value` / `--switch` options.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -19,6 +20,7 @@ struct Args {
   std::string get_or(const std::string& flag, const std::string& fallback) const;
   // The flag's value as an integer in [lo, hi]; InputError naming the flag otherwise.
   int get_int(const std::string& flag, int fallback, int lo, int hi) const;
+  std::int64_t get_int64(const std::string& flag, std::int64_t fallback, std::int64_t lo, std::int64_t hi) const;
   bool has(const std::string& flag) const { return flags.count(flag) > 0; }
 };
 

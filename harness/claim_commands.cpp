@@ -76,8 +76,8 @@ void check_outputs(const std::optional<std::string>& report_dir, const std::opti
     };
     const std::filesystem::path folder = folder_path(std::filesystem::absolute(*junit).parent_path());
     const bool in_report_dir = report_dir && folder == folder_path(*report_dir);
-    check(in_report_dir || std::filesystem::is_directory(folder), "verify --junit: " + *junit,
-          "no folder " + folder.string());
+    check(in_report_dir || std::filesystem::is_directory(path_status(folder.string(), "verify --junit: " + *junit)),
+          "verify --junit: " + *junit, "no folder " + folder.string());
     check_replaceable(*junit, "verify --junit");
   }
   if (report_dir) {

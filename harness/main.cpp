@@ -21,6 +21,7 @@ const char* kUsage =
     "  convert IN OUT.safetensors [--config CFG]   any checkpoint to safetensors\n"
     "  forward CHECKPOINT --tokens T.safetensors --out OUT.safetensors\n"
     "          [--config CFG] [--cache all|HOOK,...] [--device cpu|cuda] [--threads N]\n"
+    "          [--max-output-bytes N]              refuse output larger than N bytes (default 4 GiB)\n"
     "  train SYSTEM --out FILE.safetensors [--seed N] [--steps N] [--scale cpu|seed]\n"
     "          [--device cpu|cuda] [--threads N] [--set key=value ...] [--resume]\n"
     "  eval CHECKPOINT [--system S | --task FILE] [--n N] [--seed N] [--misses K] [--json]\n"
@@ -68,7 +69,7 @@ int main(int argc, char** argv) {
     std::cerr << "circuitcheck " << argv[1] << ": error: " << e.what() << "\n";
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "circuitcheck " << argv[1] << ": internal error: " << e.what() << "\n";
+    std::cerr << "circuitcheck " << argv[1] << ": internal error: " << circuitcheck::printable(e.what()) << "\n";
     return 3;
   }
 }

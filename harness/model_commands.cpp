@@ -10,6 +10,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include <iostream>
+#include <limits>
 #include <sstream>
 
 namespace circuitcheck {
@@ -20,6 +21,24 @@ nlohmann::json tensor_table(const TensorMap& tensors) {
   for (const auto& [name, t] : tensors)
     out.push_back({{"name", name}, {"dtype", c10::toString(t.scalar_type())}, {"shape", t.sizes().vec()}});
   return out;
+}
+
+// What forward refuses to write by default (--max-output-bytes): 4 GiB.
+constexpr std::int64_t kMaxOutputBytes = std::int64_t{4} << 30;
+
+// The bytes of forward's output tensors: `tokens`, plus the logits and cached activations of the first
+// sequence (run here, on one row) times the batch, as every output is [batch, ...]; saturates at INT64_MAX.
+std::int64_t output_bytes(const HookedTransformer& model, const at::Tensor& tokens, const RunOptions& options) {
+  if (tokens.size(0) == 0) return static_cast<std::int64_t>(tokens.nbytes());
+  c10::InferenceMode guard;
+  const RunResult row = run(model, tokens.slice(0, 0, 1), options);
+  std::int64_t per_row = static_cast<std::int64_t>(row.logits.nbytes());
+  for (const auto& [name, activation] : named(row.cache)) per_row += static_cast<std::int64_t>(activation.nbytes());
+  std::int64_t total = 0;
+  if (__builtin_mul_overflow(per_row, tokens.size(0), &total) ||
+      __builtin_add_overflow(total, static_cast<std::int64_t>(tokens.nbytes()), &total))
+    return std::numeric_limits<std::int64_t>::max();
+  return total;
 }
 
 std::vector<HookPoint> parse_cache_list(const std::string& spec, const HookedTransformer& model) {
@@ -42,7 +61,7 @@ int inspect_command(int argc, char** argv) {
   Metadata metadata;
   std::string format;
   TensorMap tensors = read_tensors(path, format, metadata);
-  report["file"] = path;
+  report["file"] = printable(path);
   report["format"] = format;
   report["sha256"] = sha256_file(path);
   report["tensors"] = tensor_table(tensors);
@@ -92,7 +111,7 @@ int convert_command(int argc, char** argv) {
   Checkpoint ck = load_checkpoint(args.positional[0], args.get("--config"));
   for (const auto& note : ck.notes) std::cerr << "note: " << note << "\n";
   save_checkpoint(args.positional[1], ck.model,
-                  {{"source_file", ck.path}, {"source_sha256", ck.sha256}, {"source_format", ck.format},
+                  {{"source_file", printable(ck.path)}, {"source_sha256", ck.sha256}, {"source_format", ck.format},
                    {"config_source", ck.config_source}});
   std::cout << "wrote " << args.positional[1] << " (" << ck.model.params.size() << " tensors, config from "
             << ck.config_source << ")\n";
@@ -101,13 +120,15 @@ int convert_command(int argc, char** argv) {
 
 int forward_command(int argc, char** argv) {
   Args args = parse_args(argc, argv, 2, "forward",
-                         {"--config", "--tokens", "--cache", "--device", "--out", "--threads"});
+                         {"--config", "--tokens", "--cache", "--device", "--out", "--threads", "--max-output-bytes"});
   const std::string usage =
       "circuitcheck forward CHECKPOINT --tokens TOKENS.safetensors --out OUT.safetensors [--config CFG] "
-      "[--cache all|HOOK,...] [--device cpu|cuda] [--threads N]";
+      "[--cache all|HOOK,...] [--device cpu|cuda] [--threads N] [--max-output-bytes N]";
   expect_positionals(args, 1, 1, usage);
   check(args.has("--tokens") && args.has("--out"), "forward", "--tokens and --out are required: " + usage);
   set_threads(args.get_int("--threads", 2, 1, 1024));
+  const std::int64_t max_output_bytes =
+      args.get_int64("--max-output-bytes", kMaxOutputBytes, 1, std::numeric_limits<std::int64_t>::max());
   at::Device device = parse_device(args.get_or("--device", "cpu"), "forward --device");
   Checkpoint ck = load_checkpoint(args.positional[0], args.get("--config"));
   const std::string tokens_path = *args.get("--tokens");
@@ -117,6 +138,12 @@ int forward_command(int argc, char** argv) {
   check_tokens(ck.model.config, tokens, "forward: " + tokens_path + ": tokens");
   RunOptions options;
   if (auto spec = args.get("--cache")) options.cache = parse_cache_list(*spec, ck.model);
+  const std::int64_t bytes = output_bytes(ck.model, tokens, options);
+  check(bytes <= max_output_bytes, "forward: " + tokens_path + ": tokens",
+        c10::str(tokens.sizes()) + " tokens would give " + std::to_string(bytes) + " bytes of logits" +
+            (options.cache.empty() ? "" : " and " + std::to_string(options.cache.size()) + " cached activations") +
+            ", more than the limit of " + std::to_string(max_output_bytes) +
+            " bytes; raise it with --max-output-bytes, or pass fewer tokens or fewer --cache hooks");
   to_device(ck.model, device);
   c10::InferenceMode guard;
   RunResult result = run(ck.model, tokens, options);
@@ -124,7 +151,7 @@ int forward_command(int argc, char** argv) {
   out["logits"] = result.logits;
   out["tokens"] = tokens;
   write_safetensors(*args.get("--out"), out,
-                    {{"checkpoint", ck.path}, {"checkpoint_sha256", ck.sha256},
+                    {{"checkpoint", printable(ck.path)}, {"checkpoint_sha256", ck.sha256},
                      {"circuitcheck_version", circuitcheck_version()}, {"device", device.str()}});
   std::cout << "wrote " << *args.get("--out") << ": logits " << c10::str(result.logits.sizes()) << " and "
             << result.cache.size() << " activations\n";

@@ -2,6 +2,7 @@
 
 #include "circuits/model/checkpoint.h"
 #include "circuits/formats/error.h"
+#include "circuits/formats/text_file.h"
 #include "circuits/claims/node_map.h"
 #include "circuits/tasks/task_spec.h"
 #include "circuits/reports/report.h"
@@ -94,7 +95,7 @@ int train_command(int argc, char** argv) {
   const std::string scale_name = args.get_or("--scale", "cpu");
   check(scale_name == "cpu" || scale_name == "seed", "train --scale", "expected cpu or seed, got " + quote(scale_name));
   TrainState state;
-  if (args.has("--resume") && std::filesystem::exists(state_path)) {
+  if (args.has("--resume") && std::filesystem::exists(path_status(state_path, "train --resume: " + state_path))) {
     state = load_training(state_path);
     check(state.recipe.system == task.name, "train --resume: " + state_path,
           "the state is for " + state.recipe.system + ", not " + task.name);

@@ -77,9 +77,11 @@ void SharedRuns::visit(const Task& task, const HookedTransformer& model, const s
     if (stop()) return;
   }
   if (e.complete) return;
-  // The batches after the kept ones: run, then kept once fn returned (a throw keeps the prefix valid).
+  // The batches after the kept ones: run, then kept once fn returned (a throw keeps the prefix valid),
+  // unless no later claim will replay them.
   std::size_t index = 0;
   const std::size_t replayed = e.runs.size();
+  const bool keep = e.uses > 1;
   bool stopped = false;
   for_each_batch(task, domain, scale, [&](const Batch& b) {
     if (index++ < replayed) return;
@@ -87,7 +89,7 @@ void SharedRuns::visit(const Task& task, const HookedTransformer& model, const s
     ++batches_run_;
     fn(b, r);
     stopped = stop();
-    if (!e.kept) return;
+    if (!keep || !e.kept) return;
     e.bytes += bytes(b, r);
     e.kept = e.bytes <= max_bytes_;
     if (!e.kept) {
@@ -98,7 +100,13 @@ void SharedRuns::visit(const Task& task, const HookedTransformer& model, const s
     e.batches.push_back(b);
     e.runs.push_back(std::move(r));
   }, [&] { return stopped; });
-  e.complete = e.kept && !stopped;
+  e.complete = keep && e.kept && !stopped;
+}
+
+int64_t SharedRuns::kept_bytes() const {
+  int64_t total = 0;
+  for (const auto& [key, e] : entries_) total += e.kept ? e.bytes : 0;
+  return total;
 }
 
 void SharedRuns::release(const Claim& claim, const std::string& label) {

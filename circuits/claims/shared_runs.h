@@ -13,7 +13,9 @@
 // that can no longer pass): the batches it ran stay kept, and a later visit
 // replays them and runs the rest. A (model, domain) whose kept runs would exceed
 // kSharedRunBytes is not kept: each claim then runs it itself, so memory stays
-// bounded. Replayed runs are the very tensors of the first run, so a claim's
+// bounded. Nor are the runs of a visit by the last claim planned on its
+// (model, domain): no one would replay them, so a lone claim streams its
+// domain, and its memory does not grow with its sample (e.g. 1e8 examples). Replayed runs are the very tensors of the first run, so a claim's
 // values do not depend on the order the claims run in.
 //
 // Logits of a visited run cover [from, pos) (RunResult::logits, tally_batch):
@@ -69,6 +71,8 @@ class SharedRuns {
   // `claim` is done on `label`: frees the runs no planned claim still needs.
   void release(const Claim& claim, const std::string& label);
 
+  // Bytes of the runs kept now, over every (model, domain).
+  int64_t kept_bytes() const;
   // Forward passes run by visit() so far, and those replayed instead (batches).
   int64_t batches_run() const { return batches_run_; }
   int64_t batches_replayed() const { return batches_replayed_; }

@@ -181,7 +181,7 @@ ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTrans
   } catch (const std::exception& e) {  // InternalError, c10::Error: this claim's, not the run's
     release_all();
     result.verdict = Verdict::kError;
-    result.explanation = std::string("internal error: ") + e.what();
+    result.explanation = "internal error: " + printable(e.what());
     return result;
   }
   release_all();

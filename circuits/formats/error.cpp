@@ -1,23 +1,58 @@
 #include "circuits/formats/error.h"
 
+#include <cstdio>
+
 namespace circuitcheck {
 namespace {
 
-// `text` with each NUL byte written as \0.
-std::string without_nul(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    if (c == '\0') out += "\\0";
-    else out += c;
-  }
-  return out;
+// The length of the valid UTF-8 character at text[i], or 0 when the byte there starts none.
+std::size_t utf8_length(std::string_view text, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[i + k]); };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) return 1;
+  std::size_t length = 0;
+  unsigned char low = 0x80, high = 0xBF;  // the range of the second byte
+  if (lead >= 0xC2 && lead <= 0xDF) length = 2;
+  else if (lead >= 0xE0 && lead <= 0xEF) length = 3, low = lead == 0xE0 ? 0xA0 : 0x80, high = lead == 0xED ? 0x9F : 0xBF;
+  else if (lead >= 0xF0 && lead <= 0xF4) length = 4, low = lead == 0xF0 ? 0x90 : 0x80, high = lead == 0xF4 ? 0x8F : 0xBF;
+  if (length == 0 || text.size() - i < length || byte(1) < low || byte(1) > high) return 0;
+  for (std::size_t k = 2; k < length; ++k)
+    if ((byte(k) & 0xC0) != 0x80) return 0;
+  return length;
 }
 
 }  // namespace
 
 void fail(const std::string& where, const std::string& what) {
-  throw InputError(without_nul(where + ": " + what));
+  throw InputError(printable(where + ": " + what));
+}
+
+bool is_utf8(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t length = utf8_length(text, i);
+    if (length == 0) return false;
+    i += length;
+  }
+  return true;
+}
+
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t length = utf8_length(text, i);
+    if (text[i] == '\0') {
+      out += "\\0";
+    } else if (length == 0) {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", static_cast<unsigned char>(text[i]));
+      out += hex;
+    } else {
+      out.append(text, i, length);
+    }
+    i += length == 0 ? 1 : length;
+  }
+  return out;
 }
 
 std::string excerpt(std::string_view text, std::size_t max_chars) {
@@ -28,7 +63,7 @@ std::string excerpt(std::string_view text, std::size_t max_chars) {
 }
 
 std::string quote(std::string_view value) {
-  return "'" + without_nul(excerpt(value)) + "'";
+  return "'" + printable(excerpt(value)) + "'";
 }
 
 }  // namespace circuitcheck

@@ -29,9 +29,19 @@ class InternalError : public std::logic_error {
 };
 
 // Throws InputError("<where>: <what>"). `where` is usually "function: file".
-// Each NUL byte of the message is written as \0, so that what() (a C string)
-// never ends early.
+// The message is printable(where + ": " + what): a NUL byte never ends what()
+// (a C string) early, and a file name or value that is not valid UTF-8 still
+// prints, and goes into a JSON report, as valid UTF-8.
 [[noreturn]] void fail(const std::string& where, const std::string& what);
+
+// True when `text` is valid UTF-8 (RFC 3629: no overlong form, surrogate or
+// code point above U+10FFFF). Never throws.
+bool is_utf8(std::string_view text);
+
+// `text` as valid UTF-8 with no NUL byte: each NUL byte written as \0, each
+// byte that is not part of a valid UTF-8 character as \xNN (two lowercase hex
+// digits); everything else unchanged. Never throws.
+std::string printable(std::string_view text);
 
 // How many bytes of a value an error message quotes.
 constexpr std::size_t kExcerptChars = 100;
@@ -40,9 +50,8 @@ constexpr std::size_t kExcerptChars = 100;
 // cut, never inside a UTF-8 character). Never throws.
 std::string excerpt(std::string_view text, std::size_t max_chars = kExcerptChars);
 
-// A value the user gave, as an error message quotes it: excerpt(value) in
-// single quotes, each NUL byte written as \0 ("unknown system 'x'"). Never
-// throws.
+// A value the user gave, as an error message quotes it: printable(excerpt(value))
+// in single quotes ("unknown system 'x'", "key 'a\xffb'"). Never throws.
 std::string quote(std::string_view value);
 
 // Throws InputError unless `ok`; the message is built only on failure.

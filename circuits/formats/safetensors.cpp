@@ -2,6 +2,7 @@
 
 #include "circuits/formats/error.h"
 #include "circuits/formats/json_input.h"
+#include "circuits/formats/mapped_file.h"
 #include "circuits/formats/text_file.h"
 
 #include <nlohmann/json.hpp>
@@ -180,39 +181,20 @@ void check_exact_cover(std::vector<Entry>& entries, std::uint64_t data_size, con
             ") of the data section belong to no tensor (trailing bytes after the last tensor)");
 }
 
-std::uint64_t regular_file_size(const std::string& path, const std::string& where) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  check(std::filesystem::exists(status), where, "file: does not exist");
-  check(std::filesystem::is_regular_file(status), where, "file: not a regular file");
-  const std::uint64_t size = std::filesystem::file_size(path, ec);
-  check(!ec, where, "file: cannot get its size: " + ec.message());
-  return size;
-}
-
-void read_exactly(std::ifstream& in, char* out, std::uint64_t size, const std::string& field,
-                  const std::string& where) {
-  in.read(out, static_cast<std::streamsize>(size));
-  check(static_cast<std::uint64_t>(in.gcount()) == size, where,
-        field + ": cannot read " + std::to_string(size) + " bytes (file truncated?)");
-}
-
-nlohmann::json parse_header(const std::string& text, const std::string& where) {
+nlohmann::json parse_header(std::string_view text, const std::string& where) {
   nlohmann::json header = parse_json(text, where + ": header");
   check(header.is_object(), where, "header: not a JSON object");
   return header;
 }
 
-at::Tensor make_tensor(const Entry& entry, const std::vector<char>& data, const std::string& where) {
-  const char* bytes = data.data() + entry.begin;
-  const std::uint64_t size = entry.end - entry.begin;
+at::Tensor make_tensor(const Entry& entry, const std::shared_ptr<const MappedFile>& file, std::uint64_t data_start,
+                       const std::string& where) {
+  const char* bytes = file->bytes().data() + data_start + entry.begin;
   if (entry.dtype == at::kBool) {
-    check(std::all_of(bytes, bytes + size, [](char byte) { return byte == 0 || byte == 1; }), where,
-          entry.name + ": BOOL data holds a byte other than 0 or 1");
+    check(std::all_of(bytes, bytes + (entry.end - entry.begin), [](char byte) { return byte == 0 || byte == 1; }),
+          where, entry.name + ": BOOL data holds a byte other than 0 or 1");
   }
-  at::Tensor tensor = at::empty(entry.shape, at::TensorOptions().dtype(entry.dtype));
-  if (size > 0) std::memcpy(tensor.data_ptr(), bytes, size);
-  return tensor;
+  return mapped_tensor(file, data_start + entry.begin, entry.shape, entry.dtype, where + ": " + entry.name);
 }
 
 TensorMap cpu_contiguous(const TensorMap& tensors, const std::string& where) {
@@ -258,31 +240,27 @@ std::string header_text(const TensorMap& cpu, const Metadata& metadata, const st
 
 Safetensors read_safetensors(const std::string& path, std::size_t max_tensors) {
   const std::string where = "read_safetensors: " + path;
-  const std::uint64_t file_size = regular_file_size(path, where);
+  const std::shared_ptr<const MappedFile> file = MappedFile::open(path, where);
+  const std::string_view bytes = file->bytes();
+  const std::uint64_t file_size = bytes.size();
   check(file_size >= 8, where,
         "header length: file has " + std::to_string(file_size) + " bytes, fewer than the 8-byte header length");
-  std::ifstream in(path, std::ios::binary);
-  check(in.is_open(), where, "file: cannot open");
-
-  std::array<char, 8> length_bytes;
-  read_exactly(in, length_bytes.data(), length_bytes.size(), "header length", where);
-  const std::uint64_t header_size = decode_u64_le(reinterpret_cast<const unsigned char*>(length_bytes.data()));
+  const std::uint64_t header_size = decode_u64_le(reinterpret_cast<const unsigned char*>(bytes.data()));
   check(header_size <= max_header_size, where,
         "header length: " + std::to_string(header_size) + " bytes exceeds the limit of " +
             std::to_string(max_header_size));
   check(header_size <= file_size - 8, where,
         "header length: " + std::to_string(header_size) + " bytes runs past the end of the file (" +
             std::to_string(file_size - 8) + " bytes follow)");
-  std::string text(header_size, '\0');
-  read_exactly(in, text.data(), header_size, "header", where);
-  const nlohmann::json header = parse_header(text, where);
+  const nlohmann::json header = parse_header(bytes.substr(8, header_size), where);
 
   const std::size_t tensor_count = header.size() - header.count(metadata_key);
   check(tensor_count <= max_tensors, where,
         "header: " + std::to_string(tensor_count) + " tensors exceed the limit of " + std::to_string(max_tensors) +
             " tensors per file");
 
-  const std::uint64_t data_size = file_size - 8 - header_size;
+  const std::uint64_t data_start = 8 + header_size;
+  const std::uint64_t data_size = file_size - data_start;
   Safetensors result;
   std::vector<Entry> entries;
   for (const auto& [name, value] : header.items()) {
@@ -293,10 +271,7 @@ Safetensors read_safetensors(const std::string& path, std::size_t max_tensors) {
     }
   }
   check_exact_cover(entries, data_size, where);
-
-  std::vector<char> data(data_size);
-  read_exactly(in, data.data(), data_size, "data", where);
-  for (const auto& entry : entries) result.tensors.emplace(entry.name, make_tensor(entry, data, where));
+  for (const auto& entry : entries) result.tensors.emplace(entry.name, make_tensor(entry, file, data_start, where));
   return result;
 }
 

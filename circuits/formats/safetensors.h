@@ -8,6 +8,7 @@
 // Supported dtypes: F32, F16, BF16, F64, I64, I32, U8, BOOL.
 #pragma once
 
+#include "circuits/formats/mapped_file.h"
 #include "circuits/formats/tensor_map.h"
 
 #include <cstddef>
@@ -16,7 +17,7 @@
 namespace circuitcheck {
 
 struct Safetensors {
-  TensorMap tensors;  // CPU, contiguous, in their stored dtype
+  TensorMap tensors;  // CPU, contiguous, in their stored dtype (see read_safetensors for their memory)
   Metadata metadata;  // the `__metadata__` block (string values only)
 };
 
@@ -26,10 +27,17 @@ struct Safetensors {
 // read_safetensors' `max_tensors`.
 constexpr std::size_t kMaxSafetensorsTensors = 100'000;
 
-// Reads a safetensors file; the data section is read in one go.
+// Reads a safetensors file. The file is mapped into memory (MappedFile in
+// mapped_file.h), not read: each tensor whose offset is a multiple of its
+// element size (every tensor of a file write_safetensors or the Python
+// library wrote) is the mapped memory itself, so memory follows the pages
+// used, whatever size the file gives (a 64 GiB sparse file costs nothing up
+// front); any other tensor is a copy, refused above kMaxCopiedTensorBytes
+// (4 GiB). Writing to a tensor never changes the file.
 // Validates, with an InputError
 // "read_safetensors: <path>: <field or tensor name>: <what is wrong>":
-//   the file exists and is a regular file; it is at least 8 bytes; the header
+//   the file exists, is a regular file and can be looked up (no symlink loop,
+//   no name longer than the system allows) and mapped; it is at least 8 bytes; the header
 //   length lies within the file and is at most 100 MB (100'000'000 bytes); the
 //   header is strict JSON (see parse_json in json_input.h: no NUL byte, nothing
 //   but whitespace after the object, such as the spaces that pad it, at most
@@ -40,7 +48,8 @@ constexpr std::size_t kMaxSafetensorsTensors = 100'000;
 //   offsets with begin <= end <= data size; end - begin == numel * dtype size;
 //   the non-empty tensors cover the data section exactly, from its first byte
 //   to the end of the file, with no gap, overlap or trailing byte (an empty
-//   tensor may sit at any offset up to the data size); BOOL bytes are 0 or 1;
+//   tensor may sit at any offset up to the data size); a tensor that would be
+//   copied takes at most kMaxCopiedTensorBytes; BOOL bytes are 0 or 1;
 //   `__metadata__` is an object of strings.
 Safetensors read_safetensors(const std::string& path, std::size_t max_tensors = kMaxSafetensorsTensors);
 

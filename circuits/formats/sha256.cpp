@@ -1,6 +1,7 @@
 #include "circuits/formats/sha256.h"
 
 #include "circuits/formats/error.h"
+#include "circuits/formats/text_file.h"
 
 #include <algorithm>
 #include <array>
@@ -121,8 +122,7 @@ std::string sha256_hex(const std::string& bytes) { return sha256_hex(bytes.data(
 
 std::string sha256_file(const std::string& path) {
   const std::string where = "sha256_file: " + path;
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
+  const auto status = path_status(path, where + ": file");
   check(std::filesystem::exists(status), where, "file: does not exist");
   check(!std::filesystem::is_directory(status), where, "file: is a directory");
   std::ifstream in(path, std::ios::binary);

@@ -13,12 +13,28 @@
 #include <cerrno>
 
 namespace circuitcheck {
+namespace {
 
-std::string read_text_file(const std::string& path, const std::string& where, std::size_t max_bytes) {
+// `status` when `ec` says nothing or that the path does not exist; else InputError naming the system's reason.
+std::filesystem::file_status checked_status(const std::filesystem::file_status& status, const std::error_code& ec,
+                                            const std::string& where) {
+  check(!ec || status.type() == std::filesystem::file_type::not_found, where, ec.message());
+  return status;
+}
+
+}  // namespace
+
+std::filesystem::file_status path_status(const std::string& path, const std::string& where) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
-  check(!ec && std::filesystem::exists(status), where + ": " + path, "no such file");
+  return checked_status(status, ec, where);
+}
+
+std::string read_text_file(const std::string& path, const std::string& where, std::size_t max_bytes) {
+  const auto status = path_status(path, where + ": " + path);
+  check(std::filesystem::exists(status), where + ": " + path, "no such file");
   check(std::filesystem::is_regular_file(status), where + ": " + path, "not a regular file");
+  std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
   check(!ec && size <= max_bytes, where + ": " + path,
         "larger than " + std::to_string(max_bytes) + " bytes");
@@ -31,7 +47,7 @@ std::string read_text_file(const std::string& path, const std::string& where, st
 
 void check_replaceable(const std::string& path, const std::string& where) {
   std::error_code ec;
-  const auto status = std::filesystem::symlink_status(path, ec);
+  const auto status = checked_status(std::filesystem::symlink_status(path, ec), ec, where + ": " + path);
   if (!std::filesystem::exists(status)) return;
   check(std::filesystem::is_regular_file(status), where + ": " + path,
         std::string(std::filesystem::is_directory(status) ? "is a folder" : "is not a regular file (a symlink, device or FIFO)") +

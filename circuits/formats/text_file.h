@@ -1,18 +1,29 @@
 // Whole text files: read at once, written atomically.
 #pragma once
 
+#include <filesystem>
 #include <string>
 
 namespace circuitcheck {
 
+// The status of `path` (following symlinks), as std::filesystem::status gives
+// it, but never a std::filesystem::filesystem_error: a path that does not exist
+// (or has a file where a folder should be) has type not_found; any other
+// failure (a symlink loop, a name or path longer than the system allows, a
+// folder that may not be searched) throws InputError "<where>: <the system's
+// reason>" (`where` names the path, e.g. "read_safetensors: <path>").
+std::filesystem::file_status path_status(const std::string& path, const std::string& where);
+
 // The bytes of the regular file at `path`. Throws InputError
 // "<where>: <path>: ..." when it is missing, not a regular file (a FIFO, a
-// folder) or larger than `max_bytes`.
+// folder), larger than `max_bytes`, or cannot be looked up (path_status).
 std::string read_text_file(const std::string& path, const std::string& where, std::size_t max_bytes);
 
 // Throws InputError "<where>: <path>: ..." unless `path` may be written by
 // replacing it: it is absent or a regular file (not a symlink, a device such
-// as /dev/null, a FIFO or a folder, which a rename would replace).
+// as /dev/null, a FIFO or a folder, which a rename would replace), and it can
+// be looked up (not a name longer than the system allows, no symlink loop in
+// its folders).
 void check_replaceable(const std::string& path, const std::string& where);
 
 // The temporary file through which this process writes `path`:

@@ -2,7 +2,9 @@
 
 #include "circuits/formats/error.h"
 #include "circuits/formats/json_input.h"
+#include "circuits/formats/mapped_file.h"
 #include "circuits/formats/pickle.h"
+#include "circuits/formats/text_file.h"
 #include "circuits/formats/zip_archive.h"
 
 #include <ATen/ATen.h>
@@ -147,15 +149,20 @@ StateDictSpec parse_state_dict(const PickleRef& root, std::size_t pid_size, cons
   for (const auto& [key, value] : root->entries) {
     const std::string& name = expect_kind(key, Kind::String, "a state dict key", where).text;
     check(names.insert(name).second, where, "key " + quote(name) + " appears twice");
+    check(is_utf8(name), where, "key " + quote(name) + " is not valid UTF-8");
     spec.tensors.push_back(parse_tensor(value, name, pid_size, spec, where));
   }
   return spec;
 }
 
+std::string limit_text() { return "the limit of " + std::to_string(kMaxTorchTensorBytes) + " bytes (kMaxTorchTensorBytes)"; }
+
 std::int64_t storage_bytes(const StorageSpec& storage, const std::string& key, const std::string& where) {
   std::int64_t bytes = 0;
   check(!__builtin_mul_overflow(storage.numel, static_cast<std::int64_t>(c10::elementSize(storage.dtype)), &bytes),
         where, "storage " + quote(key) + " is too large");
+  check(static_cast<std::uint64_t>(bytes) <= kMaxTorchTensorBytes, where,
+        "storage " + quote(key) + " holds " + std::to_string(bytes) + " bytes, more than " + limit_text());
   return bytes;
 }
 
@@ -169,7 +176,7 @@ at::Tensor make_storage(const StorageSpec& storage, const char* bytes, const std
   return tensor;
 }
 
-void check_view(const TensorSpec& tensor, std::int64_t storage_numel, const std::string& where) {
+void check_view(const TensorSpec& tensor, std::int64_t storage_numel, at::ScalarType dtype, const std::string& where) {
   bool empty = std::count(tensor.sizes.begin(), tensor.sizes.end(), 0) > 0;
   std::int64_t numel = 1;
   std::int64_t last = tensor.storage_offset;
@@ -180,7 +187,12 @@ void check_view(const TensorSpec& tensor, std::int64_t storage_numel, const std:
     overflow = overflow || (!empty && (__builtin_mul_overflow(tensor.sizes[i] - 1, tensor.strides[i], &step) ||
                                         __builtin_add_overflow(last, step, &last)));
   }
+  std::int64_t bytes = 0;
+  overflow = overflow || __builtin_mul_overflow(numel, static_cast<std::int64_t>(c10::elementSize(dtype)), &bytes);
   check(!overflow, where, "tensor " + quote(tensor.name) + " has a size or stride that overflows");
+  check(static_cast<std::uint64_t>(bytes) <= kMaxTorchTensorBytes, where,
+        "tensor " + quote(tensor.name) + " has " + std::to_string(numel) + " elements (" + std::to_string(bytes) +
+            " bytes once materialised), more than " + limit_text());
   check(empty ? tensor.storage_offset <= storage_numel : last < storage_numel, where,
         "tensor " + quote(tensor.name) + " reaches element " + std::to_string(last) + " of storage '" +
             tensor.storage_key + "', which holds " + std::to_string(storage_numel) + " elements");
@@ -191,22 +203,10 @@ TensorMap build_tensors(const StateDictSpec& spec, const std::map<std::string, a
   TensorMap tensors;
   for (const TensorSpec& tensor : spec.tensors) {
     const at::Tensor& storage = storages.at(tensor.storage_key);
-    check_view(tensor, storage.numel(), where);
+    check_view(tensor, storage.numel(), storage.scalar_type(), where);
     tensors.emplace(tensor.name, storage.as_strided(tensor.sizes, tensor.strides, tensor.storage_offset));
   }
   return tensors;
-}
-
-std::string read_whole_file(const std::string& path, const std::string& where) {
-  std::error_code ec;
-  std::uintmax_t size = std::filesystem::file_size(path, ec);
-  check(!ec, where, "cannot get the file size: " + ec.message());
-  std::ifstream in(path, std::ios::binary);
-  check(in.is_open(), where, "cannot open the file");
-  std::string bytes(size, '\0');
-  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  check(in.gcount() == static_cast<std::streamsize>(bytes.size()), where, "cannot read the file");
-  return bytes;
 }
 
 std::string read_head(const std::string& path, std::size_t size) {
@@ -254,8 +254,8 @@ TensorMap read_zip_state_dict(const std::string& path, const std::string& where)
   for (const auto& [key, storage] : spec.storages) {
     std::string record = folder + "data/" + key;
     check(zip.entries.count(record) == 1, where, "storage record " + quote(record) + " is missing");
-    std::string bytes = read_zip_entry(zip, record);
     std::int64_t expected = storage_bytes(storage, key, where);
+    std::string bytes = read_zip_entry(zip, record);
     check(static_cast<std::int64_t>(bytes.size()) == expected, where,
           "storage record " + quote(record) + " holds " + std::to_string(bytes.size()) + " bytes, expected " +
               std::to_string(expected));
@@ -272,7 +272,8 @@ bool little_endian(const PickleRef& sys_info) {
 }
 
 TensorMap read_legacy_state_dict(const std::string& path, const std::string& where) {
-  std::string file = read_whole_file(path, where);
+  const std::shared_ptr<const MappedFile> mapped = MappedFile::open(path, where);
+  const std::string_view file = mapped->bytes();
   std::size_t offset = 0;
   PickleRef magic = unpickle(file, offset, {}, where);
   check(magic->kind == Kind::BigInt && magic->text == kLegacyMagic, where,
@@ -314,8 +315,7 @@ TensorMap read_legacy_state_dict(const std::string& path, const std::string& whe
 
 TensorMap read_torch_state_dict(const std::string& path) {
   const std::string where = "read_torch_state_dict: " + path;
-  std::error_code ec;
-  check(std::filesystem::is_regular_file(path, ec), where, "not a regular file");
+  check(std::filesystem::is_regular_file(path_status(path, where)), where, "not a regular file");
   std::string head = read_head(path, 4);
   if (is_zip_head(head)) return read_zip_state_dict(path, where);
   check(is_pickle_head(head), where, "neither a zip archive nor a legacy torch.save pickle");

@@ -103,8 +103,9 @@ InferredConfig infer_config(const TensorMap& params, const std::string& where) {
 
 TensorMap read_tensors(const std::string& path, std::string& format, Metadata& metadata) {
   const std::string where = "read_tensors: " + path;
-  check(fs::exists(path), where, "no such file");
-  check(fs::is_regular_file(path), where, "not a regular file");
+  const fs::file_status status = path_status(path, where);
+  check(fs::exists(status), where, "no such file");
+  check(fs::is_regular_file(status), where, "not a regular file");
   if (looks_like_torch_file(path)) {
     std::ifstream in(path, std::ios::binary);
     char magic[2] = {0, 0};
@@ -127,14 +128,14 @@ Checkpoint load_checkpoint(const std::string& path, const std::optional<std::str
   Config config;
   if (config_path) {
     config = read_config(*config_path);
-    ck.config_source = "--config " + *config_path;
+    ck.config_source = "--config " + printable(*config_path);
   } else if (ck.metadata.count("config")) {
     const auto j = parse_json(ck.metadata.at("config"), where + ": __metadata__/config");
     config = config_from_json(j, where + ": __metadata__/config");
     ck.config_source = "metadata";
   } else if (auto side = side_config(path, where)) {
     config = read_config(*side);
-    ck.config_source = "side file " + *side;
+    ck.config_source = "side file " + printable(*side);
   } else {
     InferredConfig inferred = infer_config(tensors, where);
     check(inferred.needed.empty(), where,

@@ -41,7 +41,7 @@ struct Checkpoint {
   std::string path;
   std::string format;         // "safetensors", "torch-zip" or "torch-legacy"
   std::string sha256;         // of the file
-  std::string config_source;  // "--config cfg.json", "metadata", "side file x.json", "inferred"
+  std::string config_source;  // "--config cfg.json", "metadata", "side file x.json", "inferred" (paths printable(), error.h)
   std::string system;         // task name from metadata "system" or the side `<stem>.json`'s "system"; "" if unknown
   std::vector<std::string> notes;  // what was inferred or assumed, for the CLI to print
   Metadata metadata;          // safetensors metadata (empty for torch files)

@@ -20,16 +20,16 @@ using nlohmann::json;
 
 Provenance provenance_of(const ClaimFile& file, const Checkpoint& checkpoint, const at::Device& device, int threads) {
   Provenance p;
-  p.claims_file = file.path;
+  p.claims_file = printable(file.path);
   p.claims_sha256 = sha256_file(file.path);
-  p.checkpoint = checkpoint.path;
+  p.checkpoint = printable(checkpoint.path);
   p.checkpoint_format = checkpoint.format;
   p.checkpoint_sha256 = checkpoint.sha256;
   p.config_source = checkpoint.config_source;
   p.config = config_to_json(checkpoint.model.config);
   p.device = device.str();
   p.threads = threads;
-  p.task_file = file.task;
+  p.task_file = printable(file.task);
   if (!file.task.empty()) p.task_sha256 = sha256_file(file.task);
   return p;
 }

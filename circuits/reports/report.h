@@ -39,6 +39,8 @@ constexpr const char* kReportSchema = "circuitcheck.report/1";
 // Where a system's results come from: the claim file and checkpoint (paths as
 // given, SHA-256 of their bytes) and what ran them. Versions are read from
 // runtime.h when the report is drawn.
+// Paths are as printable() (formats/error.h) gives them: a path that is not
+// valid UTF-8 is escaped, so that the JSON report can hold it.
 struct Provenance {
   std::string claims_file;
   std::string claims_sha256;

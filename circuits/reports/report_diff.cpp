@@ -2,6 +2,7 @@
 
 #include "circuits/claims/check.h"
 #include "circuits/claims/claim_fields.h"
+#include "circuits/formats/text_file.h"
 #include "circuits/reports/report.h"
 
 #include <cmath>
@@ -70,7 +71,8 @@ std::vector<std::string> ReportDiff::regressions() const {
 
 json read_report(const std::string& path) {
   const At at{"read_report: " + path, ""};
-  if (!std::filesystem::is_regular_file(path)) at.fail("cannot read the file (missing, or not a regular file)");
+  if (!std::filesystem::is_regular_file(path_status(path, at.file)))
+    at.fail("cannot read the file (missing, or not a regular file)");
   std::ifstream in(path, std::ios::binary);
   if (!in) at.fail("cannot open the file");
   json doc;

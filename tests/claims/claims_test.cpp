@@ -299,6 +299,36 @@ Claim parse_one(const json& claim, const Task& task, const HookedTransformer& mo
   return parse_claims(parse_claim_file(document, "toy/claims.json"), task, model.config).at(0);
 }
 
+// Runs are kept only for a later claim to replay: a claim alone on its domain
+// streams it and keeps nothing (issue 23, finding 6: a behaviour claim of
+// `sample` 1e8 grew by kSharedRunBytes, 512 MiB, while it ran); of two claims,
+// the first keeps its runs for the second, whose release frees them.
+TEST(SharedRuns, RunsAreKeptOnlyForALaterClaim) {
+  const Task task = previous_token_task();
+  const HookedTransformer model = previous_token_model(10.0f);
+  const Claim accuracy = parse_one(early_stop_claim(0.2, false), task, model);
+  const Claim loss = parse_one(early_stop_claim(10.0, false, "loss"), task, model);
+  struct Case {
+    std::string name;
+    std::vector<const Claim*> planned;
+    bool kept_after_first;  // whether the first claim's visit keeps its runs
+    int64_t replayed;
+  };
+  for (const Case& c : {Case{"alone", {&accuracy}, false, 0}, Case{"two claims", {&accuracy, &loss}, true, 3}}) {
+    SCOPED_TRACE(c.name);
+    SharedRuns shared;
+    for (const Claim* claim : c.planned) shared.plan(*claim, "checkpoint");
+    for (const Claim* claim : c.planned) {
+      run_claim(task, *claim, model, "checkpoint", &shared);
+      if (claim == c.planned.front()) EXPECT_EQ(shared.kept_bytes() > 0, c.kept_after_first);
+      shared.release(*claim, "checkpoint");
+    }
+    EXPECT_EQ(shared.kept_bytes(), 0);
+    EXPECT_EQ(shared.batches_run(), 3);
+    EXPECT_EQ(shared.batches_replayed(), c.replayed);
+  }
+}
+
 TEST(EarlyStop, AStoppedControlFailsAsItsWholeRunWould) {
   const Task task = previous_token_task();
   int stopped = 0;

@@ -1,5 +1,6 @@
-// Tests of the error helpers: a message is never cut short by a NUL byte, and a
-// quoted value is cut to about 100 characters (issue 23, finding 8).
+// Tests of the error helpers: a message is never cut short by a NUL byte, a
+// quoted value is cut to about 100 characters (issue 23, finding 8), and bytes
+// that are not UTF-8 print as \xNN (issue 23, finding 5).
 #include "circuits/formats/error.h"
 
 #include <gtest/gtest.h>
@@ -39,6 +40,7 @@ const std::vector<QuoteCase>& quote_cases() {
       {"utf8_not_split", "x" + repeat("é", 60), "'x" + repeat("é", 49) + "...'", "x" + repeat("é", 49) + "..."},
       {"nul_after_the_cut", std::string(200, 'x') + '\0', "'" + std::string(100, 'x') + "...'",
        std::string(100, 'x') + "..."},
+      {"invalid_utf8", "a\xff\xc3(b", "'a\\xff\\xc3(b'", "a\xff\xc3(b"},
   };
   return cases;
 }
@@ -60,6 +62,53 @@ TEST(Fail, ANulByteDoesNotCutTheMessageShort) {
     ADD_FAILURE() << "fail() returned";
   } catch (const InputError& e) {
     EXPECT_STREQ(e.what(), "find_task: a\\0b: unknown system 'x\\0y' (valid: s1)");
+  }
+}
+
+struct PrintableCase {
+  std::string name;
+  std::string text;
+  bool utf8;              // is_utf8(text)
+  std::string printable;  // printable(text)
+};
+
+void PrintTo(const PrintableCase& c, std::ostream* os) { *os << c.name; }
+
+const std::vector<PrintableCase>& printable_cases() {
+  static const std::vector<PrintableCase> cases = {
+      {"empty", "", true, ""},
+      {"ascii", "blocks.0.attn.W_Q", true, "blocks.0.attn.W_Q"},
+      {"two_three_four_bytes", "é€😀", true, "é€😀"},
+      {"nul", "a\0b"s, true, "a\\0b"},
+      {"lone_continuation", "a\x80" "b", false, "a\\x80b"},
+      {"latin1_file_name", "caf\xe9.json", false, "caf\\xe9.json"},
+      {"truncated_at_the_end", "x\xe2\x82", false, "x\\xe2\\x82"},
+      {"overlong_slash", "\xc0\xaf", false, "\\xc0\\xaf"},
+      {"surrogate", "\xed\xa0\x80", false, "\\xed\\xa0\\x80"},
+      {"above_u10ffff", "\xf4\x90\x80\x80", false, "\\xf4\\x90\\x80\\x80"},
+      {"ff", "\xff", false, "\\xff"},
+  };
+  return cases;
+}
+
+class Printable : public testing::TestWithParam<PrintableCase> {};
+
+TEST_P(Printable, EscapesNulAndEveryByteThatIsNotUtf8) {
+  const PrintableCase& c = GetParam();
+  EXPECT_EQ(is_utf8(c.text), c.utf8);
+  EXPECT_EQ(printable(c.text), c.printable);
+  EXPECT_TRUE(is_utf8(printable(c.text)));
+}
+
+INSTANTIATE_TEST_SUITE_P(, Printable, testing::ValuesIn(printable_cases()),
+                         [](const testing::TestParamInfo<PrintableCase>& info) { return info.param.name; });
+
+TEST(Fail, AFileNameThatIsNotUtf8PrintsEscaped) {
+  try {
+    fail("read_safetensors: caf\xe9.safetensors", "file: does not exist");
+    ADD_FAILURE() << "fail() returned";
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "read_safetensors: caf\\xe9.safetensors: file: does not exist");
   }
 }
 

@@ -155,6 +155,60 @@ TEST(SafetensorsReadTest, MissingFileAndDirectoryAreInputErrors) {
   expect_input_error([&] { read_safetensors(dir); }, "read_safetensors: " + dir + ": file: not a regular file");
 }
 
+// VmRSS of this process, in bytes.
+std::int64_t resident_bytes() {
+  const std::string status = read_file("/proc/self/status");
+  const std::size_t at = status.find("VmRSS:");
+  return at == std::string::npos ? 0 : std::stoll(status.substr(at + 6)) * 1024;
+}
+
+// A header declaring one F32 tensor of 64 GiB, followed by 64 GiB of holes
+// (ftruncate: no disk used): the reader maps the file instead of reading it,
+// so its memory does not grow; a read of the last element touches one page.
+TEST(SafetensorsReadTest, A64GiBSparseFileIsMappedNotRead) {
+  const std::string dir = scratch_dir("SafetensorsReadTest_Sparse64GiB");
+  const std::uint64_t elements = std::uint64_t{1} << 34;
+  const std::string path = dir + "/sparse.safetensors";
+  std::string header = R"({"x":{"dtype":"F32","shape":[)" + std::to_string(elements) + R"(],"data_offsets":[0,)" +
+                       std::to_string(elements * 4) + "]}}";
+  header.append((8 - header.size() % 8) % 8, ' ');  // as writers pad it: the data is aligned, so mapped
+  write_file(path, with_header(header));
+  std::filesystem::resize_file(path, 8 + header.size() + elements * 4);
+  const std::int64_t before = resident_bytes();
+  const Safetensors file = read_safetensors(path);
+  const at::Tensor& x = file.tensors.at("x");
+  EXPECT_EQ(x.numel(), static_cast<std::int64_t>(elements));
+  EXPECT_EQ(x[static_cast<std::int64_t>(elements) - 1].item<float>(), 0.0f);
+  EXPECT_LT(resident_bytes() - before, std::int64_t{64} << 20);
+}
+
+// The same file with a header one byte longer: its data is not aligned to
+// its 4-byte elements, so it would be copied, and 64 GiB is refused before it
+// is allocated (before, the whole data section was always allocated and read).
+TEST(SafetensorsReadTest, A64GiBUnalignedSparseTensorIsRefusedBeforeCopying) {
+  const std::string dir = scratch_dir("SafetensorsReadTest_Sparse64GiBUnaligned");
+  const std::uint64_t elements = std::uint64_t{1} << 34;
+  const std::string path = dir + "/sparse.safetensors";
+  std::string header = R"({"x":{"dtype":"F32","shape":[)" + std::to_string(elements) + R"(],"data_offsets":[0,)" +
+                       std::to_string(elements * 4) + "]}}";
+  header.append((8 - header.size() % 8) % 8 + 1, ' ');
+  write_file(path, with_header(header));
+  std::filesystem::resize_file(path, 8 + header.size() + elements * 4);
+  expect_input_error([&] { read_safetensors(path); },
+                     "read_safetensors: " + path + ": x: data_offsets: byte " + std::to_string(8 + header.size()) +
+                         " of the file is not a multiple of the 4-byte element size, so the data would be copied: "
+                         "68719476736 bytes, more than the limit of 4294967296 bytes");
+}
+
+// A mapped tensor is the file's memory copy-on-write: writing to it leaves the file as it was.
+TEST(SafetensorsReadTest, WritingToAMappedTensorLeavesTheFile) {
+  const std::string path = scratch_dir("SafetensorsReadTest_CopyOnWrite") + "/m.safetensors";
+  write_safetensors(path, {{"x", at::ones({4})}});
+  Safetensors file = read_safetensors(path);
+  file.tensors.at("x").zero_();
+  EXPECT_TRUE(at::equal(read_safetensors(path).tensors.at("x"), at::ones({4})));
+}
+
 struct BadFile {
   std::string name;
   std::string bytes;

@@ -935,6 +935,13 @@ TEST(TorchCheckpointTest, RejectsBadInput) {
        "tensor 'a' is a int, expected a call"},
       {"key is not a string", zip_checkpoint(kProto2 + "}K\x01K\x01s.", {}), "a state dict key is a int"},
       {"duplicate key", zip_with({w, w}, {{"0", floats({1, 2, 3, 4})}}), "key 'w' appears twice"},
+      {"key not UTF-8", with(w, [](FakeTensor& t) { t.name = "w\xff\xfe"; }),
+       "key 'w\\xff\\xfe' is not valid UTF-8"},
+      {"stride-0 view of 1 TiB", with(w, [](FakeTensor& t) { t.sizes = {1 << 20, 1 << 18}; t.strides = {0, 0}; }),
+       "tensor 'w' has 274877906944 elements (1099511627776 bytes once materialised), more than the limit of "
+       "4294967296 bytes (kMaxTorchTensorBytes)"},
+      {"storage of 64 GiB", with(w, [](FakeTensor& t) { t.numel = std::int64_t{1} << 34; }),
+       "storage '0' holds 68719476736 bytes, more than the limit of 4294967296 bytes"},
       {"CRC mismatch",
        [&] {
          std::string b = zip_with({w}, {{"0", floats({1, 2, 3, 4})}});
@@ -991,6 +998,20 @@ TEST(TorchCheckpointTest, RejectsBadInput) {
   }
   expect_input_error([&] { read_torch_state_dict(dir); }, {"read_torch_state_dict: " + dir + ": not a regular file"});
   expect_input_error([&] { read_torch_state_dict(dir + "/missing.pt"); }, {"missing.pt: not a regular file"});
+}
+
+// A legacy file whose storage claims 64 GiB, and is that long (ftruncate: holes,
+// no disk used): refused by its size before anything is allocated or read.
+TEST(TorchCheckpointTest, A64GiBSparseLegacyStorageIsRefusedBeforeAllocating) {
+  const std::int64_t elements = std::int64_t{1} << 34;
+  const std::string path = write_scratch(
+      scratch_dir("TorchCheckpointTest.Sparse64GiB"), "sparse.pt",
+      legacy_checkpoint(state_dict_pickle({{"w", "0", "FloatStorage", elements, 0, {elements}, {1}}}, true),
+                        {{"0", elements, ""}}));
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) + static_cast<std::uint64_t>(elements) * 4);
+  expect_input_error([&] { read_torch_state_dict(path); },
+                     {"read_torch_state_dict: " + path + ": ",
+                      "storage '0' holds 68719476736 bytes, more than the limit of 4294967296 bytes"});
 }
 
 TEST(TorchCheckpointTest, ByteorderLittleIsRead) {

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 
 namespace circuitcheck {
@@ -121,6 +122,42 @@ TEST(Cli, UnknownSystemInMetadataNamesTheFileAndField) {
       << r.output;
 }
 
+// forward on [1e6, 11] tokens with every activation cached would write tens of
+// gigabytes: it is refused before the model runs, naming the flag that raises
+// the limit (issue 23, finding 6).
+TEST(Cli, ForwardRefusesAnOutputLargerThanTheLimitBeforeRunning) {
+  const std::string dir = testing_util::scratch_dir("CliForwardTooLarge");
+  write_safetensors(dir + "/tokens.safetensors", {{"tokens", at::zeros({1000000, 11}, at::kLong)}});
+  const auto started = std::chrono::steady_clock::now();
+  auto r = run_command(cli() + " forward " + fixture("tl/array_index/model.pt") + " --tokens " + dir +
+                       "/tokens.safetensors --cache all --out " + dir + "/out.safetensors");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("forward: " + dir + "/tokens.safetensors: tokens: [1000000, 11] tokens would give "),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("more than the limit of 4294967296 bytes; raise it with --max-output-bytes"),
+            std::string::npos)
+      << r.output;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(60));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/out.safetensors"));
+}
+
+// Paths that are not UTF-8 (a Latin-1 file name) are valid on Linux: verify
+// reads them, and its JSON report shows them escaped, as printable() does
+// (issue 23, finding 5); before, the report's JSON dump threw (exit 3).
+TEST(Cli, APathThatIsNotUtf8IsEscapedInTheReport) {
+  const std::string dir = testing_util::scratch_dir("CliPathNotUtf8");
+  const std::string model = dir + "/caf\xe9";
+  std::filesystem::create_directory(model);
+  std::filesystem::copy_file(fixture("external/ckk_min_int/model.pt"), model + "/model.pt");
+  std::filesystem::copy_file(fixture("external/ckk_min_int/config.json"), model + "/config.json");
+  auto r = run_command(cli() + " verify " + testing_util::source_dir() + "/examples/min_int/claims/min_int.json " +
+                       "--only accuracy --quiet --checkpoint '" + model + "/model.pt' --report-dir " + dir + "/out");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json report = nlohmann::json::parse(testing_util::read_file(dir + "/out/min_int.json"));
+  EXPECT_EQ(report["provenance"]["checkpoint"]["path"], dir + "/caf\\xe9/model.pt") << report["provenance"];
+}
+
 struct BadCli {
   std::string name;
   std::string args;      // after the binary; {dir} is a scratch folder, {fx} the fixtures, {ex} examples/
@@ -135,13 +172,21 @@ class CliErrors : public ::testing::TestWithParam<BadCli> {};
 TEST_P(CliErrors, ExitTwoWithOneClearErrorAndNoOutputFile) {
   const std::string dir = testing_util::scratch_dir("CliErrors_" + GetParam().name);
   testing_util::write_file(dir + "/empty.pt", "");
+  std::filesystem::create_symlink("loop", dir + "/loop");  // loop -> loop
+  std::string legacy = testing_util::read_file(fixture("tl/array_index/model_legacy.pt"));
+  for (std::size_t at = legacy.find("embed.W_E"); at != std::string::npos; at = legacy.find("embed.W_E", at))
+    legacy.replace(at, 9, "embed\xffW_E");  // a key that is not UTF-8, in a format without a CRC
+  testing_util::write_file(dir + "/key_not_utf8.pt", legacy);
   std::string model = testing_util::read_file(fixture("tl/array_index/model.pt"));
   testing_util::write_file(dir + "/truncated.pt", model.substr(0, model.size() / 2));
   write_safetensors(dir + "/long.safetensors", {{"tokens", at::zeros({1, 12}, at::kLong)}});
   write_safetensors(dir + "/oov.safetensors", {{"tokens", at::full({1, 3}, 60, at::kLong)}});
   write_safetensors(dir + "/float.safetensors", {{"tokens", at::zeros({1, 3})}});
+  std::string too_deep = dir;
+  while (too_deep.size() <= 5000) too_deep += "/" + std::string(200, 'd');
   const std::string args = testing_util::expand(
-      GetParam().args, {{"{dir}", dir}, {"{fx}", fixture("")}, {"{ex}", testing_util::source_dir() + "/examples"}});
+      GetParam().args, {{"{dir}", dir}, {"{fx}", fixture("")}, {"{ex}", testing_util::source_dir() + "/examples"},
+                        {"{long_name}", dir + "/" + std::string(300, 'n')}, {"{too_deep}", too_deep}});
   auto r = run_command(cli() + " " + args);
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find(GetParam().message), std::string::npos) << r.output;
@@ -191,7 +236,29 @@ INSTANTIATE_TEST_SUITE_P(
                "n_ctx"},
         BadCli{"eval_task_and_system",
                "eval {fx}/external/ckk_min_int/model.pt --task {ex}/min_int/min_int.jsonl --system S1",
-               "--task and --system exclude each other"}),
+               "--task and --system exclude each other"},
+        BadCli{"inspect_json_key_not_utf8", "inspect {dir}/key_not_utf8.pt --json",
+               "key_not_utf8.pt: key 'embed\\xffW_E' is not valid UTF-8"},
+        BadCli{"inspect_symlink_loop", "inspect {dir}/loop/model.pt", "Too many levels of symbolic links"},
+        BadCli{"inspect_name_too_long", "inspect {long_name}", "File name too long"},
+        BadCli{"inspect_path_too_long", "inspect {too_deep}/model.pt", "File name too long"},
+        BadCli{"convert_out_in_symlink_loop", "convert {fx}/tl/array_index/model.pt {dir}/loop/out.safetensors",
+               "Too many levels of symbolic links"},
+        BadCli{"verify_junit_in_symlink_loop",
+               "verify {ex}/min_int/claims/min_int.json --junit {dir}/loop/junit.xml",
+               "Too many levels of symbolic links"},
+        BadCli{"verify_claims_name_too_long", "verify {long_name}", "File name too long"},
+        BadCli{"diff_symlink_loop", "diff {dir}/loop/a.json {dir}/loop/b.json", "Too many levels of symbolic links"},
+        BadCli{"train_resume_in_symlink_loop", "train modular_addition --out {dir}/loop/m.safetensors --resume",
+               "Too many levels of symbolic links"},
+        BadCli{"forward_output_over_the_limit",
+               "forward {fx}/tl/array_index/model.pt --tokens {fx}/tl/array_index/golden.safetensors --cache all "
+               "--max-output-bytes 1000 --out {dir}/out.safetensors",
+               "more than the limit of 1000 bytes; raise it with --max-output-bytes"},
+        BadCli{"forward_max_output_bytes_zero",
+               "forward {fx}/tl/array_index/model.pt --tokens {fx}/tl/array_index/golden.safetensors "
+               "--max-output-bytes 0 --out {dir}/out.safetensors",
+               "--max-output-bytes: expected an integer in [1, 9223372036854775807], got '0'"}),
     [](const auto& info) { return info.param.name; });
 
 }  // namespace

@@ -76,20 +76,20 @@ std::vector<Intervention> ablations(const Task& task, const AblationSpec& a, con
     options.cache.push_back(site.hook);
   }
   if (a.method == InterventionKind::kZero) return out;
-  std::vector<std::vector<at::Tensor>> parts(out.size());
+  std::vector<std::vector<at::Tensor>> parts(out.size());  // resample: every row; mean: one running sum
   int64_t rows = 0;
   for_each_batch(task, a.reference, scale, [&](const Batch& b) {
     rows += b.tokens.size(0);
     RunResult r = run(model, b.tokens, options);
     for (std::size_t i = 0; i < out.size(); ++i) {
       const at::Tensor& act = r.cache.at(out[i].hook);
-      parts[i].push_back(a.method == InterventionKind::kMean ? act.sum(0, true) : act);
+      if (a.method != InterventionKind::kMean) parts[i].push_back(act);
+      else if (parts[i].empty()) parts[i].push_back(act.sum(0, true));
+      else parts[i][0] += act.sum(0, true);
     }
   });
   for (std::size_t i = 0; i < out.size(); ++i)
-    out[i].value = a.method == InterventionKind::kMean
-                       ? at::cat(parts[i]).sum(0, true) / static_cast<double>(rows)
-                       : at::cat(parts[i]);
+    out[i].value = a.method == InterventionKind::kMean ? parts[i][0] / static_cast<double>(rows) : at::cat(parts[i]);
   return out;
 }
 
