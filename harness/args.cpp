@@ -2,6 +2,8 @@
 
 #include "circuits/formats/error.h"
 
+#include <sstream>
+
 namespace circuitcheck {
 
 std::optional<std::string> Args::get(const std::string& flag) const {
@@ -31,6 +33,23 @@ std::int64_t Args::get_int64(const std::string& flag, std::int64_t fallback, std
   check(used == v->size() && !v->empty() && n >= lo && n <= hi, flag,
         "expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + quote(*v));
   return n;
+}
+
+std::optional<double> Args::get_open_interval(const std::string& flag, double lo, double hi) const {
+  auto v = get(flag);
+  if (!v) return std::nullopt;
+  std::size_t used = 0;
+  double x = 0.0;
+  try {
+    x = std::stod(*v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  std::ostringstream range;
+  range << "(" << lo << ", " << hi << ")";
+  check(used == v->size() && !v->empty() && x > lo && x < hi, flag,
+        "expected a number in " + range.str() + ", got " + quote(*v));
+  return x;
 }
 
 Args parse_args(int argc, char** argv, int first, const std::string& command,

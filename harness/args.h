@@ -21,6 +21,8 @@ struct Args {
   // The flag's value as an integer in [lo, hi]; InputError naming the flag otherwise.
   int get_int(const std::string& flag, int fallback, int lo, int hi) const;
   std::int64_t get_int64(const std::string& flag, std::int64_t fallback, std::int64_t lo, std::int64_t hi) const;
+  // The flag's value as a number strictly between lo and hi; InputError naming the flag otherwise.
+  std::optional<double> get_open_interval(const std::string& flag, double lo, double hi) const;
   bool has(const std::string& flag) const { return flags.count(flag) > 0; }
 };
 

@@ -8,6 +8,7 @@
 #include "circuits/reports/junit.h"
 #include "circuits/reports/report.h"
 #include "circuits/model/runtime.h"
+#include "circuits/claims/family.h"
 #include "circuits/claims/verify.h"
 #include "harness/args.h"
 
@@ -179,16 +180,17 @@ void keep_only(std::vector<PreparedFile>& files, const std::string& only) {
 int verify_command(int argc, char** argv) {
   const std::string usage =
       "circuitcheck verify CLAIMS.json... [--checkpoint F] [--config CFG] [--threads N] [--seed N] [--only ID] "
-      "[--report-dir D] [--junit FILE] [--device cpu|cuda] [--verbose | --quiet]";
+      "[--report-dir D] [--junit FILE] [--device cpu|cuda] [--family-alpha A] [--verbose | --quiet]";
   Args args = parse_args(argc, argv, 2, "verify",
                          {"--checkpoint", "--config", "--threads", "--seed", "--only", "--report-dir", "--junit",
-                          "--device"},
+                          "--device", "--family-alpha"},
                          {"--verbose", "--quiet"});
   expect_positionals(args, 1, std::numeric_limits<std::size_t>::max(), usage);
   check(!(args.has("--verbose") && args.has("--quiet")), "verify", "--verbose and --quiet exclude each other");
   const Verbosity verbosity =
       args.has("--quiet") ? Verbosity::kQuiet : args.has("--verbose") ? Verbosity::kVerbose : Verbosity::kLines;
   const int threads = args.get_int("--threads", 2, 1, 1024);
+  const std::optional<double> family_alpha = args.get_open_interval("--family-alpha", 0.0, 1.0);
   set_threads(threads);
   const at::Device device = parse_device(args.get_or("--device", "cpu"), "verify --device");
   std::vector<PreparedFile> files;
@@ -216,11 +218,17 @@ int verify_command(int argc, char** argv) {
 
   Progress progress(total);
   for (std::size_t i = 0; i < files.size(); ++i) run_file(files[i], reports[i], device, verbosity, progress);
+  if (family_alpha) {
+    std::vector<ClaimResult*> all;
+    for (auto& r : reports)
+      for (auto& c : r.results) all.push_back(&c);
+    test_family(all, *family_alpha);
+  }
   const Summary s = summarize(reports);
-  if (files.size() > 1)
-    std::cout << "all: " << summary_text(s) << "\n";
+  if (files.size() > 1 || family_alpha)
+    std::cout << "all: " << summary_text(s) << family_text(s) << "\n";
   write_reports(report_dir, junit, reports);
-  return s.passed == s.claims ? 0 : 1;
+  return s.passed == s.claims && (!family_alpha || s.family_passed == s.claims) ? 0 : 1;
 }
 
 int list_command(int argc, char** argv) {

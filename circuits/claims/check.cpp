@@ -159,10 +159,23 @@ std::vector<Check> value_checks(const std::string& name, const std::string& what
   return out;
 }
 
+std::optional<double> p_value(const Check& c) {
+  if (c.rule == Rule::kNone || c.rule == Rule::kForAll || c.basis == "value") return std::nullopt;
+  if (c.trials == 0) return 1.0;
+  if (c.basis == "exact") return c.pass ? 0.0 : 1.0;
+  const bool at_least = direction(c.rule) == Direction::kAtLeast;
+  return c.basis.rfind("wilson", 0) == 0 ? wilson_p_value(c.successes, c.trials, c.threshold, at_least)
+                                         : binomial_p_value(c.successes, c.trials, c.threshold, at_least);
+}
+
 json Check::to_json() const {
   json j = {{"name", name},   {"value", value}, {"basis", basis},
             {"bound", bound}, {"other_bound", other_bound}, {"pass", pass},
             {"explanation", explanation}};
+  if (const std::optional<double> p = p_value(*this)) {
+    j["p_value"] = *p;
+    if (basis != "exact") j["alpha"] = kCheckAlpha;
+  }
   if (trials > 0) {
     j["successes"] = successes;
     j["trials"] = trials;

@@ -76,6 +76,17 @@ struct Check {
   nlohmann::json to_json() const;
 };
 
+// The one-sided level of every sampled rate check: its 95 % bound clears the
+// threshold exactly when its p-value (p_value) is at most this.
+constexpr double kCheckAlpha = 0.05;
+
+// The one-sided p-value of a thresholded rate check's null hypothesis "the
+// true rate is on the failing side of the threshold" (stats.h, by the bound
+// its basis names); 0 or 1 for an exact rate (an exhaustive domain: pass or
+// not), 1 with no trials. nullopt for unthresholded checks, for_all checks
+// and values (a point estimate carries no p-value).
+std::optional<double> p_value(const Check& check);
+
 // How a check comes out on a control, where only a certain failure counts:
 // kPasses as on the checkpoint (`bound` clears the threshold), kFails when
 // `other_bound` misses it too (an "at least" rule's upper bound is below the

@@ -57,6 +57,22 @@ double wilson_upper_bound(int64_t successes, int64_t trials) {
   return wilson_bound(successes, trials, 1.0);
 }
 
+double wilson_p_value(int64_t successes, int64_t trials, double p0, bool at_least) {
+  check_counts(successes, trials, "wilson_p_value");
+  const double rate = static_cast<double>(successes) / static_cast<double>(trials);
+  if (p0 <= 0.0) return at_least ? (successes > 0 ? 0.0 : 1.0) : 1.0;
+  if (p0 >= 1.0) return at_least ? 1.0 : (successes < trials ? 0.0 : 1.0);
+  const double z = (rate - p0) / std::sqrt(p0 * (1.0 - p0) / static_cast<double>(trials));
+  return 0.5 * std::erfc((at_least ? z : -z) / std::sqrt(2.0));
+}
+
+double binomial_p_value(int64_t successes, int64_t trials, double p0, bool at_least) {
+  check_counts(successes, trials, "binomial_p_value");
+  const double k = static_cast<double>(successes), n = static_cast<double>(trials);
+  if (at_least) return successes == 0 ? 1.0 : regularized_incomplete_beta(k, n - k + 1.0, std::clamp(p0, 0.0, 1.0));
+  return successes == trials ? 1.0 : 1.0 - regularized_incomplete_beta(k + 1.0, n - k, std::clamp(p0, 0.0, 1.0));
+}
+
 double regularized_incomplete_beta(double a, double b, double x) {
   check(a > 0 && b > 0 && x >= 0 && x <= 1, "regularized_incomplete_beta",
         "needs a > 0, b > 0, x in [0, 1]; got a " + std::to_string(a) + ", b " + std::to_string(b) + ", x " +

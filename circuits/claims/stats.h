@@ -23,6 +23,16 @@ double wilson_upper_bound(int64_t successes, int64_t trials);
 double clopper_pearson_lower_bound(int64_t successes, int64_t trials);
 double clopper_pearson_upper_bound(int64_t successes, int64_t trials);
 
+// One-sided p-values of `successes` of `trials` against a threshold p0 in
+// [0, 1]: for an "at least" rule (at_least) the null hypothesis is "the true
+// rate is at most p0", otherwise "at least p0". Each is the test the bound of
+// the same name inverts: the p-value is at most 0.05 exactly when that 95 %
+// bound clears p0 (Wilson: the score test, 1 - Phi(z) with
+// z = (k/n - p0) / sqrt(p0 (1 - p0) / n); Clopper-Pearson: the exact binomial
+// tail, P(X >= k | p0) or P(X <= k | p0)). p0 of 0 or 1 gives 0 or 1.
+double wilson_p_value(int64_t successes, int64_t trials, double p0, bool at_least);
+double binomial_p_value(int64_t successes, int64_t trials, double p0, bool at_least);
+
 // The regularized incomplete beta function I_x(a, b), a > 0, b > 0, x in [0, 1]
 // (continued fraction, absolute error below 1e-12).
 double regularized_incomplete_beta(double a, double b, double x);

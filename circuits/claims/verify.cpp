@@ -55,6 +55,14 @@ json ClaimResult::to_json() const {
   if (on_checkpoint.contains("counterexamples")) j["counterexamples"] = on_checkpoint["counterexamples"];
   for (const auto& c : checkpoint.checks) j["values"][c.name] = c.value;
   for (const auto& c : controls) j["controls"].push_back(c.to_json());
+  if (family) j["family"] = family->to_json();
+  return j;
+}
+
+json FamilyOutcome::to_json() const {
+  json j = {{"alpha", alpha}, {"method", "holm"}, {"tested", tested}, {"pass", pass}, {"checks", json::array()}};
+  for (const FamilyCheck& c : checks)
+    j["checks"].push_back({{"check", c.check}, {"p_value", c.p_value}, {"level", c.level}, {"rejected", c.rejected}});
   return j;
 }
 

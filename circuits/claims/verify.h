@@ -66,6 +66,24 @@ struct Falsification {
   nlohmann::json to_json() const;  // {"check", "fails_on", "inconclusive_on"}
 };
 
+// A claim at the level of a run's family of claims (family.h): Holm's
+// procedure over every deciding check of the run that has a p-value.
+struct FamilyCheck {
+  std::string check;
+  double p_value = 1.0;
+  double level = 0.0;     // Holm's level at its rank r (0-based): alpha / (m - r)
+  bool rejected = false;  // its null hypothesis ("the check fails") is rejected in the family
+};
+
+struct FamilyOutcome {
+  double alpha = 0.0;               // the family-wise error rate
+  int64_t tested = 0;               // m: the run's deciding checks with a p-value
+  bool pass = false;                // the verdict is "pass" and every check of `checks` is rejected
+  std::vector<FamilyCheck> checks;  // this claim's deciding checks with a p-value, in check order
+
+  nlohmann::json to_json() const;   // {"alpha", "method": "holm", "tested", "pass", "checks": [...]}
+};
+
 struct ClaimResult {
   Claim claim;
   Verdict verdict = Verdict::kError;
@@ -73,11 +91,12 @@ struct ClaimResult {
   std::vector<Outcome> controls;
   std::vector<Falsification> falsification;  // one per deciding check of the checkpoint, when it passes
   std::string explanation;  // the verdict and why
+  std::optional<FamilyOutcome> family;  // set when the run tests a family (verify --family-alpha)
 
   // id, kind, hypothesis, verdict, domain, thresholds, and the checkpoint's
   // values (check name -> value), checks and liveness; controls (each an
   // Outcome::to_json), the falsification of each deciding check and the
-  // explanation.
+  // explanation; "family" when set.
   nlohmann::json to_json() const;
 };
 

@@ -367,7 +367,7 @@ string badge(const string& verdict) {
 string summary_line(const Summary& s) {
   return std::to_string(s.claims) + " claims: " + std::to_string(s.passed) + " passed, " + std::to_string(s.failed) +
          " failed (" + std::to_string(s.not_falsifiable) + " not falsifiable, " + std::to_string(s.inconclusive) +
-         " inconclusive), " + std::to_string(s.errors) + " errors";
+         " inconclusive), " + std::to_string(s.errors) + " errors" + family_text(s);
 }
 
 string page(const string& title, const string& body) {

@@ -52,8 +52,18 @@ Summary summarize(const std::vector<ClaimResult>& results) {
     else ++s.failed;
     if (r.verdict == Verdict::kNotFalsifiable) ++s.not_falsifiable;
     if (r.verdict == Verdict::kInconclusive) ++s.inconclusive;
+    if (!r.family) continue;
+    s.family_alpha = r.family->alpha;
+    s.family_tested = r.family->tested;
+    s.family_passed += r.family->pass ? 1 : 0;
   }
   return s;
+}
+
+std::string family_text(const Summary& s) {
+  if (!s.family_alpha) return "";
+  return "; at family alpha " + number(*s.family_alpha) + " (Holm over " + std::to_string(s.family_tested) +
+         " checks): " + std::to_string(s.family_passed) + " passed";
 }
 
 Summary summarize(const std::vector<SystemReport>& reports) {
@@ -66,6 +76,9 @@ Summary summarize(const std::vector<SystemReport>& reports) {
     total.not_falsifiable += s.not_falsifiable;
     total.inconclusive += s.inconclusive;
     total.errors += s.errors;
+    if (s.family_alpha) total.family_alpha = s.family_alpha;
+    total.family_tested = std::max(total.family_tested, s.family_tested);
+    total.family_passed += s.family_passed;
   }
   return total;
 }
@@ -151,6 +164,9 @@ json report_json(const SystemReport& report) {
           {"claims", claims},
           {"run", {{"date", report.run.date}, {"wall_seconds", report.run.wall_seconds}, {"claim_seconds", claim_seconds}}}};
   if (!p.task_file.empty()) document["provenance"]["task_file"] = {{"path", p.task_file}, {"sha256", p.task_sha256}};
+  if (s.family_alpha)
+    document["summary"]["family"] = {
+        {"alpha", *s.family_alpha}, {"method", "holm"}, {"tested", s.family_tested}, {"passed", s.family_passed}};
   return document;
 }
 

@@ -5,7 +5,8 @@
 //     "provenance": { "claims_file": {path, sha256},
 //                     "checkpoint": {path, format, sha256, config_source, config},
 //                     "circuitcheck": {version, git_commit}, "libtorch", "device", "threads" },
-//     "summary": { claims, passed, failed, not_falsifiable, inconclusive, errors },
+//     "summary": { claims, passed, failed, not_falsifiable, inconclusive, errors,
+//                  "family": {alpha, method, tested, passed} with verify --family-alpha },
 //     "claims": [ ClaimResult::to_json() with "domain" given its size "n" and
 //                 "counterexamples" always present ],
 //     "run": { date, wall_seconds, claim_seconds: {id: seconds} } }
@@ -80,9 +81,17 @@ struct SystemReport {
 };
 
 // Verdict counts; `failed` counts "fail", "not_falsifiable" and "inconclusive".
+// With a family test (claims/family.h): its level, the run's tested checks
+// and the claims that pass at the family level.
 struct Summary {
   int claims = 0, passed = 0, failed = 0, not_falsifiable = 0, inconclusive = 0, errors = 0;
+  std::optional<double> family_alpha;
+  int64_t family_tested = 0;
+  int family_passed = 0;
 };
+
+// "; at family alpha 0.05 (Holm over 120 checks): 31 passed", or "" without a family test.
+std::string family_text(const Summary& summary);
 
 Summary summarize(const std::vector<ClaimResult>& results);
 // Summed over the systems of a run.

@@ -182,8 +182,12 @@ std::map<std::string, ClaimResult> verify_toy(const HookedTransformer& model) {
 
 TEST(PlantedMechanism, PreviousTokenHeadPassesEveryClaim) {
   auto r = verify_toy(previous_token_model(10.0f));
-  for (const char* id : {"copies_previous", "confident", "attends_previous", "last_attends_before_last", "head_necessary"})
+  for (const char* id : {"copies_previous", "confident", "attends_previous", "last_attends_before_last"})
     EXPECT_EQ(r.at(id).verdict, Verdict::kPass) << id << ": " << r.at(id).explanation;
+  // The head is necessary, but random_init fails before ablation and a
+  // one-layer, one-head model has no placebo to reach `accuracy after`.
+  EXPECT_EQ(r.at("head_necessary").verdict, Verdict::kNotFalsifiable) << r.at("head_necessary").explanation;
+  EXPECT_NE(r.at("head_necessary").explanation.find("no control fails check 'accuracy after'"), std::string::npos);
   const Check& per_item = r.at("attends_previous").checkpoint.checks.at(0);
   EXPECT_EQ(per_item.basis, "exact");
   EXPECT_EQ(per_item.trials, 4096 * 5);  // (example, k) items
@@ -227,7 +231,7 @@ TEST(ErrorIsolation, ALibTorchErrorInOneClaimIsItsVerdictAndTheRunGoesOn) {
     plan_claims(claims, shared);
     ControlCache controls{model, {}};
     for (const auto& claim : claims) {
-      if (claim.id == "trivially_true") continue;  // not falsifiable by design
+      if (claim.id == "trivially_true" || claim.id == "head_necessary") continue;  // not falsifiable by design
       SCOPED_TRACE(claim.id);
       ClaimResult r;
       ASSERT_NO_THROW(r = verify_claim(task, claim, *model, controls, &shared));
@@ -416,7 +420,8 @@ json probe_and_patching_claims() {
              {"kind", "probe"}, {"hook", "blocks.0.hook_resid_post"}, {"role", "current"},
              {"label", {{"token_at", "previous"}}}, {"compare", {"hook_embed"}},
              {"domain", {{"sample", 600}, {"seed", 1}}},
-             {"pass", {{"rate_at_least", 0.95}, {"compare_at_most", 0.4}, {"bound", "clopper_pearson"}}}},
+             {"pass", {{"rate_at_least", 0.95}, {"bound", "clopper_pearson"}}},
+             {"controls", {"random_init", "control_task"}}},
             {{"id", "last_head_carries_change"},
              {"hypothesis", "the head's output at the last position carries the effect of the token before it"},
              {"kind", "patching"}, {"counterfactual", "before_last"},
@@ -472,10 +477,13 @@ TEST(ShippedAblation, ResampleNecessityAndKeepOnlySufficiency) {
   };
   const json l1 = {{"hook", "blocks.1.attn.hook_z"}};
   const json l0 = {{"hook", "blocks.0.attn.hook_z"}};
+  json l1_necessary = ablation("l1_necessary", {{{"hook", "blocks.1.attn.hook_z"}, {"positions", {7, 8, 9}}}},
+                               {{"before_at_least", 0.99}, {"drop_to_at_most", 0.1}}, false);
+  l1_necessary["controls"] = {"random_init", "placebo:all"};  // layer 0 at 7, 8, 9
   const json document = {
       {"schema", "circuitcheck.claims/1"}, {"system", "array_index"}, {"checkpoint", "x"},
       {"claims",
-       {ablation("l1_necessary", {l1}, {{"before_at_least", 0.99}, {"drop_to_at_most", 0.1}}, false),
+       {l1_necessary,
         ablation("l1_alone_sufficient", {l1}, {{"rate_at_least", 0.9}}, true),
         ablation("both_sufficient", {l0, l1}, {{"rate_at_least", 0.99}}, true)}}};
   const ClaimFile file = parse_claim_file(document, "s2.json");
@@ -660,7 +668,10 @@ std::vector<Malformed> malformed_cases() {
        "/claims/0/domain/where/depth: not a per-example class of array_index (valid: idx)"},
       {"ablation_two_rules", [](json& d) { d["claims"][4]["pass"]["rate_at_least"] = 0.5; },
        "/claims/4/pass: drop_to_at_most and rate_at_least contradict each other"},
-      {"keep_only_drop_rule", [](json& d) { d["claims"][4]["keep_only"] = true; },
+      {"keep_only_drop_rule", [](json& d) {
+         d["claims"][4]["keep_only"] = true;
+         d["claims"][4]["sites"][0].erase("positions");
+       },
        "/claims/4/pass/drop_to_at_most: unknown field"},
       {"schema", [](json& d) { d["schema"] = "circuitcheck.claims/2"; }, "/schema: unknown schema 'circuitcheck.claims/2'"},
       {"unknown_top_level", [](json& d) { d["extra"] = 1; }, "/extra: unknown field"},
@@ -917,11 +928,10 @@ ClaimResult verify_s4(const json& claim, const HookedTransformer& model) {
 
 TEST(ItemPatching, DepthNeedsLayersOnTheShippedModelAndNotAtRandomInit) {
   const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/variable_renaming.safetensors");
-  const ClaimResult r = verify_s4(item_patching_claim({{{"layer", 3}, {"class_values", {1}}, {"value_at_least", 0.9}},
-                                                       {{"layer", 1}, {"class_values", {1}}, {"value_at_most", 0.1}}}),
-                                  ck.model);
+  const ClaimResult r =
+      verify_s4(item_patching_claim({{{"layer", 3}, {"class_values", {1}}, {"value_at_least", 0.9}}}), ck.model);
   EXPECT_EQ(r.verdict, Verdict::kPass) << r.explanation;
-  ASSERT_EQ(r.checkpoint.checks.size(), 3u);  // gap, two rules
+  ASSERT_EQ(r.checkpoint.checks.size(), 2u);  // gap, the rule
   EXPECT_EQ(r.checkpoint.checks[1].name, "recovery L3 depth {1}");
   EXPECT_GT(r.checkpoint.checks[0].value, 1.0);  // nats per item
   ASSERT_EQ(r.checkpoint.figures.size(), 1u);
@@ -929,6 +939,17 @@ TEST(ItemPatching, DepthNeedsLayersOnTheShippedModelAndNotAtRandomInit) {
   EXPECT_NEAR(r.checkpoint.figures[0].values[0][0], 1.0, 0.05);  // depth 0 at layer 0: its own digit
   ASSERT_EQ(r.controls.size(), 1u);
   EXPECT_FALSE(r.controls[0].pass) << r.controls[0].explanation;
+
+  // "Not yet at layer 1" holds on the model and at random init alike: no
+  // control fails that cell, so the claim that adds it is not falsifiable.
+  const ClaimResult absent =
+      verify_s4(item_patching_claim({{{"layer", 3}, {"class_values", {1}}, {"value_at_least", 0.9}},
+                                     {{"layer", 1}, {"class_values", {1}}, {"value_at_most", 0.1}}}),
+                ck.model);
+  EXPECT_EQ(absent.verdict, Verdict::kNotFalsifiable) << absent.explanation;
+  ASSERT_EQ(absent.falsification.size(), 2u);
+  EXPECT_EQ(absent.falsification[1].check, "recovery L1 depth {1}");
+  EXPECT_TRUE(absent.falsification[1].fails_on.empty());
 
   const ClaimResult wrong =
       verify_s4(item_patching_claim({{{"layer", 1}, {"class_values", {1}}, {"value_at_least", 0.9}}}), ck.model);
