@@ -226,6 +226,7 @@ INSTANTIATE_TEST_SUITE_P(
                "forward {fx}/tl/array_index/model.pt --tokens {fx}/tl/array_index/golden.safetensors --threads 0 "
                "--out {dir}/out.safetensors",
                "--threads"},
+        BadCli{"family_alpha_one", "verify {ex}/min_int/claims/min_int.json --family-alpha 1", "--family-alpha: expected a number in (0, 1), got '1'"},
         BadCli{"unknown_command", "frobnicate", "unknown command"},
         BadCli{"dataset_unknown_subcommand", "dataset frobnicate", "unknown subcommand 'frobnicate'"},
         BadCli{"dataset_missing", "dataset inspect {dir}/absent.jsonl", "absent.jsonl: no such file"},

@@ -87,8 +87,8 @@ ShippedRun shipped_run(const std::string& name) {
   } else {
     testing_util::scratch_dir("report_run_" + name);
     fs::remove(verified.junit());
-    const auto r = run_command(cli() + " verify " + shipped_claims() + " --report-dir " + verified.dir + " --junit " +
-                               verified.junit());
+    const auto r = run_command(cli() + " verify " + shipped_claims() + " --family-alpha 0.05 --report-dir " +
+                               verified.dir + " --junit " + verified.junit());
     verified.exit_code = r.exit_code;
     verified.output = r.output;
     write_file(verified.dir + ".log", r.output);
@@ -154,6 +154,9 @@ TEST(ReportRun, JsonValidatesAgainstTheSchema) {
   const json shipped = shipped_claim_list();
   EXPECT_EQ(report["summary"]["claims"], shipped.size());
   EXPECT_EQ(report["summary"]["passed"], shipped.size());
+  // --family-alpha 0.05: every claim still passes at the family level.
+  EXPECT_EQ(report["summary"]["family"]["passed"], shipped.size()) << report["summary"].dump();
+  EXPECT_NE(verified.output.find("at family alpha 0.05 (Holm over "), std::string::npos) << verified.output;
   ASSERT_EQ(report["claims"].size(), shipped.size());
   for (std::size_t i = 0; i < shipped.size(); ++i) {
     const json& c = report["claims"][i];
@@ -161,6 +164,9 @@ TEST(ReportRun, JsonValidatesAgainstTheSchema) {
     EXPECT_EQ(c["kind"], shipped[i]["kind"]);
     EXPECT_EQ(c["hypothesis"], shipped[i]["hypothesis"]);
     EXPECT_EQ(c["verdict"], "pass");
+    EXPECT_EQ(c["family"]["pass"], true) << c["family"].dump();
+    for (const json& k : c["checks"])
+      if (k["basis"] == "wilson_lower") EXPECT_EQ(k["alpha"], kCheckAlpha) << k.dump();
     EXPECT_EQ(c["domain"]["n"], shipped[i]["domain"]["sample"]);
     EXPECT_EQ(c["domain"]["seed"], shipped[i]["domain"]["seed"]);
     EXPECT_GT(report["run"]["claim_seconds"][c["id"].get<std::string>()].get<double>(), 0.0);
