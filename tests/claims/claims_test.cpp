@@ -820,20 +820,22 @@ json read_report(const std::string& path) {
   return json::parse(in);
 }
 
+// One shipped claim through the CLI (every shipped claim passes in
+// SpecMatchesBuiltin and ShippedClaimsOnReference): its report, and nothing
+// else, in the report folder.
 TEST(VerifyCommand, ShippedClaimsPassOnTheShippedCheckpoint) {
   const std::string dir = testing_util::scratch_dir("claims_shipped");
-  auto r = verify(shipped_claims() + " --report-dir " + dir);
+  auto r = verify(shipped_claims() + " --only l1_head_necessary --report-dir " + dir);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   const json report = read_report(dir + "/array_index.json");
-  EXPECT_EQ(report["summary"]["passed"], shipped_document()["claims"].size()) << report.dump(2);
-  EXPECT_EQ(report["summary"]["failed"], 0);
-  EXPECT_EQ(report["summary"]["errors"], 0);
-  for (const auto& claim : report["claims"]) {
-    EXPECT_EQ(claim["verdict"], "pass") << claim.dump(2);
-    EXPECT_EQ(claim["controls"][0]["model"], "random_init");
-    EXPECT_EQ(claim["controls"][0]["pass"], false);
-  }
-  const json& ablation = report["claims"][4];
+  EXPECT_EQ(report["summary"]["passed"], 1) << report.dump(2);
+  ASSERT_EQ(report["claims"].size(), 1u);
+  const json& ablation = report["claims"][0];
+  EXPECT_EQ(ablation["verdict"], "pass") << ablation.dump(2);
+  EXPECT_EQ(ablation["controls"][0]["model"], "random_init");
+  EXPECT_EQ(ablation["controls"][0]["pass"], false);
+  EXPECT_EQ(ablation["controls"][1]["model"], "placebo:all/blocks.0.attn.hook_z");
+  EXPECT_EQ(ablation["controls"][1]["pass"], false);
   EXPECT_EQ(ablation["liveness"][0]["live"], true);
   EXPECT_LE(ablation["values"]["accuracy after"].get<double>(), 0.1);
   EXPECT_EQ(ablation["thresholds"]["drop_to_at_most"], 0.1);

@@ -37,6 +37,20 @@ at::Tensor permuted(const at::Tensor& labels, uint64_t seed) {
   return labels.index_select(0, at::randperm(labels.size(0), gen, at::TensorOptions().dtype(at::kLong)));
 }
 
+// The checkpoint's selectivity: `fit`'s held-out accuracy minus that of the
+// same probe on the control task (labels permuted with kControlTaskSeed).
+Check selectivity(const at::Tensor& x, const at::Tensor& labels, const at::Tensor& groups, const ProbeSpec& p,
+                  const ProbeFit& fit) {
+  const ProbeFit control = fit_probe(x, permuted(labels, kControlTaskSeed), groups, p.train_fraction, p.seed);
+  const double control_rate = static_cast<double>(control.test_correct) / static_cast<double>(control.test_n);
+  return value_check("probe_selectivity",
+                     "selectivity (held-out accuracy minus " + percent(control_rate) +
+                         " on the control task, labels permuted across items with seed " +
+                         std::to_string(kControlTaskSeed) + "):",
+                     static_cast<double>(fit.test_correct) / static_cast<double>(fit.test_n) - control_rate,
+                     Rule::kNone, 0.0);
+}
+
 }  // namespace
 
 void parse_probe(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
@@ -139,13 +153,7 @@ void run_probe(const RunContext& context, const Claim& claim, Outcome& out) {
         out.checks.push_back(rate_check("probe_accuracy", what, "items", fit.test_correct, fit.test_n,
                                         claim.domain.exhaustive, Rule::kRateAtLeast, *claim.pass.rate_at_least,
                                         claim.pass.bound));
-      const ProbeFit control = fit_probe(x, permuted(true_labels, kControlTaskSeed), all_groups, p.train_fraction, p.seed);
-      const double control_rate = static_cast<double>(control.test_correct) / static_cast<double>(control.test_n);
-      out.checks.push_back(value_check("probe_selectivity",
-                                       "selectivity (held-out accuracy minus " + percent(control_rate) +
-                                           " on the control task, labels permuted across items with seed " +
-                                           std::to_string(kControlTaskSeed) + "):",
-                                       fit.test_correct / static_cast<double>(fit.test_n) - control_rate, Rule::kNone, 0.0));
+      if (!context.control && !p.control_task_seed) out.checks.push_back(selectivity(x, true_labels, all_groups, p, fit));
     } else {
       out.checks.push_back(rate_check("probe_accuracy " + hook_name(hooks[h]), what, "items", fit.test_correct,
                                       fit.test_n, claim.domain.exhaustive, claim.pass.compare_at_most ? Rule::kCompareAtMost : Rule::kNone,

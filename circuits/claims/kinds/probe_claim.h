@@ -20,8 +20,9 @@
 // Selectivity (Hewitt & Liang 2019): the same probe at `hook` is also fit to
 // a control task, the labels permuted across the domain's items (seed
 // kControlTaskSeed), which no probe can read from the features; the
-// difference of the two held-out accuracies is reported ("probe_selectivity",
-// unthresholded). The "control_task" control runs the claim on such labels.
+// difference of the two held-out accuracies is reported on the checkpoint
+// ("probe_selectivity", unthresholded; not on controls). The "control_task"
+// control runs the claim on such labels.
 // Every hook of `compare` is probed the same way and reported (checked against
 // compare_at_most when set), with a bars figure of accuracy by hook.
 #pragma once
