@@ -113,12 +113,14 @@ Check rate_check(const std::string& name, const std::string& what, const std::st
   const bool wilson = bound == BoundMethod::kWilson;
   const std::string method = wilson ? "wilson" : "clopper_pearson";
   c.basis = exhaustive ? "exact" : method + (at_most ? "_upper" : "_lower");
-  c.bound = exhaustive ? c.value
-            : at_most  ? (wilson ? wilson_upper_bound(successes, trials) : clopper_pearson_upper_bound(successes, trials))
-                       : (wilson ? wilson_lower_bound(successes, trials) : clopper_pearson_lower_bound(successes, trials));
-  c.other_bound = exhaustive ? c.value
-                  : at_most  ? (wilson ? wilson_lower_bound(successes, trials) : clopper_pearson_lower_bound(successes, trials))
-                             : (wilson ? wilson_upper_bound(successes, trials) : clopper_pearson_upper_bound(successes, trials));
+  const double lower = exhaustive ? c.value
+                       : wilson   ? wilson_lower_bound(successes, trials)
+                                  : clopper_pearson_lower_bound(successes, trials);
+  const double upper = exhaustive ? c.value
+                       : wilson   ? wilson_upper_bound(successes, trials)
+                                  : clopper_pearson_upper_bound(successes, trials);
+  c.bound = at_most ? upper : lower;
+  c.other_bound = at_most ? lower : upper;
   c.explanation = what + " " + percent(c.value) + " of " + std::to_string(trials) + " " + units + " (" +
                   (exhaustive ? std::string("exhaustive, exact")
                               : std::string(wilson ? "Wilson" : "Clopper-Pearson") + " 95% " +
