@@ -10,6 +10,7 @@
 #include "circuits/tasks/evaluate.h"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -36,11 +37,17 @@ void parse_common(const json& v, const At& at, const KindEntry& kind, const Pars
   if (!controls.is_array()) (at / "controls").fail(std::string("expected an array, got ") + type_name(controls));
   for (std::size_t i = 0; i < controls.size(); ++i) {
     const At where = at / "controls" / i;
-    const std::string name = string_at(controls[i], where);
+    std::string name = string_at(controls[i], where);
     try {
       if (!is_checkpoint_control(name)) check_control(name, context.config, "check_control");
     } catch (const InputError& e) {
       where.fail_from(e, "check_control");
+    }
+    if (name.rfind(kCheckpointControl, 0) == 0) {
+      name = kCheckpointControl + resolve_path(context.root, name.substr(std::strlen(kCheckpointControl)));
+      std::error_code error;
+      if (!std::filesystem::is_regular_file(name.substr(std::strlen(kCheckpointControl)), error))
+        where.fail("control " + quote(name) + ": no such file");
     }
     if (std::find(claim.controls.begin(), claim.controls.end(), name) == claim.controls.end())
       claim.controls.push_back(name);
@@ -87,6 +94,11 @@ Claim claim_at(const json& v, const At& at, const ParseContext& context) {
 
 }  // namespace
 
+std::string resolve_path(const std::string& claim_file, const std::string& path) {
+  const std::filesystem::path root = std::filesystem::path(claim_file).parent_path() / "..";
+  return std::filesystem::path(path).is_absolute() ? path : (root / path).lexically_normal().string();
+}
+
 ClaimFile parse_claim_file(const json& document, const std::string& path) {
   const At at{path, ""};
   check_object(document, at, {"schema", "system", "task", "checkpoint", "claims"}, {"schema", "checkpoint", "claims"});
@@ -95,12 +107,11 @@ ClaimFile parse_claim_file(const json& document, const std::string& path) {
     (at / "schema").fail("unknown schema " + quote(schema) + " (expected " + kClaimSchema + ")");
   if (document.contains("system") == document.contains("task"))
     at.fail("expected one of 'system' (a built-in task) and 'task' (a task file)");
-  const std::filesystem::path root = std::filesystem::path(path).parent_path() / "..";
   const auto resolved = [&](const char* field) {
     const std::string value = string_at(document[field], at / field);
     if (value.empty()) (at / field).fail("must not be empty");
     if (value.find('\0') != std::string::npos) (at / field).fail("holds a NUL character");
-    return std::filesystem::path(value).is_absolute() ? value : (root / value).lexically_normal().string();
+    return resolve_path(path, value);
   };
   ClaimFile file;
   file.path = path;
@@ -138,7 +149,7 @@ std::vector<Claim> parse_claims(const ClaimFile& file, const Task& task, const C
 
   const json& claims = file.document["claims"];
   const At at = At{file.path, ""} / "claims";
-  const ParseContext context{task, config, sample, class_names};
+  const ParseContext context{task, config, sample, class_names, file.path};
   std::vector<Claim> out;
   std::set<std::string> ids;
   for (std::size_t i = 0; i < claims.size(); ++i) {

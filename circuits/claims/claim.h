@@ -71,6 +71,10 @@ struct ClaimFile {
   nlohmann::json document;
 };
 
+// `path` as a claim file at `claim_file` names it: absolute as is, else
+// against the folder above the file's folder, normalised.
+std::string resolve_path(const std::string& claim_file, const std::string& path);
+
 // Reads and checks the top level of a claim file.
 ClaimFile read_claim_file(const std::string& path);
 

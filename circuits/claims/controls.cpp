@@ -1,9 +1,12 @@
 #include "circuits/claims/controls.h"
 
 #include "circuits/formats/error.h"
+#include "circuits/model/checkpoint.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+
+#include <cstring>
 
 namespace circuitcheck {
 namespace {
@@ -43,17 +46,31 @@ std::pair<std::string, int64_t> zero_target(const std::string& name, const Confi
 
 void check_control(const std::string& name, const Config& config, const std::string& where) {
   if (name == "random_init" || name == "shuffled_embed") return;
+  if (name.rfind(kCheckpointControl, 0) == 0) {
+    check(name.size() > std::strlen(kCheckpointControl), where, "control " + quote(name) + ": expected checkpoint:<path>");
+    return;
+  }
   if (name.rfind("zero:", 0) == 0) {
     zero_target(name, config, where);
     return;
   }
   fail(where, "unknown control " + quote(name) +
-                     " (valid: random_init, shuffled_embed, zero:<param>, zero:<param>/<head>, placebo, placebo:<seed>, placebo:all, control_task, control_task:<seed>)");
+                     " (valid: random_init, shuffled_embed, zero:<param>, zero:<param>/<head>, checkpoint:<path>, placebo, placebo:<seed>, placebo:all, control_task, "
+                     "control_task:<seed>)");
 }
 
 HookedTransformer control_model(const HookedTransformer& model, const std::string& name) {
   const std::string where = "control_model";
   check_control(name, model.config, where);
+  if (name.rfind(kCheckpointControl, 0) == 0) {
+    const std::string path = name.substr(std::strlen(kCheckpointControl));
+    Checkpoint other = load_checkpoint(path);
+    check(other.model.config == model.config, where,
+          "control " + quote(name) + ": its config differs from the model's (" + config_to_json(other.model.config).dump() +
+              ")");
+    to_device(other.model, model_device(model));
+    return std::move(other.model);
+  }
   if (name == "random_init") {
     HookedTransformer out = make_model(model.config, init_params(model.config, kRandomInitSeed), name);
     to_device(out, model_device(model));

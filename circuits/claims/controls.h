@@ -7,6 +7,10 @@
 //   "zero:<param>"      one parameter zeroed, e.g. "zero:blocks.1.attn.W_Q" (TL names)
 //   "zero:<param>/<h>"  only head h of a per-head parameter (W_Q, W_K, W_V, W_O, b_Q, b_K, b_V:
 //                       [n_heads, ...]), e.g. "zero:blocks.0.attn.W_K/2"
+//   "checkpoint:<path>" another model of the same config, e.g. a seed whose
+//                       mechanism sits elsewhere ("checkpoint:checkpoints/runs/tree_path_seed1.safetensors");
+//                       the path resolves as the claim file's checkpoint does (claim.h
+//                       resolve_path) and must be a file; its config must equal the model's
 // A claim may also name "placebo" or "control_task" (placebo.h): not another
 // model but the checkpoint with the claim's intervention moved to other
 // components, or a probe's labels permuted.
@@ -18,6 +22,9 @@
 #include <string>
 
 namespace circuitcheck {
+
+// The prefix of a control that names another checkpoint.
+constexpr const char* kCheckpointControl = "checkpoint:";
 
 // The seed of the "random_init" control's init_params and of "shuffled_embed".
 constexpr uint64_t kRandomInitSeed = 0;

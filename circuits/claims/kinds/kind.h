@@ -37,6 +37,7 @@ struct ParseContext {
   const Config& config;                      // the model's: layers, heads, hooks, positions
   const Batch& sample;                       // a small batch: the task's roles and classes and their shapes
   const std::set<std::string>& class_names;  // the classes accuracy is broken down by (accuracy_classes)
+  std::string root;                          // the folder the file's relative paths resolve against
 };
 
 // The plain runs of a model over a domain with hooks cached, shared with the
