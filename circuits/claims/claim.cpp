@@ -39,7 +39,7 @@ void parse_common(const json& v, const At& at, const KindEntry& kind, const Pars
     const At where = at / "controls" / i;
     std::string name = string_at(controls[i], where);
     try {
-      if (!is_checkpoint_control(name)) check_control(name, context.config, "check_control");
+      if (!runs_on_checkpoint(name)) check_control(name, context.config, "check_control");
     } catch (const InputError& e) {
       where.fail_from(e, "check_control");
     }
@@ -81,7 +81,7 @@ Claim claim_at(const json& v, const At& at, const ParseContext& context) {
   kind->parse(v, at, context, claim);
   for (std::size_t i = 0; v.contains("controls") && i < v["controls"].size(); ++i) {
     const std::string name = v["controls"][i].get<std::string>();
-    if (!is_checkpoint_control(name)) continue;
+    if (!runs_on_checkpoint(name)) continue;
     try {
       for (PlaceboRun& run : placebo_runs(claim, name, context.config, "placebo_runs"))
         claim.placebos.push_back(std::move(run));

@@ -195,7 +195,7 @@ std::vector<AblationSpec> every_placebo(const AblationSpec& spec, const std::vec
 
 }  // namespace
 
-bool is_checkpoint_control(const std::string& control) {
+bool runs_on_checkpoint(const std::string& control) {
   return control.compare(0, 7, "placebo") == 0 || control.compare(0, 12, "control_task") == 0;
 }
 

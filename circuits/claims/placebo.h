@@ -46,10 +46,11 @@
 
 namespace circuitcheck {
 
-// True for the controls that run on the checkpoint with the claim's spec
-// changed: "placebo", "control_task" and "<either>:<anything>" (placebo_runs
-// says whether it is valid).
-bool is_checkpoint_control(const std::string& control);
+// True for the controls that run on the checkpoint itself with the claim's
+// spec changed: "placebo", "control_task" and "<either>:<anything>"
+// (placebo_runs says whether it is valid). Not "checkpoint:<path>", which
+// names another model (controls.h).
+bool runs_on_checkpoint(const std::string& control);
 
 // The most placebos "placebo:all" runs; beyond, draw some with "placebo:<seed>".
 constexpr int64_t kMaxPlacebos = 16;

@@ -105,7 +105,7 @@ void plan_claims(const std::vector<Claim>& claims, SharedRuns& shared) {
   for (const auto& claim : claims) {
     shared.plan(claim, "checkpoint");
     for (const auto& name : claim.controls)
-      if (!is_checkpoint_control(name)) shared.plan(claim, name);
+      if (!runs_on_checkpoint(name)) shared.plan(claim, name);
   }
 }
 
@@ -163,12 +163,12 @@ ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTrans
     if (!shared) return;
     shared->release(claim, "checkpoint");
     for (const auto& name : claim.controls)
-      if (!is_checkpoint_control(name)) shared->release(claim, name);
+      if (!runs_on_checkpoint(name)) shared->release(claim, name);
   };
   try {
     result.checkpoint = run_claim(task, claim, model, "checkpoint", shared);
     for (const auto& name : claim.controls) {
-      if (!is_checkpoint_control(name)) {
+      if (!runs_on_checkpoint(name)) {
         result.controls.push_back(run_claim(task, claim, controls.get(name), name, shared));
         continue;
       }
