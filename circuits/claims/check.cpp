@@ -95,37 +95,53 @@ const char* to_string(ControlCheck outcome) {
 
 Check rate_check(const std::string& name, const std::string& what, const std::string& units, int64_t successes,
                  int64_t trials, bool exhaustive, Rule rule, double threshold, BoundMethod bound) {
+  Tally independent;
+  independent.n = trials;
+  independent.correct = successes;
+  return rate_check(name, what, units, independent, exhaustive, rule, threshold, bound);
+}
+
+Check rate_check(const std::string& name, const std::string& what, const std::string& units, const Tally& tally,
+                 bool exhaustive, Rule rule, double threshold, BoundMethod bound) {
   Check c;
   c.name = name;
-  c.successes = successes;
-  c.trials = trials;
+  c.successes = tally.correct;
+  c.trials = tally.n;
   c.rule = rule;
   c.threshold = threshold;
-  if (trials == 0) {
+  if (tally.n == 0) {
     c.basis = "exact";
     c.other_bound = direction(rule) == Direction::kAtMost ? 0.0 : 1.0;  // no evidence either way
     c.pass = rule == Rule::kNone;
     c.explanation = what + " no " + units + ": " + (c.pass ? "reported" : "fail");
     return c;
   }
-  c.value = static_cast<double>(successes) / static_cast<double>(trials);
+  c.value = tally.accuracy();
   const bool at_most = direction(rule) == Direction::kAtMost;
   const bool wilson = bound == BoundMethod::kWilson;
+  const bool clustered = !exhaustive && tally.largest > 1;
+  if (clustered) {
+    c.examples = tally.examples;
+    c.design_effect = design_effect(tally);
+  }
+  const double n = static_cast<double>(tally.n) / c.design_effect, k = static_cast<double>(tally.correct) / c.design_effect;
   const std::string method = wilson ? "wilson" : "clopper_pearson";
   c.basis = exhaustive ? "exact" : method + (at_most ? "_upper" : "_lower");
-  const double lower = exhaustive ? c.value
-                       : wilson   ? wilson_lower_bound(successes, trials)
-                                  : clopper_pearson_lower_bound(successes, trials);
-  const double upper = exhaustive ? c.value
-                       : wilson   ? wilson_upper_bound(successes, trials)
-                                  : clopper_pearson_upper_bound(successes, trials);
+  const double lower = exhaustive ? c.value : wilson ? wilson_lower_bound(k, n) : clopper_pearson_lower_bound(k, n);
+  const double upper = exhaustive ? c.value : wilson ? wilson_upper_bound(k, n) : clopper_pearson_upper_bound(k, n);
   c.bound = at_most ? upper : lower;
   c.other_bound = at_most ? lower : upper;
-  c.explanation = what + " " + percent(c.value) + " of " + std::to_string(trials) + " " + units + " (" +
-                  (exhaustive ? std::string("exhaustive, exact")
-                              : std::string(wilson ? "Wilson" : "Clopper-Pearson") + " 95% " +
-                                    (at_most ? "upper" : "lower") + " bound " + percent(c.bound)) +
-                  ")";
+  c.explanation = what + " " + percent(c.value) + " of " + std::to_string(tally.n) + " " + units;
+  if (clustered) c.explanation += " in " + std::to_string(tally.examples) + " examples";
+  c.explanation += " (";
+  if (exhaustive) {
+    c.explanation += "exhaustive, exact";
+  } else {
+    c.explanation += std::string(wilson ? "Wilson" : "Clopper-Pearson") + " 95% " + (at_most ? "upper" : "lower") +
+                     " bound " + percent(c.bound);
+    if (clustered) c.explanation += " over " + number(n) + " effective " + units + ", design effect " + number(c.design_effect);
+  }
+  c.explanation += ")";
   if (rule == Rule::kNone) {
     c.pass = true;
     return c;
@@ -166,8 +182,9 @@ std::optional<double> p_value(const Check& c) {
   if (c.trials == 0) return 1.0;
   if (c.basis == "exact") return c.pass ? 0.0 : 1.0;
   const bool at_least = direction(c.rule) == Direction::kAtLeast;
-  return c.basis.rfind("wilson", 0) == 0 ? wilson_p_value(c.successes, c.trials, c.threshold, at_least)
-                                         : binomial_p_value(c.successes, c.trials, c.threshold, at_least);
+  const double k = static_cast<double>(c.successes) / c.design_effect, n = static_cast<double>(c.trials) / c.design_effect;
+  return c.basis.rfind("wilson", 0) == 0 ? wilson_p_value(k, n, c.threshold, at_least)
+                                         : binomial_p_value(k, n, c.threshold, at_least);
 }
 
 json Check::to_json() const {
@@ -181,6 +198,10 @@ json Check::to_json() const {
   if (trials > 0) {
     j["successes"] = successes;
     j["trials"] = trials;
+  }
+  if (examples > 0) {
+    j["examples"] = examples;
+    j["design_effect"] = design_effect;
   }
   if (rule != Rule::kNone) {
     j["rule"] = to_string(rule);

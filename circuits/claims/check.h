@@ -62,6 +62,10 @@ struct Check {
   double value = 0.0;     // the rate in [0, 1] (successes / trials) or the value (loss: nats; energy: a fraction)
   int64_t successes = 0;  // rates only
   int64_t trials = 0;     // rates only; 0 for values
+  // Rates whose units are grouped in examples (Tally), sampled: the examples,
+  // and the design effect (stats.h) by which the bounds widen; 0 and 1 otherwise.
+  int64_t examples = 0;
+  double design_effect = 1.0;
   std::string basis;      // what was compared: a rate's "exact" value (exhaustive domain), its
                           // "wilson_lower", "wilson_upper", "clopper_pearson_lower" or
                           // "clopper_pearson_upper" bound (sampled), or a "value"
@@ -98,12 +102,19 @@ ControlCheck on_control(const Check& check);
 // "fails", "inconclusive", "passes".
 const char* to_string(ControlCheck outcome);
 
-// A rate check: `successes` of `trials` `units` (e.g. "examples"), `what`
-// describing the success ("correct on"). `rule` is kNone (reported only), an
-// "at least" rule (lower bound) or an "at most" rule (upper bound). Exhaustive
-// domains compare the exact rate. No trials: fails unless reported only.
+// A rate check: `successes` of `trials` independent `units` (e.g.
+// "examples"), `what` describing the success ("correct on"). `rule` is kNone
+// (reported only), an "at least" rule (lower bound) or an "at most" rule
+// (upper bound). Exhaustive domains compare the exact rate. No trials: fails
+// unless reported only.
 Check rate_check(const std::string& name, const std::string& what, const std::string& units, int64_t successes,
                  int64_t trials, bool exhaustive, Rule rule, double threshold, BoundMethod bound = BoundMethod::kWilson);
+// The same for units grouped in examples: the bounds are those of
+// tally.n / deff effective units (design_effect in stats.h), and the
+// explanation gives the examples and the design effect when any example has
+// more than one unit.
+Check rate_check(const std::string& name, const std::string& what, const std::string& units, const Tally& tally,
+                 bool exhaustive, Rule rule, double threshold, BoundMethod bound = BoundMethod::kWilson);
 
 // A value check: `rule` is kValueAtLeast or kValueAtMost (or kNone: reported only).
 Check value_check(const std::string& name, const std::string& what, double value, Rule rule, double threshold);

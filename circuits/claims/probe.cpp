@@ -59,8 +59,7 @@ ProbeFit fit_probe(const at::Tensor& features_in, const at::Tensor& labels_in, c
   fit.n_classes = n_classes;
   fit.train_n = n_train;
   fit.train_accuracy = x_train.mm(w).argmax(1).eq(y_train).to(at::kDouble).mean().item<double>();
-  fit.test_n = y_test.size(0);
-  fit.test_correct = x_test.mm(w).argmax(1).eq(y_test).sum().item<int64_t>();
+  add_groups(fit.test, x_test.mm(w).argmax(1).eq(y_test), groups.index_select(0, test));
   const int64_t majority = at::bincount(y_train, {}, n_classes).argmax().item<int64_t>();
   fit.majority_rate = y_test.eq(majority).to(at::kDouble).mean().item<double>();
   return fit;

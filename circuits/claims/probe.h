@@ -2,6 +2,8 @@
 // trained on a seeded split and scored on the held-out rest.
 #pragma once
 
+#include "circuits/tasks/evaluate.h"
+
 #include <ATen/ATen.h>
 
 #include <cstdint>
@@ -12,8 +14,7 @@ struct ProbeFit {
   int64_t n_classes = 0;     // distinct labels in the data
   int64_t train_n = 0;       // training items
   double train_accuracy = 0.0;
-  int64_t test_correct = 0;  // held-out items classified correctly
-  int64_t test_n = 0;        // held-out items
+  Tally test;                // held-out items classified correctly, grouped by example
   double majority_rate = 0.0;  // held-out rate of the most frequent training label (chance level)
 };
 

@@ -9,14 +9,13 @@
 namespace circuitcheck {
 namespace {
 
-void check_counts(int64_t successes, int64_t trials, const char* where) {
-  check(trials >= 1 && successes >= 0 && successes <= trials, where,
+void check_counts(double successes, double trials, const char* where) {
+  check(trials > 0 && successes >= 0 && successes <= trials, where,
         std::to_string(successes) + " successes of " + std::to_string(trials) + " trials");
 }
 
-double wilson_bound(int64_t successes, int64_t trials, double sign) {
-  const double n = static_cast<double>(trials);
-  const double p = static_cast<double>(successes) / n;
+double wilson_bound(double successes, double n, double sign) {
+  const double p = successes / n;
   const double z2 = kZ95 * kZ95;
   const double centre = p + z2 / (2 * n);
   const double spread = kZ95 * std::sqrt(p * (1 - p) / n + z2 / (4 * n * n));
@@ -47,30 +46,40 @@ double beta_fraction(double a, double b, double x) {
 
 }  // namespace
 
-double wilson_lower_bound(int64_t successes, int64_t trials) {
+double wilson_lower_bound(double successes, double trials) {
   check_counts(successes, trials, "wilson_lower_bound");
   return wilson_bound(successes, trials, -1.0);
 }
 
-double wilson_upper_bound(int64_t successes, int64_t trials) {
+double wilson_upper_bound(double successes, double trials) {
   check_counts(successes, trials, "wilson_upper_bound");
   return wilson_bound(successes, trials, 1.0);
 }
 
-double wilson_p_value(int64_t successes, int64_t trials, double p0, bool at_least) {
+double wilson_p_value(double successes, double trials, double p0, bool at_least) {
   check_counts(successes, trials, "wilson_p_value");
-  const double rate = static_cast<double>(successes) / static_cast<double>(trials);
+  const double rate = successes / trials;
   if (p0 <= 0.0) return at_least ? (successes > 0 ? 0.0 : 1.0) : 1.0;
   if (p0 >= 1.0) return at_least ? 1.0 : (successes < trials ? 0.0 : 1.0);
-  const double z = (rate - p0) / std::sqrt(p0 * (1.0 - p0) / static_cast<double>(trials));
+  const double z = (rate - p0) / std::sqrt(p0 * (1.0 - p0) / trials);
   return 0.5 * std::erfc((at_least ? z : -z) / std::sqrt(2.0));
 }
 
-double binomial_p_value(int64_t successes, int64_t trials, double p0, bool at_least) {
+double binomial_p_value(double successes, double trials, double p0, bool at_least) {
   check_counts(successes, trials, "binomial_p_value");
-  const double k = static_cast<double>(successes), n = static_cast<double>(trials);
+  const double k = successes, n = trials;
   if (at_least) return successes == 0 ? 1.0 : regularized_incomplete_beta(k, n - k + 1.0, std::clamp(p0, 0.0, 1.0));
   return successes == trials ? 1.0 : 1.0 - regularized_incomplete_beta(k + 1.0, n - k, std::clamp(p0, 0.0, 1.0));
+}
+
+double design_effect(const Tally& t) {
+  if (t.largest <= 1 || t.correct == 0 || t.correct == t.n) return 1.0;
+  const double n = static_cast<double>(t.n);
+  if (t.examples < 2) return n;
+  const double p = static_cast<double>(t.correct) / n, e = static_cast<double>(t.examples);
+  const double squares = std::max(0.0, t.sum_c2 - 2.0 * p * t.sum_nc + p * p * t.sum_n2);
+  const double clustered = e / (e - 1.0) * squares / (n * n);
+  return std::max(1.0, clustered / (p * (1.0 - p) / n));
 }
 
 double regularized_incomplete_beta(double a, double b, double x) {
@@ -95,18 +104,16 @@ double inverse_regularized_incomplete_beta(double a, double b, double p) {
   return 0.5 * (lo + hi);
 }
 
-double clopper_pearson_lower_bound(int64_t successes, int64_t trials) {
+double clopper_pearson_lower_bound(double successes, double trials) {
   check_counts(successes, trials, "clopper_pearson_lower_bound");
   if (successes == 0) return 0.0;
-  return inverse_regularized_incomplete_beta(static_cast<double>(successes),
-                                             static_cast<double>(trials - successes + 1), 0.05);
+  return inverse_regularized_incomplete_beta(successes, trials - successes + 1, 0.05);
 }
 
-double clopper_pearson_upper_bound(int64_t successes, int64_t trials) {
+double clopper_pearson_upper_bound(double successes, double trials) {
   check_counts(successes, trials, "clopper_pearson_upper_bound");
   if (successes == trials) return 1.0;
-  return inverse_regularized_incomplete_beta(static_cast<double>(successes + 1),
-                                             static_cast<double>(trials - successes), 0.95);
+  return inverse_regularized_incomplete_beta(successes + 1, trials - successes, 0.95);
 }
 
 }  // namespace circuitcheck

@@ -9,19 +9,24 @@
 namespace circuitcheck {
 namespace {
 
-void add(Tally& t, int64_t n, int64_t correct) {
-  t.n += n;
-  t.correct += correct;
-}
-
-// Counts correct units per value of `classes` ([batch] or [batch, k] with k units per example).
+// Counts correct units per value of `classes` ([batch] or [batch, k] with k
+// units per example; negative values are absent units), each example's units
+// of one value as one example of that value's tally.
 void tally_by(const at::Tensor& classes, const at::Tensor& unit_correct, std::map<int64_t, Tally>& into) {
-  at::Tensor values = classes.reshape({-1}).cpu();
-  at::Tensor correct = unit_correct.reshape({-1}).cpu();
+  const at::Tensor values = classes.cpu().contiguous();
+  const at::Tensor correct = unit_correct.cpu().contiguous();
+  const int64_t rows = values.size(0), k = values.numel() / std::max<int64_t>(rows, 1);
   const int64_t* v = values.data_ptr<int64_t>();
   const bool* c = correct.data_ptr<bool>();
-  for (int64_t i = 0; i < values.numel(); ++i)
-    if (v[i] >= 0) add(into[v[i]], 1, c[i] ? 1 : 0);
+  for (int64_t i = 0; i < rows; ++i) {
+    std::map<int64_t, std::pair<int64_t, int64_t>> row;  // value -> (units, correct)
+    for (int64_t j = i * k; j < (i + 1) * k; ++j)
+      if (v[j] >= 0) {
+        ++row[v[j]].first;
+        row[v[j]].second += c[j] ? 1 : 0;
+      }
+    for (const auto& [value, counts] : row) add_example(into[value], counts.first, counts.second);
+  }
 }
 
 // Appends the misses among `unit_ok` [batch, units] (units == 1: the unit is
@@ -120,6 +125,36 @@ at::Tensor scored_loss(const at::Tensor& logits, const at::Tensor& targets, int6
   return at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), t, {}, at::Reduction::Mean, -1);
 }
 
+void add_example(Tally& into, int64_t units, int64_t correct) {
+  if (units == 0) return;
+  const double n = static_cast<double>(units), c = static_cast<double>(correct);
+  into.n += units;
+  into.correct += correct;
+  into.examples += 1;
+  into.largest = std::max(into.largest, units);
+  into.sum_n2 += n * n;
+  into.sum_nc += n * c;
+  into.sum_c2 += c * c;
+}
+
+void add_rows(Tally& into, const at::Tensor& ok, const at::Tensor& present) {
+  const at::Tensor units = present.sum(1).cpu().to(at::kLong).contiguous();
+  const at::Tensor correct = (ok & present).sum(1).cpu().to(at::kLong).contiguous();
+  const int64_t* u = units.data_ptr<int64_t>();
+  const int64_t* c = correct.data_ptr<int64_t>();
+  for (int64_t i = 0; i < units.numel(); ++i) add_example(into, u[i], c[i]);
+}
+
+void add_groups(Tally& into, const at::Tensor& ok, const at::Tensor& groups) {
+  if (groups.numel() == 0) return;
+  const at::Tensor ids = std::get<1>(at::_unique(groups.cpu().to(at::kLong), true, true));  // 0..G-1
+  const at::Tensor units = at::bincount(ids).contiguous();
+  const at::Tensor correct = at::bincount(ids, ok.cpu().to(at::kDouble)).round().to(at::kLong).contiguous();
+  const int64_t* u = units.data_ptr<int64_t>();
+  const int64_t* c = correct.data_ptr<int64_t>();
+  for (int64_t i = 0; i < units.numel(); ++i) add_example(into, u[i], c[i]);
+}
+
 void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits, Evaluation& into) {
   const int64_t from = batch.targets.size(1) - logits.size(1);
   check_internal(from >= 0, "tally_batch",
@@ -132,7 +167,7 @@ void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits,
   const at::Tensor predicted = logits.argmax(-1);           // [batch, pos - from]
   at::Tensor token_ok = (predicted == targets) | ~scored;  // [batch, pos - from]
   const int64_t n_scored = scored.sum().item<int64_t>();
-  add(into.tokens, n_scored, (token_ok & scored).sum().item<int64_t>());
+  add_rows(into.tokens, token_ok, scored);
   if (from > 0) token_ok = at::cat({at::ones({token_ok.size(0), from}, token_ok.options()), token_ok}, 1);
   at::Tensor log_probs = at::log_softmax(logits, -1);
   at::Tensor picked = log_probs.gather(-1, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1);
@@ -169,10 +204,9 @@ void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits,
                                                   : values.to(unit_ok.device());
     tally_by(at::where(present, per_unit, at::full_like(per_unit, -1)), unit_ok, into.by_class[name]);
   }
-  const int64_t n_ok = unit_ok.sum().item<int64_t>();
-  const int64_t n_units = present.sum().item<int64_t>();
-  add(into.overall, n_units, n_ok);
-  if (n_ok < n_units && static_cast<int64_t>(into.misses.size()) < into.max_misses)
+  const int64_t n_ok_before = into.overall.correct, n_before = into.overall.n;
+  add_rows(into.overall, unit_ok, present);
+  if (into.overall.correct - n_ok_before < into.overall.n - n_before && static_cast<int64_t>(into.misses.size()) < into.max_misses)
     keep_misses(task, batch, predicted, from, token_ok, unit_ok, present, first_example, into);
 }
 

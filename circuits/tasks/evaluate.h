@@ -29,11 +29,32 @@ constexpr int64_t kExhaustiveLimit = 1000000;
 // the same samples (claims/domain.h).
 constexpr int64_t kVerifyBatch = 4096;
 
+// Correct units of `n`, grouped by the example they come from: units of one
+// example (S4's assignments, an attention claim's (example, k) items, a
+// probe's items) are not independent, so the bounds on their rate are taken
+// over examples (claims/stats.h, design_effect). Example i contributes n_i
+// units of which c_i are correct; the sums below are over examples with n_i > 0.
 struct Tally {
   int64_t n = 0;
   int64_t correct = 0;
+  int64_t examples = 0;       // examples with at least one unit
+  int64_t largest = 0;        // the most units of any one example
+  double sum_n2 = 0.0;        // sum of n_i^2
+  double sum_nc = 0.0;        // sum of n_i c_i
+  double sum_c2 = 0.0;        // sum of c_i^2
   double accuracy() const { return n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0; }
 };
+
+// Adds one example with `units` units of which `correct` are correct (nothing when units is 0).
+void add_example(Tally& into, int64_t units, int64_t correct);
+
+// Adds each row of `ok` [batch, k] (bool: unit correct) as one example, of
+// the units where `present` [batch, k] (bool) holds.
+void add_rows(Tally& into, const at::Tensor& ok, const at::Tensor& present);
+
+// Adds `groups` [n] (int64 ids) as examples: the items sharing an id are one
+// example, `ok` [n] (bool) whether each item is correct.
+void add_groups(Tally& into, const at::Tensor& ok, const at::Tensor& groups);
 
 // One unit the model got wrong, kept so that a report can show it as text.
 struct Miss {
@@ -59,8 +80,8 @@ struct Evaluation {
   int64_t n_examples = 0;
   int64_t units_per_example = 1;  // at most this many units per example (S4: 16 assignments; unit ids: pos)
   uint64_t seed = 0;       // sampled domains
-  Tally overall;           // per unit
-  Tally tokens;            // per scored position
+  Tally overall;           // per unit, grouped by example
+  Tally tokens;            // per scored position, grouped by example
   double loss = 0.0;       // mean cross-entropy per scored position (nats)
   // class name -> class value -> tally (per unit), for every class of accuracy_classes.
   std::map<std::string, std::map<int64_t, Tally>> by_class;

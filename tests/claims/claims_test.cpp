@@ -74,6 +74,90 @@ TEST(Stats, BadCountsAreInputErrors) {
 }
 
 // ---------------------------------------------------------------------------
+// Units grouped in examples: the design effect, and the verdicts it changes.
+
+// `examples` examples of `units` units each; the first `failing` examples lose
+// `wrong` units each.
+Tally grouped(int64_t examples, int64_t units, int64_t failing, int64_t wrong) {
+  Tally t;
+  for (int64_t i = 0; i < examples; ++i) add_example(t, units, i < failing ? units - wrong : units);
+  return t;
+}
+
+struct DesignEffectCase {
+  const char* name;
+  Tally tally;
+  double design_effect;
+};
+
+TEST(Stats, DesignEffect) {
+  Tally one_example;
+  add_example(one_example, 40, 30);
+  Tally independent;
+  for (int64_t i = 0; i < 1000; ++i) add_example(independent, 1, i < 15 ? 0 : 1);
+  const std::vector<DesignEffectCase> cases = {
+      // p = 0.985; sum of squares 985 * 0.15^2 + 15 * 9.85^2 = 1477.5 over 10^8, times 1000 / 999,
+      // against 0.985 * 0.015 / 10^4.
+      {"whole examples fail", grouped(1000, 10, 15, 10), 1000.0 / 999.0 * 1477.5e-8 / (0.985 * 0.015e-4)},
+      // One wrong unit in each of 150 examples: less variance than independent units, floored at 1.
+      {"failures spread over examples", grouped(1000, 10, 150, 1), 1.0},
+      {"every unit correct", grouped(1000, 10, 0, 0), 1.0},
+      {"every unit wrong", grouped(1000, 10, 1000, 10), 1.0},
+      {"one unit per example", independent, 1.0},
+      {"a single example", one_example, 40.0},
+  };
+  for (const auto& c : cases) EXPECT_NEAR(design_effect(c.tally), c.design_effect, 1e-9) << c.name;
+}
+
+TEST(Stats, TalliesGroupUnitsByExample) {
+  Tally rows;  // [3, 3]: the last example has no units
+  add_rows(rows, at::tensor({1, 0, 1, 1, 1, 0, 0, 0, 0}).to(at::kBool).view({3, 3}),
+           at::tensor({1, 1, 1, 1, 1, 0, 0, 0, 0}).to(at::kBool).view({3, 3}));
+  Tally groups;
+  add_groups(groups, at::tensor({1, 0, 1, 1, 1}).to(at::kBool), at::tensor({7, 7, 7, 2, 2}).to(at::kLong));
+  for (const Tally* t : {&rows, &groups}) {
+    EXPECT_EQ(t->n, 5);
+    EXPECT_EQ(t->correct, 4);
+    EXPECT_EQ(t->examples, 2);
+    EXPECT_EQ(t->largest, 3);
+    EXPECT_EQ(t->sum_n2, 9.0 + 4.0);
+    EXPECT_EQ(t->sum_nc, 6.0 + 4.0);
+    EXPECT_EQ(t->sum_c2, 4.0 + 4.0);
+  }
+}
+
+// The rule matters: 98.5 % of 10,000 units passes ">= 98 %" as independent
+// units (Wilson lower bound 98.26 %), and still passes when the failures are
+// spread over examples, but fails when whole examples fail: then the 10
+// units of an example are one observation and the bound is that of ~1,000.
+TEST(RateCheck, GroupedUnitsBoundOverExamples) {
+  const Check independent =
+      rate_check("attention", "attends on", "items", 9850, 10000, false, Rule::kRateAtLeast, 0.98);
+  const Check spread =
+      rate_check("attention", "attends on", "items", grouped(1000, 10, 150, 1), false, Rule::kRateAtLeast, 0.98);
+  const Check clustered =
+      rate_check("attention", "attends on", "items", grouped(1000, 10, 15, 10), false, Rule::kRateAtLeast, 0.98);
+  EXPECT_TRUE(independent.pass) << independent.explanation;
+  EXPECT_TRUE(spread.pass) << spread.explanation;
+  EXPECT_EQ(spread.bound, independent.bound);
+  EXPECT_FALSE(clustered.pass) << clustered.explanation;
+  EXPECT_NEAR(clustered.design_effect, 10.01, 0.01);
+  EXPECT_NEAR(clustered.bound, wilson_lower_bound(9850 / clustered.design_effect, 10000 / clustered.design_effect),
+              1e-12);
+  EXPECT_EQ(clustered.examples, 1000);
+  EXPECT_EQ(clustered.explanation,
+            "attends on 98.5% of 10000 items in 1000 examples (Wilson 95% lower bound 97.724% over 999 effective "
+            "items, design effect 10.01) >= 98%: fail");
+  // Its p-value is that of the effective counts, and the exact rate of an exhaustive domain has no design effect.
+  EXPECT_GT(*p_value(clustered), kCheckAlpha);
+  EXPECT_LT(*p_value(spread), kCheckAlpha);
+  const Check exhaustive =
+      rate_check("attention", "attends on", "items", grouped(1000, 10, 15, 10), true, Rule::kRateAtLeast, 0.98);
+  EXPECT_TRUE(exhaustive.pass);
+  EXPECT_EQ(exhaustive.design_effect, 1.0);
+}
+
+// ---------------------------------------------------------------------------
 // A planted mechanism: a 1-layer attention-only model over 4 tokens and 6
 // positions that predicts, at every position p >= 1, the token at p - 1.
 // Residual: one-hot token (dims 0-3) + one-hot position (dims 4-9). The head's

@@ -148,7 +148,7 @@ void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
   context.visit(claim.domain, {}, [&](const Batch& b, const RunResult& r) { tally_batch(task, b, r.logits, before); },
                 nullptr);
   out.checks.push_back(rate_check("accuracy before", "before ablation: correct on", unit_name(before),
-                                  before.overall.correct, before.overall.n, claim.domain.exhaustive,
+                                  before.overall, claim.domain.exhaustive,
                                   claim.pass.before_at_least ? Rule::kBeforeAtLeast : Rule::kNone,
                                   claim.pass.before_at_least.value_or(0.0), claim.pass.bound));
   if (context.control && !out.checks[0].pass) {
@@ -175,10 +175,10 @@ void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
   const std::string what = "after " + to_string(a.method) + "-ablating " +
                            (a.keep_only ? "every head and MLP except " : "") + sites + ": correct on";
   out.checks.push_back(claim.pass.rate_at_least
-                           ? rate_check("accuracy after", what, unit_name(after), after.overall.correct, after.overall.n,
+                           ? rate_check("accuracy after", what, unit_name(after), after.overall,
                                         claim.domain.exhaustive, Rule::kRateAtLeast, *claim.pass.rate_at_least,
                                         claim.pass.bound)
-                           : rate_check("accuracy after", what, unit_name(after), after.overall.correct, after.overall.n,
+                           : rate_check("accuracy after", what, unit_name(after), after.overall,
                                         claim.domain.exhaustive, Rule::kDropToAtMost, *claim.pass.drop_to_at_most,
                                         claim.pass.bound));
   if (!a.by_class.empty()) {
@@ -193,10 +193,10 @@ void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
       const std::string label = a.by_class + "=" + std::to_string(value);
       const Tally& was = before.by_class.at(a.by_class).at(value);
       out.checks.push_back(rate_check("accuracy after " + label, label + ": after ablation correct on",
-                                      unit_name(after), tally.correct, tally.n, claim.domain.exhaustive, Rule::kNone, 0.0,
+                                      unit_name(after), tally, claim.domain.exhaustive, Rule::kNone, 0.0,
                                       claim.pass.bound));
       by_class.x_labels.push_back(std::to_string(value));
-      by_class.values[0].push_back(was.n ? static_cast<double>(was.correct) / static_cast<double>(was.n) : 0.0);
+      by_class.values[0].push_back(was.accuracy());
       by_class.values[1].push_back(out.checks.back().value);
     }
     out.figures.push_back(by_class);

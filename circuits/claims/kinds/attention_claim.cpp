@@ -3,7 +3,6 @@
 #include "circuits/claims/claim.h"
 
 #include <cstdint>
-#include <utility>
 
 namespace circuitcheck {
 namespace {
@@ -30,11 +29,11 @@ Figure mean_pattern(const AttentionSpec& a, const Batch& b, const at::Tensor& pa
   return figure;
 }
 
-// (items whose mass from the query role to the key roles is >= min_mass, items):
-// pattern [batch, query_pos, key_pos] (one head); roles [batch] or [batch, k]
-// (negative positions are absent items).
-std::pair<int64_t, int64_t> count_attention(const at::Tensor& pattern, const at::Tensor& query_role,
-                                            const std::vector<at::Tensor>& key_roles, double min_mass) {
+// Adds to `into` the items whose mass from the query role to the key roles is
+// >= min_mass, grouped by example: pattern [batch, query_pos, key_pos] (one
+// head); roles [batch] or [batch, k] (negative positions are absent items).
+void count_attention(const at::Tensor& pattern, const at::Tensor& query_role, const std::vector<at::Tensor>& key_roles,
+                     double min_mass, Tally& into) {
   const int64_t batch = pattern.size(0), n_keys = pattern.size(2);
   at::Tensor query = (query_role.dim() == 1 ? query_role.unsqueeze(1) : query_role).to(pattern.device());
   const int64_t m = query.size(1);
@@ -50,7 +49,7 @@ std::pair<int64_t, int64_t> count_attention(const at::Tensor& pattern, const at:
   at::Tensor rows = pattern.gather(1, query.clamp_min(0).unsqueeze(-1).expand({batch, m, n_keys}));
   at::Tensor mass = (rows * (counts > 0)).sum(-1);  // [batch, m]
   at::Tensor present = query >= 0;
-  return {((mass >= min_mass) & present).sum().item<int64_t>(), present.sum().item<int64_t>()};
+  add_rows(into, mass >= min_mass, present);
 }
 
 }  // namespace
@@ -82,7 +81,7 @@ std::vector<HookPoint> attention_hooks(const Claim& claim) {
 void run_attention(const RunContext& context, const Claim& claim, Outcome& out) {
   const AttentionSpec& a = std::get<AttentionSpec>(claim.spec);
   const HookPoint hook{HookType::kPattern, a.layer};
-  int64_t hits = 0, items = 0;
+  Tally items;
   bool per_item = false;
   Figure figure;
   context.visit(claim.domain, {hook}, [&](const Batch& b, const RunResult& r) {
@@ -91,9 +90,7 @@ void run_attention(const RunContext& context, const Claim& claim, Outcome& out) 
     const at::Tensor& query = b.roles.at(a.query);
     per_item = query.dim() == 2;
     const at::Tensor pattern = r.cache.at(hook).select(1, a.head);  // [batch, query_pos, key_pos]
-    auto [h, n] = count_attention(pattern, query, keys, a.min_mass);
-    hits += h;
-    items += n;
+    count_attention(pattern, query, keys, a.min_mass, items);
     if (figure.values.empty()) figure = mean_pattern(a, b, pattern);
   }, nullptr);
   if (!figure.values.empty()) out.figures.push_back(figure);
@@ -101,7 +98,7 @@ void run_attention(const RunContext& context, const Claim& claim, Outcome& out) 
   for (const auto& k : a.keys) keys += (keys.empty() ? "" : ", ") + k;
   const std::string what = "L" + std::to_string(a.layer) + "H" + std::to_string(a.head) + " attention mass " + a.query +
                            " -> {" + keys + "} >= " + number(a.min_mass) + " on";
-  out.checks.push_back(rate_check("attention", what, per_item ? "(example, k) items" : "examples", hits, items,
+  out.checks.push_back(rate_check("attention", what, per_item ? "(example, k) items" : "examples", items,
                                   claim.domain.exhaustive, Rule::kRateAtLeast, *claim.pass.rate_at_least, claim.pass.bound));
 }
 

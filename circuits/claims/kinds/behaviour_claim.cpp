@@ -20,7 +20,7 @@ void behaviour_checks(const Claim& claim, const Evaluation& e, Outcome& out) {
   }
   const double threshold = *claim.pass.rate_at_least;
   if (b.by_class.empty()) {
-    out.checks.push_back(rate_check("accuracy", "correct on", unit_name(e), e.overall.correct, e.overall.n,
+    out.checks.push_back(rate_check("accuracy", "correct on", unit_name(e), e.overall,
                                     claim.domain.exhaustive, Rule::kRateAtLeast, threshold, claim.pass.bound));
     return;
   }
@@ -42,7 +42,7 @@ void behaviour_checks(const Claim& claim, const Evaluation& e, Outcome& out) {
     const std::string label = b.by_class + "=" + std::to_string(value);
     const bool claimed = b.class_values.empty() ||
                          std::find(b.class_values.begin(), b.class_values.end(), value) != b.class_values.end();
-    out.checks.push_back(rate_check("accuracy " + label, label + ": correct on", unit_name(e), tally.correct, tally.n,
+    out.checks.push_back(rate_check("accuracy " + label, label + ": correct on", unit_name(e), tally,
                                     claim.domain.exhaustive, claimed ? Rule::kRateAtLeast : Rule::kNone, threshold,
                                     claim.pass.bound));
     figure.x_labels.push_back(std::to_string(value));
@@ -56,14 +56,14 @@ void behaviour_checks(const Claim& claim, const Evaluation& e, Outcome& out) {
   out.figures.push_back(figure);
 }
 
-// Whether a behaviour claim's accuracy checks would fail even if `more` units
-// after those tallied in `e` were all correct (each rate only rises with them).
-bool certainly_fails(const Claim& claim, Evaluation e, int64_t more) {
+// Whether a behaviour claim's accuracy checks would fail even if
+// `more_examples` examples after those tallied in `e` each had
+// e.units_per_example units of every class, all correct.
+bool certainly_fails(const Claim& claim, Evaluation e, int64_t more_examples) {
   const BehaviourSpec& b = std::get<BehaviourSpec>(claim.spec);
-  if (more <= 0 || b.metric == BehaviourMetric::kLoss) return false;
+  if (more_examples <= 0 || b.metric == BehaviourMetric::kLoss) return false;
   const auto add = [&](Tally& t) {
-    t.n += more;
-    t.correct += more;
+    for (int64_t i = 0; i < more_examples; ++i) add_example(t, e.units_per_example, e.units_per_example);
   };
   add(e.overall);
   if (!b.by_class.empty()) {
@@ -107,7 +107,7 @@ void run_behaviour(const RunContext& context, const Claim& claim, Outcome& out) 
   const Task& task = context.task;
   Evaluation e = empty_evaluation(task);
   const int64_t total = domain_examples(claim.domain, task.domain_size);
-  const auto done = [&] { return certainly_fails(claim, e, (total - e.n_examples) * e.units_per_example); };
+  const auto done = [&] { return certainly_fails(claim, e, total - e.n_examples); };
   context.visit(
       claim.domain, {}, [&](const Batch& b, const RunResult& r) { tally_batch(task, b, r.logits, e); },
       context.control && total >= 0 ? std::function<bool()>(done) : nullptr);

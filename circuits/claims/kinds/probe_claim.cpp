@@ -42,12 +42,12 @@ at::Tensor permuted(const at::Tensor& labels, uint64_t seed) {
 Check selectivity(const at::Tensor& x, const at::Tensor& labels, const at::Tensor& groups, const ProbeSpec& p,
                   const ProbeFit& fit) {
   const ProbeFit control = fit_probe(x, permuted(labels, kControlTaskSeed), groups, p.train_fraction, p.seed);
-  const double control_rate = static_cast<double>(control.test_correct) / static_cast<double>(control.test_n);
+  const double control_rate = control.test.accuracy();
   return value_check("probe_selectivity",
                      "selectivity (held-out accuracy minus " + percent(control_rate) +
                          " on the control task, labels permuted across items with seed " +
                          std::to_string(kControlTaskSeed) + "):",
-                     static_cast<double>(fit.test_correct) / static_cast<double>(fit.test_n) - control_rate,
+                     fit.test.accuracy() - control_rate,
                      Rule::kNone, 0.0);
 }
 
@@ -145,18 +145,18 @@ void run_probe(const RunContext& context, const Claim& claim, Outcome& out) {
                              ", majority " + percent(fit.majority_rate) + "): held-out correct on";
     if (h == 0) {
       const bool at_most = claim.pass.rate_at_most.has_value();
-      out.checks.push_back(rate_check("probe_accuracy", what, "items", fit.test_correct, fit.test_n,
+      out.checks.push_back(rate_check("probe_accuracy", what, "items", fit.test,
                                       claim.domain.exhaustive, at_most ? Rule::kRateAtMost : Rule::kRateAtLeast,
                                       at_most ? *claim.pass.rate_at_most : *claim.pass.rate_at_least,
                                       claim.pass.bound));
       if (claim.pass.rate_at_most && claim.pass.rate_at_least)
-        out.checks.push_back(rate_check("probe_accuracy", what, "items", fit.test_correct, fit.test_n,
+        out.checks.push_back(rate_check("probe_accuracy", what, "items", fit.test,
                                         claim.domain.exhaustive, Rule::kRateAtLeast, *claim.pass.rate_at_least,
                                         claim.pass.bound));
       if (!context.control && !p.control_task_seed) out.checks.push_back(selectivity(x, true_labels, all_groups, p, fit));
     } else {
-      out.checks.push_back(rate_check("probe_accuracy " + hook_name(hooks[h]), what, "items", fit.test_correct,
-                                      fit.test_n, claim.domain.exhaustive, claim.pass.compare_at_most ? Rule::kCompareAtMost : Rule::kNone,
+      out.checks.push_back(rate_check("probe_accuracy " + hook_name(hooks[h]), what, "items", fit.test,
+                                      claim.domain.exhaustive, claim.pass.compare_at_most ? Rule::kCompareAtMost : Rule::kNone,
                                       claim.pass.compare_at_most.value_or(0.0), claim.pass.bound));
     }
     figure.x_labels.push_back(hook_name(hooks[h]));
