@@ -73,9 +73,19 @@ const Check* headline_check(const Outcome& outcome) {
 
 ControlCheck on_control(const Check& c) {
   if (c.pass) return ControlCheck::kPasses;
+  if (!c.undefined.empty() && c.rule != Rule::kNone)
+    return direction(c.rule) == Direction::kAtLeast ? ControlCheck::kFails : ControlCheck::kPasses;
   if (c.rule == Rule::kForAll) return c.successes < c.trials ? ControlCheck::kFails : ControlCheck::kInconclusive;
   const bool misses = direction(c.rule) == Direction::kAtMost ? c.other_bound > c.threshold : c.other_bound < c.threshold;
   return misses ? ControlCheck::kFails : ControlCheck::kInconclusive;
+}
+
+bool is_rate(const Check& c) { return c.basis != "value" && c.resamples == 0; }
+
+void mark_undefined(Check& c, const std::string& why) {
+  c.undefined = why;
+  c.pass = c.rule == Rule::kNone;
+  c.explanation += " (undefined: " + why + ")";
 }
 
 bool fails_with_certainty(const Outcome& outcome) {
@@ -170,15 +180,44 @@ Check value_check(const std::string& name, const std::string& what, double value
   return c;
 }
 
-std::vector<Check> value_checks(const std::string& name, const std::string& what, double value, const PassRule& pass) {
+Check value_check(const std::string& name, const std::string& what, double value, const Bootstrap& interval, Rule rule,
+                  double threshold) {
+  Check c = value_check(name, what, value, Rule::kNone, 0.0);
+  c.rule = rule;
+  c.threshold = threshold;
+  c.examples = interval.examples;
+  c.resamples = static_cast<int64_t>(interval.draws.size());
+  c.resample_seed = interval.seed;
+  const bool at_most = direction(rule) == Direction::kAtMost;
+  c.basis = at_most ? "bootstrap_upper" : "bootstrap_lower";
+  c.bound = at_most ? interval.upper : interval.lower;
+  c.other_bound = at_most ? interval.lower : interval.upper;
+  c.explanation = what + " " + number(value) + " (bootstrap 95% " + (at_most ? "upper" : "lower") + " bound " +
+                  number(c.bound) + " over " + std::to_string(interval.examples) + " examples, " +
+                  std::to_string(c.resamples) + " resamples, seed " + std::to_string(interval.seed) + ")";
+  if (rule == Rule::kNone) return c;
+  c.resampled_p_value = bootstrap_p_value(interval, threshold, !at_most);
+  c.pass = at_most ? c.bound <= threshold : c.bound >= threshold;
+  c.explanation += std::string(at_most ? " <= " : " >= ") + number(threshold) + ": " + (c.pass ? "pass" : "fail");
+  return c;
+}
+
+std::vector<Check> value_checks(const std::string& name, const std::string& what, double value, const PassRule& pass,
+                                const Bootstrap* interval) {
   std::vector<Check> out;
-  if (pass.value_at_least) out.push_back(value_check(name, what, value, Rule::kValueAtLeast, *pass.value_at_least));
-  if (pass.value_at_most) out.push_back(value_check(name, what, value, Rule::kValueAtMost, *pass.value_at_most));
+  const auto one = [&](Rule rule, double threshold) {
+    return interval ? value_check(name, what, value, *interval, rule, threshold)
+                    : value_check(name, what, value, rule, threshold);
+  };
+  if (pass.value_at_least) out.push_back(one(Rule::kValueAtLeast, *pass.value_at_least));
+  if (pass.value_at_most) out.push_back(one(Rule::kValueAtMost, *pass.value_at_most));
   return out;
 }
 
 std::optional<double> p_value(const Check& c) {
   if (c.rule == Rule::kNone || c.rule == Rule::kForAll || c.basis == "value") return std::nullopt;
+  if (!c.undefined.empty()) return 1.0;
+  if (c.resamples > 0) return c.resampled_p_value;
   if (c.trials == 0) return 1.0;
   if (c.basis == "exact") return c.pass ? 0.0 : 1.0;
   const bool at_least = direction(c.rule) == Direction::kAtLeast;
@@ -199,9 +238,12 @@ json Check::to_json() const {
     j["successes"] = successes;
     j["trials"] = trials;
   }
-  if (examples > 0) {
-    j["examples"] = examples;
-    j["design_effect"] = design_effect;
+  if (examples > 0) j["examples"] = examples;
+  if (examples > 0 && resamples == 0) j["design_effect"] = design_effect;
+  if (!undefined.empty()) j["undefined"] = undefined;
+  if (resamples > 0) {
+    j["resamples"] = resamples;
+    j["resample_seed"] = resample_seed;
   }
   if (rule != Rule::kNone) {
     j["rule"] = to_string(rule);

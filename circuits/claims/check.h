@@ -6,6 +6,7 @@
 // them.
 #pragma once
 
+#include "circuits/claims/bootstrap.h"
 #include "circuits/claims/domain.h"
 #include "circuits/claims/figure.h"
 #include "circuits/model/intervention.h"
@@ -64,17 +65,29 @@ struct Check {
   int64_t trials = 0;     // rates only; 0 for values
   // Rates whose units are grouped in examples (Tally), sampled: the examples,
   // and the design effect (stats.h) by which the bounds widen; 0 and 1 otherwise.
+  // Values with a bootstrap interval: the examples resampled.
   int64_t examples = 0;
   double design_effect = 1.0;
+  // Values with a bootstrap interval (bootstrap.h): its resamples and seed and
+  // the p-value of the check (bootstrap_p_value); 0 resamples otherwise.
+  int64_t resamples = 0;
+  uint64_t resample_seed = 0;
+  double resampled_p_value = 1.0;
   std::string basis;      // what was compared: a rate's "exact" value (exhaustive domain), its
                           // "wilson_lower", "wilson_upper", "clopper_pearson_lower" or
-                          // "clopper_pearson_upper" bound (sampled), or a "value"
+                          // "clopper_pearson_upper" bound (sampled), a sampled value's
+                          // "bootstrap_lower" or "bootstrap_upper" bound, or a "value"
+                          // (computed without sampling: weights, an exhaustive domain)
   double bound = 0.0;     // the compared number: the value for "exact" and "value", else the bound
   double other_bound = 0.0;  // the bound on the other side of the value (the upper bound where `bound`
                              // is the lower): a control fails the check only when it misses too
   Rule rule = Rule::kNone;
   double threshold = 0.0;
   bool pass = false;      // true for unthresholded values
+  // Non-empty when the quantity does not exist on this model, and why: a
+  // recovery with no gap to recover (patching.h, has_gap). The check fails;
+  // on a control, see on_control.
+  std::string undefined;
   std::string explanation;  // "correct on 100% of 20000 examples (Wilson 95% lower bound 99.986%) >= 99.9%: pass"
 
   nlohmann::json to_json() const;
@@ -84,11 +97,11 @@ struct Check {
 // threshold exactly when its p-value (p_value) is at most this.
 constexpr double kCheckAlpha = 0.05;
 
-// The one-sided p-value of a thresholded rate check's null hypothesis "the
-// true rate is on the failing side of the threshold" (stats.h, by the bound
-// its basis names); 0 or 1 for an exact rate (an exhaustive domain: pass or
-// not), 1 with no trials. nullopt for unthresholded checks, for_all checks
-// and values (a point estimate carries no p-value).
+// The one-sided p-value of a thresholded check's null hypothesis "the true
+// rate (value) is on the failing side of the threshold": by the bound its
+// basis names (stats.h; a bootstrap's resampled_p_value); 0 or 1 for an exact
+// rate (an exhaustive domain: pass or not), 1 with no trials. nullopt for
+// unthresholded checks, for_all checks and values computed without sampling.
 std::optional<double> p_value(const Check& check);
 
 // How a check comes out on a control, where only a certain failure counts:
@@ -96,7 +109,10 @@ std::optional<double> p_value(const Check& check);
 // `other_bound` misses it too (an "at least" rule's upper bound is below the
 // threshold, an "at most" rule's lower bound above it), kInconclusive in
 // between. A for_all check fails with a counterexample and is inconclusive
-// when generation gave up; an unthresholded check passes.
+// when generation gave up; an unthresholded check passes. An undefined check
+// (a recovery without a gap) fails with certainty under an "at least" rule:
+// the effect it claims is absent; under an "at most" rule it passes, as the
+// control cannot test it (a model without the effect has nothing to limit).
 enum class ControlCheck { kFails, kInconclusive, kPasses };
 ControlCheck on_control(const Check& check);
 // "fails", "inconclusive", "passes".
@@ -119,9 +135,17 @@ Check rate_check(const std::string& name, const std::string& what, const std::st
 // A value check: `rule` is kValueAtLeast or kValueAtMost (or kNone: reported only).
 Check value_check(const std::string& name, const std::string& what, double value, Rule rule, double threshold);
 
+// A value measured on sampled examples, with its bootstrap over them
+// (bootstrap.h): an "at least" rule passes on interval.lower, an "at most"
+// rule on interval.upper (basis "bootstrap_lower" or "bootstrap_upper"); the
+// other quantile is other_bound.
+Check value_check(const std::string& name, const std::string& what, double value, const Bootstrap& interval, Rule rule,
+                  double threshold);
+
 // Every value check the pass rule sets on one value (value_at_least and/or
-// value_at_most); none when it sets neither.
-std::vector<Check> value_checks(const std::string& name, const std::string& what, double value, const PassRule& pass);
+// value_at_most); none when it sets neither. With `interval`, on its bounds.
+std::vector<Check> value_checks(const std::string& name, const std::string& what, double value, const PassRule& pass,
+                                const Bootstrap* interval = nullptr);
 
 // A claim on one model.
 struct Outcome {
@@ -138,6 +162,13 @@ struct Outcome {
 
   nlohmann::json to_json() const;
 };
+
+// Whether a check is a rate (a fraction in [0, 1]: its basis is exact, Wilson
+// or Clopper-Pearson) rather than a value (basis value or bootstrap_*).
+bool is_rate(const Check& check);
+
+// Makes `check` undefined (Check::undefined) for `why`: it fails, and its explanation says why.
+void mark_undefined(Check& check, const std::string& why);
 
 // True when some check with a rule fails on `outcome` with certainty (on_control).
 bool fails_with_certainty(const Outcome& outcome);

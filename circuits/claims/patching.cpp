@@ -1,5 +1,7 @@
 #include "circuits/claims/patching.h"
 
+#include "circuits/claims/bootstrap.h"
+
 #include "circuits/formats/error.h"
 
 namespace circuitcheck {
@@ -127,6 +129,12 @@ PatchingSweep patching_sweep(const HookedTransformer& model, const RunResult& cl
     for (int64_t i = 0; i < n; ++i) out.patched[l][sites[i] + offset] = metric(r.logits.narrow(0, i * batch, batch));
   }
   return out;
+}
+
+bool has_gap(const at::Tensor& gaps, bool exhaustive, uint64_t seed) {
+  if (gaps.numel() == 0) return false;
+  if (exhaustive) return gaps.to(at::kDouble).mean().item<double>() > 1e-6;
+  return ratio_bootstrap(gaps, at::ones_like(gaps, at::kDouble), seed).lower > 0.0;
 }
 
 }  // namespace circuitcheck

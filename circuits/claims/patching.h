@@ -44,6 +44,14 @@ at::Tensor counterfactual_tokens(const Batch& batch, const std::string& role, in
 // Returns [batch] (float, nats).
 at::Tensor target_log_prob(const at::Tensor& logits, const at::Tensor& targets, int64_t from);
 
+// Whether the counterfactual changes the output, so that a recovery of its
+// effect exists: `gaps` [examples] (each example's clean minus counterfactual
+// metric, nats) has a positive mean, on its one-sided 95 % bootstrap lower
+// bound (bootstrap.h, seeded with `seed`) when sampled, and a mean above
+// 1e-6 when exhaustive. At random init the gap is typically a fraction of a
+// nat and within its noise: no recovery is defined there.
+bool has_gap(const at::Tensor& gaps, bool exhaustive, uint64_t seed);
+
 // `(patched - corrupt).sum() / (clean - corrupt).sum()` over the last dimension
 // (examples); patched [..., batch], clean and corrupt [batch]. NaN where the gap is 0.
 at::Tensor recovery(const at::Tensor& patched, const at::Tensor& clean, const at::Tensor& corrupt);

@@ -2,10 +2,12 @@
 
 #include "circuits/claims/kinds/ablation_claim.h"
 #include "circuits/claims/kinds/fourier_claim.h"
+#include "circuits/claims/kinds/item_patching_claim.h"
 #include "circuits/claims/kinds/probe_claim.h"
 #include "circuits/formats/error.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 #include <tuple>
@@ -222,10 +224,27 @@ std::vector<PlaceboRun> placebo_runs(const Claim& claim, const std::string& cont
     placebo.placebo_seed = control_seed(control, "placebo", where);
     return {{control, control, placebo}};
   }
+  if (const ItemPatchingSpec* items = std::get_if<ItemPatchingSpec>(&claim.spec)) {
+    int lowest = std::numeric_limits<int>::max();
+    for (const ItemLayerRule& rule : items->rules) lowest = std::min(lowest, rule.layer);
+    check(lowest > 0, where, context + ": an item_patching placebo patches a layer below the claimed ones; there is none below layer 0");
+    const auto at_layer = [&](int layer) {
+      ItemPatchingSpec placebo = *items;
+      placebo.placebo_layer = layer;
+      return placebo;
+    };
+    if (control != "placebo:all") {
+      const uint64_t seed = control_seed(control, "placebo", where);
+      return {{control, control, at_layer(static_cast<int>(sample_rows(lowest, 1, seed, where)[0].item<int64_t>()))}};
+    }
+    std::vector<PlaceboRun> out;
+    for (int layer = 0; layer < lowest; ++layer) out.push_back({control, control + "/L" + std::to_string(layer), at_layer(layer)});
+    return out;
+  }
   const AblationSpec* spec = std::get_if<AblationSpec>(&claim.spec);
   check(spec && claim.pass.drop_to_at_most, where,
-        context + ": a placebo reaches a necessity ablation (kind ablation with drop_to_at_most) or a fourier "
-                  "restricted_excluded claim only");
+        context + ": a placebo reaches a necessity ablation (kind ablation with drop_to_at_most), a fourier "
+                  "restricted_excluded claim or an item_patching claim only");
   std::vector<Dim> dims;
   for (const AblationSite& s : spec->sites) dims.push_back(placebo_dim(s, config));
   const std::vector<std::vector<int64_t>> free = free_components(*spec, dims, config, where, context);

@@ -32,6 +32,13 @@
 // so the placebo fails both "accuracy restricted" and "accuracy excluded".
 // "placebo:all" does not apply (C(56 - k, k) choices at p = 113).
 //
+// For an item_patching claim, the placebo patches the same items at an
+// earlier layer: every rule moves to one layer below the lowest claimed
+// layer, drawn with the seed ("placebo:all": each such layer, labelled
+// "placebo:all/L<layer>"). A value that the claim says has arrived at its
+// items' positions by layer L must not be there before (an "at least" rule
+// fails there); an "at most" rule is only lower there, so no placebo tests it.
+//
 // The control task (Hewitt & Liang 2019) is the probe's specificity control:
 //   "control_task"          a probe claim on its labels permuted across the
 //   "control_task:<seed>"   domain's items (seed 0, or that seed)
@@ -59,8 +66,8 @@ constexpr int64_t kMaxPlacebos = 16;
 // "placebo:all"): each its label and the claim's spec with the placebo's
 // sites (or frequencies, or permuted labels). Throws InputError "<where>:
 // control '<name>': ..." when the name is malformed, a placebo's claim is
-// neither an ablation with drop_to_at_most nor a fourier restricted_excluded
-// claim, a control task's claim is not a probe, a site has too few other components (a
+// not an ablation with drop_to_at_most, a fourier restricted_excluded claim
+// or an item_patching claim with a layer below its rules, a control task's claim is not a probe, a site has too few other components (a
 // layer whose heads are all claimed, a one-layer model; fewer than k other
 // frequencies), or "placebo:all" would run more than kMaxPlacebos.
 std::vector<PlaceboRun> placebo_runs(const Claim& claim, const std::string& control, const Config& config,

@@ -490,7 +490,7 @@ Figure checks_figure(const ClaimResult& r) {
       if (c.rule == Rule::kNone) continue;
       if (std::find(f.x_labels.begin(), f.x_labels.end(), c.name) == f.x_labels.end()) f.x_labels.push_back(c.name);
       thresholds.insert(c.threshold);
-      values_only = values_only && c.basis == "value";
+      values_only = values_only && !is_rate(c);
     }
   f.y_title = values_only ? "value" : "rate";
   for (const Outcome* m : models) {

@@ -83,7 +83,7 @@ Summary summarize(const std::vector<SystemReport>& reports) {
   return total;
 }
 
-std::string check_quantity(const Check& check, double x) { return check.basis == "value" ? number(x) : percent(x); }
+std::string check_quantity(const Check& check, double x) { return is_rate(check) ? percent(x) : number(x); }
 
 std::string describe_domain(const Domain& domain, const std::optional<int64_t>& domain_size) {
   if (domain.weights_only()) return "weights (no examples)";

@@ -171,7 +171,13 @@ void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits,
   if (from > 0) token_ok = at::cat({at::ones({token_ok.size(0), from}, token_ok.options()), token_ok}, 1);
   at::Tensor log_probs = at::log_softmax(logits, -1);
   at::Tensor picked = log_probs.gather(-1, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1);
-  const double total_loss = -(picked * scored).sum().item<double>();
+  const at::Tensor example_loss = -(picked * scored).sum(1).to(at::kCPU, at::kDouble).contiguous();
+  const at::Tensor example_scored = scored.sum(1).to(at::kCPU, at::kDouble).contiguous();
+  into.example_loss.insert(into.example_loss.end(), example_loss.data_ptr<double>(),
+                           example_loss.data_ptr<double>() + example_loss.numel());
+  into.example_scored.insert(into.example_scored.end(), example_scored.data_ptr<double>(),
+                             example_scored.data_ptr<double>() + example_scored.numel());
+  const double total_loss = example_loss.sum().item<double>();
   const double prior = into.loss * static_cast<double>(into.tokens.n - n_scored);
   into.loss = into.tokens.n ? (prior + total_loss) / static_cast<double>(into.tokens.n) : 0.0;
   const int64_t first_example = into.n_examples;

@@ -83,6 +83,11 @@ struct Evaluation {
   Tally overall;           // per unit, grouped by example
   Tally tokens;            // per scored position, grouped by example
   double loss = 0.0;       // mean cross-entropy per scored position (nats)
+  // Each example's summed cross-entropy over its scored positions (nats) and
+  // its number of scored positions, in example order: the terms of `loss`
+  // by example, for its bootstrap (claims/bootstrap.h).
+  std::vector<double> example_loss;
+  std::vector<double> example_scored;
   // class name -> class value -> tally (per unit), for every class of accuracy_classes.
   std::map<std::string, std::map<int64_t, Tally>> by_class;
   int64_t max_misses = 0;    // tally_batch keeps at most this many misses ...

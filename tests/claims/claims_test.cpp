@@ -1044,6 +1044,31 @@ TEST(ItemPatching, DepthNeedsLayersOnTheShippedModelAndNotAtRandomInit) {
   const ClaimResult wrong =
       verify_s4(item_patching_claim({{{"layer", 1}, {"class_values", {1}}, {"value_at_least", 0.9}}}), ck.model);
   EXPECT_EQ(wrong.verdict, Verdict::kFail) << wrong.explanation;
+
+  // At random init the counterfactual changes nothing beyond its noise: the
+  // recovery is undefined, which fails the "at least" rule with certainty.
+  EXPECT_NE(r.controls[0].checks[1].undefined, "");
+  EXPECT_EQ(on_control(r.controls[0].checks[1]), ControlCheck::kFails);
+  EXPECT_EQ(r.checkpoint.checks[1].basis, "bootstrap_lower");
+  EXPECT_EQ(r.checkpoint.checks[1].resamples, kResamples);
+}
+
+// The placebo patches the same items at each earlier layer, under the claim's check names.
+TEST(ItemPatching, PlaceboPatchesEarlierLayers) {
+  json claim = item_patching_claim({{{"layer", 2}, {"class_values", {1}}, {"value_at_least", 0.5}}});
+  claim["controls"] = {"placebo:all"};
+  const ClaimFile file = parse_claim_file(s4_file(claim), "claims/variable_renaming.json");
+  const Claim parsed =
+      parse_claims(file, *claim_task(file), find_task("variable_renaming").config(Scale::kCpu)).at(0);
+  ASSERT_EQ(parsed.placebos.size(), 2u);
+  EXPECT_EQ(parsed.placebos[0].label, "placebo:all/L0");
+  EXPECT_EQ(parsed.placebos[1].label, "placebo:all/L1");
+  EXPECT_EQ(std::get<ItemPatchingSpec>(parsed.placebos[1].spec).placebo_layer, 1);
+  claim["pass"]["layers"][0]["layer"] = 0;
+  EXPECT_NE(testing_util::claim_parse_error(s4_file(claim), "claims/variable_renaming.json",
+                                            find_task("variable_renaming").config(Scale::kCpu))
+                .find("there is none below layer 0"),
+            std::string::npos);
 }
 
 TEST(ItemPatching, MalformedFieldsNameTheFileAndThePath) {

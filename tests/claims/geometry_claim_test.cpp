@@ -18,6 +18,10 @@
 namespace circuitcheck {
 namespace {
 
+double mean_silhouette(const at::Tensor& points, const at::Tensor& labels) {
+  return silhouettes(points, labels).mean().item<double>();
+}
+
 using nlohmann::json;
 
 at::Tensor random_matrix(int64_t rows, int64_t columns, uint64_t seed) {
@@ -45,13 +49,13 @@ TEST(Silhouette, MatchesAHandComputedValue) {
   const at::Tensor points = at::tensor({0.0, 1.0, 10.0, 11.0}, at::kDouble).unsqueeze(1);
   const at::Tensor labels = at::tensor({0, 0, 1, 1}, at::kLong);
   const double expected = (9.5 / 10.5 + 8.5 / 9.5) / 2;
-  EXPECT_NEAR(silhouette(points, labels), expected, 1e-12);
+  EXPECT_NEAR(mean_silhouette(points, labels), expected, 1e-12);
   // Labels need not be 0..n-1; a point alone in its label scores 0.
-  EXPECT_NEAR(silhouette(points, at::tensor({7, 7, 3, 3}, at::kLong)), expected, 1e-12);
+  EXPECT_NEAR(mean_silhouette(points, at::tensor({7, 7, 3, 3}, at::kLong)), expected, 1e-12);
   const at::Tensor three = at::tensor({0, 0, 1, 2}, at::kLong);
   const double b0 = 10.0, b1 = 9.0;  // nearest other labels: {10} for 0 and 1
-  EXPECT_NEAR(silhouette(points, three), ((b0 - 1) / b0 + (b1 - 1) / b1) / 4, 1e-12);
-  EXPECT_THROW(silhouette(points, at::zeros({4}, at::kLong)), InputError);
+  EXPECT_NEAR(mean_silhouette(points, three), ((b0 - 1) / b0 + (b1 - 1) / b1) / 4, 1e-12);
+  EXPECT_THROW(mean_silhouette(points, at::zeros({4}, at::kLong)), InputError);
 }
 
 TEST(Silhouette, PlantedClustersSeparateAndShuffledLabelsDoNot) {
@@ -61,10 +65,10 @@ TEST(Silhouette, PlantedClustersSeparateAndShuffledLabelsDoNot) {
   const at::Tensor points = centres.index_select(0, labels) + random_matrix(600, 5, 5);
   const at::Tensor projected = principal_components(points, 2);
   ASSERT_EQ(projected.sizes(), (at::IntArrayRef{600, 2}));
-  EXPECT_GT(silhouette(projected, labels), 0.7);
+  EXPECT_GT(mean_silhouette(projected, labels), 0.7);
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(6);
   const at::Tensor shuffled = labels.index_select(0, at::randperm(600, gen, at::TensorOptions().dtype(at::kLong)));
-  EXPECT_LT(std::abs(silhouette(projected, shuffled)), 0.1);
+  EXPECT_LT(std::abs(mean_silhouette(projected, shuffled)), 0.1);
   EXPECT_THROW(principal_components(points, 6), InputError);
 }
 

@@ -18,6 +18,12 @@ Check rate(int64_t successes, int64_t trials, Rule rule, double threshold, bool 
                     trials, exhaustive, rule, threshold);
 }
 
+Check undefined(Rule rule, double threshold) {
+  Check c = value_check("recovery", "restores", 0.03, rule, threshold);
+  mark_undefined(c, "no gap to recover");
+  return c;
+}
+
 struct ControlCase {
   std::string name;
   Check check;
@@ -48,7 +54,10 @@ INSTANTIATE_TEST_SUITE_P(
         ControlCase{"NoTrialsAtMost", rate(0, 0, Rule::kDropToAtMost, 0.1), ControlCheck::kInconclusive},
         ControlCase{"ValueMisses", value_check("recovery", "restores", 0.5, Rule::kValueAtLeast, 0.9),
                     ControlCheck::kFails},
-        ControlCase{"Unthresholded", rate(1, 50, Rule::kNone, 0.0), ControlCheck::kPasses}),
+        ControlCase{"Unthresholded", rate(1, 50, Rule::kNone, 0.0), ControlCheck::kPasses},
+        // A recovery with no gap: the claimed effect is absent (at least), or there is nothing to limit (at most).
+        ControlCase{"UndefinedAtLeastFails", undefined(Rule::kValueAtLeast, 0.9), ControlCheck::kFails},
+        ControlCase{"UndefinedAtMostIsUntested", undefined(Rule::kValueAtMost, 0.1), ControlCheck::kPasses}),
     [](const auto& info) { return info.param.name; });
 
 Outcome outcome(const std::string& model, std::vector<Check> checks) {

@@ -15,7 +15,12 @@ void behaviour_checks(const Claim& claim, const Evaluation& e, Outcome& out) {
   const BehaviourSpec& b = std::get<BehaviourSpec>(claim.spec);
   if (b.metric == BehaviourMetric::kLoss) {
     const std::string what = "loss per scored position (nats) over " + std::to_string(e.n_examples) + " examples";
-    for (Check& c : value_checks("loss", what, e.loss, claim.pass)) out.checks.push_back(std::move(c));
+    std::optional<Bootstrap> interval;
+    if (!claim.domain.exhaustive && e.n_examples > 0)
+      interval = ratio_bootstrap(at::tensor(e.example_loss, at::kDouble), at::tensor(e.example_scored, at::kDouble),
+                                 claim.domain.seed);
+    for (Check& c : value_checks("loss", what, e.loss, claim.pass, interval ? &*interval : nullptr))
+      out.checks.push_back(std::move(c));
     return;
   }
   const double threshold = *claim.pass.rate_at_least;

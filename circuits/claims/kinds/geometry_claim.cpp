@@ -27,8 +27,9 @@ std::vector<std::string> row_labels(const MatrixSource& source, int64_t n) {
 
 void run_silhouette(const Task& task, const Claim& claim, const HookedTransformer& model, Scale scale, Outcome& out) {
   const GeometrySpec& g = std::get<GeometrySpec>(claim.spec);
-  std::vector<at::Tensor> rows, labels;
+  std::vector<at::Tensor> rows, labels, examples;
   std::map<int64_t, std::string> names;  // class value -> legend
+  int64_t seen = 0;
   for_each_batch(task, claim.domain, scale, [&](const Batch& b) {
     const SourceRows r = source_rows(model, g.source, b);
     at::Tensor cls = b.classes.at(g.class_name);
@@ -38,6 +39,9 @@ void run_silhouette(const Task& task, const Claim& claim, const HookedTransforme
     const at::Tensor kept = (item_labels >= 0).nonzero().squeeze(1);
     rows.push_back(r.rows.index_select(0, kept.to(r.rows.device())));
     labels.push_back(item_labels.index_select(0, kept));
+    const at::Tensor example = at::arange(seen, seen + b.tokens.size(0), at::kLong).unsqueeze(1);
+    examples.push_back(example.expand(r.present.sizes()).masked_select(r.present.cpu()).index_select(0, kept.cpu()));
+    seen += b.tokens.size(0);
     const auto found = b.class_names.find(g.class_name);
     const at::Tensor present = std::get<0>(at::_unique(labels.back())).cpu().contiguous();
     for (const int64_t* v = present.data_ptr<int64_t>(); v != present.data_ptr<int64_t>() + present.numel(); ++v) {
@@ -51,12 +55,19 @@ void run_silhouette(const Task& task, const Claim& claim, const HookedTransforme
             plural(m.size(1), "column"));
   // At least two components for the figure when there are two columns.
   const at::Tensor points = principal_components(m, std::min<int64_t>(std::max<int64_t>(g.components, 2), m.size(1)));
-  const double value = silhouette(points.slice(1, 0, g.components), all_labels.to(points.device()));
+  const at::Tensor each = silhouettes(points.slice(1, 0, g.components), all_labels.to(points.device()));
+  const double value = each.mean().item<double>();
+  std::optional<Bootstrap> interval;
+  if (!claim.domain.exhaustive) {
+    const auto [sums, counts] = sums_by_example(each, at::cat(examples));
+    interval = ratio_bootstrap(sums, counts, claim.domain.seed);
+  }
   const std::string by = g.class_name + (g.class_item >= 0 ? "[" + std::to_string(g.class_item) + "]" : "");
   const std::string what = "silhouette by " + by + " of " + g.source.label + " in its top " +
                            std::to_string(g.components) + " principal components over " +
                            std::to_string(m.size(0)) + " items:";
-  for (Check& c : value_checks("silhouette", what, value, claim.pass)) out.checks.push_back(std::move(c));
+  for (Check& c : value_checks("silhouette", what, value, claim.pass, interval ? &*interval : nullptr))
+    out.checks.push_back(std::move(c));
 
   Figure fig;
   fig.type = "scatter";
@@ -118,7 +129,7 @@ at::Tensor principal_components(const at::Tensor& m, int64_t components) {
   return out;
 }
 
-double silhouette(const at::Tensor& points, const at::Tensor& labels) {
+at::Tensor silhouettes(const at::Tensor& points, const at::Tensor& labels) {
   const int64_t n = points.size(0);
   const auto [values, index] = at::_unique(labels.cpu(), true, true);
   const int64_t n_labels = values.size(0);
@@ -126,7 +137,7 @@ double silhouette(const at::Tensor& points, const at::Tensor& labels) {
   const at::Tensor p = points.to(at::kDouble);
   const at::Tensor member = at::one_hot(index.to(p.device()), n_labels).to(at::kDouble);  // [n, labels]
   const at::Tensor counts = member.sum(0);                                                 // [labels]
-  double total = 0.0;
+  std::vector<at::Tensor> out;
   for (int64_t start = 0; start < n; start += kSilhouetteChunk) {
     const int64_t end = std::min(n, start + kSilhouetteChunk);
     const at::Tensor sums = at::cdist(p.slice(0, start, end), p).matmul(member);  // [chunk, labels]
@@ -137,9 +148,9 @@ double silhouette(const at::Tensor& points, const at::Tensor& labels) {
     const at::Tensor larger = at::maximum(a, b);
     const at::Tensor s = at::where((own_count > 1).logical_and(larger > 0), (b - a) / larger.clamp_min(1e-300),
                                    at::zeros_like(a));
-    total += s.sum().item<double>();
+    out.push_back(s.cpu());
   }
-  return total / static_cast<double>(n);
+  return at::cat(out);
 }
 
 at::Tensor cosine_matrix(const at::Tensor& m) {

@@ -50,11 +50,12 @@ struct GeometrySpec {
 // directions: [n, components] float64. Throws InputError when components > d.
 at::Tensor principal_components(const at::Tensor& m, int64_t components);
 
-// The mean silhouette coefficient of points [n, c] with labels [n] (int64):
-// per point (b - a) / max(a, b), a the mean Euclidean distance to the other
-// points of its label, b the smallest mean distance to another label's points;
-// 0 for a point alone in its label. Throws InputError for fewer than 2 labels.
-double silhouette(const at::Tensor& points, const at::Tensor& labels);
+// The silhouette coefficient of each of points [n, c] with labels [n]
+// (int64), [n] float64 (their mean is the silhouette): (b - a) / max(a, b),
+// a the mean Euclidean distance to the other points of its label, b the
+// smallest mean distance to another label's points; 0 for a point alone in
+// its label. Throws InputError for fewer than 2 labels.
+at::Tensor silhouettes(const at::Tensor& points, const at::Tensor& labels);
 
 // Cosines between the rows of m [n, d]: [n, n] float64 (0 where a row is zero).
 at::Tensor cosine_matrix(const at::Tensor& m);

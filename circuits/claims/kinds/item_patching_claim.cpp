@@ -28,24 +28,44 @@ std::string values_label(const std::string& cls, const std::vector<int64_t>& val
   return cls + " {" + out + "}";
 }
 
-// Sums over the domain's items of the effect of the counterfactual and of
-// patching each layer's resid_pre at the items' positions, by class value.
+// The effect of the counterfactual and of patching each layer's resid_pre at
+// the items' positions, summed over each example's items of each class value.
 struct ItemGains {
-  std::map<int64_t, double> gap;                // class value -> sum of clean - corrupt
-  std::vector<std::map<int64_t, double>> gain;  // layer -> class value -> sum of patched - corrupt
+  int64_t examples = 0;
   int64_t n_items = 0;
+  std::map<int64_t, at::Tensor> gap;                // class value -> [examples] double: sum of clean - corrupt
+  std::vector<std::map<int64_t, at::Tensor>> gain;  // layer -> class value -> [examples]: sum of patched - corrupt
 
-  // The share of the gap that patching `layer` recovers for items of `values` (0 without a gap).
-  double recovered(int layer, const std::vector<int64_t>& values) const {
-    double g = 0.0, r = 0.0;
+  // Per example, the gain of patching `layer` and the gap over items of `values` ([examples] each).
+  std::pair<at::Tensor, at::Tensor> terms(int layer, const std::vector<int64_t>& values) const {
+    at::Tensor r = at::zeros({examples}, at::kDouble), g = at::zeros({examples}, at::kDouble);
     for (int64_t v : values) {
       if (!gap.count(v)) continue;
       g += gap.at(v);
       r += gain[layer].at(v);
     }
-    return g > 1e-6 ? r / g : 0.0;
+    return {r, g};
+  }
+  // The share of the gap that patching `layer` recovers for items of `values` (0 without a gap).
+  double recovered(int layer, const std::vector<int64_t>& values) const {
+    const auto [r, g] = terms(layer, values);
+    const double gap_sum = g.sum().item<double>();
+    return gap_sum > 1e-6 ? r.sum().item<double>() / gap_sum : 0.0;
   }
 };
+
+// Appends one slice's per-example sums `part` [n] to into[value], which holds
+// `before` examples once padded with zeros for the slices without the value.
+void append(std::map<int64_t, at::Tensor>& into, int64_t value, const at::Tensor& part, int64_t before) {
+  at::Tensor& t = into[value];
+  if (!t.defined()) t = at::zeros({0}, at::kDouble);
+  t = at::cat({t, at::zeros({before - t.size(0)}, at::kDouble), part});
+}
+
+// Pads every tensor of `into` with zeros to `examples`.
+void pad(std::map<int64_t, at::Tensor>& into, int64_t examples) {
+  for (auto& [value, t] : into) t = at::cat({t, at::zeros({examples - t.size(0)}, at::kDouble)});
+}
 
 ItemGains item_gains(const RunContext& context, const Claim& claim) {
   const Task& task = context.task;
@@ -76,10 +96,12 @@ ItemGains item_gains(const RunContext& context, const Claim& claim) {
     const at::Tensor cls = b.classes.at(p.by_class).t().to(device);  // [K, n]
     const at::Tensor present = mask.any(-1) & (cls >= 0);
     const at::Tensor values = std::get<0>(at::_unique(cls.masked_select(present))).cpu();
-    const auto sum_by_value = [&](const at::Tensor& x, std::map<int64_t, double>& into) {
+    const int64_t before = g.examples;
+    const auto sum_by_value = [&](const at::Tensor& x, std::map<int64_t, at::Tensor>& into) {  // x [K, n]
       for (int64_t i = 0; i < values.size(0); ++i) {
         const int64_t value = values[i].item<int64_t>();
-        into[value] += x.masked_select(present & (cls == value)).sum().item<double>();
+        const at::Tensor part = x.masked_fill(~(present & (cls == value)), 0).sum(0).to(at::kCPU, at::kDouble);
+        append(into, value, part, before);
       }
     };
     sum_by_value(item_clean - item_corrupt, g.gap);
@@ -96,7 +118,10 @@ ItemGains item_gains(const RunContext& context, const Claim& claim) {
       const at::Tensor item_patched = per_item(position_log_prob(run(model, copies, o).logits, targets));
       sum_by_value(item_patched - item_corrupt, g.gain[l]);
     }
+    g.examples += n;
   });
+  pad(g.gap, g.examples);
+  for (auto& layer : g.gain) pad(layer, g.examples);
   return g;
 }
 
@@ -163,25 +188,32 @@ void run_item_patching(const RunContext& context, const Claim& claim, Outcome& o
   const ItemPatchingSpec& p = std::get<ItemPatchingSpec>(claim.spec);
   const ItemGains g = item_gains(context, claim);
   double total_gap = 0.0;
-  for (const auto& [value, sum] : g.gap) total_gap += sum;
+  for (const auto& [value, sums] : g.gap) total_gap += sums.sum().item<double>();
   const std::string changed = p.counterfactual + " changed";
   out.checks.push_back(value_check("gap", "clean minus counterfactual (" + changed +
                                               ") log-probability of each item's targets, nats per item over " +
                                               std::to_string(g.n_items) + " items:",
                                    g.n_items ? total_gap / static_cast<double>(g.n_items) : 0.0, Rule::kNone, 0.0));
   for (const auto& rule : p.rules) {
+    const int layer = p.placebo_layer.value_or(rule.layer);
     const std::string name = "recovery L" + std::to_string(rule.layer) + " " + values_label(p.by_class, rule.class_values);
-    const std::string what = "patching blocks." + std::to_string(rule.layer) + ".hook_resid_pre at each item's " +
+    const std::string what = "patching blocks." + std::to_string(layer) + ".hook_resid_pre at each item's " +
                              "positions restores, for items with " + values_label(p.by_class, rule.class_values) +
                              ", a fraction";
     std::string missing;
     for (int64_t v : rule.class_values)
-      if (!g.gap.count(v) || g.gap.at(v) <= 1e-6) missing += " " + std::to_string(v);
-    for (Check& c : value_checks(name, what, g.recovered(rule.layer, rule.class_values), rule.pass)) {
-      if (!missing.empty()) {  // a claimed class value the counterfactual did not change cannot pass
-        c.pass = false;
-        c.explanation += " (no gap for " + p.by_class + missing + ")";
-      }
+      if (!g.gap.count(v) || !has_gap(g.gap.at(v), claim.domain.exhaustive, claim.domain.seed))
+        missing += " " + std::to_string(v);
+    std::optional<Bootstrap> interval;
+    if (!claim.domain.exhaustive && missing.empty()) {
+      const auto [gain, gap] = g.terms(layer, rule.class_values);
+      interval = ratio_bootstrap(gain, gap, claim.domain.seed);
+    }
+    for (Check& c : value_checks(name, what, g.recovered(layer, rule.class_values), rule.pass,
+                                 interval ? &*interval : nullptr)) {
+      if (!missing.empty())
+        mark_undefined(c, "the counterfactual does not change the output for " + p.by_class + missing +
+                              " beyond its noise: no gap to recover");
       out.checks.push_back(std::move(c));
     }
   }

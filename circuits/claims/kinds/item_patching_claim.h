@@ -3,6 +3,7 @@
 #include "circuits/claims/kinds/kind.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ struct ItemPatchingSpec {
   std::vector<std::string> items;  // [batch, K] roles, one K
   std::string by_class;            // a [batch, K] class
   std::vector<ItemLayerRule> rules;
+  // A placebo run (placebo.h): every rule patched at this layer instead; its
+  // checks keep the claim's names, so that they answer the claim's checks.
+  std::optional<int> placebo_layer;
 };
 
 // Reads the item_patching fields of `v` into its ItemPatchingSpec.

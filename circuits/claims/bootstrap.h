@@ -1,0 +1,49 @@
+// Seeded bootstrap intervals over examples, for values measured on a sample
+// of examples (a loss, a patching recovery, a silhouette): claims/README.md,
+// "Verdicts". Examples are the unit of sampling; the items of one example are
+// resampled together.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace circuitcheck {
+
+// Resamples per bootstrap: enough that a p-value (bootstrap_p_value) can go
+// as low as 1 / 2001, below Holm's level for the smallest of 100 checks at
+// family alpha 0.05 (family.h).
+constexpr int64_t kResamples = 2000;
+
+// A statistic's bootstrap distribution over examples.
+struct Bootstrap {
+  int64_t examples = 0;       // resampled, with replacement, kResamples times
+  uint64_t seed = 0;
+  std::vector<double> draws;  // the statistic on each resample, ascending
+  double lower = 0.0;         // one-sided 95 % lower bound: the 0.05 quantile of draws (linear interpolation)
+  double upper = 0.0;         // one-sided 95 % upper bound: the 0.95 quantile
+};
+
+// The percentile bootstrap of sum(numerator) / sum(denominator) over
+// examples: numerator and denominator [examples] are each example's terms (a
+// mean over items: the example's sum and its item count; a mean over
+// examples: the value and 1). Each resample draws `examples` indices with
+// replacement from std::mt19937_64 seeded with `seed` (its output is fixed by
+// the standard); one whose denominators sum to 0 gives 0. Deterministic for a seed. Throws InputError when the shapes
+// are not [examples] alike or there are no examples.
+Bootstrap ratio_bootstrap(const at::Tensor& numerator, const at::Tensor& denominator, uint64_t seed);
+
+// Per-example terms of per-item `values` [items] (float) of examples
+// `groups` [items] (int64 ids): {sums, counts} [examples], in ascending id.
+std::pair<at::Tensor, at::Tensor> sums_by_example(const at::Tensor& values, const at::Tensor& groups);
+
+// The bootstrap p-value of "the statistic is on the failing side of
+// `threshold`": (1 + draws at or below it) / (1 + kResamples) for an "at
+// least" rule, (1 + draws at or above it) / (1 + kResamples) for an "at most"
+// rule. It is at most about 0.05 when the 95 % bound on that side clears the
+// threshold (the bound is a quantile of the same draws).
+double bootstrap_p_value(const Bootstrap& bootstrap, double threshold, bool at_least);
+
+}  // namespace circuitcheck
