@@ -519,6 +519,7 @@ string claim_section(const SystemReport& report, std::size_t i) {
   s += "<p class=\"domain\"><strong>Domain:</strong> " +
        escape_markup(describe_domain(r.claim.domain, report.domain_size)) + ". <strong>Pass rule:</strong> <code>" +
        escape_markup(r.claim.pass.to_json().dump()) + "</code></p>\n";
+  if (r.family) s += "<p class=\"family\"><strong>Family:</strong> " + escape_markup(family_text(*r.family)) + ".</p>\n";
   const string checks = checks_table(r);
   if (!checks.empty()) s += "<h3>Checks</h3>\n" + checks;
   s += liveness_table(r);

@@ -84,14 +84,16 @@ std::string junit_xml(const std::vector<SystemReport>& reports) {
       const ClaimResult& r = report.results[i];
       suites += "    <testcase" + attribute("classname", report.system) + attribute("name", r.claim.id) +
                 attribute("time", seconds(i < report.run.claim_seconds.size() ? report.run.claim_seconds[i] : 0.0));
+      const string family =
+          r.family ? "      <system-out>" + escape_markup(family_text(*r.family)) + "</system-out>\n" : "";
       if (r.verdict == Verdict::kPass) {
-        suites += "/>\n";
+        suites += family.empty() ? "/>\n" : ">\n" + family + "    </testcase>\n";
         continue;
       }
       const string element = r.verdict == Verdict::kError ? "error" : "failure";
       suites += ">\n      <" + element + attribute("type", to_string(r.verdict)) +
                 attribute("message", failure_message(r, report.domain_size)) + ">" + escape_markup(r.explanation) +
-                "</" + element + ">\n    </testcase>\n";
+                "</" + element + ">\n" + family + "    </testcase>\n";
     }
     suites += "  </testsuite>\n";
   }

@@ -43,6 +43,15 @@ std::string utc_now() {
   return buf;
 }
 
+std::string family_text(const FamilyOutcome& f) {
+  std::string s = "at family alpha " + number(f.alpha) + " (Holm over " + std::to_string(f.tested) +
+                  " checks): " + (f.pass ? "passes" : "does not pass");
+  for (const FamilyCheck& c : f.checks)
+    s += "; " + c.check + " p " + number(c.p_value) + (c.rejected ? " <= " : " > ") + number(c.level) +
+         (c.rejected ? " rejected" : " not rejected");
+  return s;
+}
+
 Summary summarize(const std::vector<ClaimResult>& results) {
   Summary s;
   for (const auto& r : results) {

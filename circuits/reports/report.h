@@ -93,6 +93,10 @@ struct Summary {
 // "; at family alpha 0.05 (Holm over 120 checks): 31 passed", or "" without a family test.
 std::string family_text(const Summary& summary);
 
+// One claim at the family level: "at family alpha 0.05 (Holm over 37
+// checks): passes; accuracy p 0.0005 <= 0.00135 rejected; ...".
+std::string family_text(const FamilyOutcome& family);
+
 Summary summarize(const std::vector<ClaimResult>& results);
 // Summed over the systems of a run.
 Summary summarize(const std::vector<SystemReport>& reports);

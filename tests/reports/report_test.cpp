@@ -157,6 +157,10 @@ TEST(ReportRun, JsonValidatesAgainstTheSchema) {
   // --family-alpha 0.05: every claim still passes at the family level.
   EXPECT_EQ(report["summary"]["family"]["passed"], shipped.size()) << report["summary"].dump();
   EXPECT_NE(verified.output.find("at family alpha 0.05 (Holm over "), std::string::npos) << verified.output;
+  // Each claim's family outcome is in the HTML and in JUnit's system-out.
+  EXPECT_NE(read_file(verified.dir + "/array_index.html").find("<strong>Family:</strong> at family alpha 0.05 (Holm over "),
+            std::string::npos);
+  EXPECT_NE(read_file(verified.junit()).find("<system-out>at family alpha 0.05 (Holm over "), std::string::npos);
   ASSERT_EQ(report["claims"].size(), shipped.size());
   for (std::size_t i = 0; i < shipped.size(); ++i) {
     const json& c = report["claims"][i];
@@ -337,7 +341,8 @@ TEST(ReportRun, HtmlInHeadlessChromiumHasOneRowPerClaimAndItsFigures) {
 }
 
 // ---------------------------------------------------------------------------
-// JUnit XML, parsed by Python's XML parser: "<classname>|<name>|<failure or error>|<type>|<message>" per testcase.
+// JUnit XML, parsed by Python's XML parser: "<classname>|<name>|<failure or error>|<type>|<message>" per testcase
+// (its system-out, the family outcome, aside).
 
 std::string junit_cases(const std::string& file) {
   return run_command(
@@ -348,7 +353,7 @@ std::string junit_cases(const std::string& file) {
              "print(root.tagName, root.getAttribute(\"tests\"), root.getAttribute(\"failures\"), "
              "root.getAttribute(\"errors\"))\n"
              "for case in doc.getElementsByTagName(\"testcase\"):\n"
-             "    bad = [n for n in case.childNodes if n.nodeType == n.ELEMENT_NODE]\n"
+             "    bad = [n for n in case.childNodes if n.nodeType == n.ELEMENT_NODE and n.tagName != \"system-out\"]\n"
              "    kind = bad[0].tagName + \"|\" + bad[0].getAttribute(\"type\") + \"|\" + bad[0].getAttribute(\"message\") "
              "if bad else \"ok||\"\n"
              "    print(case.getAttribute(\"classname\") + \"|\" + case.getAttribute(\"name\") + \"|\" + kind)\n"
