@@ -548,6 +548,22 @@ TEST(PlantedMechanism, ProbeAndPatchingPassWithTheMechanismAndFailWithout) {
     EXPECT_EQ(moved.at(id).verdict, Verdict::kFail) << id << ": " << moved.at(id).explanation;
 }
 
+// The control task is the probe's specificity control: at a threshold that
+// any labelling clears (0.2, about chance for 4 tokens), the probe on
+// permuted labels passes too, so the claim is not falsifiable, though the
+// mechanism is there.
+TEST(PlantedMechanism, AProbeThatTheControlTaskPassesIsNotFalsifiable) {
+  json document = probe_and_patching_claims();
+  document["claims"] = json::array({document["claims"][0]});
+  document["claims"][0]["pass"] = {{"rate_at_least", 0.2}};
+  const ClaimResult r = verify_document(document, previous_token_model(10.0f)).at("previous_readable");
+  EXPECT_EQ(r.verdict, Verdict::kNotFalsifiable) << r.explanation;
+  ASSERT_EQ(r.controls.size(), 2u);
+  EXPECT_EQ(r.controls[1].model, "control_task");
+  EXPECT_TRUE(r.controls[1].pass) << r.controls[1].explanation;
+  EXPECT_NE(r.explanation.find("passes on control control_task"), std::string::npos) << r.explanation;
+}
+
 // Resample ablation and sufficiency (keep_only) on the shipped S2 model: the
 // layer-1 head is necessary; it is not sufficient without layer 0, both are.
 TEST(ShippedAblation, ResampleNecessityAndKeepOnlySufficiency) {
