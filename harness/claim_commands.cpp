@@ -4,6 +4,7 @@
 #include "circuits/claims/claim.h"
 #include "circuits/formats/error.h"
 #include "circuits/formats/text_file.h"
+#include "circuits/reports/checkpoint_table.h"
 #include "circuits/reports/html_report.h"
 #include "circuits/reports/junit.h"
 #include "circuits/reports/report.h"
@@ -25,25 +26,40 @@
 namespace circuitcheck {
 namespace {
 
-// A claim file ready to run: its checkpoint loaded and every claim validated.
+// A claim file and its task, read and checked.
+struct ClaimSource {
+  std::string path;
+  ClaimFile file;
+  std::shared_ptr<const Task> task;
+};
+
+ClaimSource read_source(const std::string& path) {
+  ClaimSource s{path, read_claim_file(path), nullptr};
+  s.task = claim_task(s.file);
+  return s;
+}
+
+// A claim file ready to run on one checkpoint: the checkpoint loaded and every claim validated.
 struct PreparedFile {
   ClaimFile file;
   std::shared_ptr<const Task> task;
   Checkpoint checkpoint;
   std::vector<Claim> claims;
+  std::string checkpoint_label;  // SystemReport::checkpoint_label
 };
 
-PreparedFile prepare(const std::string& path, const Args& args) {
-  PreparedFile p;
-  p.file = read_claim_file(path);
-  p.task = claim_task(p.file);
-  const std::optional<std::string> override_path = args.get("--checkpoint");
-  const std::string where = path + ": /checkpoint" + (override_path ? " (--checkpoint)" : "");
+// The checkpoint at `path`, for errors named `where`.
+Checkpoint load(const std::string& path, const std::string& where, const Args& args) {
   try {
-    p.checkpoint = load_checkpoint(override_path.value_or(p.file.checkpoint), args.get("--config"));
+    return load_checkpoint(path, args.get("--config"));
   } catch (const InputError& e) {
     fail(where, e.what());
   }
+}
+
+// `source` on `checkpoint` (loaded from `where`): the checkpoint must be for the source's task and fit it.
+PreparedFile prepare(const ClaimSource& source, Checkpoint checkpoint, const std::string& where) {
+  PreparedFile p{source.file, source.task, std::move(checkpoint), {}, {}};
   const std::string& system = p.checkpoint.system;
   if (!system.empty() && p.file.task.empty() &&
       find_task(system, where + ": " + p.checkpoint.path + ": metadata \"system\"").name != p.task->name)
@@ -52,6 +68,78 @@ PreparedFile prepare(const std::string& path, const Args& args) {
   check_fits(*p.task, scale_for(*p.task, config), config, where);
   p.claims = parse_claims(p.file, *p.task, config);
   return p;
+}
+
+// The --checkpoint values, then the lines of the --checkpoints list (blank
+// lines and "#" comments skipped, relative paths resolved against the list's
+// folder), each with where it was given.
+std::vector<std::pair<std::string, std::string>> checkpoint_paths(const Args& args) {
+  std::vector<std::pair<std::string, std::string>> paths;
+  if (args.has("--checkpoint"))
+    for (const auto& p : args.flags.at("--checkpoint")) paths.emplace_back(p, "--checkpoint " + p);
+  if (const std::optional<std::string> list = args.get("--checkpoints")) {
+    const std::string text = read_text_file(*list, "verify --checkpoints: " + *list, 1 << 20);
+    std::size_t line_number = 0, start = 0;
+    while (start <= text.size()) {
+      const std::size_t end = std::min(text.find('\n', start), text.size());
+      std::string line = text.substr(start, end - start);
+      start = end + 1;
+      ++line_number;
+      line.erase(0, line.find_first_not_of(" \t\r"));
+      line.erase(line.find_last_not_of(" \t\r") + 1);
+      if (line.empty() || line[0] == '#') continue;
+      const std::filesystem::path p(line);
+      paths.emplace_back(p.is_absolute() ? line : (std::filesystem::path(*list).parent_path() / p).string(),
+                         "verify --checkpoints: " + *list + ": line " + std::to_string(line_number));
+    }
+    check(!paths.empty(), "verify --checkpoints: " + *list, "lists no checkpoint");
+  }
+  return paths;
+}
+
+// Every claim file on the checkpoints it is run on: its own, or the given
+// ones (checkpoint_paths). With one claim file it runs on each of them; with
+// several, each checkpoint goes to the files of the system in its metadata,
+// and every file must get one.
+std::vector<PreparedFile> prepare_all(const Args& args) {
+  std::vector<ClaimSource> sources;
+  for (const auto& path : args.positional) sources.push_back(read_source(path));
+  const auto checkpoints = checkpoint_paths(args);
+  std::vector<std::vector<std::pair<Checkpoint, std::string>>> assigned(sources.size());
+  for (const auto& [path, given] : checkpoints) {
+    Checkpoint ck = load(path, given, args);
+    if (sources.size() == 1) {
+      assigned[0].emplace_back(std::move(ck), sources[0].path + ": /checkpoint (" + given + ")");
+      continue;
+    }
+    check(!ck.system.empty(), given,
+          "the checkpoint names no system in its metadata, so it cannot be matched to one of several claim files; "
+          "verify it with one claim file");
+    const std::string system = find_task(ck.system, given + ": metadata \"system\"").name;
+    bool matched = false;
+    for (std::size_t i = 0; i < sources.size(); ++i)
+      if (sources[i].file.task.empty() && sources[i].task->name == system) {
+        assigned[i].emplace_back(ck, sources[i].path + ": /checkpoint (" + given + ")");
+        matched = true;
+      }
+    check(matched, given, "a " + system + " checkpoint, and no claim file is for " + system);
+  }
+  std::vector<PreparedFile> files;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    if (checkpoints.empty()) {
+      const std::string where = sources[i].path + ": /checkpoint";
+      files.push_back(prepare(sources[i], load(sources[i].file.checkpoint, where, args), where));
+      continue;
+    }
+    check(!assigned[i].empty(), sources[i].path,
+          "no --checkpoint is a " + sources[i].task->name + " checkpoint (give the file's own checkpoint too)");
+    for (auto& [ck, where] : assigned[i]) {
+      files.push_back(prepare(sources[i], std::move(ck), where));
+      if (assigned[i].size() > 1)
+        files.back().checkpoint_label = std::filesystem::path(files.back().checkpoint.path).stem().string();
+    }
+  }
+  return files;
 }
 
 // "3 passed, 0 failed, 0 errors".
@@ -82,18 +170,20 @@ void check_outputs(const std::optional<std::string>& report_dir, const std::opti
     check_replaceable(*junit, "verify --junit");
   }
   if (report_dir) {
-    std::set<std::string> systems;
+    std::set<std::string> names;
     for (const auto& r : reports)
-      check(systems.insert(r.system).second, "verify --report-dir",
-            "two claim files for " + r.system + " would write the same report");
+      check(names.insert(report_name(r)).second, "verify --report-dir",
+            "two runs would write the same report " + report_name(r) + " (two claim files for " + r.system +
+                ", or two checkpoints with the same file name)");
     std::error_code ec;
     std::filesystem::create_directories(*report_dir, ec);
     check(!ec, "verify --report-dir: " + *report_dir, "cannot create the folder: " + ec.message());
     const std::filesystem::path dir(*report_dir);
     for (const auto& r : reports)
       for (const char* extension : {".json", ".html"})
-        check_replaceable((dir / (r.system + extension)).string(), "verify --report-dir");
-    for (const char* name : {"index.html", "junit.xml"}) check_replaceable((dir / name).string(), "verify --report-dir");
+        check_replaceable((dir / (report_name(r) + extension)).string(), "verify --report-dir");
+    for (const char* name : {"index.html", "junit.xml", "checkpoints.json"})
+      check_replaceable((dir / name).string(), "verify --report-dir");
   }
 }
 
@@ -127,22 +217,23 @@ void run_file(PreparedFile& f, SystemReport& report, const at::Device& device, V
   SharedRuns shared;
   plan_claims(f.claims, shared);
   report.run.date = utc_now();
+  const std::string name = report_name(report);
   const Clock::time_point started = Clock::now();
   for (const auto& claim : f.claims) {
-    progress.show(f.task->name + "/" + claim.id);
+    progress.show(name + "/" + claim.id);
     const Clock::time_point claim_started = Clock::now();
     report.results.push_back(verify_claim(*f.task, claim, f.checkpoint.model, controls, &shared));
     report.run.claim_seconds.push_back(elapsed(claim_started));
     const ClaimResult& r = report.results.back();
     progress.clear();
     if (verbosity == Verbosity::kLines)
-      std::cout << claim_line(f.task->name, r, report.run.claim_seconds.back()) << "\n" << std::flush;
+      std::cout << claim_line(name, r, report.run.claim_seconds.back()) << "\n" << std::flush;
     if (verbosity == Verbosity::kVerbose)
-      std::cout << verdict_label(r.verdict) << "  " << f.task->name << "/" << claim.id << ": " << r.explanation
+      std::cout << verdict_label(r.verdict) << "  " << name << "/" << claim.id << ": " << r.explanation
                 << "\n" << std::flush;
   }
   report.run.wall_seconds = elapsed(started);
-  std::cout << f.task->name << ": " << summary_text(summarize(report.results)) << " (" << f.checkpoint.path << ", "
+  std::cout << name << ": " << summary_text(summarize(report.results)) << " (" << f.checkpoint.path << ", "
             << seconds_text(report.run.wall_seconds) << ")\n";
 }
 
@@ -153,9 +244,12 @@ void write_reports(const std::optional<std::string>& report_dir, const std::opti
   if (report_dir) {
     const std::filesystem::path dir(*report_dir);
     for (const auto& r : reports) {
-      outputs.emplace_back((dir / (r.system + ".json")).string(), report_json(r).dump(2) + "\n");
-      outputs.emplace_back((dir / (r.system + ".html")).string(), html_report(r));
+      outputs.emplace_back((dir / (report_name(r) + ".json")).string(), report_json(r).dump(2) + "\n");
+      outputs.emplace_back((dir / (report_name(r) + ".html")).string(), html_report(r));
     }
+    const std::vector<CheckpointTable> tables = checkpoint_tables(reports);
+    if (!tables.empty())
+      outputs.emplace_back((dir / "checkpoints.json").string(), checkpoint_tables_json(tables).dump(2) + "\n");
     outputs.emplace_back((dir / "index.html").string(), html_index(reports));
     outputs.emplace_back((dir / "junit.xml").string(), junit_xml(reports));
   }
@@ -179,10 +273,10 @@ void keep_only(std::vector<PreparedFile>& files, const std::string& only) {
 
 int verify_command(int argc, char** argv) {
   const std::string usage =
-      "circuitcheck verify CLAIMS.json... [--checkpoint F] [--config CFG] [--threads N] [--seed N] [--only ID] "
+      "circuitcheck verify CLAIMS.json... [--checkpoint F]... [--checkpoints LIST] [--config CFG] [--threads N] [--seed N] [--only ID] "
       "[--report-dir D] [--junit FILE] [--device cpu|cuda] [--family-alpha A] [--verbose | --quiet]";
   Args args = parse_args(argc, argv, 2, "verify",
-                         {"--checkpoint", "--config", "--threads", "--seed", "--only", "--report-dir", "--junit",
+                         {"--checkpoint", "--checkpoints", "--config", "--threads", "--seed", "--only", "--report-dir", "--junit",
                           "--device", "--family-alpha"},
                          {"--verbose", "--quiet"});
   expect_positionals(args, 1, std::numeric_limits<std::size_t>::max(), usage);
@@ -193,8 +287,7 @@ int verify_command(int argc, char** argv) {
   const std::optional<double> family_alpha = args.get_open_interval("--family-alpha", 0.0, 1.0);
   set_threads(threads);
   const at::Device device = parse_device(args.get_or("--device", "cpu"), "verify --device");
-  std::vector<PreparedFile> files;
-  for (const auto& path : args.positional) files.push_back(prepare(path, args));
+  std::vector<PreparedFile> files = prepare_all(args);
   if (const std::optional<std::string> only = args.get("--only")) keep_only(files, *only);
   if (args.has("--seed")) {
     const uint64_t seed = static_cast<uint64_t>(args.get_int("--seed", 0, 0, std::numeric_limits<int>::max()));
@@ -207,6 +300,7 @@ int verify_command(int argc, char** argv) {
   for (auto& f : files) {
     SystemReport report;
     report.system = f.task->name;
+    report.checkpoint_label = f.checkpoint_label;
     report.domain_size = f.task->domain_size;
     report.provenance = provenance_of(f.file, f.checkpoint, device, threads);
     reports.push_back(std::move(report));
@@ -224,6 +318,7 @@ int verify_command(int argc, char** argv) {
       for (auto& c : r.results) all.push_back(&c);
     test_family(all, *family_alpha);
   }
+  for (const auto& table : checkpoint_tables(reports)) std::cout << checkpoint_table_text(table);
   const Summary s = summarize(reports);
   if (files.size() > 1 || family_alpha)
     std::cout << "all: " << summary_text(s) << family_text(s) << "\n";
@@ -234,7 +329,8 @@ int verify_command(int argc, char** argv) {
 int list_command(int argc, char** argv) {
   Args args = parse_args(argc, argv, 2, "list", {"--checkpoint", "--config"});
   expect_positionals(args, 1, 1, "circuitcheck list CLAIMS.json [--checkpoint F] [--config CFG]");
-  const PreparedFile f = prepare(args.positional[0], args);
+  check(!args.has("--checkpoint") || args.flags.at("--checkpoint").size() == 1, "list --checkpoint", "give it once");
+  const PreparedFile f = prepare_all(args).front();
   for (const auto& c : f.claims)
     std::cout << f.task->name << "/" << c.id << "  " << to_string(c.kind) << "  " << c.hypothesis << "\n";
   return 0;

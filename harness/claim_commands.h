@@ -5,24 +5,35 @@
 
 namespace circuitcheck {
 
-// circuitcheck verify CLAIMS.json... [--checkpoint F] [--config CFG]
-//   [--threads N] [--seed N] [--only ID] [--report-dir D] [--junit FILE] [--device cpu|cuda]
-//   [--verbose | --quiet]
-// Validates every claim file (its checkpoint loaded, every claim checked
-// against the model and the task) and every output place before running any
-// claim, then runs each claim on the checkpoint and its controls (on
+// circuitcheck verify CLAIMS.json... [--checkpoint F]... [--checkpoints LIST]
+//   [--config CFG] [--threads N] [--seed N] [--only ID] [--report-dir D]
+//   [--junit FILE] [--device cpu|cuda] [--family-alpha A] [--verbose | --quiet]
+// Validates every claim file (its checkpoints loaded, every claim checked
+// against each model and the task) and every output place before running any
+// claim, then runs each claim on each checkpoint and its controls (on
 // --device, default cpu), printing one line per claim (claim_line; --verbose:
-// its whole explanation, --quiet: none) and a summary per system, with a
+// its whole explanation, --quiet: none) and a summary per report, with a
 // progress line on stderr where it is a terminal. A claim that errs while
 // running gets verdict "error"; the others still run.
-// --checkpoint replaces every file's checkpoint; --seed replaces the seed of
-// every sampled domain; --only runs the claims with that id.
-// With --report-dir, writes per system D/<system>.json (report.h) and
-// D/<system>.html, and D/index.html and D/junit.xml for the whole run; with
-// --junit, the JUnit XML (junit.h) to FILE too. Every report is drawn before
-// the first is written, each atomically (temporary file, then rename); a run
-// that stops on bad input writes none.
-// Returns 0 when every claim passes, 1 otherwise.
+// Checkpoints: without --checkpoint(s), each file's own. --checkpoint (which
+// may repeat) and the lines of the LIST file (one path per line, relative to
+// the list's folder; blank lines and "#" comments skipped) replace them: with
+// one claim file it runs on each; with several, each checkpoint runs the
+// files of the system its metadata names, and each file must get one. A file
+// run on several checkpoints gets a report per checkpoint, named
+// "<system>@<checkpoint stem>" (report_name), and a table of each claim's
+// verdict per checkpoint (checkpoint_table.h), printed after the summaries.
+// --seed replaces the seed of every sampled domain; --only runs the claims
+// with that id; --family-alpha tests the run's deciding checks as one family
+// (family.h).
+// With --report-dir, writes per report D/<name>.json (report.h) and
+// D/<name>.html, and D/index.html, D/junit.xml and, when a file ran on
+// several checkpoints, D/checkpoints.json for the whole run; with --junit,
+// the JUnit XML (junit.h) to FILE too. Every report is drawn before the first
+// is written, each atomically (temporary file, then rename); a run that stops
+// on bad input writes none.
+// Returns 0 when every claim passes on every checkpoint (and at the family
+// level, with --family-alpha), 1 otherwise.
 int verify_command(int argc, char** argv);
 
 // circuitcheck list CLAIMS.json [--checkpoint F] [--config CFG]

@@ -1,6 +1,7 @@
 #include "circuits/reports/html_report.h"
 
 #include "circuits/model/runtime.h"
+#include "circuits/reports/checkpoint_table.h"
 
 #include <algorithm>
 #include <cmath>
@@ -540,6 +541,33 @@ string claim_section(const SystemReport& report, std::size_t i) {
   return s + "</section>\n";
 }
 
+// Each claim file run on several checkpoints: a row per claim, a verdict
+// per checkpoint (linking its report) and how many pass.
+string checkpoint_tables_html(const std::vector<CheckpointTable>& tables) {
+  string html;
+  for (const auto& t : tables) {
+    const string n = std::to_string(t.reports.size());
+    html += "<h2>" + escape_markup(t.system) + " on " + n + " checkpoints</h2>\n<p><code>" +
+            escape_markup(t.claims_file) + "</code></p>\n<table class=\"checkpoints\" data-system=\"" +
+            escape_markup(t.system) + "\">\n<thead><tr><th>claim</th>";
+    for (const SystemReport* r : t.reports) {
+      const string name = escape_markup(report_name(*r));
+      html += "<th><a href=\"" + name + ".html\" title=\"" + escape_markup(r->provenance.checkpoint) + "\">" +
+              escape_markup(r->checkpoint_label) + "</a></th>";
+    }
+    html += "<th>passes on</th></tr></thead>\n<tbody>\n";
+    for (const auto& row : t.rows) {
+      const string passed = std::to_string(row.passed);
+      html += "<tr class=\"claim-across\" data-claim=\"" + escape_markup(row.claim) + "\" data-passed=\"" + passed +
+              "\"><td>" + escape_markup(row.claim) + "</td>";
+      for (Verdict v : row.verdicts) html += "<td>" + badge(to_string(v)) + "</td>";
+      html += "<td class=\"num\">" + passed + " of " + n + "</td></tr>\n";
+    }
+    html += "</tbody></table>\n";
+  }
+  return html;
+}
+
 }  // namespace
 
 string svg_figure(const Figure& figure) {
@@ -551,7 +579,7 @@ string svg_figure(const Figure& figure) {
 
 string html_report(const SystemReport& report) {
   const Summary summary = summarize(report.results);
-  string body = "<header>\n<h1>circuitcheck: " + escape_markup(report.system) + "</h1>\n<p class=\"summary-line\">" +
+  string body = "<header>\n<h1>circuitcheck: " + escape_markup(report_name(report)) + "</h1>\n<p class=\"summary-line\">" +
                 escape_markup(summary_line(summary)) + " &middot; <a href=\"index.html\">all systems</a></p>\n</header>\n";
   body += "<h2>Provenance</h2>\n" + provenance_table(report);
   body += "<h2>Claims</h2>\n<table class=\"claims\">\n<thead><tr><th>claim</th><th>kind</th><th>verdict</th>"
@@ -566,16 +594,16 @@ string html_report(const SystemReport& report) {
   }
   body += "</tbody></table>\n";
   for (std::size_t i = 0; i < report.results.size(); ++i) body += claim_section(report, i);
-  return page("circuitcheck: " + report.system, body);
+  return page("circuitcheck: " + report_name(report), body);
 }
 
 string html_index(const std::vector<SystemReport>& reports) {
   string rows;
   for (const auto& r : reports) {
     const Summary s = summarize(r.results);
-    const string verdict = s.passed == s.claims ? "pass" : "fail", system = escape_markup(r.system);
-    rows += "<tr class=\"system verdict-" + verdict + "\" data-system=\"" + system + "\"><td><a href=\"" + system +
-            ".html\">" + system + "</a></td><td>" + badge(verdict) + "</td><td class=\"num\">" +
+    const string verdict = s.passed == s.claims ? "pass" : "fail", name = escape_markup(report_name(r));
+    rows += "<tr class=\"system verdict-" + verdict + "\" data-system=\"" + escape_markup(r.system) + "\"><td><a href=\"" +
+            name + ".html\">" + name + "</a></td><td>" + badge(verdict) + "</td><td class=\"num\">" +
             std::to_string(s.claims) + "</td><td class=\"num\">" + std::to_string(s.passed) + "</td><td class=\"num\">" +
             std::to_string(s.failed) + "</td><td class=\"num\">" + std::to_string(s.not_falsifiable) +
             "</td><td class=\"num\">" + std::to_string(s.errors) + "</td><td><code>" +
@@ -588,7 +616,7 @@ string html_index(const std::vector<SystemReport>& reports) {
                       "</p>\n</header>\n<table class=\"systems\">\n<thead><tr><th>system</th><th>verdict</th>"
                       "<th>claims</th><th>passed</th><th>failed</th><th>not falsifiable</th><th>errors</th>"
                       "<th>checkpoint</th><th>started</th><th>time</th></tr></thead>\n<tbody>\n" +
-                      rows + "</tbody></table>\n";
+                      rows + "</tbody></table>\n" + checkpoint_tables_html(checkpoint_tables(reports));
   return page("circuitcheck run", body);
 }
 

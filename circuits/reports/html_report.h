@@ -29,9 +29,13 @@ namespace circuitcheck {
 // The page "<system>.html" of one system.
 std::string html_report(const SystemReport& report);
 
-// "index.html": one row per system of the run,
+// "index.html": one row per report of the run,
 //   <tr class="system verdict-<pass|fail>" data-system="<system>">,
-// linking "<system>.html", with its verdict counts and checkpoint.
+// linking "<report_name>.html", with its verdict counts and checkpoint; then,
+// for each claim file run on several checkpoints (checkpoint_table.h),
+//   <table class="checkpoints" data-system="<system>"> with a row
+//   <tr class="claim-across" data-claim="<id>" data-passed="<k>"> per claim:
+// its verdict on each checkpoint and "k of n".
 std::string html_index(const std::vector<SystemReport>& reports);
 
 // One figure as an <svg> element, drawn by type (claims/figure.h's Figure):

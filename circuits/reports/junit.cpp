@@ -63,7 +63,7 @@ std::string junit_xml(const std::vector<SystemReport>& reports) {
     const Summary s = summarize(report.results);
     total_seconds += report.run.wall_seconds;
     const Provenance& p = report.provenance;
-    suites += "  <testsuite" + attribute("name", report.system) + attribute("tests", std::to_string(s.claims)) +
+    suites += "  <testsuite" + attribute("name", report_name(report)) + attribute("tests", std::to_string(s.claims)) +
               attribute("failures", std::to_string(s.failed)) + attribute("errors", std::to_string(s.errors)) +
               attribute("skipped", "0") + attribute("time", seconds(report.run.wall_seconds)) +
               attribute("timestamp", report.run.date) + ">\n    <properties>\n";
@@ -82,7 +82,7 @@ std::string junit_xml(const std::vector<SystemReport>& reports) {
     suites += "    </properties>\n";
     for (std::size_t i = 0; i < report.results.size(); ++i) {
       const ClaimResult& r = report.results[i];
-      suites += "    <testcase" + attribute("classname", report.system) + attribute("name", r.claim.id) +
+      suites += "    <testcase" + attribute("classname", report_name(report)) + attribute("name", r.claim.id) +
                 attribute("time", seconds(i < report.run.claim_seconds.size() ? report.run.claim_seconds[i] : 0.0));
       const string family =
           r.family ? "      <system-out>" + escape_markup(family_text(*r.family)) + "</system-out>\n" : "";

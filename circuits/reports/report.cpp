@@ -136,6 +136,10 @@ std::string claim_line(const std::string& system, const ClaimResult& result, dou
   return line + figure + "   " + time;
 }
 
+std::string report_name(const SystemReport& report) {
+  return report.checkpoint_label.empty() ? report.system : report.system + "@" + report.checkpoint_label;
+}
+
 json report_json(const SystemReport& report) {
   const Provenance& p = report.provenance;
   const Summary s = summarize(report.results);

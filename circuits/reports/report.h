@@ -74,11 +74,17 @@ std::string utc_now();
 // One claim file's results.
 struct SystemReport {
   std::string system;                  // the task's name
+  std::string checkpoint_label;        // empty, or the checkpoint's file stem when the run verifies
+                                       // this claim file on several checkpoints (report_name)
   std::optional<int64_t> domain_size;  // the task's finite domain (examples), the "n" of exhaustive domains
   Provenance provenance;
   std::vector<ClaimResult> results;
   RunTimes run;
 };
+
+// The report's name, the stem of its files (D/<name>.json, .html) and its
+// JUnit suite: the system, or "<system>@<checkpoint_label>".
+std::string report_name(const SystemReport& report);
 
 // Verdict counts; `failed` counts "fail", "not_falsifiable" and "inconclusive".
 // With a family test (claims/family.h): its level, the run's tested checks

@@ -994,6 +994,31 @@ TEST(VerifyCommand, TreePathLayerZeroClaimsFailWhereTheMechanismSitsInLayerOne) 
       << report.dump(2);
 }
 
+// One claim file on several checkpoints (--checkpoint repeated and a
+// --checkpoints list): a report each, named after the checkpoint, and a
+// table of each claim's verdict per checkpoint with its pass fraction.
+TEST(VerifyCommand, SeveralCheckpointsGiveAReportEachAndAVerdictTable) {
+  const std::string dir = testing_util::scratch_dir("claims_several_checkpoints");
+  const Config config = load_checkpoint(shipped_checkpoint()).model.config;
+  save_checkpoint(dir + "/random.safetensors", make_model(config, init_params(config, 7), "random"),
+                  {{"system", "array_index"}});
+  testing_util::write_file(dir + "/list.txt", "# seeds\n" + testing_util::shared_dir() +
+                                                  "/reference/array_index_seed1.pt\n\n  random.safetensors  \n");
+  auto r = verify(shipped_claims() + " --only l0_elt_reads_idx --checkpoint " + shipped_checkpoint() +
+                  " --checkpoints " + dir + "/list.txt --report-dir " + dir + "/reports");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("array_index on 3 checkpoints:\n  2/3  l0_elt_reads_idx   fail: " + dir +
+                          "/random.safetensors\n"),
+            std::string::npos)
+      << r.output;
+  for (const char* name : {"array_index@array_index", "array_index@array_index_seed1", "array_index@random"})
+    EXPECT_TRUE(std::filesystem::exists(dir + "/reports/" + name + ".json")) << name;
+  const json table = read_report(dir + "/reports/checkpoints.json");
+  EXPECT_EQ(table["tables"][0]["claims"][0]["verdicts"], json({"pass", "pass", "fail"})) << table.dump(2);
+  EXPECT_EQ(table["tables"][0]["checkpoints"][1]["path"], testing_util::shared_dir() + "/reference/array_index_seed1.pt");
+  EXPECT_NE(testing_util::read_file(dir + "/reports/index.html").find("data-passed=\"2\""), std::string::npos);
+}
+
 TEST(VerifyCommand, ShippedClaimsFailOnARandomInitCheckpoint) {
   const std::string dir = testing_util::scratch_dir("claims_random");
   const Config config = load_checkpoint(shipped_checkpoint()).model.config;

@@ -227,6 +227,26 @@ INSTANTIATE_TEST_SUITE_P(
                "--out {dir}/out.safetensors",
                "--threads"},
         BadCli{"family_alpha_one", "verify {ex}/min_int/claims/min_int.json --family-alpha 1", "--family-alpha: expected a number in (0, 1), got '1'"},
+        BadCli{"verify_checkpoints_list_missing", "verify {ex}/../claims/array_index.json --checkpoints {dir}/absent.txt",
+               "absent.txt: no such file"},
+        BadCli{"verify_checkpoints_list_empty", "verify {ex}/../claims/array_index.json --checkpoints {dir}/empty.pt",
+               "empty.pt: lists no checkpoint"},
+        BadCli{"verify_checkpoint_for_no_claim_file",
+               "verify {ex}/../claims/array_index.json {ex}/../claims/modular_addition.json "
+               "--checkpoint {ex}/../checkpoints/tree_path.safetensors",
+               "a tree_path checkpoint, and no claim file is for tree_path"},
+        BadCli{"verify_claim_file_without_checkpoint",
+               "verify {ex}/../claims/array_index.json {ex}/../claims/modular_addition.json "
+               "--checkpoint {ex}/../checkpoints/array_index.safetensors",
+               "modular_addition.json: no --checkpoint is a modular_addition checkpoint"},
+        BadCli{"verify_checkpoint_without_system_for_several_files",
+               "verify {ex}/../claims/array_index.json {ex}/../claims/modular_addition.json "
+               "--checkpoint {fx}/tl/array_index/model.pt",
+               "model.pt: the checkpoint names no system in its metadata"},
+        BadCli{"list_two_checkpoints",
+               "list {ex}/../claims/array_index.json --checkpoint {ex}/../checkpoints/array_index.safetensors "
+               "--checkpoint {ex}/../checkpoints/array_index.safetensors",
+               "list --checkpoint: give it once"},
         BadCli{"unknown_command", "frobnicate", "unknown command"},
         BadCli{"dataset_unknown_subcommand", "dataset frobnicate", "unknown subcommand 'frobnicate'"},
         BadCli{"dataset_missing", "dataset inspect {dir}/absent.jsonl", "absent.jsonl: no such file"},

@@ -5,6 +5,7 @@
 // JUnit XML, `circuitcheck diff` on planted changes and bad input, and the SVG
 // figures and escaping on hand-made results.
 #include "circuits/formats/error.h"
+#include "circuits/reports/checkpoint_table.h"
 #include "circuits/reports/html_report.h"
 #include "circuits/reports/junit.h"
 #include "circuits/reports/report.h"
@@ -121,7 +122,7 @@ bool has_jsonschema() { return run_command("/usr/bin/python3 -c 'import jsonsche
 
 // Validates each file against the schema (itself checked first); one line per
 // file: "VALID <file>" or "INVALID <file>: <message> at <path>".
-std::string validate(const std::vector<std::string>& files) {
+std::string validate(const std::vector<std::string>& files, const std::string& schema = schema_path()) {
   std::string command =
       "/usr/bin/python3 -c '\n"
       "import json, sys, jsonschema\n"
@@ -133,7 +134,7 @@ std::string validate(const std::vector<std::string>& files) {
       "    print((\"INVALID %s: %s at %s\" % (f, errors[0].message, list(errors[0].absolute_path))) if errors else "
       "\"VALID \" + f)\n"
       "' " +
-      schema_path();
+      schema;
   for (const auto& f : files) command += " " + f;
   return run_command(command).output;
 }
@@ -617,6 +618,85 @@ TEST(HtmlReport, HandMadeFiguresInHeadlessChromium) {
 
 // ---------------------------------------------------------------------------
 // JUnit on the hand-made results: a failure says the value, the threshold and the domain.
+
+// Reports of one claim file on several checkpoints make one table (a row per
+// claim, a verdict per checkpoint); a file run on one checkpoint makes none;
+// reports of one file with different claims are a bug, not a table.
+// The hand-made report on three checkpoints with different verdicts, and
+// another claim file's on one, second.
+std::vector<SystemReport> three_checkpoint_reports() {
+  std::vector<SystemReport> reports;
+  const std::vector<std::vector<Verdict>> verdicts = {{Verdict::kPass, Verdict::kPass, Verdict::kPass, Verdict::kError},
+                                                      {Verdict::kPass, Verdict::kFail, Verdict::kPass, Verdict::kError},
+                                                      {Verdict::kNotFalsifiable, Verdict::kFail, Verdict::kInconclusive,
+                                                       Verdict::kError}};
+  for (std::size_t k = 0; k < verdicts.size(); ++k) {
+    SystemReport r = hand_made_report();
+    r.provenance.checkpoint = "seeds/seed" + std::to_string(k) + ".safetensors";
+    r.checkpoint_label = "seed" + std::to_string(k);
+    for (std::size_t i = 0; i < r.results.size(); ++i) r.results[i].verdict = verdicts[k][i];
+    reports.push_back(r);
+  }
+  SystemReport other = hand_made_report();
+  other.system = "other";
+  other.provenance.claims_file = "claims/other.json";
+  reports.insert(reports.begin() + 1, other);
+  return reports;
+}
+
+TEST(CheckpointTable, OneRowPerClaimAndAVerdictPerCheckpoint) {
+  std::vector<SystemReport> reports = three_checkpoint_reports();
+  const std::vector<CheckpointTable> tables = checkpoint_tables(reports);
+  ASSERT_EQ(tables.size(), 1u);
+  const CheckpointTable& t = tables[0];
+  EXPECT_EQ(t.system, "previous_token");
+  ASSERT_EQ(t.reports.size(), 3u);
+  EXPECT_EQ(t.reports[1], &reports[2]);
+  std::vector<int> passed;
+  for (const auto& row : t.rows) passed.push_back(row.passed);
+  EXPECT_EQ(passed, (std::vector<int>{2, 1, 2, 0}));
+  EXPECT_EQ(t.rows[1].verdicts, (std::vector<Verdict>{Verdict::kPass, Verdict::kFail, Verdict::kFail}));
+
+  const json doc = checkpoint_tables_json(tables);
+  EXPECT_EQ(doc["schema"], kCheckpointTableSchema);
+  EXPECT_EQ(doc["tables"][0]["checkpoints"][2]["report"], "previous_token@seed2");
+  EXPECT_EQ(doc["tables"][0]["claims"][1]["verdicts"], json({"pass", "fail", "fail"}));
+  EXPECT_DOUBLE_EQ(doc["tables"][0]["claims"][0]["pass_fraction"].get<double>(), 2.0 / 3.0);
+
+  const std::string text = checkpoint_table_text(t);
+  EXPECT_TRUE(contains(text, "previous_token on 3 checkpoints:\n")) << text;
+  EXPECT_TRUE(contains(text, "  2/3  attends_prev     not_falsifiable: seeds/seed2.safetensors\n")) << text;
+  EXPECT_TRUE(contains(text, "  2/3  trivially_true   inconclusive: seeds/seed2.safetensors\n")) << text;
+  EXPECT_TRUE(contains(text, "  1/3  head_necessary   fail: seeds/seed1.safetensors, fail: seeds/seed2.safetensors\n"))
+      << text;
+  EXPECT_TRUE(contains(text, "  0/3  broken           error: seeds/seed0.safetensors, error: seeds/seed1.safetensors, "
+                             "error: seeds/seed2.safetensors\n")) << text;
+
+  const std::string index = html_index(reports);
+  EXPECT_EQ(count(index, "<tr class=\"claim-across\""), 4u) << index;
+  EXPECT_TRUE(contains(index, "data-claim=\"attends_prev\" data-passed=\"2\"")) << index;
+  EXPECT_TRUE(contains(index, "<a href=\"previous_token@seed1.html\"")) << index;
+  EXPECT_TRUE(contains(junit_xml(reports), "<testsuite name=\"previous_token@seed1\"")) << junit_xml(reports);
+
+  reports.back().results.pop_back();
+  EXPECT_THROW(checkpoint_tables(reports), std::invalid_argument);
+  reports[0].checkpoint_label.clear();
+  EXPECT_EQ(report_name(reports[0]), "previous_token");
+}
+
+TEST(CheckpointTable, JsonValidatesAgainstItsSchema) {
+  SKIP_WITHOUT_JSONSCHEMA();
+  const std::string dir = testing_util::scratch_dir("report_checkpoint_table");
+  const std::vector<SystemReport> reports = three_checkpoint_reports();
+  write_text_atomically(dir + "/checkpoints.json", checkpoint_tables_json(checkpoint_tables(reports)).dump(2), "test");
+  EXPECT_EQ(validate({dir + "/checkpoints.json"}, testing_util::source_dir() + "/reports/checkpoints.schema.json"),
+            "VALID " + dir + "/checkpoints.json\n");
+  write_text_atomically(dir + "/broken.json", json{{"schema", kCheckpointTableSchema}, {"tables", json::array()}}.dump(),
+                        "test");
+  EXPECT_NE(validate({dir + "/broken.json"}, testing_util::source_dir() + "/reports/checkpoints.schema.json")
+                .rfind("INVALID", 0),
+            std::string::npos);
+}
 
 TEST(Junit, FailureMessagesNameValueThresholdAndDomain) {
   const std::string dir = testing_util::scratch_dir("report_junit");
