@@ -49,13 +49,6 @@ Bootstrap ratio_bootstrap(const at::Tensor& numerator_in, const at::Tensor& deno
   return b;
 }
 
-std::pair<at::Tensor, at::Tensor> sums_by_example(const at::Tensor& values, const at::Tensor& groups) {
-  check(values.dim() == 1 && values.sizes() == groups.sizes(), "sums_by_example",
-        "values " + c10::str(values.sizes()) + " and groups " + c10::str(groups.sizes()) + " must both be [items]");
-  const at::Tensor ids = std::get<1>(at::_unique(groups.to(at::kCPU, at::kLong), true, true));
-  return {at::bincount(ids, values.to(at::kCPU, at::kDouble)), at::bincount(ids).to(at::kDouble)};
-}
-
 double bootstrap_p_value(const Bootstrap& b, double threshold, bool at_least) {
   const auto failing = at_least ? std::upper_bound(b.draws.begin(), b.draws.end(), threshold) - b.draws.begin()
                                 : b.draws.end() - std::lower_bound(b.draws.begin(), b.draws.end(), threshold);

@@ -35,10 +35,6 @@ struct Bootstrap {
 // are not [examples] alike or there are no examples.
 Bootstrap ratio_bootstrap(const at::Tensor& numerator, const at::Tensor& denominator, uint64_t seed);
 
-// Per-example terms of per-item `values` [items] (float) of examples
-// `groups` [items] (int64 ids): {sums, counts} [examples], in ascending id.
-std::pair<at::Tensor, at::Tensor> sums_by_example(const at::Tensor& values, const at::Tensor& groups);
-
 // The bootstrap p-value of "the statistic is on the failing side of
 // `threshold`": (1 + draws at or below it) / (1 + kResamples) for an "at
 // least" rule, (1 + draws at or above it) / (1 + kResamples) for an "at most"

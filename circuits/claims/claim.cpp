@@ -30,6 +30,12 @@ void parse_common(const json& v, const At& at, const KindEntry& kind, const Pars
     (at / "id").fail(quote(claim.id) + " must be non-empty and use only letters, digits, '_', '.', '-'");
   claim.hypothesis = string_at(v["hypothesis"], at / "hypothesis");
   if (claim.hypothesis.empty()) (at / "hypothesis").fail("must not be empty");
+  if (v.contains("scope")) {
+    const std::string scope = string_at(v["scope"], at / "scope");
+    if (scope != to_string(ClaimScope::kRecipe) && scope != to_string(ClaimScope::kCheckpoint))
+      (at / "scope").fail("expected \"recipe\" or \"checkpoint\", got " + quote(scope));
+    claim.scope = scope == to_string(ClaimScope::kRecipe) ? ClaimScope::kRecipe : ClaimScope::kCheckpoint;
+  }
   if (kind.domain) claim.domain = domain_at(v["domain"], at / "domain", context.task, context.sample, true);
   claim.controls = {"random_init"};
   if (!v.contains("controls")) return;
@@ -65,7 +71,7 @@ Claim claim_at(const json& v, const At& at, const ParseContext& context) {
     std::sort(valid.begin(), valid.end());
     (at / "kind").fail("unknown kind " + quote(name) + " (valid: " + joined(valid) + ")");
   }
-  std::vector<std::string> allowed = {"id", "hypothesis", "kind", "pass", "controls"};
+  std::vector<std::string> allowed = {"id", "hypothesis", "kind", "scope", "pass", "controls"};
   std::vector<std::string> required = {"id", "hypothesis", "kind", "pass"};
   if (kind->domain) {
     allowed.push_back("domain");
@@ -93,6 +99,8 @@ Claim claim_at(const json& v, const At& at, const ParseContext& context) {
 }
 
 }  // namespace
+
+const char* to_string(ClaimScope scope) { return scope == ClaimScope::kRecipe ? "recipe" : "checkpoint"; }
 
 std::string resolve_path(const std::string& claim_file, const std::string& path) {
   const std::filesystem::path root = std::filesystem::path(claim_file).parent_path() / "..";

@@ -46,12 +46,22 @@ struct PlaceboRun {
   ClaimSpec spec;
 };
 
+// What a claim describes (claims/README.md, "Claims across seeds"): every
+// model its checkpoint's recipe trains ("recipe", the default), or its
+// checkpoint alone ("checkpoint": measured to fail on another seed of the
+// recipe; the hypothesis says where).
+enum class ClaimScope { kRecipe, kCheckpoint };
+
+// "recipe", "checkpoint".
+const char* to_string(ClaimScope scope);
+
 // One claim: the fields every kind has, and its kind's own typed spec
 // (kinds/registry.h; std::get<AttentionSpec>(claim.spec)).
 struct Claim {
   std::string id;          // [A-Za-z0-9_.-]+, unique in its file
   std::string hypothesis;  // prose
   ClaimKind kind = ClaimKind::kBehaviour;
+  ClaimScope scope = ClaimScope::kRecipe;
   std::string pointer;     // "/claims/3", for messages
   Domain domain;
   PassRule pass;

@@ -41,6 +41,7 @@ json ClaimResult::to_json() const {
   json j = {{"id", claim.id},
             {"kind", to_string(claim.kind)},
             {"hypothesis", claim.hypothesis},
+            {"scope", to_string(claim.scope)},
             {"verdict", to_string(verdict)},
             {"domain", claim.domain.to_json()},
             {"thresholds", claim.pass.to_json()},

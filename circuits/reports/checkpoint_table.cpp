@@ -17,7 +17,7 @@ std::vector<CheckpointTable> checkpoint_tables(const std::vector<SystemReport>& 
   tables.erase(std::remove_if(tables.begin(), tables.end(), [](const CheckpointTable& t) { return t.reports.size() < 2; }),
                tables.end());
   for (auto& t : tables) {
-    for (const auto& result : t.reports.front()->results) t.rows.push_back({result.claim.id, {}, 0});
+    for (const auto& result : t.reports.front()->results) t.rows.push_back({result.claim.id, result.claim.scope, {}, 0});
     for (const SystemReport* r : t.reports) {
       if (r->results.size() != t.rows.size())
         throw std::invalid_argument("checkpoint_tables: " + t.claims_file + " ran different claims on " +
@@ -46,6 +46,7 @@ nlohmann::json checkpoint_tables_json(const std::vector<CheckpointTable>& tables
       for (Verdict v : row.verdicts) verdicts.push_back(to_string(v));
       const auto n = static_cast<int>(row.verdicts.size());
       claims.push_back({{"id", row.claim},
+                        {"scope", to_string(row.scope)},
                         {"verdicts", verdicts},
                         {"passed", row.passed},
                         {"checkpoints", n},
@@ -69,6 +70,7 @@ std::string checkpoint_table_text(const CheckpointTable& table) {
         misses += std::string(misses.empty() ? "" : ", ") + to_string(row.verdicts[i]) + ": " +
                   table.reports[i]->provenance.checkpoint;
     if (!misses.empty()) line += std::string(width - row.claim.size() + 3, ' ') + misses;
+    if (row.scope == ClaimScope::kCheckpoint) line += " (scope checkpoint)";
     text += line + "\n";
   }
   return text;

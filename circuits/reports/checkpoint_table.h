@@ -6,7 +6,7 @@
 //   { "schema": "circuitcheck.checkpoints/1",
 //     "tables": [ { "system": "array_index", "claims_file": "claims/array_index.json",
 //                   "checkpoints": [ {"path", "sha256", "report"} ],
-//                   "claims": [ {"id", "verdicts": ["pass", "fail", ...],
+//                   "claims": [ {"id", "scope", "verdicts": ["pass", "fail", ...],
 //                                "passed", "checkpoints", "pass_fraction"} ] } ] }
 //
 // "verdicts" follow "checkpoints" in order; "report" is the report's file
@@ -31,6 +31,7 @@ constexpr const char* kCheckpointTableSchema = "circuitcheck.checkpoints/1";
 struct CheckpointTable {
   struct Row {
     std::string claim;              // the claim's id
+    ClaimScope scope = ClaimScope::kRecipe;
     std::vector<Verdict> verdicts;  // one per checkpoint, in the order of `reports`
     int passed = 0;                 // verdicts that are "pass"
   };
@@ -54,7 +55,8 @@ nlohmann::json checkpoint_tables_json(const std::vector<CheckpointTable>& tables
 // The terminal's view of one table: a heading, then one line per claim,
 //   "array_index on 4 checkpoints:"
 //   "  3/4  l0_elt_reads_idx   fail: seeds/array_index_seed4.safetensors"
-// naming each checkpoint on which the claim does not pass, with its verdict.
+// naming each checkpoint on which the claim does not pass, with its verdict,
+// and "(scope checkpoint)" after a claim that describes its checkpoint alone.
 std::string checkpoint_table_text(const CheckpointTable& table);
 
 }  // namespace circuitcheck

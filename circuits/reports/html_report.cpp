@@ -558,8 +558,10 @@ string checkpoint_tables_html(const std::vector<CheckpointTable>& tables) {
     html += "<th>passes on</th></tr></thead>\n<tbody>\n";
     for (const auto& row : t.rows) {
       const string passed = std::to_string(row.passed);
-      html += "<tr class=\"claim-across\" data-claim=\"" + escape_markup(row.claim) + "\" data-passed=\"" + passed +
-              "\"><td>" + escape_markup(row.claim) + "</td>";
+      const string scope = to_string(row.scope);
+      html += "<tr class=\"claim-across\" data-claim=\"" + escape_markup(row.claim) + "\" data-scope=\"" + scope +
+              "\" data-passed=\"" + passed + "\"><td>" + escape_markup(row.claim) +
+              (row.scope == ClaimScope::kCheckpoint ? " <small>(scope checkpoint)</small>" : "") + "</td>";
       for (Verdict v : row.verdicts) html += "<td>" + badge(to_string(v)) + "</td>";
       html += "<td class=\"num\">" + passed + " of " + n + "</td></tr>\n";
     }

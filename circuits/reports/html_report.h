@@ -34,7 +34,8 @@ std::string html_report(const SystemReport& report);
 // linking "<report_name>.html", with its verdict counts and checkpoint; then,
 // for each claim file run on several checkpoints (checkpoint_table.h),
 //   <table class="checkpoints" data-system="<system>"> with a row
-//   <tr class="claim-across" data-claim="<id>" data-passed="<k>"> per claim:
+//   <tr class="claim-across" data-claim="<id>" data-scope="<recipe|checkpoint>"
+//   data-passed="<k>"> per claim:
 // its verdict on each checkpoint and "k of n".
 std::string html_index(const std::vector<SystemReport>& reports);
 

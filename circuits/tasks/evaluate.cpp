@@ -145,11 +145,18 @@ void add_rows(Tally& into, const at::Tensor& ok, const at::Tensor& present) {
   for (int64_t i = 0; i < units.numel(); ++i) add_example(into, u[i], c[i]);
 }
 
+std::pair<at::Tensor, at::Tensor> sums_by_example(const at::Tensor& values, const at::Tensor& groups) {
+  check(values.dim() == 1 && values.sizes() == groups.sizes(), "sums_by_example",
+        "values " + c10::str(values.sizes()) + " and groups " + c10::str(groups.sizes()) + " must both be [items]");
+  const at::Tensor ids = std::get<1>(at::_unique(groups.to(at::kCPU, at::kLong), true, true));  // 0..G-1
+  return {at::bincount(ids, values.to(at::kCPU, at::kDouble)), at::bincount(ids).to(at::kDouble)};
+}
+
 void add_groups(Tally& into, const at::Tensor& ok, const at::Tensor& groups) {
   if (groups.numel() == 0) return;
-  const at::Tensor ids = std::get<1>(at::_unique(groups.cpu().to(at::kLong), true, true));  // 0..G-1
-  const at::Tensor units = at::bincount(ids).contiguous();
-  const at::Tensor correct = at::bincount(ids, ok.cpu().to(at::kDouble)).round().to(at::kLong).contiguous();
+  const auto [sums, counts] = sums_by_example(ok, groups);
+  const at::Tensor units = counts.round().to(at::kLong).contiguous();
+  const at::Tensor correct = sums.round().to(at::kLong).contiguous();
   const int64_t* u = units.data_ptr<int64_t>();
   const int64_t* c = correct.data_ptr<int64_t>();
   for (int64_t i = 0; i < units.numel(); ++i) add_example(into, u[i], c[i]);

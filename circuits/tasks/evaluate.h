@@ -52,6 +52,11 @@ void add_example(Tally& into, int64_t units, int64_t correct);
 // the units where `present` [batch, k] (bool) holds.
 void add_rows(Tally& into, const at::Tensor& ok, const at::Tensor& present);
 
+// Per-example terms of per-item `values` [items] (float or bool) of examples
+// `groups` [items] (int64 ids): {sums, counts} [examples] (double, on the
+// CPU), in ascending id. InputError unless both are [items].
+std::pair<at::Tensor, at::Tensor> sums_by_example(const at::Tensor& values, const at::Tensor& groups);
+
 // Adds `groups` [n] (int64 ids) as examples: the items sharing an id are one
 // example, `ok` [n] (bool) whether each item is correct.
 void add_groups(Tally& into, const at::Tensor& ok, const at::Tensor& groups);

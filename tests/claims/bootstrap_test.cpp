@@ -1,6 +1,7 @@
 #include "circuits/claims/bootstrap.h"
 #include "circuits/claims/check.h"
 #include "circuits/formats/error.h"
+#include "circuits/tasks/evaluate.h"
 
 #include <gtest/gtest.h>
 

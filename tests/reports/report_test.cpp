@@ -635,6 +635,7 @@ std::vector<SystemReport> three_checkpoint_reports() {
     r.provenance.checkpoint = "seeds/seed" + std::to_string(k) + ".safetensors";
     r.checkpoint_label = "seed" + std::to_string(k);
     for (std::size_t i = 0; i < r.results.size(); ++i) r.results[i].verdict = verdicts[k][i];
+    r.results[2].claim.scope = ClaimScope::kCheckpoint;
     reports.push_back(r);
   }
   SystemReport other = hand_made_report();
@@ -661,12 +662,13 @@ TEST(CheckpointTable, OneRowPerClaimAndAVerdictPerCheckpoint) {
   EXPECT_EQ(doc["schema"], kCheckpointTableSchema);
   EXPECT_EQ(doc["tables"][0]["checkpoints"][2]["report"], "previous_token@seed2");
   EXPECT_EQ(doc["tables"][0]["claims"][1]["verdicts"], json({"pass", "fail", "fail"}));
+  EXPECT_EQ(doc["tables"][0]["claims"][2]["scope"], "checkpoint");
   EXPECT_DOUBLE_EQ(doc["tables"][0]["claims"][0]["pass_fraction"].get<double>(), 2.0 / 3.0);
 
   const std::string text = checkpoint_table_text(t);
   EXPECT_TRUE(contains(text, "previous_token on 3 checkpoints:\n")) << text;
   EXPECT_TRUE(contains(text, "  2/3  attends_prev     not_falsifiable: seeds/seed2.safetensors\n")) << text;
-  EXPECT_TRUE(contains(text, "  2/3  trivially_true   inconclusive: seeds/seed2.safetensors\n")) << text;
+  EXPECT_TRUE(contains(text, "  2/3  trivially_true   inconclusive: seeds/seed2.safetensors (scope checkpoint)\n")) << text;
   EXPECT_TRUE(contains(text, "  1/3  head_necessary   fail: seeds/seed1.safetensors, fail: seeds/seed2.safetensors\n"))
       << text;
   EXPECT_TRUE(contains(text, "  0/3  broken           error: seeds/seed0.safetensors, error: seeds/seed1.safetensors, "
@@ -674,7 +676,8 @@ TEST(CheckpointTable, OneRowPerClaimAndAVerdictPerCheckpoint) {
 
   const std::string index = html_index(reports);
   EXPECT_EQ(count(index, "<tr class=\"claim-across\""), 4u) << index;
-  EXPECT_TRUE(contains(index, "data-claim=\"attends_prev\" data-passed=\"2\"")) << index;
+  EXPECT_TRUE(contains(index, "data-claim=\"attends_prev\" data-scope=\"recipe\" data-passed=\"2\"")) << index;
+  EXPECT_TRUE(contains(index, "data-claim=\"trivially_true\" data-scope=\"checkpoint\" data-passed=\"2\"")) << index;
   EXPECT_TRUE(contains(index, "<a href=\"previous_token@seed1.html\"")) << index;
   EXPECT_TRUE(contains(junit_xml(reports), "<testsuite name=\"previous_token@seed1\"")) << junit_xml(reports);
 

@@ -2,6 +2,7 @@
 
 #include "circuits/claims/claim.h"
 #include "circuits/formats/error.h"
+#include "circuits/tasks/evaluate.h"
 
 #include <algorithm>
 #include <limits>
