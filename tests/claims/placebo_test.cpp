@@ -48,6 +48,31 @@ Claim parsed(const json& claim) {
   return parse_claims(file, *claim_task(file), arithmetic_config()).at(0);
 }
 
+// A mean-ablation reference keeps the examples its claim's domain keeps (a
+// claim about additions takes its mean over additions), unless it names its
+// own filter; without a filter on the domain it keeps every example.
+TEST(AblationReference, FollowsTheClaimsWhereUnlessItNamesItsOwn) {
+  struct Case {
+    const char* name;
+    json domain_where, reference_where;
+    std::string where;
+    int64_t value;
+  };
+  const json sites = {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {3}}, {"positions", {17}}}};
+  for (const Case& c : {Case{"no filter", nullptr, nullptr, "", 0},
+                        Case{"the domain's", {{"operator", 0}}, nullptr, "operator", 0},
+                        Case{"its own", {{"operator", 0}}, {{"operator", 1}}, "operator", 1}}) {
+    SCOPED_TRACE(c.name);
+    json claim = ablation(sites, {"random_init"}, {{"rate_at_least", 0.99}});
+    if (!c.domain_where.is_null()) claim["domain"]["where"] = c.domain_where;
+    if (!c.reference_where.is_null()) claim["reference"]["where"] = c.reference_where;
+    const Domain& reference = std::get<AblationSpec>(parsed(claim).spec).reference;
+    EXPECT_EQ(reference.where, c.where);
+    EXPECT_EQ(reference.where_value, c.value);
+    EXPECT_EQ(reference.sample, 512);
+  }
+}
+
 TEST(Placebo, OtherComponentsOfTheSameLayerDrawnWithTheSeed) {
   const json sites = {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {2}}, {"positions", {17}}},
                       {{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}},

@@ -128,6 +128,10 @@ void parse_ablation(const nlohmann::json& v, const At& at, const ParseContext& c
     a.reference.all = true;
     a.reference.sample = *context.task.domain_size;
   }
+  if (a.reference.where.empty()) {  // the reference follows the claim's filter unless it names its own
+    a.reference.where = claim.domain.where;
+    a.reference.where_value = claim.domain.where_value;
+  }
   claim.pass = a.keep_only
                    ? pass_at(v["pass"], at / "pass", {"rate_at_least", "before_at_least"}, {}, {"rate_at_least"})
                    : pass_at(v["pass"], at / "pass", {"drop_to_at_most", "rate_at_least", "before_at_least"}, {}, {});

@@ -14,7 +14,9 @@
 // of the domain (shared with the other claims). "mean" ablates with the mean
 // activation over `reference` ({"sample": 4096, "seed": 0} by default; every
 // row, {"all": true}, on a dataset task of at most 4,096 rows); "resample" gives each example the activation
-// of a reference example (drawn with the reference seed). by_class reports
+// of a reference example (drawn with the reference seed). The reference
+// keeps the examples the claim's domain keeps (its `where`) unless it names
+// its own `where`: the mean is taken where the claim is made. by_class reports
 // accuracy before and after by that class. On a control whose accuracy
 // before ablation already fails before_at_least, the ablated pass is skipped.
 #pragma once
