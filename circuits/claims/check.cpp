@@ -80,7 +80,21 @@ ControlCheck on_control(const Check& c) {
   return misses ? ControlCheck::kFails : ControlCheck::kInconclusive;
 }
 
-bool is_rate(const Check& c) { return c.basis != "value" && c.resamples == 0; }
+const char* to_string(Basis basis) {
+  switch (basis) {
+    case Basis::kExact: return "exact";
+    case Basis::kWilsonLower: return "wilson_lower";
+    case Basis::kWilsonUpper: return "wilson_upper";
+    case Basis::kClopperPearsonLower: return "clopper_pearson_lower";
+    case Basis::kClopperPearsonUpper: return "clopper_pearson_upper";
+    case Basis::kBootstrapLower: return "bootstrap_lower";
+    case Basis::kBootstrapUpper: return "bootstrap_upper";
+    case Basis::kValue: return "value";
+  }
+  return "value";
+}
+
+bool is_rate(const Check& c) { return c.basis != Basis::kValue && c.resamples == 0; }
 
 void mark_undefined(Check& c, const std::string& why) {
   c.undefined = why;
@@ -120,7 +134,7 @@ Check rate_check(const std::string& name, const std::string& what, const std::st
   c.rule = rule;
   c.threshold = threshold;
   if (tally.n == 0) {
-    c.basis = "exact";
+    c.basis = Basis::kExact;
     c.other_bound = direction(rule) == Direction::kAtMost ? 0.0 : 1.0;  // no evidence either way
     c.pass = rule == Rule::kNone;
     c.explanation = what + " no " + units + ": " + (c.pass ? "reported" : "fail");
@@ -135,8 +149,9 @@ Check rate_check(const std::string& name, const std::string& what, const std::st
     c.design_effect = design_effect(tally);
   }
   const double n = static_cast<double>(tally.n) / c.design_effect, k = static_cast<double>(tally.correct) / c.design_effect;
-  const std::string method = wilson ? "wilson" : "clopper_pearson";
-  c.basis = exhaustive ? "exact" : method + (at_most ? "_upper" : "_lower");
+  c.basis = exhaustive ? Basis::kExact
+            : wilson  ? (at_most ? Basis::kWilsonUpper : Basis::kWilsonLower)
+                      : (at_most ? Basis::kClopperPearsonUpper : Basis::kClopperPearsonLower);
   const double lower = exhaustive ? c.value : wilson ? wilson_lower_bound(k, n) : clopper_pearson_lower_bound(k, n);
   const double upper = exhaustive ? c.value : wilson ? wilson_upper_bound(k, n) : clopper_pearson_upper_bound(k, n);
   c.bound = at_most ? upper : lower;
@@ -165,7 +180,7 @@ Check value_check(const std::string& name, const std::string& what, double value
   Check c;
   c.name = name;
   c.value = c.bound = c.other_bound = value;
-  c.basis = "value";
+  c.basis = Basis::kValue;
   c.rule = rule;
   c.threshold = threshold;
   if (rule == Rule::kNone) {
@@ -189,7 +204,7 @@ Check value_check(const std::string& name, const std::string& what, double value
   c.resamples = static_cast<int64_t>(interval.draws.size());
   c.resample_seed = interval.seed;
   const bool at_most = direction(rule) == Direction::kAtMost;
-  c.basis = at_most ? "bootstrap_upper" : "bootstrap_lower";
+  c.basis = at_most ? Basis::kBootstrapUpper : Basis::kBootstrapLower;
   c.bound = at_most ? interval.upper : interval.lower;
   c.other_bound = at_most ? interval.lower : interval.upper;
   c.explanation = what + " " + number(value) + " (bootstrap 95% " + (at_most ? "upper" : "lower") + " bound " +
@@ -215,24 +230,24 @@ std::vector<Check> value_checks(const std::string& name, const std::string& what
 }
 
 std::optional<double> p_value(const Check& c) {
-  if (c.rule == Rule::kNone || c.rule == Rule::kForAll || c.basis == "value") return std::nullopt;
+  if (c.rule == Rule::kNone || c.rule == Rule::kForAll || c.basis == Basis::kValue) return std::nullopt;
   if (!c.undefined.empty()) return 1.0;
   if (c.resamples > 0) return c.resampled_p_value;
   if (c.trials == 0) return 1.0;
-  if (c.basis == "exact") return c.pass ? 0.0 : 1.0;
+  if (c.basis == Basis::kExact) return c.pass ? 0.0 : 1.0;
   const bool at_least = direction(c.rule) == Direction::kAtLeast;
   const double k = static_cast<double>(c.successes) / c.design_effect, n = static_cast<double>(c.trials) / c.design_effect;
-  return c.basis.rfind("wilson", 0) == 0 ? wilson_p_value(k, n, c.threshold, at_least)
-                                         : binomial_p_value(k, n, c.threshold, at_least);
+  const bool wilson = c.basis == Basis::kWilsonLower || c.basis == Basis::kWilsonUpper;
+  return wilson ? wilson_p_value(k, n, c.threshold, at_least) : binomial_p_value(k, n, c.threshold, at_least);
 }
 
 json Check::to_json() const {
-  json j = {{"name", name},   {"value", value}, {"basis", basis},
+  json j = {{"name", name},   {"value", value}, {"basis", to_string(basis)},
             {"bound", bound}, {"other_bound", other_bound}, {"pass", pass},
             {"explanation", explanation}};
   if (const std::optional<double> p = p_value(*this)) {
     j["p_value"] = *p;
-    if (basis != "exact") j["alpha"] = kCheckAlpha;
+    if (basis != Basis::kExact) j["alpha"] = kCheckAlpha;
   }
   if (trials > 0) {
     j["successes"] = successes;

@@ -53,6 +53,27 @@ const char* to_string(Rule rule);
 
 // Which side of its threshold a rule passes on.
 enum class Direction { kAtLeast, kAtMost };
+
+// What a check compares with its threshold (claims/README.md, "Verdicts"): a
+// rate's exact value (an exhaustive domain, or a property's verdict), its
+// one-sided 95 % Wilson or Clopper-Pearson bound (sampled), a sampled value's
+// bootstrap bound, or a value computed without sampling (weights, an
+// exhaustive domain).
+enum class Basis {
+  kExact,
+  kWilsonLower,
+  kWilsonUpper,
+  kClopperPearsonLower,
+  kClopperPearsonUpper,
+  kBootstrapLower,
+  kBootstrapUpper,
+  kValue,
+};
+
+// "exact", "wilson_lower", "wilson_upper", "clopper_pearson_lower",
+// "clopper_pearson_upper", "bootstrap_lower", "bootstrap_upper", "value": the
+// spelling of the reports.
+const char* to_string(Basis basis);
 Direction direction(Rule rule);
 // ">=" or "<=".
 const char* comparison(Direction direction);
@@ -73,12 +94,8 @@ struct Check {
   int64_t resamples = 0;
   uint64_t resample_seed = 0;
   double resampled_p_value = 1.0;
-  std::string basis;      // what was compared: a rate's "exact" value (exhaustive domain), its
-                          // "wilson_lower", "wilson_upper", "clopper_pearson_lower" or
-                          // "clopper_pearson_upper" bound (sampled), a sampled value's
-                          // "bootstrap_lower" or "bootstrap_upper" bound, or a "value"
-                          // (computed without sampling: weights, an exhaustive domain)
-  double bound = 0.0;     // the compared number: the value for "exact" and "value", else the bound
+  Basis basis = Basis::kValue;  // what was compared (Basis)
+  double bound = 0.0;     // the compared number: the value for kExact and kValue, else the bound
   double other_bound = 0.0;  // the bound on the other side of the value (the upper bound where `bound`
                              // is the lower): a control fails the check only when it misses too
   Rule rule = Rule::kNone;

@@ -430,7 +430,7 @@ string checks_table(const ClaimResult& r) {
       if (!first) first = find(*m, name);
     s += "<tr><td>" + escape_markup(name) + "</td><td>" + escape_markup(first->rule == Rule::kNone ? "reported" : to_string(first->rule)) +
          "</td><td class=\"num\">" + (first->rule == Rule::kNone ? "" : check_quantity(*first, first->threshold)) +
-         "</td><td>" + escape_markup(first->basis) + "</td>";
+         "</td><td>" + escape_markup(to_string(first->basis)) + "</td>";
     for (const Outcome* m : models) {
       const Check* c = find(*m, name);
       if (!c) {

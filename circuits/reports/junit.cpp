@@ -21,7 +21,8 @@ string attribute(const string& name, const string& value) { return " " + name + 
 string describe_check(const Check& c) {
   string s = c.name + " = " + check_quantity(c, c.value);
   if (c.trials > 0) s += " (" + std::to_string(c.successes) + "/" + std::to_string(c.trials) + ")";
-  if (c.basis != "exact" && c.basis != "value") s += ", " + c.basis + " bound " + check_quantity(c, c.bound);
+  if (c.basis != Basis::kExact && c.basis != Basis::kValue)
+    s += ", " + std::string(to_string(c.basis)) + " bound " + check_quantity(c, c.bound);
   return s + " vs " + to_string(c.rule) + " " + check_quantity(c, c.threshold);
 }
 

@@ -88,7 +88,7 @@ TEST(Bootstrap, ValueChecksPassOnTheBoundNotThePointEstimate) {
     const std::vector<Check> bounded = value_checks("loss", "loss", mean, pass, &b);
     ASSERT_EQ(bounded.size(), 1u);
     EXPECT_TRUE(point[0].pass) << n;
-    EXPECT_EQ(bounded[0].basis, "bootstrap_upper");
+    EXPECT_EQ(bounded[0].basis, Basis::kBootstrapUpper);
     EXPECT_EQ(bounded[0].bound, b.upper);
     EXPECT_EQ(bounded[0].other_bound, b.lower);
     EXPECT_EQ(bounded[0].pass, n == 5000) << bounded[0].explanation;

@@ -273,15 +273,15 @@ TEST(PlantedMechanism, PreviousTokenHeadPassesEveryClaim) {
   EXPECT_EQ(r.at("head_necessary").verdict, Verdict::kNotFalsifiable) << r.at("head_necessary").explanation;
   EXPECT_NE(r.at("head_necessary").explanation.find("no control fails check 'accuracy after'"), std::string::npos);
   const Check& per_item = r.at("attends_previous").checkpoint.checks.at(0);
-  EXPECT_EQ(per_item.basis, "exact");
+  EXPECT_EQ(per_item.basis, Basis::kExact);
   EXPECT_EQ(per_item.trials, 4096 * 5);  // (example, k) items
   EXPECT_EQ(per_item.value, 1.0);
   const Check& sampled = r.at("last_attends_before_last").checkpoint.checks.at(0);
-  EXPECT_EQ(sampled.basis, "wilson_lower");
+  EXPECT_EQ(sampled.basis, Basis::kWilsonLower);
   EXPECT_EQ(sampled.trials, 3000);
   EXPECT_NEAR(sampled.bound, wilson_lower_bound(3000, 3000), 1e-12);
   EXPECT_EQ(r.at("copies_previous").checkpoint.checks.size(), 4u);  // one per first_token value
-  EXPECT_EQ(r.at("confident").checkpoint.checks.at(0).basis, "value");
+  EXPECT_EQ(r.at("confident").checkpoint.checks.at(0).basis, Basis::kValue);
   EXPECT_LT(r.at("confident").checkpoint.checks.at(0).value, 0.01);
   const Outcome& ablated = r.at("head_necessary").checkpoint;
   ASSERT_EQ(ablated.liveness.size(), 1u);
@@ -529,7 +529,7 @@ TEST(PlantedMechanism, ProbeAndPatchingPassWithTheMechanismAndFailWithout) {
   for (const char* id : {"previous_readable", "last_head_carries_change"})
     EXPECT_EQ(planted.at(id).verdict, Verdict::kPass) << id << ": " << planted.at(id).explanation;
   const Check& probe = planted.at("previous_readable").checkpoint.checks.at(0);
-  EXPECT_EQ(probe.basis, "clopper_pearson_lower");
+  EXPECT_EQ(probe.basis, Basis::kClopperPearsonLower);
   EXPECT_EQ(probe.value, 1.0);
   EXPECT_EQ(planted.at("previous_readable").checkpoint.figures.at(0).x_labels.size(), 2u);
   const Outcome& patched = planted.at("last_head_carries_change").checkpoint;
@@ -1094,7 +1094,7 @@ TEST(ItemPatching, DepthNeedsLayersOnTheShippedModelAndNotAtRandomInit) {
   // recovery is undefined, which fails the "at least" rule with certainty.
   EXPECT_NE(r.controls[0].checks[1].undefined, "");
   EXPECT_EQ(on_control(r.controls[0].checks[1]), ControlCheck::kFails);
-  EXPECT_EQ(r.checkpoint.checks[1].basis, "bootstrap_lower");
+  EXPECT_EQ(r.checkpoint.checks[1].basis, Basis::kBootstrapLower);
   EXPECT_EQ(r.checkpoint.checks[1].resamples, kResamples);
 }
 

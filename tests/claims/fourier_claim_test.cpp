@@ -180,7 +180,7 @@ TEST(FourierClaim, AgreementAndSingleFrequencyOnPlantedWeights) {
   const ClaimResult mixed = verify_one(single, model);
   EXPECT_EQ(mixed.verdict, Verdict::kFail) << mixed.explanation;
   EXPECT_EQ(mixed.checkpoint.checks.at(0).trials, 128);
-  EXPECT_EQ(mixed.checkpoint.checks.at(0).basis, "exact");
+  EXPECT_EQ(mixed.checkpoint.checks.at(0).basis, Basis::kExact);
 }
 
 // ---------------------------------------------------------------------------

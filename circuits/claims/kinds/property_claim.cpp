@@ -110,7 +110,7 @@ Check property_check(const rc::detail::TestResult& result, const Domain& domain,
   c.name = "property";
   c.rule = Rule::kForAll;
   c.threshold = 1.0;
-  c.basis = "exact";
+  c.basis = Basis::kExact;
   rc::detail::SuccessResult success;
   rc::detail::FailureResult failure;
   rc::detail::GaveUpResult gave_up;
