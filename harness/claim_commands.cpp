@@ -8,9 +8,11 @@
 #include "circuits/reports/html_report.h"
 #include "circuits/reports/junit.h"
 #include "circuits/reports/report.h"
+#include "circuits/reports/timeline.h"
 #include "circuits/model/runtime.h"
 #include "circuits/claims/family.h"
 #include "circuits/claims/verify.h"
+#include "circuits/training/snapshot.h"
 #include "harness/args.h"
 
 #include <algorithm>
@@ -39,13 +41,17 @@ ClaimSource read_source(const std::string& path) {
   return s;
 }
 
-// A claim file ready to run on one checkpoint: the checkpoint loaded and every claim validated.
+// A claim file ready to run on one checkpoint: the checkpoint read and every
+// claim validated. When a run has several checkpoints, their weights are
+// dropped after the check and read again just before their claims run, so
+// that memory does not grow with the number of checkpoints.
 struct PreparedFile {
   ClaimFile file;
   std::shared_ptr<const Task> task;
   Checkpoint checkpoint;
   std::vector<Claim> claims;
   std::string checkpoint_label;  // SystemReport::checkpoint_label
+  std::optional<SnapshotInfo> snapshot;
 };
 
 // The checkpoint at `path`, for errors named `where`.
@@ -70,16 +76,52 @@ PreparedFile prepare(const ClaimSource& source, Checkpoint checkpoint, const std
   return p;
 }
 
-// The --checkpoint values, then the lines of the --checkpoints list (blank
-// lines and "#" comments skipped, relative paths resolved against the list's
-// folder), each with where it was given.
-std::vector<std::pair<std::string, std::string>> checkpoint_paths(const Args& args) {
-  std::vector<std::pair<std::string, std::string>> paths;
+// A checkpoint to verify, where it was given, and whether it came from a
+// snapshot folder (and so must carry a step).
+struct CheckpointPath {
+  std::string path;
+  std::string given;
+  bool snapshot = false;
+};
+
+// The checkpoints of a snapshot folder: its *.safetensors files, training
+// states (*.state.safetensors) left out, by name.
+std::vector<CheckpointPath> folder_checkpoints(const std::string& dir) {
+  const std::string where = "verify --checkpoints: " + dir;
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const auto ends_with = [&](const std::string& suffix) {
+      return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if (ends_with(".safetensors") && !ends_with(".state.safetensors")) names.push_back(name);
+  }
+  check(!ec, where, "cannot read the folder: " + ec.message());
+  check(!names.empty(), where, "the folder holds no checkpoint (*.safetensors)");
+  std::sort(names.begin(), names.end());
+  std::vector<CheckpointPath> paths;
+  for (const auto& name : names) {
+    const std::string path = (std::filesystem::path(dir) / name).string();
+    paths.push_back({path, "verify --checkpoints: " + path, true});
+  }
+  return paths;
+}
+
+// The --checkpoint values, then the --checkpoints folder of snapshots or the
+// lines of the --checkpoints list (blank lines and "#" comments skipped,
+// relative paths resolved against the list's folder).
+std::vector<CheckpointPath> checkpoint_paths(const Args& args) {
+  std::vector<CheckpointPath> paths;
   if (args.has("--checkpoint"))
-    for (const auto& p : args.flags.at("--checkpoint")) paths.emplace_back(p, "--checkpoint " + p);
+    for (const auto& p : args.flags.at("--checkpoint")) paths.push_back({p, "--checkpoint " + p, false});
   if (const std::optional<std::string> list = args.get("--checkpoints")) {
+    if (std::filesystem::is_directory(path_status(*list, "verify --checkpoints: " + *list))) {
+      for (auto& p : folder_checkpoints(*list)) paths.push_back(std::move(p));
+      return paths;
+    }
     const std::string text = read_text_file(*list, "verify --checkpoints: " + *list, 1 << 20);
-    std::size_t line_number = 0, start = 0;
+    std::size_t line_number = 0, start = 0, listed = 0;
     while (start <= text.size()) {
       const std::size_t end = std::min(text.find('\n', start), text.size());
       std::string line = text.substr(start, end - start);
@@ -89,40 +131,56 @@ std::vector<std::pair<std::string, std::string>> checkpoint_paths(const Args& ar
       line.erase(line.find_last_not_of(" \t\r") + 1);
       if (line.empty() || line[0] == '#') continue;
       const std::filesystem::path p(line);
-      paths.emplace_back(p.is_absolute() ? line : (std::filesystem::path(*list).parent_path() / p).string(),
-                         "verify --checkpoints: " + *list + ": line " + std::to_string(line_number));
+      paths.push_back({p.is_absolute() ? line : (std::filesystem::path(*list).parent_path() / p).string(),
+                       "verify --checkpoints: " + *list + ": line " + std::to_string(line_number), false});
+      ++listed;
     }
-    check(!paths.empty(), "verify --checkpoints: " + *list, "lists no checkpoint");
+    check(listed > 0, "verify --checkpoints: " + *list, "lists no checkpoint");
   }
   return paths;
+}
+
+// The first config field in which `b` differs from `a`: "d_mlp 512, not 256".
+std::string config_difference(const nlohmann::json& a, const nlohmann::json& b) {
+  for (const auto& [key, value] : b.items())
+    if (!a.contains(key) || a[key] != value)
+      return key + " " + value.dump() + ", not " + (a.contains(key) ? a[key].dump() : std::string("absent"));
+  return "fields missing";
 }
 
 // Every claim file on the checkpoints it is run on: its own, or the given
 // ones (checkpoint_paths). With one claim file it runs on each of them; with
 // several, each checkpoint goes to the files of the system in its metadata,
-// and every file must get one.
+// and every file must get one. A file's checkpoints run in step order when
+// all are snapshots, and must share one config unless the file allows
+// mixed_configs. With several checkpoints, weights are read again at run time
+// (PreparedFile).
 std::vector<PreparedFile> prepare_all(const Args& args) {
   std::vector<ClaimSource> sources;
   for (const auto& path : args.positional) sources.push_back(read_source(path));
-  const auto checkpoints = checkpoint_paths(args);
+  const std::vector<CheckpointPath> checkpoints = checkpoint_paths(args);
+  const bool light = checkpoints.size() > 1;
   std::vector<std::vector<std::pair<Checkpoint, std::string>>> assigned(sources.size());
-  for (const auto& [path, given] : checkpoints) {
-    Checkpoint ck = load(path, given, args);
+  for (const auto& given : checkpoints) {
+    Checkpoint ck = load(given.path, given.given, args);
+    if (light) ck.model.params.clear();
+    check(!given.snapshot || snapshot_info(ck.metadata, given.path), given.given,
+          "a snapshot without a step: its metadata has no \"step\" (train --snapshot-every writes it)");
     if (sources.size() == 1) {
-      assigned[0].emplace_back(std::move(ck), sources[0].path + ": /checkpoint (" + given + ")");
+      assigned[0].emplace_back(std::move(ck), sources[0].path + ": /checkpoint (" + given.given + ")");
       continue;
     }
-    check(!ck.system.empty(), given,
+    check(!ck.system.empty(), given.given,
           "the checkpoint names no system in its metadata, so it cannot be matched to one of several claim files; "
           "verify it with one claim file");
-    const std::string system = find_task(ck.system, given + ": metadata \"system\"").name;
+    const std::string system = find_task(ck.system, given.given + ": metadata \"system\"").name;
     bool matched = false;
     for (std::size_t i = 0; i < sources.size(); ++i)
       if (sources[i].file.task.empty() && sources[i].task->name == system) {
-        assigned[i].emplace_back(ck, sources[i].path + ": /checkpoint (" + given + ")");
+        assigned[i].emplace_back(ck, sources[i].path + ": /checkpoint (" + given.given + ")");
         matched = true;
       }
-    check(matched, given, "a " + system + " checkpoint, and no claim file is for " + system);
+    check(matched, given.given, "a " + system + " checkpoint, and no claim file is for " + system);
   }
   std::vector<PreparedFile> files;
   for (std::size_t i = 0; i < sources.size(); ++i) {
@@ -133,13 +191,37 @@ std::vector<PreparedFile> prepare_all(const Args& args) {
     }
     check(!assigned[i].empty(), sources[i].path,
           "no --checkpoint is a " + sources[i].task->name + " checkpoint (give the file's own checkpoint too)");
+    const std::size_t first = files.size();
     for (auto& [ck, where] : assigned[i]) {
+      const nlohmann::json config = config_to_json(ck.model.config), expected = config_to_json(assigned[i][0].first.model.config);
+      check(sources[i].file.mixed_configs || config == expected, where,
+            "its config differs from that of " + assigned[i][0].first.path + " (" + config_difference(expected, config) +
+                "); a claim file whose checkpoints may differ says \"mixed_configs\": true");
       files.push_back(prepare(sources[i], std::move(ck), where));
-      if (assigned[i].size() > 1)
-        files.back().checkpoint_label = std::filesystem::path(files.back().checkpoint.path).stem().string();
+      PreparedFile& f = files.back();
+      f.snapshot = snapshot_info(f.checkpoint.metadata, f.checkpoint.path);
+      if (assigned[i].size() > 1) f.checkpoint_label = std::filesystem::path(f.checkpoint.path).stem().string();
     }
+    const auto begin = files.begin() + static_cast<std::ptrdiff_t>(first);
+    if (std::all_of(begin, files.end(), [](const PreparedFile& f) { return f.snapshot.has_value(); }))
+      std::stable_sort(begin, files.end(),
+                       [](const PreparedFile& a, const PreparedFile& b) { return a.snapshot->step < b.snapshot->step; });
+    for (auto it = begin; it != files.end() && it + 1 != files.end(); ++it)
+      check(!it->snapshot || !(it + 1)->snapshot || it->snapshot->step != (it + 1)->snapshot->step,
+            "verify: " + (it + 1)->checkpoint.path,
+            "at step " + std::to_string(it->snapshot->step) + ", like " + it->checkpoint.path +
+                ": a run's snapshots have distinct steps");
   }
   return files;
+}
+
+// The weights of a checkpoint that prepare_all read without them, read again;
+// InputError when the file changed in between.
+void reload_weights(PreparedFile& f, const Args& args) {
+  if (!f.checkpoint.model.params.empty()) return;
+  Checkpoint again = load(f.checkpoint.path, "verify: " + f.checkpoint.path, args);
+  check(again.sha256 == f.checkpoint.sha256, "verify: " + f.checkpoint.path, "the file changed while verify ran");
+  f.checkpoint.model = std::move(again.model);
 }
 
 // "3 passed, 0 failed, 0 errors".
@@ -182,7 +264,7 @@ void check_outputs(const std::optional<std::string>& report_dir, const std::opti
     for (const auto& r : reports)
       for (const char* extension : {".json", ".html"})
         check_replaceable((dir / (report_name(r) + extension)).string(), "verify --report-dir");
-    for (const char* name : {"index.html", "junit.xml", "checkpoints.json"})
+    for (const char* name : {"index.html", "junit.xml", "checkpoints.json", "timeline.json"})
       check_replaceable((dir / name).string(), "verify --report-dir");
   }
 }
@@ -250,6 +332,8 @@ void write_reports(const std::optional<std::string>& report_dir, const std::opti
     const std::vector<CheckpointTable> tables = checkpoint_tables(reports);
     if (!tables.empty())
       outputs.emplace_back((dir / "checkpoints.json").string(), checkpoint_tables_json(tables).dump(2) + "\n");
+    const std::vector<Timeline> along = timelines(reports);
+    if (!along.empty()) outputs.emplace_back((dir / "timeline.json").string(), timelines_json(along).dump(2) + "\n");
     outputs.emplace_back((dir / "index.html").string(), html_index(reports));
     outputs.emplace_back((dir / "junit.xml").string(), junit_xml(reports));
   }
@@ -273,7 +357,7 @@ void keep_only(std::vector<PreparedFile>& files, const std::string& only) {
 
 int verify_command(int argc, char** argv) {
   const std::string usage =
-      "circuitcheck verify CLAIMS.json... [--checkpoint F]... [--checkpoints LIST] [--config CFG] [--threads N] [--seed N] [--only ID] "
+      "circuitcheck verify CLAIMS.json... [--checkpoint F]... [--checkpoints LIST|DIR] [--config CFG] [--threads N] [--seed N] [--only ID] "
       "[--report-dir D] [--junit FILE] [--device cpu|cuda] [--family-alpha A] [--verbose | --quiet]";
   Args args = parse_args(argc, argv, 2, "verify",
                          {"--checkpoint", "--checkpoints", "--config", "--threads", "--seed", "--only", "--report-dir", "--junit",
@@ -311,14 +395,22 @@ int verify_command(int argc, char** argv) {
   check_outputs(report_dir, junit, reports);
 
   Progress progress(total);
-  for (std::size_t i = 0; i < files.size(); ++i) run_file(files[i], reports[i], device, verbosity, progress);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    reload_weights(files[i], args);
+    run_file(files[i], reports[i], device, verbosity, progress);
+    if (files.size() > 1) files[i].checkpoint.model.params.clear();
+  }
   if (family_alpha) {
     std::vector<ClaimResult*> all;
     for (auto& r : reports)
       for (auto& c : r.results) all.push_back(&c);
     test_family(all, *family_alpha);
   }
-  for (const auto& table : checkpoint_tables(reports)) std::cout << checkpoint_table_text(table);
+  const std::vector<Timeline> along = timelines(reports);
+  for (const auto& t : along) std::cout << timeline_text(t);
+  for (const auto& table : checkpoint_tables(reports))
+    if (std::none_of(along.begin(), along.end(), [&](const Timeline& t) { return t.claims_file == table.claims_file; }))
+      std::cout << checkpoint_table_text(table);
   const Summary s = summarize(reports);
   if (files.size() > 1 || family_alpha)
     std::cout << "all: " << summary_text(s) << family_text(s) << "\n";

@@ -7,6 +7,7 @@
 #include "circuits/tasks/task_spec.h"
 #include "circuits/reports/report.h"
 #include "circuits/model/runtime.h"
+#include "circuits/training/snapshot.h"
 #include "circuits/training/trainer.h"
 #include "harness/args.h"
 
@@ -82,9 +83,11 @@ void print_evaluation(const Evaluation& e, std::ostream& out) {
 int train_command(int argc, char** argv) {
   Args args = parse_args(argc, argv, 2, "train",
                          {"--out", "--seed", "--steps", "--scale", "--device", "--threads", "--set",
-                          "--checkpoint-every", "--log-every"},
+                          "--checkpoint-every", "--log-every", "--snapshot-every", "--snapshot-dir"},
                          {"--resume"});
-  expect_positionals(args, 1, 1, "circuitcheck train SYSTEM --out FILE.safetensors [--seed N] [--steps N] [--set k=v]");
+  expect_positionals(args, 1, 1,
+                     "circuitcheck train SYSTEM --out FILE.safetensors [--seed N] [--steps N] [--set k=v] "
+                     "[--snapshot-every N [--snapshot-dir DIR]]");
   check(args.has("--out"), "train", "--out FILE.safetensors is required");
   const Task& task = find_task(args.positional[0]);
   const std::string out = *args.get("--out");
@@ -121,9 +124,27 @@ int train_command(int argc, char** argv) {
   const bool tty = isatty(fileno(stderr));
   const int64_t log_every = args.get_int("--log-every", tty ? 10 : 500, 1, 1 << 30);
   const int64_t checkpoint_every = args.get_int("--checkpoint-every", 2000, 0, 1 << 30);
+  TrainHooks hooks;
+  hooks.log_every = args.get_int("--log-every", tty ? 10 : 500, 1, 1 << 30);
+  hooks.on_progress = [&](const TrainProgress& p) { print_progress(p, tty); };
+  hooks.checkpoint_every = args.get_int("--checkpoint-every", 2000, 0, 1 << 30);
+  hooks.on_checkpoint = [&](const TrainState& s) { save_training(state_path, s); };
+  hooks.stop = [] { return g_interrupted.load(); };
+  check(args.has("--snapshot-every") || !args.has("--snapshot-dir"), "train --snapshot-dir",
+        "needs --snapshot-every N");
+  hooks.snapshot_every = args.get_int("--snapshot-every", 0, 1, 1 << 30);
+  if (hooks.snapshot_every > 0) {
+    const std::string dir = args.get_or("--snapshot-dir", snapshot_dir_for(out));
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    check(!ec, "train --snapshot-dir: " + dir, "cannot create the folder: " + ec.message());
+    hooks.on_snapshot = [&, dir](const TrainState& s, const TrainProgress& p) {
+      save_checkpoint(snapshot_path(dir, s.step), s.model, snapshot_metadata(s, p));
+    };
+    std::cerr << "snapshots every " << hooks.snapshot_every << " steps into " << dir << "\n";
+  }
   std::cerr << "training " << task.name << " " << state.recipe.to_json().dump() << "\n";
-  train(state, log_every, checkpoint_every, [&](const TrainProgress& p) { print_progress(p, tty); },
-        [&](const TrainState& s) { save_training(state_path, s); }, [] { return g_interrupted.load(); });
+  train(state, hooks);
   if (tty) std::cerr << "\n";
   save_training(state_path, state);
   if (state.stop_reason.empty()) {

@@ -109,7 +109,8 @@ std::string resolve_path(const std::string& claim_file, const std::string& path)
 
 ClaimFile parse_claim_file(const json& document, const std::string& path) {
   const At at{path, ""};
-  check_object(document, at, {"schema", "system", "task", "checkpoint", "claims"}, {"schema", "checkpoint", "claims"});
+  check_object(document, at, {"schema", "system", "task", "checkpoint", "mixed_configs", "claims"},
+               {"schema", "checkpoint", "claims"});
   const std::string schema = string_at(document["schema"], at / "schema");
   if (schema != kClaimSchema)
     (at / "schema").fail("unknown schema " + quote(schema) + " (expected " + kClaimSchema + ")");
@@ -126,6 +127,11 @@ ClaimFile parse_claim_file(const json& document, const std::string& path) {
   if (document.contains("system")) file.system = string_at(document["system"], at / "system");
   if (document.contains("task")) file.task = resolved("task");
   file.checkpoint = resolved("checkpoint");
+  if (document.contains("mixed_configs")) {
+    if (!document["mixed_configs"].is_boolean())
+      (at / "mixed_configs").fail(std::string("expected true or false, got ") + type_name(document["mixed_configs"]));
+    file.mixed_configs = document["mixed_configs"].get<bool>();
+  }
   if (!document["claims"].is_array())
     (at / "claims").fail(std::string("expected an array, got ") + type_name(document["claims"]));
   file.document = document;

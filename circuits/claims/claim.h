@@ -78,6 +78,10 @@ struct ClaimFile {
   std::string system;      // as written; empty when the file names a task file
   std::string task;        // the task file, resolved as `checkpoint` is; empty when it names a system
   std::string checkpoint;  // resolved against the folder above the file's folder
+  // Whether verify may run the file on checkpoints whose configs differ (a
+  // sweep of widths); by default every checkpoint of a run must have the
+  // first one's config.
+  bool mixed_configs = false;
   nlohmann::json document;
 };
 

@@ -13,6 +13,9 @@ json Figure::to_json() const {
   if (!series.empty()) j["series"] = series;
   if (!classes.empty()) j["classes"] = classes;
   if (!reference.empty()) j["reference"] = reference;
+  if (!x.empty()) j["x"] = x;
+  if (!x_reference.empty()) j["x_reference"] = x_reference;
+  if (log_y) j["log_y"] = true;
   return j;
 }
 

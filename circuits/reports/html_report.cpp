@@ -2,6 +2,7 @@
 
 #include "circuits/model/runtime.h"
 #include "circuits/reports/checkpoint_table.h"
+#include "circuits/reports/timeline.h"
 
 #include <algorithm>
 #include <cmath>
@@ -358,6 +359,71 @@ string scatter(const Figure& fig) {
   return s + "</svg>";
 }
 
+// A line per series over the numeric x, a point (with its value as tooltip)
+// per finite value; on a log scale the axis is in powers of ten.
+string lines(const Figure& fig) {
+  const auto y_of = [&](double v) { return fig.log_y ? (v > 0 ? std::log10(v) : kNaN) : v; };
+  double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo, y_lo = x_lo, y_hi = -x_lo;
+  for (const auto& series : fig.values)
+    for (std::size_t i = 0; i < series.size() && i < fig.x.size(); ++i)
+      if (finite(fig.x[i]) && finite(y_of(series[i])))
+        x_lo = std::min(x_lo, fig.x[i]), x_hi = std::max(x_hi, fig.x[i]), y_lo = std::min(y_lo, y_of(series[i])),
+        y_hi = std::max(y_hi, y_of(series[i]));
+  if (!(x_lo <= x_hi)) return no_data(fig.title, "no data");
+  for (double r : fig.reference)
+    if (finite(y_of(r))) y_lo = std::min(y_lo, y_of(r)), y_hi = std::max(y_hi, y_of(r));
+  if (fig.log_y) y_lo = std::floor(y_lo), y_hi = std::max(std::ceil(y_hi), y_lo + 1);
+  std::vector<double> x_ticks = nice_ticks(x_lo, x_hi, 6), y_ticks;
+  if (fig.log_y) {
+    for (double e = y_lo; e <= y_hi; e += std::max(1.0, std::ceil((y_hi - y_lo) / 6))) y_ticks.push_back(e);
+  } else {
+    y_ticks = nice_ticks(y_lo, y_hi, 5);
+  }
+  Frame f;
+  f.left = 30 + 7 * kCharWidth + (fig.y_title.empty() ? 0 : 10);
+  f.top = 32;
+  f.width = 460;
+  f.height = 220;
+  const double width = f.right() + 16 + legend_width(fig.series);
+  string s = svg_open(width, f.bottom() + 44, fig.title);
+  if (fig.log_y) {
+    for (double t : y_ticks) {
+      const double y = scale(t, y_lo, y_hi, f.bottom(), f.top);
+      s += line(f.left, y, f.right(), y, "stroke=\"#eee\"") + text(f.left - 5, y + 4, "1e" + number(t), " text-anchor=\"end\"");
+    }
+    s += line(f.left, f.top, f.left, f.bottom(), "stroke=\"#555\"");
+    if (!fig.y_title.empty()) {
+      const double x = 14, y = f.top + f.height / 2;
+      s += text(x, y, fig.y_title, " text-anchor=\"middle\" transform=\"rotate(-90 " + number(x) + " " + number(y) + ")\"");
+    }
+  } else {
+    s += y_axis(f, y_lo, y_hi, y_ticks, fig.y_title);
+  }
+  s += x_axis(f, x_lo, x_hi, x_ticks, fig.x_title);
+  const auto px = [&](double x) { return scale(x, x_lo, x_hi, f.left, f.right()); };
+  const auto py = [&](double v) { return scale(y_of(v), y_lo, y_hi, f.bottom(), f.top); };
+  for (double r : fig.reference)
+    if (finite(y_of(r))) s += line(f.left, py(r), f.right(), py(r), "stroke=\"#c62828\" stroke-dasharray=\"5 3\"");
+  for (double r : fig.x_reference)
+    if (finite(r) && r >= x_lo && r <= x_hi)
+      s += line(px(r), f.top, px(r), f.bottom(), "stroke=\"#2e7d32\" stroke-dasharray=\"5 3\"");
+  for (std::size_t k = 0; k < fig.values.size(); ++k) {
+    const auto& series = fig.values[k];
+    const string colour = palette(static_cast<int>(k)), name = k < fig.series.size() ? fig.series[k] + ": " : "";
+    string points, dots;
+    for (std::size_t i = 0; i < series.size() && i < fig.x.size(); ++i) {
+      if (!finite(fig.x[i]) || !finite(y_of(series[i]))) continue;
+      const string xy = number(px(fig.x[i])) + "," + number(py(series[i]));
+      points += xy + " ";
+      dots += "<circle cx=\"" + number(px(fig.x[i])) + "\" cy=\"" + number(py(series[i])) + "\" r=\"2.5\" fill=\"" + colour +
+              "\"><title>" + escape_markup(name + "(" + number(fig.x[i]) + ", " + number(series[i]) + ")") + "</title></circle>";
+    }
+    s += "<polyline fill=\"none\" stroke=\"" + colour + "\" stroke-width=\"1.5\" points=\"" + points + "\"/>" + dots;
+  }
+  s += legend(f.right() + 16, f.top, fig.series);
+  return s + "</svg>";
+}
+
 // ---------------------------------------------------------------------------
 // Pages.
 
@@ -570,12 +636,38 @@ string checkpoint_tables_html(const std::vector<CheckpointTable>& tables) {
   return html;
 }
 
+// Each claim file run along a training run: a row per claim with the step
+// from which it holds, then the loss and each claim's metric against the step.
+string timelines_html(const std::vector<Timeline>& timelines) {
+  string html;
+  for (const auto& t : timelines) {
+    const string n = std::to_string(t.reports.size());
+    html += "<h2>" + escape_markup(t.system) + " over " + n + " snapshots</h2>\n<p><code>" +
+            escape_markup(t.claims_file) + "</code>, steps " + std::to_string(t.reports.front()->provenance.snapshot->step) +
+            " to " + std::to_string(t.reports.back()->provenance.snapshot->step) +
+            "</p>\n<table class=\"timeline\" data-system=\"" + escape_markup(t.system) +
+            "\">\n<thead><tr><th>claim</th><th>metric</th><th>holds from step</th><th>passes on</th></tr></thead>\n<tbody>\n";
+    for (const auto& s : t.series) {
+      const string formed = s.formed_at_step ? std::to_string(*s.formed_at_step) : "";
+      html += "<tr class=\"claim-timeline\" data-claim=\"" + escape_markup(s.claim) + "\" data-formed-at=\"" + formed +
+              "\"><td>" + escape_markup(s.claim) + "</td><td>" + escape_markup(s.metric) + "</td><td class=\"num\">" +
+              (formed.empty() ? string("never for good") : formed) + "</td><td class=\"num\">" +
+              std::to_string(s.passed) + " of " + n + "</td></tr>\n";
+    }
+    html += "</tbody></table>\n<div class=\"figures\">\n";
+    for (const Figure& f : timeline_figures(t)) html += figure_block(f, f.title == "loss" ? "training and held-out loss" : f.y_title + " against the step");
+    html += "</div>\n";
+  }
+  return html;
+}
+
 }  // namespace
 
 string svg_figure(const Figure& figure) {
   if (figure.type == "heatmap") return heatmap(figure);
   if (figure.type == "bars") return bars(figure);
   if (figure.type == "scatter") return scatter(figure);
+  if (figure.type == "lines") return lines(figure);
   return no_data(figure.title, "no data: unknown figure type '" + figure.type + "'");
 }
 
@@ -600,6 +692,15 @@ string html_report(const SystemReport& report) {
 }
 
 string html_index(const std::vector<SystemReport>& reports) {
+  const std::vector<Timeline> along = timelines(reports);
+  std::vector<CheckpointTable> tables = checkpoint_tables(reports);  // those not drawn as a timeline
+  tables.erase(std::remove_if(tables.begin(), tables.end(),
+                              [&](const CheckpointTable& t) {
+                                return std::any_of(along.begin(), along.end(), [&](const Timeline& l) {
+                                  return l.claims_file == t.claims_file;
+                                });
+                              }),
+               tables.end());
   string rows;
   for (const auto& r : reports) {
     const Summary s = summarize(r.results);
@@ -618,7 +719,7 @@ string html_index(const std::vector<SystemReport>& reports) {
                       "</p>\n</header>\n<table class=\"systems\">\n<thead><tr><th>system</th><th>verdict</th>"
                       "<th>claims</th><th>passed</th><th>failed</th><th>not falsifiable</th><th>errors</th>"
                       "<th>checkpoint</th><th>started</th><th>time</th></tr></thead>\n<tbody>\n" +
-                      rows + "</tbody></table>\n" + checkpoint_tables_html(checkpoint_tables(reports));
+                      rows + "</tbody></table>\n" + timelines_html(along) + checkpoint_tables_html(tables);
   return page("circuitcheck run", body);
 }
 

@@ -36,7 +36,12 @@ std::string html_report(const SystemReport& report);
 //   <table class="checkpoints" data-system="<system>"> with a row
 //   <tr class="claim-across" data-claim="<id>" data-scope="<recipe|checkpoint>"
 //   data-passed="<k>"> per claim:
-// its verdict on each checkpoint and "k of n".
+// its verdict on each checkpoint and "k of n". A claim file run on the
+// snapshots of a training run (timeline.h) gets a timeline instead:
+//   <table class="timeline" data-system="<system>"> with a row
+//   <tr class="claim-timeline" data-claim="<id>" data-formed-at="<step or empty>">
+// per claim, then the loss and each claim's metric against the step as
+// "lines" figures.
 std::string html_index(const std::vector<SystemReport>& reports);
 
 // One figure as an <svg> element, drawn by type (claims/figure.h's Figure):
@@ -49,7 +54,10 @@ std::string html_index(const std::vector<SystemReport>& reports);
 //              numeric y axis that includes 0, and each `reference` value as
 //              a dashed horizontal line;
 //   "scatter": a point per values[i] = {x, y}, coloured by classes[i] (an
-//              index into series, the legend), with numeric axes.
+//              index into series, the legend), with numeric axes;
+//   "lines":   a line and points per series over the numeric x, each
+//              `reference` a dashed horizontal line, each `x_reference` a
+//              dashed upright one; with log_y, a y axis in powers of ten.
 // Axis titles are x_title and y_title; long tick labels are shortened (the
 // full text is the tooltip) and thinned out when crowded; every cell, bar and
 // point carries its value as a tooltip (<title>). Non-finite values are drawn

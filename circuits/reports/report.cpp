@@ -31,6 +31,7 @@ Provenance provenance_of(const ClaimFile& file, const Checkpoint& checkpoint, co
   p.threads = threads;
   p.task_file = printable(file.task);
   if (!file.task.empty()) p.task_sha256 = sha256_file(file.task);
+  p.snapshot = snapshot_info(checkpoint.metadata, p.checkpoint);
   return p;
 }
 
@@ -177,6 +178,12 @@ json report_json(const SystemReport& report) {
           {"claims", claims},
           {"run", {{"date", report.run.date}, {"wall_seconds", report.run.wall_seconds}, {"claim_seconds", claim_seconds}}}};
   if (!p.task_file.empty()) document["provenance"]["task_file"] = {{"path", p.task_file}, {"sha256", p.task_sha256}};
+  if (p.snapshot) {
+    json& checkpoint = document["provenance"]["checkpoint"];
+    checkpoint["step"] = p.snapshot->step;
+    if (p.snapshot->train_loss) checkpoint["train_loss"] = *p.snapshot->train_loss;
+    if (p.snapshot->test_loss) checkpoint["test_loss"] = *p.snapshot->test_loss;
+  }
   if (s.family_alpha)
     document["summary"]["family"] = {
         {"alpha", *s.family_alpha}, {"method", "holm"}, {"tested", s.family_tested}, {"passed", s.family_passed}};

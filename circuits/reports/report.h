@@ -3,7 +3,8 @@
 //
 //   { "schema": "circuitcheck.report/1", "system": "array_index",
 //     "provenance": { "claims_file": {path, sha256},
-//                     "checkpoint": {path, format, sha256, config_source, config},
+//                     "checkpoint": {path, format, sha256, config_source, config,
+//                                    step, train_loss, test_loss (snapshots only)},
 //                     "circuitcheck": {version, git_commit}, "libtorch", "device", "threads" },
 //     "summary": { claims, passed, failed, not_falsifiable, inconclusive, errors,
 //                  "family": {alpha, method, tested, passed} with verify --family-alpha },
@@ -24,6 +25,7 @@
 #include "circuits/model/checkpoint.h"
 #include "circuits/claims/claim.h"
 #include "circuits/claims/verify.h"
+#include "circuits/training/snapshot.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -54,11 +56,13 @@ struct Provenance {
   int threads = 1;                // LibTorch intra-op threads
   std::string task_file;          // ClaimFile::task: the dataset or task spec; empty for a built-in system
   std::string task_sha256;        // of task_file
+  std::optional<SnapshotInfo> snapshot;  // the checkpoint's training step and losses, for a snapshot (snapshot.h)
 };
 
 // Hashes the claim file and the task file it names, if any (InputError
 // naming the file when it cannot be read), and copies the checkpoint's
-// identity and config.
+// identity, config and snapshot fields (InputError naming the checkpoint and
+// the metadata key when they are malformed: snapshot_info).
 Provenance provenance_of(const ClaimFile& file, const Checkpoint& checkpoint, const at::Device& device, int threads);
 
 // When and how long: the report's "run" block.

@@ -229,9 +229,7 @@ TrainState start_training(const TrainRecipe& recipe) {
   return s;
 }
 
-void train(TrainState& s, int64_t log_every, int64_t checkpoint_every,
-           const std::function<void(const TrainProgress&)>& on_progress,
-           const std::function<void(const TrainState&)>& on_checkpoint, const std::function<bool()>& stop) {
+void train(TrainState& s, const TrainHooks& hooks) {
   const Task& task = find_task(s.recipe.system);
   const TrainRecipe& r = s.recipe;
   for (auto& [name, p] : s.model.params)
@@ -241,7 +239,7 @@ void train(TrainState& s, int64_t log_every, int64_t checkpoint_every,
   const auto run_start = std::chrono::steady_clock::now();
   const double elapsed_before = s.elapsed_s;
   const int64_t step_before = s.step;
-  while (s.step < r.steps && s.stop_reason.empty() && !stop()) {
+  while (s.step < r.steps && s.stop_reason.empty() && !(hooks.stop && hooks.stop())) {
     const int64_t step = s.step + 1;
     Batch batch = training_batch(task, r, step);
     RunOptions options;
@@ -266,7 +264,14 @@ void train(TrainState& s, int64_t log_every, int64_t checkpoint_every,
         s.stop_reason = buf;
       }
     }
-    if (step % log_every == 0 || step == r.steps || !s.stop_reason.empty()) {
+    const bool last = step == r.steps || !s.stop_reason.empty();
+    const bool snapshot = hooks.snapshot_every > 0 && (step % hooks.snapshot_every == 0 || last);
+    if (snapshot && !eval_now && task.split) {
+      at::NoGradGuard no_grad;
+      test_loss = held_out_loss(task, s);
+    }
+    const bool log = step % hooks.log_every == 0 || last;
+    if (log || snapshot) {
       at::NoGradGuard no_grad;
       at::Tensor t = batch.targets.slice(1, from).to(logits.device());
       at::Tensor scored = t != -1;
@@ -279,11 +284,14 @@ void train(TrainState& s, int64_t log_every, int64_t checkpoint_every,
       p.lr = lr;
       p.elapsed_s = s.elapsed_s;
       p.steps_per_s = static_cast<double>(step - step_before) / std::max(1e-9, s.elapsed_s - elapsed_before);
-      s.history.push_back({{"step", step}, {"loss", p.loss}, {"token_accuracy", p.token_accuracy},
-                           {"test_loss", test_loss}, {"lr", lr}, {"elapsed_s", p.elapsed_s}});
-      on_progress(p);
+      if (log) {
+        s.history.push_back({{"step", step}, {"loss", p.loss}, {"token_accuracy", p.token_accuracy},
+                             {"test_loss", test_loss}, {"lr", lr}, {"elapsed_s", p.elapsed_s}});
+        if (hooks.on_progress) hooks.on_progress(p);
+      }
+      if (snapshot && hooks.on_snapshot) hooks.on_snapshot(s, p);
     }
-    if (checkpoint_every > 0 && step % checkpoint_every == 0) on_checkpoint(s);
+    if (hooks.checkpoint_every > 0 && step % hooks.checkpoint_every == 0 && hooks.on_checkpoint) hooks.on_checkpoint(s);
   }
   if (s.stop_reason.empty() && s.step >= r.steps) s.stop_reason = "max_steps";
   for (auto& [name, p] : s.model.params) p.requires_grad_(false);

@@ -118,13 +118,23 @@ TrainState start_training(const TrainRecipe& recipe);
 // change the model or redraw its data) or a malformed value, leaving `state` unchanged.
 void amend_recipe(TrainState& state, const std::vector<std::string>& settings);
 
-// Trains until the step cap, the stopping rule or `stop()` returning true
-// (checked between steps). Calls `on_progress` every `log_every` steps and
-// `on_checkpoint` every `checkpoint_every` steps (0: never).
-void train(TrainState& state, int64_t log_every, int64_t checkpoint_every,
-           const std::function<void(const TrainProgress&)>& on_progress,
-           const std::function<void(const TrainState&)>& on_checkpoint,
-           const std::function<bool()>& stop = [] { return false; });
+// What train() reports along the way. Every callback may be empty.
+struct TrainHooks {
+  int64_t log_every = 100;  // steps between on_progress calls (and history points); >= 1
+  std::function<void(const TrainProgress&)> on_progress;
+  int64_t checkpoint_every = 0;  // steps between on_checkpoint calls (resumable state); 0: never
+  std::function<void(const TrainState&)> on_checkpoint;
+  // Steps between snapshots (0: never): on_snapshot gets the model at every
+  // multiple of snapshot_every, and at the step the run stops on its cap or
+  // stopping rule, with that step's progress; its test_loss is the held-out
+  // loss at that very step (tasks with a split: S1), -1 without a split.
+  int64_t snapshot_every = 0;
+  std::function<void(const TrainState&, const TrainProgress&)> on_snapshot;
+  std::function<bool()> stop;  // checked between steps; true ends the run without a stop_reason
+};
+
+// Trains until the step cap, the stopping rule or hooks.stop() returning true.
+void train(TrainState& state, const TrainHooks& hooks = {});
 
 // Saves the state (weights, optimizer moments, step, recipe, history) as one
 // safetensors file, atomically ("param/<name>", "exp_avg/<name>",

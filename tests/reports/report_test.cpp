@@ -9,6 +9,10 @@
 #include "circuits/reports/html_report.h"
 #include "circuits/reports/junit.h"
 #include "circuits/reports/report.h"
+#include "circuits/reports/timeline.h"
+#include "circuits/formats/safetensors.h"
+#include "circuits/model/checkpoint.h"
+#include "circuits/model/model.h"
 #include "circuits/formats/sha256.h"
 #include "circuits/claims/stats.h"
 #include "tests/test_util.h"
@@ -700,6 +704,183 @@ TEST(CheckpointTable, JsonValidatesAgainstItsSchema) {
                 .rfind("INVALID", 0),
             std::string::npos);
 }
+
+// The hand-made report as four snapshots of one run, given out of step
+// order: attends_prev passes at steps 100, 300 and 400 (and fails at 200),
+// head_necessary fails on the last.
+std::vector<SystemReport> snapshot_reports() {
+  std::vector<SystemReport> reports;
+  const std::vector<int64_t> steps = {300, 100, 400, 200};
+  for (int64_t step : steps) {
+    SystemReport r = hand_made_report();
+    r.provenance.checkpoint = "run/step_" + std::to_string(step) + ".safetensors";
+    r.checkpoint_label = "step_" + std::to_string(step);
+    r.provenance.snapshot = SnapshotInfo{step, 1.0 / static_cast<double>(step), step >= 300 ? 0.01 : 5.0};
+    r.results[0].verdict = step == 200 ? Verdict::kFail : Verdict::kPass;
+    r.results[0].checkpoint.checks[0] = attention("mass on", 16000 + 10 * step);
+    r.results[1].verdict = step == 400 ? Verdict::kFail : Verdict::kPass;
+    reports.push_back(r);
+  }
+  return reports;
+}
+
+TEST(Timeline, AClaimFormsAtTheFirstStepFromWhichItKeepsPassing) {
+  std::vector<SystemReport> reports = snapshot_reports();
+  const std::vector<Timeline> along = timelines(reports);
+  ASSERT_EQ(along.size(), 1u);
+  const Timeline& t = along[0];
+  ASSERT_EQ(t.reports.size(), 4u);
+  EXPECT_EQ(t.reports[0], &reports[1]);  // step 100
+  EXPECT_EQ(t.reports[3], &reports[2]);  // step 400
+  const Timeline::Series& attends = t.series[0];
+  EXPECT_EQ(attends.metric, "attention");
+  EXPECT_EQ(attends.rule, Rule::kRateAtLeast);
+  EXPECT_TRUE(attends.rate);
+  EXPECT_EQ(attends.passed, 3);
+  EXPECT_EQ(attends.formed_at_step, std::optional<int64_t>(300));
+  ASSERT_TRUE(attends.points[1].value);
+  EXPECT_DOUBLE_EQ(*attends.points[1].value, 18000.0 / 20000.0);  // step 200
+  EXPECT_FALSE(t.series[1].formed_at_step);  // fails on the last snapshot
+  EXPECT_FALSE(t.series[3].points[0].value);  // the error has no check
+
+  const json doc = timelines_json(along);
+  EXPECT_EQ(doc["schema"], kTimelineSchema);
+  std::vector<int64_t> steps;
+  for (const auto& c : doc["timelines"][0]["checkpoints"]) steps.push_back(c["step"].get<int64_t>());
+  EXPECT_EQ(steps, (std::vector<int64_t>{100, 200, 300, 400}));
+  EXPECT_EQ(doc["timelines"][0]["claims"][0]["formed_at_step"], 300);
+  EXPECT_TRUE(doc["timelines"][0]["claims"][1]["formed_at_step"].is_null());
+  EXPECT_DOUBLE_EQ(doc["timelines"][0]["checkpoints"][3]["test_loss"].get<double>(), 0.01);
+
+  const std::string text = timeline_text(t);
+  EXPECT_TRUE(contains(text, "previous_token over 4 snapshots (steps 100 to 400):\n")) << text;
+  EXPECT_TRUE(contains(text, "  attends_prev    holds from step 300  (3/4)  attention ")) << text;
+  EXPECT_TRUE(contains(text, "  head_necessary  never holds for good  (3/4)")) << text;
+
+  const std::vector<Figure> figures = timeline_figures(t);
+  ASSERT_EQ(figures.size(), 1 + t.series.size());  // the loss, then one per claim
+  EXPECT_TRUE(figures[0].log_y);
+  EXPECT_EQ(figures[1].x_reference, std::vector<double>{300.0});
+  EXPECT_EQ(figures[1].reference, std::vector<double>{0.99});
+
+  const std::string index = html_index(reports);
+  EXPECT_TRUE(contains(index, "<tr class=\"claim-timeline\" data-claim=\"attends_prev\" data-formed-at=\"300\">")) << index;
+  EXPECT_TRUE(contains(index, "<polyline")) << index;
+  EXPECT_EQ(count(index, "<tr class=\"claim-across\""), 0u) << "a timeline replaces the verdict table";
+}
+
+TEST(Timeline, OnlySnapshotsMakeATimelineAndTheirStepsAreDistinct) {
+  std::vector<SystemReport> reports = snapshot_reports();
+  reports[2].provenance.snapshot.reset();  // a checkpoint that is not a snapshot: a verdict table, no timeline
+  EXPECT_TRUE(timelines(reports).empty());
+  EXPECT_EQ(checkpoint_tables(reports).size(), 1u);
+  reports = snapshot_reports();
+  reports[2].provenance.snapshot->step = 100;
+  EXPECT_THROW(timelines(reports), std::invalid_argument);
+  reports = snapshot_reports();
+  reports[1].results.pop_back();
+  EXPECT_THROW(timelines(reports), std::invalid_argument);
+}
+
+TEST(Timeline, JsonValidatesAgainstItsSchema) {
+  SKIP_WITHOUT_JSONSCHEMA();
+  const std::string dir = testing_util::scratch_dir("report_timeline");
+  write_text_atomically(dir + "/timeline.json", timelines_json(timelines(snapshot_reports())).dump(2), "test");
+  EXPECT_EQ(validate({dir + "/timeline.json"}, testing_util::source_dir() + "/reports/timeline.schema.json"),
+            "VALID " + dir + "/timeline.json\n");
+  json broken = timelines_json(timelines(snapshot_reports()));
+  broken["timelines"][0]["claims"][0].erase("formed_at_step");
+  write_text_atomically(dir + "/broken.json", broken.dump(), "test");
+  EXPECT_EQ(validate({dir + "/broken.json"}, testing_util::source_dir() + "/reports/timeline.schema.json").rfind("INVALID", 0),
+            0u);
+}
+
+// `checkpoint` with metadata "step" (and the losses) added, at `path`.
+void write_snapshot(const std::string& checkpoint, const std::string& path, int64_t step) {
+  Safetensors file = read_safetensors(checkpoint);
+  file.metadata["step"] = std::to_string(step);
+  file.metadata["train_loss"] = "0.5";
+  write_safetensors(path, file.tensors, file.metadata);
+}
+
+// A folder of snapshots runs in step order, not name order: seed 4 (whose
+// layer 0 does not read idx at elt) at step 100 as "b", the shipped model at
+// step 200 as "a"; the claim forms at step 200.
+TEST(VerifyCommand, ASnapshotFolderRunsInStepOrderAndWritesATimeline) {
+  const std::string dir = testing_util::scratch_dir("report_snapshot_folder");
+  std::filesystem::create_directories(dir + "/run");
+  write_snapshot(shipped_checkpoint(), dir + "/run/a.safetensors", 200);
+  write_snapshot(testing_util::source_dir() + "/checkpoints/seeds/array_index_seed4.safetensors",
+                 dir + "/run/b.safetensors", 100);
+  write_file(dir + "/run/b.safetensors.state.safetensors", "not read: a training state");
+  auto r = run_command(cli() + " verify " + shipped_claims() + " --only l0_elt_reads_idx --checkpoints " + dir +
+                       "/run --report-dir " + dir + "/reports");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "array_index over 2 snapshots (steps 100 to 200):\n  l0_elt_reads_idx  holds from step 200  (1/2)"))
+      << r.output;
+  EXPECT_LT(r.output.find("array_index@b:"), r.output.find("array_index@a:")) << r.output;
+  const json doc = json::parse(read_file(dir + "/reports/timeline.json"));
+  EXPECT_EQ(doc["timelines"][0]["claims"][0]["formed_at_step"], 200) << doc.dump(2);
+  EXPECT_EQ(doc["timelines"][0]["checkpoints"][0]["report"], "array_index@b");
+  const json report = json::parse(read_file(dir + "/reports/array_index@a.json"));
+  EXPECT_EQ(report["provenance"]["checkpoint"]["step"], 200);
+}
+
+struct BadFolder {
+  std::string name;
+  std::function<void(const std::string& dir)> make;  // fills dir/run
+  std::string message;
+};
+
+void PrintTo(const BadFolder& c, std::ostream* os) { *os << c.name; }
+
+class SnapshotFolderErrors : public ::testing::TestWithParam<BadFolder> {};
+
+TEST_P(SnapshotFolderErrors, ExitTwoNamingTheFileAndNoReport) {
+  const std::string dir = testing_util::scratch_dir("report_bad_folder_" + GetParam().name);
+  std::filesystem::create_directories(dir + "/run");
+  GetParam().make(dir);
+  auto r = run_command(cli() + " verify " + shipped_claims() + " --only accuracy --checkpoints " + dir +
+                       "/run --report-dir " + dir + "/reports");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, GetParam().message)) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/reports/index.html"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, SnapshotFolderErrors,
+    ::testing::Values(
+        BadFolder{"empty", [](const std::string&) {}, "/run: the folder holds no checkpoint (*.safetensors)"},
+        BadFolder{"no_step",
+                  [](const std::string& dir) {
+                    write_snapshot(shipped_checkpoint(), dir + "/run/a.safetensors", 1);
+                    std::filesystem::copy_file(shipped_checkpoint(), dir + "/run/b.safetensors");
+                  },
+                  "/run/b.safetensors: a snapshot without a step: its metadata has no \"step\""},
+        BadFolder{"bad_step",
+                  [](const std::string& dir) {
+                    Safetensors file = read_safetensors(shipped_checkpoint());
+                    file.metadata["step"] = "12k";
+                    write_safetensors(dir + "/run/a.safetensors", file.tensors, file.metadata);
+                  },
+                  "/run/a.safetensors: metadata \"step\": '12k' is not a non-negative integer"},
+        BadFolder{"same_step",
+                  [](const std::string& dir) {
+                    write_snapshot(shipped_checkpoint(), dir + "/run/a.safetensors", 7);
+                    write_snapshot(shipped_checkpoint(), dir + "/run/b.safetensors", 7);
+                  },
+                  "b.safetensors: at step 7, like"},
+        BadFolder{"different_configs",
+                  [](const std::string& dir) {
+                    write_snapshot(shipped_checkpoint(), dir + "/run/a.safetensors", 1);
+                    Config config = load_checkpoint(shipped_checkpoint()).model.config;
+                    config.d_head = 64;
+                    config.d_model = 64;
+                    save_checkpoint(dir + "/run/b.safetensors", make_model(config, init_params(config, 1), "test"),
+                                    {{"system", "array_index"}, {"step", "2"}});
+                  },
+                  "its config differs from that of"}),
+    [](const auto& info) { return info.param.name; });
 
 TEST(Junit, FailureMessagesNameValueThresholdAndDomain) {
   const std::string dir = testing_util::scratch_dir("report_junit");

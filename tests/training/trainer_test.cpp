@@ -1,11 +1,14 @@
 // The trainer on tiny configs (seconds): the loss falls, runs are bit-reproducible,
 // a resumed run equals an uninterrupted one; train/eval bad input exits 2.
 #include "circuits/formats/error.h"
+#include "circuits/model/checkpoint.h"
+#include "circuits/training/snapshot.h"
 #include "circuits/training/trainer.h"
 #include "tests/test_util.h"
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <sstream>
 
 namespace circuitcheck {
@@ -29,7 +32,10 @@ TrainRecipe tiny_recipe(const std::string& system, int64_t steps) {
 std::vector<double> losses(const std::string& system, int64_t steps) {
   TrainState s = start_training(tiny_recipe(system, steps));
   std::vector<double> out;
-  train(s, 1, 0, [&](const TrainProgress& p) { out.push_back(p.loss); }, [](const TrainState&) {});
+  TrainHooks hooks;
+  hooks.log_every = 1;
+  hooks.on_progress = [&](const TrainProgress& p) { out.push_back(p.loss); };
+  train(s, hooks);
   return out;
 }
 
@@ -53,44 +59,114 @@ bool same_params(const TensorMap& a, const TensorMap& b) {
 TEST(Trainer, SameRecipeGivesBitIdenticalWeights) {
   TrainState a = start_training(tiny_recipe("array_index", 15));
   TrainState b = start_training(tiny_recipe("array_index", 15));
-  train(a, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
-  train(b, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+  train(a);
+  train(b);
   EXPECT_TRUE(same_params(a.model.params, b.model.params));
   TrainRecipe other = tiny_recipe("array_index", 15);
   other.seed = 2;
   TrainState c = start_training(other);
-  train(c, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+  train(c);
   EXPECT_FALSE(same_params(a.model.params, c.model.params));
 }
 
 TEST(Trainer, ResumedRunEqualsUninterruptedRun) {
   TrainState whole = start_training(tiny_recipe("modular_addition", 12));
-  train(whole, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+  train(whole);
 
   const std::string path = testing_util::scratch_dir("TrainerResume") + "/run.state.safetensors";
   TrainState first = start_training(tiny_recipe("modular_addition", 12));
   int64_t calls = 0;
-  train(first, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {}, [&] { return ++calls > 5; });
+  TrainHooks hooks;
+  hooks.stop = [&] { return ++calls > 5; };
+  train(first, hooks);
   EXPECT_EQ(first.step, 5);
   EXPECT_TRUE(first.stop_reason.empty());
   save_training(path, first);
   TrainState resumed = load_training(path);
   EXPECT_EQ(resumed.step, 5);
-  train(resumed, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+  train(resumed);
   EXPECT_EQ(resumed.step, 12);
   EXPECT_EQ(resumed.stop_reason, "max_steps");
   EXPECT_TRUE(same_params(resumed.model.params, whole.model.params));
 }
 
+// Snapshots come at every multiple of snapshot_every and at the last step,
+// with S1's held-out loss at that very step, and their metadata reads back.
+TEST(Trainer, SnapshotsAtEveryMultipleAndTheLastStep) {
+  TrainState s = start_training(tiny_recipe("modular_addition", 12));
+  TrainHooks hooks;
+  hooks.snapshot_every = 5;
+  std::vector<int64_t> steps;
+  std::vector<Metadata> metadata;
+  hooks.on_snapshot = [&](const TrainState& state, const TrainProgress& p) {
+    steps.push_back(state.step);
+    metadata.push_back(snapshot_metadata(state, p));
+  };
+  train(s, hooks);
+  EXPECT_EQ(steps, (std::vector<int64_t>{5, 10, 12}));
+  const std::optional<SnapshotInfo> info = snapshot_info(metadata[1], "m");
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->step, 10);
+  ASSERT_TRUE(info->train_loss && info->test_loss);
+  EXPECT_GT(*info->test_loss, 0.0);
+  EXPECT_EQ(metadata[1].at("system"), "modular_addition");
+  EXPECT_EQ(nlohmann::json::parse(metadata[1].at("training"))["recipe"]["steps"], 12);
+  EXPECT_EQ(snapshot_path("d", 10), "d/step_00000010.safetensors");
+  EXPECT_EQ(snapshot_dir_for("out/m.safetensors"), "out/m_snapshots");
+  EXPECT_FALSE(snapshot_info({{"system", "x"}}, "m"));
+}
+
+struct BadSnapshotMetadata {
+  Metadata metadata;
+  std::string message;
+};
+
+TEST(Snapshot, MalformedFieldsNameTheFileAndKey) {
+  for (const auto& c : std::vector<BadSnapshotMetadata>{
+           {{{"step", "-3"}}, "m.safetensors: metadata \"step\": '-3' is not a non-negative integer"},
+           {{{"step", ""}}, "metadata \"step\": '' is not"},
+           {{{"step", "99999999999999999999"}}, "is not a non-negative integer"},
+           {{{"step", "4"}, {"train_loss", "nan"}}, "metadata \"train_loss\": 'nan' is not a finite number"},
+           {{{"step", "4"}, {"test_loss", "1e"}}, "metadata \"test_loss\": '1e' is not a finite number"}}) {
+    try {
+      snapshot_info(c.metadata, "m.safetensors");
+      ADD_FAILURE() << c.message;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << e.what();
+    }
+  }
+}
+
+// train --snapshot-every writes the snapshots into the folder beside --out.
+TEST(TrainCommand, SnapshotEveryWritesCheckpointsWithTheirStep) {
+  const std::string dir = testing_util::scratch_dir("TrainSnapshots");
+  auto r = run_command(cli() + " train array_index --out " + dir +
+                                     "/m.safetensors --steps 4 --snapshot-every 2 --set d_model=32 --set d_head=32 "
+                                     "--set batch_size=8 --threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (int64_t step : {2, 4}) {
+    const Checkpoint ck = load_checkpoint(snapshot_path(dir + "/m_snapshots", step));
+    EXPECT_EQ(ck.system, "array_index");
+    const std::optional<SnapshotInfo> info = snapshot_info(ck.metadata, ck.path);
+    ASSERT_TRUE(info);
+    EXPECT_EQ(info->step, step);
+    EXPECT_FALSE(info->test_loss);  // S2 has no held-out split
+  }
+  EXPECT_FALSE(std::filesystem::exists(snapshot_path(dir + "/m_snapshots", 3)));
+}
+
 TEST(Trainer, ResumeAmendsTheScheduleAndRecordsIt) {
   TrainState s = start_training(tiny_recipe("modular_addition", 6));
-  train(s, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+  train(s);
   ASSERT_EQ(s.stop_reason, "max_steps");
   // Anneal: cosine from step 6 (lr as before) to 0.1 lr at step 10.
   amend_recipe(s, {"steps=10", "warmup_steps=6", "schedule=cosine", "min_lr_ratio=0.1"});
   EXPECT_TRUE(s.stop_reason.empty());
   std::vector<double> lrs;
-  train(s, 1, 0, [&](const TrainProgress& p) { lrs.push_back(p.lr); }, [](const TrainState&) {});
+  TrainHooks hooks;
+  hooks.log_every = 1;
+  hooks.on_progress = [&](const TrainProgress& p) { lrs.push_back(p.lr); };
+  train(s, hooks);
   ASSERT_EQ(lrs.size(), 4u);
   EXPECT_GT(lrs[0], lrs[3]);
   EXPECT_NEAR(lrs[3], 0.1 * s.recipe.adamw.lr, 1e-12);
@@ -184,9 +260,9 @@ TEST(Trainer, FocusCanBeAddedOnResumeAndIsKept) {
   TrainRecipe r = tiny_recipe("variable_renaming", 2);
   apply_setting(r, "rotary_dim=8");
   TrainState s = start_training(r);
-  train(s, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+  train(s);
   amend_recipe(s, {"steps=3", "focus=max_depth>=4", "focus_fraction=0.5"});
-  train(s, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+  train(s);
   EXPECT_EQ(s.step, 3);
   const std::string path = testing_util::scratch_dir("TrainerFocus") + "/run.state.safetensors";
   save_training(path, s);
@@ -199,10 +275,10 @@ TEST(Trainer, FocusCanBeAddedOnResumeAndIsKept) {
 TEST(Trainer, HardFractionCanBeAddedOnResume) {
   TrainRecipe r = tiny_recipe("arithmetic", 4);
   TrainState s = start_training(r);
-  train(s, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+  train(s);
   amend_recipe(s, {"steps=6", "hard_fraction=0.25"});
   EXPECT_EQ(s.recipe.hard_fraction, 0.25);
-  train(s, 100, 0, [](const TrainProgress&) {}, [](const TrainState&) {});
+  train(s);
   EXPECT_EQ(s.step, 6);
   const std::string path = testing_util::scratch_dir("TrainerHard") + "/run.state.safetensors";
   save_training(path, s);
