@@ -9,6 +9,9 @@
 #include "circuits/reports/junit.h"
 #include "circuits/reports/report.h"
 #include "circuits/reports/timeline.h"
+#include "circuits/reports/shard.h"
+#include "circuits/claims/result_record.h"
+#include "circuits/formats/json_fields.h"
 #include "circuits/model/runtime.h"
 #include "circuits/claims/family.h"
 #include "circuits/claims/verify.h"
@@ -355,67 +358,234 @@ void keep_only(std::vector<PreparedFile>& files, const std::string& only) {
 
 }  // namespace
 
-int verify_command(int argc, char** argv) {
-  const std::string usage =
-      "circuitcheck verify CLAIMS.json... [--checkpoint F]... [--checkpoints LIST|DIR] [--config CFG] [--threads N] [--seed N] [--only ID] "
-      "[--report-dir D] [--junit FILE] [--device cpu|cuda] [--family-alpha A] [--verbose | --quiet]";
-  Args args = parse_args(argc, argv, 2, "verify",
-                         {"--checkpoint", "--checkpoints", "--config", "--threads", "--seed", "--only", "--report-dir", "--junit",
-                          "--device", "--family-alpha"},
-                         {"--verbose", "--quiet"});
-  expect_positionals(args, 1, std::numeric_limits<std::size_t>::max(), usage);
-  check(!(args.has("--verbose") && args.has("--quiet")), "verify", "--verbose and --quiet exclude each other");
-  const Verbosity verbosity =
-      args.has("--quiet") ? Verbosity::kQuiet : args.has("--verbose") ? Verbosity::kVerbose : Verbosity::kLines;
+namespace {
+
+// The options that define a verify run's work (what it computes, not where
+// its output goes): a shard report records them, and merge plans the run
+// again from them.
+const std::vector<std::string> kRunOptions = {"--checkpoint", "--checkpoints", "--config", "--threads",
+                                              "--seed",       "--only",        "--device", "--family-alpha"};
+
+// A verify run planned from its command line: every claim file ready on each
+// of its checkpoints, and a report for each with its provenance and no results.
+struct Run {
+  std::vector<PreparedFile> files;
+  std::vector<SystemReport> reports;
+  std::optional<double> family_alpha;
+  at::Device device = at::kCPU;
+  std::size_t units = 0;  // (checkpoint, claim) pairs
+};
+
+Run plan_run(const Args& args) {
+  Run run;
   const int threads = args.get_int("--threads", 2, 1, 1024);
-  const std::optional<double> family_alpha = args.get_open_interval("--family-alpha", 0.0, 1.0);
+  run.family_alpha = args.get_open_interval("--family-alpha", 0.0, 1.0);
   set_threads(threads);
-  const at::Device device = parse_device(args.get_or("--device", "cpu"), "verify --device");
-  std::vector<PreparedFile> files = prepare_all(args);
-  if (const std::optional<std::string> only = args.get("--only")) keep_only(files, *only);
+  run.device = parse_device(args.get_or("--device", "cpu"), "verify --device");
+  run.files = prepare_all(args);
+  if (const std::optional<std::string> only = args.get("--only")) keep_only(run.files, *only);
   if (args.has("--seed")) {
     const uint64_t seed = static_cast<uint64_t>(args.get_int("--seed", 0, 0, std::numeric_limits<int>::max()));
-    for (auto& f : files)
+    for (auto& f : run.files)
       for (auto& c : f.claims)
         if (!c.domain.exhaustive) c.domain.seed = seed;
   }
-  std::vector<SystemReport> reports;
-  std::size_t total = 0;
-  for (auto& f : files) {
+  for (auto& f : run.files) {
     SystemReport report;
     report.system = f.task->name;
     report.checkpoint_label = f.checkpoint_label;
     report.domain_size = f.task->domain_size;
-    report.provenance = provenance_of(f.file, f.checkpoint, device, threads);
-    reports.push_back(std::move(report));
-    total += f.claims.size();
+    report.provenance = provenance_of(f.file, f.checkpoint, run.device, threads);
+    run.reports.push_back(std::move(report));
+    run.units += f.claims.size();
+  }
+  return run;
+}
+
+// What a shard report records of its run: the claim files and the run
+// options as given, each (claim file, checkpoint) pair's files with their
+// SHA-256, and the build. Shards of one run record the same.
+nlohmann::json run_identity(const Args& args, const Run& run) {
+  nlohmann::json options = nlohmann::json::object(), pairs = nlohmann::json::array();
+  for (const auto& name : kRunOptions)
+    if (args.has(name)) options[name] = args.flags.at(name);
+  for (const auto& r : run.reports)
+    pairs.push_back({{"claims_file", r.provenance.claims_file}, {"claims_sha256", r.provenance.claims_sha256},
+                     {"checkpoint", r.provenance.checkpoint}, {"checkpoint_sha256", r.provenance.checkpoint_sha256}});
+  return {{"claims_files", args.positional},
+          {"options", options},
+          {"runs", pairs},
+          {"circuitcheck", {{"version", circuitcheck_version()}, {"git_commit", circuitcheck_git_commit()}}},
+          {"libtorch", torch_version()}};
+}
+
+// The command line a shard recorded (run_identity): its claim files and run
+// options. InputError at `at` when they are malformed.
+Args args_from_identity(const nlohmann::json& identity, const At& at) {
+  check_object(identity, at, {}, {"claims_files", "options"});
+  Args args;
+  const nlohmann::json& files = identity["claims_files"];
+  if (!files.is_array() || files.empty()) (at / "claims_files").fail("expected a non-empty array of paths");
+  for (std::size_t i = 0; i < files.size(); ++i) args.positional.push_back(string_at(files[i], at / "claims_files" / i));
+  const nlohmann::json& options = identity["options"];
+  check_object(options, at / "options", kRunOptions, {});
+  for (const auto& [name, values] : options.items()) {
+    const At place = at / "options" / name;
+    if (!values.is_array() || values.empty()) place.fail("expected a non-empty array of strings");
+    for (std::size_t i = 0; i < values.size(); ++i) args.flags[name].push_back(string_at(values[i], place / i));
+  }
+  return args;
+}
+
+// Prints the run's tables and summary, writes its reports, and returns the
+// exit code: 0 when every claim passes (at the family level too, with a family test).
+int finish_run(Run& run, const std::optional<std::string>& report_dir, const std::optional<std::string>& junit) {
+  if (run.family_alpha) {
+    std::vector<ClaimResult*> all;
+    for (auto& r : run.reports)
+      for (auto& c : r.results) all.push_back(&c);
+    test_family(all, *run.family_alpha);
+  }
+  const std::vector<Timeline> along = timelines(run.reports);
+  for (const auto& t : along) std::cout << timeline_text(t);
+  for (const auto& table : checkpoint_tables(run.reports))
+    if (std::none_of(along.begin(), along.end(), [&](const Timeline& t) { return t.claims_file == table.claims_file; }))
+      std::cout << checkpoint_table_text(table);
+  const Summary s = summarize(run.reports);
+  if (run.files.size() > 1 || run.family_alpha) std::cout << "all: " << summary_text(s) << family_text(s) << "\n";
+  write_reports(report_dir, junit, run.reports);
+  return s.passed == s.claims && (!run.family_alpha || s.family_passed == s.claims) ? 0 : 1;
+}
+
+// Runs the units of shard `index` of `count` and writes them to `path`.
+int run_shard(const Args& args, Run& run, int index, int count, const std::string& path, Verbosity verbosity) {
+  ShardReport shard;
+  shard.index = index;
+  shard.count = count;
+  shard.run = run_identity(args, run);
+  shard.units = run.units;
+  std::size_t unit = 0, total = 0;
+  for (std::size_t i = 0; i < run.files.size(); ++i)
+    for (std::size_t j = 0; j < run.files[i].claims.size(); ++j) total += shard_of(unit++, count) == index;
+  Progress progress(total);
+  bool passed = true;
+  unit = 0;
+  for (std::size_t i = 0; i < run.files.size(); ++i) {
+    std::vector<std::size_t> mine;
+    for (std::size_t j = 0; j < run.files[i].claims.size(); ++j, ++unit)
+      if (shard_of(unit, count) == index) mine.push_back(j);
+    if (mine.empty()) continue;
+    reload_weights(run.files[i], args);
+    PreparedFile part = run.files[i];
+    part.claims.clear();
+    for (std::size_t j : mine) part.claims.push_back(run.files[i].claims[j]);
+    SystemReport report = run.reports[i];
+    run_file(part, report, run.device, verbosity, progress);
+    if (run.files.size() > 1) run.files[i].checkpoint.model.params.clear();
+    const std::size_t first_unit = unit - run.files[i].claims.size();
+    for (std::size_t k = 0; k < mine.size(); ++k) {
+      shard.results.push_back({first_unit + mine[k], i, mine[k], report.run.date, report.run.claim_seconds[k],
+                               result_record(report.results[k])});
+      passed = passed && report.results[k].verdict == Verdict::kPass;
+    }
+  }
+  write_text_atomically(path, shard_json(shard).dump() + "\n", "verify --shard-report");
+  std::cout << "shard " << index << "/" << count << ": " << shard.results.size() << " of " << run.units
+            << " (checkpoint, claim) units; wrote " << path << "\n";
+  return passed ? 0 : 1;
+}
+
+}  // namespace
+
+int verify_command(int argc, char** argv) {
+  const std::string usage =
+      "circuitcheck verify CLAIMS.json... [--checkpoint F]... [--checkpoints LIST|DIR] [--config CFG] [--threads N] [--seed N] [--only ID] "
+      "[--report-dir D] [--junit FILE] [--device cpu|cuda] [--family-alpha A] [--verbose | --quiet] "
+      "[--shard I/N --shard-report FILE]";
+  std::set<std::string> options(kRunOptions.begin(), kRunOptions.end());
+  options.insert({"--report-dir", "--junit", "--shard", "--shard-report"});
+  Args args = parse_args(argc, argv, 2, "verify", options, {"--verbose", "--quiet"});
+  expect_positionals(args, 1, std::numeric_limits<std::size_t>::max(), usage);
+  check(!(args.has("--verbose") && args.has("--quiet")), "verify", "--verbose and --quiet exclude each other");
+  const Verbosity verbosity =
+      args.has("--quiet") ? Verbosity::kQuiet : args.has("--verbose") ? Verbosity::kVerbose : Verbosity::kLines;
+  check(args.has("--shard") == args.has("--shard-report"), "verify", "--shard I/N and --shard-report FILE go together");
+  int shard_index = 0, shard_count = 0;
+  if (const std::optional<std::string> shard = args.get("--shard")) {
+    parse_shard(*shard, "verify --shard", shard_index, shard_count);
+    check(!args.has("--report-dir") && !args.has("--junit"), "verify --shard",
+          "a shard writes its --shard-report only; `circuitcheck merge` writes the reports");
+    check_replaceable(*args.get("--shard-report"), "verify --shard-report");
+  }
+  Run run = plan_run(args);
+  if (shard_count > 0) return run_shard(args, run, shard_index, shard_count, *args.get("--shard-report"), verbosity);
+  const std::optional<std::string> report_dir = args.get("--report-dir");
+  const std::optional<std::string> junit = args.get("--junit");
+  check_outputs(report_dir, junit, run.reports);
+  Progress progress(run.units);
+  for (std::size_t i = 0; i < run.files.size(); ++i) {
+    reload_weights(run.files[i], args);
+    run_file(run.files[i], run.reports[i], run.device, verbosity, progress);
+    if (run.files.size() > 1) run.files[i].checkpoint.model.params.clear();
+  }
+  return finish_run(run, report_dir, junit);
+}
+
+int merge_command(int argc, char** argv) {
+  Args args = parse_args(argc, argv, 2, "merge", {"--report-dir", "--junit"}, {"--quiet"});
+  expect_positionals(args, 1, std::numeric_limits<std::size_t>::max(),
+                     "circuitcheck merge SHARD.json... [--report-dir D] [--junit FILE] [--quiet]");
+  std::vector<ShardReport> shards;
+  for (const auto& path : args.positional) shards.push_back(read_shard(path));
+  check_shards(shards);
+  const nlohmann::json& identity = shards.front().run;
+  const At at{shards.front().path, "/run"};
+  Args planned = args_from_identity(identity, at);
+  Run run = plan_run(planned);
+  const nlohmann::json here = run_identity(planned, run);
+  for (const char* key : {"circuitcheck", "libtorch", "runs"}) {
+    if (!identity.contains(key)) (at / key).fail("missing");
+    if (here[key] != identity[key])
+      (at / key).fail(std::string(key) == "runs"
+                          ? "the claim files or checkpoints changed since the shards ran"
+                          : "the shards were made by another build (" + identity[key].dump() + ") than this one (" +
+                                here[key].dump() + ")");
+  }
+  check(shards.front().units == run.units, "merge: " + shards.front().path,
+        "/units: the run has " + std::to_string(run.units) + " units, not " + std::to_string(shards.front().units));
+  struct Held {
+    const ShardReport* shard = nullptr;
+    std::size_t position = 0;  // in shard->results
+  };
+  std::vector<Held> held(run.units);
+  for (const auto& s : shards)
+    for (std::size_t k = 0; k < s.results.size(); ++k) held[s.results[k].unit] = {&s, k};
+  std::size_t unit = 0;
+  for (std::size_t i = 0; i < run.files.size(); ++i) {
+    SystemReport& report = run.reports[i];
+    for (std::size_t j = 0; j < run.files[i].claims.size(); ++j, ++unit) {
+      const Held& h = held[unit];
+      check(h.shard != nullptr, "merge",
+            "no shard holds unit " + std::to_string(unit) + " (shard " + std::to_string(shard_of(unit, shards.front().count)) +
+                " lacks it)");
+      const ShardUnit& u = h.shard->results[h.position];
+      const At result_at = At{h.shard->path, "/results"} / h.position;
+      if (u.file != i || u.claim != j)
+        result_at.fail("unit " + std::to_string(unit) + " is file " + std::to_string(i) + " claim " + std::to_string(j) +
+                       " of the run, not file " + std::to_string(u.file) + " claim " + std::to_string(u.claim));
+      report.results.push_back(result_from_record(u.record, run.files[i].claims[j], result_at / "result"));
+      report.run.claim_seconds.push_back(u.seconds);
+      report.run.wall_seconds += u.seconds;
+      if (report.run.date.empty() || u.date < report.run.date) report.run.date = u.date;
+      if (!args.has("--quiet")) std::cout << claim_line(report_name(report), report.results.back(), u.seconds) << "\n";
+    }
+    std::cout << report_name(report) << ": " << summary_text(summarize(report.results)) << " ("
+              << run.files[i].checkpoint.path << ", " << seconds_text(report.run.wall_seconds) << ")\n";
   }
   const std::optional<std::string> report_dir = args.get("--report-dir");
   const std::optional<std::string> junit = args.get("--junit");
-  check_outputs(report_dir, junit, reports);
-
-  Progress progress(total);
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    reload_weights(files[i], args);
-    run_file(files[i], reports[i], device, verbosity, progress);
-    if (files.size() > 1) files[i].checkpoint.model.params.clear();
-  }
-  if (family_alpha) {
-    std::vector<ClaimResult*> all;
-    for (auto& r : reports)
-      for (auto& c : r.results) all.push_back(&c);
-    test_family(all, *family_alpha);
-  }
-  const std::vector<Timeline> along = timelines(reports);
-  for (const auto& t : along) std::cout << timeline_text(t);
-  for (const auto& table : checkpoint_tables(reports))
-    if (std::none_of(along.begin(), along.end(), [&](const Timeline& t) { return t.claims_file == table.claims_file; }))
-      std::cout << checkpoint_table_text(table);
-  const Summary s = summarize(reports);
-  if (files.size() > 1 || family_alpha)
-    std::cout << "all: " << summary_text(s) << family_text(s) << "\n";
-  write_reports(report_dir, junit, reports);
-  return s.passed == s.claims && (!family_alpha || s.family_passed == s.claims) ? 0 : 1;
+  check_outputs(report_dir, junit, run.reports);
+  return finish_run(run, report_dir, junit);
 }
 
 int list_command(int argc, char** argv) {

@@ -5,9 +5,10 @@
 
 namespace circuitcheck {
 
-// circuitcheck verify CLAIMS.json... [--checkpoint F]... [--checkpoints LIST]
+// circuitcheck verify CLAIMS.json... [--checkpoint F]... [--checkpoints LIST|DIR]
 //   [--config CFG] [--threads N] [--seed N] [--only ID] [--report-dir D]
 //   [--junit FILE] [--device cpu|cuda] [--family-alpha A] [--verbose | --quiet]
+//   [--shard I/N --shard-report FILE]
 // Validates every claim file (its checkpoints loaded, every claim checked
 // against each model and the task) and every output place before running any
 // claim, then runs each claim on each checkpoint and its controls (on
@@ -23,6 +24,12 @@ namespace circuitcheck {
 // run on several checkpoints gets a report per checkpoint, named
 // "<system>@<checkpoint stem>" (report_name), and a table of each claim's
 // verdict per checkpoint (checkpoint_table.h), printed after the summaries.
+// --checkpoints DIR takes the snapshots of a training run (snapshot.h) in
+// step order; they get a timeline (timeline.h) instead of the table, and
+// D/timeline.json. With several checkpoints, one model's weights are in
+// memory at a time.
+// --shard I/N runs only the units (checkpoint, claim) of shard I (shard.h)
+// and writes them to the --shard-report FILE instead of any report.
 // --seed replaces the seed of every sampled domain; --only runs the claims
 // with that id; --family-alpha tests the run's deciding checks as one family
 // (family.h).
@@ -35,6 +42,16 @@ namespace circuitcheck {
 // Returns 0 when every claim passes on every checkpoint (and at the family
 // level, with --family-alpha), 1 otherwise.
 int verify_command(int argc, char** argv);
+
+// circuitcheck merge SHARD.json... [--report-dir D] [--junit FILE] [--quiet]
+// Checks that the shard reports are all the shards of one verify run
+// (check_shards), plans that run again from what they recorded (its claim
+// files and checkpoints must be unchanged, and this build the one that made
+// them), then prints and writes what that run would have: the same reports,
+// identical apart from their timings and dates (each report's date is its
+// earliest shard's, its wall time the sum of its claims' times). Returns
+// as verify does.
+int merge_command(int argc, char** argv);
 
 // circuitcheck list CLAIMS.json [--checkpoint F] [--config CFG]
 // Validates the file like verify and prints "<system>/<id>  <kind>  <hypothesis>" per claim.

@@ -24,13 +24,18 @@ const char* kUsage =
     "          [--max-output-bytes N]              refuse output larger than N bytes (default 4 GiB)\n"
     "  train SYSTEM --out FILE.safetensors [--seed N] [--steps N] [--scale cpu|seed]\n"
     "          [--device cpu|cuda] [--threads N] [--set key=value ...] [--resume]\n"
+    "          [--snapshot-every N [--snapshot-dir DIR]]\n"
     "  eval CHECKPOINT [--system S | --task FILE] [--n N] [--seed N] [--misses K] [--json]\n"
     "  nodes CHECKPOINT [--system S | --task FILE] [--roles R,...] [--n N] [--seed N] [--threshold X]\n"
     "          [--out F.json]\n"
     "                                               node ablation map: what each head breaks\n"
-    "  verify CLAIMS.json... [--checkpoint F] [--config CFG] [--threads N] [--seed N]\n"
-    "          [--only ID] [--report-dir D] [--junit FILE] [--device cpu|cuda] [--verbose|--quiet]\n"
+    "  verify CLAIMS.json... [--checkpoint F]... [--checkpoints LIST|DIR] [--config CFG]\n"
+    "          [--threads N] [--seed N] [--only ID] [--report-dir D] [--junit FILE]\n"
+    "          [--device cpu|cuda] [--family-alpha A] [--verbose|--quiet]\n"
+    "          [--shard I/N --shard-report FILE]\n"
     "                                               run claims; exit 1 when one fails\n"
+    "  merge SHARD.json... [--report-dir D] [--junit FILE] [--quiet]\n"
+    "                                               the reports of a sharded verify run\n"
     "  list CLAIMS.json [--checkpoint F] [--config CFG] the claims of a file, validated\n"
     "  dataset inspect FILE [--examples K]          a dataset's size, tensors, classes and examples\n"
     "  dataset convert IN OUT                       a dataset to safetensors or JSON Lines\n"
@@ -50,6 +55,7 @@ int main(int argc, char** argv) {
       {"nodes", circuitcheck::nodes_command},
       {"verify", circuitcheck::verify_command},
       {"list", circuitcheck::list_command},
+      {"merge", circuitcheck::merge_command},
       {"diff", circuitcheck::diff_command},
       {"dataset", circuitcheck::dataset_command},
   };

@@ -127,11 +127,7 @@ ClaimFile parse_claim_file(const json& document, const std::string& path) {
   if (document.contains("system")) file.system = string_at(document["system"], at / "system");
   if (document.contains("task")) file.task = resolved("task");
   file.checkpoint = resolved("checkpoint");
-  if (document.contains("mixed_configs")) {
-    if (!document["mixed_configs"].is_boolean())
-      (at / "mixed_configs").fail(std::string("expected true or false, got ") + type_name(document["mixed_configs"]));
-    file.mixed_configs = document["mixed_configs"].get<bool>();
-  }
+  if (document.contains("mixed_configs")) file.mixed_configs = boolean_at(document["mixed_configs"], at / "mixed_configs");
   if (!document["claims"].is_array())
     (at / "claims").fail(std::string("expected an array, got ") + type_name(document["claims"]));
   file.document = document;

@@ -96,11 +96,6 @@ at::Tensor factor_matrix(const HookedTransformer& model, const ParamFactor& f) {
 
 }  // namespace
 
-bool boolean_at(const json& v, const At& at) {
-  if (!v.is_boolean()) at.fail(std::string("expected a boolean, got ") + type_name(v));
-  return v.get<bool>();
-}
-
 MatrixSource source_at(const json& v, const At& at, const Config& config, const Batch& sample) {
   if (!v.is_object()) at.fail(std::string("expected an object, got ") + type_name(v));
   const int given = static_cast<int>(v.contains("param")) + static_cast<int>(v.contains("product")) +

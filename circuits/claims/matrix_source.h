@@ -64,9 +64,6 @@ struct MatrixSource {
   bool is_activation() const { return factors.empty(); }
 };
 
-// A JSON boolean.
-bool boolean_at(const nlohmann::json& v, const At& at);
-
 // Reads a source (see the top of this file) of a model with `config`;
 // `sample` is a batch of the claim's task (for its roles).
 MatrixSource source_at(const nlohmann::json& v, const At& at, const Config& config, const Batch& sample);

@@ -65,6 +65,11 @@ int64_t integer_at(const json& v, const At& at, int64_t lo, int64_t hi) {
   return n;
 }
 
+bool boolean_at(const nlohmann::json& v, const At& at) {
+  if (!v.is_boolean()) at.fail(std::string("expected a boolean, got ") + type_name(v));
+  return v.get<bool>();
+}
+
 double number_at(const json& v, const At& at) {
   if (!v.is_number()) at.fail(std::string("expected a number, got ") + type_name(v));
   return v.get<double>();

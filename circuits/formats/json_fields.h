@@ -43,6 +43,7 @@ std::string string_at(const nlohmann::json& v, const At& at);
 // An integer in [lo, hi].
 int64_t integer_at(const nlohmann::json& v, const At& at, int64_t lo, int64_t hi);
 double number_at(const nlohmann::json& v, const At& at);
+bool boolean_at(const nlohmann::json& v, const At& at);
 // A number in [0, 1] ("threshold ... outside [0, 1] for a rate").
 double rate_at(const nlohmann::json& v, const At& at);
 // A letter or '_' followed by letters, digits and '_': the names files give

@@ -10,6 +10,8 @@
 #include "circuits/reports/junit.h"
 #include "circuits/reports/report.h"
 #include "circuits/reports/timeline.h"
+#include "circuits/reports/shard.h"
+#include "circuits/claims/result_record.h"
 #include "circuits/formats/safetensors.h"
 #include "circuits/model/checkpoint.h"
 #include "circuits/model/model.h"
@@ -881,6 +883,160 @@ INSTANTIATE_TEST_SUITE_P(
                   },
                   "its config differs from that of"}),
     [](const auto& info) { return info.param.name; });
+
+// A result's record reads back as the same result, NaN values and all.
+TEST(ResultRecord, ReadsBackEveryField) {
+  SystemReport report = hand_made_report();
+  report.results[0].checkpoint.checks.push_back(
+      value_check("silhouette", "silhouette", std::numeric_limits<double>::quiet_NaN(), Rule::kValueAtLeast, 0.5));
+  report.results[0].falsification = {{"attention", {"random_init"}, {"shuffled"}}};
+  report.results[0].checkpoint.stopped = "stopped after 4 of 8";
+  for (const ClaimResult& r : report.results) {
+    const json record = result_record(r);
+    const ClaimResult back = result_from_record(json::parse(record.dump()), r.claim, At{"shard.json", "/results/0/result"});
+    EXPECT_EQ(back.to_json().dump(), r.to_json().dump()) << r.claim.id;
+    EXPECT_EQ(result_record(back).dump(), record.dump()) << r.claim.id;  // dumps: NaN != NaN
+    EXPECT_EQ(back.checkpoint.stopped, r.checkpoint.stopped);
+  }
+  json broken = result_record(report.results[0]);
+  broken["checkpoint"]["checks"][0]["basis"] = "wilson";
+  try {
+    result_from_record(broken, report.results[0].claim, At{"shard.json", "/results/0/result"});
+    ADD_FAILURE() << "accepted an unknown basis";
+  } catch (const InputError& e) {
+    EXPECT_TRUE(contains(e.what(), "shard.json: /results/0/result/checkpoint/checks/0/basis: expected one of exact, "))
+        << e.what();
+  }
+}
+
+TEST(Shard, ParsesIOfN) {
+  int index = 0, count = 0;
+  parse_shard("3/4", "--shard", index, count);
+  EXPECT_EQ(index, 3);
+  EXPECT_EQ(count, 4);
+  for (const char* bad : {"0/4", "5/4", "4", "a/4", "1/", "-1/4", "1/100001", "1/4x", " 1/4"}) {
+    try {
+      parse_shard(bad, "verify --shard", index, count);
+      ADD_FAILURE() << bad;
+    } catch (const InputError& e) {
+      EXPECT_TRUE(contains(e.what(), "verify --shard: expected I/N with 1 <= I <= N")) << e.what();
+    }
+  }
+  EXPECT_EQ(shard_of(0, 4), 1);
+  EXPECT_EQ(shard_of(5, 4), 2);
+}
+
+// Shards of one run with no result each, at dir/name.
+ShardReport empty_shard(int index, int count, const std::string& path, const json& run = {{"claims_files", {"c.json"}}}) {
+  ShardReport s;
+  s.path = path;
+  s.index = index;
+  s.count = count;
+  s.run = run;
+  return s;
+}
+
+std::string shard_set_error(const std::vector<ShardReport>& shards) {
+  try {
+    check_shards(shards);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Shard, ASetMustBeEveryShardOfOneRunOnce) {
+  EXPECT_EQ(shard_set_error({empty_shard(2, 3, "b"), empty_shard(1, 3, "a"), empty_shard(3, 3, "c")}), "");
+  EXPECT_EQ(shard_set_error({empty_shard(1, 4, "a"), empty_shard(3, 4, "c")}),
+            "merge: missing shards 2, 4 of 4 (given: 2)");
+  EXPECT_EQ(shard_set_error({empty_shard(1, 2, "a"), empty_shard(1, 2, "a2"), empty_shard(2, 2, "b")}),
+            "merge: a2: shard 1 of 2 again (also a)");
+  EXPECT_EQ(shard_set_error({empty_shard(1, 2, "a"), empty_shard(2, 3, "b")}),
+            "merge: b: shard 2 of 3, but a is one of 2");
+  EXPECT_EQ(shard_set_error({empty_shard(1, 2, "a"), empty_shard(2, 2, "b", {{"claims_files", {"other.json"}}})}),
+            "merge: b: from another verify run than a (/run/claims_files/0 differs: other claim files, checkpoints, "
+            "options or build)");
+}
+
+TEST(Shard, AReportReadsBackAndBadOnesNameTheField) {
+  const std::string dir = testing_util::scratch_dir("report_shard_read");
+  ShardReport s = empty_shard(2, 3, "");
+  s.units = 6;
+  s.results.push_back({1, 0, 1, "2025-01-31T12:00:00Z", 0.5, result_record(hand_made_report().results[0])});
+  s.results.push_back({4, 1, 1, "2025-01-31T12:00:01Z", 0.25, result_record(hand_made_report().results[1])});
+  write_file(dir + "/good.json", shard_json(s).dump());
+  const ShardReport back = read_shard(dir + "/good.json");
+  EXPECT_EQ(shard_json(back).dump(), shard_json(s).dump());  // dumps: NaN != NaN
+  const auto error = [&](const std::function<void(json&)>& edit) {
+    json doc = shard_json(s);
+    edit(doc);
+    write_file(dir + "/bad.json", doc.dump());
+    try {
+      read_shard(dir + "/bad.json");
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_TRUE(contains(error([](json& d) { d["results"][0]["unit"] = 3; }),
+                       "bad.json: /results/0/unit: unit 3 belongs to shard 1, not 2"));
+  EXPECT_TRUE(contains(error([](json& d) { d["results"][1]["unit"] = 7; }), "bad.json: /results/1/unit: "));
+  EXPECT_TRUE(contains(error([](json& d) { d["shard"]["index"] = 4; }), "bad.json: /shard/index: "));
+  EXPECT_TRUE(contains(error([](json& d) { d["schema"] = "circuitcheck.report/1"; }),
+                       "bad.json: /schema: expected circuitcheck.shard/1"));
+  EXPECT_TRUE(contains(error([](json& d) { d["results"][0].erase("seconds"); }), "bad.json: /results/0: "));
+  EXPECT_TRUE(contains(error([](json& d) { std::swap(d["results"][0], d["results"][1]); }), "units must increase"));
+}
+
+// A run cut into three shards (one of them with no unit: the run has two)
+// merges into the reports of the single run: the same JSON documents once
+// their "run" blocks (dates and times) are removed.
+TEST(VerifyCommand, ShardsMergeIntoTheReportsOfASingleRun) {
+  const std::string dir = testing_util::scratch_dir("report_shards_merge");
+  std::filesystem::create_directories(dir + "/run");
+  write_snapshot(shipped_checkpoint(), dir + "/run/a.safetensors", 200);
+  write_snapshot(testing_util::source_dir() + "/checkpoints/seeds/array_index_seed4.safetensors",
+                 dir + "/run/b.safetensors", 100);
+  const std::string work = " " + shipped_claims() + " --only l0_elt_reads_idx --checkpoints " + dir + "/run";
+  auto single = run_command(cli() + " verify" + work + " --report-dir " + dir + "/single");
+  EXPECT_EQ(single.exit_code, 1) << single.output;
+  std::string shards;
+  for (int i = 1; i <= 3; ++i) {
+    const std::string path = dir + "/shard-" + std::to_string(i) + ".json";
+    auto r = run_command(cli() + " verify" + work + " --shard " + std::to_string(i) + "/3 --shard-report " + path);
+    EXPECT_EQ(r.exit_code, i == 1 ? 1 : 0) << r.output;  // unit 0, seed 4 at step 100, fails; shard 3 has none
+    shards += " " + path;
+  }
+  auto merged = run_command(cli() + " merge" + shards + " --report-dir " + dir + "/merged");
+  EXPECT_EQ(merged.exit_code, 1) << merged.output;
+  EXPECT_TRUE(contains(merged.output, "l0_elt_reads_idx  holds from step 200  (1/2)")) << merged.output;
+  for (const char* name : {"array_index@a.json", "array_index@b.json", "timeline.json", "checkpoints.json"}) {
+    json a = json::parse(read_file(dir + "/single/" + name)), b = json::parse(read_file(dir + "/merged/" + name));
+    a.erase("run");
+    b.erase("run");
+    EXPECT_EQ(a, b) << name;
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir + "/merged/index.html"));
+
+  // Bad sets: a missing shard, a shard twice, a shard of another run (another seed).
+  const std::string other = dir + "/other-2.json";
+  run_command(cli() + " verify" + work + " --seed 5 --shard 2/3 --shard-report " + other);
+  for (const auto& [given, message] : std::vector<std::pair<std::string, std::string>>{
+           {dir + "/shard-1.json " + dir + "/shard-3.json", "merge: missing shard 2 of 3 (given: 2)"},
+           {shards + " " + dir + "/shard-2.json", "shard-2.json: shard 2 of 3 again (also " + dir + "/shard-2.json)"},
+           {dir + "/shard-1.json " + other + " " + dir + "/shard-3.json",
+            "other-2.json: from another verify run than " + dir + "/shard-1.json (/run/options/--seed differs"}}) {
+    auto r = run_command(cli() + " merge " + given + " --report-dir " + dir + "/bad");
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_TRUE(contains(r.output, message)) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir + "/bad/index.html"));
+  }
+  auto out_of_range = run_command(cli() + " verify" + work + " --shard 4/3 --shard-report " + dir + "/x.json");
+  EXPECT_EQ(out_of_range.exit_code, 2) << out_of_range.output;
+  EXPECT_TRUE(contains(out_of_range.output, "verify --shard: expected I/N with 1 <= I <= N <= 100000, got '4/3'"));
+  auto with_reports = run_command(cli() + " verify" + work + " --shard 1/3 --shard-report " + dir + "/x.json --report-dir " + dir);
+  EXPECT_EQ(with_reports.exit_code, 2) << with_reports.output;
+}
 
 TEST(Junit, FailureMessagesNameValueThresholdAndDomain) {
   const std::string dir = testing_util::scratch_dir("report_junit");

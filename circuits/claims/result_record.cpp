@@ -1,0 +1,166 @@
+#include "circuits/claims/result_record.h"
+
+#include <initializer_list>
+#include <limits>
+
+namespace circuitcheck {
+namespace {
+
+using nlohmann::json;
+
+const json& field(const json& v, const At& at, const std::string& key) {
+  if (!v.is_object()) at.fail(std::string("expected an object, got ") + type_name(v));
+  if (!v.contains(key)) at.fail("missing field '" + key + "'");
+  return v[key];
+}
+
+double number_or_nan(const json& v, const At& at) {
+  return v.is_null() ? std::numeric_limits<double>::quiet_NaN() : number_at(v, at);
+}
+
+template <typename E>
+E enum_at(const json& v, const At& at, std::initializer_list<E> all) {
+  const std::string text = string_at(v, at);
+  std::vector<std::string> names;
+  for (E e : all) {
+    if (text == to_string(e)) return e;
+    names.push_back(to_string(e));
+  }
+  at.fail("expected one of " + joined(names) + ", got " + quote(text));
+}
+
+std::vector<std::string> strings_at(const json& v, const At& at) {
+  if (!v.is_array()) at.fail(std::string("expected an array, got ") + type_name(v));
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < v.size(); ++i) out.push_back(string_at(v[i], at / i));
+  return out;
+}
+
+std::vector<double> numbers_at(const json& v, const At& at) {
+  if (!v.is_array()) at.fail(std::string("expected an array, got ") + type_name(v));
+  std::vector<double> out;
+  for (std::size_t i = 0; i < v.size(); ++i) out.push_back(number_or_nan(v[i], at / i));
+  return out;
+}
+
+template <typename T, typename Read>
+std::vector<T> array_at(const json& v, const At& at, Read read) {
+  if (!v.is_array()) at.fail(std::string("expected an array, got ") + type_name(v));
+  std::vector<T> out;
+  for (std::size_t i = 0; i < v.size(); ++i) out.push_back(read(v[i], at / i));
+  return out;
+}
+
+constexpr int64_t kMaxCount = std::numeric_limits<int64_t>::max();
+
+Check check_from(const json& v, const At& at) {
+  Check c;
+  c.name = string_at(field(v, at, "name"), at / "name");
+  c.value = number_or_nan(field(v, at, "value"), at / "value");
+  c.basis = enum_at(field(v, at, "basis"), at / "basis",
+                    {Basis::kExact, Basis::kWilsonLower, Basis::kWilsonUpper, Basis::kClopperPearsonLower,
+                     Basis::kClopperPearsonUpper, Basis::kBootstrapLower, Basis::kBootstrapUpper, Basis::kValue});
+  c.bound = number_or_nan(field(v, at, "bound"), at / "bound");
+  c.other_bound = number_or_nan(field(v, at, "other_bound"), at / "other_bound");
+  c.pass = boolean_at(field(v, at, "pass"), at / "pass");
+  c.explanation = string_at(field(v, at, "explanation"), at / "explanation");
+  if (v.contains("trials")) {
+    c.successes = integer_at(v["successes"], at / "successes", 0, kMaxCount);
+    c.trials = integer_at(v["trials"], at / "trials", 0, kMaxCount);
+  }
+  if (v.contains("examples")) c.examples = integer_at(v["examples"], at / "examples", 0, kMaxCount);
+  if (v.contains("design_effect")) c.design_effect = number_at(v["design_effect"], at / "design_effect");
+  if (v.contains("undefined")) c.undefined = string_at(v["undefined"], at / "undefined");
+  if (v.contains("resamples")) {
+    c.resamples = integer_at(v["resamples"], at / "resamples", 0, kMaxCount);
+    c.resample_seed = static_cast<uint64_t>(integer_at(field(v, at, "resample_seed"), at / "resample_seed", 0, kMaxCount));
+    if (v.contains("p_value")) c.resampled_p_value = number_at(v["p_value"], at / "p_value");
+  }
+  if (v.contains("rule")) {
+    c.rule = enum_at(v["rule"], at / "rule",
+                     {Rule::kRateAtLeast, Rule::kRateAtMost, Rule::kValueAtLeast, Rule::kValueAtMost,
+                      Rule::kDropToAtMost, Rule::kBeforeAtLeast, Rule::kCompareAtMost, Rule::kForAll});
+    c.threshold = number_or_nan(field(v, at, "threshold"), at / "threshold");
+  }
+  return c;
+}
+
+Liveness liveness_from(const json& v, const At& at) {
+  Liveness l;
+  l.hook = string_at(field(v, at, "hook"), at / "hook");
+  l.kind = string_at(field(v, at, "kind"), at / "kind");
+  l.fired = static_cast<int>(integer_at(field(v, at, "fired"), at / "fired", 0, std::numeric_limits<int>::max()));
+  l.elements = integer_at(field(v, at, "elements"), at / "elements", 0, kMaxCount);
+  l.max_abs_change = number_or_nan(field(v, at, "max_abs_change"), at / "max_abs_change");
+  l.mean_abs_change = number_or_nan(field(v, at, "mean_abs_change"), at / "mean_abs_change");
+  return l;
+}
+
+Figure figure_from(const json& v, const At& at) {
+  Figure f;
+  f.type = string_at(field(v, at, "type"), at / "type");
+  f.title = string_at(field(v, at, "title"), at / "title");
+  f.values = array_at<std::vector<double>>(field(v, at, "values"), at / "values", numbers_at);
+  if (v.contains("x_title")) f.x_title = string_at(v["x_title"], at / "x_title");
+  if (v.contains("y_title")) f.y_title = string_at(v["y_title"], at / "y_title");
+  if (v.contains("x_labels")) f.x_labels = strings_at(v["x_labels"], at / "x_labels");
+  if (v.contains("y_labels")) f.y_labels = strings_at(v["y_labels"], at / "y_labels");
+  if (v.contains("series")) f.series = strings_at(v["series"], at / "series");
+  if (v.contains("classes"))
+    f.classes = array_at<int>(v["classes"], at / "classes", [](const json& x, const At& a) {
+      return static_cast<int>(integer_at(x, a, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
+    });
+  if (v.contains("reference")) f.reference = numbers_at(v["reference"], at / "reference");
+  if (v.contains("x")) f.x = numbers_at(v["x"], at / "x");
+  if (v.contains("x_reference")) f.x_reference = numbers_at(v["x_reference"], at / "x_reference");
+  if (v.contains("log_y")) f.log_y = boolean_at(v["log_y"], at / "log_y");
+  return f;
+}
+
+Outcome outcome_from(const json& v, const At& at) {
+  Outcome o;
+  o.model = string_at(field(v, at, "model"), at / "model");
+  o.pass = boolean_at(field(v, at, "pass"), at / "pass");
+  o.explanation = string_at(field(v, at, "explanation"), at / "explanation");
+  o.checks = array_at<Check>(field(v, at, "checks"), at / "checks", check_from);
+  o.liveness = array_at<Liveness>(field(v, at, "liveness"), at / "liveness", liveness_from);
+  o.figures = array_at<Figure>(field(v, at, "figures"), at / "figures", figure_from);
+  if (v.contains("counterexamples")) o.counterexamples = strings_at(v["counterexamples"], at / "counterexamples");
+  if (v.contains("stopped")) o.stopped = string_at(v["stopped"], at / "stopped");
+  return o;
+}
+
+Falsification falsification_from(const json& v, const At& at) {
+  Falsification f;
+  f.check = string_at(field(v, at, "check"), at / "check");
+  f.fails_on = strings_at(field(v, at, "fails_on"), at / "fails_on");
+  f.inconclusive_on = strings_at(field(v, at, "inconclusive_on"), at / "inconclusive_on");
+  return f;
+}
+
+}  // namespace
+
+json result_record(const ClaimResult& result) {
+  json controls = json::array(), falsification = json::array();
+  for (const auto& c : result.controls) controls.push_back(c.to_json());
+  for (const auto& f : result.falsification) falsification.push_back(f.to_json());
+  return {{"verdict", to_string(result.verdict)},
+          {"explanation", result.explanation},
+          {"checkpoint", result.checkpoint.to_json()},
+          {"controls", controls},
+          {"falsification", falsification}};
+}
+
+ClaimResult result_from_record(const json& record, Claim claim, const At& at) {
+  ClaimResult r;
+  r.claim = std::move(claim);
+  r.verdict = enum_at(field(record, at, "verdict"), at / "verdict",
+                      {Verdict::kPass, Verdict::kFail, Verdict::kNotFalsifiable, Verdict::kInconclusive, Verdict::kError});
+  r.explanation = string_at(field(record, at, "explanation"), at / "explanation");
+  r.checkpoint = outcome_from(field(record, at, "checkpoint"), at / "checkpoint");
+  r.controls = array_at<Outcome>(field(record, at, "controls"), at / "controls", outcome_from);
+  r.falsification = array_at<Falsification>(field(record, at, "falsification"), at / "falsification", falsification_from);
+  return r;
+}
+
+}  // namespace circuitcheck
