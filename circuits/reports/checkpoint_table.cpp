@@ -6,16 +6,21 @@
 
 namespace circuitcheck {
 
-std::vector<CheckpointTable> checkpoint_tables(const std::vector<SystemReport>& reports) {
-  std::vector<CheckpointTable> tables;
+std::vector<std::vector<const SystemReport*>> reports_by_claims_file(const std::vector<SystemReport>& reports) {
+  std::vector<std::vector<const SystemReport*>> groups;
   std::map<std::string, std::size_t> by_file;
   for (const auto& r : reports) {
-    const auto [it, added] = by_file.emplace(r.provenance.claims_file, tables.size());
-    if (added) tables.push_back({r.system, r.provenance.claims_file, {}, {}});
-    tables[it->second].reports.push_back(&r);
+    const auto [it, added] = by_file.emplace(r.provenance.claims_file, groups.size());
+    if (added) groups.emplace_back();
+    groups[it->second].push_back(&r);
   }
-  tables.erase(std::remove_if(tables.begin(), tables.end(), [](const CheckpointTable& t) { return t.reports.size() < 2; }),
-               tables.end());
+  return groups;
+}
+
+std::vector<CheckpointTable> checkpoint_tables(const std::vector<SystemReport>& reports) {
+  std::vector<CheckpointTable> tables;
+  for (auto& group : reports_by_claims_file(reports))
+    if (group.size() >= 2) tables.push_back({group[0]->system, group[0]->provenance.claims_file, group, {}});
   for (auto& t : tables) {
     for (const auto& result : t.reports.front()->results) t.rows.push_back({result.claim.id, result.claim.scope, {}, 0});
     for (const SystemReport* r : t.reports) {

@@ -42,6 +42,10 @@ struct CheckpointTable {
   std::vector<Row> rows;                   // in the claim order of the first report
 };
 
+// The reports of each claim file (Provenance::claims_file), in run order,
+// the files in the order of their first report.
+std::vector<std::vector<const SystemReport*>> reports_by_claims_file(const std::vector<SystemReport>& reports);
+
 // A table for each claim file that `reports` ran on two or more checkpoints,
 // in the order of their first report. The reports of one claim file must
 // hold the same claims in the same order (verify runs one file's claims on

@@ -126,12 +126,14 @@ std::vector<double> nice_ticks(double& lo, double& hi, int target) {
 
 double scale(double v, double lo, double hi, double from, double to) { return from + (v - lo) / (hi - lo) * (to - from); }
 
-string y_axis(const Frame& f, double lo, double hi, const std::vector<double>& ticks, const string& title) {
+// A numeric y axis; `tick_prefix` goes before each tick's number ("1e" on a log scale).
+string y_axis(const Frame& f, double lo, double hi, const std::vector<double>& ticks, const string& title,
+              const string& tick_prefix = "") {
   string s;
   for (double t : ticks) {
     const double y = scale(t, lo, hi, f.bottom(), f.top);
     s += line(f.left, y, f.right(), y, "stroke=\"#eee\"");
-    s += text(f.left - 5, y + 4, number(t), " text-anchor=\"end\"");
+    s += text(f.left - 5, y + 4, tick_prefix + number(t), " text-anchor=\"end\"");
   }
   s += line(f.left, f.top, f.left, f.bottom(), "stroke=\"#555\"");
   if (!title.empty()) {
@@ -324,6 +326,17 @@ string bars(const Figure& fig) {
   return s + "</svg>";
 }
 
+// The plot area of a figure with numeric axes, `width` x `height` px, with
+// room on the left for the y axis's numbers and title.
+Frame numeric_frame(const Figure& fig, double width, double height) {
+  return {30 + 7 * kCharWidth + (fig.y_title.empty() ? 0 : 10), 32, width, height};
+}
+
+// The <svg> around a numeric frame, its x axis below and its legend on the right.
+string numeric_svg_open(const Figure& fig, const Frame& f) {
+  return svg_open(f.right() + 16 + legend_width(fig.series), f.bottom() + 44, fig.title);
+}
+
 string scatter(const Figure& fig) {
   double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo, y_lo = x_lo, y_hi = -x_lo;
   for (const auto& p : fig.values)
@@ -334,13 +347,8 @@ string scatter(const Figure& fig) {
   const double x_pad = (x_hi - x_lo) * 0.05, y_pad = (y_hi - y_lo) * 0.05;
   x_lo -= x_pad, x_hi += x_pad, y_lo -= y_pad, y_hi += y_pad;
   const std::vector<double> x_ticks = nice_ticks(x_lo, x_hi, 6), y_ticks = nice_ticks(y_lo, y_hi, 5);
-  Frame f;
-  f.left = 30 + 7 * kCharWidth + (fig.y_title.empty() ? 0 : 10);
-  f.top = 32;
-  f.width = 420;
-  f.height = 300;
-  const double width = f.right() + 16 + legend_width(fig.series);
-  string s = svg_open(width, f.bottom() + 44, fig.title);
+  const Frame f = numeric_frame(fig, 420, 300);
+  string s = numeric_svg_open(fig, f);
   s += y_axis(f, y_lo, y_hi, y_ticks, fig.y_title);
   s += x_axis(f, x_lo, x_hi, x_ticks, fig.x_title);
   for (std::size_t i = 0; i < fig.values.size(); ++i) {
@@ -379,26 +387,9 @@ string lines(const Figure& fig) {
   } else {
     y_ticks = nice_ticks(y_lo, y_hi, 5);
   }
-  Frame f;
-  f.left = 30 + 7 * kCharWidth + (fig.y_title.empty() ? 0 : 10);
-  f.top = 32;
-  f.width = 460;
-  f.height = 220;
-  const double width = f.right() + 16 + legend_width(fig.series);
-  string s = svg_open(width, f.bottom() + 44, fig.title);
-  if (fig.log_y) {
-    for (double t : y_ticks) {
-      const double y = scale(t, y_lo, y_hi, f.bottom(), f.top);
-      s += line(f.left, y, f.right(), y, "stroke=\"#eee\"") + text(f.left - 5, y + 4, "1e" + number(t), " text-anchor=\"end\"");
-    }
-    s += line(f.left, f.top, f.left, f.bottom(), "stroke=\"#555\"");
-    if (!fig.y_title.empty()) {
-      const double x = 14, y = f.top + f.height / 2;
-      s += text(x, y, fig.y_title, " text-anchor=\"middle\" transform=\"rotate(-90 " + number(x) + " " + number(y) + ")\"");
-    }
-  } else {
-    s += y_axis(f, y_lo, y_hi, y_ticks, fig.y_title);
-  }
+  const Frame f = numeric_frame(fig, 460, 220);
+  string s = numeric_svg_open(fig, f);
+  s += y_axis(f, y_lo, y_hi, y_ticks, fig.y_title, fig.log_y ? "1e" : "");
   s += x_axis(f, x_lo, x_hi, x_ticks, fig.x_title);
   const auto px = [&](double x) { return scale(x, x_lo, x_hi, f.left, f.right()); };
   const auto py = [&](double v) { return scale(y_of(v), y_lo, y_hi, f.bottom(), f.top); };

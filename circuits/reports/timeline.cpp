@@ -1,8 +1,9 @@
 #include "circuits/reports/timeline.h"
 
+#include "circuits/reports/checkpoint_table.h"
+
 #include <algorithm>
 #include <limits>
-#include <map>
 #include <stdexcept>
 
 namespace circuitcheck {
@@ -61,19 +62,10 @@ std::string quantity(const Timeline::Series& s, double x) { return s.rate ? perc
 
 std::vector<Timeline> timelines(const std::vector<SystemReport>& reports) {
   std::vector<Timeline> out;
-  std::map<std::string, std::size_t> by_file;
-  for (const auto& r : reports) {
-    const auto [it, added] = by_file.emplace(r.provenance.claims_file, out.size());
-    if (added) out.push_back({r.system, r.provenance.claims_file, {}, {}});
-    out[it->second].reports.push_back(&r);
-  }
-  out.erase(std::remove_if(out.begin(), out.end(),
-                           [](const Timeline& t) {
-                             return t.reports.size() < 2 ||
-                                    std::any_of(t.reports.begin(), t.reports.end(),
-                                                [](const SystemReport* r) { return !r->provenance.snapshot; });
-                           }),
-            out.end());
+  for (auto& group : reports_by_claims_file(reports))
+    if (group.size() >= 2 &&
+        std::all_of(group.begin(), group.end(), [](const SystemReport* r) { return r->provenance.snapshot.has_value(); }))
+      out.push_back({group[0]->system, group[0]->provenance.claims_file, group, {}});
   for (auto& t : out) {
     std::stable_sort(t.reports.begin(), t.reports.end(), [](const SystemReport* a, const SystemReport* b) {
       return a->provenance.snapshot->step < b->provenance.snapshot->step;
