@@ -168,7 +168,8 @@ ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTrans
   };
   try {
     result.checkpoint = run_claim(task, claim, model, "checkpoint", shared);
-    for (const auto& name : claim.controls) {
+    // A claim that fails on the checkpoint fails whatever its controls say (judge).
+    for (const auto& name : result.checkpoint.pass ? claim.controls : std::vector<std::string>{}) {
       if (!runs_on_checkpoint(name)) {
         result.controls.push_back(run_claim(task, claim, controls.get(name), name, shared));
         continue;

@@ -10,7 +10,8 @@
 //   "pass"             it passes on the model, every control fails at least
 //                      one check with certainty, and every deciding check
 //                      fails with certainty on at least one control;
-//   "fail"             it fails on the model;
+//   "fail"             it fails on the model (its controls are then not run:
+//                      they cannot change the verdict, and the report has none);
 //   "not_falsifiable"  it passes on the model and on some control, or some
 //                      deciding check is neither failed nor inconclusive on any
 //                      control ("the controls do not test it");
