@@ -296,9 +296,12 @@ class Progress {
 };
 
 // Runs one file's claims into `report`, printing as `verbosity` says.
-void run_file(PreparedFile& f, SystemReport& report, const at::Device& device, Verbosity verbosity, Progress& progress) {
+// `kept`: the outcomes of controls that do not depend on the checkpoint, shared
+// by the runs of one claim file on checkpoints of one config (ControlCache::kept).
+void run_file(PreparedFile& f, SystemReport& report, const at::Device& device, Verbosity verbosity, Progress& progress,
+              std::map<std::string, Outcome>& kept) {
   to_device(f.checkpoint.model, device);
-  ControlCache controls{&f.checkpoint.model, {}};
+  ControlCache controls{&f.checkpoint.model, {}, &kept};
   SharedRuns shared;
   plan_claims(f.claims, shared);
   report.run.date = utc_now();
@@ -374,7 +377,14 @@ struct Run {
   std::optional<double> family_alpha;
   at::Device device = at::kCPU;
   std::size_t units = 0;  // (checkpoint, claim) pairs
+  // Control outcomes that do not depend on the checkpoint, per claim file and config (kept_key).
+  std::map<std::string, std::map<std::string, Outcome>> kept;
 };
+
+// Which of Run::kept a file's runs share: its claim file and its model's config.
+std::string kept_key(const PreparedFile& f) {
+  return f.file.path + "\n" + config_to_json(f.checkpoint.model.config).dump();
+}
 
 Run plan_run(const Args& args) {
   Run run;
@@ -480,7 +490,7 @@ int run_shard(const Args& args, Run& run, int index, int count, const std::strin
     part.claims.clear();
     for (std::size_t j : mine) part.claims.push_back(run.files[i].claims[j]);
     SystemReport report = run.reports[i];
-    run_file(part, report, run.device, verbosity, progress);
+    run_file(part, report, run.device, verbosity, progress, run.kept[kept_key(run.files[i])]);
     if (run.files.size() > 1) run.files[i].checkpoint.model.params.clear();
     const std::size_t first_unit = unit - run.files[i].claims.size();
     for (std::size_t k = 0; k < mine.size(); ++k) {
@@ -525,7 +535,7 @@ int verify_command(int argc, char** argv) {
   Progress progress(run.units);
   for (std::size_t i = 0; i < run.files.size(); ++i) {
     reload_weights(run.files[i], args);
-    run_file(run.files[i], run.reports[i], run.device, verbosity, progress);
+    run_file(run.files[i], run.reports[i], run.device, verbosity, progress, run.kept[kept_key(run.files[i])]);
     if (run.files.size() > 1) run.files[i].checkpoint.model.params.clear();
   }
   return finish_run(run, report_dir, junit);

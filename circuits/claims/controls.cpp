@@ -59,6 +59,10 @@ void check_control(const std::string& name, const Config& config, const std::str
                      "control_task:<seed>)");
 }
 
+bool depends_on_checkpoint(const std::string& name) {
+  return name != "random_init" && name.rfind(kCheckpointControl, 0) != 0;
+}
+
 HookedTransformer control_model(const HookedTransformer& model, const std::string& name) {
   const std::string where = "control_model";
   check_control(name, model.config, where);

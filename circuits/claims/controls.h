@@ -29,6 +29,11 @@ constexpr const char* kCheckpointControl = "checkpoint:";
 // The seed of the "random_init" control's init_params and of "shuffled_embed".
 constexpr uint64_t kRandomInitSeed = 0;
 
+// Whether control `name` is made from the checkpoint's weights: false for
+// "random_init" (the config alone) and "checkpoint:<path>" (another file),
+// whose outcome on a claim is the same for every checkpoint of one config.
+bool depends_on_checkpoint(const std::string& name);
+
 // Throws InputError "<where>: unknown control '...' (valid: ...)" or naming the
 // unknown parameter or out-of-range head, unless `name` is a control of a model
 // with `config`.

@@ -171,7 +171,14 @@ ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTrans
     // A claim that fails on the checkpoint fails whatever its controls say (judge).
     for (const auto& name : result.checkpoint.pass ? claim.controls : std::vector<std::string>{}) {
       if (!runs_on_checkpoint(name)) {
+        const bool keep = controls.kept && !depends_on_checkpoint(name);
+        const auto it = keep ? controls.kept->find(claim.id + "/" + name) : std::map<std::string, Outcome>::iterator{};
+        if (keep && it != controls.kept->end()) {
+          result.controls.push_back(it->second);
+          continue;
+        }
         result.controls.push_back(run_claim(task, claim, controls.get(name), name, shared));
+        if (keep) controls.kept->emplace(claim.id + "/" + name, result.controls.back());
         continue;
       }
       // The checkpoint itself, with the placebo's sites: its plain runs are the checkpoint's.

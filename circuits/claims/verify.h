@@ -112,6 +112,12 @@ Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer&
 struct ControlCache {
   const HookedTransformer* model = nullptr;
   std::map<std::string, HookedTransformer> built;
+  // With it, the outcomes of the controls that do not depend on the
+  // checkpoint (depends_on_checkpoint), by "<claim id>/<control>": verify
+  // gives the runs of one claim file on checkpoints of one config the same
+  // map, so that such a control runs once for all of them (a trajectory's
+  // random_init), with the same outcome it would have had on each.
+  std::map<std::string, Outcome>* kept = nullptr;
 
   const HookedTransformer& get(const std::string& name);
 };

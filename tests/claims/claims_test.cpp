@@ -7,6 +7,7 @@
 #include "circuits/claims/claim.h"
 #include "circuits/formats/error.h"
 #include "circuits/claims/stats.h"
+#include "circuits/claims/controls.h"
 #include "circuits/claims/verify.h"
 #include "tests/test_util.h"
 #include "tests/claims/claim_test_util.h"
@@ -262,6 +263,33 @@ std::map<std::string, ClaimResult> verify_toy(const HookedTransformer& model) {
   for (const auto& claim : parse_claims(file, task, model.config))
     out[claim.id] = verify_claim(task, claim, model, controls);
   return out;
+}
+
+// A control made without the checkpoint's weights (random_init) runs once for
+// all the checkpoints that share a ControlCache::kept; one made from them
+// (shuffled_embed) runs on each.
+TEST(ControlCache, KeepsTheOutcomesOfControlsThatDoNotDependOnTheCheckpoint) {
+  EXPECT_FALSE(depends_on_checkpoint("random_init"));
+  EXPECT_FALSE(depends_on_checkpoint("checkpoint:checkpoints/runs/x.safetensors"));
+  EXPECT_TRUE(depends_on_checkpoint("shuffled_embed"));
+  EXPECT_TRUE(depends_on_checkpoint("zero:blocks.0.attn.W_Q"));
+  const Task task = previous_token_task();
+  const HookedTransformer model = previous_token_model(10.0f);
+  Claim claim;
+  for (const auto& c : parse_claims(parse_claim_file(toy_claims(), "toy/claims.json"), task, model.config))
+    if (c.id == "attends_previous") claim = c;
+  claim.controls = {"random_init", "shuffled_embed"};
+  std::map<std::string, Outcome> kept;
+  ControlCache controls{&model, {}, &kept};
+  const ClaimResult first = verify_claim(task, claim, model, controls);
+  ASSERT_TRUE(first.checkpoint.pass) << first.explanation;  // else no control runs
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept.at("attends_previous/random_init").explanation, first.controls[0].explanation);
+  kept.at("attends_previous/random_init").explanation = "kept from the first checkpoint";
+  kept["attends_previous/shuffled_embed"].explanation = "never used";
+  const ClaimResult second = verify_claim(task, claim, model, controls);
+  EXPECT_EQ(second.controls[0].explanation, "kept from the first checkpoint");
+  EXPECT_EQ(second.controls[1].explanation, first.controls[1].explanation);
 }
 
 TEST(PlantedMechanism, PreviousTokenHeadPassesEveryClaim) {
