@@ -43,6 +43,8 @@ Timeline::Series series_of(const std::vector<const SystemReport*>& reports, std:
       p.value = c->value;
       p.bound = c->bound;
     }
+    for (const Check& c : result.checkpoint.checks)
+      if (c.rule != Rule::kNone) p.checks.emplace_back(c.name, c.value);
     s.passed += p.verdict == Verdict::kPass;
     s.points.push_back(p);
   }
@@ -104,9 +106,15 @@ json timelines_json(const std::vector<Timeline>& timelines) {
     }
     for (const auto& s : t.series) {
       json points = json::array();
-      for (const auto& p : s.points)
-        points.push_back(
-            {{"step", p.step}, {"verdict", to_string(p.verdict)}, {"value", optional_json(p.value)}, {"bound", optional_json(p.bound)}});
+      for (const auto& p : s.points) {
+        json checks = json::object();
+        for (const auto& [name, value] : p.checks) checks[name] = value;
+        points.push_back({{"step", p.step},
+                          {"verdict", to_string(p.verdict)},
+                          {"value", optional_json(p.value)},
+                          {"bound", optional_json(p.bound)},
+                          {"checks", checks}});
+      }
       claims.push_back({{"id", s.claim},
                         {"scope", to_string(s.scope)},
                         {"metric", s.metric},
@@ -145,22 +153,32 @@ std::vector<Figure> timeline_figures(const Timeline& t) {
     loss.log_y = true;
     figures.push_back(loss);
   }
-  for (const auto& s : t.series) {
+  for (std::size_t i = 0; i < t.series.size(); ++i) {
+    const Timeline::Series& s = t.series[i];
     Figure f;
     f.type = "lines";
     f.title = s.claim;
     f.x_title = "step";
     f.y_title = s.metric;
     f.x = steps;
+    // Each thresholded check's value, in the order the last snapshot gives them, then the metric's bound.
+    for (const auto& [name, value] : s.points.back().checks) {
+      std::vector<double> line;
+      for (const auto& p : s.points) {
+        const auto it = std::find_if(p.checks.begin(), p.checks.end(), [&](const auto& c) { return c.first == name; });
+        line.push_back(it == p.checks.end() ? kNaN : it->second);
+      }
+      f.values.push_back(line);
+      f.series.push_back(name);
+    }
     std::vector<double> value, bound;
     for (const auto& p : s.points) value.push_back(or_nan(p.value)), bound.push_back(or_nan(p.bound));
-    f.values = {value};
-    f.series = {s.metric.empty() ? "no thresholded check" : s.metric};
     if (bound != value) {
       f.values.push_back(bound);
-      f.series.push_back("compared bound");
+      f.series.push_back(s.metric + " (compared bound)");
     }
-    if (s.rule != Rule::kNone) f.reference = {s.threshold};
+    for (const Check& c : t.reports.back()->results[i].checkpoint.checks)
+      if (c.rule != Rule::kNone) f.reference.push_back(c.threshold);
     if (s.formed_at_step) f.x_reference = {static_cast<double>(*s.formed_at_step)};
     figures.push_back(f);
   }

@@ -8,13 +8,15 @@
 //     "timelines": [ { "system", "claims_file",
 //        "checkpoints": [ {"step", "path", "sha256", "report", "train_loss"?, "test_loss"?} ],
 //        "claims": [ {"id", "scope", "metric", "rule", "threshold", "rate",
-//                     "points": [ {"step", "verdict", "value", "bound"} ],
+//                     "points": [ {"step", "verdict", "value", "bound", "checks": {name: value}} ],
 //                     "passed", "formed_at_step"} ] } ] }
 //
 // The metric of a claim is the name of the first thresholded check of its
 // outcome on the last snapshot (headline of the trained model); "value" and
 // "bound" are that check's value and compared bound on each snapshot (null
-// where the snapshot's outcome has no such check, e.g. an error).
+// where the snapshot's outcome has no such check, e.g. an error). "checks"
+// holds the value of every thresholded check of the snapshot's outcome (S1's
+// restricted_excluded: "accuracy restricted" and "accuracy excluded").
 // "formed_at_step" is the first step from which the claim passes on every
 // later snapshot, null when it fails on the last. Like checkpoints.json, it
 // holds no timings. The HTML index draws each claim's metric as a line chart
@@ -42,6 +44,7 @@ struct Timeline {
     int64_t step = 0;
     Verdict verdict = Verdict::kError;
     std::optional<double> value, bound;  // the metric's check on this snapshot
+    std::vector<std::pair<std::string, double>> checks;  // every thresholded check: name, value
   };
   struct Series {
     std::string claim;
@@ -72,8 +75,8 @@ nlohmann::json timelines_json(const std::vector<Timeline>& timelines);
 
 // The pictures of one timeline: the training and held-out loss against the
 // step (log scale; none when no snapshot carries a loss), then one per claim:
-// its metric and compared bound against the step, the threshold and the
-// formation step as reference lines.
+// its metric's compared bound and the value of each of its thresholded checks
+// against the step, their thresholds and the formation step as reference lines.
 std::vector<Figure> timeline_figures(const Timeline& timeline);
 
 // The terminal's view: a heading, then a line per claim,
