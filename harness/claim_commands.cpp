@@ -26,6 +26,7 @@
 #include <limits>
 #include <set>
 
+#include <malloc.h>
 #include <unistd.h>
 
 namespace circuitcheck {
@@ -225,6 +226,17 @@ void reload_weights(PreparedFile& f, const Args& args) {
   Checkpoint again = load(f.checkpoint.path, "verify: " + f.checkpoint.path, args);
   check(again.sha256 == f.checkpoint.sha256, "verify: " + f.checkpoint.path, "the file changed while verify ran");
   f.checkpoint.model = std::move(again.model);
+}
+
+// Drops a checkpoint's weights after its claims ran (reload_weights reads
+// them again) and hands the memory its run freed back to the system: glibc
+// keeps freed pages otherwise, and a trajectory of 12 S1 snapshots peaked at
+// 1.20 GB against 0.69 GB with the trim.
+void release_weights(PreparedFile& f) {
+  f.checkpoint.model.params.clear();
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
 }
 
 // "3 passed, 0 failed, 0 errors".
@@ -491,7 +503,7 @@ int run_shard(const Args& args, Run& run, int index, int count, const std::strin
     for (std::size_t j : mine) part.claims.push_back(run.files[i].claims[j]);
     SystemReport report = run.reports[i];
     run_file(part, report, run.device, verbosity, progress, run.kept[kept_key(run.files[i])]);
-    if (run.files.size() > 1) run.files[i].checkpoint.model.params.clear();
+    if (run.files.size() > 1) release_weights(run.files[i]);
     const std::size_t first_unit = unit - run.files[i].claims.size();
     for (std::size_t k = 0; k < mine.size(); ++k) {
       shard.results.push_back({first_unit + mine[k], i, mine[k], report.run.date, report.run.claim_seconds[k],
@@ -536,7 +548,7 @@ int verify_command(int argc, char** argv) {
   for (std::size_t i = 0; i < run.files.size(); ++i) {
     reload_weights(run.files[i], args);
     run_file(run.files[i], run.reports[i], run.device, verbosity, progress, run.kept[kept_key(run.files[i])]);
-    if (run.files.size() > 1) run.files[i].checkpoint.model.params.clear();
+    if (run.files.size() > 1) release_weights(run.files[i]);
   }
   return finish_run(run, report_dir, junit);
 }

@@ -1038,6 +1038,28 @@ TEST(VerifyCommand, ShardsMergeIntoTheReportsOfASingleRun) {
   EXPECT_EQ(with_reports.exit_code, 2) << with_reports.output;
 }
 
+// examples/grokking ships the timeline of S1's claims over its training run;
+// it follows the schema, and its README's table quotes each claim's formation
+// step as the timeline has it.
+TEST(GrokkingExample, TimelineFollowsTheSchemaAndTheReadmeQuotesIt) {
+  const std::string dir = testing_util::source_dir() + "/examples/grokking";
+  const json doc = json::parse(read_file(dir + "/timeline.json"));
+  const std::string readme = read_file(dir + "/README.md");
+  ASSERT_EQ(doc["timelines"].size(), 1u);
+  const json& t = doc["timelines"][0];
+  EXPECT_EQ(t["system"], "modular_addition");
+  EXPECT_GE(t["checkpoints"].size(), 40u);
+  for (const json& c : t["claims"]) {
+    const std::string formed =
+        c["formed_at_step"].is_null() ? "never" : std::to_string(c["formed_at_step"].get<int64_t>());
+    const std::string row = "| `" + c["id"].get<std::string>() + "` | " + formed + " |";
+    EXPECT_TRUE(contains(readme, row)) << row;
+  }
+  SKIP_WITHOUT_JSONSCHEMA();
+  EXPECT_EQ(validate({dir + "/timeline.json"}, testing_util::source_dir() + "/reports/timeline.schema.json"),
+            "VALID " + dir + "/timeline.json\n");
+}
+
 TEST(Junit, FailureMessagesNameValueThresholdAndDomain) {
   const std::string dir = testing_util::scratch_dir("report_junit");
   write_text_atomically(dir + "/junit.xml", junit_xml({hand_made_report()}), "test");
