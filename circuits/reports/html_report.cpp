@@ -652,6 +652,15 @@ string timelines_html(const std::vector<Timeline>& timelines) {
   return html;
 }
 
+// "5 systems", or "1 system on 48 checkpoints" when a file ran on several.
+string run_size(const std::vector<SystemReport>& reports) {
+  std::set<string> systems;
+  for (const auto& r : reports) systems.insert(r.system);
+  string text = std::to_string(systems.size()) + (systems.size() == 1 ? " system" : " systems");
+  if (reports.size() > systems.size()) text += " on " + std::to_string(reports.size()) + " checkpoints";
+  return text;
+}
+
 }  // namespace
 
 string svg_figure(const Figure& figure) {
@@ -706,7 +715,7 @@ string html_index(const std::vector<SystemReport>& reports) {
             "</td><td class=\"num\">" + seconds_text(r.run.wall_seconds) + "</td></tr>\n";
   }
   const string body = "<header>\n<h1>circuitcheck run</h1>\n<p class=\"summary-line\">" +
-                      escape_markup(std::to_string(reports.size()) + " systems, " + summary_line(summarize(reports))) +
+                      escape_markup(run_size(reports) + ", " + summary_line(summarize(reports))) +
                       "</p>\n</header>\n<table class=\"systems\">\n<thead><tr><th>system</th><th>verdict</th>"
                       "<th>claims</th><th>passed</th><th>failed</th><th>not falsifiable</th><th>errors</th>"
                       "<th>checkpoint</th><th>started</th><th>time</th></tr></thead>\n<tbody>\n" +
