@@ -162,7 +162,8 @@ std::vector<Figure> timeline_figures(const Timeline& t) {
     f.y_title = s.metric;
     f.x = steps;
     // Each thresholded check's value, in the order the last snapshot gives them, then the metric's bound.
-    for (const auto& [name, value] : s.points.back().checks) {
+    for (const auto& last : s.points.back().checks) {
+      const std::string& name = last.first;  // a plain reference: clang 14 cannot capture a structured binding
       std::vector<double> line;
       for (const auto& p : s.points) {
         const auto it = std::find_if(p.checks.begin(), p.checks.end(), [&](const auto& c) { return c.first == name; });
