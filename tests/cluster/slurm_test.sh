@@ -14,7 +14,7 @@
 # 4. requires the merged run to agree with the single-process run: the same
 #    verdict (exit 0 or 1) and the same JSON documents (timeline.json,
 #    checkpoints.json and every report) once timing keys are dropped
-#    (compare_timeline.py).
+#    (compare_reports.py).
 # CIRCUITCHECK_VERIFY_ARGS (e.g. "--only accuracy --threads 1") go to both runs.
 # Exits 0 when they agree, 1 otherwise (2 on bad usage). Needs root and
 # Debian's slurmctld slurmd slurm-client munge packages.
@@ -158,7 +158,7 @@ merge_rc=$(cat "$work/slurm/merge.exitcode" 2>/dev/null || echo missing)
   fail "verdicts differ: single-process verify exited $single_rc, sharded merge exited $merge_rc"
 for f in "$work"/single/*.json; do   # the timeline, the verdict table and every report
   [[ -f "$merged/$(basename "$f")" ]] || fail "the merge wrote no $(basename "$f")"
-  python3 "$here/compare_timeline.py" "$f" "$merged/$(basename "$f")" ||
+  python3 "$here/compare_reports.py" "$f" "$merged/$(basename "$f")" ||
     fail "the merged $(basename "$f") differs from the single-process one"
 done
 ok=1

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Compare two circuitcheck timeline.json files, ignoring timing.
+"""Compare two circuitcheck JSON documents (reports, timeline.json, checkpoints.json), ignoring timing.
 
-usage: compare_timeline.py A.json B.json
+usage: compare_reports.py A.json B.json
 
 Drops every key named wall_seconds, claim_seconds, seconds, date or elapsed_s
 (at any depth) from both documents and requires the rest to be equal. Exit 0
@@ -52,12 +52,12 @@ def main(argv):
             with open(p) as f:
                 docs.append(strip(json.load(f)))
         except (OSError, ValueError) as e:
-            print("compare_timeline: cannot read %s: %s" % (p, e), file=sys.stderr)
+            print("compare_reports: cannot read %s: %s" % (p, e), file=sys.stderr)
             return 2
     if docs[0] == docs[1]:
-        print("compare_timeline: %s and %s agree (timing keys ignored)" % (argv[1], argv[2]))
+        print("compare_reports: %s and %s agree (timing keys ignored)" % (argv[1], argv[2]))
         return 0
-    print("compare_timeline: %s and %s differ (timing keys ignored):" % (argv[1], argv[2]), file=sys.stderr)
+    print("compare_reports: %s and %s differ (timing keys ignored):" % (argv[1], argv[2]), file=sys.stderr)
     for i, d in enumerate(diffs(docs[0], docs[1])):
         if i == 20:
             print("  ...", file=sys.stderr)
