@@ -65,7 +65,7 @@ Check check_from(const json& v, const At& at) {
   c.pass = boolean_at(field(v, at, "pass"), at / "pass");
   c.explanation = string_at(field(v, at, "explanation"), at / "explanation");
   if (v.contains("trials")) {
-    c.successes = integer_at(v["successes"], at / "successes", 0, kMaxCount);
+    c.successes = integer_at(field(v, at, "successes"), at / "successes", 0, kMaxCount);
     c.trials = integer_at(v["trials"], at / "trials", 0, kMaxCount);
   }
   if (v.contains("examples")) c.examples = integer_at(v["examples"], at / "examples", 0, kMaxCount);
