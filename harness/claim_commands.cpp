@@ -284,7 +284,7 @@ void check_outputs(const std::optional<std::string>& report_dir, const std::opti
   }
 }
 
-// Claim i of n, the current claim and the time so far, on one line of stderr
+// Claims done of n, the last one done and the time so far, on one line of stderr
 // that the next line overwrites; only where stderr is a terminal.
 class Progress {
  public:
@@ -319,19 +319,19 @@ void run_file(PreparedFile& f, SystemReport& report, const at::Device& device, V
   report.run.date = utc_now();
   const std::string name = report_name(report);
   const Clock::time_point started = Clock::now();
-  for (const auto& claim : f.claims) {
-    progress.show(name + "/" + claim.id);
-    const Clock::time_point claim_started = Clock::now();
-    report.results.push_back(verify_claim(*f.task, claim, f.checkpoint.model, controls, &shared));
-    report.run.claim_seconds.push_back(elapsed(claim_started));
-    const ClaimResult& r = report.results.back();
-    progress.clear();
-    if (verbosity == Verbosity::kLines)
-      std::cout << claim_line(name, r, report.run.claim_seconds.back()) << "\n" << std::flush;
-    if (verbosity == Verbosity::kVerbose)
-      std::cout << verdict_label(r.verdict) << "  " << name << "/" << claim.id << ": " << r.explanation
-                << "\n" << std::flush;
-  }
+  report.run.claim_seconds.resize(f.claims.size());
+  report.results = verify_claims(*f.task, f.claims, f.checkpoint.model, controls, shared,
+                                 [&](std::size_t i, const ClaimResult& r, double seconds) {
+                                   report.run.claim_seconds[i] = seconds;
+                                   progress.clear();
+                                   if (verbosity == Verbosity::kLines)
+                                     std::cout << claim_line(name, r, seconds) << "\n" << std::flush;
+                                   if (verbosity == Verbosity::kVerbose)
+                                     std::cout << verdict_label(r.verdict) << "  " << name << "/" << r.claim.id << ": "
+                                               << r.explanation << "\n" << std::flush;
+                                   progress.show(name + "/" + r.claim.id);
+                                 });
+  progress.clear();
   report.run.wall_seconds = elapsed(started);
   std::cout << name << ": " << summary_text(summarize(report.results)) << " (" << f.checkpoint.path << ", "
             << seconds_text(report.run.wall_seconds) << ")\n";

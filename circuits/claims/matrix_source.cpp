@@ -163,18 +163,29 @@ at::Tensor weight_matrix(const HookedTransformer& model, const MatrixSource& sou
   return m;
 }
 
-SourceRows source_rows(const HookedTransformer& model, const MatrixSource& source, const Batch& batch) {
-  RunOptions options;
-  if (!source.logits) options.cache = {source.hook};
-  options.logits = source.logits;
-  RunResult r = run(model, batch.tokens, options);
-  const at::Tensor x = source.logits ? r.logits : r.cache.at(source.hook);  // [batch, pos, ...]
+std::vector<HookPoint> source_hooks(const MatrixSource& source) {
+  if (!source.is_activation() || source.logits) return {};
+  return {source.hook};
+}
+
+SourceRows source_rows(const HookedTransformer& model, const MatrixSource& source, const Batch& batch,
+                       const RunResult& run) {
   at::Tensor role = batch.roles.at(source.role);
   if (role.dim() == 1) role = role.unsqueeze(1);  // [batch, k]
   SourceRows out;
   out.present = role >= 0;
   // Both in row-major (example, k) order.
-  const at::Tensor examples = out.present.nonzero().select(1, 0), positions = role.masked_select(out.present);
+  const at::Tensor examples = out.present.nonzero().select(1, 0);
+  at::Tensor positions = role.masked_select(out.present);
+  at::Tensor x;  // [batch, pos - from, ...]
+  if (!source.logits) {
+    x = run.cache.at(source.hook);
+  } else if (positions.numel() == 0 || batch.tokens.size(1) - run.logits.size(1) <= positions.min().item<int64_t>()) {
+    x = run.logits;
+    positions = positions - (batch.tokens.size(1) - run.logits.size(1));
+  } else {
+    x = forward(model, batch.tokens);
+  }
   at::Tensor values = x.flatten(0, 1).index_select(0, (examples * x.size(1) + positions).to(x.device()));  // [items, ...]
   if (source.head >= 0) values = values.select(1, source.head);
   out.shape = values.sizes().slice(1).vec();
@@ -182,11 +193,12 @@ SourceRows source_rows(const HookedTransformer& model, const MatrixSource& sourc
   return out;
 }
 
-at::Tensor source_matrix(const Task& task, const Domain& domain, Scale scale, const HookedTransformer& model,
-                         const MatrixSource& source) {
+at::Tensor source_matrix(const HookedTransformer& model, const MatrixSource& source, const Domain& domain,
+                         const VisitRuns& visit) {
   if (!source.is_activation()) return weight_matrix(model, source);
   std::vector<at::Tensor> parts;
-  for_each_batch(task, domain, scale, [&](const Batch& b) { parts.push_back(source_rows(model, source, b).rows); });
+  visit(domain, source_hooks(source),
+        [&](const Batch& b, const RunResult& r) { parts.push_back(source_rows(model, source, b, r).rows); }, nullptr);
   return at::cat(parts);
 }
 

@@ -28,6 +28,7 @@
 
 #include "circuits/claims/check.h"
 #include "circuits/claims/claim_fields.h"
+#include "circuits/claims/shared_runs.h"
 #include "circuits/model/config.h"
 #include "circuits/model/hooks.h"
 #include "circuits/model/intervention.h"
@@ -85,13 +86,22 @@ struct SourceRows {
   std::vector<int64_t> shape;  // the activation at one item before flattening, e.g. {512} or {n_heads, d_head}
 };
 
-// Runs `model` on `batch` and reads an activation source's rows.
-SourceRows source_rows(const HookedTransformer& model, const MatrixSource& source, const Batch& batch);
+// The plain activations an activation source reads (shared_runs.h): its
+// hook; none for the logits (every plain run has them) or weights.
+std::vector<HookPoint> source_hooks(const MatrixSource& source);
+
+// An activation source's rows in `batch`, read from `run`, a plain run of
+// the batch with source_hooks(source) cached. Logits at a position before
+// the run's logits begin (RunResult::logits covers [from, pos)) come from a
+// run of `model` of its own.
+SourceRows source_rows(const HookedTransformer& model, const MatrixSource& source, const Batch& batch,
+                       const RunResult& run);
 
 // The whole matrix of a source: the weights, or the activation rows over
-// `domain` concatenated in domain order ([items, d]).
-at::Tensor source_matrix(const Task& task, const Domain& domain, Scale scale, const HookedTransformer& model,
-                         const MatrixSource& source);
+// `domain` concatenated in domain order ([items, d]), read from the plain
+// runs `visit` gives (RunContext::visit, shared with the other claims of a run).
+at::Tensor source_matrix(const HookedTransformer& model, const MatrixSource& source, const Domain& domain,
+                         const VisitRuns& visit);
 
 // The thresholds a pass rule sets, as a figure's reference lines.
 std::vector<double> pass_thresholds(const PassRule& pass);

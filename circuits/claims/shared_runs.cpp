@@ -99,6 +99,7 @@ void SharedRuns::visit(const Task& task, const HookedTransformer& model, const s
     }
     e.batches.push_back(b);
     e.runs.push_back(std::move(r));
+    peak_kept_bytes_ = std::max(peak_kept_bytes_, kept_bytes());
   }, [&] { return stopped; });
   e.complete = keep && e.kept && !stopped;
 }

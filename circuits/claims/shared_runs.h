@@ -6,7 +6,8 @@
 // run on (by label: "checkpoint" or a control's name) with the plain
 // (un-intervened) activations its kind reads on its domain (kinds/kind.h:
 // behaviour and ablation claims the logits, attention claims
-// blocks.L.attn.hook_pattern). The first claim to visit a planned (model,
+// blocks.L.attn.hook_pattern, fourier, spectrum and geometry claims their
+// activation source's hook). The first claim to visit a planned (model,
 // domain) runs each batch once with the union of the planned hooks cached and
 // keeps the batches and runs; the others replay them; release() by the last
 // planned claim frees them. A visit may stop early (`done`, e.g. a control
@@ -43,6 +44,12 @@ constexpr int64_t kSharedRunBytes = int64_t{512} << 20;
 
 using RunVisitor = std::function<void(const Batch& batch, const RunResult& run)>;
 
+// The plain runs of a model over a domain with hooks cached, shared with the
+// other claims of the run or its own (RunContext::visit, kinds/kind.h); stops
+// early after a batch for which the last argument (when set) returns true.
+using VisitRuns =
+    std::function<void(const Domain&, const std::vector<HookPoint>&, const RunVisitor&, const std::function<bool()>&)>;
+
 // Runs `model` on each batch of `domain` (for_each_batch) with `hooks` cached
 // and calls fn, stopping after a batch for which `done` (when set) is true;
 // nothing is kept.
@@ -71,8 +78,9 @@ class SharedRuns {
   // `claim` is done on `label`: frees the runs no planned claim still needs.
   void release(const Claim& claim, const std::string& label);
 
-  // Bytes of the runs kept now, over every (model, domain).
+  // Bytes of the runs kept now, over every (model, domain), and the most kept at once so far.
   int64_t kept_bytes() const;
+  int64_t peak_kept_bytes() const { return peak_kept_bytes_; }
   // Forward passes run by visit() so far, and those replayed instead (batches).
   int64_t batches_run() const { return batches_run_; }
   int64_t batches_replayed() const { return batches_replayed_; }
@@ -91,6 +99,7 @@ class SharedRuns {
   std::map<std::string, Entry> entries_;  // by key(label, domain)
   int64_t batches_run_ = 0;
   int64_t batches_replayed_ = 0;
+  int64_t peak_kept_bytes_ = 0;
 };
 
 }  // namespace circuitcheck

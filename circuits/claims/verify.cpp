@@ -6,7 +6,12 @@
 #include "circuits/formats/json_fields.h"
 
 #include <c10/core/InferenceMode.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
+#include <algorithm>
+#include <chrono>
 #include <functional>
 
 namespace circuitcheck {
@@ -155,55 +160,143 @@ void judge(ClaimResult& r) {
                                                          : Verdict::kPass;
 }
 
+namespace {
+
+// Runs `step` of `result`'s claim; an exception makes its verdict "error"
+// (this claim's, not the run's) and returns false.
+bool guarded(ClaimResult& result, const std::function<void()>& step) {
+  try {
+    step();
+    return true;
+  } catch (const InputError& e) {
+    result.verdict = Verdict::kError;
+    result.explanation = e.what();
+  } catch (const std::exception& e) {  // InternalError, c10::Error
+    result.verdict = Verdict::kError;
+    result.explanation = "internal error: " + printable(e.what());
+  }
+  return false;
+}
+
+// The claim's outcomes on control `name`, one that runs on the checkpoint
+// itself with a placebo's sites (its plain runs are the checkpoint's).
+std::vector<Outcome> run_placebos(const Task& task, const Claim& claim, const HookedTransformer& model,
+                                  const std::string& name, SharedRuns* shared) {
+  std::vector<Outcome> out;
+  for (const PlaceboRun& run : claim.placebos) {
+    if (run.control != name) continue;
+    Claim placebo = claim;
+    placebo.spec = run.spec;
+    out.push_back(run_claim(task, placebo, model, "checkpoint", shared));
+    out.back().model = run.label;
+  }
+  return out;
+}
+
+// The claim's outcome on control `name`, a model of its own: kept from an
+// earlier checkpoint when it does not depend on the checkpoint, else run.
+Outcome run_control(const Task& task, const Claim& claim, const std::string& name, ControlCache& controls,
+                    SharedRuns* shared) {
+  const bool keep = controls.kept && !depends_on_checkpoint(name);
+  if (keep) {
+    const auto it = controls.kept->find(claim.id + "/" + name);
+    if (it != controls.kept->end()) return it->second;
+  }
+  Outcome out = run_claim(task, claim, controls.get(name), name, shared);
+  if (keep) controls.kept->emplace(claim.id + "/" + name, out);
+  return out;
+}
+
+// Its outcomes on each control in claim.controls order, from those by name.
+void gather_controls(std::map<std::string, std::vector<Outcome>>& by_name, ClaimResult& result) {
+  for (const auto& name : result.claim.controls)
+    for (Outcome& o : by_name[name]) result.controls.push_back(std::move(o));
+}
+
+}  // namespace
+
 ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTransformer& model, ControlCache& controls,
                          SharedRuns* shared) {
   ClaimResult result;
   result.claim = claim;
+  std::map<std::string, std::vector<Outcome>> by_name;
+  const bool ran = guarded(result, [&] {
+    result.checkpoint = run_claim(task, claim, model, "checkpoint", shared);
+    // A claim that fails on the checkpoint fails whatever its controls say (judge).
+    for (const auto& name : result.checkpoint.pass ? claim.controls : std::vector<std::string>{})
+      by_name[name] = runs_on_checkpoint(name) ? run_placebos(task, claim, model, name, shared)
+                                               : std::vector<Outcome>{run_control(task, claim, name, controls, shared)};
+  });
   // Every planned model is released, whether or not it ran.
-  const auto release_all = [&] {
-    if (!shared) return;
+  if (shared) {
     shared->release(claim, "checkpoint");
     for (const auto& name : claim.controls)
       if (!runs_on_checkpoint(name)) shared->release(claim, name);
-  };
-  try {
-    result.checkpoint = run_claim(task, claim, model, "checkpoint", shared);
-    // A claim that fails on the checkpoint fails whatever its controls say (judge).
-    for (const auto& name : result.checkpoint.pass ? claim.controls : std::vector<std::string>{}) {
-      if (!runs_on_checkpoint(name)) {
-        const bool keep = controls.kept && !depends_on_checkpoint(name);
-        const auto it = keep ? controls.kept->find(claim.id + "/" + name) : std::map<std::string, Outcome>::iterator{};
-        if (keep && it != controls.kept->end()) {
-          result.controls.push_back(it->second);
-          continue;
-        }
-        result.controls.push_back(run_claim(task, claim, controls.get(name), name, shared));
-        if (keep) controls.kept->emplace(claim.id + "/" + name, result.controls.back());
-        continue;
-      }
-      // The checkpoint itself, with the placebo's sites: its plain runs are the checkpoint's.
-      for (const PlaceboRun& run : claim.placebos) {
-        if (run.control != name) continue;
-        Claim placebo = claim;
-        placebo.spec = run.spec;
-        result.controls.push_back(run_claim(task, placebo, model, "checkpoint", shared));
-        result.controls.back().model = run.label;
-      }
-    }
-  } catch (const InputError& e) {
-    release_all();
-    result.verdict = Verdict::kError;
-    result.explanation = e.what();
-    return result;
-  } catch (const std::exception& e) {  // InternalError, c10::Error: this claim's, not the run's
-    release_all();
-    result.verdict = Verdict::kError;
-    result.explanation = "internal error: " + printable(e.what());
-    return result;
   }
-  release_all();
+  if (!ran) return result;
+  gather_controls(by_name, result);
   judge(result);
   return result;
+}
+
+std::vector<ClaimResult> verify_claims(const Task& task, const std::vector<Claim>& claims,
+                                       const HookedTransformer& model, ControlCache& controls, SharedRuns& shared,
+                                       const ClaimDone& done) {
+  const std::size_t n = claims.size();
+  std::vector<ClaimResult> results(n);
+  std::vector<std::map<std::string, std::vector<Outcome>>> by_name(n);
+  std::vector<bool> open(n), settled(n);  // open: passed on the checkpoint, its controls still run
+  std::vector<double> seconds(n, 0.0);
+  std::size_t reported = 0;
+  const auto settle = [&](std::size_t i, bool ran) {
+    if (ran) {
+      gather_controls(by_name[i], results[i]);
+      judge(results[i]);
+    }
+    settled[i] = true;
+    for (; reported < n && settled[reported]; ++reported)
+      if (done) done(reported, results[reported], seconds[reported]);
+  };
+  const auto timed = [&](std::size_t i, const std::function<void()>& step) {
+    const auto started = std::chrono::steady_clock::now();
+    const bool ran = guarded(results[i], step);
+#ifdef __GLIBC__
+    malloc_trim(0);  // see verify_claims in verify.h
+#endif
+    seconds[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return ran;
+  };
+  // Every claim on the checkpoint, with the controls that run on it (placebos).
+  std::vector<std::string> labels;  // the other controls, in the order the claims name them
+  for (std::size_t i = 0; i < n; ++i) {
+    const Claim& claim = claims[i];
+    results[i].claim = claim;
+    const bool ran = timed(i, [&] {
+      results[i].checkpoint = run_claim(task, claim, model, "checkpoint", &shared);
+      for (const auto& name : results[i].checkpoint.pass ? claim.controls : std::vector<std::string>{})
+        if (runs_on_checkpoint(name)) by_name[i][name] = run_placebos(task, claim, model, name, &shared);
+    });
+    shared.release(claim, "checkpoint");
+    for (const auto& name : claim.controls)
+      if (!runs_on_checkpoint(name) && std::find(labels.begin(), labels.end(), name) == labels.end())
+        labels.push_back(name);
+    open[i] = ran && results[i].checkpoint.pass;
+    if (!open[i]) settle(i, ran);
+  }
+  // Then each control model in turn, so that the shared runs of one model at a time are kept.
+  for (const auto& name : labels)
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::vector<std::string>& names = claims[i].controls;
+      if (std::find(names.begin(), names.end(), name) == names.end()) continue;
+      if (open[i] && !timed(i, [&] { by_name[i][name] = {run_control(task, claims[i], name, controls, &shared)}; })) {
+        open[i] = false;
+        settle(i, false);
+      }
+      shared.release(claims[i], name);
+    }
+  for (std::size_t i = 0; i < n; ++i)
+    if (open[i]) settle(i, true);
+  return results;
 }
 
 }  // namespace circuitcheck

@@ -396,6 +396,48 @@ TEST(SharedRuns, ClaimsOnOneDomainShareOneForwardPass) {
   }
 }
 
+// verify_claims gives every claim the result verify_claim gives it alone,
+// reported in claim order, but runs the claims grouped by model: on the toy
+// file, the checkpoint's runs are released before random_init's are made, so
+// at most one model's runs are kept at once, where verify_claim claim by claim
+// keeps both.
+TEST(VerifyClaims, GroupedByModelGivesEachClaimItsResultAndKeepsOneModelsRuns) {
+  const Task task = previous_token_task();
+  const HookedTransformer model = previous_token_model(10.0f);
+  const std::vector<Claim> claims = parse_claims(parse_claim_file(toy_claims(), "toy/claims.json"), task, model.config);
+  const std::map<std::string, ClaimResult> alone = verify_toy(model);
+  SharedRuns by_claim;
+  plan_claims(claims, by_claim);
+  ControlCache claim_controls{&model, {}};
+  for (const auto& claim : claims) verify_claim(task, claim, model, claim_controls, &by_claim);
+  SharedRuns grouped;
+  plan_claims(claims, grouped);
+  ControlCache controls{&model, {}};
+  std::vector<std::size_t> order;
+  const std::vector<ClaimResult> results =
+      verify_claims(task, claims, model, controls, grouped,
+                    [&](std::size_t i, const ClaimResult& r, double seconds) {
+                      EXPECT_EQ(r.claim.id, claims[i].id);
+                      EXPECT_GE(seconds, 0.0);
+                      order.push_back(i);
+                    });
+  ASSERT_EQ(results.size(), claims.size());
+  for (std::size_t i = 0; i < claims.size(); ++i) {
+    SCOPED_TRACE(claims[i].id);
+    EXPECT_EQ(order.at(i), i);
+    const ClaimResult& expected = alone.at(claims[i].id);
+    EXPECT_EQ(results[i].verdict, expected.verdict);
+    EXPECT_EQ(results[i].explanation, expected.explanation);
+    ASSERT_EQ(results[i].controls.size(), expected.controls.size());
+    for (std::size_t c = 0; c < expected.controls.size(); ++c)
+      EXPECT_EQ(results[i].controls[c].model, expected.controls[c].model);
+  }
+  EXPECT_EQ(grouped.kept_bytes(), 0);
+  EXPECT_EQ(grouped.batches_run(), by_claim.batches_run());
+  EXPECT_GT(grouped.peak_kept_bytes(), 0);
+  EXPECT_LT(grouped.peak_kept_bytes(), by_claim.peak_kept_bytes());
+}
+
 // Controls stop early once they cannot pass. On sampled domains of 3 batches
 // (10,000 examples), a behaviour claim run as a control and as the checkpoint
 // (which never stops) must reach the same pass/fail for every threshold and

@@ -281,6 +281,40 @@ TEST(FourierClaimParser, ShippedFileParses) {
   EXPECT_FALSE(std::get<FourierSpec>(restricted.spec).placebo_seed.has_value());
 }
 
+// Fourier claims on activations read the plain runs shared with the other
+// claims of the file (fourier_hooks): S1's seven claims over the 113 x 113
+// grid (accuracy, three on the neurons, two restricted_excluded, logit_fit)
+// make one forward pass per batch, four batches of 4,096, and replay it for
+// every later visit, with the values that runs of their own give.
+TEST(FourierClaim, ActivationClaimsShareOneForwardPassOverTheGrid) {
+  const ClaimFile file = parse_claim_file(shipped_document(), "claims/modular_addition.json");
+  const HookedTransformer model = s1_model(at::Tensor());
+  const std::vector<Claim> claims = parse_claims(file, s1(), model.config);
+  EXPECT_TRUE(fourier_hooks(claims[1]).empty());  // weights
+  EXPECT_TRUE(fourier_hooks(claims[8]).empty());  // the logits: every plain run has them
+  EXPECT_EQ(fourier_hooks(claims[9]), std::vector<HookPoint>{std::get<FourierSpec>(claims[9].spec).source.hook});
+  SharedRuns shared;
+  for (const Claim& c : claims) shared.plan(c, "checkpoint");
+  int64_t visits = 0;
+  for (const Claim& c : claims) {
+    SCOPED_TRACE(c.id);
+    const Outcome together = run_claim(s1(), c, model, "checkpoint", &shared);
+    shared.release(c, "checkpoint");
+    if (c.domain.weights_only()) continue;
+    const bool edits = c.kind == ClaimKind::kFourier &&
+                       std::get<FourierSpec>(c.spec).measure == FourierMeasure::kRestrictedExcluded;
+    visits += edits ? 2 : 1;
+    const Outcome alone = run_claim(s1(), c, model, "checkpoint");
+    ASSERT_EQ(together.checks.size(), alone.checks.size());
+    for (std::size_t i = 0; i < alone.checks.size(); ++i)
+      EXPECT_EQ(together.checks[i].value, alone.checks[i].value) << alone.checks[i].name;
+  }
+  EXPECT_EQ(visits, 9);
+  EXPECT_EQ(shared.batches_run(), 4);
+  EXPECT_EQ(shared.batches_replayed(), 4 * (visits - 1));
+  EXPECT_EQ(shared.kept_bytes(), 0);
+}
+
 TEST(FourierClaimParser, MalformedClaimsNameTheFileAndThePath) {
   const Config config = s1().config(Scale::kCpu);
   for (const auto& c : malformed_cases()) {

@@ -14,6 +14,10 @@ namespace {
 
 using nlohmann::json;
 
+// Columns transformed at once, which bounds the transform's temporaries
+// (on the grid [p, p, 64] per step: 3.3 MB in float32 for p = 113).
+constexpr int64_t kFourierColumns = 64;
+
 // [p] int64: the frequency of each basis function (0 for the constant).
 at::Tensor basis_frequencies(int64_t p) { return at::div(at::arange(p, at::kLong) + 1, 2, "floor"); }
 
@@ -161,39 +165,43 @@ void run_single_frequency(const Claim& claim, const FrequencyEnergy& energy, con
   rate_checks("single_frequency", what, "columns of " + f.source.label, explained, columns, claim.pass, out);
 }
 
-void run_restricted_excluded(const Task& task, const Claim& claim, const HookedTransformer& model, Scale scale,
-                             const at::Tensor& m, const std::vector<int64_t>& keys, Outcome& out) {
+void run_restricted_excluded(const RunContext& context, const Claim& claim, const at::Tensor& m,
+                             const std::vector<int64_t>& keys, Outcome& out) {
   const FourierSpec& f = std::get<FourierSpec>(claim.spec);
   const MatrixSource& source = f.source;
+  const Task& task = context.task;
   // Excluded = the matrix without the key components = m - (restricted - the constant component).
   const at::Tensor restricted = project_frequencies(m, f.modulus, keys, true);
   const std::vector<at::Tensor> edited = {restricted, m + m.mean(0, true) - restricted};
-  // The whole grid, as run_claim's domain: exhaustive.
-  const Evaluation before = evaluate(task, model, scale, 0, 0, kExhaustiveLimit, kVerifyBatch);
+  Evaluation before = empty_evaluation(task);
   std::vector<Evaluation> after(2);
   for (Evaluation& e : after) e.unit = before.unit;
-  const std::vector<int64_t> shape =
-      source.logits ? std::vector<int64_t>{} : source_rows(model, source, task.domain_batch(0, 1)).shape;
   if (!source.logits) out.liveness.resize(2);
   int64_t start = 0;
-  for_each_batch(task, claim.domain, scale, [&](const Batch& b) {
-    const int64_t n = b.tokens.size(0), pos = b.tokens.size(1);
-    const at::Tensor logits = source.logits ? forward(model, b.tokens) : at::Tensor();  // [batch, pos, d_vocab_out]
+  context.visit(claim.domain, fourier_hooks(claim), [&](const Batch& b, const RunResult& r) {
+    tally_batch(task, b, r.logits, before);
+    const int64_t n = b.tokens.size(0);
     for (std::size_t i = 0; i < 2; ++i) {
       const at::Tensor rows = edited[i].slice(0, start, start + n);
       if (source.logits) {
-        const at::Tensor index = (at::arange(n, at::kLong) * pos + b.roles.at(source.role)).to(logits.device());
-        tally_batch(task, b, logits.reshape({n * pos, -1}).index_copy(0, index, rows).view(logits.sizes()), after[i]);
+        // The logits cover [from, pos): a role before `from` is not scored, so editing it changes nothing.
+        const int64_t from = b.tokens.size(1) - r.logits.size(1);
+        const at::Tensor position = b.roles.at(source.role) - from, scored = (position >= 0).nonzero().squeeze(1);
+        const at::Tensor index = (scored * r.logits.size(1) + position.index_select(0, scored)).to(r.logits.device());
+        const at::Tensor logits = r.logits.reshape({n * r.logits.size(1), -1})
+                                      .index_copy(0, index, rows.index_select(0, scored.to(rows.device())))
+                                      .view(r.logits.sizes());
+        tally_batch(task, b, logits, after[i]);
         continue;
       }
       RunOptions options;
-      options.interventions = {replace_rows(source, b, rows, shape)};
-      RunResult r = run(model, b.tokens, options);
-      tally_batch(task, b, r.logits, after[i]);
-      accumulate(out.liveness[i], r.liveness[0]);
+      options.interventions = {replace_rows(source, b, rows, source_rows(context.model, source, b, r).shape)};
+      RunResult edited_run = run(context.model, b.tokens, options);
+      tally_batch(task, b, edited_run.logits, after[i]);
+      accumulate(out.liveness[i], edited_run.liveness[0]);
     }
     start += n;
-  });
+  }, nullptr);
   const std::string units = unit_name(before);
   const std::string keys_desc = keys_text(f, keys);
   out.checks.push_back(rate_check("accuracy", "unedited: correct on", units, before.overall.correct, before.overall.n,
@@ -265,22 +273,26 @@ FrequencyEnergy frequency_energy(const at::Tensor& m, int64_t p) {
   check_rows(m, p, "frequency_energy");
   const int64_t n_freq = (p - 1) / 2;
   const at::Tensor x = m.is_floating_point() ? m : m.to(at::kFloat);
-  const at::Tensor squared = coefficients(x, p, fourier_basis(p).to(x.options())).square().to(at::kDouble);
+  const at::Tensor basis = fourier_basis(p).to(x.options());
   // Group each frequency's cos and sin (rows 2k-1, 2k), along one or both grid axes.
   auto group = [&](const at::Tensor& t, int64_t dim) {
     return at::cat({t.narrow(dim, 0, 1), t.narrow(dim, 1, p - 1).unflatten(dim, {n_freq, 2}).sum(dim + 1)}, dim);
   };
-  FrequencyEnergy out;
-  if (m.size(0) == p) {
-    out.per_frequency = group(squared, 0).slice(0, 1);
-    out.total = out.per_frequency.sum(0);
-    return out;
+  std::vector<at::Tensor> per_frequency, total;
+  for (int64_t from = 0; from < x.size(1); from += kFourierColumns) {
+    const at::Tensor columns = x.narrow(1, from, std::min(kFourierColumns, x.size(1) - from));
+    const at::Tensor squared = coefficients(columns, p, basis).square().to(at::kDouble);
+    if (m.size(0) == p) {
+      per_frequency.push_back(group(squared, 0).slice(0, 1));
+      total.push_back(per_frequency.back().sum(0));
+      continue;
+    }
+    const at::Tensor g = group(group(squared, 0), 1);  // [n_freq + 1, n_freq + 1, columns]
+    const at::Tensor diagonal = g.slice(0, 1).slice(1, 1).diagonal(0, 0, 1).t();  // [n_freq, columns]
+    per_frequency.push_back(diagonal + g[0].slice(0, 1) + g.select(1, 0).slice(0, 1));
+    total.push_back(g.sum(at::IntArrayRef{0, 1}) - g[0][0]);
   }
-  const at::Tensor g = group(group(squared, 0), 1);  // [n_freq + 1, n_freq + 1, d]
-  const at::Tensor diagonal = g.slice(0, 1).slice(1, 1).diagonal(0, 0, 1).t();  // [n_freq, d]
-  out.per_frequency = diagonal + g[0].slice(0, 1) + g.select(1, 0).slice(0, 1);
-  out.total = g.sum(at::IntArrayRef{0, 1}) - g[0][0];
-  return out;
+  return {at::cat(per_frequency, 1), at::cat(total)};
 }
 
 std::vector<int64_t> top_frequencies(const FrequencyEnergy& energy, int64_t k) {
@@ -294,7 +306,6 @@ at::Tensor project_frequencies(const at::Tensor& m, int64_t p, const std::vector
   check_rows(m, p, "project_frequencies");
   const at::Tensor x = m.is_floating_point() ? m : m.to(at::kFloat);
   const at::Tensor basis = fourier_basis(p).to(x.options());
-  const at::Tensor c = coefficients(x, p, basis);
   at::Tensor mask;
   if (m.size(0) == p) {
     const at::Tensor f = basis_frequencies(p);
@@ -310,7 +321,13 @@ at::Tensor project_frequencies(const at::Tensor& m, int64_t p, const std::vector
   } else {
     mask = mask.logical_not();
   }
-  return from_coefficients(c * mask.to(c.options()), p, basis);
+  mask = mask.to(x.options());
+  std::vector<at::Tensor> parts;
+  for (int64_t from = 0; from < x.size(1); from += kFourierColumns) {
+    const at::Tensor columns = x.narrow(1, from, std::min(kFourierColumns, x.size(1) - from));
+    parts.push_back(from_coefficients(coefficients(columns, p, basis) * mask, p, basis));
+  }
+  return at::cat(parts, 1);
 }
 
 LogitFit fit_logits(const at::Tensor& logits, int64_t p, const std::vector<int64_t>& frequencies) {
@@ -393,22 +410,28 @@ void parse_fourier(const nlohmann::json& v, const At& at, const ParseContext& co
   }
 }
 
-void run_fourier(const RunContext& context, const Claim& claim, Outcome& out) {
-  const Task& task = context.task;
-  const HookedTransformer& model = context.model;
-  const Scale scale = context.scale;
+std::vector<HookPoint> fourier_hooks(const Claim& claim) {
   const FourierSpec& f = std::get<FourierSpec>(claim.spec);
-  const at::Tensor m = source_matrix(task, claim.domain, scale, model, f.source);
+  std::vector<HookPoint> hooks = source_hooks(f.source);
+  for (const HookPoint& h : f.keys_from ? source_hooks(*f.keys_from) : std::vector<HookPoint>{})
+    if (std::find(hooks.begin(), hooks.end(), h) == hooks.end()) hooks.push_back(h);
+  return hooks;
+}
+
+void run_fourier(const RunContext& context, const Claim& claim, Outcome& out) {
+  const FourierSpec& f = std::get<FourierSpec>(claim.spec);
+  const at::Tensor m = source_matrix(context.model, f.source, claim.domain, context.visit);
   const FrequencyEnergy energy = frequency_energy(m, f.modulus);
   const FrequencyEnergy key_energy =
-      f.keys_from ? frequency_energy(source_matrix(task, claim.domain, scale, model, *f.keys_from), f.modulus) : energy;
+      f.keys_from ? frequency_energy(source_matrix(context.model, *f.keys_from, claim.domain, context.visit), f.modulus)
+                  : energy;
   std::vector<int64_t> keys = top_frequencies(key_energy, f.k);
   if (f.placebo_seed) keys = other_frequencies(keys, f, *f.placebo_seed);
   switch (f.measure) {
     case FourierMeasure::kEnergy: run_energy(claim, energy, keys, out); break;
     case FourierMeasure::kAgreement: run_agreement(claim, energy, key_energy, keys, out); break;
     case FourierMeasure::kSingleFrequency: run_single_frequency(claim, energy, keys, out); break;
-    case FourierMeasure::kRestrictedExcluded: run_restricted_excluded(task, claim, model, scale, m, keys, out); break;
+    case FourierMeasure::kRestrictedExcluded: run_restricted_excluded(context, claim, m, keys, out); break;
     case FourierMeasure::kLogitFit: run_logit_fit(claim, m, keys, out); break;
   }
 }

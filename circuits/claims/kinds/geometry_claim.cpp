@@ -26,13 +26,13 @@ std::vector<std::string> row_labels(const MatrixSource& source, int64_t n) {
   return out;
 }
 
-void run_silhouette(const Task& task, const Claim& claim, const HookedTransformer& model, Scale scale, Outcome& out) {
+void run_silhouette(const RunContext& context, const Claim& claim, Outcome& out) {
   const GeometrySpec& g = std::get<GeometrySpec>(claim.spec);
   std::vector<at::Tensor> rows, labels, examples;
   std::map<int64_t, std::string> names;  // class value -> legend
   int64_t seen = 0;
-  for_each_batch(task, claim.domain, scale, [&](const Batch& b) {
-    const SourceRows r = source_rows(model, g.source, b);
+  context.visit(claim.domain, source_hooks(g.source), [&](const Batch& b, const RunResult& run) {
+    const SourceRows r = source_rows(context.model, g.source, b, run);
     at::Tensor cls = b.classes.at(g.class_name);
     if (g.class_item >= 0) cls = cls.select(1, g.class_item);
     if (cls.dim() == 1) cls = cls.unsqueeze(1).expand(r.present.sizes());
@@ -49,7 +49,7 @@ void run_silhouette(const Task& task, const Claim& claim, const HookedTransforme
       const bool named = found != b.class_names.end() && *v < static_cast<int64_t>(found->second.size());
       names[*v] = named ? found->second[*v] : g.class_name + "=" + std::to_string(*v);
     }
-  });
+  }, nullptr);
   const at::Tensor m = at::cat(rows), all_labels = at::cat(labels);
   check(g.components <= m.size(1), "run_geometry: " + claim.id,
         std::to_string(g.components) + " components asked of " + g.source.label + ", which has " +
@@ -92,9 +92,9 @@ void run_silhouette(const Task& task, const Claim& claim, const HookedTransforme
   out.figures.push_back(fig);
 }
 
-void run_cosines(const Task& task, const Claim& claim, const HookedTransformer& model, Scale scale, Outcome& out) {
+void run_cosines(const RunContext& context, const Claim& claim, Outcome& out) {
   const GeometrySpec& g = std::get<GeometrySpec>(claim.spec);
-  const at::Tensor m = source_matrix(task, claim.domain, scale, model, g.source);
+  const at::Tensor m = source_matrix(context.model, g.source, claim.domain, context.visit);
   const int64_t n = m.size(0);
   check(n >= 2, "run_geometry: " + claim.id, g.source.label + " has " + plural(n, "row") + "; cosines need 2");
   const at::Tensor c = cosine_matrix(m);
@@ -198,14 +198,15 @@ void parse_geometry(const nlohmann::json& v, const At& at, const ParseContext& c
   claim.pass = pass_at(v["pass"], at / "pass", {}, {"value_at_least", "value_at_most"}, {});
 }
 
+std::vector<HookPoint> geometry_hooks(const Claim& claim) {
+  return source_hooks(std::get<GeometrySpec>(claim.spec).source);
+}
+
 void run_geometry(const RunContext& context, const Claim& claim, Outcome& out) {
-  const Task& task = context.task;
-  const HookedTransformer& model = context.model;
-  const Scale scale = context.scale;
   if (std::get<GeometrySpec>(claim.spec).measure == GeometryMeasure::kSilhouette)
-    run_silhouette(task, claim, model, scale, out);
+    run_silhouette(context, claim, out);
   else
-    run_cosines(task, claim, model, scale, out);
+    run_cosines(context, claim, out);
 }
 
 }  // namespace circuitcheck

@@ -64,6 +64,9 @@ at::Tensor cosine_matrix(const at::Tensor& m);
 // GeometrySpec, claim.domain and claim.pass.
 void parse_geometry(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);
 
+// The plain activations it reads on its domain: its activation source's hook (source_hooks).
+std::vector<HookPoint> geometry_hooks(const Claim& claim);
+
 // Runs a geometry claim: check "silhouette" with a "scatter" figure of the
 // first two principal components coloured by class (at most 2,000 points,
 // evenly spaced over the items), or check "mean_abs_cosine" (and

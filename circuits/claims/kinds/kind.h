@@ -40,12 +40,6 @@ struct ParseContext {
   std::string root;                          // the folder the file's relative paths resolve against
 };
 
-// The plain runs of a model over a domain with hooks cached, shared with the
-// other claims of the run or its own; stops early after a batch for which the
-// last argument (when set) returns true.
-using VisitRuns =
-    std::function<void(const Domain&, const std::vector<HookPoint>&, const RunVisitor&, const std::function<bool()>&)>;
-
 // What a kind runs on.
 struct RunContext {
   const Task& task;

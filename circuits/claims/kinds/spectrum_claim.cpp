@@ -30,12 +30,14 @@ void parse_spectrum(const nlohmann::json& v, const At& at, const ParseContext& c
   claim.pass = pass_at(v["pass"], at / "pass", {}, {"value_at_least", "value_at_most"}, {});
 }
 
+std::vector<HookPoint> spectrum_hooks(const Claim& claim) {
+  return source_hooks(std::get<SpectrumSpec>(claim.spec).source);
+}
+
 void run_spectrum(const RunContext& context, const Claim& claim, Outcome& out) {
-  const Task& task = context.task;
-  const HookedTransformer& model = context.model;
-  const Scale scale = context.scale;
   const SpectrumSpec& s = std::get<SpectrumSpec>(claim.spec);
-  const at::Tensor shares = singular_energy(source_matrix(task, claim.domain, scale, model, s.source), s.center).cpu();
+  const at::Tensor shares =
+      singular_energy(source_matrix(context.model, s.source, claim.domain, context.visit), s.center).cpu();
   const int64_t n = shares.size(0);
   check(s.k <= n, "run_spectrum: " + claim.id, "k " + std::to_string(s.k) + " exceeds the " + plural(n, "singular value"));
   const std::vector<double> values(shares.data_ptr<double>(), shares.data_ptr<double>() + n);
