@@ -337,13 +337,72 @@ void run_file(PreparedFile& f, SystemReport& report, const at::Device& device, V
             << seconds_text(report.run.wall_seconds) << ")\n";
 }
 
-// Every report is drawn before the first is written.
+// The pages of a run on several checkpoints (each checkpoint's JSON and HTML
+// report), drawn as each checkpoint is done, so that the figures and
+// counterexamples only they show are not held until the end: memory does not
+// grow with the number of checkpoints by their figures. They wait in a hidden
+// folder of the report folder; write_reports moves them into place with the
+// rest, and a run that stops before (an error) leaves nothing of them behind.
+class StagedPages {
+ public:
+  explicit StagedPages(const std::string& report_dir)
+      : dir_(report_dir), stage_(dir_ / (".circuitcheck-pages-" + std::to_string(getpid()))) {}
+  StagedPages(const StagedPages&) = delete;
+  StagedPages& operator=(const StagedPages&) = delete;
+  ~StagedPages() {
+    std::error_code ec;
+    std::filesystem::remove_all(stage_, ec);
+  }
+
+  // Writes `report`'s pages and drops from it what only they show.
+  void stage(SystemReport& report) {
+    std::error_code ec;
+    std::filesystem::create_directories(stage_, ec);
+    check(!ec, "verify --report-dir: " + stage_.string(), "cannot create the folder: " + ec.message());
+    const std::string name = report_name(report);
+    write_text_atomically((stage_ / (name + ".json")).string(), report_json(report).dump(2) + "\n", "verify");
+    write_text_atomically((stage_ / (name + ".html")).string(), html_report(report), "verify");
+    names_.insert(name);
+    for (ClaimResult& r : report.results) {
+      r.checkpoint.figures = {};
+      r.checkpoint.counterexamples = {};
+      for (Outcome& c : r.controls) {
+        c.figures = {};
+        c.counterexamples = {};
+      }
+    }
+  }
+  bool staged(const SystemReport& report) const { return names_.count(report_name(report)) > 0; }
+  // The staged pages' places in the report folder.
+  std::vector<std::string> targets() const {
+    std::vector<std::string> out;
+    for (const auto& name : names_)
+      for (const char* extension : {".json", ".html"}) out.push_back((dir_ / (name + extension)).string());
+    return out;
+  }
+  // Moves every staged page into place.
+  void commit() const {
+    for (const auto& name : names_)
+      for (const char* extension : {".json", ".html"}) {
+        std::error_code ec;
+        std::filesystem::rename(stage_ / (name + extension), dir_ / (name + extension), ec);
+        check(!ec, "verify: " + (dir_ / (name + extension)).string(), "cannot write: " + ec.message());
+      }
+  }
+
+ private:
+  std::filesystem::path dir_, stage_;
+  std::set<std::string> names_;
+};
+
+// Every report is drawn before the first is written; `staged` pages are moved into place.
 void write_reports(const std::optional<std::string>& report_dir, const std::optional<std::string>& junit,
-                   const std::vector<SystemReport>& reports) {
+                   const std::vector<SystemReport>& reports, const StagedPages* staged = nullptr) {
   std::vector<std::pair<std::string, std::string>> outputs;
   if (report_dir) {
     const std::filesystem::path dir(*report_dir);
     for (const auto& r : reports) {
+      if (staged && staged->staged(r)) continue;
       outputs.emplace_back((dir / (report_name(r) + ".json")).string(), report_json(r).dump(2) + "\n");
       outputs.emplace_back((dir / (report_name(r) + ".html")).string(), html_report(r));
     }
@@ -357,6 +416,8 @@ void write_reports(const std::optional<std::string>& report_dir, const std::opti
   }
   if (junit) outputs.emplace_back(*junit, junit_xml(reports));
   for (const auto& [path, text] : outputs) check_replaceable(path, "verify");  // all before the first is written
+  for (const auto& path : staged ? staged->targets() : std::vector<std::string>{}) check_replaceable(path, "verify");
+  if (staged) staged->commit();
   for (const auto& [path, text] : outputs) write_text_atomically(path, text, "verify");
 }
 
@@ -461,7 +522,8 @@ Args args_from_identity(const nlohmann::json& identity, const At& at) {
 
 // Prints the run's tables and summary, writes its reports, and returns the
 // exit code: 0 when every claim passes (at the family level too, with a family test).
-int finish_run(Run& run, const std::optional<std::string>& report_dir, const std::optional<std::string>& junit) {
+int finish_run(Run& run, const std::optional<std::string>& report_dir, const std::optional<std::string>& junit,
+               const StagedPages* staged = nullptr) {
   if (run.family_alpha) {
     std::vector<ClaimResult*> all;
     for (auto& r : run.reports)
@@ -475,7 +537,7 @@ int finish_run(Run& run, const std::optional<std::string>& report_dir, const std
       std::cout << checkpoint_table_text(table);
   const Summary s = summarize(run.reports);
   if (run.files.size() > 1 || run.family_alpha) std::cout << "all: " << summary_text(s) << family_text(s) << "\n";
-  write_reports(report_dir, junit, run.reports);
+  write_reports(report_dir, junit, run.reports, staged);
   return s.passed == s.claims && (!run.family_alpha || s.family_passed == s.claims) ? 0 : 1;
 }
 
@@ -545,12 +607,16 @@ int verify_command(int argc, char** argv) {
   const std::optional<std::string> junit = args.get("--junit");
   check_outputs(report_dir, junit, run.reports);
   Progress progress(run.units);
+  // A family's verdicts need every checkpoint's results, so its pages wait for the end.
+  std::optional<StagedPages> staged;
+  if (report_dir && run.files.size() > 1 && !run.family_alpha) staged.emplace(*report_dir);
   for (std::size_t i = 0; i < run.files.size(); ++i) {
     reload_weights(run.files[i], args);
     run_file(run.files[i], run.reports[i], run.device, verbosity, progress, run.kept[kept_key(run.files[i])]);
+    if (staged) staged->stage(run.reports[i]);
     if (run.files.size() > 1) release_weights(run.files[i]);
   }
-  return finish_run(run, report_dir, junit);
+  return finish_run(run, report_dir, junit, staged ? &*staged : nullptr);
 }
 
 int merge_command(int argc, char** argv) {

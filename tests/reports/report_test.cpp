@@ -826,6 +826,11 @@ TEST(VerifyCommand, ASnapshotFolderRunsInStepOrderAndWritesATimeline) {
   EXPECT_EQ(doc["timelines"][0]["checkpoints"][0]["report"], "array_index@b");
   const json report = json::parse(read_file(dir + "/reports/array_index@a.json"));
   EXPECT_EQ(report["provenance"]["checkpoint"]["step"], 200);
+  // Each snapshot's pages were drawn as it was done, with their figures, and
+  // moved into place at the end: no staging folder is left behind.
+  EXPECT_FALSE(report["claims"][0]["figures"].empty()) << report.dump(2);
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/reports"))
+    EXPECT_NE(entry.path().filename().string().front(), '.') << entry.path();
 }
 
 struct BadFolder {
