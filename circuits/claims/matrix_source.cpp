@@ -227,7 +227,7 @@ Figure cumulative_bars(const std::string& title, const std::string& x_title, con
 }
 
 Intervention replace_rows(const MatrixSource& source, const Batch& batch, const at::Tensor& rows,
-                          const std::vector<int64_t>& shape) {
+                          const std::vector<int64_t>& shape, int64_t first) {
   const int64_t n = batch.tokens.size(0), pos = batch.tokens.size(1);
   Intervention iv;
   iv.hook = source.hook;
@@ -241,8 +241,8 @@ Intervention replace_rows(const MatrixSource& source, const Batch& batch, const 
   iv.value = rows.reshape(value_shape);  // [batch, 1, (1,) ...]: broadcast over positions and heads
   std::vector<int64_t> mask_shape(value_shape.size(), 1);
   mask_shape[0] = n;
-  mask_shape[1] = pos;
-  iv.mask = (at::arange(pos, at::kLong).unsqueeze(0) == batch.roles.at(source.role).unsqueeze(1)).view(mask_shape);
+  mask_shape[1] = pos - first;
+  iv.mask = (at::arange(first, pos, at::kLong).unsqueeze(0) == batch.roles.at(source.role).unsqueeze(1)).view(mask_shape);
   return iv;
 }
 

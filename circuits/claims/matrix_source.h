@@ -115,8 +115,10 @@ Figure cumulative_bars(const std::string& title, const std::string& x_title, con
 // An intervention that replaces an activation source's hook at the role's
 // position of every example of `batch` (a [batch] role) by `rows` [batch, d]
 // (laid out as SourceRows gives them, `shape` its SourceRows::shape); only
-// the selected head when the source has one. Not for "logits".
+// the selected head when the source has one. Not for "logits". `first` is the
+// first position the hook covers in the run (hook_first_position in
+// model.h); every role position must be at or after it.
 Intervention replace_rows(const MatrixSource& source, const Batch& batch, const at::Tensor& rows,
-                          const std::vector<int64_t>& shape);
+                          const std::vector<int64_t>& shape, int64_t first = 0);
 
 }  // namespace circuitcheck

@@ -521,6 +521,25 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
   return result;
 }
 
+int64_t hook_first_position(const Config& config, const HookPoint& hook, int64_t from_position) {
+  switch (hook.type) {
+    case HookType::kLnFinalScale:
+    case HookType::kLnFinalNormalized: return from_position;
+    case HookType::kTokens:
+    case HookType::kEmbed:
+    case HookType::kPosEmbed:
+    case HookType::kResidPre:
+    case HookType::kKInput:
+    case HookType::kVInput:
+    case HookType::kLn1Scale:
+    case HookType::kLn1Normalized:
+    case HookType::kK:
+    case HookType::kV:
+    case HookType::kRotK: return 0;
+    default: return hook.layer == config.n_layers - 1 ? from_position : 0;
+  }
+}
+
 at::Tensor forward(const HookedTransformer& model, const at::Tensor& tokens) {
   return run(model, tokens).logits;
 }

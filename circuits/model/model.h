@@ -112,6 +112,14 @@ void check_tokens(const Config& config, const at::Tensor& tokens, const std::str
 RunResult run(const HookedTransformer& model, const at::Tensor& tokens,
               const RunOptions& options = {});
 
+// The first position `hook` covers in a run with RunOptions::from_position
+// `from_position`: from_position for the last layer's hooks from its queries
+// on (hook_q_input, hook_q, hook_rot_q, the attention scores and pattern
+// along their query position, hook_z, hook_result, hook_attn_out,
+// hook_resid_mid, ln2's, the MLP's, hook_resid_post) and for ln_final's; 0
+// for every other hook, which covers every position.
+int64_t hook_first_position(const Config& config, const HookPoint& hook, int64_t from_position);
+
 // Logits only: [batch, pos, d_vocab_out].
 at::Tensor forward(const HookedTransformer& model, const at::Tensor& tokens);
 

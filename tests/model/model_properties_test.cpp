@@ -147,6 +147,27 @@ RC_GTEST_PROP(ModelProperties, FromPositionGivesTheSameLogitsForTheLaterPosition
   RC_ASSERT(close(partial, forward(m, tokens).slice(1, options.from_position), 1e-5));
 }
 
+// Every hook of a run from a position covers the positions hook_first_position
+// says, along its position dimension, and equals the full run's there.
+RC_GTEST_PROP(ModelProperties, HookFirstPositionIsWhereARunFromAPositionCoversEachHook, ()) {
+  Config c = gen_config();
+  HookedTransformer m = gen_model(c);
+  at::Tensor tokens = gen_random_tokens(c);
+  RunOptions full, from;
+  full.cache = from.cache = all_hooks(m);
+  from.from_position = *rc::gen::inRange<int64_t>(0, tokens.size(1));
+  const RunResult all = run(m, tokens, full), part = run(m, tokens, from);
+  for (const HookPoint& hook : from.cache) {
+    if (hook.type == HookType::kTokens) continue;
+    const int dim = position_dim(hook.type);
+    const int64_t first = hook_first_position(c, hook, from.from_position);
+    RC_LOG() << hook_name(hook) << " from " << from.from_position << ": " << part.cache.at(hook).sizes() << "\n";
+    RC_ASSERT(part.cache.at(hook).size(dim) == tokens.size(1) - first);
+    if (hook.type == HookType::kAttnScores) continue;  // masked scores are -inf: the pattern stands for them
+    RC_ASSERT(close(part.cache.at(hook), all.cache.at(hook).slice(dim, first), 1e-5));
+  }
+}
+
 RC_GTEST_PROP(ModelProperties, RunsWithoutLogitsStopAfterTheLastNeededLayer, ()) {
   Config c = gen_config();
   HookedTransformer m = gen_model(c);

@@ -194,8 +194,12 @@ void run_restricted_excluded(const RunContext& context, const Claim& claim, cons
         tally_batch(task, b, logits, after[i]);
         continue;
       }
+      // The last layer runs only from the first scored position (or the role's, if earlier) on.
+      const at::Tensor role = b.roles.at(source.role);
       RunOptions options;
-      options.interventions = {replace_rows(source, b, rows, source_rows(context.model, source, b, r).shape)};
+      options.from_position = std::min(first_scored_position(b.targets), role.min().item<int64_t>());
+      options.interventions = {replace_rows(source, b, rows, source_rows(context.model, source, b, r).shape,
+                                            hook_first_position(context.model.config, source.hook, options.from_position))};
       RunResult edited_run = run(context.model, b.tokens, options);
       tally_batch(task, b, edited_run.logits, after[i]);
       accumulate(out.liveness[i], edited_run.liveness[0]);
@@ -334,19 +338,22 @@ LogitFit fit_logits(const at::Tensor& logits, int64_t p, const std::vector<int64
   check(logits.dim() == 2 && logits.size(0) == p * p && logits.size(1) == p, "fit_logits",
         "expected logits [" + std::to_string(p * p) + ", " + std::to_string(p) + "], got " + c10::str(logits.sizes()));
   const at::Tensor l = logits.to(at::kDouble);
-  const at::Tensor centred = l - l.mean(1, true);
+  const at::Tensor y = l - l.mean(1, true);  // [p * p, p]: row (a, b), column c
+  // Each feature depends on s = (a + b - c) mod p alone, and each s occurs p * p times, so
+  // the normal equations need only the centred logits summed per s.
   const at::Tensor i = at::arange(p * p, l.options().dtype(at::kLong));
-  // a + b - c: [p * p, p]
-  const at::Tensor sum = (at::div(i, p, "floor") + i % p).unsqueeze(1) - at::arange(p, i.options()).unsqueeze(0);
-  std::vector<at::Tensor> features;
+  const at::Tensor s = ((at::div(i, p, "floor") + i % p).unsqueeze(1) - at::arange(p, i.options()).unsqueeze(0)).remainder(p);
+  const at::Tensor per_s = at::zeros({p}, l.options()).index_add_(0, s.flatten(), y.flatten());
+  std::vector<at::Tensor> waves;
   for (int64_t k : frequencies)
-    features.push_back(at::cos(sum.to(at::kDouble) * (2.0 * M_PI * static_cast<double>(k) / static_cast<double>(p))));
-  const at::Tensor x = at::stack(features).flatten(1);  // [n_freq, p * p * p]
-  const at::Tensor y = centred.flatten();
-  const at::Tensor alpha = at::linalg_solve(x.matmul(x.t()), x.matmul(y));
+    waves.push_back(at::cos(at::arange(p, l.options()) * (2.0 * M_PI * static_cast<double>(k) / static_cast<double>(p))));
+  const at::Tensor c = at::stack(waves);  // [n_freq, p]: cos(2 pi k s / p)
+  const at::Tensor gram = c.matmul(c.t()) * static_cast<double>(p * p), xy = c.matmul(per_s);
+  const at::Tensor alpha = at::linalg_solve(gram, xy);
   const double total = y.square().sum().item<double>();
   LogitFit fit;
-  fit.r2 = total > 0 ? 1.0 - (y - alpha.matmul(x)).square().sum().item<double>() / total : 0.0;
+  // The residual's squared norm is total - alpha . xy at the least-squares solution.
+  fit.r2 = total > 0 ? alpha.dot(xy).item<double>() / total : 0.0;
   const at::Tensor a = alpha.cpu();
   fit.coefficients.assign(a.data_ptr<double>(), a.data_ptr<double>() + a.numel());
   return fit;
