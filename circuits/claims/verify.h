@@ -146,7 +146,7 @@ using ClaimDone = std::function<void(std::size_t index, const ClaimResult& resul
 // After each step (a claim on one model) the heap's free pages go back to
 // the system (glibc's malloc_trim): without it, the peak resident memory of
 // a trajectory of 10 S1 snapshots was 906 MB, with it 691 MB, against 631 MB
-// for one of them alone.
+// for one of them alone (2026-12-04; examples/grokking/README.md, "Cost").
 std::vector<ClaimResult> verify_claims(const Task& task, const std::vector<Claim>& claims,
                                        const HookedTransformer& model, ControlCache& controls, SharedRuns& shared,
                                        const ClaimDone& done = nullptr);

@@ -8,7 +8,7 @@
 #
 # Training took 54 minutes on one thread of a 2-core machine (the
 # shipped run used --threads 1: the same thread count gives the same weights);
-# the verification about 100 s on 2 threads (README.md, "Cost"). Writes the snapshots and the
+# the verification about 80 s on 2 threads (README.md, "Cost"). Writes the snapshots and the
 # full report (a JSON and an HTML page per snapshot, index.html with the
 # timeline) under WORK_DIR, and copies timeline.json here.
 set -euo pipefail
