@@ -13,10 +13,10 @@ std::string key(const std::string& label, const Domain& domain) { return label +
 RunResult plain_run(const HookedTransformer& model, const Batch& batch, const std::vector<HookPoint>& hooks) {
   RunOptions options;
   options.cache = hooks;
-  const bool last_layer = std::any_of(hooks.begin(), hooks.end(), [&](const HookPoint& h) {
-    return !is_layer_hook(h.type) || h.layer == model.config.n_layers - 1;
-  });
-  options.from_position = last_layer ? 0 : first_scored_position(batch.targets);
+  const int64_t from = first_scored_position(batch.targets);
+  const bool cut = std::any_of(hooks.begin(), hooks.end(),
+                               [&](const HookPoint& h) { return hook_first_position(model.config, h, from) > 0; });
+  options.from_position = cut ? 0 : from;
   return run(model, batch.tokens, options);
 }
 

@@ -20,8 +20,9 @@
 // values do not depend on the order the claims run in.
 //
 // Logits of a visited run cover [from, pos) (RunResult::logits, tally_batch):
-// from is the batch's first scored position, or 0 when a hook of the last
-// layer is cached (the last layer then runs at every position).
+// from is the batch's first scored position, or 0 when a cached hook would
+// otherwise not cover the earlier positions (hook_first_position in model.h:
+// most hooks of the last layer; the last layer then runs at every position).
 #pragma once
 
 #include "circuits/claims/check.h"
