@@ -181,28 +181,29 @@ void run_restricted_excluded(const RunContext& context, const Claim& claim, cons
   context.visit(claim.domain, fourier_hooks(claim), [&](const Batch& b, const RunResult& r) {
     tally_batch(task, b, r.logits, before);
     const int64_t n = b.tokens.size(0);
-    for (std::size_t i = 0; i < 2; ++i) {
-      const at::Tensor rows = edited[i].slice(0, start, start + n);
-      if (source.logits) {
-        // The logits cover [from, pos): a role before `from` is not scored, so editing it changes nothing.
-        const int64_t from = b.tokens.size(1) - r.logits.size(1);
-        const at::Tensor position = b.roles.at(source.role) - from, scored = (position >= 0).nonzero().squeeze(1);
-        const at::Tensor index = (scored * r.logits.size(1) + position.index_select(0, scored)).to(r.logits.device());
-        const at::Tensor logits = r.logits.reshape({n * r.logits.size(1), -1})
-                                      .index_copy(0, index, rows.index_select(0, scored.to(rows.device())))
-                                      .view(r.logits.sizes());
-        tally_batch(task, b, logits, after[i]);
-        continue;
+    const at::Tensor role = b.roles.at(source.role);
+    if (source.logits) {
+      // The logits cover [from, pos): a role before `from` is not scored, so editing it changes nothing.
+      const int64_t from = b.tokens.size(1) - r.logits.size(1);
+      const at::Tensor position = role - from, scored = (position >= 0).nonzero().squeeze(1);
+      const at::Tensor index = (scored * r.logits.size(1) + position.index_select(0, scored)).to(r.logits.device());
+      const at::Tensor logits = r.logits.reshape({n * r.logits.size(1), -1});  // [batch * (pos - from), d_vocab_out]
+      for (std::size_t i = 0; i < 2; ++i) {
+        const at::Tensor rows = edited[i].slice(0, start, start + n).index_select(0, scored.to(edited[i].device()));
+        tally_batch(task, b, logits.index_copy(0, index, rows).view(r.logits.sizes()), after[i]);
       }
+    } else {
       // The last layer runs only from the first scored position (or the role's, if earlier) on.
-      const at::Tensor role = b.roles.at(source.role);
       RunOptions options;
       options.from_position = std::min(first_scored_position(b.targets), role.min().item<int64_t>());
-      options.interventions = {replace_rows(source, b, rows, source_rows(context.model, source, b, r).shape,
-                                            hook_first_position(context.model.config, source.hook, options.from_position))};
-      RunResult edited_run = run(context.model, b.tokens, options);
-      tally_batch(task, b, edited_run.logits, after[i]);
-      accumulate(out.liveness[i], edited_run.liveness[0]);
+      const std::vector<int64_t> shape = source_rows(context.model, source, b, r).shape;
+      const int64_t first = hook_first_position(context.model.config, source.hook, options.from_position);
+      for (std::size_t i = 0; i < 2; ++i) {
+        options.interventions = {replace_rows(source, b, edited[i].slice(0, start, start + n), shape, first)};
+        const RunResult edited_run = run(context.model, b.tokens, options);
+        tally_batch(task, b, edited_run.logits, after[i]);
+        accumulate(out.liveness[i], edited_run.liveness[0]);
+      }
     }
     start += n;
   }, nullptr);
