@@ -337,12 +337,20 @@ void run_file(PreparedFile& f, SystemReport& report, const at::Device& device, V
             << seconds_text(report.run.wall_seconds) << ")\n";
 }
 
-// The pages of a run on several checkpoints (each checkpoint's JSON and HTML
-// report), drawn as each checkpoint is done, so that the figures and
-// counterexamples only they show are not held until the end: memory does not
-// grow with the number of checkpoints by their figures. They wait in a hidden
-// folder of the report folder; write_reports moves them into place with the
-// rest, and a run that stops before (an error) leaves nothing of them behind.
+// A report's two pages under `dir`, (path, text): its JSON and its HTML.
+std::vector<std::pair<std::string, std::string>> report_pages(const std::filesystem::path& dir,
+                                                              const SystemReport& report) {
+  const std::string name = report_name(report);
+  return {{(dir / (name + ".json")).string(), report_json(report).dump(2) + "\n"},
+          {(dir / (name + ".html")).string(), html_report(report)}};
+}
+
+// The pages of a run on several checkpoints, drawn as each checkpoint is
+// done, so that the figures and counterexamples only they show are not held
+// until the end: memory does not grow with the number of checkpoints by
+// their figures. They wait in a hidden folder of the report folder;
+// write_reports moves them into place with the rest, and a run that stops
+// before (an error) leaves nothing of them behind.
 class StagedPages {
  public:
   explicit StagedPages(const std::string& report_dir)
@@ -359,10 +367,11 @@ class StagedPages {
     std::error_code ec;
     std::filesystem::create_directories(stage_, ec);
     check(!ec, "verify --report-dir: " + stage_.string(), "cannot create the folder: " + ec.message());
-    const std::string name = report_name(report);
-    write_text_atomically((stage_ / (name + ".json")).string(), report_json(report).dump(2) + "\n", "verify");
-    write_text_atomically((stage_ / (name + ".html")).string(), html_report(report), "verify");
-    names_.insert(name);
+    for (const auto& [path, text] : report_pages(stage_, report)) {
+      write_text_atomically(path, text, "verify");
+      moves_.emplace_back(path, (dir_ / std::filesystem::path(path).filename()).string());
+    }
+    names_.insert(report_name(report));
     for (ClaimResult& r : report.results) {
       r.checkpoint.figures = {};
       r.checkpoint.counterexamples = {};
@@ -373,26 +382,20 @@ class StagedPages {
     }
   }
   bool staged(const SystemReport& report) const { return names_.count(report_name(report)) > 0; }
-  // The staged pages' places in the report folder.
-  std::vector<std::string> targets() const {
-    std::vector<std::string> out;
-    for (const auto& name : names_)
-      for (const char* extension : {".json", ".html"}) out.push_back((dir_ / (name + extension)).string());
-    return out;
-  }
-  // Moves every staged page into place.
+  // Checks every staged page's place in the report folder, then moves them all there.
   void commit() const {
-    for (const auto& name : names_)
-      for (const char* extension : {".json", ".html"}) {
-        std::error_code ec;
-        std::filesystem::rename(stage_ / (name + extension), dir_ / (name + extension), ec);
-        check(!ec, "verify: " + (dir_ / (name + extension)).string(), "cannot write: " + ec.message());
-      }
+    for (const auto& [from, to] : moves_) check_replaceable(to, "verify");
+    for (const auto& [from, to] : moves_) {
+      std::error_code ec;
+      std::filesystem::rename(from, to, ec);
+      check(!ec, "verify: " + to, "cannot write: " + ec.message());
+    }
   }
 
  private:
   std::filesystem::path dir_, stage_;
   std::set<std::string> names_;
+  std::vector<std::pair<std::string, std::string>> moves_;  // (staged, its place)
 };
 
 // Every report is drawn before the first is written; `staged` pages are moved into place.
@@ -401,11 +404,9 @@ void write_reports(const std::optional<std::string>& report_dir, const std::opti
   std::vector<std::pair<std::string, std::string>> outputs;
   if (report_dir) {
     const std::filesystem::path dir(*report_dir);
-    for (const auto& r : reports) {
-      if (staged && staged->staged(r)) continue;
-      outputs.emplace_back((dir / (report_name(r) + ".json")).string(), report_json(r).dump(2) + "\n");
-      outputs.emplace_back((dir / (report_name(r) + ".html")).string(), html_report(r));
-    }
+    for (const auto& r : reports)
+      if (!staged || !staged->staged(r))
+        for (auto& page : report_pages(dir, r)) outputs.push_back(std::move(page));
     const std::vector<CheckpointTable> tables = checkpoint_tables(reports);
     if (!tables.empty())
       outputs.emplace_back((dir / "checkpoints.json").string(), checkpoint_tables_json(tables).dump(2) + "\n");
@@ -416,7 +417,6 @@ void write_reports(const std::optional<std::string>& report_dir, const std::opti
   }
   if (junit) outputs.emplace_back(*junit, junit_xml(reports));
   for (const auto& [path, text] : outputs) check_replaceable(path, "verify");  // all before the first is written
-  for (const auto& path : staged ? staged->targets() : std::vector<std::string>{}) check_replaceable(path, "verify");
   if (staged) staged->commit();
   for (const auto& [path, text] : outputs) write_text_atomically(path, text, "verify");
 }
