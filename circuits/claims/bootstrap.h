@@ -35,6 +35,14 @@ struct Bootstrap {
 // are not [examples] alike or there are no examples.
 Bootstrap ratio_bootstrap(const at::Tensor& numerator, const at::Tensor& denominator, uint64_t seed);
 
+// The percentile bootstrap of max_j |sum(numerators[j]) / sum(denominator)|
+// over examples (a circuit's largest completeness gap): each resample draws
+// its indices as ratio_bootstrap does and applies them to every numerator.
+// Throws InputError unless every numerator is [examples] as the denominator
+// is, with at least one numerator and one example.
+Bootstrap max_abs_ratio_bootstrap(const std::vector<at::Tensor>& numerators, const at::Tensor& denominator,
+                                  uint64_t seed);
+
 // The bootstrap p-value of "the statistic is on the failing side of
 // `threshold`": (1 + draws at or below it) / (1 + kResamples) for an "at
 // least" rule, (1 + draws at or above it) / (1 + kResamples) for an "at most"

@@ -18,6 +18,9 @@ json PassRule::to_json() const {
   if (drop_to_at_most) j["drop_to_at_most"] = *drop_to_at_most;
   if (before_at_least) j["before_at_least"] = *before_at_least;
   if (compare_at_most) j["compare_at_most"] = *compare_at_most;
+  if (faithfulness_at_least) j["faithfulness_at_least"] = *faithfulness_at_least;
+  if (completeness_at_most) j["completeness_at_most"] = *completeness_at_most;
+  if (minimality_at_least) j["minimality_at_least"] = *minimality_at_least;
   if (for_all) j["for_all"] = true;
   j["bound"] = bound == BoundMethod::kWilson ? "wilson" : "clopper_pearson";
   return j;
@@ -46,13 +49,16 @@ const char* to_string(Rule rule) {
     case Rule::kBeforeAtLeast: return "before_at_least";
     case Rule::kCompareAtMost: return "compare_at_most";
     case Rule::kForAll: return "for_all";
+    case Rule::kFaithfulnessAtLeast: return "faithfulness_at_least";
+    case Rule::kCompletenessAtMost: return "completeness_at_most";
+    case Rule::kMinimalityAtLeast: return "minimality_at_least";
   }
   return "";
 }
 
 Direction direction(Rule rule) {
   const bool at_most = rule == Rule::kRateAtMost || rule == Rule::kValueAtMost || rule == Rule::kDropToAtMost ||
-                       rule == Rule::kCompareAtMost;
+                       rule == Rule::kCompareAtMost || rule == Rule::kCompletenessAtMost;
   return at_most ? Direction::kAtMost : Direction::kAtLeast;
 }
 

@@ -34,6 +34,9 @@ struct PassRule {
   std::optional<double> drop_to_at_most;  // ablation, in [0, 1]: the rate after (upper bound when sampled) <= x
   std::optional<double> before_at_least;  // ablation, in [0, 1]: the rate before (lower bound when sampled) >= x
   std::optional<double> compare_at_most;  // probe, in [0, 1]: each compared hook's rate (upper bound when sampled) <= x
+  std::optional<double> faithfulness_at_least;  // circuit: its faithfulness (lower bound when sampled) >= x
+  std::optional<double> completeness_at_most;   // circuit: each completeness gap (upper bound when sampled) <= x
+  std::optional<double> minimality_at_least;    // circuit: each node's contribution (lower bound when sampled) >= x
   BoundMethod bound = BoundMethod::kWilson;  // "bound": "wilson" (default) or "clopper_pearson"
   bool for_all = false;                   // property: the predicate holds on every generated example
 
@@ -42,11 +45,13 @@ struct PassRule {
 
 // The PassRule field a check is compared against; kNone for a reported,
 // unthresholded value. "At least" rules (rate_at_least, value_at_least,
-// before_at_least) compare a rate's lower bound, "at most" rules
-// (rate_at_most, value_at_most, drop_to_at_most, compare_at_most) its upper
-// bound; for_all holds on every generated example (property claims).
+// before_at_least, faithfulness_at_least, minimality_at_least) compare a
+// rate's or value's lower bound, "at most" rules (rate_at_most, value_at_most,
+// drop_to_at_most, compare_at_most, completeness_at_most) its upper bound;
+// for_all holds on every generated example (property claims).
 enum class Rule {
-  kNone, kRateAtLeast, kRateAtMost, kValueAtLeast, kValueAtMost, kDropToAtMost, kBeforeAtLeast, kCompareAtMost, kForAll
+  kNone, kRateAtLeast, kRateAtMost, kValueAtLeast, kValueAtMost, kDropToAtMost, kBeforeAtLeast, kCompareAtMost, kForAll,
+  kFaithfulnessAtLeast, kCompletenessAtMost, kMinimalityAtLeast
 };
 // The PassRule field's name in claim files and reports ("rate_at_least"); "" for kNone.
 const char* to_string(Rule rule);

@@ -115,7 +115,8 @@ PassRule pass_at(const json& v, const At& at, const std::vector<std::string>& ra
       {"rate_at_least", &rule.rate_at_least},     {"rate_at_most", &rule.rate_at_most},
       {"value_at_least", &rule.value_at_least},   {"value_at_most", &rule.value_at_most},
       {"drop_to_at_most", &rule.drop_to_at_most}, {"before_at_least", &rule.before_at_least},
-      {"compare_at_most", &rule.compare_at_most}};
+      {"compare_at_most", &rule.compare_at_most}, {"faithfulness_at_least", &rule.faithfulness_at_least},
+      {"completeness_at_most", &rule.completeness_at_most}, {"minimality_at_least", &rule.minimality_at_least}};
   bool any = false;
   for (const auto& [key, slot] : slots) {
     if (!v.contains(key)) continue;

@@ -1,6 +1,7 @@
 #include "circuits/claims/placebo.h"
 
 #include "circuits/claims/kinds/ablation_claim.h"
+#include "circuits/claims/kinds/circuit_claim.h"
 #include "circuits/claims/kinds/fourier_claim.h"
 #include "circuits/claims/kinds/item_patching_claim.h"
 #include "circuits/claims/kinds/probe_claim.h"
@@ -93,17 +94,17 @@ std::string describe(const AblationSite& s, Dim dim) {
 }
 
 // The components of [0, size) that no site of the claim names, per site.
-std::vector<std::vector<int64_t>> free_components(const AblationSpec& spec, const std::vector<Dim>& dims,
+std::vector<std::vector<int64_t>> free_components(const std::vector<AblationSite>& sites, const std::vector<Dim>& dims,
                                                   const Config& config, const std::string& where,
                                                   const std::string& context) {
   std::map<Key, std::set<int64_t>> taken;
-  for (std::size_t i = 0; i < spec.sites.size(); ++i) {
-    const std::vector<int64_t> c = site_components(spec.sites[i], dims[i]);
-    taken[site_key(spec.sites[i], dims[i])].insert(c.begin(), c.end());
+  for (std::size_t i = 0; i < sites.size(); ++i) {
+    const std::vector<int64_t> c = site_components(sites[i], dims[i]);
+    taken[site_key(sites[i], dims[i])].insert(c.begin(), c.end());
   }
   std::vector<std::vector<int64_t>> out;
-  for (std::size_t i = 0; i < spec.sites.size(); ++i) {
-    const AblationSite& s = spec.sites[i];
+  for (std::size_t i = 0; i < sites.size(); ++i) {
+    const AblationSite& s = sites[i];
     const std::string site = context + ": site " + std::to_string(i) + " (" + hook_name(s.hook) + ")";
     check(dims[i] != Dim::kLayers || s.hook.layer >= 0, where,
           site + ": a hook outside the blocks has no other layer (name positions to move those instead)");
@@ -121,13 +122,12 @@ std::vector<std::vector<int64_t>> free_components(const AblationSpec& spec, cons
 
 // One placebo drawn with `seed`: each site's components drawn without
 // replacement from its free ones and those no earlier site took.
-AblationSpec drawn_placebo(const AblationSpec& spec, const std::vector<Dim>& dims,
-                           const std::vector<std::vector<int64_t>>& free, uint64_t seed, const std::string& where,
-                           const std::string& context) {
-  AblationSpec out = spec;
+std::vector<AblationSite> drawn_placebo(std::vector<AblationSite> out, const std::vector<Dim>& dims,
+                                        const std::vector<std::vector<int64_t>>& free, uint64_t seed,
+                                        const std::string& where, const std::string& context) {
   std::map<Key, std::set<int64_t>> drawn;
-  for (std::size_t i = 0; i < out.sites.size(); ++i) {
-    AblationSite& s = out.sites[i];
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    AblationSite& s = out[i];
     std::vector<int64_t> left;
     for (int64_t c : free[i])
       if (!drawn[site_key(s, dims[i])].count(c)) left.push_back(c);
@@ -164,30 +164,31 @@ std::vector<std::vector<int64_t>> subsets(const std::vector<int64_t>& items, std
 
 // Every placebo: each site's components any subset of its free ones, no two
 // sites of one (hook, layer) sharing a component.
-std::vector<AblationSpec> every_placebo(const AblationSpec& spec, const std::vector<Dim>& dims,
-                                        const std::vector<std::vector<int64_t>>& free, const std::string& where,
-                                        const std::string& context) {
+std::vector<std::vector<AblationSite>> every_placebo(const std::vector<AblationSite>& sites,
+                                                     const std::vector<Dim>& dims,
+                                                     const std::vector<std::vector<int64_t>>& free,
+                                                     const std::string& where, const std::string& context) {
   const std::size_t limit = kMaxPlacebos;
   std::vector<std::vector<std::vector<int64_t>>> choices;
   std::size_t total = 1;
-  for (std::size_t i = 0; i < spec.sites.size(); ++i) {
-    choices.push_back(subsets(free[i], site_components(spec.sites[i], dims[i]).size(), limit));
+  for (std::size_t i = 0; i < sites.size(); ++i) {
+    choices.push_back(subsets(free[i], site_components(sites[i], dims[i]).size(), limit));
     total = std::min(total * choices.back().size(), limit + 1);
   }
   check(total <= limit, where,
         context + ": more than " + std::to_string(limit) + " placebos; draw some with placebo:<seed>");
-  std::vector<AblationSpec> out;
+  std::vector<std::vector<AblationSite>> out;
   for (std::size_t n = 0; n < total; ++n) {
     std::size_t rest = n;
-    AblationSpec placebo = spec;
+    std::vector<AblationSite> placebo = sites;
     std::map<Key, std::set<int64_t>> used;
     bool overlaps = false;
-    for (std::size_t i = 0; i < placebo.sites.size(); ++i) {
+    for (std::size_t i = 0; i < placebo.size(); ++i) {
       const std::vector<int64_t>& c = choices[i][rest % choices[i].size()];
       rest /= choices[i].size();
-      std::set<int64_t>& u = used[site_key(placebo.sites[i], dims[i])];
+      std::set<int64_t>& u = used[site_key(placebo[i], dims[i])];
       for (int64_t x : c) overlaps = overlaps || !u.insert(x).second;
-      set_site_components(placebo.sites[i], dims[i], c);
+      set_site_components(placebo[i], dims[i], c);
     }
     if (!overlaps) out.push_back(std::move(placebo));
   }
@@ -241,22 +242,33 @@ std::vector<PlaceboRun> placebo_runs(const Claim& claim, const std::string& cont
     for (int layer = 0; layer < lowest; ++layer) out.push_back({control, control + "/L" + std::to_string(layer), at_layer(layer)});
     return out;
   }
-  const AblationSpec* spec = std::get_if<AblationSpec>(&claim.spec);
-  check(spec && claim.pass.drop_to_at_most, where,
-        context + ": a placebo reaches a necessity ablation (kind ablation with drop_to_at_most), a fourier "
-                  "restricted_excluded claim or an item_patching claim only");
+  const AblationSpec* ablation = std::get_if<AblationSpec>(&claim.spec);
+  const CircuitSpec* circuit = std::get_if<CircuitSpec>(&claim.spec);
+  check((ablation && claim.pass.drop_to_at_most) || circuit, where,
+        context + ": a placebo reaches a necessity ablation (kind ablation with drop_to_at_most), a circuit, a "
+                  "fourier restricted_excluded claim or an item_patching claim only");
+  const std::vector<AblationSite>& sites = ablation ? ablation->sites : circuit->nodes;
+  const auto with_sites = [&](std::vector<AblationSite> moved) -> ClaimSpec {
+    if (!ablation) {
+      CircuitSpec placebo = *circuit;
+      placebo.nodes = std::move(moved);
+      return placebo;
+    }
+    AblationSpec placebo = *ablation;
+    placebo.sites = std::move(moved);
+    return placebo;
+  };
   std::vector<Dim> dims;
-  for (const AblationSite& s : spec->sites) dims.push_back(placebo_dim(s, config));
-  const std::vector<std::vector<int64_t>> free = free_components(*spec, dims, config, where, context);
+  for (const AblationSite& s : sites) dims.push_back(placebo_dim(s, config));
+  const std::vector<std::vector<int64_t>> free = free_components(sites, dims, config, where, context);
   if (control != "placebo:all")
     return {{control, control,
-             drawn_placebo(*spec, dims, free, control_seed(control, "placebo", where), where, context)}};
+             with_sites(drawn_placebo(sites, dims, free, control_seed(control, "placebo", where), where, context))}};
   std::vector<PlaceboRun> out;
-  for (AblationSpec& placebo : every_placebo(*spec, dims, free, where, context)) {
+  for (std::vector<AblationSite>& placebo : every_placebo(sites, dims, free, where, context)) {
     std::string label = control + "/";
-    for (std::size_t i = 0; i < placebo.sites.size(); ++i)
-      label += (i ? "+" : "") + describe(placebo.sites[i], dims[i]);
-    out.push_back({control, label, std::move(placebo)});
+    for (std::size_t i = 0; i < placebo.size(); ++i) label += (i ? "+" : "") + describe(placebo[i], dims[i]);
+    out.push_back({control, label, with_sites(std::move(placebo))});
   }
   return out;
 }

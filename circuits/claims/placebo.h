@@ -25,6 +25,12 @@
 // from those that no site of the claim names, so placebo sites never overlap
 // the claimed ones or each other; "placebo:all" takes every such choice.
 //
+// For a circuit claim, each node is moved as an ablation's site is: its
+// heads to as many other heads of its layer (positions kept), and so on. A
+// circuit of other components must not be faithful: its faithfulness and its
+// nodes' contributions fail, and its completeness gap is large (everything
+// that matters lies outside it).
+//
 // For a fourier claim with measure restricted_excluded, the placebo keeps or
 // removes k frequencies other than the key ones (fourier_claim.h), drawn with
 // the seed: a model whose answer lives in its key frequencies keeps its
@@ -66,7 +72,7 @@ constexpr int64_t kMaxPlacebos = 16;
 // "placebo:all"): each its label and the claim's spec with the placebo's
 // sites (or frequencies, or permuted labels). Throws InputError "<where>:
 // control '<name>': ..." when the name is malformed, a placebo's claim is
-// not an ablation with drop_to_at_most, a fourier restricted_excluded claim
+// not an ablation with drop_to_at_most, a circuit, a fourier restricted_excluded claim
 // or an item_patching claim with a layer below its rules, a control task's claim is not a probe, a site has too few other components (a
 // layer whose heads are all claimed, a one-layer model; fewer than k other
 // frequencies), or "placebo:all" would run more than kMaxPlacebos.

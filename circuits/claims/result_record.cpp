@@ -79,7 +79,8 @@ Check check_from(const json& v, const At& at) {
   if (v.contains("rule")) {
     c.rule = enum_at(v["rule"], at / "rule",
                      {Rule::kRateAtLeast, Rule::kRateAtMost, Rule::kValueAtLeast, Rule::kValueAtMost,
-                      Rule::kDropToAtMost, Rule::kBeforeAtLeast, Rule::kCompareAtMost, Rule::kForAll});
+                      Rule::kDropToAtMost, Rule::kBeforeAtLeast, Rule::kCompareAtMost, Rule::kForAll,
+                      Rule::kFaithfulnessAtLeast, Rule::kCompletenessAtMost, Rule::kMinimalityAtLeast});
     c.threshold = number_or_nan(field(v, at, "threshold"), at / "threshold");
   }
   return c;

@@ -876,8 +876,9 @@ json shipped_document() {
 
 TEST(ClaimParser, ShippedFileParses) {
   const Checkpoint ck = load_checkpoint(shipped_checkpoint());
-  const ClaimFile file = parse_claim_file(shipped_document(), "claims/array_index.json");
-  EXPECT_EQ(file.checkpoint, "checkpoints/array_index.safetensors");
+  // Its path as it is on disk: the checkpoint: control names a file beside the checkpoint.
+  const ClaimFile file = parse_claim_file(shipped_document(), shipped_claims());
+  EXPECT_EQ(file.checkpoint, shipped_checkpoint());
   const auto claims = parse_claims(file, *claim_task(file), ck.model.config);
   ASSERT_GE(claims.size(), 5u);
   EXPECT_EQ(claims[1].kind, ClaimKind::kAttention);
@@ -899,7 +900,7 @@ TEST(ClaimKinds, OneRowPerKindInEnumOrder) {
   }
   EXPECT_EQ(find_kind("nope"), nullptr);
   const Checkpoint ck = load_checkpoint(shipped_checkpoint());
-  const ClaimFile file = parse_claim_file(shipped_document(), "claims/array_index.json");
+  const ClaimFile file = parse_claim_file(shipped_document(), shipped_claims());
   for (const Claim& c : parse_claims(file, *claim_task(file), ck.model.config))
     EXPECT_EQ(c.spec.index(), static_cast<std::size_t>(c.kind)) << c.id;
 }
@@ -944,12 +945,12 @@ RC_GTEST_PROP(ClaimParser, MutatedFilesParseOrFailWithAPointer, ()) {
   if (parent && parent->is_object() && *rc::gen::arbitrary<bool>()) parent->erase(key);
   else *node = replacements[*rc::gen::inRange<std::size_t>(0, replacements.size())];
   try {
-    const ClaimFile file = parse_claim_file(d, "claims/array_index.json");
+    const ClaimFile file = parse_claim_file(d, shipped_claims());  // where its checkpoint: control resolves
     parse_claims(file, *claim_task(file), config);
   } catch (const InputError& e) {
     RC_LOG() << e.what();
     // Errors of the whole document (pointer "", e.g. a missing top-level field) name the file only.
-    RC_ASSERT(std::string(e.what()).rfind("claims/array_index.json: ", 0) == 0);
+    RC_ASSERT(std::string(e.what()).rfind(shipped_claims() + ": ", 0) == 0);
   }
 }
 

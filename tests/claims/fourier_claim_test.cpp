@@ -258,7 +258,7 @@ std::vector<Malformed> malformed_cases() {
       {"placebo_all_on_frequencies", [](json& d) { d["claims"][8]["controls"] = {"placebo:all"}; },
        "/claims/8/controls/0: control 'placebo:all': more than 16 placebos; draw some with placebo:<seed>"},
       {"unknown_kind_lists_new_kinds", [](json& d) { d["claims"][1]["kind"] = "spectra"; },
-       "/claims/1/kind: unknown kind 'spectra' (valid: ablation, attention, behaviour, fourier, geometry"},
+       "/claims/1/kind: unknown kind 'spectra' (valid: ablation, attention, behaviour, circuit, fourier, geometry"},
   };
 }
 

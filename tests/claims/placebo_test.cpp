@@ -166,8 +166,8 @@ INSTANTIATE_TEST_SUITE_P(
                        return c;
                      }(),
                      "claims/a.json: /claims/0/controls/0: control 'placebo': a placebo reaches a "
-                     "necessity ablation (kind ablation with drop_to_at_most), a fourier restricted_excluded "
-                     "claim or an item_patching claim only"},
+                     "necessity ablation (kind ablation with drop_to_at_most), a circuit, a fourier "
+                     "restricted_excluded claim or an item_patching claim only"},
         PlaceboError{"ControlTaskNotAProbe",
                      ablation({{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}}, {"control_task"}),
                      "claims/a.json: /claims/0/controls/0: control 'control_task': a control task reaches a probe "

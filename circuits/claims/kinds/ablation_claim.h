@@ -21,6 +21,7 @@
 // before ablation already fails before_at_least, the ablated pass is skipped.
 #pragma once
 
+#include "circuits/claims/ablate.h"
 #include "circuits/claims/kinds/kind.h"
 #include "circuits/model/intervention.h"
 
@@ -29,14 +30,6 @@
 #include <vector>
 
 namespace circuitcheck {
-
-// One ablated site: an activation, optionally restricted to heads and positions.
-struct AblationSite {
-  HookPoint hook;
-  std::vector<int64_t> heads;      // empty: all heads (or a hook without heads)
-  std::vector<int64_t> positions;  // empty: all positions
-  std::vector<int64_t> neurons;    // mlp hook_pre/hook_post only; empty: all neurons
-};
 
 struct AblationSpec {
   InterventionKind method = InterventionKind::kZero;

@@ -7,6 +7,7 @@
 #include "circuits/claims/kinds/ablation_claim.h"
 #include "circuits/claims/kinds/attention_claim.h"
 #include "circuits/claims/kinds/behaviour_claim.h"
+#include "circuits/claims/kinds/circuit_claim.h"
 #include "circuits/claims/kinds/fourier_claim.h"
 #include "circuits/claims/kinds/geometry_claim.h"
 #include "circuits/claims/kinds/item_patching_claim.h"
@@ -25,12 +26,13 @@
 namespace circuitcheck {
 
 enum class ClaimKind {
-  kBehaviour, kAttention, kAblation, kFourier, kSpectrum, kGeometry, kProbe, kPatching, kItemPatching, kProperty
+  kBehaviour, kAttention, kAblation, kFourier, kSpectrum, kGeometry, kProbe, kPatching, kItemPatching, kProperty,
+  kCircuit
 };
 
 // A claim's own fields, typed: one alternative per kind.
 using ClaimSpec = std::variant<BehaviourSpec, AttentionSpec, AblationSpec, FourierSpec, SpectrumSpec, GeometrySpec,
-                               ProbeSpec, PatchingSpec, ItemPatchingSpec, PropertySpec>;
+                               ProbeSpec, PatchingSpec, ItemPatchingSpec, PropertySpec, CircuitSpec>;
 
 struct KindEntry {
   ClaimKind kind;

@@ -1,0 +1,75 @@
+// Ablating components: the sites claim files name (a hook, optionally
+// restricted to heads, positions and neurons), the sites a set of kept
+// components leaves (everything else), and the interventions that replace
+// sites by zero, their mean over a reference sample, or a reference example's
+// activation (claims/README.md, `ablation` and `circuit`).
+#pragma once
+
+#include "circuits/claims/claim_fields.h"
+#include "circuits/model/intervention.h"
+#include "circuits/model/model.h"
+#include "circuits/tasks/task.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace circuitcheck {
+
+// One ablated site: an activation, optionally restricted to heads, positions
+// and neurons (the cross product of the three).
+struct AblationSite {
+  HookPoint hook;
+  std::vector<int64_t> heads;      // empty: all heads (or a hook without heads)
+  std::vector<int64_t> positions;  // empty: all positions
+  std::vector<int64_t> neurons;    // mlp hook_pre/hook_post only; empty: all neurons
+};
+
+// {"hook": TL name, "heads": [..], "positions": [..], "neurons": [..]} (all
+// but hook optional). InputError at the field for tokens, heads on a hook
+// without a head dimension, neurons outside mlp.hook_pre/hook_post, an empty
+// list, an index out of range.
+AblationSite ablation_site_at(const nlohmann::json& v, const At& at, const Config& config);
+
+// The reference sample of mean or resample ablation, from claim object `v`'s
+// optional "reference" (a domain_at without exhaustive) at `at`: by default
+// {"sample": 4096, "seed": 0}, or every row of a dataset task of at most 4,096
+// rows; it keeps the examples `domain` (the claim's) keeps unless it names its
+// own "where". InputError at /reference for zero ablation, which has none.
+Domain reference_at(const nlohmann::json& v, const At& at, const Task& task, const Batch& sample, const Domain& domain,
+                    InterventionKind method);
+
+// "blocks.0.attn.hook_z heads [3] positions [17]"; sites joined by ", ".
+std::string site_name(const AblationSite& site);
+std::string site_names(const std::vector<AblationSite>& sites);
+
+// The components of a model, as a circuit sees them: every attention head
+// (blocks.L.attn.hook_z, one head) and every MLP (blocks.L.hook_mlp_out, or
+// one neuron of blocks.L.mlp.hook_post in the layers `neuron_layers` names),
+// each at every position. Returns the sites that cover every (component,
+// position) that no site of `kept` covers, grouped: the components of one
+// hook that lose the same positions share one site. `kept` may only name
+// hook_z (with heads), hook_mlp_out (layers outside neuron_layers) and
+// mlp.hook_post with neurons (layers in neuron_layers), each optionally at
+// positions; callers check that (InputError naming `where` otherwise).
+std::vector<AblationSite> complement(const std::vector<AblationSite>& kept, const Config& config,
+                                     const std::set<int>& neuron_layers, const std::string& where);
+
+// The reference activations ablation by `method` reads at each of `hooks`
+// (none for zero ablation): mean, each hook's mean over the `reference`
+// sample [1, ...]; resample, its every row [n_ref, ...]. One forward pass
+// over the reference.
+std::map<HookPoint, at::Tensor> ablation_values(const Task& task, InterventionKind method,
+                                                const std::vector<HookPoint>& hooks, const Domain& reference,
+                                                const HookedTransformer& model, Scale scale);
+
+// One intervention per site, ablating it by `method` with `values`
+// (ablation_values over at least the sites' hooks); resample draws with `seed`.
+std::vector<Intervention> ablation_interventions(InterventionKind method, const std::vector<AblationSite>& sites,
+                                                 const std::map<HookPoint, at::Tensor>& values, uint64_t seed);
+
+}  // namespace circuitcheck

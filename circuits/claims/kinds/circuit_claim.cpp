@@ -1,0 +1,291 @@
+#include "circuits/claims/kinds/circuit_claim.h"
+
+#include "circuits/claims/claim.h"
+#include "circuits/claims/patching.h"
+#include "circuits/formats/error.h"
+#include "circuits/tasks/evaluate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <random>
+
+namespace circuitcheck {
+namespace {
+
+constexpr int64_t kMaxSubsets = 64;
+
+std::set<int> neuron_layers(const std::vector<AblationSite>& nodes) {
+  std::set<int> out;
+  for (const AblationSite& node : nodes)
+    if (node.hook.type == HookType::kMlpPost) out.insert(node.hook.layer);
+  return out;
+}
+
+// The nodes whose indices `removed` (ascending) does not hold.
+std::vector<AblationSite> without(const std::vector<AblationSite>& nodes, const std::vector<int64_t>& removed) {
+  std::vector<AblationSite> out;
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    if (!std::binary_search(removed.begin(), removed.end(), static_cast<int64_t>(i))) out.push_back(nodes[i]);
+  return out;
+}
+
+std::vector<AblationSite> only(const std::vector<AblationSite>& nodes, const std::vector<int64_t>& kept) {
+  std::vector<AblationSite> out;
+  for (int64_t i : kept) out.push_back(nodes[static_cast<std::size_t>(i)]);
+  return out;
+}
+
+// "{0, 2}": a subset's node indices.
+std::string subset_name(const std::vector<int64_t>& subset) {
+  std::string s;
+  for (int64_t i : subset) s += (s.empty() ? "" : ", ") + std::to_string(i);
+  return "{" + s + "}";
+}
+
+// Each configuration's per-example metric [examples] (double), one forward pass per batch and configuration.
+std::vector<at::Tensor> measure(const RunContext& context, const Claim& claim,
+                                const std::vector<std::vector<Intervention>>& runs) {
+  const CircuitSpec& c = std::get<CircuitSpec>(claim.spec);
+  std::vector<std::vector<at::Tensor>> parts(runs.size());
+  for_each_batch(context.task, claim.domain, context.scale, [&](const Batch& b) {
+    RunOptions options;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      options.interventions = runs[i];
+      parts[i].push_back(circuit_metric(c.metric, run(context.model, b.tokens, options).logits, b.targets, 0));
+    }
+  });
+  std::vector<at::Tensor> out;
+  for (const auto& p : parts) out.push_back(at::cat(p));
+  return out;
+}
+
+}  // namespace
+
+const char* to_string(CircuitMetric metric) {
+  switch (metric) {
+    case CircuitMetric::kLogitDiff: return "logit_diff";
+    case CircuitMetric::kTargetLogProb: return "target_log_prob";
+    case CircuitMetric::kAccuracy: return "accuracy";
+  }
+  return "";
+}
+
+at::Tensor circuit_metric(CircuitMetric metric, const at::Tensor& logits, const at::Tensor& targets, int64_t from) {
+  if (metric == CircuitMetric::kTargetLogProb) return target_log_prob(logits, targets, from).to(at::kDouble);
+  const at::Tensor t = targets.slice(1, from).to(logits.device());
+  const at::Tensor scored = t >= 0;
+  const at::Tensor index = t.clamp_min(0).unsqueeze(-1);
+  if (metric == CircuitMetric::kAccuracy)
+    return ((logits.argmax(-1) == t) | ~scored).all(1).to(at::kDouble);
+  const at::Tensor target = logits.gather(-1, index).squeeze(-1);
+  const at::Tensor other = logits.scatter(-1, index, -std::numeric_limits<float>::infinity()).amax(-1);
+  return ((target - other) * scored).sum(1).to(at::kDouble);
+}
+
+std::vector<std::vector<int64_t>> circuit_subsets(int64_t n, int64_t k, uint64_t seed) {
+  std::vector<std::vector<int64_t>> out;
+  const auto members = [n](uint64_t bits) {
+    std::vector<int64_t> s;
+    for (int64_t i = 0; i < n; ++i)
+      if (bits >> i & 1) s.push_back(i);
+    return s;
+  };
+  if (n < 63 && (uint64_t{1} << n) - 1 <= static_cast<uint64_t>(k)) {
+    for (uint64_t bits = 1; bits < (uint64_t{1} << n); ++bits) out.push_back(members(bits));
+    return out;
+  }
+  std::mt19937_64 gen(seed);
+  std::set<std::vector<int64_t>> seen;
+  while (static_cast<int64_t>(out.size()) < k) {
+    std::vector<int64_t> s;
+    for (int64_t i = 0; i < n; ++i)
+      if (gen() >> 63) s.push_back(i);
+    if (!s.empty() && seen.insert(s).second) out.push_back(s);
+  }
+  return out;
+}
+
+void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
+  CircuitSpec& c = claim.spec.emplace<CircuitSpec>();
+  const Config& config = context.config;
+  const nlohmann::json& nodes = array_at(v["nodes"], at / "nodes");
+  std::set<int> mlp_out_layers;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const At where = at / "nodes" / i;
+    c.nodes.push_back(ablation_site_at(nodes[i], where, config));
+    const AblationSite& node = c.nodes.back();
+    const HookType type = node.hook.type;
+    if ((type != HookType::kZ && type != HookType::kMlpOut && type != HookType::kMlpPost) ||
+        (type == HookType::kMlpPost && node.neurons.empty()))
+      (where / "hook").fail("a node is heads of blocks.L.attn.hook_z, blocks.L.hook_mlp_out or neurons of "
+                            "blocks.L.mlp.hook_post, not " + hook_name(node.hook) +
+                            (type == HookType::kMlpPost ? " without neurons" : ""));
+    if (type == HookType::kMlpOut) mlp_out_layers.insert(node.hook.layer);
+  }
+  for (int layer : neuron_layers(c.nodes))
+    if (mlp_out_layers.count(layer))
+      (at / "nodes").fail("layer " + std::to_string(layer) +
+                          "'s MLP is a node both whole (hook_mlp_out) and by neurons (mlp.hook_post); give one");
+  if (v.contains("ablation")) {
+    const std::string method = string_at(v["ablation"], at / "ablation");
+    if (method != "zero" && method != "mean" && method != "resample")
+      (at / "ablation").fail("unknown ablation " + quote(method) + " (valid: zero, mean, resample)");
+    c.ablation = parse_intervention_kind(method, at.file);
+  }
+  c.reference = reference_at(v, at, context.task, context.sample, claim.domain, c.ablation);
+  if (v.contains("metric")) {
+    const std::string metric = string_at(v["metric"], at / "metric");
+    const CircuitMetric all[] = {CircuitMetric::kLogitDiff, CircuitMetric::kTargetLogProb, CircuitMetric::kAccuracy};
+    const auto found = std::find_if(std::begin(all), std::end(all), [&](CircuitMetric m) { return metric == to_string(m); });
+    if (found == std::end(all))
+      (at / "metric").fail("unknown metric " + quote(metric) + " (valid: logit_diff, target_log_prob, accuracy)");
+    c.metric = *found;
+  }
+  if (v.contains("completeness")) {
+    const At where = at / "completeness";
+    check_object(v["completeness"], where, {"subsets", "seed"}, {});
+    if (v["completeness"].contains("subsets"))
+      c.subsets = integer_at(v["completeness"]["subsets"], where / "subsets", 1, kMaxSubsets);
+    if (v["completeness"].contains("seed"))
+      c.subset_seed = static_cast<uint64_t>(
+          integer_at(v["completeness"]["seed"], where / "seed", 0, std::numeric_limits<int32_t>::max()));
+  }
+  claim.pass = pass_at(v["pass"], at / "pass", {}, {"faithfulness_at_least", "completeness_at_most", "minimality_at_least"},
+                       {"faithfulness_at_least"});
+}
+
+void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
+  const CircuitSpec& c = std::get<CircuitSpec>(claim.spec);
+  const Config& config = context.model.config;
+  const std::set<int> by_neuron = neuron_layers(c.nodes);
+  const auto keeping = [&](const std::vector<AblationSite>& kept) {
+    return complement(kept, config, by_neuron, "run_circuit: " + claim.id);
+  };
+  const std::vector<AblationSite> every = keeping({});
+  std::vector<HookPoint> hooks;
+  for (const AblationSite& site : every)
+    if (std::find(hooks.begin(), hooks.end(), site.hook) == hooks.end()) hooks.push_back(site.hook);
+  const auto values = ablation_values(context.task, c.ablation, hooks, c.reference, context.model, context.scale);
+  const auto interventions = [&](const std::vector<AblationSite>& sites) {
+    return ablation_interventions(c.ablation, sites, values, c.reference.seed);
+  };
+
+  // N and ∅ first: without a gap between them nothing else is defined.
+  const std::vector<at::Tensor> ends = measure(context, claim, {{}, interventions(every)});
+  const at::Tensor& whole = ends[0];
+  const at::Tensor& empty = ends[1];
+  const at::Tensor gap = whole - empty;
+  const bool exhaustive = claim.domain.exhaustive;
+  const uint64_t seed = claim.domain.seed;
+  const bool defined = has_gap(gap, exhaustive, seed);
+  const std::string metric = to_string(c.metric);
+  const std::string per_example = " (mean per example, " + metric + " summed over its scored positions)";
+  out.checks.push_back(value_check("metric whole model", metric + per_example + " of the whole model:",
+                                   whole.mean().item<double>(), Rule::kNone, 0.0));
+  out.checks.push_back(value_check("metric empty circuit",
+                                   metric + " with every head and MLP " + to_string(c.ablation) + "-ablated:",
+                                   empty.mean().item<double>(), Rule::kNone, 0.0));
+  const std::string no_gap = "the whole model's " + metric + " is not above the empty circuit's (" +
+                             number(whole.mean().item<double>()) + " against " + number(empty.mean().item<double>()) +
+                             (exhaustive ? "" : ", on the bootstrap lower bound of the difference") +
+                             "): there is no behaviour for a circuit to reproduce";
+  const auto thresholded = [&](const std::string& name, const std::string& what, double value,
+                                const std::function<Bootstrap()>& interval, Rule rule,
+                                const std::optional<double>& threshold) {
+    const Rule r = threshold ? rule : Rule::kNone;
+    Check check = exhaustive ? value_check(name, what, value, r, threshold.value_or(0.0))
+                             : value_check(name, what, value, interval(), r, threshold.value_or(0.0));
+    if (!defined) mark_undefined(check, no_gap);
+    out.checks.push_back(check);
+  };
+  const double total_gap = gap.sum().item<double>();
+  const auto of_gap = [&](const at::Tensor& numerator) {  // 0 (not -0, inf or NaN) where undefined
+    const double value = total_gap != 0.0 ? numerator.sum().item<double>() / total_gap : 0.0;
+    return value == 0.0 ? 0.0 : value;
+  };
+  const auto ratio = [&](const std::string& name, const std::string& what, const at::Tensor& numerator, Rule rule,
+                         const std::optional<double>& threshold) {
+    const double value = of_gap(numerator);
+    thresholded(name, what, value, [&] { return ratio_bootstrap(numerator, gap, seed); }, rule, threshold);
+    return value;
+  };
+  // C, then C \ {v} for each node v, then C \ S and N \ S for each subset S.
+  const int64_t n = static_cast<int64_t>(c.nodes.size());
+  const std::vector<std::vector<int64_t>> subsets = circuit_subsets(n, c.subsets, c.subset_seed);
+  std::vector<std::vector<Intervention>> runs = {interventions(keeping(c.nodes))};
+  for (int64_t v = 0; v < n; ++v) runs.push_back(interventions(keeping(without(c.nodes, {v}))));
+  for (const std::vector<int64_t>& s : subsets) {
+    runs.push_back(interventions(keeping(without(c.nodes, s))));
+    runs.push_back(interventions(only(c.nodes, s)));
+  }
+  // A control without a gap stops here: every check is undefined as it would be after the runs.
+  const bool stop = !defined && context.control;
+  if (stop) out.stopped = "stopped after the whole model and the empty circuit: " + no_gap;
+  const std::vector<at::Tensor> m = stop ? std::vector<at::Tensor>(runs.size(), empty) : measure(context, claim, runs);
+  if (!stop)
+    out.checks.push_back(
+        value_check("metric circuit", metric + " of the circuit:", m[0].mean().item<double>(), Rule::kNone, 0.0));
+  const double f = ratio("faithfulness", "faithfulness f(C) = (m(C) - m(empty)) / (m(N) - m(empty))", m[0] - empty,
+                         Rule::kFaithfulnessAtLeast, claim.pass.faithfulness_at_least);
+
+  Figure contributions;
+  contributions.type = "bars";
+  contributions.title = "each node's contribution f(C) - f(C without it)";
+  contributions.x_title = "node";
+  contributions.y_title = "contribution";
+  contributions.series = {"contribution"};
+  contributions.values.assign(1, {});
+  if (claim.pass.minimality_at_least) contributions.reference = {*claim.pass.minimality_at_least};
+  for (int64_t v = 0; v < n; ++v) {
+    const std::string node = site_name(c.nodes[static_cast<std::size_t>(v)]);
+    contributions.x_labels.push_back(std::to_string(v));
+    contributions.values[0].push_back(ratio("contribution of node " + std::to_string(v),
+                                            "node " + std::to_string(v) + " (" + node + "): f(C) - f(C without it)",
+                                            m[0] - m[static_cast<std::size_t>(1 + v)], Rule::kMinimalityAtLeast,
+                                            claim.pass.minimality_at_least));
+  }
+
+  Figure completeness;
+  completeness.type = "bars";
+  completeness.title = "completeness: f(C without S) against f(N without S)";
+  completeness.x_title = "S (node indices)";
+  completeness.y_title = "faithfulness";
+  completeness.series = {"f(C without S)", "f(N without S)"};
+  completeness.values.assign(2, {});
+  std::vector<at::Tensor> differences;
+  std::vector<Check> gaps;
+  double largest = 0.0;
+  for (std::size_t j = 0; j < subsets.size(); ++j) {
+    const at::Tensor& circuit_less = m[1 + n + 2 * j];
+    const at::Tensor& model_less = m[2 + n + 2 * j];
+    const std::string s = subset_name(subsets[j]);
+    differences.push_back(circuit_less - model_less);
+    const double value = std::fabs(of_gap(differences.back()));
+    largest = std::max(largest, value);
+    gaps.push_back(value_check("completeness gap " + s, "S = nodes " + s + ": |f(C without S) - f(N without S)|", value,
+                               Rule::kNone, 0.0));
+    completeness.x_labels.push_back(s);
+    completeness.values[0].push_back(of_gap(circuit_less - empty));
+    completeness.values[1].push_back(of_gap(model_less - empty));
+  }
+  thresholded("completeness",
+              "the largest completeness gap |f(C without S) - f(N without S)| over " +
+                  std::to_string(subsets.size()) + " subsets S of C",
+              largest, [&] { return max_abs_ratio_bootstrap(differences, gap, seed); }, Rule::kCompletenessAtMost,
+              claim.pass.completeness_at_most);
+  if (!stop) out.checks.insert(out.checks.end(), gaps.begin(), gaps.end());
+
+  Figure metrics;
+  metrics.type = "bars";
+  metrics.title = metric + ": whole model, circuit (f = " + number(f) + ") and empty circuit";
+  metrics.y_title = metric;
+  metrics.x_labels = {"whole model", "circuit", "empty circuit"};
+  metrics.series = {metric};
+  metrics.values = {{whole.mean().item<double>(), m[0].mean().item<double>(), empty.mean().item<double>()}};
+  if (!stop) out.figures = {metrics, contributions, completeness};
+}
+
+}  // namespace circuitcheck

@@ -1,0 +1,69 @@
+// The "circuit" claim kind (claims/README.md): a set of nodes reproduces the
+// model's behaviour (faithfulness), nothing outside it matters much
+// (completeness), and every node of it is needed (minimality).
+//
+//   { "kind": "circuit", "ablation": "mean", "metric": "logit_diff",
+//     "nodes": [{"hook": "blocks.0.attn.hook_z", "heads": [0], "positions": [6]},
+//               {"hook": "blocks.1.attn.hook_z", "heads": [0], "positions": [7, 8, 9]}],
+//     "completeness": {"subsets": 5, "seed": 0},
+//     "domain": {...},
+//     "pass": {"faithfulness_at_least": 0.9, "completeness_at_most": 0.1, "minimality_at_least": 0.05} }
+//
+// A node is one entry of `nodes` (an AblationSite, ablate.h): heads of
+// blocks.L.attn.hook_z, blocks.L.hook_mlp_out or neurons of
+// blocks.L.mlp.hook_post, each optionally at positions. The model's
+// components are every head and MLP (or, in a layer whose nodes are neurons,
+// every neuron) at every position (complement in ablate.h); a circuit C keeps
+// its nodes and ablates every other component by `ablation`. With m the
+// per-example metric (summed over the example's scored positions) averaged
+// over the domain, N the whole model and ∅ every component ablated:
+//   f(C) = (m(C) - m(∅)) / (m(N) - m(∅))                       (MIB)
+//   completeness gap of S ⊆ C = |f(C \ S) - f(N \ S)|          (Wang et al. 2022)
+//   contribution of v ∈ C = f(C) - f(C \ {v})                  (minimality)
+// where N \ S ablates S's nodes only. Each is a ratio of per-example sums
+// with the common denominator m(N) - m(∅), bootstrapped over examples
+// (bootstrap.h) on a sampled domain. Without a gap between N and ∅ (its
+// bootstrap lower bound, has_gap in patching.h) f is undefined and every
+// check is too.
+#pragma once
+
+#include "circuits/claims/ablate.h"
+#include "circuits/claims/kinds/kind.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace circuitcheck {
+
+// What m measures per example, summed over its scored positions (targets >= 0).
+enum class CircuitMetric {
+  kLogitDiff,      // the target's logit minus the largest other logit (nats of logit)
+  kTargetLogProb,  // log-probability of the target (nats)
+  kAccuracy,       // 1 when every scored position's argmax is its target, else 0
+};
+
+// "logit_diff", "target_log_prob", "accuracy".
+const char* to_string(CircuitMetric metric);
+
+// The metric of a run, per example: logits [batch, pos - from, vocab] (a run
+// from position `from`), targets [batch, pos]. Returns [batch] (double).
+at::Tensor circuit_metric(CircuitMetric metric, const at::Tensor& logits, const at::Tensor& targets, int64_t from);
+
+struct CircuitSpec {
+  std::vector<AblationSite> nodes;
+  InterventionKind ablation = InterventionKind::kMean;  // zero, mean or resample
+  Domain reference{false, 4096, 0};                     // mean and resample: as the ablation kind's
+  CircuitMetric metric = CircuitMetric::kLogitDiff;
+  int64_t subsets = 5;       // completeness: the subsets S of C (every non-empty one when there are at most this many)
+  uint64_t subset_seed = 0;  // completeness: their draw
+};
+
+// The non-empty subsets of `n` nodes completeness measures: every one when
+// 2^n - 1 <= k, else k distinct ones (each node in with probability 1/2)
+// drawn from std::mt19937_64 seeded with `seed`. Each is its nodes' indices, ascending.
+std::vector<std::vector<int64_t>> circuit_subsets(int64_t n, int64_t k, uint64_t seed);
+
+void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);
+void run_circuit(const RunContext& context, const Claim& claim, Outcome& out);
+
+}  // namespace circuitcheck
