@@ -1,6 +1,7 @@
 #include "circuits/claims/patching.h"
 
 #include "circuits/claims/bootstrap.h"
+#include "circuits/claims/claim_fields.h"
 
 #include "circuits/formats/error.h"
 
@@ -135,6 +136,62 @@ bool has_gap(const at::Tensor& gaps, bool exhaustive, uint64_t seed) {
   if (gaps.numel() == 0) return false;
   if (exhaustive) return gaps.to(at::kDouble).mean().item<double>() > 1e-6;
   return ratio_bootstrap(gaps, at::ones_like(gaps, at::kDouble), seed).lower > 0.0;
+}
+
+PatchSite patch_site_at(const nlohmann::json& v, const At& at, const Config& config, const Batch& sample) {
+  check_object(v, at, {"hook", "heads", "positions", "role"}, {"hook"});
+  PatchSite site;
+  site.hook = hook_at(v["hook"], at / "hook", config);
+  const std::string name = hook_name(site.hook);
+  if (site.hook.type == HookType::kTokens) (at / "hook").fail("tokens cannot be patched");
+  if (v.contains("heads")) {
+    if (head_dim(site.hook.type) < 0) (at / "heads").fail(name + " has no head dimension");
+    const nlohmann::json& heads = array_at(v["heads"], at / "heads");
+    for (std::size_t i = 0; i < heads.size(); ++i) site.heads.push_back(head_at(heads[i], at / "heads" / i, config));
+  }
+  if (v.contains("positions") && v.contains("role")) at.fail("give positions or role, not both");
+  if (v.contains("positions")) {
+    const nlohmann::json& positions = array_at(v["positions"], at / "positions");
+    for (std::size_t i = 0; i < positions.size(); ++i)
+      site.positions.push_back(integer_at(positions[i], at / "positions" / i, 0, config.n_ctx - 1));
+  }
+  if (v.contains("role")) {
+    if (site.hook.type == HookType::kAttnScores || site.hook.type == HookType::kPattern)
+      (at / "role").fail(name + " is [batch, head, query, key]; give query positions instead");
+    role_at(v["role"], at / "role", sample);
+    site.role = v["role"].get<std::string>();
+  }
+  return site;
+}
+
+std::string patch_site_names(const std::vector<PatchSite>& sites) {
+  std::string out;
+  for (const PatchSite& site : sites) {
+    out += (out.empty() ? "" : ", ") + hook_name(site.hook);
+    if (!site.heads.empty()) out += " heads " + c10::str(at::IntArrayRef(site.heads));
+    if (!site.positions.empty()) out += " positions " + c10::str(at::IntArrayRef(site.positions));
+    if (!site.role.empty()) out += " at " + site.role;
+  }
+  return out;
+}
+
+Intervention patch_intervention(const PatchSite& site, const at::Tensor& clean, const Batch& b) {
+  Intervention iv;
+  iv.hook = site.hook;
+  iv.kind = InterventionKind::kPatch;
+  iv.value = clean;
+  iv.heads = site.heads;
+  iv.positions = site.positions;
+  if (!site.role.empty()) {
+    at::Tensor positions = b.roles.at(site.role);
+    positions = positions.dim() == 1 ? positions.unsqueeze(1) : positions;  // [batch, k]
+    at::Tensor mask = at::zeros({clean.size(0), clean.size(1)}, at::kBool);
+    mask.scatter_(1, positions.clamp_min(0), positions >= 0);
+    std::vector<int64_t> shape = {clean.size(0), clean.size(1)};
+    shape.resize(clean.dim(), 1);
+    iv.mask = mask.view(shape).to(clean.device());
+  }
+  return iv;
 }
 
 }  // namespace circuitcheck

@@ -21,6 +21,7 @@
 // gets the clean metric without a run.
 #pragma once
 
+#include "circuits/claims/claim_fields.h"
 #include "circuits/model/hooks.h"
 #include "circuits/model/model.h"
 #include "circuits/tasks/task.h"
@@ -29,8 +30,32 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace circuitcheck {
+
+// A patched site of a claim: a hook with optional heads and either fixed
+// `positions` or a `role` (each example's own positions).
+struct PatchSite {
+  HookPoint hook;
+  std::vector<int64_t> heads;      // empty: all (or no head dimension)
+  std::vector<int64_t> positions;  // empty: all, unless `role`
+  std::string role;                // per-example positions
+};
+
+// {"hook", "heads", "positions", "role"} (all but hook optional; positions or
+// role, not both; a role only on hooks with a position dimension at 1, not
+// attention scores or patterns), against `config` and the roles of `sample`.
+// InputError at the field otherwise.
+PatchSite patch_site_at(const nlohmann::json& v, const At& at, const Config& config, const Batch& sample);
+
+// "blocks.0.attn.hook_z heads [0] at eq"; sites joined by ", ".
+std::string patch_site_names(const std::vector<PatchSite>& sites);
+
+// The intervention that patches `site` of a run with `value` (another run's
+// activation at the site's hook, [batch, pos, ...]); a role's positions are
+// those of batch `b`.
+Intervention patch_intervention(const PatchSite& site, const at::Tensor& value, const Batch& b);
 
 // The counterfactual tokens of `batch` that change `role`: each example's
 // tokens at the role's positions ([batch] or [batch, k]; -1 entries are left

@@ -191,13 +191,9 @@ TEST(ShippedCircuit, FaithfulCompleteMinimalAndCircuitsThatAreNot) {
 }
 
 TEST(CircuitClaim, BadNodesAndFieldsNameTheirPointer) {
-  Config config;
-  config.n_layers = 2;
-  config.n_heads = 1;
-  config.d_model = 128;
-  config.d_head = 128;
-  config.n_ctx = 11;
-  config.d_vocab = config.d_vocab_out = 54;
+  // S2's config with an MLP of 16 neurons, to name MLP nodes.
+  Config config = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors").model.config;
+  config.attn_only = false;
   config.d_mlp = 16;
   config.act_fn = ActFn::kRelu;
   const json z = {{"hook", "blocks.0.attn.hook_z"}};
@@ -242,15 +238,7 @@ TEST(CircuitClaim, BadNodesAndFieldsNameTheirPointer) {
 // layers at the same positions: S5's claim on L0H2 and L2H3 at 17 gets
 // other heads of layers 0 and 2.
 TEST(CircuitClaim, PlaceboMovesEachNodeToOtherHeads) {
-  Config config;
-  config.n_layers = 3;
-  config.n_heads = 4;
-  config.d_model = 128;
-  config.d_head = 32;
-  config.d_mlp = 512;
-  config.n_ctx = 22;
-  config.d_vocab = config.d_vocab_out = 15;
-  config.act_fn = ActFn::kRelu;
+  const Config config = load_checkpoint(testing_util::source_dir() + "/checkpoints/arithmetic.safetensors").model.config;
   json claim = circuit("c",
                        {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {2}}, {"positions", {17}}},
                         {{"hook", "blocks.2.attn.hook_z"}, {"heads", {3}}, {"positions", {17}}}},

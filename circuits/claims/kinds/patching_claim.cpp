@@ -13,52 +13,6 @@ namespace {
 // Examples per patched run (a sweep runs up to n_ctx copies of them).
 constexpr int64_t kPatchBatch = 256;
 
-PatchSite patch_site_at(const nlohmann::json& v, const At& at, const Config& config, const Batch& sample) {
-  check_object(v, at, {"hook", "heads", "positions", "role"}, {"hook"});
-  PatchSite site;
-  site.hook = hook_at(v["hook"], at / "hook", config);
-  const std::string name = hook_name(site.hook);
-  if (site.hook.type == HookType::kTokens) (at / "hook").fail("tokens cannot be patched");
-  if (v.contains("heads")) {
-    if (head_dim(site.hook.type) < 0) (at / "heads").fail(name + " has no head dimension");
-    const nlohmann::json& heads = array_at(v["heads"], at / "heads");
-    for (std::size_t i = 0; i < heads.size(); ++i) site.heads.push_back(head_at(heads[i], at / "heads" / i, config));
-  }
-  if (v.contains("positions") && v.contains("role")) at.fail("give positions or role, not both");
-  if (v.contains("positions")) {
-    const nlohmann::json& positions = array_at(v["positions"], at / "positions");
-    for (std::size_t i = 0; i < positions.size(); ++i)
-      site.positions.push_back(integer_at(positions[i], at / "positions" / i, 0, config.n_ctx - 1));
-  }
-  if (v.contains("role")) {
-    if (site.hook.type == HookType::kAttnScores || site.hook.type == HookType::kPattern)
-      (at / "role").fail(name + " is [batch, head, query, key]; give query positions instead");
-    role_at(v["role"], at / "role", sample);
-    site.role = v["role"].get<std::string>();
-  }
-  return site;
-}
-
-// The patch of `site` from the clean activation `clean` ([batch, pos, ...]).
-Intervention patch(const PatchSite& site, const at::Tensor& clean, const Batch& b) {
-  Intervention iv;
-  iv.hook = site.hook;
-  iv.kind = InterventionKind::kPatch;
-  iv.value = clean;
-  iv.heads = site.heads;
-  iv.positions = site.positions;
-  if (!site.role.empty()) {
-    at::Tensor positions = b.roles.at(site.role);
-    positions = positions.dim() == 1 ? positions.unsqueeze(1) : positions;  // [batch, k]
-    at::Tensor mask = at::zeros({clean.size(0), clean.size(1)}, at::kBool);
-    mask.scatter_(1, positions.clamp_min(0), positions >= 0);
-    std::vector<int64_t> shape = {clean.size(0), clean.size(1)};
-    shape.resize(clean.dim(), 1);
-    iv.mask = mask.view(shape).to(clean.device());
-  }
-  return iv;
-}
-
 }  // namespace
 
 void parse_patching(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
@@ -127,7 +81,7 @@ void run_patching(const RunContext& context, const Claim& claim, Outcome& out) {
     };
     RunResult clean = run(model, b.tokens, cached);
     RunOptions patched;
-    for (const auto& site : p.sites) patched.interventions.push_back(patch(site, clean.cache.at(site.hook), b));
+    for (const auto& site : p.sites) patched.interventions.push_back(patch_intervention(site, clean.cache.at(site.hook), b));
     RunResult corrupt = run(model, corrupt_tokens, corrupt_cached);
     RunResult r = run(model, corrupt_tokens, patched);
     const at::Tensor m_clean = metric(clean.logits).to(at::kCPU, at::kDouble);
@@ -151,13 +105,7 @@ void run_patching(const RunContext& context, const Claim& claim, Outcome& out) {
   out.checks.push_back(value_check("gap", "clean minus counterfactual (" + changed +
                                               ") log-probability of the targets, nats per example over " +
                                               std::to_string(examples) + " examples:", gap, Rule::kNone, 0.0));
-  std::string sites;
-  for (const auto& site : p.sites) {
-    sites += (sites.empty() ? "" : ", ") + hook_name(site.hook);
-    if (!site.heads.empty()) sites += " heads " + c10::str(at::IntArrayRef(site.heads));
-    if (!site.positions.empty()) sites += " positions " + c10::str(at::IntArrayRef(site.positions));
-    if (!site.role.empty()) sites += " at " + site.role;
-  }
+  const std::string sites = patch_site_names(p.sites);
   const bool real_gap = has_gap(at::cat(gaps), claim.domain.exhaustive, claim.domain.seed);
   const double recovered = gap > 1e-6 ? (patched_sum - corrupt_sum) / (clean_sum - corrupt_sum) : 0.0;
   const std::string what = "patching " + sites + " from the clean run restores a fraction";

@@ -21,6 +21,7 @@
 #pragma once
 
 #include "circuits/claims/kinds/kind.h"
+#include "circuits/claims/patching.h"
 
 #include <cstdint>
 #include <optional>
@@ -28,13 +29,6 @@
 #include <vector>
 
 namespace circuitcheck {
-
-struct PatchSite {
-  HookPoint hook;
-  std::vector<int64_t> heads;      // empty: all (or no head dimension)
-  std::vector<int64_t> positions;  // empty: all, unless `role`
-  std::string role;                // per-example positions
-};
 
 struct PatchingSpec {
   std::string counterfactual;      // the role the counterfactual changes; empty with `input`

@@ -28,6 +28,8 @@ const std::vector<KindEntry>& claim_kinds() {
        parse_property, nullptr, run_property},
       {ClaimKind::kCircuit, "circuit", {"nodes", "ablation", "reference", "metric", "completeness"}, {"nodes"}, true,
        parse_circuit, nullptr, run_circuit},
+      {ClaimKind::kInterchange, "interchange", {"counterfactual", "sites", "by_class"}, {"counterfactual", "sites"},
+       true, parse_interchange, nullptr, run_interchange},
   };
   return kinds;
 }

@@ -10,6 +10,7 @@
 #include "circuits/claims/kinds/circuit_claim.h"
 #include "circuits/claims/kinds/fourier_claim.h"
 #include "circuits/claims/kinds/geometry_claim.h"
+#include "circuits/claims/kinds/interchange_claim.h"
 #include "circuits/claims/kinds/item_patching_claim.h"
 #include "circuits/claims/kinds/kind.h"
 #include "circuits/claims/kinds/patching_claim.h"
@@ -27,12 +28,13 @@ namespace circuitcheck {
 
 enum class ClaimKind {
   kBehaviour, kAttention, kAblation, kFourier, kSpectrum, kGeometry, kProbe, kPatching, kItemPatching, kProperty,
-  kCircuit
+  kCircuit, kInterchange
 };
 
 // A claim's own fields, typed: one alternative per kind.
 using ClaimSpec = std::variant<BehaviourSpec, AttentionSpec, AblationSpec, FourierSpec, SpectrumSpec, GeometrySpec,
-                               ProbeSpec, PatchingSpec, ItemPatchingSpec, PropertySpec, CircuitSpec>;
+                               ProbeSpec, PatchingSpec, ItemPatchingSpec, PropertySpec, CircuitSpec,
+                               InterchangeSpec>;
 
 struct KindEntry {
   ClaimKind kind;

@@ -1,0 +1,108 @@
+#include "circuits/claims/kinds/interchange_claim.h"
+
+#include "circuits/claims/claim.h"
+#include "circuits/tasks/evaluate.h"
+
+#include <map>
+#include <utility>
+
+namespace circuitcheck {
+namespace {
+
+// Per example: whether the argmax of `logits` [batch, pos, vocab] equals
+// `targets` [batch, pos] wherever they are set (>= 0). [batch] bool, on the CPU.
+at::Tensor predicts(const at::Tensor& logits, const at::Tensor& targets) {
+  const at::Tensor t = targets.to(logits.device());
+  return ((logits.argmax(-1) == t) | (t < 0)).all(1).cpu();
+}
+
+}  // namespace
+
+void parse_interchange(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
+  InterchangeSpec& s = claim.spec.emplace<InterchangeSpec>();
+  const Batch& sample = context.sample;
+  s.counterfactual = string_at(v["counterfactual"], at / "counterfactual");
+  if (!sample.counterfactual_targets.count(s.counterfactual)) {
+    std::vector<std::string> valid;
+    for (const auto& [name, t] : sample.counterfactual_targets) valid.push_back(name);
+    (at / "counterfactual")
+        .fail("unknown counterfactual input " + quote(s.counterfactual) + " with targets (valid: " +
+              (valid.empty() ? "none: the task pairs no inputs with targets (a dataset's counterfactual.<name>.targets)"
+                             : joined(valid)) +
+              ")");
+  }
+  const nlohmann::json& sites = array_at(v["sites"], at / "sites");
+  for (std::size_t i = 0; i < sites.size(); ++i)
+    s.sites.push_back(patch_site_at(sites[i], at / "sites" / i, context.config, sample));
+  if (v.contains("by_class")) {
+    if (class_at(v["by_class"], at / "by_class", sample).dim() != 1)
+      (at / "by_class").fail("class " + quote(v["by_class"].get<std::string>()) + " has several values per example");
+    s.by_class = v["by_class"].get<std::string>();
+  }
+  claim.pass = pass_at(v["pass"], at / "pass", {"rate_at_least"}, {}, {"rate_at_least"});
+}
+
+void run_interchange(const RunContext& context, const Claim& claim, Outcome& out) {
+  const InterchangeSpec& s = std::get<InterchangeSpec>(claim.spec);
+  RunOptions cached;
+  for (const PatchSite& site : s.sites) cached.cache.push_back(site.hook);
+  int64_t pairs = 0, interchanged = 0, already = 0;
+  std::map<int64_t, std::pair<int64_t, int64_t>> by_value;  // class value -> (pairs that count, pairs)
+  std::map<int64_t, std::string> value_names;
+  out.liveness.resize(s.sites.size());
+  for_each_batch(context.task, claim.domain, context.scale, [&](const Batch& b) {
+    const at::Tensor& targets = b.counterfactual_targets.at(s.counterfactual);
+    const RunResult source = run(context.model, b.counterfactuals.at(s.counterfactual), cached);
+    RunOptions patched;
+    for (const PatchSite& site : s.sites)
+      patched.interventions.push_back(patch_intervention(site, source.cache.at(site.hook), b));
+    const RunResult base = run(context.model, b.tokens, patched);
+    for (std::size_t i = 0; i < base.liveness.size(); ++i) accumulate(out.liveness[i], base.liveness[i]);
+    const at::Tensor ok = predicts(base.logits, targets);
+    pairs += ok.size(0);
+    interchanged += ok.sum().item<int64_t>();
+    already += predicts(run(context.model, b.tokens).logits, targets).sum().item<int64_t>();
+    if (s.by_class.empty()) return;
+    const at::Tensor values = b.classes.at(s.by_class).cpu();
+    const auto names = b.class_names.find(s.by_class);
+    for (int64_t i = 0; i < ok.size(0); ++i) {
+      const int64_t value = values[i].item<int64_t>();
+      if (value < 0) continue;
+      auto& [counts, total] = by_value[value];
+      counts += ok[i].item<bool>();
+      ++total;
+      const bool named = names != b.class_names.end() && value < static_cast<int64_t>(names->second.size());
+      value_names[value] = named ? names->second[value] : std::to_string(value);
+    }
+  });
+  const std::string sites = patch_site_names(s.sites);
+  const bool exhaustive = claim.domain.exhaustive;
+  out.checks.push_back(rate_check("interchange accuracy",
+                                  "with " + sites + " patched from input " + s.counterfactual +
+                                      ", predicts its targets on",
+                                  "pairs", interchanged, pairs, exhaustive, Rule::kRateAtLeast,
+                                  *claim.pass.rate_at_least, claim.pass.bound));
+  out.checks.push_back(rate_check("without the intervention", "unpatched, already predicts input " + s.counterfactual +
+                                                                  "'s targets on",
+                                  "pairs", already, pairs, exhaustive, Rule::kNone, 0.0, claim.pass.bound));
+  if (s.by_class.empty()) return;
+  Figure figure;
+  figure.type = "bars";
+  figure.title = "interchange accuracy by " + s.by_class;
+  figure.x_title = s.by_class;
+  figure.y_title = "interchange accuracy";
+  figure.series = {"interchange accuracy"};
+  figure.values.assign(1, {});
+  figure.reference = {*claim.pass.rate_at_least};
+  for (const auto& [value, counts] : by_value) {
+    const std::string label = s.by_class + "=" + value_names[value];
+    out.checks.push_back(rate_check("interchange accuracy " + label, label + ": predicts the source's targets on",
+                                    "pairs", counts.first, counts.second, exhaustive, Rule::kNone, 0.0,
+                                    claim.pass.bound));
+    figure.x_labels.push_back(value_names[value]);
+    figure.values[0].push_back(out.checks.back().value);
+  }
+  out.figures.push_back(figure);
+}
+
+}  // namespace circuitcheck
