@@ -28,6 +28,39 @@ at::Tensor counterfactual_tokens(const Batch& batch, const std::string& role, in
   return out;
 }
 
+Counterfactual counterfactual_at(const nlohmann::json& v, const At& at, const Batch& sample) {
+  Counterfactual c;
+  if (v.is_object() && v.contains("input")) {
+    check_object(v, at, {"input"}, {"input"});
+    c.input = string_at(v["input"], at / "input");
+    if (!sample.counterfactuals.count(c.input)) {
+      std::vector<std::string> valid;
+      for (const auto& [name, t] : sample.counterfactuals) valid.push_back(name);
+      (at / "input").fail("unknown counterfactual input " + quote(c.input) + " (valid: " +
+                          (valid.empty() ? "none: the task pairs no inputs" : joined(valid)) + ")");
+    }
+  } else if (v.is_object()) {
+    check_object(v, at, {"role", "item"}, {"role", "item"});
+    const at::Tensor& role = role_at(v["role"], at / "role", sample);
+    if (role.dim() != 2) (at / "item").fail("role '" + v["role"].get<std::string>() + "' has one position per example, no items");
+    c.item = integer_at(v["item"], at / "item", 0, role.size(1) - 1);
+    c.role = v["role"].get<std::string>();
+  } else {
+    role_at(v, at, sample);
+    c.role = v.get<std::string>();
+  }
+  return c;
+}
+
+at::Tensor counterfactual_tokens(const Counterfactual& c, const Batch& b) {
+  return c.input.empty() ? counterfactual_tokens(b, c.role, c.item) : b.counterfactuals.at(c.input);
+}
+
+std::string to_string(const Counterfactual& c) {
+  if (!c.input.empty()) return "input " + c.input;
+  return c.role + (c.item >= 0 ? "[" + std::to_string(c.item) + "]" : "") + " changed";
+}
+
 at::Tensor target_log_prob(const at::Tensor& logits, const at::Tensor& targets, int64_t from) {
   at::Tensor t = targets.slice(1, from).to(logits.device());
   at::Tensor log_probs = logits.log_softmax(-1).gather(-1, t.clamp_min(0).unsqueeze(-1)).squeeze(-1);

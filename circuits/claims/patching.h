@@ -34,6 +34,27 @@
 
 namespace circuitcheck {
 
+// What a claim's counterfactual changes: a role (its tokens taken from the
+// next example of the batch, counterfactual_tokens below; optionally one
+// item of a [batch, k] role), or an input the task pairs with each example
+// (a dataset's counterfactual.<name>, Batch::counterfactuals).
+struct Counterfactual {
+  std::string role;   // empty with `input`
+  int64_t item = -1;  // only this item of a [batch, k] role; -1: every item
+  std::string input;  // empty: a role
+};
+
+// "ROLE", {"role": ROLE, "item": K} or {"input": NAME}, against the roles and
+// paired inputs of `sample`; InputError at the field otherwise.
+Counterfactual counterfactual_at(const nlohmann::json& v, const At& at, const Batch& sample);
+
+// The counterfactual tokens [batch, pos] of batch `b` (a role's needs at
+// least two examples).
+at::Tensor counterfactual_tokens(const Counterfactual& counterfactual, const Batch& b);
+
+// "input swap", "idx changed", "a[0] changed": for explanations.
+std::string to_string(const Counterfactual& counterfactual);
+
 // A patched site of a claim: a hook with optional heads and either fixed
 // `positions` or a `role` (each example's own positions).
 struct PatchSite {

@@ -167,6 +167,27 @@ TEST(ShippedCircuit, FaithfulCompleteMinimalAndCircuitsThatAreNot) {
   EXPECT_NEAR(named(bos, "contribution of node 4").value, 0.0, 1e-6) << bos.explanation;
   EXPECT_FALSE(named(bos, "contribution of node 4").pass);
 
+  // MIB's counterfactual ablation: every other component takes its activation
+  // on the same example with idx from another example. What the circuit must
+  // hold is then what carries idx: layer 0 at idx and at elt, and layer 1 at
+  // the answers, are faithful; layer 0 at a0..a2, whose output does not
+  // depend on idx, contributes exactly nothing, so the four nodes are not minimal.
+  const json l0_idx = {{"hook", "blocks.0.attn.hook_z"}, {"positions", {5}}};
+  const auto counterfactual = [&](json claim) {
+    claim["ablation"] = "counterfactual";
+    claim["counterfactual"] = "idx";
+    claim.erase("reference");
+    const ClaimFile cf_file = parse_claim_file(s2_file(json::array({claim})), "claims/s2.json");
+    return run_claim(*task, parse_claims(cf_file, *task, shipped.model.config).at(0), shipped.model, "checkpoint");
+  };
+  const Outcome idx_path =
+      counterfactual(circuit("idx_path", {l0_idx, l0_elt, l1_answers}, {{"faithfulness_at_least", 0.9}}));
+  EXPECT_TRUE(idx_path.pass) << idx_path.explanation;
+  EXPECT_NE(idx_path.explanation.find("patched from the counterfactual (idx changed)"), std::string::npos);
+  const Outcome four_cf = counterfactual(circuit("four_cf", {l0_sources, l0_elt, l0_answers, l1_answers}, all));
+  EXPECT_FALSE(four_cf.pass);
+  EXPECT_EQ(named(four_cf, "contribution of node 0").value, 0.0) << four_cf.explanation;
+
   const Checkpoint seed4 = load_checkpoint(testing_util::source_dir() + "/checkpoints/seeds/array_index_seed4.safetensors");
   const Outcome other = run_claim(*task, claims[0], seed4.model, "seed 4");
   EXPECT_FALSE(other.pass);
@@ -218,7 +239,15 @@ TEST(CircuitClaim, BadNodesAndFieldsNameTheirPointer) {
       {"an unknown metric", {{"metric", "kl"}},
        "/claims/0/metric: unknown metric 'kl' (valid: logit_diff, target_log_prob, accuracy)"},
       {"an unknown ablation", {{"ablation", "patch"}},
-       "/claims/0/ablation: unknown ablation 'patch' (valid: zero, mean, resample)"},
+       "/claims/0/ablation: unknown ablation 'patch' (valid: zero, mean, resample, counterfactual)"},
+      {"counterfactual ablation without a counterfactual", {{"ablation", "counterfactual"}, {"reference", nullptr}},
+       "/claims/0/counterfactual: counterfactual ablation needs a counterfactual"},
+      {"a counterfactual for mean ablation", {{"counterfactual", "idx"}},
+       "/claims/0/counterfactual: only counterfactual ablation uses a counterfactual"},
+      {"a reference for counterfactual ablation", {{"ablation", "counterfactual"}, {"counterfactual", "idx"}},
+       "/claims/0/reference: only mean and resample ablation use a reference sample"},
+      {"an unknown counterfactual role", {{"ablation", "counterfactual"}, {"counterfactual", "nope"}, {"reference", nullptr}},
+       "/claims/0/counterfactual: unknown role 'nope'"},
       {"a reference for zero ablation", {{"ablation", "zero"}},
        "/claims/0/reference: only mean and resample ablation use a reference sample"},
       {"too many subsets", {{"completeness", {{"subsets", 65}}}}, "/claims/0/completeness/subsets"},

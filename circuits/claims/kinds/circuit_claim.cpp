@@ -2,6 +2,7 @@
 
 #include "circuits/claims/claim.h"
 #include "circuits/claims/patching.h"
+#include "circuits/claims/domain.h"
 #include "circuits/formats/error.h"
 #include "circuits/tasks/evaluate.h"
 
@@ -9,6 +10,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <map>
 #include <optional>
 #include <random>
 
@@ -45,15 +47,27 @@ std::string subset_name(const std::vector<int64_t>& subset) {
   return "{" + s + "}";
 }
 
-// Each configuration's per-example metric [examples] (double), one forward pass per batch and configuration.
+// Each configuration's per-example metric [examples] (double): the
+// configuration ablates its sites with `values` (mean, resample) or, for
+// counterfactual patching, with the counterfactual run's `hooks`; one forward
+// pass per slice and configuration.
 std::vector<at::Tensor> measure(const RunContext& context, const Claim& claim,
-                                const std::vector<std::vector<Intervention>>& runs) {
+                                const std::vector<std::vector<AblationSite>>& configurations,
+                                const std::map<HookPoint, at::Tensor>& values, const std::vector<HookPoint>& hooks) {
   const CircuitSpec& c = std::get<CircuitSpec>(claim.spec);
-  std::vector<std::vector<at::Tensor>> parts(runs.size());
-  for_each_batch(context.task, claim.domain, context.scale, [&](const Batch& b) {
+  std::vector<std::vector<at::Tensor>> parts(configurations.size());
+  for_each_slice(context.task, claim.domain, context.scale, kVerifyBatch, [&](const Batch& b) {
+    std::map<HookPoint, at::Tensor> patched;
+    if (c.ablation == InterventionKind::kPatch) {
+      RunOptions source;
+      source.cache = hooks;
+      source.logits = false;
+      patched = run(context.model, counterfactual_tokens(c.counterfactual, b), source).cache;
+    }
     RunOptions options;
-    for (std::size_t i = 0; i < runs.size(); ++i) {
-      options.interventions = runs[i];
+    for (std::size_t i = 0; i < configurations.size(); ++i) {
+      options.interventions = ablation_interventions(
+          c.ablation, configurations[i], c.ablation == InterventionKind::kPatch ? patched : values, c.reference.seed);
       parts[i].push_back(circuit_metric(c.metric, run(context.model, b.tokens, options).logits, b.targets, 0));
     }
   });
@@ -131,11 +145,19 @@ void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& co
                           "'s MLP is a node both whole (hook_mlp_out) and by neurons (mlp.hook_post); give one");
   if (v.contains("ablation")) {
     const std::string method = string_at(v["ablation"], at / "ablation");
-    if (method != "zero" && method != "mean" && method != "resample")
-      (at / "ablation").fail("unknown ablation " + quote(method) + " (valid: zero, mean, resample)");
-    c.ablation = parse_intervention_kind(method, at.file);
+    if (method != "zero" && method != "mean" && method != "resample" && method != "counterfactual")
+      (at / "ablation").fail("unknown ablation " + quote(method) + " (valid: zero, mean, resample, counterfactual)");
+    c.ablation = method == "counterfactual" ? InterventionKind::kPatch : parse_intervention_kind(method, at.file);
   }
-  c.reference = reference_at(v, at, context.task, context.sample, claim.domain, c.ablation);
+  if (c.ablation == InterventionKind::kPatch) {
+    if (!v.contains("counterfactual")) (at / "counterfactual").fail("counterfactual ablation needs a counterfactual");
+    c.counterfactual = counterfactual_at(v["counterfactual"], at / "counterfactual", context.sample);
+    if (v.contains("reference")) (at / "reference").fail("only mean and resample ablation use a reference sample");
+  } else if (v.contains("counterfactual")) {
+    (at / "counterfactual").fail("only counterfactual ablation uses a counterfactual");
+  }
+  if (c.ablation != InterventionKind::kPatch)
+    c.reference = reference_at(v, at, context.task, context.sample, claim.domain, c.ablation);
   if (v.contains("metric")) {
     const std::string metric = string_at(v["metric"], at / "metric");
     const CircuitMetric all[] = {CircuitMetric::kLogitDiff, CircuitMetric::kTargetLogProb, CircuitMetric::kAccuracy};
@@ -168,13 +190,12 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   std::vector<HookPoint> hooks;
   for (const AblationSite& site : every)
     if (std::find(hooks.begin(), hooks.end(), site.hook) == hooks.end()) hooks.push_back(site.hook);
-  const auto values = ablation_values(context.task, c.ablation, hooks, c.reference, context.model, context.scale);
-  const auto interventions = [&](const std::vector<AblationSite>& sites) {
-    return ablation_interventions(c.ablation, sites, values, c.reference.seed);
-  };
+  const auto values = c.ablation == InterventionKind::kPatch
+                          ? std::map<HookPoint, at::Tensor>{}
+                          : ablation_values(context.task, c.ablation, hooks, c.reference, context.model, context.scale);
 
   // N and ∅ first: without a gap between them nothing else is defined.
-  const std::vector<at::Tensor> ends = measure(context, claim, {{}, interventions(every)});
+  const std::vector<at::Tensor> ends = measure(context, claim, {{}, every}, values, hooks);
   const at::Tensor& whole = ends[0];
   const at::Tensor& empty = ends[1];
   const at::Tensor gap = whole - empty;
@@ -185,8 +206,10 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   const std::string per_example = " (mean per example, " + metric + " summed over its scored positions)";
   out.checks.push_back(value_check("metric whole model", metric + per_example + " of the whole model:",
                                    whole.mean().item<double>(), Rule::kNone, 0.0));
-  out.checks.push_back(value_check("metric empty circuit",
-                                   metric + " with every head and MLP " + to_string(c.ablation) + "-ablated:",
+  const std::string ablated = c.ablation == InterventionKind::kPatch
+                                  ? "patched from the counterfactual (" + to_string(c.counterfactual) + ")"
+                                  : to_string(c.ablation) + "-ablated";
+  out.checks.push_back(value_check("metric empty circuit", metric + " with every head and MLP " + ablated + ":",
                                    empty.mean().item<double>(), Rule::kNone, 0.0));
   const std::string no_gap = "the whole model's " + metric + " is not above the empty circuit's (" +
                              number(whole.mean().item<double>()) + " against " + number(empty.mean().item<double>()) +
@@ -215,16 +238,17 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   // C, then C \ {v} for each node v, then C \ S and N \ S for each subset S.
   const int64_t n = static_cast<int64_t>(c.nodes.size());
   const std::vector<std::vector<int64_t>> subsets = circuit_subsets(n, c.subsets, c.subset_seed);
-  std::vector<std::vector<Intervention>> runs = {interventions(keeping(c.nodes))};
-  for (int64_t v = 0; v < n; ++v) runs.push_back(interventions(keeping(without(c.nodes, {v}))));
+  std::vector<std::vector<AblationSite>> runs = {keeping(c.nodes)};
+  for (int64_t v = 0; v < n; ++v) runs.push_back(keeping(without(c.nodes, {v})));
   for (const std::vector<int64_t>& s : subsets) {
-    runs.push_back(interventions(keeping(without(c.nodes, s))));
-    runs.push_back(interventions(only(c.nodes, s)));
+    runs.push_back(keeping(without(c.nodes, s)));
+    runs.push_back(only(c.nodes, s));
   }
   // A control without a gap stops here: every check is undefined as it would be after the runs.
   const bool stop = !defined && context.control;
   if (stop) out.stopped = "stopped after the whole model and the empty circuit: " + no_gap;
-  const std::vector<at::Tensor> m = stop ? std::vector<at::Tensor>(runs.size(), empty) : measure(context, claim, runs);
+  const std::vector<at::Tensor> m =
+      stop ? std::vector<at::Tensor>(runs.size(), empty) : measure(context, claim, runs, values, hooks);
   if (!stop)
     out.checks.push_back(
         value_check("metric circuit", metric + " of the circuit:", m[0].mean().item<double>(), Rule::kNone, 0.0));

@@ -14,7 +14,11 @@
 // blocks.L.mlp.hook_post, each optionally at positions. The model's
 // components are every head and MLP (or, in a layer whose nodes are neurons,
 // every neuron) at every position (complement in ablate.h); a circuit C keeps
-// its nodes and ablates every other component by `ablation`. With m the
+// its nodes and ablates every other component by `ablation`: zero, mean,
+// resample, or "counterfactual" (MIB's counterfactual patching: each
+// component gets its activation on the example's `counterfactual` input,
+// patching.h, so ∅ is the model on that input as far as the heads and MLPs
+// are concerned). With m the
 // per-example metric (summed over the example's scored positions) averaged
 // over the domain, N the whole model and ∅ every component ablated:
 //   f(C) = (m(C) - m(∅)) / (m(N) - m(∅))                       (MIB)
@@ -29,6 +33,7 @@
 
 #include "circuits/claims/ablate.h"
 #include "circuits/claims/kinds/kind.h"
+#include "circuits/claims/patching.h"
 
 #include <cstdint>
 #include <vector>
@@ -51,8 +56,9 @@ at::Tensor circuit_metric(CircuitMetric metric, const at::Tensor& logits, const 
 
 struct CircuitSpec {
   std::vector<AblationSite> nodes;
-  InterventionKind ablation = InterventionKind::kMean;  // zero, mean or resample
+  InterventionKind ablation = InterventionKind::kMean;  // zero, mean, resample, or patch: from `counterfactual`
   Domain reference{false, 4096, 0};                     // mean and resample: as the ablation kind's
+  Counterfactual counterfactual;                        // patch only
   CircuitMetric metric = CircuitMetric::kLogitDiff;
   int64_t subsets = 5;       // completeness: the subsets S of C (every non-empty one when there are at most this many)
   uint64_t subset_seed = 0;  // completeness: their draw

@@ -19,26 +19,7 @@ void parse_patching(const nlohmann::json& v, const At& at, const ParseContext& c
   const Config& config = context.config;
   const Batch& sample = context.sample;
   PatchingSpec& p = claim.spec.emplace<PatchingSpec>();
-  const At cf = at / "counterfactual";
-  if (v["counterfactual"].is_object() && v["counterfactual"].contains("input")) {
-    check_object(v["counterfactual"], cf, {"input"}, {"input"});
-    p.input = string_at(v["counterfactual"]["input"], cf / "input");
-    if (!sample.counterfactuals.count(p.input)) {
-      std::vector<std::string> valid;
-      for (const auto& [name, t] : sample.counterfactuals) valid.push_back(name);
-      (cf / "input").fail("unknown counterfactual input " + quote(p.input) + " (valid: " +
-                          (valid.empty() ? "none: the task pairs no inputs" : joined(valid)) + ")");
-    }
-  } else if (v["counterfactual"].is_object()) {
-    check_object(v["counterfactual"], cf, {"role", "item"}, {"role", "item"});
-    const at::Tensor& role = role_at(v["counterfactual"]["role"], cf / "role", sample);
-    if (role.dim() != 2) (cf / "item").fail("role '" + v["counterfactual"]["role"].get<std::string>() + "' has one position per example, no items");
-    p.item = integer_at(v["counterfactual"]["item"], cf / "item", 0, role.size(1) - 1);
-    p.counterfactual = v["counterfactual"]["role"].get<std::string>();
-  } else {
-    role_at(v["counterfactual"], cf, sample);
-    p.counterfactual = v["counterfactual"].get<std::string>();
-  }
+  p.counterfactual = counterfactual_at(v["counterfactual"], at / "counterfactual", sample);
   const nlohmann::json& sites = array_at(v["sites"], at / "sites");
   for (std::size_t i = 0; i < sites.size(); ++i) p.sites.push_back(patch_site_at(sites[i], at / "sites" / i, config, sample));
   if (v.contains("sweep")) {
@@ -73,8 +54,7 @@ void run_patching(const RunContext& context, const Claim& claim, Outcome& out) {
   out.liveness.resize(p.sites.size());
   for_each_slice(task, claim.domain, scale, kPatchBatch, [&](const Batch& b) {
     const int64_t n = b.tokens.size(0);
-    const at::Tensor corrupt_tokens =
-        p.input.empty() ? counterfactual_tokens(b, p.counterfactual, p.item) : b.counterfactuals.at(p.input);
+    const at::Tensor corrupt_tokens = counterfactual_tokens(p.counterfactual, b);
     const int64_t from = first_scored_position(b.targets);
     auto metric = [&](const at::Tensor& logits) {
       return target_log_prob(logits.slice(1, logits.size(1) - (b.tokens.size(1) - from)), b.targets, from);
@@ -100,8 +80,7 @@ void run_patching(const RunContext& context, const Claim& claim, Outcome& out) {
     sweep_sum = sweep_sum.defined() ? sweep_sum + gain : gain;
   });
   const double gap = (clean_sum - corrupt_sum) / static_cast<double>(examples);
-  const std::string changed = !p.input.empty() ? "input " + p.input
-                              : p.counterfactual + (p.item >= 0 ? "[" + std::to_string(p.item) + "]" : "") + " changed";
+  const std::string changed = to_string(p.counterfactual);
   out.checks.push_back(value_check("gap", "clean minus counterfactual (" + changed +
                                               ") log-probability of the targets, nats per example over " +
                                               std::to_string(examples) + " examples:", gap, Rule::kNone, 0.0));

@@ -31,9 +31,7 @@
 namespace circuitcheck {
 
 struct PatchingSpec {
-  std::string counterfactual;      // the role the counterfactual changes; empty with `input`
-  std::string input;               // the task's paired counterfactual input (Batch::counterfactuals); empty: a role
-  int64_t item = -1;               // only this item of a [batch, k] role; -1: every item
+  Counterfactual counterfactual;
   std::vector<PatchSite> sites;
   std::optional<HookType> sweep;   // resid_pre, resid_mid, resid_post, attn_out or mlp_out
 };
