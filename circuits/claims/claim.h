@@ -8,7 +8,8 @@
 // `checkpoint` and `task` are relative to the folder above the claim file's folder (the
 // repository root for claims/<system>.json). Each kind ("behaviour",
 // "attention", "ablation", "circuit", "fourier", "spectrum", "geometry",
-// "probe", "patching", "item_patching", "interchange", "property") is one
+// "probe", "patching", "path_patching", "item_patching", "interchange",
+// "property") is one
 // file pair in kinds/,
 // registered in kinds/registry.cpp.
 //

@@ -14,6 +14,7 @@
 #include "circuits/claims/kinds/item_patching_claim.h"
 #include "circuits/claims/kinds/kind.h"
 #include "circuits/claims/kinds/patching_claim.h"
+#include "circuits/claims/kinds/path_patching_claim.h"
 #include "circuits/claims/kinds/probe_claim.h"
 #include "circuits/claims/kinds/property_claim.h"
 #include "circuits/claims/kinds/spectrum_claim.h"
@@ -28,13 +29,13 @@ namespace circuitcheck {
 
 enum class ClaimKind {
   kBehaviour, kAttention, kAblation, kFourier, kSpectrum, kGeometry, kProbe, kPatching, kItemPatching, kProperty,
-  kCircuit, kInterchange
+  kCircuit, kInterchange, kPathPatching
 };
 
 // A claim's own fields, typed: one alternative per kind.
 using ClaimSpec = std::variant<BehaviourSpec, AttentionSpec, AblationSpec, FourierSpec, SpectrumSpec, GeometrySpec,
                                ProbeSpec, PatchingSpec, ItemPatchingSpec, PropertySpec, CircuitSpec,
-                               InterchangeSpec>;
+                               InterchangeSpec, PathPatchingSpec>;
 
 struct KindEntry {
   ClaimKind kind;

@@ -1,0 +1,136 @@
+#include "circuits/claims/kinds/path_patching_claim.h"
+
+#include "circuits/claims/claim.h"
+#include "circuits/claims/domain.h"
+#include "circuits/tasks/evaluate.h"
+
+#include <optional>
+
+namespace circuitcheck {
+namespace {
+
+// Examples per slice: each runs three times.
+constexpr int64_t kPathBatch = 1024;
+
+bool is_logits(const PathReceiver& r, const Config& config) {
+  return r.hook == HookPoint{HookType::kResidPost, config.n_layers - 1};
+}
+
+std::string receiver_name(const PathReceiver& r, const Config& config) {
+  if (is_logits(r, config)) return "logits";
+  std::string s = hook_name(r.hook);
+  if (!r.heads.empty()) s += " heads " + c10::str(at::IntArrayRef(r.heads));
+  if (!r.positions.empty()) s += " positions " + c10::str(at::IntArrayRef(r.positions));
+  return s;
+}
+
+// 1 at the listed indices of [0, n) (every one when `list` is empty), else 0: [n] float.
+at::Tensor indicator(const std::vector<int64_t>& list, int64_t n) {
+  if (list.empty()) return at::ones({n});
+  at::Tensor out = at::zeros({n});
+  for (int64_t i : list) out[i] = 1.0;
+  return out;
+}
+
+// What the sender writes into the residual stream [batch, pos, d_model] from its activation `act`.
+at::Tensor written(const HookedTransformer& model, const AblationSite& sender, const at::Tensor& act) {
+  const at::Tensor positions = indicator(sender.positions, act.size(1)).to(act.device(), act.scalar_type());
+  if (sender.hook.type == HookType::kMlpOut) return act * positions.view({1, -1, 1});
+  const at::Tensor heads = indicator(sender.heads, act.size(2)).to(act.device(), act.scalar_type());
+  const at::Tensor& W_O = model.params.at("blocks." + std::to_string(sender.hook.layer) + ".attn.W_O");
+  return at::einsum("bphd,hdm->bpm", {act * heads.view({1, 1, -1, 1}), W_O}) * positions.view({1, -1, 1});
+}
+
+}  // namespace
+
+void parse_path_patching(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
+  PathPatchingSpec& p = claim.spec.emplace<PathPatchingSpec>();
+  Config split = context.config;  // the per-head input hooks exist with split inputs
+  split.use_split_qkv_input = true;
+  p.counterfactual = counterfactual_at(v["counterfactual"], at / "counterfactual", context.sample);
+  p.sender = ablation_site_at(v["sender"], at / "sender", context.config);
+  if ((p.sender.hook.type != HookType::kZ && p.sender.hook.type != HookType::kMlpOut) || !p.sender.neurons.empty())
+    (at / "sender" / "hook").fail("a sender is heads of blocks.L.attn.hook_z or blocks.L.hook_mlp_out, not " +
+                                  hook_name(p.sender.hook) + (p.sender.neurons.empty() ? "" : " with neurons"));
+  const nlohmann::json& receivers = array_at(v["receivers"], at / "receivers");
+  for (std::size_t i = 0; i < receivers.size(); ++i) {
+    const At where = at / "receivers" / i;
+    PathReceiver r;
+    if (receivers[i].is_string() && receivers[i].get<std::string>() == "logits") {
+      r.hook = {HookType::kResidPost, context.config.n_layers - 1};
+    } else {
+      check_object(receivers[i], where, {"hook", "heads", "positions"}, {"hook"});
+      r.hook = hook_at(receivers[i]["hook"], where / "hook", split);
+      if (r.hook.type != HookType::kQInput && r.hook.type != HookType::kKInput && r.hook.type != HookType::kVInput)
+        (where / "hook").fail("a receiver is a head's input (blocks.L.hook_q_input, hook_k_input, hook_v_input) or "
+                              "\"logits\", not " + hook_name(r.hook));
+      if (receivers[i].contains("heads")) {
+        const nlohmann::json& heads = array_at(receivers[i]["heads"], where / "heads");
+        for (std::size_t h = 0; h < heads.size(); ++h) r.heads.push_back(head_at(heads[h], where / "heads" / h, split));
+      }
+      if (receivers[i].contains("positions")) {
+        const nlohmann::json& positions = array_at(receivers[i]["positions"], where / "positions");
+        for (std::size_t q = 0; q < positions.size(); ++q)
+          r.positions.push_back(integer_at(positions[q], where / "positions" / q, 0, split.n_ctx - 1));
+      }
+      if (r.hook.layer <= p.sender.hook.layer)
+        (where / "hook").fail("a receiver sits after its sender: layer " + std::to_string(r.hook.layer) +
+                              " is not after the sender's layer " + std::to_string(p.sender.hook.layer));
+    }
+    p.receivers.push_back(r);
+  }
+  claim.pass = pass_at(v["pass"], at / "pass", {}, {"value_at_least", "value_at_most"}, {});
+}
+
+void run_path_patching(const RunContext& context, const Claim& claim, Outcome& out) {
+  const PathPatchingSpec& p = std::get<PathPatchingSpec>(claim.spec);
+  HookedTransformer split = context.model;  // shares the weights
+  split.config.use_split_qkv_input = true;
+  RunOptions cached;
+  cached.cache = {p.sender.hook};
+  std::vector<at::Tensor> gains, gaps;  // per example: path patched - counterfactual, clean - counterfactual
+  out.liveness.resize(p.receivers.size());
+  for_each_slice(context.task, claim.domain, context.scale, kPathBatch, [&](const Batch& b) {
+    const at::Tensor corrupt_tokens = counterfactual_tokens(p.counterfactual, b);
+    const RunResult clean = run(context.model, b.tokens, cached);
+    const RunResult corrupt = run(context.model, corrupt_tokens, cached);
+    const at::Tensor delta = written(context.model, p.sender, clean.cache.at(p.sender.hook)) -
+                             written(context.model, p.sender, corrupt.cache.at(p.sender.hook));
+    RunOptions patched;
+    for (const PathReceiver& r : p.receivers) {
+      Intervention iv;
+      iv.hook = r.hook;
+      iv.kind = InterventionKind::kAdd;
+      iv.value = is_logits(r, context.model.config) ? delta : delta.unsqueeze(2);  // per-head inputs: [batch, pos, head, d_model]
+      iv.heads = r.heads;
+      iv.positions = r.positions;
+      patched.interventions.push_back(iv);
+    }
+    const RunResult path = run(split, corrupt_tokens, patched);
+    for (std::size_t i = 0; i < path.liveness.size(); ++i) accumulate(out.liveness[i], path.liveness[i]);
+    const auto metric = [&](const RunResult& r) { return target_log_prob(r.logits, b.targets, 0).to(at::kCPU, at::kDouble); };
+    const at::Tensor m_corrupt = metric(corrupt);
+    gains.push_back(metric(path) - m_corrupt);
+    gaps.push_back(metric(clean) - m_corrupt);
+  });
+  const at::Tensor gain = at::cat(gains), gap = at::cat(gaps);
+  const std::string changed = to_string(p.counterfactual);
+  out.checks.push_back(value_check("gap", "clean minus counterfactual (" + changed +
+                                              ") log-probability of the targets, nats per example over " +
+                                              std::to_string(gap.size(0)) + " examples:",
+                                   gap.mean().item<double>(), Rule::kNone, 0.0));
+  std::string receivers;
+  for (const PathReceiver& r : p.receivers)
+    receivers += (receivers.empty() ? "" : ", ") + receiver_name(r, context.model.config);
+  const bool real_gap = has_gap(gap, claim.domain.exhaustive, claim.domain.seed);
+  const double recovered = real_gap ? gain.sum().item<double>() / gap.sum().item<double>() : 0.0;
+  std::optional<Bootstrap> interval;
+  if (!claim.domain.exhaustive && real_gap) interval = ratio_bootstrap(gain, gap, claim.domain.seed);
+  const std::string what = "the path from " + site_name(p.sender) + " to " + receivers + " alone restores a fraction";
+  for (Check& c : value_checks("path recovery", what, recovered, claim.pass, interval ? &*interval : nullptr)) {
+    if (!real_gap) mark_undefined(c, "the counterfactual does not change the output beyond its noise: no gap to recover");
+    out.checks.push_back(std::move(c));
+  }
+}
+
+}  // namespace circuitcheck

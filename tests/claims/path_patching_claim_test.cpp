@@ -1,0 +1,88 @@
+// The path_patching kind (kinds/path_patching_claim.h) on the shipped S2
+// model: what layer 0 writes at elt reaches layer 1 through its keys (the
+// position that receives elt is chosen by idx), not through its queries or
+// values, and not directly to the logits.
+#include "circuits/claims/claim.h"
+#include "circuits/claims/kinds/path_patching_claim.h"
+#include "circuits/claims/verify.h"
+#include "circuits/model/checkpoint.h"
+#include "tests/claims/claim_test_util.h"
+#include "tests/test_util.h"
+
+#include <gtest/gtest.h>
+
+namespace circuitcheck {
+namespace {
+
+using nlohmann::json;
+
+json path(const json& receivers, const json& pass = {{"value_at_least", 0.9}}) {
+  return {{"id", "path"},
+          {"hypothesis", "h"},
+          {"kind", "path_patching"},
+          {"counterfactual", "idx"},
+          {"sender", {{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}, {"positions", {6}}}},
+          {"receivers", receivers},
+          {"domain", {{"sample", 1000}, {"seed", 3}}},
+          {"pass", pass}};
+}
+
+json s2_file(const json& claim) {
+  return {{"schema", "circuitcheck.claims/1"}, {"system", "array_index"}, {"checkpoint", "x"},
+          {"claims", json::array({claim})}};
+}
+
+TEST(ShippedPathPatching, IdxAtEltReachesLayerOneThroughItsKeysOnly) {
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  const auto verify = [&](const json& claim) {
+    const ClaimFile file = parse_claim_file(s2_file(claim), "claims/s2.json");
+    const std::shared_ptr<const Task> task = claim_task(file);
+    ControlCache controls{&ck.model, {}};
+    return verify_claim(*task, parse_claims(file, *task, ck.model.config).at(0), ck.model, controls);
+  };
+  const ClaimResult keys = verify(path({{{"hook", "blocks.1.hook_k_input"}, {"heads", {0}}}}));
+  EXPECT_EQ(keys.verdict, Verdict::kPass) << keys.explanation;
+  EXPECT_GT(keys.checkpoint.checks.at(1).value, 0.9) << keys.explanation;
+  EXPECT_FALSE(keys.controls.at(0).checks.at(1).undefined.empty());  // random init: no gap
+  for (const char* receiver : {"blocks.1.hook_q_input", "blocks.1.hook_v_input"}) {
+    const ClaimResult other = verify(path({{{"hook", receiver}}}));
+    EXPECT_EQ(other.verdict, Verdict::kFail) << receiver;
+    EXPECT_LT(other.checkpoint.checks.at(1).value, 0.1) << other.explanation;
+  }
+  // Directly to the logits: position 6 is not scored, so nothing arrives.
+  const ClaimResult logits = verify(path({"logits"}));
+  EXPECT_LT(logits.checkpoint.checks.at(1).value, 0.01) << logits.explanation;
+  // Both inputs together restore what the keys alone do, and no more.
+  const ClaimResult both =
+      verify(path({{{"hook", "blocks.1.hook_k_input"}}, {{"hook", "blocks.1.hook_q_input"}}}, {{"value_at_least", 0.0}}));
+  EXPECT_NEAR(both.checkpoint.checks.at(1).value, keys.checkpoint.checks.at(1).value, 0.05) << both.explanation;
+}
+
+TEST(PathPatchingClaim, BadSendersAndReceiversNameTheirPointer) {
+  const Config config = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors").model.config;
+  struct Case {
+    const char* name;
+    json change;  // merged into a valid claim (merge_patch)
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {"a receiver in the sender's layer", {{"receivers", {{{"hook", "blocks.0.hook_q_input"}}}}},
+       "/claims/0/receivers/0/hook: a receiver sits after its sender: layer 0 is not after the sender's layer 0"},
+      {"a receiver that is not an input", {{"receivers", {{{"hook", "blocks.1.attn.hook_q"}}}}},
+       "/claims/0/receivers/0/hook: a receiver is a head's input"},
+      {"an unknown receiver", {{"receivers", {"unembed"}}}, "/claims/0/receivers/0"},
+      {"a residual sender", {{"sender", {{"hook", "blocks.0.hook_resid_post"}, {"heads", nullptr}}}},
+       "/claims/0/sender/hook: a sender is heads of blocks.L.attn.hook_z or blocks.L.hook_mlp_out"},
+      {"no receivers", {{"receivers", json::array()}}, "/claims/0/receivers: expected a non-empty array"},
+      {"an unknown role", {{"counterfactual", "nope"}}, "/claims/0/counterfactual: unknown role 'nope'"},
+  };
+  for (const Case& c : cases) {
+    json claim = path({{{"hook", "blocks.1.hook_k_input"}}});
+    claim.merge_patch(c.change);
+    const std::string error = testing_util::claim_parse_error(s2_file(claim), "claims/s2.json", config);
+    EXPECT_NE(error.find("claims/s2.json: " + c.error), std::string::npos) << c.name << ": " << error;
+  }
+}
+
+}  // namespace
+}  // namespace circuitcheck
