@@ -8,6 +8,7 @@
 #include "circuits/claims/verify.h"
 #include "circuits/model/checkpoint.h"
 #include "tests/claims/claim_test_util.h"
+#include "tests/claims/previous_token.h"
 #include "tests/test_util.h"
 
 #include <gtest/gtest.h>
@@ -116,10 +117,39 @@ json s2_file(const json& claims) {
   return {{"schema", "circuitcheck.claims/1"}, {"system", "array_index"}, {"checkpoint", "x"}, {"claims", claims}};
 }
 
-const Check& named(const Outcome& o, const std::string& name) {
-  for (const Check& c : o.checks)
-    if (c.name == name) return c;
-  throw std::runtime_error("no check " + name + " in: " + o.explanation);
+// Known answers on a planted circuit (previous_token.h) with a second head
+// that writes nothing, on the exhaustive domain (exact values): the
+// mechanism's head alone is the whole model (f = 1), the useless head alone
+// reproduces nothing (f = 0), and in a circuit of both, minimality flags the
+// useless one (contribution 0) and completeness finds nothing outside.
+TEST(PlantedCircuit, TheMechanismsHeadIsFaithfulAndTheUselessHeadIsFlagged) {
+  const Task task = previous_token_task();
+  const HookedTransformer model = previous_token_model(10.0f, 1, 2);
+  const auto outcome = [&](const json& heads) {
+    json claim = circuit("planted", {{{"hook", "blocks.0.attn.hook_z"}, {"heads", heads}}},
+                         {{"faithfulness_at_least", 0.9}, {"minimality_at_least", 0.01}, {"completeness_at_most", 0.1}});
+    if (heads.size() == 2) claim["nodes"] = {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}},
+                                             {{"hook", "blocks.0.attn.hook_z"}, {"heads", {1}}}};
+    claim["domain"] = {{"exhaustive", true}};
+    const json document = {{"schema", "circuitcheck.claims/1"}, {"system", "previous_token"}, {"checkpoint", "x"},
+                           {"claims", json::array({claim})}};
+    return run_claim(task, parse_claims(parse_claim_file(document, "toy/claims.json"), task, model.config).at(0),
+                     model, "checkpoint");
+  };
+  const Outcome mechanism = outcome({0});
+  EXPECT_TRUE(mechanism.pass) << mechanism.explanation;
+  EXPECT_NEAR(testing_util::check_named(mechanism, "faithfulness").value, 1.0, 1e-6);
+  EXPECT_EQ(testing_util::check_named(mechanism, "faithfulness").basis, Basis::kValue);
+  const Outcome useless = outcome({1});
+  EXPECT_FALSE(useless.pass);
+  EXPECT_NEAR(testing_util::check_named(useless, "faithfulness").value, 0.0, 1e-6) << useless.explanation;
+  const Outcome both = outcome({0, 1});
+  EXPECT_FALSE(both.pass);
+  EXPECT_NEAR(testing_util::check_named(both, "faithfulness").value, 1.0, 1e-6);
+  EXPECT_NEAR(testing_util::check_named(both, "contribution of node 0").value, 1.0, 1e-6);
+  EXPECT_NEAR(testing_util::check_named(both, "contribution of node 1").value, 0.0, 1e-6);
+  EXPECT_FALSE(testing_util::check_named(both, "contribution of node 1").pass);
+  EXPECT_NEAR(testing_util::check_named(both, "completeness").value, 0.0, 1e-6);
 }
 
 // S2's layer-1 head copies each answer's source; layer 0 writes, at the
@@ -147,25 +177,25 @@ TEST(ShippedCircuit, FaithfulCompleteMinimalAndCircuitsThatAreNot) {
 
   const Outcome four = run_claim(*task, claims[0], shipped.model, "checkpoint");
   EXPECT_TRUE(four.pass) << four.explanation;
-  EXPECT_GT(named(four, "faithfulness").value, 0.95);
-  EXPECT_EQ(named(four, "faithfulness").basis, Basis::kBootstrapLower);
-  for (int v = 0; v < 4; ++v) EXPECT_TRUE(named(four, "contribution of node " + std::to_string(v)).pass) << v;
-  EXPECT_EQ(named(four, "completeness").basis, Basis::kBootstrapUpper);
-  EXPECT_LT(named(four, "completeness").bound, 0.05);
+  EXPECT_GT(testing_util::check_named(four, "faithfulness").value, 0.95);
+  EXPECT_EQ(testing_util::check_named(four, "faithfulness").basis, Basis::kBootstrapLower);
+  for (int v = 0; v < 4; ++v) EXPECT_TRUE(testing_util::check_named(four, "contribution of node " + std::to_string(v)).pass) << v;
+  EXPECT_EQ(testing_util::check_named(four, "completeness").basis, Basis::kBootstrapUpper);
+  EXPECT_LT(testing_util::check_named(four, "completeness").bound, 0.05);
   int64_t gaps = 0;  // 5 of the 15 subsets, each reported; the largest gap decides
   for (const Check& c : four.checks) gaps += c.name.rfind("completeness gap {", 0) == 0 && c.rule == Rule::kNone;
   EXPECT_EQ(gaps, 5);
 
   const Outcome hypothesis = run_claim(*task, claims[1], shipped.model, "checkpoint");
   EXPECT_FALSE(hypothesis.pass);
-  EXPECT_LT(named(hypothesis, "faithfulness").value, 0.7) << hypothesis.explanation;
-  EXPECT_EQ(on_control(named(hypothesis, "faithfulness")), ControlCheck::kFails);
+  EXPECT_LT(testing_util::check_named(hypothesis, "faithfulness").value, 0.7) << hypothesis.explanation;
+  EXPECT_EQ(on_control(testing_util::check_named(hypothesis, "faithfulness")), ControlCheck::kFails);
 
   const Outcome bos = run_claim(*task, claims[2], shipped.model, "checkpoint");
   EXPECT_FALSE(bos.pass);
-  EXPECT_TRUE(named(bos, "faithfulness").pass);
-  EXPECT_NEAR(named(bos, "contribution of node 4").value, 0.0, 1e-6) << bos.explanation;
-  EXPECT_FALSE(named(bos, "contribution of node 4").pass);
+  EXPECT_TRUE(testing_util::check_named(bos, "faithfulness").pass);
+  EXPECT_NEAR(testing_util::check_named(bos, "contribution of node 4").value, 0.0, 1e-6) << bos.explanation;
+  EXPECT_FALSE(testing_util::check_named(bos, "contribution of node 4").pass);
 
   // MIB's counterfactual ablation: every other component takes its activation
   // on the same example with idx from another example. What the circuit must
@@ -186,18 +216,18 @@ TEST(ShippedCircuit, FaithfulCompleteMinimalAndCircuitsThatAreNot) {
   EXPECT_NE(idx_path.explanation.find("patched from the counterfactual (idx changed)"), std::string::npos);
   const Outcome four_cf = counterfactual(circuit("four_cf", {l0_sources, l0_elt, l0_answers, l1_answers}, all));
   EXPECT_FALSE(four_cf.pass);
-  EXPECT_EQ(named(four_cf, "contribution of node 0").value, 0.0) << four_cf.explanation;
+  EXPECT_EQ(testing_util::check_named(four_cf, "contribution of node 0").value, 0.0) << four_cf.explanation;
 
   const Checkpoint seed4 = load_checkpoint(testing_util::source_dir() + "/checkpoints/seeds/array_index_seed4.safetensors");
   const Outcome other = run_claim(*task, claims[0], seed4.model, "seed 4");
   EXPECT_FALSE(other.pass);
-  EXPECT_EQ(on_control(named(other, "faithfulness")), ControlCheck::kFails) << other.explanation;
-  EXPECT_EQ(on_control(named(other, "completeness")), ControlCheck::kFails) << other.explanation;
+  EXPECT_EQ(on_control(testing_util::check_named(other, "faithfulness")), ControlCheck::kFails) << other.explanation;
+  EXPECT_EQ(on_control(testing_util::check_named(other, "completeness")), ControlCheck::kFails) << other.explanation;
 
   ControlCache controls{&shipped.model, {}};
   const ClaimResult alone = verify_claim(*task, claims[0], shipped.model, controls);
   ASSERT_EQ(alone.controls.size(), 1u);
-  const Check& random = named(alone.controls[0], "faithfulness");
+  const Check& random = testing_util::check_named(alone.controls[0], "faithfulness");
   EXPECT_FALSE(random.undefined.empty()) << alone.controls[0].explanation;
   EXPECT_EQ(on_control(random), ControlCheck::kFails);
   EXPECT_FALSE(alone.controls[0].stopped.empty());

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <stdexcept>
 #include <string>
 
 namespace circuitcheck::testing_util {
@@ -23,6 +24,14 @@ inline std::string claim_parse_error(const nlohmann::json& document, const std::
   } catch (const InputError& e) {
     return e.what();
   }
+}
+
+// The check of `outcome` named `name`; throws std::runtime_error naming the
+// outcome's explanation when it has none, so that the test fails with it.
+inline const Check& check_named(const Outcome& outcome, const std::string& name) {
+  for (const Check& c : outcome.checks)
+    if (c.name == name) return c;
+  throw std::runtime_error("no check " + name + " in: " + outcome.explanation);
 }
 
 }  // namespace circuitcheck::testing_util

@@ -30,12 +30,6 @@ json min_int_file(const json& claim) {
           {"claims", json::array({claim})}};
 }
 
-const Check& named(const Outcome& o, const std::string& name) {
-  for (const Check& c : o.checks)
-    if (c.name == name) return c;
-  throw std::runtime_error("no check " + name + " in: " + o.explanation);
-}
-
 TEST(InterchangeClaim, TheHeadAtEqualsCarriesTheAnswerAndNoOtherSiteDoes) {
   Checkpoint ck = load_checkpoint(testing_util::fixture("external/ckk_min_int/model.pt"));
   const auto verify = [&](const json& sites) {
@@ -46,21 +40,21 @@ TEST(InterchangeClaim, TheHeadAtEqualsCarriesTheAnswerAndNoOtherSiteDoes) {
   };
   const ClaimResult at_eq = verify({{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}, {"role", "eq"}}});
   EXPECT_EQ(at_eq.verdict, Verdict::kPass) << at_eq.explanation;
-  const Check& iia = named(at_eq.checkpoint, "interchange accuracy");
+  const Check& iia = testing_util::check_named(at_eq.checkpoint, "interchange accuracy");
   EXPECT_EQ(iia.trials, 2000);
   EXPECT_GT(iia.value, 0.95) << at_eq.explanation;
-  EXPECT_LT(named(at_eq.checkpoint, "without the intervention").value, 0.05);  // raise_min changes every answer
-  EXPECT_TRUE(named(at_eq.checkpoint, "interchange accuracy order=a<b").trials > 0);
+  EXPECT_LT(testing_util::check_named(at_eq.checkpoint, "without the intervention").value, 0.05);  // raise_min changes every answer
+  EXPECT_TRUE(testing_util::check_named(at_eq.checkpoint, "interchange accuracy order=a<b").trials > 0);
   ASSERT_EQ(at_eq.checkpoint.figures.size(), 1u);
   EXPECT_EQ(at_eq.checkpoint.figures[0].x_labels, (std::vector<std::string>{"a<b", "a>b", "a=b"}));
   EXPECT_TRUE(at_eq.checkpoint.liveness.at(0).live());
   ASSERT_EQ(at_eq.controls.size(), 1u);
-  EXPECT_EQ(on_control(named(at_eq.controls[0], "interchange accuracy")), ControlCheck::kFails);
+  EXPECT_EQ(on_control(testing_util::check_named(at_eq.controls[0], "interchange accuracy")), ControlCheck::kFails);
 
   // The first operand's position: its output there never reaches `=`'s answer.
   const ClaimResult at_a = verify({{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}, {"positions", {0}}}});
   EXPECT_EQ(at_a.verdict, Verdict::kFail);
-  EXPECT_EQ(on_control(named(at_a.checkpoint, "interchange accuracy")), ControlCheck::kFails) << at_a.explanation;
+  EXPECT_EQ(on_control(testing_util::check_named(at_a.checkpoint, "interchange accuracy")), ControlCheck::kFails) << at_a.explanation;
 }
 
 TEST(InterchangeClaim, BadFieldsNameTheirPointer) {

@@ -42,20 +42,20 @@ TEST(ShippedPathPatching, IdxAtEltReachesLayerOneThroughItsKeysOnly) {
   };
   const ClaimResult keys = verify(path({{{"hook", "blocks.1.hook_k_input"}, {"heads", {0}}}}));
   EXPECT_EQ(keys.verdict, Verdict::kPass) << keys.explanation;
-  EXPECT_GT(keys.checkpoint.checks.at(1).value, 0.9) << keys.explanation;
-  EXPECT_FALSE(keys.controls.at(0).checks.at(1).undefined.empty());  // random init: no gap
+  EXPECT_GT(testing_util::check_named(keys.checkpoint, "path recovery").value, 0.9) << keys.explanation;
+  EXPECT_FALSE(testing_util::check_named(keys.controls.at(0), "path recovery").undefined.empty());  // random init: no gap
   for (const char* receiver : {"blocks.1.hook_q_input", "blocks.1.hook_v_input"}) {
     const ClaimResult other = verify(path({{{"hook", receiver}}}));
     EXPECT_EQ(other.verdict, Verdict::kFail) << receiver;
-    EXPECT_LT(other.checkpoint.checks.at(1).value, 0.1) << other.explanation;
+    EXPECT_LT(testing_util::check_named(other.checkpoint, "path recovery").value, 0.1) << other.explanation;
   }
   // Directly to the logits: position 6 is not scored, so nothing arrives.
   const ClaimResult logits = verify(path({"logits"}));
-  EXPECT_LT(logits.checkpoint.checks.at(1).value, 0.01) << logits.explanation;
+  EXPECT_LT(testing_util::check_named(logits.checkpoint, "path recovery").value, 0.01) << logits.explanation;
   // Both inputs together restore what the keys alone do, and no more.
   const ClaimResult both =
       verify(path({{{"hook", "blocks.1.hook_k_input"}}, {{"hook", "blocks.1.hook_q_input"}}}, {{"value_at_least", 0.0}}));
-  EXPECT_NEAR(both.checkpoint.checks.at(1).value, keys.checkpoint.checks.at(1).value, 0.05) << both.explanation;
+  EXPECT_NEAR(testing_util::check_named(both.checkpoint, "path recovery").value, testing_util::check_named(keys.checkpoint, "path recovery").value, 0.05) << both.explanation;
 }
 
 TEST(PathPatchingClaim, BadSendersAndReceiversNameTheirPointer) {
