@@ -1,7 +1,8 @@
 // The path_patching kind (kinds/path_patching_claim.h) on the shipped S2
 // model: what layer 0 writes at elt reaches layer 1 through its keys (the
 // position that receives elt is chosen by idx), not through its queries or
-// values, and not directly to the logits.
+// values, and not directly to the logits, which it reaches only through
+// layer 1 (an indirect edge, which the patching kind's all-paths patch sees).
 #include "circuits/claims/claim.h"
 #include "circuits/claims/kinds/path_patching_claim.h"
 #include "circuits/claims/verify.h"
@@ -49,9 +50,17 @@ TEST(ShippedPathPatching, IdxAtEltReachesLayerOneThroughItsKeysOnly) {
     EXPECT_EQ(other.verdict, Verdict::kFail) << receiver;
     EXPECT_LT(testing_util::check_named(other.checkpoint, "path recovery").value, 0.1) << other.explanation;
   }
-  // Directly to the logits: position 6 is not scored, so nothing arrives.
+  // Directly to the logits nothing arrives, though all paths together (the
+  // patching kind, which lets the sender's output reach everything after it)
+  // carry the whole effect: the edge to the logits is indirect, through layer 1.
   const ClaimResult logits = verify(path({"logits"}));
   EXPECT_LT(testing_util::check_named(logits.checkpoint, "path recovery").value, 0.01) << logits.explanation;
+  const ClaimResult all_paths = verify({{"id", "all_paths"}, {"hypothesis", "h"}, {"kind", "patching"},
+                                        {"counterfactual", "idx"},
+                                        {"sites", {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}, {"positions", {6}}}}},
+                                        {"domain", {{"sample", 1000}, {"seed", 3}}},
+                                        {"pass", {{"value_at_least", 0.9}}}});
+  EXPECT_GT(testing_util::check_named(all_paths.checkpoint, "recovery").value, 0.9) << all_paths.explanation;
   // Both inputs together restore what the keys alone do, and no more.
   const ClaimResult both =
       verify(path({{{"hook", "blocks.1.hook_k_input"}}, {{"hook", "blocks.1.hook_q_input"}}}, {{"value_at_least", 0.0}}));
