@@ -9,7 +9,7 @@
 // repository root for claims/<system>.json). Each kind ("behaviour",
 // "attention", "ablation", "circuit", "fourier", "spectrum", "geometry",
 // "probe", "patching", "path_patching", "item_patching", "interchange",
-// "property") is one
+// "scrubbing", "property") is one
 // file pair in kinds/,
 // registered in kinds/registry.cpp.
 //

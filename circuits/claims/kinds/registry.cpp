@@ -33,6 +33,7 @@ const std::vector<KindEntry>& claim_kinds() {
        true, parse_interchange, nullptr, run_interchange},
       {ClaimKind::kPathPatching, "path_patching", {"counterfactual", "sender", "receivers"},
        {"counterfactual", "sender", "receivers"}, true, parse_path_patching, nullptr, run_path_patching},
+      {ClaimKind::kScrubbing, "scrubbing", {"sites"}, {"sites"}, true, parse_scrubbing, nullptr, run_scrubbing},
   };
   return kinds;
 }

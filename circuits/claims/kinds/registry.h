@@ -17,6 +17,7 @@
 #include "circuits/claims/kinds/path_patching_claim.h"
 #include "circuits/claims/kinds/probe_claim.h"
 #include "circuits/claims/kinds/property_claim.h"
+#include "circuits/claims/kinds/scrubbing_claim.h"
 #include "circuits/claims/kinds/spectrum_claim.h"
 
 #include <nlohmann/json.hpp>
@@ -29,13 +30,13 @@ namespace circuitcheck {
 
 enum class ClaimKind {
   kBehaviour, kAttention, kAblation, kFourier, kSpectrum, kGeometry, kProbe, kPatching, kItemPatching, kProperty,
-  kCircuit, kInterchange, kPathPatching
+  kCircuit, kInterchange, kPathPatching, kScrubbing
 };
 
 // A claim's own fields, typed: one alternative per kind.
 using ClaimSpec = std::variant<BehaviourSpec, AttentionSpec, AblationSpec, FourierSpec, SpectrumSpec, GeometrySpec,
                                ProbeSpec, PatchingSpec, ItemPatchingSpec, PropertySpec, CircuitSpec,
-                               InterchangeSpec, PathPatchingSpec>;
+                               InterchangeSpec, PathPatchingSpec, ScrubbingSpec>;
 
 struct KindEntry {
   ClaimKind kind;

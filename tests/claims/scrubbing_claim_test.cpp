@@ -1,0 +1,78 @@
+// The scrubbing kind (kinds/scrubbing_claim.h) on the shipped S2 model: layer
+// 0's output at elt depends on idx alone (resampling it from an example with
+// the same idx keeps the loss), layer 1's output at the answers does not
+// (it depends on a and elt too), and at random init no site matters.
+#include "circuits/claims/claim.h"
+#include "circuits/claims/kinds/scrubbing_claim.h"
+#include "circuits/claims/verify.h"
+#include "circuits/model/checkpoint.h"
+#include "tests/claims/claim_test_util.h"
+#include "tests/test_util.h"
+
+#include <gtest/gtest.h>
+
+namespace circuitcheck {
+namespace {
+
+using nlohmann::json;
+
+json scrubbing(const json& sites) {
+  return {{"id", "scrub"},    {"hypothesis", "h"}, {"kind", "scrubbing"}, {"sites", sites},
+          {"domain", {{"sample", 1000}, {"seed", 4}}}, {"pass", {{"value_at_least", 0.9}}}};
+}
+
+json s2_file(const json& claim) {
+  return {{"schema", "circuitcheck.claims/1"}, {"system", "array_index"}, {"checkpoint", "x"},
+          {"claims", json::array({claim})}};
+}
+
+TEST(ShippedScrubbing, LayerZeroAtEltDependsOnIdxAloneAndLayerOneDoesNot) {
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  const auto verify = [&](const json& sites) {
+    const ClaimFile file = parse_claim_file(s2_file(scrubbing(sites)), "claims/s2.json");
+    const std::shared_ptr<const Task> task = claim_task(file);
+    ControlCache controls{&ck.model, {}};
+    return verify_claim(*task, parse_claims(file, *task, ck.model.config).at(0), ck.model, controls);
+  };
+  const ClaimResult elt =
+      verify({{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}, {"positions", {6}}, {"feature", "idx"}}});
+  EXPECT_EQ(elt.verdict, Verdict::kPass) << elt.explanation;
+  EXPECT_GT(testing_util::check_named(elt.checkpoint, "loss recovered").value, 0.95) << elt.explanation;
+  EXPECT_GT(testing_util::check_named(elt.checkpoint, "loss random").value, 5.0);
+  EXPECT_FALSE(testing_util::check_named(elt.controls.at(0), "loss recovered").undefined.empty())
+      << elt.controls.at(0).explanation;  // random init: resampling changes nothing
+  const ClaimResult answers =
+      verify({{{"hook", "blocks.1.attn.hook_z"}, {"heads", {0}}, {"positions", {7, 8, 9}}, {"feature", "idx"}}});
+  EXPECT_EQ(answers.verdict, Verdict::kFail);
+  EXPECT_LT(testing_util::check_named(answers.checkpoint, "loss recovered").value, 0.1) << answers.explanation;
+  // The same draws on a second run: the same verdicts and values.
+  const ClaimResult again =
+      verify({{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}, {"positions", {6}}, {"feature", "idx"}}});
+  EXPECT_EQ(testing_util::check_named(again.checkpoint, "loss recovered").value,
+            testing_util::check_named(elt.checkpoint, "loss recovered").value);
+}
+
+TEST(ScrubbingClaim, BadSitesNameTheirPointer) {
+  const Config config = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors").model.config;
+  struct Case {
+    const char* name;
+    json site;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {"no feature", {{"hook", "blocks.0.attn.hook_z"}}, "/claims/0/sites/0/feature: missing field 'feature'"},
+      {"a feature that is not a class", {{"hook", "blocks.0.attn.hook_z"}, {"feature", "elt"}},
+       "/claims/0/sites/0/feature: unknown class 'elt'"},
+      {"an unknown field", {{"hook", "blocks.0.attn.hook_z"}, {"feature", "idx"}, {"layer", 0}},
+       "/claims/0/sites/0/layer: unknown field"},
+      {"not an object", "blocks.0.attn.hook_z", "/claims/0/sites/0: expected an object"},
+  };
+  for (const Case& c : cases) {
+    const std::string error =
+        testing_util::claim_parse_error(s2_file(scrubbing(json::array({c.site}))), "claims/s2.json", config);
+    EXPECT_NE(error.find("claims/s2.json: " + c.error), std::string::npos) << c.name << ": " << error;
+  }
+}
+
+}  // namespace
+}  // namespace circuitcheck
