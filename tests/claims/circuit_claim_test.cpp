@@ -113,9 +113,7 @@ json circuit(const std::string& id, const json& nodes, const json& pass) {
           {"domain", {{"sample", 1000}, {"seed", 4}}}, {"pass", pass}};
 }
 
-json s2_file(const json& claims) {
-  return {{"schema", "circuitcheck.claims/1"}, {"system", "array_index"}, {"checkpoint", "x"}, {"claims", claims}};
-}
+json s2_file(const json& claims) { return testing_util::system_claim_file("array_index", claims); }
 
 // Known answers on a planted circuit (previous_token.h) with a second head
 // that writes nothing, on the exhaustive domain (exact values): the
@@ -131,8 +129,7 @@ TEST(PlantedCircuit, TheMechanismsHeadIsFaithfulAndTheUselessHeadIsFlagged) {
     if (heads.size() == 2) claim["nodes"] = {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}},
                                              {{"hook", "blocks.0.attn.hook_z"}, {"heads", {1}}}};
     claim["domain"] = {{"exhaustive", true}};
-    const json document = {{"schema", "circuitcheck.claims/1"}, {"system", "previous_token"}, {"checkpoint", "x"},
-                           {"claims", json::array({claim})}};
+    const json document = testing_util::system_claim_file("previous_token", json::array({claim}));
     return run_claim(task, parse_claims(parse_claim_file(document, "toy/claims.json"), task, model.config).at(0),
                      model, "checkpoint");
   };
@@ -303,8 +300,7 @@ TEST(CircuitClaim, PlaceboMovesEachNodeToOtherHeads) {
                         {{"hook", "blocks.2.attn.hook_z"}, {"heads", {3}}, {"positions", {17}}}},
                        {{"faithfulness_at_least", 0.9}});
   claim["controls"] = {"placebo:5"};
-  const json document = {{"schema", "circuitcheck.claims/1"}, {"system", "arithmetic"}, {"checkpoint", "x"},
-                         {"claims", {claim}}};
+  const json document = testing_util::system_claim_file("arithmetic", json::array({claim}));
   const ClaimFile file = parse_claim_file(document, "claims/s5.json");
   const Claim parsed = parse_claims(file, *claim_task(file), config).at(0);
   ASSERT_EQ(parsed.placebos.size(), 1u);

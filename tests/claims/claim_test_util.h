@@ -26,6 +26,12 @@ inline std::string claim_parse_error(const nlohmann::json& document, const std::
   }
 }
 
+// A claim file on the built-in system `system` holding `claims` (an array);
+// its checkpoint "x" is never read (parse_claims takes the config).
+inline nlohmann::json system_claim_file(const std::string& system, const nlohmann::json& claims) {
+  return {{"schema", "circuitcheck.claims/1"}, {"system", system}, {"checkpoint", "x"}, {"claims", claims}};
+}
+
 // The check of `outcome` named `name`; throws std::runtime_error naming the
 // outcome's explanation when it has none, so that the test fails with it.
 inline const Check& check_named(const Outcome& outcome, const std::string& name) {

@@ -84,8 +84,7 @@ TEST(InterchangeClaim, BadFieldsNameTheirPointer) {
   builtin["sites"] = {{{"hook", "blocks.0.attn.hook_z"}}};
   builtin.erase("by_class");
   builtin["domain"] = {{"sample", 100}, {"seed", 1}};
-  const json s2 = {{"schema", "circuitcheck.claims/1"}, {"system", "array_index"}, {"checkpoint", "x"},
-                   {"claims", json::array({builtin})}};
+  const json s2 = testing_util::system_claim_file("array_index", json::array({builtin}));
   const Config s2_config =
       load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors").model.config;
   EXPECT_NE(testing_util::claim_parse_error(s2, "s2.json", s2_config)

@@ -28,10 +28,7 @@ json path(const json& receivers, const json& pass = {{"value_at_least", 0.9}}) {
           {"pass", pass}};
 }
 
-json s2_file(const json& claim) {
-  return {{"schema", "circuitcheck.claims/1"}, {"system", "array_index"}, {"checkpoint", "x"},
-          {"claims", json::array({claim})}};
-}
+json s2_file(const json& claim) { return testing_util::system_claim_file("array_index", json::array({claim})); }
 
 TEST(ShippedPathPatching, IdxAtEltReachesLayerOneThroughItsKeysOnly) {
   const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");

@@ -21,10 +21,7 @@ json scrubbing(const json& sites) {
           {"domain", {{"sample", 1000}, {"seed", 4}}}, {"pass", {{"value_at_least", 0.9}}}};
 }
 
-json s2_file(const json& claim) {
-  return {{"schema", "circuitcheck.claims/1"}, {"system", "array_index"}, {"checkpoint", "x"},
-          {"claims", json::array({claim})}};
-}
+json s2_file(const json& claim) { return testing_util::system_claim_file("array_index", json::array({claim})); }
 
 TEST(ShippedScrubbing, LayerZeroAtEltDependsOnIdxAloneAndLayerOneDoesNot) {
   const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
