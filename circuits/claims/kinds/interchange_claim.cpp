@@ -85,15 +85,22 @@ void run_interchange(const RunContext& context, const Claim& claim, Outcome& out
   out.checks.push_back(rate_check("without the intervention", "unpatched, already predicts input " + s.counterfactual +
                                                                   "'s targets on",
                                   "pairs", already, pairs, exhaustive, Rule::kNone, 0.0, claim.pass.bound));
-  if (s.by_class.empty()) return;
   Figure figure;
   figure.type = "bars";
+  figure.y_title = "pairs giving the source's answer";
+  figure.reference = {*claim.pass.rate_at_least};
+  if (s.by_class.empty()) {
+    figure.title = "interchange accuracy, and the unpatched base's";
+    figure.x_labels = {"patched", "unpatched"};
+    figure.series = {"rate"};
+    figure.values = {{out.checks[0].value, out.checks[1].value}};
+    out.figures.push_back(figure);
+    return;
+  }
   figure.title = "interchange accuracy by " + s.by_class;
   figure.x_title = s.by_class;
-  figure.y_title = "interchange accuracy";
   figure.series = {"interchange accuracy"};
   figure.values.assign(1, {});
-  figure.reference = {*claim.pass.rate_at_least};
   for (const auto& [value, counts] : by_value) {
     const std::string label = s.by_class + "=" + value_names[value];
     out.checks.push_back(rate_check("interchange accuracy " + label, label + ": predicts the source's targets on",

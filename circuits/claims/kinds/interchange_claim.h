@@ -22,7 +22,8 @@
 // Clopper-Pearson bound), the same rate of the unpatched base ("without
 // the intervention", reported: how often the base already gives the source's
 // answer), and with by_class the rate for each value of that [batch] class
-// (reported, with a figure). The patches report liveness.
+// (reported). A figure shows the rates by class (with by_class) or patched
+// against unpatched. The patches report liveness.
 #pragma once
 
 #include "circuits/claims/kinds/kind.h"

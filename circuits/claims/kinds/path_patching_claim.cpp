@@ -88,7 +88,7 @@ void run_path_patching(const RunContext& context, const Claim& claim, Outcome& o
   split.config.use_split_qkv_input = true;
   RunOptions cached;
   cached.cache = {p.sender.hook};
-  std::vector<at::Tensor> gains, gaps;  // per example: path patched - counterfactual, clean - counterfactual
+  std::vector<at::Tensor> gains, gaps, corrupts;  // per example: path patched - counterfactual, clean - counterfactual
   out.liveness.resize(p.receivers.size());
   for_each_slice(context.task, claim.domain, context.scale, kPathBatch, [&](const Batch& b) {
     const at::Tensor corrupt_tokens = counterfactual_tokens(p.counterfactual, b);
@@ -111,6 +111,7 @@ void run_path_patching(const RunContext& context, const Claim& claim, Outcome& o
     const auto metric = [&](const RunResult& r) { return target_log_prob(r.logits, b.targets, 0).to(at::kCPU, at::kDouble); };
     const at::Tensor m_corrupt = metric(corrupt);
     gains.push_back(metric(path) - m_corrupt);
+    corrupts.push_back(m_corrupt);
     gaps.push_back(metric(clean) - m_corrupt);
   });
   const at::Tensor gain = at::cat(gains), gap = at::cat(gaps);
@@ -131,6 +132,15 @@ void run_path_patching(const RunContext& context, const Claim& claim, Outcome& o
     if (!real_gap) mark_undefined(c, "the counterfactual does not change the output beyond its noise: no gap to recover");
     out.checks.push_back(std::move(c));
   }
+  const double corrupt = at::cat(corrupts).mean().item<double>();
+  Figure figure;
+  figure.type = "bars";
+  figure.title = "log-probability of the clean targets: clean, path patched (" + receivers + "), counterfactual";
+  figure.y_title = "nats per example";
+  figure.x_labels = {"clean", "path patched", "counterfactual"};
+  figure.series = {"target log-probability"};
+  figure.values = {{corrupt + gap.mean().item<double>(), corrupt + gain.mean().item<double>(), corrupt}};
+  out.figures.push_back(figure);
 }
 
 }  // namespace circuitcheck

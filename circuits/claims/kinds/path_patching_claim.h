@@ -20,7 +20,8 @@
 // components is excluded. The check is the recovery of the clean targets'
 // log-probability (patching.h): (m(path patched) - m(counterfactual)) /
 // (m(clean) - m(counterfactual)), bootstrapped over examples, undefined
-// without a gap. Receivers must sit in a layer after the sender's.
+// without a gap; a figure shows the three log-probabilities. Receivers must
+// sit in a layer after the sender's.
 #pragma once
 
 #include "circuits/claims/ablate.h"

@@ -105,6 +105,14 @@ void run_scrubbing(const RunContext& context, const Claim& claim, Outcome& out) 
     if (!matters) mark_undefined(c, "resampling the sites from any example does not raise the loss beyond its noise: they do not matter");
     out.checks.push_back(std::move(c));
   }
+  Figure figure;
+  figure.type = "bars";
+  figure.title = "loss: the model, its sites scrubbed by their features, and resampled at random";
+  figure.y_title = "nats per scored position";
+  figure.x_labels = {"model", "scrubbed", "random"};
+  figure.series = {"loss"};
+  figure.values = {{mean(lm), mean(ls), mean(lr)}};
+  out.figures.push_back(figure);
 }
 
 }  // namespace circuitcheck

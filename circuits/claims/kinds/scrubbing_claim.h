@@ -18,8 +18,9 @@
 // as a ratio of per-example sums, bootstrapped over examples (bootstrap.h).
 // It is undefined (and fails) where L_random is not above L_model on its
 // bootstrap lower bound: the sites do not matter. The three losses are
-// reported. Sites are patch sites (patching.h) plus "feature"; every site
-// is resampled in the same run, each from its own agreeing example.
+// reported, and drawn in a figure. Sites are patch sites (patching.h) plus
+// "feature"; every site is resampled in the same run, each from its own
+// agreeing example.
 //
 // Not covered: deeper levels of the hypothesis graph (a site's inputs
 // scrubbed recursively), features that are not classes, and sites whose
