@@ -1,8 +1,8 @@
 #include "circuits/claims/kinds/circuit_claim.h"
 
 #include "circuits/claims/claim.h"
-#include "circuits/claims/patching.h"
 #include "circuits/claims/domain.h"
+#include "circuits/claims/patching.h"
 #include "circuits/formats/error.h"
 #include "circuits/tasks/evaluate.h"
 
