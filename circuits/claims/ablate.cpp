@@ -8,7 +8,7 @@
 namespace circuitcheck {
 namespace {
 
-// The positions of [0, n_ctx) that a component keeps; all = kept everywhere.
+// The positions of [0, length) that a component keeps; all = kept everywhere.
 struct Kept {
   bool all = false;
   std::set<int64_t> positions;
@@ -20,14 +20,14 @@ void keep(Kept& k, const AblationSite& site) {
 }
 
 // The positions a component loses: {} when it loses none, else the list (every position: empty, with `any` set).
-std::vector<int64_t> lost(const Kept& k, int64_t n_ctx, bool& any) {
+std::vector<int64_t> lost(const Kept& k, int64_t length, bool& any) {
   std::vector<int64_t> out;
   any = false;
   if (k.all) return out;
-  for (int64_t p = 0; p < n_ctx; ++p)
+  for (int64_t p = 0; p < length; ++p)
     if (!k.positions.count(p)) out.push_back(p);
   any = !out.empty();
-  if (static_cast<int64_t>(out.size()) == n_ctx) out.clear();  // every position: no restriction
+  if (static_cast<int64_t>(out.size()) == length) out.clear();  // every position: no restriction
   return out;
 }
 
@@ -36,12 +36,12 @@ bool covers(const std::vector<int64_t>& list, int64_t i) {
 }
 
 // Sites of `hook` ablating `units` (its heads or neurons) grouped by the positions they lose.
-void add_lost(std::vector<AblationSite>& out, HookPoint hook, const std::vector<Kept>& units, int64_t n_ctx,
+void add_lost(std::vector<AblationSite>& out, HookPoint hook, const std::vector<Kept>& units, int64_t length,
               bool neurons) {
   std::map<std::vector<int64_t>, std::vector<int64_t>> groups;
   for (std::size_t u = 0; u < units.size(); ++u) {
     bool any = false;
-    std::vector<int64_t> positions = lost(units[u], n_ctx, any);
+    std::vector<int64_t> positions = lost(units[u], length, any);
     if (any) groups[positions].push_back(static_cast<int64_t>(u));
   }
   for (auto& [positions, members] : groups) {
@@ -112,7 +112,7 @@ std::string site_names(const std::vector<AblationSite>& sites) {
 }
 
 std::vector<AblationSite> complement(const std::vector<AblationSite>& kept, const Config& config,
-                                     const std::set<int>& neuron_layers, const std::string& where) {
+                                     const std::set<int>& neuron_layers, int64_t length, const std::string& where) {
   std::vector<AblationSite> out;
   for (int l = 0; l < config.n_layers; ++l) {
     const bool by_neuron = neuron_layers.count(l) > 0;
@@ -134,8 +134,8 @@ std::vector<AblationSite> complement(const std::vector<AblationSite>& kept, cons
                          "blocks.L.mlp.hook_post (neurons) where the layer's MLP is kept by neurons");
       }
     }
-    if (config.n_heads > 0) add_lost(out, {HookType::kZ, l}, heads, config.n_ctx, false);
-    if (!mlp.empty()) add_lost(out, {by_neuron ? HookType::kMlpPost : HookType::kMlpOut, l}, mlp, config.n_ctx, by_neuron);
+    if (config.n_heads > 0) add_lost(out, {HookType::kZ, l}, heads, length, false);
+    if (!mlp.empty()) add_lost(out, {by_neuron ? HookType::kMlpPost : HookType::kMlpOut, l}, mlp, length, by_neuron);
   }
   return out;
 }
@@ -146,13 +146,14 @@ std::map<HookPoint, at::Tensor> ablation_values(const Task& task, InterventionKi
   std::map<HookPoint, at::Tensor> out;
   if (method == InterventionKind::kZero || hooks.empty()) return out;
   RunOptions options;
-  options.cache = hooks;
+  for (const HookPoint& hook : hooks)  // each hook once, however many sites it has
+    if (std::find(options.cache.begin(), options.cache.end(), hook) == options.cache.end()) options.cache.push_back(hook);
   std::map<HookPoint, std::vector<at::Tensor>> parts;  // resample: every row; mean: one running sum
   int64_t rows = 0;
   for_each_batch(task, reference, scale, [&](const Batch& b) {
     rows += b.tokens.size(0);
     RunResult r = run(model, b.tokens, options);
-    for (const HookPoint& hook : hooks) {
+    for (const HookPoint& hook : options.cache) {
       const at::Tensor& act = r.cache.at(hook);
       std::vector<at::Tensor>& p = parts[hook];
       if (method != InterventionKind::kMean) p.push_back(act);

@@ -50,19 +50,21 @@ std::string site_names(const std::vector<AblationSite>& sites);
 // The components of a model, as a circuit sees them: every attention head
 // (blocks.L.attn.hook_z, one head) and every MLP (blocks.L.hook_mlp_out, or
 // one neuron of blocks.L.mlp.hook_post in the layers `neuron_layers` names),
-// each at every position. Returns the sites that cover every (component,
-// position) that no site of `kept` covers, grouped: the components of one
-// hook that lose the same positions share one site. `kept` may only name
-// hook_z (with heads), hook_mlp_out (layers outside neuron_layers) and
-// mlp.hook_post with neurons (layers in neuron_layers), each optionally at
-// positions; callers check that (InputError naming `where` otherwise).
+// each at every position of a sequence of `length` positions (<= n_ctx: the
+// task's, which may be shorter than the model's context). Returns the sites
+// that cover every (component, position) that no site of `kept` covers,
+// grouped: the components of one hook that lose the same positions share one
+// site. `kept` may only name hook_z (with heads), hook_mlp_out (layers outside
+// neuron_layers) and mlp.hook_post with neurons (layers in neuron_layers), each
+// optionally at positions below `length`; callers check that (InputError
+// naming `where` otherwise).
 std::vector<AblationSite> complement(const std::vector<AblationSite>& kept, const Config& config,
-                                     const std::set<int>& neuron_layers, const std::string& where);
+                                     const std::set<int>& neuron_layers, int64_t length, const std::string& where);
 
 // The reference activations ablation by `method` reads at each of `hooks`
 // (none for zero ablation): mean, each hook's mean over the `reference`
 // sample [1, ...]; resample, its every row [n_ref, ...]. One forward pass
-// over the reference.
+// over the reference; a hook named twice is read once.
 std::map<HookPoint, at::Tensor> ablation_values(const Task& task, InterventionKind method,
                                                 const std::vector<HookPoint>& hooks, const Domain& reference,
                                                 const HookedTransformer& model, Scale scale);

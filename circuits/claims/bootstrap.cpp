@@ -38,7 +38,6 @@ Bootstrap ratios_bootstrap(const std::vector<at::Tensor>& numerators_in, const a
   std::mt19937_64 gen(seed);  // the standard fixes its output: the same draws everywhere
   const uint64_t n = static_cast<uint64_t>(b.examples);
   std::vector<uint64_t> picks(n);
-  std::vector<double> sum_top(tops.size());
   b.draws.reserve(kResamples);
   for (int64_t r = 0; r < kResamples; ++r) {
     double sum_bottom = 0.0;

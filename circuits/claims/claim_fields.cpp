@@ -104,6 +104,14 @@ Domain domain_at(const json& v, const At& at, const Task& task, const Batch& sam
   return d;
 }
 
+void check_within_sequence(const std::vector<int64_t>& positions, const At& at, const Batch& sample) {
+  const int64_t length = sample.tokens.size(1);
+  for (std::size_t i = 0; i < positions.size(); ++i)
+    if (positions[i] >= length)
+      (at / i).fail("position " + std::to_string(positions[i]) + " is past the task's sequences of " +
+                    std::to_string(length) + " positions");
+}
+
 PassRule pass_at(const json& v, const At& at, const std::vector<std::string>& rates, const std::vector<std::string>& values,
                  const std::vector<std::string>& required) {
   std::vector<std::string> allowed = rates;

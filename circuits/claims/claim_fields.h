@@ -37,6 +37,10 @@ const at::Tensor& class_at(const nlohmann::json& v, const At& at, const Batch& s
 void check_pairs(const at::Tensor& role, const std::string& name, const at::Tensor& other,
                  const std::string& other_name, const At& at);
 
+// Fails at `at` / i for positions[i] at or past the length of `sample`'s
+// sequences (a model's n_ctx may be longer than its task's sequences).
+void check_within_sequence(const std::vector<int64_t>& positions, const At& at, const Batch& sample);
+
 // A domain: {"exhaustive": true} (when `allow_exhaustive` and the task's
 // domain has at most kExhaustiveLimit examples; never on a dataset task),
 // {"all": true} (a dataset task's every row) or {"sample": N, "seed": S} (on

@@ -98,13 +98,18 @@ TEST(Complement, AblatesEveryComponentAndPositionNotKept) {
         "blocks.1.hook_mlp_out"}},
       {"everything kept", {{z0, {}, {}, {}}, {z1, {}, {}, {}}, {mlp0, {}, {}, {}}, {mlp1, {}, {}, {}}}, {}, {}},
   };
+  // Sequences of 3 positions (the model's n_ctx is 4): position 3 never appears.
+  std::vector<std::string> short_names;
+  for (const AblationSite& s : complement({{z0, {}, {0, 1}, {}}}, config, {}, 3, "test")) short_names.push_back(site_name(s));
+  EXPECT_EQ(short_names, (std::vector<std::string>{"blocks.0.attn.hook_z positions [2]", "blocks.0.hook_mlp_out",
+                                                   "blocks.1.attn.hook_z", "blocks.1.hook_mlp_out"}));
   for (const Case& c : cases) {
     std::vector<std::string> names;
-    for (const AblationSite& s : complement(c.kept, config, c.neuron_layers, "test")) names.push_back(site_name(s));
+    for (const AblationSite& s : complement(c.kept, config, c.neuron_layers, config.n_ctx, "test")) names.push_back(site_name(s));
     EXPECT_EQ(names, c.expected) << c.name;
   }
-  EXPECT_THROW(complement({{{HookType::kResidPre, 0}, {}, {}, {}}}, config, {}, "test"), InputError);
-  EXPECT_THROW(complement({{mlp0, {}, {}, {}}}, config, {0}, "test"), InputError);  // layer 0 is kept by neurons
+  EXPECT_THROW(complement({{{HookType::kResidPre, 0}, {}, {}, {}}}, config, {}, config.n_ctx, "test"), InputError);
+  EXPECT_THROW(complement({{mlp0, {}, {}, {}}}, config, {0}, config.n_ctx, "test"), InputError);  // layer 0 is kept by neurons
 }
 
 json circuit(const std::string& id, const json& nodes, const json& pass) {
@@ -114,6 +119,19 @@ json circuit(const std::string& id, const json& nodes, const json& pass) {
 }
 
 json s2_file(const json& claims) { return testing_util::system_claim_file("array_index", claims); }
+
+// A hook named twice (two sites on it) is read once: its mean is not doubled.
+TEST(AblationValues, AHookNamedTwiceIsReadOnce) {
+  const Task task = previous_token_task();
+  const HookedTransformer model = previous_token_model(10.0f);
+  const HookPoint z{HookType::kZ, 0};
+  const Domain reference{false, 64, 1};
+  const auto once = ablation_values(task, InterventionKind::kMean, {z}, reference, model, Scale::kCpu);
+  const auto twice = ablation_values(task, InterventionKind::kMean, {z, z}, reference, model, Scale::kCpu);
+  EXPECT_TRUE(at::equal(once.at(z), twice.at(z)));
+  const auto rows = ablation_values(task, InterventionKind::kResample, {z, z}, reference, model, Scale::kCpu);
+  EXPECT_EQ(rows.at(z).size(0), 64);
+}
 
 // Known answers on a planted circuit (previous_token.h) with a second head
 // that writes nothing, on the exhaustive domain (exact values): the

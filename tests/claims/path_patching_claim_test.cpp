@@ -80,6 +80,9 @@ TEST(PathPatchingClaim, BadSendersAndReceiversNameTheirPointer) {
       {"a residual sender", {{"sender", {{"hook", "blocks.0.hook_resid_post"}, {"heads", nullptr}}}},
        "/claims/0/sender/hook: a sender is heads of blocks.L.attn.hook_z or blocks.L.hook_mlp_out"},
       {"no receivers", {{"receivers", json::array()}}, "/claims/0/receivers: expected a non-empty array"},
+      {"a hook twice", {{"receivers", {{{"hook", "blocks.1.hook_k_input"}}, {{"hook", "blocks.1.hook_k_input"}}}}},
+       "/claims/0/receivers/1/hook: receiver 0 has the same hook"},
+      {"logits twice", {{"receivers", {"logits", "logits"}}}, "/claims/0/receivers/1: \"logits\" is a receiver already"},
       {"an unknown role", {{"counterfactual", "nope"}}, "/claims/0/counterfactual: unknown role 'nope'"},
   };
   for (const Case& c : cases) {

@@ -62,7 +62,7 @@ void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
     return;
   }
   const std::vector<AblationSite> sites =
-      a.keep_only ? complement(a.sites, context.model.config, {}, claim.pointer) : a.sites;
+      a.keep_only ? complement(a.sites, context.model.config, {}, context.model.config.n_ctx, claim.pointer) : a.sites;
   std::vector<HookPoint> hooks;
   for (const AblationSite& site : sites) hooks.push_back(site.hook);
   RunOptions options;

@@ -47,14 +47,23 @@ std::string subset_name(const std::vector<int64_t>& subset) {
   return "{" + s + "}";
 }
 
-// Each configuration's per-example metric [examples] (double): the
-// configuration ablates its sites with `values` (mean, resample) or, for
-// counterfactual patching, with the counterfactual run's `hooks`; one forward
-// pass per slice and configuration.
+// One run of the circuit claim: the nodes it keeps (every other component
+// ablated: complement in ablate.h, over each batch's length), or the sites it
+// ablates (N: none; N \ S: S's nodes).
+struct Configuration {
+  bool keeps = false;
+  std::vector<AblationSite> sites;
+};
+
+// Each configuration's per-example metric [examples] (double): its sites
+// ablated with `values` (mean, resample) or, for counterfactual patching,
+// with the counterfactual run's `hooks`; one forward pass per slice and
+// configuration.
 std::vector<at::Tensor> measure(const RunContext& context, const Claim& claim,
-                                const std::vector<std::vector<AblationSite>>& configurations,
+                                const std::vector<Configuration>& configurations,
                                 const std::map<HookPoint, at::Tensor>& values, const std::vector<HookPoint>& hooks) {
   const CircuitSpec& c = std::get<CircuitSpec>(claim.spec);
+  const std::set<int> by_neuron = neuron_layers(c.nodes);
   std::vector<std::vector<at::Tensor>> parts(configurations.size());
   for_each_slice(context.task, claim.domain, context.scale, kVerifyBatch, [&](const Batch& b) {
     std::map<HookPoint, at::Tensor> patched;
@@ -66,8 +75,11 @@ std::vector<at::Tensor> measure(const RunContext& context, const Claim& claim,
     }
     RunOptions options;
     for (std::size_t i = 0; i < configurations.size(); ++i) {
+      const Configuration& k = configurations[i];
+      const std::vector<AblationSite> ablated =
+          k.keeps ? complement(k.sites, context.model.config, by_neuron, b.tokens.size(1), claim.pointer) : k.sites;
       options.interventions = ablation_interventions(
-          c.ablation, configurations[i], c.ablation == InterventionKind::kPatch ? patched : values, c.reference.seed);
+          c.ablation, ablated, c.ablation == InterventionKind::kPatch ? patched : values, c.reference.seed);
       parts[i].push_back(circuit_metric(c.metric, run(context.model, b.tokens, options).logits, b.targets, 0));
     }
   });
@@ -137,6 +149,7 @@ void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& co
       (where / "hook").fail("a node is heads of blocks.L.attn.hook_z, blocks.L.hook_mlp_out or neurons of "
                             "blocks.L.mlp.hook_post, not " + hook_name(node.hook) +
                             (type == HookType::kMlpPost ? " without neurons" : ""));
+    check_within_sequence(node.positions, where / "positions", context.sample);
     if (type == HookType::kMlpOut) mlp_out_layers.insert(node.hook.layer);
   }
   for (int layer : neuron_layers(c.nodes))
@@ -182,20 +195,15 @@ void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& co
 void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   const CircuitSpec& c = std::get<CircuitSpec>(claim.spec);
   const Config& config = context.model.config;
-  const std::set<int> by_neuron = neuron_layers(c.nodes);
-  const auto keeping = [&](const std::vector<AblationSite>& kept) {
-    return complement(kept, config, by_neuron, "run_circuit: " + claim.id);
-  };
-  const std::vector<AblationSite> every = keeping({});
-  std::vector<HookPoint> hooks;
-  for (const AblationSite& site : every)
+  std::vector<HookPoint> hooks;  // every component's hook: what ablation reads
+  for (const AblationSite& site : complement({}, config, neuron_layers(c.nodes), config.n_ctx, claim.pointer))
     if (std::find(hooks.begin(), hooks.end(), site.hook) == hooks.end()) hooks.push_back(site.hook);
   const auto values = c.ablation == InterventionKind::kPatch
                           ? std::map<HookPoint, at::Tensor>{}
                           : ablation_values(context.task, c.ablation, hooks, c.reference, context.model, context.scale);
 
   // N and ∅ first: without a gap between them nothing else is defined.
-  const std::vector<at::Tensor> ends = measure(context, claim, {{}, every}, values, hooks);
+  const std::vector<at::Tensor> ends = measure(context, claim, {{false, {}}, {true, {}}}, values, hooks);
   const at::Tensor& whole = ends[0];
   const at::Tensor& empty = ends[1];
   const at::Tensor gap = whole - empty;
@@ -238,11 +246,11 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   // C, then C \ {v} for each node v, then C \ S and N \ S for each subset S.
   const int64_t n = static_cast<int64_t>(c.nodes.size());
   const std::vector<std::vector<int64_t>> subsets = circuit_subsets(n, c.subsets, c.subset_seed);
-  std::vector<std::vector<AblationSite>> runs = {keeping(c.nodes)};
-  for (int64_t v = 0; v < n; ++v) runs.push_back(keeping(without(c.nodes, {v})));
+  std::vector<Configuration> runs = {{true, c.nodes}};
+  for (int64_t v = 0; v < n; ++v) runs.push_back({true, without(c.nodes, {v})});
   for (const std::vector<int64_t>& s : subsets) {
-    runs.push_back(keeping(without(c.nodes, s)));
-    runs.push_back(only(c.nodes, s));
+    runs.push_back({true, without(c.nodes, s)});
+    runs.push_back({false, only(c.nodes, s)});
   }
   // A control without a gap stops here: every check is undefined as it would be after the runs.
   const bool stop = !defined && context.control;
@@ -300,7 +308,7 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
                   std::to_string(subsets.size()) + " subsets S of C",
               largest, [&] { return max_abs_ratio_bootstrap(differences, gap, seed); }, Rule::kCompletenessAtMost,
               claim.pass.completeness_at_most);
-  if (!stop) out.checks.insert(out.checks.end(), gaps.begin(), gaps.end());
+  if (defined) out.checks.insert(out.checks.end(), gaps.begin(), gaps.end());
 
   Figure metrics;
   metrics.type = "bars";
@@ -309,7 +317,7 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   metrics.x_labels = {"whole model", "circuit", "empty circuit"};
   metrics.series = {metric};
   metrics.values = {{whole.mean().item<double>(), m[0].mean().item<double>(), empty.mean().item<double>()}};
-  if (!stop) out.figures = {metrics, contributions, completeness};
+  if (defined) out.figures = {metrics, contributions, completeness};
 }
 
 }  // namespace circuitcheck

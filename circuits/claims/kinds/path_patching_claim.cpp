@@ -49,15 +49,18 @@ void parse_path_patching(const nlohmann::json& v, const At& at, const ParseConte
   split.use_split_qkv_input = true;
   p.counterfactual = counterfactual_at(v["counterfactual"], at / "counterfactual", context.sample);
   p.sender = ablation_site_at(v["sender"], at / "sender", context.config);
-  if ((p.sender.hook.type != HookType::kZ && p.sender.hook.type != HookType::kMlpOut) || !p.sender.neurons.empty())
+  if (p.sender.hook.type != HookType::kZ && p.sender.hook.type != HookType::kMlpOut)
     (at / "sender" / "hook").fail("a sender is heads of blocks.L.attn.hook_z or blocks.L.hook_mlp_out, not " +
-                                  hook_name(p.sender.hook) + (p.sender.neurons.empty() ? "" : " with neurons"));
+                                  hook_name(p.sender.hook));
+  check_within_sequence(p.sender.positions, at / "sender" / "positions", context.sample);
   const nlohmann::json& receivers = array_at(v["receivers"], at / "receivers");
   for (std::size_t i = 0; i < receivers.size(); ++i) {
     const At where = at / "receivers" / i;
     PathReceiver r;
     if (receivers[i].is_string() && receivers[i].get<std::string>() == "logits") {
       r.hook = {HookType::kResidPost, context.config.n_layers - 1};
+      for (const PathReceiver& earlier : p.receivers)
+        if (is_logits(earlier, context.config)) where.fail("\"logits\" is a receiver already");
     } else {
       check_object(receivers[i], where, {"hook", "heads", "positions"}, {"hook"});
       r.hook = hook_at(receivers[i]["hook"], where / "hook", split);
@@ -73,6 +76,11 @@ void parse_path_patching(const nlohmann::json& v, const At& at, const ParseConte
         for (std::size_t q = 0; q < positions.size(); ++q)
           r.positions.push_back(integer_at(positions[q], where / "positions" / q, 0, split.n_ctx - 1));
       }
+      check_within_sequence(r.positions, where / "positions", context.sample);
+      for (std::size_t j = 0; j < p.receivers.size(); ++j)
+        if (p.receivers[j].hook == r.hook)
+          (where / "hook").fail("receiver " + std::to_string(j) + " has the same hook: give its heads and positions "
+                                "in one receiver, so that no input receives the sender's output twice");
       if (r.hook.layer <= p.sender.hook.layer)
         (where / "hook").fail("a receiver sits after its sender: layer " + std::to_string(r.hook.layer) +
                               " is not after the sender's layer " + std::to_string(p.sender.hook.layer));
@@ -92,8 +100,8 @@ void run_path_patching(const RunContext& context, const Claim& claim, Outcome& o
   out.liveness.resize(p.receivers.size());
   for_each_slice(context.task, claim.domain, context.scale, kPathBatch, [&](const Batch& b) {
     const at::Tensor corrupt_tokens = counterfactual_tokens(p.counterfactual, b);
-    const RunResult clean = run(context.model, b.tokens, cached);
-    const RunResult corrupt = run(context.model, corrupt_tokens, cached);
+    const RunResult clean = run(split, b.tokens, cached);
+    const RunResult corrupt = run(split, corrupt_tokens, cached);
     const at::Tensor delta = written(context.model, p.sender, clean.cache.at(p.sender.hook)) -
                              written(context.model, p.sender, corrupt.cache.at(p.sender.hook));
     RunOptions patched;

@@ -21,7 +21,7 @@
 // log-probability (patching.h): (m(path patched) - m(counterfactual)) /
 // (m(clean) - m(counterfactual)), bootstrapped over examples, undefined
 // without a gap; a figure shows the three log-probabilities. Receivers must
-// sit in a layer after the sender's.
+// sit in a layer after the sender's, each hook (and "logits") once.
 #pragma once
 
 #include "circuits/claims/ablate.h"

@@ -11,14 +11,18 @@ namespace circuitcheck {
 namespace {
 
 // For each example of a batch, another example: one with the same value of
-// `values` [batch] (`agree`; itself when none other has it), or any other
-// one. [batch] int64.
+// `values` [batch] (`agree`; itself when no other has it or its value is -1,
+// none), or any other one. [batch] int64.
 at::Tensor partners(const at::Tensor& values_in, bool agree, std::mt19937_64& rng) {
   const at::Tensor values = values_in.to(at::kCPU, at::kLong).contiguous();
   const int64_t n = values.size(0);
   std::map<int64_t, std::vector<int64_t>> groups;
-  for (int64_t i = 0; i < n; ++i) groups[agree ? values[i].item<int64_t>() : 0].push_back(i);
   std::vector<int64_t> out(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t value = values[i].item<int64_t>();
+    if (agree && value < 0) out[static_cast<std::size_t>(i)] = i;  // no value (-1): not resampled
+    else groups[agree ? value : 0].push_back(i);
+  }
   for (const auto& [value, members] : groups) {
     const int64_t m = static_cast<int64_t>(members.size());
     for (int64_t k = 0; k < m; ++k) {
@@ -88,7 +92,7 @@ void run_scrubbing(const RunContext& context, const Claim& claim, Outcome& out) 
   });
   const at::Tensor lm = at::cat(model_loss), ls = at::cat(scrubbed_loss), lr = at::cat(random_loss), n = at::cat(scored);
   const double positions = n.sum().item<double>();
-  const auto mean = [&](const at::Tensor& l) { return l.sum().item<double>() / positions; };
+  const auto mean = [&](const at::Tensor& l) { return positions > 0 ? l.sum().item<double>() / positions : 0.0; };
   const std::string per = " (nats per scored position over " + std::to_string(lm.size(0)) + " examples):";
   out.checks.push_back(value_check("loss model", "loss of the model" + per, mean(lm), Rule::kNone, 0.0));
   out.checks.push_back(value_check("loss scrubbed", "loss with each site resampled from an example that agrees on its feature" + per,

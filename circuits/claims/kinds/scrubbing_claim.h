@@ -10,8 +10,10 @@
 // Scrubbed run: each site's activation is resampled from another example of
 // the same batch that agrees on the site's feature (a [batch] class; drawn
 // with std::mt19937_64 seeded with the domain's seed and the batch's index;
-// the example itself when no other one agrees). Random run: each site's
-// activation is taken from a random other example, agreeing or not (the
+// the example itself when no other one agrees or its feature is -1, none; a
+// site given by a role takes the other example's activation at the base's
+// role positions). Random run: each site's activation is taken from a random
+// other example, agreeing or not (the
 // hypothesis that the site depends on nothing). With L the mean
 // cross-entropy of the targets per scored position:
 //   loss recovered = (L_random - L_scrubbed) / (L_random - L_model),
