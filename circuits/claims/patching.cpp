@@ -67,6 +67,11 @@ at::Tensor target_log_prob(const at::Tensor& logits, const at::Tensor& targets, 
   return (log_probs * (t >= 0)).sum(1);
 }
 
+at::Tensor targets_predicted(const at::Tensor& logits, const at::Tensor& targets, int64_t from) {
+  const at::Tensor t = targets.slice(1, from).to(logits.device());
+  return ((logits.argmax(-1) == t) | (t < 0)).all(1);
+}
+
 at::Tensor recovery(const at::Tensor& patched, const at::Tensor& clean, const at::Tensor& corrupt) {
   return (patched - corrupt).sum(-1) / (clean - corrupt).sum();
 }

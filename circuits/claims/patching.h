@@ -90,6 +90,11 @@ at::Tensor counterfactual_tokens(const Batch& batch, const std::string& role, in
 // Returns [batch] (float, nats).
 at::Tensor target_log_prob(const at::Tensor& logits, const at::Tensor& targets, int64_t from);
 
+// Per example, whether the argmax of the logits equals the targets at every
+// scored position (targets >= 0); shapes as target_log_prob's. Returns [batch]
+// (bool, on the logits' device).
+at::Tensor targets_predicted(const at::Tensor& logits, const at::Tensor& targets, int64_t from);
+
 // Whether the counterfactual changes the output, so that a recovery of its
 // effect exists: `gaps` [examples] (each example's clean minus counterfactual
 // metric, nats) has a positive mean, on its one-sided 95 % bootstrap lower

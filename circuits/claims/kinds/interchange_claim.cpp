@@ -7,16 +7,6 @@
 #include <utility>
 
 namespace circuitcheck {
-namespace {
-
-// Per example: whether the argmax of `logits` [batch, pos, vocab] equals
-// `targets` [batch, pos] wherever they are set (>= 0). [batch] bool, on the CPU.
-at::Tensor predicts(const at::Tensor& logits, const at::Tensor& targets) {
-  const at::Tensor t = targets.to(logits.device());
-  return ((logits.argmax(-1) == t) | (t < 0)).all(1).cpu();
-}
-
-}  // namespace
 
 void parse_interchange(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
   InterchangeSpec& s = claim.spec.emplace<InterchangeSpec>();
@@ -58,10 +48,10 @@ void run_interchange(const RunContext& context, const Claim& claim, Outcome& out
       patched.interventions.push_back(patch_intervention(site, source.cache.at(site.hook), b));
     const RunResult base = run(context.model, b.tokens, patched);
     for (std::size_t i = 0; i < base.liveness.size(); ++i) accumulate(out.liveness[i], base.liveness[i]);
-    const at::Tensor ok = predicts(base.logits, targets);
+    const at::Tensor ok = targets_predicted(base.logits, targets, 0).cpu();
     pairs += ok.size(0);
     interchanged += ok.sum().item<int64_t>();
-    already += predicts(run(context.model, b.tokens).logits, targets).sum().item<int64_t>();
+    already += targets_predicted(run(context.model, b.tokens).logits, targets, 0).sum().item<int64_t>();
     if (s.by_class.empty()) return;
     const at::Tensor values = b.classes.at(s.by_class).cpu();
     const auto names = b.class_names.find(s.by_class);
