@@ -29,6 +29,10 @@ const char* kUsage =
     "  nodes CHECKPOINT [--system S | --task FILE] [--roles R,...] [--n N] [--seed N] [--threshold X]\n"
     "          [--out F.json]\n"
     "                                               node ablation map: what each head breaks\n"
+    "  attribute CHECKPOINT [--system S | --task FILE] [--metric M] [--ablation A] [--counterfactual C]\n"
+    "          [--method eap-ig|atp] [--ig-steps K] [--n N] [--seed N] [--threshold F]\n"
+    "          [--out-claim FILE.json] [--report-dir D]\n"
+    "                                               rank nodes (AtP, EAP-IG), faithfulness curve, write a circuit claim\n"
     "  verify CLAIMS.json... [--checkpoint F]... [--checkpoints LIST|DIR] [--config CFG]\n"
     "          [--threads N] [--seed N] [--only ID] [--report-dir D] [--junit FILE]\n"
     "          [--device cpu|cuda] [--family-alpha A] [--verbose|--quiet]\n"
@@ -53,6 +57,7 @@ int main(int argc, char** argv) {
       {"train", circuitcheck::train_command},
       {"eval", circuitcheck::eval_command},
       {"nodes", circuitcheck::nodes_command},
+      {"attribute", circuitcheck::attribute_command},
       {"verify", circuitcheck::verify_command},
       {"list", circuitcheck::list_command},
       {"merge", circuitcheck::merge_command},

@@ -4,6 +4,8 @@
 #include "circuits/formats/error.h"
 #include "circuits/formats/text_file.h"
 #include "circuits/claims/node_map.h"
+#include "circuits/claims/claim.h"
+#include "circuits/discovery/attribution_report.h"
 #include "circuits/tasks/task_spec.h"
 #include "circuits/reports/report.h"
 #include "circuits/model/runtime.h"
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -233,6 +236,107 @@ int nodes_command(int argc, char** argv) {
     std::cout << "\n";
   }
   if (auto out = args.get("--out")) write_text_atomically(*out, map.to_json().dump(2) + "\n", "nodes --out");
+  return 0;
+}
+
+int attribute_command(int argc, char** argv) {
+  Args args = parse_args(argc, argv, 2, "attribute",
+                         {"--system", "--task", "--config", "--metric", "--ablation", "--counterfactual", "--method",
+                          "--ig-steps", "--n", "--seed", "--threshold", "--id", "--out-claim", "--report-dir",
+                          "--threads"});
+  expect_positionals(args, 1, 1,
+                     "circuitcheck attribute CHECKPOINT [--system S | --task FILE] [--metric M] [--ablation A] "
+                     "[--counterfactual C] [--method eap-ig|atp] [--ig-steps K] [--n N] [--seed N] [--threshold F] "
+                     "[--id ID] [--out-claim FILE.json] [--report-dir D]");
+  const auto started = std::chrono::steady_clock::now();
+  set_threads(args.get_int("--threads", 2, 1, 1024));
+  Attribution a;
+  const std::string method = args.get_or("--method", "eap-ig");
+  check(method == "eap-ig" || method == "atp", "--method", "unknown method " + quote(method) + " (valid: eap-ig, atp)");
+  a.method = method == "atp" ? AttributionMethod::kAtp : AttributionMethod::kEapIg;
+  a.ig_steps = args.get_int("--ig-steps", 5, 1, 100);
+  a.threshold = args.get_open_interval("--threshold", 0.0, 1.0).value_or(0.9);
+  const std::string metric = args.get_or("--metric", "logit_diff");
+  check(metric == "logit_diff" || metric == "target_log_prob", "--metric",
+        "unknown metric " + quote(metric) + " (valid: logit_diff, target_log_prob; accuracy has no gradient)");
+  const std::string ablation = args.get_or("--ablation", args.has("--counterfactual") ? "counterfactual" : "mean");
+  check(ablation == "zero" || ablation == "mean" || ablation == "resample" || ablation == "counterfactual",
+        "--ablation", "unknown ablation " + quote(ablation) + " (valid: zero, mean, resample, counterfactual)");
+  check((ablation == "counterfactual") == args.has("--counterfactual"), "--counterfactual",
+        "counterfactual ablation and --counterfactual ROLE|input:NAME go together");
+
+  Checkpoint ck = load_checkpoint(args.positional[0], args.get("--config"));
+  const std::shared_ptr<const Task> loaded = checkpoint_task(args, ck, "attribute");
+  const Task& task = *loaded;
+  const Scale scale = scale_for(task, ck.model.config);
+  check_fits(task, scale, ck.model.config, "attribute: " + ck.path);
+  int64_t n = args.get_int("--n", 1000, 1, 1 << 24);
+  if (task.dataset_rows) n = std::min(n, *task.domain_size);
+
+  // The claim file it writes, first with a placeholder node: parsed as verify
+  // parses it, so that its defaults and errors are verify's.
+  const std::string out = args.get_or("--out-claim", "discovered.json");
+  const std::filesystem::path root = std::filesystem::absolute(out).parent_path().parent_path();
+  const auto relative = [&](const std::string& path) {
+    return std::filesystem::absolute(path).lexically_normal().lexically_relative(root.lexically_normal()).string();
+  };
+  nlohmann::json claim = {{"id", args.get_or("--id", "discovered_circuit")},
+                          {"hypothesis", "(chosen by attribute)"},
+                          {"kind", "circuit"},
+                          {"ablation", ablation},
+                          {"metric", metric},
+                          {"nodes", {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}}},
+                          {"domain", {{"sample", n}, {"seed", args.get_int("--seed", 0, 0, 1 << 30)}}},
+                          {"completeness", {{"subsets", 5}, {"seed", 0}}},
+                          {"pass", {{"faithfulness_at_least", a.threshold}}},
+                          {"controls", {"random_init"}}};
+  if (auto c = args.get("--counterfactual"))
+    claim["counterfactual"] = c->rfind("input:", 0) == 0 ? nlohmann::json{{"input", c->substr(6)}} : nlohmann::json(*c);
+  nlohmann::json document = {{"schema", kClaimSchema}, {"checkpoint", relative(ck.path)}, {"claims", {claim}}};
+  const auto task_file = args.get("--task");
+  if (task_file && std::filesystem::exists(*task_file)) document["task"] = relative(*task_file);
+  else document["system"] = task.name;
+  const std::vector<Claim> parsed = parse_claims(parse_claim_file(document, out), task, ck.model.config);
+  if (args.has("--out-claim")) check_replaceable(out, "attribute --out-claim");
+
+  const VisitRuns no_shared_runs = [](const Domain&, const std::vector<HookPoint>&, const RunVisitor&,
+                                      const std::function<bool()>&) {
+    throw InternalError("attribute: a circuit claim runs no shared passes");
+  };
+  const RunContext context{task, ck.model, scale, no_shared_runs, false};
+  const CircuitAblation ablated = circuit_ablation(context, parsed[0]);
+  a.checkpoint = ck.path;
+  a.task = document.contains("task") ? document["task"].get<std::string>() : task.name;
+  a.claim = claim;
+  a.examples = n;
+  a.nodes = attribution_nodes(ck.model.config, task.sample(1, 0, scale).tokens.size(1));
+  const CircuitMeasure measure(context, parsed[0], ablated, a.nodes, "attribute: " + ck.path);
+  a.whole = measure.whole();
+  a.empty = measure.empty();
+  attribute(context, parsed[0], ablated, a.ig_steps, a.nodes);
+  const std::vector<int64_t> atp_order = ranking(a.nodes, AttributionMethod::kAtp);
+  const std::vector<int64_t> ig_order = ranking(a.nodes, AttributionMethod::kEapIg);
+  a.atp_curve = measure.curve(atp_order);
+  a.eap_ig_curve = measure.curve(ig_order);
+  a.atp_areas = curve_areas(a.atp_curve, static_cast<int64_t>(a.nodes.size()));
+  a.eap_ig_areas = curve_areas(a.eap_ig_curve, static_cast<int64_t>(a.nodes.size()));
+  a.chosen = measure.smallest(a.method == AttributionMethod::kAtp ? atp_order : ig_order, a.curve(a.method), a.threshold);
+  a.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  document["claims"] = {discovered_claim(a)};
+  parse_claims(parse_claim_file(document, out), task, ck.model.config);  // what it writes, verify reads
+  std::cout << attribution_text(a);
+  if (auto dir = args.get("--report-dir")) {
+    std::filesystem::create_directories(*dir);
+    write_text_atomically(*dir + "/attribution.json", attribution_json(a).dump(2) + "\n", "attribute --report-dir");
+    write_text_atomically(*dir + "/attribution.html", attribution_html(a), "attribute --report-dir");
+  }
+  if (args.has("--out-claim")) {
+    if (std::filesystem::absolute(out).has_parent_path())
+      std::filesystem::create_directories(std::filesystem::absolute(out).parent_path());
+    write_text_atomically(out, document.dump(2) + "\n", "attribute --out-claim");
+    std::cout << "wrote " << out << ": circuitcheck verify " << out << "\n";
+  }
   return 0;
 }
 

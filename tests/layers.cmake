@@ -5,7 +5,7 @@
 # files directly in tests/ (main() and helpers every test binary links) may
 # include up to the model layer and may be included from any layer.
 # Prints one line per upward include and fails if there is any.
-set(layers formats model tasks training claims reports harness)
+set(layers formats model tasks training claims reports discovery harness)
 
 function(layer_of path out)  # path relative to ROOT; out: its rank in layers, -1 if none
   set(layer "")

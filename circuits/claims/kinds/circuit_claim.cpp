@@ -47,47 +47,6 @@ std::string subset_name(const std::vector<int64_t>& subset) {
   return "{" + s + "}";
 }
 
-// One run of the circuit claim: the nodes it keeps (every other component
-// ablated: complement in ablate.h, over each batch's length), or the sites it
-// ablates (N: none; N \ S: S's nodes).
-struct Configuration {
-  bool keeps = false;
-  std::vector<AblationSite> sites;
-};
-
-// Each configuration's per-example metric [examples] (double): its sites
-// ablated with `values` (mean, resample) or, for counterfactual patching,
-// with the counterfactual run's `hooks`; one forward pass per slice and
-// configuration.
-std::vector<at::Tensor> measure(const RunContext& context, const Claim& claim,
-                                const std::vector<Configuration>& configurations,
-                                const std::map<HookPoint, at::Tensor>& values, const std::vector<HookPoint>& hooks) {
-  const CircuitSpec& c = std::get<CircuitSpec>(claim.spec);
-  const std::set<int> by_neuron = neuron_layers(c.nodes);
-  std::vector<std::vector<at::Tensor>> parts(configurations.size());
-  for_each_slice(context.task, claim.domain, context.scale, kVerifyBatch, [&](const Batch& b) {
-    std::map<HookPoint, at::Tensor> patched;
-    if (c.ablation == InterventionKind::kPatch) {
-      RunOptions source;
-      source.cache = hooks;
-      source.logits = false;
-      patched = run(context.model, counterfactual_tokens(c.counterfactual, b), source).cache;
-    }
-    RunOptions options;
-    for (std::size_t i = 0; i < configurations.size(); ++i) {
-      const Configuration& k = configurations[i];
-      const std::vector<AblationSite> ablated =
-          k.keeps ? complement(k.sites, context.model.config, by_neuron, b.tokens.size(1), claim.pointer) : k.sites;
-      options.interventions = ablation_interventions(
-          c.ablation, ablated, c.ablation == InterventionKind::kPatch ? patched : values, c.reference.seed);
-      parts[i].push_back(circuit_metric(c.metric, run(context.model, b.tokens, options).logits, b.targets, 0));
-    }
-  });
-  std::vector<at::Tensor> out;
-  for (const auto& p : parts) out.push_back(at::cat(p));
-  return out;
-}
-
 }  // namespace
 
 const char* to_string(CircuitMetric metric) {
@@ -130,6 +89,45 @@ std::vector<std::vector<int64_t>> circuit_subsets(int64_t n, int64_t k, uint64_t
       if (gen() >> 63) s.push_back(i);
     if (!s.empty() && seen.insert(s).second) out.push_back(s);
   }
+  return out;
+}
+
+std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim& claim, const CircuitAblation& ablation,
+                                         const std::vector<CircuitConfiguration>& configurations) {
+  const CircuitSpec& c = std::get<CircuitSpec>(claim.spec);
+  const std::set<int> by_neuron = neuron_layers(c.nodes);
+  std::vector<std::vector<at::Tensor>> parts(configurations.size());
+  for_each_slice(context.task, claim.domain, context.scale, kVerifyBatch, [&](const Batch& b) {
+    std::map<HookPoint, at::Tensor> patched;
+    if (c.ablation == InterventionKind::kPatch) {
+      RunOptions source;
+      source.cache = ablation.hooks;
+      source.logits = false;
+      patched = run(context.model, counterfactual_tokens(c.counterfactual, b), source).cache;
+    }
+    RunOptions options;
+    for (std::size_t i = 0; i < configurations.size(); ++i) {
+      const CircuitConfiguration& k = configurations[i];
+      const std::vector<AblationSite> ablated =
+          k.keeps ? complement(k.sites, context.model.config, by_neuron, b.tokens.size(1), claim.pointer) : k.sites;
+      options.interventions = ablation_interventions(
+          c.ablation, ablated, c.ablation == InterventionKind::kPatch ? patched : ablation.values, c.reference.seed);
+      parts[i].push_back(circuit_metric(c.metric, run(context.model, b.tokens, options).logits, b.targets, 0));
+    }
+  });
+  std::vector<at::Tensor> out;
+  for (const auto& p : parts) out.push_back(at::cat(p));
+  return out;
+}
+
+CircuitAblation circuit_ablation(const RunContext& context, const Claim& claim) {
+  const CircuitSpec& c = std::get<CircuitSpec>(claim.spec);
+  const Config& config = context.model.config;
+  CircuitAblation out;
+  for (const AblationSite& site : complement({}, config, neuron_layers(c.nodes), config.n_ctx, claim.pointer))
+    if (std::find(out.hooks.begin(), out.hooks.end(), site.hook) == out.hooks.end()) out.hooks.push_back(site.hook);
+  if (c.ablation != InterventionKind::kPatch)
+    out.values = ablation_values(context.task, c.ablation, out.hooks, c.reference, context.model, context.scale);
   return out;
 }
 
@@ -193,16 +191,10 @@ void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& co
 
 void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   const CircuitSpec& c = std::get<CircuitSpec>(claim.spec);
-  const Config& config = context.model.config;
-  std::vector<HookPoint> hooks;  // every component's hook: what ablation reads
-  for (const AblationSite& site : complement({}, config, neuron_layers(c.nodes), config.n_ctx, claim.pointer))
-    if (std::find(hooks.begin(), hooks.end(), site.hook) == hooks.end()) hooks.push_back(site.hook);
-  const auto values = c.ablation == InterventionKind::kPatch
-                          ? std::map<HookPoint, at::Tensor>{}
-                          : ablation_values(context.task, c.ablation, hooks, c.reference, context.model, context.scale);
+  const CircuitAblation ablation = circuit_ablation(context, claim);
 
   // N and ∅ first: without a gap between them nothing else is defined.
-  const std::vector<at::Tensor> ends = measure(context, claim, {{false, {}}, {true, {}}}, values, hooks);
+  const std::vector<at::Tensor> ends = measure_circuits(context, claim, ablation, {{false, {}}, {true, {}}});
   const at::Tensor& whole = ends[0];
   const at::Tensor& empty = ends[1];
   const at::Tensor gap = whole - empty;
@@ -245,7 +237,7 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   // C, then C \ {v} for each node v, then C \ S and N \ S for each subset S.
   const int64_t n = static_cast<int64_t>(c.nodes.size());
   const std::vector<std::vector<int64_t>> subsets = circuit_subsets(n, c.subsets, c.subset_seed);
-  std::vector<Configuration> runs = {{true, c.nodes}};
+  std::vector<CircuitConfiguration> runs = {{true, c.nodes}};
   for (int64_t v = 0; v < n; ++v) runs.push_back({true, without(c.nodes, {v})});
   for (const std::vector<int64_t>& s : subsets) {
     runs.push_back({true, without(c.nodes, s)});
@@ -255,7 +247,7 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   const bool stop = !defined && context.control;
   if (stop) out.stopped = "stopped after the whole model and the empty circuit: " + no_gap;
   const std::vector<at::Tensor> m =
-      stop ? std::vector<at::Tensor>(runs.size(), empty) : measure(context, claim, runs, values, hooks);
+      stop ? std::vector<at::Tensor>(runs.size(), empty) : measure_circuits(context, claim, ablation, runs);
   if (!stop)
     out.checks.push_back(
         value_check("metric circuit", metric + " of the circuit:", m[0].mean().item<double>(), Rule::kNone, 0.0));

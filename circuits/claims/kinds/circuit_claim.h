@@ -36,6 +36,7 @@
 #include "circuits/claims/patching.h"
 
 #include <cstdint>
+#include <map>
 #include <vector>
 
 namespace circuitcheck {
@@ -68,6 +69,34 @@ struct CircuitSpec {
 // 2^n - 1 <= k, else k distinct ones (each node in with probability 1/2)
 // drawn from std::mt19937_64 seeded with `seed`. Each is its nodes' indices, ascending.
 std::vector<std::vector<int64_t>> circuit_subsets(int64_t n, int64_t k, uint64_t seed);
+
+// One run of a circuit claim: the nodes it keeps (every other component
+// ablated: complement in ablate.h, over each batch's length), or the sites it
+// ablates (the whole model N: none; N \ S: S's nodes).
+struct CircuitConfiguration {
+  bool keeps = false;
+  std::vector<AblationSite> sites;
+};
+
+// What the runs of a circuit claim share: every component's hook (what
+// ablation replaces) and, for mean and resample ablation, their reference
+// values (ablation_values; none for zero and counterfactual ablation).
+struct CircuitAblation {
+  std::vector<HookPoint> hooks;
+  std::map<HookPoint, at::Tensor> values;
+};
+
+// The ablation of circuit claim `claim` on the context's model: one forward
+// pass over its reference sample (mean, resample).
+CircuitAblation circuit_ablation(const RunContext& context, const Claim& claim);
+
+// Each configuration's per-example metric over the claim's domain
+// ([examples], double, in domain order), ablated as `claim` (a circuit claim:
+// its ablation, counterfactual and metric) says; its own nodes play no part
+// beyond naming the layers whose MLP components are neurons. One forward pass
+// per slice and configuration, plus the counterfactual's per slice.
+std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim& claim, const CircuitAblation& ablation,
+                                         const std::vector<CircuitConfiguration>& configurations);
 
 void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);
 void run_circuit(const RunContext& context, const Claim& claim, Outcome& out);

@@ -1,0 +1,177 @@
+#include "circuits/discovery/attribution_report.h"
+
+#include "circuits/claims/check.h"
+#include "circuits/claims/figure.h"
+#include "circuits/model/hooks.h"
+#include "circuits/reports/html_report.h"
+#include "circuits/reports/report.h"
+
+#include <algorithm>
+#include <sstream>
+
+namespace circuitcheck {
+namespace {
+
+using nlohmann::json;
+
+const AttributionMethod kMethods[] = {AttributionMethod::kAtp, AttributionMethod::kEapIg};
+
+const CurveAreas& areas(const Attribution& a, AttributionMethod m) {
+  return m == AttributionMethod::kAtp ? a.atp_areas : a.eap_ig_areas;
+}
+
+// rank[i]: node i's place (0 = first) in `method`'s ranking.
+std::vector<int64_t> ranks(const Attribution& a, AttributionMethod method) {
+  const std::vector<int64_t> order = ranking(a.nodes, method);
+  std::vector<int64_t> rank(order.size());
+  for (std::size_t r = 0; r < order.size(); ++r) rank[static_cast<std::size_t>(order[r])] = static_cast<int64_t>(r);
+  return rank;
+}
+
+json point_json(const CurvePoint& p) {
+  return {{"percent", p.percent}, {"count", p.count}, {"f", p.f}, {"lower", p.lower}, {"upper", p.upper}};
+}
+
+json site_json(const AblationSite& site) {
+  json out = {{"hook", hook_name(site.hook)}};
+  if (!site.heads.empty()) out["heads"] = site.heads;
+  if (!site.positions.empty()) out["positions"] = site.positions;
+  return out;
+}
+
+std::string names(const std::vector<AttributionNode>& nodes) {
+  std::string s;
+  for (const AttributionNode& n : nodes) s += (s.empty() ? "" : ", ") + n.name();
+  return s;
+}
+
+std::string setting(const Attribution& a) {
+  const json& c = a.claim;
+  return c.value("metric", "logit_diff") + ", " + c.value("ablation", "mean") + " ablation, " +
+         std::to_string(a.examples) + " examples (domain " + c["domain"].dump() + ")";
+}
+
+}  // namespace
+
+std::vector<AttributionNode> chosen_nodes(const Attribution& a) {
+  const std::vector<int64_t> order = ranking(a.nodes, a.method);
+  std::vector<AttributionNode> out;
+  for (int64_t i = 0; i < a.chosen.count; ++i) out.push_back(a.nodes[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])]);
+  return out;
+}
+
+json attribution_json(const Attribution& a) {
+  const std::vector<int64_t> rank_atp = ranks(a, AttributionMethod::kAtp), rank_ig = ranks(a, AttributionMethod::kEapIg);
+  json nodes = json::array();
+  for (std::size_t i = 0; i < a.nodes.size(); ++i) {
+    const AttributionNode& n = a.nodes[i];
+    nodes.push_back({{"name", n.name()}, {"hook", hook_name(n.hook)}, {"head", n.head < 0 ? json(nullptr) : json(n.head)},
+                     {"position", n.position}, {"atp", n.atp}, {"eap_ig", n.eap_ig}, {"rank_atp", rank_atp[i]},
+                     {"rank_eap_ig", rank_ig[i]}});
+  }
+  json curves = json::object();
+  for (AttributionMethod m : kMethods) {
+    json points = json::array();
+    for (const CurvePoint& p : a.curve(m)) points.push_back(point_json(p));
+    curves[to_string(m)] = {{"points", points}, {"cpr", areas(a, m).cpr}, {"cmd", areas(a, m).cmd}};
+  }
+  json chosen = point_json(a.chosen);
+  chosen["nodes"] = json::array();
+  for (const AttributionNode& n : chosen_nodes(a)) chosen["nodes"].push_back(n.name());
+  return {{"schema", "circuitcheck.attribution/1"},
+          {"checkpoint", a.checkpoint},
+          {"task", a.task},
+          {"claim", a.claim},
+          {"method", to_string(a.method)},
+          {"ig_steps", a.ig_steps},
+          {"examples", a.examples},
+          {"metric", {{"whole", a.whole}, {"empty", a.empty}}},
+          {"nodes", nodes},
+          {"curves", curves},
+          {"threshold", a.threshold},
+          {"chosen", chosen},
+          {"seconds", a.seconds}};
+}
+
+std::string attribution_html(const Attribution& a) {
+  Figure curve;
+  curve.type = "lines";
+  curve.title = "faithfulness of the top k % of nodes";
+  curve.x_title = "% of nodes kept";
+  curve.y_title = "faithfulness f";
+  curve.reference = {a.threshold};
+  for (const CurvePoint& p : a.atp_curve) curve.x.push_back(p.percent);
+  for (AttributionMethod m : kMethods) {
+    curve.series.push_back(std::string(to_string(m)) + " (CPR " + number(areas(a, m).cpr) + ", CMD " +
+                           number(areas(a, m).cmd) + ")");
+    curve.values.emplace_back();
+    for (const CurvePoint& p : a.curve(m)) curve.values.back().push_back(p.f);
+  }
+  std::ostringstream html;
+  html << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>attribution: "
+       << escape_markup(a.checkpoint) << "</title><style>body{font-family:sans-serif;margin:2em;max-width:70em}"
+       << "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
+       << "td:first-child{text-align:left}</style></head><body>\n<h1>Attribution of " << escape_markup(a.checkpoint)
+       << "</h1>\n<p>Task " << escape_markup(a.task) << "; " << escape_markup(setting(a)) << ". Whole model "
+       << number(a.whole) << ", empty circuit " << number(a.empty) << ". EAP-IG over " << a.ig_steps
+       << " steps. Time " << number(a.seconds) << " s.</p>\n"
+       << svg_figure(curve) << "\n<h2>Chosen circuit</h2>\n<p class=\"chosen\" data-count=\"" << a.chosen.count
+       << "\">The top " << a.chosen.count << " of " << a.nodes.size() << " nodes by " << to_string(a.method)
+       << ": f = " << number(a.chosen.f) << " (95 % bounds " << number(a.chosen.lower) << " to "
+       << number(a.chosen.upper) << "; threshold " << number(a.threshold) << " on the lower bound): "
+       << escape_markup(names(chosen_nodes(a))) << ".</p>\n<h2>Curve</h2>\n<table class=\"curve\"><tr><th>% of nodes</th>"
+       << "<th>nodes</th><th>f (AtP ranking)</th><th>f (EAP-IG ranking)</th></tr>\n";
+  for (std::size_t i = 0; i < a.atp_curve.size(); ++i)
+    html << "<tr><td>" << number(a.atp_curve[i].percent) << "</td><td>" << a.atp_curve[i].count << "</td><td>"
+         << number(a.atp_curve[i].f) << "</td><td>" << number(a.eap_ig_curve[i].f) << "</td></tr>\n";
+  html << "</table>\n<h2>Nodes by rank (" << to_string(a.method) << ")</h2>\n<table class=\"nodes\"><tr><th>node</th>"
+       << "<th>AtP</th><th>EAP-IG</th></tr>\n";
+  for (int64_t i : ranking(a.nodes, a.method)) {
+    const AttributionNode& n = a.nodes[static_cast<std::size_t>(i)];
+    html << "<tr><td>" << escape_markup(n.name()) << "</td><td>" << number(n.atp) << "</td><td>" << number(n.eap_ig)
+         << "</td></tr>\n";
+  }
+  html << "</table>\n</body></html>\n";
+  return html.str();
+}
+
+std::string attribution_text(const Attribution& a) {
+  std::ostringstream out;
+  out << a.nodes.size() << " nodes; " << setting(a) << ": whole model " << number(a.whole) << ", empty circuit "
+      << number(a.empty) << "\n";
+  for (AttributionMethod m : kMethods) {
+    out << "  " << to_string(m) << ": CPR " << number(areas(a, m).cpr) << ", CMD " << number(areas(a, m).cmd)
+        << "; f at";
+    for (const CurvePoint& p : a.curve(m)) out << " " << number(p.percent) << "%:" << number(p.f);
+    out << "\n";
+  }
+  const std::vector<AttributionNode> top = chosen_nodes(a);
+  out << "chosen (" << to_string(a.method) << "): top " << a.chosen.count << " nodes, f " << number(a.chosen.f)
+      << " (lower bound " << number(a.chosen.lower) << " >= " << number(a.threshold) << "): " << names(top) << "\n";
+  return out.str();
+}
+
+json discovered_claim(const Attribution& a) {
+  json claim = a.claim;
+  claim["nodes"] = json::array();
+  for (const AblationSite& site : circuit_sites(chosen_nodes(a))) claim["nodes"].push_back(site_json(site));
+  const bool sampled = claim["domain"].contains("seed");
+  if (sampled) claim["domain"]["seed"] = claim["domain"]["seed"].get<int64_t>() + 1;
+  claim["pass"] = {{"faithfulness_at_least", a.threshold}};
+  std::ostringstream h;
+  h << "Found by circuitcheck attribute (" << to_string(a.method) << (a.method == AttributionMethod::kEapIg
+                                                                          ? ", " + std::to_string(a.ig_steps) + " steps"
+                                                                          : std::string())
+    << ") on " << a.checkpoint << ": the top " << a.chosen.count << " of " << a.nodes.size()
+    << " nodes (head or MLP outputs at one position) reproduce the model's " << a.claim.value("metric", "logit_diff")
+    << " with every other node " << a.claim.value("ablation", "mean") << "-ablated: f = " << number(a.chosen.f)
+    << " (bootstrap 95 % lower bound " << number(a.chosen.lower) << ") on " << a.examples << " examples (domain "
+    << a.claim["domain"].dump() << "). "
+    << (sampled ? "It is checked here on a fresh sample (seed + 1), since the circuit was chosen on that one."
+                : "It is checked on the same examples it was chosen on.")
+    << " Whole model " << number(a.whole) << ", empty circuit " << number(a.empty) << ".";
+  claim["hypothesis"] = h.str();
+  return claim;
+}
+
+}  // namespace circuitcheck

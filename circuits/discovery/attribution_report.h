@@ -1,0 +1,68 @@
+// What `circuitcheck attribute` found (attribution.h, faithfulness_curve.h),
+// as a JSON report (schema "circuitcheck.attribution/1"), a self-contained
+// HTML page (inline SVG, no JavaScript), a terminal summary, and the claim
+// it writes: the smallest circuit of its ranking whose faithfulness clears
+// the threshold, as a circuit claim to verify on a fresh sample.
+#pragma once
+
+#include "circuits/discovery/attribution.h"
+#include "circuits/discovery/faithfulness_curve.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace circuitcheck {
+
+struct Attribution {
+  std::string checkpoint;  // as given on the command line
+  std::string task;        // the built-in system, or the task file
+  nlohmann::json claim;    // the circuit claim measured with (its ablation, metric and domain; nodes not yet chosen)
+  AttributionMethod method = AttributionMethod::kEapIg;  // the ranking the circuit is chosen from
+  int64_t ig_steps = 5;
+  int64_t examples = 0;  // the domain's
+  std::vector<AttributionNode> nodes;
+  double whole = 0.0;  // m(N), mean per example
+  double empty = 0.0;  // m(empty)
+  std::vector<CurvePoint> atp_curve, eap_ig_curve;
+  CurveAreas atp_areas, eap_ig_areas;
+  double threshold = 0.9;  // on f's bootstrap lower bound
+  CurvePoint chosen;       // the smallest circuit of `method`'s ranking that clears it
+  double seconds = 0.0;    // wall time
+
+  const std::vector<CurvePoint>& curve(AttributionMethod m) const {
+    return m == AttributionMethod::kAtp ? atp_curve : eap_ig_curve;
+  }
+};
+
+// The chosen circuit's nodes: the top `chosen.count` of `method`'s ranking.
+std::vector<AttributionNode> chosen_nodes(const Attribution& a);
+
+// {"schema": "circuitcheck.attribution/1", "checkpoint", "task", "claim",
+//  "method", "ig_steps", "examples", "metric": {"whole", "empty"},
+//  "nodes": [{"name", "hook", "head" (null for an MLP), "position", "atp",
+//             "eap_ig", "rank_atp", "rank_eap_ig"}] (in node order),
+//  "curves": {"atp"|"eap-ig": {"points": [{"percent", "count", "f", "lower",
+//             "upper"}], "cpr", "cmd"}},
+//  "threshold", "chosen": {"count", "f", "lower", "upper", "nodes": [names]},
+//  "seconds"}.
+nlohmann::json attribution_json(const Attribution& a);
+
+// The page: the measured setting, both curves as one "lines" figure (f
+// against the % of nodes, the threshold as a reference line) with CPR and
+// CMD, the chosen circuit, and a table of the nodes by rank.
+std::string attribution_html(const Attribution& a);
+
+// A few lines for the terminal: the gap, each method's CPR and CMD, the
+// chosen circuit, and the top nodes.
+std::string attribution_text(const Attribution& a);
+
+// The claim object to write: a.claim with the chosen circuit's sites
+// (circuit_sites) as its nodes, a hypothesis with what was measured, its
+// domain's seed moved to seed + 1 (a fresh sample: the circuit was chosen on
+// the old one) and "faithfulness_at_least" the threshold.
+nlohmann::json discovered_claim(const Attribution& a);
+
+}  // namespace circuitcheck

@@ -1,0 +1,90 @@
+#include "circuits/discovery/faithfulness_curve.h"
+
+#include "circuits/claims/bootstrap.h"
+#include "circuits/claims/patching.h"
+#include "circuits/formats/error.h"
+
+#include <cmath>
+
+namespace circuitcheck {
+
+int64_t nodes_at_percent(double percent, int64_t n) {
+  const double count = std::ceil(percent / 100.0 * static_cast<double>(n) - 1e-9);
+  return std::max<int64_t>(0, std::min<int64_t>(n, static_cast<int64_t>(count)));
+}
+
+CurveAreas curve_areas(const std::vector<CurvePoint>& points, int64_t n) {
+  CurveAreas out;
+  for (std::size_t i = 0; i + 1 < points.size(); ++i) {
+    const double width = static_cast<double>(points[i + 1].count - points[i].count) / static_cast<double>(n);
+    out.cpr += width * (points[i].f + points[i + 1].f) / 2.0;
+    out.cmd += width * (std::fabs(1.0 - points[i].f) + std::fabs(1.0 - points[i + 1].f)) / 2.0;
+  }
+  return out;
+}
+
+CircuitMeasure::CircuitMeasure(const RunContext& context, const Claim& claim, const CircuitAblation& ablation,
+                               const std::vector<AttributionNode>& nodes, const std::string& where)
+    : context_(context), claim_(claim), ablation_(ablation), nodes_(nodes) {
+  const std::vector<at::Tensor> ends = measure_circuits(context, claim, ablation, {{false, {}}, {true, {}}});
+  whole_ = ends[0];
+  empty_ = ends[1];
+  check(has_gap(whole_ - empty_, claim.domain.exhaustive, claim.domain.seed), where,
+        "the whole model's metric (" + std::to_string(whole()) + ") is not above the empty circuit's (" +
+            std::to_string(empty()) + ") on the bootstrap lower bound of the difference: there is no behaviour "
+            "for a circuit to reproduce");
+}
+
+double CircuitMeasure::whole() const { return whole_.mean().item<double>(); }
+double CircuitMeasure::empty() const { return empty_.mean().item<double>(); }
+
+std::vector<CurvePoint> CircuitMeasure::points(const std::vector<int64_t>& order,
+                                               const std::vector<int64_t>& counts) const {
+  std::vector<CircuitConfiguration> runs;
+  for (int64_t count : counts) {
+    std::vector<AttributionNode> kept;
+    for (int64_t i = 0; i < count; ++i) kept.push_back(nodes_[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])]);
+    runs.push_back({true, circuit_sites(kept)});
+  }
+  const std::vector<at::Tensor> m = measure_circuits(context_, claim_, ablation_, runs);
+  const at::Tensor gap = whole_ - empty_;
+  const double n = static_cast<double>(nodes_.size());
+  std::vector<CurvePoint> out;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    const at::Tensor numerator = m[i] - empty_;
+    const Bootstrap b = ratio_bootstrap(numerator, gap, claim_.domain.seed);
+    out.push_back({100.0 * static_cast<double>(counts[i]) / n, counts[i],
+                   numerator.sum().item<double>() / gap.sum().item<double>(), b.lower, b.upper});
+  }
+  return out;
+}
+
+std::vector<CurvePoint> CircuitMeasure::curve(const std::vector<int64_t>& order) const {
+  std::vector<int64_t> counts;
+  for (double percent : kCurvePercents) counts.push_back(nodes_at_percent(percent, static_cast<int64_t>(nodes_.size())));
+  std::vector<CurvePoint> out = points(order, counts);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i].percent = kCurvePercents[i];
+  return out;
+}
+
+CurvePoint CircuitMeasure::smallest(const std::vector<int64_t>& order, const std::vector<CurvePoint>& curve,
+                                    double threshold) const {
+  int64_t below = 0;  // the largest count known not to clear the threshold
+  CurvePoint found = curve.back();
+  for (const CurvePoint& p : curve) {
+    if (p.lower >= threshold) {
+      found = p;
+      break;
+    }
+    below = std::max(below, p.count);
+  }
+  while (found.count - below > 1) {
+    const int64_t middle = below + (found.count - below) / 2;
+    const CurvePoint p = points(order, {middle}).front();
+    if (p.lower >= threshold) found = p;
+    else below = middle;
+  }
+  return found;
+}
+
+}  // namespace circuitcheck

@@ -1,0 +1,226 @@
+// Discovery (attribution.h, faithfulness_curve.h, attribution_report.h):
+// node lists, MIB's areas, known answers on a planted circuit, AtP against
+// finite differences (no autograd) on the shipped S2 model, and the claim it
+// writes verified on a fresh sample, failing on its control.
+#include "circuits/claims/verify.h"
+#include "circuits/discovery/attribution.h"
+#include "circuits/discovery/attribution_report.h"
+#include "circuits/discovery/faithfulness_curve.h"
+#include "circuits/model/checkpoint.h"
+#include "circuits/tasks/task_spec.h"
+#include "tests/claims/claim_test_util.h"
+#include "tests/claims/previous_token.h"
+#include "tests/test_util.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace circuitcheck {
+namespace {
+
+using nlohmann::json;
+
+const VisitRuns kNoSharedRuns = [](const Domain&, const std::vector<HookPoint>&, const RunVisitor&,
+                                   const std::function<bool()>&) { FAIL() << "a circuit claim runs no shared passes"; };
+
+json circuit_claim(const json& domain, const std::string& ablation = "mean") {
+  return {{"id", "found"},       {"hypothesis", "h"},
+          {"kind", "circuit"},   {"ablation", ablation},
+          {"metric", "logit_diff"}, {"nodes", {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}}},
+          {"domain", domain},    {"pass", {{"faithfulness_at_least", 0.9}}},
+          {"controls", {"random_init"}}};
+}
+
+Claim parsed(const json& document, const Task& task, const Config& config) {
+  return parse_claims(parse_claim_file(document, "discovered/claims.json"), task, config).at(0);
+}
+
+TEST(AttributionNodes, EveryHeadAndMlpAtEveryPosition) {
+  struct Case {
+    Config config;
+    int64_t length;
+    std::vector<std::string> first, last;  // the first and last two names
+    std::size_t size;
+  };
+  Config mlp = previous_token_config(2);
+  mlp.attn_only = false;
+  mlp.n_layers = 2;
+  const std::vector<Case> cases = {
+      {previous_token_config(2), 6, {"L0H0@0", "L0H0@1"}, {"L0H1@4", "L0H1@5"}, 12},
+      {previous_token_config(1), 3, {"L0H0@0", "L0H0@1"}, {"L0H0@1", "L0H0@2"}, 3},
+      {mlp, 2, {"L0H0@0", "L0H0@1"}, {"MLP1@0", "MLP1@1"}, 2 * (2 * 2 + 2)},
+  };
+  for (const Case& c : cases) {
+    const std::vector<AttributionNode> nodes = attribution_nodes(c.config, c.length);
+    ASSERT_EQ(nodes.size(), c.size);
+    EXPECT_EQ(nodes[0].name(), c.first[0]);
+    EXPECT_EQ(nodes[1].name(), c.first[1]);
+    EXPECT_EQ(nodes[c.size - 2].name(), c.last[0]);
+    EXPECT_EQ(nodes[c.size - 1].name(), c.last[1]);
+  }
+}
+
+TEST(FaithfulnessCurve, NodesAtPercentRoundUp) {
+  const std::vector<std::tuple<double, int64_t, int64_t>> cases = {
+      {0.1, 22, 1}, {2, 22, 1}, {5, 22, 2}, {20, 22, 5}, {50, 22, 11}, {100, 22, 22}, {0, 22, 0}, {10, 1000, 100}};
+  for (const auto& [percent, n, count] : cases) EXPECT_EQ(nodes_at_percent(percent, n), count) << percent << " of " << n;
+}
+
+TEST(FaithfulnessCurve, AreasAreMibTrapezoids) {
+  const auto point = [](int64_t count, double f) { return CurvePoint{0.0, count, f, f, f}; };
+  struct Case {
+    std::vector<CurvePoint> points;
+    int64_t n;
+    double cpr, cmd;
+  };
+  const std::vector<Case> cases = {
+      {{point(0, 1.0), point(10, 1.0)}, 10, 1.0, 0.0},                      // faithful from the start
+      {{point(0, 0.0), point(10, 1.0)}, 10, 0.5, 0.5},                      // a straight line
+      {{point(1, 0.0), point(5, 1.0), point(10, 1.0)}, 10, 0.2 + 0.5, 0.2},  // x from the first point, not 0
+      {{point(0, 1.5), point(4, 1.5), point(8, 1.0)}, 8, 0.75 + 0.625, 0.25 + 0.125},  // |1 - f| above 1 too
+  };
+  for (const Case& c : cases) {
+    const CurveAreas a = curve_areas(c.points, c.n);
+    EXPECT_NEAR(a.cpr, c.cpr, 1e-12);
+    EXPECT_NEAR(a.cmd, c.cmd, 1e-12);
+  }
+}
+
+// The planted previous-token head (previous_token.h) beside a head that
+// writes nothing, on the exhaustive domain: the mechanism's head at the
+// scored positions 1-5 ranks first under both methods, every other node
+// scores exactly 0 (the useless head has W_O = 0; position 0 is not scored),
+// and the smallest faithful circuit is exactly those five nodes (f = 1).
+TEST(PlantedAttribution, TheMechanismRanksFirstAndIsTheCircuitFound) {
+  const Task task = previous_token_task();
+  const HookedTransformer model = previous_token_model(10.0f, 1, 2);
+  const json document =
+      testing_util::system_claim_file("previous_token", json::array({circuit_claim({{"exhaustive", true}})}));
+  const Claim claim = parsed(document, task, model.config);
+  const RunContext context{task, model, Scale::kCpu, kNoSharedRuns, false};
+  const CircuitAblation ablation = circuit_ablation(context, claim);
+  std::vector<AttributionNode> nodes = attribution_nodes(model.config, kCtx);
+  attribute(context, claim, ablation, 5, nodes);
+  for (AttributionMethod method : {AttributionMethod::kAtp, AttributionMethod::kEapIg}) {
+    const std::vector<int64_t> order = ranking(nodes, method);
+    for (int64_t r = 0; r < 5; ++r) {
+      const AttributionNode& top = nodes[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])];
+      EXPECT_EQ(top.head, 0) << to_string(method) << " rank " << r << ": " << top.name();
+      EXPECT_GE(top.position, 1);
+      EXPECT_LT(top.score(method), 0.0) << top.name() << ": ablating the mechanism lowers the logit difference";
+    }
+    for (std::size_t r = 5; r < nodes.size(); ++r)
+      EXPECT_EQ(nodes[static_cast<std::size_t>(order[r])].score(method), 0.0) << nodes[static_cast<std::size_t>(order[r])].name();
+  }
+  const CircuitMeasure measure(context, claim, ablation, nodes, "test");
+  const std::vector<int64_t> order = ranking(nodes, AttributionMethod::kEapIg);
+  const std::vector<CurvePoint> curve = measure.curve(order);
+  ASSERT_EQ(curve.size(), std::size(kCurvePercents));
+  EXPECT_NEAR(curve.back().f, 1.0, 1e-9);
+  EXPECT_EQ(curve.back().count, 12);
+  const CurvePoint chosen = measure.smallest(order, curve, 0.9);
+  EXPECT_EQ(chosen.count, 5);
+  EXPECT_NEAR(chosen.f, 1.0, 1e-6);
+  std::vector<AttributionNode> kept;
+  for (int64_t i = 0; i < chosen.count; ++i) kept.push_back(nodes[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])]);
+  const std::vector<AblationSite> sites = circuit_sites(kept);
+  ASSERT_EQ(sites.size(), 1u);
+  EXPECT_EQ(site_name(sites[0]), "blocks.0.attn.hook_z heads [0] positions [1, 2, 3, 4, 5]");
+  // With no head writing anything (W_O = 0) there is nothing to attribute.
+  HookedTransformer absent = previous_token_model(10.0f, 1, 2);
+  absent.params["blocks.0.attn.W_O"].zero_();
+  const RunContext none{task, absent, Scale::kCpu, kNoSharedRuns, false};
+  const CircuitAblation none_ablation = circuit_ablation(none, claim);
+  EXPECT_THROW(CircuitMeasure(none, claim, none_ablation, nodes, "test"), InputError);
+}
+
+// On the shipped S2 model (LayerNorm, two layers): AtP is the directional
+// derivative of the metric towards each node's ablation, so it matches a
+// finite difference that never calls autograd,
+//   (m(a + eps (a' - a)) - m(a)) / eps   (eps = 1e-2, one node moved),
+// and EAP-IG with one step is AtP.
+TEST(ShippedAttribution, AtpIsTheFiniteDifferenceAndOneStepEapIgIsAtp) {
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  const std::shared_ptr<const Task> task = load_task("array_index");
+  const json document =
+      testing_util::system_claim_file("array_index", json::array({circuit_claim({{"sample", 256}, {"seed", 7}})}));
+  const Claim claim = parsed(document, *task, ck.model.config);
+  const RunContext context{*task, ck.model, Scale::kCpu, kNoSharedRuns, false};
+  const CircuitAblation ablation = circuit_ablation(context, claim);
+  const int64_t length = task->sample(1, 0, Scale::kCpu).tokens.size(1);
+  std::vector<AttributionNode> nodes = attribution_nodes(ck.model.config, length);
+  std::vector<AttributionNode> one_step = nodes;
+  attribute(context, claim, ablation, 1, one_step);
+  attribute(context, claim, ablation, 5, nodes);
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    EXPECT_DOUBLE_EQ(one_step[i].eap_ig, one_step[i].atp) << nodes[i].name();
+    EXPECT_DOUBLE_EQ(one_step[i].atp, nodes[i].atp) << nodes[i].name();
+  }
+  const Batch b = task->sample(256, 7, Scale::kCpu);
+  const HookPoint z0{HookType::kZ, 0}, z1{HookType::kZ, 1};
+  RunOptions cached;
+  cached.cache = {z0, z1};
+  const ActivationCache clean = run(ck.model, b.tokens, cached).cache;
+  const CircuitSpec& spec = std::get<CircuitSpec>(claim.spec);
+  const double m0 = circuit_metric(spec.metric, run(ck.model, b.tokens).logits, b.targets, 0).mean().item<double>();
+  const std::vector<int64_t> order = ranking(nodes, AttributionMethod::kAtp);
+  for (int64_t r = 0; r < 4; ++r) {
+    const AttributionNode& node = nodes[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])];
+    const double eps = 1e-2;
+    Intervention nudge;
+    nudge.hook = node.hook;
+    nudge.kind = InterventionKind::kAdd;
+    nudge.value = eps * (ablation.values.at(node.hook).mean(0, true) - clean.at(node.hook));
+    nudge.heads = {node.head};
+    nudge.positions = {node.position};
+    RunOptions nudged;
+    nudged.interventions = {nudge};
+    const double m = circuit_metric(spec.metric, run(ck.model, b.tokens, nudged).logits, b.targets, 0).mean().item<double>();
+    const double difference = (m - m0) / eps;
+    EXPECT_NEAR(node.atp, difference, 0.02 * std::fabs(difference) + 0.05) << node.name();
+    EXPECT_GT(std::fabs(node.atp), 1.0) << node.name() << ": a top node moves the logit difference";
+  }
+}
+
+// The whole path on the shipped S2 model: the claim discovery writes (the
+// smallest faithful circuit of the EAP-IG ranking on seed 0's sample) passes
+// verify on a fresh sample (seed 1), and random init, its control, fails it.
+TEST(ShippedAttribution, TheWrittenClaimPassesOnAFreshSampleAndFailsAtRandomInit) {
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  const std::shared_ptr<const Task> task = load_task("array_index");
+  json document =
+      testing_util::system_claim_file("array_index", json::array({circuit_claim({{"sample", 500}, {"seed", 0}})}));
+  const Claim claim = parsed(document, *task, ck.model.config);
+  const RunContext context{*task, ck.model, Scale::kCpu, kNoSharedRuns, false};
+  const CircuitAblation ablation = circuit_ablation(context, claim);
+  Attribution a;
+  a.claim = document["claims"][0];
+  a.examples = 500;
+  a.nodes = attribution_nodes(ck.model.config, task->sample(1, 0, Scale::kCpu).tokens.size(1));
+  attribute(context, claim, ablation, 5, a.nodes);
+  const CircuitMeasure measure(context, claim, ablation, a.nodes, "test");
+  a.atp_curve = measure.curve(ranking(a.nodes, AttributionMethod::kAtp));
+  a.eap_ig_curve = measure.curve(ranking(a.nodes, AttributionMethod::kEapIg));
+  a.chosen = measure.smallest(ranking(a.nodes, a.method), a.eap_ig_curve, a.threshold);
+  EXPECT_GE(a.chosen.lower, 0.9);
+  EXPECT_LT(a.chosen.count, static_cast<int64_t>(a.nodes.size()) / 2) << "a circuit, not the model";
+  const json written = discovered_claim(a);
+  EXPECT_EQ(written["domain"]["seed"], 1);
+  EXPECT_EQ(written["pass"], (json{{"faithfulness_at_least", 0.9}}));
+  document["claims"] = {written};
+  const Claim fresh = parsed(document, *task, ck.model.config);
+  ControlCache controls{&ck.model};
+  const ClaimResult result = verify_claim(*task, fresh, ck.model, controls);
+  EXPECT_EQ(result.verdict, Verdict::kPass) << result.explanation;
+  ASSERT_EQ(result.controls.size(), 1u);
+  EXPECT_FALSE(result.controls[0].pass) << result.controls[0].explanation;
+  // The report names what it measured.
+  const json report = attribution_json(a);
+  EXPECT_EQ(report["chosen"]["count"], a.chosen.count);
+  EXPECT_EQ(report["curves"]["eap-ig"]["points"].size(), std::size(kCurvePercents));
+  EXPECT_NE(attribution_html(a).find("<svg"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace circuitcheck
