@@ -309,6 +309,7 @@ int attribute_command(int argc, char** argv) {
   a.task = document.contains("task") ? document["task"].get<std::string>() : task.name;
   a.claim = claim;
   a.examples = n;
+  a.domain_size = task.domain_size.value_or(-1);
   a.nodes = attribution_nodes(ck.model.config, task.sample(1, 0, scale).tokens.size(1));
   const CircuitMeasure measure(context, parsed[0], ablated, a.nodes, "attribute: " + ck.path);
   a.whole = measure.whole();

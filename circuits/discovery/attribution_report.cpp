@@ -145,9 +145,13 @@ std::string attribution_text(const Attribution& a) {
     for (const CurvePoint& p : a.curve(m)) out << " " << number(p.percent) << "%:" << number(p.f);
     out << "\n";
   }
-  const std::vector<AttributionNode> top = chosen_nodes(a);
-  out << "chosen (" << to_string(a.method) << "): top " << a.chosen.count << " nodes, f " << number(a.chosen.f)
-      << " (lower bound " << number(a.chosen.lower) << " >= " << number(a.threshold) << "): " << names(top) << "\n";
+  std::vector<AttributionNode> top = chosen_nodes(a);
+  const std::size_t shown = 20;
+  const std::string more = top.size() > shown ? ", ... (" + std::to_string(top.size() - shown) + " more)" : "";
+  if (top.size() > shown) top.resize(shown);
+  out << "chosen (" << to_string(a.method) << "): top " << a.chosen.count << " of " << a.nodes.size() << " nodes, f "
+      << number(a.chosen.f) << " (lower bound " << number(a.chosen.lower) << " >= " << number(a.threshold)
+      << "): " << names(top) << more << "\n";
   return out.str();
 }
 
@@ -163,12 +167,18 @@ json discovered_claim(const Attribution& a) {
                                                                           ? ", " + std::to_string(a.ig_steps) + " steps"
                                                                           : std::string())
     << ") on " << a.checkpoint << ": the top " << a.chosen.count << " of " << a.nodes.size()
-    << " nodes (head or MLP outputs at one position) reproduce the model's " << a.claim.value("metric", "logit_diff")
+    << " nodes (each a head's or an MLP's output at one position) reproduce the model's " << a.claim.value("metric", "logit_diff")
     << " with every other node " << a.claim.value("ablation", "mean") << "-ablated: f = " << number(a.chosen.f)
     << " (bootstrap 95 % lower bound " << number(a.chosen.lower) << ") on " << a.examples << " examples (domain "
     << a.claim["domain"].dump() << "). "
-    << (sampled ? "It is checked here on a fresh sample (seed + 1), since the circuit was chosen on that one."
-                : "It is checked on the same examples it was chosen on.")
+    << (!sampled ? "It is checked on the examples it was chosen on."
+        : a.domain_size >= 0 && a.examples >= a.domain_size
+            ? "It is checked on seed + 1's sample, which holds the same examples (the task has no others): "
+              "the check is not independent of the choice."
+        : a.domain_size >= 0
+            ? "It is checked on seed + 1's sample, not the one it was chosen on (of " + std::to_string(a.domain_size) +
+                  " examples, the two may share some)."
+            : std::string("It is checked on seed + 1's sample, not the one it was chosen on."))
     << " Whole model " << number(a.whole) << ", empty circuit " << number(a.empty) << ".";
   claim["hypothesis"] = h.str();
   return claim;

@@ -22,7 +22,8 @@ struct Attribution {
   nlohmann::json claim;    // the circuit claim measured with (its ablation, metric and domain; nodes not yet chosen)
   AttributionMethod method = AttributionMethod::kEapIg;  // the ranking the circuit is chosen from
   int64_t ig_steps = 5;
-  int64_t examples = 0;  // the domain's
+  int64_t examples = 0;      // the domain's
+  int64_t domain_size = -1;  // the task's examples when finite (a dataset's rows), else -1
   std::vector<AttributionNode> nodes;
   double whole = 0.0;  // m(N), mean per example
   double empty = 0.0;  // m(empty)
@@ -61,8 +62,10 @@ std::string attribution_text(const Attribution& a);
 
 // The claim object to write: a.claim with the chosen circuit's sites
 // (circuit_sites) as its nodes, a hypothesis with what was measured, its
-// domain's seed moved to seed + 1 (a fresh sample: the circuit was chosen on
-// the old one) and "faithfulness_at_least" the threshold.
+// domain's seed moved to seed + 1 (another sample than the one the circuit
+// was chosen on; the hypothesis says how far apart they can be: on a finite
+// domain they may share examples, and a sample of every example is the same
+// examples) and "faithfulness_at_least" the threshold.
 nlohmann::json discovered_claim(const Attribution& a);
 
 }  // namespace circuitcheck

@@ -111,6 +111,48 @@ TEST(Cli, FileTaskReportsDiffAndNodes) {
   EXPECT_LT(map["nodes"][0]["accuracy"].get<double>(), 0.05);
 }
 
+// attribute on the shipped S2 model: the claim it writes verifies as is, and
+// its reports name what was measured.
+TEST(Cli, AttributeWritesAClaimThatVerifies) {
+  const std::string dir = testing_util::scratch_dir("CliAttribute");
+  const std::string ck = testing_util::source_dir() + "/checkpoints/array_index.safetensors";
+  auto found = run_command(cli() + " attribute " + ck + " --n 500 --out-claim " + dir + "/claims/found.json --report-dir " +
+                           dir + "/out");
+  ASSERT_EQ(found.exit_code, 0) << found.output;
+  EXPECT_NE(found.output.find("chosen (eap-ig): top "), std::string::npos) << found.output;
+  const nlohmann::json report = nlohmann::json::parse(testing_util::read_file(dir + "/out/attribution.json"));
+  EXPECT_EQ(report["schema"], "circuitcheck.attribution/1");
+  EXPECT_EQ(report["nodes"].size(), 22u);
+  EXPECT_GE(report["chosen"]["lower"].get<double>(), 0.9);
+  EXPECT_NE(testing_util::read_file(dir + "/out/attribution.html").find("<svg"), std::string::npos);
+  auto verified = run_command(cli() + " verify " + dir + "/claims/found.json --quiet");
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+}
+
+// Bad input to attribute: exit 2, one error naming the flag or the claim's
+// field, nothing written.
+TEST(Cli, AttributeRefusesBadInputBeforeWriting) {
+  const std::string dir = testing_util::scratch_dir("CliAttributeBad");
+  const std::string ck = testing_util::source_dir() + "/checkpoints/array_index.safetensors";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--metric accuracy", "--metric: unknown metric 'accuracy' (valid: logit_diff, target_log_prob; accuracy has no gradient)"},
+      {"--method acdc", "--method: unknown method 'acdc' (valid: eap-ig, atp)"},
+      {"--ablation counterfactual", "--counterfactual: counterfactual ablation and --counterfactual ROLE|input:NAME go together"},
+      {"--counterfactual nonsense", "/claims/0/counterfactual: "},
+      {"--threshold 1.5", "--threshold"},
+      {"--ig-steps 0", "--ig-steps"},
+      {"--system modular_addition", "attribute: "},
+  };
+  for (const auto& [flags, message] : cases) {
+    auto r = run_command(cli() + " attribute " + ck + " --n 100 " + flags + " --out-claim " + dir + "/claims/x.json --report-dir " +
+                         dir + "/out");
+    EXPECT_EQ(r.exit_code, 2) << flags << "\n" << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << flags << "\n" << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir + "/claims/x.json")) << flags;
+    EXPECT_FALSE(std::filesystem::exists(dir + "/out")) << flags;
+  }
+}
+
 TEST(Cli, UnknownSystemInMetadataNamesTheFileAndField) {
   const std::string dir = testing_util::scratch_dir("CliMetadataSystem");
   Safetensors ck = read_safetensors(testing_util::source_dir() + "/checkpoints/modular_addition.safetensors");
