@@ -81,6 +81,43 @@ void print_evaluation(const Evaluation& e, std::ostream& out) {
   }
 }
 
+// The claim file attribute writes to `out` for the flags' circuit claim,
+// with a placeholder node until the circuit is chosen. Flags with no claim
+// field of their own are checked here; the rest when it is parsed, as verify
+// parses it, so that its defaults and errors are verify's.
+nlohmann::json attribution_document(const Args& args, const Checkpoint& ck, const Task& task, const std::string& out,
+                                    int64_t n, double threshold) {
+  const std::string metric = args.get_or("--metric", "logit_diff");
+  check(metric == "logit_diff" || metric == "target_log_prob", "--metric",
+        "unknown metric " + quote(metric) + " (valid: logit_diff, target_log_prob; accuracy has no gradient)");
+  const std::string ablation = args.get_or("--ablation", args.has("--counterfactual") ? "counterfactual" : "mean");
+  check(ablation == "zero" || ablation == "mean" || ablation == "resample" || ablation == "counterfactual",
+        "--ablation", "unknown ablation " + quote(ablation) + " (valid: zero, mean, resample, counterfactual)");
+  check((ablation == "counterfactual") == args.has("--counterfactual"), "--counterfactual",
+        "counterfactual ablation and --counterfactual ROLE|input:NAME go together");
+  const std::filesystem::path root = std::filesystem::absolute(out).parent_path().parent_path();
+  const auto relative = [&](const std::string& path) {
+    return std::filesystem::absolute(path).lexically_normal().lexically_relative(root.lexically_normal()).string();
+  };
+  nlohmann::json claim = {{"id", args.get_or("--id", "discovered_circuit")},
+                          {"hypothesis", "(chosen by attribute)"},
+                          {"kind", "circuit"},
+                          {"ablation", ablation},
+                          {"metric", metric},
+                          {"nodes", {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}}},
+                          {"domain", {{"sample", n}, {"seed", args.get_int("--seed", 0, 0, 1 << 30)}}},
+                          {"completeness", {{"subsets", 5}, {"seed", 0}}},
+                          {"pass", {{"faithfulness_at_least", threshold}}},
+                          {"controls", {"random_init"}}};
+  if (auto c = args.get("--counterfactual"))
+    claim["counterfactual"] = c->rfind("input:", 0) == 0 ? nlohmann::json{{"input", c->substr(6)}} : nlohmann::json(*c);
+  nlohmann::json document = {{"schema", kClaimSchema}, {"checkpoint", relative(ck.path)}, {"claims", {claim}}};
+  const auto task_file = args.get("--task");
+  if (task_file && std::filesystem::exists(*task_file)) document["task"] = relative(*task_file);
+  else document["system"] = task.name;
+  return document;
+}
+
 }  // namespace
 
 int train_command(int argc, char** argv) {
@@ -256,46 +293,15 @@ int attribute_command(int argc, char** argv) {
   a.method = method == "atp" ? AttributionMethod::kAtp : AttributionMethod::kEapIg;
   a.ig_steps = args.get_int("--ig-steps", 5, 1, 100);
   a.threshold = args.get_open_interval("--threshold", 0.0, 1.0).value_or(0.9);
-  const std::string metric = args.get_or("--metric", "logit_diff");
-  check(metric == "logit_diff" || metric == "target_log_prob", "--metric",
-        "unknown metric " + quote(metric) + " (valid: logit_diff, target_log_prob; accuracy has no gradient)");
-  const std::string ablation = args.get_or("--ablation", args.has("--counterfactual") ? "counterfactual" : "mean");
-  check(ablation == "zero" || ablation == "mean" || ablation == "resample" || ablation == "counterfactual",
-        "--ablation", "unknown ablation " + quote(ablation) + " (valid: zero, mean, resample, counterfactual)");
-  check((ablation == "counterfactual") == args.has("--counterfactual"), "--counterfactual",
-        "counterfactual ablation and --counterfactual ROLE|input:NAME go together");
-
   Checkpoint ck = load_checkpoint(args.positional[0], args.get("--config"));
   const std::shared_ptr<const Task> loaded = checkpoint_task(args, ck, "attribute");
   const Task& task = *loaded;
   const Scale scale = scale_for(task, ck.model.config);
   check_fits(task, scale, ck.model.config, "attribute: " + ck.path);
-  int64_t n = args.get_int("--n", 1000, 1, 1 << 24);
-  if (task.dataset_rows) n = std::min(n, *task.domain_size);
-
-  // The claim file it writes, first with a placeholder node: parsed as verify
-  // parses it, so that its defaults and errors are verify's.
+  a.examples = args.get_int("--n", 1000, 1, 1 << 24);
+  if (task.dataset_rows) a.examples = std::min(a.examples, *task.domain_size);
   const std::string out = args.get_or("--out-claim", "discovered.json");
-  const std::filesystem::path root = std::filesystem::absolute(out).parent_path().parent_path();
-  const auto relative = [&](const std::string& path) {
-    return std::filesystem::absolute(path).lexically_normal().lexically_relative(root.lexically_normal()).string();
-  };
-  nlohmann::json claim = {{"id", args.get_or("--id", "discovered_circuit")},
-                          {"hypothesis", "(chosen by attribute)"},
-                          {"kind", "circuit"},
-                          {"ablation", ablation},
-                          {"metric", metric},
-                          {"nodes", {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}}},
-                          {"domain", {{"sample", n}, {"seed", args.get_int("--seed", 0, 0, 1 << 30)}}},
-                          {"completeness", {{"subsets", 5}, {"seed", 0}}},
-                          {"pass", {{"faithfulness_at_least", a.threshold}}},
-                          {"controls", {"random_init"}}};
-  if (auto c = args.get("--counterfactual"))
-    claim["counterfactual"] = c->rfind("input:", 0) == 0 ? nlohmann::json{{"input", c->substr(6)}} : nlohmann::json(*c);
-  nlohmann::json document = {{"schema", kClaimSchema}, {"checkpoint", relative(ck.path)}, {"claims", {claim}}};
-  const auto task_file = args.get("--task");
-  if (task_file && std::filesystem::exists(*task_file)) document["task"] = relative(*task_file);
-  else document["system"] = task.name;
+  nlohmann::json document = attribution_document(args, ck, task, out, a.examples, a.threshold);
   const std::vector<Claim> parsed = parse_claims(parse_claim_file(document, out), task, ck.model.config);
   if (args.has("--out-claim")) check_replaceable(out, "attribute --out-claim");
 
@@ -307,8 +313,7 @@ int attribute_command(int argc, char** argv) {
   const CircuitAblation ablated = circuit_ablation(context, parsed[0]);
   a.checkpoint = ck.path;
   a.task = document.contains("task") ? document["task"].get<std::string>() : task.name;
-  a.claim = claim;
-  a.examples = n;
+  a.claim = document["claims"][0];
   a.domain_size = task.domain_size.value_or(-1);
   a.nodes = attribution_nodes(ck.model.config, task.sample(1, 0, scale).tokens.size(1));
   const CircuitMeasure measure(context, parsed[0], ablated, a.nodes, "attribute: " + ck.path);
