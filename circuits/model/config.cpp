@@ -139,6 +139,7 @@ Config config_from_json(const json& j, const std::string& where) {
   c.use_attn_result = get_bool(j, "use_attn_result", where).value_or(false);
   c.use_split_qkv_input = get_bool(j, "use_split_qkv_input", where).value_or(false);
   c.use_hook_tokens = get_bool(j, "use_hook_tokens", where).value_or(false);
+  c.use_hook_mlp_in = get_bool(j, "use_hook_mlp_in", where).value_or(false);
   validate_config(c, where);
   return c;
 }
@@ -168,6 +169,7 @@ json config_to_json(const Config& c) {
   j["use_attn_result"] = c.use_attn_result;
   j["use_split_qkv_input"] = c.use_split_qkv_input;
   j["use_hook_tokens"] = c.use_hook_tokens;
+  j["use_hook_mlp_in"] = c.use_hook_mlp_in;
   return j;
 }
 

@@ -32,6 +32,7 @@ const char* type_suffix(HookType type) {
     case HookType::kResult: return "attn.hook_result";
     case HookType::kAttnOut: return "hook_attn_out";
     case HookType::kResidMid: return "hook_resid_mid";
+    case HookType::kMlpIn: return "hook_mlp_in";
     case HookType::kLn2Scale: return "ln2.hook_scale";
     case HookType::kLn2Normalized: return "ln2.hook_normalized";
     case HookType::kMlpPre: return "mlp.hook_pre";
@@ -98,6 +99,7 @@ std::vector<HookPoint> hook_points(const Config& c) {
     add(HookType::kAttnOut, l);
     if (!c.attn_only) {
       add(HookType::kResidMid, l);
+      if (c.use_hook_mlp_in) add(HookType::kMlpIn, l);
       if (norm) {
         add(HookType::kLn2Scale, l);
         add(HookType::kLn2Normalized, l);

@@ -12,6 +12,8 @@
 //   attn.hook_q|k|v|z|rot_q|rot_k  [batch, pos, n_heads, d_head]
 //   attn.hook_attn_scores|pattern  [batch, n_heads, query_pos, key_pos]
 //   attn.hook_result        [batch, pos, n_heads, d_model] (per head, without b_O)
+//   hook_mlp_in             [batch, pos, d_model] (with use_hook_mlp_in: what ln2 and the MLP
+//                           read; editing it leaves the residual stream's resid_mid as it is)
 //   mlp.hook_pre|post       [batch, pos, d_mlp]
 #pragma once
 
@@ -47,6 +49,7 @@ enum class HookType {
   kResult,
   kAttnOut,
   kResidMid,
+  kMlpIn,  // with use_hook_mlp_in: the MLP's own copy of resid_mid
   kLn2Scale,
   kLn2Normalized,
   kMlpPre,

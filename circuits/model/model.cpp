@@ -508,7 +508,7 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
     }
     if (!c.attn_only) {
       resid = hooks.fire(HookType::kResidMid, l, resid);
-      resid = resid + mlp(m, hooks, l, resid);
+      resid = resid + mlp(m, hooks, l, c.use_hook_mlp_in ? hooks.fire(HookType::kMlpIn, l, resid) : resid);
     }
     resid = hooks.fire(HookType::kResidPost, l, resid);
   }

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 namespace circuitcheck {
@@ -82,6 +83,13 @@ TEST(Hooks, ExecutionOrderMatchesTransformerLens) {
   ASSERT_GE(names.size(), expected_start.size());
   EXPECT_EQ(std::vector<std::string>(names.begin(), names.begin() + expected_start.size()), expected_start);
   EXPECT_EQ(names.back(), "ln_final.hook_normalized");
+  c.use_hook_mlp_in = true;  // TL: resid_mid, then the MLP's copy of it, then ln2
+  names.clear();
+  for (const auto& h : hook_points(c)) names.push_back(hook_name(h));
+  const auto mid = std::find(names.begin(), names.end(), "blocks.0.hook_resid_mid");
+  ASSERT_LT(mid + 2, names.end());
+  EXPECT_EQ(*(mid + 1), "blocks.0.hook_mlp_in");
+  EXPECT_EQ(*(mid + 2), "blocks.0.ln2.hook_scale");
 }
 
 }  // namespace

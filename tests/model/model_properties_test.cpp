@@ -264,5 +264,42 @@ TEST(ModelProperties, BidirectionalOutputsDoDependOnLaterTokens) {
   EXPECT_FALSE(at::allclose(forward(m, a).select(1, 0), forward(m, b).select(1, 0)));
 }
 
+// hook_mlp_in (TL's use_hook_mlp_in) is the MLP's own copy of resid_mid: it
+// holds resid_mid's value and changes nothing when left alone; editing it
+// changes what the MLP reads and writes, while resid_mid (which the residual
+// stream carries on) stays as it was: resid_post = resid_mid + mlp_out.
+TEST(ModelProperties, HookMlpInFeedsTheMlpAlone) {
+  Config c;
+  c.n_layers = 2; c.d_model = 8; c.n_heads = 2; c.d_head = 4; c.d_mlp = 16; c.d_vocab = 7; c.d_vocab_out = 7;
+  c.n_ctx = 5; c.act_fn = ActFn::kGelu; c.normalization_type = Normalization::kLN; c.attn_scale = 2.0;
+  const TensorMap params = init_params(c, 11);
+  const HookedTransformer plain = make_model(c, params, "test");
+  c.use_hook_mlp_in = true;
+  const HookedTransformer hooked = make_model(c, params, "test");
+  const at::Tensor tokens = at::randint(7, {3, 5}, at::kLong);
+  const HookPoint mid{HookType::kResidMid, 1}, in{HookType::kMlpIn, 1}, out{HookType::kMlpOut, 1},
+      post{HookType::kResidPost, 1};
+  EXPECT_THROW(parse_hook("blocks.1.hook_mlp_in", plain.config), InputError);
+  EXPECT_EQ(parse_hook("blocks.1.hook_mlp_in", c), in);
+  RunOptions cached;
+  cached.cache = {mid, in, out, post};
+  const RunResult clean = run(hooked, tokens, cached);
+  EXPECT_TRUE(at::equal(clean.logits, forward(plain, tokens)));
+  EXPECT_TRUE(at::equal(clean.cache.at(in), clean.cache.at(mid)));
+  RunOptions edited = cached;
+  Intervention zero;
+  zero.hook = in;
+  edited.interventions = {zero};
+  const RunResult r = run(hooked, tokens, edited);
+  EXPECT_TRUE(at::equal(r.cache.at(mid), clean.cache.at(mid)));
+  EXPECT_FALSE(at::allclose(r.cache.at(out), clean.cache.at(out)));
+  EXPECT_TRUE(at::allclose(r.cache.at(post), r.cache.at(mid) + r.cache.at(out), 1e-6, 1e-6));
+  // The same edit at resid_mid reaches the residual stream too.
+  Intervention at_mid = zero;
+  at_mid.hook = mid;
+  edited.interventions = {at_mid};
+  EXPECT_TRUE(at::allclose(run(hooked, tokens, edited).cache.at(post), r.cache.at(out), 1e-6, 1e-6));
+}
+
 }  // namespace
 }  // namespace circuitcheck
