@@ -247,6 +247,8 @@ std::vector<PlaceboRun> placebo_runs(const Claim& claim, const std::string& cont
   check((ablation && claim.pass.drop_to_at_most) || circuit, where,
         context + ": a placebo reaches a necessity ablation (kind ablation with drop_to_at_most), a circuit, a "
                   "fourier restricted_excluded claim or an item_patching claim only");
+  check(ablation || circuit->edges.empty(), where,
+        context + ": a placebo moves a circuit's nodes to other components; a circuit of edges has no nodes");
   const std::vector<AblationSite>& sites = ablation ? ablation->sites : circuit->nodes;
   const auto with_sites = [&](std::vector<AblationSite> moved) -> ClaimSpec {
     if (!ablation) {

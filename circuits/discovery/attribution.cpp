@@ -11,32 +11,6 @@
 #include <numeric>
 
 namespace circuitcheck {
-namespace {
-
-// The ablated activation of every hook in `clean` (the model's own run on `b`), as `claim` ablates.
-std::map<HookPoint, at::Tensor> ablated_activations(const RunContext& context, const CircuitSpec& c, const Batch& b,
-                                                    const std::map<HookPoint, at::Tensor>& clean,
-                                                    const std::map<HookPoint, at::Tensor>& values) {
-  std::vector<HookPoint> hooks;
-  for (const auto& [hook, activation] : clean) hooks.push_back(hook);
-  if (c.ablation == InterventionKind::kPatch) {
-    RunOptions source;
-    source.cache = hooks;
-    source.logits = false;
-    return run(context.model, counterfactual_tokens(c.counterfactual, b), source).cache;
-  }
-  std::map<HookPoint, at::Tensor> out;
-  for (const HookPoint& hook : hooks) {
-    Liveness unused;
-    const Intervention ablate = ablation_interventions(c.ablation, {AblationSite{hook, {}, {}, {}}}, values,
-                                                       c.reference.seed)
-                                    .front();
-    out[hook] = apply_intervention(ablate, clean.at(hook), unused);
-  }
-  return out;
-}
-
-}  // namespace
 
 const char* to_string(AttributionMethod method) { return method == AttributionMethod::kAtp ? "atp" : "eap-ig"; }
 

@@ -26,18 +26,30 @@ std::set<int> neuron_layers(const std::vector<AblationSite>& nodes) {
   return out;
 }
 
-// The nodes whose indices `removed` (ascending) does not hold.
-std::vector<AblationSite> without(const std::vector<AblationSite>& nodes, const std::vector<int64_t>& removed) {
-  std::vector<AblationSite> out;
-  for (std::size_t i = 0; i < nodes.size(); ++i)
-    if (!std::binary_search(removed.begin(), removed.end(), static_cast<int64_t>(i))) out.push_back(nodes[i]);
+// The members (nodes or edges) whose indices `removed` (ascending) does not hold.
+template <typename T>
+std::vector<T> without(const std::vector<T>& members, const std::vector<int64_t>& removed) {
+  std::vector<T> out;
+  for (std::size_t i = 0; i < members.size(); ++i)
+    if (!std::binary_search(removed.begin(), removed.end(), static_cast<int64_t>(i))) out.push_back(members[i]);
   return out;
 }
 
-std::vector<AblationSite> only(const std::vector<AblationSite>& nodes, const std::vector<int64_t>& kept) {
-  std::vector<AblationSite> out;
-  for (int64_t i : kept) out.push_back(nodes[static_cast<std::size_t>(i)]);
+template <typename T>
+std::vector<T> only(const std::vector<T>& members, const std::vector<int64_t>& kept) {
+  std::vector<T> out;
+  for (int64_t i : kept) out.push_back(members[static_cast<std::size_t>(i)]);
   return out;
+}
+
+// C without its members `removed` (kept), and N without C's members `subset` (ablated).
+CircuitConfiguration keeping_without(const CircuitSpec& c, const std::vector<int64_t>& removed) {
+  if (!c.edges.empty()) return {true, {}, without(c.edges, removed)};
+  return {true, without(c.nodes, removed), {}};
+}
+CircuitConfiguration ablating(const CircuitSpec& c, const std::vector<int64_t>& subset) {
+  if (!c.edges.empty()) return {false, {}, only(c.edges, subset)};
+  return {false, only(c.nodes, subset), {}};
 }
 
 // "{0, 2}": a subset's node indices.
@@ -92,12 +104,47 @@ std::vector<std::vector<int64_t>> circuit_subsets(int64_t n, int64_t k, uint64_t
   return out;
 }
 
+std::map<HookPoint, at::Tensor> ablated_activations(const RunContext& context, const CircuitSpec& c, const Batch& b,
+                                                    const std::map<HookPoint, at::Tensor>& clean,
+                                                    const std::map<HookPoint, at::Tensor>& values) {
+  std::vector<HookPoint> hooks;
+  for (const auto& [hook, activation] : clean) hooks.push_back(hook);
+  if (c.ablation == InterventionKind::kPatch) {
+    RunOptions source;
+    source.cache = hooks;
+    source.logits = false;
+    return run(context.model, counterfactual_tokens(c.counterfactual, b), source).cache;
+  }
+  std::map<HookPoint, at::Tensor> out;
+  for (const HookPoint& hook : hooks) {
+    Liveness unused;
+    const Intervention ablate =
+        ablation_interventions(c.ablation, {AblationSite{hook, {}, {}, {}}}, values, c.reference.seed).front();
+    out[hook] = apply_intervention(ablate, clean.at(hook), unused);
+  }
+  return out;
+}
+
 std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim& claim, const CircuitAblation& ablation,
                                          const std::vector<CircuitConfiguration>& configurations) {
   const CircuitSpec& c = std::get<CircuitSpec>(claim.spec);
+  const Config& config = context.model.config;
   const std::set<int> by_neuron = neuron_layers(c.nodes);
   std::vector<std::vector<at::Tensor>> parts(configurations.size());
-  for_each_slice(context.task, claim.domain, context.scale, kVerifyBatch, [&](const Batch& b) {
+  const auto measure_edges = [&](const Batch& b) {
+    RunOptions own;
+    own.cache = ablation.hooks;
+    own.logits = false;
+    const at::Tensor ablated = sender_outputs(
+        config, ablated_activations(context, c, b, run(context.model, b.tokens, own).cache, ablation.values));
+    for (std::size_t i = 0; i < configurations.size(); ++i) {
+      const CircuitConfiguration& k = configurations[i];
+      const at::Tensor listed = edge_mask(config, k.edges);
+      const at::Tensor logits = run_edges(context.model, b.tokens, ablated, k.keeps ? listed : listed.logical_not());
+      parts[i].push_back(circuit_metric(c.metric, logits, b.targets, 0));
+    }
+  };
+  const auto measure_nodes = [&](const Batch& b) {
     std::map<HookPoint, at::Tensor> patched;
     if (c.ablation == InterventionKind::kPatch) {
       RunOptions source;
@@ -109,11 +156,15 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
     for (std::size_t i = 0; i < configurations.size(); ++i) {
       const CircuitConfiguration& k = configurations[i];
       const std::vector<AblationSite> ablated =
-          k.keeps ? complement(k.sites, context.model.config, by_neuron, b.tokens.size(1), claim.pointer) : k.sites;
+          k.keeps ? complement(k.sites, config, by_neuron, b.tokens.size(1), claim.pointer) : k.sites;
       options.interventions = ablation_interventions(
           c.ablation, ablated, c.ablation == InterventionKind::kPatch ? patched : ablation.values, c.reference.seed);
       parts[i].push_back(circuit_metric(c.metric, run(context.model, b.tokens, options).logits, b.targets, 0));
     }
+  };
+  for_each_slice(context.task, claim.domain, context.scale, kVerifyBatch, [&](const Batch& b) {
+    if (c.edges.empty()) measure_nodes(b);
+    else measure_edges(b);
   });
   std::vector<at::Tensor> out;
   for (const auto& p : parts) out.push_back(at::cat(p));
@@ -124,8 +175,10 @@ CircuitAblation circuit_ablation(const RunContext& context, const Claim& claim) 
   const CircuitSpec& c = std::get<CircuitSpec>(claim.spec);
   const Config& config = context.model.config;
   CircuitAblation out;
-  for (const AblationSite& site : complement({}, config, neuron_layers(c.nodes), config.n_ctx, claim.pointer))
-    if (std::find(out.hooks.begin(), out.hooks.end(), site.hook) == out.hooks.end()) out.hooks.push_back(site.hook);
+  if (!c.edges.empty()) out.hooks = sender_hooks(config);
+  else
+    for (const AblationSite& site : complement({}, config, neuron_layers(c.nodes), config.n_ctx, claim.pointer))
+      if (std::find(out.hooks.begin(), out.hooks.end(), site.hook) == out.hooks.end()) out.hooks.push_back(site.hook);
   if (c.ablation != InterventionKind::kPatch)
     out.values = ablation_values(context.task, c.ablation, out.hooks, c.reference, context.model, context.scale);
   return out;
@@ -134,7 +187,17 @@ CircuitAblation circuit_ablation(const RunContext& context, const Claim& claim) 
 void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
   CircuitSpec& c = claim.spec.emplace<CircuitSpec>();
   const Config& config = context.config;
-  const nlohmann::json& nodes = array_at(v["nodes"], at / "nodes");
+  if (v.contains("nodes") == v.contains("edges"))
+    at.fail("a circuit is either \"nodes\" or \"edges\": give one of them");
+  if (v.contains("edges")) {
+    const nlohmann::json& edges = array_at(v["edges"], at / "edges");
+    for (std::size_t i = 0; i < edges.size(); ++i) {
+      c.edges.push_back(edge_at(edges[i], at / "edges" / i, config));
+      if (std::find(c.edges.begin(), c.edges.end() - 1, c.edges.back()) != c.edges.end() - 1)
+        (at / "edges" / i).fail(c.edges.back().name() + " is given twice");
+    }
+  }
+  const nlohmann::json& nodes = v.contains("nodes") ? array_at(v["nodes"], at / "nodes") : nlohmann::json::array();
   std::set<int> mlp_out_layers;
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const At where = at / "nodes" / i;
@@ -208,7 +271,7 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   const std::string ablated = c.ablation == InterventionKind::kPatch
                                   ? "patched from the counterfactual (" + to_string(c.counterfactual) + ")"
                                   : to_string(c.ablation) + "-ablated";
-  out.checks.push_back(value_check("metric empty circuit", metric + " with every head and MLP " + ablated + ":",
+  out.checks.push_back(value_check("metric empty circuit", metric + " with every " + (c.edges.empty() ? "head and MLP " : "edge ") + ablated + ":",
                                    empty.mean().item<double>(), Rule::kNone, 0.0));
   const std::string no_gap = "the whole model's " + metric + " is not above the empty circuit's (" +
                              number(whole.mean().item<double>()) + " against " + number(empty.mean().item<double>()) +
@@ -235,13 +298,13 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
     return value;
   };
   // C, then C \ {v} for each node v, then C \ S and N \ S for each subset S.
-  const int64_t n = static_cast<int64_t>(c.nodes.size());
+  const int64_t n = static_cast<int64_t>(c.nodes.size() + c.edges.size());
   const std::vector<std::vector<int64_t>> subsets = circuit_subsets(n, c.subsets, c.subset_seed);
-  std::vector<CircuitConfiguration> runs = {{true, c.nodes}};
-  for (int64_t v = 0; v < n; ++v) runs.push_back({true, without(c.nodes, {v})});
+  std::vector<CircuitConfiguration> runs = {keeping_without(c, {})};
+  for (int64_t v = 0; v < n; ++v) runs.push_back(keeping_without(c, {v}));
   for (const std::vector<int64_t>& s : subsets) {
-    runs.push_back({true, without(c.nodes, s)});
-    runs.push_back({false, only(c.nodes, s)});
+    runs.push_back(keeping_without(c, s));
+    runs.push_back(ablating(c, s));
   }
   // A control without a gap stops here: every check is undefined as it would be after the runs.
   const bool stop = !defined && context.control;
@@ -256,17 +319,20 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
 
   Figure contributions;
   contributions.type = "bars";
-  contributions.title = "each node's contribution f(C) - f(C without it)";
-  contributions.x_title = "node";
+  contributions.title = std::string("each ") + (c.edges.empty() ? "node" : "edge") +
+                        "'s contribution f(C) - f(C without it)";
+  contributions.x_title = c.edges.empty() ? "node" : "edge";
   contributions.y_title = "contribution";
   contributions.series = {"contribution"};
   contributions.values.assign(1, {});
   if (claim.pass.minimality_at_least) contributions.reference = {*claim.pass.minimality_at_least};
   for (int64_t v = 0; v < n; ++v) {
-    const std::string node = site_name(c.nodes[static_cast<std::size_t>(v)]);
+    const std::size_t i = static_cast<std::size_t>(v);
+    const std::string member = (c.edges.empty() ? "node " : "edge ") + std::to_string(v);
+    const std::string name = c.edges.empty() ? site_name(c.nodes[i]) : c.edges[i].name();
     contributions.x_labels.push_back(std::to_string(v));
-    contributions.values[0].push_back(ratio("contribution of node " + std::to_string(v),
-                                            "node " + std::to_string(v) + " (" + node + "): f(C) - f(C without it)",
+    contributions.values[0].push_back(ratio("contribution of " + member,
+                                            member + " (" + name + "): f(C) - f(C without it)",
                                             m[0] - m[static_cast<std::size_t>(1 + v)], Rule::kMinimalityAtLeast,
                                             claim.pass.minimality_at_least));
   }
@@ -274,7 +340,7 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   Figure completeness;
   completeness.type = "bars";
   completeness.title = "completeness: f(C without S) against f(N without S)";
-  completeness.x_title = "S (node indices)";
+  completeness.x_title = c.edges.empty() ? "S (node indices)" : "S (edge indices)";
   completeness.y_title = "faithfulness";
   completeness.series = {"f(C without S)", "f(N without S)"};
   completeness.values.assign(2, {});
@@ -288,7 +354,7 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
     differences.push_back(circuit_less - model_less);
     const double value = std::fabs(of_gap(differences.back()));
     largest = std::max(largest, value);
-    gaps.push_back(value_check("completeness gap " + s, "S = nodes " + s + ": |f(C without S) - f(N without S)|", value,
+    gaps.push_back(value_check("completeness gap " + s, (c.edges.empty() ? "S = nodes " : "S = edges ") + s + ": |f(C without S) - f(N without S)|", value,
                                Rule::kNone, 0.0));
     completeness.x_labels.push_back(s);
     completeness.values[0].push_back(of_gap(circuit_less - empty));

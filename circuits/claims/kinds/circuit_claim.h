@@ -32,6 +32,7 @@
 #pragma once
 
 #include "circuits/claims/ablate.h"
+#include "circuits/claims/edges.h"
 #include "circuits/claims/kinds/kind.h"
 #include "circuits/claims/patching.h"
 
@@ -56,7 +57,8 @@ const char* to_string(CircuitMetric metric);
 at::Tensor circuit_metric(CircuitMetric metric, const at::Tensor& logits, const at::Tensor& targets, int64_t from);
 
 struct CircuitSpec {
-  std::vector<AblationSite> nodes;
+  std::vector<AblationSite> nodes;  // a circuit of nodes, or
+  std::vector<Edge> edges;          // a circuit of edges (edges.h): exactly one is non-empty
   InterventionKind ablation = InterventionKind::kMean;  // zero, mean, resample, or patch: from `counterfactual`
   Domain reference{false, 4096, 0};                     // mean and resample: as the ablation kind's
   Counterfactual counterfactual;                        // patch only
@@ -75,12 +77,14 @@ std::vector<std::vector<int64_t>> circuit_subsets(int64_t n, int64_t k, uint64_t
 // ablates (the whole model N: none; N \ S: S's nodes).
 struct CircuitConfiguration {
   bool keeps = false;
-  std::vector<AblationSite> sites;
+  std::vector<AblationSite> sites;  // a circuit of nodes
+  std::vector<Edge> edges;          // a circuit of edges: the edges it keeps, or ablates
 };
 
 // What the runs of a circuit claim share: every component's hook (what
-// ablation replaces) and, for mean and resample ablation, their reference
-// values (ablation_values; none for zero and counterfactual ablation).
+// ablation replaces; for a circuit of edges, the senders' hooks) and, for
+// mean and resample ablation, their reference values (ablation_values; none
+// for zero and counterfactual ablation).
 struct CircuitAblation {
   std::vector<HookPoint> hooks;
   std::map<HookPoint, at::Tensor> values;
@@ -90,11 +94,20 @@ struct CircuitAblation {
 // pass over its reference sample (mean, resample).
 CircuitAblation circuit_ablation(const RunContext& context, const Claim& claim);
 
+// The activation each hook of `clean` (the model's own on batch `b`) takes
+// when a circuit claim with spec `c` ablates it: the counterfactual run's
+// (one forward pass), or `clean` ablated with `values` (circuit_ablation's).
+std::map<HookPoint, at::Tensor> ablated_activations(const RunContext& context, const CircuitSpec& c, const Batch& b,
+                                                    const std::map<HookPoint, at::Tensor>& clean,
+                                                    const std::map<HookPoint, at::Tensor>& values);
+
 // Each configuration's per-example metric over the claim's domain
 // ([examples], double, in domain order), ablated as `claim` (a circuit claim:
 // its ablation, counterfactual and metric) says; its own nodes play no part
 // beyond naming the layers whose MLP components are neurons. One forward pass
-// per slice and configuration, plus the counterfactual's per slice.
+// per slice and configuration, plus the counterfactual's per slice; for a
+// circuit of edges, an edge run (run_edges) per slice and configuration,
+// plus a pass for the senders' ablated values.
 std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim& claim, const CircuitAblation& ablation,
                                          const std::vector<CircuitConfiguration>& configurations);
 

@@ -26,8 +26,8 @@ const std::vector<KindEntry>& claim_kinds() {
       // "domain" is its own field: RapidCheck's test count and seed, never exhaustive.
       {ClaimKind::kProperty, "property", {"predicate", "margin", "domain"}, {"predicate", "domain"}, false,
        parse_property, nullptr, run_property},
-      {ClaimKind::kCircuit, "circuit", {"nodes", "ablation", "reference", "counterfactual", "metric", "completeness"},
-       {"nodes"}, true,
+      {ClaimKind::kCircuit, "circuit", {"nodes", "edges", "ablation", "reference", "counterfactual", "metric", "completeness"},
+       {}, true,
        parse_circuit, nullptr, run_circuit},
       {ClaimKind::kInterchange, "interchange", {"counterfactual", "sites", "by_class"}, {"counterfactual", "sites"},
        true, parse_interchange, nullptr, run_interchange},

@@ -1,0 +1,234 @@
+#include "circuits/claims/edges.h"
+
+#include "circuits/formats/error.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace circuitcheck {
+namespace {
+
+// The integer that `text` is from `from` up to `to` (npos: its end); -1 if none.
+int64_t digits(const std::string& text, std::size_t from, std::size_t to) {
+  if (to == std::string::npos) to = text.size();
+  if (from >= to || to - from > 6) return -1;
+  int64_t v = 0;
+  for (std::size_t i = from; i < to; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(text[i]))) return -1;
+    v = v * 10 + (text[i] - '0');
+  }
+  return v;
+}
+
+// "L1H0" or "L1H0.k" -> its point; nothing when it is neither.
+bool parse_head(const std::string& name, EdgePoint& p) {
+  const std::size_t h = name.find('H');
+  if (name.size() < 4 || name[0] != 'L' || h == std::string::npos) return false;
+  const std::size_t dot = name.find('.', h);
+  p.layer = static_cast<int>(digits(name, 1, h));
+  p.head = digits(name, h + 1, dot);
+  if (p.layer < 0 || p.head < 0) return false;
+  if (dot == std::string::npos) {
+    p.end = EdgeEnd::kHead;
+    return true;
+  }
+  const std::string input = name.substr(dot + 1);
+  if (input != "q" && input != "k" && input != "v") return false;
+  p.end = input == "q" ? EdgeEnd::kQuery : input == "k" ? EdgeEnd::kKey : EdgeEnd::kValue;
+  return true;
+}
+
+bool is_sender(EdgeEnd end) { return end == EdgeEnd::kEmbed || end == EdgeEnd::kHead || end == EdgeEnd::kMlp; }
+
+EdgePoint point_at(const nlohmann::json& v, const At& at, const Config& config, bool sender) {
+  const std::string name = string_at(v, at);
+  const char* forms = sender ? "a sender is embed, L<layer>H<head> or MLP<layer>"
+                             : "a receiver is L<layer>H<head>.q, .k or .v, MLP<layer> or logits";
+  EdgePoint p;
+  bool known = true;
+  if (name == "embed") p.end = EdgeEnd::kEmbed;
+  else if (name == "logits") p.end = EdgeEnd::kLogits;
+  else if (name.rfind("MLP", 0) == 0 && (p.layer = static_cast<int>(digits(name, 3, std::string::npos))) >= 0)
+    p.end = sender ? EdgeEnd::kMlp : EdgeEnd::kMlpInput;
+  else known = parse_head(name, p);
+  if (!known || is_sender(p.end) != sender) at.fail(quote(name) + " is no " + (sender ? "sender" : "receiver") + ": " + forms);
+  if (p.layer >= config.n_layers)
+    at.fail(quote(name) + ": layer " + std::to_string(p.layer) + " out of range, the model has " +
+            std::to_string(config.n_layers) + " layers");
+  if (p.head >= config.n_heads)
+    at.fail(quote(name) + ": head " + std::to_string(p.head) + " out of range, the model has " +
+            std::to_string(config.n_heads) + " heads");
+  if ((p.end == EdgeEnd::kMlp || p.end == EdgeEnd::kMlpInput) && config.attn_only)
+    at.fail(quote(name) + ": the model is attention-only, it has no MLP");
+  return p;
+}
+
+int64_t index_of(const std::vector<EdgePoint>& points, const EdgePoint& p) {
+  return std::find(points.begin(), points.end(), p) - points.begin();
+}
+
+}  // namespace
+
+std::string EdgePoint::name() const {
+  const std::string l = std::to_string(layer), h = std::to_string(head);
+  switch (end) {
+    case EdgeEnd::kEmbed: return "embed";
+    case EdgeEnd::kHead: return "L" + l + "H" + h;
+    case EdgeEnd::kMlp:
+    case EdgeEnd::kMlpInput: return "MLP" + l;
+    case EdgeEnd::kQuery: return "L" + l + "H" + h + ".q";
+    case EdgeEnd::kKey: return "L" + l + "H" + h + ".k";
+    case EdgeEnd::kValue: return "L" + l + "H" + h + ".v";
+    case EdgeEnd::kLogits: return "logits";
+  }
+  return "";
+}
+
+std::string Edge::name() const { return sender.name() + " -> " + receiver.name(); }
+
+std::vector<EdgePoint> edge_senders(const Config& config) {
+  std::vector<EdgePoint> out = {{EdgeEnd::kEmbed, -1, -1}};
+  for (int l = 0; l < config.n_layers; ++l) {
+    for (int64_t h = 0; h < config.n_heads; ++h) out.push_back({EdgeEnd::kHead, l, h});
+    if (!config.attn_only) out.push_back({EdgeEnd::kMlp, l, -1});
+  }
+  return out;
+}
+
+std::vector<EdgePoint> edge_receivers(const Config& config) {
+  std::vector<EdgePoint> out;
+  for (int l = 0; l < config.n_layers; ++l) {
+    for (int64_t h = 0; h < config.n_heads; ++h)
+      for (EdgeEnd e : {EdgeEnd::kQuery, EdgeEnd::kKey, EdgeEnd::kValue}) out.push_back({e, l, h});
+    if (!config.attn_only) out.push_back({EdgeEnd::kMlpInput, l, -1});
+  }
+  out.push_back({EdgeEnd::kLogits, -1, -1});
+  return out;
+}
+
+bool reaches(const EdgePoint& sender, const EdgePoint& receiver) {
+  if (sender.end == EdgeEnd::kEmbed || receiver.end == EdgeEnd::kLogits) return true;
+  if (sender.end == EdgeEnd::kHead && receiver.end == EdgeEnd::kMlpInput) return sender.layer <= receiver.layer;
+  return sender.layer < receiver.layer;
+}
+
+std::vector<Edge> all_edges(const Config& config) {
+  std::vector<Edge> out;
+  for (const EdgePoint& s : edge_senders(config))
+    for (const EdgePoint& r : edge_receivers(config))
+      if (reaches(s, r)) out.push_back({s, r});
+  return out;
+}
+
+Edge edge_at(const nlohmann::json& v, const At& at, const Config& config) {
+  check_object(v, at, {"sender", "receiver"}, {"sender", "receiver"});
+  Edge e{point_at(v["sender"], at / "sender", config, true), point_at(v["receiver"], at / "receiver", config, false)};
+  if (!reaches(e.sender, e.receiver))
+    (at / "receiver")
+        .fail(e.receiver.name() + " reads the residual stream before " + e.sender.name() + " writes to it");
+  return e;
+}
+
+std::vector<HookPoint> sender_hooks(const Config& config) {
+  std::vector<HookPoint> out = {{HookType::kResidPre, 0}};
+  for (int l = 0; l < config.n_layers; ++l) {
+    out.push_back({HookType::kResult, l});
+    if (!config.attn_only) out.push_back({HookType::kMlpOut, l});
+  }
+  return out;
+}
+
+at::Tensor sender_outputs(const Config& config, const std::map<HookPoint, at::Tensor>& cache) {
+  std::vector<at::Tensor> out = {cache.at({HookType::kResidPre, 0})};
+  for (int l = 0; l < config.n_layers; ++l) {
+    const at::Tensor& result = cache.at({HookType::kResult, l});
+    for (int64_t h = 0; h < config.n_heads; ++h) out.push_back(result.select(2, h));
+    if (!config.attn_only) out.push_back(cache.at({HookType::kMlpOut, l}));
+  }
+  return at::stack(out);
+}
+
+HookedTransformer edge_model(const HookedTransformer& model) {
+  HookedTransformer out = model;
+  out.config.use_split_qkv_input = true;
+  out.config.use_hook_mlp_in = !model.config.attn_only;
+  return out;
+}
+
+at::Tensor edge_mask(const Config& config, const std::vector<Edge>& edges) {
+  const std::vector<EdgePoint> senders = edge_senders(config), receivers = edge_receivers(config);
+  at::Tensor kept = at::zeros({static_cast<int64_t>(receivers.size()), static_cast<int64_t>(senders.size())}, at::kBool);
+  for (const Edge& e : edges) kept[index_of(receivers, e.receiver)][index_of(senders, e.sender)] = true;
+  return kept;
+}
+
+at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, const at::Tensor& ablated,
+                     const at::Tensor& kept) {
+  const HookedTransformer split = edge_model(model);
+  const Config& c = split.config;
+  const std::vector<EdgePoint> senders = edge_senders(c), receivers = edge_receivers(c);
+  // ablate[r][s]: the edge is ablated (and exists).
+  at::Tensor ablate = at::zeros({static_cast<int64_t>(receivers.size()), static_cast<int64_t>(senders.size())});
+  for (std::size_t r = 0; r < receivers.size(); ++r)
+    for (std::size_t s = 0; s < senders.size(); ++s)
+      if (reaches(senders[s], receivers[r]) && !kept[r][s].item<bool>()) ablate[r][s] = 1.0;
+  std::vector<at::Tensor> differences;  // per sender known so far: its output in this run minus its ablated value
+  const auto add_sender = [&](const at::Tensor& output) {
+    differences.push_back(output - ablated[static_cast<int64_t>(differences.size())]);
+  };
+  // What receiver r reads: the residual stream minus its ablated edges' differences.
+  const auto input_of = [&](const at::Tensor& resid, int64_t r) {
+    const int64_t known = static_cast<int64_t>(differences.size());
+    return resid - at::einsum("s,sbpd->bpd", {ablate[r].slice(0, 0, known).to(resid.dtype()), at::stack(differences)});
+  };
+  RunOptions first;
+  first.cache = {{HookType::kResidPre, 0}};
+  first.logits = false;
+  at::Tensor resid = run(split, tokens, first).cache.at({HookType::kResidPre, 0});
+  add_sender(resid);
+  at::Tensor last_pre;
+  int64_t r = 0;  // the layer's first receiver
+  for (int l = 0; l < c.n_layers; ++l) {
+    RunOptions pass;
+    pass.start_resid = resid;
+    pass.start_layer = l;
+    pass.logits = false;
+    pass.cache = {{HookType::kResult, l}, {HookType::kAttnOut, l}};
+    for (int k = 0; k < 3; ++k) {
+      std::vector<at::Tensor> heads;
+      for (int64_t h = 0; h < c.n_heads; ++h) heads.push_back(input_of(resid, r + 3 * h + k));
+      Intervention input;
+      input.hook = {k == 0 ? HookType::kQInput : k == 1 ? HookType::kKInput : HookType::kVInput, l};
+      input.kind = InterventionKind::kPatch;
+      input.value = at::stack(heads, 2);
+      pass.interventions.push_back(input);
+    }
+    r += 3 * c.n_heads;
+    const RunResult attention = run(split, tokens, pass);
+    for (int64_t h = 0; h < c.n_heads; ++h) add_sender(attention.cache.at({HookType::kResult, l}).select(2, h));
+    last_pre = resid;
+    resid = resid + attention.cache.at({HookType::kAttnOut, l});
+    if (!c.attn_only) {
+      Intervention input;
+      input.hook = {HookType::kMlpIn, l};
+      input.kind = InterventionKind::kPatch;
+      input.value = input_of(resid, r++);
+      pass.interventions.push_back(input);
+      pass.cache = {{HookType::kMlpOut, l}};
+      const at::Tensor out = run(split, tokens, pass).cache.at({HookType::kMlpOut, l});
+      add_sender(out);
+      resid = resid + out;
+    }
+  }
+  RunOptions logits;
+  logits.start_resid = last_pre;
+  logits.start_layer = c.n_layers - 1;
+  Intervention final_input;
+  final_input.hook = {HookType::kResidPost, c.n_layers - 1};
+  final_input.kind = InterventionKind::kPatch;
+  final_input.value = input_of(resid, r);
+  logits.interventions = {final_input};
+  return run(split, tokens, logits).logits;
+}
+
+}  // namespace circuitcheck

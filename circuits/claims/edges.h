@@ -1,0 +1,104 @@
+// Edges of a model's computational graph, for circuits of edges
+// (claims/README.md, `circuit`): what one sender writes to the residual
+// stream, as one receiver reads it, at every position.
+//
+// Senders: "embed" (the token and position embeddings,
+// blocks.0.hook_resid_pre), "L<l>H<h>" (head h of layer l's output without
+// b_O, attn.hook_result), "MLP<l>" (blocks.l.hook_mlp_out).
+// Receivers: "L<l>H<h>.q", ".k", ".v" (the head's query, key or value input,
+// hook_q|k|v_input with use_split_qkv_input), "MLP<l>" (the MLP's input,
+// hook_mlp_in with use_hook_mlp_in), "logits" (ln_final's input).
+// A sender reaches the receivers that read the residual stream after it
+// writes: embed reaches every receiver; a head of layer l the heads of later
+// layers, the MLPs of layers >= l and the logits; an MLP of layer l the heads
+// and MLPs of later layers and the logits. Biases (b_O, b_out) are no
+// sender and are never ablated.
+//
+// An edge run ablates edges (Conmy et al. 2023; MIB): each receiver reads the
+// residual stream of the run minus, for every ablated edge into it, the
+// sender's output in this run minus the sender's ablated value. With every
+// edge kept it is the model; with every edge ablated each receiver reads the
+// ablated senders only.
+#pragma once
+
+#include "circuits/claims/claim_fields.h"
+#include "circuits/model/config.h"
+#include "circuits/model/hooks.h"
+#include "circuits/model/model.h"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace circuitcheck {
+
+enum class EdgeEnd {
+  kEmbed, kHead, kMlp,                           // senders
+  kQuery, kKey, kValue, kMlpInput, kLogits,      // receivers
+};
+
+// One end of an edge.
+struct EdgePoint {
+  EdgeEnd end = EdgeEnd::kEmbed;
+  int layer = -1;     // -1 for embed and logits
+  int64_t head = -1;  // heads and their inputs only
+
+  bool operator==(const EdgePoint& o) const { return end == o.end && layer == o.layer && head == o.head; }
+  // "embed", "L0H1", "MLP0", "L1H0.k", "MLP1", "logits".
+  std::string name() const;
+};
+
+struct Edge {
+  EdgePoint sender, receiver;
+
+  bool operator==(const Edge& o) const { return sender == o.sender && receiver == o.receiver; }
+  // "L0H0 -> L1H0.k".
+  std::string name() const;
+};
+
+// The senders and receivers of `config`'s model, in the order edge runs
+// index them: embed, then per layer its heads and its MLP (senders); per
+// layer its heads' q, k and v and its MLP, then logits (receivers).
+std::vector<EdgePoint> edge_senders(const Config& config);
+std::vector<EdgePoint> edge_receivers(const Config& config);
+
+// True when `sender` writes to the residual stream before `receiver` reads it.
+bool reaches(const EdgePoint& sender, const EdgePoint& receiver);
+
+// Every edge of the model (each sender with each receiver it reaches), by sender then receiver.
+std::vector<Edge> all_edges(const Config& config);
+
+// {"sender": NAME, "receiver": NAME}. InputError at the field for an unknown
+// name (listing the forms), a layer or head out of range, an MLP of an
+// attention-only model, or a receiver the sender does not reach.
+Edge edge_at(const nlohmann::json& v, const At& at, const Config& config);
+
+// The hooks whose activations are the senders' outputs: blocks.0.hook_resid_pre,
+// then each layer's attn.hook_result and (unless attention-only) hook_mlp_out.
+std::vector<HookPoint> sender_hooks(const Config& config);
+
+// The senders' outputs [senders, batch, pos, d_model] from a cache of sender_hooks.
+at::Tensor sender_outputs(const Config& config, const std::map<HookPoint, at::Tensor>& cache);
+
+// Logits [batch, pos, d_vocab_out] of `model` on `tokens` with every edge
+// (receiver r, sender s) that s reaches and kept[r][s] is false ablated:
+// its sender replaced, in what r reads, by ablated[s] (sender_outputs of the
+// ablated activations, [senders, batch or 1, pos, d_model]). kept is bool
+// [receivers, senders]. Runs the model layer by layer from each layer's
+// residual (two passes for a layer with an MLP, whose input depends on its
+// own heads), plus the last layer once more for the logits.
+at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, const at::Tensor& ablated,
+                     const at::Tensor& kept);
+
+// `model` sharing its weights, with the per-receiver input hooks an edge run
+// edits (use_split_qkv_input, use_hook_mlp_in).
+HookedTransformer edge_model(const HookedTransformer& model);
+
+// kept [receivers, senders] for `edges`: true for each of them.
+at::Tensor edge_mask(const Config& config, const std::vector<Edge>& edges);
+
+}  // namespace circuitcheck

@@ -1,0 +1,178 @@
+// Edges (edges.h) and circuits of edges (kinds/circuit_claim.h): names and
+// reach, edge runs against known answers (every edge kept is the model;
+// every edge ablated towards a counterfactual is the model on it), a planted
+// circuit of edges, the direct and indirect edges of S2's copy, and bad input.
+#include "circuits/claims/claim.h"
+#include "circuits/claims/edges.h"
+#include "circuits/claims/kinds/circuit_claim.h"
+#include "circuits/claims/verify.h"
+#include "circuits/model/checkpoint.h"
+#include "circuits/tasks/task_spec.h"
+#include "tests/claims/claim_test_util.h"
+#include "tests/claims/previous_token.h"
+#include "tests/test_util.h"
+
+#include <gtest/gtest.h>
+
+namespace circuitcheck {
+namespace {
+
+using nlohmann::json;
+
+Config mlp_config() {
+  Config c;
+  c.n_layers = 2; c.d_model = 8; c.n_heads = 2; c.d_head = 4; c.d_mlp = 16; c.d_vocab = 7; c.d_vocab_out = 7;
+  c.n_ctx = 5; c.act_fn = ActFn::kGelu; c.normalization_type = Normalization::kLN; c.attn_scale = 2.0;
+  return c;
+}
+
+TEST(Edges, SendersReceiversAndReach) {
+  const Config c = mlp_config();
+  std::vector<std::string> senders, receivers;
+  for (const EdgePoint& p : edge_senders(c)) senders.push_back(p.name());
+  for (const EdgePoint& p : edge_receivers(c)) receivers.push_back(p.name());
+  EXPECT_EQ(senders, (std::vector<std::string>{"embed", "L0H0", "L0H1", "MLP0", "L1H0", "L1H1", "MLP1"}));
+  EXPECT_EQ(receivers, (std::vector<std::string>{"L0H0.q", "L0H0.k", "L0H0.v", "L0H1.q", "L0H1.k", "L0H1.v", "MLP0",
+                                                 "L1H0.q", "L1H0.k", "L1H0.v", "L1H1.q", "L1H1.k", "L1H1.v", "MLP1",
+                                                 "logits"}));
+  const EdgePoint embed{EdgeEnd::kEmbed}, l0h1{EdgeEnd::kHead, 0, 1}, mlp0{EdgeEnd::kMlp, 0}, l1h0{EdgeEnd::kHead, 1, 0};
+  const EdgePoint q00{EdgeEnd::kQuery, 0, 0}, k10{EdgeEnd::kKey, 1, 0}, in0{EdgeEnd::kMlpInput, 0}, in1{EdgeEnd::kMlpInput, 1},
+      logits{EdgeEnd::kLogits};
+  const std::vector<std::tuple<EdgePoint, EdgePoint, bool>> cases = {
+      {embed, q00, true},  {embed, logits, true}, {l0h1, q00, false}, {l0h1, in0, true},  {l0h1, k10, true},
+      {mlp0, in0, false},  {mlp0, k10, true},     {mlp0, in1, true},   {l1h0, k10, false}, {l1h0, in1, true},
+      {l1h0, logits, true}};
+  for (const auto& [s, r, expected] : cases) EXPECT_EQ(reaches(s, r), expected) << s.name() << " -> " << r.name();
+  // 7 senders: embed reaches 15 receivers, each layer-0 head 9, MLP0 8, each layer-1 head 2, MLP1 1.
+  EXPECT_EQ(all_edges(c).size(), 15u + 2 * 9 + 8 + 2 * 2 + 1);
+}
+
+// With every edge kept an edge run is the model; with every edge ablated
+// towards a counterfactual's senders, it is the model on the counterfactual.
+TEST(Edges, RunsAgreeWithTheModelAtBothEnds) {
+  const Config c = mlp_config();
+  const HookedTransformer model = make_model(c, init_params(c, 5), "test");
+  const at::Tensor tokens = at::randint(7, {4, 5}, at::kLong), other = at::randint(7, {4, 5}, at::kLong);
+  RunOptions senders;
+  senders.cache = sender_hooks(c);
+  const at::Tensor own = sender_outputs(c, run(model, tokens, senders).cache);
+  const at::Tensor theirs = sender_outputs(c, run(model, other, senders).cache);
+  const at::Tensor all = edge_mask(c, all_edges(c));
+  EXPECT_TRUE(at::allclose(run_edges(model, tokens, theirs, all), forward(model, tokens), 1e-4, 1e-4));
+  EXPECT_TRUE(at::allclose(run_edges(model, tokens, theirs, all.logical_not()), forward(model, other), 1e-4, 1e-4));
+  // An ablated edge towards the sender's own output changes nothing.
+  EXPECT_TRUE(at::allclose(run_edges(model, tokens, own, all.logical_not()), forward(model, tokens), 1e-4, 1e-4));
+}
+
+json edge_claim(const json& edges, const json& pass = {{"faithfulness_at_least", 0.9}}) {
+  return {{"id", "edges"}, {"hypothesis", "h"}, {"kind", "circuit"}, {"ablation", "zero"},
+          {"metric", "logit_diff"}, {"edges", edges}, {"domain", {{"exhaustive", true}}}, {"pass", pass}};
+}
+
+// The planted previous-token head beside a head that writes nothing: its
+// five edges (embed to its query, key and value, it and embed to the
+// logits) are the whole model (f = 1), and each of the head's is needed;
+// without the key edge the head cannot
+// find the previous token and f falls; the useless head's edges contribute 0.
+TEST(EdgeCircuit, PlantedHeadsEdgesAreTheModel) {
+  const Task task = previous_token_task();
+  const HookedTransformer model = previous_token_model(10.0f, 1, 2);
+  const auto outcome = [&](const json& edges, const json& pass) {
+    const json document = testing_util::system_claim_file("previous_token", json::array({edge_claim(edges, pass)}));
+    return run_claim(task, parse_claims(parse_claim_file(document, "toy/claims.json"), task, model.config).at(0),
+                     model, "checkpoint");
+  };
+  const json mechanism = {{{"sender", "embed"}, {"receiver", "L0H0.q"}}, {{"sender", "embed"}, {"receiver", "L0H0.k"}},
+                          {{"sender", "embed"}, {"receiver", "L0H0.v"}}, {{"sender", "L0H0"}, {"receiver", "logits"}},
+                          {{"sender", "embed"}, {"receiver", "logits"}}};
+  const Outcome whole = outcome(mechanism, {{"faithfulness_at_least", 0.99}});
+  EXPECT_TRUE(whole.pass) << whole.explanation;
+  EXPECT_NEAR(testing_util::check_named(whole, "faithfulness").value, 1.0, 1e-5);
+  // The head's four edges are needed; the current token's own logit (embed
+  // -> logits) competes with the copied one, so it contributes less than 0.
+  for (int e = 0; e < 4; ++e)
+    EXPECT_GT(testing_util::check_named(whole, "contribution of edge " + std::to_string(e)).value, 0.5) << e;
+  EXPECT_LT(testing_util::check_named(whole, "contribution of edge 4").value, 0.0);
+  json keyless = mechanism;
+  keyless.erase(1);
+  EXPECT_LT(testing_util::check_named(outcome(keyless, {{"faithfulness_at_least", 0.9}}), "faithfulness").value, 0.9);
+  json with_useless = mechanism;
+  with_useless.push_back({{"sender", "L0H1"}, {"receiver", "logits"}});
+  const Outcome useless = outcome(with_useless, {{"faithfulness_at_least", 0.9}, {"minimality_at_least", 0.01}});
+  EXPECT_FALSE(useless.pass);
+  EXPECT_NEAR(testing_util::check_named(useless, "contribution of edge 5").value, 0.0, 1e-9) << useless.explanation;
+  EXPECT_GT(testing_util::check_named(useless, "contribution of edge 3").value, 0.5);
+}
+
+// On the shipped S2 model (mean ablation): layer 1 copies the answer from
+// the position its key matches, so the edge from layer 0 to layer 1's key is
+// needed, while layer 0's direct edge to the logits carries little. Path
+// patching in edges: the same sender, an indirect edge that matters and a
+// direct one that does not.
+TEST(EdgeCircuit, ShippedCopyNeedsTheIndirectEdgeNotTheDirectOne) {
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  const std::shared_ptr<const Task> task = load_task("array_index");
+  json edges = json::array();
+  for (const Edge& e : all_edges(ck.model.config)) edges.push_back({{"sender", e.sender.name()}, {"receiver", e.receiver.name()}});
+  json claim = edge_claim(edges, {{"faithfulness_at_least", 0.9}, {"minimality_at_least", 0.05}});
+  claim["ablation"] = "mean";
+  claim["domain"] = {{"sample", 500}, {"seed", 3}};
+  const json document = testing_util::system_claim_file("array_index", json::array({claim}));
+  const Claim parsed = parse_claims(parse_claim_file(document, "claims/x.json"), *task, ck.model.config).at(0);
+  const Outcome all = run_claim(*task, parsed, ck.model, "checkpoint");
+  EXPECT_NEAR(testing_util::check_named(all, "faithfulness").value, 1.0, 1e-4) << all.explanation;
+  const auto contribution = [&](const std::string& name) {
+    const auto& list = std::get<CircuitSpec>(parsed.spec).edges;
+    for (std::size_t i = 0; i < list.size(); ++i)
+      if (list[i].name() == name) return testing_util::check_named(all, "contribution of edge " + std::to_string(i)).value;
+    ADD_FAILURE() << "no edge " << name;
+    return 0.0;
+  };
+  EXPECT_GT(contribution("L0H0 -> L1H0.k"), 0.3);
+  EXPECT_LT(std::fabs(contribution("L0H0 -> logits")), 0.05);
+}
+
+TEST(EdgeCircuit, BadEdgesNameTheirPointer) {
+  const Config config = previous_token_config(2);
+  const Task task = previous_token_task();
+  const auto error = [&](const json& claim) {
+    return testing_util::claim_parse_error(testing_util::system_claim_file("previous_token", json::array({claim})),
+                                           "c.json", config, &task);
+  };
+  const json q = {{"sender", "embed"}, {"receiver", "L0H0.q"}};
+  struct Case {
+    json claim;
+    std::string message;
+  };
+  json both = edge_claim(json::array({q}));
+  both["nodes"] = {{{"hook", "blocks.0.attn.hook_z"}}};
+  json neither = edge_claim(json::array({q}));
+  neither.erase("edges");
+  json placebo = edge_claim(json::array({q}));
+  placebo["controls"] = {"random_init", "placebo:all"};
+  const std::vector<Case> cases = {
+      {edge_claim({{{"sender", "L0H1"}, {"receiver", "L0H0.q"}}}),
+       "c.json: /claims/0/edges/0/receiver: L0H0.q reads the residual stream before L0H1 writes to it"},
+      {edge_claim({{{"sender", "L0H2"}, {"receiver", "logits"}}}),
+       "c.json: /claims/0/edges/0/sender: 'L0H2': head 2 out of range, the model has 2 heads"},
+      {edge_claim({{{"sender", "MLP0"}, {"receiver", "logits"}}}),
+       "c.json: /claims/0/edges/0/sender: 'MLP0': the model is attention-only, it has no MLP"},
+      {edge_claim({{{"sender", "logits"}, {"receiver", "L0H0.q"}}}),
+       "c.json: /claims/0/edges/0/sender: 'logits' is no sender: a sender is embed, L<layer>H<head> or MLP<layer>"},
+      {edge_claim({{{"sender", "embed"}, {"receiver", "L0H0.x"}}}),
+       "c.json: /claims/0/edges/0/receiver: 'L0H0.x' is no receiver: a receiver is L<layer>H<head>.q, .k or .v, "
+       "MLP<layer> or logits"},
+      {edge_claim({q, q}), "c.json: /claims/0/edges/1: embed -> L0H0.q is given twice"},
+      {edge_claim(json::array()), "c.json: /claims/0/edges: "},
+      {both, "c.json: /claims/0: a circuit is either \"nodes\" or \"edges\": give one of them"},
+      {neither, "c.json: /claims/0: a circuit is either \"nodes\" or \"edges\": give one of them"},
+      {placebo, "a circuit of edges has no nodes"},
+  };
+  for (const Case& c : cases) {
+    const std::string e = error(c.claim);
+    EXPECT_NE(e.find(c.message), std::string::npos) << e << "\nexpected: " << c.message;
+  }
+}
+
+}  // namespace
+}  // namespace circuitcheck
