@@ -104,11 +104,12 @@ nlohmann::json attribution_document(const Args& args, const Checkpoint& ck, cons
                           {"kind", "circuit"},
                           {"ablation", ablation},
                           {"metric", metric},
-                          {"nodes", {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}}},
                           {"domain", {{"sample", n}, {"seed", args.get_int("--seed", 0, 0, 1 << 30)}}},
                           {"completeness", {{"subsets", 5}, {"seed", 0}}},
                           {"pass", {{"faithfulness_at_least", threshold}}},
                           {"controls", {"random_init"}}};
+  if (args.has("--edges")) claim["edges"] = {{{"sender", "embed"}, {"receiver", "logits"}}};
+  else claim["nodes"] = {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}};
   if (auto c = args.get("--counterfactual"))
     claim["counterfactual"] = c->rfind("input:", 0) == 0 ? nlohmann::json{{"input", c->substr(6)}} : nlohmann::json(*c);
   nlohmann::json document = {{"schema", kClaimSchema}, {"checkpoint", relative(ck.path)}, {"claims", {claim}}};
@@ -280,9 +281,10 @@ int attribute_command(int argc, char** argv) {
   Args args = parse_args(argc, argv, 2, "attribute",
                          {"--system", "--task", "--config", "--metric", "--ablation", "--counterfactual", "--method",
                           "--ig-steps", "--n", "--seed", "--threshold", "--id", "--out-claim", "--report-dir",
-                          "--threads"});
+                          "--threads"},
+                         {"--edges"});
   expect_positionals(args, 1, 1,
-                     "circuitcheck attribute CHECKPOINT [--system S | --task FILE] [--metric M] [--ablation A] "
+                     "circuitcheck attribute CHECKPOINT [--system S | --task FILE] [--edges] [--metric M] [--ablation A] "
                      "[--counterfactual C] [--method eap-ig|atp] [--ig-steps K] [--n N] [--seed N] [--threshold F] "
                      "[--id ID] [--out-claim FILE.json] [--report-dir D]");
   const auto started = std::chrono::steady_clock::now();
@@ -315,17 +317,18 @@ int attribute_command(int argc, char** argv) {
   a.task = document.contains("task") ? document["task"].get<std::string>() : task.name;
   a.claim = document["claims"][0];
   a.domain_size = task.domain_size.value_or(-1);
-  a.nodes = attribution_nodes(ck.model.config, task.sample(1, 0, scale).tokens.size(1));
-  const CircuitMeasure measure(context, parsed[0], ablated, a.nodes, "attribute: " + ck.path);
+  a.units = args.has("--edges") ? attribution_edges(ck.model.config)
+                                 : attribution_nodes(ck.model.config, task.sample(1, 0, scale).tokens.size(1));
+  const CircuitMeasure measure(context, parsed[0], ablated, a.units, "attribute: " + ck.path);
   a.whole = measure.whole();
   a.empty = measure.empty();
-  attribute(context, parsed[0], ablated, a.ig_steps, a.nodes);
-  const std::vector<int64_t> atp_order = ranking(a.nodes, AttributionMethod::kAtp);
-  const std::vector<int64_t> ig_order = ranking(a.nodes, AttributionMethod::kEapIg);
+  attribute(context, parsed[0], ablated, a.ig_steps, a.units);
+  const std::vector<int64_t> atp_order = ranking(a.units, AttributionMethod::kAtp);
+  const std::vector<int64_t> ig_order = ranking(a.units, AttributionMethod::kEapIg);
   a.atp_curve = measure.curve(atp_order);
   a.eap_ig_curve = measure.curve(ig_order);
-  a.atp_areas = curve_areas(a.atp_curve, static_cast<int64_t>(a.nodes.size()));
-  a.eap_ig_areas = curve_areas(a.eap_ig_curve, static_cast<int64_t>(a.nodes.size()));
+  a.atp_areas = curve_areas(a.atp_curve, static_cast<int64_t>(a.units.size()));
+  a.eap_ig_areas = curve_areas(a.eap_ig_curve, static_cast<int64_t>(a.units.size()));
   a.chosen = measure.smallest(a.method == AttributionMethod::kAtp ? atp_order : ig_order, a.curve(a.method), a.threshold);
   a.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 

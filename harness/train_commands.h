@@ -29,12 +29,13 @@ int eval_command(int argc, char** argv);
 int nodes_command(int argc, char** argv);
 
 // circuitcheck attribute CHECKPOINT [--system S | --task FILE] [--config CFG]
-//   [--metric logit_diff|target_log_prob] [--ablation zero|mean|resample|counterfactual]
+//   [--edges] [--metric logit_diff|target_log_prob] [--ablation zero|mean|resample|counterfactual]
 //   [--counterfactual ROLE|input:NAME] [--method eap-ig|atp] [--ig-steps K]
 //   [--n N] [--seed N] [--threshold F] [--id ID] [--out-claim FILE.json]
 //   [--report-dir D] [--threads N]
 // Discovery that writes a claim (claims/README.md, "Discovering a circuit"):
-// scores every node (attribution.h: AtP and EAP-IG over K steps, default 5)
+// scores every node, or with --edges every edge (attribution.h: AtP and
+// EAP-IG over K steps, default 5),
 // for a circuit claim with this metric (default logit_diff), ablation
 // (default mean; counterfactual with --counterfactual, a role or a dataset's
 // paired input) and domain (N examples, default 1,000, seed N, default 0);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <numeric>
 
@@ -14,14 +15,15 @@ namespace circuitcheck {
 
 const char* to_string(AttributionMethod method) { return method == AttributionMethod::kAtp ? "atp" : "eap-ig"; }
 
-std::string AttributionNode::name() const {
+std::string AttributionUnit::name() const {
+  if (edge) return edge->name();
   const std::string at = "@" + std::to_string(position);
   if (head < 0) return "MLP" + std::to_string(hook.layer) + at;
   return "L" + std::to_string(hook.layer) + "H" + std::to_string(head) + at;
 }
 
-std::vector<AttributionNode> attribution_nodes(const Config& config, int64_t length) {
-  std::vector<AttributionNode> out;
+std::vector<AttributionUnit> attribution_nodes(const Config& config, int64_t length) {
+  std::vector<AttributionUnit> out;
   for (int layer = 0; layer < config.n_layers; ++layer) {
     for (int64_t head = 0; head < config.n_heads; ++head)
       for (int64_t p = 0; p < length; ++p) out.push_back({{HookType::kZ, layer}, head, p});
@@ -31,33 +33,48 @@ std::vector<AttributionNode> attribution_nodes(const Config& config, int64_t len
   return out;
 }
 
-void attribute(const RunContext& context, const Claim& claim, const CircuitAblation& ablation, int64_t ig_steps,
-               std::vector<AttributionNode>& nodes) {
+namespace {
+
+// What one slice and one gradient step give: the activations of the model's
+// own run and their ablation (at the hooks asked for), and the gradient of
+// the summed metric at the probed hooks; `last`: the step at the model's own
+// input (AtP's).
+using Step = std::function<void(const std::map<HookPoint, at::Tensor>& clean,
+                                const std::map<HookPoint, at::Tensor>& ablated,
+                                const std::map<HookPoint, at::Tensor>& gradients, bool last)>;
+
+// EAP-IG's schedule over the claim's domain: for j = 1..k, a run of `model`
+// whose input residual is x' + (j/k)(x - x'), with a zero added at each
+// `probes` hook to take the gradient there. Returns the examples seen.
+int64_t gradient_steps(const RunContext& context, const Claim& claim, const CircuitAblation& ablation,
+                       const HookedTransformer& model, const std::vector<HookPoint>& probes, int64_t ig_steps,
+                       int64_t length, const Step& step) {
   const CircuitSpec& c = std::get<CircuitSpec>(claim.spec);
   check(c.metric != CircuitMetric::kAccuracy, claim.pointer + "/metric",
         "accuracy has no gradient to attribute with; use logit_diff or target_log_prob");
   check(ig_steps >= 1, claim.pointer, "EAP-IG needs at least one step");
   const HookPoint input{HookType::kResidPre, 0};
   std::map<HookPoint, at::Tensor> values = ablation.values;
-  if (c.ablation == InterventionKind::kMean || c.ablation == InterventionKind::kResample)
+  if ((c.ablation == InterventionKind::kMean || c.ablation == InterventionKind::kResample) && !values.count(input))
     values[input] = ablation_values(context.task, c.ablation, {input}, c.reference, context.model, context.scale).at(input);
   std::vector<HookPoint> hooks = ablation.hooks;
-  hooks.push_back(input);
-  int64_t length = 0;
-  for (const AttributionNode& node : nodes) length = std::max(length, node.position + 1);
-  std::map<HookPoint, at::Tensor> atp, ig;  // per hook: summed over examples, [pos, heads] or [pos]
+  if (std::find(hooks.begin(), hooks.end(), input) == hooks.end()) hooks.push_back(input);
   int64_t examples = 0;
   for_each_slice(context.task, claim.domain, context.scale, kVerifyBatch, [&](const Batch& b) {
-    check(b.tokens.size(1) == length, claim.pointer,
+    check(length < 0 || b.tokens.size(1) == length, claim.pointer,
           "the task's sequences have " + std::to_string(b.tokens.size(1)) + " positions, the nodes " +
               std::to_string(length) + "; attribution needs one length");
-    std::map<HookPoint, at::Tensor> clean, ablated;
+    std::map<HookPoint, at::Tensor> clean, ablated, probed;
     {
       at::NoGradGuard no_grad;
       RunOptions own;
       own.cache = hooks;
+      for (const HookPoint& hook : probes)
+        if (std::find(hooks.begin(), hooks.end(), hook) == hooks.end()) own.cache.push_back(hook);
       own.logits = false;
-      clean = run(context.model, b.tokens, own).cache;
+      const ActivationCache cached = run(model, b.tokens, own).cache;
+      for (const HookPoint& hook : hooks) clean[hook] = cached.at(hook);
+      for (const HookPoint& hook : probes) probed[hook] = cached.at(hook);
       ablated = ablated_activations(context, c, b, clean, values);
     }
     for (int64_t j = 1; j <= ig_steps; ++j) {
@@ -70,35 +87,117 @@ void attribute(const RunContext& context, const Claim& claim, const CircuitAblat
         interpolate.value = ablated.at(input) + alpha * (clean.at(input) - ablated.at(input));
         options.interventions.push_back(interpolate);
       }
-      std::map<HookPoint, at::Tensor> delta;
-      for (const HookPoint& hook : ablation.hooks) {
-        delta[hook] = at::zeros_like(clean.at(hook)).requires_grad_(true);
+      std::map<HookPoint, at::Tensor> delta;  // a zero added at each probe: the gradient lands on it
+      for (const HookPoint& hook : probes) {
         Intervention add;
         add.hook = hook;
         add.kind = InterventionKind::kAdd;
-        add.value = delta[hook];
+        add.value = delta[hook] = at::zeros_like(probed.at(hook)).requires_grad_(true);
         options.interventions.push_back(add);
       }
-      circuit_metric(c.metric, run(context.model, b.tokens, options).logits, b.targets, 0).sum().backward();
-      for (const HookPoint& hook : ablation.hooks) {
-        const at::Tensor s = ((ablated.at(hook) - clean.at(hook)) * delta[hook].grad()).sum(-1).sum(0).to(at::kDouble);
-        ig[hook] = ig.count(hook) ? ig[hook] + s : s;
-        if (j == ig_steps) atp[hook] = atp.count(hook) ? atp[hook] + s : s;
-      }
+      circuit_metric(c.metric, run(model, b.tokens, options).logits, b.targets, 0).sum().backward();
+      std::map<HookPoint, at::Tensor> gradients;
+      for (const HookPoint& hook : probes) gradients[hook] = delta[hook].grad();
+      step(clean, ablated, gradients, j == ig_steps);
     }
     examples += b.tokens.size(0);
   });
-  const auto per_example = [&](const at::Tensor& sums, const AttributionNode& node) {
-    const at::Tensor at_position = sums[node.position];
-    return (node.head < 0 ? at_position : at_position[node.head]).item<double>() / static_cast<double>(examples);
+  return examples;
+}
+
+// The hooks a receiver's gradient is taken at, in edge_receivers' order of
+// their layers: each layer's q, k and v inputs and MLP input, then the last
+// layer's resid_post (ln_final's input, the logits' receiver).
+std::vector<HookPoint> receiver_hooks(const Config& config) {
+  std::vector<HookPoint> out;
+  for (int l = 0; l < config.n_layers; ++l) {
+    for (HookType t : {HookType::kQInput, HookType::kKInput, HookType::kVInput}) out.push_back({t, l});
+    if (!config.attn_only) out.push_back({HookType::kMlpIn, l});
+  }
+  out.push_back({HookType::kResidPost, config.n_layers - 1});
+  return out;
+}
+
+// The gradients at every receiver [receivers, batch, pos, d_model], in edge_receivers' order.
+at::Tensor receiver_gradients(const Config& config, const std::map<HookPoint, at::Tensor>& gradients) {
+  std::vector<at::Tensor> out;
+  for (int l = 0; l < config.n_layers; ++l) {
+    for (int64_t h = 0; h < config.n_heads; ++h)
+      for (HookType t : {HookType::kQInput, HookType::kKInput, HookType::kVInput})
+        out.push_back(gradients.at({t, l}).select(2, h));
+    if (!config.attn_only) out.push_back(gradients.at({HookType::kMlpIn, l}));
+  }
+  out.push_back(gradients.at({HookType::kResidPost, config.n_layers - 1}));
+  return at::stack(out);
+}
+
+void attribute_nodes(const RunContext& context, const Claim& claim, const CircuitAblation& ablation, int64_t ig_steps,
+                     std::vector<AttributionUnit>& units) {
+  int64_t length = 0;
+  for (const AttributionUnit& u : units) length = std::max(length, u.position + 1);
+  std::map<HookPoint, at::Tensor> atp, ig;  // per hook: summed over examples, [pos, heads] or [pos]
+  const auto add = [](std::map<HookPoint, at::Tensor>& sums, const HookPoint& hook, const at::Tensor& s) {
+    sums[hook] = sums.count(hook) ? sums[hook] + s : s;
   };
-  for (AttributionNode& node : nodes) {
-    node.atp = per_example(atp.at(node.hook), node);
-    node.eap_ig = per_example(ig.at(node.hook), node) / static_cast<double>(ig_steps);
+  const int64_t examples = gradient_steps(
+      context, claim, ablation, context.model, ablation.hooks, ig_steps, length,
+      [&](const auto& clean, const auto& ablated, const auto& gradients, bool last) {
+        for (const HookPoint& hook : ablation.hooks) {
+          const at::Tensor s = ((ablated.at(hook) - clean.at(hook)) * gradients.at(hook)).sum(-1).sum(0).to(at::kDouble);
+          add(ig, hook, s);
+          if (last) add(atp, hook, s);
+        }
+      });
+  const auto per_example = [&](const at::Tensor& sums, const AttributionUnit& u) {
+    const at::Tensor at_position = sums[u.position];
+    return (u.head < 0 ? at_position : at_position[u.head]).item<double>() / static_cast<double>(examples);
+  };
+  for (AttributionUnit& u : units) {
+    u.atp = per_example(atp.at(u.hook), u);
+    u.eap_ig = per_example(ig.at(u.hook), u) / static_cast<double>(ig_steps);
   }
 }
 
-std::vector<int64_t> ranking(const std::vector<AttributionNode>& nodes, AttributionMethod method) {
+void attribute_edges(const RunContext& context, const Claim& claim, const CircuitAblation& ablation, int64_t ig_steps,
+                     std::vector<AttributionUnit>& units) {
+  const Config& config = context.model.config;
+  const HookedTransformer split = edge_model(context.model);
+  at::Tensor atp, ig;  // [receivers, senders], summed over examples
+  const int64_t examples = gradient_steps(
+      context, claim, ablation, split, receiver_hooks(config), ig_steps, -1,
+      [&](const auto& clean, const auto& ablated, const auto& gradients, bool last) {
+        const at::Tensor d = sender_outputs(config, ablated) - sender_outputs(config, clean);
+        const at::Tensor s = at::einsum("sbpd,rbpd->rs", {d, receiver_gradients(config, gradients)}).to(at::kDouble);
+        ig = ig.defined() ? ig + s : s;
+        if (last) atp = atp.defined() ? atp + s : s;
+      });
+  const std::vector<EdgePoint> senders = edge_senders(config), receivers = edge_receivers(config);
+  for (AttributionUnit& u : units) {
+    const int64_t s = std::find(senders.begin(), senders.end(), u.edge->sender) - senders.begin();
+    const int64_t r = std::find(receivers.begin(), receivers.end(), u.edge->receiver) - receivers.begin();
+    u.atp = atp[r][s].item<double>() / static_cast<double>(examples);
+    u.eap_ig = ig[r][s].item<double>() / static_cast<double>(examples) / static_cast<double>(ig_steps);
+  }
+}
+
+}  // namespace
+
+std::vector<AttributionUnit> attribution_edges(const Config& config) {
+  std::vector<AttributionUnit> out;
+  for (const Edge& e : all_edges(config)) {
+    out.emplace_back();
+    out.back().edge = e;
+  }
+  return out;
+}
+
+void attribute(const RunContext& context, const Claim& claim, const CircuitAblation& ablation, int64_t ig_steps,
+               std::vector<AttributionUnit>& units) {
+  if (std::get<CircuitSpec>(claim.spec).edges.empty()) attribute_nodes(context, claim, ablation, ig_steps, units);
+  else attribute_edges(context, claim, ablation, ig_steps, units);
+}
+
+std::vector<int64_t> ranking(const std::vector<AttributionUnit>& nodes, AttributionMethod method) {
   std::vector<int64_t> order(nodes.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
@@ -108,9 +207,17 @@ std::vector<int64_t> ranking(const std::vector<AttributionNode>& nodes, Attribut
   return order;
 }
 
-std::vector<AblationSite> circuit_sites(const std::vector<AttributionNode>& nodes) {
+CircuitConfiguration circuit_of(const std::vector<AttributionUnit>& units) {
+  CircuitConfiguration out{true, {}, {}};
+  for (const AttributionUnit& u : units)
+    if (u.edge) out.edges.push_back(*u.edge);
+  if (out.edges.empty()) out.sites = circuit_sites(units);
+  return out;
+}
+
+std::vector<AblationSite> circuit_sites(const std::vector<AttributionUnit>& nodes) {
   std::map<std::pair<int, int64_t>, std::vector<int64_t>> positions;  // (layer, head or n_heads for the MLP)
-  for (const AttributionNode& node : nodes)
+  for (const AttributionUnit& node : nodes)
     positions[{node.hook.layer, node.head < 0 ? INT64_MAX : node.head}].push_back(node.position);
   std::vector<AblationSite> out;
   for (auto& [key, at] : positions) {

@@ -1,35 +1,41 @@
-// Attribution: which components of a model a circuit claim's metric depends
-// on, estimated from gradients (claims/README.md, "Discovering a circuit").
+// Attribution: which parts of a model a circuit claim's metric depends on,
+// estimated from gradients (claims/README.md, "Discovering a circuit").
 //
-// A node is one component at one position, as a circuit claim sees the model
-// (complement in ablate.h): a head's output (blocks.L.attn.hook_z, one head)
-// or an MLP's (blocks.L.hook_mlp_out). Its score estimates
-// m(N with the node ablated) - m(N): how the claim's metric m (mean per
-// example, in its units) changes when the node alone is ablated the way the
-// claim ablates (zero, mean, resample, or patched from the counterfactual).
-// With a the node's activation, a' its ablated value, x the model's input
-// residual (blocks.0.hook_resid_pre) and x' its ablation by the same method
-// (the counterfactual's own input for counterfactual ablation):
-//   attribution patching, AtP (Nanda 2023; Syed et al. 2023):
-//     (a' - a) . dm/da, the gradient at the model's own run;
+// A unit is a node or an edge, as a circuit claim sees the model. A node is
+// one component at one position (complement in ablate.h): a head's output
+// (blocks.L.attn.hook_z, one head) or an MLP's (blocks.L.hook_mlp_out). An
+// edge is a sender's write as one receiver reads it, at every position
+// (edges.h). A unit's score estimates m(N with the unit ablated) - m(N): how
+// the claim's metric m (mean per example, in its units) changes when that
+// unit alone is ablated the way the claim ablates (zero, mean, resample, or
+// patched from the counterfactual). With a the node's activation (an edge's
+// sender's output), a' its ablated value, g the gradient of m at a (at the
+// edge's receiver's input), x the model's input residual
+// (blocks.0.hook_resid_pre) and x' its ablation by the same method (the
+// counterfactual's own input for counterfactual ablation):
+//   attribution patching, AtP (Nanda 2023; Syed et al. 2023; EAP for
+//     edges): (a' - a) . g at the model's own run;
 //   EAP-IG (Hanna et al. 2024; MIB's "inputs" variant):
-//     (a' - a) . (1/k) sum_{j=1..k} dm/da at the run whose input residual is
-//     x' + (j/k)(x - x'), the other components computing as they do.
-// The dot products run over the node's activation (d_head or d_model). With
-// k = 1, EAP-IG is AtP. Both are first-order estimates: they can miss
-// effects that only show when several nodes are ablated together, which is
-// why the faithfulness curve (faithfulness_curve.h) measures the circuits
-// they rank instead of trusting them.
+//     (a' - a) . (1/k) sum_{j=1..k} g at the run whose input residual is
+//     x' + (j/k)(x - x'), the rest of the model computing as it does.
+// The dot products run over the activation (d_head, d_model) and, for an
+// edge, every position. With k = 1, EAP-IG is AtP. Both are first-order
+// estimates: they can miss effects that only show when several units are
+// ablated together, which is why the faithfulness curve
+// (faithfulness_curve.h) measures the circuits they rank instead of
+// trusting them.
 #pragma once
 
 #include "circuits/claims/ablate.h"
 #include "circuits/claims/claim.h"
+#include "circuits/claims/edges.h"
 #include "circuits/claims/kinds/circuit_claim.h"
 #include "circuits/claims/kinds/kind.h"
 #include "circuits/model/config.h"
 #include "circuits/model/hooks.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,40 +46,49 @@ enum class AttributionMethod { kAtp, kEapIg };
 // "atp", "eap-ig".
 const char* to_string(AttributionMethod method);
 
-struct AttributionNode {
-  HookPoint hook;        // blocks.L.attn.hook_z or blocks.L.hook_mlp_out
-  int64_t head = -1;     // hook_z's head; -1 for an MLP
-  int64_t position = 0;  // in the task's sequence
-  double atp = 0.0;      // the AtP score, metric units per example
-  double eap_ig = 0.0;   // the EAP-IG score
+// One unit: a node, or (with `edge`) an edge.
+struct AttributionUnit {
+  HookPoint hook;            // a node: blocks.L.attn.hook_z or blocks.L.hook_mlp_out
+  int64_t head = -1;         // hook_z's head; -1 for an MLP
+  int64_t position = 0;      // in the task's sequence
+  std::optional<Edge> edge;  // an edge, at every position
+  double atp = 0.0;          // the AtP score, metric units per example
+  double eap_ig = 0.0;       // the EAP-IG score
 
   double score(AttributionMethod method) const { return method == AttributionMethod::kAtp ? atp : eap_ig; }
-  // "L0H1@6" (a head), "MLP1@7" (an MLP).
+  // "L0H1@6" (a head), "MLP1@7" (an MLP), "L0H0 -> L1H0.k" (an edge).
   std::string name() const;
 };
 
 // Every node of `config`'s model on sequences of `length` positions (<=
 // n_ctx), in layer order: each head at each position, then the layer's MLP
 // (unless attention-only) at each position. Scores are 0.
-std::vector<AttributionNode> attribution_nodes(const Config& config, int64_t length);
+std::vector<AttributionUnit> attribution_nodes(const Config& config, int64_t length);
 
-// Scores every node of `nodes` (attribution_nodes for the task's length) on
-// the domain of circuit claim `claim`, ablated as its `ablation` is
-// (circuit_ablation), with EAP-IG over `ig_steps` >= 1 steps. Works in batches
-// of kVerifyBatch examples: one forward pass for the activations (two with a
-// counterfactual), then ig_steps forward and backward passes, the last of
-// which (j = k, the model's own input) gives AtP. Throws InputError naming
-// the claim for the accuracy metric (it has no gradient) and for a batch whose
-// length is not the nodes'.
+// Every edge of `config`'s model (all_edges). Scores are 0.
+std::vector<AttributionUnit> attribution_edges(const Config& config);
+
+// Scores every unit of `units` on the domain of circuit claim `claim`,
+// ablated as its `ablation` is (circuit_ablation): nodes (attribution_nodes
+// for the task's length) for a circuit of nodes, edges for a circuit of
+// edges (the gradients taken at the receivers' inputs of edge_model). EAP-IG
+// runs over `ig_steps` >= 1 steps. Works in batches of kVerifyBatch examples:
+// one forward pass for the activations (two with a counterfactual), then
+// ig_steps forward and backward passes, the last of which (j = k, the model's
+// own input) gives AtP. Throws InputError naming the claim for the accuracy
+// metric (it has no gradient) and for a batch whose length is not the nodes'.
 void attribute(const RunContext& context, const Claim& claim, const CircuitAblation& ablation, int64_t ig_steps,
-               std::vector<AttributionNode>& nodes);
+               std::vector<AttributionUnit>& units);
 
-// The indices of `nodes` by decreasing |score| under `method`; ties keep node order.
-std::vector<int64_t> ranking(const std::vector<AttributionNode>& nodes, AttributionMethod method);
+// The indices of `units` by decreasing |score| under `method`; ties keep their order.
+std::vector<int64_t> ranking(const std::vector<AttributionUnit>& units, AttributionMethod method);
 
-// The sites a circuit keeps for `nodes`: one per head (hook_z with heads {h})
-// or MLP (hook_mlp_out), at its nodes' positions (ascending); ordered by
-// layer, then heads before the MLP, then head.
-std::vector<AblationSite> circuit_sites(const std::vector<AttributionNode>& nodes);
+// The sites a circuit keeps for nodes `nodes`: one per head (hook_z with
+// heads {h}) or MLP (hook_mlp_out), at its nodes' positions (ascending);
+// ordered by layer, then heads before the MLP, then head.
+std::vector<AblationSite> circuit_sites(const std::vector<AttributionUnit>& nodes);
+
+// The circuit that keeps `units`: their edges, or the sites of their nodes.
+CircuitConfiguration circuit_of(const std::vector<AttributionUnit>& units);
 
 }  // namespace circuitcheck

@@ -16,13 +16,18 @@ using nlohmann::json;
 
 const AttributionMethod kMethods[] = {AttributionMethod::kAtp, AttributionMethod::kEapIg};
 
+bool edges(const Attribution& a) { return !a.units.empty() && a.units.front().edge.has_value(); }
+
+// "nodes" or "edges".
+std::string kind(const Attribution& a) { return edges(a) ? "edges" : "nodes"; }
+
 const CurveAreas& areas(const Attribution& a, AttributionMethod m) {
   return m == AttributionMethod::kAtp ? a.atp_areas : a.eap_ig_areas;
 }
 
-// rank[i]: node i's place (0 = first) in `method`'s ranking.
+// rank[i]: unit i's place (0 = first) in `method`'s ranking.
 std::vector<int64_t> ranks(const Attribution& a, AttributionMethod method) {
-  const std::vector<int64_t> order = ranking(a.nodes, method);
+  const std::vector<int64_t> order = ranking(a.units, method);
   std::vector<int64_t> rank(order.size());
   for (std::size_t r = 0; r < order.size(); ++r) rank[static_cast<std::size_t>(order[r])] = static_cast<int64_t>(r);
   return rank;
@@ -39,9 +44,9 @@ json site_json(const AblationSite& site) {
   return out;
 }
 
-std::string names(const std::vector<AttributionNode>& nodes) {
+std::string names(const std::vector<AttributionUnit>& units) {
   std::string s;
-  for (const AttributionNode& n : nodes) s += (s.empty() ? "" : ", ") + n.name();
+  for (const AttributionUnit& n : units) s += (s.empty() ? "" : ", ") + n.name();
   return s;
 }
 
@@ -53,21 +58,29 @@ std::string setting(const Attribution& a) {
 
 }  // namespace
 
-std::vector<AttributionNode> chosen_nodes(const Attribution& a) {
-  const std::vector<int64_t> order = ranking(a.nodes, a.method);
-  std::vector<AttributionNode> out;
-  for (int64_t i = 0; i < a.chosen.count; ++i) out.push_back(a.nodes[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])]);
+std::vector<AttributionUnit> chosen_units(const Attribution& a) {
+  const std::vector<int64_t> order = ranking(a.units, a.method);
+  std::vector<AttributionUnit> out;
+  for (int64_t i = 0; i < a.chosen.count; ++i) out.push_back(a.units[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])]);
   return out;
 }
 
 json attribution_json(const Attribution& a) {
   const std::vector<int64_t> rank_atp = ranks(a, AttributionMethod::kAtp), rank_ig = ranks(a, AttributionMethod::kEapIg);
-  json nodes = json::array();
-  for (std::size_t i = 0; i < a.nodes.size(); ++i) {
-    const AttributionNode& n = a.nodes[i];
-    nodes.push_back({{"name", n.name()}, {"hook", hook_name(n.hook)}, {"head", n.head < 0 ? json(nullptr) : json(n.head)},
-                     {"position", n.position}, {"atp", n.atp}, {"eap_ig", n.eap_ig}, {"rank_atp", rank_atp[i]},
-                     {"rank_eap_ig", rank_ig[i]}});
+  json units = json::array();
+  for (std::size_t i = 0; i < a.units.size(); ++i) {
+    const AttributionUnit& n = a.units[i];
+    json unit = {{"name", n.name()}};
+    if (n.edge) {
+      unit["sender"] = n.edge->sender.name();
+      unit["receiver"] = n.edge->receiver.name();
+    } else {
+      unit["hook"] = hook_name(n.hook);
+      unit["head"] = n.head < 0 ? json(nullptr) : json(n.head);
+      unit["position"] = n.position;
+    }
+    unit.update({{"atp", n.atp}, {"eap_ig", n.eap_ig}, {"rank_atp", rank_atp[i]}, {"rank_eap_ig", rank_ig[i]}});
+    units.push_back(unit);
   }
   json curves = json::object();
   for (AttributionMethod m : kMethods) {
@@ -76,8 +89,8 @@ json attribution_json(const Attribution& a) {
     curves[to_string(m)] = {{"points", points}, {"cpr", areas(a, m).cpr}, {"cmd", areas(a, m).cmd}};
   }
   json chosen = point_json(a.chosen);
-  chosen["nodes"] = json::array();
-  for (const AttributionNode& n : chosen_nodes(a)) chosen["nodes"].push_back(n.name());
+  chosen["units"] = json::array();
+  for (const AttributionUnit& n : chosen_units(a)) chosen["units"].push_back(n.name());
   return {{"schema", "circuitcheck.attribution/1"},
           {"checkpoint", a.checkpoint},
           {"task", a.task},
@@ -86,7 +99,8 @@ json attribution_json(const Attribution& a) {
           {"ig_steps", a.ig_steps},
           {"examples", a.examples},
           {"metric", {{"whole", a.whole}, {"empty", a.empty}}},
-          {"nodes", nodes},
+          {"units", kind(a)},
+          {kind(a), units},
           {"curves", curves},
           {"threshold", a.threshold},
           {"chosen", chosen},
@@ -96,8 +110,8 @@ json attribution_json(const Attribution& a) {
 std::string attribution_html(const Attribution& a) {
   Figure curve;
   curve.type = "lines";
-  curve.title = "faithfulness of the top k % of nodes";
-  curve.x_title = "% of nodes kept";
+  curve.title = "faithfulness of the top k % of " + kind(a);
+  curve.x_title = "% of " + kind(a) + " kept";
   curve.y_title = "faithfulness f";
   curve.reference = {a.threshold};
   for (const CurvePoint& p : a.atp_curve) curve.x.push_back(p.percent);
@@ -116,18 +130,19 @@ std::string attribution_html(const Attribution& a) {
        << number(a.whole) << ", empty circuit " << number(a.empty) << ". EAP-IG over " << a.ig_steps
        << " steps. Time " << number(a.seconds) << " s.</p>\n"
        << svg_figure(curve) << "\n<h2>Chosen circuit</h2>\n<p class=\"chosen\" data-count=\"" << a.chosen.count
-       << "\">The top " << a.chosen.count << " of " << a.nodes.size() << " nodes by " << to_string(a.method)
+       << "\">The top " << a.chosen.count << " of " << a.units.size() << " " << kind(a) << " by " << to_string(a.method)
        << ": f = " << number(a.chosen.f) << " (95 % bounds " << number(a.chosen.lower) << " to "
        << number(a.chosen.upper) << "; threshold " << number(a.threshold) << " on the lower bound): "
-       << escape_markup(names(chosen_nodes(a))) << ".</p>\n<h2>Curve</h2>\n<table class=\"curve\"><tr><th>% of nodes</th>"
-       << "<th>nodes</th><th>f (AtP ranking)</th><th>f (EAP-IG ranking)</th></tr>\n";
+       << escape_markup(names(chosen_units(a))) << ".</p>\n<h2>Curve</h2>\n<table class=\"curve\"><tr><th>% of " << kind(a) << "</th>"
+       << "<th>" << kind(a) << "</th><th>f (AtP ranking)</th><th>f (EAP-IG ranking)</th></tr>\n";
   for (std::size_t i = 0; i < a.atp_curve.size(); ++i)
     html << "<tr><td>" << number(a.atp_curve[i].percent) << "</td><td>" << a.atp_curve[i].count << "</td><td>"
          << number(a.atp_curve[i].f) << "</td><td>" << number(a.eap_ig_curve[i].f) << "</td></tr>\n";
-  html << "</table>\n<h2>Nodes by rank (" << to_string(a.method) << ")</h2>\n<table class=\"nodes\"><tr><th>node</th>"
+  html << "</table>\n<h2>" << kind(a) << " by rank (" << to_string(a.method) << ")</h2>\n<table class=\"units\"><tr><th>"
+       << kind(a) << "</th>"
        << "<th>AtP</th><th>EAP-IG</th></tr>\n";
-  for (int64_t i : ranking(a.nodes, a.method)) {
-    const AttributionNode& n = a.nodes[static_cast<std::size_t>(i)];
+  for (int64_t i : ranking(a.units, a.method)) {
+    const AttributionUnit& n = a.units[static_cast<std::size_t>(i)];
     html << "<tr><td>" << escape_markup(n.name()) << "</td><td>" << number(n.atp) << "</td><td>" << number(n.eap_ig)
          << "</td></tr>\n";
   }
@@ -137,7 +152,7 @@ std::string attribution_html(const Attribution& a) {
 
 std::string attribution_text(const Attribution& a) {
   std::ostringstream out;
-  out << a.nodes.size() << " nodes; " << setting(a) << ": whole model " << number(a.whole) << ", empty circuit "
+  out << a.units.size() << " " << kind(a) << "; " << setting(a) << ": whole model " << number(a.whole) << ", empty circuit "
       << number(a.empty) << "\n";
   for (AttributionMethod m : kMethods) {
     out << "  " << to_string(m) << ": CPR " << number(areas(a, m).cpr) << ", CMD " << number(areas(a, m).cmd)
@@ -145,11 +160,11 @@ std::string attribution_text(const Attribution& a) {
     for (const CurvePoint& p : a.curve(m)) out << " " << number(p.percent) << "%:" << number(p.f);
     out << "\n";
   }
-  std::vector<AttributionNode> top = chosen_nodes(a);
+  std::vector<AttributionUnit> top = chosen_units(a);
   const std::size_t shown = 20;
   const std::string more = top.size() > shown ? ", ... (" + std::to_string(top.size() - shown) + " more)" : "";
   if (top.size() > shown) top.resize(shown);
-  out << "chosen (" << to_string(a.method) << "): top " << a.chosen.count << " of " << a.nodes.size() << " nodes, f "
+  out << "chosen (" << to_string(a.method) << "): top " << a.chosen.count << " of " << a.units.size() << " " << kind(a) << ", f "
       << number(a.chosen.f) << " (lower bound " << number(a.chosen.lower) << " >= " << number(a.threshold)
       << "): " << names(top) << more << "\n";
   return out.str();
@@ -157,8 +172,11 @@ std::string attribution_text(const Attribution& a) {
 
 json discovered_claim(const Attribution& a) {
   json claim = a.claim;
-  claim["nodes"] = json::array();
-  for (const AblationSite& site : circuit_sites(chosen_nodes(a))) claim["nodes"].push_back(site_json(site));
+  const CircuitConfiguration circuit = circuit_of(chosen_units(a));
+  claim.erase("nodes");
+  claim.erase("edges");
+  for (const AblationSite& site : circuit.sites) claim["nodes"].push_back(site_json(site));
+  for (const Edge& e : circuit.edges) claim["edges"].push_back({{"sender", e.sender.name()}, {"receiver", e.receiver.name()}});
   const bool sampled = claim["domain"].contains("seed");
   if (sampled) claim["domain"]["seed"] = claim["domain"]["seed"].get<int64_t>() + 1;
   claim["pass"] = {{"faithfulness_at_least", a.threshold}};
@@ -166,9 +184,10 @@ json discovered_claim(const Attribution& a) {
   h << "Found by circuitcheck attribute (" << to_string(a.method) << (a.method == AttributionMethod::kEapIg
                                                                           ? ", " + std::to_string(a.ig_steps) + " steps"
                                                                           : std::string())
-    << ") on " << a.checkpoint << ": the top " << a.chosen.count << " of " << a.nodes.size()
-    << " nodes (each a head's or an MLP's output at one position) reproduce the model's " << a.claim.value("metric", "logit_diff")
-    << " with every other node " << a.claim.value("ablation", "mean") << "-ablated: f = " << number(a.chosen.f)
+    << ") on " << a.checkpoint << ": the top " << a.chosen.count << " of " << a.units.size()
+    << (edges(a) ? " edges (each a sender's output as one receiver reads it)" : " nodes (each a head's or an MLP's output at one position)")
+    << " reproduce the model's " << a.claim.value("metric", "logit_diff")
+    << " with every other " << (edges(a) ? "edge " : "node ") << a.claim.value("ablation", "mean") << "-ablated: f = " << number(a.chosen.f)
     << " (bootstrap 95 % lower bound " << number(a.chosen.lower) << ") on " << a.examples << " examples (domain "
     << a.claim["domain"].dump() << "). "
     << (!sampled ? "It is checked on the examples it was chosen on."

@@ -19,12 +19,12 @@ namespace circuitcheck {
 struct Attribution {
   std::string checkpoint;  // as given on the command line
   std::string task;        // the built-in system, or the task file
-  nlohmann::json claim;    // the circuit claim measured with (its ablation, metric and domain; nodes not yet chosen)
+  nlohmann::json claim;    // the circuit claim measured with (its ablation, metric and domain; its units not yet chosen)
   AttributionMethod method = AttributionMethod::kEapIg;  // the ranking the circuit is chosen from
   int64_t ig_steps = 5;
   int64_t examples = 0;      // the domain's
   int64_t domain_size = -1;  // the task's examples when finite (a dataset's rows), else -1
-  std::vector<AttributionNode> nodes;
+  std::vector<AttributionUnit> units;  // nodes, or edges
   double whole = 0.0;  // m(N), mean per example
   double empty = 0.0;  // m(empty)
   std::vector<CurvePoint> atp_curve, eap_ig_curve;
@@ -38,30 +38,33 @@ struct Attribution {
   }
 };
 
-// The chosen circuit's nodes: the top `chosen.count` of `method`'s ranking.
-std::vector<AttributionNode> chosen_nodes(const Attribution& a);
+// The chosen circuit's units: the top `chosen.count` of `method`'s ranking.
+std::vector<AttributionUnit> chosen_units(const Attribution& a);
 
 // {"schema": "circuitcheck.attribution/1", "checkpoint", "task", "claim",
 //  "method", "ig_steps", "examples", "metric": {"whole", "empty"},
-//  "nodes": [{"name", "hook", "head" (null for an MLP), "position", "atp",
-//             "eap_ig", "rank_atp", "rank_eap_ig"}] (in node order),
+//  "units": "nodes" or "edges",
+//  "nodes" or "edges": [{"name", then a node's "hook", "head" (null for an
+//             MLP) and "position" or an edge's "sender" and "receiver",
+//             then "atp", "eap_ig", "rank_atp", "rank_eap_ig"}] (in unit order),
 //  "curves": {"atp"|"eap-ig": {"points": [{"percent", "count", "f", "lower",
 //             "upper"}], "cpr", "cmd"}},
-//  "threshold", "chosen": {"count", "f", "lower", "upper", "nodes": [names]},
+//  "threshold", "chosen": {"count", "f", "lower", "upper", "units": [names]},
 //  "seconds"}.
 nlohmann::json attribution_json(const Attribution& a);
 
 // The page: the measured setting, both curves as one "lines" figure (f
-// against the % of nodes, the threshold as a reference line) with CPR and
-// CMD, the chosen circuit, and a table of the nodes by rank.
+// against the % of units, the threshold as a reference line) with CPR and
+// CMD, the chosen circuit, and a table of the units by rank.
 std::string attribution_html(const Attribution& a);
 
 // A few lines for the terminal: the gap, each method's CPR and CMD, the
-// chosen circuit, and the top nodes.
+// chosen circuit, and its first units.
 std::string attribution_text(const Attribution& a);
 
 // The claim object to write: a.claim with the chosen circuit's sites
-// (circuit_sites) as its nodes, a hypothesis with what was measured, its
+// (circuit_of: the sites of its nodes, or its edges) as its "nodes" or
+// "edges", a hypothesis with what was measured, its
 // domain's seed moved to seed + 1 (another sample than the one the circuit
 // was chosen on; the hypothesis says how far apart they can be: on a finite
 // domain they may share examples, and a sample of every example is the same

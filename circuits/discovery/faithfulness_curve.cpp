@@ -8,7 +8,7 @@
 
 namespace circuitcheck {
 
-int64_t nodes_at_percent(double percent, int64_t n) {
+int64_t units_at_percent(double percent, int64_t n) {
   const double count = std::ceil(percent / 100.0 * static_cast<double>(n) - 1e-9);
   return std::max<int64_t>(0, std::min<int64_t>(n, static_cast<int64_t>(count)));
 }
@@ -24,8 +24,8 @@ CurveAreas curve_areas(const std::vector<CurvePoint>& points, int64_t n) {
 }
 
 CircuitMeasure::CircuitMeasure(const RunContext& context, const Claim& claim, const CircuitAblation& ablation,
-                               const std::vector<AttributionNode>& nodes, const std::string& where)
-    : context_(context), claim_(claim), ablation_(ablation), nodes_(nodes) {
+                               const std::vector<AttributionUnit>& units, const std::string& where)
+    : context_(context), claim_(claim), ablation_(ablation), units_(units) {
   const std::vector<at::Tensor> ends = measure_circuits(context, claim, ablation, {{false, {}}, {true, {}}});
   whole_ = ends[0];
   empty_ = ends[1];
@@ -42,13 +42,13 @@ std::vector<CurvePoint> CircuitMeasure::points(const std::vector<int64_t>& order
                                                const std::vector<int64_t>& counts) const {
   std::vector<CircuitConfiguration> runs;
   for (int64_t count : counts) {
-    std::vector<AttributionNode> kept;
-    for (int64_t i = 0; i < count; ++i) kept.push_back(nodes_[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])]);
-    runs.push_back({true, circuit_sites(kept)});
+    std::vector<AttributionUnit> kept;
+    for (int64_t i = 0; i < count; ++i) kept.push_back(units_[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])]);
+    runs.push_back(circuit_of(kept));
   }
   const std::vector<at::Tensor> m = measure_circuits(context_, claim_, ablation_, runs);
   const at::Tensor gap = whole_ - empty_;
-  const double n = static_cast<double>(nodes_.size());
+  const double n = static_cast<double>(units_.size());
   std::vector<CurvePoint> out;
   for (std::size_t i = 0; i < counts.size(); ++i) {
     const at::Tensor numerator = m[i] - empty_;
@@ -61,7 +61,7 @@ std::vector<CurvePoint> CircuitMeasure::points(const std::vector<int64_t>& order
 
 std::vector<CurvePoint> CircuitMeasure::curve(const std::vector<int64_t>& order) const {
   std::vector<int64_t> counts;
-  for (double percent : kCurvePercents) counts.push_back(nodes_at_percent(percent, static_cast<int64_t>(nodes_.size())));
+  for (double percent : kCurvePercents) counts.push_back(units_at_percent(percent, static_cast<int64_t>(units_.size())));
   std::vector<CurvePoint> out = points(order, counts);
   for (std::size_t i = 0; i < out.size(); ++i) out[i].percent = kCurvePercents[i];
   return out;

@@ -1,12 +1,13 @@
-// The faithfulness curve of a ranking of nodes (MIB's circuit localization
-// metric): the faithfulness f of the circuit made of the top k % of nodes,
+// The faithfulness curve of a ranking of units, nodes or edges
+// (attribution.h; MIB's circuit localization metric): the faithfulness f of
+// the circuit made of the top k % of units,
 // for k in kCurvePercents, measured by ablation (not estimated), and its two
 // areas; and the smallest such circuit whose f clears a threshold.
 //
 // f(C) = (m(C) - m(empty)) / (m(N) - m(empty)) as the circuit kind defines it
 // (kinds/circuit_claim.h), on the circuit claim's domain and ablation, with a
 // percentile bootstrap interval over examples (ratio_bootstrap, bootstrap.h).
-// With x_i = count_i / n the fraction of nodes of point i:
+// With x_i = count_i / n the fraction of units of point i:
 //   CPR = sum_i (x_{i+1} - x_i) (f_i + f_{i+1}) / 2                (higher: better)
 //   CMD = sum_i (x_{i+1} - x_i) (|1 - f_i| + |1 - f_{i+1}|) / 2    (lower: better)
 // the trapezoids over the measured points, from the first (0.1 %) to the last
@@ -25,15 +26,15 @@
 
 namespace circuitcheck {
 
-// The percentages of nodes MIB's curve is measured at.
+// The percentages of units MIB's curve is measured at.
 constexpr double kCurvePercents[] = {0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100};
 
-// ceil(percent / 100 * n) nodes, in [0, n]: at least one for any percent > 0.
-int64_t nodes_at_percent(double percent, int64_t n);
+// ceil(percent / 100 * n) units, in [0, n]: at least one for any percent > 0.
+int64_t units_at_percent(double percent, int64_t n);
 
 struct CurvePoint {
-  double percent = 0.0;  // of the n nodes; 100 * count / n for a point found between the curve's
-  int64_t count = 0;     // the top `count` nodes of the ranking
+  double percent = 0.0;  // of the n units; 100 * count / n for a point found between the curve's
+  int64_t count = 0;     // the top `count` units of the ranking
   double f = 0.0;        // faithfulness, point estimate
   double lower = 0.0;    // 95 % one-sided bootstrap bounds (1,000 resamples, seeded with the domain's seed)
   double upper = 0.0;
@@ -44,7 +45,7 @@ struct CurveAreas {
   double cmd = 0.0;
 };
 
-// MIB's areas over `points` (ascending counts, at least two) of `n` nodes.
+// MIB's areas over `points` (ascending counts, at least two) of `n` units.
 CurveAreas curve_areas(const std::vector<CurvePoint>& points, int64_t n);
 
 // Measures circuits of a ranking on circuit claim `claim`'s domain.
@@ -55,10 +56,10 @@ class CircuitMeasure {
   // not above the empty circuit's on the bootstrap lower bound of their
   // difference (has_gap, patching.h): there is no behaviour to attribute.
   CircuitMeasure(const RunContext& context, const Claim& claim, const CircuitAblation& ablation,
-                 const std::vector<AttributionNode>& nodes, const std::string& where);
+                 const std::vector<AttributionUnit>& units, const std::string& where);
 
-  // The point of each count (top `count` nodes of `order`, a ranking of the
-  // nodes), in order: one forward pass per slice and count.
+  // The point of each count (the top `count` units of `order`, a ranking of
+  // the units; circuit_of), in order: one forward pass per slice and count.
   std::vector<CurvePoint> points(const std::vector<int64_t>& order, const std::vector<int64_t>& counts) const;
 
   // The curve at kCurvePercents.
@@ -68,7 +69,7 @@ class CircuitMeasure {
   // of f is at least `threshold`: the first point of `curve` that clears it,
   // then a bisection between the count before it and its own (it assumes f
   // grows with the count there; one forward pass per slice and step). The
-  // whole model (every node) always clears it.
+  // whole model (every unit) always clears it.
   CurvePoint smallest(const std::vector<int64_t>& order, const std::vector<CurvePoint>& curve, double threshold) const;
 
   double whole() const;  // m(N), mean per example
@@ -78,7 +79,7 @@ class CircuitMeasure {
   const RunContext& context_;
   const Claim& claim_;
   const CircuitAblation& ablation_;
-  const std::vector<AttributionNode>& nodes_;
+  const std::vector<AttributionUnit>& units_;
   at::Tensor whole_, empty_;  // per example
 };
 

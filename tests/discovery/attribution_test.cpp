@@ -36,7 +36,7 @@ Claim parsed(const json& document, const Task& task, const Config& config) {
   return parse_claims(parse_claim_file(document, "discovered/claims.json"), task, config).at(0);
 }
 
-TEST(AttributionNodes, EveryHeadAndMlpAtEveryPosition) {
+TEST(AttributionUnits, EveryHeadAndMlpAtEveryPosition) {
   struct Case {
     Config config;
     int64_t length;
@@ -52,7 +52,7 @@ TEST(AttributionNodes, EveryHeadAndMlpAtEveryPosition) {
       {mlp, 2, {"L0H0@0", "L0H0@1"}, {"MLP1@0", "MLP1@1"}, 2 * (2 * 2 + 2)},
   };
   for (const Case& c : cases) {
-    const std::vector<AttributionNode> nodes = attribution_nodes(c.config, c.length);
+    const std::vector<AttributionUnit> nodes = attribution_nodes(c.config, c.length);
     ASSERT_EQ(nodes.size(), c.size);
     EXPECT_EQ(nodes[0].name(), c.first[0]);
     EXPECT_EQ(nodes[1].name(), c.first[1]);
@@ -64,7 +64,7 @@ TEST(AttributionNodes, EveryHeadAndMlpAtEveryPosition) {
 TEST(FaithfulnessCurve, NodesAtPercentRoundUp) {
   const std::vector<std::tuple<double, int64_t, int64_t>> cases = {
       {0.1, 22, 1}, {2, 22, 1}, {5, 22, 2}, {20, 22, 5}, {50, 22, 11}, {100, 22, 22}, {0, 22, 0}, {10, 1000, 100}};
-  for (const auto& [percent, n, count] : cases) EXPECT_EQ(nodes_at_percent(percent, n), count) << percent << " of " << n;
+  for (const auto& [percent, n, count] : cases) EXPECT_EQ(units_at_percent(percent, n), count) << percent << " of " << n;
 }
 
 TEST(FaithfulnessCurve, AreasAreMibTrapezoids) {
@@ -100,12 +100,12 @@ TEST(PlantedAttribution, TheMechanismRanksFirstAndIsTheCircuitFound) {
   const Claim claim = parsed(document, task, model.config);
   const RunContext context{task, model, Scale::kCpu, kNoSharedRuns, false};
   const CircuitAblation ablation = circuit_ablation(context, claim);
-  std::vector<AttributionNode> nodes = attribution_nodes(model.config, kCtx);
+  std::vector<AttributionUnit> nodes = attribution_nodes(model.config, kCtx);
   attribute(context, claim, ablation, 5, nodes);
   for (AttributionMethod method : {AttributionMethod::kAtp, AttributionMethod::kEapIg}) {
     const std::vector<int64_t> order = ranking(nodes, method);
     for (int64_t r = 0; r < 5; ++r) {
-      const AttributionNode& top = nodes[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])];
+      const AttributionUnit& top = nodes[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])];
       EXPECT_EQ(top.head, 0) << to_string(method) << " rank " << r << ": " << top.name();
       EXPECT_GE(top.position, 1);
       EXPECT_LT(top.score(method), 0.0) << top.name() << ": ablating the mechanism lowers the logit difference";
@@ -122,7 +122,7 @@ TEST(PlantedAttribution, TheMechanismRanksFirstAndIsTheCircuitFound) {
   const CurvePoint chosen = measure.smallest(order, curve, 0.9);
   EXPECT_EQ(chosen.count, 5);
   EXPECT_NEAR(chosen.f, 1.0, 1e-6);
-  std::vector<AttributionNode> kept;
+  std::vector<AttributionUnit> kept;
   for (int64_t i = 0; i < chosen.count; ++i) kept.push_back(nodes[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])]);
   const std::vector<AblationSite> sites = circuit_sites(kept);
   ASSERT_EQ(sites.size(), 1u);
@@ -149,8 +149,8 @@ TEST(ShippedAttribution, AtpIsTheFiniteDifferenceAndOneStepEapIgIsAtp) {
   const RunContext context{*task, ck.model, Scale::kCpu, kNoSharedRuns, false};
   const CircuitAblation ablation = circuit_ablation(context, claim);
   const int64_t length = task->sample(1, 0, Scale::kCpu).tokens.size(1);
-  std::vector<AttributionNode> nodes = attribution_nodes(ck.model.config, length);
-  std::vector<AttributionNode> one_step = nodes;
+  std::vector<AttributionUnit> nodes = attribution_nodes(ck.model.config, length);
+  std::vector<AttributionUnit> one_step = nodes;
   attribute(context, claim, ablation, 1, one_step);
   attribute(context, claim, ablation, 5, nodes);
   for (std::size_t i = 0; i < nodes.size(); ++i) {
@@ -166,7 +166,7 @@ TEST(ShippedAttribution, AtpIsTheFiniteDifferenceAndOneStepEapIgIsAtp) {
   const double m0 = circuit_metric(spec.metric, run(ck.model, b.tokens).logits, b.targets, 0).mean().item<double>();
   const std::vector<int64_t> order = ranking(nodes, AttributionMethod::kAtp);
   for (int64_t r = 0; r < 4; ++r) {
-    const AttributionNode& node = nodes[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])];
+    const AttributionUnit& node = nodes[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])];
     const double eps = 1e-2;
     Intervention nudge;
     nudge.hook = node.hook;
@@ -180,6 +180,65 @@ TEST(ShippedAttribution, AtpIsTheFiniteDifferenceAndOneStepEapIgIsAtp) {
     const double difference = (m - m0) / eps;
     EXPECT_NEAR(node.atp, difference, 0.02 * std::fabs(difference) + 0.05) << node.name();
     EXPECT_GT(std::fabs(node.atp), 1.0) << node.name() << ": a top node moves the logit difference";
+  }
+}
+
+// Edges on the shipped S2 model: an edge's AtP score is the derivative of the
+// metric as its receiver's input moves towards the sender's ablation,
+//   (m(input + eps (a' - a)) - m) / eps at the receiver only,
+// computed with one intervention on the split-input model and no autograd.
+TEST(ShippedAttribution, EdgeScoresAreFiniteDifferencesAtTheReceiver) {
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  const std::shared_ptr<const Task> task = load_task("array_index");
+  json claim = circuit_claim({{"sample", 256}, {"seed", 7}});
+  claim.erase("nodes");
+  claim["edges"] = {{{"sender", "embed"}, {"receiver", "logits"}}};
+  const Claim parsed_claim = parsed(testing_util::system_claim_file("array_index", json::array({claim})), *task,
+                                    ck.model.config);
+  const RunContext context{*task, ck.model, Scale::kCpu, kNoSharedRuns, false};
+  const CircuitAblation ablation = circuit_ablation(context, parsed_claim);
+  std::vector<AttributionUnit> edges = attribution_edges(ck.model.config);
+  ASSERT_EQ(edges.size(), 12u);
+  attribute(context, parsed_claim, ablation, 1, edges);
+  const Config& c = ck.model.config;
+  const HookedTransformer split = edge_model(ck.model);
+  const Batch b = task->sample(256, 7, Scale::kCpu);
+  RunOptions cached;
+  cached.cache = sender_hooks(c);
+  const at::Tensor own = sender_outputs(c, run(split, b.tokens, cached).cache);
+  std::map<HookPoint, at::Tensor> means;
+  for (const HookPoint& hook : sender_hooks(c)) means[hook] = ablation.values.at(hook).mean(0, true);
+  const at::Tensor ablated = sender_outputs(c, means);
+  const CircuitSpec& spec = std::get<CircuitSpec>(parsed_claim.spec);
+  const double m0 = circuit_metric(spec.metric, run(split, b.tokens).logits, b.targets, 0).mean().item<double>();
+  const std::vector<EdgePoint> senders = edge_senders(c);
+  struct Case {
+    std::string edge;
+    HookPoint receiver;
+    int64_t head;  // -1: the receiver hook has no head dimension
+  };
+  const std::vector<Case> cases = {{"L0H0 -> L1H0.k", {HookType::kKInput, 1}, 0},
+                                   {"embed -> L0H0.v", {HookType::kVInput, 0}, 0},
+                                   {"L1H0 -> logits", {HookType::kResidPost, 1}, -1}};
+  for (const Case& k : cases) {
+    const auto found = std::find_if(edges.begin(), edges.end(), [&](const AttributionUnit& u) { return u.name() == k.edge; });
+    ASSERT_NE(found, edges.end()) << k.edge;
+    const int64_t s = std::find(senders.begin(), senders.end(), found->edge->sender) - senders.begin();
+    const double eps = 1e-2;
+    at::Tensor nudge = eps * (ablated[s] - own[s]);  // [batch, pos, d_model]
+    Intervention add;
+    add.hook = k.receiver;
+    add.kind = InterventionKind::kAdd;
+    add.value = k.head < 0 ? nudge : nudge.unsqueeze(2);
+    if (k.head >= 0) add.heads = {k.head};
+    RunOptions nudged;
+    nudged.interventions = {add};
+    const double m = circuit_metric(spec.metric, run(split, b.tokens, nudged).logits, b.targets, 0).mean().item<double>();
+    const double difference = (m - m0) / eps;
+    EXPECT_NEAR(found->atp, difference, 0.02 * std::fabs(difference) + 0.05) << k.edge;
+    // Nonzero: the key edge's 0.5 is far below what ablating it costs (about
+    // half the gap): attention saturates, which is what EAP-IG's steps see.
+    EXPECT_GT(std::fabs(found->atp), 0.1) << k.edge << ": an edge of the copy circuit moves the logit difference";
   }
 }
 
@@ -197,14 +256,14 @@ TEST(ShippedAttribution, TheWrittenClaimPassesOnAFreshSampleAndFailsAtRandomInit
   Attribution a;
   a.claim = document["claims"][0];
   a.examples = 500;
-  a.nodes = attribution_nodes(ck.model.config, task->sample(1, 0, Scale::kCpu).tokens.size(1));
-  attribute(context, claim, ablation, 5, a.nodes);
-  const CircuitMeasure measure(context, claim, ablation, a.nodes, "test");
-  a.atp_curve = measure.curve(ranking(a.nodes, AttributionMethod::kAtp));
-  a.eap_ig_curve = measure.curve(ranking(a.nodes, AttributionMethod::kEapIg));
-  a.chosen = measure.smallest(ranking(a.nodes, a.method), a.eap_ig_curve, a.threshold);
+  a.units = attribution_nodes(ck.model.config, task->sample(1, 0, Scale::kCpu).tokens.size(1));
+  attribute(context, claim, ablation, 5, a.units);
+  const CircuitMeasure measure(context, claim, ablation, a.units, "test");
+  a.atp_curve = measure.curve(ranking(a.units, AttributionMethod::kAtp));
+  a.eap_ig_curve = measure.curve(ranking(a.units, AttributionMethod::kEapIg));
+  a.chosen = measure.smallest(ranking(a.units, a.method), a.eap_ig_curve, a.threshold);
   EXPECT_GE(a.chosen.lower, 0.9);
-  EXPECT_LT(a.chosen.count, static_cast<int64_t>(a.nodes.size()) / 2) << "a circuit, not the model";
+  EXPECT_LT(a.chosen.count, static_cast<int64_t>(a.units.size()) / 2) << "a circuit, not the model";
   const json written = discovered_claim(a);
   EXPECT_EQ(written["domain"]["seed"], 1);
   EXPECT_EQ(written["pass"], (json{{"faithfulness_at_least", 0.9}}));

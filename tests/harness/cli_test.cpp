@@ -111,8 +111,8 @@ TEST(Cli, FileTaskReportsDiffAndNodes) {
   EXPECT_LT(map["nodes"][0]["accuracy"].get<double>(), 0.05);
 }
 
-// attribute on the shipped S2 model: the claim it writes verifies as is, and
-// its reports name what was measured.
+// attribute on the shipped S2 model, by nodes and by edges: the claim it
+// writes verifies as is, and its reports name what was measured.
 TEST(Cli, AttributeWritesAClaimThatVerifies) {
   const std::string dir = testing_util::scratch_dir("CliAttribute");
   const std::string ck = testing_util::source_dir() + "/checkpoints/array_index.safetensors";
@@ -127,6 +127,14 @@ TEST(Cli, AttributeWritesAClaimThatVerifies) {
   EXPECT_NE(testing_util::read_file(dir + "/out/attribution.html").find("<svg"), std::string::npos);
   auto verified = run_command(cli() + " verify " + dir + "/claims/found.json --quiet");
   EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  // Edges: the same, written as a circuit of edges.
+  auto edges = run_command(cli() + " attribute " + ck + " --edges --n 500 --out-claim " + dir + "/claims/edges.json");
+  ASSERT_EQ(edges.exit_code, 0) << edges.output;
+  const nlohmann::json written = nlohmann::json::parse(testing_util::read_file(dir + "/claims/edges.json"));
+  EXPECT_FALSE(written["claims"][0].contains("nodes"));
+  EXPECT_FALSE(written["claims"][0]["edges"].empty());
+  auto edges_verified = run_command(cli() + " verify " + dir + "/claims/edges.json --quiet");
+  EXPECT_EQ(edges_verified.exit_code, 0) << edges_verified.output;
 }
 
 // Bad input to attribute: exit 2, one error naming the flag or the claim's
