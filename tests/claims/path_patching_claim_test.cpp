@@ -12,6 +12,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <set>
+
 namespace circuitcheck {
 namespace {
 
@@ -64,6 +67,36 @@ TEST(ShippedPathPatching, IdxAtEltReachesLayerOneThroughItsKeysOnly) {
   EXPECT_NEAR(testing_util::check_named(both.checkpoint, "path recovery").value, testing_util::check_named(keys.checkpoint, "path recovery").value, 0.05) << both.explanation;
 }
 
+// The sweep over every edge of S2 (idx changed): each edge alone carries the
+// sender's clean output into the counterfactual run. Exactly the chain
+// embed -> L0H0.v -> (L0H0) -> L1H0.k -> (L1H0) -> logits recovers the
+// effect, each link alone nearly all of it; no other edge recovers 5 %.
+TEST(ShippedPathPatching, TheSweepFindsTheChainOfEdges) {
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  json claim = path({{{"hook", "blocks.1.hook_k_input"}, {"heads", {0}}}});
+  claim["sweep"] = true;
+  claim["domain"] = {{"sample", 500}, {"seed", 3}};
+  const ClaimFile file = parse_claim_file(s2_file(claim), "claims/s2.json");
+  const std::shared_ptr<const Task> task = claim_task(file);
+  const Outcome outcome = run_claim(*task, parse_claims(file, *task, ck.model.config).at(0), ck.model, "checkpoint");
+  ASSERT_EQ(outcome.figures.size(), 2u) << outcome.explanation;
+  const Figure& sweep = outcome.figures[1];
+  EXPECT_EQ(sweep.type, "heatmap");
+  EXPECT_EQ(sweep.y_labels, (std::vector<std::string>{"embed", "L0H0", "L1H0"}));
+  EXPECT_EQ(sweep.x_labels, (std::vector<std::string>{"L0H0.q", "L0H0.k", "L0H0.v", "L1H0.q", "L1H0.k", "L1H0.v", "logits"}));
+  const std::set<std::pair<std::string, std::string>> chain = {{"embed", "L0H0.v"}, {"L0H0", "L1H0.k"}, {"L1H0", "logits"}};
+  int edges = 0;
+  for (std::size_t s = 0; s < sweep.y_labels.size(); ++s)
+    for (std::size_t r = 0; r < sweep.x_labels.size(); ++r) {
+      const double v = sweep.values[s][r];
+      if (std::isnan(v)) continue;  // no such edge
+      ++edges;
+      if (chain.count({sweep.y_labels[s], sweep.x_labels[r]})) EXPECT_GT(v, 0.9) << sweep.y_labels[s] << " -> " << sweep.x_labels[r];
+      else EXPECT_LT(std::fabs(v), 0.05) << sweep.y_labels[s] << " -> " << sweep.x_labels[r];
+    }
+  EXPECT_EQ(edges, 12);
+}
+
 TEST(PathPatchingClaim, BadSendersAndReceiversNameTheirPointer) {
   const Config config = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors").model.config;
   struct Case {
@@ -84,6 +117,7 @@ TEST(PathPatchingClaim, BadSendersAndReceiversNameTheirPointer) {
        "/claims/0/receivers/1/hook: receiver 0 has the same hook"},
       {"logits twice", {{"receivers", {"logits", "logits"}}}, "/claims/0/receivers/1: \"logits\" is a receiver already"},
       {"an unknown role", {{"counterfactual", "nope"}}, "/claims/0/counterfactual: unknown role 'nope'"},
+      {"a sweep that is not a boolean", {{"sweep", "all"}}, "/claims/0/sweep: "},
   };
   for (const Case& c : cases) {
     json claim = path({{{"hook", "blocks.1.hook_k_input"}}});

@@ -2,8 +2,11 @@
 
 #include "circuits/claims/claim.h"
 #include "circuits/claims/domain.h"
+#include "circuits/claims/edges.h"
 #include "circuits/tasks/evaluate.h"
 
+#include <algorithm>
+#include <limits>
 #include <optional>
 
 namespace circuitcheck {
@@ -87,6 +90,7 @@ void parse_path_patching(const nlohmann::json& v, const At& at, const ParseConte
     }
     p.receivers.push_back(r);
   }
+  if (v.contains("sweep")) p.sweep = boolean_at(v["sweep"], at / "sweep");
   claim.pass = pass_at(v["pass"], at / "pass", {}, {"value_at_least", "value_at_most"}, {});
 }
 
@@ -98,6 +102,9 @@ void run_path_patching(const RunContext& context, const Claim& claim, Outcome& o
   cached.cache = {p.sender.hook};
   std::vector<at::Tensor> gains, gaps, corrupts;  // per example: path patched - counterfactual, clean - counterfactual
   out.liveness.resize(p.receivers.size());
+  const std::vector<Edge> edges = p.sweep ? all_edges(context.model.config) : std::vector<Edge>{};
+  const at::Tensor every = edge_mask(context.model.config, edges);
+  std::vector<double> edge_gains(edges.size(), 0.0);  // summed over examples
   for_each_slice(context.task, claim.domain, context.scale, kPathBatch, [&](const Batch& b) {
     const at::Tensor corrupt_tokens = counterfactual_tokens(p.counterfactual, b);
     const RunResult clean = run(split, b.tokens, cached);
@@ -115,6 +122,19 @@ void run_path_patching(const RunContext& context, const Claim& claim, Outcome& o
       patched.interventions.push_back(iv);
     }
     const RunResult path = run(split, corrupt_tokens, patched);
+    if (!edges.empty()) {
+      RunOptions senders;
+      senders.cache = sender_hooks(context.model.config);
+      senders.logits = false;
+      const at::Tensor clean_senders = sender_outputs(context.model.config, run(context.model, b.tokens, senders).cache);
+      const double base = target_log_prob(corrupt.logits, b.targets, 0).sum().item<double>();
+      for (std::size_t e = 0; e < edges.size(); ++e) {
+        const at::Tensor kept = every.clone();
+        kept.logical_and_(edge_mask(context.model.config, {edges[e]}).logical_not());
+        const at::Tensor logits = run_edges(context.model, corrupt_tokens, clean_senders, kept);
+        edge_gains[e] += target_log_prob(logits, b.targets, 0).sum().item<double>() - base;
+      }
+    }
     for (std::size_t i = 0; i < path.liveness.size(); ++i) accumulate(out.liveness[i], path.liveness[i]);
     const auto metric = [&](const RunResult& r) { return target_log_prob(r.logits, b.targets, 0).to(at::kCPU, at::kDouble); };
     const at::Tensor m_corrupt = metric(corrupt);
@@ -149,6 +169,26 @@ void run_path_patching(const RunContext& context, const Claim& claim, Outcome& o
   figure.series = {"target log-probability"};
   figure.values = {{corrupt + gap.mean().item<double>(), corrupt + gain.mean().item<double>(), corrupt}};
   out.figures.push_back(figure);
+  if (edges.empty() || !real_gap) return;
+  Figure sweep;
+  sweep.type = "heatmap";
+  sweep.title = "recovery when one edge alone carries its sender's clean output, " + changed;
+  sweep.x_title = "receiver";
+  sweep.y_title = "sender";
+  const std::vector<EdgePoint> senders = edge_senders(context.model.config);
+  const std::vector<EdgePoint> inputs = edge_receivers(context.model.config);
+  for (const EdgePoint& r : inputs) sweep.x_labels.push_back(r.name());
+  for (const EdgePoint& s : senders) {
+    sweep.y_labels.push_back(s.name());
+    sweep.values.emplace_back(inputs.size(), std::numeric_limits<double>::quiet_NaN());
+  }
+  const double total = gap.sum().item<double>();
+  for (std::size_t e = 0; e < edges.size(); ++e) {
+    const auto s = std::find(senders.begin(), senders.end(), edges[e].sender) - senders.begin();
+    const auto r = std::find(inputs.begin(), inputs.end(), edges[e].receiver) - inputs.begin();
+    sweep.values[static_cast<std::size_t>(s)][static_cast<std::size_t>(r)] = edge_gains[e] / total;
+  }
+  out.figures.push_back(sweep);
 }
 
 }  // namespace circuitcheck

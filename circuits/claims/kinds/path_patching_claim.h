@@ -22,6 +22,13 @@
 // (m(clean) - m(counterfactual)), bootstrapped over examples, undefined
 // without a gap; a figure shows the three log-probabilities. Receivers must
 // sit in a layer after the sender's, each hook (and "logits") once.
+//
+// With "sweep": true it also reports every edge of the model (edges.h) the
+// same way: for each sender -> receiver edge, the recovery when that edge
+// alone carries the sender's clean output into the counterfactual run
+// (run_edges with the clean senders as the ablated values and every other
+// edge kept), as a sender x receiver heatmap (reported, not thresholded; an
+// edge run per edge and slice).
 #pragma once
 
 #include "circuits/claims/ablate.h"
@@ -45,6 +52,7 @@ struct PathPatchingSpec {
   Counterfactual counterfactual;
   AblationSite sender;  // blocks.L.attn.hook_z (heads optional) or blocks.L.hook_mlp_out; positions optional
   std::vector<PathReceiver> receivers;
+  bool sweep = false;  // the heatmap of every edge's recovery
 };
 
 void parse_path_patching(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);

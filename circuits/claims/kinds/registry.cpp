@@ -31,7 +31,7 @@ const std::vector<KindEntry>& claim_kinds() {
        parse_circuit, nullptr, run_circuit},
       {ClaimKind::kInterchange, "interchange", {"counterfactual", "sites", "by_class"}, {"counterfactual", "sites"},
        true, parse_interchange, nullptr, run_interchange},
-      {ClaimKind::kPathPatching, "path_patching", {"counterfactual", "sender", "receivers"},
+      {ClaimKind::kPathPatching, "path_patching", {"counterfactual", "sender", "receivers", "sweep"},
        {"counterfactual", "sender", "receivers"}, true, parse_path_patching, nullptr, run_path_patching},
       {ClaimKind::kScrubbing, "scrubbing", {"sites"}, {"sites"}, true, parse_scrubbing, nullptr, run_scrubbing},
   };
