@@ -53,6 +53,11 @@ CommandResult run_command(const std::string& command) {
   return result;
 }
 
+bool have_python_torch() {
+  return std::filesystem::exists("/usr/bin/python3") &&
+         std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
+}
+
 bool strict() {
   const char* value = std::getenv("CIRCUITCHECK_STRICT");
   return value && std::string(value) != "0" && std::string(value) != "";

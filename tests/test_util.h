@@ -32,6 +32,10 @@ struct CommandResult {
 // Runs a shell command and captures its output and exit code.
 CommandResult run_command(const std::string& command);
 
+// Whether /usr/bin/python3 imports torch (Debian's python3-torch), the
+// independent computation some tests compare with.
+bool have_python_torch();
+
 // Whether every test must run: CIRCUITCHECK_STRICT is set (to anything but
 // "0"), as .ci/run sets it. Then a test whose tool is missing fails instead of
 // being skipped, so a run cannot go green by skipping what .ci/setup installs.

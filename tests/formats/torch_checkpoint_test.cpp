@@ -241,10 +241,6 @@ PickleRef unpickle_all(const std::string& bytes, const PickleGlobals& allowed = 
   return value;
 }
 
-bool have_python_torch() {
-  return fs::exists("/usr/bin/python3") && std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
-}
-
 // Every torch.save file of the shared data: fixtures' model.pt / model_legacy.pt and reference/*.pt.
 std::vector<std::string> all_checkpoints() {
   std::vector<std::string> paths;
@@ -794,7 +790,7 @@ TEST(TorchCheckpointTest, ReadsViewsSharedStoragesParametersAndAllStorageTypes) 
 // Independent cross-check: what real torch.load gives for the fixtures, the reference
 // checkpoints and the crafted files (which also checks that they are what torch writes).
 TEST(TorchCheckpointTest, MatchesRealTorch) {
-  CIRCUITCHECK_REQUIRE_TOOL(have_python_torch(),
+  CIRCUITCHECK_REQUIRE_TOOL(testing_util::have_python_torch(),
                             "/usr/bin/python3 with torch (python3-torch) not found: no cross-check against real torch.load");
   std::string dir = scratch_dir("TorchCheckpointTest.MatchesRealTorch");
   std::vector<std::string> paths = all_checkpoints();

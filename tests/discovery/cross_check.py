@@ -1,0 +1,143 @@
+"""An independent computation of circuitcheck's circuit quantities, in PyTorch.
+
+Reads IN.safetensors, written by cross_check_test.cpp: the shipped S2 model's
+parameters (TransformerLens names), a batch (tokens, targets), the claim's
+mean-ablation values (mean.z.L [1, pos, heads, d_head] for nodes;
+mean.embed [1, pos, d_model] and mean.result.L [1, pos, heads, d_model] for
+edges) and the circuits (node_keep [layers, pos], a head kept at a position;
+edge_keep [receivers, senders]). Prints JSON: the faithfulness of the node
+circuit and of the edge circuit, and the AtP score of every (layer,
+position) node. Only what S2's model needs: attention-only, no LayerNorm,
+shortformer positions, causal attention.
+
+Written from the definitions (claims/README.md), not from circuitcheck's code:
+nodes replace a head's z at ablated positions by its mean; edges rebuild each
+receiver's input as the biases plus, per sender, its output in this run (kept)
+or its mean (ablated); AtP is (mean - z) . dm/dz by autograd.
+"""
+import json
+import struct
+import sys
+
+import torch
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = {"F32": torch.float32, "I64": torch.int64, "BOOL": torch.bool}[info["dtype"]]
+        start, end = info["data_offsets"]
+        raw = bytearray(data[8 + n + start:8 + n + end])
+        out[name] = torch.frombuffer(raw, dtype=dtype).reshape(info["shape"]) if end > start else \
+            torch.zeros(info["shape"], dtype=dtype)
+    return out
+
+
+def logit_diff(logits, targets):
+    """Per example: target logit minus the best other, summed over scored positions."""
+    scored = targets >= 0
+    t = targets.clamp(min=0)
+    target = logits.gather(-1, t.unsqueeze(-1)).squeeze(-1)
+    other = logits.scatter(-1, t.unsqueeze(-1), float("-inf")).amax(-1)
+    return ((target - other) * scored).sum(1)
+
+
+class S2:
+    def __init__(self, p, n_layers, attn_scale):
+        self.p, self.L, self.scale = p, n_layers, attn_scale
+
+    def attend(self, l, q_in, k_in, v_in):
+        """z [batch, pos, heads, d_head] from per-head inputs [batch, pos, heads, d_model]."""
+        p, pos = self.p, self.p["pos_embed.W_pos"][: q_in.shape[1]]
+        q = torch.einsum("bphm,hmd->bphd", q_in + pos[None, :, None], p[f"blocks.{l}.attn.W_Q"]) + p[f"blocks.{l}.attn.b_Q"]
+        k = torch.einsum("bphm,hmd->bphd", k_in + pos[None, :, None], p[f"blocks.{l}.attn.W_K"]) + p[f"blocks.{l}.attn.b_K"]
+        v = torch.einsum("bphm,hmd->bphd", v_in, p[f"blocks.{l}.attn.W_V"]) + p[f"blocks.{l}.attn.b_V"]
+        scores = torch.einsum("bqhd,bkhd->bhqk", q, k) / self.scale
+        n = scores.shape[-1]
+        scores = scores.masked_fill(~torch.ones(n, n, dtype=torch.bool).tril(), float("-inf"))
+        return torch.einsum("bhqk,bkhd->bqhd", scores.softmax(-1), v)
+
+    def heads_out(self, l, z):
+        """Each head's output [batch, pos, heads, d_model], without b_O."""
+        return torch.einsum("bphd,hdm->bphm", z, self.p[f"blocks.{l}.attn.W_O"])
+
+    def unembed(self, resid):
+        return resid @ self.p["unembed.W_U"] + self.p["unembed.b_U"]
+
+    def run(self, tokens, edit_z=lambda l, z: z):
+        resid = self.p["embed.W_E"][tokens]
+        for l in range(self.L):
+            x = resid.unsqueeze(2)
+            z = edit_z(l, self.attend(l, x, x, x))
+            resid = resid + self.heads_out(l, z).sum(2) + self.p[f"blocks.{l}.attn.b_O"]
+        return self.unembed(resid)
+
+    def run_edges(self, tokens, keep, means):
+        """Senders: embed, then each layer's heads. Receivers: each layer's heads' q, k, v, then logits."""
+        senders = [self.p["embed.W_E"][tokens]]
+        ablated = [means["mean.embed"][0]]
+        bias = torch.zeros_like(senders[0])
+        r = 0
+
+        def receive(r):
+            return bias + sum(senders[s] if keep[r, s] else ablated[s] for s in range(len(senders)))
+
+        for l in range(self.L):
+            heads = self.p[f"blocks.{l}.attn.W_Q"].shape[0]
+            inputs = [torch.stack([receive(r + 3 * h + k) for h in range(heads)], 2) for k in range(3)]
+            r += 3 * heads
+            out = self.heads_out(l, self.attend(l, *inputs))
+            for h in range(heads):
+                senders.append(out[:, :, h])
+                ablated.append(means[f"mean.result.{l}"][0, :, h])
+            bias = bias + self.p[f"blocks.{l}.attn.b_O"]
+        return self.unembed(receive(r))
+
+
+def main():
+    t = read_safetensors(sys.argv[1])
+    cfg = json.loads(sys.argv[2])
+    model = S2({k: v for k, v in t.items() if not k.startswith(("mean.", "batch.", "keep."))}, cfg["n_layers"],
+               cfg["attn_scale"])
+    tokens, targets = t["batch.tokens"], t["batch.targets"]
+    node_keep = t["keep.nodes"]  # [layers, pos], bool: head 0 kept
+
+    def ablate(keep_all):
+        def edit(l, z):
+            keep = node_keep[l] if not keep_all else torch.ones_like(node_keep[l])
+            return torch.where(keep[None, :, None, None], z, t[f"mean.z.{l}"].expand_as(z))
+        return edit
+
+    with torch.no_grad():
+        whole = logit_diff(model.run(tokens), targets)
+        empty = logit_diff(model.run(tokens, lambda l, z: t[f"mean.z.{l}"].expand_as(z)), targets)
+        circuit = logit_diff(model.run(tokens, ablate(False)), targets)
+        f_nodes = ((circuit - empty).sum() / (whole - empty).sum()).item()
+        edge_keep = t["keep.edges"]
+        e_whole = logit_diff(model.run_edges(tokens, torch.ones_like(edge_keep), t), targets)
+        e_empty = logit_diff(model.run_edges(tokens, torch.zeros_like(edge_keep), t), targets)
+        e_circuit = logit_diff(model.run_edges(tokens, edge_keep, t), targets)
+        f_edges = ((e_circuit - e_empty).sum() / (e_whole - e_empty).sum()).item()
+
+    zs, deltas = {}, {}
+
+    def probe(l, z):
+        zs[l] = z.detach()
+        deltas[l] = torch.zeros_like(z, requires_grad=True)
+        return z + deltas[l]
+
+    logit_diff(model.run(tokens, probe), targets).sum().backward()
+    atp = [((t[f"mean.z.{l}"] - zs[l]) * deltas[l].grad).sum((0, 3))[:, 0].div(tokens.shape[0]).tolist()
+           for l in range(cfg["n_layers"])]
+    print(json.dumps({"f_nodes": f_nodes, "f_edges": f_edges, "f_edges_whole_is_model":
+                      (e_whole - whole).abs().max().item(), "atp": atp}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+// An independent cross-check of the circuit quantities (issue 21): on the
+// shipped S2 model, tests/discovery/cross_check.py computes in PyTorch, from
+// the definitions and not from this code, the faithfulness of a circuit of
+// nodes, of a circuit of edges, and every node's AtP score, on the batch and
+// mean-ablation values circuitcheck used; both must agree.
+#include "circuits/claims/claim.h"
+#include "circuits/claims/domain.h"
+#include "circuits/claims/kinds/circuit_claim.h"
+#include "circuits/discovery/attribution.h"
+#include "circuits/formats/safetensors.h"
+#include "circuits/model/checkpoint.h"
+#include "circuits/tasks/evaluate.h"
+#include "circuits/tasks/task_spec.h"
+#include "tests/claims/claim_test_util.h"
+#include "tests/test_util.h"
+
+#include <gtest/gtest.h>
+
+namespace circuitcheck {
+namespace {
+
+using nlohmann::json;
+
+const VisitRuns kNoSharedRuns = [](const Domain&, const std::vector<HookPoint>&, const RunVisitor&,
+                                   const std::function<bool()>&) { FAIL() << "a circuit claim runs no shared passes"; };
+
+json claim_with(const std::string& field, const json& circuit) {
+  return {{"id", "c"},          {"hypothesis", "h"},   {"kind", "circuit"}, {"ablation", "mean"},
+          {"metric", "logit_diff"}, {field, circuit}, {"domain", {{"sample", 200}, {"seed", 9}}},
+          {"pass", {{"faithfulness_at_least", 0.9}}}};
+}
+
+double faithfulness(const RunContext& context, const Claim& claim, const CircuitAblation& ablation) {
+  const CircuitSpec& c = std::get<CircuitSpec>(claim.spec);
+  const std::vector<at::Tensor> m = measure_circuits(
+      context, claim, ablation, {{false, {}, {}}, {true, {}, {}}, {true, c.nodes, c.edges}});
+  return (m[2] - m[1]).sum().item<double>() / (m[0] - m[1]).sum().item<double>();
+}
+
+TEST(CrossCheck, PyTorchAgreesOnFaithfulnessAndAttribution) {
+  CIRCUITCHECK_REQUIRE_TOOL(testing_util::have_python_torch(),
+                            "/usr/bin/python3 with torch (python3-torch) not found: no independent cross-check");
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  const Config& config = ck.model.config;
+  const std::shared_ptr<const Task> task = load_task("array_index");
+  const json nodes = {{{"hook", "blocks.0.attn.hook_z"}, {"positions", {1, 2, 3, 6}}},
+                      {{"hook", "blocks.1.attn.hook_z"}, {"positions", {7, 8, 9}}}};
+  const json edges = {{{"sender", "embed"}, {"receiver", "L0H0.v"}}, {{"sender", "L0H0"}, {"receiver", "L1H0.k"}},
+                      {{"sender", "L0H0"}, {"receiver", "L1H0.v"}}, {{"sender", "embed"}, {"receiver", "L1H0.v"}},
+                      {{"sender", "L1H0"}, {"receiver", "logits"}}};
+  const auto parse = [&](const json& claim) {
+    return parse_claims(parse_claim_file(testing_util::system_claim_file("array_index", json::array({claim})), "c.json"),
+                        *task, config)
+        .at(0);
+  };
+  const Claim by_nodes = parse(claim_with("nodes", nodes)), by_edges = parse(claim_with("edges", edges));
+  const RunContext context{*task, ck.model, Scale::kCpu, kNoSharedRuns, false};
+  const CircuitAblation node_ablation = circuit_ablation(context, by_nodes);
+  const CircuitAblation edge_ablation = circuit_ablation(context, by_edges);
+  const double f_nodes = faithfulness(context, by_nodes, node_ablation);
+  const double f_edges = faithfulness(context, by_edges, edge_ablation);
+  std::vector<AttributionUnit> units = attribution_nodes(config, 11);
+  attribute(context, by_nodes, node_ablation, 1, units);
+
+  TensorMap file = ck.model.params;
+  std::vector<at::Tensor> tokens, targets;
+  for_each_slice(*task, by_nodes.domain, Scale::kCpu, kVerifyBatch, [&](const Batch& b) {
+    tokens.push_back(b.tokens);
+    targets.push_back(b.targets);
+  });
+  file["batch.tokens"] = at::cat(tokens);
+  file["batch.targets"] = at::cat(targets);
+  at::Tensor keep = at::zeros({config.n_layers, 11}, at::kBool);
+  for (int64_t p : {1, 2, 3, 6}) keep[0][p] = true;
+  for (int64_t p : {7, 8, 9}) keep[1][p] = true;
+  file["keep.nodes"] = keep;
+  file["keep.edges"] = edge_mask(config, std::get<CircuitSpec>(by_edges.spec).edges);
+  file["mean.embed"] = edge_ablation.values.at({HookType::kResidPre, 0}).mean(0, true);
+  for (int l = 0; l < config.n_layers; ++l) {
+    file["mean.z." + std::to_string(l)] = node_ablation.values.at({HookType::kZ, l}).mean(0, true);
+    file["mean.result." + std::to_string(l)] = edge_ablation.values.at({HookType::kResult, l}).mean(0, true);
+  }
+  const std::string dir = testing_util::scratch_dir("CrossCheck");
+  write_safetensors(dir + "/in.safetensors", file);
+  const auto r = testing_util::run_command(
+      "/usr/bin/python3 " + testing_util::source_dir() + "/tests/discovery/cross_check.py " + dir +
+      "/in.safetensors '{\"n_layers\": 2, \"attn_scale\": " + std::to_string(config.attn_scale) + "}' 2>&1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json theirs = json::parse(r.output);
+  EXPECT_NEAR(f_nodes, theirs["f_nodes"].get<double>(), 1e-4);
+  EXPECT_NEAR(f_edges, theirs["f_edges"].get<double>(), 1e-4);
+  EXPECT_LT(theirs["f_edges_whole_is_model"].get<double>(), 1e-3) << "every edge kept is the model";
+  EXPECT_GT(f_nodes, 0.5);  // measured, not a degenerate 0 or 1
+  EXPECT_LT(f_edges, 0.99);
+  for (const AttributionUnit& u : units) {
+    if (u.head < 0) continue;
+    const double expected = theirs["atp"][u.hook.layer][u.position].get<double>();
+    EXPECT_NEAR(u.atp, expected, 1e-3 * std::fabs(expected) + 1e-3) << u.name();
+  }
+}
+
+}  // namespace
+}  // namespace circuitcheck
