@@ -59,6 +59,110 @@ std::string subset_name(const std::vector<int64_t>& subset) {
   return "{" + s + "}";
 }
 
+// The checks of a circuit claim's outcome: ratios of per-example sums over
+// the common denominator m(N) - m(empty), bootstrapped over examples (exact
+// on an exhaustive domain), all undefined without a gap.
+struct GapChecks {
+  GapChecks(Outcome& out, const Domain& domain, const at::Tensor& whole, const at::Tensor& empty,
+            const std::string& metric)
+      : out(out), empty(empty), gap(whole - empty), exhaustive(domain.exhaustive), seed(domain.seed),
+        defined(has_gap(gap, exhaustive, seed)), total(gap.sum().item<double>()),
+        no_gap("the whole model's " + metric + " is not above the empty circuit's (" +
+               number(whole.mean().item<double>()) + " against " + number(empty.mean().item<double>()) +
+               (exhaustive ? "" : ", on the bootstrap lower bound of the difference") +
+               "): there is no behaviour for a circuit to reproduce") {}
+
+  // sum(numerator) / sum(gap); 0 (not -0, inf or NaN) where undefined.
+  double of_gap(const at::Tensor& numerator) const {
+    const double value = total != 0.0 ? numerator.sum().item<double>() / total : 0.0;
+    return value == 0.0 ? 0.0 : value;
+  }
+
+  void thresholded(const std::string& name, const std::string& what, double value,
+                   const std::function<Bootstrap()>& interval, Rule rule, const std::optional<double>& threshold) const {
+    const Rule r = threshold ? rule : Rule::kNone;
+    Check check = exhaustive ? value_check(name, what, value, r, threshold.value_or(0.0))
+                             : value_check(name, what, value, interval(), r, threshold.value_or(0.0));
+    if (!defined) mark_undefined(check, no_gap);
+    out.checks.push_back(check);
+  }
+
+  double ratio(const std::string& name, const std::string& what, const at::Tensor& numerator, Rule rule,
+               const std::optional<double>& threshold) const {
+    const double value = of_gap(numerator);
+    thresholded(name, what, value, [&] { return ratio_bootstrap(numerator, gap, seed); }, rule, threshold);
+    return value;
+  }
+
+  Outcome& out;
+  at::Tensor empty, gap;
+  bool exhaustive;
+  uint64_t seed;
+  bool defined;
+  double total;
+  std::string no_gap;
+};
+
+// Each member's contribution f(C) - f(C without it), from m (the runs:
+// C, then C without each member), as checks and a figure.
+Figure minimality(const GapChecks& checks, const CircuitSpec& c, const PassRule& pass, const std::vector<at::Tensor>& m) {
+  const std::string kind = c.edges.empty() ? "node" : "edge";
+  Figure f;
+  f.type = "bars";
+  f.title = "each " + kind + "'s contribution f(C) - f(C without it)";
+  f.x_title = kind;
+  f.y_title = "contribution";
+  f.series = {"contribution"};
+  f.values.assign(1, {});
+  if (pass.minimality_at_least) f.reference = {*pass.minimality_at_least};
+  for (std::size_t i = 0; i < c.nodes.size() + c.edges.size(); ++i) {
+    const std::string member = kind + " " + std::to_string(i);
+    const std::string name = c.edges.empty() ? site_name(c.nodes[i]) : c.edges[i].name();
+    f.x_labels.push_back(std::to_string(i));
+    f.values[0].push_back(checks.ratio("contribution of " + member, member + " (" + name + "): f(C) - f(C without it)",
+                                       m[0] - m[1 + i], Rule::kMinimalityAtLeast, pass.minimality_at_least));
+  }
+  return f;
+}
+
+// The largest completeness gap over `subsets`, from m (after C and C without
+// each member: C \ S and N \ S for each S), as checks and a figure.
+Figure completeness(const GapChecks& checks, const CircuitSpec& c, const PassRule& pass,
+                    const std::vector<at::Tensor>& m, const std::vector<std::vector<int64_t>>& subsets) {
+  const std::size_t n = c.nodes.size() + c.edges.size();
+  const std::string kind = c.edges.empty() ? "nodes" : "edges";
+  Figure f;
+  f.type = "bars";
+  f.title = "completeness: f(C without S) against f(N without S)";
+  f.x_title = "S (" + kind.substr(0, 4) + " indices)";
+  f.y_title = "faithfulness";
+  f.series = {"f(C without S)", "f(N without S)"};
+  f.values.assign(2, {});
+  std::vector<at::Tensor> differences;
+  std::vector<Check> gaps;
+  double largest = 0.0;
+  for (std::size_t j = 0; j < subsets.size(); ++j) {
+    const at::Tensor& circuit_less = m[1 + n + 2 * j];
+    const at::Tensor& model_less = m[2 + n + 2 * j];
+    const std::string s = subset_name(subsets[j]);
+    differences.push_back(circuit_less - model_less);
+    const double value = std::fabs(checks.of_gap(differences.back()));
+    largest = std::max(largest, value);
+    gaps.push_back(value_check("completeness gap " + s, "S = " + kind + " " + s + ": |f(C without S) - f(N without S)|",
+                               value, Rule::kNone, 0.0));
+    f.x_labels.push_back(s);
+    f.values[0].push_back(checks.of_gap(circuit_less - checks.empty));
+    f.values[1].push_back(checks.of_gap(model_less - checks.empty));
+  }
+  checks.thresholded("completeness",
+                     "the largest completeness gap |f(C without S) - f(N without S)| over " +
+                         std::to_string(subsets.size()) + " subsets S of C",
+                     largest, [&] { return max_abs_ratio_bootstrap(differences, checks.gap, checks.seed); },
+                     Rule::kCompletenessAtMost, pass.completeness_at_most);
+  if (checks.defined) checks.out.checks.insert(checks.out.checks.end(), gaps.begin(), gaps.end());
+  return f;
+}
+
 }  // namespace
 
 const char* to_string(CircuitMetric metric) {
@@ -260,43 +364,17 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   const std::vector<at::Tensor> ends = measure_circuits(context, claim, ablation, {{false, {}}, {true, {}}});
   const at::Tensor& whole = ends[0];
   const at::Tensor& empty = ends[1];
-  const at::Tensor gap = whole - empty;
-  const bool exhaustive = claim.domain.exhaustive;
-  const uint64_t seed = claim.domain.seed;
-  const bool defined = has_gap(gap, exhaustive, seed);
   const std::string metric = to_string(c.metric);
+  const GapChecks checks(out, claim.domain, whole, empty, metric);
   const std::string per_example = " (mean per example, " + metric + " summed over its scored positions)";
   out.checks.push_back(value_check("metric whole model", metric + per_example + " of the whole model:",
                                    whole.mean().item<double>(), Rule::kNone, 0.0));
   const std::string ablated = c.ablation == InterventionKind::kPatch
                                   ? "patched from the counterfactual (" + to_string(c.counterfactual) + ")"
                                   : to_string(c.ablation) + "-ablated";
-  out.checks.push_back(value_check("metric empty circuit", metric + " with every " + (c.edges.empty() ? "head and MLP " : "edge ") + ablated + ":",
+  out.checks.push_back(value_check("metric empty circuit",
+                                   metric + " with every " + (c.edges.empty() ? "head and MLP " : "edge ") + ablated + ":",
                                    empty.mean().item<double>(), Rule::kNone, 0.0));
-  const std::string no_gap = "the whole model's " + metric + " is not above the empty circuit's (" +
-                             number(whole.mean().item<double>()) + " against " + number(empty.mean().item<double>()) +
-                             (exhaustive ? "" : ", on the bootstrap lower bound of the difference") +
-                             "): there is no behaviour for a circuit to reproduce";
-  const auto thresholded = [&](const std::string& name, const std::string& what, double value,
-                                const std::function<Bootstrap()>& interval, Rule rule,
-                                const std::optional<double>& threshold) {
-    const Rule r = threshold ? rule : Rule::kNone;
-    Check check = exhaustive ? value_check(name, what, value, r, threshold.value_or(0.0))
-                             : value_check(name, what, value, interval(), r, threshold.value_or(0.0));
-    if (!defined) mark_undefined(check, no_gap);
-    out.checks.push_back(check);
-  };
-  const double total_gap = gap.sum().item<double>();
-  const auto of_gap = [&](const at::Tensor& numerator) {  // 0 (not -0, inf or NaN) where undefined
-    const double value = total_gap != 0.0 ? numerator.sum().item<double>() / total_gap : 0.0;
-    return value == 0.0 ? 0.0 : value;
-  };
-  const auto ratio = [&](const std::string& name, const std::string& what, const at::Tensor& numerator, Rule rule,
-                         const std::optional<double>& threshold) {
-    const double value = of_gap(numerator);
-    thresholded(name, what, value, [&] { return ratio_bootstrap(numerator, gap, seed); }, rule, threshold);
-    return value;
-  };
   // C, then C \ {v} for each node v, then C \ S and N \ S for each subset S.
   const int64_t n = static_cast<int64_t>(c.nodes.size() + c.edges.size());
   const std::vector<std::vector<int64_t>> subsets = circuit_subsets(n, c.subsets, c.subset_seed);
@@ -307,66 +385,17 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
     runs.push_back(ablating(c, s));
   }
   // A control without a gap stops here: every check is undefined as it would be after the runs.
-  const bool stop = !defined && context.control;
-  if (stop) out.stopped = "stopped after the whole model and the empty circuit: " + no_gap;
+  const bool stop = !checks.defined && context.control;
+  if (stop) out.stopped = "stopped after the whole model and the empty circuit: " + checks.no_gap;
   const std::vector<at::Tensor> m =
       stop ? std::vector<at::Tensor>(runs.size(), empty) : measure_circuits(context, claim, ablation, runs);
   if (!stop)
     out.checks.push_back(
         value_check("metric circuit", metric + " of the circuit:", m[0].mean().item<double>(), Rule::kNone, 0.0));
-  const double f = ratio("faithfulness", "faithfulness f(C) = (m(C) - m(empty)) / (m(N) - m(empty))", m[0] - empty,
-                         Rule::kFaithfulnessAtLeast, claim.pass.faithfulness_at_least);
-
-  Figure contributions;
-  contributions.type = "bars";
-  contributions.title = std::string("each ") + (c.edges.empty() ? "node" : "edge") +
-                        "'s contribution f(C) - f(C without it)";
-  contributions.x_title = c.edges.empty() ? "node" : "edge";
-  contributions.y_title = "contribution";
-  contributions.series = {"contribution"};
-  contributions.values.assign(1, {});
-  if (claim.pass.minimality_at_least) contributions.reference = {*claim.pass.minimality_at_least};
-  for (int64_t v = 0; v < n; ++v) {
-    const std::size_t i = static_cast<std::size_t>(v);
-    const std::string member = (c.edges.empty() ? "node " : "edge ") + std::to_string(v);
-    const std::string name = c.edges.empty() ? site_name(c.nodes[i]) : c.edges[i].name();
-    contributions.x_labels.push_back(std::to_string(v));
-    contributions.values[0].push_back(ratio("contribution of " + member,
-                                            member + " (" + name + "): f(C) - f(C without it)",
-                                            m[0] - m[static_cast<std::size_t>(1 + v)], Rule::kMinimalityAtLeast,
-                                            claim.pass.minimality_at_least));
-  }
-
-  Figure completeness;
-  completeness.type = "bars";
-  completeness.title = "completeness: f(C without S) against f(N without S)";
-  completeness.x_title = c.edges.empty() ? "S (node indices)" : "S (edge indices)";
-  completeness.y_title = "faithfulness";
-  completeness.series = {"f(C without S)", "f(N without S)"};
-  completeness.values.assign(2, {});
-  std::vector<at::Tensor> differences;
-  std::vector<Check> gaps;
-  double largest = 0.0;
-  for (std::size_t j = 0; j < subsets.size(); ++j) {
-    const at::Tensor& circuit_less = m[1 + n + 2 * j];
-    const at::Tensor& model_less = m[2 + n + 2 * j];
-    const std::string s = subset_name(subsets[j]);
-    differences.push_back(circuit_less - model_less);
-    const double value = std::fabs(of_gap(differences.back()));
-    largest = std::max(largest, value);
-    gaps.push_back(value_check("completeness gap " + s, (c.edges.empty() ? "S = nodes " : "S = edges ") + s + ": |f(C without S) - f(N without S)|", value,
-                               Rule::kNone, 0.0));
-    completeness.x_labels.push_back(s);
-    completeness.values[0].push_back(of_gap(circuit_less - empty));
-    completeness.values[1].push_back(of_gap(model_less - empty));
-  }
-  thresholded("completeness",
-              "the largest completeness gap |f(C without S) - f(N without S)| over " +
-                  std::to_string(subsets.size()) + " subsets S of C",
-              largest, [&] { return max_abs_ratio_bootstrap(differences, gap, seed); }, Rule::kCompletenessAtMost,
-              claim.pass.completeness_at_most);
-  if (defined) out.checks.insert(out.checks.end(), gaps.begin(), gaps.end());
-
+  const double f = checks.ratio("faithfulness", "faithfulness f(C) = (m(C) - m(empty)) / (m(N) - m(empty))",
+                                m[0] - empty, Rule::kFaithfulnessAtLeast, claim.pass.faithfulness_at_least);
+  const Figure contributions = minimality(checks, c, claim.pass, m);
+  const Figure gaps = completeness(checks, c, claim.pass, m, subsets);
   Figure metrics;
   metrics.type = "bars";
   metrics.title = metric + ": whole model, circuit (f = " + number(f) + ") and empty circuit";
@@ -374,7 +403,7 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   metrics.x_labels = {"whole model", "circuit", "empty circuit"};
   metrics.series = {metric};
   metrics.values = {{whole.mean().item<double>(), m[0].mean().item<double>(), empty.mean().item<double>()}};
-  if (defined) out.figures = {metrics, contributions, completeness};
+  if (checks.defined) out.figures = {metrics, contributions, gaps};
 }
 
 }  // namespace circuitcheck

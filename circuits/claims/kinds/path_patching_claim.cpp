@@ -44,6 +44,46 @@ at::Tensor written(const HookedTransformer& model, const AblationSite& sender, c
   return at::einsum("bphd,hdm->bpm", {act * heads.view({1, 1, -1, 1}), W_O}) * positions.view({1, -1, 1});
 }
 
+// The sweep on one slice: adds to gains[e] how much edge e alone, carrying
+// its sender's clean output into the counterfactual run, raises the clean
+// targets' log-probability (summed over the slice's examples).
+void add_edge_gains(const HookedTransformer& model, const Batch& b, const at::Tensor& corrupt_tokens,
+                    const at::Tensor& corrupt_logits, const std::vector<Edge>& edges, std::vector<double>& gains) {
+  RunOptions senders;
+  senders.cache = sender_hooks(model.config);
+  senders.logits = false;
+  const at::Tensor clean = sender_outputs(model.config, run(model, b.tokens, senders).cache);
+  const double base = target_log_prob(corrupt_logits, b.targets, 0).sum().item<double>();
+  const at::Tensor every = edge_mask(model.config, edges);
+  for (std::size_t e = 0; e < edges.size(); ++e) {
+    const at::Tensor kept = every.logical_and(edge_mask(model.config, {edges[e]}).logical_not());
+    gains[e] += target_log_prob(run_edges(model, corrupt_tokens, clean, kept), b.targets, 0).sum().item<double>() - base;
+  }
+}
+
+// The sweep's heatmap: each edge's recovery, senders down, receivers across (NaN: no edge).
+Figure sweep_figure(const Config& config, const std::vector<Edge>& edges, const std::vector<double>& gains,
+                    const at::Tensor& gap, const std::string& changed) {
+  Figure f;
+  f.type = "heatmap";
+  f.title = "recovery when one edge alone carries its sender's clean output, " + changed;
+  f.x_title = "receiver";
+  f.y_title = "sender";
+  const std::vector<EdgePoint> senders = edge_senders(config), receivers = edge_receivers(config);
+  for (const EdgePoint& r : receivers) f.x_labels.push_back(r.name());
+  for (const EdgePoint& s : senders) {
+    f.y_labels.push_back(s.name());
+    f.values.emplace_back(receivers.size(), std::numeric_limits<double>::quiet_NaN());
+  }
+  const double total = gap.sum().item<double>();
+  for (std::size_t e = 0; e < edges.size(); ++e) {
+    const auto s = std::find(senders.begin(), senders.end(), edges[e].sender) - senders.begin();
+    const auto r = std::find(receivers.begin(), receivers.end(), edges[e].receiver) - receivers.begin();
+    f.values[static_cast<std::size_t>(s)][static_cast<std::size_t>(r)] = gains[e] / total;
+  }
+  return f;
+}
+
 }  // namespace
 
 void parse_path_patching(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
@@ -103,7 +143,6 @@ void run_path_patching(const RunContext& context, const Claim& claim, Outcome& o
   std::vector<at::Tensor> gains, gaps, corrupts;  // per example: path patched - counterfactual, clean - counterfactual
   out.liveness.resize(p.receivers.size());
   const std::vector<Edge> edges = p.sweep ? all_edges(context.model.config) : std::vector<Edge>{};
-  const at::Tensor every = edge_mask(context.model.config, edges);
   std::vector<double> edge_gains(edges.size(), 0.0);  // summed over examples
   for_each_slice(context.task, claim.domain, context.scale, kPathBatch, [&](const Batch& b) {
     const at::Tensor corrupt_tokens = counterfactual_tokens(p.counterfactual, b);
@@ -122,19 +161,7 @@ void run_path_patching(const RunContext& context, const Claim& claim, Outcome& o
       patched.interventions.push_back(iv);
     }
     const RunResult path = run(split, corrupt_tokens, patched);
-    if (!edges.empty()) {
-      RunOptions senders;
-      senders.cache = sender_hooks(context.model.config);
-      senders.logits = false;
-      const at::Tensor clean_senders = sender_outputs(context.model.config, run(context.model, b.tokens, senders).cache);
-      const double base = target_log_prob(corrupt.logits, b.targets, 0).sum().item<double>();
-      for (std::size_t e = 0; e < edges.size(); ++e) {
-        const at::Tensor kept = every.clone();
-        kept.logical_and_(edge_mask(context.model.config, {edges[e]}).logical_not());
-        const at::Tensor logits = run_edges(context.model, corrupt_tokens, clean_senders, kept);
-        edge_gains[e] += target_log_prob(logits, b.targets, 0).sum().item<double>() - base;
-      }
-    }
+    if (!edges.empty()) add_edge_gains(context.model, b, corrupt_tokens, corrupt.logits, edges, edge_gains);
     for (std::size_t i = 0; i < path.liveness.size(); ++i) accumulate(out.liveness[i], path.liveness[i]);
     const auto metric = [&](const RunResult& r) { return target_log_prob(r.logits, b.targets, 0).to(at::kCPU, at::kDouble); };
     const at::Tensor m_corrupt = metric(corrupt);
@@ -169,26 +196,7 @@ void run_path_patching(const RunContext& context, const Claim& claim, Outcome& o
   figure.series = {"target log-probability"};
   figure.values = {{corrupt + gap.mean().item<double>(), corrupt + gain.mean().item<double>(), corrupt}};
   out.figures.push_back(figure);
-  if (edges.empty() || !real_gap) return;
-  Figure sweep;
-  sweep.type = "heatmap";
-  sweep.title = "recovery when one edge alone carries its sender's clean output, " + changed;
-  sweep.x_title = "receiver";
-  sweep.y_title = "sender";
-  const std::vector<EdgePoint> senders = edge_senders(context.model.config);
-  const std::vector<EdgePoint> inputs = edge_receivers(context.model.config);
-  for (const EdgePoint& r : inputs) sweep.x_labels.push_back(r.name());
-  for (const EdgePoint& s : senders) {
-    sweep.y_labels.push_back(s.name());
-    sweep.values.emplace_back(inputs.size(), std::numeric_limits<double>::quiet_NaN());
-  }
-  const double total = gap.sum().item<double>();
-  for (std::size_t e = 0; e < edges.size(); ++e) {
-    const auto s = std::find(senders.begin(), senders.end(), edges[e].sender) - senders.begin();
-    const auto r = std::find(inputs.begin(), inputs.end(), edges[e].receiver) - inputs.begin();
-    sweep.values[static_cast<std::size_t>(s)][static_cast<std::size_t>(r)] = edge_gains[e] / total;
-  }
-  out.figures.push_back(sweep);
+  if (!edges.empty() && real_gap) out.figures.push_back(sweep_figure(context.model.config, edges, edge_gains, gap, changed));
 }
 
 }  // namespace circuitcheck
