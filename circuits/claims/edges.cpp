@@ -151,6 +151,7 @@ at::Tensor sender_outputs(const Config& config, const std::map<HookPoint, at::Te
 HookedTransformer edge_model(const HookedTransformer& model) {
   HookedTransformer out = model;
   out.config.use_split_qkv_input = true;
+  out.config.use_attn_in = false;
   out.config.use_hook_mlp_in = !model.config.attn_only;
   return out;
 }

@@ -140,6 +140,7 @@ Config config_from_json(const json& j, const std::string& where) {
   c.use_split_qkv_input = get_bool(j, "use_split_qkv_input", where).value_or(false);
   c.use_hook_tokens = get_bool(j, "use_hook_tokens", where).value_or(false);
   c.use_hook_mlp_in = get_bool(j, "use_hook_mlp_in", where).value_or(false);
+  c.use_attn_in = get_bool(j, "use_attn_in", where).value_or(false);
   validate_config(c, where);
   return c;
 }
@@ -170,6 +171,7 @@ json config_to_json(const Config& c) {
   j["use_split_qkv_input"] = c.use_split_qkv_input;
   j["use_hook_tokens"] = c.use_hook_tokens;
   j["use_hook_mlp_in"] = c.use_hook_mlp_in;
+  j["use_attn_in"] = c.use_attn_in;
   return j;
 }
 
@@ -200,6 +202,8 @@ void validate_config(const Config& c, const std::string& where) {
     check(c.rotary_base > 0, field(where, "rotary_base"), "must be positive");
   }
   check(c.eps > 0, field(where, "eps"), "must be positive");
+  check(!(c.use_attn_in && c.use_split_qkv_input), field(where, "use_attn_in"),
+        "use_attn_in and use_split_qkv_input exclude each other (TransformerLens allows one)");
   if (!(std::isfinite(c.attn_scale) && c.attn_scale > 0)) {
     std::ostringstream value;
     value << c.attn_scale;

@@ -39,6 +39,7 @@ struct Config {
   bool use_attn_result = false;      // TL flag: cache hook_result (circuitcheck computes it on request anyway)
   bool use_split_qkv_input = false;  // TL flag: per-head copies of the attention input (hook_q_input, ...)
   bool use_hook_tokens = false;      // TL flag: a hook_tokens hook point
+  bool use_attn_in = false;          // TL flag: a hook_attn_in hook point (per-head attention input)
   bool use_hook_mlp_in = false;      // TL flag: a hook_mlp_in hook point (the MLP's input alone)
 
   bool operator==(const Config& other) const;

@@ -32,6 +32,7 @@ const char* type_suffix(HookType type) {
     case HookType::kResult: return "attn.hook_result";
     case HookType::kAttnOut: return "hook_attn_out";
     case HookType::kResidMid: return "hook_resid_mid";
+    case HookType::kAttnIn: return "hook_attn_in";
     case HookType::kMlpIn: return "hook_mlp_in";
     case HookType::kLn2Scale: return "ln2.hook_scale";
     case HookType::kLn2Normalized: return "ln2.hook_normalized";
@@ -76,6 +77,7 @@ std::vector<HookPoint> hook_points(const Config& c) {
   if (c.positional_embedding_type != PositionalEmbedding::kRotary) add(HookType::kPosEmbed);
   for (int l = 0; l < c.n_layers; ++l) {
     add(HookType::kResidPre, l);
+    if (c.use_attn_in) add(HookType::kAttnIn, l);
     if (c.use_split_qkv_input) {
       add(HookType::kQInput, l);
       add(HookType::kKInput, l);
@@ -147,7 +149,7 @@ int hook_slot_count(const Config& config) {
 
 int head_dim(HookType type) {
   switch (type) {
-    case HookType::kQInput: case HookType::kKInput: case HookType::kVInput:
+    case HookType::kAttnIn: case HookType::kQInput: case HookType::kKInput: case HookType::kVInput:
     case HookType::kQ: case HookType::kK: case HookType::kV:
     case HookType::kRotQ: case HookType::kRotK:
     case HookType::kZ: case HookType::kResult:

@@ -8,7 +8,9 @@
 //   ln*.hook_normalized     [batch, pos, d_model]
 //   ln*.hook_scale          [batch, pos, 1]
 //   (with use_split_qkv_input, ln1 hooks are [batch, pos, n_heads, 1 | d_model]
-//    and hook_q|k|v_input are [batch, pos, n_heads, d_model])
+//    and hook_q|k|v_input are [batch, pos, n_heads, d_model]; with use_attn_in,
+//    ln1 hooks too and hook_attn_in [batch, pos, n_heads, d_model], what each
+//    head's query, key and value read together)
 //   attn.hook_q|k|v|z|rot_q|rot_k  [batch, pos, n_heads, d_head]
 //   attn.hook_attn_scores|pattern  [batch, n_heads, query_pos, key_pos]
 //   attn.hook_result        [batch, pos, n_heads, d_model] (per head, without b_O)
@@ -33,6 +35,7 @@ enum class HookType {
   kLnFinalNormalized,
   // Per-layer hooks, in execution order within a block.
   kResidPre,
+  kAttnIn,  // with use_attn_in: each head's copy of resid_pre, its q, k and v input at once
   kQInput,
   kKInput,
   kVInput,

@@ -139,7 +139,11 @@ Qkv project_qkv(const HookedTransformer& m, HookRunner& hooks, int l, const at::
     return layer_norm(m, hooks, x, p + "ln1.", HookType::kLn1Scale, HookType::kLn1Normalized, l);
   };
   at::Tensor q_in, k_in, v_in;
-  if (c.use_split_qkv_input) {
+  if (c.use_attn_in) {
+    v_in = ln1(hooks.fire(HookType::kAttnIn, l, resid.unsqueeze(2).expand({batch, pos, c.n_heads, c.d_model})));
+    k_in = shortformer ? v_in + pos_embed.unsqueeze(2) : v_in;
+    q_in = k_in.slice(1, q_from);
+  } else if (c.use_split_qkv_input) {
     at::Tensor per_head = resid.unsqueeze(2).expand({batch, pos, c.n_heads, c.d_model});
     q_in = ln1(hooks.fire(HookType::kQInput, l, per_head.slice(1, q_from)));
     k_in = ln1(hooks.fire(HookType::kKInput, l, per_head));
@@ -481,7 +485,7 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
     sources = at::cat({options.start_resid, options.start_base}).to(tokens.device());
     mask = options.start_mask.to(tokens.device());
     const int l = options.start_layer;
-    shared_qkv = !c.use_split_qkv_input;
+    shared_qkv = !c.use_split_qkv_input && !c.use_attn_in;
     for (HookType t : {HookType::kResidPre, HookType::kLn1Scale, HookType::kLn1Normalized, HookType::kQ,
                        HookType::kK, HookType::kV, HookType::kRotQ, HookType::kRotK, HookType::kAttnScores,
                        HookType::kPattern})
@@ -529,6 +533,7 @@ int64_t hook_first_position(const Config& config, const HookPoint& hook, int64_t
     case HookType::kEmbed:
     case HookType::kPosEmbed:
     case HookType::kResidPre:
+    case HookType::kAttnIn:
     case HookType::kKInput:
     case HookType::kVInput:
     case HookType::kLn1Scale:

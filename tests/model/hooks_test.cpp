@@ -90,6 +90,13 @@ TEST(Hooks, ExecutionOrderMatchesTransformerLens) {
   ASSERT_LT(mid + 2, names.end());
   EXPECT_EQ(*(mid + 1), "blocks.0.hook_mlp_in");
   EXPECT_EQ(*(mid + 2), "blocks.0.ln2.hook_scale");
+  c.use_attn_in = true;  // TL: resid_pre, then each head's copy of it, then ln1
+  names.clear();
+  for (const auto& h : hook_points(c)) names.push_back(hook_name(h));
+  const auto pre = std::find(names.begin(), names.end(), "blocks.0.hook_resid_pre");
+  ASSERT_LT(pre + 2, names.end());
+  EXPECT_EQ(*(pre + 1), "blocks.0.hook_attn_in");
+  EXPECT_EQ(*(pre + 2), "blocks.0.ln1.hook_scale");
 }
 
 }  // namespace

@@ -301,5 +301,47 @@ TEST(ModelProperties, HookMlpInFeedsTheMlpAlone) {
   EXPECT_TRUE(at::allclose(run(hooked, tokens, edited).cache.at(post), r.cache.at(out), 1e-6, 1e-6));
 }
 
+// hook_attn_in (TL's use_attn_in) is each head's copy of resid_pre, read by
+// its query, key and value at once: left alone it changes nothing; an edit of
+// one head's copy moves that head only, and equals the same edit made to the
+// head's q, k and v inputs (use_split_qkv_input). The two flags exclude
+// each other, as in TL.
+TEST(ModelProperties, HookAttnInIsEachHeadsInput) {
+  Config c;
+  c.n_layers = 2; c.d_model = 8; c.n_heads = 2; c.d_head = 4; c.d_mlp = 16; c.d_vocab = 7; c.d_vocab_out = 7;
+  c.n_ctx = 5; c.act_fn = ActFn::kGelu; c.normalization_type = Normalization::kLN; c.attn_scale = 2.0;
+  const TensorMap params = init_params(c, 12);
+  const HookedTransformer plain = make_model(c, params, "test");
+  Config attn_in = c, split = c;
+  attn_in.use_attn_in = true;
+  split.use_split_qkv_input = true;
+  const HookedTransformer a = make_model(attn_in, params, "test"), s = make_model(split, params, "test");
+  const at::Tensor tokens = at::randint(7, {3, 5}, at::kLong);
+  const HookPoint in{HookType::kAttnIn, 1}, z{HookType::kZ, 1}, pre{HookType::kResidPre, 1};
+  RunOptions cached;
+  cached.cache = {in, z, pre};
+  const RunResult clean = run(a, tokens, cached);
+  EXPECT_TRUE(at::equal(clean.logits, forward(plain, tokens)));
+  EXPECT_TRUE(at::equal(clean.cache.at(in).select(2, 1), clean.cache.at(pre)));
+  Intervention zero;
+  zero.hook = in;
+  zero.heads = {1};
+  RunOptions edited = cached;
+  edited.interventions = {zero};
+  const RunResult r = run(a, tokens, edited);
+  EXPECT_TRUE(at::equal(r.cache.at(z).select(2, 0), clean.cache.at(z).select(2, 0)));
+  EXPECT_FALSE(at::allclose(r.cache.at(z).select(2, 1), clean.cache.at(z).select(2, 1)));
+  RunOptions same;
+  for (HookType t : {HookType::kQInput, HookType::kKInput, HookType::kVInput}) {
+    Intervention iv = zero;
+    iv.hook = {t, 1};
+    same.interventions.push_back(iv);
+  }
+  EXPECT_TRUE(at::allclose(run(s, tokens, same).logits, r.logits, 1e-6, 1e-6));
+  Config both = attn_in;
+  both.use_split_qkv_input = true;
+  EXPECT_THROW(validate_config(both, "test"), InputError);
+}
+
 }  // namespace
 }  // namespace circuitcheck

@@ -90,6 +90,7 @@ void parse_path_patching(const nlohmann::json& v, const At& at, const ParseConte
   PathPatchingSpec& p = claim.spec.emplace<PathPatchingSpec>();
   Config split = context.config;  // the per-head input hooks exist with split inputs
   split.use_split_qkv_input = true;
+  split.use_attn_in = false;
   p.counterfactual = counterfactual_at(v["counterfactual"], at / "counterfactual", context.sample);
   p.sender = ablation_site_at(v["sender"], at / "sender", context.config);
   if (p.sender.hook.type != HookType::kZ && p.sender.hook.type != HookType::kMlpOut)
@@ -138,6 +139,7 @@ void run_path_patching(const RunContext& context, const Claim& claim, Outcome& o
   const PathPatchingSpec& p = std::get<PathPatchingSpec>(claim.spec);
   HookedTransformer split = context.model;  // shares the weights
   split.config.use_split_qkv_input = true;
+  split.config.use_attn_in = false;
   RunOptions cached;
   cached.cache = {p.sender.hook};
   std::vector<at::Tensor> gains, gaps, corrupts;  // per example: path patched - counterfactual, clean - counterfactual
