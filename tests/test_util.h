@@ -1,6 +1,8 @@
 // Paths and small helpers shared by the tests.
 #pragma once
 
+#include "circuits/model/config.h"
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +33,15 @@ struct CommandResult {
 
 // Runs a shell command and captures its output and exit code.
 CommandResult run_command(const std::string& command);
+
+// A 2-layer config with LayerNorm and a GELU MLP (d_model 8, 2 heads of 4,
+// d_mlp 16, vocabulary 7, 5 positions) for tests that need every hook.
+inline Config small_mlp_config() {
+  Config c;
+  c.n_layers = 2; c.d_model = 8; c.n_heads = 2; c.d_head = 4; c.d_mlp = 16; c.d_vocab = 7; c.d_vocab_out = 7;
+  c.n_ctx = 5; c.act_fn = ActFn::kGelu; c.normalization_type = Normalization::kLN; c.attn_scale = 2.0;
+  return c;
+}
 
 // Whether /usr/bin/python3 imports torch (Debian's python3-torch), the
 // independent computation some tests compare with.

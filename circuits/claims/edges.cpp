@@ -63,10 +63,6 @@ EdgePoint point_at(const nlohmann::json& v, const At& at, const Config& config, 
   return p;
 }
 
-int64_t index_of(const std::vector<EdgePoint>& points, const EdgePoint& p) {
-  return std::find(points.begin(), points.end(), p) - points.begin();
-}
-
 }  // namespace
 
 std::string EdgePoint::name() const {
@@ -104,6 +100,12 @@ std::vector<EdgePoint> edge_receivers(const Config& config) {
   }
   out.push_back({EdgeEnd::kLogits, -1, -1});
   return out;
+}
+
+int64_t point_index(const std::vector<EdgePoint>& points, const EdgePoint& point) {
+  const auto found = std::find(points.begin(), points.end(), point);
+  check_internal(found != points.end(), "point_index", point.name() + " is not in the list");
+  return found - points.begin();
 }
 
 bool reaches(const EdgePoint& sender, const EdgePoint& receiver) {
@@ -148,18 +150,45 @@ at::Tensor sender_outputs(const Config& config, const std::map<HookPoint, at::Te
   return at::stack(out);
 }
 
+Config edge_config(const Config& config) {
+  Config out = config;
+  out.use_split_qkv_input = true;
+  out.use_attn_in = false;
+  out.use_hook_mlp_in = !config.attn_only;
+  return out;
+}
+
 HookedTransformer edge_model(const HookedTransformer& model) {
   HookedTransformer out = model;
-  out.config.use_split_qkv_input = true;
-  out.config.use_attn_in = false;
-  out.config.use_hook_mlp_in = !model.config.attn_only;
+  out.config = edge_config(model.config);
   return out;
+}
+
+std::vector<HookPoint> receiver_hooks(const Config& config) {
+  std::vector<HookPoint> out;
+  for (int l = 0; l < config.n_layers; ++l) {
+    for (HookType t : {HookType::kQInput, HookType::kKInput, HookType::kVInput}) out.push_back({t, l});
+    if (!config.attn_only) out.push_back({HookType::kMlpIn, l});
+  }
+  out.push_back({HookType::kResidPost, config.n_layers - 1});
+  return out;
+}
+
+at::Tensor receiver_inputs(const Config& config, const std::map<HookPoint, at::Tensor>& at_hooks) {
+  std::vector<at::Tensor> out;
+  for (int l = 0; l < config.n_layers; ++l) {
+    for (int64_t h = 0; h < config.n_heads; ++h)
+      for (HookType t : {HookType::kQInput, HookType::kKInput, HookType::kVInput}) out.push_back(at_hooks.at({t, l}).select(2, h));
+    if (!config.attn_only) out.push_back(at_hooks.at({HookType::kMlpIn, l}));
+  }
+  out.push_back(at_hooks.at({HookType::kResidPost, config.n_layers - 1}));
+  return at::stack(out);
 }
 
 at::Tensor edge_mask(const Config& config, const std::vector<Edge>& edges) {
   const std::vector<EdgePoint> senders = edge_senders(config), receivers = edge_receivers(config);
   at::Tensor kept = at::zeros({static_cast<int64_t>(receivers.size()), static_cast<int64_t>(senders.size())}, at::kBool);
-  for (const Edge& e : edges) kept[index_of(receivers, e.receiver)][index_of(senders, e.sender)] = true;
+  for (const Edge& e : edges) kept[point_index(receivers, e.receiver)][point_index(senders, e.sender)] = true;
   return kept;
 }
 
@@ -168,11 +197,13 @@ at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, c
   const HookedTransformer split = edge_model(model);
   const Config& c = split.config;
   const std::vector<EdgePoint> senders = edge_senders(c), receivers = edge_receivers(c);
-  // ablate[r][s]: the edge is ablated (and exists).
-  at::Tensor ablate = at::zeros({static_cast<int64_t>(receivers.size()), static_cast<int64_t>(senders.size())});
+  // ablate[r][s]: 1 where the edge exists and is ablated.
+  at::Tensor reach = at::zeros({static_cast<int64_t>(receivers.size()), static_cast<int64_t>(senders.size())}, at::kBool);
   for (std::size_t r = 0; r < receivers.size(); ++r)
     for (std::size_t s = 0; s < senders.size(); ++s)
-      if (reaches(senders[s], receivers[r]) && !kept[r][s].item<bool>()) ablate[r][s] = 1.0;
+      if (reaches(senders[s], receivers[r])) reach[r][s] = true;
+  const at::Tensor ablate =
+      reach.logical_and(kept.to(at::kCPU).logical_not()).to(model_device(model), ablated.scalar_type());
   std::vector<at::Tensor> differences;  // per sender known so far: its output in this run minus its ablated value
   const auto add_sender = [&](const at::Tensor& output) {
     differences.push_back(output - ablated[static_cast<int64_t>(differences.size())]);
@@ -180,7 +211,7 @@ at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, c
   // What receiver r reads: the residual stream minus its ablated edges' differences.
   const auto input_of = [&](const at::Tensor& resid, int64_t r) {
     const int64_t known = static_cast<int64_t>(differences.size());
-    return resid - at::einsum("s,sbpd->bpd", {ablate[r].slice(0, 0, known).to(resid.dtype()), at::stack(differences)});
+    return resid - at::einsum("s,sbpd->bpd", {ablate[r].slice(0, 0, known), at::stack(differences)});
   };
   RunOptions first;
   first.cache = {{HookType::kResidPre, 0}};

@@ -11,8 +11,9 @@
 // A sender reaches the receivers that read the residual stream after it
 // writes: embed reaches every receiver; a head of layer l the heads of later
 // layers, the MLPs of layers >= l and the logits; an MLP of layer l the heads
-// and MLPs of later layers and the logits. Biases (b_O, b_out) are no
-// sender and are never ablated.
+// and MLPs of later layers and the logits. The attention biases b_O are no
+// sender and are never ablated; an MLP's output (hook_mlp_out) includes its
+// b_out, which ablating the MLP replaces too (zero ablation removes it).
 //
 // An edge run ablates edges (Conmy et al. 2023; MIB): each receiver reads the
 // residual stream of the run minus, for every ablated edge into it, the
@@ -69,6 +70,9 @@ std::vector<EdgePoint> edge_receivers(const Config& config);
 // True when `sender` writes to the residual stream before `receiver` reads it.
 bool reaches(const EdgePoint& sender, const EdgePoint& receiver);
 
+// The index of `point` in `points` (edge_senders or edge_receivers); InternalError when absent.
+int64_t point_index(const std::vector<EdgePoint>& points, const EdgePoint& point);
+
 // Every edge of the model (each sender with each receiver it reaches), by sender then receiver.
 std::vector<Edge> all_edges(const Config& config);
 
@@ -84,18 +88,31 @@ std::vector<HookPoint> sender_hooks(const Config& config);
 // The senders' outputs [senders, batch, pos, d_model] from a cache of sender_hooks.
 at::Tensor sender_outputs(const Config& config, const std::map<HookPoint, at::Tensor>& cache);
 
+// The hooks of the receivers' inputs in edge_config's model: each layer's
+// hook_q|k|v_input and (unless attention-only) hook_mlp_in, then the last
+// layer's hook_resid_post (ln_final's input, the logits').
+std::vector<HookPoint> receiver_hooks(const Config& config);
+
+// The receivers' inputs [receivers, batch, pos, d_model], in edge_receivers'
+// order, from tensors at receiver_hooks (activations or their gradients).
+at::Tensor receiver_inputs(const Config& config, const std::map<HookPoint, at::Tensor>& at_hooks);
+
 // Logits [batch, pos, d_vocab_out] of `model` on `tokens` with every edge
 // (receiver r, sender s) that s reaches and kept[r][s] is false ablated:
 // its sender replaced, in what r reads, by ablated[s] (sender_outputs of the
 // ablated activations, [senders, batch or 1, pos, d_model]). kept is bool
 // [receivers, senders]. Runs the model layer by layer from each layer's
 // residual (two passes for a layer with an MLP, whose input depends on its
-// own heads), plus the last layer once more for the logits.
+// own heads), plus the last layer once more for the logits: about 2L + 2
+// layer passes. On the model's device.
 at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, const at::Tensor& ablated,
                      const at::Tensor& kept);
 
-// `model` sharing its weights, with the per-receiver input hooks an edge run
-// edits (use_split_qkv_input, use_hook_mlp_in).
+// `config` with the per-receiver input hooks an edge run edits
+// (use_split_qkv_input, use_hook_mlp_in; not use_attn_in, which excludes them).
+Config edge_config(const Config& config);
+
+// `model` sharing its weights, with edge_config.
 HookedTransformer edge_model(const HookedTransformer& model);
 
 // kept [receivers, senders] for `edges`: true for each of them.

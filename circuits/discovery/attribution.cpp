@@ -105,32 +105,6 @@ int64_t gradient_steps(const RunContext& context, const Claim& claim, const Circ
   return examples;
 }
 
-// The hooks a receiver's gradient is taken at, in edge_receivers' order of
-// their layers: each layer's q, k and v inputs and MLP input, then the last
-// layer's resid_post (ln_final's input, the logits' receiver).
-std::vector<HookPoint> receiver_hooks(const Config& config) {
-  std::vector<HookPoint> out;
-  for (int l = 0; l < config.n_layers; ++l) {
-    for (HookType t : {HookType::kQInput, HookType::kKInput, HookType::kVInput}) out.push_back({t, l});
-    if (!config.attn_only) out.push_back({HookType::kMlpIn, l});
-  }
-  out.push_back({HookType::kResidPost, config.n_layers - 1});
-  return out;
-}
-
-// The gradients at every receiver [receivers, batch, pos, d_model], in edge_receivers' order.
-at::Tensor receiver_gradients(const Config& config, const std::map<HookPoint, at::Tensor>& gradients) {
-  std::vector<at::Tensor> out;
-  for (int l = 0; l < config.n_layers; ++l) {
-    for (int64_t h = 0; h < config.n_heads; ++h)
-      for (HookType t : {HookType::kQInput, HookType::kKInput, HookType::kVInput})
-        out.push_back(gradients.at({t, l}).select(2, h));
-    if (!config.attn_only) out.push_back(gradients.at({HookType::kMlpIn, l}));
-  }
-  out.push_back(gradients.at({HookType::kResidPost, config.n_layers - 1}));
-  return at::stack(out);
-}
-
 void attribute_nodes(const RunContext& context, const Claim& claim, const CircuitAblation& ablation, int64_t ig_steps,
                      std::vector<AttributionUnit>& units) {
   int64_t length = 0;
@@ -167,14 +141,14 @@ void attribute_edges(const RunContext& context, const Claim& claim, const Circui
       context, claim, ablation, split, receiver_hooks(config), ig_steps, -1,
       [&](const auto& clean, const auto& ablated, const auto& gradients, bool last) {
         const at::Tensor d = sender_outputs(config, ablated) - sender_outputs(config, clean);
-        const at::Tensor s = at::einsum("sbpd,rbpd->rs", {d, receiver_gradients(config, gradients)}).to(at::kDouble);
+        const at::Tensor s = at::einsum("sbpd,rbpd->rs", {d, receiver_inputs(config, gradients)}).to(at::kDouble);
         ig = ig.defined() ? ig + s : s;
         if (last) atp = atp.defined() ? atp + s : s;
       });
   const std::vector<EdgePoint> senders = edge_senders(config), receivers = edge_receivers(config);
   for (AttributionUnit& u : units) {
-    const int64_t s = std::find(senders.begin(), senders.end(), u.edge->sender) - senders.begin();
-    const int64_t r = std::find(receivers.begin(), receivers.end(), u.edge->receiver) - receivers.begin();
+    const int64_t s = point_index(senders, u.edge->sender);
+    const int64_t r = point_index(receivers, u.edge->receiver);
     u.atp = atp[r][s].item<double>() / static_cast<double>(examples);
     u.eap_ig = ig[r][s].item<double>() / static_cast<double>(examples) / static_cast<double>(ig_steps);
   }
@@ -193,7 +167,12 @@ std::vector<AttributionUnit> attribution_edges(const Config& config) {
 
 void attribute(const RunContext& context, const Claim& claim, const CircuitAblation& ablation, int64_t ig_steps,
                std::vector<AttributionUnit>& units) {
-  if (std::get<CircuitSpec>(claim.spec).edges.empty()) attribute_nodes(context, claim, ablation, ig_steps, units);
+  const bool edges = !std::get<CircuitSpec>(claim.spec).edges.empty();
+  for (const AttributionUnit& u : units)
+    check_internal(u.edge.has_value() == edges, "attribute",
+                   u.name() + (edges ? " is a node, but the claim is a circuit of edges"
+                                     : " is an edge, but the claim is a circuit of nodes"));
+  if (!edges) attribute_nodes(context, claim, ablation, ig_steps, units);
   else attribute_edges(context, claim, ablation, ig_steps, units);
 }
 

@@ -76,7 +76,9 @@ std::vector<AttributionUnit> attribution_edges(const Config& config);
 // one forward pass for the activations (two with a counterfactual), then
 // ig_steps forward and backward passes, the last of which (j = k, the model's
 // own input) gives AtP. Throws InputError naming the claim for the accuracy
-// metric (it has no gradient) and for a batch whose length is not the nodes'.
+// metric (it has no gradient) and for a batch whose length is not the nodes';
+// InternalError when the units are not the claim's (nodes for a circuit of
+// nodes, edges for one of edges).
 void attribute(const RunContext& context, const Claim& claim, const CircuitAblation& ablation, int64_t ig_steps,
                std::vector<AttributionUnit>& units);
 

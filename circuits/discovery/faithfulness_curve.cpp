@@ -30,9 +30,7 @@ CircuitMeasure::CircuitMeasure(const RunContext& context, const Claim& claim, co
   whole_ = ends[0];
   empty_ = ends[1];
   check(has_gap(whole_ - empty_, claim.domain.exhaustive, claim.domain.seed), where,
-        "the whole model's metric (" + std::to_string(whole()) + ") is not above the empty circuit's (" +
-            std::to_string(empty()) + ") on the bootstrap lower bound of the difference: there is no behaviour "
-            "for a circuit to reproduce");
+        no_gap_message(to_string(std::get<CircuitSpec>(claim.spec).metric), whole_, empty_, claim.domain.exhaustive));
 }
 
 double CircuitMeasure::whole() const { return whole_.mean().item<double>(); }

@@ -51,15 +51,15 @@ CurveAreas curve_areas(const std::vector<CurvePoint>& points, int64_t n);
 // Measures circuits of a ranking on circuit claim `claim`'s domain.
 class CircuitMeasure {
  public:
-  // Measures the whole model N and the empty circuit (two forward passes per
-  // slice). Throws InputError naming `where` when the whole model's metric is
+  // Measures the whole model N and the empty circuit (two runs per slice:
+  // forward passes for nodes, edge runs for edges). Throws InputError naming `where` when the whole model's metric is
   // not above the empty circuit's on the bootstrap lower bound of their
   // difference (has_gap, patching.h): there is no behaviour to attribute.
   CircuitMeasure(const RunContext& context, const Claim& claim, const CircuitAblation& ablation,
                  const std::vector<AttributionUnit>& units, const std::string& where);
 
   // The point of each count (the top `count` units of `order`, a ranking of
-  // the units; circuit_of), in order: one forward pass per slice and count.
+  // the units; circuit_of), in order: one run per slice and count.
   std::vector<CurvePoint> points(const std::vector<int64_t>& order, const std::vector<int64_t>& counts) const;
 
   // The curve at kCurvePercents.
@@ -68,7 +68,7 @@ class CircuitMeasure {
   // The smallest circuit, a prefix of `order`, whose bootstrap lower bound
   // of f is at least `threshold`: the first point of `curve` that clears it,
   // then a bisection between the count before it and its own (it assumes f
-  // grows with the count there; one forward pass per slice and step). The
+  // grows with the count there; one run per slice and step). The
   // whole model (every unit) always clears it.
   CurvePoint smallest(const std::vector<int64_t>& order, const std::vector<CurvePoint>& curve, double threshold) const;
 

@@ -19,15 +19,8 @@ namespace {
 
 using nlohmann::json;
 
-Config mlp_config() {
-  Config c;
-  c.n_layers = 2; c.d_model = 8; c.n_heads = 2; c.d_head = 4; c.d_mlp = 16; c.d_vocab = 7; c.d_vocab_out = 7;
-  c.n_ctx = 5; c.act_fn = ActFn::kGelu; c.normalization_type = Normalization::kLN; c.attn_scale = 2.0;
-  return c;
-}
-
 TEST(Edges, SendersReceiversAndReach) {
-  const Config c = mlp_config();
+  const Config c = testing_util::small_mlp_config();
   std::vector<std::string> senders, receivers;
   for (const EdgePoint& p : edge_senders(c)) senders.push_back(p.name());
   for (const EdgePoint& p : edge_receivers(c)) receivers.push_back(p.name());
@@ -50,7 +43,7 @@ TEST(Edges, SendersReceiversAndReach) {
 // With every edge kept an edge run is the model; with every edge ablated
 // towards a counterfactual's senders, it is the model on the counterfactual.
 TEST(Edges, RunsAgreeWithTheModelAtBothEnds) {
-  const Config c = mlp_config();
+  const Config c = testing_util::small_mlp_config();
   const HookedTransformer model = make_model(c, init_params(c, 5), "test");
   const at::Tensor tokens = at::randint(7, {4, 5}, at::kLong), other = at::randint(7, {4, 5}, at::kLong);
   RunOptions senders;

@@ -3,6 +3,7 @@
 #include "circuits/model/decompose.h"
 #include "circuits/formats/error.h"
 #include "circuits/model/model.h"
+#include "tests/test_util.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
@@ -269,9 +270,7 @@ TEST(ModelProperties, BidirectionalOutputsDoDependOnLaterTokens) {
 // changes what the MLP reads and writes, while resid_mid (which the residual
 // stream carries on) stays as it was: resid_post = resid_mid + mlp_out.
 TEST(ModelProperties, HookMlpInFeedsTheMlpAlone) {
-  Config c;
-  c.n_layers = 2; c.d_model = 8; c.n_heads = 2; c.d_head = 4; c.d_mlp = 16; c.d_vocab = 7; c.d_vocab_out = 7;
-  c.n_ctx = 5; c.act_fn = ActFn::kGelu; c.normalization_type = Normalization::kLN; c.attn_scale = 2.0;
+  Config c = testing_util::small_mlp_config();
   const TensorMap params = init_params(c, 11);
   const HookedTransformer plain = make_model(c, params, "test");
   c.use_hook_mlp_in = true;
@@ -307,9 +306,7 @@ TEST(ModelProperties, HookMlpInFeedsTheMlpAlone) {
 // head's q, k and v inputs (use_split_qkv_input). The two flags exclude
 // each other, as in TL.
 TEST(ModelProperties, HookAttnInIsEachHeadsInput) {
-  Config c;
-  c.n_layers = 2; c.d_model = 8; c.n_heads = 2; c.d_head = 4; c.d_mlp = 16; c.d_vocab = 7; c.d_vocab_out = 7;
-  c.n_ctx = 5; c.act_fn = ActFn::kGelu; c.normalization_type = Normalization::kLN; c.attn_scale = 2.0;
+  Config c = testing_util::small_mlp_config();
   const TensorMap params = init_params(c, 12);
   const HookedTransformer plain = make_model(c, params, "test");
   Config attn_in = c, split = c;

@@ -67,10 +67,7 @@ struct GapChecks {
             const std::string& metric)
       : out(out), empty(empty), gap(whole - empty), exhaustive(domain.exhaustive), seed(domain.seed),
         defined(has_gap(gap, exhaustive, seed)), total(gap.sum().item<double>()),
-        no_gap("the whole model's " + metric + " is not above the empty circuit's (" +
-               number(whole.mean().item<double>()) + " against " + number(empty.mean().item<double>()) +
-               (exhaustive ? "" : ", on the bootstrap lower bound of the difference") +
-               "): there is no behaviour for a circuit to reproduce") {}
+        no_gap(no_gap_message(metric, whole, empty, exhaustive)) {}
 
   // sum(numerator) / sum(gap); 0 (not -0, inf or NaN) where undefined.
   double of_gap(const at::Tensor& numerator) const {
@@ -208,6 +205,14 @@ std::vector<std::vector<int64_t>> circuit_subsets(int64_t n, int64_t k, uint64_t
   return out;
 }
 
+std::string no_gap_message(const std::string& metric, const at::Tensor& whole, const at::Tensor& empty,
+                           bool exhaustive) {
+  return "the whole model's " + metric + " is not above the empty circuit's (" + number(whole.mean().item<double>()) +
+         " against " + number(empty.mean().item<double>()) +
+         (exhaustive ? "" : ", on the bootstrap lower bound of the difference") +
+         "): there is no behaviour for a circuit to reproduce";
+}
+
 std::map<HookPoint, at::Tensor> ablated_activations(const RunContext& context, const CircuitSpec& c, const Batch& b,
                                                     const std::map<HookPoint, at::Tensor>& clean,
                                                     const std::map<HookPoint, at::Tensor>& values) {
@@ -235,12 +240,19 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
   const Config& config = context.model.config;
   const std::set<int> by_neuron = neuron_layers(c.nodes);
   std::vector<std::vector<at::Tensor>> parts(configurations.size());
+  // The activations ablation replaces, as ablated_activations needs them:
+  // the model's own (for counterfactual ablation only their hooks matter).
+  const auto own = [&](const Batch& b) {
+    std::map<HookPoint, at::Tensor> out;
+    for (const HookPoint& hook : ablation.hooks) out[hook] = at::Tensor();
+    if (c.ablation == InterventionKind::kPatch) return out;
+    RunOptions options;
+    options.cache = ablation.hooks;
+    options.logits = false;
+    return run(context.model, b.tokens, options).cache;
+  };
   const auto measure_edges = [&](const Batch& b) {
-    RunOptions own;
-    own.cache = ablation.hooks;
-    own.logits = false;
-    const at::Tensor ablated = sender_outputs(
-        config, ablated_activations(context, c, b, run(context.model, b.tokens, own).cache, ablation.values));
+    const at::Tensor ablated = sender_outputs(config, ablated_activations(context, c, b, own(b), ablation.values));
     for (std::size_t i = 0; i < configurations.size(); ++i) {
       const CircuitConfiguration& k = configurations[i];
       const at::Tensor listed = edge_mask(config, k.edges);
@@ -249,13 +261,9 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
     }
   };
   const auto measure_nodes = [&](const Batch& b) {
-    std::map<HookPoint, at::Tensor> patched;
-    if (c.ablation == InterventionKind::kPatch) {
-      RunOptions source;
-      source.cache = ablation.hooks;
-      source.logits = false;
-      patched = run(context.model, counterfactual_tokens(c.counterfactual, b), source).cache;
-    }
+    const std::map<HookPoint, at::Tensor> patched = c.ablation == InterventionKind::kPatch
+                                                        ? ablated_activations(context, c, b, own(b), {})
+                                                        : std::map<HookPoint, at::Tensor>{};
     RunOptions options;
     for (std::size_t i = 0; i < configurations.size(); ++i) {
       const CircuitConfiguration& k = configurations[i];

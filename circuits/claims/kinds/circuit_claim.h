@@ -1,6 +1,9 @@
-// The "circuit" claim kind (claims/README.md): a set of nodes reproduces the
-// model's behaviour (faithfulness), nothing outside it matters much
-// (completeness), and every node of it is needed (minimality).
+// The "circuit" claim kind (claims/README.md): a set of nodes, or of edges,
+// reproduces the model's behaviour (faithfulness), nothing outside it
+// matters much (completeness), and every member of it is needed (minimality).
+// Below for nodes; a circuit of edges ("edges": [{"sender", "receiver"}],
+// edges.h) keeps its edges and ablates every other edge of the model by an
+// edge run, with the same three checks over its edges.
 //
 //   { "kind": "circuit", "ablation": "mean", "metric": "logit_diff",
 //     "nodes": [{"hook": "blocks.0.attn.hook_z", "heads": [0], "positions": [6]},
@@ -94,9 +97,15 @@ struct CircuitAblation {
 // pass over its reference sample (mean, resample).
 CircuitAblation circuit_ablation(const RunContext& context, const Claim& claim);
 
+// "the whole model's <metric> is not above the empty circuit's (...): there
+// is no behaviour for a circuit to reproduce", for m(N) and m(empty) per example.
+std::string no_gap_message(const std::string& metric, const at::Tensor& whole, const at::Tensor& empty,
+                           bool exhaustive);
+
 // The activation each hook of `clean` (the model's own on batch `b`) takes
 // when a circuit claim with spec `c` ablates it: the counterfactual run's
-// (one forward pass), or `clean` ablated with `values` (circuit_ablation's).
+// (one forward pass; then only `clean`'s hooks are read, not its tensors),
+// or `clean` ablated with `values` (circuit_ablation's).
 std::map<HookPoint, at::Tensor> ablated_activations(const RunContext& context, const CircuitSpec& c, const Batch& b,
                                                     const std::map<HookPoint, at::Tensor>& clean,
                                                     const std::map<HookPoint, at::Tensor>& values);
@@ -106,8 +115,9 @@ std::map<HookPoint, at::Tensor> ablated_activations(const RunContext& context, c
 // its ablation, counterfactual and metric) says; its own nodes play no part
 // beyond naming the layers whose MLP components are neurons. One forward pass
 // per slice and configuration, plus the counterfactual's per slice; for a
-// circuit of edges, an edge run (run_edges) per slice and configuration,
-// plus a pass for the senders' ablated values.
+// circuit of edges, an edge run (run_edges, about two passes) per slice and
+// configuration, plus one pass for the senders' ablated values (the model's
+// own run, or the counterfactual's).
 std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim& claim, const CircuitAblation& ablation,
                                          const std::vector<CircuitConfiguration>& configurations);
 

@@ -77,8 +77,8 @@ Figure sweep_figure(const Config& config, const std::vector<Edge>& edges, const 
   }
   const double total = gap.sum().item<double>();
   for (std::size_t e = 0; e < edges.size(); ++e) {
-    const auto s = std::find(senders.begin(), senders.end(), edges[e].sender) - senders.begin();
-    const auto r = std::find(receivers.begin(), receivers.end(), edges[e].receiver) - receivers.begin();
+    const int64_t s = point_index(senders, edges[e].sender);
+    const int64_t r = point_index(receivers, edges[e].receiver);
     f.values[static_cast<std::size_t>(s)][static_cast<std::size_t>(r)] = gains[e] / total;
   }
   return f;
@@ -88,9 +88,7 @@ Figure sweep_figure(const Config& config, const std::vector<Edge>& edges, const 
 
 void parse_path_patching(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
   PathPatchingSpec& p = claim.spec.emplace<PathPatchingSpec>();
-  Config split = context.config;  // the per-head input hooks exist with split inputs
-  split.use_split_qkv_input = true;
-  split.use_attn_in = false;
+  const Config split = edge_config(context.config);  // the per-head input hooks exist with split inputs
   p.counterfactual = counterfactual_at(v["counterfactual"], at / "counterfactual", context.sample);
   p.sender = ablation_site_at(v["sender"], at / "sender", context.config);
   if (p.sender.hook.type != HookType::kZ && p.sender.hook.type != HookType::kMlpOut)
@@ -137,9 +135,7 @@ void parse_path_patching(const nlohmann::json& v, const At& at, const ParseConte
 
 void run_path_patching(const RunContext& context, const Claim& claim, Outcome& out) {
   const PathPatchingSpec& p = std::get<PathPatchingSpec>(claim.spec);
-  HookedTransformer split = context.model;  // shares the weights
-  split.config.use_split_qkv_input = true;
-  split.config.use_attn_in = false;
+  const HookedTransformer split = edge_model(context.model);  // shares the weights
   RunOptions cached;
   cached.cache = {p.sender.hook};
   std::vector<at::Tensor> gains, gaps, corrupts;  // per example: path patched - counterfactual, clean - counterfactual

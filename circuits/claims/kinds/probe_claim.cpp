@@ -22,7 +22,7 @@ bool probeable(HookType type) {
 
 HookPoint probe_hook_at(const nlohmann::json& v, const At& at, const Config& config) {
   HookPoint hook = hook_at(v, at, config);
-  if (!probeable(hook.type) || (config.use_split_qkv_input && hook.type == HookType::kLn1Normalized))
+  if (!probeable(hook.type) || ((config.use_split_qkv_input || config.use_attn_in) && hook.type == HookType::kLn1Normalized))
     at.fail(hook_name(hook) + " is not a [batch, pos, d] activation (probe hook_embed, resid_*, attn_out, mlp_*, "
                               "ln*.hook_normalized)");
   return hook;
