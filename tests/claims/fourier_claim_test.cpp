@@ -265,7 +265,7 @@ std::vector<Malformed> malformed_cases() {
 TEST(FourierClaimParser, ShippedFileParses) {
   const ClaimFile file = parse_claim_file(shipped_document(), "claims/modular_addition.json");
   const auto claims = parse_claims(file, *claim_task(file), s1().config(Scale::kCpu));
-  ASSERT_EQ(claims.size(), 11u);
+  ASSERT_EQ(claims.size(), 12u);
   EXPECT_EQ(claims[1].kind, ClaimKind::kFourier);
   EXPECT_EQ(std::get<FourierSpec>(claims[1].spec).source.rows, kP);
   EXPECT_EQ(claims[3].kind, ClaimKind::kSpectrum);
@@ -285,7 +285,8 @@ TEST(FourierClaimParser, ShippedFileParses) {
 // claims of the file (fourier_hooks): S1's seven claims over the 113 x 113
 // grid (accuracy, three on the neurons, two restricted_excluded, logit_fit)
 // make one forward pass per batch, four batches of 4,096, and replay it for
-// every later visit, with the values that runs of their own give.
+// every later visit, with the values that runs of their own give. The
+// others are on weights, or (the circuit claim) on a sample of their own.
 TEST(FourierClaim, ActivationClaimsShareOneForwardPassOverTheGrid) {
   const ClaimFile file = parse_claim_file(shipped_document(), "claims/modular_addition.json");
   const HookedTransformer model = s1_model(at::Tensor());
@@ -300,7 +301,7 @@ TEST(FourierClaim, ActivationClaimsShareOneForwardPassOverTheGrid) {
     SCOPED_TRACE(c.id);
     const Outcome together = run_claim(s1(), c, model, "checkpoint", &shared);
     shared.release(c, "checkpoint");
-    if (c.domain.weights_only()) continue;
+    if (!c.domain.exhaustive) continue;  // weights, or a sample run by passes of its own (the circuit claim)
     const bool edits = c.kind == ClaimKind::kFourier &&
                        std::get<FourierSpec>(c.spec).measure == FourierMeasure::kRestrictedExcluded;
     visits += edits ? 2 : 1;
