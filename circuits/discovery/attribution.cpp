@@ -186,6 +186,13 @@ std::vector<int64_t> ranking(const std::vector<AttributionUnit>& nodes, Attribut
   return order;
 }
 
+std::vector<AttributionUnit> top_units(const std::vector<AttributionUnit>& units, const std::vector<int64_t>& order,
+                                       int64_t count) {
+  std::vector<AttributionUnit> out;
+  for (int64_t i = 0; i < count; ++i) out.push_back(units[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])]);
+  return out;
+}
+
 CircuitConfiguration circuit_of(const std::vector<AttributionUnit>& units) {
   CircuitConfiguration out{true, {}, {}};
   for (const AttributionUnit& u : units)

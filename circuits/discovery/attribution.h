@@ -85,6 +85,10 @@ void attribute(const RunContext& context, const Claim& claim, const CircuitAblat
 // The indices of `units` by decreasing |score| under `method`; ties keep their order.
 std::vector<int64_t> ranking(const std::vector<AttributionUnit>& units, AttributionMethod method);
 
+// The first `count` units of `order` (a ranking of `units`).
+std::vector<AttributionUnit> top_units(const std::vector<AttributionUnit>& units, const std::vector<int64_t>& order,
+                                       int64_t count);
+
 // The sites a circuit keeps for nodes `nodes`: one per head (hook_z with
 // heads {h}) or MLP (hook_mlp_out), at its nodes' positions (ascending);
 // ordered by layer, then heads before the MLP, then head.

@@ -59,10 +59,7 @@ std::string setting(const Attribution& a) {
 }  // namespace
 
 std::vector<AttributionUnit> chosen_units(const Attribution& a) {
-  const std::vector<int64_t> order = ranking(a.units, a.method);
-  std::vector<AttributionUnit> out;
-  for (int64_t i = 0; i < a.chosen.count; ++i) out.push_back(a.units[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])]);
-  return out;
+  return top_units(a.units, ranking(a.units, a.method), a.chosen.count);
 }
 
 json attribution_json(const Attribution& a) {

@@ -40,9 +40,7 @@ std::vector<CurvePoint> CircuitMeasure::points(const std::vector<int64_t>& order
                                                const std::vector<int64_t>& counts) const {
   std::vector<CircuitConfiguration> runs;
   for (int64_t count : counts) {
-    std::vector<AttributionUnit> kept;
-    for (int64_t i = 0; i < count; ++i) kept.push_back(units_[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])]);
-    runs.push_back(circuit_of(kept));
+    runs.push_back(circuit_of(top_units(units_, order, count)));
   }
   const std::vector<at::Tensor> m = measure_circuits(context_, claim_, ablation_, runs);
   const at::Tensor gap = whole_ - empty_;

@@ -122,9 +122,7 @@ TEST(PlantedAttribution, TheMechanismRanksFirstAndIsTheCircuitFound) {
   const CurvePoint chosen = measure.smallest(order, curve, 0.9);
   EXPECT_EQ(chosen.count, 5);
   EXPECT_NEAR(chosen.f, 1.0, 1e-6);
-  std::vector<AttributionUnit> kept;
-  for (int64_t i = 0; i < chosen.count; ++i) kept.push_back(nodes[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])]);
-  const std::vector<AblationSite> sites = circuit_sites(kept);
+  const std::vector<AblationSite> sites = circuit_sites(top_units(nodes, order, chosen.count));
   ASSERT_EQ(sites.size(), 1u);
   EXPECT_EQ(site_name(sites[0]), "blocks.0.attn.hook_z heads [0] positions [1, 2, 3, 4, 5]");
   // With no head writing anything (W_O = 0) there is nothing to attribute.
