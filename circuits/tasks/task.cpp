@@ -137,6 +137,15 @@ Batch take_rows(const Batch& b, const at::Tensor& rows) {
   return map_rows(b, [&](const at::Tensor& t) { return t.index_select(0, rows); });
 }
 
+uint64_t example_seed(const std::string& name, const std::vector<int64_t>& values) {
+  uint64_t h = 14695981039346656037ull;
+  const auto mix = [&h](uint64_t byte) { h = (h ^ byte) * 1099511628211ull; };
+  for (char c : name) mix(static_cast<unsigned char>(c));
+  for (int64_t v : values)
+    for (int shift = 0; shift < 64; shift += 8) mix((static_cast<uint64_t>(v) >> shift) & 0xff);
+  return h;
+}
+
 at::Tensor sample_rows(int64_t n, int64_t size, uint64_t seed, const std::string& where) {
   check(n >= 0 && n <= size, where,
         "cannot draw " + std::to_string(n) + " distinct rows of " + std::to_string(size));

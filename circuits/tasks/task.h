@@ -213,6 +213,13 @@ void shuffle(std::vector<T>& values, Rng& rng) {
     std::swap(values[i], values[rng.below(i + 1)]);
 }
 
+// A seed that is a function of one example: FNV-1a 64 over `name`'s bytes,
+// then each of `values` as 8 little-endian bytes. Counterfactual sources
+// (task_spec.h, S3's reparent_goal) are drawn with Rng(example_seed(...)), so
+// an example has the same source wherever it is drawn, and drawing it leaves
+// the task's own random stream untouched.
+uint64_t example_seed(const std::string& name, const std::vector<int64_t>& values);
+
 // The `sample` of a task from its `draw`: draw(Rng(seed), n, scale).
 std::function<Batch(int64_t, uint64_t, Scale)> seeded(std::function<Batch(Rng&, int64_t, Scale)> draw);
 

@@ -42,6 +42,14 @@ struct ElementSpec {
   std::optional<Expression> target;
 };
 
+// A paired input for interchange interventions: the source redraws some
+// fields; the base's targets are re-evaluated with `variable` from the source.
+struct CounterfactualSpec {
+  std::string name;
+  std::string variable;              // a field or a derived value
+  std::vector<std::size_t> redraw;   // indices into Spec::fields
+};
+
 struct Spec {
   std::string path;
   WordVocab vocab;
@@ -51,6 +59,7 @@ struct Spec {
   std::vector<std::pair<std::string, Expression>> lets;  // in dependency order
   std::vector<ElementSpec> sequence;
   std::map<std::string, std::pair<std::string, Expression>> roles, classes;  // name -> (pointer, expression)
+  std::vector<CounterfactualSpec> counterfactuals;
   // Set from the first example: the sequence length, and each role's and class's width (0: [batch]).
   int64_t length = -1;
   std::map<std::string, int64_t> role_width, class_width;
@@ -85,13 +94,15 @@ Value field_value(const FieldSpec& f, const std::vector<int64_t>& digits) {
 int64_t element_count(const FieldSpec& f) { return f.length < 0 ? 1 : f.length; }
 int64_t radix(const FieldSpec& f, int64_t j) { return f.distinct ? f.range() - j : f.range(); }
 
+void draw_field(const FieldSpec& f, Rng& rng, Example& x) {
+  std::vector<int64_t> digits;
+  for (int64_t j = 0; j < element_count(f); ++j) digits.push_back(rng.below(radix(f, j)));
+  x[f.name] = field_value(f, digits);
+}
+
 Example draw_example(const Spec& spec, Rng& rng) {
   Example x;
-  for (const FieldSpec& f : spec.fields) {
-    std::vector<int64_t> digits;
-    for (int64_t j = 0; j < element_count(f); ++j) digits.push_back(rng.below(radix(f, j)));
-    x[f.name] = field_value(f, digits);
-  }
+  for (const FieldSpec& f : spec.fields) draw_field(f, rng, x);
   return x;
 }
 
@@ -122,11 +133,20 @@ std::optional<int64_t> domain_size(const Spec& spec) {
 struct Row {
   std::vector<int64_t> tokens, targets;
   std::map<std::string, Value> roles, classes;  // a list: [batch, k]; an integer: [batch]
+  std::map<std::string, std::vector<int64_t>> counterfactuals, counterfactual_targets;  // by name, each [length]
+};
+
+// A high-level variable set to a value: the targets of an interchange.
+struct Intervention {
+  std::string variable;
+  Value value;
 };
 
 std::vector<int64_t> as_values(const Value& v) { return v.is_list ? v.list : std::vector<int64_t>{v.integer}; }
 
-Row generate(const Spec& spec, Example env) {
+// The example's sequence; with `set`, its targets are those of the example
+// with the variable set (and the derived values that read it re-evaluated).
+Row generate(const Spec& spec, Example env, const Intervention* set = nullptr) {
   const auto bad = [&](const std::string& pointer, const std::string& what) {
     fail(spec.path + ": " + pointer, what + " " + describe(spec, env));
   };
@@ -141,7 +161,14 @@ Row generate(const Spec& spec, Example env) {
     if (v.is_list && v.list.empty()) bad(pointer, "an empty list cannot give positions or classes");
     return v;
   };
+  Example intervened;
+  if (set) {
+    intervened = env;
+    if (intervened.count(set->variable)) intervened[set->variable] = set->value;
+    for (const auto& [name, e] : spec.lets) intervened[name] = name == set->variable ? set->value : eval(e, intervened);
+  }
   for (const auto& [name, e] : spec.lets) env[name] = eval(e, env);
+  const Example& target_env = set ? intervened : env;
   Row row;
   std::map<std::string, int64_t> first;  // role -> its element's first position
   for (const ElementSpec& el : spec.sequence) {
@@ -160,7 +187,7 @@ Row generate(const Spec& spec, Example env) {
     row.tokens.insert(row.tokens.end(), values.begin(), values.end());
     std::vector<int64_t> targets(values.size(), -1);
     if (el.target) {
-      const Value t = eval(*el.target, env);
+      const Value t = eval(*el.target, target_env);
       targets = as_values(t);
       if (t.is_list != v.is_list || targets.size() != values.size())
         bad(el.pointer + "/target", "expected a target for each of the element's " + std::to_string(values.size()) +
@@ -212,13 +239,45 @@ void check_widths(const Spec& spec, const Row& row, const Example& x) {
     }
 }
 
+// The seed of an example's source: its field values, in field order.
+uint64_t source_seed(const Spec& spec, const Example& x, const std::string& name) {
+  std::vector<int64_t> values;
+  for (const FieldSpec& f : spec.fields)
+    for (int64_t v : as_values(x.at(f.name))) values.push_back(v);
+  return example_seed(name, values);
+}
+
+Value value_of(const Spec& spec, Example x, const std::string& variable) {
+  for (const auto& [name, e] : spec.lets) {
+    if (x.count(variable)) break;
+    x[name] = e.evaluate(x);
+  }
+  return x.at(variable);
+}
+
+// Each counterfactual's source tokens and the base's targets with its variable from the source.
+void add_counterfactuals(const Spec& spec, const Example& x, Row& row) {
+  for (const CounterfactualSpec& cf : spec.counterfactuals) {
+    Example source = x;
+    Rng rng(source_seed(spec, x, cf.name));
+    for (std::size_t i : cf.redraw) draw_field(spec.fields[i], rng, source);
+    row.counterfactuals[cf.name] = generate(spec, source).tokens;
+    const Intervention set{cf.variable, value_of(spec, source, cf.variable)};
+    row.counterfactual_targets[cf.name] = generate(spec, x, &set).targets;
+  }
+}
+
 Batch make_batch(const Spec& spec, const std::vector<Example>& examples) {
   const auto n = static_cast<int64_t>(examples.size());
   std::vector<int64_t> tokens, targets;
-  std::map<std::string, std::vector<int64_t>> roles, classes;
+  std::map<std::string, std::vector<int64_t>> roles, classes, counterfactuals, counterfactual_targets;
   for (const Example& x : examples) {
     Row row = generate(spec, x);
     check_widths(spec, row, x);
+    add_counterfactuals(spec, x, row);
+    for (const auto& [name, t] : row.counterfactuals) counterfactuals[name].insert(counterfactuals[name].end(), t.begin(), t.end());
+    for (const auto& [name, t] : row.counterfactual_targets)
+      counterfactual_targets[name].insert(counterfactual_targets[name].end(), t.begin(), t.end());
     tokens.insert(tokens.end(), row.tokens.begin(), row.tokens.end());
     targets.insert(targets.end(), row.targets.begin(), row.targets.end());
     for (const auto& [name, v] : row.roles) for (int64_t p : as_values(v)) roles[name].push_back(p);
@@ -232,6 +291,10 @@ Batch make_batch(const Spec& spec, const std::vector<Example>& examples) {
   };
   for (const auto& [name, width] : spec.role_width) b.roles[name] = shaped(roles[name], width);
   for (const auto& [name, width] : spec.class_width) b.classes[name] = shaped(classes[name], width);
+  for (const CounterfactualSpec& cf : spec.counterfactuals) {
+    b.counterfactuals[cf.name] = to_tensor(counterfactuals[cf.name], {n, spec.length});
+    b.counterfactual_targets[cf.name] = to_tensor(counterfactual_targets[cf.name], {n, spec.length});
+  }
   return b;
 }
 
@@ -284,6 +347,55 @@ std::vector<std::pair<std::string, Expression>> ordered_lets(const json& lets, c
   return out;
 }
 
+// `names` and every name the derived values among them read, transitively.
+std::set<std::string> with_reads(const Spec& spec, std::set<std::string> names) {
+  for (auto it = spec.lets.rbegin(); it != spec.lets.rend(); ++it)
+    if (names.count(it->first)) names.insert(it->second.names().begin(), it->second.names().end());
+  return names;
+}
+
+std::vector<CounterfactualSpec> parse_counterfactuals(const json& v, const At& at, const Spec& spec) {
+  check_object(v, at, {}, {});
+  std::set<std::string> targets_read;
+  for (const ElementSpec& el : spec.sequence)
+    if (el.target) targets_read.insert(el.target->names().begin(), el.target->names().end());
+  targets_read = with_reads(spec, targets_read);
+  std::vector<CounterfactualSpec> out;
+  for (const auto& [name, entry] : v.items()) {
+    const At c_at = at / name;
+    if (!is_identifier(name)) c_at.fail(kIdentifierRule);
+    check_object(entry, c_at, {"variable", "redraw"}, {"variable"});
+    CounterfactualSpec cf;
+    cf.name = name;
+    cf.variable = string_at(entry["variable"], c_at / "variable");
+    const bool is_let = std::any_of(spec.lets.begin(), spec.lets.end(), [&](const auto& l) { return l.first == cf.variable; });
+    const auto field_index = [&](const std::string& f) {
+      return std::find_if(spec.fields.begin(), spec.fields.end(), [&](const FieldSpec& s) { return s.name == f; }) -
+             spec.fields.begin();
+    };
+    if (!is_let && field_index(cf.variable) == static_cast<std::ptrdiff_t>(spec.fields.size()))
+      (c_at / "variable").fail("unknown variable " + quote(cf.variable) + ": expected a field or a derived value (\"let\")");
+    if (!targets_read.count(cf.variable))
+      (c_at / "variable").fail("no target reads " + quote(cf.variable) + ": setting it cannot change the answer");
+    if (entry.contains("redraw")) {
+      const json& redraw = array_at(entry["redraw"], c_at / "redraw");
+      for (std::size_t i = 0; i < redraw.size(); ++i) {
+        const std::string f = string_at(redraw[i], c_at / "redraw" / i);
+        const auto k = static_cast<std::size_t>(field_index(f));
+        if (k == spec.fields.size()) (c_at / "redraw" / i).fail("unknown field " + quote(f));
+        if (std::find(cf.redraw.begin(), cf.redraw.end(), k) != cf.redraw.end()) (c_at / "redraw" / i).fail("duplicate field " + quote(f));
+        cf.redraw.push_back(k);
+      }
+    } else {
+      for (std::size_t k = 0; k < spec.fields.size(); ++k) cf.redraw.push_back(k);
+    }
+    const std::set<std::string> variable_reads = with_reads(spec, {cf.variable});
+    if (std::none_of(cf.redraw.begin(), cf.redraw.end(), [&](std::size_t k) { return variable_reads.count(spec.fields[k].name) > 0; }))
+      (c_at / "redraw").fail(quote(cf.variable) + " reads none of the redrawn fields: the source's value would be the base's");
+    out.push_back(std::move(cf));
+  }
+  return out;
+}
 
 std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path) {
   auto spec = std::make_shared<Spec>();
@@ -291,7 +403,7 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
   const At at{path, ""};
   check_object(doc, at,
                {"format", "description", "vocab", "outputs", "fields", "let", "sequence", "roles", "classes", "cyclic",
-                "answer_role_prefix"},
+                "answer_role_prefix", "counterfactuals"},
                {"format", "vocab", "fields", "sequence"});
   const std::string format = string_at(doc["format"], at / "format");
   if (format != kTaskSpecFormat) (at / "format").fail("unknown format " + quote(format) + " (expected " + kTaskSpecFormat + ")");
@@ -316,7 +428,7 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
   if (spec->vocab_size == 0) vocab.fail("no tokens: give \"numbers\" and/or \"words\"");
   spec->outputs = doc.contains("outputs") ? integer_at(doc["outputs"], at / "outputs", 1, spec->vocab_size) : spec->vocab_size;
 
-  for (const char* key : {"fields", "let", "sequence", "roles", "classes"})
+  for (const char* key : {"fields", "let", "sequence", "roles", "classes", "counterfactuals"})
     if (doc.contains(key) && doc[key].size() > kMaxNames)
       (at / key).fail("more than " + std::to_string(kMaxNames) + " entries");
   std::set<std::string> known;
@@ -398,15 +510,17 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
       into->emplace(name, std::make_pair(n_at.pointer, e));
     }
   }
+  if (doc.contains("counterfactuals")) spec->counterfactuals = parse_counterfactuals(doc["counterfactuals"], at / "counterfactuals", *spec);
   // The first example (every field at its minimum) fixes the shapes and shows errors at load.
   const Example first = domain_example(*spec, 0);
-  const Row row = generate(*spec, first);
+  Row row = generate(*spec, first);
   spec->length = static_cast<int64_t>(row.tokens.size());
   if (spec->length == 0) (at / "sequence").fail("the sequence has no positions");
   if (std::all_of(row.targets.begin(), row.targets.end(), [](int64_t t) { return t < 0; }))
     (at / "sequence").fail("no element has a target: nothing is scored");
   for (const auto& [name, v] : row.roles) spec->role_width[name] = width_of(v);
   for (const auto& [name, v] : row.classes) spec->class_width[name] = width_of(v);
+  add_counterfactuals(*spec, first, row);
   return spec;
 }
 

@@ -16,7 +16,8 @@
 //     "roles": {"source_of_b0": "idx == 0 ? @elt : @a0"}, // computed positions (@r: role r's position)
 //     "classes": {"idx": "idx"},                           // an integer: [batch]; a list: [batch, k]
 //     "cyclic": {"modulus": 113, "operands": ["a", "b"]},  // optional (the fourier kind)
-//     "answer_role_prefix": "predict_" }                   // optional (node maps)
+//     "answer_role_prefix": "predict_",                    // optional (node maps)
+//     "counterfactuals": {"new_idx": {"variable": "idx", "redraw": ["idx"]}} }  // optional (interchange claims)
 //
 // Examples: fields are drawn in order, each integer uniformly from its range
 // and each list element by element (a distinct list draws without
@@ -28,14 +29,28 @@
 // Derived values are evaluated in dependency order; targets, roles and
 // classes may read fields and derived values, role expressions also @roles.
 //
+// Counterfactuals pair each example (the base) with a source for the
+// interchange kind (claims/README.md). The source is the base with the fields
+// in "redraw" (default: every field) drawn again, with an Rng seeded by
+// example_seed (task.h) of its name and the base's field values, so an
+// example has the same source wherever it is drawn or enumerated. The batch's
+// counterfactuals[name] holds the source's tokens [batch, pos], and
+// counterfactual_targets[name] the base's targets re-evaluated with
+// "variable" (a field or a derived value) set to the source's value, the
+// derived values that read it re-evaluated: the high-level model's answer
+// when that variable alone is taken from the source.
+//
 // Errors: every problem is one InputError naming the file and the JSON
 // pointer: an unknown or missing field, a wrong type, an empty range (min >
 // max), a distinct list longer than its range, an expression that does not
 // parse, names an unknown field or function, or defines values cyclically,
-// a word not in the vocabulary; and, when the spec's first example (every
-// field at its minimum) is generated at load: division by zero, a token id
-// outside the vocabulary, a target outside [0, outputs), a role position
-// outside the sequence, a target whose length differs from its element's.
+// a word not in the vocabulary, a counterfactual variable that is neither a
+// field nor a derived value, that no target reads, or that reads none of its
+// redrawn fields, an unknown or repeated redrawn field; and, when the spec's
+// first example (every field at its minimum) and its sources are generated at
+// load: division by zero, a token id outside the vocabulary, a target outside
+// [0, outputs), a role position outside the sequence, a target whose length
+// differs from its element's, a source of another length.
 // Later examples that fail these checks throw the same errors, naming the
 // example's field values.
 #pragma once

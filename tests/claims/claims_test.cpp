@@ -995,7 +995,8 @@ TEST(VerifyCommand, TreePathLayerZeroClaimsFailWhereTheMechanismSitsInLayerOne) 
   for (const auto& claim : report["claims"]) verdicts[claim["id"]] = claim["verdict"];
   EXPECT_EQ(verdicts, (std::map<std::string, std::string>{{"path_accuracy_by_depth", "pass"},
                                                            {"child_attends_parent", "fail"},
-                                                           {"parent_readable_after_layer_0", "fail"}}))
+                                                           {"parent_readable_after_layer_0", "fail"},
+                                                           {"parent_of_goal_is_layer0_output_at_child", "fail"}}))
       << report.dump(2);
 }
 

@@ -30,14 +30,31 @@ json min_int_file(const json& claim) {
           {"claims", json::array({claim})}};
 }
 
+json spec_file(const std::string& spec, const std::string& counterfactual, const json& sites, const std::string& by_class,
+               const json& domain) {
+  return {{"schema", "circuitcheck.claims/1"},
+          {"task", testing_util::source_dir() + "/examples/" + spec},
+          {"checkpoint", "x"},
+          {"claims", {{{"id", "iia"},
+                       {"hypothesis", "h"},
+                       {"kind", "interchange"},
+                       {"counterfactual", counterfactual},
+                       {"sites", sites},
+                       {"by_class", by_class},
+                       {"domain", domain},
+                       {"pass", {{"rate_at_least", 0.95}}}}}}};
+}
+
+ClaimResult verify_file(const json& doc, Checkpoint& ck) {
+  const ClaimFile file = parse_claim_file(doc, "ex/claims.json");
+  const std::shared_ptr<const Task> task = claim_task(file);
+  ControlCache controls{&ck.model, {}};
+  return verify_claim(*task, parse_claims(file, *task, ck.model.config).at(0), ck.model, controls);
+}
+
 TEST(InterchangeClaim, TheHeadAtEqualsCarriesTheAnswerAndNoOtherSiteDoes) {
   Checkpoint ck = load_checkpoint(testing_util::fixture("external/ckk_min_int/model.pt"));
-  const auto verify = [&](const json& sites) {
-    const ClaimFile file = parse_claim_file(min_int_file(interchange(sites)), "ex/claims.json");
-    const std::shared_ptr<const Task> task = claim_task(file);
-    ControlCache controls{&ck.model, {}};
-    return verify_claim(*task, parse_claims(file, *task, ck.model.config).at(0), ck.model, controls);
-  };
+  const auto verify = [&](const json& sites) { return verify_file(min_int_file(interchange(sites)), ck); };
   const ClaimResult at_eq = verify({{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}, {"role", "eq"}}});
   EXPECT_EQ(at_eq.verdict, Verdict::kPass) << at_eq.explanation;
   const Check& iia = testing_util::check_named(at_eq.checkpoint, "interchange accuracy");
@@ -55,6 +72,70 @@ TEST(InterchangeClaim, TheHeadAtEqualsCarriesTheAnswerAndNoOtherSiteDoes) {
   const ClaimResult at_a = verify({{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}, {"positions", {0}}}});
   EXPECT_EQ(at_a.verdict, Verdict::kFail);
   EXPECT_EQ(on_control(testing_util::check_named(at_a.checkpoint, "interchange accuracy")), ControlCheck::kFails) << at_a.explanation;
+}
+
+// A task spec's counterfactual (tasks/task_spec.h): the source redraws
+// fields and the answer is re-evaluated with the variable from the source.
+// S2's idx passes through layer 0 from elt on; patched before elt it moves
+// nothing (the rate stays at the unpatched one); on seed 5 elt alone is not
+// enough, as its layer 0 also writes idx at the answer positions.
+TEST(InterchangeClaim, TaskSpecVariablesLiveWhereTheMechanismPutsThem) {
+  const auto s2 = [](const std::vector<int64_t>& positions) {
+    return spec_file("task_specs/array_index.json", "new_idx",
+                     json::array({{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}, {"positions", positions}}}), "idx",
+                     {{"sample", 1000}, {"seed", 13}});
+  };
+  Checkpoint shipped = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  const ClaimResult from_elt = verify_file(s2({6, 7, 8, 9, 10}), shipped);
+  EXPECT_EQ(from_elt.verdict, Verdict::kPass) << from_elt.explanation;
+  EXPECT_EQ(on_control(testing_util::check_named(from_elt.controls.at(0), "interchange accuracy")), ControlCheck::kFails);
+  const Check& unpatched = testing_util::check_named(from_elt.checkpoint, "without the intervention");
+  EXPECT_GT(unpatched.value, 0.25);  // idx drawn again equal: about a third
+  EXPECT_LT(unpatched.value, 0.42);
+  const ClaimResult before_elt = verify_file(s2({1, 2, 3, 4, 5}), shipped);
+  EXPECT_EQ(before_elt.verdict, Verdict::kFail);
+  EXPECT_NEAR(testing_util::check_named(before_elt.checkpoint, "interchange accuracy").value,
+              testing_util::check_named(before_elt.checkpoint, "without the intervention").value, 0.01);
+  Checkpoint seed5 = load_checkpoint(testing_util::source_dir() + "/checkpoints/seeds/array_index_seed5.safetensors");
+  const ClaimResult elt_alone = verify_file(s2({6}), seed5);
+  EXPECT_EQ(elt_alone.verdict, Verdict::kFail) << elt_alone.explanation;
+  EXPECT_EQ(verify_file(s2({6, 7, 8, 9, 10}), seed5).verdict, Verdict::kPass);
+
+  // min_int's spec: m = min(a, b) lives in the head's output at '=', not at a.
+  Checkpoint min_int = load_checkpoint(testing_util::fixture("external/ckk_min_int/model.pt"));
+  const auto m = [](const json& site) {
+    return spec_file("min_int/min_int_task.json", "new_min", json::array({site}), "order", {{"sample", 2000}, {"seed", 1}});
+  };
+  EXPECT_EQ(verify_file(m({{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}, {"role", "eq"}}), min_int).verdict, Verdict::kPass);
+  EXPECT_EQ(verify_file(m({{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}, {"role", "a"}}), min_int).verdict, Verdict::kFail);
+}
+
+// S3's reparent_goal (tree_path.h): layer 0's attention output at `>goal`
+// holds parent(goal); before layer 0, or after layer 1, the same patch moves
+// nothing. 999 of the 1,000 trees (seed 13) have another valid parent; the
+// one without is no pair.
+TEST(InterchangeClaim, TheGoalsParentIsLayerZerosOutputAtTheChild) {
+  Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/tree_path.safetensors");
+  const auto at = [&](const std::string& hook) {
+    json claim = {{"id", "iia"},
+                  {"hypothesis", "h"},
+                  {"kind", "interchange"},
+                  {"counterfactual", "reparent_goal"},
+                  {"sites", json::array({{{"hook", hook}, {"role", "goal_edge_child"}}})},
+                  {"domain", {{"sample", 1000}, {"seed", 13}}},
+                  {"pass", {{"rate_at_least", 0.85}}}};
+    return verify_file(testing_util::system_claim_file("tree_path", json::array({claim})), ck);
+  };
+  const ClaimResult layer0 = at("blocks.0.hook_attn_out");
+  EXPECT_EQ(layer0.verdict, Verdict::kPass) << layer0.explanation;
+  const Check& iia = testing_util::check_named(layer0.checkpoint, "interchange accuracy");
+  EXPECT_EQ(iia.trials, 999);
+  EXPECT_LT(testing_util::check_named(layer0.checkpoint, "without the intervention").value, 0.01);
+  for (const std::string hook : {"blocks.0.hook_resid_pre", "blocks.1.hook_resid_post"}) {
+    const ClaimResult elsewhere = at(hook);
+    EXPECT_EQ(elsewhere.verdict, Verdict::kFail) << hook;
+    EXPECT_LT(testing_util::check_named(elsewhere.checkpoint, "interchange accuracy").value, 0.01) << hook;
+  }
 }
 
 TEST(InterchangeClaim, BadFieldsNameTheirPointer) {
@@ -79,7 +160,7 @@ TEST(InterchangeClaim, BadFieldsNameTheirPointer) {
     const std::string error = testing_util::claim_parse_error(min_int_file(claim), "ex/claims.json", config);
     EXPECT_NE(error.find("ex/claims.json: " + c.error), std::string::npos) << c.name << ": " << error;
   }
-  // A built-in task pairs no inputs with targets.
+  // S2's built-in generator pairs no inputs with targets.
   json builtin = interchange(json::array({site}));
   builtin["sites"] = {{{"hook", "blocks.0.attn.hook_z"}}};
   builtin.erase("by_class");

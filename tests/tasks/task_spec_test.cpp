@@ -140,6 +140,62 @@ TEST(TaskSpec, DistinctListsDrawWithoutRepeatsAndEnumerateThePermutations) {
   EXPECT_EQ(all.roles.at("xs").sizes(), (std::vector<int64_t>{24, 3}));
 }
 
+// Row i of a [batch, pos] tensor as values.
+std::vector<int64_t> row_of(const at::Tensor& t, int64_t i) {
+  const at::Tensor row = t[i].contiguous();
+  return {row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + row.numel()};
+}
+
+// A source redraws the named fields only; the base's targets are those of
+// set(a, idx from the source, elt), whatever else the source redrew.
+TEST(TaskSpec, CounterfactualsTakeTheVariableFromTheSource) {
+  json doc = json::parse(testing_util::read_file(spec_path("array_index")));
+  doc["counterfactuals"] = {{"idx_only", {{"variable", "idx"}, {"redraw", {"idx"}}}}, {"idx_of_any", {{"variable", "idx"}}}};
+  const Task task = parse_task_spec(doc, "s2.json", "s2");
+  const Batch b = task.sample(300, 4, Scale::kCpu);
+  int64_t moved = 0, elsewhere = 0;
+  for (int64_t i = 0; i < 300; ++i) {
+    const std::vector<int64_t> base = row_of(b.tokens, i);
+    for (const std::string name : {"idx_only", "idx_of_any"}) {
+      const std::vector<int64_t> source = row_of(b.counterfactuals.at(name), i);
+      const int64_t idx = source[5];
+      std::vector<int64_t> expected(11, -1);
+      for (int64_t k = 0; k < 3; ++k) expected[7 + k] = k == idx ? base[6] : base[1 + k];
+      EXPECT_EQ(row_of(b.counterfactual_targets.at(name), i), expected) << name << " " << task.detokenize(b.tokens[i]);
+      if (name == std::string("idx_only")) {
+        for (int64_t p : {1, 2, 3, 6}) EXPECT_EQ(source[p], base[p]) << p;
+        moved += source[5] != base[5];
+      } else {
+        elsewhere += source[6] != base[6];
+      }
+    }
+  }
+  EXPECT_GT(moved, 150);  // about 2/3 draw another idx
+  EXPECT_GT(elsewhere, 250);
+  // An example has the same source wherever it is enumerated or drawn.
+  const Batch one = task.domain_batch(18000001, 1), two = task.domain_batch(18000000, 2);
+  for (const std::string name : {"idx_only", "idx_of_any"})
+    EXPECT_EQ(row_of(one.counterfactuals.at(name), 0), row_of(two.counterfactuals.at(name), 1)) << name;
+  EXPECT_TRUE(at::equal(task.sample(50, 9, Scale::kCpu).counterfactuals.at("idx_of_any"),
+                        task.sample(50, 9, Scale::kCpu).counterfactuals.at("idx_of_any")));
+}
+
+// A derived value as the variable: min(a, b) set to the source's.
+TEST(TaskSpec, ADerivedVariableIsSetAndWhatReadsItReevaluated) {
+  const json doc = {{"format", kTaskSpecFormat},
+                    {"vocab", {{"numbers", 20}, {"words", {"="}}}},
+                    {"fields", {{{"name", "a"}, {"min", 0}, {"max", 9}}, {{"name", "b"}, {"min", 0}, {"max", 9}}}},
+                    {"let", {{"m", "min(a, b)"}, {"answer", "m + 10"}}},
+                    {"sequence", {{{"value", "a"}}, {{"value", "b"}}, {{"token", "="}, {"target", "answer"}}}},
+                    {"counterfactuals", {{"new_min", {{"variable", "m"}}}}}};
+  const Task task = parse_task_spec(doc, "min.json", "min");
+  const Batch all = task.domain_batch(0, 100);
+  for (int64_t i = 0; i < 100; ++i) {
+    const std::vector<int64_t> source = row_of(all.counterfactuals.at("new_min"), i);
+    EXPECT_EQ(row_of(all.counterfactual_targets.at("new_min"), i), (std::vector<int64_t>{-1, -1, std::min(source[0], source[1]) + 10}));
+  }
+}
+
 struct BadSpec {
   std::string name;
   std::function<void(json&)> change;
@@ -155,7 +211,25 @@ json good_spec() {
           {"let", {{"c", "(a + b) % 10"}}},
           {"sequence", {{{"value", "a"}, {"role", "a"}}, {{"value", "b"}}, {{"token", "="}, {"target", "c"}}}},
           {"roles", {{"other", "@a + 1"}}},
-          {"classes", {{"carry", "a + b >= 10"}}}};
+          {"classes", {{"carry", "a + b >= 10"}}},
+          {"counterfactuals", {{"new_a", {{"variable", "a"}, {"redraw", {"a"}}}}}}};
+}
+
+// A source whose sequence has another length is refused, naming the example.
+TEST(TaskSpec, ASourceOfAnotherLengthIsRefused) {
+  json doc = good_spec();
+  doc["fields"].push_back({{"name", "n"}, {"min", 1}, {"max", 2}});
+  doc["sequence"].push_back({{"value", "n == 1 ? [0] : [0, 0]"}});
+  doc["sequence"][2]["target"] = "(c + n) % 10";
+  doc["counterfactuals"]["new_n"] = {{"variable", "n"}, {"redraw", {"n"}}};
+  try {
+    parse_task_spec(doc, "spec.json", "t").sample(50, 1, Scale::kCpu);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("spec.json: /sequence: a sequence of 5 positions; the first example has 4 (example a = "),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 class TaskSpecErrors : public ::testing::TestWithParam<BadSpec> {};
@@ -197,7 +271,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"RoleOutsideSequence", [](json& d) { d["roles"]["other"] = "@a + 3"; },
                 "spec.json: /roles/other: position 3 outside the sequence [0, 3)"},
         BadSpec{"UnknownRole", [](json& d) { d["roles"]["other"] = "@b"; }, "/roles/other: unknown name '@b'"},
-        BadSpec{"NothingScored", [](json& d) { d["sequence"][2].erase("target"); }, "/sequence: no element has a target"},
+        BadSpec{"NothingScored", [](json& d) { d["sequence"][2].erase("target"); d.erase("counterfactuals"); }, "/sequence: no element has a target"},
         BadSpec{"TokenAndValue", [](json& d) { d["sequence"][0]["token"] = "="; },
                 "/sequence/0: expected one of 'token' (a word of the vocabulary) and 'value' (an expression)"},
         BadSpec{"NegativeClass", [](json& d) { d["classes"]["carry"] = "a - 5"; }, "/classes/carry: class value -5 below -1"},
@@ -215,6 +289,20 @@ INSTANTIATE_TEST_SUITE_P(
                   for (int i = 0; i < 17; ++i) d["sequence"].push_back({{"value", "xs"}});
                 },
                 "the sequence grows past 65536 positions"},
+        BadSpec{"UnknownVariable", [](json& d) { d["counterfactuals"]["new_a"]["variable"] = "z"; },
+                "spec.json: /counterfactuals/new_a/variable: unknown variable 'z': expected a field or a derived value"},
+        BadSpec{"VariableNoTargetReads", [](json& d) { d["let"]["e"] = "a * 2"; d["counterfactuals"]["new_a"]["variable"] = "e"; },
+                "spec.json: /counterfactuals/new_a/variable: no target reads 'e'"},
+        BadSpec{"EmptyRedraw", [](json& d) { d["counterfactuals"]["new_a"]["redraw"] = json::array(); },
+                "spec.json: /counterfactuals/new_a/redraw: expected a non-empty array"},
+        BadSpec{"UnknownRedraw", [](json& d) { d["counterfactuals"]["new_a"]["redraw"] = {"q"}; },
+                "spec.json: /counterfactuals/new_a/redraw/0: unknown field 'q'"},
+        BadSpec{"RepeatedRedraw", [](json& d) { d["counterfactuals"]["new_a"]["redraw"] = {"a", "a"}; },
+                "spec.json: /counterfactuals/new_a/redraw/1: duplicate field 'a'"},
+        BadSpec{"RedrawMissesVariable", [](json& d) { d["counterfactuals"]["new_a"]["redraw"] = {"b"}; },
+                "spec.json: /counterfactuals/new_a/redraw: 'a' reads none of the redrawn fields"},
+        BadSpec{"MissingVariable", [](json& d) { d["counterfactuals"]["new_a"].erase("variable"); },
+                "spec.json: /counterfactuals/new_a"},
         BadSpec{"CyclicNotTheFields", [](json& d) { d["cyclic"] = {{"modulus", 11}, {"operands", {"a", "b"}}}; },
                 "/cyclic/operands/0: the cyclic operands must be the spec's only two fields"}),
     [](const auto& info) { return info.param.name; });

@@ -467,6 +467,29 @@ int64_t tree_number(int64_t node) { return 34 - node; }
 bool is_tree_arrow(int64_t token) { return token >= 3 && token <= 18; }
 bool is_tree_number(int64_t token) { return token >= 19 && token <= 34; }
 
+// The parent of each node label in row b's edge list (-1 for the root),
+// asserting that the edges form one binary tree rooted at the `root` token
+// (position 47): each child once, at most two children, all reach the root.
+std::vector<int64_t> tree_parents(const Grid& tokens, int64_t b) {
+  std::vector<int64_t> parent(16, -1), n_children(16, 0);
+  for (int64_t k = 0; k < 15; ++k) {
+    const int64_t p = tokens(b, 3 * k), c = tokens(b, 3 * k + 1);
+    RC_ASSERT(is_tree_number(p) && is_tree_arrow(c));
+    RC_ASSERT(parent[18 - c] == -1);  // each child once
+    parent[18 - c] = 34 - p;
+    ++n_children[34 - p];
+  }
+  const int64_t root = 34 - tokens(b, 47);
+  RC_ASSERT(root >= 0 && root < 16 && parent[root] == -1);
+  for (int64_t v = 0; v < 16; ++v) {
+    RC_ASSERT(n_children[v] <= 2);
+    int64_t u = v, steps = 0;
+    while (u != root && steps <= 16) u = parent[u], ++steps;
+    RC_ASSERT(u == root);  // every node reachable from the root
+  }
+  return parent;
+}
+
 RC_GTEST_PROP(TreePath, EdgesFormOneTreeAndThePathRunsRootToGoal, ()) {
   const int64_t n = *rc::gen::inRange<int64_t>(1, 32);
   const Batch batch = any_batch(find_task("tree_path"), n, any_scale());
@@ -480,15 +503,10 @@ RC_GTEST_PROP(TreePath, EdgesFormOneTreeAndThePathRunsRootToGoal, ()) {
   const Grid &depth = classes.at("depth"), &path_depth = classes.at("path_depth"),
              &last_on_path = classes.at("last_edge_on_path");
   for (int64_t b = 0; b < n; ++b) {
-    std::vector<int64_t> parent(16, -1), n_children(16, 0);
+    const std::vector<int64_t> parent = tree_parents(tokens, b);
     for (int64_t k = 0; k < 15; ++k) {
-      const int64_t p = tokens(b, edge_parent(b, k)), c = tokens(b, edge_child(b, k));
       RC_ASSERT(edge_parent(b, k) == 3 * k && edge_child(b, k) == 3 * k + 1);
-      RC_ASSERT(is_tree_number(p) && is_tree_arrow(c));
-      const int64_t child = 18 - c;
-      RC_ASSERT(parent[child] == -1);  // each child once
-      parent[child] = 34 - p;
-      ++n_children[34 - p];
+      const int64_t child = 18 - tokens(b, 3 * k + 1);
       RC_ASSERT(child_of_node(b, child) == 3 * k + 1 && parent_of_node(b, child) == 3 * k);
       if (k < 14) RC_ASSERT(edge_comma(b, k) == 3 * k + 2 && tokens(b, 3 * k + 2) == kTreeComma);
     }
@@ -496,14 +514,8 @@ RC_GTEST_PROP(TreePath, EdgesFormOneTreeAndThePathRunsRootToGoal, ()) {
     RC_ASSERT(tokens(b, role("goal_delim")(b)) == kTreeBar && tokens(b, role("root_delim")(b)) == kTreeColon);
     const int64_t root = 34 - tokens(b, role("root")(b)), goal = 34 - tokens(b, role("goal")(b));
     RC_ASSERT(role("root")(b) == 47 && role("goal")(b) == 45);
-    RC_ASSERT(root >= 0 && root < 16 && goal >= 0 && goal < 16 && goal != root);
-    RC_ASSERT(parent[root] == -1 && child_of_node(b, root) == -1 && parent_of_node(b, root) == -1);
-    for (int64_t v = 0; v < 16; ++v) {
-      RC_ASSERT(n_children[v] <= 2);
-      int64_t u = v, steps = 0;
-      while (u != root && steps <= 16) u = parent[u], ++steps;
-      RC_ASSERT(u == root);  // every node reachable from the root
-    }
+    RC_ASSERT(goal != root && child_of_node(b, root) == -1 && parent_of_node(b, root) == -1);
+    RC_ASSERT(role("goal_edge_child")(b) == child_of_node(b, goal) && role("goal_edge_parent")(b) == parent_of_node(b, goal));
     // The path: root's child first, each a child of the previous, ending at the goal.
     int64_t prev = root, k = 0;
     for (; k < 15 && path(b, k) >= 0; ++k) {
@@ -526,6 +538,36 @@ RC_GTEST_PROP(TreePath, EdgesFormOneTreeAndThePathRunsRootToGoal, ()) {
     bool uses_last = false;
     for (int64_t j = 0; j < k; ++j) uses_last = uses_last || path_child(b, j) == 43;
     RC_ASSERT(last_on_path(b) == (uses_last ? 1 : 0));
+  }
+}
+
+// reparent_goal: the same edges but the goal's, whose parent is another node
+// outside the goal's subtree, so the source is a tree; its path runs through
+// the new parent, and its targets are that path up to where it leaves the base's.
+RC_GTEST_PROP(TreePath, ReparentGoalIsAnotherTreeAndItsTargetsFollowItsPath, ()) {
+  const int64_t n = *rc::gen::inRange<int64_t>(1, 32);
+  const Batch batch = any_batch(find_task("tree_path"), n, any_scale());
+  const Grid tokens(batch.tokens), targets(batch.targets), source(batch.counterfactuals.at("reparent_goal")),
+      cf_targets(batch.counterfactual_targets.at("reparent_goal")), goal_parent(batch.roles.at("goal_edge_parent"));
+  for (int64_t b = 0; b < n; ++b) {
+    const bool paired = cf_targets(b, 47) >= 0;
+    for (int64_t pos = 0; pos < 48; ++pos)
+      RC_ASSERT(source(b, pos) == tokens(b, pos) || (paired && pos == goal_parent(b)));
+    if (!paired) {
+      for (int64_t pos = 0; pos < 65; ++pos) RC_ASSERT(source(b, pos) == tokens(b, pos) && cf_targets(b, pos) == -1);
+      continue;
+    }
+    RC_ASSERT(source(b, goal_parent(b)) != tokens(b, goal_parent(b)));
+    const std::vector<int64_t> parent = tree_parents(source, b);
+    std::vector<int64_t> path;  // the source tree's root-to-goal path, by label
+    for (int64_t v = 34 - tokens(b, 45); parent[v] != -1; v = parent[v]) path.insert(path.begin(), v);
+    int64_t k = 0;
+    for (; k < static_cast<int64_t>(path.size()); ++k) RC_ASSERT(source(b, 48 + k) == tree_arrow(path[k]));
+    for (int64_t pos = 48 + k; pos < 65; ++pos) RC_ASSERT(source(b, pos) == kTreeComma);
+    int64_t j = 0;  // the first path token that differs
+    while (targets(b, 47 + j) == tree_arrow(path[j])) RC_ASSERT(++j < static_cast<int64_t>(path.size()));
+    for (int64_t pos = 0; pos < 65; ++pos)
+      RC_ASSERT(cf_targets(b, pos) == (pos >= 47 && pos <= 47 + j ? tree_arrow(path[pos - 47]) : -1));
   }
 }
 

@@ -17,7 +17,8 @@ void parse_interchange(const nlohmann::json& v, const At& at, const ParseContext
     for (const auto& [name, t] : sample.counterfactual_targets) valid.push_back(name);
     (at / "counterfactual")
         .fail("unknown counterfactual input " + quote(s.counterfactual) + " with targets (valid: " +
-              (valid.empty() ? "none: the task pairs no inputs with targets (a dataset's counterfactual.<name>.targets)"
+              (valid.empty() ? "none: the task pairs no inputs with targets (a dataset's "
+                                               "counterfactual.<name>.targets, a task spec's counterfactuals)"
                              : joined(valid)) +
               ")");
   }
@@ -48,16 +49,17 @@ void run_interchange(const RunContext& context, const Claim& claim, Outcome& out
       patched.interventions.push_back(patch_intervention(site, source.cache.at(site.hook), b));
     const RunResult base = run(context.model, b.tokens, patched);
     for (std::size_t i = 0; i < base.liveness.size(); ++i) accumulate(out.liveness[i], base.liveness[i]);
-    const at::Tensor ok = targets_predicted(base.logits, targets, 0).cpu();
-    pairs += ok.size(0);
+    const at::Tensor paired = (targets >= 0).any(1).cpu();  // a pair sets at least one target
+    const at::Tensor ok = targets_predicted(base.logits, targets, 0).cpu() & paired;
+    pairs += paired.sum().item<int64_t>();
     interchanged += ok.sum().item<int64_t>();
-    already += targets_predicted(run(context.model, b.tokens).logits, targets, 0).sum().item<int64_t>();
+    already += (targets_predicted(run(context.model, b.tokens).logits, targets, 0).cpu() & paired).sum().item<int64_t>();
     if (s.by_class.empty()) return;
     const at::Tensor values = b.classes.at(s.by_class).cpu();
     const auto names = b.class_names.find(s.by_class);
     for (int64_t i = 0; i < ok.size(0); ++i) {
       const int64_t value = values[i].item<int64_t>();
-      if (value < 0) continue;
+      if (value < 0 || !paired[i].item<bool>()) continue;
       auto& [counts, total] = by_value[value];
       counts += ok[i].item<bool>();
       ++total;

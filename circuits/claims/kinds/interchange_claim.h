@@ -12,12 +12,15 @@
 //     "pass": {"rate_at_least": 0.9} }
 //
 // The base is each example; the source is the task's paired counterfactual
-// input `counterfactual` (a dataset's counterfactual.<name>.tokens), and the
-// high-level output is its targets (counterfactual.<name>.targets): the
-// dataset states what the variable's value from the source makes the
-// answer. A pair counts when the argmax at every position where those
-// targets are set equals them. Sites are patch sites (patching.h): a hook
-// with optional heads and fixed positions or a role (the base's positions).
+// input `counterfactual` (Batch::counterfactuals: a dataset's
+// counterfactual.<name>.tokens, a task spec's counterfactuals, S3's
+// reparent_goal), and the high-level output is its targets
+// (Batch::counterfactual_targets): what the variable's value from the source
+// makes the answer. A pair counts when the argmax at every position where
+// those targets are set equals them; an example whose targets are all unset
+// has no source (S3's reparent_goal where no node qualifies) and is not a
+// pair. Sites are patch sites (patching.h): a hook with optional heads and
+// fixed positions or a role (the base's positions).
 // Checks: "interchange accuracy" (a rate over pairs, on its Wilson or
 // Clopper-Pearson bound), the same rate of the unpatched base ("without
 // the intervention", reported: how often the base already gives the source's

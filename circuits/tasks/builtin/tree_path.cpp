@@ -41,18 +41,61 @@ struct Columns {
   explicit Columns(int64_t n)
       : child_of_node(n * kNodes, -1), parent_of_node(n * kNodes, -1), path(n * kEdges, -1),
         predict_path(n * kEdges, -1), path_child(n * kEdges, -1), path_parent(n * kEdges, -1),
-        path_depth(n * kEdges, -1), depth(n), last_on_path(n) {}
+        path_depth(n * kEdges, -1), depth(n), last_on_path(n), goal_child(n), goal_parent(n) {}
   std::vector<int64_t> child_of_node, parent_of_node, path, predict_path, path_child, path_parent,
-      path_depth, depth, last_on_path;
+      path_depth, depth, last_on_path, goal_child, goal_parent;
 };
 
-// Writes one random example: its 65 tokens and targets, and its row of `cols`.
-void write_example(Rng& rng, int64_t e, int64_t* tokens, int64_t* targets, Columns& cols) {
-  std::vector<int64_t> label(kNodes);
-  for (int64_t i = 0; i < kNodes; ++i) label[i] = i;
-  shuffle(label, rng);
+// The tree of one example, by node index in growth order (0 is the root).
+struct Tree {
+  std::vector<int64_t> label;         // node -> its label
   std::array<int64_t, kNodes> parent{};
   std::array<int64_t, kNodes> n_children{};
+  std::array<int64_t, kNodes> edge_of{};  // node -> its edge's index in the list
+  int64_t goal = 0;
+};
+
+// The path from the root (excluded) to the goal, with the goal's parent `goal_parent`.
+std::vector<int64_t> path_to_goal(const Tree& t, int64_t goal_parent) {
+  std::vector<int64_t> path = {t.goal};
+  for (int64_t v = goal_parent; v != 0; v = t.parent[v]) path.push_back(v);
+  return {path.rbegin(), path.rend()};
+}
+
+// Writes reparent_goal's tokens and targets (tree_path.h) from the base's `tokens`.
+void write_reparent_goal(const Tree& t, const int64_t* tokens, int64_t* cf_tokens, int64_t* cf_targets) {
+  std::copy(tokens, tokens + kPos, cf_tokens);
+  std::array<bool, kNodes> below_goal{};  // the goal's subtree
+  std::vector<int64_t> eligible;
+  for (int64_t v = 1; v < kNodes; ++v) below_goal[v] = v == t.goal || below_goal[t.parent[v]];
+  for (int64_t v = 0; v < kNodes; ++v)
+    if (v != t.parent[t.goal] && !below_goal[v] && t.n_children[v] < 2) eligible.push_back(v);
+  if (eligible.empty()) return;
+  Rng rng(example_seed("reparent_goal", std::vector<int64_t>(tokens, tokens + kPos)));
+  const int64_t new_parent = eligible[rng.below(static_cast<int64_t>(eligible.size()))];
+  cf_tokens[3 * t.edge_of[t.goal]] = number(t.label[new_parent]);
+  const std::vector<int64_t> base = path_to_goal(t, t.parent[t.goal]), source = path_to_goal(t, new_parent);
+  for (int64_t pos = kPathStart; pos < kPos; ++pos) {
+    const auto k = static_cast<std::size_t>(pos - kPathStart);
+    cf_tokens[pos] = k < source.size() ? arrow(t.label[source[k]]) : kComma;
+  }
+  for (std::size_t k = 0; k < source.size(); ++k) {
+    cf_targets[kRoot + static_cast<int64_t>(k)] = arrow(t.label[source[k]]);
+    if (base[k] != source[k]) break;
+  }
+}
+
+// Writes one random example: its 65 tokens and targets, its row of `cols`,
+// and its reparent_goal input and targets.
+void write_example(Rng& rng, int64_t e, int64_t* tokens, int64_t* targets, Columns& cols, int64_t* cf_tokens,
+                   int64_t* cf_targets) {
+  Tree t;
+  std::vector<int64_t>& label = t.label;
+  label.resize(kNodes);
+  for (int64_t i = 0; i < kNodes; ++i) label[i] = i;
+  shuffle(label, rng);
+  std::array<int64_t, kNodes>& parent = t.parent;
+  std::array<int64_t, kNodes>& n_children = t.n_children;
   std::vector<int64_t> open = {0};  // nodes with fewer than two children
   for (int64_t k = 1; k < kNodes; ++k) {
     const int64_t slot = uniform_int(rng, static_cast<int64_t>(open.size()));
@@ -64,12 +107,12 @@ void write_example(Rng& rng, int64_t e, int64_t* tokens, int64_t* targets, Colum
     }
     open.push_back(k);
   }
-  const int64_t goal = uniform_int(rng, 1, kNodes - 1);
+  const int64_t goal = t.goal = uniform_int(rng, 1, kNodes - 1);
   std::vector<int64_t> order(kEdges);  // order[k]: the child node of edge k
   for (int64_t k = 0; k < kEdges; ++k) order[k] = k + 1;
   shuffle(order, rng);
 
-  std::array<int64_t, kNodes> edge_of{};  // edge_of[node]: its edge's index in the list
+  std::array<int64_t, kNodes>& edge_of = t.edge_of;
   for (int64_t k = 0; k < kEdges; ++k) {
     const int64_t c = order[k];
     edge_of[c] = k;
@@ -84,13 +127,14 @@ void write_example(Rng& rng, int64_t e, int64_t* tokens, int64_t* targets, Colum
   tokens[kGoalDelim + 2] = kColon;
   tokens[kRoot] = number(label[0]);
 
-  std::vector<int64_t> path;  // goal up to (not including) the root
-  for (int64_t v = goal; v != 0; v = parent[v]) path.push_back(v);
+  const std::vector<int64_t> path = path_to_goal(t, parent[goal]);
   const auto depth = static_cast<int64_t>(path.size());
   cols.depth[e] = depth;
+  cols.goal_child[e] = 3 * edge_of[goal] + 1;
+  cols.goal_parent[e] = 3 * edge_of[goal];
   cols.last_on_path[e] = 0;
   for (int64_t k = 0; k < depth; ++k) {
-    const int64_t v = path[depth - 1 - k];
+    const int64_t v = path[k];
     const int64_t pos = kPathStart + k;
     tokens[pos] = arrow(label[v]);
     targets[pos - 1] = tokens[pos];
@@ -102,13 +146,15 @@ void write_example(Rng& rng, int64_t e, int64_t* tokens, int64_t* targets, Colum
     if (edge_of[v] == kEdges - 1) cols.last_on_path[e] = 1;
   }
   for (int64_t pos = kPathStart + depth; pos < kPos; ++pos) tokens[pos] = kComma;
+  write_reparent_goal(t, tokens, cf_tokens, cf_targets);
 }
 
 Batch draw(Rng& rng, int64_t n) {
   check_sample_size(n, "sample(tree_path)");
-  std::vector<int64_t> tokens(n * kPos), targets(n * kPos, -1);
+  std::vector<int64_t> tokens(n * kPos), targets(n * kPos, -1), cf_tokens(n * kPos), cf_targets(n * kPos, -1);
   Columns cols(n);
-  for (int64_t e = 0; e < n; ++e) write_example(rng, e, &tokens[e * kPos], &targets[e * kPos], cols);
+  for (int64_t e = 0; e < n; ++e)
+    write_example(rng, e, &tokens[e * kPos], &targets[e * kPos], cols, &cf_tokens[e * kPos], &cf_targets[e * kPos]);
 
   std::vector<int64_t> edge_parent(kEdges), edge_child(kEdges), edge_comma(kEdges);
   for (int64_t k = 0; k < kEdges; ++k) {
@@ -132,10 +178,14 @@ Batch draw(Rng& rng, int64_t n) {
       {"path", to_tensor(cols.path, {n, kEdges})},
       {"predict_path", to_tensor(cols.predict_path, {n, kEdges})},
       {"path_edge_child", to_tensor(cols.path_child, {n, kEdges})},
-      {"path_edge_parent", to_tensor(cols.path_parent, {n, kEdges})}};
+      {"path_edge_parent", to_tensor(cols.path_parent, {n, kEdges})},
+      {"goal_edge_child", to_tensor(cols.goal_child, {n})},
+      {"goal_edge_parent", to_tensor(cols.goal_parent, {n})}};
   batch.classes = {{"depth", to_tensor(cols.depth, {n})},
                    {"path_depth", to_tensor(cols.path_depth, {n, kEdges})},
                    {"last_edge_on_path", to_tensor(cols.last_on_path, {n})}};
+  batch.counterfactuals = {{"reparent_goal", to_tensor(cf_tokens, {n, kPos})}};
+  batch.counterfactual_targets = {{"reparent_goal", to_tensor(cf_targets, {n, kPos})}};
   return batch;
 }
 

@@ -24,7 +24,8 @@
 //               the positions of `>n` and of its parent's token in the edge
 //               list (-1 for the root);
 //   [batch] "goal_delim" (44, `|`), "goal" (45), "root_delim" (46, `:`),
-//           "root" (47);
+//           "root" (47); "goal_edge_child", "goal_edge_parent": where the
+//           goal's edge sits in the edge list (its `>goal` and its parent);
 //   [batch, 15] "path" (48 + k: the k-th path token), "predict_path" (47 + k:
 //               the position that predicts it), "path_edge_child",
 //               "path_edge_parent" (where the edge into the k-th path node
@@ -34,6 +35,18 @@
 //   [batch, 15] "path_depth": depth of the k-th path node (k + 1), -1 for k >= depth;
 //   [batch] "last_edge_on_path": 1 when the last edge of the list (the one
 //           without a trailing `,`) lies on the path, else 0.
+// Counterfactual (the interchange kind; Batch::counterfactuals):
+//   "reparent_goal" [batch, 65]: the same sequence with the goal's parent in
+//           the edge list replaced by another node p' (uniformly among the
+//           nodes outside the goal's subtree with fewer than two children,
+//           other than its parent, drawn with Rng(example_seed) of the
+//           example's tokens), its path rewritten to the new tree's. Its
+//           targets are the high-level model's answer on the base's input
+//           with parent(goal) = p': the new path's tokens, predicted from 47
+//           up to and including the first position where the two paths
+//           differ (past it the base's teacher-forced path has left the
+//           source's tree), -1 elsewhere; all -1 (the source is the base)
+//           when no node qualifies.
 // CPU scale: d_model 64, d_head 64, d_mlp 256; sequences are the same.
 #pragma once
 
