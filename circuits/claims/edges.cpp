@@ -208,58 +208,59 @@ at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, c
   const auto add_sender = [&](const at::Tensor& output) {
     differences.push_back(output - ablated[static_cast<int64_t>(differences.size())]);
   };
-  // What receiver r reads: the residual stream minus its ablated edges' differences.
-  const auto input_of = [&](const at::Tensor& resid, int64_t r) {
+  // What receivers [r, r + count) read, [count, batch, pos, d_model]: the
+  // residual stream minus their ablated edges' differences (one product).
+  const auto inputs_of = [&](const at::Tensor& resid, int64_t r, int64_t count) {
     const int64_t known = static_cast<int64_t>(differences.size());
-    return resid - at::einsum("s,sbpd->bpd", {ablate[r].slice(0, 0, known), at::stack(differences)});
+    const at::Tensor stacked = at::stack(differences);  // [known, batch, pos, d_model]
+    const at::Tensor removed = at::mm(ablate.slice(0, r, r + count).slice(1, 0, known), stacked.reshape({known, -1}));
+    return resid.unsqueeze(0) - removed.view({count, resid.size(0), resid.size(1), resid.size(2)});
   };
   RunOptions first;
   first.cache = {{HookType::kResidPre, 0}};
   first.logits = false;
   at::Tensor resid = run(split, tokens, first).cache.at({HookType::kResidPre, 0});
   add_sender(resid);
-  at::Tensor last_pre;
   int64_t r = 0;  // the layer's first receiver
   for (int l = 0; l < c.n_layers; ++l) {
-    RunOptions pass;
+    RunOptions pass;  // the layer's attention, on its heads' edited inputs
     pass.start_resid = resid;
     pass.start_layer = l;
     pass.logits = false;
     pass.cache = {{HookType::kResult, l}, {HookType::kAttnOut, l}};
+    // [heads, 3, batch, pos, d_model]: receiver r + 3h + k is head h's q (k 0), k (1) or v (2) input.
+    const at::Tensor heads = inputs_of(resid, r, 3 * c.n_heads).view({c.n_heads, 3, resid.size(0), resid.size(1), -1});
     for (int k = 0; k < 3; ++k) {
-      std::vector<at::Tensor> heads;
-      for (int64_t h = 0; h < c.n_heads; ++h) heads.push_back(input_of(resid, r + 3 * h + k));
       Intervention input;
       input.hook = {k == 0 ? HookType::kQInput : k == 1 ? HookType::kKInput : HookType::kVInput, l};
       input.kind = InterventionKind::kPatch;
-      input.value = at::stack(heads, 2);
+      input.value = heads.select(1, k).permute({1, 2, 0, 3});  // [batch, pos, heads, d_model]
       pass.interventions.push_back(input);
     }
     r += 3 * c.n_heads;
     const RunResult attention = run(split, tokens, pass);
     for (int64_t h = 0; h < c.n_heads; ++h) add_sender(attention.cache.at({HookType::kResult, l}).select(2, h));
-    last_pre = resid;
     resid = resid + attention.cache.at({HookType::kAttnOut, l});
     if (!c.attn_only) {
+      RunOptions mlp;  // the layer's MLP alone, on its edited input
+      mlp.start_resid = resid;
+      mlp.start_layer = l;
+      mlp.start_at_mlp = true;
+      mlp.logits = false;
       Intervention input;
       input.hook = {HookType::kMlpIn, l};
       input.kind = InterventionKind::kPatch;
-      input.value = input_of(resid, r++);
-      pass.interventions.push_back(input);
-      pass.cache = {{HookType::kMlpOut, l}};
-      const at::Tensor out = run(split, tokens, pass).cache.at({HookType::kMlpOut, l});
+      input.value = inputs_of(resid, r++, 1)[0];
+      mlp.interventions = {input};
+      mlp.cache = {{HookType::kMlpOut, l}};
+      const at::Tensor out = run(split, tokens, mlp).cache.at({HookType::kMlpOut, l});
       add_sender(out);
       resid = resid + out;
     }
   }
-  RunOptions logits;
-  logits.start_resid = last_pre;
-  logits.start_layer = c.n_layers - 1;
-  Intervention final_input;
-  final_input.hook = {HookType::kResidPost, c.n_layers - 1};
-  final_input.kind = InterventionKind::kPatch;
-  final_input.value = input_of(resid, r);
-  logits.interventions = {final_input};
+  RunOptions logits;  // ln_final and the unembedding, on the logits' edited input
+  logits.start_resid = inputs_of(resid, r, 1)[0];
+  logits.start_layer = c.n_layers;
   return run(split, tokens, logits).logits;
 }
 

@@ -101,10 +101,11 @@ at::Tensor receiver_inputs(const Config& config, const std::map<HookPoint, at::T
 // (receiver r, sender s) that s reaches and kept[r][s] is false ablated:
 // its sender replaced, in what r reads, by ablated[s] (sender_outputs of the
 // ablated activations, [senders, batch or 1, pos, d_model]). kept is bool
-// [receivers, senders]. Runs the model layer by layer from each layer's
-// residual (two passes for a layer with an MLP, whose input depends on its
-// own heads), plus the last layer once more for the logits: about 2L + 2
-// layer passes. On the model's device.
+// [receivers, senders]. Runs the model part by part, each once: a layer's
+// attention on its heads' edited inputs, then its MLP alone on its edited
+// input (whose input depends on the layer's own heads), then ln_final and
+// the unembedding on the logits' edited input: about one forward pass, plus
+// the edits. On the model's device.
 at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, const at::Tensor& ablated,
                      const at::Tensor& kept);
 

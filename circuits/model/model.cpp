@@ -436,9 +436,13 @@ void check_start(const Config& c, const at::Tensor& tokens_in, const RunOptions&
     check(options.start_base.defined() && options.start_base.sizes() == options.start_resid.sizes(), "run",
           "start_base must have start_resid's shape " + c10::str(options.start_resid.sizes()));
   }
+  check(!options.start_at_mlp || (options.start_resid.defined() && !mixed && !c.attn_only &&
+                                   options.start_layer < c.n_layers),
+        "run", "start_at_mlp needs start_resid, no start_mask, a layer below n_layers and a model with an MLP");
   if (options.start_resid.defined()) {
-    check(options.start_layer >= 0 && options.start_layer < c.n_layers, "run",
-          "start_layer " + std::to_string(options.start_layer) + " out of range [0, " + std::to_string(c.n_layers) + ")");
+    const int top = mixed ? c.n_layers - 1 : c.n_layers;
+    check(options.start_layer >= 0 && options.start_layer <= top, "run",
+          "start_layer " + std::to_string(options.start_layer) + " out of range [0, " + std::to_string(top) + "]");
     const std::vector<int64_t> shape = {tokens_in.size(0) / copies, tokens_in.size(1), c.d_model};
     check(options.start_resid.sizes() == at::IntArrayRef(shape), "run",
           "start_resid has shape " + c10::str(options.start_resid.sizes()) + ", expected " + c10::str(at::IntArrayRef(shape)));
@@ -457,6 +461,16 @@ int last_layer(const Config& c, const RunOptions& options) {
   for (const auto& h : options.cache) need(h);
   for (const auto& iv : options.interventions) need(iv.hook);
   return last;
+}
+
+// Whether a run must compute layer `last`'s MLP part (hook_resid_mid on): the
+// logits need it, or a cached hook or an intervention is there.
+bool needs_mlp_part(const RunOptions& options, int last) {
+  if (options.logits) return true;
+  const auto there = [last](const HookPoint& h) { return h.layer == last && h.type >= HookType::kResidMid; };
+  return std::any_of(options.cache.begin(), options.cache.end(), there) ||
+         std::any_of(options.interventions.begin(), options.interventions.end(),
+                     [&](const Intervention& iv) { return there(iv.hook); });
 }
 
 }  // namespace
@@ -499,9 +513,13 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
     resid = c.positional_embedding_type == PositionalEmbedding::kStandard ? embed + pos_embed : embed;
   }
   const int last = last_layer(c, options);
+  const bool whole_last = needs_mlp_part(options, last);
+  if (started && options.start_layer == c.n_layers) resid = resid.slice(1, options.from_position);
   for (int l = started ? options.start_layer : 0; l < c.n_layers && l <= last; ++l) {
     const int64_t q_from = l == c.n_layers - 1 ? options.from_position : 0;
-    if (shared_qkv && l == options.start_layer) {
+    if (options.start_at_mlp && l == options.start_layer) {
+      resid = resid.slice(1, q_from);
+    } else if (shared_qkv && l == options.start_layer) {
       at::Tensor source_pos = pos_embed.defined() ? pos_embed.narrow(0, 0, 1).expand(sources.sizes()) : pos_embed;
       const at::Tensor z = mixed_start_z(m, l, project_qkv(m, hooks, l, sources, source_pos, q_from), mask, q_from);
       resid = pick_copies(sources.slice(1, q_from), mask.slice(2, q_from)) +
@@ -510,6 +528,7 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
       resid = hooks.fire(HookType::kResidPre, l, resid);
       resid = resid.slice(1, q_from) + attend(m, hooks, l, project_qkv(m, hooks, l, resid, pos_embed, q_from), q_from);
     }
+    if (l == last && !whole_last) break;
     if (!c.attn_only) {
       resid = hooks.fire(HookType::kResidMid, l, resid);
       resid = resid + mlp(m, hooks, l, c.use_hook_mlp_in ? hooks.fire(HookType::kMlpIn, l, resid) : resid);

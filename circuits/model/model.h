@@ -72,8 +72,16 @@ struct RunOptions {
   // residual [batch, pos, d_model] instead of embedding the tokens (which then
   // only give batch and pos); hooks before it do not fire. Activation patching
   // sweeps use it to reuse a run's earlier layers.
+  // start_layer may be n_layers: start_resid is then the final residual
+  // stream and the run computes only ln_final and the logits.
   at::Tensor start_resid;
   int start_layer = 0;
+  // With start_resid (not a mixed start), true: the run starts at
+  // blocks.<start_layer>.hook_resid_mid, after that layer's attention, with
+  // start_resid as the residual stream there (models with an MLP only); the
+  // layer's earlier hooks do not fire. Edge runs (claims/edges.h) use it to
+  // run an MLP on its own edited input.
+  bool start_at_mlp = false;
   // Optional, with start_resid: a mixed start. The run's batch is then n
   // copies of b prompts (tokens [n * b, pos]); row j of copy i starts from
   // start_resid[j] at the positions where start_mask[i][j] is true and from
@@ -85,10 +93,12 @@ struct RunOptions {
   // matrix over both sources' keys (a patching sweep's n sites share them).
   at::Tensor start_base;
   at::Tensor start_mask;
-  // False: the run stops after the last layer that a cached hook or an
-  // intervention is in (runs that only read activations, e.g. a probe on
-  // blocks.0.hook_resid_post, skip the later layers); RunResult::logits is
-  // then undefined unless a ln_final hook needed every layer.
+  // False: the run stops after the last hook that a cached hook or an
+  // intervention needs (runs that only read activations, e.g. a probe on
+  // blocks.0.hook_resid_post, skip the later layers): after the last such
+  // layer, or after its attention when none of them is in its MLP part
+  // (hook_resid_mid onwards); RunResult::logits is then undefined unless a
+  // ln_final hook needed every layer.
   bool logits = true;
 };
 

@@ -218,7 +218,39 @@ RC_GTEST_PROP(ModelProperties, MixedStartEqualsTheMaterialisedMix, ()) {
   for (const auto& [hook, t] : want.cache) RC_ASSERT(close(a.cache.at(hook), t, 1e-5));
 }
 
-TEST(ModelProperties, BadMixedStartsAreRefused) {
+// A run that starts after a layer's attention (start_at_mlp) or after the
+// last layer (start_layer n_layers) equals the full run from there on.
+RC_GTEST_PROP(ModelProperties, StartsAtAnMlpOrAtTheUnembeddingEqualTheFullRun, ()) {
+  Config c = gen_config();
+  HookedTransformer m = gen_model(c);
+  const at::Tensor tokens = gen_random_tokens(c);
+  const int last = c.n_layers - 1, layer = *rc::gen::inRange(0, c.n_layers);
+  RunOptions full;
+  full.from_position = *rc::gen::inRange<int64_t>(0, tokens.size(1));
+  full.cache = {{HookType::kResidPost, last}};
+  if (!c.attn_only) full.cache.push_back({HookType::kResidMid, layer});
+  // The full run without from_position, for the residual streams a start takes.
+  RunOptions whole;
+  whole.cache = full.cache;
+  const RunResult want = run(m, tokens, full), start = run(m, tokens, whole);
+  RunOptions after;
+  after.from_position = full.from_position;
+  after.start_layer = c.n_layers;
+  after.start_resid = start.cache.at({HookType::kResidPost, last});
+  RC_ASSERT(close(run(m, tokens, after).logits, want.logits, 1e-5));
+  if (c.attn_only) return;
+  RunOptions mlp;
+  mlp.from_position = full.from_position;
+  mlp.start_layer = layer;
+  mlp.start_at_mlp = true;
+  mlp.start_resid = start.cache.at({HookType::kResidMid, layer});
+  mlp.cache = {{HookType::kResidPost, last}};
+  const RunResult got = run(m, tokens, mlp);
+  RC_ASSERT(close(got.logits, want.logits, 1e-5));
+  RC_ASSERT(close(got.cache.at({HookType::kResidPost, last}), want.cache.at({HookType::kResidPost, last}), 1e-5));
+}
+
+TEST(ModelProperties, BadStartsAreRefused) {
   Config c;
   c.n_layers = 1; c.d_model = 8; c.n_heads = 1; c.d_head = 8; c.d_vocab = 5; c.d_vocab_out = 5;
   c.n_ctx = 4; c.attn_only = true; c.normalization_type = Normalization::kNone; c.attn_scale = std::sqrt(8.0);
@@ -229,7 +261,13 @@ TEST(ModelProperties, BadMixedStartsAreRefused) {
   struct Case {
     at::Tensor start_resid, start_base, start_mask;
     std::string error;
+    bool at_mlp = false;
+    int layer = 0;
   } cases[] = {
+      {resid, {}, {}, "start_at_mlp needs start_resid, no start_mask, a layer below n_layers and a model with an MLP", true},
+      {{}, {}, {}, "start_at_mlp needs start_resid", true},
+      {resid, resid, mask, "start_layer 1 out of range [0, 0]", false, 1},
+      {resid, {}, {}, "start_layer 2 out of range [0, 1]", false, 2},
       {resid, resid, {}, "start_base is set without start_mask"},
       {{}, resid, mask, "start_mask is set without start_resid"},
       {resid, resid, mask.to(at::kFloat), "expected bool [n, b or 1, 4]"},
@@ -245,6 +283,8 @@ TEST(ModelProperties, BadMixedStartsAreRefused) {
     o.start_resid = k.start_resid;
     o.start_base = k.start_base;
     o.start_mask = k.start_mask;
+    o.start_at_mlp = k.at_mlp;
+    o.start_layer = k.layer;
     try {
       run(m, tokens, o);
       ADD_FAILURE() << "accepted; wanted: " << k.error;

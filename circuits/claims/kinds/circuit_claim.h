@@ -115,7 +115,7 @@ std::map<HookPoint, at::Tensor> ablated_activations(const RunContext& context, c
 // its ablation, counterfactual and metric) says; its own nodes play no part
 // beyond naming the layers whose MLP components are neurons. One forward pass
 // per slice and configuration, plus the counterfactual's per slice; for a
-// circuit of edges, an edge run (run_edges, about two passes) per slice and
+// circuit of edges, an edge run (run_edges, about one pass) per slice and
 // configuration, plus one pass for the senders' ablated values (the model's
 // own run, or the counterfactual's).
 std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim& claim, const CircuitAblation& ablation,
