@@ -73,7 +73,8 @@ struct RunOptions {
   // only give batch and pos); hooks before it do not fire. Activation patching
   // sweeps use it to reuse a run's earlier layers.
   // start_layer may be n_layers: start_resid is then the final residual
-  // stream and the run computes only ln_final and the logits.
+  // stream and the run computes only ln_final and the logits. A cached hook
+  // before a run's start is absent from RunResult::cache.
   at::Tensor start_resid;
   int start_layer = 0;
   // With start_resid (not a mixed start), true: the run starts at

@@ -17,9 +17,11 @@
 //   units    optional [batch, pos] int64: the accuracy unit of each scored
 //            position (dataset tasks whose `unit` tensor groups positions);
 //            -1 where not scored; undefined: Task::units says what a unit is.
-//   counterfactuals  name -> [batch, pos] int64: a paired corrupted input per
-//            example (dataset tasks, dataset.h); counterfactual_targets
-//            name -> [batch, pos]: what a high-level model predicts on it.
+//   counterfactuals  name -> [batch, pos] int64: a paired input per example
+//            (a dataset's, dataset.h; a task spec's, task_spec.h; S3's
+//            reparent_goal); counterfactual_targets name -> [batch, pos]: what
+//            a high-level model predicts with the variable the pair changes
+//            taken from it (-1 where unset; all -1: the example has no pair).
 // Each system's header lists its roles and classes.
 //
 // Sampling is deterministic in (n, seed, scale) on every platform: one

@@ -144,9 +144,32 @@ struct Intervention {
 
 std::vector<int64_t> as_values(const Value& v) { return v.is_list ? v.list : std::vector<int64_t>{v.integer}; }
 
+// The fields of `x` and every derived value, in dependency order; with
+// `set`, the variable takes its value and the derived values that read it
+// follow. Evaluation errors name the example.
+Example derive(const Spec& spec, const Example& x, const Intervention* set = nullptr) {
+  Example env = x;
+  if (set && env.count(set->variable)) env[set->variable] = set->value;
+  for (const auto& [name, e] : spec.lets) {
+    if (set && name == set->variable) {
+      env[name] = set->value;
+      continue;
+    }
+    try {
+      env[name] = e.evaluate(env);
+    } catch (const InputError& error) {
+      throw InputError(std::string(error.what()) + " " + describe(spec, x));
+    }
+  }
+  return env;
+}
+
 // The example's sequence; with `set`, its targets are those of the example
 // with the variable set (and the derived values that read it re-evaluated).
-Row generate(const Spec& spec, Example env, const Intervention* set = nullptr) {
+Row generate(const Spec& spec, const Example& x, const Intervention* set = nullptr) {
+  const Example env = derive(spec, x);
+  const Example intervened = set ? derive(spec, x, set) : Example{};
+  const Example& target_env = set ? intervened : env;
   const auto bad = [&](const std::string& pointer, const std::string& what) {
     fail(spec.path + ": " + pointer, what + " " + describe(spec, env));
   };
@@ -161,14 +184,6 @@ Row generate(const Spec& spec, Example env, const Intervention* set = nullptr) {
     if (v.is_list && v.list.empty()) bad(pointer, "an empty list cannot give positions or classes");
     return v;
   };
-  Example intervened;
-  if (set) {
-    intervened = env;
-    if (intervened.count(set->variable)) intervened[set->variable] = set->value;
-    for (const auto& [name, e] : spec.lets) intervened[name] = name == set->variable ? set->value : eval(e, intervened);
-  }
-  for (const auto& [name, e] : spec.lets) env[name] = eval(e, env);
-  const Example& target_env = set ? intervened : env;
   Row row;
   std::map<std::string, int64_t> first;  // role -> its element's first position
   for (const ElementSpec& el : spec.sequence) {
@@ -247,23 +262,19 @@ uint64_t source_seed(const Spec& spec, const Example& x, const std::string& name
   return example_seed(name, values);
 }
 
-Value value_of(const Spec& spec, Example x, const std::string& variable) {
-  for (const auto& [name, e] : spec.lets) {
-    if (x.count(variable)) break;
-    x[name] = e.evaluate(x);
-  }
-  return x.at(variable);
-}
-
 // Each counterfactual's source tokens and the base's targets with its variable from the source.
 void add_counterfactuals(const Spec& spec, const Example& x, Row& row) {
   for (const CounterfactualSpec& cf : spec.counterfactuals) {
     Example source = x;
     Rng rng(source_seed(spec, x, cf.name));
     for (std::size_t i : cf.redraw) draw_field(spec.fields[i], rng, source);
-    row.counterfactuals[cf.name] = generate(spec, source).tokens;
-    const Intervention set{cf.variable, value_of(spec, source, cf.variable)};
-    row.counterfactual_targets[cf.name] = generate(spec, x, &set).targets;
+    try {
+      row.counterfactuals[cf.name] = generate(spec, source).tokens;
+      const Intervention set{cf.variable, derive(spec, source).at(cf.variable)};
+      row.counterfactual_targets[cf.name] = generate(spec, x, &set).targets;
+    } catch (const InputError& e) {
+      throw InputError(std::string(e.what()) + " in counterfactual " + quote(cf.name));
+    }
   }
 }
 

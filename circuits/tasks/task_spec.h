@@ -38,7 +38,13 @@
 // counterfactual_targets[name] the base's targets re-evaluated with
 // "variable" (a field or a derived value) set to the source's value, the
 // derived values that read it re-evaluated: the high-level model's answer
-// when that variable alone is taken from the source.
+// when that variable alone is taken from the source. Only the targets are
+// re-evaluated: every token stays the base's, answer tokens that a sequence
+// shows (teacher forcing) included, so a target that depends on an earlier
+// answer token is the answer given the intervened variable, not given the
+// base's earlier tokens. A redrawn field may come back with the base's value;
+// such a pair already has the base's answer, and the interchange kind
+// reports how often (its "without the intervention" rate).
 //
 // Errors: every problem is one InputError naming the file and the JSON
 // pointer: an unknown or missing field, a wrong type, an empty range (min >

@@ -111,17 +111,19 @@ TEST(InterchangeClaim, TaskSpecVariablesLiveWhereTheMechanismPutsThem) {
 }
 
 // S3's reparent_goal (tree_path.h): layer 0's attention output at `>goal`
-// holds parent(goal); before layer 0, or after layer 1, the same patch moves
-// nothing. 999 of the 1,000 trees (seed 13) have another valid parent; the
-// one without is no pair.
+// holds parent(goal); before layer 0, after layer 1, or at the parent's own
+// token after layer 0, the same patch moves nothing; the parent's token
+// embedding moves the path (the model follows a reparented tree). 999 of
+// the 1,000 trees (seed 13) have another valid parent; the one without is
+// no pair.
 TEST(InterchangeClaim, TheGoalsParentIsLayerZerosOutputAtTheChild) {
   Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/tree_path.safetensors");
-  const auto at = [&](const std::string& hook) {
+  const auto at = [&](const std::string& hook, const std::string& role = "goal_edge_child") {
     json claim = {{"id", "iia"},
                   {"hypothesis", "h"},
                   {"kind", "interchange"},
                   {"counterfactual", "reparent_goal"},
-                  {"sites", json::array({{{"hook", hook}, {"role", "goal_edge_child"}}})},
+                  {"sites", json::array({{{"hook", hook}, {"role", role}}})},
                   {"domain", {{"sample", 1000}, {"seed", 13}}},
                   {"pass", {{"rate_at_least", 0.85}}}};
     return verify_file(testing_util::system_claim_file("tree_path", json::array({claim})), ck);
@@ -131,11 +133,15 @@ TEST(InterchangeClaim, TheGoalsParentIsLayerZerosOutputAtTheChild) {
   const Check& iia = testing_util::check_named(layer0.checkpoint, "interchange accuracy");
   EXPECT_EQ(iia.trials, 999);
   EXPECT_LT(testing_util::check_named(layer0.checkpoint, "without the intervention").value, 0.01);
-  for (const std::string hook : {"blocks.0.hook_resid_pre", "blocks.1.hook_resid_post"}) {
-    const ClaimResult elsewhere = at(hook);
+  for (const auto& [hook, role] : std::vector<std::pair<std::string, std::string>>{
+           {"blocks.0.hook_resid_pre", "goal_edge_child"},
+           {"blocks.1.hook_resid_post", "goal_edge_child"},
+           {"blocks.0.hook_resid_post", "goal_edge_parent"}}) {
+    const ClaimResult elsewhere = at(hook, role);
     EXPECT_EQ(elsewhere.verdict, Verdict::kFail) << hook;
     EXPECT_LT(testing_util::check_named(elsewhere.checkpoint, "interchange accuracy").value, 0.01) << hook;
   }
+  EXPECT_GT(testing_util::check_named(at("hook_embed", "goal_edge_parent").checkpoint, "interchange accuracy").value, 0.98);
 }
 
 TEST(InterchangeClaim, BadFieldsNameTheirPointer) {

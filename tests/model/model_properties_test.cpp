@@ -268,6 +268,7 @@ TEST(ModelProperties, BadStartsAreRefused) {
       {{}, {}, {}, "start_at_mlp needs start_resid", true},
       {resid, resid, mask, "start_layer 1 out of range [0, 0]", false, 1},
       {resid, {}, {}, "start_layer 2 out of range [0, 1]", false, 2},
+      {at::zeros({6, 4, 8}), {}, {}, "intervention on blocks.0.attn.hook_z never fired", false, 1},
       {resid, resid, {}, "start_base is set without start_mask"},
       {{}, resid, mask, "start_mask is set without start_resid"},
       {resid, resid, mask.to(at::kFloat), "expected bool [n, b or 1, 4]"},
@@ -285,6 +286,11 @@ TEST(ModelProperties, BadStartsAreRefused) {
     o.start_mask = k.start_mask;
     o.start_at_mlp = k.at_mlp;
     o.start_layer = k.layer;
+    if (k.layer == c.n_layers && !k.start_mask.defined()) {  // a hook before the start never fires
+      Intervention zero;
+      zero.hook = {HookType::kZ, 0};
+      o.interventions = {zero};
+    }
     try {
       run(m, tokens, o);
       ADD_FAILURE() << "accepted; wanted: " << k.error;

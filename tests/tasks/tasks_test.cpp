@@ -571,6 +571,14 @@ RC_GTEST_PROP(TreePath, ReparentGoalIsAnotherTreeAndItsTargetsFollowItsPath, ())
   }
 }
 
+// Nearly every tree has another valid parent for its goal: 999 in 1,000 here.
+TEST(TreePath, ReparentGoalPairsNearlyEveryTree) {
+  const Batch batch = find_task("tree_path").sample(1000, 13, Scale::kCpu);
+  const int64_t paired = (batch.counterfactual_targets.at("reparent_goal") >= 0).any(1).sum().item<int64_t>();
+  EXPECT_GE(paired, 990);
+  EXPECT_LE(paired, 1000);
+}
+
 TEST(TreePath, TextIsTheSeedNotation) {
   const Task& task = find_task("tree_path");
   const Batch batch = task.sample(1, 7, Scale::kCpu);
