@@ -108,8 +108,17 @@ nlohmann::json attribution_document(const Args& args, const Checkpoint& ck, cons
                           {"completeness", {{"subsets", 5}, {"seed", 0}}},
                           {"pass", {{"faithfulness_at_least", threshold}}},
                           {"controls", {"random_init"}}};
-  if (args.has("--edges")) claim["edges"] = {{{"sender", "embed"}, {"receiver", "logits"}}};
-  else claim["nodes"] = {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}};
+  check(!(args.has("--edges") && args.has("--neurons")), "attribute --neurons",
+        "--edges and --neurons do not go together: an edge's sender is a whole MLP");
+  check(!args.has("--neurons") || !ck.model.config.attn_only, "attribute --neurons", ck.path + " has no MLP");
+  if (args.has("--edges")) {
+    claim["edges"] = {{{"sender", "embed"}, {"receiver", "logits"}}};
+  } else {
+    claim["nodes"] = {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}};
+    if (args.has("--neurons"))  // a neuron node in every layer: the circuit's MLPs are ablated by neuron
+      for (int l = 0; l < ck.model.config.n_layers; ++l)
+        claim["nodes"].push_back({{"hook", "blocks." + std::to_string(l) + ".mlp.hook_post"}, {"neurons", {0}}});
+  }
   if (auto c = args.get("--counterfactual"))
     claim["counterfactual"] = c->rfind("input:", 0) == 0 ? nlohmann::json{{"input", c->substr(6)}} : nlohmann::json(*c);
   nlohmann::json document = {{"schema", kClaimSchema}, {"checkpoint", relative(ck.path)}, {"claims", {claim}}};
@@ -282,9 +291,9 @@ int attribute_command(int argc, char** argv) {
                          {"--system", "--task", "--config", "--metric", "--ablation", "--counterfactual", "--method",
                           "--ig-steps", "--n", "--seed", "--threshold", "--id", "--out-claim", "--report-dir",
                           "--threads"},
-                         {"--edges"});
+                         {"--edges", "--neurons"});
   expect_positionals(args, 1, 1,
-                     "circuitcheck attribute CHECKPOINT [--system S | --task FILE] [--edges] [--metric M] [--ablation A] "
+                     "circuitcheck attribute CHECKPOINT [--system S | --task FILE] [--edges | --neurons] [--metric M] [--ablation A] "
                      "[--counterfactual C] [--method eap-ig|atp] [--ig-steps K] [--n N] [--seed N] [--threshold F] "
                      "[--id ID] [--out-claim FILE.json] [--report-dir D]");
   const auto started = std::chrono::steady_clock::now();
@@ -318,7 +327,8 @@ int attribute_command(int argc, char** argv) {
   a.claim = document["claims"][0];
   a.domain_size = task.domain_size.value_or(-1);
   a.units = args.has("--edges") ? attribution_edges(ck.model.config)
-                                 : attribution_nodes(ck.model.config, task.sample(1, 0, scale).tokens.size(1));
+                                 : attribution_nodes(ck.model.config, task.sample(1, 0, scale).tokens.size(1),
+                                                     args.has("--neurons"));
   const CircuitMeasure measure(context, parsed[0], ablated, a.units, "attribute: " + ck.path);
   a.whole = measure.whole();
   a.empty = measure.empty();

@@ -18,17 +18,22 @@ const char* to_string(AttributionMethod method) { return method == AttributionMe
 std::string AttributionUnit::name() const {
   if (edge) return edge->name();
   const std::string at = "@" + std::to_string(position);
+  if (neuron >= 0) return "MLP" + std::to_string(hook.layer) + "[" + std::to_string(neuron) + "]" + at;
   if (head < 0) return "MLP" + std::to_string(hook.layer) + at;
   return "L" + std::to_string(hook.layer) + "H" + std::to_string(head) + at;
 }
 
-std::vector<AttributionUnit> attribution_nodes(const Config& config, int64_t length) {
+std::vector<AttributionUnit> attribution_nodes(const Config& config, int64_t length, bool neurons) {
   std::vector<AttributionUnit> out;
   for (int layer = 0; layer < config.n_layers; ++layer) {
     for (int64_t head = 0; head < config.n_heads; ++head)
       for (int64_t p = 0; p < length; ++p) out.push_back({{HookType::kZ, layer}, head, p});
-    if (!config.attn_only)
-      for (int64_t p = 0; p < length; ++p) out.push_back({{HookType::kMlpOut, layer}, -1, p});
+    if (config.attn_only) continue;
+    for (int64_t p = 0; p < length; ++p) {
+      if (!neurons) out.push_back({{HookType::kMlpOut, layer}, -1, p});
+      else
+        for (int64_t n = 0; n < config.d_mlp; ++n) out.push_back({{HookType::kMlpPost, layer}, -1, p, {}, n});
+    }
   }
   return out;
 }
@@ -117,14 +122,17 @@ void attribute_nodes(const RunContext& context, const Claim& claim, const Circui
       context, claim, ablation, context.model, ablation.hooks, ig_steps, length,
       [&](const auto& clean, const auto& ablated, const auto& gradients, bool last) {
         for (const HookPoint& hook : ablation.hooks) {
-          const at::Tensor s = ((ablated.at(hook) - clean.at(hook)) * gradients.at(hook)).sum(-1).sum(0).to(at::kDouble);
+          // [pos, heads] (hook_z), [pos] (hook_mlp_out) or [pos, d_mlp] (hook_post: per neuron)
+          at::Tensor s = (ablated.at(hook) - clean.at(hook)) * gradients.at(hook);
+          s = (hook.type == HookType::kMlpPost ? s : s.sum(-1)).sum(0).to(at::kDouble);
           add(ig, hook, s);
           if (last) add(atp, hook, s);
         }
       });
   const auto per_example = [&](const at::Tensor& sums, const AttributionUnit& u) {
     const at::Tensor at_position = sums[u.position];
-    return (u.head < 0 ? at_position : at_position[u.head]).item<double>() / static_cast<double>(examples);
+    const at::Tensor unit = u.neuron >= 0 ? at_position[u.neuron] : u.head >= 0 ? at_position[u.head] : at_position;
+    return unit.item<double>() / static_cast<double>(examples);
   };
   for (AttributionUnit& u : units) {
     u.atp = per_example(atp.at(u.hook), u);
@@ -203,14 +211,21 @@ CircuitConfiguration circuit_of(const std::vector<AttributionUnit>& units) {
 
 std::vector<AblationSite> circuit_sites(const std::vector<AttributionUnit>& nodes) {
   std::map<std::pair<int, int64_t>, std::vector<int64_t>> positions;  // (layer, head or n_heads for the MLP)
-  for (const AttributionUnit& node : nodes)
-    positions[{node.hook.layer, node.head < 0 ? INT64_MAX : node.head}].push_back(node.position);
+  std::map<std::pair<int, int64_t>, std::vector<int64_t>> neurons;    // (layer, position) -> its neurons
+  for (const AttributionUnit& node : nodes) {
+    if (node.neuron >= 0) neurons[{node.hook.layer, node.position}].push_back(node.neuron);
+    else positions[{node.hook.layer, node.head < 0 ? INT64_MAX : node.head}].push_back(node.position);
+  }
   std::vector<AblationSite> out;
   for (auto& [key, at] : positions) {
     std::sort(at.begin(), at.end());
     at.erase(std::unique(at.begin(), at.end()), at.end());
     if (key.second == INT64_MAX) out.push_back({{HookType::kMlpOut, key.first}, {}, at, {}});
     else out.push_back({{HookType::kZ, key.first}, {key.second}, at, {}});
+  }
+  for (auto& [key, at] : neurons) {
+    std::sort(at.begin(), at.end());
+    out.push_back({{HookType::kMlpPost, key.first}, {}, {key.second}, at});
   }
   return out;
 }

@@ -3,7 +3,8 @@
 //
 // A unit is a node or an edge, as a circuit claim sees the model. A node is
 // one component at one position (complement in ablate.h): a head's output
-// (blocks.L.attn.hook_z, one head) or an MLP's (blocks.L.hook_mlp_out). An
+// (blocks.L.attn.hook_z, one head) and an MLP's (blocks.L.hook_mlp_out) or,
+// at neuron grain, each of its neurons (blocks.L.mlp.hook_post, one neuron). An
 // edge is a sender's write as one receiver reads it, at every position
 // (edges.h). A unit's score estimates m(N with the unit ablated) - m(N): how
 // the claim's metric m (mean per example, in its units) changes when that
@@ -48,22 +49,24 @@ const char* to_string(AttributionMethod method);
 
 // One unit: a node, or (with `edge`) an edge.
 struct AttributionUnit {
-  HookPoint hook;            // a node: blocks.L.attn.hook_z or blocks.L.hook_mlp_out
+  HookPoint hook;            // a node: blocks.L.attn.hook_z, blocks.L.hook_mlp_out or blocks.L.mlp.hook_post
   int64_t head = -1;         // hook_z's head; -1 for an MLP
   int64_t position = 0;      // in the task's sequence
   std::optional<Edge> edge;  // an edge, at every position
+  int64_t neuron = -1;       // hook_post's neuron; -1 otherwise
   double atp = 0.0;          // the AtP score, metric units per example
   double eap_ig = 0.0;       // the EAP-IG score
 
   double score(AttributionMethod method) const { return method == AttributionMethod::kAtp ? atp : eap_ig; }
-  // "L0H1@6" (a head), "MLP1@7" (an MLP), "L0H0 -> L1H0.k" (an edge).
+  // "L0H1@6" (a head), "MLP1@7" (an MLP), "MLP0[123]@2" (a neuron), "L0H0 -> L1H0.k" (an edge).
   std::string name() const;
 };
 
 // Every node of `config`'s model on sequences of `length` positions (<=
 // n_ctx), in layer order: each head at each position, then the layer's MLP
-// (unless attention-only) at each position. Scores are 0.
-std::vector<AttributionUnit> attribution_nodes(const Config& config, int64_t length);
+// (unless attention-only) at each position, or with `neurons` each of its
+// d_mlp neurons at each position. Scores are 0.
+std::vector<AttributionUnit> attribution_nodes(const Config& config, int64_t length, bool neurons = false);
 
 // Every edge of `config`'s model (all_edges). Scores are 0.
 std::vector<AttributionUnit> attribution_edges(const Config& config);
@@ -91,7 +94,8 @@ std::vector<AttributionUnit> top_units(const std::vector<AttributionUnit>& units
 
 // The sites a circuit keeps for nodes `nodes`: one per head (hook_z with
 // heads {h}) or MLP (hook_mlp_out), at its nodes' positions (ascending);
-// ordered by layer, then heads before the MLP, then head.
+// ordered by layer, then heads before the MLP, then head; then, for neuron
+// nodes, one per layer and position (hook_post with its neurons, ascending).
 std::vector<AblationSite> circuit_sites(const std::vector<AttributionUnit>& nodes);
 
 // The circuit that keeps `units`: their edges, or the sites of their nodes.

@@ -18,6 +18,11 @@ const AttributionMethod kMethods[] = {AttributionMethod::kAtp, AttributionMethod
 
 bool edges(const Attribution& a) { return !a.units.empty() && a.units.front().edge.has_value(); }
 
+// Whether the units are nodes at neuron grain.
+bool neurons(const Attribution& a) {
+  return std::any_of(a.units.begin(), a.units.end(), [](const AttributionUnit& u) { return u.neuron >= 0; });
+}
+
 // "nodes" or "edges".
 std::string kind(const Attribution& a) { return edges(a) ? "edges" : "nodes"; }
 
@@ -41,6 +46,7 @@ json site_json(const AblationSite& site) {
   json out = {{"hook", hook_name(site.hook)}};
   if (!site.heads.empty()) out["heads"] = site.heads;
   if (!site.positions.empty()) out["positions"] = site.positions;
+  if (!site.neurons.empty()) out["neurons"] = site.neurons;
   return out;
 }
 
@@ -75,6 +81,7 @@ json attribution_json(const Attribution& a) {
       unit["hook"] = hook_name(n.hook);
       unit["head"] = n.head < 0 ? json(nullptr) : json(n.head);
       unit["position"] = n.position;
+      if (n.neuron >= 0) unit["neuron"] = n.neuron;
     }
     unit.update({{"atp", n.atp}, {"eap_ig", n.eap_ig}, {"rank_atp", rank_atp[i]}, {"rank_eap_ig", rank_ig[i]}});
     units.push_back(unit);
@@ -182,7 +189,9 @@ json discovered_claim(const Attribution& a) {
                                                                           ? ", " + std::to_string(a.ig_steps) + " steps"
                                                                           : std::string())
     << ") on " << a.checkpoint << ": the top " << a.chosen.count << " of " << a.units.size()
-    << (edges(a) ? " edges (each a sender's output as one receiver reads it)" : " nodes (each a head's or an MLP's output at one position)")
+    << (edges(a) ? " edges (each a sender's output as one receiver reads it)"
+                 : neurons(a) ? " nodes (each a head's output or an MLP neuron at one position)"
+                              : " nodes (each a head's or an MLP's output at one position)")
     << " reproduce the model's " << a.claim.value("metric", "logit_diff")
     << " with every other " << (edges(a) ? "edge " : "node ") << a.claim.value("ablation", "mean") << "-ablated: f = " << number(a.chosen.f)
     << " (bootstrap 95 % lower bound " << number(a.chosen.lower) << ") on " << a.examples << " examples (domain "

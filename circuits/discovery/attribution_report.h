@@ -45,7 +45,8 @@ std::vector<AttributionUnit> chosen_units(const Attribution& a);
 //  "method", "ig_steps", "examples", "metric": {"whole", "empty"},
 //  "units": "nodes" or "edges",
 //  "nodes" or "edges": [{"name", then a node's "hook", "head" (null for an
-//             MLP) and "position" or an edge's "sender" and "receiver",
+//             MLP), "position" and, for a neuron, "neuron", or an edge's
+//             "sender" and "receiver",
 //             then "atp", "eap_ig", "rank_atp", "rank_eap_ig"}] (in unit order),
 //  "curves": {"atp"|"eap-ig": {"points": [{"percent", "count", "f", "lower",
 //             "upper"}], "cpr", "cmd"}},

@@ -181,6 +181,46 @@ TEST(ShippedAttribution, AtpIsTheFiniteDifferenceAndOneStepEapIgIsAtp) {
   }
 }
 
+// Neurons on the shipped S1 model: the MLP's output is linear in its
+// neurons (hook_post times W_out), and so is the mean ablation, so the
+// scores of an MLP's neurons at a position add up to the MLP node's there,
+// for AtP and EAP-IG alike. The circuit of the top neurons is written as
+// hook_post sites with their neurons and verifies as written.
+TEST(ShippedAttribution, AnMlpsNeuronsAddUpToItsNode) {
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/modular_addition.safetensors");
+  const std::shared_ptr<const Task> task = load_task("modular_addition");
+  const json domain = {{"sample", 300}, {"seed", 4}};
+  json by_neuron = circuit_claim(domain);
+  by_neuron["nodes"].push_back({{"hook", "blocks.0.mlp.hook_post"}, {"neurons", {0}}});
+  const Claim whole = parsed(testing_util::system_claim_file("modular_addition", json::array({circuit_claim(domain)})),
+                             *task, ck.model.config);
+  const Claim neurons = parsed(testing_util::system_claim_file("modular_addition", json::array({by_neuron})), *task,
+                               ck.model.config);
+  const RunContext context{*task, ck.model, Scale::kCpu, kNoSharedRuns, false};
+  std::vector<AttributionUnit> nodes = attribution_nodes(ck.model.config, 3);
+  std::vector<AttributionUnit> units = attribution_nodes(ck.model.config, 3, true);
+  ASSERT_EQ(units.size(), 4u * 3u + 512u * 3u);
+  EXPECT_EQ(units[12 + 512 + 7].name(), "MLP0[7]@1");
+  attribute(context, whole, circuit_ablation(context, whole), 3, nodes);
+  attribute(context, neurons, circuit_ablation(context, neurons), 3, units);
+  for (int64_t p = 0; p < 3; ++p) {
+    double atp = 0.0, ig = 0.0;
+    for (const AttributionUnit& u : units)
+      if (u.neuron >= 0 && u.position == p) atp += u.atp, ig += u.eap_ig;
+    const AttributionUnit& mlp = nodes[static_cast<std::size_t>(12 + p)];
+    ASSERT_EQ(mlp.name(), "MLP0@" + std::to_string(p));
+    EXPECT_NEAR(atp, mlp.atp, 1e-3 * std::fabs(mlp.atp) + 1e-4) << p;
+    EXPECT_NEAR(ig, mlp.eap_ig, 1e-3 * std::fabs(mlp.eap_ig) + 1e-4) << p;
+  }
+  EXPECT_GT(std::fabs(nodes[14].atp), 1.0);  // the MLP at '=' matters
+  const std::vector<int64_t> order = ranking(units, AttributionMethod::kEapIg);
+  const std::vector<AblationSite> sites = circuit_sites(top_units(units, order, 40));
+  ASSERT_FALSE(sites.empty());
+  EXPECT_EQ(sites.back().hook, (HookPoint{HookType::kMlpPost, 0}));
+  EXPECT_EQ(sites.back().positions, (std::vector<int64_t>{2}));
+  EXPECT_TRUE(std::is_sorted(sites.back().neurons.begin(), sites.back().neurons.end()));
+}
+
 // Edges on the shipped S2 model: an edge's AtP score is the derivative of the
 // metric as its receiver's input moves towards the sender's ablation,
 //   (m(input + eps (a' - a)) - m) / eps at the receiver only,

@@ -150,6 +150,8 @@ TEST(Cli, AttributeRefusesBadInputBeforeWriting) {
       {"--threshold 1.5", "--threshold"},
       {"--ig-steps 0", "--ig-steps"},
       {"--system modular_addition", "attribute: "},
+      {"--edges --neurons", "attribute --neurons: --edges and --neurons do not go together"},
+      {"--neurons", "attribute --neurons: " + ck + " has no MLP"},
   };
   for (const auto& [flags, message] : cases) {
     auto r = run_command(cli() + " attribute " + ck + " --n 100 " + flags + " --out-claim " + dir + "/claims/x.json --report-dir " +
