@@ -102,6 +102,7 @@ std::string site_name(const AblationSite& site) {
   if (!site.heads.empty()) s += " heads " + c10::str(at::IntArrayRef(site.heads));
   if (!site.positions.empty()) s += " positions " + c10::str(at::IntArrayRef(site.positions));
   if (!site.neurons.empty()) s += " neurons " + c10::str(at::IntArrayRef(site.neurons));
+  if (!site.role.empty()) s += " role " + site.role;
   return s;
 }
 
@@ -119,7 +120,7 @@ std::vector<AblationSite> complement(const std::vector<AblationSite>& kept, cons
     std::vector<Kept> heads(static_cast<std::size_t>(config.n_heads));
     std::vector<Kept> mlp(config.attn_only ? 0 : by_neuron ? static_cast<std::size_t>(config.d_mlp) : 1);
     for (const AblationSite& site : kept) {
-      if (site.hook.layer != l) continue;
+      if (site.hook.layer != l || !site.role.empty()) continue;
       if (site.hook.type == HookType::kZ) {
         for (int64_t h = 0; h < config.n_heads; ++h)
           if (covers(site.heads, h)) keep(heads[static_cast<std::size_t>(h)], site);

@@ -27,6 +27,7 @@ struct AblationSite {
   std::vector<int64_t> heads;      // empty: all heads (or a hook without heads)
   std::vector<int64_t> positions;  // empty: all positions
   std::vector<int64_t> neurons;    // mlp hook_pre/hook_post only; empty: all neurons
+  std::string role;  // circuit nodes only: each example's positions of this role instead of `positions`
 };
 
 // {"hook": TL name, "heads": [..], "positions": [..], "neurons": [..]} (all
@@ -43,7 +44,8 @@ AblationSite ablation_site_at(const nlohmann::json& v, const At& at, const Confi
 Domain reference_at(const nlohmann::json& v, const At& at, const Task& task, const Batch& sample, const Domain& domain,
                     InterventionKind method);
 
-// "blocks.0.attn.hook_z heads [3] positions [17]"; sites joined by ", ".
+// "blocks.0.attn.hook_z heads [3] positions [17]" ("... role goal" with a
+// role); sites joined by ", ".
 std::string site_name(const AblationSite& site);
 std::string site_names(const std::vector<AblationSite>& sites);
 
@@ -57,7 +59,8 @@ std::string site_names(const std::vector<AblationSite>& sites);
 // site. `kept` may only name hook_z (with heads), hook_mlp_out (layers outside
 // neuron_layers) and mlp.hook_post with neurons (layers in neuron_layers), each
 // optionally at positions below `length`; callers check that (InputError
-// naming `where` otherwise).
+// naming `where` otherwise). Sites with a role keep nothing here: their
+// positions differ per example (circuit_claim.h masks them per batch).
 std::vector<AblationSite> complement(const std::vector<AblationSite>& kept, const Config& config,
                                      const std::set<int>& neuron_layers, int64_t length, const std::string& where);
 

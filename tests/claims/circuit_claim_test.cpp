@@ -256,6 +256,65 @@ TEST(ShippedCircuit, FaithfulCompleteMinimalAndCircuitsThatAreNot) {
   EXPECT_EQ(both.verdict, Verdict::kPass) << both.explanation;
 }
 
+// Nodes at a role: each example's own positions. S2's roles sit at the same
+// positions in every example, so a circuit at roles is exactly the circuit
+// at those positions, for f and every node's contribution; ablating role
+// nodes (completeness' N \ S) matches too.
+TEST(CircuitClaim, NodesAtRolesAreTheirExamplesPositions) {
+  const auto at = [](int layer, const std::string& role) {
+    return json{{"hook", "blocks." + std::to_string(layer) + ".attn.hook_z"}, {"role", role}};
+  };
+  const auto fixed = [](int layer, std::vector<int64_t> positions) {
+    return json{{"hook", "blocks." + std::to_string(layer) + ".attn.hook_z"}, {"positions", positions}};
+  };
+  const json rules = {{"faithfulness_at_least", 0.9}, {"minimality_at_least", 0.01}, {"completeness_at_most", 0.5}};
+  const json document =
+      s2_file({circuit("roles", {at(0, "a1"), at(0, "a2"), at(0, "elt"), at(1, "predict_b1"), at(1, "predict_b2")}, rules),
+               circuit("positions", {fixed(0, {2}), fixed(0, {3}), fixed(0, {6}), fixed(1, {8}), fixed(1, {9})}, rules)});
+  const ClaimFile file = parse_claim_file(document, "claims/s2.json");
+  const std::shared_ptr<const Task> task = claim_task(file);
+  const Checkpoint shipped = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  const std::vector<Claim> claims = parse_claims(file, *task, shipped.model.config);
+  const Outcome roles = run_claim(*task, claims[0], shipped.model, "checkpoint");
+  const Outcome positions = run_claim(*task, claims[1], shipped.model, "checkpoint");
+  ASSERT_EQ(roles.checks.size(), positions.checks.size());
+  for (std::size_t i = 0; i < roles.checks.size(); ++i) {
+    EXPECT_EQ(roles.checks[i].name, positions.checks[i].name);
+    EXPECT_DOUBLE_EQ(roles.checks[i].value, positions.checks[i].value) << roles.checks[i].name;
+  }
+  EXPECT_GT(testing_util::check_named(roles, "faithfulness").value, 0.5);
+  EXPECT_NE(roles.explanation.find("role elt"), std::string::npos) << roles.explanation;
+}
+
+// A role whose positions differ per example (S3's path_edge_child: the
+// children of the path's edges, 1 to 15 of them): layer 0 kept there and at
+// the goal-root block is faithful on the shipped model; kept at the goal's
+// child alone it is not (claims/tree_path.json, layer0_matters_only_on_the_path).
+TEST(CircuitClaim, NodesAtARoleFollowEachExample) {
+  const auto claim = [](const std::string& id, const std::string& role) {
+    json nodes = json::array({{{"hook", "blocks.0.attn.hook_z"}, {"role", role}},
+                              {{"hook", "blocks.0.attn.hook_z"}, {"positions", {44, 45, 46, 47}}}});
+    for (int l = 1; l < 6; ++l) nodes.push_back({{"hook", "blocks." + std::to_string(l) + ".attn.hook_z"}});
+    for (int l = 0; l < 6; ++l) nodes.push_back({{"hook", "blocks." + std::to_string(l) + ".hook_mlp_out"}});
+    json c = circuit(id, nodes, {{"faithfulness_at_least", 0.9}});
+    c["domain"] = {{"sample", 200}, {"seed", 3}};
+    c["completeness"] = {{"subsets", 1}};
+    return c;
+  };
+  const ClaimFile file = parse_claim_file(
+      testing_util::system_claim_file("tree_path", {claim("path", "path_edge_child"), claim("goal", "goal_edge_child")}),
+      "claims/s3.json");
+  const std::shared_ptr<const Task> task = claim_task(file);
+  const Checkpoint shipped = load_checkpoint(testing_util::source_dir() + "/checkpoints/tree_path.safetensors");
+  const std::vector<Claim> claims = parse_claims(file, *task, shipped.model.config);
+  const Outcome path = run_claim(*task, claims[0], shipped.model, "checkpoint");
+  EXPECT_TRUE(path.pass) << path.explanation;
+  EXPECT_GT(testing_util::check_named(path, "contribution of node 0").value, 0.5);
+  const Outcome goal = run_claim(*task, claims[1], shipped.model, "checkpoint");
+  EXPECT_FALSE(goal.pass);
+  EXPECT_LT(testing_util::check_named(goal, "faithfulness").value, 0.5) << goal.explanation;
+}
+
 TEST(CircuitClaim, BadNodesAndFieldsNameTheirPointer) {
   // S2's config with an MLP of 16 neurons, to name MLP nodes.
   Config config = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors").model.config;
@@ -296,6 +355,10 @@ TEST(CircuitClaim, BadNodesAndFieldsNameTheirPointer) {
       {"a reference for zero ablation", {{"ablation", "zero"}},
        "/claims/0/reference: only mean and resample ablation use a reference sample"},
       {"too many subsets", {{"completeness", {{"subsets", 65}}}}, "/claims/0/completeness/subsets"},
+      {"a role and positions", {{"nodes", {{{"hook", "blocks.0.attn.hook_z"}, {"role", "elt"}, {"positions", {6}}}}}},
+       "/claims/0/nodes/0/role: a node is at \"positions\" or at a \"role\", not both"},
+      {"an unknown role", {{"nodes", {{{"hook", "blocks.0.attn.hook_z"}, {"role", "goal"}}}}},
+       "/claims/0/nodes/0/role: unknown role 'goal'"},
       {"no faithfulness threshold", {{"pass", {{"faithfulness_at_least", nullptr}, {"minimality_at_least", 0.1}}}},
        "/claims/0/pass: missing field 'faithfulness_at_least'"},
       {"a rate's bound", {{"pass", {{"faithfulness_at_least", 0.9}, {"bound", "wilson"}}}}, "/claims/0/pass"},

@@ -996,7 +996,8 @@ TEST(VerifyCommand, TreePathLayerZeroClaimsFailWhereTheMechanismSitsInLayerOne) 
   EXPECT_EQ(verdicts, (std::map<std::string, std::string>{{"path_accuracy_by_depth", "pass"},
                                                            {"child_attends_parent", "fail"},
                                                            {"parent_readable_after_layer_0", "fail"},
-                                                           {"parent_of_goal_is_layer0_output_at_child", "fail"}}))
+                                                           {"parent_of_goal_is_layer0_output_at_child", "fail"},
+                                                           {"layer0_matters_only_on_the_path", "pass"}}))
       << report.dump(2);
 }
 

@@ -53,6 +53,62 @@ CircuitConfiguration ablating(const CircuitSpec& c, const std::vector<int64_t>& 
 }
 
 // "{0, 2}": a subset's node indices.
+// [batch, pos] bool: the positions each example's `role` names ([batch] or
+// [batch, k], -1 absent).
+at::Tensor role_positions(const Batch& b, const std::string& role) {
+  at::Tensor r = b.roles.at(role);
+  if (r.dim() == 1) r = r.unsqueeze(1);
+  const int64_t length = b.tokens.size(1);
+  at::Tensor mask = at::zeros({r.size(0), length + 1}, at::kBool);
+  mask.scatter_(1, at::where(r >= 0, r, at::full_like(r, length)), true);  // absent: the spare column
+  return mask.slice(1, 0, length);
+}
+
+// The elements of its hook's activation a role node covers in batch `b`:
+// [batch, pos, heads, 1] (hook_z), [batch, pos, 1] (hook_mlp_out) or
+// [batch, pos, d_mlp] (hook_post).
+at::Tensor role_mask(const AblationSite& node, const Batch& b, const Config& config) {
+  const at::Tensor at_role = role_positions(b, node.role).unsqueeze(2);
+  const auto chosen = [](int64_t size, const std::vector<int64_t>& which) {
+    at::Tensor m = at::full({size}, which.empty(), at::kBool);
+    for (int64_t i : which) m[i] = true;
+    return m;
+  };
+  if (node.hook.type == HookType::kZ) return at_role.logical_and(chosen(config.n_heads, node.heads)).unsqueeze(3);
+  if (node.hook.type == HookType::kMlpPost) return at_role.logical_and(chosen(config.d_mlp, node.neurons));
+  return at_role;
+}
+
+// The interventions that ablate what configuration `k` does not keep (or,
+// ablating, what it names) in batch `b`. Nodes at a role are masked per example.
+std::vector<Intervention> circuit_interventions(const CircuitSpec& c, const CircuitConfiguration& k, const Batch& b,
+                                                const Config& config, const std::set<int>& by_neuron,
+                                                const std::map<HookPoint, at::Tensor>& values, const std::string& where) {
+  std::vector<AblationSite> fixed, by_role;
+  for (const AblationSite& site : k.sites) (site.role.empty() ? fixed : by_role).push_back(site);
+  std::vector<Intervention> out = ablation_interventions(
+      c.ablation, k.keeps ? complement(fixed, config, by_neuron, b.tokens.size(1), where) : fixed, values, c.reference.seed);
+  if (k.keeps) {
+    for (Intervention& iv : out) {  // a role node's component stays at its role's positions
+      at::Tensor kept;
+      for (const AblationSite& node : by_role)
+        if (node.hook == iv.hook) {
+          const at::Tensor m = role_mask(node, b, config);
+          kept = kept.defined() ? kept.logical_or(m) : m;
+        }
+      if (kept.defined()) iv.mask = kept.logical_not();
+    }
+    return out;
+  }
+  for (const AblationSite& node : by_role) {
+    AblationSite everywhere = node;
+    everywhere.role.clear();
+    out.push_back(ablation_interventions(c.ablation, {everywhere}, values, c.reference.seed).front());
+    out.back().mask = role_mask(node, b, config);
+  }
+  return out;
+}
+
 std::string subset_name(const std::vector<int64_t>& subset) {
   std::string s;
   for (int64_t i : subset) s += (s.empty() ? "" : ", ") + std::to_string(i);
@@ -266,11 +322,9 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
                                                         : std::map<HookPoint, at::Tensor>{};
     RunOptions options;
     for (std::size_t i = 0; i < configurations.size(); ++i) {
-      const CircuitConfiguration& k = configurations[i];
-      const std::vector<AblationSite> ablated =
-          k.keeps ? complement(k.sites, config, by_neuron, b.tokens.size(1), claim.pointer) : k.sites;
-      options.interventions = ablation_interventions(
-          c.ablation, ablated, c.ablation == InterventionKind::kPatch ? patched : ablation.values, c.reference.seed);
+      options.interventions =
+          circuit_interventions(c, configurations[i], b, config, by_neuron,
+                                c.ablation == InterventionKind::kPatch ? patched : ablation.values, claim.pointer);
       parts[i].push_back(circuit_metric(c.metric, run(context.model, b.tokens, options).logits, b.targets, 0));
     }
   };
@@ -313,7 +367,15 @@ void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& co
   std::set<int> mlp_out_layers;
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const At where = at / "nodes" / i;
-    c.nodes.push_back(ablation_site_at(nodes[i], where, config));
+    check_object(nodes[i], where, {"hook", "heads", "positions", "neurons", "role"}, {"hook"});
+    nlohmann::json site = nodes[i];
+    site.erase("role");
+    c.nodes.push_back(ablation_site_at(site, where, config));
+    if (nodes[i].contains("role")) {
+      if (nodes[i].contains("positions")) (where / "role").fail("a node is at \"positions\" or at a \"role\", not both");
+      role_at(nodes[i]["role"], where / "role", context.sample);
+      c.nodes.back().role = nodes[i]["role"].get<std::string>();
+    }
     const AblationSite& node = c.nodes.back();
     const HookType type = node.hook.type;
     if ((type != HookType::kZ && type != HookType::kMlpOut && type != HookType::kMlpPost) ||
