@@ -120,6 +120,16 @@ json circuit(const std::string& id, const json& nodes, const json& pass) {
 
 json s2_file(const json& claims) { return testing_util::system_claim_file("array_index", claims); }
 
+// Every claim of `document` run on the shipped checkpoint `name` (checkpoints/NAME.safetensors).
+std::vector<Outcome> run_on_shipped(const json& document, const std::string& name) {
+  const ClaimFile file = parse_claim_file(document, "claims/" + name + ".json");
+  const std::shared_ptr<const Task> task = claim_task(file);
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/" + name + ".safetensors");
+  std::vector<Outcome> out;
+  for (const Claim& claim : parse_claims(file, *task, ck.model.config)) out.push_back(run_claim(*task, claim, ck.model, "checkpoint"));
+  return out;
+}
+
 // A hook named twice (two sites on it) is read once: its mean is not doubled.
 TEST(AblationValues, AHookNamedTwiceIsReadOnce) {
   const Task task = previous_token_task();
@@ -271,12 +281,9 @@ TEST(CircuitClaim, NodesAtRolesAreTheirExamplesPositions) {
   const json document =
       s2_file({circuit("roles", {at(0, "a1"), at(0, "a2"), at(0, "elt"), at(1, "predict_b1"), at(1, "predict_b2")}, rules),
                circuit("positions", {fixed(0, {2}), fixed(0, {3}), fixed(0, {6}), fixed(1, {8}), fixed(1, {9})}, rules)});
-  const ClaimFile file = parse_claim_file(document, "claims/s2.json");
-  const std::shared_ptr<const Task> task = claim_task(file);
-  const Checkpoint shipped = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
-  const std::vector<Claim> claims = parse_claims(file, *task, shipped.model.config);
-  const Outcome roles = run_claim(*task, claims[0], shipped.model, "checkpoint");
-  const Outcome positions = run_claim(*task, claims[1], shipped.model, "checkpoint");
+  const std::vector<Outcome> outcomes = run_on_shipped(document, "array_index");
+  const Outcome& roles = outcomes[0];
+  const Outcome& positions = outcomes[1];
   ASSERT_EQ(roles.checks.size(), positions.checks.size());
   for (std::size_t i = 0; i < roles.checks.size(); ++i) {
     EXPECT_EQ(roles.checks[i].name, positions.checks[i].name);
@@ -301,16 +308,13 @@ TEST(CircuitClaim, NodesAtARoleFollowEachExample) {
     c["completeness"] = {{"subsets", 1}};
     return c;
   };
-  const ClaimFile file = parse_claim_file(
+  const std::vector<Outcome> outcomes = run_on_shipped(
       testing_util::system_claim_file("tree_path", {claim("path", "path_edge_child"), claim("goal", "goal_edge_child")}),
-      "claims/s3.json");
-  const std::shared_ptr<const Task> task = claim_task(file);
-  const Checkpoint shipped = load_checkpoint(testing_util::source_dir() + "/checkpoints/tree_path.safetensors");
-  const std::vector<Claim> claims = parse_claims(file, *task, shipped.model.config);
-  const Outcome path = run_claim(*task, claims[0], shipped.model, "checkpoint");
+      "tree_path");
+  const Outcome& path = outcomes[0];
   EXPECT_TRUE(path.pass) << path.explanation;
   EXPECT_GT(testing_util::check_named(path, "contribution of node 0").value, 0.5);
-  const Outcome goal = run_claim(*task, claims[1], shipped.model, "checkpoint");
+  const Outcome& goal = outcomes[1];
   EXPECT_FALSE(goal.pass);
   EXPECT_LT(testing_util::check_named(goal, "faithfulness").value, 0.5) << goal.explanation;
 }
