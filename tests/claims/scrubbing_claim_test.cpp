@@ -49,6 +49,28 @@ TEST(ShippedScrubbing, LayerZeroAtEltDependsOnIdxAloneAndLayerOneDoesNot) {
             testing_util::check_named(elt.checkpoint, "loss recovered").value);
 }
 
+// At random init the random resample raises the loss by about 1e-4 nats of
+// 3.9: on the shipped claim's 2,000 examples drawn with seed 96802511 that gap
+// is significant, and its ratio was noise (0.32, bootstrap interval from
+// -1.04 up past the threshold), an inconclusive control. Below 1 % of
+// L_random the sites do not matter, the check is undefined, and the control
+// fails as it must.
+TEST(ShippedScrubbing, ANegligibleGapAtRandomInitLeavesTheRatioUndefined) {
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  json claim = scrubbing({{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}, {"positions", {6}}, {"feature", "idx"}}});
+  claim["domain"] = {{"sample", 2000}, {"seed", 96802511}};
+  const ClaimFile file = parse_claim_file(s2_file(claim), "claims/s2.json");
+  const std::shared_ptr<const Task> task = claim_task(file);
+  ControlCache controls{&ck.model, {}};
+  const ClaimResult r = verify_claim(*task, parse_claims(file, *task, ck.model.config).at(0), ck.model, controls);
+  EXPECT_EQ(r.verdict, Verdict::kPass) << r.explanation;
+  const Outcome& random = r.controls.at(0);
+  const double gap = testing_util::check_named(random, "loss random").value - testing_util::check_named(random, "loss model").value;
+  EXPECT_GT(gap, 0.0);
+  EXPECT_LT(gap, 0.01 * testing_util::check_named(random, "loss random").value);
+  EXPECT_FALSE(testing_util::check_named(random, "loss recovered").undefined.empty()) << random.explanation;
+}
+
 TEST(ScrubbingClaim, BadSitesNameTheirPointer) {
   const Config config = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors").model.config;
   struct Case {

@@ -100,13 +100,14 @@ void run_scrubbing(const RunContext& context, const Claim& claim, Outcome& out) 
   out.checks.push_back(value_check("loss random", "loss with each site resampled from any other example" + per, mean(lr),
                                    Rule::kNone, 0.0));
   const at::Tensor gap = lr - lm;
-  const bool matters = has_gap(gap, claim.domain.exhaustive, claim.domain.seed);
+  const bool matters = has_gap(gap, claim.domain.exhaustive, claim.domain.seed) &&
+                       gap.sum().item<double>() >= kScrubbingGapFloor * lr.sum().item<double>();
   const double recovered = matters ? (lr - ls).sum().item<double>() / gap.sum().item<double>() : 0.0;
   std::optional<Bootstrap> interval;
   if (!claim.domain.exhaustive && matters) interval = ratio_bootstrap(lr - ls, gap, claim.domain.seed);
   for (Check& c : value_checks("loss recovered", "(L_random - L_scrubbed) / (L_random - L_model)", recovered, claim.pass,
                                interval ? &*interval : nullptr)) {
-    if (!matters) mark_undefined(c, "resampling the sites from any example does not raise the loss beyond its noise: they do not matter");
+    if (!matters) mark_undefined(c, "resampling the sites from any example does not raise the loss beyond its noise, or by 1 % of itself: they do not matter");
     out.checks.push_back(std::move(c));
   }
   Figure figure;
