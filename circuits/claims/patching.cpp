@@ -170,8 +170,9 @@ PatchingSweep patching_sweep(const HookedTransformer& model, const RunResult& cl
   return out;
 }
 
-bool has_gap(const at::Tensor& gaps, bool exhaustive, uint64_t seed) {
+bool has_gap(const at::Tensor& gaps, bool exhaustive, uint64_t seed, double scale) {
   if (gaps.numel() == 0) return false;
+  if (gaps.to(at::kDouble).mean().item<double>() < kGapFloor * scale) return false;
   if (exhaustive) return gaps.to(at::kDouble).mean().item<double>() > 1e-6;
   return ratio_bootstrap(gaps, at::ones_like(gaps, at::kDouble), seed).lower > 0.0;
 }

@@ -100,8 +100,13 @@ at::Tensor targets_predicted(const at::Tensor& logits, const at::Tensor& targets
 // metric, nats) has a positive mean, on its one-sided 95 % bootstrap lower
 // bound (bootstrap.h, seeded with `seed`) when sampled, and a mean above
 // 1e-6 when exhaustive. At random init the gap is typically a fraction of a
-// nat and within its noise: no recovery is defined there.
-bool has_gap(const at::Tensor& gaps, bool exhaustive, uint64_t seed);
+// nat and within its noise: no recovery is defined there. With `scale` (the
+// metric's magnitude at the two ends, e.g. max(|mean clean|, |mean
+// corrupt|)), the mean gap must also be at least kGapFloor * scale: at
+// random init a gap of 1e-4 nats on a loss of 3.9 can be significant on a
+// large sample, and a ratio over it is noise.
+constexpr double kGapFloor = 0.01;
+bool has_gap(const at::Tensor& gaps, bool exhaustive, uint64_t seed, double scale = 0.0);
 
 // `(patched - corrupt).sum() / (clean - corrupt).sum()` over the last dimension
 // (examples); patched [..., batch], clean and corrupt [batch]. NaN where the gap is 0.

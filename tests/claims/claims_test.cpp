@@ -996,8 +996,7 @@ TEST(VerifyCommand, TreePathLayerZeroClaimsFailWhereTheMechanismSitsInLayerOne) 
   EXPECT_EQ(verdicts, (std::map<std::string, std::string>{{"path_accuracy_by_depth", "pass"},
                                                            {"child_attends_parent", "fail"},
                                                            {"parent_readable_after_layer_0", "fail"},
-                                                           {"parent_of_goal_is_layer0_output_at_child", "fail"},
-                                                           {"layer0_matters_only_on_the_path", "pass"}}))
+                                                           {"parent_of_goal_is_layer0_output_at_child", "fail"}}))
       << report.dump(2);
 }
 

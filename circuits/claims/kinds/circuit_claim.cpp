@@ -122,7 +122,9 @@ struct GapChecks {
   GapChecks(Outcome& out, const Domain& domain, const at::Tensor& whole, const at::Tensor& empty,
             const std::string& metric)
       : out(out), empty(empty), gap(whole - empty), exhaustive(domain.exhaustive), seed(domain.seed),
-        defined(has_gap(gap, exhaustive, seed)), total(gap.sum().item<double>()),
+        defined(has_gap(gap, exhaustive, seed,
+                        std::max(std::fabs(whole.mean().item<double>()), std::fabs(empty.mean().item<double>())))),
+        total(gap.sum().item<double>()),
         no_gap(no_gap_message(metric, whole, empty, exhaustive)) {}
 
   // sum(numerator) / sum(gap); 0 (not -0, inf or NaN) where undefined.

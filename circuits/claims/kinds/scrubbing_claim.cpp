@@ -100,8 +100,7 @@ void run_scrubbing(const RunContext& context, const Claim& claim, Outcome& out) 
   out.checks.push_back(value_check("loss random", "loss with each site resampled from any other example" + per, mean(lr),
                                    Rule::kNone, 0.0));
   const at::Tensor gap = lr - lm;
-  const bool matters = has_gap(gap, claim.domain.exhaustive, claim.domain.seed) &&
-                       gap.sum().item<double>() >= kScrubbingGapFloor * lr.sum().item<double>();
+  const bool matters = has_gap(gap, claim.domain.exhaustive, claim.domain.seed, lr.to(at::kDouble).mean().item<double>());
   const double recovered = matters ? (lr - ls).sum().item<double>() / gap.sum().item<double>() : 0.0;
   std::optional<Bootstrap> interval;
   if (!claim.domain.exhaustive && matters) interval = ratio_bootstrap(lr - ls, gap, claim.domain.seed);

@@ -19,9 +19,9 @@
 //   loss recovered = (L_random - L_scrubbed) / (L_random - L_model),
 // as a ratio of per-example sums, bootstrapped over examples (bootstrap.h).
 // It is undefined (and fails) where L_random is not above L_model on its
-// bootstrap lower bound, or by less than kScrubbingGapFloor of L_random: the
-// sites do not matter (random init: a gap of 1e-4 nats on a loss of 3.9,
-// significant on some samples, gives a ratio of noise). The three losses are
+// bootstrap lower bound, or by less than 1 % of L_random (has_gap's floor,
+// patching.h): the sites do not matter (random init: a gap of 1e-4 nats on a
+// loss of 3.9, significant on some samples, gives a ratio of noise). The three losses are
 // reported, and drawn in a figure. Sites are patch sites (patching.h) plus
 // "feature"; every site is resampled in the same run, each from its own
 // agreeing example.
@@ -38,9 +38,6 @@
 #include <vector>
 
 namespace circuitcheck {
-
-// The least L_random - L_model, as a fraction of L_random, that makes the sites matter.
-constexpr double kScrubbingGapFloor = 0.01;
 
 struct ScrubbedSite {
   PatchSite site;
