@@ -222,13 +222,9 @@ Intervention patch_intervention(const PatchSite& site, const at::Tensor& clean, 
   iv.heads = site.heads;
   iv.positions = site.positions;
   if (!site.role.empty()) {
-    at::Tensor positions = b.roles.at(site.role);
-    positions = positions.dim() == 1 ? positions.unsqueeze(1) : positions;  // [batch, k]
-    at::Tensor mask = at::zeros({clean.size(0), clean.size(1)}, at::kBool);
-    mask.scatter_(1, positions.clamp_min(0), positions >= 0);
     std::vector<int64_t> shape = {clean.size(0), clean.size(1)};
     shape.resize(clean.dim(), 1);
-    iv.mask = mask.view(shape).to(clean.device());
+    iv.mask = role_mask(b, site.role).view(shape).to(clean.device());
   }
   return iv;
 }

@@ -29,8 +29,9 @@ CircuitMeasure::CircuitMeasure(const RunContext& context, const Claim& claim, co
   const std::vector<at::Tensor> ends = measure_circuits(context, claim, ablation, {{false, {}}, {true, {}}});
   whole_ = ends[0];
   empty_ = ends[1];
-  check(has_gap(whole_ - empty_, claim.domain.exhaustive, claim.domain.seed), where,
-        no_gap_message(to_string(std::get<CircuitSpec>(claim.spec).metric), whole_, empty_, claim.domain.exhaustive));
+  const std::string missing =
+      circuit_gap_missing(to_string(std::get<CircuitSpec>(claim.spec).metric), whole_, empty_, claim.domain);
+  check(missing.empty(), where, missing);
 }
 
 double CircuitMeasure::whole() const { return whole_.mean().item<double>(); }

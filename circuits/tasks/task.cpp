@@ -161,6 +161,15 @@ Batch slice_rows(const Batch& b, int64_t start, int64_t n) {
   return map_rows(b, [&](const at::Tensor& t) { return t.narrow(0, start, n); });
 }
 
+at::Tensor role_mask(const Batch& b, const std::string& role) {
+  at::Tensor r = b.roles.at(role);
+  if (r.dim() == 1) r = r.unsqueeze(1);
+  const int64_t length = b.tokens.size(1);
+  at::Tensor mask = at::zeros({r.size(0), length + 1}, at::kBool);
+  mask.scatter_(1, at::where(r >= 0, r, at::full_like(r, length)), true);  // absent: the spare column
+  return mask.slice(1, 0, length);
+}
+
 at::Tensor to_tensor(const std::vector<int64_t>& values, at::IntArrayRef shape) {
   check_internal(static_cast<int64_t>(values.size()) == c10::multiply_integers(shape), "to_tensor",
                  std::to_string(values.size()) + " values for shape " + c10::str(shape));

@@ -244,6 +244,11 @@ at::Tensor sample_rows(int64_t n, int64_t size, uint64_t seed, const std::string
 // classes and counterfactuals; class_names kept.
 Batch slice_rows(const Batch& b, int64_t start, int64_t n);
 
+// Where role `role` of `b` lies: [batch, pos] bool, true at each example's
+// positions of the role (a [batch] or [batch, k] role; -1 items mark none).
+// std::out_of_range for a role `b` lacks.
+at::Tensor role_mask(const Batch& b, const std::string& role);
+
 // An int64 tensor of `shape` holding `values` (row-major; sizes must agree).
 at::Tensor to_tensor(const std::vector<int64_t>& values, at::IntArrayRef shape);
 

@@ -52,23 +52,11 @@ CircuitConfiguration ablating(const CircuitSpec& c, const std::vector<int64_t>& 
   return {false, only(c.nodes, subset), {}};
 }
 
-// "{0, 2}": a subset's node indices.
-// [batch, pos] bool: the positions each example's `role` names ([batch] or
-// [batch, k], -1 absent).
-at::Tensor role_positions(const Batch& b, const std::string& role) {
-  at::Tensor r = b.roles.at(role);
-  if (r.dim() == 1) r = r.unsqueeze(1);
-  const int64_t length = b.tokens.size(1);
-  at::Tensor mask = at::zeros({r.size(0), length + 1}, at::kBool);
-  mask.scatter_(1, at::where(r >= 0, r, at::full_like(r, length)), true);  // absent: the spare column
-  return mask.slice(1, 0, length);
-}
-
 // The elements of its hook's activation a role node covers in batch `b`:
 // [batch, pos, heads, 1] (hook_z), [batch, pos, 1] (hook_mlp_out) or
 // [batch, pos, d_mlp] (hook_post).
-at::Tensor role_mask(const AblationSite& node, const Batch& b, const Config& config) {
-  const at::Tensor at_role = role_positions(b, node.role).unsqueeze(2);
+at::Tensor node_mask(const AblationSite& node, const Batch& b, const Config& config) {
+  const at::Tensor at_role = role_mask(b, node.role).unsqueeze(2);
   const auto chosen = [](int64_t size, const std::vector<int64_t>& which) {
     at::Tensor m = at::full({size}, which.empty(), at::kBool);
     for (int64_t i : which) m[i] = true;
@@ -93,7 +81,7 @@ std::vector<Intervention> circuit_interventions(const CircuitSpec& c, const Circ
       at::Tensor kept;
       for (const AblationSite& node : by_role)
         if (node.hook == iv.hook) {
-          const at::Tensor m = role_mask(node, b, config);
+          const at::Tensor m = node_mask(node, b, config);
           kept = kept.defined() ? kept.logical_or(m) : m;
         }
       if (kept.defined()) iv.mask = kept.logical_not();
@@ -104,11 +92,12 @@ std::vector<Intervention> circuit_interventions(const CircuitSpec& c, const Circ
     AblationSite everywhere = node;
     everywhere.role.clear();
     out.push_back(ablation_interventions(c.ablation, {everywhere}, values, c.reference.seed).front());
-    out.back().mask = role_mask(node, b, config);
+    out.back().mask = node_mask(node, b, config);
   }
   return out;
 }
 
+// "{0, 2}": a subset's node indices.
 std::string subset_name(const std::vector<int64_t>& subset) {
   std::string s;
   for (int64_t i : subset) s += (s.empty() ? "" : ", ") + std::to_string(i);
@@ -122,10 +111,9 @@ struct GapChecks {
   GapChecks(Outcome& out, const Domain& domain, const at::Tensor& whole, const at::Tensor& empty,
             const std::string& metric)
       : out(out), empty(empty), gap(whole - empty), exhaustive(domain.exhaustive), seed(domain.seed),
-        defined(has_gap(gap, exhaustive, seed,
-                        std::max(std::fabs(whole.mean().item<double>()), std::fabs(empty.mean().item<double>())))),
-        total(gap.sum().item<double>()),
-        no_gap(no_gap_message(metric, whole, empty, exhaustive)) {}
+        no_gap(circuit_gap_missing(metric, whole, empty, domain)),
+        defined(no_gap.empty()),
+        total(gap.sum().item<double>()) {}
 
   // sum(numerator) / sum(gap); 0 (not -0, inf or NaN) where undefined.
   double of_gap(const at::Tensor& numerator) const {
@@ -153,9 +141,9 @@ struct GapChecks {
   at::Tensor empty, gap;
   bool exhaustive;
   uint64_t seed;
+  std::string no_gap;
   bool defined;
   double total;
-  std::string no_gap;
 };
 
 // Each member's contribution f(C) - f(C without it), from m (the runs:
@@ -263,11 +251,15 @@ std::vector<std::vector<int64_t>> circuit_subsets(int64_t n, int64_t k, uint64_t
   return out;
 }
 
-std::string no_gap_message(const std::string& metric, const at::Tensor& whole, const at::Tensor& empty,
-                           bool exhaustive) {
-  return "the whole model's " + metric + " is not above the empty circuit's (" + number(whole.mean().item<double>()) +
-         " against " + number(empty.mean().item<double>()) +
-         (exhaustive ? "" : ", on the bootstrap lower bound of the difference") +
+std::string circuit_gap_missing(const std::string& metric, const at::Tensor& whole, const at::Tensor& empty,
+                                const Domain& domain) {
+  const double w = whole.mean().item<double>(), e = empty.mean().item<double>();
+  const double scale = std::max(std::fabs(w), std::fabs(e));
+  if (has_gap(whole - empty, domain.exhaustive, domain.seed, scale)) return "";
+  const bool small = w - e > 0.0 && w - e < kGapFloor * scale;
+  return "the whole model's " + metric + " is not above the empty circuit's (" + number(w) + " against " + number(e) +
+         (small ? ": by less than 1 % of the larger magnitude"
+                : domain.exhaustive ? "" : ", on the bootstrap lower bound of the difference") +
          "): there is no behaviour for a circuit to reproduce";
 }
 

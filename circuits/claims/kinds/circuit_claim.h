@@ -97,10 +97,14 @@ struct CircuitAblation {
 // pass over its reference sample (mean, resample).
 CircuitAblation circuit_ablation(const RunContext& context, const Claim& claim);
 
-// "the whole model's <metric> is not above the empty circuit's (...): there
-// is no behaviour for a circuit to reproduce", for m(N) and m(empty) per example.
-std::string no_gap_message(const std::string& metric, const at::Tensor& whole, const at::Tensor& empty,
-                           bool exhaustive);
+// Why a circuit claim's ratios are undefined on a model, or "" when they are
+// defined: m(N) - m(empty) per example (`whole`, `empty` [examples]) must
+// have a gap by has_gap (patching.h), at least kGapFloor of the larger of
+// |mean m(N)| and |mean m(empty)|. The reason says which test failed, with
+// both means: "the whole model's <metric> is not above the empty circuit's
+// (...): there is no behaviour for a circuit to reproduce".
+std::string circuit_gap_missing(const std::string& metric, const at::Tensor& whole, const at::Tensor& empty,
+                                const Domain& domain);
 
 // The activation each hook of `clean` (the model's own on batch `b`) takes
 // when a circuit claim with spec `c` ablates it: the counterfactual run's
