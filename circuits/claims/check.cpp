@@ -1,6 +1,7 @@
 #include "circuits/claims/check.h"
 
 #include "circuits/claims/stats.h"
+#include "circuits/formats/error.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -22,7 +23,7 @@ json PassRule::to_json() const {
   if (completeness_at_most) j["completeness_at_most"] = *completeness_at_most;
   if (minimality_at_least) j["minimality_at_least"] = *minimality_at_least;
   if (for_all) j["for_all"] = true;
-  j["bound"] = bound == BoundMethod::kWilson ? "wilson" : "clopper_pearson";
+  j["bound"] = bound == BoundMethod::kWilson ? "wilson" : bound == BoundMethod::kBetting ? "betting" : "clopper_pearson";
   return j;
 }
 
@@ -93,6 +94,8 @@ const char* to_string(Basis basis) {
     case Basis::kWilsonUpper: return "wilson_upper";
     case Basis::kClopperPearsonLower: return "clopper_pearson_lower";
     case Basis::kClopperPearsonUpper: return "clopper_pearson_upper";
+    case Basis::kBettingLower: return "betting_lower";
+    case Basis::kBettingUpper: return "betting_upper";
     case Basis::kBootstrapLower: return "bootstrap_lower";
     case Basis::kBootstrapUpper: return "bootstrap_upper";
     case Basis::kValue: return "value";
@@ -125,14 +128,39 @@ const char* to_string(ControlCheck outcome) {
 
 Check rate_check(const std::string& name, const std::string& what, const std::string& units, int64_t successes,
                  int64_t trials, bool exhaustive, Rule rule, double threshold, BoundMethod bound) {
+  check_internal(bound != BoundMethod::kBetting || exhaustive, "rate_check",
+                 "betting bounds need each example's units in draw order (a Tally)");
   Tally independent;
   independent.n = trials;
   independent.correct = successes;
   return rate_check(name, what, units, independent, exhaustive, rule, threshold, bound);
 }
 
+// A sampled rate bounded by its betting confidence sequence (stats.h).
+Check betting_rate_check(Check c, const std::string& what, const std::string& units, const Tally& tally,
+                         int64_t max_units) {
+  const bool at_most = direction(c.rule) == Direction::kAtMost;
+  const double lower = betting_lower_bound(tally.per_example, max_units, kCheckAlpha);
+  const double upper = betting_upper_bound(tally.per_example, max_units, kCheckAlpha);
+  c.basis = at_most ? Basis::kBettingUpper : Basis::kBettingLower;
+  c.bound = at_most ? upper : lower;
+  c.other_bound = at_most ? lower : upper;
+  if (tally.largest > 1) c.examples = tally.examples;
+  c.explanation = what + " " + percent(c.value) + " of " + std::to_string(tally.n) + " " + units +
+                  (tally.largest > 1 ? " in " + std::to_string(tally.examples) + " examples" : "") + " (betting 95% " +
+                  (at_most ? "upper" : "lower") + " bound " + percent(c.bound) + ", valid at any stop)";
+  if (c.rule == Rule::kNone) {
+    c.pass = true;
+    return c;
+  }
+  c.basis_p_value = betting_p_value(tally.per_example, max_units, c.threshold, !at_most, kCheckAlpha);
+  c.pass = c.basis_p_value <= kCheckAlpha;
+  c.explanation += std::string(at_most ? " <= " : " >= ") + percent(c.threshold) + ": " + (c.pass ? "pass" : "fail");
+  return c;
+}
+
 Check rate_check(const std::string& name, const std::string& what, const std::string& units, const Tally& tally,
-                 bool exhaustive, Rule rule, double threshold, BoundMethod bound) {
+                 bool exhaustive, Rule rule, double threshold, BoundMethod bound, int64_t max_units) {
   Check c;
   c.name = name;
   c.successes = tally.correct;
@@ -147,6 +175,7 @@ Check rate_check(const std::string& name, const std::string& what, const std::st
     return c;
   }
   c.value = tally.accuracy();
+  if (bound == BoundMethod::kBetting && !exhaustive) return betting_rate_check(c, what, units, tally, max_units);
   const bool at_most = direction(rule) == Direction::kAtMost;
   const bool wilson = bound == BoundMethod::kWilson;
   const bool clustered = !exhaustive && tally.largest > 1;
@@ -217,7 +246,7 @@ Check value_check(const std::string& name, const std::string& what, double value
                   number(c.bound) + " over " + std::to_string(interval.examples) + " examples, " +
                   std::to_string(c.resamples) + " resamples, seed " + std::to_string(interval.seed) + ")";
   if (rule == Rule::kNone) return c;
-  c.resampled_p_value = bootstrap_p_value(interval, threshold, !at_most);
+  c.basis_p_value = bootstrap_p_value(interval, threshold, !at_most);
   c.pass = at_most ? c.bound <= threshold : c.bound >= threshold;
   c.explanation += std::string(at_most ? " <= " : " >= ") + number(threshold) + ": " + (c.pass ? "pass" : "fail");
   return c;
@@ -238,8 +267,9 @@ std::vector<Check> value_checks(const std::string& name, const std::string& what
 std::optional<double> p_value(const Check& c) {
   if (c.rule == Rule::kNone || c.rule == Rule::kForAll || c.basis == Basis::kValue) return std::nullopt;
   if (!c.undefined.empty()) return 1.0;
-  if (c.resamples > 0) return c.resampled_p_value;
+  if (c.resamples > 0) return c.basis_p_value;
   if (c.trials == 0) return 1.0;
+  if (c.basis == Basis::kBettingLower || c.basis == Basis::kBettingUpper) return c.basis_p_value;
   if (c.basis == Basis::kExact) return c.pass ? 0.0 : 1.0;
   const bool at_least = direction(c.rule) == Direction::kAtLeast;
   const double k = static_cast<double>(c.successes) / c.design_effect, n = static_cast<double>(c.trials) / c.design_effect;
@@ -285,6 +315,17 @@ json Outcome::to_json() const {
   if (!counterexamples.empty()) j["counterexamples"] = counterexamples;
   if (!stopped.empty()) j["stopped"] = stopped;
   return j;
+}
+
+bool betting_decided(const std::vector<std::pair<const Tally*, int64_t>>& tallies, Rule rule, double threshold) {
+  const bool at_least = direction(rule) == Direction::kAtLeast;
+  const double level = 1.0 / kCheckAlpha;
+  bool all_pass = !tallies.empty();
+  for (const auto& [tally, max_units] : tallies) {
+    if (betting_capital(tally->per_example, max_units, threshold, !at_least, kCheckAlpha) >= level) return true;
+    all_pass = all_pass && betting_capital(tally->per_example, max_units, threshold, at_least, kCheckAlpha) >= level;
+  }
+  return all_pass;
 }
 
 void accumulate(Liveness& into, const Liveness& part) {

@@ -22,8 +22,11 @@
 
 namespace circuitcheck {
 
-// The one-sided 95 % confidence bound a sampled rate passes on (stats.h).
-enum class BoundMethod { kWilson, kClopperPearson };
+// The one-sided 95 % confidence bound a sampled rate passes on (stats.h):
+// Wilson's or Clopper-Pearson's over the whole sample, or the betting
+// confidence sequence's, valid at any stopping time, so that a run may stop
+// as soon as it decides the verdict (betting_decided).
+enum class BoundMethod { kWilson, kClopperPearson, kBetting };
 
 // Thresholds; which ones a claim may set depends on its kind and metric.
 struct PassRule {
@@ -37,7 +40,7 @@ struct PassRule {
   std::optional<double> faithfulness_at_least;  // circuit: its faithfulness (lower bound when sampled) >= x
   std::optional<double> completeness_at_most;   // circuit: each completeness gap (upper bound when sampled) <= x
   std::optional<double> minimality_at_least;    // circuit: each node's contribution (lower bound when sampled) >= x
-  BoundMethod bound = BoundMethod::kWilson;  // "bound": "wilson" (default) or "clopper_pearson"
+  BoundMethod bound = BoundMethod::kWilson;  // "bound": "wilson" (default), "clopper_pearson" or "betting"
   bool for_all = false;                   // property: the predicate holds on every generated example
 
   nlohmann::json to_json() const;  // the thresholds set, and "bound"
@@ -61,7 +64,7 @@ enum class Direction { kAtLeast, kAtMost };
 
 // What a check compares with its threshold (claims/README.md, "Verdicts"): a
 // rate's exact value (an exhaustive domain, or a property's verdict), its
-// one-sided 95 % Wilson or Clopper-Pearson bound (sampled), a sampled value's
+// one-sided 95 % Wilson, Clopper-Pearson or betting bound (sampled), a sampled value's
 // bootstrap bound, or a value computed without sampling (weights, an
 // exhaustive domain).
 enum class Basis {
@@ -70,14 +73,16 @@ enum class Basis {
   kWilsonUpper,
   kClopperPearsonLower,
   kClopperPearsonUpper,
+  kBettingLower,
+  kBettingUpper,
   kBootstrapLower,
   kBootstrapUpper,
   kValue,
 };
 
 // "exact", "wilson_lower", "wilson_upper", "clopper_pearson_lower",
-// "clopper_pearson_upper", "bootstrap_lower", "bootstrap_upper", "value": the
-// spelling of the reports.
+// "clopper_pearson_upper", "betting_lower", "betting_upper",
+// "bootstrap_lower", "bootstrap_upper", "value": the spelling of the reports.
 const char* to_string(Basis basis);
 Direction direction(Rule rule);
 // ">=" or "<=".
@@ -94,11 +99,11 @@ struct Check {
   // Values with a bootstrap interval: the examples resampled.
   int64_t examples = 0;
   double design_effect = 1.0;
-  // Values with a bootstrap interval (bootstrap.h): its resamples and seed and
-  // the p-value of the check (bootstrap_p_value); 0 resamples otherwise.
+  // Values with a bootstrap interval (bootstrap.h): its resamples and seed; 0 resamples otherwise.
   int64_t resamples = 0;
   uint64_t resample_seed = 0;
-  double resampled_p_value = 1.0;
+  // The p-value of a check on a bootstrap or betting bound (bootstrap_p_value, betting_p_value).
+  double basis_p_value = 1.0;
   Basis basis = Basis::kValue;  // what was compared (Basis)
   double bound = 0.0;     // the compared number: the value for kExact and kValue, else the bound
   double other_bound = 0.0;  // the bound on the other side of the value (the upper bound where `bound`
@@ -121,7 +126,7 @@ constexpr double kCheckAlpha = 0.05;
 
 // The one-sided p-value of a thresholded check's null hypothesis "the true
 // rate (value) is on the failing side of the threshold": by the bound its
-// basis names (stats.h; a bootstrap's resampled_p_value); 0 or 1 for an exact
+// basis names (stats.h; a bootstrap's or betting's basis_p_value); 0 or 1 for an exact
 // rate (an exhaustive domain: pass or not), 1 with no trials. nullopt for
 // unthresholded checks, for_all checks and values computed without sampling.
 std::optional<double> p_value(const Check& check);
@@ -144,15 +149,28 @@ const char* to_string(ControlCheck outcome);
 // "examples"), `what` describing the success ("correct on"). `rule` is kNone
 // (reported only), an "at least" rule (lower bound) or an "at most" rule
 // (upper bound). Exhaustive domains compare the exact rate. No trials: fails
-// unless reported only.
+// unless reported only. `bound` is Wilson or Clopper-Pearson: betting needs
+// the examples' order (the Tally overload); kBetting throws InternalError.
 Check rate_check(const std::string& name, const std::string& what, const std::string& units, int64_t successes,
                  int64_t trials, bool exhaustive, Rule rule, double threshold, BoundMethod bound = BoundMethod::kWilson);
 // The same for units grouped in examples: the bounds are those of
 // tally.n / deff effective units (design_effect in stats.h), and the
 // explanation gives the examples and the design effect when any example has
-// more than one unit.
+// more than one unit. With kBetting (sampled only), the bounds are the betting
+// confidence sequence's over tally.per_example at level kCheckAlpha, each
+// example with at most `max_units` units (fixed by the task, not by the
+// data), and the check passes when its test rejects at that level.
 Check rate_check(const std::string& name, const std::string& what, const std::string& units, const Tally& tally,
-                 bool exhaustive, Rule rule, double threshold, BoundMethod bound = BoundMethod::kWilson);
+                 bool exhaustive, Rule rule, double threshold, BoundMethod bound = BoundMethod::kWilson,
+                 int64_t max_units = 1);
+
+// Whether a sampled run whose rates are bounded by betting may stop drawing:
+// some claimed rate (a tally with its max_units) fails with certainty under
+// `rule` and `threshold` (its other-side test rejects: betting_capital of the
+// opposite hypothesis reaches 1 / kCheckAlpha), or every one passes. Every
+// later example only adds to the running maxima, so the verdict would not
+// change; the bounds stay valid at the stop (stats.h). False with no tallies.
+bool betting_decided(const std::vector<std::pair<const Tally*, int64_t>>& tallies, Rule rule, double threshold);
 
 // A value check: `rule` is kValueAtLeast or kValueAtMost (or kNone: reported only).
 Check value_check(const std::string& name, const std::string& what, double value, Rule rule, double threshold);

@@ -85,6 +85,15 @@ Claim claim_at(const json& v, const At& at, const ParseContext& context) {
   claim.kind = kind->kind;
   parse_common(v, at, *kind, context, claim);
   kind->parse(v, at, context, claim);
+  if (claim.pass.bound == BoundMethod::kBetting) {
+    std::vector<std::string> sequential;
+    for (const KindEntry& k : claim_kinds())
+      if (k.sequential) sequential.push_back(k.name);
+    if (!kind->sequential)
+      (at / "pass" / "bound").fail("kind " + quote(kind->name) + " cannot stop early; betting bounds need one that can (valid: " + joined(sequential) + ")");
+    if (claim.domain.exhaustive)
+      (at / "pass" / "bound").fail("an exhaustive domain's rates are exact: betting bounds are for sampled domains");
+  }
   for (std::size_t i = 0; v.contains("controls") && i < v["controls"].size(); ++i) {
     const std::string name = v["controls"][i].get<std::string>();
     if (!runs_on_checkpoint(name)) continue;

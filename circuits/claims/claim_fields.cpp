@@ -141,8 +141,10 @@ PassRule pass_at(const json& v, const At& at, const std::vector<std::string>& ra
     const std::string bound = string_at(v["bound"], at / "bound");
     if (bound == "clopper_pearson")
       rule.bound = BoundMethod::kClopperPearson;
+    else if (bound == "betting")
+      rule.bound = BoundMethod::kBetting;
     else if (bound != "wilson")
-      (at / "bound").fail("unknown bound " + quote(bound) + " (valid: wilson, clopper_pearson)");
+      (at / "bound").fail("unknown bound " + quote(bound) + " (valid: wilson, clopper_pearson, betting)");
   }
   return rule;
 }

@@ -50,7 +50,7 @@ Domain domain_at(const nlohmann::json& v, const At& at, const Task& task, const 
 
 // A pass rule: an object holding thresholds among `rates` (each in [0, 1]) and
 // `values` (any number), with every one of `required`, at least one threshold,
-// and optionally "bound": "wilson" or "clopper_pearson" when `rates` is not empty.
+// and optionally "bound": "wilson", "clopper_pearson" or "betting" when `rates` is not empty.
 PassRule pass_at(const nlohmann::json& v, const At& at, const std::vector<std::string>& rates,
                  const std::vector<std::string>& values, const std::vector<std::string>& required);
 

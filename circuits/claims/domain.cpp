@@ -41,22 +41,28 @@ at::Tensor dataset_domain_rows(const Task& task, const Domain& domain) {
 
 void for_each_batch(const Task& task, const Domain& domain, Scale scale, const std::function<void(const Batch&)>& fn,
                     const std::function<bool()>& done) {
+  bool stopped = false;
+  int64_t passed = 0;  // rows passed on so far
+  const auto run_rows = [&](const Batch& b) {  // b in slices (run_slice_rows)
+    const int64_t n = b.tokens.size(0);
+    for (int64_t start = 0, size = 0; start < n && !stopped; start += size, passed += size) {
+      size = std::min(run_slice_rows(passed), n - start);
+      fn(size == n ? b : slice_rows(b, start, size));
+      stopped = done && done();
+    }
+  };
   if (task.dataset_rows) {
     const at::Tensor rows = dataset_domain_rows(task, domain);
-    for (int64_t start = 0; start < rows.size(0); start += kVerifyBatch) {
-      fn(task.dataset_rows(rows.slice(0, start, std::min(start + kVerifyBatch, rows.size(0)))));
-      if (done && done()) return;
-    }
+    for (int64_t start = 0; start < rows.size(0) && !stopped; start += kVerifyBatch)
+      run_rows(task.dataset_rows(rows.slice(0, start, std::min(start + kVerifyBatch, rows.size(0)))));
     return;
   }
   const int64_t total = domain.exhaustive ? *task.domain_size : domain.sample;
-  const auto stop = [&] { return done && done(); };
   if (domain.where.empty()) {
-    for (int64_t start = 0; start < total; start += kVerifyBatch) {
+    for (int64_t start = 0; start < total && !stopped; start += kVerifyBatch) {
       const int64_t count = std::min(kVerifyBatch, total - start);
-      fn(domain.exhaustive ? task.domain_batch(start, count)
-                           : task.sample(count, domain.seed + static_cast<uint64_t>(start), scale));
-      if (stop()) return;
+      run_rows(domain.exhaustive ? task.domain_batch(start, count)
+                                 : task.sample(count, domain.seed + static_cast<uint64_t>(start), scale));
     }
     return;
   }
@@ -69,8 +75,8 @@ void for_each_batch(const Task& task, const Domain& domain, Scale scale, const s
     Batch kept = filtered(b, domain.where, domain.where_value, domain.exhaustive ? count : total - found);
     found += kept.tokens.size(0);
     if (kept.tokens.size(0) == 0) continue;
-    fn(kept);
-    if (stop()) return;
+    run_rows(kept);
+    if (stopped) return;
   }
   check(found > 0 && (domain.exhaustive || found == total), "for_each_batch",
         "found " + std::to_string(found) + " examples with " + domain.where + " = " + std::to_string(domain.where_value) +

@@ -39,9 +39,24 @@ struct Domain {
   nlohmann::json to_json() const;
 };
 
+// Rows per forward pass of a claim: each batch drawn as evaluate() draws it
+// (kVerifyBatch examples) is passed on in slices of at most kRunRows rows, so
+// that a run holds the activations of at most kRunRows examples at once and can
+// stop after any slice. The first slices are smaller, kFirstRows and then
+// doubling (128, 128, 256, 512, 1024, 1024, ...), so that a run whose verdict
+// is clear stops after a few hundred examples.
+constexpr int64_t kRunRows = 1024;
+constexpr int64_t kFirstRows = 128;
+
+// The rows of the slice that starts after `passed` rows of a run:
+// min(kRunRows, max(kFirstRows, passed)).
+constexpr int64_t run_slice_rows(int64_t passed) {
+  return passed < kFirstRows ? kFirstRows : passed < kRunRows ? passed : kRunRows;
+}
+
 // Calls `fn` on each batch of the domain, in order, drawn as evaluate() draws
-// them (filtered by `where`), and stops early after a batch for which `done`
-// (when set) returns true. Throws InputError when a filtered domain that ran
+// them (filtered by `where`) and cut into slices (run_slice_rows), and stops
+// early after a slice for which `done` (when set) returns true. Throws InputError when a filtered domain that ran
 // to its end found too few examples.
 void for_each_batch(const Task& task, const Domain& domain, Scale scale, const std::function<void(const Batch&)>& fn,
                     const std::function<bool()>& done = nullptr);

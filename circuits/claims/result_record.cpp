@@ -59,7 +59,8 @@ Check check_from(const json& v, const At& at) {
   c.value = number_or_nan(field(v, at, "value"), at / "value");
   c.basis = enum_at(field(v, at, "basis"), at / "basis",
                     {Basis::kExact, Basis::kWilsonLower, Basis::kWilsonUpper, Basis::kClopperPearsonLower,
-                     Basis::kClopperPearsonUpper, Basis::kBootstrapLower, Basis::kBootstrapUpper, Basis::kValue});
+                     Basis::kClopperPearsonUpper, Basis::kBettingLower, Basis::kBettingUpper, Basis::kBootstrapLower,
+                     Basis::kBootstrapUpper, Basis::kValue});
   c.bound = number_or_nan(field(v, at, "bound"), at / "bound");
   c.other_bound = number_or_nan(field(v, at, "other_bound"), at / "other_bound");
   c.pass = boolean_at(field(v, at, "pass"), at / "pass");
@@ -74,8 +75,8 @@ Check check_from(const json& v, const At& at) {
   if (v.contains("resamples")) {
     c.resamples = integer_at(v["resamples"], at / "resamples", 0, kMaxCount);
     c.resample_seed = static_cast<uint64_t>(integer_at(field(v, at, "resample_seed"), at / "resample_seed", 0, kMaxCount));
-    if (v.contains("p_value")) c.resampled_p_value = number_at(v["p_value"], at / "p_value");
   }
+  if (v.contains("p_value")) c.basis_p_value = number_at(v["p_value"], at / "p_value");
   if (v.contains("rule")) {
     c.rule = enum_at(v["rule"], at / "rule",
                      {Rule::kRateAtLeast, Rule::kRateAtMost, Rule::kValueAtLeast, Rule::kValueAtMost,

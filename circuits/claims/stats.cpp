@@ -44,7 +44,77 @@ double beta_fraction(double a, double b, double x) {
   return h;
 }
 
+// The log of max_t K_t(m) (stats.h).
+double log_betting_capital(const std::vector<ExampleCount>& examples, double max_units, double m, bool at_least,
+                           double alpha) {
+  const double log_inverse_alpha = std::log(1.0 / alpha);
+  const double cap = kBettingCap / (at_least ? m : 1.0 - m);
+  double variance = 0.25, sum = 0.5, squares = 0.25;  // the plug-in's running estimates
+  double log_capital = 0.0, best = 0.0;
+  for (std::size_t i = 0; i < examples.size(); ++i) {
+    const double t = static_cast<double>(i + 1);
+    const double lambda = std::min(std::sqrt(2.0 * log_inverse_alpha / (variance * t * std::log(1.0 + t))), cap);
+    const double units = static_cast<double>(examples[i].units), correct = static_cast<double>(examples[i].correct);
+    const double excess = (correct - m * units) / max_units;
+    log_capital += std::log1p(lambda * (at_least ? excess : -excess));
+    best = std::max(best, log_capital);
+    const double x = correct / units;
+    sum += x;
+    const double mean = sum / (t + 1.0);
+    squares += (x - mean) * (x - mean);
+    variance = squares / (t + 1.0);
+  }
+  return best;
+}
+
+void check_betting(const std::vector<ExampleCount>& examples, int64_t max_units, double m, double alpha,
+                   const char* where) {
+  check(m >= 0.0 && m <= 1.0 && alpha > 0.0 && alpha < 1.0, where,
+        "rate " + std::to_string(m) + " outside [0, 1] or alpha " + std::to_string(alpha) + " outside (0, 1)");
+  for (const ExampleCount& e : examples)
+    check(e.units >= 1 && e.units <= max_units && e.correct >= 0 && e.correct <= e.units, where,
+          "an example of " + std::to_string(e.units) + " units with " + std::to_string(e.correct) +
+              " correct (at most " + std::to_string(max_units) + " units)");
+}
+
+// The bound of the confidence sequence on the side `at_least` rejects.
+double betting_bound(const std::vector<ExampleCount>& examples, int64_t max_units, double alpha, bool at_least,
+                     const char* where) {
+  check_betting(examples, max_units, 0.5, alpha, where);
+  const double level = std::log(1.0 / alpha);
+  const auto rejects = [&](double m) {
+    return log_betting_capital(examples, static_cast<double>(max_units), m, at_least, alpha) >= level;
+  };
+  // at_least: "at most m" is rejected for every m below the bound; else "at least m" above it.
+  double rejected = at_least ? 0.0 : 1.0, kept = at_least ? 1.0 : 0.0;
+  if (!rejects(rejected)) return rejected;
+  while (std::fabs(kept - rejected) > 1e-10) {
+    const double mid = (kept + rejected) / 2.0;
+    (rejects(mid) ? rejected : kept) = mid;
+  }
+  return rejected;
+}
+
 }  // namespace
+
+double betting_capital(const std::vector<ExampleCount>& examples, int64_t max_units, double m, bool at_least,
+                       double alpha) {
+  check_betting(examples, max_units, m, alpha, "betting_capital");
+  return std::exp(log_betting_capital(examples, static_cast<double>(max_units), m, at_least, alpha));
+}
+
+double betting_p_value(const std::vector<ExampleCount>& examples, int64_t max_units, double p0, bool at_least,
+                       double alpha) {
+  return std::min(1.0, 1.0 / betting_capital(examples, max_units, p0, at_least, alpha));
+}
+
+double betting_lower_bound(const std::vector<ExampleCount>& examples, int64_t max_units, double alpha) {
+  return betting_bound(examples, max_units, alpha, true, "betting_lower_bound");
+}
+
+double betting_upper_bound(const std::vector<ExampleCount>& examples, int64_t max_units, double alpha) {
+  return betting_bound(examples, max_units, alpha, false, "betting_upper_bound");
+}
 
 double wilson_lower_bound(double successes, double trials) {
   check_counts(successes, trials, "wilson_lower_bound");

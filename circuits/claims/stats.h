@@ -11,6 +11,7 @@
 #include "circuits/tasks/evaluate.h"
 
 #include <cstdint>
+#include <vector>
 
 namespace circuitcheck {
 
@@ -45,6 +46,45 @@ double binomial_p_value(double successes, double trials, double p0, bool at_leas
 // example has more than one unit, or when p is 0 or 1 (nothing to estimate it
 // from); n (one effective unit) when a single example holds every unit.
 double design_effect(const Tally& tally);
+
+// Anytime-valid one-sided tests and confidence sequences for such a rate by
+// betting (Waudby-Smith and Ramdas 2024, "Estimating means of bounded random
+// variables by betting", JRSS-B 86(1)), over `examples` in the order they
+// were drawn (Tally::per_example), each with at most `max_units` units. The
+// test of "the rate is at most m" bets on each example's excess
+// (c_i - m n_i) / max_units, with the capital
+//   K_t(m) = prod_{i <= t} (1 + lambda_i(m) (c_i - m n_i) / max_units),
+//   lambda_i(m) = min(lambda_i, kBettingCap / m),
+//   lambda_i = sqrt(2 log(1/alpha) / (s2_{i-1} i log(1 + i)))  (predictable plug-in),
+// s2 the running variance of the examples' fractions c_i / n_i (prior mean
+// 1/2 and variance 1/4, as in the paper's eq. 26-27). Under that hypothesis
+// E[c_i - m n_i] <= 0, so K is a non-negative supermartingale and, by Ville's
+// inequality, max_t K_t(m) reaches 1/alpha with probability at most alpha,
+// however the sampling stops. "At least m" is the mirror image (betting on
+// m n_i - c_i with lambda_i capped at kBettingCap / (1 - m)). For a unit per
+// example and a constant max_units it is the paper's test of a mean in [0, 1].
+constexpr double kBettingCap = 0.75;
+
+// max_t K_t(m) over the examples: of the test of "at most m" when at_least
+// (its rejection is evidence that the rate is above m), else of "at least m".
+// 1 with no examples. InputError unless m is in [0, 1], alpha in (0, 1) and
+// every example has 1 to max_units units and at most as many correct.
+double betting_capital(const std::vector<ExampleCount>& examples, int64_t max_units, double m, bool at_least,
+                       double alpha);
+
+// The one-sided p-value of "the rate is at most p0" (at_least) or "at least
+// p0": min(1, 1 / betting_capital(...)), valid at any stopping time.
+double betting_p_value(const std::vector<ExampleCount>& examples, int64_t max_units, double p0, bool at_least,
+                       double alpha);
+
+// The confidence sequence's bounds after every example: the lower bound is
+// the largest m whose "at most m" test has rejected (0 when none has), the
+// upper the smallest m whose "at least m" test has. The true rate lies above
+// the lower bound (below the upper) at every time with probability at least
+// 1 - alpha, and lower >= p0 exactly when the "at most p0" test rejects (to
+// within 1e-9: bisection, as K_t(m) is monotone in m).
+double betting_lower_bound(const std::vector<ExampleCount>& examples, int64_t max_units, double alpha);
+double betting_upper_bound(const std::vector<ExampleCount>& examples, int64_t max_units, double alpha);
 
 // The regularized incomplete beta function I_x(a, b), a > 0, b > 0, x in [0, 1]
 // (continued fraction, absolute error below 1e-12).

@@ -79,7 +79,7 @@ const HookedTransformer& ControlCache::get(const std::string& name) {
 }
 
 Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer& model, const std::string& label,
-                  SharedRuns* shared) {
+                  SharedRuns* shared, const Outcome* checkpoint) {
   c10::InferenceMode guard;
   const Scale scale = scale_for(task, model.config);
   check_fits(task, scale, model.config, "run_claim: " + claim.id + " on " + label);
@@ -92,7 +92,11 @@ Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer&
   };
   Outcome out;
   out.model = label;
-  kind_entry(claim.kind).run(RunContext{task, model, scale, visit, label != "checkpoint"}, claim, out);
+  std::vector<std::string> deciding;
+  for (const Check& c : checkpoint ? checkpoint->checks : std::vector<Check>{})
+    if (c.rule != Rule::kNone) deciding.push_back(c.name);
+  kind_entry(claim.kind).run(
+      RunContext{task, model, scale, visit, label != "checkpoint", checkpoint ? &deciding : nullptr}, claim, out);
   out.pass = true;
   for (const auto& c : out.checks) {
     out.pass = out.pass && c.pass;
@@ -195,14 +199,14 @@ std::vector<Outcome> run_placebos(const Task& task, const Claim& claim, const Ho
 
 // The claim's outcome on control `name`, a model of its own: kept from an
 // earlier checkpoint when it does not depend on the checkpoint, else run.
-Outcome run_control(const Task& task, const Claim& claim, const std::string& name, ControlCache& controls,
-                    SharedRuns* shared) {
+Outcome run_control(const Task& task, const Claim& claim, const Outcome& checkpoint, const std::string& name,
+                    ControlCache& controls, SharedRuns* shared) {
   const bool keep = controls.kept && !depends_on_checkpoint(name);
   if (keep) {
     const auto it = controls.kept->find(claim.id + "/" + name);
     if (it != controls.kept->end()) return it->second;
   }
-  Outcome out = run_claim(task, claim, controls.get(name), name, shared);
+  Outcome out = run_claim(task, claim, controls.get(name), name, shared, &checkpoint);
   if (keep) controls.kept->emplace(claim.id + "/" + name, out);
   return out;
 }
@@ -225,7 +229,8 @@ ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTrans
     // A claim that fails on the checkpoint fails whatever its controls say (judge).
     for (const auto& name : result.checkpoint.pass ? claim.controls : std::vector<std::string>{})
       by_name[name] = runs_on_checkpoint(name) ? run_placebos(task, claim, model, name, shared)
-                                               : std::vector<Outcome>{run_control(task, claim, name, controls, shared)};
+                                               : std::vector<Outcome>{run_control(task, claim, result.checkpoint, name,
+                                                                                  controls, shared)};
   });
   // Every planned model is released, whether or not it ran.
   if (shared) {
@@ -288,7 +293,9 @@ std::vector<ClaimResult> verify_claims(const Task& task, const std::vector<Claim
     for (std::size_t i = 0; i < n; ++i) {
       const std::vector<std::string>& names = claims[i].controls;
       if (std::find(names.begin(), names.end(), name) == names.end()) continue;
-      if (open[i] && !timed(i, [&] { by_name[i][name] = {run_control(task, claims[i], name, controls, &shared)}; })) {
+      if (open[i] && !timed(i, [&] {
+            by_name[i][name] = {run_control(task, claims[i], results[i].checkpoint, name, controls, &shared)};
+          })) {
         open[i] = false;
         settle(i, false);
       }

@@ -135,6 +135,7 @@ void add_example(Tally& into, int64_t units, int64_t correct) {
   into.sum_n2 += n * n;
   into.sum_nc += n * c;
   into.sum_c2 += c * c;
+  into.per_example.push_back({units, correct});
 }
 
 void add_rows(Tally& into, const at::Tensor& ok, const at::Tensor& present) {

@@ -25,8 +25,8 @@ namespace circuitcheck {
 // claims refuse "exhaustive").
 constexpr int64_t kExhaustiveLimit = 1000000;
 
-// Examples per forward pass of evaluate() and of claims, so that both draw
-// the same samples (claims/domain.h).
+// Examples per draw of evaluate() and of claims, so that both draw the same
+// samples (claims run each draw in slices of kRunRows, claims/domain.h).
 constexpr int64_t kVerifyBatch = 4096;
 
 // Correct units of `n`, grouped by the example they come from: units of one
@@ -34,6 +34,11 @@ constexpr int64_t kVerifyBatch = 4096;
 // probe's items) are not independent, so the bounds on their rate are taken
 // over examples (claims/stats.h, design_effect). Example i contributes n_i
 // units of which c_i are correct; the sums below are over examples with n_i > 0.
+struct ExampleCount {
+  int64_t units = 0;    // n_i
+  int64_t correct = 0;  // c_i
+};
+
 struct Tally {
   int64_t n = 0;
   int64_t correct = 0;
@@ -42,6 +47,7 @@ struct Tally {
   double sum_n2 = 0.0;        // sum of n_i^2
   double sum_nc = 0.0;        // sum of n_i c_i
   double sum_c2 = 0.0;        // sum of c_i^2
+  std::vector<ExampleCount> per_example;  // each example with a unit, in the order added (the draw's)
   double accuracy() const { return n ? static_cast<double>(correct) / static_cast<double>(n) : 0.0; }
 };
 

@@ -321,9 +321,10 @@ TEST(SharedRuns, ClaimsOnOneDomainShareOneForwardPass) {
       for (std::size_t i = 0; i < r.checkpoint.checks.size(); ++i)
         EXPECT_NEAR(r.checkpoint.checks[i].value, expected.checkpoint.checks[i].value, 1e-6) << claim.id;
     }
-    // Six domains of one batch each (exhaustive, seeds 4, 5, 6 on two models); the exhaustive one serves three claims.
-    EXPECT_EQ(shared.batches_run(), budget > 0 ? 8 : 12);
-    EXPECT_EQ(shared.batches_replayed(), budget > 0 ? 4 : 0);
+    // Four domains on two models: the exhaustive one (4,096 examples in 7 slices: 128, 128, 256, 512 and
+    // 3 x 1,024) serves three claims, the samples of seeds 4, 5 and 6 (3,000, 3,000 and 100) take 6, 6 and 1.
+    EXPECT_EQ(shared.batches_run(), budget > 0 ? 40 : 68);
+    EXPECT_EQ(shared.batches_replayed(), budget > 0 ? 28 : 0);
   }
 }
 
@@ -369,11 +370,11 @@ TEST(VerifyClaims, GroupedByModelGivesEachClaimItsResultAndKeepsOneModelsRuns) {
   EXPECT_LT(grouped.peak_kept_bytes(), by_claim.peak_kept_bytes());
 }
 
-// Controls stop early once they cannot pass. On sampled domains of 3 batches
-// (10,000 examples), a behaviour claim run as a control and as the checkpoint
-// (which never stops) must reach the same pass/fail for every threshold and
-// model; the failing ones stop after the first or second batch, once even
-// all-correct remaining examples could not lift them.
+// Controls stop early once they cannot pass. On sampled domains of 3 draws
+// (10,000 examples in 13 slices), a behaviour claim run as a control and as
+// the checkpoint (which never stops) must reach the same pass/fail for every
+// threshold and model; the failing ones stop after a slice, once even
+// all-correct remaining examples could not lift any claimed rate.
 json early_stop_claim(double threshold, bool by_class, const std::string& metric = "accuracy") {
   json claim = {{"id", "copies"}, {"hypothesis", "copies the previous token"}, {"kind", "behaviour"},
                 {"metric", metric}, {"domain", {{"sample", 10000}, {"seed", 7}}}};
@@ -403,7 +404,7 @@ TEST(SharedRuns, RunsAreKeptOnlyForALaterClaim) {
     bool kept_after_first;  // whether the first claim's visit keeps its runs
     int64_t replayed;
   };
-  for (const Case& c : {Case{"alone", {&accuracy}, false, 0}, Case{"two claims", {&accuracy, &loss}, true, 3}}) {
+  for (const Case& c : {Case{"alone", {&accuracy}, false, 0}, Case{"two claims", {&accuracy, &loss}, true, 13}}) {
     SCOPED_TRACE(c.name);
     SharedRuns shared;
     for (const Claim* claim : c.planned) shared.plan(*claim, "checkpoint");
@@ -413,7 +414,7 @@ TEST(SharedRuns, RunsAreKeptOnlyForALaterClaim) {
       shared.release(*claim, "checkpoint");
     }
     EXPECT_EQ(shared.kept_bytes(), 0);
-    EXPECT_EQ(shared.batches_run(), 3);
+    EXPECT_EQ(shared.batches_run(), 13);  // 10,000 examples: draws of 4,096, 4,096 and 1,808 in 7 + 4 + 2 slices
     EXPECT_EQ(shared.batches_replayed(), c.replayed);
   }
 }
@@ -440,9 +441,12 @@ TEST(EarlyStop, AStoppedControlFailsAsItsWholeRunWould) {
         }
         ++stopped;
         EXPECT_FALSE(whole.pass);
-        EXPECT_TRUE(trials == 4096 || trials == 8192) << trials;
+        int64_t slice_end = 0;
+        while (slice_end < trials) slice_end += run_slice_rows(slice_end);
+        EXPECT_EQ(slice_end, trials);  // after a slice
         EXPECT_EQ(control.stopped, "stopped after " + std::to_string(trials) +
-                                       " of 10000 examples: it fails even if every later example were correct");
+                                       " of 10000 examples: every claimed rate fails even if every later example "
+                                       "were correct");
         EXPECT_NE(control.explanation.find(control.stopped), std::string::npos);
       }
   }
@@ -454,7 +458,7 @@ TEST(EarlyStop, AStoppedControlFailsAsItsWholeRunWould) {
 }
 
 // A control that stops keeps the batches it ran for the next claim on the
-// domain, which replays them and runs the rest: 1 + 2 batches run, 1 replayed,
+// domain, which replays them and runs the rest: 1 + 12 slices run, 1 replayed,
 // and the second claim's values are those of its own whole run.
 TEST(EarlyStop, AStoppedVisitLeavesItsBatchesToTheNextClaim) {
   const Task task = previous_token_task();
@@ -466,11 +470,80 @@ TEST(EarlyStop, AStoppedVisitLeavesItsBatchesToTheNextClaim) {
   shared.plan(loss, "random_init");
   EXPECT_FALSE(run_claim(task, accuracy, absent, "random_init", &shared).stopped.empty());
   const Outcome shared_loss = run_claim(task, loss, absent, "random_init", &shared);
-  EXPECT_EQ(shared.batches_run(), 3);
+  EXPECT_EQ(shared.batches_run(), 13);
   EXPECT_EQ(shared.batches_replayed(), 1);
   const Outcome own_loss = run_claim(task, loss, absent, "random_init");
   ASSERT_EQ(shared_loss.checks.size(), 1u);
   EXPECT_DOUBLE_EQ(shared_loss.checks[0].value, own_loss.checks[0].value);
+}
+
+// "bound": "betting" (issue 20, item 6): the run stops after the first slice
+// (domain.h: 128, 256, 512, ... examples) from which the betting test of every claimed rate has
+// decided, on the checkpoint as on a control, with the verdict of the whole
+// run where that is not borderline; the same seed stops at the same example.
+// With Wilson's bound the checkpoint runs the whole sample.
+TEST(SequentialStop, ABettingClaimStopsOnceEveryClaimedRateIsDecided) {
+  const Task task = previous_token_task();
+  struct Case {
+    float qk;              // 10: the planted head copies; 0: it attends uniformly
+    bool by_class;
+    bool pass;
+    int64_t stop;  // examples run: all correct, 0.9 is decided after 38 of a class (of 4 by class)
+  };
+  for (const Case& c : {Case{10.0f, false, true, 128}, Case{10.0f, true, true, 512}, Case{0.0f, false, false, 128},
+                        Case{0.0f, true, false, 128}}) {
+    SCOPED_TRACE("qk " + std::to_string(c.qk) + (c.by_class ? " by class" : ""));
+    const HookedTransformer model = previous_token_model(c.qk);
+    json spec = early_stop_claim(0.9, c.by_class);
+    const Outcome wilson = run_claim(task, parse_one(spec, task, model), model, "checkpoint");
+    spec["pass"]["bound"] = "betting";
+    const Claim claim = parse_one(spec, task, model);
+    const Outcome betting = run_claim(task, claim, model, "checkpoint");
+    EXPECT_TRUE(wilson.stopped.empty());
+    EXPECT_EQ(wilson.pass, c.pass) << wilson.explanation;
+    EXPECT_EQ(betting.pass, c.pass) << betting.explanation;
+    int64_t trials = 0;
+    for (const Check& check : betting.checks) {
+      trials += check.trials;
+      EXPECT_TRUE(check.basis == Basis::kBettingLower || check.rule == Rule::kNone) << check.explanation;
+    }
+    EXPECT_EQ(trials, c.stop);
+    EXPECT_EQ(betting.stopped,
+              "stopped after " + std::to_string(c.stop) + " of 10000 examples: the betting tests had decided the verdict");
+    if (!c.pass) EXPECT_EQ(on_control(*headline_check(betting)), ControlCheck::kFails);
+    const Outcome again = run_claim(task, claim, model, "checkpoint");
+    EXPECT_EQ(again.explanation, betting.explanation);
+  }
+}
+
+// A claimed class that the run has not met yet keeps it open: with
+// class_values naming a class no example has, the run goes to its end.
+TEST(SequentialStop, AClaimedClassNotSeenYetKeepsTheRunGoing) {
+  const Task task = previous_token_task();
+  const HookedTransformer model = previous_token_model(10.0f);
+  json spec = early_stop_claim(0.9, true);
+  spec["class_values"] = {1, 1000};
+  spec["pass"]["bound"] = "betting";
+  const Outcome out = run_claim(task, parse_one(spec, task, model), model, "checkpoint");
+  EXPECT_TRUE(out.stopped.empty()) << out.stopped;
+  EXPECT_FALSE(out.pass);
+}
+
+TEST(SequentialStop, BettingIsRefusedOnAnExhaustiveDomain) {
+  const Task task = previous_token_task();
+  const HookedTransformer model = previous_token_model(10.0f);
+  json spec = early_stop_claim(0.9, false);
+  spec["domain"] = {{"exhaustive", true}};
+  spec["pass"]["bound"] = "betting";
+  try {
+    parse_one(spec, task, model);
+    ADD_FAILURE() << "betting on an exhaustive domain parsed";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("/claims/0/pass/bound: an exhaustive domain's rates are exact: betting "
+                                         "bounds are for sampled domains"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(EarlyStop, AControlThatFailsBeforeAblationIsNotAblated) {
@@ -490,6 +563,35 @@ TEST(EarlyStop, AControlThatFailsBeforeAblationIsNotAblated) {
   EXPECT_FALSE(whole.pass);
   EXPECT_TRUE(whole.stopped.empty());
   EXPECT_GE(whole.checks.size(), 2u);
+}
+
+// An ablation claim with betting bounds: each pass stops on its own rate. The
+// planted head is necessary (before: all correct; after zero-ablating it:
+// chance), so "drop to at most 0.3" passes and "survives at 0.9" fails with
+// certainty, each after the first slice (128) of 10,000 examples, as the Wilson
+// runs of the whole sample decide.
+TEST(SequentialStop, AnAblationStopsEachPassOnItsOwnRate) {
+  const Task task = previous_token_task();
+  const HookedTransformer model = previous_token_model(10.0f);
+  for (const json& pass : {json{{"before_at_least", 0.9}, {"drop_to_at_most", 0.3}}, json{{"rate_at_least", 0.9}}}) {
+    SCOPED_TRACE(pass.dump());
+    json spec = {{"id", "head_necessary"}, {"hypothesis", "the head copies"}, {"kind", "ablation"},
+                 {"method", "zero"}, {"sites", {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}}},
+                 {"domain", {{"sample", 10000}, {"seed", 5}}}, {"pass", pass}};
+    const Outcome wilson = run_claim(task, parse_one(spec, task, model), model, "checkpoint");
+    spec["pass"]["bound"] = "betting";
+    const Outcome betting = run_claim(task, parse_one(spec, task, model), model, "checkpoint");
+    EXPECT_EQ(betting.pass, wilson.pass) << betting.explanation;
+    EXPECT_EQ(betting.pass, pass.contains("drop_to_at_most"));
+    const Check& after = testing_util::check_named(betting, "accuracy after");
+    EXPECT_EQ(after.trials, kFirstRows);
+    EXPECT_EQ(after.basis, pass.contains("drop_to_at_most") ? Basis::kBettingUpper : Basis::kBettingLower);
+    EXPECT_EQ(testing_util::check_named(wilson, "accuracy after").trials, 10000);
+    EXPECT_EQ(betting.stopped, std::string("stopped after ") + (pass.contains("before_at_least") ? "128" : "10000") +
+                                   " examples before ablation and 128 after, of 10000: the betting tests had "
+                                   "decided the verdict");
+    if (!betting.pass) EXPECT_EQ(on_control(after), ControlCheck::kFails);
+  }
 }
 
 // Probe and patching claims on the planted model: layer 0 writes the previous
@@ -724,7 +826,10 @@ std::vector<Malformed> malformed_cases() {
          d["claims"][0]["pass"] = {{"rate_at_least", 0.5}};
        }, "/claims/0/pass/rate_at_least: unknown field"},
       {"unknown_bound", [](json& d) { d["claims"][0]["pass"]["bound"] = "hoeffding"; },
-       "/claims/0/pass/bound: unknown bound 'hoeffding' (valid: wilson, clopper_pearson)"},
+       "/claims/0/pass/bound: unknown bound 'hoeffding' (valid: wilson, clopper_pearson, betting)"},
+      {"betting_on_a_kind_that_cannot_stop", [](json& d) { d["claims"][1]["pass"]["bound"] = "betting"; },
+       "/claims/1/pass/bound: kind 'attention' cannot stop early; betting bounds need one that can (valid: "
+       "behaviour, ablation, interchange)"},
       {"control_unknown_param", [](json& d) { d["claims"][0]["controls"] = {"zero:blocks.2.attn.W_Q"}; },
        "/claims/0/controls/0: control 'zero:blocks.2.attn.W_Q': unknown parameter 'blocks.2.attn.W_Q'"},
       {"control_head_out_of_range", [](json& d) { d["claims"][0]["controls"] = {"zero:blocks.1.attn.W_Q/1"}; },

@@ -284,7 +284,8 @@ TEST(FourierClaimParser, ShippedFileParses) {
 // Fourier claims on activations read the plain runs shared with the other
 // claims of the file (fourier_hooks): S1's seven claims over the 113 x 113
 // grid (accuracy, three on the neurons, two restricted_excluded, logit_fit)
-// make one forward pass per batch, four batches of 4,096, and replay it for
+// make one forward pass per slice (16: draws of 4,096 in 7, 4 and 4 slices,
+// domain.h, and one of 481), and replay it for
 // every later visit, with the values that runs of their own give. The
 // others are on weights, or (the circuit claim) on a sample of their own.
 TEST(FourierClaim, ActivationClaimsShareOneForwardPassOverTheGrid) {
@@ -311,8 +312,8 @@ TEST(FourierClaim, ActivationClaimsShareOneForwardPassOverTheGrid) {
       EXPECT_EQ(together.checks[i].value, alone.checks[i].value) << alone.checks[i].name;
   }
   EXPECT_EQ(visits, 9);
-  EXPECT_EQ(shared.batches_run(), 4);
-  EXPECT_EQ(shared.batches_replayed(), 4 * (visits - 1));
+  EXPECT_EQ(shared.batches_run(), 16);
+  EXPECT_EQ(shared.batches_replayed(), 16 * (visits - 1));
   EXPECT_EQ(shared.kept_bytes(), 0);
 }
 

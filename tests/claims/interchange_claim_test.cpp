@@ -110,6 +110,35 @@ TEST(InterchangeClaim, TaskSpecVariablesLiveWhereTheMechanismPutsThem) {
   EXPECT_EQ(verify_file(m({{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}, {"role", "a"}}), min_int).verdict, Verdict::kFail);
 }
 
+// With "bound": "betting" the run stops once the interchange accuracy's test
+// decides, where the mechanism is (pass) and where it is not (certain fail),
+// after the first slice (128) of the 5,000 pairs; the same claim on Wilson's bound
+// runs them all and reaches the same verdicts.
+TEST(InterchangeClaim, ABettingBoundStopsOnceTheVerdictIsDecided) {
+  Checkpoint shipped = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  for (const bool present : {true, false}) {
+    SCOPED_TRACE(present ? "from elt on" : "before elt");
+    json doc = spec_file("task_specs/array_index.json", "new_idx",
+                         json::array({{{"hook", "blocks.0.attn.hook_z"},
+                                       {"heads", {0}},
+                                       {"positions", present ? std::vector<int64_t>{6, 7, 8, 9, 10}
+                                                             : std::vector<int64_t>{1, 2, 3, 4, 5}}}}),
+                         "idx", {{"sample", 5000}, {"seed", 13}});
+    const ClaimResult wilson = verify_file(doc, shipped);
+    doc["claims"][0]["pass"]["bound"] = "betting";
+    const ClaimResult betting = verify_file(doc, shipped);
+    EXPECT_EQ(betting.verdict, wilson.verdict) << betting.explanation;
+    EXPECT_EQ(betting.verdict, present ? Verdict::kPass : Verdict::kFail);
+    const Check& iia = testing_util::check_named(betting.checkpoint, "interchange accuracy");
+    EXPECT_EQ(iia.basis, Basis::kBettingLower);
+    EXPECT_EQ(iia.trials, kFirstRows);  // every example is a pair
+    EXPECT_EQ(testing_util::check_named(wilson.checkpoint, "interchange accuracy").trials, 5000);
+    EXPECT_EQ(betting.checkpoint.stopped, "stopped after 128 of 5000 examples (128 pairs): the betting test of the "
+                                          "interchange accuracy had decided it");
+    if (!present) EXPECT_EQ(on_control(iia), ControlCheck::kFails);
+  }
+}
+
 // S3's reparent_goal (tree_path.h): layer 0's attention output at `>goal`
 // holds parent(goal); before layer 0, after layer 1, or at the parent's own
 // token after layer 0, the same patch moves nothing; the parent's token

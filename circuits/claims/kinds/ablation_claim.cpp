@@ -50,13 +50,22 @@ void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
   const AblationSpec& a = std::get<AblationSpec>(claim.spec);
   const Task& task = context.task;
   const Scale scale = context.scale;
+  const bool betting = claim.pass.bound == BoundMethod::kBetting;
+  // With betting, each pass stops once its claimed rate is decided (Outcome::stopped).
+  const auto decides = [&](const Evaluation& e, Rule rule, const std::optional<double>& threshold) {
+    return betting && threshold
+               ? std::function<bool()>([&e, rule, threshold] {
+                   return betting_decided({{&e.overall, e.units_per_example}}, rule, *threshold);
+                 })
+               : nullptr;
+  };
   Evaluation before = empty_evaluation(task);
   context.visit(claim.domain, {}, [&](const Batch& b, const RunResult& r) { tally_batch(task, b, r.logits, before); },
-                nullptr);
+                decides(before, Rule::kBeforeAtLeast, claim.pass.before_at_least));
   out.checks.push_back(rate_check("accuracy before", "before ablation: correct on", unit_name(before),
                                   before.overall, claim.domain.exhaustive,
                                   claim.pass.before_at_least ? Rule::kBeforeAtLeast : Rule::kNone,
-                                  claim.pass.before_at_least.value_or(0.0), claim.pass.bound));
+                                  claim.pass.before_at_least.value_or(0.0), claim.pass.bound, before.units_per_example));
   if (context.control && !out.checks[0].pass) {
     out.stopped = "not ablated: it already fails before ablation";
     return;
@@ -69,22 +78,23 @@ void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
   options.interventions = ablation_interventions(
       a.method, sites, ablation_values(task, a.method, hooks, a.reference, context.model, scale), a.reference.seed);
   out.liveness.resize(options.interventions.size());
-  Evaluation after;
-  after.unit = before.unit;
+  Evaluation after = empty_evaluation(task);
+  const Rule rule = claim.pass.rate_at_least ? Rule::kRateAtLeast : Rule::kDropToAtMost;
+  const double threshold = claim.pass.rate_at_least ? *claim.pass.rate_at_least : *claim.pass.drop_to_at_most;
   for_each_batch(task, claim.domain, scale, [&](const Batch& b) {
     RunResult r = run(context.model, b.tokens, options);
     tally_batch(task, b, r.logits, after);
     for (std::size_t i = 0; i < r.liveness.size(); ++i) accumulate(out.liveness[i], r.liveness[i]);
-  });
+  }, decides(after, rule, threshold));
+  const int64_t total = domain_examples(claim.domain, task.domain_size);
+  if (total >= 0 && (before.n_examples < total || after.n_examples < total))
+    out.stopped = "stopped after " + std::to_string(before.n_examples) + " examples before ablation and " +
+                  std::to_string(after.n_examples) + " after, of " + std::to_string(total) +
+                  ": the betting tests had decided the verdict";
   const std::string what = "after " + to_string(a.method) + "-ablating " +
                            (a.keep_only ? "every head and MLP except " : "") + site_names(a.sites) + ": correct on";
-  out.checks.push_back(claim.pass.rate_at_least
-                           ? rate_check("accuracy after", what, unit_name(after), after.overall,
-                                        claim.domain.exhaustive, Rule::kRateAtLeast, *claim.pass.rate_at_least,
-                                        claim.pass.bound)
-                           : rate_check("accuracy after", what, unit_name(after), after.overall,
-                                        claim.domain.exhaustive, Rule::kDropToAtMost, *claim.pass.drop_to_at_most,
-                                        claim.pass.bound));
+  out.checks.push_back(rate_check("accuracy after", what, unit_name(after), after.overall, claim.domain.exhaustive,
+                                  rule, threshold, claim.pass.bound, after.units_per_example));
   if (!a.by_class.empty()) {
     Figure by_class;
     by_class.type = "bars";
@@ -95,12 +105,12 @@ void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
     by_class.values.assign(2, {});
     for (const auto& [value, tally] : after.by_class[a.by_class]) {
       const std::string label = a.by_class + "=" + std::to_string(value);
-      const Tally& was = before.by_class.at(a.by_class).at(value);
+      const auto& was = before.by_class[a.by_class];  // a stopped run may not have met the class before ablation
       out.checks.push_back(rate_check("accuracy after " + label, label + ": after ablation correct on",
                                       unit_name(after), tally, claim.domain.exhaustive, Rule::kNone, 0.0,
-                                      claim.pass.bound));
+                                      claim.pass.bound, after.units_per_example));
       by_class.x_labels.push_back(std::to_string(value));
-      by_class.values[0].push_back(was.accuracy());
+      by_class.values[0].push_back(was.count(value) ? was.at(value).accuracy() : 0.0);
       by_class.values[1].push_back(out.checks.back().value);
     }
     out.figures.push_back(by_class);

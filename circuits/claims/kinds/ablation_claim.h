@@ -19,6 +19,9 @@
 // its own `where`: the mean is taken where the claim is made. by_class reports
 // accuracy before and after by that class. On a control whose accuracy
 // before ablation already fails before_at_least, the ablated pass is skipped.
+// With "bound": "betting" each pass (before, after) stops once the betting
+// test of its thresholded rate decides it (Outcome::stopped), so the two
+// rates may count different examples.
 #pragma once
 
 #include "circuits/claims/ablate.h"

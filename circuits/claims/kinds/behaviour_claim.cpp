@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <set>
 
 namespace circuitcheck {
 namespace {
@@ -24,16 +25,17 @@ void behaviour_checks(const Claim& claim, const Evaluation& e, Outcome& out) {
     return;
   }
   const double threshold = *claim.pass.rate_at_least;
+  const int64_t max_units = e.units_per_example;
   if (b.by_class.empty()) {
     out.checks.push_back(rate_check("accuracy", "correct on", unit_name(e), e.overall,
-                                    claim.domain.exhaustive, Rule::kRateAtLeast, threshold, claim.pass.bound));
+                                    claim.domain.exhaustive, Rule::kRateAtLeast, threshold, claim.pass.bound, max_units));
     return;
   }
   static const std::map<int64_t, Tally> kNone;
   const auto found = e.by_class.find(b.by_class);
   const auto& groups = found == e.by_class.end() ? kNone : found->second;
   if (groups.empty())
-    out.checks.push_back(rate_check("accuracy " + b.by_class, b.by_class + ": correct on", unit_name(e), 0, 0,
+    out.checks.push_back(rate_check("accuracy " + b.by_class, b.by_class + ": correct on", unit_name(e), Tally{},
                                     claim.domain.exhaustive, Rule::kRateAtLeast, threshold, claim.pass.bound));
   Figure figure;
   figure.type = "bars";
@@ -49,38 +51,52 @@ void behaviour_checks(const Claim& claim, const Evaluation& e, Outcome& out) {
                          std::find(b.class_values.begin(), b.class_values.end(), value) != b.class_values.end();
     out.checks.push_back(rate_check("accuracy " + label, label + ": correct on", unit_name(e), tally,
                                     claim.domain.exhaustive, claimed ? Rule::kRateAtLeast : Rule::kNone, threshold,
-                                    claim.pass.bound));
+                                    claim.pass.bound, max_units));
     figure.x_labels.push_back(std::to_string(value));
     figure.values[0].push_back(out.checks.back().value);
   }
   for (int64_t value : b.class_values)
     if (!groups.count(value))
       out.checks.push_back(rate_check("accuracy " + b.by_class + "=" + std::to_string(value),
-                                      b.by_class + "=" + std::to_string(value) + ": correct on", unit_name(e), 0, 0,
+                                      b.by_class + "=" + std::to_string(value) + ": correct on", unit_name(e), Tally{},
                                       claim.domain.exhaustive, Rule::kRateAtLeast, threshold, claim.pass.bound));
   out.figures.push_back(figure);
 }
 
-// Whether a behaviour claim's accuracy checks would fail even if
-// `more_examples` examples after those tallied in `e` each had
-// e.units_per_example units of every class, all correct.
-bool certainly_fails(const Claim& claim, Evaluation e, int64_t more_examples) {
+// The outcome of a behaviour claim on `e` if `more_examples` examples after
+// those tallied each had e.units_per_example units of every class, all
+// correct: a claimed rate that fails there fails whatever the rest of the run.
+Outcome best_case(const Claim& claim, Evaluation e, int64_t more_examples) {
   const BehaviourSpec& b = std::get<BehaviourSpec>(claim.spec);
-  if (more_examples <= 0 || b.metric == BehaviourMetric::kLoss) return false;
   const auto add = [&](Tally& t) {
     for (int64_t i = 0; i < more_examples; ++i) add_example(t, e.units_per_example, e.units_per_example);
   };
   add(e.overall);
   if (!b.by_class.empty()) {
     auto& groups = e.by_class[b.by_class];
-    if (groups.empty() && b.class_values.empty()) return false;
     for (auto& [value, tally] : groups) add(tally);
     for (int64_t value : b.class_values)
       if (!groups.count(value)) add(groups[value]);
   }
   Outcome best;
   behaviour_checks(claim, e, best);
-  return std::any_of(best.checks.begin(), best.checks.end(), [](const Check& c) { return !c.pass; });
+  return best;
+}
+
+// The claimed accuracy tallies of `e` by check name, each with its most units
+// per example; a claimed class not seen yet leaves the verdict open (none).
+std::map<std::string, std::pair<const Tally*, int64_t>> claimed_tallies(const Claim& claim, const Evaluation& e) {
+  const BehaviourSpec& b = std::get<BehaviourSpec>(claim.spec);
+  if (b.by_class.empty()) return {{"accuracy", {&e.overall, e.units_per_example}}};
+  const auto found = e.by_class.find(b.by_class);
+  if (found == e.by_class.end()) return {};
+  std::map<std::string, std::pair<const Tally*, int64_t>> out;
+  for (const auto& [value, tally] : found->second)
+    if (b.class_values.empty() || std::count(b.class_values.begin(), b.class_values.end(), value))
+      out["accuracy " + b.by_class + "=" + std::to_string(value)] = {&tally, e.units_per_example};
+  for (int64_t value : b.class_values)
+    if (!found->second.count(value)) return {};
+  return out;
 }
 
 }  // namespace
@@ -110,15 +126,43 @@ std::vector<HookPoint> behaviour_hooks(const Claim&) { return {}; }
 
 void run_behaviour(const RunContext& context, const Claim& claim, Outcome& out) {
   const Task& task = context.task;
+  const BehaviourSpec& b = std::get<BehaviourSpec>(claim.spec);
   Evaluation e = empty_evaluation(task);
   const int64_t total = domain_examples(claim.domain, task.domain_size);
-  const auto done = [&] { return certainly_fails(claim, e, total - e.n_examples); };
+  const bool betting = claim.pass.bound == BoundMethod::kBetting;  // accuracy only: pass_at allows no bound on loss
+  const double threshold = claim.pass.rate_at_least.value_or(0.0);
+  const auto done = [&] {
+    const auto claimed = claimed_tallies(claim, e);
+    if (!context.control) {
+      std::vector<std::pair<const Tally*, int64_t>> tallies;
+      for (const auto& [name, tally] : claimed) tallies.push_back(tally);
+      return betting_decided(tallies, Rule::kRateAtLeast, threshold);
+    }
+    std::set<std::string> settled, claims;  // a control: may stop once every deciding check is settled
+    if (betting) {
+      for (const auto& [name, tally] : claimed) {
+        claims.insert(name);
+        if (betting_decided({tally}, Rule::kRateAtLeast, threshold)) settled.insert(name);
+      }
+    } else {
+      for (const Check& c : best_case(claim, e, total - e.n_examples).checks) {
+        if (c.rule != Rule::kNone) claims.insert(c.name);
+        if (c.rule != Rule::kNone && !c.pass) settled.insert(c.name);
+      }
+    }
+    const std::vector<std::string> deciding = context.deciding ? *context.deciding
+                                                               : std::vector<std::string>(claims.begin(), claims.end());
+    return !deciding.empty() && std::all_of(deciding.begin(), deciding.end(),
+                                            [&](const std::string& name) { return settled.count(name) > 0; });
+  };
+  const bool may_stop = b.metric == BehaviourMetric::kAccuracy && total >= 0 && (betting || context.control);
   context.visit(
-      claim.domain, {}, [&](const Batch& b, const RunResult& r) { tally_batch(task, b, r.logits, e); },
-      context.control && total >= 0 ? std::function<bool()>(done) : nullptr);
+      claim.domain, {}, [&](const Batch& batch, const RunResult& r) { tally_batch(task, batch, r.logits, e); },
+      may_stop ? std::function<bool()>(done) : nullptr);
   if (total >= 0 && e.n_examples < total)
-    out.stopped = "stopped after " + std::to_string(e.n_examples) + " of " + std::to_string(total) +
-                  " examples: it fails even if every later " + e.unit + " were correct";
+    out.stopped = "stopped after " + std::to_string(e.n_examples) + " of " + std::to_string(total) + " examples: " +
+                  (betting ? "the betting tests had decided the verdict"
+                           : "every claimed rate fails even if every later " + e.unit + " were correct");
   behaviour_checks(claim, e, out);
 }
 

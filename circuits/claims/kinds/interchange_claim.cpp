@@ -37,11 +37,15 @@ void run_interchange(const RunContext& context, const Claim& claim, Outcome& out
   const InterchangeSpec& s = std::get<InterchangeSpec>(claim.spec);
   RunOptions cached;
   for (const PatchSite& site : s.sites) cached.cache.push_back(site.hook);
-  int64_t pairs = 0, interchanged = 0, already = 0;
-  std::map<int64_t, std::pair<int64_t, int64_t>> by_value;  // class value -> (pairs that count, pairs)
+  Tally interchanged, already;  // over pairs, one unit each
+  std::map<int64_t, Tally> by_value;  // class value -> its pairs
   std::map<int64_t, std::string> value_names;
   out.liveness.resize(s.sites.size());
+  const bool betting = claim.pass.bound == BoundMethod::kBetting;
+  const auto decided = [&] { return betting_decided({{&interchanged, 1}}, Rule::kRateAtLeast, *claim.pass.rate_at_least); };
+  int64_t seen = 0;
   for_each_batch(context.task, claim.domain, context.scale, [&](const Batch& b) {
+    seen += b.tokens.size(0);
     const at::Tensor& targets = b.counterfactual_targets.at(s.counterfactual);
     const RunResult source = run(context.model, b.counterfactuals.at(s.counterfactual), cached);
     RunOptions patched;
@@ -49,34 +53,36 @@ void run_interchange(const RunContext& context, const Claim& claim, Outcome& out
       patched.interventions.push_back(patch_intervention(site, source.cache.at(site.hook), b));
     const RunResult base = run(context.model, b.tokens, patched);
     for (std::size_t i = 0; i < base.liveness.size(); ++i) accumulate(out.liveness[i], base.liveness[i]);
-    const at::Tensor paired = (targets >= 0).any(1).cpu();  // a pair sets at least one target
-    const at::Tensor ok = targets_predicted(base.logits, targets, 0).cpu() & paired;
-    pairs += paired.sum().item<int64_t>();
-    interchanged += ok.sum().item<int64_t>();
-    already += (targets_predicted(run(context.model, b.tokens).logits, targets, 0).cpu() & paired).sum().item<int64_t>();
+    const at::Tensor paired = (targets >= 0).any(1).cpu().unsqueeze(1);  // [batch, 1]: a pair sets a target
+    const at::Tensor ok = targets_predicted(base.logits, targets, 0).cpu().unsqueeze(1) & paired;
+    add_rows(interchanged, ok, paired);
+    add_rows(already, targets_predicted(run(context.model, b.tokens).logits, targets, 0).cpu().unsqueeze(1) & paired,
+             paired);
     if (s.by_class.empty()) return;
     const at::Tensor values = b.classes.at(s.by_class).cpu();
     const auto names = b.class_names.find(s.by_class);
     for (int64_t i = 0; i < ok.size(0); ++i) {
       const int64_t value = values[i].item<int64_t>();
       if (value < 0 || !paired[i].item<bool>()) continue;
-      auto& [counts, total] = by_value[value];
-      counts += ok[i].item<bool>();
-      ++total;
+      add_example(by_value[value], 1, ok[i].item<bool>());
       const bool named = names != b.class_names.end() && value < static_cast<int64_t>(names->second.size());
       value_names[value] = named ? names->second[value] : std::to_string(value);
     }
-  });
+  }, betting ? std::function<bool()>(decided) : nullptr);
+  const int64_t total = domain_examples(claim.domain, context.task.domain_size);
+  if (total >= 0 && seen < total)
+    out.stopped = "stopped after " + std::to_string(seen) + " of " + std::to_string(total) + " examples (" +
+                  std::to_string(interchanged.examples) + " pairs): the betting test of the interchange accuracy had decided it";
   const std::string sites = patch_site_names(s.sites);
   const bool exhaustive = claim.domain.exhaustive;
   out.checks.push_back(rate_check("interchange accuracy",
                                   "with " + sites + " patched from input " + s.counterfactual +
                                       ", predicts its targets on",
-                                  "pairs", interchanged, pairs, exhaustive, Rule::kRateAtLeast,
+                                  "pairs", interchanged, exhaustive, Rule::kRateAtLeast,
                                   *claim.pass.rate_at_least, claim.pass.bound));
   out.checks.push_back(rate_check("without the intervention", "unpatched, already predicts input " + s.counterfactual +
                                                                   "'s targets on",
-                                  "pairs", already, pairs, exhaustive, Rule::kNone, 0.0, claim.pass.bound));
+                                  "pairs", already, exhaustive, Rule::kNone, 0.0, claim.pass.bound));
   Figure figure;
   figure.type = "bars";
   figure.y_title = "pairs giving the source's answer";
@@ -93,11 +99,10 @@ void run_interchange(const RunContext& context, const Claim& claim, Outcome& out
   figure.x_title = s.by_class;
   figure.series = {"interchange accuracy"};
   figure.values.assign(1, {});
-  for (const auto& [value, counts] : by_value) {
+  for (const auto& [value, tally] : by_value) {
     const std::string label = s.by_class + "=" + value_names[value];
     out.checks.push_back(rate_check("interchange accuracy " + label, label + ": predicts the source's targets on",
-                                    "pairs", counts.first, counts.second, exhaustive, Rule::kNone, 0.0,
-                                    claim.pass.bound));
+                                    "pairs", tally, exhaustive, Rule::kNone, 0.0, claim.pass.bound));
     figure.x_labels.push_back(value_names[value]);
     figure.values[0].push_back(out.checks.back().value);
   }

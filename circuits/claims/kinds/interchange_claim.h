@@ -21,8 +21,9 @@
 // has no source (S3's reparent_goal where no node qualifies) and is not a
 // pair. Sites are patch sites (patching.h): a hook with optional heads and
 // fixed positions or a role (the base's positions).
-// Checks: "interchange accuracy" (a rate over pairs, on its Wilson or
-// Clopper-Pearson bound), the same rate of the unpatched base ("without
+// Checks: "interchange accuracy" (a rate over pairs, on its Wilson,
+// Clopper-Pearson or betting bound; with betting the run stops once its test
+// decides, Outcome::stopped), the same rate of the unpatched base ("without
 // the intervention", reported: how often the base already gives the source's
 // answer), and with by_class the rate for each value of that [batch] class
 // (reported). A figure shows the rates by class (with by_class) or patched

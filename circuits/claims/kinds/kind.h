@@ -47,6 +47,9 @@ struct RunContext {
   Scale scale;             // of the model's config (scale_for)
   const VisitRuns& visit;  // plain runs over a domain (for the kinds with plain_hooks)
   bool control;            // a control, which may stop as soon as it certainly fails (verify.h)
+  // On a control: the names of the checks that decided the checkpoint's pass;
+  // it may stop once each of them is settled on it. nullptr: those it claims.
+  const std::vector<std::string>* deciding = nullptr;
 };
 
 }  // namespace circuitcheck

@@ -5,11 +5,11 @@ namespace circuitcheck {
 const std::vector<KindEntry>& claim_kinds() {
   static const std::vector<KindEntry> kinds = {
       {ClaimKind::kBehaviour, "behaviour", {"metric", "by_class", "class_values"}, {}, true, parse_behaviour,
-       behaviour_hooks, run_behaviour},
+       behaviour_hooks, run_behaviour, true},
       {ClaimKind::kAttention, "attention", {"layer", "head", "query", "keys", "min_mass"},
        {"layer", "head", "query", "keys", "min_mass"}, true, parse_attention, attention_hooks, run_attention},
       {ClaimKind::kAblation, "ablation", {"method", "sites", "metric", "reference", "keep_only", "by_class"},
-       {"method", "sites"}, true, parse_ablation, ablation_hooks, run_ablation},
+       {"method", "sites"}, true, parse_ablation, ablation_hooks, run_ablation, true},
       // "domain" is their own field: required for an activation source, refused on weights.
       {ClaimKind::kFourier, "fourier", {"measure", "source", "keys_from", "k", "min_explained", "domain"},
        {"measure", "source", "k"}, false, parse_fourier, fourier_hooks, run_fourier},
@@ -30,7 +30,7 @@ const std::vector<KindEntry>& claim_kinds() {
        {}, true,
        parse_circuit, nullptr, run_circuit},
       {ClaimKind::kInterchange, "interchange", {"counterfactual", "sites", "by_class"}, {"counterfactual", "sites"},
-       true, parse_interchange, nullptr, run_interchange},
+       true, parse_interchange, nullptr, run_interchange, true},
       {ClaimKind::kPathPatching, "path_patching", {"counterfactual", "sender", "receivers", "sweep"},
        {"counterfactual", "sender", "receivers"}, true, parse_path_patching, nullptr, run_path_patching},
       {ClaimKind::kScrubbing, "scrubbing", {"sites"}, {"sites"}, true, parse_scrubbing, nullptr, run_scrubbing},

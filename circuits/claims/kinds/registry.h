@@ -49,6 +49,9 @@ struct KindEntry {
   // nullptr for kinds that run their own forward passes.
   std::vector<HookPoint> (*plain_hooks)(const Claim& claim);
   void (*run)(const RunContext& context, const Claim& claim, Outcome& out);
+  // Its claimed rates may be bounded by betting ("bound": "betting"): its run
+  // tallies them example by example and stops once betting_decided (check.h).
+  bool sequential = false;
 };
 
 // Every kind, in ClaimKind order.

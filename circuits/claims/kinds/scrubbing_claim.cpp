@@ -71,7 +71,7 @@ void run_scrubbing(const RunContext& context, const Claim& claim, Outcome& out) 
   std::vector<at::Tensor> model_loss, scrubbed_loss, random_loss, scored;
   uint64_t batch_index = 0;
   out.liveness.resize(s.sites.size());
-  for_each_batch(context.task, claim.domain, context.scale, [&](const Batch& b) {
+  for_each_slice(context.task, claim.domain, context.scale, kVerifyBatch, [&](const Batch& b) {
     std::mt19937_64 rng(claim.domain.seed * 1000003 + batch_index++);
     const RunResult plain = run(context.model, b.tokens, cached);
     const auto resampled = [&](bool agree) {

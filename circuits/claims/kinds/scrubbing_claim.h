@@ -8,7 +8,8 @@
 //     "pass": {"value_at_least": 0.9} }
 //
 // Scrubbed run: each site's activation is resampled from another example of
-// the same batch that agrees on the site's feature (a [batch] class; drawn
+// the same batch of kVerifyBatch examples (for_each_slice, domain.h) that
+// agrees on the site's feature (a [batch] class; drawn
 // with std::mt19937_64 seeded with the domain's seed and the batch's index;
 // the example itself when no other one agrees or its feature is -1, none; a
 // site given by a role takes the other example's activation at the base's
