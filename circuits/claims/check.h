@@ -158,8 +158,10 @@ Check rate_check(const std::string& name, const std::string& what, const std::st
 // explanation gives the examples and the design effect when any example has
 // more than one unit. With kBetting (sampled only), the bounds are the betting
 // confidence sequence's over tally.per_example at level kCheckAlpha, each
-// example with at most `max_units` units (fixed by the task, not by the
-// data), and the check passes when its test rejects at that level.
+// example with at most `max_units` units (the kinds pass the task's units per
+// example, Evaluation::units_per_example: its sequence length or unit count,
+// set by the batches' shapes, not by what the model gets right), and the
+// check passes when its test rejects at that level.
 Check rate_check(const std::string& name, const std::string& what, const std::string& units, const Tally& tally,
                  bool exhaustive, Rule rule, double threshold, BoundMethod bound = BoundMethod::kWilson,
                  int64_t max_units = 1);
@@ -167,9 +169,9 @@ Check rate_check(const std::string& name, const std::string& what, const std::st
 // Whether a sampled run whose rates are bounded by betting may stop drawing:
 // some claimed rate (a tally with its max_units) fails with certainty under
 // `rule` and `threshold` (its other-side test rejects: betting_capital of the
-// opposite hypothesis reaches 1 / kCheckAlpha), or every one passes. Every
-// later example only adds to the running maxima, so the verdict would not
-// change; the bounds stay valid at the stop (stats.h). False with no tallies.
+// opposite hypothesis reaches 1 / kCheckAlpha), or every one passes. The
+// tests are valid at any stopping time (stats.h), so the verdict at the stop
+// holds at level kCheckAlpha. False with no tallies.
 bool betting_decided(const std::vector<std::pair<const Tally*, int64_t>>& tallies, Rule rule, double threshold);
 
 // A value check: `rule` is kValueAtLeast or kValueAtMost (or kNone: reported only).
@@ -196,8 +198,9 @@ struct Outcome {
   std::vector<Figure> figures;     // evidence pictures
   std::vector<std::string> counterexamples;  // property claims: shrunk failing examples as token strings
   std::string explanation;         // the checks' explanations, then any dead intervention
-  // Empty when the claim ran its whole domain; else why a control stopped early
-  // ("stopped after 4096 of 20000 examples: ..."), also in the explanation.
+  // Empty when the claim ran its whole domain; else why the run stopped early
+  // ("stopped after 128 of 20000 examples: ..."; a control once its failure is
+  // certain, any run once its betting tests decide), also in the explanation.
   std::string stopped;
 
   nlohmann::json to_json() const;

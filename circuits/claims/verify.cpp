@@ -198,16 +198,20 @@ std::vector<Outcome> run_placebos(const Task& task, const Claim& claim, const Ho
 }
 
 // The claim's outcome on control `name`, a model of its own: kept from an
-// earlier checkpoint when it does not depend on the checkpoint, else run.
+// earlier checkpoint when it does not depend on the checkpoint and that
+// checkpoint's pass was decided by the same checks, else run.
 Outcome run_control(const Task& task, const Claim& claim, const Outcome& checkpoint, const std::string& name,
                     ControlCache& controls, SharedRuns* shared) {
   const bool keep = controls.kept && !depends_on_checkpoint(name);
+  std::string key = claim.id + "/" + name;  // and the checks it may stop on (run_claim)
+  for (const Check& c : checkpoint.checks)
+    if (c.rule != Rule::kNone) key += "|" + c.name;
   if (keep) {
-    const auto it = controls.kept->find(claim.id + "/" + name);
+    const auto it = controls.kept->find(key);
     if (it != controls.kept->end()) return it->second;
   }
   Outcome out = run_claim(task, claim, controls.get(name), name, shared, &checkpoint);
-  if (keep) controls.kept->emplace(claim.id + "/" + name, out);
+  if (keep) controls.kept->emplace(key, out);
   return out;
 }
 

@@ -22,8 +22,10 @@
 //   "error"            running it threw: an InputError, or "internal error:
 //                      ..." for anything else, such as a LibTorch error; the
 //                      other claims still run and the reports are still written.
-// A control may stop as soon as its failure is certain (Outcome::stopped); the
-// checkpoint always runs its whole domain. ClaimResult::falsification says,
+// A control may stop once every check that decided the checkpoint is settled
+// on it (RunContext::deciding; Outcome::stopped); the checkpoint runs its whole
+// domain unless its rates are bounded by betting, which stop once decided
+// (claims/README.md, "Sequential verdicts"). ClaimResult::falsification says,
 // for each deciding check, which controls fail it with certainty and on which
 // it is inconclusive.
 #pragma once
@@ -116,7 +118,8 @@ struct ControlCache {
   const HookedTransformer* model = nullptr;
   std::map<std::string, HookedTransformer> built;
   // With it, the outcomes of the controls that do not depend on the
-  // checkpoint (depends_on_checkpoint), by "<claim id>/<control>": verify
+  // checkpoint (depends_on_checkpoint), by "<claim id>/<control>" and the
+  // names of the checks that decided the checkpoint (a control stops on them): verify
   // gives the runs of one claim file on checkpoints of one config the same
   // map, so that such a control runs once for all of them (a trajectory's
   // random_init), with the same outcome it would have had on each.

@@ -495,6 +495,7 @@ TEST(SequentialStop, ABettingClaimStopsOnceEveryClaimedRateIsDecided) {
     SCOPED_TRACE("qk " + std::to_string(c.qk) + (c.by_class ? " by class" : ""));
     const HookedTransformer model = previous_token_model(c.qk);
     json spec = early_stop_claim(0.9, c.by_class);
+    if (c.by_class) spec["class_values"] = {0, 1, 2, 3};  // every first token
     const Outcome wilson = run_claim(task, parse_one(spec, task, model), model, "checkpoint");
     spec["pass"]["bound"] = "betting";
     const Claim claim = parse_one(spec, task, model);
@@ -527,6 +528,21 @@ TEST(SequentialStop, AClaimedClassNotSeenYetKeepsTheRunGoing) {
   const Outcome out = run_claim(task, parse_one(spec, task, model), model, "checkpoint");
   EXPECT_TRUE(out.stopped.empty()) << out.stopped;
   EXPECT_FALSE(out.pass);
+}
+
+TEST(SequentialStop, BettingByClassNeedsClassValues) {
+  const Task task = previous_token_task();
+  const HookedTransformer model = previous_token_model(10.0f);
+  json spec = early_stop_claim(0.9, true);
+  spec["pass"]["bound"] = "betting";
+  try {
+    parse_one(spec, task, model);
+    ADD_FAILURE() << "betting by class without class_values parsed";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("/claims/0/pass/bound: betting by_class needs class_values"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(SequentialStop, BettingIsRefusedOnAnExhaustiveDomain) {

@@ -120,6 +120,10 @@ void parse_behaviour(const nlohmann::json& v, const At& at, const ParseContext& 
   claim.pass = b.metric == BehaviourMetric::kAccuracy
                    ? pass_at(v["pass"], at / "pass", {"rate_at_least"}, {}, {"rate_at_least"})
                    : pass_at(v["pass"], at / "pass", {}, {"value_at_least", "value_at_most"}, {});
+  if (claim.pass.bound == BoundMethod::kBetting && !b.by_class.empty() && b.class_values.empty())
+    (at / "pass" / "bound")
+        .fail("betting by_class needs class_values: a run that stops once the classes it has met pass would skip "
+              "a class it has not met yet");
 }
 
 std::vector<HookPoint> behaviour_hooks(const Claim&) { return {}; }

@@ -258,7 +258,7 @@ std::string circuit_gap_missing(const std::string& metric, const at::Tensor& who
   if (has_gap(whole - empty, domain.exhaustive, domain.seed, scale)) return "";
   const bool small = w - e > 0.0 && w - e < kGapFloor * scale;
   return "the whole model's " + metric + " is not above the empty circuit's (" + number(w) + " against " + number(e) +
-         (small ? ": by less than 1 % of the larger magnitude"
+         (small ? ": by less than " + number(kGapFloor * 100) + " % of the larger magnitude"
                 : domain.exhaustive ? "" : ", on the bootstrap lower bound of the difference") +
          "): there is no behaviour for a circuit to reproduce";
 }
