@@ -47,7 +47,9 @@ void for_each_batch(const Task& task, const Domain& domain, Scale scale, const s
     const int64_t n = b.tokens.size(0);
     for (int64_t start = 0, size = 0; start < n && !stopped; start += size, passed += size) {
       size = std::min(run_slice_rows(passed), n - start);
-      fn(size == n ? b : slice_rows(b, start, size));
+      Batch slice = slice_rows(b, start, size);
+      slice.first_row = passed;
+      fn(slice);
       stopped = done && done();
     }
   };

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <random>
 #include <utility>
 
 namespace circuitcheck {
@@ -91,10 +90,14 @@ at::Tensor edited(const Intervention& iv, const at::Tensor& x, const std::string
       return iv.value.to(x.device(), x.scalar_type()).mean(0, true).expand_as(x);
     case InterventionKind::kResample: {
       check_rows_fit(iv.value, x, where);
-      std::mt19937_64 rng(iv.seed);
       at::Tensor rows = at::empty({x.size(0)}, at::kLong);
       const uint64_t n = static_cast<uint64_t>(iv.value.size(0));
-      for (int64_t i = 0; i < x.size(0); ++i) rows[i] = static_cast<int64_t>(rng() % n);
+      for (int64_t i = 0; i < x.size(0); ++i) {  // splitmix64 of (seed, row)
+        uint64_t z = iv.seed + 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(iv.first_row + i + 1);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        rows[i] = static_cast<int64_t>((z ^ (z >> 31)) % n);
+      }
       return iv.value.to(x.device(), x.scalar_type()).index_select(0, rows.to(x.device()));
     }
   }

@@ -23,7 +23,7 @@ enum class InterventionKind {
   kScale,     // activation * factor
   kZero,      // 0
   kMean,      // value [n_ref, ...] (activations of a reference batch at this hook): their mean over n_ref
-  kResample,  // value [n_src, ...]: each example gets a row of value drawn with `seed`
+  kResample,  // value [n_src, ...]: each example gets a row of value drawn with `seed` (and first_row)
   kPatch,     // value of exactly the activation's shape (e.g. from another run's cache)
 };
 
@@ -37,6 +37,10 @@ struct Intervention {
   std::vector<int64_t> neurons;    // empty: the whole last dimension
   at::Tensor mask;                 // optional bool, broadcastable to the activation: restricts further
   uint64_t seed = 0;               // kResample
+  // kResample: the first row's index in its run (Batch::first_row). Row i
+  // takes the donor drawn for (seed, first_row + i), so a run's donors do not
+  // depend on how it is cut into forward passes.
+  int64_t first_row = 0;
 };
 
 // What an intervention did in one run: that it fired, and how much it changed

@@ -112,6 +112,7 @@ Batch concat_batches(const Batch& a, const Batch& b, const std::string& where) {
   out.counterfactual_targets =
       concat_named(a.counterfactual_targets, b.counterfactual_targets, where + ": counterfactual targets");
   out.class_names = a.class_names;
+  out.first_row = a.first_row;
   return out;
 }
 
@@ -158,7 +159,9 @@ at::Tensor sample_rows(int64_t n, int64_t size, uint64_t seed, const std::string
 }
 
 Batch slice_rows(const Batch& b, int64_t start, int64_t n) {
-  return map_rows(b, [&](const at::Tensor& t) { return t.narrow(0, start, n); });
+  Batch out = map_rows(b, [&](const at::Tensor& t) { return t.narrow(0, start, n); });
+  out.first_row = b.first_row + start;
+  return out;
 }
 
 at::Tensor role_mask(const Batch& b, const std::string& role) {

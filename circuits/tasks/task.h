@@ -60,6 +60,10 @@ struct Batch {
   at::Tensor units;  // [batch, pos] unit ids, -1 where not scored; undefined for most tasks
   std::map<std::string, at::Tensor> counterfactuals;         // [batch, pos] corrupted inputs, by name
   std::map<std::string, at::Tensor> counterfactual_targets;  // [batch, pos], a subset of counterfactuals' names
+  // The index of its first example in the run that passed it on (claims'
+  // for_each_batch), so that per-example draws (a resample ablation's donors)
+  // do not depend on how the run is cut into forward passes; 0 otherwise.
+  int64_t first_row = 0;
 };
 
 // The random source of the task generators: uniform integers drawn from a
@@ -226,7 +230,7 @@ uint64_t example_seed(const std::string& name, const std::vector<int64_t>& value
 std::function<Batch(int64_t, uint64_t, Scale)> seeded(std::function<Batch(Rng&, int64_t, Scale)> draw);
 
 // The examples of `a` followed by those of `b`: tokens, targets, roles,
-// classes and counterfactuals concatenated along the batch; class_names from `a`. Throws
+// classes and counterfactuals concatenated along the batch; class_names and first_row from `a`. Throws
 // InputError (prefixed by `where`) unless both have the same sequence
 // length, role names and class names, with the same trailing shapes.
 Batch concat_batches(const Batch& a, const Batch& b, const std::string& where);
@@ -241,7 +245,7 @@ Batch take_rows(const Batch& b, const at::Tensor& rows);
 at::Tensor sample_rows(int64_t n, int64_t size, uint64_t seed, const std::string& where);
 
 // Examples [start, start + n) of `b`, as views: tokens, targets, roles,
-// classes and counterfactuals; class_names kept.
+// classes and counterfactuals; class_names kept; first_row + start.
 Batch slice_rows(const Batch& b, int64_t start, int64_t n);
 
 // Where role `role` of `b` lies: [batch, pos] bool, true at each example's

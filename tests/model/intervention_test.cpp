@@ -82,6 +82,14 @@ TEST(Intervention, ResampleIsSeededAndDrawsRowsOfTheSource) {
   EXPECT_GE(first.min().item<double>(), 0.0);
   iv.seed = 6;
   EXPECT_FALSE(at::equal(first, apply_intervention(iv, x, b)));
+  // A row's donor depends on its index in the run, not on the forward pass it
+  // falls in: rows 0-5 in one pass or in passes of 2 and 4 get the same donors.
+  iv.seed = 5;
+  Intervention tail = iv;
+  tail.first_row = 2;
+  const at::Tensor pieces = at::cat({apply_intervention(iv, x.narrow(0, 0, 2), b), apply_intervention(tail, x.narrow(0, 2, 4), b)});
+  EXPECT_TRUE(at::equal(first, pieces));
+  EXPECT_FALSE(at::equal(first.narrow(0, 0, 4), apply_intervention(tail, x.narrow(0, 2, 4), b)));
 }
 
 TEST(Intervention, ZeroOnZeroFiresButIsNotLive) {

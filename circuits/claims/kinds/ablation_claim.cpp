@@ -82,6 +82,7 @@ void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
   const Rule rule = claim.pass.rate_at_least ? Rule::kRateAtLeast : Rule::kDropToAtMost;
   const double threshold = claim.pass.rate_at_least ? *claim.pass.rate_at_least : *claim.pass.drop_to_at_most;
   for_each_batch(task, claim.domain, scale, [&](const Batch& b) {
+    for (Intervention& iv : options.interventions) iv.first_row = b.first_row;
     RunResult r = run(context.model, b.tokens, options);
     tally_batch(task, b, r.logits, after);
     for (std::size_t i = 0; i < r.liveness.size(); ++i) accumulate(out.liveness[i], r.liveness[i]);

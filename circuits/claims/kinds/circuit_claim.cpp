@@ -76,6 +76,7 @@ std::vector<Intervention> circuit_interventions(const CircuitSpec& c, const Circ
   for (const AblationSite& site : k.sites) (site.role.empty() ? fixed : by_role).push_back(site);
   std::vector<Intervention> out = ablation_interventions(
       c.ablation, k.keeps ? complement(fixed, config, by_neuron, b.tokens.size(1), where) : fixed, values, c.reference.seed);
+  for (Intervention& iv : out) iv.first_row = b.first_row;
   if (k.keeps) {
     for (Intervention& iv : out) {  // a role node's component stays at its role's positions
       at::Tensor kept;
@@ -93,6 +94,7 @@ std::vector<Intervention> circuit_interventions(const CircuitSpec& c, const Circ
     everywhere.role.clear();
     out.push_back(ablation_interventions(c.ablation, {everywhere}, values, c.reference.seed).front());
     out.back().mask = node_mask(node, b, config);
+    out.back().first_row = b.first_row;
   }
   return out;
 }
@@ -277,8 +279,9 @@ std::map<HookPoint, at::Tensor> ablated_activations(const RunContext& context, c
   std::map<HookPoint, at::Tensor> out;
   for (const HookPoint& hook : hooks) {
     Liveness unused;
-    const Intervention ablate =
+    Intervention ablate =
         ablation_interventions(c.ablation, {AblationSite{hook, {}, {}, {}}}, values, c.reference.seed).front();
+    ablate.first_row = b.first_row;
     out[hook] = apply_intervention(ablate, clean.at(hook), unused);
   }
   return out;
