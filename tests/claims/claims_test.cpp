@@ -215,9 +215,11 @@ TEST(ControlCache, KeepsTheOutcomesOfControlsThatDoNotDependOnTheCheckpoint) {
   const ClaimResult first = verify_claim(task, claim, model, controls);
   ASSERT_TRUE(first.checkpoint.pass) << first.explanation;  // else no control runs
   ASSERT_EQ(kept.size(), 1u);
-  EXPECT_EQ(kept.at("attends_previous/random_init").explanation, first.controls[0].explanation);
-  kept.at("attends_previous/random_init").explanation = "kept from the first checkpoint";
-  kept["attends_previous/shuffled_embed"].explanation = "never used";
+  // Keyed by claim, control and the checks that decided the checkpoint (a control stops on them).
+  EXPECT_EQ(kept.begin()->first, "attends_previous/random_init|" + first.checkpoint.checks.at(0).name);
+  EXPECT_EQ(kept.begin()->second.explanation, first.controls[0].explanation);
+  kept.begin()->second.explanation = "kept from the first checkpoint";
+  kept["attends_previous/shuffled_embed|" + first.checkpoint.checks.at(0).name].explanation = "never used";
   const ClaimResult second = verify_claim(task, claim, model, controls);
   EXPECT_EQ(second.controls[0].explanation, "kept from the first checkpoint");
   EXPECT_EQ(second.controls[1].explanation, first.controls[1].explanation);
