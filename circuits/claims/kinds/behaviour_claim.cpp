@@ -11,6 +11,9 @@
 namespace circuitcheck {
 namespace {
 
+// "depth=3": the label of one class value; its check is "accuracy depth=3".
+std::string class_label(const BehaviourSpec& b, int64_t value) { return b.by_class + "=" + std::to_string(value); }
+
 // The checks of a behaviour claim on its evaluation.
 void behaviour_checks(const Claim& claim, const Evaluation& e, Outcome& out) {
   const BehaviourSpec& b = std::get<BehaviourSpec>(claim.spec);
@@ -46,7 +49,7 @@ void behaviour_checks(const Claim& claim, const Evaluation& e, Outcome& out) {
   figure.values.assign(1, {});
   figure.reference = {threshold};
   for (const auto& [value, tally] : groups) {
-    const std::string label = b.by_class + "=" + std::to_string(value);
+    const std::string label = class_label(b, value);
     const bool claimed = b.class_values.empty() ||
                          std::find(b.class_values.begin(), b.class_values.end(), value) != b.class_values.end();
     out.checks.push_back(rate_check("accuracy " + label, label + ": correct on", unit_name(e), tally,
@@ -57,8 +60,8 @@ void behaviour_checks(const Claim& claim, const Evaluation& e, Outcome& out) {
   }
   for (int64_t value : b.class_values)
     if (!groups.count(value))
-      out.checks.push_back(rate_check("accuracy " + b.by_class + "=" + std::to_string(value),
-                                      b.by_class + "=" + std::to_string(value) + ": correct on", unit_name(e), Tally{},
+      out.checks.push_back(rate_check("accuracy " + class_label(b, value), class_label(b, value) + ": correct on",
+                                      unit_name(e), Tally{},
                                       claim.domain.exhaustive, Rule::kRateAtLeast, threshold, claim.pass.bound));
   out.figures.push_back(figure);
 }
@@ -93,7 +96,7 @@ std::map<std::string, std::pair<const Tally*, int64_t>> claimed_tallies(const Cl
   std::map<std::string, std::pair<const Tally*, int64_t>> out;
   for (const auto& [value, tally] : found->second)
     if (b.class_values.empty() || std::count(b.class_values.begin(), b.class_values.end(), value))
-      out["accuracy " + b.by_class + "=" + std::to_string(value)] = {&tally, e.units_per_example};
+      out["accuracy " + class_label(b, value)] = {&tally, e.units_per_example};
   for (int64_t value : b.class_values)
     if (!found->second.count(value)) return {};
   return out;
