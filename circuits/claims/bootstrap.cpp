@@ -17,10 +17,11 @@ double quantile(const std::vector<double>& sorted, double q) {
   return sorted[below] + (h - static_cast<double>(below)) * (sorted[above] - sorted[below]);
 }
 
-// Each resample's ratio sum(numerator) / sum(denominator) over indices drawn
-// with replacement; with several numerators (`max_abs`) the largest |ratio|.
-Bootstrap ratios_bootstrap(const std::vector<at::Tensor>& numerators_in, const at::Tensor& denominator_in, uint64_t seed,
-                           bool max_abs, const std::string& where) {
+}  // namespace
+
+std::vector<std::vector<double>> resampled_ratios(const std::vector<at::Tensor>& numerators_in,
+                                                  const at::Tensor& denominator_in, uint64_t seed) {
+  const std::string where = "resampled_ratios";
   check(!numerators_in.empty() && denominator_in.dim() == 1 && denominator_in.size(0) > 0, where,
         "denominator " + c10::str(denominator_in.sizes()) + " must be [examples], with at least one example and one numerator");
   std::vector<at::Tensor> tops;
@@ -31,45 +32,53 @@ Bootstrap ratios_bootstrap(const std::vector<at::Tensor>& numerators_in, const a
     tops.push_back(n.to(at::kCPU, at::kDouble).contiguous());
   }
   const at::Tensor denominator = denominator_in.to(at::kCPU, at::kDouble).contiguous();
-  Bootstrap b;
-  b.examples = denominator.size(0);
-  b.seed = seed;
   const double* bottom = denominator.data_ptr<double>();
   std::mt19937_64 gen(seed);  // the standard fixes its output: the same draws everywhere
-  const uint64_t n = static_cast<uint64_t>(b.examples);
+  const uint64_t n = static_cast<uint64_t>(denominator.size(0));
   std::vector<uint64_t> picks(n);
-  b.draws.reserve(kResamples);
+  std::vector<std::vector<double>> out(tops.size(), std::vector<double>(kResamples));
   for (int64_t r = 0; r < kResamples; ++r) {
     double sum_bottom = 0.0;
     for (uint64_t i = 0; i < n; ++i) {
       picks[i] = static_cast<uint64_t>((static_cast<unsigned __int128>(gen()) * n) >> 64);  // in [0, n)
       sum_bottom += bottom[picks[i]];
     }
-    double draw = 0.0;
     for (std::size_t j = 0; j < tops.size(); ++j) {
       const double* top = tops[j].data_ptr<double>();
       double sum = 0.0;
       for (uint64_t i = 0; i < n; ++i) sum += top[picks[i]];
-      const double ratio = sum_bottom != 0.0 ? sum / sum_bottom : 0.0;
-      draw = max_abs ? std::max(draw, std::fabs(ratio)) : ratio;
+      out[j][static_cast<std::size_t>(r)] = sum_bottom != 0.0 ? sum / sum_bottom : 0.0;
     }
-    b.draws.push_back(draw);
   }
+  return out;
+}
+
+Bootstrap percentile_bootstrap(std::vector<double> draws, int64_t examples, uint64_t seed) {
+  check(!draws.empty(), "percentile_bootstrap", "no draws");
+  Bootstrap b;
+  b.examples = examples;
+  b.seed = seed;
+  b.draws = std::move(draws);
   std::sort(b.draws.begin(), b.draws.end());
   b.lower = quantile(b.draws, 0.05);
   b.upper = quantile(b.draws, 0.95);
   return b;
 }
 
-}  // namespace
-
 Bootstrap ratio_bootstrap(const at::Tensor& numerator, const at::Tensor& denominator, uint64_t seed) {
-  return ratios_bootstrap({numerator}, denominator, seed, false, "ratio_bootstrap");
+  return percentile_bootstrap(std::move(resampled_ratios({numerator}, denominator, seed)[0]), denominator.size(0), seed);
 }
 
 Bootstrap max_abs_ratio_bootstrap(const std::vector<at::Tensor>& numerators, const at::Tensor& denominator,
                                   uint64_t seed) {
-  return ratios_bootstrap(numerators, denominator, seed, true, "max_abs_ratio_bootstrap");
+  return percentile_bootstrap(max_abs_draws(resampled_ratios(numerators, denominator, seed)), denominator.size(0), seed);
+}
+
+std::vector<double> max_abs_draws(const std::vector<std::vector<double>>& ratios) {
+  std::vector<double> out(ratios.empty() ? 0 : ratios[0].size(), 0.0);
+  for (const std::vector<double>& r : ratios)
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::max(out[i], std::fabs(r[i]));
+  return out;
 }
 
 double bootstrap_p_value(const Bootstrap& b, double threshold, bool at_least) {

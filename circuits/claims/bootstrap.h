@@ -43,6 +43,25 @@ Bootstrap ratio_bootstrap(const at::Tensor& numerator, const at::Tensor& denomin
 Bootstrap max_abs_ratio_bootstrap(const std::vector<at::Tensor>& numerators, const at::Tensor& denominator,
                                   uint64_t seed);
 
+// The resampled ratios behind ratio_bootstrap, for several numerators from
+// one draw of indices: [numerators][kResamples], in resample order; entry
+// [j][r] is sum(numerators[j]) / sum(denominator) on resample r (0 when its
+// denominators sum to 0). The draw depends on the seed and the example count
+// only, so numerator j's entries are the draws ratio_bootstrap(numerators[j],
+// denominator, seed) sorts: checks that share a sample share one draw. Throws
+// InputError as max_abs_ratio_bootstrap does.
+std::vector<std::vector<double>> resampled_ratios(const std::vector<at::Tensor>& numerators, const at::Tensor& denominator,
+                                                  uint64_t seed);
+
+// Per resample, the largest |ratio| over resampled_ratios' numerators
+// ([kResamples]): max_abs_ratio_bootstrap's draws.
+std::vector<double> max_abs_draws(const std::vector<std::vector<double>>& ratios);
+
+// The percentile bootstrap of `draws` (a statistic on each of `examples`'
+// resamples drawn with `seed`): sorted, with its 0.05 and 0.95 quantiles.
+// InputError when there are no draws.
+Bootstrap percentile_bootstrap(std::vector<double> draws, int64_t examples, uint64_t seed);
+
 // The bootstrap p-value of "the statistic is on the failing side of
 // `threshold`": (1 + draws at or below it) / (1 + kResamples) for an "at
 // least" rule, (1 + draws at or above it) / (1 + kResamples) for an "at most"

@@ -192,18 +192,24 @@ at::Tensor edge_mask(const Config& config, const std::vector<Edge>& edges) {
   return kept;
 }
 
-at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, const at::Tensor& ablated,
-                     const at::Tensor& kept) {
+at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens_in, const at::Tensor& ablated_in,
+                     const at::Tensor& kept, int64_t from) {
   const HookedTransformer split = edge_model(model);
   const Config& c = split.config;
   const std::vector<EdgePoint> senders = edge_senders(c), receivers = edge_receivers(c);
+  check(from >= 0 && from < tokens_in.size(1), "run_edges",
+        "from " + std::to_string(from) + " out of range [0, " + std::to_string(tokens_in.size(1)) + ")");
+  at::Tensor tokens = tokens_in, ablated = ablated_in;
   // ablate[r][s]: 1 where the edge exists and is ablated.
-  at::Tensor reach = at::zeros({static_cast<int64_t>(receivers.size()), static_cast<int64_t>(senders.size())}, at::kBool);
-  for (std::size_t r = 0; r < receivers.size(); ++r)
-    for (std::size_t s = 0; s < senders.size(); ++s)
-      if (reaches(senders[s], receivers[r])) reach[r][s] = true;
+  std::vector<uint8_t> reach;
+  for (const EdgePoint& receiver : receivers)
+    for (const EdgePoint& sender : senders) reach.push_back(reaches(sender, receiver));
   const at::Tensor ablate =
-      reach.logical_and(kept.to(at::kCPU).logical_not()).to(model_device(model), ablated.scalar_type());
+      at::tensor(reach, at::kByte)
+          .view({static_cast<int64_t>(receivers.size()), static_cast<int64_t>(senders.size())})
+          .to(at::kBool)
+          .logical_and(kept.to(at::kCPU).logical_not())
+          .to(model_device(model), ablated.scalar_type());
   std::vector<at::Tensor> differences;  // per sender known so far: its output in this run minus its ablated value
   const auto add_sender = [&](const at::Tensor& output) {
     differences.push_back(output - ablated[static_cast<int64_t>(differences.size())]);
@@ -223,9 +229,11 @@ at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, c
   add_sender(resid);
   int64_t r = 0;  // the layer's first receiver
   for (int l = 0; l < c.n_layers; ++l) {
+    const int64_t q_from = l == c.n_layers - 1 ? from : 0;
     RunOptions pass;  // the layer's attention, on its heads' edited inputs
     pass.start_resid = resid;
     pass.start_layer = l;
+    pass.from_position = q_from;
     pass.logits = false;
     pass.cache = {{HookType::kResult, l}, {HookType::kAttnOut, l}};
     // [heads, 3, batch, pos, d_model]: receiver r + 3h + k is head h's q (k 0), k (1) or v (2) input.
@@ -234,11 +242,17 @@ at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, c
       Intervention input;
       input.hook = {k == 0 ? HookType::kQInput : k == 1 ? HookType::kKInput : HookType::kVInput, l};
       input.kind = InterventionKind::kPatch;
-      input.value = heads.select(1, k).permute({1, 2, 0, 3});  // [batch, pos, heads, d_model]
+      input.value = heads.select(1, k).permute({1, 2, 0, 3}).slice(1, k == 0 ? q_from : 0);  // [batch, pos, heads, d_model]
       pass.interventions.push_back(input);
     }
     r += 3 * c.n_heads;
     const RunResult attention = run(split, tokens, pass);
+    if (q_from > 0) {  // from here on, only positions [from, pos)
+      tokens = tokens.slice(1, q_from);
+      ablated = ablated.slice(2, q_from);
+      resid = resid.slice(1, q_from);
+      for (at::Tensor& d : differences) d = d.slice(1, q_from);
+    }
     for (int64_t h = 0; h < c.n_heads; ++h) add_sender(attention.cache.at({HookType::kResult, l}).select(2, h));
     resid = resid + attention.cache.at({HookType::kAttnOut, l});
     if (!c.attn_only) {

@@ -97,7 +97,7 @@ std::vector<HookPoint> receiver_hooks(const Config& config);
 // order, from tensors at receiver_hooks (activations or their gradients).
 at::Tensor receiver_inputs(const Config& config, const std::map<HookPoint, at::Tensor>& at_hooks);
 
-// Logits [batch, pos, d_vocab_out] of `model` on `tokens` with every edge
+// Logits [batch, pos - from, d_vocab_out] of `model` on `tokens` with every edge
 // (receiver r, sender s) that s reaches and kept[r][s] is false ablated:
 // its sender replaced, in what r reads, by ablated[s] (sender_outputs of the
 // ablated activations, [senders, batch or 1, pos, d_model]). kept is bool
@@ -105,9 +105,12 @@ at::Tensor receiver_inputs(const Config& config, const std::map<HookPoint, at::T
 // attention on its heads' edited inputs, then its MLP alone on its edited
 // input (whose input depends on the layer's own heads), then ln_final and
 // the unembedding on the logits' edited input: about one forward pass, plus
-// the edits. On the model's device.
+// the edits. As RunOptions::from_position, the last layer's queries, its MLP
+// and the logits are computed only at positions >= `from` (what is scored;
+// the logits at those positions are the same). On the model's device.
+// InputError when `from` is not in [0, pos).
 at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, const at::Tensor& ablated,
-                     const at::Tensor& kept);
+                     const at::Tensor& kept, int64_t from = 0);
 
 // `config` with the per-receiver input hooks an edge run edits
 // (use_split_qkv_input, use_hook_mlp_in; not use_attn_in, which excludes them).

@@ -35,6 +35,22 @@ TEST(Bootstrap, DeterministicForASeed) {
   EXPECT_NE(ratio_bootstrap(x, w, 4).draws, ratio_bootstrap(x, w, 5).draws);
 }
 
+// Checks that share a sample share one draw: each numerator's resampled
+// ratios are the draws its own ratio_bootstrap sorts, and their largest
+// |ratio| per resample is max_abs_ratio_bootstrap's.
+TEST(Bootstrap, SharedResamplesGiveEachStatisticsOwnDraws) {
+  const at::Tensor w = at::ones({300}, at::kDouble) * 2;
+  const at::Tensor a = normal_values(300, 0.5, 1.0, 1), b = normal_values(300, -1.0, 1.0, 2);
+  std::vector<std::vector<double>> ratios = resampled_ratios({a, b}, w, 4);
+  ASSERT_EQ(ratios.size(), 2u);
+  EXPECT_EQ(percentile_bootstrap(ratios[0], 300, 4).draws, ratio_bootstrap(a, w, 4).draws);
+  EXPECT_EQ(percentile_bootstrap(ratios[1], 300, 4).draws, ratio_bootstrap(b, w, 4).draws);
+  const Bootstrap largest = percentile_bootstrap(max_abs_draws(ratios), 300, 4);
+  EXPECT_EQ(largest.draws, max_abs_ratio_bootstrap({a, b}, w, 4).draws);
+  EXPECT_GT(largest.lower, 0.4);  // |b| / 2 dominates
+  EXPECT_THROW(percentile_bootstrap({}, 300, 4), InputError);
+}
+
 TEST(Bootstrap, RatioResamplesExamplesNotItems) {
   // Each example's items all move together: 10 examples, one with all 100 of
   // its items failing. As items the rate would look tight; over examples the

@@ -57,6 +57,29 @@ TEST(Edges, RunsAgreeWithTheModelAtBothEnds) {
   EXPECT_TRUE(at::allclose(run_edges(model, tokens, own, all.logical_not()), forward(model, tokens), 1e-4, 1e-4));
 }
 
+// A run from position `from` gives the logits of the whole run at positions
+// >= from, whichever edges it ablates, in a model with an MLP and an
+// attention-only one; `from` outside [0, pos) is refused.
+TEST(Edges, ARunFromAPositionGivesTheLaterLogits) {
+  Config attn_only = testing_util::small_mlp_config();
+  attn_only.attn_only = true;
+  for (const Config& c : {testing_util::small_mlp_config(), attn_only}) {
+    const HookedTransformer model = make_model(c, init_params(c, 6), "test");
+    const at::Tensor tokens = at::randint(7, {4, 5}, at::kLong), other = at::randint(7, {4, 5}, at::kLong);
+    RunOptions senders;
+    senders.cache = sender_hooks(c);
+    const at::Tensor theirs = sender_outputs(c, run(model, other, senders).cache);
+    at::manual_seed(3);
+    const at::Tensor kept = at::rand({static_cast<int64_t>(edge_receivers(c).size()),
+                                      static_cast<int64_t>(edge_senders(c).size())}) < 0.5;
+    const at::Tensor whole = run_edges(model, tokens, theirs, kept);
+    for (int64_t from : {1, 3, 4})
+      EXPECT_TRUE(at::allclose(run_edges(model, tokens, theirs, kept, from), whole.slice(1, from), 1e-5, 1e-5))
+          << "from " << from;
+    EXPECT_THROW(run_edges(model, tokens, theirs, kept, 5), InputError);
+  }
+}
+
 json edge_claim(const json& edges, const json& pass = {{"faithfulness_at_least", 0.9}}) {
   return {{"id", "edges"}, {"hypothesis", "h"}, {"kind", "circuit"}, {"ablation", "zero"},
           {"metric", "logit_diff"}, {"edges", edges}, {"domain", {{"exhaustive", true}}}, {"pass", pass}};

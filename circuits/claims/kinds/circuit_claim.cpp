@@ -99,6 +99,30 @@ std::vector<Intervention> circuit_interventions(const CircuitSpec& c, const Circ
   return out;
 }
 
+// The interventions of a run from position `from` (RunOptions::from_position):
+// at a hook that covers [from, pos) (hook_first_position), positions shift
+// by -from and the position axis (dim 1) of masks and of mean, resample and
+// patch values is cut to [from, pos); one whose positions all precede
+// `from` edits nothing there and is dropped. circuit_interventions' masks
+// have their activation's rank, so dim 1 is the position.
+std::vector<Intervention> from_position(std::vector<Intervention> interventions, const Config& config, int64_t from) {
+  std::vector<Intervention> out;
+  for (Intervention& iv : interventions) {
+    const int64_t first = hook_first_position(config, iv.hook, from);
+    if (first > 0) {
+      std::vector<int64_t> later;
+      for (int64_t p : iv.positions)
+        if (p >= first) later.push_back(p - first);
+      if (!iv.positions.empty() && later.empty()) continue;
+      iv.positions = later;
+      if (iv.mask.defined()) iv.mask = iv.mask.slice(1, first);
+      if (iv.value.defined()) iv.value = iv.value.slice(1, first);
+    }
+    out.push_back(std::move(iv));
+  }
+  return out;
+}
+
 // "{0, 2}": a subset's node indices.
 std::string subset_name(const std::vector<int64_t>& subset) {
   std::string s;
@@ -123,22 +147,52 @@ struct GapChecks {
     return value == 0.0 ? 0.0 : value;
   }
 
+  // Adds a check of `value`; on a sampled domain with a gap its interval is
+  // the bootstrap of the ratio of `numerators` (their largest |ratio| when
+  // there are several), set by finish().
   void thresholded(const std::string& name, const std::string& what, double value,
-                   const std::function<Bootstrap()>& interval, Rule rule, const std::optional<double>& threshold) const {
+                   const std::vector<at::Tensor>& numerators, Rule rule, const std::optional<double>& threshold) {
     const Rule r = threshold ? rule : Rule::kNone;
-    Check check = exhaustive ? value_check(name, what, value, r, threshold.value_or(0.0))
-                             : value_check(name, what, value, interval(), r, threshold.value_or(0.0));
+    Check check = value_check(name, what, value, r, threshold.value_or(0.0));
     if (!defined) mark_undefined(check, no_gap);
+    else if (!exhaustive) pending.push_back({out.checks.size(), name, what, numerators, value, r, threshold.value_or(0.0)});
     out.checks.push_back(check);
   }
 
   double ratio(const std::string& name, const std::string& what, const at::Tensor& numerator, Rule rule,
-               const std::optional<double>& threshold) const {
+               const std::optional<double>& threshold) {
     const double value = of_gap(numerator);
-    thresholded(name, what, value, [&] { return ratio_bootstrap(numerator, gap, seed); }, rule, threshold);
+    thresholded(name, what, value, {numerator}, rule, threshold);
     return value;
   }
 
+  // The pending checks' intervals, from one draw of resamples (resampled_ratios).
+  void finish() {
+    std::vector<at::Tensor> numerators;
+    for (const Pending& p : pending) numerators.insert(numerators.end(), p.numerators.begin(), p.numerators.end());
+    if (numerators.empty()) return;
+    std::vector<std::vector<double>> ratios = resampled_ratios(numerators, gap, seed);
+    std::size_t next = 0;
+    for (const Pending& p : pending) {
+      std::vector<std::vector<double>> own(std::make_move_iterator(ratios.begin() + next),
+                                           std::make_move_iterator(ratios.begin() + next + p.numerators.size()));
+      next += p.numerators.size();
+      const Bootstrap interval =
+          percentile_bootstrap(own.size() == 1 ? std::move(own[0]) : max_abs_draws(own), gap.size(0), seed);
+      out.checks[p.index] = value_check(p.name, p.what, p.value, interval, p.rule, p.threshold);
+    }
+    pending.clear();
+  }
+
+  struct Pending {
+    std::size_t index;  // in out.checks
+    std::string name, what;
+    std::vector<at::Tensor> numerators;
+    double value;
+    Rule rule;
+    double threshold;
+  };
+  std::vector<Pending> pending;
   Outcome& out;
   at::Tensor empty, gap;
   bool exhaustive;
@@ -150,7 +204,7 @@ struct GapChecks {
 
 // Each member's contribution f(C) - f(C without it), from m (the runs:
 // C, then C without each member), as checks and a figure.
-Figure minimality(const GapChecks& checks, const CircuitSpec& c, const PassRule& pass, const std::vector<at::Tensor>& m) {
+Figure minimality(GapChecks& checks, const CircuitSpec& c, const PassRule& pass, const std::vector<at::Tensor>& m) {
   const std::string kind = c.edges.empty() ? "node" : "edge";
   Figure f;
   f.type = "bars";
@@ -172,7 +226,7 @@ Figure minimality(const GapChecks& checks, const CircuitSpec& c, const PassRule&
 
 // The largest completeness gap over `subsets`, from m (after C and C without
 // each member: C \ S and N \ S for each S), as checks and a figure.
-Figure completeness(const GapChecks& checks, const CircuitSpec& c, const PassRule& pass,
+Figure completeness(GapChecks& checks, const CircuitSpec& c, const PassRule& pass,
                     const std::vector<at::Tensor>& m, const std::vector<std::vector<int64_t>>& subsets) {
   const std::size_t n = c.nodes.size() + c.edges.size();
   const std::string kind = c.edges.empty() ? "nodes" : "edges";
@@ -202,8 +256,7 @@ Figure completeness(const GapChecks& checks, const CircuitSpec& c, const PassRul
   checks.thresholded("completeness",
                      "the largest completeness gap |f(C without S) - f(N without S)| over " +
                          std::to_string(subsets.size()) + " subsets S of C",
-                     largest, [&] { return max_abs_ratio_bootstrap(differences, checks.gap, checks.seed); },
-                     Rule::kCompletenessAtMost, pass.completeness_at_most);
+                     largest, differences, Rule::kCompletenessAtMost, pass.completeness_at_most);
   if (checks.defined) checks.out.checks.insert(checks.out.checks.end(), gaps.begin(), gaps.end());
   return f;
 }
@@ -306,11 +359,13 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
   };
   const auto measure_edges = [&](const Batch& b) {
     const at::Tensor ablated = sender_outputs(config, ablated_activations(context, c, b, own(b), ablation.values));
+    const int64_t from = first_scored_position(b.targets);
     for (std::size_t i = 0; i < configurations.size(); ++i) {
       const CircuitConfiguration& k = configurations[i];
       const at::Tensor listed = edge_mask(config, k.edges);
-      const at::Tensor logits = run_edges(context.model, b.tokens, ablated, k.keeps ? listed : listed.logical_not());
-      parts[i].push_back(circuit_metric(c.metric, logits, b.targets, 0));
+      const at::Tensor logits =
+          run_edges(context.model, b.tokens, ablated, k.keeps ? listed : listed.logical_not(), from);
+      parts[i].push_back(circuit_metric(c.metric, logits, b.targets, from));
     }
   };
   const auto measure_nodes = [&](const Batch& b) {
@@ -318,11 +373,14 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
                                                         ? ablated_activations(context, c, b, own(b), {})
                                                         : std::map<HookPoint, at::Tensor>{};
     RunOptions options;
+    options.from_position = first_scored_position(b.targets);
     for (std::size_t i = 0; i < configurations.size(); ++i) {
-      options.interventions =
+      options.interventions = from_position(
           circuit_interventions(c, configurations[i], b, config, by_neuron,
-                                c.ablation == InterventionKind::kPatch ? patched : ablation.values, claim.pointer);
-      parts[i].push_back(circuit_metric(c.metric, run(context.model, b.tokens, options).logits, b.targets, 0));
+                                c.ablation == InterventionKind::kPatch ? patched : ablation.values, claim.pointer),
+          config, options.from_position);
+      parts[i].push_back(circuit_metric(c.metric, run(context.model, b.tokens, options).logits, b.targets,
+                                        options.from_position));
     }
   };
   for_each_slice(context.task, claim.domain, context.scale, kVerifyBatch, [&](const Batch& b) {
@@ -432,7 +490,7 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   const at::Tensor& whole = ends[0];
   const at::Tensor& empty = ends[1];
   const std::string metric = to_string(c.metric);
-  const GapChecks checks(out, claim.domain, whole, empty, metric);
+  GapChecks checks(out, claim.domain, whole, empty, metric);
   const std::string per_example = " (mean per example, " + metric + " summed over its scored positions)";
   out.checks.push_back(value_check("metric whole model", metric + per_example + " of the whole model:",
                                    whole.mean().item<double>(), Rule::kNone, 0.0));
@@ -470,6 +528,7 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   metrics.x_labels = {"whole model", "circuit", "empty circuit"};
   metrics.series = {metric};
   metrics.values = {{whole.mean().item<double>(), m[0].mean().item<double>(), empty.mean().item<double>()}};
+  checks.finish();
   if (checks.defined) out.figures = {metrics, contributions, gaps};
 }
 
