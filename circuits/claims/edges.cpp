@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 
 namespace circuitcheck {
 namespace {
@@ -200,27 +201,33 @@ at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens_in
   check(from >= 0 && from < tokens_in.size(1), "run_edges",
         "from " + std::to_string(from) + " out of range [0, " + std::to_string(tokens_in.size(1)) + ")");
   at::Tensor tokens = tokens_in, ablated = ablated_in;
-  // ablate[r][s]: 1 where the edge exists and is ablated.
-  std::vector<uint8_t> reach;
-  for (const EdgePoint& receiver : receivers)
-    for (const EdgePoint& sender : senders) reach.push_back(reaches(sender, receiver));
-  const at::Tensor ablate =
-      at::tensor(reach, at::kByte)
-          .view({static_cast<int64_t>(receivers.size()), static_cast<int64_t>(senders.size())})
-          .to(at::kBool)
-          .logical_and(kept.to(at::kCPU).logical_not())
-          .to(model_device(model), ablated.scalar_type());
+  const int64_t n_receivers = static_cast<int64_t>(receivers.size()), n_senders = static_cast<int64_t>(senders.size());
+  check(kept.dim() == 2 && kept.size(0) == n_receivers && kept.size(1) == n_senders, "run_edges",
+        "kept has shape " + c10::str(kept.sizes()) + ", expected [" + std::to_string(n_receivers) + ", " +
+            std::to_string(n_senders) + "] (receivers, senders)");
+  const at::Tensor kept_cpu = kept.to(at::kCPU, at::kBool).contiguous();
+  const auto kept_at = kept_cpu.accessor<bool, 2>();
+  // ablated_into[r]: the senders whose edges into receiver r are ablated.
+  std::vector<std::vector<int64_t>> ablated_into(receivers.size());
+  for (std::size_t r = 0; r < receivers.size(); ++r)
+    for (std::size_t s = 0; s < senders.size(); ++s)
+      if (reaches(senders[s], receivers[r]) && !kept_at[static_cast<int64_t>(r)][static_cast<int64_t>(s)])
+        ablated_into[r].push_back(static_cast<int64_t>(s));
   std::vector<at::Tensor> differences;  // per sender known so far: its output in this run minus its ablated value
   const auto add_sender = [&](const at::Tensor& output) {
     differences.push_back(output - ablated[static_cast<int64_t>(differences.size())]);
   };
-  // What receivers [r, r + count) read, [count, batch, pos, d_model]: the
-  // residual stream minus their ablated edges' differences (one product).
-  const auto inputs_of = [&](const at::Tensor& resid, int64_t r, int64_t count) {
-    const int64_t known = static_cast<int64_t>(differences.size());
-    const at::Tensor stacked = at::stack(differences);  // [known, batch, pos, d_model]
-    const at::Tensor removed = at::mm(ablate.slice(0, r, r + count).slice(1, 0, known), stacked.reshape({known, -1}));
-    return resid.unsqueeze(0) - removed.view({count, resid.size(0), resid.size(1), resid.size(2)});
+  // What receiver r reads at positions [first, pos): the residual stream
+  // minus its ablated edges' differences; receivers with the same ablated
+  // senders share one tensor.
+  std::map<std::pair<std::vector<int64_t>, int64_t>, at::Tensor> inputs;
+  const auto input_of = [&](const at::Tensor& resid, int64_t r, int64_t first) {
+    const std::vector<int64_t>& from_senders = ablated_into[static_cast<std::size_t>(r)];
+    at::Tensor& in = inputs[{from_senders, first}];
+    if (in.defined()) return in;
+    in = resid.slice(1, first);
+    for (int64_t s : from_senders) in = in - differences[static_cast<std::size_t>(s)].slice(1, first);
+    return in;
   };
   RunOptions first;
   first.cache = {{HookType::kResidPre, 0}};
@@ -236,13 +243,14 @@ at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens_in
     pass.from_position = q_from;
     pass.logits = false;
     pass.cache = {{HookType::kResult, l}, {HookType::kAttnOut, l}};
-    // [heads, 3, batch, pos, d_model]: receiver r + 3h + k is head h's q (k 0), k (1) or v (2) input.
-    const at::Tensor heads = inputs_of(resid, r, 3 * c.n_heads).view({c.n_heads, 3, resid.size(0), resid.size(1), -1});
-    for (int k = 0; k < 3; ++k) {
+    inputs.clear();
+    for (int k = 0; k < 3; ++k) {  // receiver r + 3h + k is head h's q (k 0), k (1) or v (2) input
+      std::vector<at::Tensor> per_head;
+      for (int64_t h = 0; h < c.n_heads; ++h) per_head.push_back(input_of(resid, r + 3 * h + k, k == 0 ? q_from : 0));
       Intervention input;
       input.hook = {k == 0 ? HookType::kQInput : k == 1 ? HookType::kKInput : HookType::kVInput, l};
       input.kind = InterventionKind::kPatch;
-      input.value = heads.select(1, k).permute({1, 2, 0, 3}).slice(1, k == 0 ? q_from : 0);  // [batch, pos, heads, d_model]
+      input.value = at::stack(per_head, 2);  // [batch, pos (q: pos - q_from), heads, d_model]
       pass.interventions.push_back(input);
     }
     r += 3 * c.n_heads;
@@ -264,7 +272,8 @@ at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens_in
       Intervention input;
       input.hook = {HookType::kMlpIn, l};
       input.kind = InterventionKind::kPatch;
-      input.value = inputs_of(resid, r++, 1)[0];
+      inputs.clear();
+      input.value = input_of(resid, r++, 0);
       mlp.interventions = {input};
       mlp.cache = {{HookType::kMlpOut, l}};
       const at::Tensor out = run(split, tokens, mlp).cache.at({HookType::kMlpOut, l});
@@ -273,7 +282,8 @@ at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens_in
     }
   }
   RunOptions logits;  // ln_final and the unembedding, on the logits' edited input
-  logits.start_resid = inputs_of(resid, r, 1)[0];
+  inputs.clear();
+  logits.start_resid = input_of(resid, r, 0);
   logits.start_layer = c.n_layers;
   return run(split, tokens, logits).logits;
 }
