@@ -6,6 +6,7 @@
 
 #include <limits>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,7 @@ struct ItemGains {
   int64_t examples = 0;
   int64_t n_items = 0;
   std::map<int64_t, at::Tensor> gap;                // class value -> [examples] double: sum of clean - corrupt
-  std::vector<std::map<int64_t, at::Tensor>> gain;  // layer -> class value -> [examples]: sum of patched - corrupt
+  std::map<int, std::map<int64_t, at::Tensor>> gain;  // patched layer -> class value -> [examples]: sum of patched - corrupt
 
   // Per example, the gain of patching `layer` and the gap over items of `values` ([examples] each).
   std::pair<at::Tensor, at::Tensor> terms(int layer, const std::vector<int64_t>& values) const {
@@ -42,7 +43,7 @@ struct ItemGains {
     for (int64_t v : values) {
       if (!gap.count(v)) continue;
       g += gap.at(v);
-      r += gain[layer].at(v);
+      r += gain.at(layer).at(v);
     }
     return {r, g};
   }
@@ -67,15 +68,14 @@ void pad(std::map<int64_t, at::Tensor>& into, int64_t examples) {
   for (auto& [value, t] : into) t = at::cat({t, at::zeros({examples - t.size(0)}, at::kDouble)});
 }
 
-ItemGains item_gains(const RunContext& context, const Claim& claim) {
+// The gains of patching each of `layers`.
+ItemGains item_gains(const RunContext& context, const Claim& claim, const std::set<int>& layers) {
   const Task& task = context.task;
   const HookedTransformer& model = context.model;
   const ItemPatchingSpec& p = std::get<ItemPatchingSpec>(claim.spec);
-  const int n_layers = model.config.n_layers;
   RunOptions cached;
-  for (int l = 0; l < n_layers; ++l) cached.cache.push_back({HookType::kResidPre, l});
+  for (int l : layers) cached.cache.push_back({HookType::kResidPre, l});
   ItemGains g;
-  g.gain.resize(n_layers);
   for_each_slice(task, claim.domain, context.scale, kItemBatch, [&](const Batch& b) {
     const int64_t n = b.tokens.size(0);
     const at::Tensor corrupt_tokens = counterfactual_tokens(b, p.counterfactual);
@@ -108,7 +108,7 @@ ItemGains item_gains(const RunContext& context, const Claim& claim) {
     g.n_items += present.sum().item<int64_t>();
     const at::Tensor copies = corrupt_tokens.to(device).repeat({k, 1});
     const at::Tensor targets = b.targets.repeat({k, 1});
-    for (int l = 0; l < n_layers; ++l) {
+    for (int l : layers) {
       const HookPoint hook{HookType::kResidPre, l};
       RunOptions o;
       o.start_layer = l;
@@ -121,19 +121,19 @@ ItemGains item_gains(const RunContext& context, const Claim& claim) {
     g.examples += n;
   });
   pad(g.gap, g.examples);
-  for (auto& layer : g.gain) pad(layer, g.examples);
+  for (auto& [layer, by_value] : g.gain) pad(by_value, g.examples);
   return g;
 }
 
-// The recovery of every (layer, class value) cell, as a heatmap.
-Figure recovery_map(const ItemPatchingSpec& p, const ItemGains& g, int n_layers, const std::string& changed) {
+// The recovery of every (patched layer, class value) cell, as a heatmap.
+Figure recovery_map(const ItemPatchingSpec& p, const ItemGains& g, const std::string& changed) {
   Figure f;
   f.type = "heatmap";
   f.title = "recovery when patching resid_pre at each item's positions, by layer and " + p.by_class + ", " + changed;
   f.x_title = p.by_class;
   f.y_title = "layer";
   for (const auto& [value, sum] : g.gap) f.x_labels.push_back(std::to_string(value));
-  for (int l = 0; l < n_layers; ++l) {
+  for (const auto& [l, by_value] : g.gain) {
     f.y_labels.push_back("L" + std::to_string(l));
     f.values.emplace_back();
     for (const auto& [value, sum] : g.gap) f.values.back().push_back(g.recovered(l, {value}));
@@ -186,7 +186,12 @@ void parse_item_patching(const nlohmann::json& v, const At& at, const ParseConte
 
 void run_item_patching(const RunContext& context, const Claim& claim, Outcome& out) {
   const ItemPatchingSpec& p = std::get<ItemPatchingSpec>(claim.spec);
-  const ItemGains g = item_gains(context, claim);
+  // The checkpoint's map has every layer; a control's or a placebo's only those its checks read.
+  std::set<int> layers;
+  for (int l = 0; l < context.model.config.n_layers; ++l)
+    if (!context.control && !p.placebo_layer) layers.insert(l);
+  for (const auto& rule : p.rules) layers.insert(p.placebo_layer.value_or(rule.layer));
+  const ItemGains g = item_gains(context, claim, layers);
   double total_gap = 0.0;
   for (const auto& [value, sums] : g.gap) total_gap += sums.sum().item<double>();
   const std::string changed = p.counterfactual + " changed";
@@ -217,7 +222,7 @@ void run_item_patching(const RunContext& context, const Claim& claim, Outcome& o
       out.checks.push_back(std::move(c));
     }
   }
-  out.figures.push_back(recovery_map(p, g, context.model.config.n_layers, changed));
+  out.figures.push_back(recovery_map(p, g, changed));
 }
 
 }  // namespace circuitcheck

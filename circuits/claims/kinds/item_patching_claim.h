@@ -26,8 +26,10 @@ namespace circuitcheck {
 //
 // Checks: "gap" (mean clean minus counterfactual log-probability per item,
 // nats; reported) and one "recovery L<l> <class> {values}" per rule; figure: a
-// heatmap of every (layer, class value) cell. A class value whose gap is 0
-// (the counterfactual does not change those items) has recovery 0.
+// heatmap of every (layer, class value) cell; on a control or a placebo, of
+// the layers its checks read only (each layer is one more run of K copies).
+// A class value whose gap is 0 (the counterfactual does not change those
+// items) has recovery 0.
 struct ItemLayerRule {
   int layer = 0;
   std::vector<int64_t> class_values;
