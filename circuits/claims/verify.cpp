@@ -111,9 +111,17 @@ Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer&
   return out;
 }
 
+namespace {
+
+// How many times `claim` runs on the checkpoint: once, and once per placebo
+// run (placebo.h), whose plain runs are the checkpoint's.
+std::size_t checkpoint_runs(const Claim& claim) { return 1 + claim.placebos.size(); }
+
+}  // namespace
+
 void plan_claims(const std::vector<Claim>& claims, SharedRuns& shared) {
   for (const auto& claim : claims) {
-    shared.plan(claim, "checkpoint");
+    for (std::size_t i = 0; i < checkpoint_runs(claim); ++i) shared.plan(claim, "checkpoint");
     for (const auto& name : claim.controls)
       if (!runs_on_checkpoint(name)) shared.plan(claim, name);
   }
@@ -238,7 +246,7 @@ ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTrans
   });
   // Every planned model is released, whether or not it ran.
   if (shared) {
-    shared->release(claim, "checkpoint");
+    for (std::size_t i = 0; i < checkpoint_runs(claim); ++i) shared->release(claim, "checkpoint");
     for (const auto& name : claim.controls)
       if (!runs_on_checkpoint(name)) shared->release(claim, name);
   }
@@ -285,7 +293,7 @@ std::vector<ClaimResult> verify_claims(const Task& task, const std::vector<Claim
       for (const auto& name : results[i].checkpoint.pass ? claim.controls : std::vector<std::string>{})
         if (runs_on_checkpoint(name)) by_name[i][name] = run_placebos(task, claim, model, name, &shared);
     });
-    shared.release(claim, "checkpoint");
+    for (std::size_t k = 0; k < checkpoint_runs(claim); ++k) shared.release(claim, "checkpoint");
     for (const auto& name : claim.controls)
       if (!runs_on_checkpoint(name) && std::find(labels.begin(), labels.end(), name) == labels.end())
         labels.push_back(name);

@@ -134,8 +134,8 @@ void judge(ClaimResult& result);
 
 // Runs `claim` on `model` and on each of its controls and gives the verdict;
 // any exception while running becomes verdict "error" (never escapes). With `shared`, the
-// claim must have been planned on "checkpoint" and each control
-// (plan_claims); it is released from them when done.
+// claim must have been planned as plan_claims plans it; it is released from
+// every plan when done.
 ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTransformer& model, ControlCache& controls,
                          SharedRuns* shared = nullptr);
 
@@ -156,7 +156,9 @@ std::vector<ClaimResult> verify_claims(const Task& task, const std::vector<Claim
                                        const HookedTransformer& model, ControlCache& controls, SharedRuns& shared,
                                        const ClaimDone& done = nullptr);
 
-// Plans every claim on "checkpoint" and on each of its controls.
+// Plans every claim on "checkpoint" (once, and once more per placebo run,
+// which reads the checkpoint's plain runs: a necessity ablation's placebos
+// replay its pass before ablation) and on each of its other controls.
 void plan_claims(const std::vector<Claim>& claims, SharedRuns& shared);
 
 }  // namespace circuitcheck

@@ -719,6 +719,23 @@ TEST(ShippedAblation, ResampleNecessityAndKeepOnlySufficiency) {
   EXPECT_EQ(r.at("l1_alone_sufficient").checkpoint.liveness.at(0).hook, "blocks.0.attn.hook_z");
   EXPECT_EQ(r.at("both_sufficient").verdict, Verdict::kPass) << r.at("both_sufficient").explanation;
   EXPECT_TRUE(r.at("both_sufficient").checkpoint.liveness.empty());  // nothing left to ablate
+
+  // Its placebo (layer 0 at 7, 8, 9) replays the checkpoint's pass before
+  // ablation (1,000 examples: slices of 128, 128, 256 and 488) instead of
+  // running it again, with the same outcomes, and nothing stays kept.
+  const Claim necessary = parse_claims(file, *claim_task(file), ck.model.config)[0];
+  SharedRuns shared;
+  plan_claims({necessary}, shared);
+  const ClaimResult with_shared = verify_claim(*claim_task(file), necessary, ck.model, controls, &shared);
+  EXPECT_EQ(shared.batches_replayed(), 4);
+  EXPECT_EQ(shared.kept_bytes(), 0);
+  const ClaimResult& alone = r.at("l1_necessary");
+  ASSERT_EQ(with_shared.controls.size(), alone.controls.size());
+  for (std::size_t i = 0; i < alone.controls.size(); ++i) {
+    ASSERT_EQ(with_shared.controls[i].checks.size(), alone.controls[i].checks.size());
+    for (std::size_t j = 0; j < alone.controls[i].checks.size(); ++j)
+      EXPECT_EQ(with_shared.controls[i].checks[j].value, alone.controls[i].checks[j].value) << alone.controls[i].model;
+  }
 }
 
 // Property claims on shipped checkpoints: the claimed copy holds, a wrong one
