@@ -119,6 +119,7 @@ nlohmann::json attribution_document(const Args& args, const Checkpoint& ck, cons
       for (int l = 0; l < ck.model.config.n_layers; ++l)
         claim["nodes"].push_back({{"hook", "blocks." + std::to_string(l) + ".mlp.hook_post"}, {"neurons", {0}}});
   }
+  if (auto role = args.get("--score-at")) claim["score_at"] = *role;
   if (auto c = args.get("--counterfactual"))
     claim["counterfactual"] = c->rfind("input:", 0) == 0 ? nlohmann::json{{"input", c->substr(6)}} : nlohmann::json(*c);
   nlohmann::json document = {{"schema", kClaimSchema}, {"checkpoint", relative(ck.path)}, {"claims", {claim}}};
@@ -288,12 +289,12 @@ int nodes_command(int argc, char** argv) {
 
 int attribute_command(int argc, char** argv) {
   Args args = parse_args(argc, argv, 2, "attribute",
-                         {"--system", "--task", "--config", "--metric", "--ablation", "--counterfactual", "--method",
+                         {"--system", "--task", "--config", "--metric", "--score-at", "--ablation", "--counterfactual", "--method",
                           "--ig-steps", "--n", "--seed", "--threshold", "--id", "--out-claim", "--report-dir",
                           "--threads"},
                          {"--edges", "--neurons"});
   expect_positionals(args, 1, 1,
-                     "circuitcheck attribute CHECKPOINT [--system S | --task FILE] [--edges | --neurons] [--metric M] [--ablation A] "
+                     "circuitcheck attribute CHECKPOINT [--system S | --task FILE] [--edges | --neurons] [--metric M] [--score-at ROLE] [--ablation A] "
                      "[--counterfactual C] [--method eap-ig|atp] [--ig-steps K] [--n N] [--seed N] [--threshold F] "
                      "[--id ID] [--out-claim FILE.json] [--report-dir D]");
   const auto started = std::chrono::steady_clock::now();

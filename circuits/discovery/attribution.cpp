@@ -100,7 +100,7 @@ int64_t gradient_steps(const RunContext& context, const Claim& claim, const Circ
         add.value = delta[hook] = at::zeros_like(probed.at(hook)).requires_grad_(true);
         options.interventions.push_back(add);
       }
-      circuit_metric(c.metric, run(model, b.tokens, options).logits, b.targets, 0).sum().backward();
+      circuit_metric(c.metric, run(model, b.tokens, options).logits, circuit_targets(c, b), 0).sum().backward();
       std::map<HookPoint, at::Tensor> gradients;
       for (const HookPoint& hook : probes) gradients[hook] = delta[hook].grad();
       step(clean, ablated, gradients, j == ig_steps);

@@ -177,6 +177,31 @@ TEST(PlantedCircuit, TheMechanismsHeadIsFaithfulAndTheUselessHeadIsFlagged) {
   EXPECT_NEAR(testing_util::check_named(both, "completeness").value, 0.0, 1e-6);
 }
 
+// score_at reads the metric at one role's positions only: S2's logit
+// difference summed over its three answers is the sum of the three
+// predict_b0..b2 claims' (whole model and empty circuit alike), and each of
+// those is measured where only its answer is scored.
+TEST(ShippedCircuit, ScoreAtReadsTheMetricAtItsRolesPositionsOnly) {
+  const json nodes = {{{"hook", "blocks.0.attn.hook_z"}, {"positions", {1, 2, 3, 6, 7, 8, 9}}},
+                      {{"hook", "blocks.1.attn.hook_z"}, {"positions", {7, 8, 9}}}};
+  json claims = {circuit("all", nodes, {{"faithfulness_at_least", 0.9}})};
+  for (int i = 0; i < 3; ++i) {
+    json one = circuit("b" + std::to_string(i), nodes, {{"faithfulness_at_least", 0.9}});
+    one["score_at"] = "predict_b" + std::to_string(i);
+    claims.push_back(one);
+  }
+  const std::vector<Outcome> out = run_on_shipped(s2_file(claims), "array_index");
+  for (const char* metric : {"metric whole model", "metric empty circuit", "metric circuit"}) {
+    double sum = 0.0;
+    for (int i = 1; i <= 3; ++i) sum += testing_util::check_named(out[i], metric).value;
+    EXPECT_NEAR(testing_util::check_named(out[0], metric).value, sum, 1e-3) << metric;
+  }
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_GT(testing_util::check_named(out[i], "metric whole model").value, 1.0) << i;
+    EXPECT_TRUE(out[i].pass) << out[i].explanation;
+  }
+}
+
 // S2's layer-1 head copies each answer's source; layer 0 writes, at the
 // sources, at elt and at the answer positions, what it matches on. Those
 // four nodes reproduce the whole model (f about 0.98-1.0, every node needed,
@@ -359,6 +384,9 @@ TEST(CircuitClaim, BadNodesAndFieldsNameTheirPointer) {
       {"a reference for zero ablation", {{"ablation", "zero"}},
        "/claims/0/reference: only mean and resample ablation use a reference sample"},
       {"too many subsets", {{"completeness", {{"subsets", 65}}}}, "/claims/0/completeness/subsets"},
+      {"score_at an unknown role", {{"score_at", "nope"}}, "/claims/0/score_at: unknown role 'nope'"},
+      {"score_at a role without targets", {{"score_at", "elt"}},
+       "/claims/0/score_at: role 'elt' holds no scored target in the task's examples"},
       {"a role and positions", {{"nodes", {{{"hook", "blocks.0.attn.hook_z"}, {"role", "elt"}, {"positions", {6}}}}}},
        "/claims/0/nodes/0/role: a node is at \"positions\" or at a \"role\", not both"},
       {"an unknown role", {{"nodes", {{{"hook", "blocks.0.attn.hook_z"}, {"role", "goal"}}}}},

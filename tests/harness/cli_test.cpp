@@ -135,6 +135,10 @@ TEST(Cli, AttributeWritesAClaimThatVerifies) {
   EXPECT_FALSE(written["claims"][0]["edges"].empty());
   auto edges_verified = run_command(cli() + " verify " + dir + "/claims/edges.json --quiet");
   EXPECT_EQ(edges_verified.exit_code, 0) << edges_verified.output;
+  // One answer's circuit: --score-at goes into the claim.
+  auto one = run_command(cli() + " attribute " + ck + " --score-at predict_b2 --n 500 --out-claim " + dir + "/claims/b2.json");
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  EXPECT_EQ(nlohmann::json::parse(testing_util::read_file(dir + "/claims/b2.json"))["claims"][0]["score_at"], "predict_b2");
 }
 
 // Bad input to attribute: exit 2, one error naming the flag or the claim's
@@ -152,6 +156,7 @@ TEST(Cli, AttributeRefusesBadInputBeforeWriting) {
       {"--system modular_addition", "attribute: "},
       {"--edges --neurons", "attribute --neurons: --edges and --neurons do not go together"},
       {"--neurons", "attribute --neurons: " + ck + " has no MLP"},
+      {"--score-at elt", "/claims/0/score_at: role 'elt' holds no scored target"},
   };
   for (const auto& [flags, message] : cases) {
     auto r = run_command(cli() + " attribute " + ck + " --n 100 " + flags + " --out-claim " + dir + "/claims/x.json --report-dir " +

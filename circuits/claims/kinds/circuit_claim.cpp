@@ -283,6 +283,11 @@ at::Tensor circuit_metric(CircuitMetric metric, const at::Tensor& logits, const 
   return ((target - other) * scored).sum(1).to(at::kDouble);
 }
 
+at::Tensor circuit_targets(const CircuitSpec& c, const Batch& b) {
+  if (c.score_at.empty()) return b.targets;
+  return b.targets.masked_fill(role_mask(b, c.score_at).logical_not().to(b.targets.device()), -1);
+}
+
 std::vector<std::vector<int64_t>> circuit_subsets(int64_t n, int64_t k, uint64_t seed) {
   std::vector<std::vector<int64_t>> out;
   const auto members = [n](uint64_t bits) {
@@ -359,28 +364,30 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
   };
   const auto measure_edges = [&](const Batch& b) {
     const at::Tensor ablated = sender_outputs(config, ablated_activations(context, c, b, own(b), ablation.values));
-    const int64_t from = first_scored_position(b.targets);
+    const at::Tensor targets = circuit_targets(c, b);
+    const int64_t from = first_scored_position(targets);
     for (std::size_t i = 0; i < configurations.size(); ++i) {
       const CircuitConfiguration& k = configurations[i];
       const at::Tensor listed = edge_mask(config, k.edges);
       const at::Tensor logits =
           run_edges(context.model, b.tokens, ablated, k.keeps ? listed : listed.logical_not(), from);
-      parts[i].push_back(circuit_metric(c.metric, logits, b.targets, from));
+      parts[i].push_back(circuit_metric(c.metric, logits, targets, from));
     }
   };
   const auto measure_nodes = [&](const Batch& b) {
     const std::map<HookPoint, at::Tensor> patched = c.ablation == InterventionKind::kPatch
                                                         ? ablated_activations(context, c, b, own(b), {})
                                                         : std::map<HookPoint, at::Tensor>{};
+    const at::Tensor targets = circuit_targets(c, b);
     RunOptions options;
-    options.from_position = first_scored_position(b.targets);
+    options.from_position = first_scored_position(targets);
     for (std::size_t i = 0; i < configurations.size(); ++i) {
       options.interventions = from_position(
           circuit_interventions(c, configurations[i], b, config, by_neuron,
                                 c.ablation == InterventionKind::kPatch ? patched : ablation.values, claim.pointer),
           config, options.from_position);
-      parts[i].push_back(circuit_metric(c.metric, run(context.model, b.tokens, options).logits, b.targets,
-                                        options.from_position));
+      parts[i].push_back(
+          circuit_metric(c.metric, run(context.model, b.tokens, options).logits, targets, options.from_position));
     }
   };
   for_each_slice(context.task, claim.domain, context.scale, kVerifyBatch, [&](const Batch& b) {
@@ -467,6 +474,13 @@ void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& co
     if (found == std::end(all))
       (at / "metric").fail("unknown metric " + quote(metric) + " (valid: logit_diff, target_log_prob, accuracy)");
     c.metric = *found;
+  }
+  if (v.contains("score_at")) {
+    role_at(v["score_at"], at / "score_at", context.sample);
+    c.score_at = v["score_at"].get<std::string>();
+    if (!(context.sample.targets.ge(0) & role_mask(context.sample, c.score_at)).any().item<bool>())
+      (at / "score_at").fail("role " + quote(c.score_at) +
+                             " holds no scored target in the task's examples: the metric would read nothing");
   }
   if (v.contains("completeness")) {
     const At where = at / "completeness";

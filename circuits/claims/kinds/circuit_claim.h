@@ -8,7 +8,7 @@
 //   { "kind": "circuit", "ablation": "mean", "metric": "logit_diff",
 //     "nodes": [{"hook": "blocks.0.attn.hook_z", "heads": [0], "positions": [6]},
 //               {"hook": "blocks.1.attn.hook_z", "heads": [0], "positions": [7, 8, 9]}],
-//     "completeness": {"subsets": 5, "seed": 0},
+//     "completeness": {"subsets": 5, "seed": 0},   (optional: "score_at": "predict_A3")
 //     "domain": {...},
 //     "pass": {"faithfulness_at_least": 0.9, "completeness_at_most": 0.1, "minimality_at_least": 0.05} }
 //
@@ -66,9 +66,15 @@ struct CircuitSpec {
   Domain reference{false, 4096, 0};                     // mean and resample: as the ablation kind's
   Counterfactual counterfactual;                        // patch only
   CircuitMetric metric = CircuitMetric::kLogitDiff;
+  std::string score_at;      // a role: the metric reads the targets at its positions only; empty: every scored position
   int64_t subsets = 5;       // completeness: the subsets S of C (every non-empty one when there are at most this many)
   uint64_t subset_seed = 0;  // completeness: their draw
 };
+
+// The targets [batch, pos] a circuit claim's metric reads on batch `b`: b's,
+// or with `c.score_at`, b's at that role's positions and -1 elsewhere (e.g.
+// S5's predict_A3: the one position that predicts answer digit A3).
+at::Tensor circuit_targets(const CircuitSpec& c, const Batch& b);
 
 // The non-empty subsets of `n` nodes completeness measures: every one when
 // 2^n - 1 <= k, else k distinct ones (each node in with probability 1/2)

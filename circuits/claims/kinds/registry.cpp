@@ -26,7 +26,7 @@ const std::vector<KindEntry>& claim_kinds() {
       // "domain" is its own field: RapidCheck's test count and seed, never exhaustive.
       {ClaimKind::kProperty, "property", {"predicate", "margin", "domain"}, {"predicate", "domain"}, false,
        parse_property, nullptr, run_property},
-      {ClaimKind::kCircuit, "circuit", {"nodes", "edges", "ablation", "reference", "counterfactual", "metric", "completeness"},
+      {ClaimKind::kCircuit, "circuit", {"nodes", "edges", "ablation", "reference", "counterfactual", "metric", "score_at", "completeness"},
        {}, true,
        parse_circuit, nullptr, run_circuit},
       {ClaimKind::kInterchange, "interchange", {"counterfactual", "sites", "by_class"}, {"counterfactual", "sites"},
