@@ -59,26 +59,8 @@ void BM_S2CircuitLoopOfSingleRuns(benchmark::State& state) {
   const auto no_shared_runs = [](const Domain&, const std::vector<HookPoint>&, const RunVisitor&,
                                  const std::function<bool()>&) {};
   const RunContext context{*s.task, s.checkpoint.model, scale_for(*s.task, s.checkpoint.model.config), no_shared_runs, false};
-  // The variants run_circuit measures: C, C without each member, then C \ S and N \ S for each subset S.
-  const int64_t n = static_cast<int64_t>(c.nodes.size() + c.edges.size());
-  std::vector<CircuitConfiguration> variants;
-  const auto members = [&](const std::vector<int64_t>& which, bool keep_rest) {
-    CircuitConfiguration k;
-    k.keeps = keep_rest;
-    for (int64_t i = 0; i < n; ++i) {
-      const bool listed = std::find(which.begin(), which.end(), i) != which.end();
-      if (listed == keep_rest) continue;  // keeping: all but `which`; ablating: only `which`
-      if (c.edges.empty()) k.sites.push_back(c.nodes[static_cast<std::size_t>(i)]);
-      else k.edges.push_back(c.edges[static_cast<std::size_t>(i)]);
-    }
-    return k;
-  };
-  variants.push_back(members({}, true));
-  for (int64_t v = 0; v < n; ++v) variants.push_back(members({v}, true));
-  for (const std::vector<int64_t>& subset : circuit_subsets(n, c.subsets, c.subset_seed)) {
-    variants.push_back(members(subset, true));
-    variants.push_back(members(subset, false));
-  }
+  const std::vector<CircuitConfiguration> variants = circuit_variants(
+      c, circuit_subsets(static_cast<int64_t>(c.nodes.size() + c.edges.size()), c.subsets, c.subset_seed));
   for (auto _ : state)
     for (const CircuitConfiguration& variant : variants) {
       const CircuitAblation ablation = circuit_ablation(context, s.claim);

@@ -66,12 +66,14 @@ Bootstrap percentile_bootstrap(std::vector<double> draws, int64_t examples, uint
 }
 
 Bootstrap ratio_bootstrap(const at::Tensor& numerator, const at::Tensor& denominator, uint64_t seed) {
-  return percentile_bootstrap(std::move(resampled_ratios({numerator}, denominator, seed)[0]), denominator.size(0), seed);
+  std::vector<std::vector<double>> draws = resampled_ratios({numerator}, denominator, seed);  // checks the shapes first
+  return percentile_bootstrap(std::move(draws[0]), denominator.size(0), seed);
 }
 
 Bootstrap max_abs_ratio_bootstrap(const std::vector<at::Tensor>& numerators, const at::Tensor& denominator,
                                   uint64_t seed) {
-  return percentile_bootstrap(max_abs_draws(resampled_ratios(numerators, denominator, seed)), denominator.size(0), seed);
+  const std::vector<std::vector<double>> draws = resampled_ratios(numerators, denominator, seed);
+  return percentile_bootstrap(max_abs_draws(draws), denominator.size(0), seed);
 }
 
 std::vector<double> max_abs_draws(const std::vector<std::vector<double>>& ratios) {

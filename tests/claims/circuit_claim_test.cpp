@@ -177,6 +177,22 @@ TEST(PlantedCircuit, TheMechanismsHeadIsFaithfulAndTheUselessHeadIsFlagged) {
   EXPECT_NEAR(testing_util::check_named(both, "completeness").value, 0.0, 1e-6);
 }
 
+// Completeness bounds the gap's absolute value even with one subset: the
+// one-node circuit of layer 0 at BOS has f(C without S) = f(empty) = 0 and
+// f(N without S) about 1, a signed gap of about -1, which must fail "at most
+// 0.1" on its bootstrap upper bound of |gap|.
+TEST(ShippedCircuit, OneSubsetsCompletenessBoundsTheAbsoluteGap) {
+  json claim = circuit("bos", {{{"hook", "blocks.0.attn.hook_z"}, {"positions", {0}}}},
+                       {{"faithfulness_at_least", 0.9}, {"completeness_at_most", 0.1}});
+  claim["domain"] = {{"sample", 500}, {"seed", 4}};
+  const Outcome bos = run_on_shipped(s2_file(json::array({claim})), "array_index").at(0);
+  const Check& completeness = testing_util::check_named(bos, "completeness");
+  EXPECT_GT(completeness.value, 0.9) << bos.explanation;
+  EXPECT_EQ(completeness.basis, Basis::kBootstrapUpper);
+  EXPECT_GT(completeness.bound, 0.9);
+  EXPECT_FALSE(completeness.pass);
+}
+
 // score_at reads the metric at one role's positions only: S2's logit
 // difference summed over its three answers is the sum of the three
 // predict_b0..b2 claims' (whole model and empty circuit alike), and each of

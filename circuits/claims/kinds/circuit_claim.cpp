@@ -103,8 +103,9 @@ std::vector<Intervention> circuit_interventions(const CircuitSpec& c, const Circ
 // at a hook that covers [from, pos) (hook_first_position), positions shift
 // by -from and the position axis (dim 1) of masks and of mean, resample and
 // patch values is cut to [from, pos); one whose positions all precede
-// `from` edits nothing there and is dropped. circuit_interventions' masks
-// have their activation's rank, so dim 1 is the position.
+// `from` edits nothing there and is dropped. For circuit_interventions' hooks
+// only (hook_z, hook_mlp_out, mlp.hook_post), whose masks have their
+// activation's rank: dim 1 is the position there, not in attention scores.
 std::vector<Intervention> from_position(std::vector<Intervention> interventions, const Config& config, int64_t from) {
   std::vector<Intervention> out;
   for (Intervention& iv : interventions) {
@@ -148,21 +149,24 @@ struct GapChecks {
   }
 
   // Adds a check of `value`; on a sampled domain with a gap its interval is
-  // the bootstrap of the ratio of `numerators` (their largest |ratio| when
-  // there are several), set by finish().
+  // the bootstrap of the ratio of `numerators` (of the largest |ratio| over
+  // them when `max_abs`), set by finish(). Without a gap it is an undefined
+  // value with no interval (and no p-value: patching.h's rule).
   void thresholded(const std::string& name, const std::string& what, double value,
-                   const std::vector<at::Tensor>& numerators, Rule rule, const std::optional<double>& threshold) {
+                   const std::vector<at::Tensor>& numerators, bool max_abs, Rule rule,
+                   const std::optional<double>& threshold) {
     const Rule r = threshold ? rule : Rule::kNone;
     Check check = value_check(name, what, value, r, threshold.value_or(0.0));
     if (!defined) mark_undefined(check, no_gap);
-    else if (!exhaustive) pending.push_back({out.checks.size(), name, what, numerators, value, r, threshold.value_or(0.0)});
+    else if (!exhaustive)
+      pending.push_back({out.checks.size(), name, what, numerators, max_abs, value, r, threshold.value_or(0.0)});
     out.checks.push_back(check);
   }
 
   double ratio(const std::string& name, const std::string& what, const at::Tensor& numerator, Rule rule,
                const std::optional<double>& threshold) {
     const double value = of_gap(numerator);
-    thresholded(name, what, value, {numerator}, rule, threshold);
+    thresholded(name, what, value, {numerator}, false, rule, threshold);
     return value;
   }
 
@@ -178,7 +182,7 @@ struct GapChecks {
                                            std::make_move_iterator(ratios.begin() + next + p.numerators.size()));
       next += p.numerators.size();
       const Bootstrap interval =
-          percentile_bootstrap(own.size() == 1 ? std::move(own[0]) : max_abs_draws(own), gap.size(0), seed);
+          percentile_bootstrap(p.max_abs ? max_abs_draws(own) : std::move(own[0]), gap.size(0), seed);
       out.checks[p.index] = value_check(p.name, p.what, p.value, interval, p.rule, p.threshold);
     }
     pending.clear();
@@ -188,6 +192,7 @@ struct GapChecks {
     std::size_t index;  // in out.checks
     std::string name, what;
     std::vector<at::Tensor> numerators;
+    bool max_abs;
     double value;
     Rule rule;
     double threshold;
@@ -256,7 +261,7 @@ Figure completeness(GapChecks& checks, const CircuitSpec& c, const PassRule& pas
   checks.thresholded("completeness",
                      "the largest completeness gap |f(C without S) - f(N without S)| over " +
                          std::to_string(subsets.size()) + " subsets S of C",
-                     largest, differences, Rule::kCompletenessAtMost, pass.completeness_at_most);
+                     largest, differences, true, Rule::kCompletenessAtMost, pass.completeness_at_most);
   if (checks.defined) checks.out.checks.insert(checks.out.checks.end(), gaps.begin(), gaps.end());
   return f;
 }
@@ -286,6 +291,17 @@ at::Tensor circuit_metric(CircuitMetric metric, const at::Tensor& logits, const 
 at::Tensor circuit_targets(const CircuitSpec& c, const Batch& b) {
   if (c.score_at.empty()) return b.targets;
   return b.targets.masked_fill(role_mask(b, c.score_at).logical_not().to(b.targets.device()), -1);
+}
+
+std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const std::vector<std::vector<int64_t>>& subsets) {
+  std::vector<CircuitConfiguration> out = {keeping_without(c, {})};
+  for (int64_t v = 0; v < static_cast<int64_t>(c.nodes.size() + c.edges.size()); ++v)
+    out.push_back(keeping_without(c, {v}));
+  for (const std::vector<int64_t>& s : subsets) {
+    out.push_back(keeping_without(c, s));
+    out.push_back(ablating(c, s));
+  }
+  return out;
 }
 
 std::vector<std::vector<int64_t>> circuit_subsets(int64_t n, int64_t k, uint64_t seed) {
@@ -514,15 +530,9 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   out.checks.push_back(value_check("metric empty circuit",
                                    metric + " with every " + (c.edges.empty() ? "head and MLP " : "edge ") + ablated + ":",
                                    empty.mean().item<double>(), Rule::kNone, 0.0));
-  // C, then C \ {v} for each node v, then C \ S and N \ S for each subset S.
-  const int64_t n = static_cast<int64_t>(c.nodes.size() + c.edges.size());
-  const std::vector<std::vector<int64_t>> subsets = circuit_subsets(n, c.subsets, c.subset_seed);
-  std::vector<CircuitConfiguration> runs = {keeping_without(c, {})};
-  for (int64_t v = 0; v < n; ++v) runs.push_back(keeping_without(c, {v}));
-  for (const std::vector<int64_t>& s : subsets) {
-    runs.push_back(keeping_without(c, s));
-    runs.push_back(ablating(c, s));
-  }
+  const std::vector<std::vector<int64_t>> subsets =
+      circuit_subsets(static_cast<int64_t>(c.nodes.size() + c.edges.size()), c.subsets, c.subset_seed);
+  const std::vector<CircuitConfiguration> runs = circuit_variants(c, subsets);
   // A control without a gap stops here: every check is undefined as it would be after the runs.
   const bool stop = !checks.defined && context.control;
   if (stop) out.stopped = "stopped after the whole model and the empty circuit: " + checks.no_gap;

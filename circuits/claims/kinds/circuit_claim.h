@@ -8,7 +8,7 @@
 //   { "kind": "circuit", "ablation": "mean", "metric": "logit_diff",
 //     "nodes": [{"hook": "blocks.0.attn.hook_z", "heads": [0], "positions": [6]},
 //               {"hook": "blocks.1.attn.hook_z", "heads": [0], "positions": [7, 8, 9]}],
-//     "completeness": {"subsets": 5, "seed": 0},   (optional: "score_at": "predict_A3")
+//     "completeness": {"subsets": 5, "seed": 0},
 //     "domain": {...},
 //     "pass": {"faithfulness_at_least": 0.9, "completeness_at_most": 0.1, "minimality_at_least": 0.05} }
 //
@@ -27,7 +27,8 @@
 //   f(C) = (m(C) - m(∅)) / (m(N) - m(∅))                       (MIB)
 //   completeness gap of S ⊆ C = |f(C \ S) - f(N \ S)|          (Wang et al. 2022)
 //   contribution of v ∈ C = f(C) - f(C \ {v})                  (minimality)
-// where N \ S ablates S's nodes only. Each is a ratio of per-example sums
+// where N \ S ablates S's nodes only. With "score_at": ROLE, m reads only the
+// targets at that role's positions (circuit_targets). Each is a ratio of per-example sums
 // with the common denominator m(N) - m(∅), bootstrapped over examples
 // (bootstrap.h) on a sampled domain. Without a gap between N and ∅ (its
 // bootstrap lower bound, has_gap in patching.h) f is undefined and every
@@ -120,7 +121,11 @@ std::map<HookPoint, at::Tensor> ablated_activations(const RunContext& context, c
                                                     const std::map<HookPoint, at::Tensor>& clean,
                                                     const std::map<HookPoint, at::Tensor>& values);
 
-// Each configuration's per-example metric over the claim's domain
+// The variants run_circuit measures after N and the empty circuit, in order:
+// C, C without each member, then C \ S and N \ S for each of `subsets`.
+std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const std::vector<std::vector<int64_t>>& subsets);
+
+// Each configuration's per-example metric (read at circuit_targets) over the claim's domain
 // ([examples], double, in domain order), ablated as `claim` (a circuit claim:
 // its ablation, counterfactual and metric) says; its own nodes play no part
 // beyond naming the layers whose MLP components are neurons. One forward pass

@@ -29,8 +29,9 @@ std::string values_label(const std::string& cls, const std::vector<int64_t>& val
   return cls + " {" + out + "}";
 }
 
-// The effect of the counterfactual and of patching each layer's resid_pre at
-// the items' positions, summed over each example's items of each class value.
+// The effect of the counterfactual and of patching each patched layer's
+// resid_pre at the items' positions, summed over each example's items of
+// each class value.
 struct ItemGains {
   int64_t examples = 0;
   int64_t n_items = 0;
