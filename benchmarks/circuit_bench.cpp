@@ -55,7 +55,7 @@ void BM_S2CircuitLoopOfSingleRuns(benchmark::State& state) {
   set_threads(2);
   c10::InferenceMode guard;
   const S2Circuit s = s2_circuit(state.range(0));
-  const CircuitSpec& c = std::get<CircuitSpec>(s.claim.spec);
+  const CircuitSpec& c = spec_of<CircuitSpec>(s.claim.spec);
   const auto no_shared_runs = [](const Domain&, const std::vector<HookPoint>&, const RunVisitor&,
                                  const std::function<bool()>&) {};
   const RunContext context{*s.task, s.checkpoint.model, scale_for(*s.task, s.checkpoint.model.config), no_shared_runs, false};

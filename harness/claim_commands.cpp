@@ -682,7 +682,7 @@ int list_command(int argc, char** argv) {
   check(!args.has("--checkpoint") || args.flags.at("--checkpoint").size() == 1, "list --checkpoint", "give it once");
   const PreparedFile f = prepare_all(args).front();
   for (const auto& c : f.claims)
-    std::cout << f.task->name << "/" << c.id << "  " << to_string(c.kind) << "  " << c.hypothesis << "\n";
+    std::cout << f.task->name << "/" << c.id << "  " << c.kind->name << "  " << c.hypothesis << "\n";
   return 0;
 }
 

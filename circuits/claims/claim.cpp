@@ -2,6 +2,7 @@
 
 #include "circuits/claims/claim_fields.h"
 #include "circuits/claims/controls.h"
+#include "circuits/claims/kinds/registry.h"
 #include "circuits/claims/placebo.h"
 #include "circuits/formats/error.h"
 #include "circuits/formats/json_input.h"
@@ -82,7 +83,7 @@ Claim claim_at(const json& v, const At& at, const ParseContext& context) {
   check_object(v, at, allowed, required);
   Claim claim;
   claim.pointer = at.pointer;
-  claim.kind = kind->kind;
+  claim.kind = kind;
   parse_common(v, at, *kind, context, claim);
   kind->parse(v, at, context, claim);
   if (claim.pass.bound == BoundMethod::kBetting) {

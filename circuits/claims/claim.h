@@ -6,12 +6,8 @@
 //     "claims": [ { "id", "hypothesis", "kind", <kind's fields>, "domain", "pass", "controls" } ] }
 //
 // `checkpoint` and `task` are relative to the folder above the claim file's folder (the
-// repository root for claims/<system>.json). Each kind ("behaviour",
-// "attention", "ablation", "circuit", "fourier", "spectrum", "geometry",
-// "probe", "patching", "path_patching", "item_patching", "interchange",
-// "scrubbing", "property") is one
-// file pair in kinds/,
-// registered in kinds/registry.cpp.
+// repository root for claims/<system>.json). Each kind (claims/README.md
+// documents them) is one file pair in kinds/, registered in kinds/registry.cpp.
 //
 // Errors: every problem is one InputError "<file>: <JSON pointer>: <what>",
 // e.g. "claims/array_index.json: /claims/3/head: head 2 out of range, the model
@@ -24,7 +20,7 @@
 #pragma once
 
 #include "circuits/claims/check.h"
-#include "circuits/claims/kinds/registry.h"
+#include "circuits/claims/kinds/kind.h"
 #include "circuits/model/config.h"
 #include "circuits/tasks/task.h"
 
@@ -38,16 +34,6 @@ namespace circuitcheck {
 
 constexpr const char* kClaimSchema = "circuitcheck.claims/1";
 
-// A control that is not another model but the checkpoint with the claim's
-// intervention moved to other components (placebo.h): the control it comes
-// from ("placebo:all"), its label in reports ("placebo:all/blocks.0.attn.hook_z:1")
-// and the spec it runs.
-struct PlaceboRun {
-  std::string control;
-  std::string label;
-  ClaimSpec spec;
-};
-
 // What a claim describes (claims/README.md, "Claims across seeds"): every
 // model its checkpoint's recipe trains ("recipe", the default), or its
 // checkpoint alone ("checkpoint": measured to fail on another seed of the
@@ -58,18 +44,18 @@ enum class ClaimScope { kRecipe, kCheckpoint };
 const char* to_string(ClaimScope scope);
 
 // One claim: the fields every kind has, and its kind's own typed spec
-// (kinds/registry.h; std::get<AttentionSpec>(claim.spec)).
+// (kinds/kind.h; spec_of<AttentionSpec>(claim.spec)).
 struct Claim {
   std::string id;          // [A-Za-z0-9_.-]+, unique in its file
   std::string hypothesis;  // prose
-  ClaimKind kind = ClaimKind::kBehaviour;
+  const KindEntry* kind = nullptr;  // its row of the registry (kinds/registry.h)
   ClaimScope scope = ClaimScope::kRecipe;
   std::string pointer;     // "/claims/3", for messages
   Domain domain;
   PassRule pass;
   std::vector<std::string> controls;  // control models (controls.h), "random_init" always first
   std::vector<PlaceboRun> placebos;   // the runs of its placebo controls, in the order of `controls`
-  ClaimSpec spec;                     // the alternative of `kind`
+  ClaimSpec spec;                     // `kind`'s spec struct
 };
 
 // A claim file's top level, checked: schema, either system (a built-in

@@ -1,32 +1,15 @@
 #include "circuits/claims/placebo.h"
 
-#include "circuits/claims/kinds/ablation_claim.h"
-#include "circuits/claims/kinds/circuit_claim.h"
-#include "circuits/claims/kinds/fourier_claim.h"
-#include "circuits/claims/kinds/item_patching_claim.h"
-#include "circuits/claims/kinds/probe_claim.h"
+#include "circuits/claims/kinds/registry.h"
 #include "circuits/formats/error.h"
 
 #include <algorithm>
-#include <limits>
 #include <map>
 #include <set>
 #include <tuple>
 
 namespace circuitcheck {
 namespace {
-
-// The seed of "<name>" (0) or "<name>:<seed>".
-uint64_t control_seed(const std::string& control, const std::string& name, const std::string& where) {
-  const std::string expected = name == "placebo" ? "placebo, placebo:<seed> (a seed below 2^31) or placebo:all"
-                                                 : name + " or " + name + ":<seed> (a seed below 2^31)";
-  if (control == name) return 0;
-  const std::string digits = control.substr(std::min(control.size(), name.size() + 1));
-  check(control.compare(0, name.size() + 1, name + ":") == 0 && !digits.empty() && digits.size() <= 10 &&
-            digits.find_first_not_of("0123456789") == std::string::npos && std::stoll(digits) < (int64_t{1} << 31),
-        where, "control " + quote(control) + ": expected " + expected);
-  return static_cast<uint64_t>(std::stoll(digits));
-}
 
 // What a site's placebo moves: its heads, its neurons, its layer (a whole
 // hook, or the only head of a layer), or its positions (a one-layer model).
@@ -202,77 +185,48 @@ bool runs_on_checkpoint(const std::string& control) {
   return control.compare(0, 7, "placebo") == 0 || control.compare(0, 12, "control_task") == 0;
 }
 
-std::vector<PlaceboRun> placebo_runs(const Claim& claim, const std::string& control, const Config& config,
-                                     const std::string& where) {
+uint64_t control_seed(const std::string& control, const std::string& name, const std::string& where) {
+  const std::string expected = name == "placebo" ? "placebo, placebo:<seed> (a seed below 2^31) or placebo:all"
+                                                 : name + " or " + name + ":<seed> (a seed below 2^31)";
+  if (control == name) return 0;
+  const std::string digits = control.substr(std::min(control.size(), name.size() + 1));
+  check(control.compare(0, name.size() + 1, name + ":") == 0 && !digits.empty() && digits.size() <= 10 &&
+            digits.find_first_not_of("0123456789") == std::string::npos && std::stoll(digits) < (int64_t{1} << 31),
+        where, "control " + quote(control) + ": expected " + expected);
+  return static_cast<uint64_t>(std::stoll(digits));
+}
+
+std::vector<MovedSites> moved_sites(const std::vector<AblationSite>& sites, const std::string& control,
+                                    const Config& config, const std::string& where) {
   const std::string context = "control " + quote(control);
-  if (control.compare(0, 12, "control_task") == 0) {
-    const ProbeSpec* probe = std::get_if<ProbeSpec>(&claim.spec);
-    check(probe, where, context + ": a control task reaches a probe claim only");
-    ProbeSpec control_task = *probe;
-    control_task.control_task_seed = control_seed(control, "control_task", where);
-    return {{control, control, control_task}};
-  }
-  if (const FourierSpec* fourier = std::get_if<FourierSpec>(&claim.spec)) {
-    check(fourier->measure == FourierMeasure::kRestrictedExcluded, where,
-          context + ": a fourier claim takes a placebo with measure restricted_excluded only");
-    check(control != "placebo:all", where,
-          context + ": more than " + std::to_string(kMaxPlacebos) + " placebos; draw some with placebo:<seed>");
-    const int64_t frequencies = (fourier->modulus - 1) / 2;
-    check(2 * fourier->k <= frequencies, where,
-          context + ": " + std::to_string(frequencies - fourier->k) + " other frequencies left, the placebo needs " +
-              std::to_string(fourier->k));
-    FourierSpec placebo = *fourier;
-    placebo.placebo_seed = control_seed(control, "placebo", where);
-    return {{control, control, placebo}};
-  }
-  if (const ItemPatchingSpec* items = std::get_if<ItemPatchingSpec>(&claim.spec)) {
-    int lowest = std::numeric_limits<int>::max();
-    for (const ItemLayerRule& rule : items->rules) lowest = std::min(lowest, rule.layer);
-    check(lowest > 0, where, context + ": an item_patching placebo patches a layer below the claimed ones; there is none below layer 0");
-    const auto at_layer = [&](int layer) {
-      ItemPatchingSpec placebo = *items;
-      placebo.placebo_layer = layer;
-      return placebo;
-    };
-    if (control != "placebo:all") {
-      const uint64_t seed = control_seed(control, "placebo", where);
-      return {{control, control, at_layer(static_cast<int>(sample_rows(lowest, 1, seed, where)[0].item<int64_t>()))}};
-    }
-    std::vector<PlaceboRun> out;
-    for (int layer = 0; layer < lowest; ++layer) out.push_back({control, control + "/L" + std::to_string(layer), at_layer(layer)});
-    return out;
-  }
-  const AblationSpec* ablation = std::get_if<AblationSpec>(&claim.spec);
-  const CircuitSpec* circuit = std::get_if<CircuitSpec>(&claim.spec);
-  check((ablation && claim.pass.drop_to_at_most) || circuit, where,
-        context + ": a placebo reaches a necessity ablation (kind ablation with drop_to_at_most), a circuit, a "
-                  "fourier restricted_excluded claim or an item_patching claim only");
-  check(ablation || circuit->edges.empty(), where,
-        context + ": a placebo moves a circuit's nodes to other components; a circuit of edges has no nodes");
-  const std::vector<AblationSite>& sites = ablation ? ablation->sites : circuit->nodes;
-  const auto with_sites = [&](std::vector<AblationSite> moved) -> ClaimSpec {
-    if (!ablation) {
-      CircuitSpec placebo = *circuit;
-      placebo.nodes = std::move(moved);
-      return placebo;
-    }
-    AblationSpec placebo = *ablation;
-    placebo.sites = std::move(moved);
-    return placebo;
-  };
   std::vector<Dim> dims;
   for (const AblationSite& s : sites) dims.push_back(placebo_dim(s, config));
   const std::vector<std::vector<int64_t>> free = free_components(sites, dims, config, where, context);
   if (control != "placebo:all")
-    return {{control, control,
-             with_sites(drawn_placebo(sites, dims, free, control_seed(control, "placebo", where), where, context))}};
-  std::vector<PlaceboRun> out;
+    return {{control, drawn_placebo(sites, dims, free, control_seed(control, "placebo", where), where, context)}};
+  std::vector<MovedSites> out;
   for (std::vector<AblationSite>& placebo : every_placebo(sites, dims, free, where, context)) {
     std::string label = control + "/";
     for (std::size_t i = 0; i < placebo.size(); ++i) label += (i ? "+" : "") + describe(placebo[i], dims[i]);
-    out.push_back({control, label, with_sites(std::move(placebo))});
+    out.push_back({label, std::move(placebo)});
   }
   return out;
+}
+
+std::vector<PlaceboRun> placebo_runs(const Claim& claim, const std::string& control, const Config& config,
+                                     const std::string& where) {
+  const bool control_task = control.compare(0, 12, "control_task") == 0;
+  const auto takes = [control_task](const KindEntry& k) { return control_task ? k.control_task != nullptr : k.placebos != nullptr; };
+  if (!takes(*claim.kind)) {
+    std::vector<std::string> kinds;
+    for (const KindEntry& k : claim_kinds())
+      if (takes(k)) kinds.push_back(k.name);
+    fail(where, "control " + quote(control) + ": kind " + quote(claim.kind->name) + " takes no " +
+                    (control_task ? "control task" : "placebo") + " (the kinds that do: " + joined(kinds) + ")");
+  }
+  if (control_task)
+    return {{control, control, claim.kind->control_task(claim, control_seed(control, "control_task", where))}};
+  return claim.kind->placebos(claim, control, config, where);
 }
 
 }  // namespace circuitcheck

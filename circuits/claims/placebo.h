@@ -11,8 +11,11 @@
 //                      each its own control labelled "placebo:all/<sites>",
 //                      e.g. "placebo:all/blocks.0.attn.hook_z:1": a claim
 //                      passes only if its effect appears on none of them
+//   "control_task"     the claim with its labels permuted, drawn with seed 0
+//   "control_task:<seed>"  likewise with that seed (a probe's, Hewitt & Liang 2019)
 //
-// For an ablation claim with drop_to_at_most, each site is replaced by:
+// moved_sites is the rule for claims whose intervention names sites
+// (ablation, circuit nodes): each site is replaced by:
 //   - heads given (of a layer with more than one): as many other heads of
 //     the same hook and layer;
 //   - neurons given: as many other neurons of the same hook and layer;
@@ -25,37 +28,18 @@
 // from those that no site of the claim names, so placebo sites never overlap
 // the claimed ones or each other; "placebo:all" takes every such choice.
 //
-// For a circuit claim, each node is moved as an ablation's site is: its
-// heads to as many other heads of its layer (positions kept), and so on. A
-// circuit of other components must not be faithful: its faithfulness and its
-// nodes' contributions fail, and its completeness gap is large (everything
-// that matters lies outside it).
-//
-// For a fourier claim with measure restricted_excluded, the placebo keeps or
-// removes k frequencies other than the key ones (fourier_claim.h), drawn with
-// the seed: a model whose answer lives in its key frequencies keeps its
-// accuracy when others are removed and loses it when only others are kept,
-// so the placebo fails both "accuracy restricted" and "accuracy excluded".
-// "placebo:all" does not apply (C(56 - k, k) choices at p = 113).
-//
-// For an item_patching claim, the placebo patches the same items at an
-// earlier layer: every rule moves to one layer below the lowest claimed
-// layer, drawn with the seed ("placebo:all": each such layer, labelled
-// "placebo:all/L<layer>"). A value that the claim says has arrived at its
-// items' positions by layer L must not be there before (an "at least" rule
-// fails there); an "at most" rule is only lower there, so no placebo tests it.
-//
-// The control task (Hewitt & Liang 2019) is the probe's specificity control:
-//   "control_task"          a probe claim on its labels permuted across the
-//   "control_task:<seed>"   domain's items (seed 0, or that seed)
-// A probe that reads the label from the activation fails on it; one that
-// could fit any labelling (too many classes for its items) does not.
+// Which kinds take a placebo or a control task, and what theirs move, is
+// the kind's own (KindEntry::placebos, KindEntry::control_task; each kind's
+// header says).
 #pragma once
 
+#include "circuits/claims/ablate.h"
 #include "circuits/claims/claim.h"
 #include "circuits/model/config.h"
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace circuitcheck {
 
@@ -69,14 +53,45 @@ bool runs_on_checkpoint(const std::string& control);
 constexpr int64_t kMaxPlacebos = 16;
 
 // The runs of checkpoint control `control` of `claim` (one, or every one for
-// "placebo:all"): each its label and the claim's spec with the placebo's
-// sites (or frequencies, or permuted labels). Throws InputError "<where>:
-// control '<name>': ..." when the name is malformed, a placebo's claim is
-// not an ablation with drop_to_at_most, a circuit, a fourier restricted_excluded claim
-// or an item_patching claim with a layer below its rules, a control task's claim is not a probe, a site has too few other components (a
-// layer whose heads are all claimed, a one-layer model; fewer than k other
-// frequencies), or "placebo:all" would run more than kMaxPlacebos.
+// "placebo:all"), from its kind's placebos or control_task. Throws InputError
+// "<where>: control '<name>': ..." when the name is malformed or the claim's
+// kind takes no such control (the message lists those that do), or as the
+// kind's function does.
 std::vector<PlaceboRun> placebo_runs(const Claim& claim, const std::string& control, const Config& config,
                                      const std::string& where);
+
+// The seed of control "<name>" (0) or "<name>:<seed>" ("placebo:3"; a decimal
+// integer below 2^31); InputError "<where>: control '<control>': expected ..."
+// otherwise. "placebo:all" is the caller's to handle.
+uint64_t control_seed(const std::string& control, const std::string& name, const std::string& where);
+
+// A claim's sites moved to other components: its label in reports and the sites.
+struct MovedSites {
+  std::string label;
+  std::vector<AblationSite> sites;
+};
+
+// The placebo `control` of a claim whose intervention names `sites`: one
+// drawn with the control's seed (labelled `control`), or for "placebo:all"
+// every one (labelled "placebo:all/<sites>"). InputError "<where>: control
+// '<name>': ..." when a site has too few other components or "placebo:all"
+// would run more than kMaxPlacebos.
+std::vector<MovedSites> moved_sites(const std::vector<AblationSite>& sites, const std::string& control,
+                                    const Config& config, const std::string& where);
+
+// The placebo runs of a claim whose spec holds its sites in spec.*sites
+// (AblationSpec::sites, CircuitSpec::nodes): the spec with them moved, as
+// moved_sites moves them.
+template <class Spec>
+std::vector<PlaceboRun> site_placebos(const Spec& spec, std::vector<AblationSite> Spec::*sites,
+                                      const std::string& control, const Config& config, const std::string& where) {
+  std::vector<PlaceboRun> out;
+  for (MovedSites& moved : moved_sites(spec.*sites, control, config, where)) {
+    Spec placebo = spec;
+    placebo.*sites = std::move(moved.sites);
+    out.push_back({control, std::move(moved.label), std::move(placebo)});
+  }
+  return out;
+}
 
 }  // namespace circuitcheck

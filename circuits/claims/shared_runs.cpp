@@ -42,7 +42,7 @@ void visit_runs(const Task& task, const HookedTransformer& model, Scale scale, c
 }
 
 bool reads_plain_runs(const Claim& claim, std::vector<HookPoint>* hooks) {
-  const KindEntry& kind = kind_entry(claim.kind);
+  const KindEntry& kind = *claim.kind;
   if (claim.domain.weights_only() || !kind.plain_hooks) return false;
   *hooks = kind.plain_hooks(claim);
   return true;

@@ -44,7 +44,7 @@ json Falsification::to_json() const {
 json ClaimResult::to_json() const {
   const json on_checkpoint = checkpoint.to_json();
   json j = {{"id", claim.id},
-            {"kind", to_string(claim.kind)},
+            {"kind", claim.kind->name},
             {"hypothesis", claim.hypothesis},
             {"scope", to_string(claim.scope)},
             {"verdict", to_string(verdict)},
@@ -95,7 +95,7 @@ Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer&
   std::vector<std::string> deciding;
   for (const Check& c : checkpoint ? checkpoint->checks : std::vector<Check>{})
     if (c.rule != Rule::kNone) deciding.push_back(c.name);
-  kind_entry(claim.kind).run(
+  claim.kind->run(
       RunContext{task, model, scale, visit, label != "checkpoint", checkpoint ? &deciding : nullptr}, claim, out);
   out.pass = true;
   for (const auto& c : out.checks) {

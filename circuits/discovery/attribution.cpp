@@ -54,7 +54,7 @@ using Step = std::function<void(const std::map<HookPoint, at::Tensor>& clean,
 int64_t gradient_steps(const RunContext& context, const Claim& claim, const CircuitAblation& ablation,
                        const HookedTransformer& model, const std::vector<HookPoint>& probes, int64_t ig_steps,
                        int64_t length, const Step& step) {
-  const CircuitSpec& c = std::get<CircuitSpec>(claim.spec);
+  const CircuitSpec& c = spec_of<CircuitSpec>(claim.spec);
   check(c.metric != CircuitMetric::kAccuracy, claim.pointer + "/metric",
         "accuracy has no gradient to attribute with; use logit_diff or target_log_prob");
   check(ig_steps >= 1, claim.pointer, "EAP-IG needs at least one step");
@@ -175,7 +175,7 @@ std::vector<AttributionUnit> attribution_edges(const Config& config) {
 
 void attribute(const RunContext& context, const Claim& claim, const CircuitAblation& ablation, int64_t ig_steps,
                std::vector<AttributionUnit>& units) {
-  const bool edges = !std::get<CircuitSpec>(claim.spec).edges.empty();
+  const bool edges = !spec_of<CircuitSpec>(claim.spec).edges.empty();
   for (const AttributionUnit& u : units)
     check_internal(u.edge.has_value() == edges, "attribute",
                    u.name() + (edges ? " is a node, but the claim is a circuit of edges"

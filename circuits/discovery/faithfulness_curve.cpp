@@ -30,7 +30,7 @@ CircuitMeasure::CircuitMeasure(const RunContext& context, const Claim& claim, co
   whole_ = ends[0];
   empty_ = ends[1];
   const std::string missing =
-      circuit_gap_missing(to_string(std::get<CircuitSpec>(claim.spec).metric), whole_, empty_, claim.domain);
+      circuit_gap_missing(to_string(spec_of<CircuitSpec>(claim.spec).metric), whole_, empty_, claim.domain);
   check(missing.empty(), where, missing);
 }
 

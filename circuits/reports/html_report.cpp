@@ -571,7 +571,7 @@ string claim_section(const SystemReport& report, std::size_t i) {
   const string v = to_string(r.verdict), id = escape_markup(r.claim.id);
   string s = "<section class=\"claim-detail verdict-" + v + "\" id=\"claim-" + id + "\" data-claim=\"" + id + "\">\n";
   s += "<h2>" + id + " " + badge(to_string(r.verdict)) + "</h2>\n";
-  s += "<p class=\"hypothesis\"><strong>Hypothesis</strong> (" + escape_markup(to_string(r.claim.kind)) + "). " +
+  s += "<p class=\"hypothesis\"><strong>Hypothesis</strong> (" + escape_markup(r.claim.kind->name) + "). " +
        escape_markup(r.claim.hypothesis) + "</p>\n";
   s += "<p class=\"explanation\"><strong>Verdict: " + v + ".</strong> " + escape_markup(r.explanation) + "</p>\n";
   s += "<p class=\"domain\"><strong>Domain:</strong> " +
@@ -682,7 +682,7 @@ string html_report(const SystemReport& report) {
     const ClaimResult& r = report.results[i];
     const string v = to_string(r.verdict), id = escape_markup(r.claim.id);
     body += "<tr class=\"claim verdict-" + v + "\" data-claim=\"" + id + "\" data-verdict=\"" + v + "\"><td><a href=\"#claim-" +
-            id + "\">" + id + "</a></td><td>" + escape_markup(to_string(r.claim.kind)) + "</td><td>" + badge(to_string(r.verdict)) +
+            id + "\">" + id + "</a></td><td>" + escape_markup(r.claim.kind->name) + "</td><td>" + badge(to_string(r.verdict)) +
             "</td><td>" + escape_markup(r.claim.hypothesis) + "</td><td class=\"num\">" +
             (i < report.run.claim_seconds.size() ? seconds_text(report.run.claim_seconds[i]) : "") + "</td></tr>\n";
   }

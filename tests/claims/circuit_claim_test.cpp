@@ -433,7 +433,7 @@ TEST(CircuitClaim, PlaceboMovesEachNodeToOtherHeads) {
   const ClaimFile file = parse_claim_file(document, "claims/s5.json");
   const Claim parsed = parse_claims(file, *claim_task(file), config).at(0);
   ASSERT_EQ(parsed.placebos.size(), 1u);
-  const CircuitSpec& placebo = std::get<CircuitSpec>(parsed.placebos[0].spec);
+  const CircuitSpec& placebo = spec_of<CircuitSpec>(parsed.placebos[0].spec);
   ASSERT_EQ(placebo.nodes.size(), 2u);
   EXPECT_EQ(placebo.nodes[0].hook.layer, 0);
   EXPECT_EQ(placebo.nodes[1].hook.layer, 2);

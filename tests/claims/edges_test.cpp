@@ -138,7 +138,7 @@ TEST(EdgeCircuit, ShippedCopyNeedsTheIndirectEdgeNotTheDirectOne) {
   const Outcome all = run_claim(*task, parsed, ck.model, "checkpoint");
   EXPECT_NEAR(testing_util::check_named(all, "faithfulness").value, 1.0, 1e-4) << all.explanation;
   const auto contribution = [&](const std::string& name) {
-    const auto& list = std::get<CircuitSpec>(parsed.spec).edges;
+    const auto& list = spec_of<CircuitSpec>(parsed.spec).edges;
     for (std::size_t i = 0; i < list.size(); ++i)
       if (list[i].name() == name) return testing_util::check_named(all, "contribution of edge " + std::to_string(i)).value;
     ADD_FAILURE() << "no edge " << name;

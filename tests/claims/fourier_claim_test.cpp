@@ -6,6 +6,7 @@
 #include "circuits/claims/claim.h"
 #include "circuits/formats/error.h"
 #include "circuits/claims/kinds/fourier_claim.h"
+#include "circuits/claims/kinds/registry.h"
 #include "circuits/tasks/builtin/modular_addition.h"
 #include "circuits/claims/verify.h"
 #include "tests/test_util.h"
@@ -266,10 +267,10 @@ TEST(FourierClaimParser, ShippedFileParses) {
   const ClaimFile file = parse_claim_file(shipped_document(), "claims/modular_addition.json");
   const auto claims = parse_claims(file, *claim_task(file), s1().config(Scale::kCpu));
   ASSERT_EQ(claims.size(), 12u);
-  EXPECT_EQ(claims[1].kind, ClaimKind::kFourier);
-  EXPECT_EQ(std::get<FourierSpec>(claims[1].spec).source.rows, kP);
-  EXPECT_EQ(claims[3].kind, ClaimKind::kSpectrum);
-  EXPECT_TRUE(std::get<FourierSpec>(claims[5].spec).source.is_activation());
+  EXPECT_STREQ(claims[1].kind->name, "fourier");
+  EXPECT_EQ(spec_of<FourierSpec>(claims[1].spec).source.rows, kP);
+  EXPECT_STREQ(claims[3].kind->name, "spectrum");
+  EXPECT_TRUE(spec_of<FourierSpec>(claims[5].spec).source.is_activation());
   EXPECT_TRUE(claims[5].domain.exhaustive);
   EXPECT_EQ(claims[1].controls, (std::vector<std::string>{"random_init", "shuffled_embed"}));
   // restricted_excluded claims take a placebo: 5 other frequencies, seed 0.
@@ -277,8 +278,8 @@ TEST(FourierClaimParser, ShippedFileParses) {
   ASSERT_EQ(restricted.id, "logits_restricted_excluded");
   ASSERT_EQ(restricted.placebos.size(), 1u);
   EXPECT_EQ(restricted.placebos[0].label, "placebo");
-  EXPECT_EQ(std::get<FourierSpec>(restricted.placebos[0].spec).placebo_seed, std::optional<uint64_t>(0));
-  EXPECT_FALSE(std::get<FourierSpec>(restricted.spec).placebo_seed.has_value());
+  EXPECT_EQ(spec_of<FourierSpec>(restricted.placebos[0].spec).placebo_seed, std::optional<uint64_t>(0));
+  EXPECT_FALSE(spec_of<FourierSpec>(restricted.spec).placebo_seed.has_value());
 }
 
 // Fourier claims on activations read the plain runs shared with the other
@@ -294,7 +295,7 @@ TEST(FourierClaim, ActivationClaimsShareOneForwardPassOverTheGrid) {
   const std::vector<Claim> claims = parse_claims(file, s1(), model.config);
   EXPECT_TRUE(fourier_hooks(claims[1]).empty());  // weights
   EXPECT_TRUE(fourier_hooks(claims[8]).empty());  // the logits: every plain run has them
-  EXPECT_EQ(fourier_hooks(claims[9]), std::vector<HookPoint>{std::get<FourierSpec>(claims[9].spec).source.hook});
+  EXPECT_EQ(fourier_hooks(claims[9]), std::vector<HookPoint>{spec_of<FourierSpec>(claims[9].spec).source.hook});
   SharedRuns shared;
   for (const Claim& c : claims) shared.plan(c, "checkpoint");
   int64_t visits = 0;
@@ -303,8 +304,8 @@ TEST(FourierClaim, ActivationClaimsShareOneForwardPassOverTheGrid) {
     const Outcome together = run_claim(s1(), c, model, "checkpoint", &shared);
     shared.release(c, "checkpoint");
     if (!c.domain.exhaustive) continue;  // weights, or a sample run by passes of its own (the circuit claim)
-    const bool edits = c.kind == ClaimKind::kFourier &&
-                       std::get<FourierSpec>(c.spec).measure == FourierMeasure::kRestrictedExcluded;
+    const bool edits = c.kind == find_kind("fourier") &&
+                       spec_of<FourierSpec>(c.spec).measure == FourierMeasure::kRestrictedExcluded;
     visits += edits ? 2 : 1;
     const Outcome alone = run_claim(s1(), c, model, "checkpoint");
     ASSERT_EQ(together.checks.size(), alone.checks.size());

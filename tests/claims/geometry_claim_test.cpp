@@ -6,6 +6,7 @@
 #include "circuits/claims/claim.h"
 #include "circuits/formats/error.h"
 #include "circuits/claims/kinds/geometry_claim.h"
+#include "circuits/claims/kinds/spectrum_claim.h"
 #include "circuits/claims/verify.h"
 #include "tests/claims/claim_test_util.h"
 

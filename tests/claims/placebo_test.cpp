@@ -66,7 +66,7 @@ TEST(AblationReference, FollowsTheClaimsWhereUnlessItNamesItsOwn) {
     json claim = ablation(sites, {"random_init"}, {{"rate_at_least", 0.99}});
     if (!c.domain_where.is_null()) claim["domain"]["where"] = c.domain_where;
     if (!c.reference_where.is_null()) claim["reference"]["where"] = c.reference_where;
-    const Domain& reference = std::get<AblationSpec>(parsed(claim).spec).reference;
+    const Domain& reference = spec_of<AblationSpec>(parsed(claim).spec).reference;
     EXPECT_EQ(reference.where, c.where);
     EXPECT_EQ(reference.where_value, c.value);
     EXPECT_EQ(reference.sample, 512);
@@ -85,7 +85,7 @@ TEST(Placebo, OtherComponentsOfTheSameLayerDrawnWithTheSeed) {
     const std::vector<PlaceboRun> runs = placebo_runs(claim, control, arithmetic_config(), "test");
     ASSERT_EQ(runs.size(), 1u);
     EXPECT_EQ(runs[0].label, control);
-    const auto& s = std::get<AblationSpec>(runs[0].spec).sites;
+    const auto& s = spec_of<AblationSpec>(runs[0].spec).sites;
     ASSERT_EQ(s.size(), 4u);
     EXPECT_EQ(s[0].positions, std::vector<int64_t>{17});  // positions are kept
     EXPECT_EQ(s[0].heads.size(), 1u);
@@ -98,7 +98,7 @@ TEST(Placebo, OtherComponentsOfTheSameLayerDrawnWithTheSeed) {
     EXPECT_NE(s[3].hook.layer, 2);
     EXPECT_EQ(s[3].hook.type, HookType::kMlpOut);
     const PlaceboRun again = placebo_runs(claim, control, arithmetic_config(), "test").at(0);
-    EXPECT_EQ(std::get<AblationSpec>(again.spec).sites[2].neurons, s[2].neurons) << "the same seed, the same draw";
+    EXPECT_EQ(spec_of<AblationSpec>(again.spec).sites[2].neurons, s[2].neurons) << "the same seed, the same draw";
     draws.insert(std::to_string(s[0].heads[0]) + "/" + std::to_string(s[2].neurons[0]));
   }
   EXPECT_GE(draws.size(), 2u) << "seeds draw different placebos";
@@ -165,13 +165,18 @@ INSTANTIATE_TEST_SUITE_P(
                        c["keep_only"] = true;
                        return c;
                      }(),
-                     "claims/a.json: /claims/0/controls/0: control 'placebo': a placebo reaches a "
-                     "necessity ablation (kind ablation with drop_to_at_most), a circuit, a fourier "
-                     "restricted_excluded claim or an item_patching claim only"},
+                     "claims/a.json: /claims/0/controls/0: control 'placebo': an ablation takes a placebo with "
+                     "drop_to_at_most only (a necessity ablation)"},
+        PlaceboError{"KindWithoutPlacebos",
+                     {{"id", "acc"}, {"hypothesis", "h"}, {"kind", "behaviour"},
+                      {"domain", {{"sample", 500}, {"seed", 6}}}, {"pass", {{"rate_at_least", 0.9}}},
+                      {"controls", {"placebo"}}},
+                     "claims/a.json: /claims/0/controls/0: control 'placebo': kind 'behaviour' takes no placebo "
+                     "(the kinds that do: ablation, fourier, item_patching, circuit)"},
         PlaceboError{"ControlTaskNotAProbe",
                      ablation({{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}}, {"control_task"}),
-                     "claims/a.json: /claims/0/controls/0: control 'control_task': a control task reaches a probe "
-                     "claim only"},
+                     "claims/a.json: /claims/0/controls/0: control 'control_task': kind 'ablation' takes no "
+                     "control task (the kinds that do: probe)"},
         PlaceboError{"BadSeed", ablation({{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}}, {"placebo:x"}),
                      "claims/a.json: /claims/0/controls/0: control 'placebo:x': expected placebo, "
                      "placebo:<seed> (a seed below 2^31) or placebo:all"},

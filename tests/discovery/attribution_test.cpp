@@ -160,7 +160,7 @@ TEST(ShippedAttribution, AtpIsTheFiniteDifferenceAndOneStepEapIgIsAtp) {
   RunOptions cached;
   cached.cache = {z0, z1};
   const ActivationCache clean = run(ck.model, b.tokens, cached).cache;
-  const CircuitSpec& spec = std::get<CircuitSpec>(claim.spec);
+  const CircuitSpec& spec = spec_of<CircuitSpec>(claim.spec);
   const double m0 = circuit_metric(spec.metric, run(ck.model, b.tokens).logits, b.targets, 0).mean().item<double>();
   const std::vector<int64_t> order = ranking(nodes, AttributionMethod::kAtp);
   for (int64_t r = 0; r < 4; ++r) {
@@ -247,7 +247,7 @@ TEST(ShippedAttribution, EdgeScoresAreFiniteDifferencesAtTheReceiver) {
   std::map<HookPoint, at::Tensor> means;
   for (const HookPoint& hook : sender_hooks(c)) means[hook] = ablation.values.at(hook).mean(0, true);
   const at::Tensor ablated = sender_outputs(c, means);
-  const CircuitSpec& spec = std::get<CircuitSpec>(parsed_claim.spec);
+  const CircuitSpec& spec = spec_of<CircuitSpec>(parsed_claim.spec);
   const double m0 = circuit_metric(spec.metric, run(split, b.tokens).logits, b.targets, 0).mean().item<double>();
   const std::vector<EdgePoint> senders = edge_senders(c);
   struct Case {

@@ -31,7 +31,7 @@ json claim_with(const std::string& field, const json& circuit) {
 }
 
 double faithfulness(const RunContext& context, const Claim& claim, const CircuitAblation& ablation) {
-  const CircuitSpec& c = std::get<CircuitSpec>(claim.spec);
+  const CircuitSpec& c = spec_of<CircuitSpec>(claim.spec);
   const std::vector<at::Tensor> m = measure_circuits(
       context, claim, ablation, {{false, {}, {}}, {true, {}, {}}, {true, c.nodes, c.edges}});
   return (m[2] - m[1]).sum().item<double>() / (m[0] - m[1]).sum().item<double>();
@@ -74,7 +74,7 @@ TEST(CrossCheck, PyTorchAgreesOnFaithfulnessAndAttribution) {
   for (int64_t p : {1, 2, 3, 6}) keep[0][p] = true;
   for (int64_t p : {7, 8, 9}) keep[1][p] = true;
   file["keep.nodes"] = keep;
-  file["keep.edges"] = edge_mask(config, std::get<CircuitSpec>(by_edges.spec).edges);
+  file["keep.edges"] = edge_mask(config, spec_of<CircuitSpec>(by_edges.spec).edges);
   file["mean.embed"] = edge_ablation.values.at({HookType::kResidPre, 0}).mean(0, true);
   for (int l = 0; l < config.n_layers; ++l) {
     file["mean.z." + std::to_string(l)] = node_ablation.values.at({HookType::kZ, l}).mean(0, true);

@@ -2,6 +2,7 @@
 
 #include "circuits/claims/ablate.h"
 #include "circuits/claims/claim.h"
+#include "circuits/claims/placebo.h"
 #include "circuits/tasks/evaluate.h"
 
 #include <algorithm>
@@ -47,7 +48,7 @@ void parse_ablation(const nlohmann::json& v, const At& at, const ParseContext& c
 std::vector<HookPoint> ablation_hooks(const Claim&) { return {}; }
 
 void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
-  const AblationSpec& a = std::get<AblationSpec>(claim.spec);
+  const AblationSpec& a = spec_of<AblationSpec>(claim.spec);
   const Task& task = context.task;
   const Scale scale = context.scale;
   const bool betting = claim.pass.bound == BoundMethod::kBetting;
@@ -128,5 +129,12 @@ void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
   out.figures.push_back(figure);
 }
 
+
+std::vector<PlaceboRun> ablation_placebos(const Claim& claim, const std::string& control, const Config& config,
+                                          const std::string& where) {
+  check(claim.pass.drop_to_at_most.has_value(), where,
+        "control " + quote(control) + ": an ablation takes a placebo with drop_to_at_most only (a necessity ablation)");
+  return site_placebos(spec_of<AblationSpec>(claim.spec), &AblationSpec::sites, control, config, where);
+}
 
 }  // namespace circuitcheck

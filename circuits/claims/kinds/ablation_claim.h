@@ -45,5 +45,9 @@ struct AblationSpec {
 void parse_ablation(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);
 std::vector<HookPoint> ablation_hooks(const Claim& claim);  // none: the logits before ablating
 void run_ablation(const RunContext& context, const Claim& claim, Outcome& out);
+// Its placebos (placebo.h): the sites moved to other components
+// (site_placebos). Only a necessity ablation (drop_to_at_most) takes one.
+std::vector<PlaceboRun> ablation_placebos(const Claim& claim, const std::string& control, const Config& config,
+                                          const std::string& where);
 
 }  // namespace circuitcheck

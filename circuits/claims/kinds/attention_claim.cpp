@@ -75,11 +75,11 @@ void parse_attention(const nlohmann::json& v, const At& at, const ParseContext& 
 }
 
 std::vector<HookPoint> attention_hooks(const Claim& claim) {
-  return {HookPoint{HookType::kPattern, std::get<AttentionSpec>(claim.spec).layer}};
+  return {HookPoint{HookType::kPattern, spec_of<AttentionSpec>(claim.spec).layer}};
 }
 
 void run_attention(const RunContext& context, const Claim& claim, Outcome& out) {
-  const AttentionSpec& a = std::get<AttentionSpec>(claim.spec);
+  const AttentionSpec& a = spec_of<AttentionSpec>(claim.spec);
   const HookPoint hook{HookType::kPattern, a.layer};
   Tally items;
   bool per_item = false;

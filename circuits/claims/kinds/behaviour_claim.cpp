@@ -16,7 +16,7 @@ std::string class_label(const BehaviourSpec& b, int64_t value) { return b.by_cla
 
 // The checks of a behaviour claim on its evaluation.
 void behaviour_checks(const Claim& claim, const Evaluation& e, Outcome& out) {
-  const BehaviourSpec& b = std::get<BehaviourSpec>(claim.spec);
+  const BehaviourSpec& b = spec_of<BehaviourSpec>(claim.spec);
   if (b.metric == BehaviourMetric::kLoss) {
     const std::string what = "loss per scored position (nats) over " + std::to_string(e.n_examples) + " examples";
     std::optional<Bootstrap> interval;
@@ -70,7 +70,7 @@ void behaviour_checks(const Claim& claim, const Evaluation& e, Outcome& out) {
 // those tallied each had e.units_per_example units of every class, all
 // correct: a claimed rate that fails there fails whatever the rest of the run.
 Outcome best_case(const Claim& claim, Evaluation e, int64_t more_examples) {
-  const BehaviourSpec& b = std::get<BehaviourSpec>(claim.spec);
+  const BehaviourSpec& b = spec_of<BehaviourSpec>(claim.spec);
   const auto add = [&](Tally& t) {
     for (int64_t i = 0; i < more_examples; ++i) add_example(t, e.units_per_example, e.units_per_example);
   };
@@ -89,7 +89,7 @@ Outcome best_case(const Claim& claim, Evaluation e, int64_t more_examples) {
 // The claimed accuracy tallies of `e` by check name, each with its most units
 // per example; a claimed class not seen yet leaves the verdict open (none).
 std::map<std::string, std::pair<const Tally*, int64_t>> claimed_tallies(const Claim& claim, const Evaluation& e) {
-  const BehaviourSpec& b = std::get<BehaviourSpec>(claim.spec);
+  const BehaviourSpec& b = spec_of<BehaviourSpec>(claim.spec);
   if (b.by_class.empty()) return {{"accuracy", {&e.overall, e.units_per_example}}};
   const auto found = e.by_class.find(b.by_class);
   if (found == e.by_class.end()) return {};
@@ -133,7 +133,7 @@ std::vector<HookPoint> behaviour_hooks(const Claim&) { return {}; }
 
 void run_behaviour(const RunContext& context, const Claim& claim, Outcome& out) {
   const Task& task = context.task;
-  const BehaviourSpec& b = std::get<BehaviourSpec>(claim.spec);
+  const BehaviourSpec& b = spec_of<BehaviourSpec>(claim.spec);
   Evaluation e = empty_evaluation(task);
   const int64_t total = domain_examples(claim.domain, task.domain_size);
   const bool betting = claim.pass.bound == BoundMethod::kBetting;  // accuracy only: pass_at allows no bound on loss

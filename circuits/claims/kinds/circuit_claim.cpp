@@ -1,6 +1,7 @@
 #include "circuits/claims/kinds/circuit_claim.h"
 
 #include "circuits/claims/claim.h"
+#include "circuits/claims/placebo.h"
 #include "circuits/claims/domain.h"
 #include "circuits/claims/patching.h"
 #include "circuits/formats/error.h"
@@ -363,7 +364,7 @@ std::map<HookPoint, at::Tensor> ablated_activations(const RunContext& context, c
 
 std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim& claim, const CircuitAblation& ablation,
                                          const std::vector<CircuitConfiguration>& configurations) {
-  const CircuitSpec& c = std::get<CircuitSpec>(claim.spec);
+  const CircuitSpec& c = spec_of<CircuitSpec>(claim.spec);
   const Config& config = context.model.config;
   const std::set<int> by_neuron = neuron_layers(c.nodes);
   std::vector<std::vector<at::Tensor>> parts(configurations.size());
@@ -416,7 +417,7 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
 }
 
 CircuitAblation circuit_ablation(const RunContext& context, const Claim& claim) {
-  const CircuitSpec& c = std::get<CircuitSpec>(claim.spec);
+  const CircuitSpec& c = spec_of<CircuitSpec>(claim.spec);
   const Config& config = context.model.config;
   CircuitAblation out;
   if (!c.edges.empty()) out.hooks = sender_hooks(config);
@@ -512,7 +513,7 @@ void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& co
 }
 
 void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
-  const CircuitSpec& c = std::get<CircuitSpec>(claim.spec);
+  const CircuitSpec& c = spec_of<CircuitSpec>(claim.spec);
   const CircuitAblation ablation = circuit_ablation(context, claim);
 
   // N and ∅ first: without a gap between them nothing else is defined.
@@ -554,6 +555,14 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   metrics.values = {{whole.mean().item<double>(), m[0].mean().item<double>(), empty.mean().item<double>()}};
   checks.finish();
   if (checks.defined) out.figures = {metrics, contributions, gaps};
+}
+
+std::vector<PlaceboRun> circuit_placebos(const Claim& claim, const std::string& control, const Config& config,
+                                         const std::string& where) {
+  const CircuitSpec& c = spec_of<CircuitSpec>(claim.spec);
+  check(c.edges.empty(), where,
+        "control " + quote(control) + ": a placebo moves a circuit's nodes to other components; a circuit of edges has no nodes");
+  return site_placebos(c, &CircuitSpec::nodes, control, config, where);
 }
 
 }  // namespace circuitcheck

@@ -138,5 +138,13 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
 
 void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);
 void run_circuit(const RunContext& context, const Claim& claim, Outcome& out);
+// Its placebos (placebo.h): each node moved as an ablation's site is
+// (site_placebos): its heads to as many other heads of its layer (positions
+// kept), and so on. A circuit of other components must not be faithful: its
+// faithfulness and its nodes' contributions fail, and its completeness gap
+// is large (everything that matters lies outside it). A circuit of edges
+// takes none.
+std::vector<PlaceboRun> circuit_placebos(const Claim& claim, const std::string& control, const Config& config,
+                                         const std::string& where);
 
 }  // namespace circuitcheck

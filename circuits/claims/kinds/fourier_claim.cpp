@@ -1,6 +1,7 @@
 #include "circuits/claims/kinds/fourier_claim.h"
 
 #include "circuits/claims/claim.h"
+#include "circuits/claims/placebo.h"
 #include "circuits/formats/error.h"
 #include "circuits/tasks/evaluate.h"
 
@@ -94,7 +95,7 @@ std::vector<std::string> frequency_labels(const std::vector<int64_t>& frequencie
 }
 
 void run_energy(const Claim& claim, const FrequencyEnergy& energy, const std::vector<int64_t>& keys, Outcome& out) {
-  const FourierSpec& f = std::get<FourierSpec>(claim.spec);
+  const FourierSpec& f = spec_of<FourierSpec>(claim.spec);
   const at::Tensor per = energy.per_frequency.sum(1).cpu();  // [K]
   const double total = energy.total.sum().item<double>();
   std::vector<double> share(static_cast<std::size_t>(per.size(0)));
@@ -118,7 +119,7 @@ void run_energy(const Claim& claim, const FrequencyEnergy& energy, const std::ve
 
 void run_agreement(const Claim& claim, const FrequencyEnergy& energy, const FrequencyEnergy& key_energy,
                    const std::vector<int64_t>& keys, Outcome& out) {
-  const FourierSpec& f = std::get<FourierSpec>(claim.spec);
+  const FourierSpec& f = spec_of<FourierSpec>(claim.spec);
   const std::vector<int64_t> own = top_frequencies(energy, f.k);
   int64_t shared = 0;
   for (int64_t k : own) shared += std::count(keys.begin(), keys.end(), k);
@@ -144,7 +145,7 @@ void run_agreement(const Claim& claim, const FrequencyEnergy& energy, const Freq
 
 void run_single_frequency(const Claim& claim, const FrequencyEnergy& energy, const std::vector<int64_t>& keys,
                           Outcome& out) {
-  const FourierSpec& f = std::get<FourierSpec>(claim.spec);
+  const FourierSpec& f = spec_of<FourierSpec>(claim.spec);
   const at::Tensor index = to_tensor(keys, {static_cast<int64_t>(keys.size())}).sub(1).to(energy.total.device());
   const at::Tensor best = energy.per_frequency.index_select(0, index).amax(0);  // [d]
   const at::Tensor share = at::where(energy.total > 0, best / energy.total.clamp_min(1e-300), at::zeros_like(best)).cpu();
@@ -167,7 +168,7 @@ void run_single_frequency(const Claim& claim, const FrequencyEnergy& energy, con
 
 void run_restricted_excluded(const RunContext& context, const Claim& claim, const at::Tensor& m,
                              const std::vector<int64_t>& keys, Outcome& out) {
-  const FourierSpec& f = std::get<FourierSpec>(claim.spec);
+  const FourierSpec& f = spec_of<FourierSpec>(claim.spec);
   const MatrixSource& source = f.source;
   const Task& task = context.task;
   // Excluded = the matrix without the key components = m - (restricted - the constant component).
@@ -232,7 +233,7 @@ void run_restricted_excluded(const RunContext& context, const Claim& claim, cons
 }
 
 void run_logit_fit(const Claim& claim, const at::Tensor& m, const std::vector<int64_t>& keys, Outcome& out) {
-  const FourierSpec& f = std::get<FourierSpec>(claim.spec);
+  const FourierSpec& f = spec_of<FourierSpec>(claim.spec);
   const LogitFit fit = fit_logits(m, f.modulus, keys);
   Figure fig;
   fig.type = "bars";
@@ -419,7 +420,7 @@ void parse_fourier(const nlohmann::json& v, const At& at, const ParseContext& co
 }
 
 std::vector<HookPoint> fourier_hooks(const Claim& claim) {
-  const FourierSpec& f = std::get<FourierSpec>(claim.spec);
+  const FourierSpec& f = spec_of<FourierSpec>(claim.spec);
   std::vector<HookPoint> hooks = source_hooks(f.source);
   for (const HookPoint& h : f.keys_from ? source_hooks(*f.keys_from) : std::vector<HookPoint>{})
     if (std::find(hooks.begin(), hooks.end(), h) == hooks.end()) hooks.push_back(h);
@@ -427,7 +428,7 @@ std::vector<HookPoint> fourier_hooks(const Claim& claim) {
 }
 
 void run_fourier(const RunContext& context, const Claim& claim, Outcome& out) {
-  const FourierSpec& f = std::get<FourierSpec>(claim.spec);
+  const FourierSpec& f = spec_of<FourierSpec>(claim.spec);
   const at::Tensor m = source_matrix(context.model, f.source, claim.domain, context.visit);
   const FrequencyEnergy energy = frequency_energy(m, f.modulus);
   const FrequencyEnergy key_energy =
@@ -442,6 +443,23 @@ void run_fourier(const RunContext& context, const Claim& claim, Outcome& out) {
     case FourierMeasure::kRestrictedExcluded: run_restricted_excluded(context, claim, m, keys, out); break;
     case FourierMeasure::kLogitFit: run_logit_fit(claim, m, keys, out); break;
   }
+}
+
+std::vector<PlaceboRun> fourier_placebos(const Claim& claim, const std::string& control, const Config&,
+                                         const std::string& where) {
+  const std::string context = "control " + quote(control);
+  const FourierSpec& f = spec_of<FourierSpec>(claim.spec);
+  check(f.measure == FourierMeasure::kRestrictedExcluded, where,
+        context + ": a fourier claim takes a placebo with measure restricted_excluded only");
+  check(control != "placebo:all", where,
+        context + ": more than " + std::to_string(kMaxPlacebos) + " placebos; draw some with placebo:<seed>");
+  const int64_t frequencies = (f.modulus - 1) / 2;
+  check(2 * f.k <= frequencies, where,
+        context + ": " + std::to_string(frequencies - f.k) + " other frequencies left, the placebo needs " +
+            std::to_string(f.k));
+  FourierSpec placebo = f;
+  placebo.placebo_seed = control_seed(control, "placebo", where);
+  return {{control, control, placebo}};
 }
 
 }  // namespace circuitcheck

@@ -124,5 +124,13 @@ std::vector<HookPoint> fourier_hooks(const Claim& claim);
 // "logit_fit_r2"), a "bars" figure of the evidence, and for activations
 // patched back the interventions' liveness.
 void run_fourier(const RunContext& context, const Claim& claim, Outcome& out);
+// Its placebo (placebo.h), for measure restricted_excluded only: it keeps or
+// removes k frequencies other than the key ones, drawn with the seed
+// (placebo_seed). A model whose answer lives in its key frequencies keeps
+// its accuracy when others are removed and loses it when only others are
+// kept, so the placebo fails both "accuracy restricted" and "accuracy
+// excluded". "placebo:all" does not apply (C(56 - k, k) choices at p = 113).
+std::vector<PlaceboRun> fourier_placebos(const Claim& claim, const std::string& control, const Config& config,
+                                         const std::string& where);
 
 }  // namespace circuitcheck

@@ -27,7 +27,7 @@ std::vector<std::string> row_labels(const MatrixSource& source, int64_t n) {
 }
 
 void run_silhouette(const RunContext& context, const Claim& claim, Outcome& out) {
-  const GeometrySpec& g = std::get<GeometrySpec>(claim.spec);
+  const GeometrySpec& g = spec_of<GeometrySpec>(claim.spec);
   std::vector<at::Tensor> rows, labels, examples;
   std::map<int64_t, std::string> names;  // class value -> legend
   int64_t seen = 0;
@@ -93,7 +93,7 @@ void run_silhouette(const RunContext& context, const Claim& claim, Outcome& out)
 }
 
 void run_cosines(const RunContext& context, const Claim& claim, Outcome& out) {
-  const GeometrySpec& g = std::get<GeometrySpec>(claim.spec);
+  const GeometrySpec& g = spec_of<GeometrySpec>(claim.spec);
   const at::Tensor m = source_matrix(context.model, g.source, claim.domain, context.visit);
   const int64_t n = m.size(0);
   check(n >= 2, "run_geometry: " + claim.id, g.source.label + " has " + plural(n, "row") + "; cosines need 2");
@@ -199,11 +199,11 @@ void parse_geometry(const nlohmann::json& v, const At& at, const ParseContext& c
 }
 
 std::vector<HookPoint> geometry_hooks(const Claim& claim) {
-  return source_hooks(std::get<GeometrySpec>(claim.spec).source);
+  return source_hooks(spec_of<GeometrySpec>(claim.spec).source);
 }
 
 void run_geometry(const RunContext& context, const Claim& claim, Outcome& out) {
-  if (std::get<GeometrySpec>(claim.spec).measure == GeometryMeasure::kSilhouette)
+  if (spec_of<GeometrySpec>(claim.spec).measure == GeometryMeasure::kSilhouette)
     run_silhouette(context, claim, out);
   else
     run_cosines(context, claim, out);

@@ -34,7 +34,7 @@ void parse_interchange(const nlohmann::json& v, const At& at, const ParseContext
 }
 
 void run_interchange(const RunContext& context, const Claim& claim, Outcome& out) {
-  const InterchangeSpec& s = std::get<InterchangeSpec>(claim.spec);
+  const InterchangeSpec& s = spec_of<InterchangeSpec>(claim.spec);
   RunOptions cached;
   for (const PatchSite& site : s.sites) cached.cache.push_back(site.hook);
   Tally interchanged, already;  // over pairs, one unit each

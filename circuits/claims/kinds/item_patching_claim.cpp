@@ -1,6 +1,7 @@
 #include "circuits/claims/kinds/item_patching_claim.h"
 
 #include "circuits/claims/claim.h"
+#include "circuits/claims/placebo.h"
 #include "circuits/claims/patching.h"
 #include "circuits/tasks/evaluate.h"
 
@@ -73,7 +74,7 @@ void pad(std::map<int64_t, at::Tensor>& into, int64_t examples) {
 ItemGains item_gains(const RunContext& context, const Claim& claim, const std::set<int>& layers) {
   const Task& task = context.task;
   const HookedTransformer& model = context.model;
-  const ItemPatchingSpec& p = std::get<ItemPatchingSpec>(claim.spec);
+  const ItemPatchingSpec& p = spec_of<ItemPatchingSpec>(claim.spec);
   RunOptions cached;
   for (int l : layers) cached.cache.push_back({HookType::kResidPre, l});
   ItemGains g;
@@ -186,11 +187,11 @@ void parse_item_patching(const nlohmann::json& v, const At& at, const ParseConte
 }
 
 void run_item_patching(const RunContext& context, const Claim& claim, Outcome& out) {
-  const ItemPatchingSpec& p = std::get<ItemPatchingSpec>(claim.spec);
+  const ItemPatchingSpec& p = spec_of<ItemPatchingSpec>(claim.spec);
   // The checkpoint's map has every layer; a control's or a placebo's only those its checks read.
   std::set<int> layers;
-  for (int l = 0; l < context.model.config.n_layers; ++l)
-    if (!context.control && !p.placebo_layer) layers.insert(l);
+  if (!context.control && !p.placebo_layer)
+    for (int l = 0; l < context.model.config.n_layers; ++l) layers.insert(l);
   for (const auto& rule : p.rules) layers.insert(p.placebo_layer.value_or(rule.layer));
   const ItemGains g = item_gains(context, claim, layers);
   double total_gap = 0.0;
@@ -224,6 +225,28 @@ void run_item_patching(const RunContext& context, const Claim& claim, Outcome& o
     }
   }
   out.figures.push_back(recovery_map(p, g, changed));
+}
+
+std::vector<PlaceboRun> item_patching_placebos(const Claim& claim, const std::string& control, const Config&,
+                                               const std::string& where) {
+  const ItemPatchingSpec& items = spec_of<ItemPatchingSpec>(claim.spec);
+  int lowest = std::numeric_limits<int>::max();
+  for (const ItemLayerRule& rule : items.rules) lowest = std::min(lowest, rule.layer);
+  check(lowest > 0, where,
+        "control " + quote(control) +
+            ": an item_patching placebo patches a layer below the claimed ones; there is none below layer 0");
+  const auto at_layer = [&](int layer) {
+    ItemPatchingSpec placebo = items;
+    placebo.placebo_layer = layer;
+    return placebo;
+  };
+  if (control != "placebo:all") {
+    const uint64_t seed = control_seed(control, "placebo", where);
+    return {{control, control, at_layer(static_cast<int>(sample_rows(lowest, 1, seed, where)[0].item<int64_t>()))}};
+  }
+  std::vector<PlaceboRun> out;
+  for (int layer = 0; layer < lowest; ++layer) out.push_back({control, control + "/L" + std::to_string(layer), at_layer(layer)});
+  return out;
 }
 
 }  // namespace circuitcheck

@@ -49,5 +49,13 @@ struct ItemPatchingSpec {
 // Reads the item_patching fields of `v` into its ItemPatchingSpec.
 void parse_item_patching(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);
 void run_item_patching(const RunContext& context, const Claim& claim, Outcome& out);
+// Its placebo (placebo.h) patches the same items at an earlier layer: every
+// rule moves to one layer below the lowest claimed layer, drawn with the seed
+// ("placebo:all": each such layer, labelled "placebo:all/L<layer>";
+// placebo_layer). A value that the claim says has arrived at its items'
+// positions by layer L must not be there before (an "at least" rule fails
+// there); an "at most" rule is only lower there, so no placebo tests it.
+std::vector<PlaceboRun> item_patching_placebos(const Claim& claim, const std::string& control, const Config& config,
+                                               const std::string& where);
 
 }  // namespace circuitcheck

@@ -40,7 +40,7 @@ void run_patching(const RunContext& context, const Claim& claim, Outcome& out) {
   const Task& task = context.task;
   const HookedTransformer& model = context.model;
   const Scale scale = context.scale;
-  const PatchingSpec& p = std::get<PatchingSpec>(claim.spec);
+  const PatchingSpec& p = spec_of<PatchingSpec>(claim.spec);
   RunOptions cached, corrupt_cached;  // with a sweep, the runs it patches between too
   for (const auto& site : p.sites) cached.cache.push_back(site.hook);
   for (int l = 0; p.sweep && l < model.config.n_layers; ++l) {

@@ -134,7 +134,7 @@ void parse_path_patching(const nlohmann::json& v, const At& at, const ParseConte
 }
 
 void run_path_patching(const RunContext& context, const Claim& claim, Outcome& out) {
-  const PathPatchingSpec& p = std::get<PathPatchingSpec>(claim.spec);
+  const PathPatchingSpec& p = spec_of<PathPatchingSpec>(claim.spec);
   const HookedTransformer split = edge_model(context.model);  // shares the weights
   RunOptions cached;
   cached.cache = {p.sender.hook};

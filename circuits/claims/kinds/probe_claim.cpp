@@ -98,7 +98,7 @@ void run_probe(const RunContext& context, const Claim& claim, Outcome& out) {
   const Task& task = context.task;
   const HookedTransformer& model = context.model;
   const Scale scale = context.scale;
-  const ProbeSpec& p = std::get<ProbeSpec>(claim.spec);
+  const ProbeSpec& p = spec_of<ProbeSpec>(claim.spec);
   std::vector<HookPoint> hooks = {p.hook};
   hooks.insert(hooks.end(), p.compare.begin(), p.compare.end());
   RunOptions options;
@@ -167,6 +167,12 @@ void run_probe(const RunContext& context, const Claim& claim, Outcome& out) {
   if (claim.pass.rate_at_most) figure.reference.push_back(*claim.pass.rate_at_most);
   if (claim.pass.compare_at_most) figure.reference.push_back(*claim.pass.compare_at_most);
   out.figures.push_back(figure);
+}
+
+ClaimSpec probe_control_task(const Claim& claim, uint64_t seed) {
+  ProbeSpec control_task = spec_of<ProbeSpec>(claim.spec);
+  control_task.control_task_seed = seed;
+  return control_task;
 }
 
 }  // namespace circuitcheck

@@ -61,5 +61,11 @@ constexpr uint64_t kControlTaskSeed = 0;
 void parse_probe(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);
 
 void run_probe(const RunContext& context, const Claim& claim, Outcome& out);
+// Its control task (Hewitt & Liang 2019; placebo.h, "control_task[:<seed>]"):
+// the same probe on its labels permuted across the domain's items with
+// `seed` (control_task_seed). A probe that reads the label from the
+// activation fails on it; one that could fit any labelling (too many
+// classes for its items) does not.
+ClaimSpec probe_control_task(const Claim& claim, uint64_t seed);
 
 }  // namespace circuitcheck

@@ -178,7 +178,7 @@ void run_property(const RunContext& context, const Claim& claim, Outcome& out) {
   const Task& task = context.task;
   const HookedTransformer& model = context.model;
   const Scale scale = context.scale;
-  const PropertySpec& p = std::get<PropertySpec>(claim.spec);
+  const PropertySpec& p = spec_of<PropertySpec>(claim.spec);
   const Domain& domain = claim.domain;
   const auto shrinks = [&task, scale, &domain](const Case& c) {
     auto smaller = rc::shrink::eachElement(c.choices, [](int64_t x) { return rc::shrink::towards<int64_t>(x, 0); });

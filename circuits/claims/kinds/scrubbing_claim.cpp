@@ -65,7 +65,7 @@ void parse_scrubbing(const nlohmann::json& v, const At& at, const ParseContext& 
 }
 
 void run_scrubbing(const RunContext& context, const Claim& claim, Outcome& out) {
-  const ScrubbingSpec& s = std::get<ScrubbingSpec>(claim.spec);
+  const ScrubbingSpec& s = spec_of<ScrubbingSpec>(claim.spec);
   RunOptions cached;
   for (const ScrubbedSite& site : s.sites) cached.cache.push_back(site.site.hook);
   std::vector<at::Tensor> model_loss, scrubbed_loss, random_loss, scored;

@@ -31,11 +31,11 @@ void parse_spectrum(const nlohmann::json& v, const At& at, const ParseContext& c
 }
 
 std::vector<HookPoint> spectrum_hooks(const Claim& claim) {
-  return source_hooks(std::get<SpectrumSpec>(claim.spec).source);
+  return source_hooks(spec_of<SpectrumSpec>(claim.spec).source);
 }
 
 void run_spectrum(const RunContext& context, const Claim& claim, Outcome& out) {
-  const SpectrumSpec& s = std::get<SpectrumSpec>(claim.spec);
+  const SpectrumSpec& s = spec_of<SpectrumSpec>(claim.spec);
   const at::Tensor shares =
       singular_energy(source_matrix(context.model, s.source, claim.domain, context.visit), s.center).cpu();
   const int64_t n = shares.size(0);
