@@ -129,6 +129,30 @@ nlohmann::json attribution_document(const Args& args, const Checkpoint& ck, cons
   return document;
 }
 
+// The state `train` starts from: the saved one at `state_path` with --resume
+// (and --steps and --set as amendments), else a fresh one from the task's
+// recipe with --seed, --steps and --set applied.
+TrainState initial_state(const Args& args, const Task& task, const std::string& state_path, const std::string& scale_name) {
+  if (args.has("--resume") && std::filesystem::exists(path_status(state_path, "train --resume: " + state_path))) {
+    TrainState state = load_training(state_path);
+    check(state.recipe.system == task.name, "train --resume: " + state_path,
+          "the state is for " + state.recipe.system + ", not " + task.name);
+    std::vector<std::string> settings;
+    if (auto steps = args.get("--steps")) settings.push_back("steps=" + *steps);
+    if (args.flags.count("--set"))
+      for (const auto& kv : args.flags.at("--set")) settings.push_back(kv);
+    if (!settings.empty()) amend_recipe(state, settings);
+    std::cerr << "resuming " << state_path << " at step " << state.step << "\n";
+    return state;
+  }
+  TrainRecipe recipe = default_recipe(task, scale_name == "cpu" ? Scale::kCpu : Scale::kSeed);
+  if (auto seed = args.get("--seed")) apply_setting(recipe, "seed=" + *seed);
+  if (auto steps = args.get("--steps")) apply_setting(recipe, "steps=" + *steps);
+  if (args.flags.count("--set"))
+    for (const auto& kv : args.flags.at("--set")) apply_setting(recipe, kv);
+  return start_training(recipe);
+}
+
 }  // namespace
 
 int train_command(int argc, char** argv) {
@@ -148,33 +172,13 @@ int train_command(int argc, char** argv) {
   at::Device device = parse_device(args.get_or("--device", "cpu"), "train --device");
   const std::string scale_name = args.get_or("--scale", "cpu");
   check(scale_name == "cpu" || scale_name == "seed", "train --scale", "expected cpu or seed, got " + quote(scale_name));
-  TrainState state;
-  if (args.has("--resume") && std::filesystem::exists(path_status(state_path, "train --resume: " + state_path))) {
-    state = load_training(state_path);
-    check(state.recipe.system == task.name, "train --resume: " + state_path,
-          "the state is for " + state.recipe.system + ", not " + task.name);
-    std::vector<std::string> settings;
-    if (auto steps = args.get("--steps")) settings.push_back("steps=" + *steps);
-    if (args.flags.count("--set"))
-      for (const auto& kv : args.flags.at("--set")) settings.push_back(kv);
-    if (!settings.empty()) amend_recipe(state, settings);
-    std::cerr << "resuming " << state_path << " at step " << state.step << "\n";
-  } else {
-    TrainRecipe recipe = default_recipe(task, scale_name == "cpu" ? Scale::kCpu : Scale::kSeed);
-    if (auto seed = args.get("--seed")) apply_setting(recipe, "seed=" + *seed);
-    if (auto steps = args.get("--steps")) apply_setting(recipe, "steps=" + *steps);
-    if (args.flags.count("--set"))
-      for (const auto& kv : args.flags.at("--set")) apply_setting(recipe, kv);
-    state = start_training(recipe);
-  }
+  TrainState state = initial_state(args, task, state_path, scale_name);
   to_device(state.model, device);
   for (auto& [name, t] : state.optimizer.exp_avg) t = t.to(device);
   for (auto& [name, t] : state.optimizer.exp_avg_sq) t = t.to(device);
   std::signal(SIGINT, on_sigint);
   std::signal(SIGTERM, on_sigint);
   const bool tty = isatty(fileno(stderr));
-  const int64_t log_every = args.get_int("--log-every", tty ? 10 : 500, 1, 1 << 30);
-  const int64_t checkpoint_every = args.get_int("--checkpoint-every", 2000, 0, 1 << 30);
   TrainHooks hooks;
   hooks.log_every = args.get_int("--log-every", tty ? 10 : 500, 1, 1 << 30);
   hooks.on_progress = [&](const TrainProgress& p) { print_progress(p, tty); };

@@ -408,40 +408,31 @@ std::vector<CounterfactualSpec> parse_counterfactuals(const json& v, const At& a
   return out;
 }
 
-std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path) {
-  auto spec = std::make_shared<Spec>();
-  spec->path = path;
-  const At at{path, ""};
-  check_object(doc, at,
-               {"format", "description", "vocab", "outputs", "fields", "let", "sequence", "roles", "classes", "cyclic",
-                "answer_role_prefix", "counterfactuals"},
-               {"format", "vocab", "fields", "sequence"});
-  const std::string format = string_at(doc["format"], at / "format");
-  if (format != kTaskSpecFormat) (at / "format").fail("unknown format " + quote(format) + " (expected " + kTaskSpecFormat + ")");
-  if (doc.contains("description")) string_at(doc["description"], at / "description");
+// The vocabulary ("vocab") and "outputs".
+void parse_vocab(const json& doc, const At& at, Spec& spec) {
   const At vocab = at / "vocab";
   check_object(doc["vocab"], vocab, {"numbers", "words"}, {});
-  spec->vocab.n_values = doc["vocab"].contains("numbers") ? integer_at(doc["vocab"]["numbers"], vocab / "numbers", 0, 1000000) : 0;
+  spec.vocab.n_values = doc["vocab"].contains("numbers") ? integer_at(doc["vocab"]["numbers"], vocab / "numbers", 0, 1000000) : 0;
   if (doc["vocab"].contains("words")) {
     const json& words = array_at(doc["vocab"]["words"], vocab / "words");
     for (std::size_t i = 0; i < words.size(); ++i) {
       const std::string word = string_at(words[i], vocab / "words" / i);
       if (word.empty() || word.find_first_of(" \t\n\r\v\f") != std::string::npos)
         (vocab / "words" / i).fail("a word must be non-empty and hold no whitespace");
-      if (spec->vocab.n_values > 0 && word.find_first_not_of("0123456789") == std::string::npos)
+      if (spec.vocab.n_values > 0 && word.find_first_not_of("0123456789") == std::string::npos)
         (vocab / "words" / i).fail("a word must not be a number (numbers are the tokens 0 .. numbers - 1)");
-      if (std::find(spec->vocab.specials.begin(), spec->vocab.specials.end(), word) != spec->vocab.specials.end())
+      if (std::find(spec.vocab.specials.begin(), spec.vocab.specials.end(), word) != spec.vocab.specials.end())
         (vocab / "words" / i).fail(quote(word) + " appears twice");
-      spec->vocab.specials.push_back(word);
+      spec.vocab.specials.push_back(word);
     }
   }
-  spec->vocab_size = spec->vocab.n_values + static_cast<int64_t>(spec->vocab.specials.size());
-  if (spec->vocab_size == 0) vocab.fail("no tokens: give \"numbers\" and/or \"words\"");
-  spec->outputs = doc.contains("outputs") ? integer_at(doc["outputs"], at / "outputs", 1, spec->vocab_size) : spec->vocab_size;
+  spec.vocab_size = spec.vocab.n_values + static_cast<int64_t>(spec.vocab.specials.size());
+  if (spec.vocab_size == 0) vocab.fail("no tokens: give \"numbers\" and/or \"words\"");
+  spec.outputs = doc.contains("outputs") ? integer_at(doc["outputs"], at / "outputs", 1, spec.vocab_size) : spec.vocab_size;
+}
 
-  for (const char* key : {"fields", "let", "sequence", "roles", "classes", "counterfactuals"})
-    if (doc.contains(key) && doc[key].size() > kMaxNames)
-      (at / key).fail("more than " + std::to_string(kMaxNames) + " entries");
+// The "fields" (after the entry-count check); returns their names.
+std::set<std::string> parse_fields(const json& doc, const At& at, Spec& spec) {
   std::set<std::string> known;
   int64_t field_elements = 0;
   const json& fields = array_at(doc["fields"], at / "fields");
@@ -466,16 +457,13 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
       (f_at / "length").fail("the fields draw more than " + std::to_string(kMaxFieldElements) + " integers per example");
     if (f.distinct && f.length > f.range())
       (f_at / "length").fail("a distinct list of " + std::to_string(f.length) + " values from a range of " + std::to_string(f.range()));
-    spec->fields.push_back(f);
+    spec.fields.push_back(f);
   }
-  const std::set<std::string> field_names = known;
-  if (doc.contains("let")) {
-    check_object(doc["let"], at / "let", {}, {});
-    for (const auto& [name, text] : doc["let"].items())
-      if (!is_identifier(name)) (at / "let" / name).fail(kIdentifierRule);
-    spec->lets = ordered_lets(doc["let"], at / "let", known);
-    for (const auto& [name, e] : spec->lets) known.insert(name);
-  }
+  return known;
+}
+
+// The "sequence", its expressions over `known` names; returns its roles.
+std::set<std::string> parse_sequence(const json& doc, const At& at, Spec& spec, const std::set<std::string>& known) {
   const json& sequence = array_at(doc["sequence"], at / "sequence");
   std::set<std::string> roles;
   for (std::size_t i = 0; i < sequence.size(); ++i) {
@@ -485,7 +473,7 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
       e_at.fail("expected one of 'token' (a word of the vocabulary) and 'value' (an expression)");
     ElementSpec el;
     el.pointer = e_at.pointer;
-    if (sequence[i].contains("token")) el.token = token_at(sequence[i]["token"], e_at / "token", *spec);
+    if (sequence[i].contains("token")) el.token = token_at(sequence[i]["token"], e_at / "token", spec);
     if (sequence[i].contains("value")) {
       el.value = expression_at(sequence[i]["value"], e_at / "value");
       check_names(*el.value, e_at / "value", known);
@@ -505,8 +493,35 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
         el.roles.push_back(name);
       }
     }
-    spec->sequence.push_back(std::move(el));
+    spec.sequence.push_back(std::move(el));
   }
+  return roles;
+}
+
+std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path) {
+  auto spec = std::make_shared<Spec>();
+  spec->path = path;
+  const At at{path, ""};
+  check_object(doc, at,
+               {"format", "description", "vocab", "outputs", "fields", "let", "sequence", "roles", "classes", "cyclic",
+                "answer_role_prefix", "counterfactuals"},
+               {"format", "vocab", "fields", "sequence"});
+  const std::string format = string_at(doc["format"], at / "format");
+  if (format != kTaskSpecFormat) (at / "format").fail("unknown format " + quote(format) + " (expected " + kTaskSpecFormat + ")");
+  if (doc.contains("description")) string_at(doc["description"], at / "description");
+  parse_vocab(doc, at, *spec);
+  for (const char* key : {"fields", "let", "sequence", "roles", "classes", "counterfactuals"})
+    if (doc.contains(key) && doc[key].size() > kMaxNames)
+      (at / key).fail("more than " + std::to_string(kMaxNames) + " entries");
+  std::set<std::string> known = parse_fields(doc, at, *spec);
+  if (doc.contains("let")) {
+    check_object(doc["let"], at / "let", {}, {});
+    for (const auto& [name, text] : doc["let"].items())
+      if (!is_identifier(name)) (at / "let" / name).fail(kIdentifierRule);
+    spec->lets = ordered_lets(doc["let"], at / "let", known);
+    for (const auto& [name, e] : spec->lets) known.insert(name);
+  }
+  const std::set<std::string> roles = parse_sequence(doc, at, *spec, known);
   std::set<std::string> with_roles = known;
   for (const std::string& r : roles) with_roles.insert("@" + r);
   for (const auto& [key, into, names] : {std::make_tuple("roles", &spec->roles, &with_roles), std::make_tuple("classes", &spec->classes, &known)}) {
