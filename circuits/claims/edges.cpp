@@ -198,11 +198,11 @@ at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens_in
   const HookedTransformer split = edge_model(model);
   const Config& c = split.config;
   const std::vector<EdgePoint> senders = edge_senders(c), receivers = edge_receivers(c);
-  check(from >= 0 && from < tokens_in.size(1), "run_edges",
+  check_internal(from >= 0 && from < tokens_in.size(1), "run_edges",
         "from " + std::to_string(from) + " out of range [0, " + std::to_string(tokens_in.size(1)) + ")");
   at::Tensor tokens = tokens_in, ablated = ablated_in;
   const int64_t n_receivers = static_cast<int64_t>(receivers.size()), n_senders = static_cast<int64_t>(senders.size());
-  check(kept.dim() == 2 && kept.size(0) == n_receivers && kept.size(1) == n_senders, "run_edges",
+  check_internal(kept.dim() == 2 && kept.size(0) == n_receivers && kept.size(1) == n_senders, "run_edges",
         "kept has shape " + c10::str(kept.sizes()) + ", expected [" + std::to_string(n_receivers) + ", " +
             std::to_string(n_senders) + "] (receivers, senders)");
   const at::Tensor kept_cpu = kept.to(at::kCPU, at::kBool).contiguous();

@@ -108,7 +108,7 @@ at::Tensor receiver_inputs(const Config& config, const std::map<HookPoint, at::T
 // the edits. As RunOptions::from_position, the last layer's queries, its MLP
 // and the logits are computed only at positions >= `from` (what is scored;
 // the logits at those positions are the same). On the model's device.
-// InputError when `from` is not in [0, pos) or kept is not [receivers, senders].
+// InternalError when `from` is not in [0, pos) or kept is not [receivers, senders].
 at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, const at::Tensor& ablated,
                      const at::Tensor& kept, int64_t from = 0);
 

@@ -12,7 +12,7 @@ namespace circuitcheck {
 ProbeFit fit_probe(const at::Tensor& features_in, const at::Tensor& labels_in, const at::Tensor& groups_in,
                    double train_fraction, uint64_t seed, int steps) {
   const std::string where = "fit_probe";
-  check(features_in.dim() == 2 && labels_in.dim() == 1 && groups_in.dim() == 1 &&
+  check_internal(features_in.dim() == 2 && labels_in.dim() == 1 && groups_in.dim() == 1 &&
             features_in.size(0) == labels_in.size(0) && groups_in.size(0) == labels_in.size(0),
         where,
         "features " + c10::str(features_in.sizes()) + ", labels " + c10::str(labels_in.sizes()) + " and groups " +

@@ -25,8 +25,8 @@ struct ProbeFit {
 // items one forward pass gave), so no group has items on both sides and
 // held-out items are as independent as the groups. features [n, d] float,
 // labels [n] int64 >= 0 (any ids; they are renumbered), groups [n] int64 (any
-// ids). Deterministic for a seed and thread count. Throws InputError when
-// shapes disagree, a label is negative, or either split would be empty.
+// ids). Deterministic for a seed and thread count. Throws InternalError when
+// shapes disagree; InputError when a label is negative or either split would be empty.
 ProbeFit fit_probe(const at::Tensor& features, const at::Tensor& labels, const at::Tensor& groups,
                    double train_fraction, uint64_t seed, int steps = 300);
 

@@ -147,7 +147,7 @@ void add_rows(Tally& into, const at::Tensor& ok, const at::Tensor& present) {
 }
 
 std::pair<at::Tensor, at::Tensor> sums_by_example(const at::Tensor& values, const at::Tensor& groups) {
-  check(values.dim() == 1 && values.sizes() == groups.sizes(), "sums_by_example",
+  check_internal(values.dim() == 1 && values.sizes() == groups.sizes(), "sums_by_example",
         "values " + c10::str(values.sizes()) + " and groups " + c10::str(groups.sizes()) + " must both be [items]");
   const at::Tensor ids = std::get<1>(at::_unique(groups.to(at::kCPU, at::kLong), true, true));  // 0..G-1
   return {at::bincount(ids, values.to(at::kCPU, at::kDouble)), at::bincount(ids).to(at::kDouble)};

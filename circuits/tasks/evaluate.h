@@ -60,7 +60,7 @@ void add_rows(Tally& into, const at::Tensor& ok, const at::Tensor& present);
 
 // Per-example terms of per-item `values` [items] (float or bool) of examples
 // `groups` [items] (int64 ids): {sums, counts} [examples] (double, on the
-// CPU), in ascending id. InputError unless both are [items].
+// CPU), in ascending id. InternalError unless both are [items].
 std::pair<at::Tensor, at::Tensor> sums_by_example(const at::Tensor& values, const at::Tensor& groups);
 
 // Adds `groups` [n] (int64 ids) as examples: the items sharing an id are one

@@ -76,7 +76,7 @@ TEST(Edges, ARunFromAPositionGivesTheLaterLogits) {
     for (int64_t from : {1, 3, 4})
       EXPECT_TRUE(at::allclose(run_edges(model, tokens, theirs, kept, from), whole.slice(1, from), 1e-5, 1e-5))
           << "from " << from;
-    EXPECT_THROW(run_edges(model, tokens, theirs, kept, 5), InputError);
+    EXPECT_THROW(run_edges(model, tokens, theirs, kept, 5), InternalError);
   }
 }
 

@@ -337,7 +337,7 @@ at::Tensor project_frequencies(const at::Tensor& m, int64_t p, const std::vector
 }
 
 LogitFit fit_logits(const at::Tensor& logits, int64_t p, const std::vector<int64_t>& frequencies) {
-  check(logits.dim() == 2 && logits.size(0) == p * p && logits.size(1) == p, "fit_logits",
+  check_internal(logits.dim() == 2 && logits.size(0) == p * p && logits.size(1) == p, "fit_logits",
         "expected logits [" + std::to_string(p * p) + ", " + std::to_string(p) + "], got " + c10::str(logits.sizes()));
   const at::Tensor l = logits.to(at::kDouble);
   const at::Tensor y = l - l.mean(1, true);  // [p * p, p]: row (a, b), column c
