@@ -67,6 +67,10 @@ const char* comparison(Direction direction) { return direction == Direction::kAt
 
 std::string unit_name(const Evaluation& e) { return e.unit + "s"; }
 
+std::string stopped_after(int64_t seen, int64_t total, const std::string& why) {
+  return "stopped after " + std::to_string(seen) + " of " + std::to_string(total) + " examples: " + why;
+}
+
 const Check* headline_check(const Outcome& outcome) {
   const Check* first_thresholded = nullptr;
   for (const Check& c : outcome.checks) {

@@ -210,6 +210,10 @@ struct Outcome {
 // or Clopper-Pearson) rather than a value (basis value or bootstrap_*).
 bool is_rate(const Check& check);
 
+// Outcome::stopped for a run that stopped after `seen` of `total` examples:
+// "stopped after <seen> of <total> examples: <why>".
+std::string stopped_after(int64_t seen, int64_t total, const std::string& why);
+
 // Makes `check` undefined (Check::undefined) for `why`: it fails, and its explanation says why.
 void mark_undefined(Check& check, const std::string& why);
 

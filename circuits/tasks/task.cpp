@@ -158,6 +158,12 @@ at::Tensor sample_rows(int64_t n, int64_t size, uint64_t seed, const std::string
   return to_tensor(rows, {n});
 }
 
+std::string class_value_name(const Batch& b, const std::string& name, int64_t value) {
+  const auto found = b.class_names.find(name);
+  if (found == b.class_names.end() || value < 0 || value >= static_cast<int64_t>(found->second.size())) return "";
+  return found->second[value];
+}
+
 Batch slice_rows(const Batch& b, int64_t start, int64_t n) {
   Batch out = map_rows(b, [&](const at::Tensor& t) { return t.narrow(0, start, n); });
   out.first_row = b.first_row + start;

@@ -248,6 +248,10 @@ at::Tensor sample_rows(int64_t n, int64_t size, uint64_t seed, const std::string
 // classes and counterfactuals; class_names kept; first_row + start.
 Batch slice_rows(const Batch& b, int64_t start, int64_t n);
 
+// The readable name of value `value` of class `name` in `b` (class_names),
+// or "" when `b` names none for it.
+std::string class_value_name(const Batch& b, const std::string& name, int64_t value);
+
 // Where role `role` of `b` lies: [batch, pos] bool, true at each example's
 // positions of the role (a [batch] or [batch, k] role; -1 items mark none).
 // std::out_of_range for a role `b` lacks.

@@ -133,8 +133,8 @@ TEST(InterchangeClaim, ABettingBoundStopsOnceTheVerdictIsDecided) {
     EXPECT_EQ(iia.basis, Basis::kBettingLower);
     EXPECT_EQ(iia.trials, kFirstRows);  // every example is a pair
     EXPECT_EQ(testing_util::check_named(wilson.checkpoint, "interchange accuracy").trials, 5000);
-    EXPECT_EQ(betting.checkpoint.stopped, "stopped after 128 of 5000 examples (128 pairs): the betting test of the "
-                                          "interchange accuracy had decided it");
+    EXPECT_EQ(betting.checkpoint.stopped, "stopped after 128 of 5000 examples: the betting test of the "
+                                          "interchange accuracy had decided it (128 pairs)");
     if (!present) EXPECT_EQ(on_control(iia), ControlCheck::kFails);
   }
 }

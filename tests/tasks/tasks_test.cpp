@@ -153,6 +153,18 @@ RC_GTEST_PROP(Rng, RecordedChoicesReplayTheSameExample, ()) {
   RC_ASSERT(same_batch(task.draw(replay, 1, scale), first));
 }
 
+// A class value's name is the batch's own, and "" wherever it names none.
+TEST(ClassValueName, OnlyWhatTheBatchNames) {
+  Batch b;
+  b.class_names["operator"] = {"+", "-"};
+  const struct {
+    const char* name;
+    int64_t value;
+    const char* expected;
+  } cases[] = {{"operator", 0, "+"}, {"operator", 1, "-"}, {"operator", 2, ""}, {"operator", -1, ""}, {"depth", 0, ""}};
+  for (const auto& c : cases) EXPECT_EQ(class_value_name(b, c.name, c.value), c.expected) << c.name << " " << c.value;
+}
+
 TEST(Tasks, FindsEveryTaskByNameAndAlias) {
   const std::vector<std::string> names = {"modular_addition", "array_index", "tree_path", "variable_renaming",
                                           "arithmetic"};

@@ -167,9 +167,9 @@ void run_behaviour(const RunContext& context, const Claim& claim, Outcome& out) 
       claim.domain, {}, [&](const Batch& batch, const RunResult& r) { tally_batch(task, batch, r.logits, e); },
       may_stop ? std::function<bool()>(done) : nullptr);
   if (total >= 0 && e.n_examples < total)
-    out.stopped = "stopped after " + std::to_string(e.n_examples) + " of " + std::to_string(total) + " examples: " +
-                  (betting ? "the betting tests had decided the verdict"
-                           : "every claimed rate fails even if every later " + e.unit + " were correct");
+    out.stopped = stopped_after(e.n_examples, total,
+                                betting ? "the betting tests had decided the verdict"
+                                        : "every claimed rate fails even if every later " + e.unit + " were correct");
   behaviour_checks(claim, e, out);
 }
 

@@ -43,11 +43,10 @@ void run_silhouette(const RunContext& context, const Claim& claim, Outcome& out)
     const at::Tensor example = at::arange(seen, seen + b.tokens.size(0), at::kLong).unsqueeze(1);
     examples.push_back(example.expand(r.present.sizes()).masked_select(r.present.cpu()).index_select(0, kept.cpu()));
     seen += b.tokens.size(0);
-    const auto found = b.class_names.find(g.class_name);
     const at::Tensor present = std::get<0>(at::_unique(labels.back())).cpu().contiguous();
     for (const int64_t* v = present.data_ptr<int64_t>(); v != present.data_ptr<int64_t>() + present.numel(); ++v) {
-      const bool named = found != b.class_names.end() && *v < static_cast<int64_t>(found->second.size());
-      names[*v] = named ? found->second[*v] : g.class_name + "=" + std::to_string(*v);
+      const std::string named = class_value_name(b, g.class_name, *v);
+      names[*v] = named.empty() ? g.class_name + "=" + std::to_string(*v) : named;
     }
   }, nullptr);
   const at::Tensor m = at::cat(rows), all_labels = at::cat(labels);

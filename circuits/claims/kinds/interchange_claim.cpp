@@ -60,19 +60,18 @@ void run_interchange(const RunContext& context, const Claim& claim, Outcome& out
              paired);
     if (s.by_class.empty()) return;
     const at::Tensor values = b.classes.at(s.by_class).cpu();
-    const auto names = b.class_names.find(s.by_class);
     for (int64_t i = 0; i < ok.size(0); ++i) {
       const int64_t value = values[i].item<int64_t>();
       if (value < 0 || !paired[i].item<bool>()) continue;
       add_example(by_value[value], 1, ok[i].item<bool>());
-      const bool named = names != b.class_names.end() && value < static_cast<int64_t>(names->second.size());
-      value_names[value] = named ? names->second[value] : std::to_string(value);
+      const std::string named = class_value_name(b, s.by_class, value);
+      value_names[value] = named.empty() ? std::to_string(value) : named;
     }
   }, betting ? std::function<bool()>(decided) : nullptr);
   const int64_t total = domain_examples(claim.domain, context.task.domain_size);
   if (total >= 0 && seen < total)
-    out.stopped = "stopped after " + std::to_string(seen) + " of " + std::to_string(total) + " examples (" +
-                  std::to_string(interchanged.examples) + " pairs): the betting test of the interchange accuracy had decided it";
+    out.stopped = stopped_after(seen, total, "the betting test of the interchange accuracy had decided it (" +
+                                                 std::to_string(interchanged.examples) + " pairs)");
   const std::string sites = patch_site_names(s.sites);
   const bool exhaustive = claim.domain.exhaustive;
   out.checks.push_back(rate_check("interchange accuracy",
