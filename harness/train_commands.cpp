@@ -132,7 +132,7 @@ nlohmann::json attribution_document(const Args& args, const Checkpoint& ck, cons
 // The state `train` starts from: the saved one at `state_path` with --resume
 // (and --steps and --set as amendments), else a fresh one from the task's
 // recipe with --seed, --steps and --set applied.
-TrainState initial_state(const Args& args, const Task& task, const std::string& state_path, const std::string& scale_name) {
+TrainState initial_state(const Args& args, const Task& task, const std::string& state_path, Scale scale) {
   if (args.has("--resume") && std::filesystem::exists(path_status(state_path, "train --resume: " + state_path))) {
     TrainState state = load_training(state_path);
     check(state.recipe.system == task.name, "train --resume: " + state_path,
@@ -145,7 +145,7 @@ TrainState initial_state(const Args& args, const Task& task, const std::string& 
     std::cerr << "resuming " << state_path << " at step " << state.step << "\n";
     return state;
   }
-  TrainRecipe recipe = default_recipe(task, scale_name == "cpu" ? Scale::kCpu : Scale::kSeed);
+  TrainRecipe recipe = default_recipe(task, scale);
   if (auto seed = args.get("--seed")) apply_setting(recipe, "seed=" + *seed);
   if (auto steps = args.get("--steps")) apply_setting(recipe, "steps=" + *steps);
   if (args.flags.count("--set"))
@@ -170,9 +170,7 @@ int train_command(int argc, char** argv) {
   const int threads = args.get_int("--threads", 2, 1, 1024);
   set_threads(threads);
   at::Device device = parse_device(args.get_or("--device", "cpu"), "train --device");
-  const std::string scale_name = args.get_or("--scale", "cpu");
-  check(scale_name == "cpu" || scale_name == "seed", "train --scale", "expected cpu or seed, got " + quote(scale_name));
-  TrainState state = initial_state(args, task, state_path, scale_name);
+  TrainState state = initial_state(args, task, state_path, scale_named(args.get_or("--scale", "cpu"), "train --scale"));
   to_device(state.model, device);
   for (auto& [name, t] : state.optimizer.exp_avg) t = t.to(device);
   for (auto& [name, t] : state.optimizer.exp_avg_sq) t = t.to(device);

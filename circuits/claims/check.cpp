@@ -140,6 +140,13 @@ Check rate_check(const std::string& name, const std::string& what, const std::st
   return rate_check(name, what, units, independent, exhaustive, rule, threshold, bound);
 }
 
+namespace {
+
+// The tail of a check's explanation: " >= 90%: pass".
+std::string against(bool at_most, const std::string& threshold, bool pass) {
+  return std::string(at_most ? " <= " : " >= ") + threshold + ": " + (pass ? "pass" : "fail");
+}
+
 // A sampled rate bounded by its betting confidence sequence (stats.h).
 Check betting_rate_check(Check c, const std::string& what, const std::string& units, const Tally& tally,
                          int64_t max_units) {
@@ -159,9 +166,11 @@ Check betting_rate_check(Check c, const std::string& what, const std::string& un
   }
   c.basis_p_value = betting_p_value(tally.per_example, max_units, c.threshold, !at_most, kCheckAlpha);
   c.pass = c.basis_p_value <= kCheckAlpha;
-  c.explanation += std::string(at_most ? " <= " : " >= ") + percent(c.threshold) + ": " + (c.pass ? "pass" : "fail");
+  c.explanation += against(at_most, percent(c.threshold), c.pass);
   return c;
 }
+
+}  // namespace
 
 Check rate_check(const std::string& name, const std::string& what, const std::string& units, const Tally& tally,
                  bool exhaustive, Rule rule, double threshold, BoundMethod bound, int64_t max_units) {
@@ -211,7 +220,7 @@ Check rate_check(const std::string& name, const std::string& what, const std::st
     return c;
   }
   c.pass = at_most ? c.bound <= threshold : c.bound >= threshold;
-  c.explanation += std::string(at_most ? " <= " : " >= ") + percent(threshold) + ": " + (c.pass ? "pass" : "fail");
+  c.explanation += against(at_most, percent(threshold), c.pass);
   return c;
 }
 
@@ -229,8 +238,7 @@ Check value_check(const std::string& name, const std::string& what, double value
   }
   const bool at_most = direction(rule) == Direction::kAtMost;
   c.pass = at_most ? value <= threshold : value >= threshold;
-  c.explanation = what + " " + number(value) + (at_most ? " <= " : " >= ") + number(threshold) + ": " +
-                  (c.pass ? "pass" : "fail");
+  c.explanation = what + " " + number(value) + against(at_most, number(threshold), c.pass);
   return c;
 }
 
@@ -252,7 +260,7 @@ Check value_check(const std::string& name, const std::string& what, double value
   if (rule == Rule::kNone) return c;
   c.basis_p_value = bootstrap_p_value(interval, threshold, !at_most);
   c.pass = at_most ? c.bound <= threshold : c.bound >= threshold;
-  c.explanation += std::string(at_most ? " <= " : " >= ") + number(threshold) + ": " + (c.pass ? "pass" : "fail");
+  c.explanation += against(at_most, number(threshold), c.pass);
   return c;
 }
 

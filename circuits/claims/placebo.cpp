@@ -181,8 +181,10 @@ std::vector<std::vector<AblationSite>> every_placebo(const std::vector<AblationS
 
 }  // namespace
 
+bool is_control_task(const std::string& control) { return control.rfind("control_task", 0) == 0; }
+
 bool runs_on_checkpoint(const std::string& control) {
-  return control.compare(0, 7, "placebo") == 0 || control.compare(0, 12, "control_task") == 0;
+  return control.rfind("placebo", 0) == 0 || is_control_task(control);
 }
 
 uint64_t control_seed(const std::string& control, const std::string& name, const std::string& where) {
@@ -202,7 +204,7 @@ std::vector<MovedSites> moved_sites(const std::vector<AblationSite>& sites, cons
   std::vector<Dim> dims;
   for (const AblationSite& s : sites) dims.push_back(placebo_dim(s, config));
   const std::vector<std::vector<int64_t>> free = free_components(sites, dims, config, where, context);
-  if (control != "placebo:all")
+  if (control != kAllPlacebos)
     return {{control, drawn_placebo(sites, dims, free, control_seed(control, "placebo", where), where, context)}};
   std::vector<MovedSites> out;
   for (std::vector<AblationSite>& placebo : every_placebo(sites, dims, free, where, context)) {
@@ -215,7 +217,7 @@ std::vector<MovedSites> moved_sites(const std::vector<AblationSite>& sites, cons
 
 std::vector<PlaceboRun> placebo_runs(const Claim& claim, const std::string& control, const Config& config,
                                      const std::string& where) {
-  const bool control_task = control.compare(0, 12, "control_task") == 0;
+  const bool control_task = is_control_task(control);
   const auto takes = [control_task](const KindEntry& k) { return control_task ? k.control_task != nullptr : k.placebos != nullptr; };
   if (!takes(*claim.kind)) {
     std::vector<std::string> kinds;

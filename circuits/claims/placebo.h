@@ -49,7 +49,12 @@ namespace circuitcheck {
 // names another model (controls.h).
 bool runs_on_checkpoint(const std::string& control);
 
-// The most placebos "placebo:all" runs; beyond, draw some with "placebo:<seed>".
+// True for "control_task" and "control_task:<anything>".
+bool is_control_task(const std::string& control);
+
+// The control that takes every placebo there is; at most kMaxPlacebos, beyond
+// which a claim draws some with "placebo:<seed>".
+constexpr const char* kAllPlacebos = "placebo:all";
 constexpr int64_t kMaxPlacebos = 16;
 
 // The runs of checkpoint control `control` of `claim` (one, or every one for

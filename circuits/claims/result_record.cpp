@@ -156,8 +156,7 @@ json result_record(const ClaimResult& result) {
 ClaimResult result_from_record(const json& record, Claim claim, const At& at) {
   ClaimResult r;
   r.claim = std::move(claim);
-  r.verdict = enum_at(field(record, at, "verdict"), at / "verdict",
-                      {Verdict::kPass, Verdict::kFail, Verdict::kNotFalsifiable, Verdict::kInconclusive, Verdict::kError});
+  r.verdict = verdict_at(field(record, at, "verdict"), at / "verdict");
   r.explanation = string_at(field(record, at, "explanation"), at / "explanation");
   r.checkpoint = outcome_from(field(record, at, "checkpoint"), at / "checkpoint");
   r.controls = array_at<Outcome>(field(record, at, "controls"), at / "controls", outcome_from);

@@ -31,10 +31,15 @@ const char* to_string(Verdict verdict) {
 
 std::ostream& operator<<(std::ostream& os, Verdict verdict) { return os << to_string(verdict); }
 
-std::optional<Verdict> parse_verdict(const std::string& name) {
-  for (Verdict v : {Verdict::kPass, Verdict::kFail, Verdict::kNotFalsifiable, Verdict::kInconclusive, Verdict::kError})
-    if (name == to_string(v)) return v;
-  return std::nullopt;
+Verdict verdict_at(const json& v, const At& at) {
+  const std::string text = string_at(v, at);
+  std::vector<std::string> names;
+  for (Verdict verdict :
+       {Verdict::kPass, Verdict::kFail, Verdict::kNotFalsifiable, Verdict::kInconclusive, Verdict::kError}) {
+    if (text == to_string(verdict)) return verdict;
+    names.push_back(to_string(verdict));
+  }
+  at.fail("unknown verdict " + quote(text) + " (valid: " + joined(names) + ")");
 }
 
 json Falsification::to_json() const {
@@ -233,27 +238,9 @@ void gather_controls(std::map<std::string, std::vector<Outcome>>& by_name, Claim
 
 ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTransformer& model, ControlCache& controls,
                          SharedRuns* shared) {
-  ClaimResult result;
-  result.claim = claim;
-  std::map<std::string, std::vector<Outcome>> by_name;
-  const bool ran = guarded(result, [&] {
-    result.checkpoint = run_claim(task, claim, model, "checkpoint", shared);
-    // A claim that fails on the checkpoint fails whatever its controls say (judge).
-    for (const auto& name : result.checkpoint.pass ? claim.controls : std::vector<std::string>{})
-      by_name[name] = runs_on_checkpoint(name) ? run_placebos(task, claim, model, name, shared)
-                                               : std::vector<Outcome>{run_control(task, claim, result.checkpoint, name,
-                                                                                  controls, shared)};
-  });
-  // Every planned model is released, whether or not it ran.
-  if (shared) {
-    for (std::size_t i = 0; i < checkpoint_runs(claim); ++i) shared->release(claim, "checkpoint");
-    for (const auto& name : claim.controls)
-      if (!runs_on_checkpoint(name)) shared->release(claim, name);
-  }
-  if (!ran) return result;
-  gather_controls(by_name, result);
-  judge(result);
-  return result;
+  SharedRuns own;
+  if (!shared) plan_claims({claim}, own);
+  return verify_claims(task, {claim}, model, controls, shared ? *shared : own).front();
 }
 
 std::vector<ClaimResult> verify_claims(const Task& task, const std::vector<Claim>& claims,

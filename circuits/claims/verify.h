@@ -2,7 +2,7 @@
 // claims/README.md is the specification ("Verdicts", "Shared forward passes");
 // each kind's header in kinds/ says what it measures.
 //
-// verify_claim runs a claim on the checkpoint and on each control through its
+// verify_claims runs each claim on the checkpoint and on each control through its
 // kind's run (kinds/registry.h). A control fails a check only with certainty
 // (on_control in check.h: the bound on the other side misses the threshold
 // too). Falsifiability is per check: every deciding check (one with a rule)
@@ -35,6 +35,7 @@
 #include "circuits/model/intervention.h"
 #include "circuits/model/model.h"
 #include "circuits/claims/shared_runs.h"
+#include "circuits/formats/json_fields.h"
 #include "circuits/tasks/task.h"
 
 #include <nlohmann/json.hpp>
@@ -55,8 +56,9 @@ enum class Verdict { kPass, kFail, kNotFalsifiable, kInconclusive, kError };
 // "pass", "fail", "not_falsifiable", "inconclusive", "error": the spelling of the reports.
 const char* to_string(Verdict verdict);
 std::ostream& operator<<(std::ostream& os, Verdict verdict);
-// The verdict spelled `name`, or nullopt.
-std::optional<Verdict> parse_verdict(const std::string& name);
+// The verdict spelled by the string `v`; InputError at `at` (naming the
+// valid spellings) when it is not a string or spells none.
+Verdict verdict_at(const nlohmann::json& v, const At& at);
 
 // How the controls bear on one deciding check of the checkpoint (a check
 // with a rule): the controls on which it fails with certainty, and those on
@@ -132,10 +134,9 @@ struct ControlCache {
 // checkpoint and control outcomes, by the rules above.
 void judge(ClaimResult& result);
 
-// Runs `claim` on `model` and on each of its controls and gives the verdict;
-// any exception while running becomes verdict "error" (never escapes). With `shared`, the
-// claim must have been planned as plan_claims plans it; it is released from
-// every plan when done.
+// verify_claims for the one claim `claim`: with `shared`, it must have been
+// planned as plan_claims plans it, and is released from every plan when
+// done; without, it runs on shared runs of its own.
 ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTransformer& model, ControlCache& controls,
                          SharedRuns* shared = nullptr);
 
@@ -143,8 +144,10 @@ ClaimResult verify_claim(const Task& task, const Claim& claim, const HookedTrans
 // index, its result, and the seconds spent on it (checkpoint and controls).
 using ClaimDone = std::function<void(std::size_t index, const ClaimResult& result, double seconds)>;
 
-// verify_claim for every claim of `claims`, planned in `shared`
-// (plan_claims), with the same results, but grouped by model: every claim on
+// Runs every claim of `claims`, planned in `shared` (plan_claims), on
+// `model` and on each of its controls, and gives each its verdict; any
+// exception while running one claim becomes that claim's verdict "error"
+// (never escapes) and the others still run. Grouped by model: every claim on
 // the checkpoint (with its placebos) first, then every claim still open on
 // each control model in turn, so that the shared runs of one model at a time
 // are kept (a run's memory holds one model's runs, not one per control).

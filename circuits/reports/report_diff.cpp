@@ -36,6 +36,9 @@ double value_of(const json& check) {
   return check["value"].is_null() ? std::numeric_limits<double>::quiet_NaN() : check["value"].get<double>();
 }
 
+// The verdict of a claim of a report read by read_report.
+Verdict verdict_of(const json& claim) { return verdict_at(claim["verdict"], At{"report", "/verdict"}); }
+
 std::string signed_number(double x) { return (x > 0 ? "+" : "") + number(x); }
 
 std::string side(const std::optional<double>& v) { return v ? number(*v) : "absent"; }
@@ -64,8 +67,8 @@ std::string cell(const std::string& s) {
 std::vector<std::string> ReportDiff::regressions() const {
   std::vector<std::string> out;
   for (const auto& f : flips)
-    if (f.before == "pass") out.push_back(f.id + ": pass -> " + f.after);
-  for (const auto& r : removed) out.push_back(r.id + ": removed (was " + r.verdict + ")");
+    if (f.before == Verdict::kPass) out.push_back(f.id + ": pass -> " + to_string(f.after));
+  for (const auto& r : removed) out.push_back(r.id + ": removed (was " + to_string(r.verdict) + ")");
   return out;
 }
 
@@ -92,9 +95,7 @@ json read_report(const std::string& path) {
     const json& claim = object_at(claims[i], claim_at);
     const std::string id = string_at(member(claim, "id", claim_at), claim_at / "id");
     if (!ids.insert(id).second) (claim_at / "id").fail("duplicate id " + quote(id));
-    const std::string verdict = string_at(member(claim, "verdict", claim_at), claim_at / "verdict");
-    if (!parse_verdict(verdict))
-      (claim_at / "verdict").fail("unknown verdict " + quote(verdict) + " (valid: pass, fail, not_falsifiable, inconclusive, error)");
+    verdict_at(member(claim, "verdict", claim_at), claim_at / "verdict");
     const json& checks = list_at(member(claim, "checks", claim_at), claim_at / "checks");
     for (std::size_t k = 0; k < checks.size(); ++k) {
       const At check_at = claim_at / "checks" / k;
@@ -115,17 +116,16 @@ ReportDiff diff_reports(const json& before, const json& after, double tolerance)
   for (const auto& c : before["claims"]) old_claims[c["id"].get<std::string>()] = &c;
   for (const auto& c : after["claims"]) new_claims[c["id"].get<std::string>()] = &c;
   for (const auto& c : before["claims"])
-    if (!new_claims.count(c["id"].get<std::string>())) d.removed.push_back({c["id"].get<std::string>(), c["verdict"].get<std::string>()});
+    if (!new_claims.count(c["id"].get<std::string>())) d.removed.push_back({c["id"].get<std::string>(), verdict_of(c)});
   for (const auto& now : after["claims"]) {
     const std::string id = now["id"].get<std::string>();
     auto it = old_claims.find(id);
     if (it == old_claims.end()) {
-      d.added.push_back({id, now["verdict"].get<std::string>()});
+      d.added.push_back({id, verdict_of(now)});
       continue;
     }
     const json& then = *it->second;
-    if (then["verdict"] != now["verdict"])
-      d.flips.push_back({id, then["verdict"].get<std::string>(), now["verdict"].get<std::string>()});
+    if (verdict_of(then) != verdict_of(now)) d.flips.push_back({id, verdict_of(then), verdict_of(now)});
     std::map<std::string, double> old_values;
     for (const auto& c : then["checks"]) old_values[c["name"].get<std::string>()] = value_of(c);
     std::set<std::string> seen;
@@ -150,10 +150,10 @@ ReportDiff diff_reports(const json& before, const json& after, double tolerance)
 std::string diff_text(const ReportDiff& d) {
   std::string s = d.system + ": " + summary(d) + "\n";
   for (const auto& f : d.flips)
-    s += std::string(f.before == "pass" ? "REGRESSION  " : "CHANGED     ") + f.id + ": " + f.before + " -> " + f.after +
-         "\n";
-  for (const auto& r : d.removed) s += "REMOVED     " + r.id + " (was " + r.verdict + "): regression\n";
-  for (const auto& a : d.added) s += "ADDED       " + a.id + " (" + a.verdict + ")\n";
+    s += std::string(f.before == Verdict::kPass ? "REGRESSION  " : "CHANGED     ") + f.id + ": " + to_string(f.before) +
+         " -> " + to_string(f.after) + "\n";
+  for (const auto& r : d.removed) s += "REMOVED     " + r.id + " (was " + to_string(r.verdict) + "): regression\n";
+  for (const auto& a : d.added) s += "ADDED       " + a.id + " (" + to_string(a.verdict) + ")\n";
   for (const auto& m : d.moves) {
     const std::string change = delta(m);
     s += "MOVED       " + m.id + " / " + m.check + ": " + side(m.before) + " -> " + side(m.after) +
@@ -168,10 +168,11 @@ std::string diff_markdown(const ReportDiff& d) {
   if (d.flips.empty() && d.added.empty() && d.removed.empty() && d.moves.empty()) return s;
   s += "\n| claim | change | before | after | note |\n|---|---|---|---|---|\n";
   for (const auto& f : d.flips)
-    s += "| `" + cell(f.id) + "` | verdict | " + f.before + " | " + f.after + " | " +
-         (f.before == "pass" ? "**regression**" : "") + " |\n";
-  for (const auto& r : d.removed) s += "| `" + cell(r.id) + "` | removed | " + r.verdict + " | | **regression** |\n";
-  for (const auto& a : d.added) s += "| `" + cell(a.id) + "` | added | | " + a.verdict + " | |\n";
+    s += "| `" + cell(f.id) + "` | verdict | " + to_string(f.before) + " | " + to_string(f.after) + " | " +
+         (f.before == Verdict::kPass ? "**regression**" : "") + " |\n";
+  for (const auto& r : d.removed)
+    s += "| `" + cell(r.id) + "` | removed | " + to_string(r.verdict) + " | | **regression** |\n";
+  for (const auto& a : d.added) s += "| `" + cell(a.id) + "` | added | | " + to_string(a.verdict) + " | |\n";
   for (const auto& m : d.moves)
     s += "| `" + cell(m.id) + "` | " + cell(m.check) + " | " + side(m.before) + " | " + side(m.after) + " | " +
          delta(m) + " |\n";

@@ -3,6 +3,8 @@
 // check name (the checkpoint's checks' "value"s).
 #pragma once
 
+#include "circuits/claims/verify.h"
+
 #include <nlohmann/json.hpp>
 
 #include <optional>
@@ -13,12 +15,14 @@ namespace circuitcheck {
 
 // A claim whose verdict differs between the reports.
 struct VerdictFlip {
-  std::string id, before, after;
+  std::string id;
+  Verdict before, after;
 };
 
 // A claim present in one report only.
 struct ClaimPresence {
-  std::string id, verdict;
+  std::string id;
+  Verdict verdict;
 };
 
 // A check whose value moved by more than the tolerance, or that exists (or is
@@ -42,8 +46,7 @@ struct ReportDiff {
 
 // Reads a report and checks what diff relies on: a JSON object with schema
 // "circuitcheck.report/1", a string "system", and "claims", an array of
-// objects each with a unique string "id", a "verdict" (pass, fail,
-// not_falsifiable, error) and "checks", an array of objects with a string
+// objects each with a unique string "id", a "verdict" (verdict_at) and "checks", an array of objects with a string
 // "name" and a number (or null) "value". Other fields are not checked.
 // Throws InputError "read_report: <path>: <JSON pointer>: <what>" (no
 // pointer for an unreadable file or invalid JSON).

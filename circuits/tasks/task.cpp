@@ -37,6 +37,14 @@ const Task& find_task(const std::string& name, const std::string& where) {
   }
 }
 
+const char* to_string(Scale scale) { return scale == Scale::kCpu ? "cpu" : "seed"; }
+
+Scale scale_named(const std::string& name, const std::string& where) {
+  for (Scale scale : {Scale::kCpu, Scale::kSeed})
+    if (name == to_string(scale)) return scale;
+  fail(where, "expected cpu or seed, got " + quote(name));
+}
+
 Scale scale_for(const Task& task, const Config& config) {
   return config.n_ctx == task.config(Scale::kCpu).n_ctx ? Scale::kCpu : Scale::kSeed;
 }

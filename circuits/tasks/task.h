@@ -51,6 +51,12 @@ namespace circuitcheck {
 // trains on 2 CPU cores. Only S3, S4 and S5 differ; S4's sequences do too.
 enum class Scale { kSeed, kCpu };
 
+// "seed" or "cpu".
+const char* to_string(Scale scale);
+// The scale spelled `name`; InputError "<where>: expected cpu or seed, got
+// '<name>'" otherwise.
+Scale scale_named(const std::string& name, const std::string& where);
+
 struct Batch {
   at::Tensor tokens;   // [batch, pos] int64
   at::Tensor targets;  // [batch, pos] int64, -1 where not scored

@@ -118,7 +118,7 @@ void set_number(const nlohmann::json& value, T& field) { field = value.get<T>();
 }  // namespace
 
 nlohmann::json TrainRecipe::to_json() const {
-  return {{"system", system}, {"scale", scale == Scale::kCpu ? "cpu" : "seed"}, {"seed", seed},
+  return {{"system", system}, {"scale", to_string(scale)}, {"seed", seed},
           {"steps", steps}, {"batch_size", batch_size}, {"lr", adamw.lr}, {"beta1", adamw.beta1},
           {"beta2", adamw.beta2}, {"weight_decay", adamw.weight_decay}, {"adam_eps", adamw.eps},
           {"warmup_steps", warmup_steps}, {"schedule", schedule}, {"min_lr_ratio", min_lr_ratio},
@@ -335,7 +335,7 @@ TrainState load_training(const std::string& path) {
   try {
     const auto& r = state.at("recipe");
     s.recipe = default_recipe(find_task(r.at("system").get<std::string>()),
-                              r.at("scale").get<std::string>() == "cpu" ? Scale::kCpu : Scale::kSeed);
+                              scale_named(r.at("scale").get<std::string>(), where + ": __metadata__/train_state/recipe/scale"));
     for (const auto& [key, value] : r.items())
       if (key != "system" && key != "scale" && key != "config_overrides" && key != "adam_eps")
         apply_setting(s.recipe, key + "=" + value.dump());

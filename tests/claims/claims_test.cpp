@@ -265,32 +265,42 @@ TEST(PlantedMechanism, PreviousTokenHeadPassesEveryClaim) {
       << r.at("attends_previous").explanation;
 }
 
-// An internal failure inside one claim (here LibTorch's shape error from a
-// broken embedding, injected after the model was checked) is that claim's
-// verdict "error", with the message; it never escapes, and the next claims of
-// the run, on the same shared runs and controls, still pass.
+// An internal failure inside one claim of a run (here LibTorch's shape error
+// from a broken control model, injected into the control cache so that only
+// `confident`, whose control it is, meets it) is that claim's verdict "error",
+// with the message; it never escapes verify_claims, every claim is still
+// reported in order, and the others, on the same shared runs, keep the
+// verdicts of a run without the failure.
 TEST(ErrorIsolation, ALibTorchErrorInOneClaimIsItsVerdictAndTheRunGoesOn) {
   const Task task = previous_token_task();
-  const HookedTransformer healthy = previous_token_model(10.0f);
-  HookedTransformer broken = healthy;
+  const HookedTransformer model = previous_token_model(10.0f);
+  std::vector<Claim> claims = parse_claims(parse_claim_file(toy_claims(), "toy/claims.json"), task, model.config);
+  for (Claim& c : claims)
+    if (c.id == "confident") c.controls = {"shuffled_embed"};
+  const std::map<std::string, ClaimResult> clean = verify_toy(model);
+  HookedTransformer broken = model;
   broken.params["embed.W_E"] = at::zeros({kVocab, kModel + 1});
-  const std::vector<Claim> claims = parse_claims(parse_claim_file(toy_claims(), "toy/claims.json"), task, healthy.config);
-  for (const HookedTransformer* model : std::vector<const HookedTransformer*>{&broken, &healthy}) {
-    SharedRuns shared;
-    plan_claims(claims, shared);
-    ControlCache controls{model, {}};
-    for (const auto& claim : claims) {
-      if (claim.id == "trivially_true" || claim.id == "head_necessary") continue;  // not falsifiable by design
-      SCOPED_TRACE(claim.id);
-      ClaimResult r;
-      ASSERT_NO_THROW(r = verify_claim(task, claim, *model, controls, &shared));
-      if (model == &healthy) {
-        EXPECT_EQ(r.verdict, Verdict::kPass) << r.explanation;
-        continue;
-      }
-      EXPECT_EQ(r.verdict, Verdict::kError);
-      EXPECT_EQ(r.explanation.rfind("internal error: ", 0), 0u) << r.explanation;
+  SharedRuns shared;
+  plan_claims(claims, shared);
+  ControlCache controls{&model, {}};
+  controls.built.emplace("shuffled_embed", broken);
+  std::vector<std::string> done;
+  std::vector<ClaimResult> results;
+  ASSERT_NO_THROW(results = verify_claims(task, claims, model, controls, shared,
+                                          [&](std::size_t, const ClaimResult& r, double) { done.push_back(r.claim.id); }));
+  ASSERT_EQ(results.size(), claims.size());
+  std::vector<std::string> ids;
+  for (const Claim& c : claims) ids.push_back(c.id);
+  EXPECT_EQ(done, ids);
+  for (const ClaimResult& r : results) {
+    SCOPED_TRACE(r.claim.id);
+    if (r.claim.id != "confident") {
+      EXPECT_EQ(r.verdict, clean.at(r.claim.id).verdict) << r.explanation;
+      EXPECT_EQ(r.explanation, clean.at(r.claim.id).explanation);
+      continue;
     }
+    EXPECT_EQ(r.verdict, Verdict::kError);
+    EXPECT_EQ(r.explanation.rfind("internal error: ", 0), 0u) << r.explanation;
   }
 }
 

@@ -451,7 +451,7 @@ std::vector<PlaceboRun> fourier_placebos(const Claim& claim, const std::string& 
   const FourierSpec& f = spec_of<FourierSpec>(claim.spec);
   check(f.measure == FourierMeasure::kRestrictedExcluded, where,
         context + ": a fourier claim takes a placebo with measure restricted_excluded only");
-  check(control != "placebo:all", where,
+  check(control != kAllPlacebos, where,
         context + ": more than " + std::to_string(kMaxPlacebos) + " placebos; draw some with placebo:<seed>");
   const int64_t frequencies = (f.modulus - 1) / 2;
   check(2 * f.k <= frequencies, where,

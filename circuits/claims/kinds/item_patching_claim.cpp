@@ -240,7 +240,7 @@ std::vector<PlaceboRun> item_patching_placebos(const Claim& claim, const std::st
     placebo.placebo_layer = layer;
     return placebo;
   };
-  if (control != "placebo:all") {
+  if (control != kAllPlacebos) {
     const uint64_t seed = control_seed(control, "placebo", where);
     return {{control, control, at_layer(static_cast<int>(sample_rows(lowest, 1, seed, where)[0].item<int64_t>()))}};
   }
