@@ -193,99 +193,132 @@ at::Tensor edge_mask(const Config& config, const std::vector<Edge>& edges) {
   return kept;
 }
 
-at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens_in, const at::Tensor& ablated_in,
-                     const at::Tensor& kept, int64_t from) {
-  const HookedTransformer split = edge_model(model);
-  const Config& c = split.config;
-  const std::vector<EdgePoint> senders = edge_senders(c), receivers = edge_receivers(c);
-  check_internal(from >= 0 && from < tokens_in.size(1), "run_edges",
-        "from " + std::to_string(from) + " out of range [0, " + std::to_string(tokens_in.size(1)) + ")");
-  at::Tensor tokens = tokens_in, ablated = ablated_in;
-  const int64_t n_receivers = static_cast<int64_t>(receivers.size()), n_senders = static_cast<int64_t>(senders.size());
-  check_internal(kept.dim() == 2 && kept.size(0) == n_receivers && kept.size(1) == n_senders, "run_edges",
-        "kept has shape " + c10::str(kept.sizes()) + ", expected [" + std::to_string(n_receivers) + ", " +
-            std::to_string(n_senders) + "] (receivers, senders)");
+namespace {
+
+// For each receiver, the senders whose edges into it `kept` [receivers,
+// senders] does not keep (among those that reach it).
+std::vector<std::vector<int64_t>> ablated_senders(const std::vector<EdgePoint>& senders,
+                                                  const std::vector<EdgePoint>& receivers, const at::Tensor& kept) {
   const at::Tensor kept_cpu = kept.to(at::kCPU, at::kBool).contiguous();
   const auto kept_at = kept_cpu.accessor<bool, 2>();
-  // ablated_into[r]: the senders whose edges into receiver r are ablated.
-  std::vector<std::vector<int64_t>> ablated_into(receivers.size());
+  std::vector<std::vector<int64_t>> out(receivers.size());
   for (std::size_t r = 0; r < receivers.size(); ++r)
     for (std::size_t s = 0; s < senders.size(); ++s)
       if (reaches(senders[s], receivers[r]) && !kept_at[static_cast<int64_t>(r)][static_cast<int64_t>(s)])
-        ablated_into[r].push_back(static_cast<int64_t>(s));
-  std::vector<at::Tensor> differences;  // per sender known so far: its output in this run minus its ablated value
-  const auto add_sender = [&](const at::Tensor& output) {
-    differences.push_back(output - ablated[static_cast<int64_t>(differences.size())]);
-  };
-  // What receiver r reads at positions [first, pos): the residual stream
-  // minus its ablated edges' differences; receivers with the same ablated
-  // senders share one tensor.
+        out[r].push_back(static_cast<int64_t>(s));
+  return out;
+}
+
+// An edge run (run_edges) layer by layer: the residual stream, and each
+// sender known so far as its output in this run minus its ablated value.
+struct EdgeRun {
+  const HookedTransformer& split;  // edge_model's
+  std::vector<std::vector<int64_t>> ablated_into;  // per receiver (ablated_senders)
+  at::Tensor tokens, ablated, resid;
+  std::vector<at::Tensor> differences;
+  // Receivers with the same ablated senders and first position share one input.
   std::map<std::pair<std::vector<int64_t>, int64_t>, at::Tensor> inputs;
-  const auto input_of = [&](const at::Tensor& resid, int64_t r, int64_t first) {
+
+  void add_sender(const at::Tensor& output) {
+    differences.push_back(output - ablated[static_cast<int64_t>(differences.size())]);
+  }
+
+  // What receiver r reads at positions [first, pos): the residual stream minus
+  // its ablated edges' differences.
+  at::Tensor input_of(int64_t r, int64_t first) {
     const std::vector<int64_t>& from_senders = ablated_into[static_cast<std::size_t>(r)];
     at::Tensor& in = inputs[{from_senders, first}];
     if (in.defined()) return in;
     in = resid.slice(1, first);
     for (int64_t s : from_senders) in = in - differences[static_cast<std::size_t>(s)].slice(1, first);
     return in;
-  };
-  RunOptions first;
-  first.cache = {{HookType::kResidPre, 0}};
-  first.logits = false;
-  at::Tensor resid = run(split, tokens, first).cache.at({HookType::kResidPre, 0});
-  add_sender(resid);
-  int64_t r = 0;  // the layer's first receiver
-  for (int l = 0; l < c.n_layers; ++l) {
-    const int64_t q_from = l == c.n_layers - 1 ? from : 0;
-    RunOptions pass;  // the layer's attention, on its heads' edited inputs
+  }
+
+  // Keeps positions [from, pos) only, from here on.
+  void drop_before(int64_t from) {
+    tokens = tokens.slice(1, from);
+    ablated = ablated.slice(2, from);
+    resid = resid.slice(1, from);
+    for (at::Tensor& d : differences) d = d.slice(1, from);
+  }
+
+  // Layer l's attention on its heads' edited inputs (receivers r.. r + 3
+  // n_heads - 1: head h's q, k and v input at r + 3h + 0, 1, 2), with
+  // queries from position q_from on.
+  void attention(int l, int64_t r, int64_t q_from) {
+    const Config& c = split.config;
+    RunOptions pass;
     pass.start_resid = resid;
     pass.start_layer = l;
     pass.from_position = q_from;
     pass.logits = false;
     pass.cache = {{HookType::kResult, l}, {HookType::kAttnOut, l}};
     inputs.clear();
-    for (int k = 0; k < 3; ++k) {  // receiver r + 3h + k is head h's q (k 0), k (1) or v (2) input
+    for (int k = 0; k < 3; ++k) {
       std::vector<at::Tensor> per_head;
-      for (int64_t h = 0; h < c.n_heads; ++h) per_head.push_back(input_of(resid, r + 3 * h + k, k == 0 ? q_from : 0));
+      for (int64_t h = 0; h < c.n_heads; ++h) per_head.push_back(input_of(r + 3 * h + k, k == 0 ? q_from : 0));
       Intervention input;
       input.hook = {k == 0 ? HookType::kQInput : k == 1 ? HookType::kKInput : HookType::kVInput, l};
       input.kind = InterventionKind::kPatch;
       input.value = at::stack(per_head, 2);  // [batch, pos (q: pos - q_from), heads, d_model]
       pass.interventions.push_back(input);
     }
+    const RunResult out = run(split, tokens, pass);
+    if (q_from > 0) drop_before(q_from);
+    for (int64_t h = 0; h < c.n_heads; ++h) add_sender(out.cache.at({HookType::kResult, l}).select(2, h));
+    resid = resid + out.cache.at({HookType::kAttnOut, l});
+  }
+
+  // Layer l's MLP alone, on its edited input (receiver r).
+  void mlp(int l, int64_t r) {
+    RunOptions pass;
+    pass.start_resid = resid;
+    pass.start_layer = l;
+    pass.start_at_mlp = true;
+    pass.logits = false;
+    Intervention input;
+    input.hook = {HookType::kMlpIn, l};
+    input.kind = InterventionKind::kPatch;
+    inputs.clear();
+    input.value = input_of(r, 0);
+    pass.interventions = {input};
+    pass.cache = {{HookType::kMlpOut, l}};
+    const at::Tensor out = run(split, tokens, pass).cache.at({HookType::kMlpOut, l});
+    add_sender(out);
+    resid = resid + out;
+  }
+};
+
+}  // namespace
+
+at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, const at::Tensor& ablated,
+                     const at::Tensor& kept, int64_t from) {
+  const HookedTransformer split = edge_model(model);
+  const Config& c = split.config;
+  const std::vector<EdgePoint> senders = edge_senders(c), receivers = edge_receivers(c);
+  check_internal(from >= 0 && from < tokens.size(1), "run_edges",
+                 "from " + std::to_string(from) + " out of range [0, " + std::to_string(tokens.size(1)) + ")");
+  const int64_t n_receivers = static_cast<int64_t>(receivers.size()), n_senders = static_cast<int64_t>(senders.size());
+  check_internal(kept.dim() == 2 && kept.size(0) == n_receivers && kept.size(1) == n_senders, "run_edges",
+                 "kept has shape " + c10::str(kept.sizes()) + ", expected [" + std::to_string(n_receivers) + ", " +
+                     std::to_string(n_senders) + "] (receivers, senders)");
+  EdgeRun e{split, ablated_senders(senders, receivers, kept), tokens, ablated, {}, {}, {}};
+  RunOptions embed;
+  embed.cache = {{HookType::kResidPre, 0}};
+  embed.logits = false;
+  e.resid = run(split, tokens, embed).cache.at({HookType::kResidPre, 0});
+  e.add_sender(e.resid);
+  int64_t r = 0;  // the layer's first receiver
+  for (int l = 0; l < c.n_layers; ++l) {
+    e.attention(l, r, l == c.n_layers - 1 ? from : 0);
     r += 3 * c.n_heads;
-    const RunResult attention = run(split, tokens, pass);
-    if (q_from > 0) {  // from here on, only positions [from, pos)
-      tokens = tokens.slice(1, q_from);
-      ablated = ablated.slice(2, q_from);
-      resid = resid.slice(1, q_from);
-      for (at::Tensor& d : differences) d = d.slice(1, q_from);
-    }
-    for (int64_t h = 0; h < c.n_heads; ++h) add_sender(attention.cache.at({HookType::kResult, l}).select(2, h));
-    resid = resid + attention.cache.at({HookType::kAttnOut, l});
-    if (!c.attn_only) {
-      RunOptions mlp;  // the layer's MLP alone, on its edited input
-      mlp.start_resid = resid;
-      mlp.start_layer = l;
-      mlp.start_at_mlp = true;
-      mlp.logits = false;
-      Intervention input;
-      input.hook = {HookType::kMlpIn, l};
-      input.kind = InterventionKind::kPatch;
-      inputs.clear();
-      input.value = input_of(resid, r++, 0);
-      mlp.interventions = {input};
-      mlp.cache = {{HookType::kMlpOut, l}};
-      const at::Tensor out = run(split, tokens, mlp).cache.at({HookType::kMlpOut, l});
-      add_sender(out);
-      resid = resid + out;
-    }
+    if (!c.attn_only) e.mlp(l, r++);
   }
   RunOptions logits;  // ln_final and the unembedding, on the logits' edited input
-  inputs.clear();
-  logits.start_resid = input_of(resid, r, 0);
+  e.inputs.clear();
+  logits.start_resid = e.input_of(r, 0);
   logits.start_layer = c.n_layers;
-  return run(split, tokens, logits).logits;
+  return run(split, e.tokens, logits).logits;
 }
 
 }  // namespace circuitcheck

@@ -4,10 +4,8 @@
 //
 // Before the claims run, plan() registers each claim on each model it will
 // run on (by label: "checkpoint" or a control's name) with the plain
-// (un-intervened) activations its kind reads on its domain (kinds/kind.h:
-// behaviour and ablation claims the logits, attention claims
-// blocks.L.attn.hook_pattern, fourier, spectrum and geometry claims their
-// activation source's hook). The first claim to visit a planned (model,
+// (un-intervened) activations its kind reads on its domain
+// (KindEntry::plain_hooks, kinds/kind.h). The first claim to visit a planned (model,
 // domain) runs each batch once with the union of the planned hooks cached and
 // keeps the batches and runs; the others replay them; release() by the last
 // planned claim frees them. A visit may stop early (`done`, e.g. a control

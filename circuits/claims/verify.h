@@ -1,33 +1,12 @@
 // Running claims (claim.h) against a model and its controls, with verdicts.
-// claims/README.md is the specification ("Verdicts", "Shared forward passes");
-// each kind's header in kinds/ says what it measures.
-//
-// verify_claims runs each claim on the checkpoint and on each control through its
-// kind's run (kinds/registry.h). A control fails a check only with certainty
-// (on_control in check.h: the bound on the other side misses the threshold
-// too). Falsifiability is per check: every deciding check (one with a rule)
-// must fail with certainty on at least one control. The verdict:
-//   "pass"             it passes on the model, every control fails at least
-//                      one check with certainty, and every deciding check
-//                      fails with certainty on at least one control;
-//   "fail"             it fails on the model (its controls are then not run:
-//                      they cannot change the verdict, and the report has none);
-//   "not_falsifiable"  it passes on the model and on some control, or some
-//                      deciding check is neither failed nor inconclusive on any
-//                      control ("the controls do not test it");
-//   "inconclusive"     it passes on the model, and some control neither passes
-//                      nor fails any check with certainty, or some deciding
-//                      check fails on no control with certainty but is
-//                      inconclusive on one;
-//   "error"            running it threw: an InputError, or "internal error:
-//                      ..." for anything else, such as a LibTorch error; the
-//                      other claims still run and the reports are still written.
-// A control may stop once every check that decided the checkpoint is settled
-// on it (RunContext::deciding; Outcome::stopped); the checkpoint runs its whole
-// domain unless its rates are bounded by betting, which stop once decided
-// (claims/README.md, "Sequential verdicts"). ClaimResult::falsification says,
-// for each deciding check, which controls fail it with certainty and on which
-// it is inconclusive.
+// claims/README.md is the specification: "Verdicts" for pass, fail,
+// not_falsifiable, inconclusive and error, when a control fails a check with
+// certainty (on_control, check.h) and falsifiability per check; "Sequential
+// verdicts" for the runs that stop once decided; "Shared forward passes".
+// Each kind's header in kinds/ says what it measures; its run goes through
+// the registry (kinds/registry.h). An exception while running one claim is
+// that claim's verdict "error" (InputError's message, or "internal error:
+// ..." for anything else, such as a LibTorch error), never the run's.
 #pragma once
 
 #include "circuits/claims/check.h"
@@ -50,7 +29,7 @@
 
 namespace circuitcheck {
 
-// A claim's verdict (above).
+// A claim's verdict (claims/README.md, "Verdicts").
 enum class Verdict { kPass, kFail, kNotFalsifiable, kInconclusive, kError };
 
 // "pass", "fail", "not_falsifiable", "inconclusive", "error": the spelling of the reports.
@@ -131,7 +110,7 @@ struct ControlCache {
 };
 
 // Gives `result` its verdict, explanation and falsification from its
-// checkpoint and control outcomes, by the rules above.
+// checkpoint and control outcomes, by the rules of claims/README.md, "Verdicts".
 void judge(ClaimResult& result);
 
 // verify_claims for the one claim `claim`: with `shared`, it must have been

@@ -15,6 +15,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -310,7 +311,12 @@ TEST(FourierClaim, ActivationClaimsShareOneForwardPassOverTheGrid) {
     const Outcome alone = run_claim(s1(), c, model, "checkpoint");
     ASSERT_EQ(together.checks.size(), alone.checks.size());
     for (std::size_t i = 0; i < alone.checks.size(); ++i)
-      EXPECT_EQ(together.checks[i].value, alone.checks[i].value) << alone.checks[i].name;
+      // Float32 rounding: the shared pass and a run of its own need not
+      // compute the logits in the same matrix shapes, and BLAS rounds some
+      // shapes differently on some CPUs (logit_fit_r2 1.63737332e-09 against
+      // 1.63737354e-09 on one, equal on another).
+      EXPECT_NEAR(together.checks[i].value, alone.checks[i].value, 1e-6 * std::max(1.0, std::abs(alone.checks[i].value)))
+          << alone.checks[i].name;
   }
   EXPECT_EQ(visits, 9);
   EXPECT_EQ(shared.batches_run(), 16);

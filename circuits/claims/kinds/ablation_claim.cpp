@@ -47,6 +47,33 @@ void parse_ablation(const nlohmann::json& v, const At& at, const ParseContext& c
 
 std::vector<HookPoint> ablation_hooks(const Claim&) { return {}; }
 
+namespace {
+
+// Accuracy after ablation for each value of class `name` (unthresholded
+// checks), and a figure of it before and after.
+void add_by_class(const std::string& name, Evaluation& before, Evaluation& after, const Claim& claim, Outcome& out) {
+  Figure by_class;
+  by_class.type = "bars";
+  by_class.title = "accuracy before and after ablation by " + name;
+  by_class.x_title = name;
+  by_class.y_title = "accuracy";
+  by_class.series = {"before", "after"};
+  by_class.values.assign(2, {});
+  for (const auto& [value, tally] : after.by_class[name]) {
+    const std::string label = name + "=" + std::to_string(value);
+    const auto& was = before.by_class[name];  // a stopped run may not have met the class before ablation
+    out.checks.push_back(rate_check("accuracy after " + label, label + ": after ablation correct on", unit_name(after),
+                                    tally, claim.domain.exhaustive, Rule::kNone, 0.0, claim.pass.bound,
+                                    after.units_per_example));
+    by_class.x_labels.push_back(std::to_string(value));
+    by_class.values[0].push_back(was.count(value) ? was.at(value).accuracy() : 0.0);
+    by_class.values[1].push_back(out.checks.back().value);
+  }
+  out.figures.push_back(by_class);
+}
+
+}  // namespace
+
 void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
   const AblationSpec& a = spec_of<AblationSpec>(claim.spec);
   const Task& task = context.task;
@@ -97,26 +124,7 @@ void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
                            (a.keep_only ? "every head and MLP except " : "") + site_names(a.sites) + ": correct on";
   out.checks.push_back(rate_check("accuracy after", what, unit_name(after), after.overall, claim.domain.exhaustive,
                                   rule, threshold, claim.pass.bound, after.units_per_example));
-  if (!a.by_class.empty()) {
-    Figure by_class;
-    by_class.type = "bars";
-    by_class.title = "accuracy before and after ablation by " + a.by_class;
-    by_class.x_title = a.by_class;
-    by_class.y_title = "accuracy";
-    by_class.series = {"before", "after"};
-    by_class.values.assign(2, {});
-    for (const auto& [value, tally] : after.by_class[a.by_class]) {
-      const std::string label = a.by_class + "=" + std::to_string(value);
-      const auto& was = before.by_class[a.by_class];  // a stopped run may not have met the class before ablation
-      out.checks.push_back(rate_check("accuracy after " + label, label + ": after ablation correct on",
-                                      unit_name(after), tally, claim.domain.exhaustive, Rule::kNone, 0.0,
-                                      claim.pass.bound, after.units_per_example));
-      by_class.x_labels.push_back(std::to_string(value));
-      by_class.values[0].push_back(was.count(value) ? was.at(value).accuracy() : 0.0);
-      by_class.values[1].push_back(out.checks.back().value);
-    }
-    out.figures.push_back(by_class);
-  }
+  if (!a.by_class.empty()) add_by_class(a.by_class, before, after, claim, out);
   Figure figure;
   figure.type = "bars";
   figure.title = "accuracy before and after " + to_string(a.method) + "-ablating " +

@@ -429,6 +429,43 @@ CircuitAblation circuit_ablation(const RunContext& context, const Claim& claim) 
   return out;
 }
 
+namespace {
+
+// A circuit's "nodes" (array_at's), each an AblationSite of a head, an MLP or
+// neurons, at positions or at a role; InputError at the node's pointer.
+std::vector<AblationSite> circuit_nodes_at(const nlohmann::json& nodes, const At& at, const ParseContext& context) {
+  std::vector<AblationSite> out;
+  std::set<int> mlp_out_layers;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const At where = at / i;
+    check_object(nodes[i], where, {"hook", "heads", "positions", "neurons", "role"}, {"hook"});
+    nlohmann::json site = nodes[i];
+    site.erase("role");
+    out.push_back(ablation_site_at(site, where, context.config));
+    if (nodes[i].contains("role")) {
+      if (nodes[i].contains("positions")) (where / "role").fail("a node is at \"positions\" or at a \"role\", not both");
+      role_at(nodes[i]["role"], where / "role", context.sample);
+      out.back().role = nodes[i]["role"].get<std::string>();
+    }
+    const AblationSite& node = out.back();
+    const HookType type = node.hook.type;
+    if ((type != HookType::kZ && type != HookType::kMlpOut && type != HookType::kMlpPost) ||
+        (type == HookType::kMlpPost && node.neurons.empty()))
+      (where / "hook").fail("a node is heads of blocks.L.attn.hook_z, blocks.L.hook_mlp_out or neurons of "
+                            "blocks.L.mlp.hook_post, not " + hook_name(node.hook) +
+                            (type == HookType::kMlpPost ? " without neurons" : ""));
+    check_within_sequence(node.positions, where / "positions", context.sample);
+    if (type == HookType::kMlpOut) mlp_out_layers.insert(node.hook.layer);
+  }
+  for (int layer : neuron_layers(out))
+    if (mlp_out_layers.count(layer))
+      at.fail("layer " + std::to_string(layer) +
+              "'s MLP is a node both whole (hook_mlp_out) and by neurons (mlp.hook_post); give one");
+  return out;
+}
+
+}  // namespace
+
 void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
   CircuitSpec& c = claim.spec.emplace<CircuitSpec>();
   const Config& config = context.config;
@@ -442,33 +479,7 @@ void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& co
         (at / "edges" / i).fail(c.edges.back().name() + " is given twice");
     }
   }
-  const nlohmann::json& nodes = v.contains("nodes") ? array_at(v["nodes"], at / "nodes") : nlohmann::json::array();
-  std::set<int> mlp_out_layers;
-  for (std::size_t i = 0; i < nodes.size(); ++i) {
-    const At where = at / "nodes" / i;
-    check_object(nodes[i], where, {"hook", "heads", "positions", "neurons", "role"}, {"hook"});
-    nlohmann::json site = nodes[i];
-    site.erase("role");
-    c.nodes.push_back(ablation_site_at(site, where, config));
-    if (nodes[i].contains("role")) {
-      if (nodes[i].contains("positions")) (where / "role").fail("a node is at \"positions\" or at a \"role\", not both");
-      role_at(nodes[i]["role"], where / "role", context.sample);
-      c.nodes.back().role = nodes[i]["role"].get<std::string>();
-    }
-    const AblationSite& node = c.nodes.back();
-    const HookType type = node.hook.type;
-    if ((type != HookType::kZ && type != HookType::kMlpOut && type != HookType::kMlpPost) ||
-        (type == HookType::kMlpPost && node.neurons.empty()))
-      (where / "hook").fail("a node is heads of blocks.L.attn.hook_z, blocks.L.hook_mlp_out or neurons of "
-                            "blocks.L.mlp.hook_post, not " + hook_name(node.hook) +
-                            (type == HookType::kMlpPost ? " without neurons" : ""));
-    check_within_sequence(node.positions, where / "positions", context.sample);
-    if (type == HookType::kMlpOut) mlp_out_layers.insert(node.hook.layer);
-  }
-  for (int layer : neuron_layers(c.nodes))
-    if (mlp_out_layers.count(layer))
-      (at / "nodes").fail("layer " + std::to_string(layer) +
-                          "'s MLP is a node both whole (hook_mlp_out) and by neurons (mlp.hook_post); give one");
+  if (v.contains("nodes")) c.nodes = circuit_nodes_at(array_at(v["nodes"], at / "nodes"), at / "nodes", context);
   if (v.contains("ablation")) {
     const std::string method = string_at(v["ablation"], at / "ablation");
     if (method != "zero" && method != "mean" && method != "resample" && method != "counterfactual")
