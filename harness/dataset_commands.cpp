@@ -48,9 +48,9 @@ int inspect(const Args& args) {
             << "  targets  " << shape_text(b.targets) << "\n";
   for (const auto& [name, t] : b.roles) std::cout << "  role." << name << "  " << shape_text(t) << "\n";
   for (const auto& [name, t] : b.classes) {
-    const auto names = b.class_names.find(name);
+    const auto names = d.class_names.find(name);
     std::cout << "  class." << name << "  " << shape_text(t) << "  values "
-              << value_counts(t, names == b.class_names.end() ? std::vector<std::string>{} : names->second) << "\n";
+              << value_counts(t, names == d.class_names.end() ? std::vector<std::string>{} : names->second) << "\n";
   }
   for (const auto& [name, t] : d.examples.counterfactuals)
     std::cout << "  counterfactual." << name << "  " << shape_text(t)

@@ -79,12 +79,12 @@ AblationSite ablation_site_at(const nlohmann::json& v, const At& at, const Confi
   return site;
 }
 
-Domain reference_at(const nlohmann::json& v, const At& at, const Task& task, const Batch& sample, const Domain& domain,
+Domain reference_at(const nlohmann::json& v, const At& at, const Task& task, const Domain& domain,
                     InterventionKind method) {
   Domain reference{false, 4096, 0};
   if (v.contains("reference")) {
     if (method == InterventionKind::kZero) (at / "reference").fail("only mean and resample ablation use a reference sample");
-    reference = domain_at(v["reference"], at / "reference", task, sample, false);
+    reference = domain_at(v["reference"], at / "reference", task, false);
   } else if (task.dataset_rows && *task.domain_size <= reference.sample) {
     reference = Domain{};  // a dataset no larger than the default sample: every row
     reference.all = true;

@@ -41,7 +41,7 @@ AblationSite ablation_site_at(const nlohmann::json& v, const At& at, const Confi
 // {"sample": 4096, "seed": 0}, or every row of a dataset task of at most 4,096
 // rows; it keeps the examples `domain` (the claim's) keeps unless it names its
 // own "where". InputError at /reference for zero ablation, which has none.
-Domain reference_at(const nlohmann::json& v, const At& at, const Task& task, const Batch& sample, const Domain& domain,
+Domain reference_at(const nlohmann::json& v, const At& at, const Task& task, const Domain& domain,
                     InterventionKind method);
 
 // "blocks.0.attn.hook_z heads [3] positions [17]" ("... role goal" with a

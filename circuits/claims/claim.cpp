@@ -37,7 +37,7 @@ void parse_common(const json& v, const At& at, const KindEntry& kind, const Pars
       (at / "scope").fail("expected \"recipe\" or \"checkpoint\", got " + quote(scope));
     claim.scope = scope == to_string(ClaimScope::kRecipe) ? ClaimScope::kRecipe : ClaimScope::kCheckpoint;
   }
-  if (kind.domain) claim.domain = domain_at(v["domain"], at / "domain", context.task, context.sample, true);
+  if (kind.domain) claim.domain = domain_at(v["domain"], at / "domain", context.task, true);
   claim.controls = {"random_init"};
   if (!v.contains("controls")) return;
   const json& controls = v["controls"];
@@ -164,12 +164,13 @@ std::shared_ptr<const Task> claim_task(const ClaimFile& file) {
 std::vector<Claim> parse_claims(const ClaimFile& file, const Task& task, const Config& config) {
   const Scale scale = scale_for(task, config);
   const Batch sample = task.sample(task.dataset_rows ? std::min<int64_t>(4, *task.domain_size) : 4, 0, scale);
-  const std::vector<std::string> accuracy = accuracy_classes(task, sample);
-  const std::set<std::string> class_names(accuracy.begin(), accuracy.end());
+  check_classes(task, sample, "parse_claims: " + file.path);
+  const std::vector<std::string> accuracy = accuracy_classes(task);
+  const std::set<std::string> by_class(accuracy.begin(), accuracy.end());
 
   const json& claims = file.document["claims"];
   const At at = At{file.path, ""} / "claims";
-  const ParseContext context{task, config, sample, class_names, file.path};
+  const ParseContext context{task, config, sample, by_class, file.path};
   std::vector<Claim> out;
   std::set<std::string> ids;
   for (std::size_t i = 0; i < claims.size(); ++i) {

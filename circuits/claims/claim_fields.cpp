@@ -47,9 +47,9 @@ std::string class_name_at(const json& v, const At& at, const std::set<std::strin
   return name;
 }
 
-const at::Tensor& class_at(const json& v, const At& at, const Batch& sample) {
+const at::Tensor& class_at(const json& v, const At& at, const Task& task, const Batch& sample) {
   std::set<std::string> names;
-  for (const auto& [name, values] : sample.classes) names.insert(name);
+  for (const TaskClass& c : task.classes) names.insert(c.name);
   return sample.classes.at(class_name_at(v, at, names));
 }
 
@@ -60,7 +60,7 @@ void check_pairs(const at::Tensor& role, const std::string& name, const at::Tens
             "' has " + std::to_string(other.dim() == 2 ? other.size(1) : 1) + "; they pair item by item");
 }
 
-Domain domain_at(const json& v, const At& at, const Task& task, const Batch& sample, bool allow_exhaustive) {
+Domain domain_at(const json& v, const At& at, const Task& task, bool allow_exhaustive) {
   Domain d;
   const bool dataset = static_cast<bool>(task.dataset_rows);
   if (allow_exhaustive && v.is_object() && v.contains("exhaustive")) {
@@ -92,11 +92,11 @@ Domain domain_at(const json& v, const At& at, const Task& task, const Batch& sam
     check_object(v["where"], where, {}, {});
     if (v["where"].size() != 1) where.fail("expected one class and its value, e.g. {\"operator\": 0}");
     d.where = v["where"].begin().key();
-    auto it = sample.classes.find(d.where);
-    if (it == sample.classes.end() || it->second.dim() != 1) {
+    const TaskClass* c = find_class(task, d.where);
+    if (!c || !c->per_example) {
       std::vector<std::string> valid;
-      for (const auto& [name, t] : sample.classes)
-        if (t.dim() == 1) valid.push_back(name);
+      for (const TaskClass& k : task.classes)
+        if (k.per_example) valid.push_back(k.name);
       (where / d.where).fail("not a per-example class of " + task.name + " (valid: " + joined(valid) + ")");
     }
     d.where_value = integer_at(v["where"][d.where], where / d.where, 0, std::numeric_limits<int>::max());

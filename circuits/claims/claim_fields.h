@@ -30,8 +30,9 @@ HookPoint hook_at(const nlohmann::json& v, const At& at, const Config& config);
 const at::Tensor& role_at(const nlohmann::json& v, const At& at, const Batch& sample);
 // A class name among `names` (sorted); InputError "unknown class 'x' (valid: ...)" otherwise.
 std::string class_name_at(const nlohmann::json& v, const At& at, const std::set<std::string>& names);
-// A class of `sample`; returns its values [batch] or [batch, k].
-const at::Tensor& class_at(const nlohmann::json& v, const At& at, const Batch& sample);
+// A class `task` declares (Task::classes); returns its values in `sample`, a
+// batch of the task: [batch] or [batch, k].
+const at::Tensor& class_at(const nlohmann::json& v, const At& at, const Task& task, const Batch& sample);
 // Fails at `at` unless role `name` (`role`, [batch] or [batch, k]) pairs with role
 // `other_name` (`other`): a [batch, k] role needs a [batch, k'] partner with k' == k.
 void check_pairs(const at::Tensor& role, const std::string& name, const at::Tensor& other,
@@ -45,8 +46,8 @@ void check_within_sequence(const std::vector<int64_t>& positions, const At& at, 
 // domain has at most kExhaustiveLimit examples; never on a dataset task),
 // {"all": true} (a dataset task's every row) or {"sample": N, "seed": S} (on
 // a dataset task N is at most its rows), optionally with "where": {CLASS:
-// VALUE} (a per-example class of `sample`, a batch of the task).
-Domain domain_at(const nlohmann::json& v, const At& at, const Task& task, const Batch& sample, bool allow_exhaustive);
+// VALUE} (a class the task declares per example, Task::classes).
+Domain domain_at(const nlohmann::json& v, const At& at, const Task& task, bool allow_exhaustive);
 
 // A pass rule: an object holding thresholds among `rates` (each in [0, 1]) and
 // `values` (any number), with every one of `required`, at least one threshold,

@@ -148,13 +148,13 @@ MatrixSource source_at(const json& v, const At& at, const Config& config, const 
   return source;
 }
 
-Domain source_domain_at(const json& claim, const At& at, const Task& task, const Batch& sample, bool activation) {
+Domain source_domain_at(const json& claim, const At& at, const Task& task, bool activation) {
   if (!activation) {
     if (claim.contains("domain")) (at / "domain").fail("a claim on weights has no domain");
     return {};
   }
   if (!claim.contains("domain")) at.fail("missing field 'domain' (an activation source runs on a domain)");
-  return domain_at(claim["domain"], at / "domain", task, sample, true);
+  return domain_at(claim["domain"], at / "domain", task, true);
 }
 
 at::Tensor weight_matrix(const HookedTransformer& model, const MatrixSource& source) {

@@ -73,8 +73,7 @@ MatrixSource source_at(const nlohmann::json& v, const At& at, const Config& conf
 // `activation` (some source of the claim is an activation) and read as
 // domain_at reads it; refused ("a claim on weights has no domain") otherwise,
 // when the default Domain is returned.
-Domain source_domain_at(const nlohmann::json& claim, const At& at, const Task& task, const Batch& sample,
-                        bool activation);
+Domain source_domain_at(const nlohmann::json& claim, const At& at, const Task& task, bool activation);
 
 // The weight matrix of a weights source: [rows, columns] float32, on the model's device.
 at::Tensor weight_matrix(const HookedTransformer& model, const MatrixSource& source);

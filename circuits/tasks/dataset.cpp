@@ -105,7 +105,7 @@ Dataset from_safetensors(const std::string& path) {
   for (const auto& [key, value] : file.metadata) {
     if (key == "format") continue;
     if (key == "vocab") d.vocab = vocab_at(parse_metadata_json(value, meta / key), meta / key);
-    else if (key == "class_names") d.examples.class_names = class_names_at(parse_metadata_json(value, meta / key), meta / key);
+    else if (key == "class_names") d.class_names = class_names_at(parse_metadata_json(value, meta / key), meta / key);
     else if (key == "description") d.description = value;
     else (meta / key).fail("unknown metadata key (valid: format, vocab, class_names, description)");
   }
@@ -201,7 +201,7 @@ Dataset parse_dataset_lines(const std::string& text, const std::string& path) {
       if (format != kDatasetFormat)
         (at / "format").fail("unknown format " + quote(format) + " (expected " + kDatasetFormat + ")");
       if (v.contains("vocab")) d.vocab = vocab_at(v["vocab"], at / "vocab");
-      if (v.contains("class_names")) d.examples.class_names = class_names_at(v["class_names"], at / "class_names");
+      if (v.contains("class_names")) d.class_names = class_names_at(v["class_names"], at / "class_names");
       if (v.contains("description")) d.description = string_at(v["description"], at / "description");
       header_allowed = false;
       continue;
@@ -298,7 +298,7 @@ void check_dataset(const Dataset& d, const std::string& path) {
     check_tensor(cft, where, tensor, n, t, false);
     check_values(cft, where, tensor, -1, kMaxTokenId, "a target must lie in " + id_range + ", or be -1");
   }
-  for (const auto& [name, names] : b.class_names)
+  for (const auto& [name, names] : d.class_names)
     check(b.classes.count(name), where + ": class_names", "names for " + quote(name) + ", which is not a class");
   if (!d.vocab.empty())
     check(max_id(d) < static_cast<int64_t>(d.vocab.size()), where + ": vocab",
@@ -324,14 +324,14 @@ void write_dataset(const Dataset& d, const std::string& path) {
     for (const auto& [name, t] : d.examples.counterfactual_targets) tensors["counterfactual." + name + ".targets"] = t;
     Metadata metadata = {{"format", kDatasetFormat}};
     if (!d.vocab.empty()) metadata["vocab"] = json(d.vocab).dump();
-    if (!b.class_names.empty()) metadata["class_names"] = json(b.class_names).dump();
+    if (!d.class_names.empty()) metadata["class_names"] = json(d.class_names).dump();
     if (!d.description.empty()) metadata["description"] = d.description;
     write_safetensors(path, tensors, metadata);
     return;
   }
   json header = {{"format", kDatasetFormat}};
   if (!d.vocab.empty()) header["vocab"] = d.vocab;
-  if (!b.class_names.empty()) header["class_names"] = b.class_names;
+  if (!d.class_names.empty()) header["class_names"] = d.class_names;
   if (!d.description.empty()) header["description"] = d.description;
   std::string text = header.dump() + "\n";
   const auto row = [](const at::Tensor& t, int64_t i) {
@@ -372,6 +372,10 @@ Task dataset_task(Dataset dataset, const std::string& name) {
     return slice_rows(d->examples, start, count);
   };
   task.dataset_rows = [d](const at::Tensor& rows) { return take_rows(d->examples, rows); };
+  for (const auto& [name, values] : d->examples.classes) {
+    const auto names = d->class_names.find(name);
+    task.classes.push_back({name, values.dim() == 1, names == d->class_names.end() ? std::vector<std::string>{} : names->second});
+  }
   if (d->examples.units.defined()) task.units.name = "unit";
   const WordVocab vocab = d->vocab.empty() ? WordVocab{ids, {}} : WordVocab{0, d->vocab};
   task.detokenize = [vocab, name](const at::Tensor& row) { return detokenize_words(vocab, row, "detokenize: " + name); };

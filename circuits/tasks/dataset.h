@@ -54,7 +54,8 @@ constexpr const char* kDatasetFormat = "circuitcheck.dataset/1";
 
 struct Dataset {
   std::string description;
-  Batch examples;  // tokens [N, T], targets [N, T], roles, classes, class_names, counterfactuals (and their targets)
+  Batch examples;  // tokens [N, T], targets [N, T], roles, classes, counterfactuals (and their targets)
+  std::map<std::string, std::vector<std::string>> class_names;  // class -> name of each value (optional)
   std::vector<std::string> vocab;  // token strings; empty: tokens print as numbers
 
   int64_t size() const { return examples.tokens.size(0); }      // N
@@ -81,7 +82,8 @@ void write_dataset(const Dataset& dataset, const std::string& path);
 // The task of a dataset: named `name`; its config needs n_ctx >= T, d_vocab
 // above every token id of the inputs and counterfactuals (and the
 // vocabulary's size) and d_vocab_out above
-// every target; its domain is its N rows in file order (domain_size,
+// every target; its classes (Task::classes) are its class tensors, with the
+// file's class_names; its domain is its N rows in file order (domain_size,
 // domain_batch, dataset_rows); `sample(n, seed, _)` takes n rows without
 // replacement (sample_rows; InputError when n > N); `detokenize` writes
 // tokens as the vocabulary's strings (else numbers) separated by spaces, and

@@ -212,7 +212,7 @@ void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits,
   // An upper bound on any example's units (early stopping relies on it): with unit ids, every position.
   into.units_per_example =
       std::max<int64_t>(into.units_per_example, batch.units.defined() ? batch.tokens.size(1) : unit_ok.size(1));
-  for (const std::string& name : accuracy_classes(task, batch)) {
+  for (const std::string& name : accuracy_classes(task)) {
     const at::Tensor& values = batch.classes.at(name);
     const at::Tensor per_unit = values.dim() == 1 ? values.unsqueeze(1).expand_as(unit_ok).to(unit_ok.device())
                                                   : values.to(unit_ok.device());
@@ -230,11 +230,11 @@ at::Tensor scored_logits(const HookedTransformer& model, const Batch& batch) {
   return run(model, batch.tokens, options).logits;
 }
 
-std::vector<std::string> accuracy_classes(const Task& task, const Batch& batch) {
+std::vector<std::string> accuracy_classes(const Task& task) {
   if (task.units.positions > 0) return task.units.classes;
   std::vector<std::string> out;
-  for (const auto& [name, values] : batch.classes)
-    if (values.dim() == 1) out.push_back(name);
+  for (const TaskClass& c : task.classes)
+    if (c.per_example) out.push_back(c.name);
   return out;
 }
 

@@ -120,9 +120,9 @@ void tally_batch(const Task& task, const Batch& batch, const at::Tensor& logits,
 at::Tensor scored_logits(const HookedTransformer& model, const Batch& batch);
 
 // The classes accuracy is broken down by: the task's unit classes
-// (Units::classes) where its unit is not the example, else every [batch]
-// class of `batch` (a batch of the task).
-std::vector<std::string> accuracy_classes(const Task& task, const Batch& batch);
+// (Units::classes) where its unit is not the example, else every class it
+// declares per example (Task::classes).
+std::vector<std::string> accuracy_classes(const Task& task);
 
 // An Evaluation of `task` with nothing tallied yet: its system and unit
 // (Units::name).

@@ -3,6 +3,7 @@
 #include "circuits/tasks/builtin/arithmetic.h"
 #include "circuits/tasks/builtin/array_index.h"
 #include "circuits/formats/error.h"
+#include "circuits/formats/json_fields.h"
 #include "circuits/tasks/builtin/modular_addition.h"
 #include "circuits/tasks/builtin/tree_path.h"
 #include "circuits/tasks/builtin/variable_renaming.h"
@@ -119,7 +120,6 @@ Batch concat_batches(const Batch& a, const Batch& b, const std::string& where) {
   out.counterfactuals = concat_named(a.counterfactuals, b.counterfactuals, where + ": counterfactuals");
   out.counterfactual_targets =
       concat_named(a.counterfactual_targets, b.counterfactual_targets, where + ": counterfactual targets");
-  out.class_names = a.class_names;
   out.first_row = a.first_row;
   return out;
 }
@@ -136,7 +136,6 @@ Batch map_rows(const Batch& b, const std::function<at::Tensor(const at::Tensor&)
   for (const auto& [name, t] : b.classes) out.classes[name] = rows_of(t);
   for (const auto& [name, t] : b.counterfactuals) out.counterfactuals[name] = rows_of(t);
   for (const auto& [name, t] : b.counterfactual_targets) out.counterfactual_targets[name] = rows_of(t);
-  out.class_names = b.class_names;
   return out;
 }
 
@@ -166,10 +165,29 @@ at::Tensor sample_rows(int64_t n, int64_t size, uint64_t seed, const std::string
   return to_tensor(rows, {n});
 }
 
-std::string class_value_name(const Batch& b, const std::string& name, int64_t value) {
-  const auto found = b.class_names.find(name);
-  if (found == b.class_names.end() || value < 0 || value >= static_cast<int64_t>(found->second.size())) return "";
-  return found->second[value];
+std::string class_value_name(const Task& task, const std::string& name, int64_t value) {
+  const TaskClass* c = find_class(task, name);
+  if (!c || value < 0 || value >= static_cast<int64_t>(c->value_names.size())) return "";
+  return c->value_names[static_cast<std::size_t>(value)];
+}
+
+const TaskClass* find_class(const Task& task, const std::string& name) {
+  for (const TaskClass& c : task.classes)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+void check_classes(const Task& task, const Batch& b, const std::string& where) {
+  std::vector<std::string> declared, carried;
+  for (const TaskClass& c : task.classes) declared.push_back(c.name);
+  for (const auto& [name, values] : b.classes) carried.push_back(name);
+  check_internal(declared == carried, where,
+                 task.name + " declares the classes [" + joined(declared) + "] but its batch has [" + joined(carried) + "]");
+  const auto shape = [](int64_t dims) { return dims == 1 ? "[batch]" : dims == 2 ? "[batch, k]" : "another shape"; };
+  for (const TaskClass& c : task.classes)
+    check_internal(b.classes.at(c.name).dim() == (c.per_example ? 1 : 2), where,
+                   task.name + "'s class " + quote(c.name) + " is declared " + shape(c.per_example ? 1 : 2) +
+                       " but is " + shape(b.classes.at(c.name).dim()) + " in its batch");
 }
 
 Batch slice_rows(const Batch& b, int64_t start, int64_t n) {

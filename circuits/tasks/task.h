@@ -13,7 +13,8 @@
 //   classes  name -> [batch] int64 (one value per example, e.g. "depth") or
 //            [batch, k] (one per item, e.g. S5's "carry_in" per answer
 //            digit); -1 where absent.
-//   class_names  optional readable names, class_names[c][v] for value v.
+//            Every task declares its classes (Task::classes, with
+//            readable names for their values where it has them).
 //   units    optional [batch, pos] int64: the accuracy unit of each scored
 //            position (dataset tasks whose `unit` tensor groups positions);
 //            -1 where not scored; undefined: Task::units says what a unit is.
@@ -62,7 +63,6 @@ struct Batch {
   at::Tensor targets;  // [batch, pos] int64, -1 where not scored
   std::map<std::string, at::Tensor> roles;    // [batch] or [batch, k] positions, -1 absent
   std::map<std::string, at::Tensor> classes;  // [batch] or [batch, k] values, -1 absent
-  std::map<std::string, std::vector<std::string>> class_names;  // class -> name of each value
   at::Tensor units;  // [batch, pos] unit ids, -1 where not scored; undefined for most tasks
   std::map<std::string, at::Tensor> counterfactuals;         // [batch, pos] corrupted inputs, by name
   std::map<std::string, at::Tensor> counterfactual_targets;  // [batch, pos], a subset of counterfactuals' names
@@ -130,6 +130,17 @@ struct TaskRecipe {
   int64_t eval_every = 100;           // steps between held-out evaluations (full-batch tasks)
 };
 
+// A class of a task's examples (Batch::classes), declared by the task: one
+// value per example ([batch], e.g. S5's "operator") or one per item ([batch,
+// k], e.g. S5's "carry_in" per answer digit), with a readable name for each
+// value where it has them (value_names[v] for value v; empty: the values are
+// read as numbers).
+struct TaskClass {
+  std::string name;
+  bool per_example = true;
+  std::vector<std::string> value_names;
+};
+
 // One system. Every member is set for every registered task, except
 // sample_hard and hard_name (S4 and S5 only), cyclic (S1), split (S1) and
 // answer_role_prefix (S2, S5).
@@ -167,6 +178,8 @@ struct Task {
   // Accepts any length >= 1 (prompts may be prefixes); throws InputError
   // naming the offending character or word.
   std::function<at::Tensor(const std::string& text)> tokenize;
+  // Every class of its batches, in name order (check_classes).
+  std::vector<TaskClass> classes;
   // What accuracy counts (S4: assignments of 4 positions, by depth).
   Units units;
   // S1's cyclic input, read by the fourier kind; nullopt for the others.
@@ -236,13 +249,13 @@ uint64_t example_seed(const std::string& name, const std::vector<int64_t>& value
 std::function<Batch(int64_t, uint64_t, Scale)> seeded(std::function<Batch(Rng&, int64_t, Scale)> draw);
 
 // The examples of `a` followed by those of `b`: tokens, targets, roles,
-// classes and counterfactuals concatenated along the batch; class_names and first_row from `a`. Throws
+// classes and counterfactuals concatenated along the batch; first_row from `a`. Throws
 // InputError (prefixed by `where`) unless both have the same sequence
 // length, role names and class names, with the same trailing shapes.
 Batch concat_batches(const Batch& a, const Batch& b, const std::string& where);
 
 // The examples of `b` at `rows` ([k] int64 batch indices), in that order:
-// tokens, targets, roles, classes and counterfactuals; class_names kept.
+// tokens, targets, roles, classes and counterfactuals.
 Batch take_rows(const Batch& b, const at::Tensor& rows);
 
 // n distinct indices of [0, size) drawn with `seed`, [n] int64 in draw order:
@@ -251,12 +264,20 @@ Batch take_rows(const Batch& b, const at::Tensor& rows);
 at::Tensor sample_rows(int64_t n, int64_t size, uint64_t seed, const std::string& where);
 
 // Examples [start, start + n) of `b`, as views: tokens, targets, roles,
-// classes and counterfactuals; class_names kept; first_row + start.
+// classes and counterfactuals; first_row + start.
 Batch slice_rows(const Batch& b, int64_t start, int64_t n);
 
-// The readable name of value `value` of class `name` in `b` (class_names),
-// or "" when `b` names none for it.
-std::string class_value_name(const Batch& b, const std::string& name, int64_t value);
+// The readable name of value `value` of class `name` of `task`
+// (TaskClass::value_names), or "" when the task names none for it.
+std::string class_value_name(const Task& task, const std::string& name, int64_t value);
+
+// The class of `task` named `name`, or nullptr.
+const TaskClass* find_class(const Task& task, const std::string& name);
+
+// Throws InternalError (naming `where`, the task and the class) unless `b`,
+// a batch of `task`, has exactly the classes the task declares, each [batch]
+// or [batch, k] as declared: a task that breaks its declaration is a bug.
+void check_classes(const Task& task, const Batch& b, const std::string& where);
 
 // Where role `role` of `b` lies: [batch, pos] bool, true at each example's
 // positions of the role (a [batch] or [batch, k] role; -1 items mark none).

@@ -568,6 +568,7 @@ Task parse_task_spec(const json& doc, const std::string& path, const std::string
     return make_batch(*spec, examples);
   };
   task.sample = seeded(task.draw);
+  for (const auto& [class_name, width] : spec->class_width) task.classes.push_back({class_name, width == 0, {}});
   task.domain_size = domain_size(*spec);
   if (task.domain_size) {
     const int64_t size = *task.domain_size;

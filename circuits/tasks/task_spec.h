@@ -72,7 +72,9 @@ namespace circuitcheck {
 
 constexpr const char* kTaskSpecFormat = "circuitcheck.task/1";
 
-// The task of a spec file, named `name`. Throws InputError as above.
+// The task of a spec file, named `name`, declaring the classes of its
+// "classes" (an integer: per example, a list: per item; no value names).
+// Throws InputError as above.
 Task read_task_spec(const std::string& path, const std::string& name);
 
 // The same from a parsed document; `path` names it in messages.

@@ -107,7 +107,6 @@ Batch toy_batch(const at::Tensor& tokens) {
   b.classes["group"] = at::div(tokens.select(1, 0), 3, "floor");
   b.classes["parity"] = tokens.select(1, 0) % 2;
   b.classes["both"] = at::div(tokens, 3, "floor");
-  b.class_names["group"] = {"low", "high"};
   return b;
 }
 
@@ -115,6 +114,7 @@ Task toy_task() {
   Task t;
   t.name = "toy_groups";
   t.alias = "T1";
+  t.classes = {{"both", false, {}}, {"group", true, {"low", "high"}}, {"parity", true, {}}};
   t.config = [](Scale) { return toy_config(); };
   t.sample = [](int64_t n, uint64_t seed, Scale) {
     std::mt19937_64 rng(seed);

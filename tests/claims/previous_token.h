@@ -68,6 +68,7 @@ inline Task previous_token_task() {
   Task t;
   t.name = "previous_token";
   t.alias = "T0";
+  t.classes = {{"first_token", true, {}}};
   t.config = [](Scale) { return previous_token_config(); };
   t.sample = [](int64_t n, uint64_t seed, Scale) {
     std::mt19937_64 rng(seed);

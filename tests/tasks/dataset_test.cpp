@@ -39,7 +39,7 @@ void expect_same(const Dataset& a, const Dataset& b) {
   for (const auto& [name, t] : a.examples.classes) EXPECT_TRUE(at::equal(t, b.examples.classes.at(name))) << name;
   for (const auto& [name, t] : a.examples.counterfactuals) EXPECT_TRUE(at::equal(t, b.examples.counterfactuals.at(name))) << name;
   EXPECT_EQ(a.vocab, b.vocab);
-  EXPECT_EQ(a.examples.class_names, b.examples.class_names);
+  EXPECT_EQ(a.class_names, b.class_names);
   EXPECT_EQ(a.description, b.description);
 }
 

@@ -59,7 +59,7 @@ bool same_batch(const Batch& a, const Batch& b) {
     return true;
   };
   return same(a.tokens, b.tokens) && same(a.targets, b.targets) && same_maps(a.roles, b.roles) &&
-         same_maps(a.classes, b.classes) && a.class_names == b.class_names;
+         same_maps(a.classes, b.classes);
 }
 
 // Expects `f` to throw an InputError whose message contains `part`.
@@ -100,10 +100,11 @@ RC_GTEST_PROP(Tasks, ShapesTypesAndRanges, ()) {
     RC_ASSERT(cls.scalar_type() == at::kLong);
     RC_ASSERT((cls.dim() == 1 || cls.dim() == 2) && cls.size(0) == n);
   }
-  for (const auto& [name, names] : batch.class_names) {
-    RC_ASSERT(batch.classes.count(name) == 1u);
-    if (n > 0) RC_ASSERT(batch.classes.at(name).max().item<int64_t>() < static_cast<int64_t>(names.size()));
-  }
+  // Its classes are those the task declares, each with a name for every value it takes where it names them.
+  check_classes(task, batch, "test");
+  for (const TaskClass& c : task.classes)
+    if (n > 0 && !c.value_names.empty())
+      RC_ASSERT(batch.classes.at(c.name).max().item<int64_t>() < static_cast<int64_t>(c.value_names.size()));
 }
 
 RC_GTEST_PROP(Tasks, SameSeedSameBatchOtherSeedOtherTokens, ()) {
@@ -153,16 +154,53 @@ RC_GTEST_PROP(Rng, RecordedChoicesReplayTheSameExample, ()) {
   RC_ASSERT(same_batch(task.draw(replay, 1, scale), first));
 }
 
-// A class value's name is the batch's own, and "" wherever it names none.
-TEST(ClassValueName, OnlyWhatTheBatchNames) {
-  Batch b;
-  b.class_names["operator"] = {"+", "-"};
+// A class value's name is the one its task declares, and "" wherever it names none.
+TEST(ClassValueName, OnlyWhatTheTaskNames) {
+  Task t;
+  t.classes = {{"operator", true, {"+", "-"}}, {"depth", true, {}}};
   const struct {
     const char* name;
     int64_t value;
     const char* expected;
   } cases[] = {{"operator", 0, "+"}, {"operator", 1, "-"}, {"operator", 2, ""}, {"operator", -1, ""}, {"depth", 0, ""}};
-  for (const auto& c : cases) EXPECT_EQ(class_value_name(b, c.name, c.value), c.expected) << c.name << " " << c.value;
+  for (const auto& c : cases) EXPECT_EQ(class_value_name(t, c.name, c.value), c.expected) << c.name << " " << c.value;
+}
+
+// A batch must carry exactly the classes its task declares, each of the
+// declared shape; anything else is a bug of the task (InternalError).
+TEST(CheckClasses, ABatchHasExactlyTheDeclaredClasses) {
+  Task t;
+  t.name = "toy";
+  t.classes = {{"depth", false, {}}, {"operator", true, {}}};
+  const at::Tensor per_example = at::zeros({3}, at::kLong), per_item = at::zeros({3, 2}, at::kLong);
+  const struct {
+    const char* name;
+    std::map<std::string, at::Tensor> classes;
+    const char* error;  // "" when none
+  } cases[] = {
+      {"as declared", {{"depth", per_item}, {"operator", per_example}}, ""},
+      {"one missing", {{"operator", per_example}},
+       "test: toy declares the classes [depth, operator] but its batch has [operator]"},
+      {"one more", {{"depth", per_item}, {"operator", per_example}, {"sign", per_example}},
+       "test: toy declares the classes [depth, operator] but its batch has [depth, operator, sign]"},
+      {"another shape", {{"depth", per_example}, {"operator", per_example}},
+       "test: toy's class 'depth' is declared [batch, k] but is [batch] in its batch"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    Batch b;
+    b.classes = c.classes;
+    if (std::string(c.error).empty()) {
+      EXPECT_NO_THROW(check_classes(t, b, "test"));
+      continue;
+    }
+    try {
+      check_classes(t, b, "test");
+      ADD_FAILURE() << "no error";
+    } catch (const InternalError& e) {
+      EXPECT_EQ(std::string(e.what()), c.error);
+    }
+  }
 }
 
 TEST(Tasks, FindsEveryTaskByNameAndAlias) {

@@ -34,7 +34,7 @@ void parse_ablation(const nlohmann::json& v, const At& at, const ParseContext& c
       where.fail("keep_only keeps whole components: blocks.L.attn.hook_z (with heads) or blocks.L.hook_mlp_out, "
                  "without positions or neurons");
   }
-  a.reference = reference_at(v, at, context.task, context.sample, claim.domain, a.method);
+  a.reference = reference_at(v, at, context.task, claim.domain, a.method);
   claim.pass = a.keep_only
                    ? pass_at(v["pass"], at / "pass", {"rate_at_least", "before_at_least"}, {}, {"rate_at_least"})
                    : pass_at(v["pass"], at / "pass", {"drop_to_at_most", "rate_at_least", "before_at_least"}, {}, {});
@@ -42,7 +42,7 @@ void parse_ablation(const nlohmann::json& v, const At& at, const ParseContext& c
     (at / "pass").fail("needs drop_to_at_most (the sites are necessary) or rate_at_least (accuracy survives the ablation)");
   if (claim.pass.drop_to_at_most && claim.pass.rate_at_least)
     (at / "pass").fail("drop_to_at_most and rate_at_least contradict each other; give one");
-  if (v.contains("by_class")) a.by_class = class_name_at(v["by_class"], at / "by_class", context.class_names);
+  if (v.contains("by_class")) a.by_class = class_name_at(v["by_class"], at / "by_class", context.accuracy_classes);
 }
 
 std::vector<HookPoint> ablation_hooks(const Claim&) { return {}; }

@@ -112,7 +112,7 @@ void parse_behaviour(const nlohmann::json& v, const At& at, const ParseContext& 
   b.metric = metric == "loss" ? BehaviourMetric::kLoss : BehaviourMetric::kAccuracy;
   if (v.contains("by_class")) {
     if (b.metric != BehaviourMetric::kAccuracy) (at / "by_class").fail("only accuracy is broken down by class");
-    b.by_class = class_name_at(v["by_class"], at / "by_class", context.class_names);
+    b.by_class = class_name_at(v["by_class"], at / "by_class", context.accuracy_classes);
   }
   if (v.contains("class_values")) {
     if (b.by_class.empty()) (at / "class_values").fail("needs by_class");

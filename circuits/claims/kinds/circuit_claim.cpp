@@ -494,7 +494,7 @@ void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& co
     (at / "counterfactual").fail("only counterfactual ablation uses a counterfactual");
   }
   if (c.ablation != InterventionKind::kPatch)
-    c.reference = reference_at(v, at, context.task, context.sample, claim.domain, c.ablation);
+    c.reference = reference_at(v, at, context.task, claim.domain, c.ablation);
   if (v.contains("metric")) {
     const std::string metric = string_at(v["metric"], at / "metric");
     const CircuitMetric all[] = {CircuitMetric::kLogitDiff, CircuitMetric::kTargetLogProb, CircuitMetric::kAccuracy};

@@ -400,7 +400,7 @@ void parse_fourier(const nlohmann::json& v, const At& at, const ParseContext& co
   if (f.measure == FourierMeasure::kLogitFit && !f.source.logits)
     (at / "source").fail("logit_fit fits the logits: {\"activation\": \"logits\", \"role\": ...}");
   const bool activation = f.source.is_activation() || (f.keys_from && f.keys_from->is_activation());
-  claim.domain = source_domain_at(v, at, task, sample, activation);
+  claim.domain = source_domain_at(v, at, task, activation);
   if (activation && !claim.domain.exhaustive)
     (at / "domain").fail("the Fourier transform of an activation is over the whole " + std::to_string(f.modulus) + " x " +
                          std::to_string(f.modulus) + " grid: {\"exhaustive\": true}");

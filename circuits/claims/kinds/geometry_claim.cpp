@@ -45,7 +45,7 @@ void run_silhouette(const RunContext& context, const Claim& claim, Outcome& out)
     seen += b.tokens.size(0);
     const at::Tensor present = std::get<0>(at::_unique(labels.back())).cpu().contiguous();
     for (const int64_t* v = present.data_ptr<int64_t>(); v != present.data_ptr<int64_t>() + present.numel(); ++v) {
-      const std::string named = class_value_name(b, g.class_name, *v);
+      const std::string named = class_value_name(context.task, g.class_name, *v);
       names[*v] = named.empty() ? g.class_name + "=" + std::to_string(*v) : named;
     }
   }, nullptr);
@@ -174,7 +174,7 @@ void parse_geometry(const nlohmann::json& v, const At& at, const ParseContext& c
     if (!g.source.is_activation())
       (at / "source").fail("a silhouette clusters activations by a class: {\"activation\": ...}");
     if (!v.contains("class")) at.fail("missing field 'class'");
-    at::Tensor cls = class_at(v["class"], at / "class", sample);
+    at::Tensor cls = class_at(v["class"], at / "class", context.task, sample);
     g.class_name = v["class"].get<std::string>();
     const at::Tensor& role = sample.roles.at(g.source.role);
     if (v.contains("class_item")) {
@@ -193,7 +193,7 @@ void parse_geometry(const nlohmann::json& v, const At& at, const ParseContext& c
     for (const char* field : {"class", "class_item", "components"})
       if (v.contains(field)) (at / field).fail("only the silhouette measure takes " + std::string(field));
   }
-  claim.domain = source_domain_at(v, at, task, sample, g.source.is_activation());
+  claim.domain = source_domain_at(v, at, task, g.source.is_activation());
   claim.pass = pass_at(v["pass"], at / "pass", {}, {"value_at_least", "value_at_most"}, {});
 }
 

@@ -26,7 +26,7 @@ void parse_interchange(const nlohmann::json& v, const At& at, const ParseContext
   for (std::size_t i = 0; i < sites.size(); ++i)
     s.sites.push_back(patch_site_at(sites[i], at / "sites" / i, context.config, sample));
   if (v.contains("by_class")) {
-    if (class_at(v["by_class"], at / "by_class", sample).dim() != 1)
+    if (class_at(v["by_class"], at / "by_class", context.task, sample).dim() != 1)
       (at / "by_class").fail("class " + quote(v["by_class"].get<std::string>()) + " has several values per example");
     s.by_class = v["by_class"].get<std::string>();
   }
@@ -64,7 +64,7 @@ void run_interchange(const RunContext& context, const Claim& claim, Outcome& out
       const int64_t value = values[i].item<int64_t>();
       if (value < 0 || !paired[i].item<bool>()) continue;
       add_example(by_value[value], 1, ok[i].item<bool>());
-      const std::string named = class_value_name(b, s.by_class, value);
+      const std::string named = class_value_name(context.task, s.by_class, value);
       value_names[value] = named.empty() ? std::to_string(value) : named;
     }
   }, betting ? std::function<bool()>(decided) : nullptr);

@@ -163,7 +163,7 @@ void parse_item_patching(const nlohmann::json& v, const At& at, const ParseConte
     k = role.size(1);
     p.items.push_back(name);
   }
-  const at::Tensor& by_class = class_at(v["by_class"], at / "by_class", sample);
+  const at::Tensor& by_class = class_at(v["by_class"], at / "by_class", context.task, sample);
   p.by_class = v["by_class"].get<std::string>();
   if (by_class.dim() != 2 || by_class.size(1) != k)
     (at / "by_class").fail("class " + quote(p.by_class) + " does not pair item by item with the " + plural(k, "item"));

@@ -69,7 +69,7 @@ struct ParseContext {
   const Task& task;
   const Config& config;                      // the model's: layers, heads, hooks, positions
   const Batch& sample;                       // a small batch: the task's roles and classes and their shapes
-  const std::set<std::string>& class_names;  // the classes accuracy is broken down by (accuracy_classes)
+  const std::set<std::string>& accuracy_classes;  // the classes accuracy is broken down by (accuracy_classes)
   std::string root;                          // the folder the file's relative paths resolve against
 };
 

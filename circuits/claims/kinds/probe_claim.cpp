@@ -70,7 +70,7 @@ void parse_probe(const nlohmann::json& v, const At& at, const ParseContext& cont
     check_pairs(source, p.token_at, role, p.role, where);
   } else {
     const At where = label_at / "class";
-    const at::Tensor& label = class_at(v["label"]["class"], where, sample);
+    const at::Tensor& label = class_at(v["label"]["class"], where, context.task, sample);
     p.label_class = v["label"]["class"].get<std::string>();
     if (label.dim() == 2 && (role.dim() != 2 || label.size(1) != role.size(1)))
       where.fail("class " + quote(p.label_class) + " is per item and does not pair with role " + quote(p.role));

@@ -168,7 +168,7 @@ void parse_property(const nlohmann::json& v, const At& at, const ParseContext& c
     p.margin = number_at(v["margin"], at / "margin");
     if (!(p.margin >= 0)) (at / "margin").fail("must be >= 0 (logits)");
   }
-  claim.domain = domain_at(v["domain"], at / "domain", task, context.sample, false);
+  claim.domain = domain_at(v["domain"], at / "domain", task, false);
   check_object(v["pass"], at / "pass", {"for_all"}, {"for_all"});
   if (v["pass"]["for_all"] != true) (at / "pass" / "for_all").fail("must be true: a property holds on every example");
   claim.pass.for_all = true;

@@ -56,7 +56,7 @@ void parse_scrubbing(const nlohmann::json& v, const At& at, const ParseContext& 
     const nlohmann::json feature = site["feature"];
     site.erase("feature");
     ScrubbedSite scrubbed{patch_site_at(site, where, context.config, context.sample), ""};
-    if (class_at(feature, where / "feature", context.sample).dim() != 1)
+    if (class_at(feature, where / "feature", context.task, context.sample).dim() != 1)
       (where / "feature").fail("class " + quote(feature.get<std::string>()) + " has several values per example");
     scrubbed.feature = feature.get<std::string>();
     s.sites.push_back(scrubbed);

@@ -26,7 +26,7 @@ void parse_spectrum(const nlohmann::json& v, const At& at, const ParseContext& c
       s.source.is_activation() ? std::numeric_limits<int>::max() : std::min(s.source.rows, s.source.columns);
   s.k = integer_at(v["k"], at / "k", 1, rank);
   if (v.contains("center")) s.center = boolean_at(v["center"], at / "center");
-  claim.domain = source_domain_at(v, at, task, sample, s.source.is_activation());
+  claim.domain = source_domain_at(v, at, task, s.source.is_activation());
   claim.pass = pass_at(v["pass"], at / "pass", {}, {"value_at_least", "value_at_most"}, {});
 }
 

@@ -162,11 +162,6 @@ Batch make_batch(const std::vector<Question>& questions) {
                    {"carry_in", to_tensor(carry, {n, kAnswerDigits})},
                    {"borrow_in", to_tensor(borrow, {n, kAnswerDigits})},
                    {"cascade", to_tensor(cascade, {n})}};
-  batch.class_names = {{"operator", {"add", "sub"}},
-                       {"negative", {"positive", "negative"}},
-                       {"tricase", {"T8", "T9", "T10"}},
-                       {"carry_in", {"none", "carry", "cascade"}},
-                       {"borrow_in", {"none", "borrow", "cascade"}}};
   return batch;
 }
 
@@ -191,6 +186,12 @@ Task arithmetic_task() {
   Task task;
   task.name = "arithmetic";
   task.alias = "S5";
+  task.classes = {{"borrow_in", false, {"none", "borrow", "cascade"}},
+                  {"carry_in", false, {"none", "carry", "cascade"}},
+                  {"cascade", true, {}},
+                  {"negative", true, {"positive", "negative"}},
+                  {"operator", true, {"add", "sub"}},
+                  {"tricase", false, {"T8", "T9", "T10"}}};
   task.config = arithmetic_config;
   task.draw = [](Rng& rng, int64_t n, Scale) { return draw(rng, n); };
   task.sample = seeded(task.draw);

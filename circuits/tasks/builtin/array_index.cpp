@@ -99,6 +99,7 @@ Task array_index_task() {
   Task task;
   task.name = "array_index";
   task.alias = "S2";
+  task.classes = {{"idx", true, {}}};
   task.config = [](Scale) { return array_index_config(); };
   task.draw = [](Rng& rng, int64_t n, Scale) { return draw(rng, n); };
   task.sample = seeded(task.draw);

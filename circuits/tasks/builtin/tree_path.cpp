@@ -243,6 +243,7 @@ Task tree_path_task() {
   Task task;
   task.name = "tree_path";
   task.alias = "S3";
+  task.classes = {{"depth", true, {}}, {"last_edge_on_path", true, {}}, {"path_depth", false, {}}};
   task.config = tree_path_config;
   task.draw = [](Rng& rng, int64_t n, Scale) { return draw(rng, n); };
   task.sample = seeded(task.draw);

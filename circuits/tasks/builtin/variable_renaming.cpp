@@ -116,6 +116,7 @@ Task variable_renaming_task() {
   Task task;
   task.name = "variable_renaming";
   task.alias = "S4";
+  task.classes = {{"depth", false, {}}, {"max_depth", true, {}}};
   task.config = variable_renaming_config;
   task.draw = [](Rng& rng, int64_t n, Scale scale) { return draw_programs(rng, n, scale, false); };
   task.sample = seeded(task.draw);
