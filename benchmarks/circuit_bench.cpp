@@ -73,4 +73,3 @@ BENCHMARK(BM_S2CircuitLoopOfSingleRuns)->Arg(0)->Arg(1)->Unit(benchmark::kSecond
 }  // namespace
 }  // namespace circuitcheck
 
-BENCHMARK_MAIN();

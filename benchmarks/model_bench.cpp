@@ -128,10 +128,3 @@ BENCHMARK(BM_S1TrainStep)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRea
 }  // namespace
 }  // namespace circuitcheck
 
-int main(int argc, char** argv) {
-  circuitcheck::tune_allocator();
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}

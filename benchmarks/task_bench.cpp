@@ -42,4 +42,3 @@ BENCHMARK(BM_S2ForwardLogits)->Unit(benchmark::kMillisecond)->UseRealTime();
 }  // namespace
 }  // namespace circuitcheck
 
-BENCHMARK_MAIN();

@@ -49,6 +49,7 @@ const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  circuitcheck::restart_with_better_blas(argv);
   using Command = int (*)(int, char**);
   const std::map<std::string, Command> commands = {
       {"inspect", circuitcheck::inspect_command},

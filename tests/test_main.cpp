@@ -66,6 +66,7 @@ bool strict() {
 }  // namespace circuitcheck::testing_util
 
 int main(int argc, char** argv) {
+  circuitcheck::restart_with_better_blas(argv);
   circuitcheck::tune_allocator();
   at::set_num_threads(2);
   testing::InitGoogleTest(&argc, argv);

@@ -463,11 +463,11 @@ int last_layer(const Config& c, const RunOptions& options) {
   return last;
 }
 
-// Whether a run must compute layer `last`'s MLP part (hook_resid_mid on): the
-// logits need it, or a cached hook or an intervention is there.
-bool needs_mlp_part(const RunOptions& options, int last) {
+// Whether a run must compute layer `last` from hook `from` on: the logits
+// need it, or a cached hook or an intervention is there.
+bool needs_from(const RunOptions& options, int last, HookType from) {
   if (options.logits) return true;
-  const auto there = [last](const HookPoint& h) { return h.layer == last && h.type >= HookType::kResidMid; };
+  const auto there = [last, from](const HookPoint& h) { return h.layer == last && h.type >= from; };
   return std::any_of(options.cache.begin(), options.cache.end(), there) ||
          std::any_of(options.interventions.begin(), options.interventions.end(),
                      [&](const Intervention& iv) { return there(iv.hook); });
@@ -513,7 +513,8 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
     resid = c.positional_embedding_type == PositionalEmbedding::kStandard ? embed + pos_embed : embed;
   }
   const int last = last_layer(c, options);
-  const bool whole_last = needs_mlp_part(options, last);
+  const bool attention_last = needs_from(options, last, HookType::kAttnIn);  // beyond hook_resid_pre
+  const bool whole_last = needs_from(options, last, HookType::kResidMid);
   if (started && options.start_layer == c.n_layers) resid = resid.slice(1, options.from_position);
   for (int l = started ? options.start_layer : 0; l < c.n_layers && l <= last; ++l) {
     const int64_t q_from = l == c.n_layers - 1 ? options.from_position : 0;
@@ -526,6 +527,7 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
               attention_out(m, hooks, l, hooks.fire(HookType::kZ, l, z));
     } else {
       resid = hooks.fire(HookType::kResidPre, l, resid);
+      if (l == last && !attention_last) break;
       resid = resid.slice(1, q_from) + attend(m, hooks, l, project_qkv(m, hooks, l, resid, pos_embed, q_from), q_from);
     }
     if (l == last && !whole_last) break;

@@ -98,7 +98,9 @@ struct RunOptions {
   // intervention needs (runs that only read activations, e.g. a probe on
   // blocks.0.hook_resid_post, skip the later layers): after the last such
   // layer, or after its attention when none of them is in its MLP part
-  // (hook_resid_mid onwards); RunResult::logits is then undefined unless a
+  // (hook_resid_mid onwards), or at its hook_resid_pre when that is all it
+  // needs of the layer (the embeddings of an edge run); RunResult::logits is
+  // then undefined unless a
   // ln_final hook needed every layer.
   bool logits = true;
 };

@@ -8,9 +8,34 @@
 #include <c10/core/Device.h>
 #include <torch/version.h>
 
+#include <dlfcn.h>
 #include <malloc.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <strings.h>
 
 namespace circuitcheck {
+
+std::optional<std::string> better_blas_core() {
+  if (std::getenv("OPENBLAS_CORETYPE")) return std::nullopt;
+  using CoreName = char* (*)();
+  const auto corename = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  if (!corename || strcasecmp(corename(), "prescott") != 0) return std::nullopt;
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+  return std::nullopt;
+}
+
+void restart_with_better_blas(char** argv) {
+  const std::optional<std::string> core = better_blas_core();
+  if (!core) return;
+  setenv("OPENBLAS_CORETYPE", core->c_str(), 1);
+  execv("/proc/self/exe", argv);
+}
 
 void set_threads(int n) {
   check(n >= 1, "set_threads", "thread count must be at least 1, got " + std::to_string(n));

@@ -3,9 +3,27 @@
 
 #include <ATen/ATen.h>
 
+#include <optional>
 #include <string>
 
 namespace circuitcheck {
+
+// The OpenBLAS core this CPU should use, when OpenBLAS fell back to its
+// generic Prescott (SSE3) kernels because it does not know the CPU (Debian
+// bookworm's OpenBLAS 0.3.21 does not know Intel's Sapphire and Emerald
+// Rapids): "SkylakeX" with AVX-512 (F, BW, DQ, VL), "Haswell" with AVX2 and
+// FMA. nullopt when OpenBLAS chose a core itself, OPENBLAS_CORETYPE is set,
+// the CPU has neither, or the BLAS is not OpenBLAS. On an Emerald Rapids
+// Xeon the main job took 87.8 s with Prescott's kernels and 41.2 s with
+// SkylakeX's (2026-12-05, README.md "Speed").
+std::optional<std::string> better_blas_core();
+
+// OpenBLAS reads OPENBLAS_CORETYPE once, when it is loaded: when
+// better_blas_core() names a core, sets the variable to it and executes this
+// program again (/proc/self/exe, the same `argv`); returns only when there
+// is none, or when the exec fails (the variable then still reaches any
+// child process). Call first in main().
+void restart_with_better_blas(char** argv);
 
 // Sets LibTorch's intra-op thread count (Debian's default is 1). n >= 1.
 void set_threads(int n);

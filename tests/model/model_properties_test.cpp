@@ -364,7 +364,9 @@ TEST(ModelProperties, HookAttnInIsEachHeadsInput) {
   RunOptions cached;
   cached.cache = {in, z, pre};
   const RunResult clean = run(a, tokens, cached);
-  EXPECT_TRUE(at::equal(clean.logits, forward(plain, tokens)));
+  // The same arithmetic per head, but BLAS may round a per-head product
+  // differently from the whole matrix's on some CPUs.
+  EXPECT_TRUE(at::allclose(clean.logits, forward(plain, tokens), 1e-6, 1e-6));
   EXPECT_TRUE(at::equal(clean.cache.at(in).select(2, 1), clean.cache.at(pre)));
   Intervention zero;
   zero.hook = in;
