@@ -162,8 +162,7 @@ std::shared_ptr<const Task> claim_task(const ClaimFile& file) {
 }
 
 std::vector<Claim> parse_claims(const ClaimFile& file, const Task& task, const Config& config) {
-  const Scale scale = scale_for(task, config);
-  const Batch sample = task.sample(task.dataset_rows ? std::min<int64_t>(4, *task.domain_size) : 4, 0, scale);
+  const Batch sample = example_batch(task, config);
   check_classes(task, sample, "parse_claims: " + file.path);
   const std::vector<std::string> accuracy = accuracy_classes(task);
   const std::set<std::string> by_class(accuracy.begin(), accuracy.end());

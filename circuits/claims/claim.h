@@ -88,9 +88,9 @@ ClaimFile parse_claim_file(const nlohmann::json& document, const std::string& pa
 // "<file>: /task: <what is wrong with the dataset>" otherwise.
 std::shared_ptr<const Task> claim_task(const ClaimFile& file);
 
-// Parses and validates every claim against the task (its roles and classes,
-// from a sample batch at the config's scale) and the model config (layers,
-// heads, hooks, positions).
+// Parses and validates every claim against the task (its declared classes;
+// its roles and sequence length from example_batch) and the model config
+// (layers, heads, hooks, positions).
 std::vector<Claim> parse_claims(const ClaimFile& file, const Task& task, const Config& config);
 
 }  // namespace circuitcheck

@@ -50,6 +50,10 @@ Scale scale_for(const Task& task, const Config& config) {
   return config.n_ctx == task.config(Scale::kCpu).n_ctx ? Scale::kCpu : Scale::kSeed;
 }
 
+Batch example_batch(const Task& task, const Config& config) {
+  return task.sample(task.dataset_rows ? std::min<int64_t>(4, *task.domain_size) : 4, 0, scale_for(task, config));
+}
+
 void check_fits(const Task& task, Scale scale, const Config& config, const std::string& where) {
   const Config need = task.config(scale);
   const std::vector<std::pair<std::string, std::pair<int, int>>> fields = {

@@ -215,6 +215,11 @@ const std::vector<Task>& all_tasks();
 // scales agree (every system but S4).
 Scale scale_for(const Task& task, const Config& config);
 
+// A few examples of `task` as a model with `config` reads them (at the scale
+// of its n_ctx, scale_for), drawn with seed 0: 4, or every row of a smaller
+// dataset. What a claim file's roles, classes and positions are checked against.
+Batch example_batch(const Task& task, const Config& config);
+
 // Throws InputError (prefixed by `where`, naming the field) unless a model
 // with `config` can run `task` at `scale`: n_ctx, d_vocab and d_vocab_out must
 // each be at least the task's own (task.config(scale)).
