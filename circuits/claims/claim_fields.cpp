@@ -137,15 +137,11 @@ PassRule pass_at(const json& v, const At& at, const std::vector<std::string>& ra
     thresholds.insert(thresholds.end(), values.begin(), values.end());
     at.fail("needs a threshold (" + joined(thresholds) + ")");
   }
-  if (v.contains("bound")) {
-    const std::string bound = string_at(v["bound"], at / "bound");
-    if (bound == "clopper_pearson")
-      rule.bound = BoundMethod::kClopperPearson;
-    else if (bound == "betting")
-      rule.bound = BoundMethod::kBetting;
-    else if (bound != "wilson")
-      (at / "bound").fail("unknown bound " + quote(bound) + " (valid: wilson, clopper_pearson, betting)");
-  }
+  if (v.contains("bound"))
+    rule.bound = named_at<BoundMethod>(v["bound"], at / "bound", "bound",
+                                       {{"wilson", BoundMethod::kWilson},
+                                        {"clopper_pearson", BoundMethod::kClopperPearson},
+                                        {"betting", BoundMethod::kBetting}});
   return rule;
 }
 

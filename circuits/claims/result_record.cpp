@@ -18,17 +18,6 @@ double number_or_nan(const json& v, const At& at) {
   return v.is_null() ? std::numeric_limits<double>::quiet_NaN() : number_at(v, at);
 }
 
-template <typename E>
-E enum_at(const json& v, const At& at, std::initializer_list<E> all) {
-  const std::string text = string_at(v, at);
-  std::vector<std::string> names;
-  for (E e : all) {
-    if (text == to_string(e)) return e;
-    names.push_back(to_string(e));
-  }
-  at.fail("expected one of " + joined(names) + ", got " + quote(text));
-}
-
 std::vector<std::string> strings_at(const json& v, const At& at) {
   if (!v.is_array()) at.fail(std::string("expected an array, got ") + type_name(v));
   std::vector<std::string> out;
@@ -57,7 +46,7 @@ Check check_from(const json& v, const At& at) {
   Check c;
   c.name = string_at(field(v, at, "name"), at / "name");
   c.value = number_or_nan(field(v, at, "value"), at / "value");
-  c.basis = enum_at(field(v, at, "basis"), at / "basis",
+  c.basis = enum_at(field(v, at, "basis"), at / "basis", "basis",
                     {Basis::kExact, Basis::kWilsonLower, Basis::kWilsonUpper, Basis::kClopperPearsonLower,
                      Basis::kClopperPearsonUpper, Basis::kBettingLower, Basis::kBettingUpper, Basis::kBootstrapLower,
                      Basis::kBootstrapUpper, Basis::kValue});
@@ -78,7 +67,7 @@ Check check_from(const json& v, const At& at) {
   }
   if (v.contains("p_value")) c.basis_p_value = number_at(v["p_value"], at / "p_value");
   if (v.contains("rule")) {
-    c.rule = enum_at(v["rule"], at / "rule",
+    c.rule = enum_at(v["rule"], at / "rule", "rule",
                      {Rule::kRateAtLeast, Rule::kRateAtMost, Rule::kValueAtLeast, Rule::kValueAtMost,
                       Rule::kDropToAtMost, Rule::kBeforeAtLeast, Rule::kCompareAtMost, Rule::kForAll,
                       Rule::kFaithfulnessAtLeast, Rule::kCompletenessAtMost, Rule::kMinimalityAtLeast});

@@ -32,14 +32,8 @@ const char* to_string(Verdict verdict) {
 std::ostream& operator<<(std::ostream& os, Verdict verdict) { return os << to_string(verdict); }
 
 Verdict verdict_at(const json& v, const At& at) {
-  const std::string text = string_at(v, at);
-  std::vector<std::string> names;
-  for (Verdict verdict :
-       {Verdict::kPass, Verdict::kFail, Verdict::kNotFalsifiable, Verdict::kInconclusive, Verdict::kError}) {
-    if (text == to_string(verdict)) return verdict;
-    names.push_back(to_string(verdict));
-  }
-  at.fail("unknown verdict " + quote(text) + " (valid: " + joined(names) + ")");
+  return enum_at(v, at, "verdict",
+                 {Verdict::kPass, Verdict::kFail, Verdict::kNotFalsifiable, Verdict::kInconclusive, Verdict::kError});
 }
 
 json Falsification::to_json() const {

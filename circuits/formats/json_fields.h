@@ -10,7 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace circuitcheck {
@@ -46,6 +48,29 @@ double number_at(const nlohmann::json& v, const At& at);
 bool boolean_at(const nlohmann::json& v, const At& at);
 // A number in [0, 1] ("threshold ... outside [0, 1] for a rate").
 double rate_at(const nlohmann::json& v, const At& at);
+// The value that the string at `v` names in `names` (spellings and values);
+// InputError "<file>: <pointer>: unknown <noun> 'x' (valid: a, b, ...)",
+// listing the spellings in the table's order, otherwise.
+template <typename T>
+T named_at(const nlohmann::json& v, const At& at, const std::string& noun,
+           const std::vector<std::pair<std::string, T>>& names) {
+  const std::string text = string_at(v, at);
+  std::vector<std::string> valid;
+  for (const auto& [name, value] : names) {
+    if (name == text) return value;
+    valid.push_back(name);
+  }
+  at.fail("unknown " + noun + " " + quote(text) + " (valid: " + joined(valid) + ")");
+}
+
+// named_at over the enumerators `all`, each spelt as its to_string().
+template <typename E>
+E enum_at(const nlohmann::json& v, const At& at, const std::string& noun, std::initializer_list<E> all) {
+  std::vector<std::pair<std::string, E>> names;
+  for (E e : all) names.emplace_back(to_string(e), e);
+  return named_at(v, at, noun, names);
+}
+
 // A letter or '_' followed by letters, digits and '_': the names files give
 // to roles, classes, fields and inputs (so that they read as expressions).
 bool is_identifier(const std::string& name);

@@ -17,11 +17,17 @@
 
 namespace circuitcheck {
 
-std::optional<std::string> better_blas_core() {
-  if (std::getenv("OPENBLAS_CORETYPE")) return std::nullopt;
+std::optional<std::string> blas_core_name() {
   using CoreName = char* (*)();
   const auto corename = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
-  if (!corename || strcasecmp(corename(), "prescott") != 0) return std::nullopt;
+  if (!corename) return std::nullopt;
+  return std::string(corename());
+}
+
+std::optional<std::string> better_blas_core() {
+  if (std::getenv("OPENBLAS_CORETYPE")) return std::nullopt;
+  const std::optional<std::string> core = blas_core_name();
+  if (!core || strcasecmp(core->c_str(), "prescott") != 0) return std::nullopt;
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
       __builtin_cpu_supports("avx512vl"))

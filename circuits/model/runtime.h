@@ -8,6 +8,10 @@
 
 namespace circuitcheck {
 
+// The name of the kernels OpenBLAS runs ("SkylakeX", "Haswell", "Prescott",
+// ...: openblas_get_corename()); nullopt when the BLAS is not OpenBLAS.
+std::optional<std::string> blas_core_name();
+
 // The OpenBLAS core this CPU should use, when OpenBLAS fell back to its
 // generic Prescott (SSE3) kernels because it does not know the CPU (Debian
 // bookworm's OpenBLAS 0.3.21 does not know Intel's Sapphire and Emerald

@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <dlfcn.h>
 #include <strings.h>
 
 namespace circuitcheck {
@@ -15,12 +14,11 @@ namespace {
 // after restart_with_better_blas it runs SkylakeX's or Haswell's, and
 // better_blas_core has nothing left to change.
 TEST(Runtime, OpenBlasRunsKernelsForThisCpu) {
-  using CoreName = char* (*)();
-  const auto corename = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
-  ASSERT_NE(corename, nullptr) << "the BLAS is not OpenBLAS (.ci/setup installs libopenblas0-openmp)";
+  const std::optional<std::string> core = blas_core_name();
+  ASSERT_TRUE(core.has_value()) << "the BLAS is not OpenBLAS (.ci/setup installs libopenblas0-openmp)";
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    EXPECT_NE(strcasecmp(corename(), "prescott"), 0) << "OpenBLAS runs its generic Prescott kernels";
+    EXPECT_NE(strcasecmp(core->c_str(), "prescott"), 0) << "OpenBLAS runs its generic Prescott kernels";
   EXPECT_FALSE(better_blas_core().has_value()) << *better_blas_core();
 }
 

@@ -910,7 +910,7 @@ TEST(ResultRecord, ReadsBackEveryField) {
     result_from_record(broken, report.results[0].claim, At{"shard.json", "/results/0/result"});
     ADD_FAILURE() << "accepted an unknown basis";
   } catch (const InputError& e) {
-    EXPECT_TRUE(contains(e.what(), "shard.json: /results/0/result/checkpoint/checks/0/basis: expected one of exact, "))
+    EXPECT_TRUE(contains(e.what(), "shard.json: /results/0/result/checkpoint/checks/0/basis: unknown basis 'wilson' (valid: exact, "))
         << e.what();
   }
 }

@@ -11,14 +11,11 @@ namespace circuitcheck {
 
 void parse_ablation(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
   AblationSpec& a = claim.spec.emplace<AblationSpec>();
-  if (v.contains("metric")) {
-    const std::string metric = string_at(v["metric"], at / "metric");
-    if (metric != "accuracy") (at / "metric").fail("unknown metric " + quote(metric) + " (valid: accuracy)");
-  }
-  const std::string method = string_at(v["method"], at / "method");
-  if (method != "zero" && method != "mean" && method != "resample")
-    (at / "method").fail("unknown method " + quote(method) + " (valid: zero, mean, resample)");
-  a.method = parse_intervention_kind(method, at.file);
+  if (v.contains("metric")) named_at<bool>(v["metric"], at / "metric", "metric", {{"accuracy", true}});
+  a.method = named_at<InterventionKind>(v["method"], at / "method", "method",
+                                        {{"zero", InterventionKind::kZero},
+                                         {"mean", InterventionKind::kMean},
+                                         {"resample", InterventionKind::kResample}});
   if (v.contains("keep_only")) {
     if (!v["keep_only"].is_boolean()) (at / "keep_only").fail(std::string("expected a boolean, got ") + type_name(v["keep_only"]));
     a.keep_only = v["keep_only"].get<bool>();

@@ -106,10 +106,9 @@ std::map<std::string, std::pair<const Tally*, int64_t>> claimed_tallies(const Cl
 
 void parse_behaviour(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
   BehaviourSpec& b = claim.spec.emplace<BehaviourSpec>();
-  const std::string metric = v.contains("metric") ? string_at(v["metric"], at / "metric") : "accuracy";
-  if (metric != "accuracy" && metric != "loss")
-    (at / "metric").fail("unknown metric " + quote(metric) + " (valid: accuracy, loss)");
-  b.metric = metric == "loss" ? BehaviourMetric::kLoss : BehaviourMetric::kAccuracy;
+  if (v.contains("metric"))
+    b.metric = named_at<BehaviourMetric>(v["metric"], at / "metric", "metric",
+                                         {{"accuracy", BehaviourMetric::kAccuracy}, {"loss", BehaviourMetric::kLoss}});
   if (v.contains("by_class")) {
     if (b.metric != BehaviourMetric::kAccuracy) (at / "by_class").fail("only accuracy is broken down by class");
     b.by_class = class_name_at(v["by_class"], at / "by_class", context.accuracy_classes);

@@ -480,12 +480,12 @@ void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& co
     }
   }
   if (v.contains("nodes")) c.nodes = circuit_nodes_at(array_at(v["nodes"], at / "nodes"), at / "nodes", context);
-  if (v.contains("ablation")) {
-    const std::string method = string_at(v["ablation"], at / "ablation");
-    if (method != "zero" && method != "mean" && method != "resample" && method != "counterfactual")
-      (at / "ablation").fail("unknown ablation " + quote(method) + " (valid: zero, mean, resample, counterfactual)");
-    c.ablation = method == "counterfactual" ? InterventionKind::kPatch : parse_intervention_kind(method, at.file);
-  }
+  if (v.contains("ablation"))
+    c.ablation = named_at<InterventionKind>(v["ablation"], at / "ablation", "ablation",
+                                            {{"zero", InterventionKind::kZero},
+                                             {"mean", InterventionKind::kMean},
+                                             {"resample", InterventionKind::kResample},
+                                             {"counterfactual", InterventionKind::kPatch}});
   if (c.ablation == InterventionKind::kPatch) {
     if (!v.contains("counterfactual")) (at / "counterfactual").fail("counterfactual ablation needs a counterfactual");
     c.counterfactual = counterfactual_at(v["counterfactual"], at / "counterfactual", context.sample);
@@ -495,14 +495,9 @@ void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& co
   }
   if (c.ablation != InterventionKind::kPatch)
     c.reference = reference_at(v, at, context.task, claim.domain, c.ablation);
-  if (v.contains("metric")) {
-    const std::string metric = string_at(v["metric"], at / "metric");
-    const CircuitMetric all[] = {CircuitMetric::kLogitDiff, CircuitMetric::kTargetLogProb, CircuitMetric::kAccuracy};
-    const auto found = std::find_if(std::begin(all), std::end(all), [&](CircuitMetric m) { return metric == to_string(m); });
-    if (found == std::end(all))
-      (at / "metric").fail("unknown metric " + quote(metric) + " (valid: logit_diff, target_log_prob, accuracy)");
-    c.metric = *found;
-  }
+  if (v.contains("metric"))
+    c.metric = enum_at(v["metric"], at / "metric", "metric",
+                       {CircuitMetric::kLogitDiff, CircuitMetric::kTargetLogProb, CircuitMetric::kAccuracy});
   if (v.contains("score_at")) {
     role_at(v["score_at"], at / "score_at", context.sample);
     c.score_at = v["score_at"].get<std::string>();

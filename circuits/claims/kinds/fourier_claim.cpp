@@ -370,20 +370,12 @@ void parse_fourier(const nlohmann::json& v, const At& at, const ParseContext& co
                        " has none");
   FourierSpec& f = claim.spec.emplace<FourierSpec>();
   f.modulus = task.cyclic->modulus;
-  static const std::map<std::string, FourierMeasure> measures = {
-      {"energy", FourierMeasure::kEnergy},
-      {"agreement", FourierMeasure::kAgreement},
-      {"single_frequency", FourierMeasure::kSingleFrequency},
-      {"restricted_excluded", FourierMeasure::kRestrictedExcluded},
-      {"logit_fit", FourierMeasure::kLogitFit}};
-  const std::string measure = string_at(v["measure"], at / "measure");
-  const auto found = measures.find(measure);
-  if (found == measures.end()) {
-    std::vector<std::string> valid;
-    for (const auto& [name, m] : measures) valid.push_back(name);
-    (at / "measure").fail("unknown measure " + quote(measure) + " (valid: " + joined(valid) + ")");
-  }
-  f.measure = found->second;
+  f.measure = named_at<FourierMeasure>(v["measure"], at / "measure", "measure",
+                                      {{"agreement", FourierMeasure::kAgreement},
+                                       {"energy", FourierMeasure::kEnergy},
+                                       {"logit_fit", FourierMeasure::kLogitFit},
+                                       {"restricted_excluded", FourierMeasure::kRestrictedExcluded},
+                                       {"single_frequency", FourierMeasure::kSingleFrequency}});
   f.source = fourier_source_at(v["source"], at / "source", config, sample, f.modulus);
   if (v.contains("keys_from")) f.keys_from = fourier_source_at(v["keys_from"], at / "keys_from", config, sample, f.modulus);
   f.k = integer_at(v["k"], at / "k", 1, (f.modulus - 1) / 2);

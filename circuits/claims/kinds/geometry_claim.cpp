@@ -165,10 +165,8 @@ void parse_geometry(const nlohmann::json& v, const At& at, const ParseContext& c
   const Config& config = context.config;
   const Batch& sample = context.sample;
   GeometrySpec& g = claim.spec.emplace<GeometrySpec>();
-  const std::string measure = string_at(v["measure"], at / "measure");
-  if (measure != "silhouette" && measure != "cosines")
-    (at / "measure").fail("unknown measure " + quote(measure) + " (valid: cosines, silhouette)");
-  g.measure = measure == "silhouette" ? GeometryMeasure::kSilhouette : GeometryMeasure::kCosines;
+  g.measure = named_at<GeometryMeasure>(v["measure"], at / "measure", "measure",
+                                       {{"cosines", GeometryMeasure::kCosines}, {"silhouette", GeometryMeasure::kSilhouette}});
   g.source = source_at(v["source"], at / "source", config, sample);
   if (g.measure == GeometryMeasure::kSilhouette) {
     if (!g.source.is_activation())

@@ -23,15 +23,12 @@ void parse_patching(const nlohmann::json& v, const At& at, const ParseContext& c
   const nlohmann::json& sites = array_at(v["sites"], at / "sites");
   for (std::size_t i = 0; i < sites.size(); ++i) p.sites.push_back(patch_site_at(sites[i], at / "sites" / i, config, sample));
   if (v.contains("sweep")) {
-    const std::string sweep = string_at(v["sweep"], at / "sweep");
-    const std::vector<std::pair<std::string, HookType>> types = {
-        {"resid_pre", HookType::kResidPre}, {"resid_mid", HookType::kResidMid}, {"resid_post", HookType::kResidPost},
-        {"attn_out", HookType::kAttnOut}, {"mlp_out", HookType::kMlpOut}};
-    for (const auto& [name, type] : types)
-      if (name == sweep) p.sweep = type;
-    if (!p.sweep) (at / "sweep").fail("unknown sweep " + quote(sweep) + " (valid: resid_pre, resid_mid, resid_post, attn_out, mlp_out)");
+    p.sweep = named_at<HookType>(v["sweep"], at / "sweep", "sweep",
+                                 {{"resid_pre", HookType::kResidPre}, {"resid_mid", HookType::kResidMid},
+                                  {"resid_post", HookType::kResidPost}, {"attn_out", HookType::kAttnOut},
+                                  {"mlp_out", HookType::kMlpOut}});
     if (config.attn_only && (*p.sweep == HookType::kResidMid || *p.sweep == HookType::kMlpOut))
-      (at / "sweep").fail("the model is attn_only: it has no " + sweep);
+      (at / "sweep").fail("the model is attn_only: it has no " + v["sweep"].get<std::string>());
   }
   claim.pass = pass_at(v["pass"], at / "pass", {}, {"value_at_least", "value_at_most"}, {});
 }
