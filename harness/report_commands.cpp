@@ -24,10 +24,9 @@ int diff_command(int argc, char** argv) {
         "expected a number >= 0, got " + quote(text));
   const std::string& old_path = args.positional[0];
   const std::string& new_path = args.positional[1];
-  const nlohmann::json before = read_report(old_path), after = read_report(new_path);
-  check(before["system"] == after["system"], "diff: " + new_path + ": /system",
-        "a report of " + after["system"].get<std::string>() + ", but " + old_path + " is one of " +
-            before["system"].get<std::string>());
+  const ReportSummary before = read_report(old_path), after = read_report(new_path);
+  check(before.system == after.system, "diff: " + new_path + ": /system",
+        "a report of " + after.system + ", but " + old_path + " is one of " + before.system);
   const ReportDiff diff = diff_reports(before, after, tolerance);
   std::cout << (args.has("--markdown") ? diff_markdown(diff) : diff_text(diff));
   return diff.regressions().empty() ? 0 : 1;

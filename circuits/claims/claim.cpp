@@ -41,7 +41,7 @@ void parse_common(const json& v, const At& at, const KindEntry& kind, const Pars
   claim.controls = {"random_init"};
   if (!v.contains("controls")) return;
   const json& controls = v["controls"];
-  if (!controls.is_array()) (at / "controls").fail(std::string("expected an array, got ") + type_name(controls));
+  list_at(controls, at / "controls");
   for (std::size_t i = 0; i < controls.size(); ++i) {
     const At where = at / "controls" / i;
     std::string name = string_at(controls[i], where);
@@ -62,9 +62,7 @@ void parse_common(const json& v, const At& at, const KindEntry& kind, const Pars
 }
 
 Claim claim_at(const json& v, const At& at, const ParseContext& context) {
-  if (!v.is_object()) at.fail(std::string("expected an object, got ") + type_name(v));
-  if (!v.contains("kind")) at.fail("missing field 'kind'");
-  const std::string name = string_at(v["kind"], at / "kind");
+  const std::string name = string_at(field_at(v, at, "kind"), at / "kind");
   const KindEntry* kind = find_kind(name);
   if (!kind) {
     std::vector<std::string> valid;
@@ -138,8 +136,7 @@ ClaimFile parse_claim_file(const json& document, const std::string& path) {
   if (document.contains("task")) file.task = resolved("task");
   file.checkpoint = resolved("checkpoint");
   if (document.contains("mixed_configs")) file.mixed_configs = boolean_at(document["mixed_configs"], at / "mixed_configs");
-  if (!document["claims"].is_array())
-    (at / "claims").fail(std::string("expected an array, got ") + type_name(document["claims"]));
+  list_at(document["claims"], at / "claims");
   file.document = document;
   return file;
 }

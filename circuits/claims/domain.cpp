@@ -63,16 +63,14 @@ void for_each_batch(const Task& task, const Domain& domain, Scale scale, const s
   if (domain.where.empty()) {
     for (int64_t start = 0; start < total && !stopped; start += kVerifyBatch) {
       const int64_t count = std::min(kVerifyBatch, total - start);
-      run_rows(domain.exhaustive ? task.domain_batch(start, count)
-                                 : task.sample(count, domain.seed + static_cast<uint64_t>(start), scale));
+      run_rows(draw_batch(task, domain.exhaustive, start, count, domain.seed, scale));
     }
     return;
   }
   int64_t found = 0, drawn = 0;
   for (int64_t i = 0; found < total && (domain.exhaustive ? drawn < total : i < 1000); ++i) {
     const int64_t count = domain.exhaustive ? std::min(kVerifyBatch, total - drawn) : kVerifyBatch;
-    Batch b = domain.exhaustive ? task.domain_batch(drawn, count)
-                                : task.sample(count, domain.seed + static_cast<uint64_t>(drawn), scale);
+    const Batch b = draw_batch(task, domain.exhaustive, drawn, count, domain.seed, scale);
     drawn += count;
     Batch kept = filtered(b, domain.where, domain.where_value, domain.exhaustive ? count : total - found);
     found += kept.tokens.size(0);

@@ -97,7 +97,7 @@ at::Tensor factor_matrix(const HookedTransformer& model, const ParamFactor& f) {
 }  // namespace
 
 MatrixSource source_at(const json& v, const At& at, const Config& config, const Batch& sample) {
-  if (!v.is_object()) at.fail(std::string("expected an object, got ") + type_name(v));
+  object_at(v, at);
   const int given = static_cast<int>(v.contains("param")) + static_cast<int>(v.contains("product")) +
                     static_cast<int>(v.contains("activation"));
   if (given != 1) at.fail("expected exactly one of 'param', 'product', 'activation'");

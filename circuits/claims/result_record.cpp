@@ -8,54 +8,38 @@ namespace {
 
 using nlohmann::json;
 
-const json& field(const json& v, const At& at, const std::string& key) {
-  if (!v.is_object()) at.fail(std::string("expected an object, got ") + type_name(v));
-  if (!v.contains(key)) at.fail("missing field '" + key + "'");
-  return v[key];
-}
-
 double number_or_nan(const json& v, const At& at) {
   return v.is_null() ? std::numeric_limits<double>::quiet_NaN() : number_at(v, at);
 }
 
-std::vector<std::string> strings_at(const json& v, const At& at) {
-  if (!v.is_array()) at.fail(std::string("expected an array, got ") + type_name(v));
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < v.size(); ++i) out.push_back(string_at(v[i], at / i));
-  return out;
-}
-
-std::vector<double> numbers_at(const json& v, const At& at) {
-  if (!v.is_array()) at.fail(std::string("expected an array, got ") + type_name(v));
-  std::vector<double> out;
-  for (std::size_t i = 0; i < v.size(); ++i) out.push_back(number_or_nan(v[i], at / i));
-  return out;
-}
-
+// The elements of the array at `v`, each read by `read(element, at / i)`.
 template <typename T, typename Read>
-std::vector<T> array_at(const json& v, const At& at, Read read) {
-  if (!v.is_array()) at.fail(std::string("expected an array, got ") + type_name(v));
+std::vector<T> list_of(const json& v, const At& at, Read read) {
+  list_at(v, at);
   std::vector<T> out;
   for (std::size_t i = 0; i < v.size(); ++i) out.push_back(read(v[i], at / i));
   return out;
 }
 
+std::vector<std::string> strings_at(const json& v, const At& at) { return list_of<std::string>(v, at, string_at); }
+std::vector<double> numbers_at(const json& v, const At& at) { return list_of<double>(v, at, number_or_nan); }
+
 constexpr int64_t kMaxCount = std::numeric_limits<int64_t>::max();
 
 Check check_from(const json& v, const At& at) {
   Check c;
-  c.name = string_at(field(v, at, "name"), at / "name");
-  c.value = number_or_nan(field(v, at, "value"), at / "value");
-  c.basis = enum_at(field(v, at, "basis"), at / "basis", "basis",
+  c.name = string_at(field_at(v, at, "name"), at / "name");
+  c.value = number_or_nan(field_at(v, at, "value"), at / "value");
+  c.basis = enum_at(field_at(v, at, "basis"), at / "basis", "basis",
                     {Basis::kExact, Basis::kWilsonLower, Basis::kWilsonUpper, Basis::kClopperPearsonLower,
                      Basis::kClopperPearsonUpper, Basis::kBettingLower, Basis::kBettingUpper, Basis::kBootstrapLower,
                      Basis::kBootstrapUpper, Basis::kValue});
-  c.bound = number_or_nan(field(v, at, "bound"), at / "bound");
-  c.other_bound = number_or_nan(field(v, at, "other_bound"), at / "other_bound");
-  c.pass = boolean_at(field(v, at, "pass"), at / "pass");
-  c.explanation = string_at(field(v, at, "explanation"), at / "explanation");
+  c.bound = number_or_nan(field_at(v, at, "bound"), at / "bound");
+  c.other_bound = number_or_nan(field_at(v, at, "other_bound"), at / "other_bound");
+  c.pass = boolean_at(field_at(v, at, "pass"), at / "pass");
+  c.explanation = string_at(field_at(v, at, "explanation"), at / "explanation");
   if (v.contains("trials")) {
-    c.successes = integer_at(field(v, at, "successes"), at / "successes", 0, kMaxCount);
+    c.successes = integer_at(field_at(v, at, "successes"), at / "successes", 0, kMaxCount);
     c.trials = integer_at(v["trials"], at / "trials", 0, kMaxCount);
   }
   if (v.contains("examples")) c.examples = integer_at(v["examples"], at / "examples", 0, kMaxCount);
@@ -63,7 +47,7 @@ Check check_from(const json& v, const At& at) {
   if (v.contains("undefined")) c.undefined = string_at(v["undefined"], at / "undefined");
   if (v.contains("resamples")) {
     c.resamples = integer_at(v["resamples"], at / "resamples", 0, kMaxCount);
-    c.resample_seed = static_cast<uint64_t>(integer_at(field(v, at, "resample_seed"), at / "resample_seed", 0, kMaxCount));
+    c.resample_seed = static_cast<uint64_t>(integer_at(field_at(v, at, "resample_seed"), at / "resample_seed", 0, kMaxCount));
   }
   if (v.contains("p_value")) c.basis_p_value = number_at(v["p_value"], at / "p_value");
   if (v.contains("rule")) {
@@ -71,34 +55,34 @@ Check check_from(const json& v, const At& at) {
                      {Rule::kRateAtLeast, Rule::kRateAtMost, Rule::kValueAtLeast, Rule::kValueAtMost,
                       Rule::kDropToAtMost, Rule::kBeforeAtLeast, Rule::kCompareAtMost, Rule::kForAll,
                       Rule::kFaithfulnessAtLeast, Rule::kCompletenessAtMost, Rule::kMinimalityAtLeast});
-    c.threshold = number_or_nan(field(v, at, "threshold"), at / "threshold");
+    c.threshold = number_or_nan(field_at(v, at, "threshold"), at / "threshold");
   }
   return c;
 }
 
 Liveness liveness_from(const json& v, const At& at) {
   Liveness l;
-  l.hook = string_at(field(v, at, "hook"), at / "hook");
-  l.kind = string_at(field(v, at, "kind"), at / "kind");
-  l.fired = static_cast<int>(integer_at(field(v, at, "fired"), at / "fired", 0, std::numeric_limits<int>::max()));
-  l.elements = integer_at(field(v, at, "elements"), at / "elements", 0, kMaxCount);
-  l.max_abs_change = number_or_nan(field(v, at, "max_abs_change"), at / "max_abs_change");
-  l.mean_abs_change = number_or_nan(field(v, at, "mean_abs_change"), at / "mean_abs_change");
+  l.hook = string_at(field_at(v, at, "hook"), at / "hook");
+  l.kind = string_at(field_at(v, at, "kind"), at / "kind");
+  l.fired = static_cast<int>(integer_at(field_at(v, at, "fired"), at / "fired", 0, std::numeric_limits<int>::max()));
+  l.elements = integer_at(field_at(v, at, "elements"), at / "elements", 0, kMaxCount);
+  l.max_abs_change = number_or_nan(field_at(v, at, "max_abs_change"), at / "max_abs_change");
+  l.mean_abs_change = number_or_nan(field_at(v, at, "mean_abs_change"), at / "mean_abs_change");
   return l;
 }
 
 Figure figure_from(const json& v, const At& at) {
   Figure f;
-  f.type = string_at(field(v, at, "type"), at / "type");
-  f.title = string_at(field(v, at, "title"), at / "title");
-  f.values = array_at<std::vector<double>>(field(v, at, "values"), at / "values", numbers_at);
+  f.type = string_at(field_at(v, at, "type"), at / "type");
+  f.title = string_at(field_at(v, at, "title"), at / "title");
+  f.values = list_of<std::vector<double>>(field_at(v, at, "values"), at / "values", numbers_at);
   if (v.contains("x_title")) f.x_title = string_at(v["x_title"], at / "x_title");
   if (v.contains("y_title")) f.y_title = string_at(v["y_title"], at / "y_title");
   if (v.contains("x_labels")) f.x_labels = strings_at(v["x_labels"], at / "x_labels");
   if (v.contains("y_labels")) f.y_labels = strings_at(v["y_labels"], at / "y_labels");
   if (v.contains("series")) f.series = strings_at(v["series"], at / "series");
   if (v.contains("classes"))
-    f.classes = array_at<int>(v["classes"], at / "classes", [](const json& x, const At& a) {
+    f.classes = list_of<int>(v["classes"], at / "classes", [](const json& x, const At& a) {
       return static_cast<int>(integer_at(x, a, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
     });
   if (v.contains("reference")) f.reference = numbers_at(v["reference"], at / "reference");
@@ -110,12 +94,12 @@ Figure figure_from(const json& v, const At& at) {
 
 Outcome outcome_from(const json& v, const At& at) {
   Outcome o;
-  o.model = string_at(field(v, at, "model"), at / "model");
-  o.pass = boolean_at(field(v, at, "pass"), at / "pass");
-  o.explanation = string_at(field(v, at, "explanation"), at / "explanation");
-  o.checks = array_at<Check>(field(v, at, "checks"), at / "checks", check_from);
-  o.liveness = array_at<Liveness>(field(v, at, "liveness"), at / "liveness", liveness_from);
-  o.figures = array_at<Figure>(field(v, at, "figures"), at / "figures", figure_from);
+  o.model = string_at(field_at(v, at, "model"), at / "model");
+  o.pass = boolean_at(field_at(v, at, "pass"), at / "pass");
+  o.explanation = string_at(field_at(v, at, "explanation"), at / "explanation");
+  o.checks = list_of<Check>(field_at(v, at, "checks"), at / "checks", check_from);
+  o.liveness = list_of<Liveness>(field_at(v, at, "liveness"), at / "liveness", liveness_from);
+  o.figures = list_of<Figure>(field_at(v, at, "figures"), at / "figures", figure_from);
   if (v.contains("counterexamples")) o.counterexamples = strings_at(v["counterexamples"], at / "counterexamples");
   if (v.contains("stopped")) o.stopped = string_at(v["stopped"], at / "stopped");
   return o;
@@ -123,9 +107,9 @@ Outcome outcome_from(const json& v, const At& at) {
 
 Falsification falsification_from(const json& v, const At& at) {
   Falsification f;
-  f.check = string_at(field(v, at, "check"), at / "check");
-  f.fails_on = strings_at(field(v, at, "fails_on"), at / "fails_on");
-  f.inconclusive_on = strings_at(field(v, at, "inconclusive_on"), at / "inconclusive_on");
+  f.check = string_at(field_at(v, at, "check"), at / "check");
+  f.fails_on = strings_at(field_at(v, at, "fails_on"), at / "fails_on");
+  f.inconclusive_on = strings_at(field_at(v, at, "inconclusive_on"), at / "inconclusive_on");
   return f;
 }
 
@@ -145,11 +129,11 @@ json result_record(const ClaimResult& result) {
 ClaimResult result_from_record(const json& record, Claim claim, const At& at) {
   ClaimResult r;
   r.claim = std::move(claim);
-  r.verdict = verdict_at(field(record, at, "verdict"), at / "verdict");
-  r.explanation = string_at(field(record, at, "explanation"), at / "explanation");
-  r.checkpoint = outcome_from(field(record, at, "checkpoint"), at / "checkpoint");
-  r.controls = array_at<Outcome>(field(record, at, "controls"), at / "controls", outcome_from);
-  r.falsification = array_at<Falsification>(field(record, at, "falsification"), at / "falsification", falsification_from);
+  r.verdict = verdict_at(field_at(record, at, "verdict"), at / "verdict");
+  r.explanation = string_at(field_at(record, at, "explanation"), at / "explanation");
+  r.checkpoint = outcome_from(field_at(record, at, "checkpoint"), at / "checkpoint");
+  r.controls = list_of<Outcome>(field_at(record, at, "controls"), at / "controls", outcome_from);
+  r.falsification = list_of<Falsification>(field_at(record, at, "falsification"), at / "falsification", falsification_from);
   return r;
 }
 

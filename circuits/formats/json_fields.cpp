@@ -91,4 +91,19 @@ const json& array_at(const json& v, const At& at) {
   return v;
 }
 
+const json& list_at(const json& v, const At& at) {
+  if (!v.is_array()) at.fail(std::string("expected an array, got ") + type_name(v));
+  return v;
+}
+
+const json& object_at(const json& v, const At& at) {
+  if (!v.is_object()) at.fail(std::string("expected an object, got ") + type_name(v));
+  return v;
+}
+
+const json& field_at(const json& v, const At& at, const std::string& key) {
+  if (!object_at(v, at).contains(key)) at.fail("missing field " + quote(key));
+  return v[key];
+}
+
 }  // namespace circuitcheck

@@ -79,5 +79,12 @@ constexpr const char* kIdentifierRule = "a name is a letter or '_' followed by l
 
 // A non-empty array (of any elements).
 const nlohmann::json& array_at(const nlohmann::json& v, const At& at);
+// An array, possibly empty.
+const nlohmann::json& list_at(const nlohmann::json& v, const At& at);
+// An object.
+const nlohmann::json& object_at(const nlohmann::json& v, const At& at);
+// The member `key` of the object `v`: "expected an object, got ..." or
+// "missing field 'key'" at `at` otherwise.
+const nlohmann::json& field_at(const nlohmann::json& v, const At& at, const std::string& key);
 
 }  // namespace circuitcheck

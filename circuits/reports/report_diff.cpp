@@ -17,28 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-const json& member(const json& object, const std::string& key, const At& at) {
-  if (!object.contains(key)) at.fail("missing field " + quote(key));
-  return object[key];
-}
-
-const json& object_at(const json& v, const At& at) {
-  if (!v.is_object()) at.fail(std::string("expected an object, got ") + type_name(v));
-  return v;
-}
-
-const json& list_at(const json& v, const At& at) {
-  if (!v.is_array()) at.fail(std::string("expected an array, got ") + type_name(v));
-  return v;
-}
-
-double value_of(const json& check) {
-  return check["value"].is_null() ? std::numeric_limits<double>::quiet_NaN() : check["value"].get<double>();
-}
-
-// The verdict of a claim of a report read by read_report.
-Verdict verdict_of(const json& claim) { return verdict_at(claim["verdict"], At{"report", "/verdict"}); }
-
 std::string signed_number(double x) { return (x > 0 ? "+" : "") + number(x); }
 
 std::string side(const std::optional<double>& v) { return v ? number(*v) : "absent"; }
@@ -72,7 +50,7 @@ std::vector<std::string> ReportDiff::regressions() const {
   return out;
 }
 
-json read_report(const std::string& path) {
+ReportSummary read_report(const std::string& path) {
   const At at{"read_report: " + path, ""};
   if (!std::filesystem::is_regular_file(path_status(path, at.file)))
     at.fail("cannot read the file (missing, or not a regular file)");
@@ -85,64 +63,63 @@ json read_report(const std::string& path) {
     at.fail(std::string("invalid JSON: ") + e.what());
   }
   object_at(doc, at);
-  const std::string schema = string_at(member(doc, "schema", at), at / "schema");
+  const std::string schema = string_at(field_at(doc, at, "schema"), at / "schema");
   if (schema != kReportSchema) (at / "schema").fail("unknown schema " + quote(schema) + " (expected " + kReportSchema + ")");
-  string_at(member(doc, "system", at), at / "system");
-  const json& claims = list_at(member(doc, "claims", at), at / "claims");
+  ReportSummary report;
+  report.system = string_at(field_at(doc, at, "system"), at / "system");
+  const json& claims = list_at(field_at(doc, at, "claims"), at / "claims");
   std::set<std::string> ids;
   for (std::size_t i = 0; i < claims.size(); ++i) {
     const At claim_at = at / "claims" / i;
     const json& claim = object_at(claims[i], claim_at);
-    const std::string id = string_at(member(claim, "id", claim_at), claim_at / "id");
-    if (!ids.insert(id).second) (claim_at / "id").fail("duplicate id " + quote(id));
-    verdict_at(member(claim, "verdict", claim_at), claim_at / "verdict");
-    const json& checks = list_at(member(claim, "checks", claim_at), claim_at / "checks");
+    ReportClaim& c = report.claims.emplace_back();
+    c.id = string_at(field_at(claim, claim_at, "id"), claim_at / "id");
+    if (!ids.insert(c.id).second) (claim_at / "id").fail("duplicate id " + quote(c.id));
+    c.verdict = verdict_at(field_at(claim, claim_at, "verdict"), claim_at / "verdict");
+    const json& checks = list_at(field_at(claim, claim_at, "checks"), claim_at / "checks");
     for (std::size_t k = 0; k < checks.size(); ++k) {
       const At check_at = claim_at / "checks" / k;
       const json& check = object_at(checks[k], check_at);
-      string_at(member(check, "name", check_at), check_at / "name");
-      const json& value = member(check, "value", check_at);
-      if (!value.is_null()) number_at(value, check_at / "value");
+      const std::string name = string_at(field_at(check, check_at, "name"), check_at / "name");
+      const json& value = field_at(check, check_at, "value");
+      c.checks.emplace_back(name, value.is_null() ? std::numeric_limits<double>::quiet_NaN()
+                                                  : number_at(value, check_at / "value"));
     }
   }
-  return doc;
+  return report;
 }
 
-ReportDiff diff_reports(const json& before, const json& after, double tolerance) {
+ReportDiff diff_reports(const ReportSummary& before, const ReportSummary& after, double tolerance) {
   ReportDiff d;
-  d.system = after["system"].get<std::string>();
+  d.system = after.system;
   d.tolerance = tolerance;
-  std::map<std::string, const json*> old_claims, new_claims;
-  for (const auto& c : before["claims"]) old_claims[c["id"].get<std::string>()] = &c;
-  for (const auto& c : after["claims"]) new_claims[c["id"].get<std::string>()] = &c;
-  for (const auto& c : before["claims"])
-    if (!new_claims.count(c["id"].get<std::string>())) d.removed.push_back({c["id"].get<std::string>(), verdict_of(c)});
-  for (const auto& now : after["claims"]) {
-    const std::string id = now["id"].get<std::string>();
-    auto it = old_claims.find(id);
+  std::map<std::string, const ReportClaim*> old_claims, new_claims;
+  for (const auto& c : before.claims) old_claims[c.id] = &c;
+  for (const auto& c : after.claims) new_claims[c.id] = &c;
+  for (const auto& c : before.claims)
+    if (!new_claims.count(c.id)) d.removed.push_back({c.id, c.verdict});
+  for (const auto& now : after.claims) {
+    auto it = old_claims.find(now.id);
     if (it == old_claims.end()) {
-      d.added.push_back({id, verdict_of(now)});
+      d.added.push_back({now.id, now.verdict});
       continue;
     }
-    const json& then = *it->second;
-    if (verdict_of(then) != verdict_of(now)) d.flips.push_back({id, verdict_of(then), verdict_of(now)});
-    std::map<std::string, double> old_values;
-    for (const auto& c : then["checks"]) old_values[c["name"].get<std::string>()] = value_of(c);
+    const ReportClaim& then = *it->second;
+    if (then.verdict != now.verdict) d.flips.push_back({now.id, then.verdict, now.verdict});
+    const std::map<std::string, double> old_values(then.checks.begin(), then.checks.end());
     std::set<std::string> seen;
-    for (const auto& c : now["checks"]) {
-      const std::string name = c["name"].get<std::string>();
+    for (const auto& [name, value] : now.checks) {
       seen.insert(name);
-      const double value = value_of(c);
       auto old = old_values.find(name);
       if (old == old_values.end()) {
-        d.moves.push_back({id, name, std::nullopt, value});
+        d.moves.push_back({now.id, name, std::nullopt, value});
         continue;
       }
       const bool both_nan = std::isnan(old->second) && std::isnan(value);
-      if (!both_nan && !(std::abs(value - old->second) <= tolerance)) d.moves.push_back({id, name, old->second, value});
+      if (!both_nan && !(std::abs(value - old->second) <= tolerance)) d.moves.push_back({now.id, name, old->second, value});
     }
-    for (const auto& c : then["checks"])
-      if (!seen.count(c["name"].get<std::string>())) d.moves.push_back({id, c["name"].get<std::string>(), value_of(c), std::nullopt});
+    for (const auto& [name, value] : then.checks)
+      if (!seen.count(name)) d.moves.push_back({now.id, name, value, std::nullopt});
   }
   return d;
 }

@@ -5,10 +5,9 @@
 
 #include "circuits/claims/verify.h"
 
-#include <nlohmann/json.hpp>
-
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace circuitcheck {
@@ -44,16 +43,28 @@ struct ReportDiff {
   std::vector<std::string> regressions() const;
 };
 
-// Reads a report and checks what diff relies on: a JSON object with schema
-// "circuitcheck.report/1", a string "system", and "claims", an array of
-// objects each with a unique string "id", a "verdict" (verdict_at) and "checks", an array of objects with a string
-// "name" and a number (or null) "value". Other fields are not checked.
-// Throws InputError "read_report: <path>: <JSON pointer>: <what>" (no
-// pointer for an unreadable file or invalid JSON).
-nlohmann::json read_report(const std::string& path);
+// What diff reads of a report: its system and, per claim in report order,
+// the id, the verdict and the checkpoint's checks' values (null as NaN).
+struct ReportClaim {
+  std::string id;
+  Verdict verdict = Verdict::kError;
+  std::vector<std::pair<std::string, double>> checks;  // name, value
+};
+struct ReportSummary {
+  std::string system;
+  std::vector<ReportClaim> claims;
+};
 
-// Compares two reports read by read_report (of the same system: the caller checks).
-ReportDiff diff_reports(const nlohmann::json& before, const nlohmann::json& after, double tolerance);
+// Reads a report: a JSON object with schema "circuitcheck.report/1", a
+// string "system", and "claims", an array of objects each with a unique
+// string "id", a "verdict" (verdict_at) and "checks", an array of objects
+// with a string "name" and a number (or null) "value". Other fields are not
+// read. Throws InputError "read_report: <path>: <JSON pointer>: <what>" (no
+// pointer for an unreadable file or invalid JSON).
+ReportSummary read_report(const std::string& path);
+
+// Compares two reports (of the same system: the caller checks).
+ReportDiff diff_reports(const ReportSummary& before, const ReportSummary& after, double tolerance);
 
 // One line per change ("REGRESSION  accuracy: pass -> fail", "REMOVED ...",
 // "ADDED ...", "CHANGED ...", "MOVED  claim / check: 0.99 -> 0.5 (-0.49)")

@@ -79,11 +79,9 @@ ShardReport read_shard(const std::string& path) {
   check_object(doc["shard"], at / "shard", {"index", "count"}, {"index", "count"});
   s.count = static_cast<int>(integer_at(doc["shard"]["count"], at / "shard" / "count", 1, kMaxShards));
   s.index = static_cast<int>(integer_at(doc["shard"]["index"], at / "shard" / "index", 1, s.count));
-  if (!doc["run"].is_object()) (at / "run").fail(std::string("expected an object, got ") + type_name(doc["run"]));
-  s.run = doc["run"];
+  s.run = object_at(doc["run"], at / "run");
   s.units = static_cast<std::size_t>(integer_at(doc["units"], at / "units", 0, std::numeric_limits<int32_t>::max()));
-  const json& results = doc["results"];
-  if (!results.is_array()) (at / "results").fail(std::string("expected an array, got ") + type_name(results));
+  const json& results = list_at(doc["results"], at / "results");
   for (std::size_t i = 0; i < results.size(); ++i) {
     const At r = at / "results" / i;
     check_object(results[i], r, {"unit", "file", "claim", "date", "seconds", "result"},

@@ -259,6 +259,10 @@ Evaluation evaluate_batch(const Task& task, const HookedTransformer& model, cons
   return e;
 }
 
+Batch draw_batch(const Task& task, bool exhaustive, int64_t start, int64_t count, uint64_t seed, Scale scale) {
+  return exhaustive ? task.domain_batch(start, count) : task.sample(count, seed + static_cast<uint64_t>(start), scale);
+}
+
 Evaluation evaluate(const Task& task, const HookedTransformer& model, Scale scale, int64_t n, uint64_t seed,
                     int64_t exhaustive_limit, int64_t batch_size, int64_t max_misses) {
   c10::InferenceMode guard;
@@ -270,7 +274,7 @@ Evaluation evaluate(const Task& task, const HookedTransformer& model, Scale scal
   const int64_t total = exhaustive ? *task.domain_size : n;
   for (int64_t start = 0; start < total; start += batch_size) {
     const int64_t count = std::min(batch_size, total - start);
-    Batch b = exhaustive ? task.domain_batch(start, count) : task.sample(count, seed + static_cast<uint64_t>(start), scale);
+    const Batch b = draw_batch(task, exhaustive, start, count, seed, scale);
     tally_batch(task, b, scored_logits(model, b), e);
   }
   return e;

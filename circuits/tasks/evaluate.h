@@ -29,6 +29,11 @@ constexpr int64_t kExhaustiveLimit = 1000000;
 // samples (claims run each draw in slices of kRunRows, claims/domain.h).
 constexpr int64_t kVerifyBatch = 4096;
 
+// Examples [start, start + count) of a draw, the one way evaluate() and
+// claims (claims/domain.h) take them: the domain's rows when `exhaustive`,
+// else `count` examples sampled with seed + start.
+Batch draw_batch(const Task& task, bool exhaustive, int64_t start, int64_t count, uint64_t seed, Scale scale);
+
 // Correct units of `n`, grouped by the example they come from: units of one
 // example (S4's assignments, an attention claim's (example, k) items, a
 // probe's items) are not independent, so the bounds on their rate are taken

@@ -50,8 +50,7 @@ void parse_scrubbing(const nlohmann::json& v, const At& at, const ParseContext& 
   const nlohmann::json& sites = array_at(v["sites"], at / "sites");
   for (std::size_t i = 0; i < sites.size(); ++i) {
     const At where = at / "sites" / i;
-    if (!sites[i].is_object()) where.fail(std::string("expected an object, got ") + type_name(sites[i]));
-    nlohmann::json site = sites[i];
+    nlohmann::json site = object_at(sites[i], where);
     if (!site.contains("feature")) (where / "feature").fail("missing field 'feature' (the class the site depends on)");
     const nlohmann::json feature = site["feature"];
     site.erase("feature");
