@@ -61,20 +61,14 @@ AblationSite ablation_site_at(const nlohmann::json& v, const At& at, const Confi
   if (site.hook.type == HookType::kTokens) (at / "hook").fail("tokens cannot be ablated");
   if (v.contains("heads")) {
     if (head_dim(site.hook.type) < 0) (at / "heads").fail(name + " has no head dimension");
-    if (!v["heads"].is_array() || v["heads"].empty()) (at / "heads").fail("expected a non-empty array of heads");
-    for (std::size_t i = 0; i < v["heads"].size(); ++i) site.heads.push_back(head_at(v["heads"][i], at / "heads" / i, config));
+    site.heads = heads_at(v["heads"], at / "heads", config);
   }
-  if (v.contains("positions")) {
-    if (!v["positions"].is_array() || v["positions"].empty()) (at / "positions").fail("expected a non-empty array of positions");
-    for (std::size_t i = 0; i < v["positions"].size(); ++i)
-      site.positions.push_back(integer_at(v["positions"][i], at / "positions" / i, 0, config.n_ctx - 1));
-  }
+  if (v.contains("positions")) site.positions = positions_at(v["positions"], at / "positions", config);
   if (v.contains("neurons")) {
     if (site.hook.type != HookType::kMlpPre && site.hook.type != HookType::kMlpPost)
       (at / "neurons").fail("neurons are the last dimension of blocks.L.mlp.hook_pre or hook_post, not of " + name);
-    const nlohmann::json& neurons = array_at(v["neurons"], at / "neurons");
-    for (std::size_t i = 0; i < neurons.size(); ++i)
-      site.neurons.push_back(integer_at(neurons[i], at / "neurons" / i, 0, config.d_mlp - 1));
+    site.neurons = array_of(v["neurons"], at / "neurons",
+                            [&](const nlohmann::json& x, const At& a) { return integer_at(x, a, 0, config.d_mlp - 1); });
   }
   return site;
 }

@@ -20,6 +20,14 @@ int head_at(const json& v, const At& at, const Config& config) {
   return static_cast<int>(head);
 }
 
+std::vector<int64_t> heads_at(const json& v, const At& at, const Config& config) {
+  return array_of(v, at, [&](const json& x, const At& a) { return int64_t{head_at(x, a, config)}; });
+}
+
+std::vector<int64_t> positions_at(const json& v, const At& at, const Config& config) {
+  return array_of(v, at, [&](const json& x, const At& a) { return integer_at(x, a, 0, config.n_ctx - 1); });
+}
+
 HookPoint hook_at(const json& v, const At& at, const Config& config) {
   const std::string name = string_at(v, at);
   try {
@@ -92,12 +100,10 @@ Domain domain_at(const json& v, const At& at, const Task& task, bool allow_exhau
     check_object(v["where"], where, {}, {});
     if (v["where"].size() != 1) where.fail("expected one class and its value, e.g. {\"operator\": 0}");
     d.where = v["where"].begin().key();
-    const TaskClass* c = find_class(task, d.where);
-    if (!c || !c->per_example) {
-      std::vector<std::string> valid;
-      for (const TaskClass& k : task.classes)
-        if (k.per_example) valid.push_back(k.name);
-      (where / d.where).fail("not a per-example class of " + task.name + " (valid: " + joined(valid) + ")");
+    try {
+      per_example_class(task, d.where, "where");
+    } catch (const InputError& e) {
+      (where / d.where).fail_from(e, "where");
     }
     d.where_value = integer_at(v["where"][d.where], where / d.where, 0, std::numeric_limits<int>::max());
   }

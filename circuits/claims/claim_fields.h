@@ -24,6 +24,9 @@ namespace circuitcheck {
 // A layer in [0, n_layers) / a head in [0, n_heads) of `config`.
 int layer_at(const nlohmann::json& v, const At& at, const Config& config);
 int head_at(const nlohmann::json& v, const At& at, const Config& config);
+// A site's non-empty list of heads of `config` / of positions in [0, n_ctx).
+std::vector<int64_t> heads_at(const nlohmann::json& v, const At& at, const Config& config);
+std::vector<int64_t> positions_at(const nlohmann::json& v, const At& at, const Config& config);
 // A TL hook name of `config`'s model (unknown names list the closest ones).
 HookPoint hook_at(const nlohmann::json& v, const At& at, const Config& config);
 // A role of `sample` (a batch of the claim's task); returns its positions [batch] or [batch, k].

@@ -185,15 +185,10 @@ PatchSite patch_site_at(const nlohmann::json& v, const At& at, const Config& con
   if (site.hook.type == HookType::kTokens) (at / "hook").fail("tokens cannot be patched");
   if (v.contains("heads")) {
     if (head_dim(site.hook.type) < 0) (at / "heads").fail(name + " has no head dimension");
-    const nlohmann::json& heads = array_at(v["heads"], at / "heads");
-    for (std::size_t i = 0; i < heads.size(); ++i) site.heads.push_back(head_at(heads[i], at / "heads" / i, config));
+    site.heads = heads_at(v["heads"], at / "heads", config);
   }
   if (v.contains("positions") && v.contains("role")) at.fail("give positions or role, not both");
-  if (v.contains("positions")) {
-    const nlohmann::json& positions = array_at(v["positions"], at / "positions");
-    for (std::size_t i = 0; i < positions.size(); ++i)
-      site.positions.push_back(integer_at(positions[i], at / "positions" / i, 0, config.n_ctx - 1));
-  }
+  if (v.contains("positions")) site.positions = positions_at(v["positions"], at / "positions", config);
   if (v.contains("role")) {
     if (site.hook.type == HookType::kAttnScores || site.hook.type == HookType::kPattern)
       (at / "role").fail(name + " is [batch, head, query, key]; give query positions instead");

@@ -12,17 +12,8 @@ double number_or_nan(const json& v, const At& at) {
   return v.is_null() ? std::numeric_limits<double>::quiet_NaN() : number_at(v, at);
 }
 
-// The elements of the array at `v`, each read by `read(element, at / i)`.
-template <typename T, typename Read>
-std::vector<T> list_of(const json& v, const At& at, Read read) {
-  list_at(v, at);
-  std::vector<T> out;
-  for (std::size_t i = 0; i < v.size(); ++i) out.push_back(read(v[i], at / i));
-  return out;
-}
-
-std::vector<std::string> strings_at(const json& v, const At& at) { return list_of<std::string>(v, at, string_at); }
-std::vector<double> numbers_at(const json& v, const At& at) { return list_of<double>(v, at, number_or_nan); }
+std::vector<std::string> strings_at(const json& v, const At& at) { return list_of(v, at, string_at); }
+std::vector<double> numbers_at(const json& v, const At& at) { return list_of(v, at, number_or_nan); }
 
 constexpr int64_t kMaxCount = std::numeric_limits<int64_t>::max();
 
@@ -75,14 +66,14 @@ Figure figure_from(const json& v, const At& at) {
   Figure f;
   f.type = string_at(field_at(v, at, "type"), at / "type");
   f.title = string_at(field_at(v, at, "title"), at / "title");
-  f.values = list_of<std::vector<double>>(field_at(v, at, "values"), at / "values", numbers_at);
+  f.values = list_of(field_at(v, at, "values"), at / "values", numbers_at);
   if (v.contains("x_title")) f.x_title = string_at(v["x_title"], at / "x_title");
   if (v.contains("y_title")) f.y_title = string_at(v["y_title"], at / "y_title");
   if (v.contains("x_labels")) f.x_labels = strings_at(v["x_labels"], at / "x_labels");
   if (v.contains("y_labels")) f.y_labels = strings_at(v["y_labels"], at / "y_labels");
   if (v.contains("series")) f.series = strings_at(v["series"], at / "series");
   if (v.contains("classes"))
-    f.classes = list_of<int>(v["classes"], at / "classes", [](const json& x, const At& a) {
+    f.classes = list_of(v["classes"], at / "classes", [](const json& x, const At& a) {
       return static_cast<int>(integer_at(x, a, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
     });
   if (v.contains("reference")) f.reference = numbers_at(v["reference"], at / "reference");
@@ -97,9 +88,9 @@ Outcome outcome_from(const json& v, const At& at) {
   o.model = string_at(field_at(v, at, "model"), at / "model");
   o.pass = boolean_at(field_at(v, at, "pass"), at / "pass");
   o.explanation = string_at(field_at(v, at, "explanation"), at / "explanation");
-  o.checks = list_of<Check>(field_at(v, at, "checks"), at / "checks", check_from);
-  o.liveness = list_of<Liveness>(field_at(v, at, "liveness"), at / "liveness", liveness_from);
-  o.figures = list_of<Figure>(field_at(v, at, "figures"), at / "figures", figure_from);
+  o.checks = list_of(field_at(v, at, "checks"), at / "checks", check_from);
+  o.liveness = list_of(field_at(v, at, "liveness"), at / "liveness", liveness_from);
+  o.figures = list_of(field_at(v, at, "figures"), at / "figures", figure_from);
   if (v.contains("counterexamples")) o.counterexamples = strings_at(v["counterexamples"], at / "counterexamples");
   if (v.contains("stopped")) o.stopped = string_at(v["stopped"], at / "stopped");
   return o;
@@ -132,8 +123,8 @@ ClaimResult result_from_record(const json& record, Claim claim, const At& at) {
   r.verdict = verdict_at(field_at(record, at, "verdict"), at / "verdict");
   r.explanation = string_at(field_at(record, at, "explanation"), at / "explanation");
   r.checkpoint = outcome_from(field_at(record, at, "checkpoint"), at / "checkpoint");
-  r.controls = list_of<Outcome>(field_at(record, at, "controls"), at / "controls", outcome_from);
-  r.falsification = list_of<Falsification>(field_at(record, at, "falsification"), at / "falsification", falsification_from);
+  r.controls = list_of(field_at(record, at, "controls"), at / "controls", outcome_from);
+  r.falsification = list_of(field_at(record, at, "falsification"), at / "falsification", falsification_from);
   return r;
 }
 

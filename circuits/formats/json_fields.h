@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <type_traits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -83,6 +84,19 @@ const nlohmann::json& array_at(const nlohmann::json& v, const At& at);
 const nlohmann::json& list_at(const nlohmann::json& v, const At& at);
 // An object.
 const nlohmann::json& object_at(const nlohmann::json& v, const At& at);
+
+// The elements of the array at `v` (list_of: possibly empty; array_of:
+// non-empty, as array_at), each read by `read(element, at / i)`.
+template <typename Read>
+auto list_of(const nlohmann::json& v, const At& at, Read read) {
+  std::vector<std::decay_t<decltype(read(v, at))>> out;
+  for (std::size_t i = 0; i < list_at(v, at).size(); ++i) out.push_back(read(v[i], at / i));
+  return out;
+}
+template <typename Read>
+auto array_of(const nlohmann::json& v, const At& at, Read read) {
+  return list_of(array_at(v, at), at, read);
+}
 // The member `key` of the object `v`: "expected an object, got ..." or
 // "missing field 'key'" at `at` otherwise.
 const nlohmann::json& field_at(const nlohmann::json& v, const At& at, const std::string& key);

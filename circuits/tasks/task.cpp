@@ -181,6 +181,15 @@ const TaskClass* find_class(const Task& task, const std::string& name) {
   return nullptr;
 }
 
+const TaskClass& per_example_class(const Task& task, const std::string& name, const std::string& where) {
+  const TaskClass* c = find_class(task, name);
+  if (c && c->per_example) return *c;
+  std::vector<std::string> valid;
+  for (const TaskClass& k : task.classes)
+    if (k.per_example) valid.push_back(k.name);
+  fail(where, quote(name) + " is not a per-example class of " + task.name + " (valid: " + joined(valid) + ")");
+}
+
 void check_classes(const Task& task, const Batch& b, const std::string& where) {
   std::vector<std::string> declared, carried;
   for (const TaskClass& c : task.classes) declared.push_back(c.name);

@@ -279,6 +279,10 @@ std::string class_value_name(const Task& task, const std::string& name, int64_t 
 // The class of `task` named `name`, or nullptr.
 const TaskClass* find_class(const Task& task, const std::string& name);
 
+// The class `name` when `task` declares it per example; InputError
+// "<where>: 'name' is not a per-example class of <task> (valid: ...)" otherwise.
+const TaskClass& per_example_class(const Task& task, const std::string& name, const std::string& where);
+
 // Throws InternalError (naming `where`, the task and the class) unless `b`,
 // a batch of `task`, has exactly the classes the task declares, each [batch]
 // or [batch, k] as declared: a task that breaks its declaration is a bug.

@@ -47,17 +47,6 @@ std::pair<std::string, int64_t> parse_focus(const std::string& focus, const std:
   return {name, n};
 }
 
-// The [batch] class `name` of a batch of the task; throws naming the valid
-// per-example classes when there is none.
-const at::Tensor& focus_class(const Task& task, const Batch& b, const std::string& name, const std::string& where) {
-  const auto it = b.classes.find(name);
-  if (it != b.classes.end() && it->second.dim() == 1) return it->second;
-  std::string valid;
-  for (const auto& [c, t] : b.classes)
-    if (t.dim() == 1) valid += (valid.empty() ? "" : ", ") + c;
-  fail(where, quote(name) + " is not a per-example class of " + task.name + " (valid: " + valid + ")");
-}
-
 // n plain examples of the task that pass the recipe's focus, seeded.
 Batch focus_batch(const Task& task, const TrainRecipe& r, int64_t n, uint64_t seed) {
   const std::string where = "training_batch(" + task.name + "): focus " + quote(r.focus);
@@ -67,7 +56,7 @@ Batch focus_batch(const Task& task, const TrainRecipe& r, int64_t n, uint64_t se
   int64_t found = 0, draws = 0;
   for (; draws < kFocusDraws && found < n; ++draws) {
     const Batch b = task.sample(kFocusChunk, splitmix64(seed + static_cast<uint64_t>(draws)), r.scale);
-    at::Tensor keep = (focus_class(task, b, name, where) >= bound).nonzero().view({-1});
+    at::Tensor keep = (b.classes.at(per_example_class(task, name, where).name) >= bound).nonzero().view({-1});
     keep = keep.slice(0, 0, std::min(n - found, keep.size(0)));
     if (keep.size(0) == 0) continue;
     Batch kept = take_rows(b, keep);
@@ -193,8 +182,7 @@ void apply_setting(TrainRecipe& recipe, const std::string& key_value) {
   check(r.focus_fraction >= 0 && r.focus_fraction <= 1, where, "focus_fraction must lie in [0, 1]");
   check(r.focus_fraction == 0 || r.batch_size > 0, where, "a full batch (batch_size=0) has no focus");
   if (!r.focus.empty()) {
-    const Task& task = find_task(r.system);
-    focus_class(task, task.sample(1, 0, r.scale), parse_focus(r.focus, where).first, where);
+    per_example_class(find_task(r.system), parse_focus(r.focus, where).first, where);
   }
   recipe = r;
 }

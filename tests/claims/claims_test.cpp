@@ -927,7 +927,7 @@ std::vector<Malformed> malformed_cases() {
          d["claims"][4]["sites"][0]["positions"] = {7};
        }, "/claims/4/sites/0: keep_only keeps whole components"},
       {"where_unknown_class", [](json& d) { d["claims"][0]["domain"]["where"] = {{"depth", 1}}; },
-       "/claims/0/domain/where/depth: not a per-example class of array_index (valid: idx)"},
+       "/claims/0/domain/where/depth: 'depth' is not a per-example class of array_index (valid: idx)"},
       {"ablation_two_rules", [](json& d) { d["claims"][4]["pass"]["rate_at_least"] = 0.5; },
        "/claims/4/pass: drop_to_at_most and rate_at_least contradict each other"},
       {"keep_only_drop_rule", [](json& d) {

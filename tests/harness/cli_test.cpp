@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 namespace circuitcheck {
 namespace {
@@ -109,6 +111,51 @@ TEST(Cli, FileTaskReportsDiffAndNodes) {
   ASSERT_EQ(map["nodes"].size(), 1u);
   EXPECT_EQ(map["nodes"][0]["node"], "P2L0H0");
   EXPECT_LT(map["nodes"][0]["accuracy"].get<double>(), 0.05);
+}
+
+// What verify prints, piped: one line per claim of at most 120 characters
+// (verdict, system/id, headline figure against its threshold, time) and the
+// file's summary; --quiet the summary only; --verbose each claim's whole
+// explanation. No progress line reaches a pipe (no \r, no escape sequence).
+TEST(Cli, VerifyPrintsOneShortLinePerClaimTheSummaryQuietAndTheExplanationsVerbose) {
+  const std::string verify = cli() + " verify " + testing_util::source_dir() + "/examples/min_int/claims/min_int.json";
+  const auto lines_of = [](const std::string& text) {
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    for (std::size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1)
+      lines.push_back(text.substr(start, end - start));
+    return lines;
+  };
+  const std::vector<std::string> ids = {"accuracy", "head_attends_to_min", "head_necessary",
+                                        "raised_min_needs_key_and_value", "head_output_is_the_min_variable"};
+  const auto plain = run_command(verify);
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  const auto verbose = run_command(verify + " --verbose");
+  ASSERT_EQ(verbose.exit_code, 0) << verbose.output;
+  const auto quiet = run_command(verify + " --quiet");
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.output;
+  for (const auto* r : {&plain, &verbose, &quiet}) {
+    EXPECT_EQ(r->output.find('\r'), std::string::npos) << r->output;
+    EXPECT_EQ(r->output.find('\033'), std::string::npos) << r->output;
+  }
+  const std::vector<std::string> lines = lines_of(plain.output), long_lines = lines_of(verbose.output);
+  ASSERT_EQ(lines.size(), ids.size() + 1) << plain.output;
+  ASSERT_EQ(long_lines.size(), ids.size() + 1) << verbose.output;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(lines[i].rfind("PASS  min_int/" + ids[i] + " ", 0), 0u) << lines[i];
+    EXPECT_LE(lines[i].size(), 120u) << lines[i];
+    EXPECT_NE(lines[i].find(" >= "), std::string::npos) << "no figure against its threshold: " << lines[i];
+    EXPECT_EQ(lines[i].substr(lines[i].size() - 2), " s") << lines[i];
+    EXPECT_EQ(long_lines[i].rfind("PASS  min_int/" + ids[i] + ": ", 0), 0u) << long_lines[i];
+    EXPECT_NE(long_lines[i].find(": pass"), std::string::npos) << long_lines[i];
+    EXPECT_GT(long_lines[i].size(), lines[i].size()) << long_lines[i];
+  }
+  EXPECT_NE(long_lines[1].find("control random_init fails as it must"), std::string::npos) << long_lines[1];
+  const std::string summary = "min_int: 5 passed, 0 failed, 0 errors (";
+  EXPECT_EQ(lines.back().rfind(summary, 0), 0u) << lines.back();
+  EXPECT_EQ(long_lines.back().rfind(summary, 0), 0u) << long_lines.back();
+  ASSERT_EQ(lines_of(quiet.output).size(), 1u) << quiet.output;
+  EXPECT_EQ(quiet.output.rfind(summary, 0), 0u) << quiet.output;
 }
 
 // attribute on the shipped S2 model, by nodes and by edges: the claim it

@@ -60,8 +60,7 @@ void parse_attention(const nlohmann::json& v, const At& at, const ParseContext& 
   a.head = head_at(v["head"], at / "head", context.config);
   const at::Tensor& query = role_at(v["query"], at / "query", context.sample);
   a.query = v["query"].get<std::string>();
-  const nlohmann::json& keys = v["keys"];
-  if (!keys.is_array() || keys.empty()) (at / "keys").fail("expected a non-empty array of role names");
+  const nlohmann::json& keys = array_at(v["keys"], at / "keys");
   for (std::size_t i = 0; i < keys.size(); ++i) {
     const at::Tensor& key = role_at(keys[i], at / "keys" / i, context.sample);
     if (query.dim() == 2 && key.dim() == 2 && key.size(1) != query.size(1))

@@ -109,15 +109,9 @@ void parse_path_patching(const nlohmann::json& v, const At& at, const ParseConte
       if (r.hook.type != HookType::kQInput && r.hook.type != HookType::kKInput && r.hook.type != HookType::kVInput)
         (where / "hook").fail("a receiver is a head's input (blocks.L.hook_q_input, hook_k_input, hook_v_input) or "
                               "\"logits\", not " + hook_name(r.hook));
-      if (receivers[i].contains("heads")) {
-        const nlohmann::json& heads = array_at(receivers[i]["heads"], where / "heads");
-        for (std::size_t h = 0; h < heads.size(); ++h) r.heads.push_back(head_at(heads[h], where / "heads" / h, split));
-      }
-      if (receivers[i].contains("positions")) {
-        const nlohmann::json& positions = array_at(receivers[i]["positions"], where / "positions");
-        for (std::size_t q = 0; q < positions.size(); ++q)
-          r.positions.push_back(integer_at(positions[q], where / "positions" / q, 0, split.n_ctx - 1));
-      }
+      if (receivers[i].contains("heads")) r.heads = heads_at(receivers[i]["heads"], where / "heads", split);
+      if (receivers[i].contains("positions"))
+        r.positions = positions_at(receivers[i]["positions"], where / "positions", split);
       check_within_sequence(r.positions, where / "positions", context.sample);
       for (std::size_t j = 0; j < p.receivers.size(); ++j)
         if (p.receivers[j].hook == r.hook)
