@@ -68,7 +68,7 @@ Claim claim_at(const json& v, const At& at, const ParseContext& context) {
     std::vector<std::string> valid;
     for (const KindEntry& k : claim_kinds()) valid.push_back(k.name);
     std::sort(valid.begin(), valid.end());
-    (at / "kind").fail("unknown kind " + quote(name) + " (valid: " + joined(valid) + ")");
+    (at / "kind").fail(unknown_name("kind", name, valid));
   }
   std::vector<std::string> allowed = {"id", "hypothesis", "kind", "scope", "pass", "controls"};
   std::vector<std::string> required = {"id", "hypothesis", "kind", "pass"};

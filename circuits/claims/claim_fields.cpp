@@ -43,7 +43,7 @@ const at::Tensor& role_at(const json& v, const At& at, const Batch& sample) {
   if (it == sample.roles.end()) {
     std::vector<std::string> valid;
     for (const auto& [n, t] : sample.roles) valid.push_back(n);
-    at.fail("unknown role " + quote(name) + " (valid: " + joined(valid) + ")");
+    at.fail(unknown_name("role", name, valid));
   }
   return it->second;
 }
@@ -51,7 +51,7 @@ const at::Tensor& role_at(const json& v, const At& at, const Batch& sample) {
 std::string class_name_at(const json& v, const At& at, const std::set<std::string>& names) {
   const std::string name = string_at(v, at);
   if (!names.count(name))
-    at.fail("unknown class " + quote(name) + " (valid: " + joined({names.begin(), names.end()}) + ")");
+    at.fail(unknown_name("class", name, {names.begin(), names.end()}));
   return name;
 }
 

@@ -51,7 +51,7 @@ ReadFactor factor_at(const json& v, const At& at, const Config& config) {
     valid.push_back(name);
     if (name == f.name) shape = s;
   }
-  if (shape.empty()) (at / "param").fail("unknown parameter " + quote(f.name) + " (valid: " + joined(valid) + ")");
+  if (shape.empty()) (at / "param").fail(unknown_name("parameter", f.name, valid));
   const bool per_head = f.name.find(".attn.") != std::string::npos && shape.size() >= 2 && shape[0] == config.n_heads;
   out.label = f.name;
   if (v.contains("head")) {

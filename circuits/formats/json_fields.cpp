@@ -22,6 +22,10 @@ void At::fail_from(const InputError& e, const std::string& function) const {
   fail(message.rfind(function + ": ", 0) == 0 ? message.substr(function.size() + 2) : message);
 }
 
+std::string unknown_name(const std::string& noun, const std::string& name, const std::vector<std::string>& valid) {
+  return "unknown " + noun + " " + quote(name) + " (valid: " + joined(valid) + ")";
+}
+
 std::string joined(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;

@@ -33,6 +33,9 @@ struct At {
 
 // "a, b, c".
 std::string joined(const std::vector<std::string>& names);
+// "unknown <noun> 'name' (valid: a, b, c)": the message for a name that is
+// none of `valid`.
+std::string unknown_name(const std::string& noun, const std::string& name, const std::vector<std::string>& valid);
 // "1 layer", "2 layers".
 std::string plural(int64_t n, const std::string& noun);
 // "an integer", "a string", ... for messages.
@@ -61,7 +64,7 @@ T named_at(const nlohmann::json& v, const At& at, const std::string& noun,
     if (name == text) return value;
     valid.push_back(name);
   }
-  at.fail("unknown " + noun + " " + quote(text) + " (valid: " + joined(valid) + ")");
+  at.fail(unknown_name(noun, text, valid));
 }
 
 // named_at over the enumerators `all`, each spelt as its to_string().

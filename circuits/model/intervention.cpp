@@ -1,6 +1,7 @@
 #include "circuits/model/intervention.h"
 
 #include "circuits/formats/error.h"
+#include "circuits/formats/json_fields.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -120,12 +121,12 @@ std::string to_string(InterventionKind kind) {
 }
 
 InterventionKind parse_intervention_kind(const std::string& name, const std::string& where) {
-  std::string valid;
+  std::vector<std::string> valid;
   for (const auto& [n, k] : kKinds) {
     if (n == name) return k;
-    valid += (valid.empty() ? "" : ", ") + n;
+    valid.push_back(n);
   }
-  fail(where, "unknown intervention " + quote(name) + " (valid: " + valid + ")");
+  fail(where, unknown_name("intervention", name, valid));
 }
 
 at::Tensor apply_intervention(const Intervention& iv, const at::Tensor& x, Liveness& record) {

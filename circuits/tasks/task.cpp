@@ -22,12 +22,12 @@ const std::vector<Task>& all_tasks() {
 }
 
 const Task& find_task(const std::string& name) {
-  std::string valid;
+  std::vector<std::string> valid;
   for (const Task& task : all_tasks()) {
     if (task.name == name || task.alias == name) return task;
-    valid += (valid.empty() ? "" : ", ") + task.name;
+    valid.push_back(task.name);
   }
-  fail("find_task", "unknown system " + quote(name) + " (valid: " + valid + ")");
+  fail("find_task", unknown_name("system", name, valid));
 }
 
 const Task& find_task(const std::string& name, const std::string& where) {
