@@ -4,6 +4,7 @@
 #include "circuits/formats/error.h"
 #include "circuits/formats/text_file.h"
 #include "circuits/claims/node_map.h"
+#include "circuits/claims/ablate.h"
 #include "circuits/claims/claim.h"
 #include "circuits/discovery/attribution_report.h"
 #include "circuits/tasks/task_spec.h"
@@ -91,8 +92,7 @@ nlohmann::json attribution_document(const Args& args, const Checkpoint& ck, cons
   check(metric == "logit_diff" || metric == "target_log_prob", "--metric",
         "unknown metric " + quote(metric) + " (valid: logit_diff, target_log_prob; accuracy has no gradient)");
   const std::string ablation = args.get_or("--ablation", args.has("--counterfactual") ? "counterfactual" : "mean");
-  check(ablation == "zero" || ablation == "mean" || ablation == "resample" || ablation == "counterfactual",
-        "--ablation", "unknown ablation " + quote(ablation) + " (valid: zero, mean, resample, counterfactual)");
+  named_at(nlohmann::json(ablation), At{"--ablation", ""}, "ablation", ablation_methods(true));
   check((ablation == "counterfactual") == args.has("--counterfactual"), "--counterfactual",
         "counterfactual ablation and --counterfactual ROLE|input:NAME go together");
   const std::filesystem::path root = std::filesystem::absolute(out).parent_path().parent_path();

@@ -53,6 +53,13 @@ void add_lost(std::vector<AblationSite>& out, HookPoint hook, const std::vector<
 
 }  // namespace
 
+std::vector<std::pair<std::string, InterventionKind>> ablation_methods(bool counterfactual) {
+  std::vector<std::pair<std::string, InterventionKind>> methods = {
+      {"zero", InterventionKind::kZero}, {"mean", InterventionKind::kMean}, {"resample", InterventionKind::kResample}};
+  if (counterfactual) methods.emplace_back("counterfactual", InterventionKind::kPatch);
+  return methods;
+}
+
 AblationSite ablation_site_at(const nlohmann::json& v, const At& at, const Config& config) {
   check_object(v, at, {"hook", "heads", "positions", "neurons"}, {"hook"});
   AblationSite site;

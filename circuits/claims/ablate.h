@@ -36,6 +36,12 @@ struct AblationSite {
 // list, an index out of range.
 AblationSite ablation_site_at(const nlohmann::json& v, const At& at, const Config& config);
 
+// The ablations a claim file names, for named_at: "zero", "mean" and
+// "resample" (an ablation claim's "method"), and with `counterfactual`
+// also "counterfactual", patching from a counterfactual input (a circuit
+// claim's "ablation", and attribute's --ablation).
+std::vector<std::pair<std::string, InterventionKind>> ablation_methods(bool counterfactual);
+
 // The reference sample of mean or resample ablation, from claim object `v`'s
 // optional "reference" (a domain_at without exhaustive) at `at`: by default
 // {"sample": 4096, "seed": 0}, or every row of a dataset task of at most 4,096

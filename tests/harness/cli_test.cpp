@@ -196,6 +196,7 @@ TEST(Cli, AttributeRefusesBadInputBeforeWriting) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"--metric accuracy", "--metric: unknown metric 'accuracy' (valid: logit_diff, target_log_prob; accuracy has no gradient)"},
       {"--method acdc", "--method: unknown method 'acdc' (valid: eap-ig, atp)"},
+      {"--ablation patch", "--ablation: unknown ablation 'patch' (valid: zero, mean, resample, counterfactual)"},
       {"--ablation counterfactual", "--counterfactual: counterfactual ablation and --counterfactual ROLE|input:NAME go together"},
       {"--counterfactual nonsense", "/claims/0/counterfactual: "},
       {"--threshold 1.5", "--threshold"},

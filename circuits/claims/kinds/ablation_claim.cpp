@@ -12,10 +12,7 @@ namespace circuitcheck {
 void parse_ablation(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
   AblationSpec& a = claim.spec.emplace<AblationSpec>();
   if (v.contains("metric")) named_at<bool>(v["metric"], at / "metric", "metric", {{"accuracy", true}});
-  a.method = named_at<InterventionKind>(v["method"], at / "method", "method",
-                                        {{"zero", InterventionKind::kZero},
-                                         {"mean", InterventionKind::kMean},
-                                         {"resample", InterventionKind::kResample}});
+  a.method = named_at(v["method"], at / "method", "method", ablation_methods(false));
   if (v.contains("keep_only")) {
     if (!v["keep_only"].is_boolean()) (at / "keep_only").fail(std::string("expected a boolean, got ") + type_name(v["keep_only"]));
     a.keep_only = v["keep_only"].get<bool>();

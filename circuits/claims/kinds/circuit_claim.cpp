@@ -481,11 +481,7 @@ void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& co
   }
   if (v.contains("nodes")) c.nodes = circuit_nodes_at(array_at(v["nodes"], at / "nodes"), at / "nodes", context);
   if (v.contains("ablation"))
-    c.ablation = named_at<InterventionKind>(v["ablation"], at / "ablation", "ablation",
-                                            {{"zero", InterventionKind::kZero},
-                                             {"mean", InterventionKind::kMean},
-                                             {"resample", InterventionKind::kResample},
-                                             {"counterfactual", InterventionKind::kPatch}});
+    c.ablation = named_at(v["ablation"], at / "ablation", "ablation", ablation_methods(true));
   if (c.ablation == InterventionKind::kPatch) {
     if (!v.contains("counterfactual")) (at / "counterfactual").fail("counterfactual ablation needs a counterfactual");
     c.counterfactual = counterfactual_at(v["counterfactual"], at / "counterfactual", context.sample);
