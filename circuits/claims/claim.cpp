@@ -40,8 +40,7 @@ void parse_common(const json& v, const At& at, const KindEntry& kind, const Pars
   if (kind.domain) claim.domain = domain_at(v["domain"], at / "domain", context.task, true);
   claim.controls = {"random_init"};
   if (!v.contains("controls")) return;
-  const json& controls = v["controls"];
-  list_at(controls, at / "controls");
+  const json& controls = list_at(v["controls"], at / "controls");
   for (std::size_t i = 0; i < controls.size(); ++i) {
     const At where = at / "controls" / i;
     std::string name = string_at(controls[i], where);

@@ -11,8 +11,8 @@
 
 #include <cstdint>
 #include <initializer_list>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 

@@ -1,7 +1,6 @@
 #include "circuits/model/intervention.h"
 
 #include "circuits/formats/error.h"
-#include "circuits/formats/json_fields.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -118,15 +117,6 @@ std::string to_string(InterventionKind kind) {
   for (const auto& [name, k] : kKinds)
     if (k == kind) return name;
   return "unknown";
-}
-
-InterventionKind parse_intervention_kind(const std::string& name, const std::string& where) {
-  std::vector<std::string> valid;
-  for (const auto& [n, k] : kKinds) {
-    if (n == name) return k;
-    valid.push_back(n);
-  }
-  fail(where, unknown_name("intervention", name, valid));
 }
 
 at::Tensor apply_intervention(const Intervention& iv, const at::Tensor& x, Liveness& record) {

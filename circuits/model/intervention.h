@@ -61,10 +61,6 @@ struct Liveness {
 
 std::string to_string(InterventionKind kind);
 
-// Parses "replace", "add", "scale", "zero", "mean", "resample", "patch";
-// InputError naming `where` otherwise.
-InterventionKind parse_intervention_kind(const std::string& name, const std::string& where);
-
 // Returns the edited activation and accumulates into `record`.
 // Throws InputError (naming the hook) when a restriction is out of range or
 // the hook has no head dimension, or when `value` does not fit the activation.

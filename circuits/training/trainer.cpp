@@ -52,11 +52,12 @@ Batch focus_batch(const Task& task, const TrainRecipe& r, int64_t n, uint64_t se
   const std::string where = "training_batch(" + task.name + "): focus " + quote(r.focus);
   check(!r.focus.empty(), where, "focus_fraction > 0 needs focus=CLASS>=N");
   const auto [name, bound] = parse_focus(r.focus, where);
+  const TaskClass& focus = per_example_class(task, name, where);
   std::optional<Batch> out;
   int64_t found = 0, draws = 0;
   for (; draws < kFocusDraws && found < n; ++draws) {
     const Batch b = task.sample(kFocusChunk, splitmix64(seed + static_cast<uint64_t>(draws)), r.scale);
-    at::Tensor keep = (b.classes.at(per_example_class(task, name, where).name) >= bound).nonzero().view({-1});
+    at::Tensor keep = (b.classes.at(focus.name) >= bound).nonzero().view({-1});
     keep = keep.slice(0, 0, std::min(n - found, keep.size(0)));
     if (keep.size(0) == 0) continue;
     Batch kept = take_rows(b, keep);
