@@ -1,6 +1,7 @@
 // The main() of every benchmark binary: OpenBLAS's best kernels for this CPU
 // (restart_with_better_blas), circuitcheck's allocator settings, then Google
 // Benchmark.
+#include "circuits/model/memory.h"
 #include "circuits/model/runtime.h"
 
 #include <benchmark/benchmark.h>

@@ -12,6 +12,7 @@
 #include "circuits/reports/shard.h"
 #include "circuits/claims/result_record.h"
 #include "circuits/formats/json_fields.h"
+#include "circuits/model/memory.h"
 #include "circuits/model/runtime.h"
 #include "circuits/claims/family.h"
 #include "circuits/claims/verify.h"
@@ -26,7 +27,6 @@
 #include <limits>
 #include <set>
 
-#include <malloc.h>
 #include <unistd.h>
 
 namespace circuitcheck {
@@ -234,9 +234,7 @@ void reload_weights(PreparedFile& f, const Args& args) {
 // 1.20 GB against 0.69 GB with the trim.
 void release_weights(PreparedFile& f) {
   f.checkpoint.model.params.clear();
-#ifdef __GLIBC__
-  malloc_trim(0);
-#endif
+  release_free_memory();
 }
 
 // "3 passed, 0 failed, 0 errors".

@@ -1,6 +1,7 @@
 // circuitcheck: verify claims about the circuits of trained transformers.
 // Exit codes: 0 success, 1 a claim failed, 2 bad input, 3 internal error.
 #include "circuits/formats/error.h"
+#include "circuits/model/memory.h"
 #include "circuits/model/runtime.h"
 #include "harness/claim_commands.h"
 #include "harness/dataset_commands.h"

@@ -1,5 +1,6 @@
 #include "tests/test_util.h"
 
+#include "circuits/model/memory.h"
 #include "circuits/model/runtime.h"
 
 #include <ATen/Parallel.h>

@@ -4,10 +4,10 @@
 #include "circuits/claims/placebo.h"
 #include "circuits/formats/error.h"
 #include "circuits/formats/json_fields.h"
+#include "circuits/model/memory.h"
 
 #include <c10/core/InferenceMode.h>
 #ifdef __GLIBC__
-#include <malloc.h>
 #endif
 
 #include <algorithm>
@@ -258,9 +258,7 @@ std::vector<ClaimResult> verify_claims(const Task& task, const std::vector<Claim
   const auto timed = [&](std::size_t i, const std::function<void()>& step) {
     const auto started = std::chrono::steady_clock::now();
     const bool ran = guarded(results[i], step);
-#ifdef __GLIBC__
-    malloc_trim(0);  // see verify_claims in verify.h
-#endif
+    release_free_memory();  // see verify_claims in verify.h
     seconds[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return ran;
   };

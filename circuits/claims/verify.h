@@ -130,8 +130,8 @@ using ClaimDone = std::function<void(std::size_t index, const ClaimResult& resul
 // the checkpoint (with its placebos) first, then every claim still open on
 // each control model in turn, so that the shared runs of one model at a time
 // are kept (a run's memory holds one model's runs, not one per control).
-// After each step (a claim on one model) the heap's free pages go back to
-// the system (glibc's malloc_trim): without it, the peak resident memory of
+// After each step (a claim on one model) the memory it freed goes back to
+// the system (release_free_memory, memory.h): without it, the peak resident memory of
 // a trajectory of 10 S1 snapshots was 906 MB, with it 691 MB, against 631 MB
 // for one of them alone (2026-12-04; examples/grokking/README.md, "Cost").
 std::vector<ClaimResult> verify_claims(const Task& task, const std::vector<Claim>& claims,

@@ -9,7 +9,6 @@
 #include <torch/version.h>
 
 #include <dlfcn.h>
-#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -46,11 +45,6 @@ void restart_with_better_blas(char** argv) {
 void set_threads(int n) {
   check(n >= 1, "set_threads", "thread count must be at least 1, got " + std::to_string(n));
   at::set_num_threads(n);
-}
-
-void tune_allocator() {
-  mallopt(M_MMAP_MAX, 0);
-  mallopt(M_TRIM_THRESHOLD, -1);
 }
 
 at::Device parse_device(const std::string& name, const std::string& where) {

@@ -32,13 +32,6 @@ void restart_with_better_blas(char** argv);
 // Sets LibTorch's intra-op thread count (Debian's default is 1). n >= 1.
 void set_threads(int n);
 
-// Keeps freed memory inside the process (glibc: no mmap for large blocks, no
-// trimming), so that the large tensors a forward pass allocates again and
-// again are not page-faulted in each time: about 25 % faster full-cache runs
-// over big batches. The process's peak memory is then kept until it exits.
-// Call once at start-up, before large allocations.
-void tune_allocator();
-
 // Parses "cpu", "cuda" or "cuda:N". Throws InputError (prefixed by `where`)
 // for anything else, or for CUDA when this LibTorch build has no usable GPU.
 at::Device parse_device(const std::string& name, const std::string& where);

@@ -1,0 +1,66 @@
+// Tensor memory: large tensors get mappings of their own, reused by size and
+// handed back by release_free_memory (every test binary's main() calls
+// tune_allocator, as the CLI's does).
+#include "circuits/model/memory.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace circuitcheck {
+namespace {
+
+constexpr int64_t kFloats = 1 << 20;  // 4 MiB of float
+// The mapping of n floats: a 64-byte header, rounded up to 4 KiB pages.
+constexpr std::size_t mapped(int64_t n) { return (static_cast<std::size_t>(n) * 4 + 64 + 4095) / 4096 * 4096; }
+
+TEST(Memory, ALargeTensorIsKeptWhenFreedAndReusedBySize) {
+  release_free_memory();
+  const LargeBlocks before = large_blocks();
+  void* data = nullptr;
+  {
+    at::Tensor t = at::empty({kFloats});
+    data = t.data_ptr();
+    EXPECT_EQ(large_blocks().in_use, before.in_use + mapped(kFloats));
+  }
+  EXPECT_EQ(large_blocks().in_use, before.in_use);
+  EXPECT_EQ(large_blocks().kept, mapped(kFloats));
+  at::Tensor again = at::ones({kFloats});
+  EXPECT_EQ(again.data_ptr(), data) << "the freed block of the same size is reused";
+  EXPECT_EQ(large_blocks().kept, 0u);
+  EXPECT_EQ(again.sum().item<float>(), static_cast<float>(kFloats));
+}
+
+TEST(Memory, ReleaseHandsBackEveryFreeBlockAndKeepsThoseInUse) {
+  at::Tensor kept_alive = at::zeros({kFloats});
+  { at::Tensor freed = at::zeros({2 * kFloats}); }
+  EXPECT_EQ(large_blocks().kept, mapped(2 * kFloats));
+  release_free_memory();
+  EXPECT_EQ(large_blocks().kept, 0u);
+  EXPECT_GE(large_blocks().in_use, mapped(kFloats));
+  EXPECT_EQ(kept_alive.sum().item<float>(), 0.0f);
+}
+
+// A batch size that changed: a freed block of the old size stays for the
+// next few allocations, and is dropped once 16 of another size have passed.
+TEST(Memory, AFreedBlockNoSizeReusesIsDroppedOnceOtherSizesAreAskedFor) {
+  release_free_memory();
+  { at::Tensor old_size = at::empty({3 * kFloats}); }
+  std::vector<at::Tensor> alive;  // each a new block of another size
+  for (int i = 0; i < 8; ++i) alive.push_back(at::empty({kFloats}));
+  EXPECT_EQ(large_blocks().kept, mapped(3 * kFloats));
+  for (int i = 0; i < 12; ++i) alive.push_back(at::empty({kFloats}));
+  EXPECT_EQ(large_blocks().kept, 0u);
+}
+
+TEST(Memory, SmallTensorsDoNotTakeLargeBlocks) {
+  release_free_memory();
+  const LargeBlocks before = large_blocks();
+  at::Tensor small = at::empty({static_cast<int64_t>(kLargeBlockBytes / 4) - 1});
+  EXPECT_EQ(large_blocks().in_use, before.in_use);
+  EXPECT_EQ(large_blocks().kept, before.kept);
+}
+
+}  // namespace
+}  // namespace circuitcheck
