@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -305,6 +306,47 @@ TEST(ShippedCircuit, FaithfulCompleteMinimalAndCircuitsThatAreNot) {
                                 "/checkpoints/seeds/array_index_seed4.safetensors");
   const ClaimResult both = verify_claim(*task, with_seed4, shipped.model, controls);
   EXPECT_EQ(both.verdict, Verdict::kPass) << both.explanation;
+}
+
+// A control measures only the checks that decided the checkpoint: a claim
+// that reports its nodes' contributions without thresholding them (S5's
+// a3_circuit) does not run C without each node on its controls. Its
+// faithfulness and completeness there are the same as those of the claim
+// that thresholds every check, and its verdict too.
+TEST(ShippedCircuit, AControlMeasuresOnlyTheChecksThatDecidedTheCheckpoint) {
+  const json nodes = {{{"hook", "blocks.0.attn.hook_z"}, {"positions", {1, 2, 3}}},
+                      {{"hook", "blocks.0.attn.hook_z"}, {"positions", {6}}},
+                      {{"hook", "blocks.0.attn.hook_z"}, {"positions", {7, 8, 9}}},
+                      {{"hook", "blocks.1.attn.hook_z"}, {"positions", {7, 8, 9}}}};
+  const json thresholded = {{"faithfulness_at_least", 0.9}, {"completeness_at_most", 0.1}, {"minimality_at_least", 0.01}};
+  const json reported = {{"faithfulness_at_least", 0.9}, {"completeness_at_most", 0.1}};
+  json every = circuit("every", nodes, thresholded), some = circuit("some", nodes, reported);
+  const std::string seed4 = "checkpoint:" + testing_util::source_dir() + "/checkpoints/seeds/array_index_seed4.safetensors";
+  every["controls"] = some["controls"] = {seed4};
+  const ClaimFile file = parse_claim_file(s2_file({every, some}), "claims/s2.json");
+  const std::shared_ptr<const Task> task = claim_task(file);
+  const Checkpoint shipped = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  const std::vector<Claim> claims = parse_claims(file, *task, shipped.model.config);
+  ControlCache controls{&shipped.model, {}};
+  const ClaimResult all = verify_claim(*task, claims[0], shipped.model, controls);
+  const ClaimResult decided = verify_claim(*task, claims[1], shipped.model, controls);
+  EXPECT_EQ(all.verdict, Verdict::kPass) << all.explanation;
+  EXPECT_EQ(decided.verdict, Verdict::kPass) << decided.explanation;
+  const auto contributions = [](const Outcome& o) {
+    return std::count_if(o.checks.begin(), o.checks.end(),
+                         [](const Check& c) { return c.name.rfind("contribution of node", 0) == 0; });
+  };
+  EXPECT_EQ(contributions(all.checkpoint), 4);
+  EXPECT_EQ(contributions(decided.checkpoint), 4);  // reported on the checkpoint
+  const Outcome& seed4_all = all.controls.at(1);
+  const Outcome& seed4_decided = decided.controls.at(1);
+  EXPECT_EQ(contributions(seed4_all), 4);
+  EXPECT_EQ(contributions(seed4_decided), 0) << seed4_decided.explanation;
+  EXPECT_NE(seed4_decided.stopped.find("minimality"), std::string::npos) << seed4_decided.stopped;
+  EXPECT_TRUE(seed4_all.stopped.empty()) << seed4_all.stopped;
+  for (const char* name : {"faithfulness", "completeness"})
+    EXPECT_EQ(testing_util::check_named(seed4_all, name).value, testing_util::check_named(seed4_decided, name).value)
+        << name;
 }
 
 // Nodes at a role: each example's own positions. S2's roles sit at the same

@@ -232,9 +232,9 @@ Figure minimality(GapChecks& checks, const CircuitSpec& c, const PassRule& pass,
 
 // The largest completeness gap over `subsets`, from m (after C and C without
 // each member: C \ S and N \ S for each S), as checks and a figure.
-Figure completeness(GapChecks& checks, const CircuitSpec& c, const PassRule& pass,
-                    const std::vector<at::Tensor>& m, const std::vector<std::vector<int64_t>>& subsets) {
-  const std::size_t n = c.nodes.size() + c.edges.size();
+Figure completeness(GapChecks& checks, const CircuitSpec& c, const PassRule& pass, const std::vector<at::Tensor>& m,
+                    const std::vector<std::vector<int64_t>>& subsets, bool after_minimality) {
+  const std::size_t n = after_minimality ? c.nodes.size() + c.edges.size() : 0;
   const std::string kind = c.edges.empty() ? "nodes" : "edges";
   Figure f;
   f.type = "bars";
@@ -294,9 +294,10 @@ at::Tensor circuit_targets(const CircuitSpec& c, const Batch& b) {
   return b.targets.masked_fill(role_mask(b, c.score_at).logical_not().to(b.targets.device()), -1);
 }
 
-std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const std::vector<std::vector<int64_t>>& subsets) {
+std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const std::vector<std::vector<int64_t>>& subsets,
+                                                   bool minimality) {
   std::vector<CircuitConfiguration> out = {keeping_without(c, {})};
-  for (int64_t v = 0; v < static_cast<int64_t>(c.nodes.size() + c.edges.size()); ++v)
+  for (int64_t v = 0; minimality && v < static_cast<int64_t>(c.nodes.size() + c.edges.size()); ++v)
     out.push_back(keeping_without(c, {v}));
   for (const std::vector<int64_t>& s : subsets) {
     out.push_back(keeping_without(c, s));
@@ -514,6 +515,20 @@ void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& co
                        {"faithfulness_at_least"});
 }
 
+namespace {
+
+// Whether a check (by its name's prefix) is run: always on the checkpoint; on
+// a control, where it decided the checkpoint's pass (RunContext::deciding),
+// or, without that list, where the claim thresholds it.
+bool decides(const RunContext& context, bool thresholded, const std::string& prefix) {
+  if (!context.control) return true;
+  if (!context.deciding) return thresholded;
+  return std::any_of(context.deciding->begin(), context.deciding->end(),
+                     [&](const std::string& name) { return name.rfind(prefix, 0) == 0; });
+}
+
+}  // namespace
+
 void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   const CircuitSpec& c = spec_of<CircuitSpec>(claim.spec);
   const CircuitAblation ablation = circuit_ablation(context, claim);
@@ -533,12 +548,19 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   out.checks.push_back(value_check("metric empty circuit",
                                    metric + " with every " + (c.edges.empty() ? "head and MLP " : "edge ") + ablated + ":",
                                    empty.mean().item<double>(), Rule::kNone, 0.0));
+  // On a control, minimality and completeness run only where they decided the checkpoint's pass.
+  const bool minimal = decides(context, claim.pass.minimality_at_least.has_value(), "contribution of ");
+  const bool complete = decides(context, claim.pass.completeness_at_most.has_value(), "completeness");
   const std::vector<std::vector<int64_t>> subsets =
-      circuit_subsets(static_cast<int64_t>(c.nodes.size() + c.edges.size()), c.subsets, c.subset_seed);
-  const std::vector<CircuitConfiguration> runs = circuit_variants(c, subsets);
+      complete ? circuit_subsets(static_cast<int64_t>(c.nodes.size() + c.edges.size()), c.subsets, c.subset_seed)
+               : std::vector<std::vector<int64_t>>{};
+  const std::vector<CircuitConfiguration> runs = circuit_variants(c, subsets, minimal);
   // A control without a gap stops here: every check is undefined as it would be after the runs.
   const bool stop = !checks.defined && context.control;
   if (stop) out.stopped = "stopped after the whole model and the empty circuit: " + checks.no_gap;
+  if (!stop && (!minimal || !complete))
+    out.stopped = std::string("not run on a control, as the checkpoint's pass did not rest on it: ") +
+                  (!minimal && !complete ? "minimality and completeness" : !minimal ? "minimality" : "completeness");
   const std::vector<at::Tensor> m =
       stop ? std::vector<at::Tensor>(runs.size(), empty) : measure_circuits(context, claim, ablation, runs);
   if (!stop)
@@ -546,8 +568,6 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
         value_check("metric circuit", metric + " of the circuit:", m[0].mean().item<double>(), Rule::kNone, 0.0));
   const double f = checks.ratio("faithfulness", "faithfulness f(C) = (m(C) - m(empty)) / (m(N) - m(empty))",
                                 m[0] - empty, Rule::kFaithfulnessAtLeast, claim.pass.faithfulness_at_least);
-  const Figure contributions = minimality(checks, c, claim.pass, m);
-  const Figure gaps = completeness(checks, c, claim.pass, m, subsets);
   Figure metrics;
   metrics.type = "bars";
   metrics.title = metric + ": whole model, circuit (f = " + number(f) + ") and empty circuit";
@@ -555,8 +575,11 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   metrics.x_labels = {"whole model", "circuit", "empty circuit"};
   metrics.series = {metric};
   metrics.values = {{whole.mean().item<double>(), m[0].mean().item<double>(), empty.mean().item<double>()}};
+  std::vector<Figure> figures = {metrics};
+  if (minimal) figures.push_back(minimality(checks, c, claim.pass, m));
+  if (complete) figures.push_back(completeness(checks, c, claim.pass, m, subsets, minimal));
   checks.finish();
-  if (checks.defined) out.figures = {metrics, contributions, gaps};
+  if (checks.defined) out.figures = std::move(figures);
 }
 
 std::vector<PlaceboRun> circuit_placebos(const Claim& claim, const std::string& control, const Config& config,

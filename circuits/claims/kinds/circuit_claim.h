@@ -122,8 +122,14 @@ std::map<HookPoint, at::Tensor> ablated_activations(const RunContext& context, c
                                                     const std::map<HookPoint, at::Tensor>& values);
 
 // The variants run_circuit measures after N and the empty circuit, in order:
-// C, C without each member, then C \ S and N \ S for each of `subsets`.
-std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const std::vector<std::vector<int64_t>>& subsets);
+// C, C without each member (with `minimality`), then C \ S and N \ S for
+// each of `subsets`. On a control, run_circuit measures minimality and
+// completeness only where they decided the checkpoint's pass (a claim that
+// reports a circuit's contributions without thresholding them runs C, N and
+// the empty circuit on its controls, and its completeness subsets where
+// completeness decided; Outcome::stopped says what was left out).
+std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const std::vector<std::vector<int64_t>>& subsets,
+                                                   bool minimality = true);
 
 // Each configuration's per-example metric (read at circuit_targets) over the claim's domain
 // ([examples], double, in domain order), ablated as `claim` (a circuit claim:
