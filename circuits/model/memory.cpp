@@ -15,7 +15,7 @@
 namespace circuitcheck {
 namespace {
 
-constexpr std::uint64_t kStaleAfter = 16;  // large allocations
+constexpr std::uint64_t kStaleAfter = 64;  // large allocations
 // Every block starts with a header: its mapping's size, or 0 for a block
 // from the heap. 64 bytes keep the tensor's data 64-byte aligned.
 constexpr std::size_t kHeader = 64;

@@ -43,14 +43,14 @@ TEST(Memory, ReleaseHandsBackEveryFreeBlockAndKeepsThoseInUse) {
 }
 
 // A batch size that changed: a freed block of the old size stays for the
-// next few allocations, and is dropped once 16 of another size have passed.
+// next few allocations, and is dropped once 64 of another size have passed.
 TEST(Memory, AFreedBlockNoSizeReusesIsDroppedOnceOtherSizesAreAskedFor) {
   release_free_memory();
   { at::Tensor old_size = at::empty({3 * kFloats}); }
   std::vector<at::Tensor> alive;  // each a new block of another size
-  for (int i = 0; i < 8; ++i) alive.push_back(at::empty({kFloats}));
+  for (int i = 0; i < 60; ++i) alive.push_back(at::empty({kFloats}));
   EXPECT_EQ(large_blocks().kept, mapped(3 * kFloats));
-  for (int i = 0; i < 12; ++i) alive.push_back(at::empty({kFloats}));
+  for (int i = 0; i < 8; ++i) alive.push_back(at::empty({kFloats}));
   EXPECT_EQ(large_blocks().kept, 0u);
 }
 
