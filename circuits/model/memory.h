@@ -13,7 +13,9 @@
 // /usr/bin/time, back to back): 50 snapshots of a grokking run 150.9 s and
 // 437.6 MB peak RSS against 147.9 s and 515.8 MB with glibc's heap alone;
 // one grokked snapshot alone 7.8-8.0 s and 428 MB (glibc: 460-465 MB). The
-// rest of the gap (2 %) is the heap's small blocks. Keeping freed blocks
+// rest of the gap (2 %) is not settled; the likeliest is the heap's small
+// blocks (with 1 MiB for large, their free space grew from 9 to 21 MB over
+// ten snapshots while their live bytes stayed at 46 MB). Keeping freed blocks
 // longer (256 large allocations) was faster (36 against 40 s for ten
 // snapshots) and took 60 MB more.
 #pragma once
