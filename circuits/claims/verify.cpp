@@ -7,8 +7,6 @@
 #include "circuits/model/memory.h"
 
 #include <c10/core/InferenceMode.h>
-#ifdef __GLIBC__
-#endif
 
 #include <algorithm>
 #include <chrono>

@@ -131,9 +131,10 @@ using ClaimDone = std::function<void(std::size_t index, const ClaimResult& resul
 // each control model in turn, so that the shared runs of one model at a time
 // are kept (a run's memory holds one model's runs, not one per control).
 // After each step (a claim on one model) the memory it freed goes back to
-// the system (release_free_memory, memory.h): without it, the peak resident memory of
-// a trajectory of 10 S1 snapshots was 906 MB, with it 691 MB, against 631 MB
-// for one of them alone (2026-12-04; examples/grokking/README.md, "Cost").
+// the system (release_free_memory, memory.h). When that was glibc's
+// malloc_trim alone, the peak resident memory of a trajectory of 10 S1
+// snapshots was 906 MB without it and 691 MB with it, against 631 MB for one
+// of them alone (2026-12-04; examples/grokking/README.md, "Cost").
 std::vector<ClaimResult> verify_claims(const Task& task, const std::vector<Claim>& claims,
                                        const HookedTransformer& model, ControlCache& controls, SharedRuns& shared,
                                        const ClaimDone& done = nullptr);

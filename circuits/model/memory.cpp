@@ -9,22 +9,27 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <mutex>
 
 namespace circuitcheck {
 namespace {
 
-constexpr std::uint64_t kStaleAfter = 64;  // large allocations
-// Every block starts with a header: its mapping's size, or 0 for a block
-// from the heap. 64 bytes keep the tensor's data 64-byte aligned.
+constexpr std::uint64_t kStaleAfter = 64;
 constexpr std::size_t kHeader = 64;
 
 std::size_t& header(void* data) { return *reinterpret_cast<std::size_t*>(static_cast<char*>(data) - kHeader); }
 
+std::size_t round_to_pages(std::size_t n) {
+  static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return (n + page - 1) / page * page;
+}
+
 class LargeBlockAllocator final : public c10::Allocator {
  public:
   c10::DataPtr allocate(std::size_t n) const override {
+    if (n == 0) return {nullptr, nullptr, &give_back, c10::Device(c10::DeviceType::CPU)};
     char* base = nullptr;
     std::size_t size = 0;
     if (n < kLargeBlockBytes) {
@@ -40,7 +45,7 @@ class LargeBlockAllocator final : public c10::Allocator {
 
   c10::DeleterFnPtr raw_deleter() const override { return &give_back; }
 
-  void release() {
+  void release() const {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto& [size, block] : free_) munmap(block.base, size);
     free_.clear();
@@ -57,26 +62,29 @@ class LargeBlockAllocator final : public c10::Allocator {
  private:
   struct FreeBlock {
     void* base;
-    std::uint64_t freed_at;  // allocations_ when it was freed
+    std::uint64_t freed_at;
   };
-
-  static std::size_t round_to_pages(std::size_t n) {
-    static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-    return (n + page - 1) / page * page;
-  }
 
   void* take(std::size_t size) const {
     std::lock_guard<std::mutex> lock(mutex_);
     ++allocations_;
-    in_use_ += size;
-    if (auto it = free_.find(size); it != free_.end()) {
-      void* base = it->second.base;
-      free_.erase(it);
+    auto [first, last] = free_.equal_range(size);
+    if (first != last) {
+      const auto newest = std::prev(last);
+      void* base = newest->second.base;
+      free_.erase(newest);
+      in_use_ += size;
       return base;
     }
     drop_stale();
     void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) {
+      for (auto& [kept, block] : free_) munmap(block.base, kept);
+      free_.clear();
+      base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    }
     TORCH_CHECK(base != MAP_FAILED, "circuitcheck: out of memory: cannot map ", size, " bytes for a tensor");
+    in_use_ += size;
     return base;
   }
 
@@ -94,21 +102,20 @@ class LargeBlockAllocator final : public c10::Allocator {
 
   mutable std::mutex mutex_;
   mutable std::uint64_t allocations_ = 0;
-  mutable std::size_t in_use_ = 0;                     // bytes of large blocks in use
-  mutable std::multimap<std::size_t, FreeBlock> free_;  // size -> block
+  mutable std::size_t in_use_ = 0;
+  mutable std::multimap<std::size_t, FreeBlock> free_;
 };
 
-// Never destroyed: tensors may outlive every static object.
 LargeBlockAllocator* installed = nullptr;
 
 void LargeBlockAllocator::give_back(void* data) {
+  if (!data) return;
   const std::size_t size = header(data);
   char* base = static_cast<char*>(data) - kHeader;
   if (size == 0) return c10::free_cpu(base);
-  LargeBlockAllocator& a = *installed;
-  std::lock_guard<std::mutex> lock(a.mutex_);
-  a.in_use_ -= size;
-  a.free_.emplace(size, FreeBlock{base, a.allocations_});
+  std::lock_guard<std::mutex> lock(installed->mutex_);
+  installed->in_use_ -= size;
+  installed->free_.emplace(size, FreeBlock{base, installed->allocations_});
 }
 
 }  // namespace
@@ -123,9 +130,7 @@ void tune_allocator() {
 
 void release_free_memory() {
   if (installed) installed->release();
-#ifdef __GLIBC__
   malloc_trim(0);
-#endif
 }
 
 LargeBlocks large_blocks() { return installed ? installed->held() : LargeBlocks{}; }

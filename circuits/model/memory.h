@@ -29,14 +29,20 @@ inline constexpr std::size_t kLargeBlockBytes = std::size_t{1} << 17;
 
 // Installs LibTorch's CPU allocator for this process: a tensor of at least
 // kLargeBlockBytes gets its own mapping, rounded up to whole pages; when it is
-// freed, the mapping is kept for the next tensor of the same rounded size,
-// until release_free_memory, or until another size is asked for after 64
-// large allocations that did not reuse it (a batch size that changed).
-// Every block, large or small, carries a 64-byte header (its size).
-// Smaller tensors and everything else come from glibc's heap, which is told
-// to keep freed memory (no trimming, no mmap of its own), so that small
-// tensors are not page-faulted in again on every pass. Call once at
-// start-up, before any tensor is allocated; further calls do nothing.
+// freed, the mapping is kept for the next tensor of the same rounded size
+// (the most recently freed first), until release_free_memory, or until
+// another size is asked for after 64 large allocations that did not reuse it
+// (a batch size that changed). When a mapping fails, the kept ones are handed
+// back and it is tried once more. Smaller tensors come from glibc's heap
+// (c10::alloc_cpu), which is told to keep freed memory (no trimming, no mmap
+// of its own), so that they are not page-faulted in again on every pass.
+// Every block but an empty one (nullptr) carries a 64-byte header before its
+// data (the mapping's size, 0 for the heap's), which keeps the data 64-byte
+// aligned and lets LibTorch's raw_allocate/raw_deallocate work (its gelu
+// kernel uses them). Call once at start-up (glibc only), before any thread
+// starts and before any tensor is allocated: a block taken from LibTorch's
+// own allocator before must not be given back through raw_deallocate after.
+// Further calls do nothing.
 void tune_allocator();
 
 // Hands the memory freed since the last call back to the system: every

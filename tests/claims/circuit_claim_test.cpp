@@ -310,43 +310,51 @@ TEST(ShippedCircuit, FaithfulCompleteMinimalAndCircuitsThatAreNot) {
 
 // A control measures only the checks that decided the checkpoint: a claim
 // that reports its nodes' contributions without thresholding them (S5's
-// a3_circuit) does not run C without each node on its controls. Its
-// faithfulness and completeness there are the same as those of the claim
-// that thresholds every check, and its verdict too.
+// a3_circuit) does not run C without each node on its controls, one without
+// a completeness threshold not its subsets either. What they do measure
+// there, and their verdict, are those of the claim that thresholds every check.
 TEST(ShippedCircuit, AControlMeasuresOnlyTheChecksThatDecidedTheCheckpoint) {
   const json nodes = {{{"hook", "blocks.0.attn.hook_z"}, {"positions", {1, 2, 3}}},
                       {{"hook", "blocks.0.attn.hook_z"}, {"positions", {6}}},
                       {{"hook", "blocks.0.attn.hook_z"}, {"positions", {7, 8, 9}}},
                       {{"hook", "blocks.1.attn.hook_z"}, {"positions", {7, 8, 9}}}};
-  const json thresholded = {{"faithfulness_at_least", 0.9}, {"completeness_at_most", 0.1}, {"minimality_at_least", 0.01}};
-  const json reported = {{"faithfulness_at_least", 0.9}, {"completeness_at_most", 0.1}};
-  json every = circuit("every", nodes, thresholded), some = circuit("some", nodes, reported);
+  json every = circuit("every", nodes,
+                       {{"faithfulness_at_least", 0.9}, {"completeness_at_most", 0.1}, {"minimality_at_least", 0.01}});
+  json no_minimality = circuit("no_minimality", nodes, {{"faithfulness_at_least", 0.9}, {"completeness_at_most", 0.1}});
+  json faithfulness_only = circuit("faithfulness_only", nodes, {{"faithfulness_at_least", 0.9}});
   const std::string seed4 = "checkpoint:" + testing_util::source_dir() + "/checkpoints/seeds/array_index_seed4.safetensors";
-  every["controls"] = some["controls"] = {seed4};
-  const ClaimFile file = parse_claim_file(s2_file({every, some}), "claims/s2.json");
+  every["controls"] = no_minimality["controls"] = faithfulness_only["controls"] = {seed4};
+  const ClaimFile file = parse_claim_file(s2_file({every, no_minimality, faithfulness_only}), "claims/s2.json");
   const std::shared_ptr<const Task> task = claim_task(file);
   const Checkpoint shipped = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
   const std::vector<Claim> claims = parse_claims(file, *task, shipped.model.config);
   ControlCache controls{&shipped.model, {}};
-  const ClaimResult all = verify_claim(*task, claims[0], shipped.model, controls);
-  const ClaimResult decided = verify_claim(*task, claims[1], shipped.model, controls);
-  EXPECT_EQ(all.verdict, Verdict::kPass) << all.explanation;
-  EXPECT_EQ(decided.verdict, Verdict::kPass) << decided.explanation;
-  const auto contributions = [](const Outcome& o) {
+  const auto count = [](const Outcome& o, const std::string& prefix) {
     return std::count_if(o.checks.begin(), o.checks.end(),
-                         [](const Check& c) { return c.name.rfind("contribution of node", 0) == 0; });
+                         [&](const Check& c) { return c.name.rfind(prefix, 0) == 0; });
   };
-  EXPECT_EQ(contributions(all.checkpoint), 4);
-  EXPECT_EQ(contributions(decided.checkpoint), 4);  // reported on the checkpoint
-  const Outcome& seed4_all = all.controls.at(1);
-  const Outcome& seed4_decided = decided.controls.at(1);
-  EXPECT_EQ(contributions(seed4_all), 4);
-  EXPECT_EQ(contributions(seed4_decided), 0) << seed4_decided.explanation;
-  EXPECT_NE(seed4_decided.stopped.find("minimality"), std::string::npos) << seed4_decided.stopped;
-  EXPECT_TRUE(seed4_all.stopped.empty()) << seed4_all.stopped;
-  for (const char* name : {"faithfulness", "completeness"})
-    EXPECT_EQ(testing_util::check_named(seed4_all, name).value, testing_util::check_named(seed4_decided, name).value)
-        << name;
+  struct Case {
+    const char* stopped;    // what Outcome::stopped names on the control, "" for nothing
+    int64_t contributions;  // on the control
+    int64_t completeness;   // "completeness" checks on the control: the largest gap and each subset's
+  };
+  const std::vector<Case> cases = {{"", 4, 6}, {"minimality", 0, 6}, {"minimality and completeness", 0, 0}};
+  std::vector<ClaimResult> results;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    results.push_back(verify_claim(*task, claims[i], shipped.model, controls));
+    const ClaimResult& r = results.back();
+    EXPECT_EQ(r.verdict, Verdict::kPass) << r.explanation;
+    EXPECT_EQ(count(r.checkpoint, "contribution of node"), 4) << i;  // reported on the checkpoint
+    const Outcome& on_seed4 = r.controls.at(1);
+    EXPECT_EQ(count(on_seed4, "contribution of node"), cases[i].contributions) << i;
+    EXPECT_EQ(count(on_seed4, "completeness"), cases[i].completeness) << i;
+    if (*cases[i].stopped == '\0') EXPECT_TRUE(on_seed4.stopped.empty()) << on_seed4.stopped;
+    else EXPECT_NE(on_seed4.stopped.find(std::string(": ") + cases[i].stopped), std::string::npos) << on_seed4.stopped;
+    EXPECT_EQ(testing_util::check_named(on_seed4, "faithfulness").value,
+              testing_util::check_named(results[0].controls.at(1), "faithfulness").value);
+  }
+  EXPECT_EQ(testing_util::check_named(results[1].controls.at(1), "completeness").value,
+            testing_util::check_named(results[0].controls.at(1), "completeness").value);
 }
 
 // Nodes at a role: each example's own positions. S2's roles sit at the same

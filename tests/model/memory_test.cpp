@@ -6,14 +6,20 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdint>
 #include <vector>
 
 namespace circuitcheck {
 namespace {
 
 constexpr int64_t kFloats = 1 << 20;  // 4 MiB of float
-// The mapping of n floats: a 64-byte header, rounded up to 4 KiB pages.
-constexpr std::size_t mapped(int64_t n) { return (static_cast<std::size_t>(n) * 4 + 64 + 4095) / 4096 * 4096; }
+// The mapping of n floats: a 64-byte header, rounded up to whole pages.
+std::size_t mapped(int64_t n) {
+  const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return (static_cast<std::size_t>(n) * 4 + 64 + page - 1) / page * page;
+}
 
 TEST(Memory, ALargeTensorIsKeptWhenFreedAndReusedBySize) {
   release_free_memory();
@@ -33,6 +39,7 @@ TEST(Memory, ALargeTensorIsKeptWhenFreedAndReusedBySize) {
 }
 
 TEST(Memory, ReleaseHandsBackEveryFreeBlockAndKeepsThoseInUse) {
+  release_free_memory();
   at::Tensor kept_alive = at::zeros({kFloats});
   { at::Tensor freed = at::zeros({2 * kFloats}); }
   EXPECT_EQ(large_blocks().kept, mapped(2 * kFloats));
@@ -54,12 +61,16 @@ TEST(Memory, AFreedBlockNoSizeReusesIsDroppedOnceOtherSizesAreAskedFor) {
   EXPECT_EQ(large_blocks().kept, 0u);
 }
 
-TEST(Memory, SmallTensorsDoNotTakeLargeBlocks) {
+TEST(Memory, EmptyAndSmallTensorsDoNotTakeLargeBlocks) {
   release_free_memory();
   const LargeBlocks before = large_blocks();
-  at::Tensor small = at::empty({static_cast<int64_t>(kLargeBlockBytes / 4) - 1});
+  at::Tensor small = at::ones({static_cast<int64_t>(kLargeBlockBytes / 4) - 1});
+  at::Tensor empty = at::empty({0, 3});
   EXPECT_EQ(large_blocks().in_use, before.in_use);
   EXPECT_EQ(large_blocks().kept, before.kept);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(small.data_ptr()) % 64, 0u);
+  EXPECT_EQ(small.sum().item<float>(), static_cast<float>(small.numel()));
+  EXPECT_EQ(empty.data_ptr(), nullptr);
 }
 
 }  // namespace

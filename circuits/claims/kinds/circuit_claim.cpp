@@ -230,8 +230,8 @@ Figure minimality(GapChecks& checks, const CircuitSpec& c, const PassRule& pass,
   return f;
 }
 
-// The largest completeness gap over `subsets`, from m (after C and C without
-// each member: C \ S and N \ S for each S), as checks and a figure.
+// The largest completeness gap over `subsets`, from m (after C and, with
+// `after_minimality`, C without each member: C \ S and N \ S for each S), as checks and a figure.
 Figure completeness(GapChecks& checks, const CircuitSpec& c, const PassRule& pass, const std::vector<at::Tensor>& m,
                     const std::vector<std::vector<int64_t>>& subsets, bool after_minimality) {
   const std::size_t n = after_minimality ? c.nodes.size() + c.edges.size() : 0;
@@ -515,20 +515,6 @@ void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& co
                        {"faithfulness_at_least"});
 }
 
-namespace {
-
-// Whether a check (by its name's prefix) is run: always on the checkpoint; on
-// a control, where it decided the checkpoint's pass (RunContext::deciding),
-// or, without that list, where the claim thresholds it.
-bool decides(const RunContext& context, bool thresholded, const std::string& prefix) {
-  if (!context.control) return true;
-  if (!context.deciding) return thresholded;
-  return std::any_of(context.deciding->begin(), context.deciding->end(),
-                     [&](const std::string& name) { return name.rfind(prefix, 0) == 0; });
-}
-
-}  // namespace
-
 void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   const CircuitSpec& c = spec_of<CircuitSpec>(claim.spec);
   const CircuitAblation ablation = circuit_ablation(context, claim);
@@ -548,9 +534,8 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   out.checks.push_back(value_check("metric empty circuit",
                                    metric + " with every " + (c.edges.empty() ? "head and MLP " : "edge ") + ablated + ":",
                                    empty.mean().item<double>(), Rule::kNone, 0.0));
-  // On a control, minimality and completeness run only where they decided the checkpoint's pass.
-  const bool minimal = decides(context, claim.pass.minimality_at_least.has_value(), "contribution of ");
-  const bool complete = decides(context, claim.pass.completeness_at_most.has_value(), "completeness");
+  const bool minimal = !context.control || claim.pass.minimality_at_least.has_value();
+  const bool complete = !context.control || claim.pass.completeness_at_most.has_value();
   const std::vector<std::vector<int64_t>> subsets =
       complete ? circuit_subsets(static_cast<int64_t>(c.nodes.size() + c.edges.size()), c.subsets, c.subset_seed)
                : std::vector<std::vector<int64_t>>{};

@@ -123,11 +123,12 @@ std::map<HookPoint, at::Tensor> ablated_activations(const RunContext& context, c
 
 // The variants run_circuit measures after N and the empty circuit, in order:
 // C, C without each member (with `minimality`), then C \ S and N \ S for
-// each of `subsets`. On a control, run_circuit measures minimality and
-// completeness only where they decided the checkpoint's pass (a claim that
-// reports a circuit's contributions without thresholding them runs C, N and
-// the empty circuit on its controls, and its completeness subsets where
-// completeness decided; Outcome::stopped says what was left out).
+// each of `subsets`. On a control (run only once the checkpoint passed, so
+// every thresholded check decided it), run_circuit measures minimality and
+// completeness only where the claim thresholds them: a claim that reports a
+// circuit's contributions without a threshold runs N, the empty circuit and
+// C on its controls, and the completeness subsets where completeness is
+// thresholded; Outcome::stopped says what was left out.
 std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const std::vector<std::vector<int64_t>>& subsets,
                                                    bool minimality = true);
 
