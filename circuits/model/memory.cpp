@@ -47,8 +47,7 @@ class LargeBlockAllocator final : public c10::Allocator {
 
   void release() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& [size, block] : free_) munmap(block.base, size);
-    free_.clear();
+    unmap_kept();
   }
 
   LargeBlocks held() const {
@@ -79,13 +78,17 @@ class LargeBlockAllocator final : public c10::Allocator {
     drop_stale();
     void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED) {
-      for (auto& [kept, block] : free_) munmap(block.base, kept);
-      free_.clear();
+      unmap_kept();
       base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     }
     TORCH_CHECK(base != MAP_FAILED, "circuitcheck: out of memory: cannot map ", size, " bytes for a tensor");
     in_use_ += size;
     return base;
+  }
+
+  void unmap_kept() const {
+    for (auto& [size, block] : free_) munmap(block.base, size);
+    free_.clear();
   }
 
   void drop_stale() const {
