@@ -331,11 +331,12 @@ json Outcome::to_json() const {
 
 bool betting_decided(const std::vector<std::pair<const Tally*, int64_t>>& tallies, Rule rule, double threshold) {
   const bool at_least = direction(rule) == Direction::kAtLeast;
-  const double level = 1.0 / kCheckAlpha;
   bool all_pass = !tallies.empty();
   for (const auto& [tally, max_units] : tallies) {
-    if (betting_capital(tally->per_example, max_units, threshold, !at_least, kCheckAlpha) >= level) return true;
-    all_pass = all_pass && betting_capital(tally->per_example, max_units, threshold, at_least, kCheckAlpha) >= level;
+    if (betting_capital(tally->per_example, max_units, threshold, !at_least, kCheckAlpha) >= 1.0 / kStopOnFailAlpha)
+      return true;
+    all_pass = all_pass &&
+               betting_capital(tally->per_example, max_units, threshold, at_least, kCheckAlpha) >= 1.0 / kCheckAlpha;
   }
   return all_pass;
 }

@@ -173,5 +173,18 @@ TEST(Betting, ARunIsDecidedWhenOneRateFailsOrAllPass) {
   EXPECT_FALSE(betting_decided({}, Rule::kRateAtLeast, 0.9));
 }
 
+// A run stops on a failure only at kStopOnFailAlpha: four correct examples in
+// a row against "at most 40 %" reject that at kCheckAlpha (capital 2.125^4,
+// about 20.4) but not at a tenth of it, so the run draws on; eight do (about 415).
+TEST(Betting, ARunStopsOnAFailureOnlyAtTheStricterLevel) {
+  Tally streak, longer;
+  for (int i = 0; i < 4; ++i) add_example(streak, 1, 1);
+  for (int i = 0; i < 8; ++i) add_example(longer, 1, 1);
+  EXPECT_GE(betting_capital(streak.per_example, 1, 0.4, true, kCheckAlpha), 1.0 / kCheckAlpha);
+  EXPECT_LT(betting_capital(streak.per_example, 1, 0.4, true, kCheckAlpha), 1.0 / kStopOnFailAlpha);
+  EXPECT_FALSE(betting_decided({{&streak, 1}}, Rule::kDropToAtMost, 0.4));
+  EXPECT_TRUE(betting_decided({{&longer, 1}}, Rule::kDropToAtMost, 0.4));
+}
+
 }  // namespace
 }  // namespace circuitcheck

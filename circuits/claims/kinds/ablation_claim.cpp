@@ -113,7 +113,9 @@ void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
   if (total >= 0 && (before.n_examples < total || after.n_examples < total))
     out.stopped = "stopped after " + std::to_string(before.n_examples) + " examples before ablation and " +
                   std::to_string(after.n_examples) + " after, of " + std::to_string(total) +
-                  ": the betting tests had decided the verdict";
+                  (after.n_examples < total ? ": the betting tests had decided the verdict"
+                                            : ": the betting test before ablation had decided; the one after "
+                                              "ablation had not by the last example");
   const std::string what = "after " + to_string(a.method) + "-ablating " +
                            (a.keep_only ? "every head and MLP except " : "") + site_names(a.sites) + ": correct on";
   out.checks.push_back(rate_check("accuracy after", what, unit_name(after), after.overall, claim.domain.exhaustive,
