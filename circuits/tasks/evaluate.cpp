@@ -114,10 +114,13 @@ nlohmann::json Evaluation::to_json() const {
 }
 
 int64_t first_scored_position(const at::Tensor& targets) {
-  at::Tensor any = (targets != -1).any(0).cpu();
-  for (int64_t p = 0; p < any.size(0); ++p)
-    if (any[p].item<bool>()) return p;
-  return 0;
+  const at::Tensor scored = (targets != -1).any(0).nonzero();
+  return scored.numel() ? scored.min().item<int64_t>() : 0;
+}
+
+int64_t last_scored_position(const at::Tensor& targets) {
+  const at::Tensor scored = (targets != -1).any(0).nonzero();
+  return scored.numel() ? scored.max().item<int64_t>() : targets.size(1) - 1;
 }
 
 at::Tensor scored_loss(const at::Tensor& logits, const at::Tensor& targets, int64_t from) {

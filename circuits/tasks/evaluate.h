@@ -152,4 +152,8 @@ at::Tensor scored_loss(const at::Tensor& logits, const at::Tensor& targets, int6
 // The first position with any scored target in `targets` [batch, pos].
 int64_t first_scored_position(const at::Tensor& targets);
 
+// The last position with any scored target in `targets` [batch, pos]; the
+// last position when none is scored.
+int64_t last_scored_position(const at::Tensor& targets);
+
 }  // namespace circuitcheck

@@ -209,6 +209,20 @@ Batch slice_rows(const Batch& b, int64_t start, int64_t n) {
   return out;
 }
 
+Batch leading_positions(const Batch& b, int64_t to) {
+  check_internal(to >= 1 && to <= b.tokens.size(1), "leading_positions",
+                 "position " + std::to_string(to) + " outside [1, " + std::to_string(b.tokens.size(1)) + "]");
+  Batch out = b;
+  const auto cut = [to](const at::Tensor& t) { return t.defined() ? t.slice(1, 0, to) : t; };
+  out.tokens = cut(b.tokens);
+  out.targets = cut(b.targets);
+  out.units = cut(b.units);
+  for (auto& [name, t] : out.counterfactuals) t = cut(t);
+  for (auto& [name, t] : out.counterfactual_targets) t = cut(t);
+  for (auto& [name, r] : out.roles) r = r.masked_fill(r >= to, -1);
+  return out;
+}
+
 at::Tensor role_mask(const Batch& b, const std::string& role) {
   at::Tensor r = b.roles.at(role);
   if (r.dim() == 1) r = r.unsqueeze(1);

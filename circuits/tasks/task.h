@@ -272,6 +272,13 @@ at::Tensor sample_rows(int64_t n, int64_t size, uint64_t seed, const std::string
 // classes and counterfactuals; first_row + start.
 Batch slice_rows(const Batch& b, int64_t start, int64_t n);
 
+// Positions [0, to) of `b`: tokens, targets, units, counterfactuals and
+// their targets cut after position to - 1, and role positions at or after
+// `to` made absent (-1); classes and first_row as in `b`. What a causal model
+// computes at positions before `to` is the same on both. InternalError
+// unless 1 <= to <= b's sequence length.
+Batch leading_positions(const Batch& b, int64_t to);
+
 // The readable name of value `value` of class `name` of `task`
 // (TaskClass::value_names), or "" when the task names none for it.
 std::string class_value_name(const Task& task, const std::string& name, int64_t value);

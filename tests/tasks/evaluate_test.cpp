@@ -87,5 +87,22 @@ INSTANTIATE_TEST_SUITE_P(
         MissCase{"s5_example_unit", "arithmetic", {{2, 20}}, 8, {{2, -1, {20}}}}),
     [](const auto& info) { return info.param.name; });
 
+// The first and last positions where any example is scored, table-driven
+// over [batch, pos] targets (-1: not scored); none scored: 0 and pos - 1.
+TEST(ScoredPositions, FirstAndLastOverEveryExample) {
+  struct Case {
+    std::vector<int64_t> targets;  // [2, 6], row-major
+    int64_t first, last;
+  };
+  for (const Case& c : std::vector<Case>{{{-1, -1, 3, -1, -1, -1, -1, -1, -1, -1, 4, -1}, 2, 4},
+                                         {{-1, -1, -1, -1, -1, 7, -1, -1, -1, -1, -1, -1}, 5, 5},
+                                         {{0, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 1}, 0, 5},
+                                         {std::vector<int64_t>(12, -1), 0, 5}}) {
+    const at::Tensor targets = at::tensor(c.targets, at::kLong).reshape({2, 6});
+    EXPECT_EQ(first_scored_position(targets), c.first) << targets;
+    EXPECT_EQ(last_scored_position(targets), c.last) << targets;
+  }
+}
+
 }  // namespace
 }  // namespace circuitcheck

@@ -394,6 +394,27 @@ TEST(Tasks, ConcatBatchesKeepsTheRowsInOrderAndRefusesMismatches) {
   expect_input_error([&] { concat_batches(a, wider, "mix"); }, "mix: classes: 'max_depth' differs in shape");
 }
 
+// Cutting a batch after position to - 1: every per-position tensor is cut,
+// roles at or after `to` become absent, classes stay.
+TEST(Tasks, LeadingPositionsCutsEveryPositionAndDropsLaterRoles) {
+  const Task& s4 = find_task("S4");
+  const Batch a = s4.sample(6, 1, Scale::kCpu);
+  for (const int64_t to : {int64_t{1}, int64_t{30}, a.tokens.size(1)}) {
+    SCOPED_TRACE(to);
+    const Batch cut = leading_positions(a, to);
+    EXPECT_TRUE(same(cut.tokens, a.tokens.slice(1, 0, to)));
+    EXPECT_TRUE(same(cut.targets, a.targets.slice(1, 0, to)));
+    for (const auto& [name, r] : a.roles) {
+      EXPECT_TRUE(same(cut.roles.at(name), at::where(r < to, r, at::full_like(r, -1)))) << name;
+      EXPECT_TRUE(same(role_mask(cut, name), role_mask(a, name).slice(1, 0, to))) << name;
+    }
+    for (const auto& [name, c] : a.classes) EXPECT_TRUE(same(cut.classes.at(name), c)) << name;
+    for (const auto& [name, t] : a.counterfactuals) EXPECT_TRUE(same(cut.counterfactuals.at(name), t.slice(1, 0, to)));
+  }
+  EXPECT_THROW(leading_positions(a, 0), InternalError);
+  EXPECT_THROW(leading_positions(a, a.tokens.size(1) + 1), InternalError);
+}
+
 // ---------------------------------------------------------------------------
 // S1: modular addition.
 

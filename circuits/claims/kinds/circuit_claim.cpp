@@ -100,26 +100,26 @@ std::vector<Intervention> circuit_interventions(const CircuitSpec& c, const Circ
   return out;
 }
 
-// The interventions of a run from position `from` (RunOptions::from_position):
-// at a hook that covers [from, pos) (hook_first_position), positions shift
-// by -from and the position axis (dim 1) of masks and of mean, resample and
-// patch values is cut to [from, pos); one whose positions all precede
-// `from` edits nothing there and is dropped. For circuit_interventions' hooks
-// only (hook_z, hook_mlp_out, mlp.hook_post), whose masks have their
-// activation's rank: dim 1 is the position there, not in attention scores.
-std::vector<Intervention> from_position(std::vector<Intervention> interventions, const Config& config, int64_t from) {
+// The interventions of a run on positions [0, to) (leading_positions) from
+// position `from` (RunOptions::from_position): the position axis (dim 1) of
+// masks and of mean, resample and patch values is cut to [0, to), and at a
+// hook that covers [from, to) (hook_first_position) to [from, to) with
+// positions shifted by -from; one whose positions all lie outside edits
+// nothing there and is dropped. For circuit_interventions' hooks only
+// (hook_z, hook_mlp_out, mlp.hook_post), whose masks have their activation's
+// rank: dim 1 is the position there, not in attention scores.
+std::vector<Intervention> within_positions(std::vector<Intervention> interventions, const Config& config, int64_t from,
+                                           int64_t to) {
   std::vector<Intervention> out;
   for (Intervention& iv : interventions) {
     const int64_t first = hook_first_position(config, iv.hook, from);
-    if (first > 0) {
-      std::vector<int64_t> later;
-      for (int64_t p : iv.positions)
-        if (p >= first) later.push_back(p - first);
-      if (!iv.positions.empty() && later.empty()) continue;
-      iv.positions = later;
-      if (iv.mask.defined()) iv.mask = iv.mask.slice(1, first);
-      if (iv.value.defined()) iv.value = iv.value.slice(1, first);
-    }
+    std::vector<int64_t> inside;
+    for (int64_t p : iv.positions)
+      if (p >= first && p < to) inside.push_back(p - first);
+    if (!iv.positions.empty() && inside.empty()) continue;
+    iv.positions = inside;
+    if (iv.mask.defined()) iv.mask = iv.mask.slice(1, first, to);
+    if (iv.value.defined()) iv.value = iv.value.slice(1, first, to);
     out.push_back(std::move(iv));
   }
   return out;
@@ -392,7 +392,11 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
       parts[i].push_back(circuit_metric(c.metric, logits, targets, from));
     }
   };
-  const auto measure_nodes = [&](const Batch& b) {
+  // Positions after the last scored one change nothing that is scored (the
+  // model is causal): node runs stop there.
+  const auto measure_nodes = [&](const Batch& whole) {
+    const int64_t to = last_scored_position(circuit_targets(c, whole)) + 1;
+    const Batch b = leading_positions(whole, to);
     const std::map<HookPoint, at::Tensor> patched = c.ablation == InterventionKind::kPatch
                                                         ? ablated_activations(context, c, b, own(b), {})
                                                         : std::map<HookPoint, at::Tensor>{};
@@ -400,10 +404,10 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
     RunOptions options;
     options.from_position = first_scored_position(targets);
     for (std::size_t i = 0; i < configurations.size(); ++i) {
-      options.interventions = from_position(
+      options.interventions = within_positions(
           circuit_interventions(c, configurations[i], b, config, by_neuron,
                                 c.ablation == InterventionKind::kPatch ? patched : ablation.values, claim.pointer),
-          config, options.from_position);
+          config, options.from_position, to);
       parts[i].push_back(
           circuit_metric(c.metric, run(context.model, b.tokens, options).logits, targets, options.from_position));
     }
