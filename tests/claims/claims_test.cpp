@@ -626,6 +626,25 @@ TEST(SequentialStop, AnAblationStopsEachPassOnItsOwnRate) {
   }
 }
 
+// When the pass after ablation cannot decide (its threshold at the rate it
+// measures), it draws every example and the note says so, not that the tests
+// decided: the pass before ablation still stops on its own.
+TEST(SequentialStop, AnAblationThatCannotDecideDrawsEveryExampleAndSaysSo) {
+  const Task task = previous_token_task();
+  const HookedTransformer model = previous_token_model(10.0f);
+  json spec = {{"id", "head_necessary"}, {"hypothesis", "the head copies"}, {"kind", "ablation"},
+               {"method", "zero"}, {"sites", {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}}},
+               {"domain", {{"sample", 2000}, {"seed", 5}}}, {"pass", {{"before_at_least", 0.9}, {"drop_to_at_most", 0.5}}}};
+  const Outcome wilson = run_claim(task, parse_one(spec, task, model), model, "checkpoint");
+  spec["pass"]["drop_to_at_most"] = testing_util::check_named(wilson, "accuracy after").value;
+  spec["pass"]["bound"] = "betting";
+  const Outcome betting = run_claim(task, parse_one(spec, task, model), model, "checkpoint");
+  EXPECT_EQ(testing_util::check_named(betting, "accuracy after").trials, 2000);
+  EXPECT_EQ(betting.stopped, "stopped after 128 examples before ablation and 2000 after, of 2000: the betting test "
+                             "before ablation had decided; the one after ablation had not by the last example");
+  EXPECT_FALSE(betting.pass) << betting.explanation;
+}
+
 // Probe and patching claims on the planted model: layer 0 writes the previous
 // token into each position (removed with W_Q = W_K = 0: attention is uniform);
 // changing the token before last moves the last prediction through the head
