@@ -395,12 +395,13 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
   // Positions after the last scored one change nothing that is scored (the
   // model is causal): node runs stop there.
   const auto measure_nodes = [&](const Batch& whole) {
-    const int64_t to = last_scored_position(circuit_targets(c, whole)) + 1;
+    const at::Tensor scored = circuit_targets(c, whole);
+    const int64_t to = last_scored_position(scored) + 1;
     const Batch b = leading_positions(whole, to);
     const std::map<HookPoint, at::Tensor> patched = c.ablation == InterventionKind::kPatch
                                                         ? ablated_activations(context, c, b, own(b), {})
                                                         : std::map<HookPoint, at::Tensor>{};
-    const at::Tensor targets = circuit_targets(c, b);
+    const at::Tensor targets = scored.slice(1, 0, to);
     RunOptions options;
     options.from_position = first_scored_position(targets);
     for (std::size_t i = 0; i < configurations.size(); ++i) {
