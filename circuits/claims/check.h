@@ -169,9 +169,9 @@ Check rate_check(const std::string& name, const std::string& what, const std::st
 // The level at which a sampled run stops early on a failure: a tenth of
 // kCheckAlpha. The confidence sequences decide at kCheckAlpha; stopping on a
 // failure only at this stricter level keeps an early run of lucky examples
-// from failing a checkpoint whose rate sits near its threshold (S2's seed-5
-// model in l0_elt_necessary: about 33 % after ablation against at most 40 %;
-// at kCheckAlpha about 2 % of seeds stopped on such a failure). Drawing on
+// from failing a checkpoint whose rate sits near its threshold (a rate of
+// about 33 % against "at most 40 %": at kCheckAlpha about 2 % of domain seeds
+// stopped on such a failure; claims/README.md, "Verdicts"). Drawing on
 // costs only time: the verdict at the stop still needs the passing side's
 // test at kCheckAlpha, whatever the stop.
 constexpr double kStopOnFailAlpha = kCheckAlpha / 10.0;
