@@ -50,7 +50,7 @@ ClaimSource read_source(const std::string& path) {
 // dropped after the check and read again just before their claims run, so
 // that memory does not grow with the number of checkpoints.
 struct PreparedFile {
-  ClaimFile file;
+  ClaimFile file;  // its document dropped once `claims` are parsed
   std::shared_ptr<const Task> task;
   Checkpoint checkpoint;
   std::vector<Claim> claims;
@@ -77,6 +77,7 @@ PreparedFile prepare(const ClaimSource& source, Checkpoint checkpoint, const std
   const Config& config = p.checkpoint.model.config;
   check_fits(*p.task, scale_for(*p.task, config), config, where);
   p.claims = parse_claims(p.file, *p.task, config);
+  p.file.document = nullptr;  // the claims hold what it said
   return p;
 }
 
@@ -344,9 +345,9 @@ std::vector<std::pair<std::string, std::string>> report_pages(const std::filesys
 }
 
 // The pages of a run on several checkpoints, drawn as each checkpoint is
-// done, so that the figures and counterexamples only they show are not held
-// until the end: memory does not grow with the number of checkpoints by
-// their figures. They wait in a hidden folder of the report folder;
+// done, so that what only they show (figures, counterexamples, explanations,
+// hypotheses) is not held until the end: the run keeps a few kilobytes per
+// checkpoint. They wait in a hidden folder of the report folder;
 // write_reports moves them into place with the rest, and a run that stops
 // before (an error) leaves nothing of them behind.
 class StagedPages {
@@ -360,7 +361,7 @@ class StagedPages {
     std::filesystem::remove_all(stage_, ec);
   }
 
-  // Writes `report`'s pages and drops from it what only they show.
+  // Writes `report`'s pages and drops from it what only they show (drop_page_details).
   void stage(SystemReport& report) {
     std::error_code ec;
     std::filesystem::create_directories(stage_, ec);
@@ -370,14 +371,7 @@ class StagedPages {
       moves_.emplace_back(path, (dir_ / std::filesystem::path(path).filename()).string());
     }
     names_.insert(report_name(report));
-    for (ClaimResult& r : report.results) {
-      r.checkpoint.figures = {};
-      r.checkpoint.counterexamples = {};
-      for (Outcome& c : r.controls) {
-        c.figures = {};
-        c.counterexamples = {};
-      }
-    }
+    drop_page_details(report);
   }
   bool staged(const SystemReport& report) const { return names_.count(report_name(report)) > 0; }
   // Checks every staged page's place in the report folder, then moves them all there.

@@ -53,6 +53,55 @@ std::string family_text(const FamilyOutcome& f) {
   return s;
 }
 
+namespace {
+
+// Empties `x` and frees what it held (assigning {} to a string or a vector keeps its capacity).
+template <typename T>
+void free_memory(T& x) {
+  T empty{};
+  std::swap(x, empty);
+}
+
+void drop_page_details(Outcome& o) {
+  std::vector<Check> thresholded;
+  for (Check& c : o.checks)
+    if (c.rule != Rule::kNone) {
+      free_memory(c.explanation);
+      thresholded.push_back(std::move(c));
+    }
+  std::swap(o.checks, thresholded);
+  std::vector<Liveness> dead;
+  for (const Liveness& l : o.liveness)
+    if (!l.live()) dead.push_back(l);
+  std::swap(o.liveness, dead);
+  free_memory(o.figures);
+  free_memory(o.counterexamples);
+  free_memory(o.explanation);
+  free_memory(o.stopped);
+}
+
+}  // namespace
+
+void drop_page_details(SystemReport& report) {
+  free_memory(report.provenance.config);
+  for (ClaimResult& r : report.results) {
+    Claim kept;
+    kept.id = r.claim.id;
+    kept.kind = r.claim.kind;
+    kept.scope = r.claim.scope;
+    kept.domain = r.claim.domain;
+    std::swap(r.claim, kept);
+    drop_page_details(r.checkpoint);
+    if (r.verdict == Verdict::kPass) free_memory(r.explanation);
+    if (r.verdict == Verdict::kNotFalsifiable || r.verdict == Verdict::kInconclusive) {
+      for (Outcome& c : r.controls) drop_page_details(c);
+    } else {
+      free_memory(r.controls);
+      free_memory(r.falsification);
+    }
+  }
+}
+
 Summary summarize(const std::vector<ClaimResult>& results) {
   Summary s;
   for (const auto& r : results) {

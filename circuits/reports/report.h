@@ -111,6 +111,20 @@ Summary summarize(const std::vector<ClaimResult>& results);
 // Summed over the systems of a run.
 Summary summarize(const std::vector<SystemReport>& reports);
 
+// Drops from `report` what only its own pages (report_json, html_report)
+// show, keeping what a run's index (html_index), JUnit (junit_xml),
+// timeline (timelines) and checkpoint table (checkpoint_tables) read, so
+// that they come out the same: the system, label, domain size, times and
+// provenance without the config; per result, the claim's id, kind, scope
+// and domain, the verdict and family outcome, and of the checkpoint and each
+// control only the thresholded checks (without their explanations) and the
+// interventions that were not live; the result's explanation unless it
+// passes, and controls and falsification only where JUnit names them
+// (verdict not_falsifiable or inconclusive). verify --checkpoints keeps only this of a
+// checkpoint once its pages are written, so that what it holds per
+// checkpoint is a few kilobytes.
+void drop_page_details(SystemReport& report);
+
 // A check's value, bound or threshold as text: percent() for rates, number() for values.
 std::string check_quantity(const Check& check, double x);
 

@@ -799,6 +799,39 @@ TEST(Timeline, JsonValidatesAgainstItsSchema) {
 }
 
 // `checkpoint` with metadata "step" (and the losses) added, at `path`.
+// verify --checkpoints keeps of each checkpoint, once its pages are
+// written, only what the run's index, JUnit, timeline and checkpoint table
+// read: they come out the same, and the rest (hypotheses, unthresholded
+// checks, explanations, figures, live interventions, passing controls) is gone.
+TEST(DropPageDetails, RunPagesComeOutTheSame) {
+  for (std::vector<SystemReport> reports : {snapshot_reports(), three_checkpoint_reports()}) {
+    for (SystemReport& r : reports) {
+      r.results[0].checkpoint.checks.push_back(value_check("metric", "metric", 0.5, Rule::kNone, 0.0));
+      Liveness live{"blocks.0.attn.hook_z", "zero", 1, 4, 0.5, 0.25};
+      r.results[1].checkpoint.liveness.push_back(live);
+    }
+    const std::string junit = junit_xml(reports), index = html_index(reports);
+    const json timeline = timelines_json(timelines(reports)), tables = checkpoint_tables_json(checkpoint_tables(reports));
+    for (SystemReport& r : reports) drop_page_details(r);
+    EXPECT_EQ(junit_xml(reports), junit);
+    EXPECT_EQ(html_index(reports), index);
+    EXPECT_EQ(timelines_json(timelines(reports)), timeline);
+    EXPECT_EQ(checkpoint_tables_json(checkpoint_tables(reports)), tables);
+    for (const SystemReport& r : reports) {
+      EXPECT_TRUE(r.provenance.config.is_null());
+      for (const ClaimResult& c : r.results) {
+        EXPECT_TRUE(c.claim.hypothesis.empty());
+        EXPECT_TRUE(c.checkpoint.figures.empty() && c.checkpoint.counterexamples.empty());
+        for (const Check& k : c.checkpoint.checks) EXPECT_TRUE(k.rule != Rule::kNone && k.explanation.empty()) << k.name;
+        for (const Liveness& l : c.checkpoint.liveness) EXPECT_FALSE(l.live());
+        EXPECT_EQ(c.controls.empty(), c.verdict != Verdict::kNotFalsifiable && c.verdict != Verdict::kInconclusive)
+            << c.claim.id;
+        EXPECT_EQ(c.explanation.empty(), c.verdict == Verdict::kPass) << c.claim.id;
+      }
+    }
+  }
+}
+
 void write_snapshot(const std::string& checkpoint, const std::string& path, int64_t step) {
   Safetensors file = read_safetensors(checkpoint);
   file.metadata["step"] = std::to_string(step);
