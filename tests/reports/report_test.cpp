@@ -798,11 +798,11 @@ TEST(Timeline, JsonValidatesAgainstItsSchema) {
             0u);
 }
 
-// `checkpoint` with metadata "step" (and the losses) added, at `path`.
 // verify --checkpoints keeps of each checkpoint, once its pages are
 // written, only what the run's index, JUnit, timeline and checkpoint table
 // read: they come out the same, and the rest (hypotheses, unthresholded
-// checks, explanations, figures, live interventions, passing controls) is gone.
+// checks, explanations, figures, live interventions, and the controls of a
+// claim that passes or fails) is gone.
 TEST(DropPageDetails, RunPagesComeOutTheSame) {
   for (std::vector<SystemReport> reports : {snapshot_reports(), three_checkpoint_reports()}) {
     for (SystemReport& r : reports) {
@@ -832,6 +832,7 @@ TEST(DropPageDetails, RunPagesComeOutTheSame) {
   }
 }
 
+// `checkpoint` with metadata "step" (and the losses) added, at `path`.
 void write_snapshot(const std::string& checkpoint, const std::string& path, int64_t step) {
   Safetensors file = read_safetensors(checkpoint);
   file.metadata["step"] = std::to_string(step);
