@@ -25,6 +25,8 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <map>
+#include <memory>
 #include <set>
 
 #include <unistd.h>
@@ -53,7 +55,9 @@ struct PreparedFile {
   ClaimFile file;  // its document dropped once `claims` are parsed
   std::shared_ptr<const Task> task;
   Checkpoint checkpoint;
-  std::vector<Claim> claims;
+  // Parsed for the checkpoint's config, and shared by the file's checkpoints
+  // of one config (a trajectory parses its claims once, not per snapshot).
+  std::shared_ptr<std::vector<Claim>> claims;
   std::string checkpoint_label;  // SystemReport::checkpoint_label
   std::optional<SnapshotInfo> snapshot;
 };
@@ -67,8 +71,13 @@ Checkpoint load(const std::string& path, const std::string& where, const Args& a
   }
 }
 
-// `source` on `checkpoint` (loaded from `where`): the checkpoint must be for the source's task and fit it.
-PreparedFile prepare(const ClaimSource& source, Checkpoint checkpoint, const std::string& where) {
+// The claims of a source parsed for each config (config_to_json, dumped) it runs on.
+using ParsedClaims = std::map<std::string, std::shared_ptr<std::vector<Claim>>>;
+
+// `source` on `checkpoint` (loaded from `where`): the checkpoint must be for
+// the source's task and fit it. Its claims come from `parsed` when the source
+// was parsed for its config already.
+PreparedFile prepare(const ClaimSource& source, Checkpoint checkpoint, const std::string& where, ParsedClaims& parsed) {
   PreparedFile p{source.file, source.task, std::move(checkpoint), {}, {}};
   const std::string& system = p.checkpoint.system;
   if (!system.empty() && p.file.task.empty() &&
@@ -76,7 +85,9 @@ PreparedFile prepare(const ClaimSource& source, Checkpoint checkpoint, const std
     fail(where, p.checkpoint.path + " is a " + system + " checkpoint, not " + p.task->name);
   const Config& config = p.checkpoint.model.config;
   check_fits(*p.task, scale_for(*p.task, config), config, where);
-  p.claims = parse_claims(p.file, *p.task, config);
+  std::shared_ptr<std::vector<Claim>>& claims = parsed[config_to_json(config).dump()];
+  if (!claims) claims = std::make_shared<std::vector<Claim>>(parse_claims(p.file, *p.task, config));
+  p.claims = claims;
   p.file.document = nullptr;  // the claims hold what it said
   return p;
 }
@@ -191,18 +202,20 @@ std::vector<PreparedFile> prepare_all(const Args& args) {
   for (std::size_t i = 0; i < sources.size(); ++i) {
     if (checkpoints.empty()) {
       const std::string where = sources[i].path + ": /checkpoint";
-      files.push_back(prepare(sources[i], load(sources[i].file.checkpoint, where, args), where));
+      ParsedClaims parsed;
+      files.push_back(prepare(sources[i], load(sources[i].file.checkpoint, where, args), where, parsed));
       continue;
     }
     check(!assigned[i].empty(), sources[i].path,
           "no --checkpoint is a " + sources[i].task->name + " checkpoint (give the file's own checkpoint too)");
     const std::size_t first = files.size();
+    ParsedClaims parsed;
     for (auto& [ck, where] : assigned[i]) {
       const nlohmann::json config = config_to_json(ck.model.config), expected = config_to_json(assigned[i][0].first.model.config);
       check(sources[i].file.mixed_configs || config == expected, where,
             "its config differs from that of " + assigned[i][0].first.path + " (" + config_difference(expected, config) +
                 "); a claim file whose checkpoints may differ says \"mixed_configs\": true");
-      files.push_back(prepare(sources[i], std::move(ck), where));
+      files.push_back(prepare(sources[i], std::move(ck), where, parsed));
       PreparedFile& f = files.back();
       f.snapshot = snapshot_info(f.checkpoint.metadata, f.checkpoint.path);
       if (assigned[i].size() > 1) f.checkpoint_label = std::filesystem::path(f.checkpoint.path).stem().string();
@@ -314,12 +327,12 @@ void run_file(PreparedFile& f, SystemReport& report, const at::Device& device, V
   to_device(f.checkpoint.model, device);
   ControlCache controls{&f.checkpoint.model, {}, &kept};
   SharedRuns shared;
-  plan_claims(f.claims, shared);
+  plan_claims(*f.claims, shared);
   report.run.date = utc_now();
   const std::string name = report_name(report);
   const Clock::time_point started = Clock::now();
-  report.run.claim_seconds.resize(f.claims.size());
-  report.results = verify_claims(*f.task, f.claims, f.checkpoint.model, controls, shared,
+  report.run.claim_seconds.resize(f.claims->size());
+  report.results = verify_claims(*f.task, *f.claims, f.checkpoint.model, controls, shared,
                                  [&](std::size_t i, const ClaimResult& r, double seconds) {
                                    report.run.claim_seconds[i] = seconds;
                                    progress.clear();
@@ -417,9 +430,9 @@ void write_reports(const std::optional<std::string>& report_dir, const std::opti
 void keep_only(std::vector<PreparedFile>& files, const std::string& only) {
   bool found = false;
   for (auto& f : files) {
-    f.claims.erase(std::remove_if(f.claims.begin(), f.claims.end(), [&](const Claim& c) { return c.id != only; }),
-                   f.claims.end());
-    found = found || !f.claims.empty();
+    f.claims->erase(std::remove_if(f.claims->begin(), f.claims->end(), [&](const Claim& c) { return c.id != only; }),
+                    f.claims->end());
+    found = found || !f.claims->empty();
   }
   check(found, "verify --only", "no claim has id " + quote(only));
 }
@@ -462,7 +475,7 @@ Run plan_run(const Args& args) {
   if (args.has("--seed")) {
     const uint64_t seed = static_cast<uint64_t>(args.get_int("--seed", 0, 0, std::numeric_limits<int>::max()));
     for (auto& f : run.files)
-      for (auto& c : f.claims)
+      for (auto& c : *f.claims)
         if (!c.domain.exhaustive) c.domain.seed = seed;
   }
   for (auto& f : run.files) {
@@ -472,7 +485,7 @@ Run plan_run(const Args& args) {
     report.domain_size = f.task->domain_size;
     report.provenance = provenance_of(f.file, f.checkpoint, run.device, threads);
     run.reports.push_back(std::move(report));
-    run.units += f.claims.size();
+    run.units += f.claims->size();
   }
   return run;
 }
@@ -542,23 +555,23 @@ int run_shard(const Args& args, Run& run, int index, int count, const std::strin
   shard.units = run.units;
   std::size_t unit = 0, total = 0;
   for (std::size_t i = 0; i < run.files.size(); ++i)
-    for (std::size_t j = 0; j < run.files[i].claims.size(); ++j) total += shard_of(unit++, count) == index;
+    for (std::size_t j = 0; j < run.files[i].claims->size(); ++j) total += shard_of(unit++, count) == index;
   Progress progress(total);
   bool passed = true;
   unit = 0;
   for (std::size_t i = 0; i < run.files.size(); ++i) {
     std::vector<std::size_t> mine;
-    for (std::size_t j = 0; j < run.files[i].claims.size(); ++j, ++unit)
+    for (std::size_t j = 0; j < run.files[i].claims->size(); ++j, ++unit)
       if (shard_of(unit, count) == index) mine.push_back(j);
     if (mine.empty()) continue;
     reload_weights(run.files[i], args);
     PreparedFile part = run.files[i];
-    part.claims.clear();
-    for (std::size_t j : mine) part.claims.push_back(run.files[i].claims[j]);
+    part.claims = std::make_shared<std::vector<Claim>>();
+    for (std::size_t j : mine) part.claims->push_back((*run.files[i].claims)[j]);
     SystemReport report = run.reports[i];
     run_file(part, report, run.device, verbosity, progress, run.kept[kept_key(run.files[i])]);
     if (run.files.size() > 1) release_weights(run.files[i]);
-    const std::size_t first_unit = unit - run.files[i].claims.size();
+    const std::size_t first_unit = unit - run.files[i].claims->size();
     for (std::size_t k = 0; k < mine.size(); ++k) {
       shard.results.push_back({first_unit + mine[k], i, mine[k], report.run.date, report.run.claim_seconds[k],
                                result_record(report.results[k])});
@@ -643,7 +656,7 @@ int merge_command(int argc, char** argv) {
   std::size_t unit = 0;
   for (std::size_t i = 0; i < run.files.size(); ++i) {
     SystemReport& report = run.reports[i];
-    for (std::size_t j = 0; j < run.files[i].claims.size(); ++j, ++unit) {
+    for (std::size_t j = 0; j < run.files[i].claims->size(); ++j, ++unit) {
       const Held& h = held[unit];
       check(h.shard != nullptr, "merge",
             "no shard holds unit " + std::to_string(unit) + " (shard " + std::to_string(shard_of(unit, shards.front().count)) +
@@ -653,7 +666,7 @@ int merge_command(int argc, char** argv) {
       if (u.file != i || u.claim != j)
         result_at.fail("unit " + std::to_string(unit) + " is file " + std::to_string(i) + " claim " + std::to_string(j) +
                        " of the run, not file " + std::to_string(u.file) + " claim " + std::to_string(u.claim));
-      report.results.push_back(result_from_record(u.record, run.files[i].claims[j], result_at / "result"));
+      report.results.push_back(result_from_record(u.record, (*run.files[i].claims)[j], result_at / "result"));
       report.run.claim_seconds.push_back(u.seconds);
       report.run.wall_seconds += u.seconds;
       if (report.run.date.empty() || u.date < report.run.date) report.run.date = u.date;
@@ -673,7 +686,7 @@ int list_command(int argc, char** argv) {
   expect_positionals(args, 1, 1, "circuitcheck list CLAIMS.json [--checkpoint F] [--config CFG]");
   check(!args.has("--checkpoint") || args.flags.at("--checkpoint").size() == 1, "list --checkpoint", "give it once");
   const PreparedFile f = prepare_all(args).front();
-  for (const auto& c : f.claims)
+  for (const auto& c : *f.claims)
     std::cout << f.task->name << "/" << c.id << "  " << c.kind->name << "  " << c.hypothesis << "\n";
   return 0;
 }
