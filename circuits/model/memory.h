@@ -12,10 +12,12 @@
 // Measured on 2026-12-06 (S1's 12 claims, 2 threads, a 2-core Intel Xeon,
 // /usr/bin/time, back to back): 50 snapshots of a grokking run 150.9 s and
 // 437.6 MB peak RSS against 147.9 s and 515.8 MB with glibc's heap alone;
-// one grokked snapshot alone 7.8-8.0 s and 428 MB (glibc: 460-465 MB). The
-// rest of the gap (2 %) is not settled; the likeliest is the heap's small
-// blocks (with 1 MiB for large, their free space grew from 9 to 21 MB over
-// ten snapshots while their live bytes stayed at 46 MB). Keeping freed blocks
+// one grokked snapshot alone 7.8-8.0 s and 428 MB (glibc: 460-465 MB). Of
+// the rest of the gap, later cut to 2.7 MB (examples/grokking/README.md,
+// "Cost"), 1.4 MB are library code pages and 1.16 MB OpenBLAS's GEMM buffers,
+// which a single run touches only after its peak; a smaller large size does
+// not help (32 and 8 KiB: three snapshots 6.7 and 4.6 times slower, the
+// same step). Keeping freed blocks
 // longer (256 large allocations) was faster (36 against 40 s for ten
 // snapshots) and took 60 MB more.
 #pragma once
