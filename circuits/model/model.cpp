@@ -128,9 +128,10 @@ struct Qkv {
 };
 
 // An attention layer's per-position work: ln1, the q/k/v projections and
-// rotary, with queries only at positions >= q_from.
+// rotary, with queries only at positions >= q_from, for a residual stream
+// whose first position is `offset` (a run from a prefix).
 Qkv project_qkv(const HookedTransformer& m, HookRunner& hooks, int l, const at::Tensor& resid,
-                const at::Tensor& pos_embed, int64_t q_from) {
+                const at::Tensor& pos_embed, int64_t q_from, int64_t offset = 0) {
   const Config& c = m.config;
   const std::string p = block(l);
   const bool shortformer = c.positional_embedding_type == PositionalEmbedding::kShortformer;
@@ -161,8 +162,8 @@ Qkv project_qkv(const HookedTransformer& m, HookRunner& hooks, int l, const at::
   at::Tensor k = hooks.fire(HookType::kK, l, project(k_in, param(m.params, p + "attn.W_K"), param(m.params, p + "attn.b_K")));
   at::Tensor v = hooks.fire(HookType::kV, l, project(v_in, param(m.params, p + "attn.W_V"), param(m.params, p + "attn.b_V")));
   if (c.positional_embedding_type == PositionalEmbedding::kRotary) {
-    q = hooks.fire(HookType::kRotQ, l, rotate(m, l, q, q_from));
-    k = hooks.fire(HookType::kRotK, l, rotate(m, l, k, 0));
+    q = hooks.fire(HookType::kRotQ, l, rotate(m, l, q, offset + q_from));
+    k = hooks.fire(HookType::kRotK, l, rotate(m, l, k, offset));
   }
   return {q, k, v};
 }
@@ -436,6 +437,22 @@ void check_start(const Config& c, const at::Tensor& tokens_in, const RunOptions&
     check(options.start_base.defined() && options.start_base.sizes() == options.start_resid.sizes(), "run",
           "start_base must have start_resid's shape " + c10::str(options.start_resid.sizes()));
   }
+  const RunPrefix& prefix = options.prefix;
+  const int64_t p = prefix.length();
+  if (p > 0 || !prefix.k.empty() || !prefix.v.empty()) {
+    check(c.attention_dir == AttentionDir::kCausal && !options.start_resid.defined(), "run",
+          "a prefix needs a causal model and no start_resid");
+    check(p > 0 && p < tokens_in.size(1), "run",
+          "a prefix of " + std::to_string(p) + " positions, expected 1 to " + std::to_string(tokens_in.size(1) - 1));
+    const std::vector<int64_t> shape = {tokens_in.size(0), p, c.n_heads, c.d_head};
+    const auto fits = [&](const std::vector<at::Tensor>& ts) {
+      return static_cast<int>(ts.size()) == c.n_layers &&
+             std::all_of(ts.begin(), ts.end(), [&](const at::Tensor& t) { return t.defined() && t.sizes() == at::IntArrayRef(shape); });
+    };
+    check(fits(prefix.k) && fits(prefix.v), "run",
+          "a prefix needs keys and values " + c10::str(at::IntArrayRef(shape)) + " for each of the " +
+              std::to_string(c.n_layers) + " layers");
+  }
   check(!options.start_at_mlp || (options.start_resid.defined() && !mixed && !c.attn_only &&
                                    options.start_layer < c.n_layers),
         "run", "start_at_mlp needs start_resid, no start_mask, a layer below n_layers and a model with an MLP");
@@ -483,13 +500,14 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
   const bool mixed = options.start_mask.defined();
   RunResult result;
   HookRunner hooks(c, options, result);
-  at::Tensor tokens = tokens_in.to(model_device(m));
+  const int64_t p = options.prefix.length();  // the run computes positions [p, pos) only
+  at::Tensor tokens = tokens_in.to(model_device(m)).slice(1, p);
   const int64_t batch = tokens.size(0), pos = tokens.size(1);
   const bool started = options.start_resid.defined();
   if (c.use_hook_tokens && !started) tokens = hooks.fire(HookType::kTokens, -1, tokens);
   at::Tensor pos_embed;
   if (c.positional_embedding_type != PositionalEmbedding::kRotary) {
-    pos_embed = param(m.params, "pos_embed.W_pos").slice(0, 0, pos).unsqueeze(0).expand({batch, pos, c.d_model});
+    pos_embed = param(m.params, "pos_embed.W_pos").slice(0, p, p + pos).unsqueeze(0).expand({batch, pos, c.d_model});
     if (!started) pos_embed = hooks.fire(HookType::kPosEmbed, -1, pos_embed);
   }
   at::Tensor resid;
@@ -517,7 +535,7 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
   const bool whole_last = needs_from(options, last, HookType::kResidMid);
   if (started && options.start_layer == c.n_layers) resid = resid.slice(1, options.from_position);
   for (int l = started ? options.start_layer : 0; l < c.n_layers && l <= last; ++l) {
-    const int64_t q_from = l == c.n_layers - 1 ? options.from_position : 0;
+    const int64_t q_from = l == c.n_layers - 1 ? std::max<int64_t>(options.from_position - p, 0) : 0;
     if (options.start_at_mlp && l == options.start_layer) {
       resid = resid.slice(1, q_from);
     } else if (shared_qkv && l == options.start_layer) {
@@ -528,7 +546,12 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
     } else {
       resid = hooks.fire(HookType::kResidPre, l, resid);
       if (l == last && !attention_last) break;
-      resid = resid.slice(1, q_from) + attend(m, hooks, l, project_qkv(m, hooks, l, resid, pos_embed, q_from), q_from);
+      Qkv qkv = project_qkv(m, hooks, l, resid, pos_embed, q_from, p);
+      if (p > 0) {
+        qkv.k = at::cat({options.prefix.k[l].to(qkv.k.device()), qkv.k}, 1);
+        qkv.v = at::cat({options.prefix.v[l].to(qkv.v.device()), qkv.v}, 1);
+      }
+      resid = resid.slice(1, q_from) + attend(m, hooks, l, qkv, p + q_from);
     }
     if (l == last && !whole_last) break;
     if (!c.attn_only) {
@@ -546,7 +569,8 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
   return result;
 }
 
-int64_t hook_first_position(const Config& config, const HookPoint& hook, int64_t from_position) {
+int64_t hook_first_position(const Config& config, const HookPoint& hook, int64_t from_position, int64_t prefix) {
+  from_position = std::max(from_position, prefix);
   switch (hook.type) {
     case HookType::kLnFinalScale:
     case HookType::kLnFinalNormalized: return from_position;
@@ -561,9 +585,31 @@ int64_t hook_first_position(const Config& config, const HookPoint& hook, int64_t
     case HookType::kLn1Normalized:
     case HookType::kK:
     case HookType::kV:
-    case HookType::kRotK: return 0;
-    default: return hook.layer == config.n_layers - 1 ? from_position : 0;
+    case HookType::kRotK: return prefix;
+    default: return hook.layer == config.n_layers - 1 ? from_position : prefix;
   }
+}
+
+std::vector<HookPoint> prefix_hooks(const Config& config) {
+  std::vector<HookPoint> out;
+  const bool rotary = config.positional_embedding_type == PositionalEmbedding::kRotary;
+  for (int l = 0; l < config.n_layers; ++l) {
+    out.push_back({rotary ? HookType::kRotK : HookType::kK, l});
+    out.push_back({HookType::kV, l});
+  }
+  return out;
+}
+
+RunPrefix run_prefix(const Config& config, const ActivationCache& cache, int64_t length) {
+  RunPrefix out;
+  const std::vector<HookPoint> hooks = prefix_hooks(config);
+  for (std::size_t i = 0; i < hooks.size(); ++i) {
+    auto it = cache.find(hooks[i]);
+    check(it != cache.end() && it->second.size(1) >= length, "run_prefix",
+          hook_name(hooks[i]) + " is not cached for the first " + std::to_string(length) + " positions");
+    (i % 2 == 0 ? out.k : out.v).push_back(it->second.slice(1, 0, length));
+  }
+  return out;
 }
 
 at::Tensor forward(const HookedTransformer& model, const at::Tensor& tokens) {

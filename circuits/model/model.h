@@ -61,6 +61,22 @@ using ActivationCache = std::map<HookPoint, at::Tensor>;
 // The cache under TL hook names.
 TensorMap named(const ActivationCache& cache);
 
+// The keys and values of a run's first positions [0, p), for later runs of
+// the same tokens that differ only from position p on (RunOptions::prefix):
+// what those positions give every later one, as the model is causal.
+struct RunPrefix {
+  std::vector<at::Tensor> k, v;  // per layer [batch, p, n_heads, d_head]; k after rotary (hook_rot_k)
+  int64_t length() const { return k.empty() ? 0 : k.front().size(1); }
+};
+
+// The hooks a prefix is made of: each layer's hook_rot_k (rotary models) or
+// hook_k, and its hook_v.
+std::vector<HookPoint> prefix_hooks(const Config& config);
+
+// The prefix [0, length) of a run that cached prefix_hooks (with whatever
+// interventions it made there). InputError when a hook is missing or shorter.
+RunPrefix run_prefix(const Config& config, const ActivationCache& cache, int64_t length);
+
 struct RunOptions {
   std::vector<HookPoint> cache;             // activations to keep; nothing else is kept
   std::vector<Intervention> interventions;  // applied in order at their hooks
@@ -103,10 +119,20 @@ struct RunOptions {
   // then undefined unless a
   // ln_final hook needed every layer.
   bool logits = true;
+  // Optional (causal models; not with start_resid): the run computes
+  // positions [p, pos) only, p = prefix.length() < pos, its keys and values
+  // at [0, p) taken from `prefix` (a run of the same tokens' first p
+  // positions). Every hook then covers [p, pos) along its position dimension
+  // (keys and values too; attention scores and patterns along their queries,
+  // with all pos keys), as do the logits, and hook_first_position with
+  // `prefix` gives each hook's first position. Equal to the full run there
+  // when the prefix run made the same edits at positions below p. Circuit
+  // runs use it to share the positions before their first node.
+  RunPrefix prefix;
 };
 
 struct RunResult {
-  at::Tensor logits;                // [batch, pos - from_position, d_vocab_out]
+  at::Tensor logits;                // [batch, pos - max(from_position, prefix), d_vocab_out]
   ActivationCache cache;            // the requested hooks, after interventions
   std::vector<Liveness> liveness;   // one per intervention, in order
 };
@@ -126,12 +152,13 @@ RunResult run(const HookedTransformer& model, const at::Tensor& tokens,
               const RunOptions& options = {});
 
 // The first position `hook` covers in a run with RunOptions::from_position
-// `from_position`: from_position for the last layer's hooks from its queries
-// on (hook_q_input, hook_q, hook_rot_q, the attention scores and pattern
-// along their query position, hook_z, hook_result, hook_attn_out,
-// hook_resid_mid, ln2's, the MLP's, hook_resid_post) and for ln_final's; 0
-// for every other hook, which covers every position.
-int64_t hook_first_position(const Config& config, const HookPoint& hook, int64_t from_position);
+// `from_position` and a prefix of `prefix` positions: from_position for the
+// last layer's hooks from its queries on (hook_q_input, hook_q, hook_rot_q,
+// the attention scores and pattern along their query position, hook_z,
+// hook_result, hook_attn_out, hook_resid_mid, ln2's, the MLP's,
+// hook_resid_post) and for ln_final's; 0 for every other hook, which covers
+// every position; never below `prefix`.
+int64_t hook_first_position(const Config& config, const HookPoint& hook, int64_t from_position, int64_t prefix = 0);
 
 // Logits only: [batch, pos, d_vocab_out].
 at::Tensor forward(const HookedTransformer& model, const at::Tensor& tokens);

@@ -358,9 +358,10 @@ TEST(ShippedCircuit, AControlMeasuresOnlyTheChecksThatDecidedTheCheckpoint) {
 }
 
 // Nodes at a role: each example's own positions. S2's roles sit at the same
-// positions in every example, so a circuit at roles is exactly the circuit
-// at those positions, for f and every node's contribution; ablating role
-// nodes (completeness' N \ S) matches too.
+// positions in every example, so a circuit at roles is the circuit at those
+// positions, for f and every node's contribution; ablating role nodes
+// (completeness' N \ S) matches too. Equal up to rounding: the nodes at
+// fixed positions share a run of the positions before them (measure_circuits).
 TEST(CircuitClaim, NodesAtRolesAreTheirExamplesPositions) {
   const auto at = [](int layer, const std::string& role) {
     return json{{"hook", "blocks." + std::to_string(layer) + ".attn.hook_z"}, {"role", role}};
@@ -378,7 +379,8 @@ TEST(CircuitClaim, NodesAtRolesAreTheirExamplesPositions) {
   ASSERT_EQ(roles.checks.size(), positions.checks.size());
   for (std::size_t i = 0; i < roles.checks.size(); ++i) {
     EXPECT_EQ(roles.checks[i].name, positions.checks[i].name);
-    EXPECT_DOUBLE_EQ(roles.checks[i].value, positions.checks[i].value) << roles.checks[i].name;
+    EXPECT_NEAR(roles.checks[i].value, positions.checks[i].value, 1e-6 * (1.0 + std::abs(positions.checks[i].value)))
+        << roles.checks[i].name;
   }
   EXPECT_GT(testing_util::check_named(roles, "faithfulness").value, 0.5);
   EXPECT_NE(roles.explanation.find("role elt"), std::string::npos) << roles.explanation;

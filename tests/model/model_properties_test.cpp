@@ -169,6 +169,60 @@ RC_GTEST_PROP(ModelProperties, HookFirstPositionIsWhereARunFromAPositionCoversEa
   }
 }
 
+// A run from a prefix (RunOptions::prefix) that a run of the first p
+// positions made, with the same edit there, equals the full run from p on:
+// every hook where hook_first_position says, and the logits.
+RC_GTEST_PROP(ModelProperties, ARunFromAPrefixEqualsTheFullRunFromThere, ()) {
+  Config c = gen_config();
+  c.attention_dir = AttentionDir::kCausal;
+  c.n_ctx = std::max<int64_t>(c.n_ctx, 2);
+  HookedTransformer m = gen_model(c);
+  const int64_t pos = *rc::gen::inRange<int64_t>(2, c.n_ctx + 1);
+  const at::Tensor tokens = gen_tokens(c, *rc::gen::inRange(1, 4), pos);
+  const int64_t p = *rc::gen::inRange<int64_t>(1, pos);
+  Intervention edit;
+  edit.hook = *rc::gen::elementOf(all_hooks(m));
+  RC_PRE(edit.hook.type != HookType::kTokens);
+  edit.kind = InterventionKind::kScale;
+  edit.factor = 0.5;
+  RunOptions full, head, tail;
+  full.cache = tail.cache = all_hooks(m);
+  full.interventions = head.interventions = tail.interventions = {edit};
+  full.from_position = tail.from_position = *rc::gen::inRange<int64_t>(0, pos);
+  head.cache = prefix_hooks(c);
+  head.logits = false;
+  tail.prefix = run_prefix(c, run(m, tokens.slice(1, 0, p), head).cache, p);
+  const RunResult all = run(m, tokens, full), part = run(m, tokens, tail);
+  const int64_t from = full.from_position;
+  RC_ASSERT(close(part.logits, all.logits.slice(1, std::max(from, p) - from), 1e-5));
+  for (const HookPoint& hook : tail.cache) {
+    if (hook.type == HookType::kTokens || hook.type == HookType::kAttnScores) continue;  // scores: as above
+    const int dim = position_dim(hook.type);
+    const int64_t first = hook_first_position(c, hook, from, p);
+    RC_LOG() << hook_name(hook) << " prefix " << p << " from " << from << ": " << part.cache.at(hook).sizes() << "\n";
+    RC_ASSERT(part.cache.at(hook).size(dim) == pos - first);
+    RC_ASSERT(close(part.cache.at(hook), all.cache.at(hook).slice(dim, first - hook_first_position(c, hook, from)), 1e-5));
+  }
+}
+
+TEST(ModelProperties, APrefixThatDoesNotFitIsRefused) {
+  const Config c = testing_util::small_mlp_config();
+  HookedTransformer m = make_model(c, init_params(c, 0), "test");
+  const at::Tensor tokens = at::zeros({2, 4}, at::kLong);
+  RunOptions head;
+  head.cache = prefix_hooks(c);
+  const RunPrefix prefix = run_prefix(c, run(m, tokens.slice(1, 0, 2), head).cache, 2);
+  RunOptions options;
+  options.prefix = prefix;
+  EXPECT_NO_THROW(run(m, tokens, options));
+  options.prefix.k.pop_back();
+  EXPECT_THROW(run(m, tokens, options), InputError);  // a layer short
+  options.prefix = prefix;
+  EXPECT_THROW(run(m, tokens.slice(1, 0, 2), options), InputError);  // nothing left to run
+  EXPECT_THROW(run(m, tokens.slice(0, 0, 1), options), InputError);  // another batch
+  EXPECT_THROW(run_prefix(c, run(m, tokens.slice(1, 0, 2), head).cache, 3), InputError);  // too short
+}
+
 RC_GTEST_PROP(ModelProperties, RunsWithoutLogitsStopAfterTheLastNeededLayer, ()) {
   Config c = gen_config();
   HookedTransformer m = gen_model(c);

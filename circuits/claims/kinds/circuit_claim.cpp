@@ -101,18 +101,19 @@ std::vector<Intervention> circuit_interventions(const CircuitSpec& c, const Circ
 }
 
 // The interventions of a run on positions [0, to) (leading_positions) from
-// position `from` (RunOptions::from_position): the position axis (dim 1) of
-// masks and of mean, resample and patch values is cut to [0, to), and at a
-// hook that covers [from, to) (hook_first_position) to [from, to) with
-// positions shifted by -from; one whose positions all lie outside edits
-// nothing there and is dropped. For circuit_interventions' hooks only
-// (hook_z, hook_mlp_out, mlp.hook_post), whose masks have their activation's
-// rank: dim 1 is the position there, not in attention scores.
+// position `from` (RunOptions::from_position), after a prefix of `prefix`
+// positions (RunOptions::prefix): the position axis (dim 1) of masks and of
+// mean, resample and patch values is cut to [0, to), and at a hook that
+// covers [first, to) (hook_first_position) to [first, to) with positions
+// shifted by -first; one whose positions all lie outside edits nothing there
+// and is dropped. For circuit_interventions' hooks only (hook_z,
+// hook_mlp_out, mlp.hook_post), whose masks have their activation's rank:
+// dim 1 is the position there, not in attention scores.
 std::vector<Intervention> within_positions(std::vector<Intervention> interventions, const Config& config, int64_t from,
-                                           int64_t to) {
+                                           int64_t to, int64_t prefix = 0) {
   std::vector<Intervention> out;
   for (Intervention& iv : interventions) {
-    const int64_t first = hook_first_position(config, iv.hook, from);
+    const int64_t first = hook_first_position(config, iv.hook, from, prefix);
     std::vector<int64_t> inside;
     for (int64_t p : iv.positions)
       if (p >= first && p < to) inside.push_back(p - first);
@@ -121,6 +122,19 @@ std::vector<Intervention> within_positions(std::vector<Intervention> interventio
     if (iv.mask.defined()) iv.mask = iv.mask.slice(1, first, to);
     if (iv.value.defined()) iv.value = iv.value.slice(1, first, to);
     out.push_back(std::move(iv));
+  }
+  return out;
+}
+
+// The positions before every node of a circuit (each at fixed positions, at
+// most `from`), or 0 when a node covers every position or sits at a role.
+// Every run that keeps the circuit ablates every component there, and every
+// run that ablates some of its nodes none: each kind of run shares them.
+int64_t before_every_node(const std::vector<AblationSite>& nodes, int64_t from) {
+  int64_t out = from;
+  for (const AblationSite& node : nodes) {
+    if (!node.role.empty() || node.positions.empty()) return 0;
+    out = std::min(out, *std::min_element(node.positions.begin(), node.positions.end()));
   }
   return out;
 }
@@ -402,13 +416,30 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
                                                         ? ablated_activations(context, c, b, own(b), {})
                                                         : std::map<HookPoint, at::Tensor>{};
     const at::Tensor targets = scored.slice(1, 0, to);
+    const std::map<HookPoint, at::Tensor>& values = c.ablation == InterventionKind::kPatch ? patched : ablation.values;
+    const auto interventions = [&](const CircuitConfiguration& k) {
+      return circuit_interventions(c, k, b, config, by_neuron, values, claim.pointer);
+    };
     RunOptions options;
     options.from_position = first_scored_position(targets);
+    // The positions before every node, run once per slice for the runs that
+    // keep the circuit (every component ablated there) and once for those
+    // that ablate some of its nodes (the model's own).
+    const int64_t shared = before_every_node(c.nodes, options.from_position);
+    std::map<bool, RunPrefix> prefixes;  // by CircuitConfiguration::keeps
+    const auto prefix = [&](bool keeps) {
+      auto it = prefixes.find(keeps);
+      if (it != prefixes.end()) return it->second;
+      RunOptions head;
+      head.cache = prefix_hooks(config);
+      head.logits = false;
+      head.interventions = within_positions(interventions({keeps, {}, {}}), config, 0, shared);
+      return prefixes[keeps] = run_prefix(config, run(context.model, b.tokens.slice(1, 0, shared), head).cache, shared);
+    };
     for (std::size_t i = 0; i < configurations.size(); ++i) {
-      options.interventions = within_positions(
-          circuit_interventions(c, configurations[i], b, config, by_neuron,
-                                c.ablation == InterventionKind::kPatch ? patched : ablation.values, claim.pointer),
-          config, options.from_position, to);
+      if (shared > 0) options.prefix = prefix(configurations[i].keeps);
+      options.interventions =
+          within_positions(interventions(configurations[i]), config, options.from_position, to, shared);
       parts[i].push_back(
           circuit_metric(c.metric, run(context.model, b.tokens, options).logits, targets, options.from_position));
     }

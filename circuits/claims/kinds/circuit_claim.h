@@ -136,7 +136,11 @@ std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const s
 // ([examples], double, in domain order), ablated as `claim` (a circuit claim:
 // its ablation, counterfactual and metric) says; its own nodes play no part
 // beyond naming the layers whose MLP components are neurons. One forward pass
-// per slice and configuration, plus the counterfactual's per slice; for a
+// per slice and configuration, plus the counterfactual's per slice; when
+// every node sits at fixed positions, the positions before the first of them
+// run once per slice for the configurations that keep nodes and once for
+// those that ablate them (RunOptions::prefix), and each configuration's pass
+// covers only the positions from there; for a
 // circuit of edges, an edge run (run_edges, about one pass) per slice and
 // configuration, plus one pass for the senders' ablated values (the model's
 // own run, or the counterfactual's).
