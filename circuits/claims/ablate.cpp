@@ -148,6 +148,7 @@ std::map<HookPoint, at::Tensor> ablation_values(const Task& task, InterventionKi
   std::map<HookPoint, at::Tensor> out;
   if (method == InterventionKind::kZero || hooks.empty()) return out;
   RunOptions options;
+  options.logits = false;  // the run stops after the last hook it reads
   for (const HookPoint& hook : hooks)  // each hook once, however many sites it has
     if (std::find(options.cache.begin(), options.cache.end(), hook) == options.cache.end()) options.cache.push_back(hook);
   std::map<HookPoint, std::vector<at::Tensor>> parts;  // resample: every row; mean: one running sum
@@ -181,6 +182,33 @@ std::vector<Intervention> ablation_interventions(InterventionKind method, const 
     iv.seed = seed;
     if (method != InterventionKind::kZero) iv.value = values.at(site.hook);
     out.push_back(iv);
+  }
+  return out;
+}
+
+int64_t before_every_site(const std::vector<AblationSite>& sites, int64_t at_most) {
+  int64_t out = at_most;
+  for (const AblationSite& site : sites) {
+    if (!site.role.empty() || site.positions.empty()) return 0;
+    out = std::min(out, *std::min_element(site.positions.begin(), site.positions.end()));
+  }
+  return out;
+}
+
+std::vector<Intervention> within_positions(std::vector<Intervention> interventions, const Config& config, int64_t from,
+                                           int64_t to, int64_t prefix) {
+  std::vector<Intervention> out;
+  for (Intervention& iv : interventions) {
+    const int64_t first = hook_first_position(config, iv.hook, from, prefix);
+    std::vector<int64_t> inside;
+    for (int64_t p : iv.positions)
+      if (p >= first && p < to) inside.push_back(p - first);
+    if (!iv.positions.empty() && inside.empty()) continue;
+    iv.positions = inside;
+    const int dim = position_dim(iv.hook.type);
+    if (iv.mask.defined()) iv.mask = iv.mask.slice(dim, first, to);
+    if (iv.value.defined()) iv.value = iv.value.slice(dim, first, to);
+    out.push_back(std::move(iv));
   }
   return out;
 }

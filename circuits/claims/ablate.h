@@ -73,7 +73,8 @@ std::vector<AblationSite> complement(const std::vector<AblationSite>& kept, cons
 // The reference activations ablation by `method` reads at each of `hooks`
 // (none for zero ablation): mean, each hook's mean over the `reference`
 // sample [1, ...]; resample, its every row [n_ref, ...]. One forward pass
-// over the reference; a hook named twice is read once.
+// over the reference, up to the last of `hooks` (RunOptions::logits false);
+// a hook named twice is read once.
 std::map<HookPoint, at::Tensor> ablation_values(const Task& task, InterventionKind method,
                                                 const std::vector<HookPoint>& hooks, const Domain& reference,
                                                 const HookedTransformer& model, Scale scale);
@@ -82,5 +83,22 @@ std::map<HookPoint, at::Tensor> ablation_values(const Task& task, InterventionKi
 // (ablation_values over at least the sites' hooks); resample draws with `seed`.
 std::vector<Intervention> ablation_interventions(InterventionKind method, const std::vector<AblationSite>& sites,
                                                  const std::map<HookPoint, at::Tensor>& values, uint64_t seed);
+
+// The positions before every site (each at fixed positions), at most
+// `at_most`; 0 when a site covers every position or sits at a role. A run
+// that intervenes only at `sites` equals the model's own run there, so it can
+// take those positions from a run without them (RunOptions::prefix).
+int64_t before_every_site(const std::vector<AblationSite>& sites, int64_t at_most);
+
+// `interventions` for a run on positions [0, to) (leading_positions) from
+// position `from` (RunOptions::from_position), after a prefix of `prefix`
+// positions (RunOptions::prefix). Along each hook's position dimension
+// (position_dim: the query position in attention scores and patterns), its
+// mask (which must then have the activation's rank) and its mean, resample or
+// patch value are cut to [0, to), and at a hook that covers [first, to)
+// (hook_first_position) to [first, to), with positions shifted by -first. One
+// whose positions all lie outside edits nothing there and is dropped.
+std::vector<Intervention> within_positions(std::vector<Intervention> interventions, const Config& config, int64_t from,
+                                           int64_t to, int64_t prefix = 0);
 
 }  // namespace circuitcheck

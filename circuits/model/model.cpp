@@ -446,8 +446,9 @@ void check_start(const Config& c, const at::Tensor& tokens_in, const RunOptions&
           "a prefix of " + std::to_string(p) + " positions, expected 1 to " + std::to_string(tokens_in.size(1) - 1));
     const std::vector<int64_t> shape = {tokens_in.size(0), p, c.n_heads, c.d_head};
     const auto fits = [&](const std::vector<at::Tensor>& ts) {
-      return static_cast<int>(ts.size()) == c.n_layers &&
-             std::all_of(ts.begin(), ts.end(), [&](const at::Tensor& t) { return t.defined() && t.sizes() == at::IntArrayRef(shape); });
+      return static_cast<int>(ts.size()) == c.n_layers && std::all_of(ts.begin(), ts.end(), [&](const at::Tensor& t) {
+               return t.defined() && t.sizes() == at::IntArrayRef(shape);
+             });
     };
     check(fits(prefix.k) && fits(prefix.v), "run",
           "a prefix needs keys and values " + c10::str(at::IntArrayRef(shape)) + " for each of the " +

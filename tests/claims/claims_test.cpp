@@ -4,6 +4,7 @@
 // `circuitcheck verify` on claims/array_index.json against the shipped, the
 // reference and a random-init checkpoint.
 #include "circuits/model/checkpoint.h"
+#include "circuits/claims/ablate.h"
 #include "circuits/claims/claim.h"
 #include "circuits/claims/kinds/ablation_claim.h"
 #include "circuits/claims/kinds/attention_claim.h"
@@ -13,6 +14,7 @@
 #include "circuits/claims/stats.h"
 #include "circuits/claims/controls.h"
 #include "circuits/claims/verify.h"
+#include "circuits/tasks/evaluate.h"
 #include "tests/test_util.h"
 #include "tests/claims/claim_test_util.h"
 #include "tests/claims/previous_token.h"
@@ -769,6 +771,49 @@ TEST(ShippedAblation, ResampleNecessityAndKeepOnlySufficiency) {
     for (std::size_t j = 0; j < alone.controls[i].checks.size(); ++j)
       EXPECT_EQ(with_shared.controls[i].checks[j].value, alone.controls[i].checks[j].value) << alone.controls[i].model;
   }
+}
+
+// An ablation at a fixed position (S5's L0H2 where A3 is predicted, position
+// 17) runs only from there on, taking the positions before it from the run
+// before ablation (RunOptions::prefix) and its logits at the answer's first
+// three digits (positions 14-16, scored) too: it counts what a full run with
+// the same ablation counts, and the ablation fires on as many elements.
+TEST(ShippedAblation, AnAblatedRunFromItsFirstSiteCountsWhatTheFullRunCounts) {
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/arithmetic.safetensors");
+  const json site = {{"hook", "blocks.0.attn.hook_z"}, {"heads", {2}}, {"positions", {17}}};
+  const json document = {
+      {"schema", "circuitcheck.claims/1"}, {"system", "arithmetic"}, {"checkpoint", "x"},
+      {"claims",
+       {{{"id", "a3_necessary"}, {"hypothesis", "h"}, {"kind", "ablation"}, {"method", "resample"},
+         {"sites", {site}}, {"reference", {{"sample", 256}, {"seed", 3}}}, {"domain", {{"sample", 300}, {"seed", 4}}},
+         {"pass", {{"drop_to_at_most", 0.3}}}}}}};
+  const ClaimFile file = parse_claim_file(document, "s5.json");
+  const Task& task = *claim_task(file);
+  const Claim claim = parse_claims(file, task, ck.model.config)[0];
+  const AblationSpec& a = spec_of<AblationSpec>(claim.spec);
+  ASSERT_EQ(a.plain_hooks, prefix_hooks(ck.model.config));  // the runs before ablation keep the keys and values
+  ControlCache controls{&ck.model, {}};
+  const ClaimResult r = verify_claim(task, claim, ck.model, controls);
+
+  const Scale scale = scale_for(task, ck.model.config);
+  RunOptions full;
+  full.interventions = ablation_interventions(
+      a.method, a.sites, ablation_values(task, a.method, {a.sites[0].hook}, a.reference, ck.model, scale),
+      a.reference.seed);
+  Evaluation after = empty_evaluation(task);
+  Liveness fired;
+  for_each_batch(task, claim.domain, scale, [&](const Batch& b) {
+    for (Intervention& iv : full.interventions) iv.first_row = b.first_row;
+    const RunResult run_full = run(ck.model, b.tokens, full);
+    tally_batch(task, b, run_full.logits, after);
+    accumulate(fired, run_full.liveness[0]);
+  });
+  const Check& check = r.checkpoint.checks.at(1);
+  ASSERT_EQ(check.name, "accuracy after");
+  EXPECT_EQ(check.successes, after.overall.correct);
+  EXPECT_EQ(check.trials, after.overall.n);
+  EXPECT_EQ(r.checkpoint.liveness.at(0).elements, fired.elements);
+  EXPECT_EQ(r.checkpoint.liveness.at(0).fired, fired.fired);
 }
 
 // Property claims on shipped checkpoints: the claimed copy holds, a wrong one

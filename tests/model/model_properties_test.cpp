@@ -175,7 +175,6 @@ RC_GTEST_PROP(ModelProperties, HookFirstPositionIsWhereARunFromAPositionCoversEa
 RC_GTEST_PROP(ModelProperties, ARunFromAPrefixEqualsTheFullRunFromThere, ()) {
   Config c = gen_config();
   c.attention_dir = AttentionDir::kCausal;
-  c.n_ctx = std::max<int64_t>(c.n_ctx, 2);
   HookedTransformer m = gen_model(c);
   const int64_t pos = *rc::gen::inRange<int64_t>(2, c.n_ctx + 1);
   const at::Tensor tokens = gen_tokens(c, *rc::gen::inRange(1, 4), pos);
@@ -221,6 +220,12 @@ TEST(ModelProperties, APrefixThatDoesNotFitIsRefused) {
   EXPECT_THROW(run(m, tokens.slice(1, 0, 2), options), InputError);  // nothing left to run
   EXPECT_THROW(run(m, tokens.slice(0, 0, 1), options), InputError);  // another batch
   EXPECT_THROW(run_prefix(c, run(m, tokens.slice(1, 0, 2), head).cache, 3), InputError);  // too short
+  RunOptions resumed = options;
+  resumed.start_resid = at::zeros({2, 4, c.d_model});
+  EXPECT_THROW(run(m, tokens, resumed), InputError);  // a prefix and start_resid
+  Config both_ways = c;
+  both_ways.attention_dir = AttentionDir::kBidirectional;
+  EXPECT_THROW(run(make_model(both_ways, init_params(both_ways, 0), "test"), tokens, options), InputError);
 }
 
 RC_GTEST_PROP(ModelProperties, RunsWithoutLogitsStopAfterTheLastNeededLayer, ()) {

@@ -8,40 +8,13 @@
 #include <algorithm>
 
 namespace circuitcheck {
-
-void parse_ablation(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
-  AblationSpec& a = claim.spec.emplace<AblationSpec>();
-  if (v.contains("metric")) named_at<bool>(v["metric"], at / "metric", "metric", {{"accuracy", true}});
-  a.method = named_at(v["method"], at / "method", "method", ablation_methods(false));
-  if (v.contains("keep_only")) {
-    if (!v["keep_only"].is_boolean()) (at / "keep_only").fail(std::string("expected a boolean, got ") + type_name(v["keep_only"]));
-    a.keep_only = v["keep_only"].get<bool>();
-  }
-  const nlohmann::json& sites = array_at(v["sites"], at / "sites");
-  for (std::size_t i = 0; i < sites.size(); ++i) {
-    const At where = at / "sites" / i;
-    a.sites.push_back(ablation_site_at(sites[i], where, context.config));
-    const AblationSite& site = a.sites.back();
-    if (a.keep_only &&
-        (!site.positions.empty() || !site.neurons.empty() ||
-         (site.hook.type != HookType::kZ && site.hook.type != HookType::kMlpOut)))
-      where.fail("keep_only keeps whole components: blocks.L.attn.hook_z (with heads) or blocks.L.hook_mlp_out, "
-                 "without positions or neurons");
-  }
-  a.reference = reference_at(v, at, context.task, claim.domain, a.method);
-  claim.pass = a.keep_only
-                   ? pass_at(v["pass"], at / "pass", {"rate_at_least", "before_at_least"}, {}, {"rate_at_least"})
-                   : pass_at(v["pass"], at / "pass", {"drop_to_at_most", "rate_at_least", "before_at_least"}, {}, {});
-  if (!claim.pass.drop_to_at_most && !claim.pass.rate_at_least)
-    (at / "pass").fail("needs drop_to_at_most (the sites are necessary) or rate_at_least (accuracy survives the ablation)");
-  if (claim.pass.drop_to_at_most && claim.pass.rate_at_least)
-    (at / "pass").fail("drop_to_at_most and rate_at_least contradict each other; give one");
-  if (v.contains("by_class")) a.by_class = class_name_at(v["by_class"], at / "by_class", context.accuracy_classes);
-}
-
-std::vector<HookPoint> ablation_hooks(const Claim&) { return {}; }
-
 namespace {
+
+// The positions before every site that an ablated run shares with the run
+// before ablation (RunOptions::prefix), or 0.
+int64_t shared_positions(const std::vector<AblationSite>& sites, bool keep_only, const Config& config) {
+  return config.attention_dir == AttentionDir::kCausal && !keep_only ? before_every_site(sites, config.n_ctx) : 0;
+}
 
 // Accuracy after ablation for each value of class `name` (unthresholded
 // checks), and a figure of it before and after.
@@ -68,6 +41,40 @@ void add_by_class(const std::string& name, Evaluation& before, Evaluation& after
 
 }  // namespace
 
+void parse_ablation(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim) {
+  AblationSpec& a = claim.spec.emplace<AblationSpec>();
+  if (v.contains("metric")) named_at<bool>(v["metric"], at / "metric", "metric", {{"accuracy", true}});
+  a.method = named_at(v["method"], at / "method", "method", ablation_methods(false));
+  if (v.contains("keep_only")) {
+    if (!v["keep_only"].is_boolean()) (at / "keep_only").fail(std::string("expected a boolean, got ") + type_name(v["keep_only"]));
+    a.keep_only = v["keep_only"].get<bool>();
+  }
+  const nlohmann::json& sites = array_at(v["sites"], at / "sites");
+  for (std::size_t i = 0; i < sites.size(); ++i) {
+    const At where = at / "sites" / i;
+    a.sites.push_back(ablation_site_at(sites[i], where, context.config));
+    const AblationSite& site = a.sites.back();
+    if (a.keep_only &&
+        (!site.positions.empty() || !site.neurons.empty() ||
+         (site.hook.type != HookType::kZ && site.hook.type != HookType::kMlpOut)))
+      where.fail("keep_only keeps whole components: blocks.L.attn.hook_z (with heads) or blocks.L.hook_mlp_out, "
+                 "without positions or neurons");
+  }
+  if (shared_positions(a.sites, a.keep_only, context.config) > 0) a.plain_hooks = prefix_hooks(context.config);
+  a.reference = reference_at(v, at, context.task, claim.domain, a.method);
+  claim.pass = a.keep_only
+                   ? pass_at(v["pass"], at / "pass", {"rate_at_least", "before_at_least"}, {}, {"rate_at_least"})
+                   : pass_at(v["pass"], at / "pass", {"drop_to_at_most", "rate_at_least", "before_at_least"}, {}, {});
+  if (!claim.pass.drop_to_at_most && !claim.pass.rate_at_least)
+    (at / "pass").fail("needs drop_to_at_most (the sites are necessary) or rate_at_least (accuracy survives the ablation)");
+  if (claim.pass.drop_to_at_most && claim.pass.rate_at_least)
+    (at / "pass").fail("drop_to_at_most and rate_at_least contradict each other; give one");
+  if (v.contains("by_class")) a.by_class = class_name_at(v["by_class"], at / "by_class", context.accuracy_classes);
+}
+
+std::vector<HookPoint> ablation_hooks(const Claim& claim) { return spec_of<AblationSpec>(claim.spec).plain_hooks; }
+
+
 void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
   const AblationSpec& a = spec_of<AblationSpec>(claim.spec);
   const Task& task = context.task;
@@ -81,8 +88,31 @@ void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
                  })
                : nullptr;
   };
+  const Config& config = context.model.config;
+  const std::vector<AblationSite> sites =
+      a.keep_only ? complement(a.sites, config, {}, config.n_ctx, claim.pointer) : a.sites;
+  // The positions before every site are the model's own: an ablated run takes
+  // their keys and values, and its logits there, from the same batch's run
+  // before ablation (RunOptions::prefix), while those kept fit kSharedRunBytes.
+  // Placebos replay the checkpoint's runs before ablation (shared_runs.h).
+  const int64_t shared = shared_positions(sites, a.keep_only, config);
+  struct Kept {
+    RunPrefix prefix;
+    at::Tensor logits;  // before ablation, at [first, shared): [batch, shared - first, d_vocab_out], maybe empty
+  };
+  std::vector<Kept> kept;
+  int64_t kept_bytes = 0;
   Evaluation before = empty_evaluation(task);
-  context.visit(claim.domain, {}, [&](const Batch& b, const RunResult& r) { tally_batch(task, b, r.logits, before); },
+  context.visit(claim.domain, shared > 0 ? prefix_hooks(config) : std::vector<HookPoint>{},
+                [&](const Batch& b, const RunResult& r) {
+                  tally_batch(task, b, r.logits, before);
+                  if (shared == 0 || shared >= b.tokens.size(1) || kept_bytes > kSharedRunBytes) return;
+                  const int64_t first = b.tokens.size(1) - r.logits.size(1);
+                  Kept k{run_prefix(config, r.cache, shared), r.logits.slice(1, 0, std::max<int64_t>(shared - first, 0))};
+                  for (const at::Tensor& t : k.prefix.k) kept_bytes += t.nbytes();
+                  for (const at::Tensor& t : k.prefix.v) kept_bytes += t.nbytes();
+                  kept.push_back(std::move(k));
+                },
                 decides(before, Rule::kBeforeAtLeast, claim.pass.before_at_least));
   out.checks.push_back(rate_check("accuracy before", "before ablation: correct on", unit_name(before),
                                   before.overall, claim.domain.exhaustive,
@@ -92,21 +122,27 @@ void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
     out.stopped = "not ablated: it already fails before ablation";
     return;
   }
-  const std::vector<AblationSite> sites =
-      a.keep_only ? complement(a.sites, context.model.config, {}, context.model.config.n_ctx, claim.pointer) : a.sites;
   std::vector<HookPoint> hooks;
   for (const AblationSite& site : sites) hooks.push_back(site.hook);
-  RunOptions options;
-  options.interventions = ablation_interventions(
+  const std::vector<Intervention> interventions = ablation_interventions(
       a.method, sites, ablation_values(task, a.method, hooks, a.reference, context.model, scale), a.reference.seed);
-  out.liveness.resize(options.interventions.size());
+  out.liveness.resize(interventions.size());
   Evaluation after = empty_evaluation(task);
   const Rule rule = claim.pass.rate_at_least ? Rule::kRateAtLeast : Rule::kDropToAtMost;
   const double threshold = claim.pass.rate_at_least ? *claim.pass.rate_at_least : *claim.pass.drop_to_at_most;
+  std::size_t index = 0;
   for_each_batch(task, claim.domain, scale, [&](const Batch& b) {
+    RunOptions options;
+    options.interventions = interventions;
+    const Kept* k = index < kept.size() ? &kept[index] : nullptr;
+    ++index;
+    if (k) {
+      options.prefix = k->prefix;
+      options.interventions = within_positions(interventions, config, 0, b.tokens.size(1), shared);
+    }
     for (Intervention& iv : options.interventions) iv.first_row = b.first_row;
     RunResult r = run(context.model, b.tokens, options);
-    tally_batch(task, b, r.logits, after);
+    tally_batch(task, b, k ? at::cat({k->logits, r.logits}, 1) : r.logits, after);
     for (std::size_t i = 0; i < r.liveness.size(); ++i) accumulate(out.liveness[i], r.liveness[i]);
   }, decides(after, rule, threshold));
   const int64_t total = domain_examples(claim.domain, task.domain_size);

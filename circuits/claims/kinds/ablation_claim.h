@@ -40,10 +40,14 @@ struct AblationSpec {
   bool keep_only = false;
   Domain reference{false, 4096, 0};
   std::string by_class;  // reported before and after; empty: none
+  // What the runs before ablation keep for the ablated runs: the keys and
+  // values (prefix_hooks) of the positions before every site, when each site
+  // sits at fixed positions of a causal model; else none.
+  std::vector<HookPoint> plain_hooks;
 };
 
 void parse_ablation(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);
-std::vector<HookPoint> ablation_hooks(const Claim& claim);  // none: the logits before ablating
+std::vector<HookPoint> ablation_hooks(const Claim& claim);  // AblationSpec::plain_hooks, and the logits
 void run_ablation(const RunContext& context, const Claim& claim, Outcome& out);
 // Its placebos (placebo.h): the sites moved to other components
 // (site_placebos). Only a necessity ablation (drop_to_at_most) takes one.

@@ -100,45 +100,6 @@ std::vector<Intervention> circuit_interventions(const CircuitSpec& c, const Circ
   return out;
 }
 
-// The interventions of a run on positions [0, to) (leading_positions) from
-// position `from` (RunOptions::from_position), after a prefix of `prefix`
-// positions (RunOptions::prefix): the position axis (dim 1) of masks and of
-// mean, resample and patch values is cut to [0, to), and at a hook that
-// covers [first, to) (hook_first_position) to [first, to) with positions
-// shifted by -first; one whose positions all lie outside edits nothing there
-// and is dropped. For circuit_interventions' hooks only (hook_z,
-// hook_mlp_out, mlp.hook_post), whose masks have their activation's rank:
-// dim 1 is the position there, not in attention scores.
-std::vector<Intervention> within_positions(std::vector<Intervention> interventions, const Config& config, int64_t from,
-                                           int64_t to, int64_t prefix = 0) {
-  std::vector<Intervention> out;
-  for (Intervention& iv : interventions) {
-    const int64_t first = hook_first_position(config, iv.hook, from, prefix);
-    std::vector<int64_t> inside;
-    for (int64_t p : iv.positions)
-      if (p >= first && p < to) inside.push_back(p - first);
-    if (!iv.positions.empty() && inside.empty()) continue;
-    iv.positions = inside;
-    if (iv.mask.defined()) iv.mask = iv.mask.slice(1, first, to);
-    if (iv.value.defined()) iv.value = iv.value.slice(1, first, to);
-    out.push_back(std::move(iv));
-  }
-  return out;
-}
-
-// The positions before every node of a circuit (each at fixed positions, at
-// most `from`), or 0 when a node covers every position or sits at a role.
-// Every run that keeps the circuit ablates every component there, and every
-// run that ablates some of its nodes none: each kind of run shares them.
-int64_t before_every_node(const std::vector<AblationSite>& nodes, int64_t from) {
-  int64_t out = from;
-  for (const AblationSite& node : nodes) {
-    if (!node.role.empty() || node.positions.empty()) return 0;
-    out = std::min(out, *std::min_element(node.positions.begin(), node.positions.end()));
-  }
-  return out;
-}
-
 // "{0, 2}": a subset's node indices.
 std::string subset_name(const std::vector<int64_t>& subset) {
   std::string s;
@@ -425,16 +386,16 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
     // The positions before every node, run once per slice for the runs that
     // keep the circuit (every component ablated there) and once for those
     // that ablate some of its nodes (the model's own).
-    const int64_t shared = before_every_node(c.nodes, options.from_position);
-    std::map<bool, RunPrefix> prefixes;  // by CircuitConfiguration::keeps
+    const int64_t shared = before_every_site(c.nodes, options.from_position);
+    std::optional<RunPrefix> keeping, ablating;  // by CircuitConfiguration::keeps
     const auto prefix = [&](bool keeps) {
-      auto it = prefixes.find(keeps);
-      if (it != prefixes.end()) return it->second;
+      std::optional<RunPrefix>& made = keeps ? keeping : ablating;
+      if (made) return *made;
       RunOptions head;
       head.cache = prefix_hooks(config);
       head.logits = false;
       head.interventions = within_positions(interventions({keeps, {}, {}}), config, 0, shared);
-      return prefixes[keeps] = run_prefix(config, run(context.model, b.tokens.slice(1, 0, shared), head).cache, shared);
+      return *(made = run_prefix(config, run(context.model, b.tokens.slice(1, 0, shared), head).cache, shared));
     };
     for (std::size_t i = 0; i < configurations.size(); ++i) {
       if (shared > 0) options.prefix = prefix(configurations[i].keeps);
