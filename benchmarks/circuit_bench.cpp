@@ -56,7 +56,7 @@ void BM_S2CircuitLoopOfSingleRuns(benchmark::State& state) {
   c10::InferenceMode guard;
   const S2Circuit s = s2_circuit(state.range(0));
   const CircuitSpec& c = spec_of<CircuitSpec>(s.claim.spec);
-  const auto no_shared_runs = [](const Domain&, const std::vector<HookPoint>&, const RunVisitor&,
+  const auto no_shared_runs = [](const Domain&, const PlainReads&, const RunVisitor&,
                                  const std::function<bool()>&) {};
   const RunContext context{*s.task, s.checkpoint.model, scale_for(*s.task, s.checkpoint.model.config), no_shared_runs, false};
   const std::vector<CircuitConfiguration> variants = circuit_variants(

@@ -319,7 +319,7 @@ int attribute_command(int argc, char** argv) {
   const std::vector<Claim> parsed = parse_claims(parse_claim_file(document, out), task, ck.model.config);
   if (args.has("--out-claim")) check_replaceable(out, "attribute --out-claim");
 
-  const VisitRuns no_shared_runs = [](const Domain&, const std::vector<HookPoint>&, const RunVisitor&,
+  const VisitRuns no_shared_runs = [](const Domain&, const PlainReads&, const RunVisitor&,
                                       const std::function<bool()>&) {
     throw InternalError("attribute: a circuit claim runs no shared passes");
   };

@@ -163,9 +163,10 @@ at::Tensor weight_matrix(const HookedTransformer& model, const MatrixSource& sou
   return m;
 }
 
-std::vector<HookPoint> source_hooks(const MatrixSource& source) {
-  if (!source.is_activation() || source.logits) return {};
-  return {source.hook};
+PlainReads source_reads(const MatrixSource& source) {
+  if (!source.is_activation()) return {{}, false};
+  if (source.logits) return {{}, true};
+  return {{source.hook}, false};
 }
 
 SourceRows source_rows(const HookedTransformer& model, const MatrixSource& source, const Batch& batch,
@@ -197,7 +198,7 @@ at::Tensor source_matrix(const HookedTransformer& model, const MatrixSource& sou
                          const VisitRuns& visit) {
   if (!source.is_activation()) return weight_matrix(model, source);
   std::vector<at::Tensor> parts;
-  visit(domain, source_hooks(source),
+  visit(domain, source_reads(source),
         [&](const Batch& b, const RunResult& r) { parts.push_back(source_rows(model, source, b, r).rows); }, nullptr);
   return at::cat(parts);
 }

@@ -85,12 +85,12 @@ struct SourceRows {
   std::vector<int64_t> shape;  // the activation at one item before flattening, e.g. {512} or {n_heads, d_head}
 };
 
-// The plain activations an activation source reads (shared_runs.h): its
-// hook; none for the logits (every plain run has them) or weights.
-std::vector<HookPoint> source_hooks(const MatrixSource& source);
+// What an activation source reads of the plain runs (shared_runs.h): its
+// hook without the logits, or the logits; nothing for weights.
+PlainReads source_reads(const MatrixSource& source);
 
 // An activation source's rows in `batch`, read from `run`, a plain run of
-// the batch with source_hooks(source) cached. Logits at a position before
+// the batch with source_reads(source). Logits at a position before
 // the run's logits begin (RunResult::logits covers [from, pos)) come from a
 // run of `model` of its own.
 SourceRows source_rows(const HookedTransformer& model, const MatrixSource& source, const Batch& batch,

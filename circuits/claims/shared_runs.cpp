@@ -10,60 +10,62 @@ namespace {
 
 std::string key(const std::string& label, const Domain& domain) { return label + "|" + domain.to_json().dump(); }
 
-RunResult plain_run(const HookedTransformer& model, const Batch& batch, const std::vector<HookPoint>& hooks) {
+RunResult plain_run(const HookedTransformer& model, const Batch& batch, const PlainReads& reads) {
   RunOptions options;
-  options.cache = hooks;
+  options.cache = reads.hooks;
+  options.logits = reads.logits;
   const int64_t from = first_scored_position(batch.targets);
-  const bool cut = std::any_of(hooks.begin(), hooks.end(),
+  const bool cut = std::any_of(reads.hooks.begin(), reads.hooks.end(),
                                [&](const HookPoint& h) { return hook_first_position(model.config, h, from) > 0; });
   options.from_position = cut ? 0 : from;
   return run(model, batch.tokens, options);
 }
 
 int64_t bytes(const Batch& batch, const RunResult& run) {
-  int64_t total = run.logits.nbytes() + batch.tokens.nbytes() + batch.targets.nbytes();
+  int64_t total = (run.logits.defined() ? run.logits.nbytes() : 0) + batch.tokens.nbytes() + batch.targets.nbytes();
   for (const auto& [hook, t] : run.cache) total += t.nbytes();
   for (const auto& [name, t] : batch.roles) total += t.nbytes();
   for (const auto& [name, t] : batch.classes) total += t.nbytes();
   return total;
 }
 
-bool covers(const std::vector<HookPoint>& planned, const std::vector<HookPoint>& wanted) {
-  return std::all_of(wanted.begin(), wanted.end(), [&](const HookPoint& h) {
-    return std::find(planned.begin(), planned.end(), h) != planned.end();
-  });
+bool covers(const PlainReads& planned, const PlainReads& wanted) {
+  return (planned.logits || !wanted.logits) && std::all_of(wanted.hooks.begin(), wanted.hooks.end(), [&](const HookPoint& h) {
+           return std::find(planned.hooks.begin(), planned.hooks.end(), h) != planned.hooks.end();
+         });
 }
 
 }  // namespace
 
 void visit_runs(const Task& task, const HookedTransformer& model, Scale scale, const Domain& domain,
-                const std::vector<HookPoint>& hooks, const RunVisitor& fn, const std::function<bool()>& done) {
-  for_each_batch(task, domain, scale, [&](const Batch& b) { fn(b, plain_run(model, b, hooks)); }, done);
+                const PlainReads& reads, const RunVisitor& fn, const std::function<bool()>& done) {
+  for_each_batch(task, domain, scale, [&](const Batch& b) { fn(b, plain_run(model, b, reads)); }, done);
 }
 
-bool reads_plain_runs(const Claim& claim, std::vector<HookPoint>* hooks) {
+bool reads_plain_runs(const Claim& claim, PlainReads* reads) {
   const KindEntry& kind = *claim.kind;
-  if (claim.domain.weights_only() || !kind.plain_hooks) return false;
-  *hooks = kind.plain_hooks(claim);
+  if (claim.domain.weights_only() || !kind.plain_reads) return false;
+  *reads = kind.plain_reads(claim);
   return true;
 }
 
 void SharedRuns::plan(const Claim& claim, const std::string& label) {
-  std::vector<HookPoint> hooks;
-  if (!reads_plain_runs(claim, &hooks)) return;
+  PlainReads reads;
+  if (!reads_plain_runs(claim, &reads)) return;
   Entry& e = entries_[key(label, claim.domain)];
-  for (const auto& h : hooks)
-    if (!covers(e.hooks, {h})) e.hooks.push_back(h);
-  std::sort(e.hooks.begin(), e.hooks.end());
+  for (const auto& h : reads.hooks)
+    if (std::find(e.reads.hooks.begin(), e.reads.hooks.end(), h) == e.reads.hooks.end()) e.reads.hooks.push_back(h);
+  std::sort(e.reads.hooks.begin(), e.reads.hooks.end());
+  e.reads.logits = e.reads.logits || reads.logits;
   ++e.uses;
 }
 
 void SharedRuns::visit(const Task& task, const HookedTransformer& model, const std::string& label, Scale scale,
-                       const Domain& domain, const std::vector<HookPoint>& hooks, const RunVisitor& fn,
+                       const Domain& domain, const PlainReads& reads, const RunVisitor& fn,
                        const std::function<bool()>& done) {
   auto it = entries_.find(key(label, domain));
-  if (it == entries_.end() || !covers(it->second.hooks, hooks) || !it->second.kept) {
-    visit_runs(task, model, scale, domain, hooks, [&](const Batch& b, const RunResult& r) {
+  if (it == entries_.end() || !covers(it->second.reads, reads) || !it->second.kept) {
+    visit_runs(task, model, scale, domain, reads, [&](const Batch& b, const RunResult& r) {
       ++batches_run_;
       fn(b, r);
     }, done);
@@ -85,7 +87,7 @@ void SharedRuns::visit(const Task& task, const HookedTransformer& model, const s
   bool stopped = false;
   for_each_batch(task, domain, scale, [&](const Batch& b) {
     if (index++ < replayed) return;
-    RunResult r = plain_run(model, b, e.hooks);
+    RunResult r = plain_run(model, b, e.reads);
     ++batches_run_;
     fn(b, r);
     stopped = stop();
@@ -111,8 +113,8 @@ int64_t SharedRuns::kept_bytes() const {
 }
 
 void SharedRuns::release(const Claim& claim, const std::string& label) {
-  std::vector<HookPoint> hooks;
-  if (!reads_plain_runs(claim, &hooks)) return;
+  PlainReads reads;
+  if (!reads_plain_runs(claim, &reads)) return;
   auto it = entries_.find(key(label, claim.domain));
   if (it != entries_.end() && --it->second.uses <= 0) entries_.erase(it);
 }

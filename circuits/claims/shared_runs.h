@@ -3,11 +3,11 @@
 // pass per batch.
 //
 // Before the claims run, plan() registers each claim on each model it will
-// run on (by label: "checkpoint" or a control's name) with the plain
-// (un-intervened) activations its kind reads on its domain
-// (KindEntry::plain_hooks, kinds/kind.h). The first claim to visit a planned (model,
-// domain) runs each batch once with the union of the planned hooks cached and
-// keeps the batches and runs; the others replay them; release() by the last
+// run on (by label: "checkpoint" or a control's name) with what its kind reads
+// of the plain (un-intervened) runs on its domain (KindEntry::plain_reads,
+// kinds/kind.h). The first claim to visit a planned (model, domain) runs each
+// batch once with the union of the planned hooks cached, and the logits when
+// a planned claim reads them, and keeps the batches and runs; the others replay them; release() by the last
 // planned claim frees them. A visit may stop early (`done`, e.g. a control
 // that can no longer pass): the batches it ran stay kept, and a later visit
 // replays them and runs the rest. A (model, domain) whose kept runs would exceed
@@ -21,6 +21,8 @@
 // from is the batch's first scored position, or 0 when a cached hook would
 // otherwise not cover the earlier positions (hook_first_position in model.h:
 // most hooks of the last layer; the last layer then runs at every position).
+// A run whose readers read no logits has none and stops after its last
+// cached hook (RunOptions::logits).
 #pragma once
 
 #include "circuits/claims/check.h"
@@ -43,22 +45,27 @@ constexpr int64_t kSharedRunBytes = int64_t{512} << 20;
 
 using RunVisitor = std::function<void(const Batch& batch, const RunResult& run)>;
 
-// The plain runs of a model over a domain with hooks cached, shared with the
+// What a reader reads of a plain run: activations, and whether the logits.
+struct PlainReads {
+  std::vector<HookPoint> hooks;
+  bool logits = true;
+};
+
+// The plain runs of a model over a domain with `reads`, shared with the
 // other claims of the run or its own (RunContext::visit, kinds/kind.h); stops
 // early after a batch for which the last argument (when set) returns true.
 using VisitRuns =
-    std::function<void(const Domain&, const std::vector<HookPoint>&, const RunVisitor&, const std::function<bool()>&)>;
+    std::function<void(const Domain&, const PlainReads&, const RunVisitor&, const std::function<bool()>&)>;
 
-// Runs `model` on each batch of `domain` (for_each_batch) with `hooks` cached
-// and calls fn, stopping after a batch for which `done` (when set) is true;
-// nothing is kept.
+// Runs `model` on each batch of `domain` (for_each_batch) with `reads.hooks`
+// cached (and the logits if `reads.logits`) and calls fn, stopping after a
+// batch for which `done` (when set) is true; nothing is kept.
 void visit_runs(const Task& task, const HookedTransformer& model, Scale scale, const Domain& domain,
-                const std::vector<HookPoint>& hooks, const RunVisitor& fn,
-                const std::function<bool()>& done = nullptr);
+                const PlainReads& reads, const RunVisitor& fn, const std::function<bool()>& done = nullptr);
 
-// The plain activations `claim` reads on its domain (KindEntry::plain_hooks),
-// and whether it reads any; other kinds run their own passes.
-bool reads_plain_runs(const Claim& claim, std::vector<HookPoint>* hooks);
+// What `claim` reads of the plain runs on its domain (KindEntry::plain_reads),
+// and whether it reads them; other kinds run their own passes.
+bool reads_plain_runs(const Claim& claim, PlainReads* reads);
 
 class SharedRuns {
  public:
@@ -69,9 +76,10 @@ class SharedRuns {
   void plan(const Claim& claim, const std::string& label);
 
   // visit_runs(), replayed from the kept runs when (label, domain) was planned
-  // with every hook in `hooks` (computed and kept as visits reach them).
+  // with every hook in `reads` and, if it reads them, the logits (computed and
+  // kept as visits reach them).
   void visit(const Task& task, const HookedTransformer& model, const std::string& label, Scale scale,
-             const Domain& domain, const std::vector<HookPoint>& hooks, const RunVisitor& fn,
+             const Domain& domain, const PlainReads& reads, const RunVisitor& fn,
              const std::function<bool()>& done = nullptr);
 
   // `claim` is done on `label`: frees the runs no planned claim still needs.
@@ -86,7 +94,7 @@ class SharedRuns {
 
  private:
   struct Entry {
-    std::vector<HookPoint> hooks;  // the planned union, sorted
+    PlainReads reads{{}, false};   // the planned union, hooks sorted
     int uses = 0;                  // planned claims not yet released
     bool complete = false;         // a visit ran the whole domain
     bool kept = true;              // false once the runs outgrew max_bytes_ (then none are kept)

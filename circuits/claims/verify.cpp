@@ -80,12 +80,12 @@ Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer&
   c10::InferenceMode guard;
   const Scale scale = scale_for(task, model.config);
   check_fits(task, scale, model.config, "run_claim: " + claim.id + " on " + label);
-  const VisitRuns visit = [&](const Domain& domain, const std::vector<HookPoint>& hooks, const RunVisitor& fn,
+  const VisitRuns visit = [&](const Domain& domain, const PlainReads& reads, const RunVisitor& fn,
                               const std::function<bool()>& done) {
     if (shared)
-      shared->visit(task, model, label, scale, domain, hooks, fn, done);
+      shared->visit(task, model, label, scale, domain, reads, fn, done);
     else
-      visit_runs(task, model, scale, domain, hooks, fn, done);
+      visit_runs(task, model, scale, domain, reads, fn, done);
   };
   Outcome out;
   out.model = label;

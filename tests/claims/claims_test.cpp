@@ -202,6 +202,36 @@ std::map<std::string, ClaimResult> verify_toy(const HookedTransformer& model) {
   return out;
 }
 
+// A plain run computes the logits only when a claim planned on its domain
+// reads them: the attention claim alone reads layer 0's pattern, and its
+// runs stop there; with the behaviour claim on the same domain they have
+// logits, which the attention claim's visit then replays.
+TEST(SharedRuns, RunsHaveLogitsOnlyWhenAPlannedClaimReadsThem) {
+  const Task task = previous_token_task();
+  const HookedTransformer model = previous_token_model(10.0f);
+  const std::vector<Claim> claims = parse_claims(parse_claim_file(toy_claims(), "toy/claims.json"), task, model.config);
+  const Claim& behaviour = claims.at(0);
+  const Claim& attention = claims.at(2);
+  ASSERT_EQ(attention.id, "attends_previous");
+  ASSERT_EQ(behaviour.domain.to_json(), attention.domain.to_json());
+  const PlainReads reads = attention_reads(attention);
+  EXPECT_FALSE(reads.logits);
+  for (const bool with_behaviour : {false, true}) {
+    SCOPED_TRACE(with_behaviour ? "with the behaviour claim" : "alone");
+    SharedRuns shared;
+    shared.plan(attention, "checkpoint");
+    if (with_behaviour) shared.plan(behaviour, "checkpoint");
+    int64_t batches = 0;
+    shared.visit(task, model, "checkpoint", scale_for(task, model.config), attention.domain, reads,
+                 [&](const Batch&, const RunResult& r) {
+                   ++batches;
+                   EXPECT_EQ(r.logits.defined(), with_behaviour);
+                   EXPECT_EQ(r.cache.count(reads.hooks.at(0)), 1u);
+                 });
+    EXPECT_GT(batches, 0);
+  }
+}
+
 // A control made without the checkpoint's weights (random_init) runs once for
 // all the checkpoints that share a ControlCache::kept; one made from them
 // (shuffled_embed) runs on each.

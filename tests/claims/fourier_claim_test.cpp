@@ -294,9 +294,10 @@ TEST(FourierClaim, ActivationClaimsShareOneForwardPassOverTheGrid) {
   const ClaimFile file = parse_claim_file(shipped_document(), "claims/modular_addition.json");
   const HookedTransformer model = s1_model(at::Tensor());
   const std::vector<Claim> claims = parse_claims(file, s1(), model.config);
-  EXPECT_TRUE(fourier_hooks(claims[1]).empty());  // weights
-  EXPECT_TRUE(fourier_hooks(claims[8]).empty());  // the logits: every plain run has them
-  EXPECT_EQ(fourier_hooks(claims[9]), std::vector<HookPoint>{spec_of<FourierSpec>(claims[9].spec).source.hook});
+  EXPECT_TRUE(fourier_reads(claims[1]).hooks.empty());  // weights
+  EXPECT_TRUE(fourier_reads(claims[8]).hooks.empty());  // the logits
+  EXPECT_TRUE(fourier_reads(claims[8]).logits);
+  EXPECT_EQ(fourier_reads(claims[9]).hooks, std::vector<HookPoint>{spec_of<FourierSpec>(claims[9].spec).source.hook});
   SharedRuns shared;
   for (const Claim& c : claims) shared.plan(c, "checkpoint");
   int64_t visits = 0;

@@ -21,7 +21,7 @@ namespace {
 
 using nlohmann::json;
 
-const VisitRuns kNoSharedRuns = [](const Domain&, const std::vector<HookPoint>&, const RunVisitor&,
+const VisitRuns kNoSharedRuns = [](const Domain&, const PlainReads&, const RunVisitor&,
                                    const std::function<bool()>&) { FAIL() << "a circuit claim runs no shared passes"; };
 
 json circuit_claim(const json& domain, const std::string& ablation = "mean") {

@@ -21,7 +21,7 @@ namespace {
 
 using nlohmann::json;
 
-const VisitRuns kNoSharedRuns = [](const Domain&, const std::vector<HookPoint>&, const RunVisitor&,
+const VisitRuns kNoSharedRuns = [](const Domain&, const PlainReads&, const RunVisitor&,
                                    const std::function<bool()>&) { FAIL() << "a circuit claim runs no shared passes"; };
 
 json claim_with(const std::string& field, const json& circuit) {

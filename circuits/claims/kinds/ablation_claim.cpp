@@ -72,7 +72,7 @@ void parse_ablation(const nlohmann::json& v, const At& at, const ParseContext& c
   if (v.contains("by_class")) a.by_class = class_name_at(v["by_class"], at / "by_class", context.accuracy_classes);
 }
 
-std::vector<HookPoint> ablation_hooks(const Claim& claim) { return spec_of<AblationSpec>(claim.spec).plain_hooks; }
+PlainReads ablation_reads(const Claim& claim) { return {spec_of<AblationSpec>(claim.spec).plain_hooks, true}; }
 
 
 void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
@@ -103,7 +103,7 @@ void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
   std::vector<Kept> kept;
   int64_t kept_bytes = 0;
   Evaluation before = empty_evaluation(task);
-  context.visit(claim.domain, shared > 0 ? prefix_hooks(config) : std::vector<HookPoint>{},
+  context.visit(claim.domain, {shared > 0 ? prefix_hooks(config) : std::vector<HookPoint>{}, true},
                 [&](const Batch& b, const RunResult& r) {
                   tally_batch(task, b, r.logits, before);
                   if (shared == 0 || shared >= b.tokens.size(1) || kept_bytes > kSharedRunBytes) return;

@@ -47,7 +47,7 @@ struct AblationSpec {
 };
 
 void parse_ablation(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);
-std::vector<HookPoint> ablation_hooks(const Claim& claim);  // AblationSpec::plain_hooks, and the logits
+PlainReads ablation_reads(const Claim& claim);  // AblationSpec::plain_hooks, and the logits
 void run_ablation(const RunContext& context, const Claim& claim, Outcome& out);
 // Its placebos (placebo.h): the sites moved to other components
 // (site_placebos). Only a necessity ablation (drop_to_at_most) takes one.

@@ -73,8 +73,8 @@ void parse_attention(const nlohmann::json& v, const At& at, const ParseContext& 
   claim.pass = pass_at(v["pass"], at / "pass", {"rate_at_least"}, {}, {"rate_at_least"});
 }
 
-std::vector<HookPoint> attention_hooks(const Claim& claim) {
-  return {HookPoint{HookType::kPattern, spec_of<AttentionSpec>(claim.spec).layer}};
+PlainReads attention_reads(const Claim& claim) {
+  return {{HookPoint{HookType::kPattern, spec_of<AttentionSpec>(claim.spec).layer}}, false};
 }
 
 void run_attention(const RunContext& context, const Claim& claim, Outcome& out) {
@@ -83,7 +83,7 @@ void run_attention(const RunContext& context, const Claim& claim, Outcome& out) 
   Tally items;
   bool per_item = false;
   Figure figure;
-  context.visit(claim.domain, {hook}, [&](const Batch& b, const RunResult& r) {
+  context.visit(claim.domain, attention_reads(claim), [&](const Batch& b, const RunResult& r) {
     std::vector<at::Tensor> keys;
     for (const auto& k : a.keys) keys.push_back(b.roles.at(k));
     const at::Tensor& query = b.roles.at(a.query);

@@ -28,7 +28,7 @@ struct AttentionSpec {
 };
 
 void parse_attention(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);
-std::vector<HookPoint> attention_hooks(const Claim& claim);  // blocks.L.attn.hook_pattern
+PlainReads attention_reads(const Claim& claim);  // blocks.L.attn.hook_pattern, without the logits
 void run_attention(const RunContext& context, const Claim& claim, Outcome& out);
 
 }  // namespace circuitcheck

@@ -128,7 +128,7 @@ void parse_behaviour(const nlohmann::json& v, const At& at, const ParseContext& 
               "a class it has not met yet");
 }
 
-std::vector<HookPoint> behaviour_hooks(const Claim&) { return {}; }
+PlainReads behaviour_reads(const Claim&) { return {}; }
 
 void run_behaviour(const RunContext& context, const Claim& claim, Outcome& out) {
   const Task& task = context.task;
@@ -163,7 +163,7 @@ void run_behaviour(const RunContext& context, const Claim& claim, Outcome& out) 
   };
   const bool may_stop = b.metric == BehaviourMetric::kAccuracy && total >= 0 && (betting || context.control);
   context.visit(
-      claim.domain, {}, [&](const Batch& batch, const RunResult& r) { tally_batch(task, batch, r.logits, e); },
+      claim.domain, behaviour_reads(claim), [&](const Batch& batch, const RunResult& r) { tally_batch(task, batch, r.logits, e); },
       may_stop ? std::function<bool()>(done) : nullptr);
   if (total >= 0 && e.n_examples < total)
     out.stopped = stopped_after(e.n_examples, total,

@@ -34,7 +34,7 @@ struct BehaviourSpec {
 };
 
 void parse_behaviour(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);
-std::vector<HookPoint> behaviour_hooks(const Claim& claim);  // none: the logits only
+PlainReads behaviour_reads(const Claim& claim);  // the logits only
 void run_behaviour(const RunContext& context, const Claim& claim, Outcome& out);
 
 }  // namespace circuitcheck

@@ -179,7 +179,7 @@ void run_restricted_excluded(const RunContext& context, const Claim& claim, cons
   for (Evaluation& e : after) e.unit = before.unit;
   if (!source.logits) out.liveness.resize(2);
   int64_t start = 0;
-  context.visit(claim.domain, fourier_hooks(claim), [&](const Batch& b, const RunResult& r) {
+  context.visit(claim.domain, fourier_reads(claim), [&](const Batch& b, const RunResult& r) {
     tally_batch(task, b, r.logits, before);
     const int64_t n = b.tokens.size(0);
     const at::Tensor role = b.roles.at(source.role);
@@ -411,12 +411,12 @@ void parse_fourier(const nlohmann::json& v, const At& at, const ParseContext& co
   }
 }
 
-std::vector<HookPoint> fourier_hooks(const Claim& claim) {
+PlainReads fourier_reads(const Claim& claim) {
   const FourierSpec& f = spec_of<FourierSpec>(claim.spec);
-  std::vector<HookPoint> hooks = source_hooks(f.source);
-  for (const HookPoint& h : f.keys_from ? source_hooks(*f.keys_from) : std::vector<HookPoint>{})
-    if (std::find(hooks.begin(), hooks.end(), h) == hooks.end()) hooks.push_back(h);
-  return hooks;
+  PlainReads reads{source_reads(f.source).hooks, true};
+  for (const HookPoint& h : f.keys_from ? source_reads(*f.keys_from).hooks : std::vector<HookPoint>{})
+    if (std::find(reads.hooks.begin(), reads.hooks.end(), h) == reads.hooks.end()) reads.hooks.push_back(h);
+  return reads;
 }
 
 void run_fourier(const RunContext& context, const Claim& claim, Outcome& out) {

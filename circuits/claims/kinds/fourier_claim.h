@@ -114,9 +114,9 @@ LogitFit fit_logits(const at::Tensor& logits, int64_t p, const std::vector<int64
 // claim.domain and claim.pass; `sample` is a batch of `task`.
 void parse_fourier(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);
 
-// The plain activations a fourier claim reads on its domain: those of its
-// activation sources (source_hooks).
-std::vector<HookPoint> fourier_hooks(const Claim& claim);
+// What a fourier claim reads of the plain runs on its domain: its activation
+// sources' hooks (source_reads), and the logits (accuracy before editing).
+PlainReads fourier_reads(const Claim& claim);
 
 // Runs a fourier claim on the context's model: one check per threshold (named
 // "key_frequency_energy", "key_frequency_overlap", "single_frequency",

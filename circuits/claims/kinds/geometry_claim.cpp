@@ -31,7 +31,7 @@ void run_silhouette(const RunContext& context, const Claim& claim, Outcome& out)
   std::vector<at::Tensor> rows, labels, examples;
   std::map<int64_t, std::string> names;  // class value -> legend
   int64_t seen = 0;
-  context.visit(claim.domain, source_hooks(g.source), [&](const Batch& b, const RunResult& run) {
+  context.visit(claim.domain, source_reads(g.source), [&](const Batch& b, const RunResult& run) {
     const SourceRows r = source_rows(context.model, g.source, b, run);
     at::Tensor cls = b.classes.at(g.class_name);
     if (g.class_item >= 0) cls = cls.select(1, g.class_item);
@@ -195,9 +195,7 @@ void parse_geometry(const nlohmann::json& v, const At& at, const ParseContext& c
   claim.pass = pass_at(v["pass"], at / "pass", {}, {"value_at_least", "value_at_most"}, {});
 }
 
-std::vector<HookPoint> geometry_hooks(const Claim& claim) {
-  return source_hooks(spec_of<GeometrySpec>(claim.spec).source);
-}
+PlainReads geometry_reads(const Claim& claim) { return source_reads(spec_of<GeometrySpec>(claim.spec).source); }
 
 void run_geometry(const RunContext& context, const Claim& claim, Outcome& out) {
   if (spec_of<GeometrySpec>(claim.spec).measure == GeometryMeasure::kSilhouette)

@@ -64,8 +64,8 @@ at::Tensor cosine_matrix(const at::Tensor& m);
 // GeometrySpec, claim.domain and claim.pass.
 void parse_geometry(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);
 
-// The plain activations it reads on its domain: its activation source's hook (source_hooks).
-std::vector<HookPoint> geometry_hooks(const Claim& claim);
+// What it reads of the plain runs on its domain: its activation source (source_reads).
+PlainReads geometry_reads(const Claim& claim);
 
 // Runs a geometry claim: check "silhouette" with a "scatter" figure of the
 // first two principal components coloured by class (at most 2,000 points,

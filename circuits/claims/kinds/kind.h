@@ -5,9 +5,10 @@
 //                it is the kind's own) into claim.spec, the kind's typed spec,
 //                and claim.pass; errors are InputError "<file>: <JSON
 //                pointer>: <what>" through At (claim_fields.h);
-//   plain_hooks  the plain (un-intervened) activations it reads on its
-//                domain, so that claims on one domain share a forward pass
-//                (shared_runs.h); kinds that run their own passes have none;
+//   plain_reads  what it reads of the plain (un-intervened) runs on its
+//                domain, activations and the logits or not, so that claims
+//                on one domain share a forward pass (shared_runs.h); kinds
+//                that run their own passes have none;
 //   run          its checks, figures and liveness on one model, into an
 //                Outcome (check.h);
 //   placebos     optional: its placebo controls (placebo.h), the claim's
@@ -78,7 +79,7 @@ struct RunContext {
   const Task& task;
   const HookedTransformer& model;
   Scale scale;             // of the model's config (scale_for)
-  const VisitRuns& visit;  // plain runs over a domain (for the kinds with plain_hooks)
+  const VisitRuns& visit;  // plain runs over a domain (for the kinds with plain_reads)
   bool control;            // a control, which may stop once its deciding checks are settled (verify.h)
   // On a control: the names of the checks that decided the checkpoint's pass;
   // it may stop once each of them is settled on it. nullptr: those it claims.
@@ -92,9 +93,9 @@ struct KindEntry {
   std::vector<std::string> needed;   // those of them a claim must give
   bool domain;                       // takes the common "domain" of examples (else "domain", if any, is its own field)
   void (*parse)(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);
-  // The plain activations it reads on its domain (empty: the logits only);
-  // nullptr for kinds that run their own forward passes.
-  std::vector<HookPoint> (*plain_hooks)(const Claim& claim);
+  // What it reads of the plain runs on its domain; nullptr for kinds that
+  // run their own forward passes.
+  PlainReads (*plain_reads)(const Claim& claim);
   void (*run)(const RunContext& context, const Claim& claim, Outcome& out);
   // Its claimed rates may be bounded by betting ("bound": "betting"): its run
   // tallies them example by example and stops once betting_decided (check.h).

@@ -30,9 +30,7 @@ void parse_spectrum(const nlohmann::json& v, const At& at, const ParseContext& c
   claim.pass = pass_at(v["pass"], at / "pass", {}, {"value_at_least", "value_at_most"}, {});
 }
 
-std::vector<HookPoint> spectrum_hooks(const Claim& claim) {
-  return source_hooks(spec_of<SpectrumSpec>(claim.spec).source);
-}
+PlainReads spectrum_reads(const Claim& claim) { return source_reads(spec_of<SpectrumSpec>(claim.spec).source); }
 
 void run_spectrum(const RunContext& context, const Claim& claim, Outcome& out) {
   const SpectrumSpec& s = spec_of<SpectrumSpec>(claim.spec);

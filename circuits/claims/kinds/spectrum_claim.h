@@ -38,8 +38,8 @@ at::Tensor singular_energy(const at::Tensor& m, bool center);
 // SpectrumSpec, claim.domain and claim.pass.
 void parse_spectrum(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);
 
-// The plain activations it reads on its domain: its activation source's hook (source_hooks).
-std::vector<HookPoint> spectrum_hooks(const Claim& claim);
+// What it reads of the plain runs on its domain: its activation source (source_reads).
+PlainReads spectrum_reads(const Claim& claim);
 
 // Runs a spectrum claim: check "top_k_energy" and a "bars" figure of the
 // singular values' shares.
