@@ -30,9 +30,10 @@ int64_t bytes(const Batch& batch, const RunResult& run) {
 }
 
 bool covers(const PlainReads& planned, const PlainReads& wanted) {
-  return (planned.logits || !wanted.logits) && std::all_of(wanted.hooks.begin(), wanted.hooks.end(), [&](const HookPoint& h) {
-           return std::find(planned.hooks.begin(), planned.hooks.end(), h) != planned.hooks.end();
-         });
+  const auto planned_hook = [&](const HookPoint& h) {
+    return std::find(planned.hooks.begin(), planned.hooks.end(), h) != planned.hooks.end();
+  };
+  return (planned.logits || !wanted.logits) && std::all_of(wanted.hooks.begin(), wanted.hooks.end(), planned_hook);
 }
 
 }  // namespace

@@ -74,7 +74,6 @@ void parse_ablation(const nlohmann::json& v, const At& at, const ParseContext& c
 
 PlainReads ablation_reads(const Claim& claim) { return {spec_of<AblationSpec>(claim.spec).plain_hooks, true}; }
 
-
 void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
   const AblationSpec& a = spec_of<AblationSpec>(claim.spec);
   const Task& task = context.task;
@@ -108,7 +107,8 @@ void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
                   tally_batch(task, b, r.logits, before);
                   if (shared == 0 || shared >= b.tokens.size(1) || kept_bytes > kSharedRunBytes) return;
                   const int64_t first = b.tokens.size(1) - r.logits.size(1);
-                  Kept k{run_prefix(config, r.cache, shared), r.logits.slice(1, 0, std::max<int64_t>(shared - first, 0))};
+                  Kept k{run_prefix(config, r.cache, shared),
+                         r.logits.slice(1, 0, std::max<int64_t>(shared - first, 0))};
                   for (const at::Tensor& t : k.prefix.k) kept_bytes += t.nbytes();
                   for (const at::Tensor& t : k.prefix.v) kept_bytes += t.nbytes();
                   kept.push_back(std::move(k));

@@ -163,7 +163,8 @@ void run_behaviour(const RunContext& context, const Claim& claim, Outcome& out) 
   };
   const bool may_stop = b.metric == BehaviourMetric::kAccuracy && total >= 0 && (betting || context.control);
   context.visit(
-      claim.domain, behaviour_reads(claim), [&](const Batch& batch, const RunResult& r) { tally_batch(task, batch, r.logits, e); },
+      claim.domain, behaviour_reads(claim),
+      [&](const Batch& batch, const RunResult& r) { tally_batch(task, batch, r.logits, e); },
       may_stop ? std::function<bool()>(done) : nullptr);
   if (total >= 0 && e.n_examples < total)
     out.stopped = stopped_after(e.n_examples, total,
