@@ -608,7 +608,7 @@ RunPrefix run_prefix(const Config& config, const ActivationCache& cache, int64_t
     auto it = cache.find(hooks[i]);
     check(it != cache.end() && it->second.size(1) >= length, "run_prefix",
           hook_name(hooks[i]) + " is not cached for the first " + std::to_string(length) + " positions");
-    (i % 2 == 0 ? out.k : out.v).push_back(it->second.slice(1, 0, length));
+    (i % 2 == 0 ? out.k : out.v).push_back(it->second.slice(1, 0, length).contiguous());
   }
   return out;
 }

@@ -74,7 +74,8 @@ struct RunPrefix {
 std::vector<HookPoint> prefix_hooks(const Config& config);
 
 // The prefix [0, length) of a run that cached prefix_hooks (with whatever
-// interventions it made there). InputError when a hook is missing or shorter.
+// interventions it made there), copied so that it holds no more than its
+// positions. InputError when a hook is missing or shorter.
 RunPrefix run_prefix(const Config& config, const ActivationCache& cache, int64_t length);
 
 struct RunOptions {

@@ -95,20 +95,25 @@ void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
   // before ablation (RunOptions::prefix), while those kept fit kSharedRunBytes.
   // Placebos replay the checkpoint's runs before ablation (shared_runs.h).
   const int64_t shared = shared_positions(sites, a.keep_only, config);
+  // Kept batches are the first kept.size() batches of the domain, in order:
+  // keeping stops at the first batch that is not kept.
   struct Kept {
+    int64_t first_row = 0;  // the batch's first example
     RunPrefix prefix;
     at::Tensor logits;  // before ablation, at [first, shared): [batch, shared - first, d_vocab_out], maybe empty
   };
   std::vector<Kept> kept;
   int64_t kept_bytes = 0;
+  bool keeping = shared > 0;
   Evaluation before = empty_evaluation(task);
   context.visit(claim.domain, {shared > 0 ? prefix_hooks(config) : std::vector<HookPoint>{}, true},
                 [&](const Batch& b, const RunResult& r) {
                   tally_batch(task, b, r.logits, before);
-                  if (shared == 0 || shared >= b.tokens.size(1) || kept_bytes > kSharedRunBytes) return;
+                  keeping = keeping && shared < b.tokens.size(1) && kept_bytes <= kSharedRunBytes;
+                  if (!keeping) return;
                   const int64_t first = b.tokens.size(1) - r.logits.size(1);
-                  Kept k{run_prefix(config, r.cache, shared),
-                         r.logits.slice(1, 0, std::max<int64_t>(shared - first, 0))};
+                  Kept k{b.first_row, run_prefix(config, r.cache, shared),
+                         r.logits.slice(1, 0, std::max<int64_t>(shared - first, 0)).contiguous()};
                   for (const at::Tensor& t : k.prefix.k) kept_bytes += t.nbytes();
                   for (const at::Tensor& t : k.prefix.v) kept_bytes += t.nbytes();
                   kept.push_back(std::move(k));
@@ -132,14 +137,11 @@ void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
   const double threshold = claim.pass.rate_at_least ? *claim.pass.rate_at_least : *claim.pass.drop_to_at_most;
   std::size_t index = 0;
   for_each_batch(task, claim.domain, scale, [&](const Batch& b) {
-    RunOptions options;
-    options.interventions = interventions;
-    const Kept* k = index < kept.size() ? &kept[index] : nullptr;
+    const Kept* k = index < kept.size() && kept[index].first_row == b.first_row ? &kept[index] : nullptr;
     ++index;
-    if (k) {
-      options.prefix = k->prefix;
-      options.interventions = within_positions(interventions, config, 0, b.tokens.size(1), shared);
-    }
+    RunOptions options;
+    options.interventions = k ? within_positions(interventions, config, 0, b.tokens.size(1), shared) : interventions;
+    if (k) options.prefix = k->prefix;
     for (Intervention& iv : options.interventions) iv.first_row = b.first_row;
     RunResult r = run(context.model, b.tokens, options);
     tally_batch(task, b, k ? at::cat({k->logits, r.logits}, 1) : r.logits, after);
