@@ -159,6 +159,14 @@ def claim_regressions():
     regression("claim_file", "nested_20000_deep.json", '{"claims":' + nested(20000) + "}")
     claims = [dict(c, id="a" * 100000) if i == 0 else c for i, c in enumerate(good["claims"])]
     regression("claim_file", "id_of_100000_characters.json", json.dumps(dict(good, claims=claims)))
+    s2 = json.load(open("claims/array_index.json"))
+    edges = next(c for c in s2["claims"] if c["id"] == "copy_edges")
+
+    def edges_at(key_positions):
+        at = [dict(e, positions=key_positions) if e["receiver"] == "L1H0.k" else e for e in edges["edges"]]
+        return json.dumps(dict(s2, claims=[dict(edges, edges=at)]))
+    seed("claim_file", "edges_at_positions.json", edges_at([6]).encode())
+    regression("claim_file", "edge_position_huge.json", edges_at([6, 2**62]))
 
 
 def dataset_regressions():

@@ -81,7 +81,9 @@ std::string EdgePoint::name() const {
   return "";
 }
 
-std::string Edge::name() const { return sender.name() + " -> " + receiver.name(); }
+std::string Edge::name() const {
+  return sender.name() + " -> " + receiver.name() + (positions.empty() ? "" : " at " + c10::str(at::IntArrayRef(positions)));
+}
 
 std::vector<EdgePoint> edge_senders(const Config& config) {
   std::vector<EdgePoint> out = {{EdgeEnd::kEmbed, -1, -1}};
@@ -124,11 +126,18 @@ std::vector<Edge> all_edges(const Config& config) {
 }
 
 Edge edge_at(const nlohmann::json& v, const At& at, const Config& config) {
-  check_object(v, at, {"sender", "receiver"}, {"sender", "receiver"});
-  Edge e{point_at(v["sender"], at / "sender", config, true), point_at(v["receiver"], at / "receiver", config, false)};
+  check_object(v, at, {"sender", "receiver", "positions"}, {"sender", "receiver"});
+  Edge e{point_at(v["sender"], at / "sender", config, true), point_at(v["receiver"], at / "receiver", config, false), {}};
   if (!reaches(e.sender, e.receiver))
     (at / "receiver")
         .fail(e.receiver.name() + " reads the residual stream before " + e.sender.name() + " writes to it");
+  if (v.contains("positions")) {
+    e.positions = positions_at(v["positions"], at / "positions", config);
+    std::sort(e.positions.begin(), e.positions.end());
+    if (std::adjacent_find(e.positions.begin(), e.positions.end()) != e.positions.end())
+      (at / "positions").fail("position " + std::to_string(*std::adjacent_find(e.positions.begin(), e.positions.end())) +
+                              " is given twice");
+  }
   return e;
 }
 
@@ -188,24 +197,45 @@ at::Tensor receiver_inputs(const Config& config, const std::map<HookPoint, at::T
 
 at::Tensor edge_mask(const Config& config, const std::vector<Edge>& edges) {
   const std::vector<EdgePoint> senders = edge_senders(config), receivers = edge_receivers(config);
-  at::Tensor kept = at::zeros({static_cast<int64_t>(receivers.size()), static_cast<int64_t>(senders.size())}, at::kBool);
-  for (const Edge& e : edges) kept[point_index(receivers, e.receiver)][point_index(senders, e.sender)] = true;
+  const bool at_positions = std::any_of(edges.begin(), edges.end(), [](const Edge& e) { return !e.positions.empty(); });
+  std::vector<int64_t> shape = {static_cast<int64_t>(receivers.size()), static_cast<int64_t>(senders.size())};
+  if (at_positions) shape.push_back(config.n_ctx);
+  at::Tensor kept = at::zeros(shape, at::kBool);
+  for (const Edge& e : edges) {
+    at::Tensor edge = kept[point_index(receivers, e.receiver)][point_index(senders, e.sender)];
+    if (e.positions.empty()) edge.fill_(true);
+    else
+      for (int64_t p : e.positions) edge[p] = true;
+  }
   return kept;
 }
 
 namespace {
 
-// For each receiver, the senders whose edges into it `kept` [receivers,
-// senders] does not keep (among those that reach it).
-std::vector<std::vector<int64_t>> ablated_senders(const std::vector<EdgePoint>& senders,
-                                                  const std::vector<EdgePoint>& receivers, const at::Tensor& kept) {
-  const at::Tensor kept_cpu = kept.to(at::kCPU, at::kBool).contiguous();
-  const auto kept_at = kept_cpu.accessor<bool, 2>();
-  std::vector<std::vector<int64_t>> out(receivers.size());
+// An ablated edge into a receiver: its sender, and the positions [0, pos)
+// at which it is ablated (empty: every position).
+using AblatedEdge = std::pair<int64_t, std::vector<bool>>;
+
+// For each receiver, the edges into it (among those that reach it) that
+// `kept` ([receivers, senders] or [receivers, senders, n >= pos]) does not
+// keep at every one of the first `pos` positions.
+std::vector<std::vector<AblatedEdge>> ablated_edges(const std::vector<EdgePoint>& senders,
+                                                    const std::vector<EdgePoint>& receivers, const at::Tensor& kept,
+                                                    int64_t pos) {
+  const at::Tensor kept_cpu =
+      (kept.dim() == 2 ? kept.unsqueeze(2).expand({-1, -1, pos}) : kept.slice(2, 0, pos)).to(at::kCPU, at::kBool).contiguous();
+  const auto kept_at = kept_cpu.accessor<bool, 3>();
+  std::vector<std::vector<AblatedEdge>> out(receivers.size());
   for (std::size_t r = 0; r < receivers.size(); ++r)
-    for (std::size_t s = 0; s < senders.size(); ++s)
-      if (reaches(senders[s], receivers[r]) && !kept_at[static_cast<int64_t>(r)][static_cast<int64_t>(s)])
-        out[r].push_back(static_cast<int64_t>(s));
+    for (std::size_t s = 0; s < senders.size(); ++s) {
+      if (!reaches(senders[s], receivers[r])) continue;
+      std::vector<bool> ablated(static_cast<std::size_t>(pos));
+      for (int64_t p = 0; p < pos; ++p)
+        ablated[static_cast<std::size_t>(p)] = !kept_at[static_cast<int64_t>(r)][static_cast<int64_t>(s)][p];
+      const auto n = std::count(ablated.begin(), ablated.end(), true);
+      if (n == 0) continue;
+      out[r].push_back({static_cast<int64_t>(s), n == pos ? std::vector<bool>{} : ablated});
+    }
   return out;
 }
 
@@ -213,29 +243,42 @@ std::vector<std::vector<int64_t>> ablated_senders(const std::vector<EdgePoint>& 
 // sender known so far as its output in this run minus its ablated value.
 struct EdgeRun {
   const HookedTransformer& split;  // edge_model's
-  std::vector<std::vector<int64_t>> ablated_into;  // per receiver (ablated_senders)
+  std::vector<std::vector<AblatedEdge>> ablated_into;  // per receiver (ablated_edges)
   at::Tensor tokens, ablated, resid;
   std::vector<at::Tensor> differences;
-  // Receivers with the same ablated senders and first position share one input.
-  std::map<std::pair<std::vector<int64_t>, int64_t>, at::Tensor> inputs;
+  int64_t dropped = 0;  // positions dropped so far (drop_before): position 0 here is position `dropped` of the run
+  // Receivers with the same ablated edges and first position share one input.
+  std::map<std::pair<std::vector<AblatedEdge>, int64_t>, at::Tensor> inputs;
 
   void add_sender(const at::Tensor& output) {
     differences.push_back(output - ablated[static_cast<int64_t>(differences.size())]);
   }
 
   // What receiver r reads at positions [first, pos): the residual stream minus
-  // its ablated edges' differences.
+  // its ablated edges' differences, at the positions where they are ablated.
   at::Tensor input_of(int64_t r, int64_t first) {
-    const std::vector<int64_t>& from_senders = ablated_into[static_cast<std::size_t>(r)];
-    at::Tensor& in = inputs[{from_senders, first}];
+    const std::vector<AblatedEdge>& edges = ablated_into[static_cast<std::size_t>(r)];
+    at::Tensor& in = inputs[{edges, first}];
     if (in.defined()) return in;
     in = resid.slice(1, first);
-    for (int64_t s : from_senders) in = in - differences[static_cast<std::size_t>(s)].slice(1, first);
+    for (const auto& [s, where] : edges) {
+      const at::Tensor difference = differences[static_cast<std::size_t>(s)].slice(1, first);
+      if (where.empty()) {
+        in = in - difference;
+        continue;
+      }
+      std::vector<float> at_positions;
+      for (int64_t p = dropped + first; p < dropped + first + difference.size(1); ++p)
+        at_positions.push_back(where[static_cast<std::size_t>(p)] ? 1.0f : 0.0f);
+      const at::Tensor mask = at::tensor(at_positions).to(difference.options()).view({1, -1, 1});
+      in = in - difference * mask;
+    }
     return in;
   }
 
   // Keeps positions [from, pos) only, from here on.
   void drop_before(int64_t from) {
+    dropped += from;
     tokens = tokens.slice(1, from);
     ablated = ablated.slice(2, from);
     resid = resid.slice(1, from);
@@ -299,10 +342,14 @@ at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, c
   check_internal(from >= 0 && from < tokens.size(1), "run_edges",
                  "from " + std::to_string(from) + " out of range [0, " + std::to_string(tokens.size(1)) + ")");
   const int64_t n_receivers = static_cast<int64_t>(receivers.size()), n_senders = static_cast<int64_t>(senders.size());
-  check_internal(kept.dim() == 2 && kept.size(0) == n_receivers && kept.size(1) == n_senders, "run_edges",
+  const int64_t pos = tokens.size(1);
+  check_internal((kept.dim() == 2 || (kept.dim() == 3 && kept.size(2) >= pos)) && kept.size(0) == n_receivers &&
+                     kept.size(1) == n_senders,
+                 "run_edges",
                  "kept has shape " + c10::str(kept.sizes()) + ", expected [" + std::to_string(n_receivers) + ", " +
-                     std::to_string(n_senders) + "] (receivers, senders)");
-  EdgeRun e{split, ablated_senders(senders, receivers, kept), tokens, ablated, {}, {}, {}};
+                     std::to_string(n_senders) + "] (receivers, senders) or [" + std::to_string(n_receivers) + ", " +
+                     std::to_string(n_senders) + ", n >= " + std::to_string(pos) + "] (and positions)");
+  EdgeRun e{split, ablated_edges(senders, receivers, kept, pos), tokens, ablated, {}, {}, 0, {}};
   RunOptions embed;
   embed.cache = {{HookType::kResidPre, 0}};
   embed.logits = false;

@@ -1,6 +1,6 @@
 // Edges of a model's computational graph, for circuits of edges
 // (claims/README.md, `circuit`): what one sender writes to the residual
-// stream, as one receiver reads it, at every position.
+// stream, as one receiver reads it, at every position or at given ones.
 //
 // Senders: "embed" (the token and position embeddings,
 // blocks.0.hook_resid_pre), "L<l>H<h>" (head h of layer l's output without
@@ -55,9 +55,16 @@ struct EdgePoint {
 
 struct Edge {
   EdgePoint sender, receiver;
+  // The positions of the receiver's input at which the edge is the edge
+  // (ascending, in [0, n_ctx)); empty: every position. The sender's output
+  // at a position reaches the receiver's input at that position only; the
+  // receiver (attention) may move it further.
+  std::vector<int64_t> positions;
 
-  bool operator==(const Edge& o) const { return sender == o.sender && receiver == o.receiver; }
-  // "L0H0 -> L1H0.k".
+  bool operator==(const Edge& o) const {
+    return sender == o.sender && receiver == o.receiver && positions == o.positions;
+  }
+  // "L0H0 -> L1H0.k", "L0H0 -> L1H0.k at [6]".
   std::string name() const;
 };
 
@@ -76,9 +83,10 @@ int64_t point_index(const std::vector<EdgePoint>& points, const EdgePoint& point
 // Every edge of the model (each sender with each receiver it reaches), by sender then receiver.
 std::vector<Edge> all_edges(const Config& config);
 
-// {"sender": NAME, "receiver": NAME}. InputError at the field for an unknown
-// name (listing the forms), a layer or head out of range, an MLP of an
-// attention-only model, or a receiver the sender does not reach.
+// {"sender": NAME, "receiver": NAME, "positions": [P, ...] (optional)}.
+// InputError at the field for an unknown name (listing the forms), a layer
+// or head out of range, an MLP of an attention-only model, a receiver the
+// sender does not reach, or positions not distinct in [0, n_ctx).
 Edge edge_at(const nlohmann::json& v, const At& at, const Config& config);
 
 // The hooks whose activations are the senders' outputs: blocks.0.hook_resid_pre,
@@ -101,14 +109,16 @@ at::Tensor receiver_inputs(const Config& config, const std::map<HookPoint, at::T
 // (receiver r, sender s) that s reaches and kept[r][s] is false ablated:
 // its sender replaced, in what r reads, by ablated[s] (sender_outputs of the
 // ablated activations, [senders, batch or 1, pos, d_model]). kept is bool
-// [receivers, senders]. Runs the model part by part, each once: a layer's
+// [receivers, senders], or [receivers, senders, n] with n >= pos for edges
+// at positions: kept[r][s][p] false ablates the edge in what r reads at
+// position p only. Runs the model part by part, each once: a layer's
 // attention on its heads' edited inputs, then its MLP alone on its edited
 // input (whose input depends on the layer's own heads), then ln_final and
 // the unembedding on the logits' edited input: about one forward pass, plus
 // the edits. As RunOptions::from_position, the last layer's queries, its MLP
 // and the logits are computed only at positions >= `from` (what is scored;
 // the logits at those positions are the same). On the model's device.
-// InternalError when `from` is not in [0, pos) or kept is not [receivers, senders].
+// InternalError when `from` is not in [0, pos) or kept has another shape.
 at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, const at::Tensor& ablated,
                      const at::Tensor& kept, int64_t from = 0);
 
@@ -119,7 +129,9 @@ Config edge_config(const Config& config);
 // `model` sharing its weights, with edge_config.
 HookedTransformer edge_model(const HookedTransformer& model);
 
-// kept [receivers, senders] for `edges`: true for each of them.
+// kept for `edges` (run_edges): true for each of them. [receivers, senders]
+// when no edge names positions, else [receivers, senders, n_ctx], true for
+// an edge without positions at every position.
 at::Tensor edge_mask(const Config& config, const std::vector<Edge>& edges);
 
 }  // namespace circuitcheck

@@ -1,7 +1,8 @@
 // Edges (edges.h) and circuits of edges (kinds/circuit_claim.h): names and
 // reach, edge runs against known answers (every edge kept is the model;
 // every edge ablated towards a counterfactual is the model on it), a planted
-// circuit of edges, the direct and indirect edges of S2's copy, and bad input.
+// circuit of edges, the direct and indirect edges of S2's copy, edges at
+// positions (known answers and S2's key edge at elt), and bad input.
 #include "circuits/claims/claim.h"
 #include "circuits/claims/edges.h"
 #include "circuits/claims/kinds/circuit_claim.h"
@@ -40,16 +41,20 @@ TEST(Edges, SendersReceiversAndReach) {
   EXPECT_EQ(all_edges(c).size(), 15u + 2 * 9 + 8 + 2 * 2 + 1);
 }
 
+// The senders' outputs [senders, batch, pos, d_model] of `model` on `tokens`.
+at::Tensor senders_on(const HookedTransformer& model, const at::Tensor& tokens) {
+  RunOptions senders;
+  senders.cache = sender_hooks(model.config);
+  return sender_outputs(model.config, run(model, tokens, senders).cache);
+}
+
 // With every edge kept an edge run is the model; with every edge ablated
 // towards a counterfactual's senders, it is the model on the counterfactual.
 TEST(Edges, RunsAgreeWithTheModelAtBothEnds) {
   const Config c = testing_util::small_mlp_config();
   const HookedTransformer model = make_model(c, init_params(c, 5), "test");
   const at::Tensor tokens = at::randint(7, {4, 5}, at::kLong), other = at::randint(7, {4, 5}, at::kLong);
-  RunOptions senders;
-  senders.cache = sender_hooks(c);
-  const at::Tensor own = sender_outputs(c, run(model, tokens, senders).cache);
-  const at::Tensor theirs = sender_outputs(c, run(model, other, senders).cache);
+  const at::Tensor own = senders_on(model, tokens), theirs = senders_on(model, other);
   const at::Tensor all = edge_mask(c, all_edges(c));
   EXPECT_TRUE(at::allclose(run_edges(model, tokens, theirs, all), forward(model, tokens), 1e-4, 1e-4));
   EXPECT_TRUE(at::allclose(run_edges(model, tokens, theirs, all.logical_not()), forward(model, other), 1e-4, 1e-4));
@@ -66,9 +71,7 @@ TEST(Edges, ARunFromAPositionGivesTheLaterLogits) {
   for (const Config& c : {testing_util::small_mlp_config(), attn_only}) {
     const HookedTransformer model = make_model(c, init_params(c, 6), "test");
     const at::Tensor tokens = at::randint(7, {4, 5}, at::kLong), other = at::randint(7, {4, 5}, at::kLong);
-    RunOptions senders;
-    senders.cache = sender_hooks(c);
-    const at::Tensor theirs = sender_outputs(c, run(model, other, senders).cache);
+    const at::Tensor theirs = senders_on(model, other);
     at::manual_seed(3);
     const at::Tensor kept = at::rand({static_cast<int64_t>(edge_receivers(c).size()),
                                       static_cast<int64_t>(edge_senders(c).size())}) < 0.5;
@@ -78,6 +81,46 @@ TEST(Edges, ARunFromAPositionGivesTheLaterLogits) {
           << "from " << from;
     EXPECT_THROW(run_edges(model, tokens, theirs, kept, 5), InternalError);
   }
+}
+
+// An edge at positions is ablated in what its receiver reads at the other
+// positions only. The logits and the last MLP's input are read per position,
+// so ablating their edges at positions P gives, at P, the logits with those
+// edges ablated everywhere and elsewhere the model's. A mask with positions
+// everywhere is the mask without; a run from a position agrees with the
+// whole run under a random mask with positions.
+TEST(Edges, AnEdgeAtPositionsIsAblatedThereOnly) {
+  const Config c = testing_util::small_mlp_config();
+  const HookedTransformer model = make_model(c, init_params(c, 8), "test");
+  const at::Tensor tokens = at::randint(7, {4, 5}, at::kLong), other = at::randint(7, {4, 5}, at::kLong);
+  const at::Tensor theirs = senders_on(model, other);
+  const int64_t n_receivers = static_cast<int64_t>(edge_receivers(c).size());
+  const int64_t n_senders = static_cast<int64_t>(edge_senders(c).size());
+  const at::Tensor model_logits = forward(model, tokens);
+  for (int64_t receiver : {n_receivers - 1, n_receivers - 2}) {  // logits, MLP1
+    const at::Tensor all = at::ones({n_receivers, n_senders}, at::kBool);
+    const at::Tensor without = all.clone();
+    without[receiver] = false;
+    const at::Tensor ablated_everywhere = run_edges(model, tokens, theirs, without);
+    ASSERT_FALSE(at::allclose(ablated_everywhere, model_logits, 1e-3, 1e-3));
+    at::Tensor at_positions = at::ones({n_receivers, n_senders, c.n_ctx}, at::kBool);
+    for (int64_t p : {1, 3}) at_positions[receiver].select(1, p).fill_(false);
+    const at::Tensor logits = run_edges(model, tokens, theirs, at_positions);
+    for (int64_t p = 0; p < tokens.size(1); ++p) {
+      const at::Tensor expected = (p == 1 || p == 3 ? ablated_everywhere : model_logits).select(1, p);
+      EXPECT_TRUE(at::allclose(logits.select(1, p), expected, 1e-5, 1e-5)) << "receiver " << receiver << ", position " << p;
+    }
+  }
+  at::manual_seed(4);
+  const at::Tensor kept = at::rand({n_receivers, n_senders}) < 0.5;
+  EXPECT_TRUE(at::allclose(run_edges(model, tokens, theirs, kept.unsqueeze(2).expand({-1, -1, c.n_ctx})),
+                           run_edges(model, tokens, theirs, kept), 1e-6, 1e-6));
+  const at::Tensor mixed = at::rand({n_receivers, n_senders, c.n_ctx}) < 0.5;
+  const at::Tensor whole = run_edges(model, tokens, theirs, mixed);
+  for (int64_t from : {1, 3, 4})
+    EXPECT_TRUE(at::allclose(run_edges(model, tokens, theirs, mixed, from), whole.slice(1, from), 1e-5, 1e-5))
+        << "from " << from;
+  EXPECT_THROW(run_edges(model, tokens, theirs, mixed.slice(2, 0, 4)), InternalError);
 }
 
 json edge_claim(const json& edges, const json& pass = {{"faithfulness_at_least", 0.9}}) {
@@ -112,6 +155,17 @@ TEST(EdgeCircuit, PlantedHeadsEdgesAreTheModel) {
   json keyless = mechanism;
   keyless.erase(1);
   EXPECT_LT(testing_util::check_named(outcome(keyless, {{"faithfulness_at_least", 0.9}}), "faithfulness").value, 0.9);
+  // The head's query at p reads its key at p - 1, so no query reads the key
+  // at the last position: its key edge at the others is the whole edge, and
+  // at the last one alone it is no edge at all.
+  json before_last = mechanism, last = mechanism;
+  before_last[1]["positions"] = {0, 1, 2, 3, 4};
+  last[1]["positions"] = {5};
+  const double without_key = testing_util::check_named(outcome(keyless, {{"faithfulness_at_least", 0.9}}), "faithfulness").value;
+  EXPECT_NEAR(testing_util::check_named(outcome(before_last, {{"faithfulness_at_least", 0.99}}), "faithfulness").value,
+              1.0, 1e-5);
+  EXPECT_NEAR(testing_util::check_named(outcome(last, {{"faithfulness_at_least", 0.9}}), "faithfulness").value,
+              without_key, 1e-6);
   json with_useless = mechanism;
   with_useless.push_back({{"sender", "L0H1"}, {"receiver", "logits"}});
   const Outcome useless = outcome(with_useless, {{"faithfulness_at_least", 0.9}, {"minimality_at_least", 0.01}});
@@ -148,6 +202,33 @@ TEST(EdgeCircuit, ShippedCopyNeedsTheIndirectEdgeNotTheDirectOne) {
   EXPECT_LT(std::fabs(contribution("L0H0 -> logits")), 0.05);
 }
 
+// On the shipped S2 model, copy_edges at positions: layer 1's key needs
+// layer 0's output at elt (position 6) alone, where layer 0 puts idx; at
+// a0..a2 alone the circuit loses more than half of the logit difference. The
+// logits are read where they are scored (predict_b0..2, positions 7-9).
+TEST(EdgeCircuit, ShippedCopyReadsLayerZeroAtEltAlone) {
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  const std::shared_ptr<const Task> task = load_task("array_index");
+  const auto faithfulness = [&](const json& key_positions) {
+    json edges = {{{"sender", "embed"}, {"receiver", "L0H0.q"}},
+                  {{"sender", "embed"}, {"receiver", "L0H0.v"}},
+                  {{"sender", "embed"}, {"receiver", "L1H0.v"}},
+                  {{"sender", "L0H0"}, {"receiver", "L1H0.k"}, {"positions", key_positions}},
+                  {{"sender", "L0H0"}, {"receiver", "L1H0.v"}},
+                  {{"sender", "L0H0"}, {"receiver", "logits"}, {"positions", {7, 8, 9}}},
+                  {{"sender", "L1H0"}, {"receiver", "logits"}, {"positions", {7, 8, 9}}}};
+    json claim = edge_claim(edges);
+    claim["ablation"] = "mean";
+    claim["reference"] = {{"sample", 1024}, {"seed", 5}};
+    claim["domain"] = {{"sample", 500}, {"seed", 13}};
+    const json document = testing_util::system_claim_file("array_index", json::array({claim}));
+    const Claim parsed = parse_claims(parse_claim_file(document, "claims/x.json"), *task, ck.model.config).at(0);
+    return testing_util::check_named(run_claim(*task, parsed, ck.model, "checkpoint"), "faithfulness").value;
+  };
+  EXPECT_GT(faithfulness({6}), 0.95);
+  EXPECT_LT(faithfulness({1, 2, 3}), 0.6);
+}
+
 TEST(EdgeCircuit, BadEdgesNameTheirPointer) {
   const Config config = previous_token_config(2);
   const Task task = previous_token_task();
@@ -179,6 +260,14 @@ TEST(EdgeCircuit, BadEdgesNameTheirPointer) {
        "c.json: /claims/0/edges/0/receiver: 'L0H0.x' is no receiver: a receiver is L<layer>H<head>.q, .k or .v, "
        "MLP<layer> or logits"},
       {edge_claim({q, q}), "c.json: /claims/0/edges/1: embed -> L0H0.q is given twice"},
+      {edge_claim({q, {{"sender", "embed"}, {"receiver", "L0H0.q"}, {"positions", {2}}}}),
+       "c.json: /claims/0/edges/1: embed -> L0H0.q is given twice: name its positions once"},
+      {edge_claim({{{"sender", "embed"}, {"receiver", "L0H0.q"}, {"positions", {2, 6}}}}),
+       "c.json: /claims/0/edges/0/positions/1: "},
+      {edge_claim({{{"sender", "embed"}, {"receiver", "L0H0.q"}, {"positions", {3, 2, 3}}}}),
+       "c.json: /claims/0/edges/0/positions: position 3 is given twice"},
+      {edge_claim({{{"sender", "embed"}, {"receiver", "L0H0.q"}, {"positions", json::array()}}}),
+       "c.json: /claims/0/edges/0/positions: "},
       {edge_claim(json::array()), "c.json: /claims/0/edges: "},
       {both, "c.json: /claims/0: a circuit is either \"nodes\" or \"edges\": give one of them"},
       {neither, "c.json: /claims/0: a circuit is either \"nodes\" or \"edges\": give one of them"},
