@@ -111,6 +111,8 @@ nlohmann::json attribution_document(const Args& args, const Checkpoint& ck, cons
   check(!(args.has("--edges") && args.has("--neurons")), "attribute --neurons",
         "--edges and --neurons do not go together: an edge's sender is a whole MLP");
   check(!args.has("--neurons") || !ck.model.config.attn_only, "attribute --neurons", ck.path + " has no MLP");
+  check(!args.has("--by-position") || args.has("--edges"), "attribute --by-position",
+        "--by-position ranks edges at each position: give --edges too (nodes are by position already)");
   if (args.has("--edges")) {
     claim["edges"] = {{{"sender", "embed"}, {"receiver", "logits"}}};
   } else {
@@ -294,9 +296,9 @@ int attribute_command(int argc, char** argv) {
                          {"--system", "--task", "--config", "--metric", "--score-at", "--ablation", "--counterfactual", "--method",
                           "--ig-steps", "--n", "--seed", "--threshold", "--id", "--out-claim", "--report-dir",
                           "--threads"},
-                         {"--edges", "--neurons"});
+                         {"--edges", "--by-position", "--neurons"});
   expect_positionals(args, 1, 1,
-                     "circuitcheck attribute CHECKPOINT [--system S | --task FILE] [--edges | --neurons] [--metric M] [--score-at ROLE] [--ablation A] "
+                     "circuitcheck attribute CHECKPOINT [--system S | --task FILE] [--edges [--by-position] | --neurons] [--metric M] [--score-at ROLE] [--ablation A] "
                      "[--counterfactual C] [--method eap-ig|atp] [--ig-steps K] [--n N] [--seed N] [--threshold F] "
                      "[--id ID] [--out-claim FILE.json] [--report-dir D]");
   const auto started = std::chrono::steady_clock::now();
@@ -329,9 +331,9 @@ int attribute_command(int argc, char** argv) {
   a.task = document.contains("task") ? document["task"].get<std::string>() : task.name;
   a.claim = document["claims"][0];
   a.domain_size = task.domain_size.value_or(-1);
-  a.units = args.has("--edges") ? attribution_edges(ck.model.config)
-                                 : attribution_nodes(ck.model.config, task.sample(1, 0, scale).tokens.size(1),
-                                                     args.has("--neurons"));
+  const int64_t length = task.sample(1, 0, scale).tokens.size(1);
+  a.units = args.has("--edges") ? attribution_edges(ck.model.config, args.has("--by-position") ? length : 0)
+                                 : attribution_nodes(ck.model.config, length, args.has("--neurons"));
   const CircuitMeasure measure(context, parsed[0], ablated, a.units, "attribute: " + ck.path);
   a.whole = measure.whole();
   a.empty = measure.empty();

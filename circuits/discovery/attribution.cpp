@@ -144,32 +144,41 @@ void attribute_edges(const RunContext& context, const Claim& claim, const Circui
                      std::vector<AttributionUnit>& units) {
   const Config& config = context.model.config;
   const HookedTransformer split = edge_model(context.model);
-  at::Tensor atp, ig;  // [receivers, senders], summed over examples
+  at::Tensor atp, ig;  // [receivers, senders, pos], summed over examples
   const int64_t examples = gradient_steps(
       context, claim, ablation, split, receiver_hooks(config), ig_steps, -1,
       [&](const auto& clean, const auto& ablated, const auto& gradients, bool last) {
         const at::Tensor d = sender_outputs(config, ablated) - sender_outputs(config, clean);
-        const at::Tensor s = at::einsum("sbpd,rbpd->rs", {d, receiver_inputs(config, gradients)}).to(at::kDouble);
+        const at::Tensor s = at::einsum("sbpd,rbpd->rsp", {d, receiver_inputs(config, gradients)}).to(at::kDouble);
         ig = ig.defined() ? ig + s : s;
         if (last) atp = atp.defined() ? atp + s : s;
       });
   const std::vector<EdgePoint> senders = edge_senders(config), receivers = edge_receivers(config);
+  const auto at_positions = [](const at::Tensor& by_position, const std::vector<int64_t>& positions) {
+    const at::Tensor at = positions.empty() ? by_position
+                                            : by_position.index_select(
+                                                  0, to_tensor(positions, {static_cast<int64_t>(positions.size())})
+                                                         .to(by_position.device()));
+    return at.sum().item<double>();
+  };
   for (AttributionUnit& u : units) {
-    const int64_t s = point_index(senders, u.edge->sender);
-    const int64_t r = point_index(receivers, u.edge->receiver);
-    u.atp = atp[r][s].item<double>() / static_cast<double>(examples);
-    u.eap_ig = ig[r][s].item<double>() / static_cast<double>(examples) / static_cast<double>(ig_steps);
+    const at::Tensor edge_atp = atp[point_index(receivers, u.edge->receiver)][point_index(senders, u.edge->sender)];
+    const at::Tensor edge_ig = ig[point_index(receivers, u.edge->receiver)][point_index(senders, u.edge->sender)];
+    u.atp = at_positions(edge_atp, u.edge->positions) / static_cast<double>(examples);
+    u.eap_ig = at_positions(edge_ig, u.edge->positions) / static_cast<double>(examples) / static_cast<double>(ig_steps);
   }
 }
 
 }  // namespace
 
-std::vector<AttributionUnit> attribution_edges(const Config& config) {
+std::vector<AttributionUnit> attribution_edges(const Config& config, int64_t length) {
   std::vector<AttributionUnit> out;
-  for (const Edge& e : all_edges(config)) {
-    out.emplace_back();
-    out.back().edge = e;
-  }
+  for (const Edge& e : all_edges(config))
+    for (int64_t p = 0; p < std::max<int64_t>(length, 1); ++p) {
+      out.emplace_back();
+      out.back().edge = e;
+      if (length > 0) out.back().edge->positions = {p};
+    }
   return out;
 }
 
@@ -203,8 +212,21 @@ std::vector<AttributionUnit> top_units(const std::vector<AttributionUnit>& units
 
 CircuitConfiguration circuit_of(const std::vector<AttributionUnit>& units) {
   CircuitConfiguration out{true, {}, {}};
-  for (const AttributionUnit& u : units)
-    if (u.edge) out.edges.push_back(*u.edge);
+  for (const AttributionUnit& u : units) {
+    if (!u.edge) continue;
+    const auto same = std::find_if(out.edges.begin(), out.edges.end(), [&](const Edge& e) {
+      return e.sender == u.edge->sender && e.receiver == u.edge->receiver;
+    });
+    if (same == out.edges.end()) {
+      out.edges.push_back(*u.edge);
+    } else if (same->positions.empty() || u.edge->positions.empty()) {
+      same->positions.clear();
+    } else {
+      same->positions.insert(same->positions.end(), u.edge->positions.begin(), u.edge->positions.end());
+      std::sort(same->positions.begin(), same->positions.end());
+      same->positions.erase(std::unique(same->positions.begin(), same->positions.end()), same->positions.end());
+    }
+  }
   if (out.edges.empty()) out.sites = circuit_sites(units);
   return out;
 }

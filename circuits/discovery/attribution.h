@@ -5,8 +5,8 @@
 // one component at one position (complement in ablate.h): a head's output
 // (blocks.L.attn.hook_z, one head) and an MLP's (blocks.L.hook_mlp_out) or,
 // at neuron grain, each of its neurons (blocks.L.mlp.hook_post, one neuron). An
-// edge is a sender's write as one receiver reads it, at every position
-// (edges.h). A unit's score estimates m(N with the unit ablated) - m(N): how
+// edge is a sender's write as one receiver reads it, at every position or,
+// by position, at one (edges.h). A unit's score estimates m(N with the unit ablated) - m(N): how
 // the claim's metric m (mean per example, in its units) changes when that
 // unit alone is ablated the way the claim ablates (zero, mean, resample, or
 // patched from the counterfactual). With a the node's activation (an edge's
@@ -20,7 +20,7 @@
 //     (a' - a) . (1/k) sum_{j=1..k} g at the run whose input residual is
 //     x' + (j/k)(x - x'), the rest of the model computing as it does.
 // The dot products run over the activation (d_head, d_model) and, for an
-// edge, every position. With k = 1, EAP-IG is AtP. Both are first-order
+// edge, its positions: an edge's score is the sum of its scores by position. With k = 1, EAP-IG is AtP. Both are first-order
 // estimates: they can miss effects that only show when several units are
 // ablated together, which is why the faithfulness curve
 // (faithfulness_curve.h) measures the circuits they rank instead of
@@ -52,13 +52,14 @@ struct AttributionUnit {
   HookPoint hook;            // a node: blocks.L.attn.hook_z, blocks.L.hook_mlp_out or blocks.L.mlp.hook_post
   int64_t head = -1;         // hook_z's head; -1 for an MLP
   int64_t position = 0;      // in the task's sequence
-  std::optional<Edge> edge;  // an edge, at every position
+  std::optional<Edge> edge;  // an edge, at every position or (by position) at one
   int64_t neuron = -1;       // hook_post's neuron; -1 otherwise
   double atp = 0.0;          // the AtP score, metric units per example
   double eap_ig = 0.0;       // the EAP-IG score
 
   double score(AttributionMethod method) const { return method == AttributionMethod::kAtp ? atp : eap_ig; }
-  // "L0H1@6" (a head), "MLP1@7" (an MLP), "MLP0[123]@2" (a neuron), "L0H0 -> L1H0.k" (an edge).
+  // "L0H1@6" (a head), "MLP1@7" (an MLP), "MLP0[123]@2" (a neuron), "L0H0 -> L1H0.k" (an edge),
+  // "L0H0 -> L1H0.k at [6]" (an edge by position).
   std::string name() const;
 };
 
@@ -68,8 +69,10 @@ struct AttributionUnit {
 // d_mlp neurons at each position. Scores are 0.
 std::vector<AttributionUnit> attribution_nodes(const Config& config, int64_t length, bool neurons = false);
 
-// Every edge of `config`'s model (all_edges). Scores are 0.
-std::vector<AttributionUnit> attribution_edges(const Config& config);
+// Every edge of `config`'s model (all_edges) or, with `length` > 0 (<=
+// n_ctx), every edge at each position in [0, length), by edge then
+// position. Scores are 0.
+std::vector<AttributionUnit> attribution_edges(const Config& config, int64_t length = 0);
 
 // Scores every unit of `units` on the domain of circuit claim `claim`,
 // ablated as its `ablation` is (circuit_ablation): nodes (attribution_nodes
@@ -98,7 +101,9 @@ std::vector<AttributionUnit> top_units(const std::vector<AttributionUnit>& units
 // nodes, one per layer and position (hook_post with its neurons, ascending).
 std::vector<AblationSite> circuit_sites(const std::vector<AttributionUnit>& nodes);
 
-// The circuit that keeps `units`: their edges, or the sites of their nodes.
+// The circuit that keeps `units`: their edges (one per sender and receiver,
+// at the union of its units' positions, every position when one unit has
+// none), or the sites of their nodes.
 CircuitConfiguration circuit_of(const std::vector<AttributionUnit>& units);
 
 }  // namespace circuitcheck

@@ -77,6 +77,7 @@ json attribution_json(const Attribution& a) {
     if (n.edge) {
       unit["sender"] = n.edge->sender.name();
       unit["receiver"] = n.edge->receiver.name();
+      if (!n.edge->positions.empty()) unit["positions"] = n.edge->positions;
     } else {
       unit["hook"] = hook_name(n.hook);
       unit["head"] = n.head < 0 ? json(nullptr) : json(n.head);
@@ -180,7 +181,10 @@ json discovered_claim(const Attribution& a) {
   claim.erase("nodes");
   claim.erase("edges");
   for (const AblationSite& site : circuit.sites) claim["nodes"].push_back(site_json(site));
-  for (const Edge& e : circuit.edges) claim["edges"].push_back({{"sender", e.sender.name()}, {"receiver", e.receiver.name()}});
+  for (const Edge& e : circuit.edges) {
+    claim["edges"].push_back({{"sender", e.sender.name()}, {"receiver", e.receiver.name()}});
+    if (!e.positions.empty()) claim["edges"].back()["positions"] = e.positions;
+  }
   const bool sampled = claim["domain"].contains("seed");
   if (sampled) claim["domain"]["seed"] = claim["domain"]["seed"].get<int64_t>() + 1;
   claim["pass"] = {{"faithfulness_at_least", a.threshold}};

@@ -1,5 +1,5 @@
 // Discovery (attribution.h, faithfulness_curve.h, attribution_report.h):
-// node lists, MIB's areas, known answers on a planted circuit, AtP against
+// node and edge lists, MIB's areas, known answers on a planted circuit, AtP against
 // finite differences (no autograd) on the shipped S2 model, and the claim it
 // writes verified on a fresh sample, failing on its control.
 #include "circuits/claims/verify.h"
@@ -59,6 +59,25 @@ TEST(AttributionUnits, EveryHeadAndMlpAtEveryPosition) {
     EXPECT_EQ(nodes[c.size - 2].name(), c.last[0]);
     EXPECT_EQ(nodes[c.size - 1].name(), c.last[1]);
   }
+}
+
+// Edges by position: each edge at each position, by edge then position;
+// the circuit of such units names each edge once, at the union of its
+// units' positions (every position when one of them has none).
+TEST(AttributionUnits, EdgesByPositionAndTheirCircuit) {
+  const Config c = previous_token_config(1);  // edges: embed -> L0H0.q|k|v, embed -> logits, L0H0 -> logits
+  const std::vector<AttributionUnit> whole = attribution_edges(c), by_position = attribution_edges(c, 3);
+  ASSERT_EQ(whole.size(), 5u);
+  ASSERT_EQ(by_position.size(), 15u);
+  EXPECT_EQ(whole[0].name(), "embed -> L0H0.q");
+  EXPECT_EQ(by_position[0].name(), "embed -> L0H0.q at [0]");
+  EXPECT_EQ(by_position[2].name(), "embed -> L0H0.q at [2]");
+  EXPECT_EQ(by_position[14].name(), "L0H0 -> logits at [2]");
+  const std::vector<AttributionUnit> units = {by_position[5], by_position[14], by_position[3], by_position[12],
+                                              whole[4]};
+  std::vector<std::string> names;
+  for (const Edge& e : circuit_of(units).edges) names.push_back(e.name());
+  EXPECT_EQ(names, (std::vector<std::string>{"embed -> L0H0.k at [0, 2]", "L0H0 -> logits"}));
 }
 
 TEST(FaithfulnessCurve, NodesAtPercentRoundUp) {
@@ -132,6 +151,24 @@ TEST(PlantedAttribution, TheMechanismRanksFirstAndIsTheCircuitFound) {
   const CircuitAblation none_ablation = circuit_ablation(none, claim);
   EXPECT_THROW(CircuitMeasure(none, claim, none_ablation, nodes, "test"), InputError);
 }
+
+// A circuit of edges on the shipped S2 model (mean ablation, logit
+// difference; 256 examples, seed 7), with its ablation values.
+class ShippedEdgeAttribution : public ::testing::Test {
+ protected:
+  static json edge_claim() {
+    json claim = circuit_claim({{"sample", 256}, {"seed", 7}});
+    claim.erase("nodes");
+    claim["edges"] = {{{"sender", "embed"}, {"receiver", "logits"}}};
+    return testing_util::system_claim_file("array_index", json::array({claim}));
+  }
+
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  const std::shared_ptr<const Task> task = load_task("array_index");
+  const Claim parsed_claim = parsed(edge_claim(), *task, ck.model.config);
+  const RunContext context{*task, ck.model, Scale::kCpu, kNoSharedRuns, false};
+  const CircuitAblation ablation = circuit_ablation(context, parsed_claim);
+};
 
 // On the shipped S2 model (LayerNorm, two layers): AtP is the directional
 // derivative of the metric towards each node's ablation, so it matches a
@@ -225,16 +262,7 @@ TEST(ShippedAttribution, AnMlpsNeuronsAddUpToItsNode) {
 // metric as its receiver's input moves towards the sender's ablation,
 //   (m(input + eps (a' - a)) - m) / eps at the receiver only,
 // computed with one intervention on the split-input model and no autograd.
-TEST(ShippedAttribution, EdgeScoresAreFiniteDifferencesAtTheReceiver) {
-  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
-  const std::shared_ptr<const Task> task = load_task("array_index");
-  json claim = circuit_claim({{"sample", 256}, {"seed", 7}});
-  claim.erase("nodes");
-  claim["edges"] = {{{"sender", "embed"}, {"receiver", "logits"}}};
-  const Claim parsed_claim = parsed(testing_util::system_claim_file("array_index", json::array({claim})), *task,
-                                    ck.model.config);
-  const RunContext context{*task, ck.model, Scale::kCpu, kNoSharedRuns, false};
-  const CircuitAblation ablation = circuit_ablation(context, parsed_claim);
+TEST_F(ShippedEdgeAttribution, EdgeScoresAreFiniteDifferencesAtTheReceiver) {
   std::vector<AttributionUnit> edges = attribution_edges(ck.model.config);
   ASSERT_EQ(edges.size(), 12u);
   attribute(context, parsed_claim, ablation, 1, edges);
@@ -278,6 +306,35 @@ TEST(ShippedAttribution, EdgeScoresAreFiniteDifferencesAtTheReceiver) {
     // half the gap): attention saturates, which is what EAP-IG's steps see.
     EXPECT_GT(std::fabs(found->atp), 0.1) << k.edge << ": an edge of the copy circuit moves the logit difference";
   }
+}
+
+// Edges by position on the shipped S2 model: an edge's scores at its
+// positions add up to its score (AtP and EAP-IG), and layer 0's edge into
+// layer 1's key scores most at elt (position 6), where layer 0 puts idx
+// (claims/README.md, "Edges at positions").
+TEST_F(ShippedEdgeAttribution, EdgeScoresByPositionAddUpToTheEdge) {
+  const int64_t length = task->sample(1, 0, Scale::kCpu).tokens.size(1);
+  std::vector<AttributionUnit> whole = attribution_edges(ck.model.config);
+  std::vector<AttributionUnit> by_position = attribution_edges(ck.model.config, length);
+  ASSERT_EQ(by_position.size(), whole.size() * static_cast<std::size_t>(length));
+  attribute(context, parsed_claim, ablation, 3, whole);
+  attribute(context, parsed_claim, ablation, 3, by_position);
+  for (std::size_t e = 0; e < whole.size(); ++e) {
+    double atp = 0.0, eap_ig = 0.0;
+    for (int64_t p = 0; p < length; ++p) {
+      atp += by_position[e * static_cast<std::size_t>(length) + static_cast<std::size_t>(p)].atp;
+      eap_ig += by_position[e * static_cast<std::size_t>(length) + static_cast<std::size_t>(p)].eap_ig;
+    }
+    EXPECT_NEAR(atp, whole[e].atp, 1e-9 + 1e-9 * std::fabs(whole[e].atp)) << whole[e].name();
+    EXPECT_NEAR(eap_ig, whole[e].eap_ig, 1e-9 + 1e-9 * std::fabs(whole[e].eap_ig)) << whole[e].name();
+  }
+  const auto key = std::find_if(whole.begin(), whole.end(), [](const AttributionUnit& u) { return u.name() == "L0H0 -> L1H0.k"; });
+  ASSERT_NE(key, whole.end());
+  const std::size_t first = static_cast<std::size_t>(key - whole.begin()) * static_cast<std::size_t>(length);
+  std::size_t top = first;
+  for (std::size_t i = first; i < first + static_cast<std::size_t>(length); ++i)
+    if (std::fabs(by_position[i].eap_ig) > std::fabs(by_position[top].eap_ig)) top = i;
+  EXPECT_EQ(by_position[top].name(), "L0H0 -> L1H0.k at [6]");
 }
 
 // The whole path on the shipped S2 model: the claim discovery writes (the

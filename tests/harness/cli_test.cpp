@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -182,6 +183,18 @@ TEST(Cli, AttributeWritesAClaimThatVerifies) {
   EXPECT_FALSE(written["claims"][0]["edges"].empty());
   auto edges_verified = run_command(cli() + " verify " + dir + "/claims/edges.json --quiet");
   EXPECT_EQ(edges_verified.exit_code, 0) << edges_verified.output;
+  // Edges by position: each edge written once, at its positions.
+  auto at = run_command(cli() + " attribute " + ck + " --edges --by-position --n 500 --out-claim " + dir + "/claims/at.json");
+  ASSERT_EQ(at.exit_code, 0) << at.output;
+  EXPECT_NE(at.output.find(" of 132 edges"), std::string::npos) << at.output;
+  const nlohmann::json at_positions = nlohmann::json::parse(testing_util::read_file(dir + "/claims/at.json"));
+  std::set<std::pair<std::string, std::string>> named;
+  for (const nlohmann::json& e : at_positions["claims"][0]["edges"]) {
+    EXPECT_TRUE(named.insert({e["sender"].get<std::string>(), e["receiver"].get<std::string>()}).second) << e;
+    EXPECT_FALSE(e["positions"].empty()) << e;
+  }
+  auto at_verified = run_command(cli() + " verify " + dir + "/claims/at.json --quiet");
+  EXPECT_EQ(at_verified.exit_code, 0) << at_verified.output;
   // One answer's circuit: --score-at goes into the claim.
   auto one = run_command(cli() + " attribute " + ck + " --score-at predict_b2 --n 500 --out-claim " + dir + "/claims/b2.json");
   ASSERT_EQ(one.exit_code, 0) << one.output;
@@ -204,6 +217,7 @@ TEST(Cli, AttributeRefusesBadInputBeforeWriting) {
       {"--system modular_addition", "attribute: "},
       {"--edges --neurons", "attribute --neurons: --edges and --neurons do not go together"},
       {"--neurons", "attribute --neurons: " + ck + " has no MLP"},
+      {"--by-position", "attribute --by-position: --by-position ranks edges at each position: give --edges too"},
       {"--score-at elt", "/claims/0/score_at: role 'elt' holds no scored target"},
   };
   for (const auto& [flags, message] : cases) {
