@@ -164,7 +164,7 @@ def claim_regressions():
 
     def edges_at(key_positions):
         at = [dict(e, positions=key_positions) if e["receiver"] == "L1H0.k" else e for e in edges["edges"]]
-        return json.dumps(dict(s2, claims=[dict(edges, edges=at)]))
+        return json.dumps(dict(s2, claims=[dict(edges, edges=at, hypothesis="copy_edges with layer 0's key edge at given positions")]))
     seed("claim_file", "edges_at_positions.json", edges_at([6]).encode())
     regression("claim_file", "edge_position_huge.json", edges_at([6, 2**62]))
 

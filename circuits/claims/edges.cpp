@@ -125,7 +125,7 @@ std::vector<Edge> all_edges(const Config& config) {
   return out;
 }
 
-Edge edge_at(const nlohmann::json& v, const At& at, const Config& config) {
+Edge edge_at(const nlohmann::json& v, const At& at, const Config& config, const Batch& sample) {
   check_object(v, at, {"sender", "receiver", "positions"}, {"sender", "receiver"});
   Edge e{point_at(v["sender"], at / "sender", config, true), point_at(v["receiver"], at / "receiver", config, false), {}};
   if (!reaches(e.sender, e.receiver))
@@ -133,10 +133,10 @@ Edge edge_at(const nlohmann::json& v, const At& at, const Config& config) {
         .fail(e.receiver.name() + " reads the residual stream before " + e.sender.name() + " writes to it");
   if (v.contains("positions")) {
     e.positions = positions_at(v["positions"], at / "positions", config);
+    check_within_sequence(e.positions, at / "positions", sample);
     std::sort(e.positions.begin(), e.positions.end());
-    if (std::adjacent_find(e.positions.begin(), e.positions.end()) != e.positions.end())
-      (at / "positions").fail("position " + std::to_string(*std::adjacent_find(e.positions.begin(), e.positions.end())) +
-                              " is given twice");
+    const auto twice = std::adjacent_find(e.positions.begin(), e.positions.end());
+    if (twice != e.positions.end()) (at / "positions").fail("position " + std::to_string(*twice) + " is given twice");
   }
   return e;
 }
@@ -216,6 +216,14 @@ namespace {
 // at which it is ablated (empty: every position).
 using AblatedEdge = std::pair<int64_t, std::vector<bool>>;
 
+// 1 where `edge` is ablated, else 0: [1, pos, 1] with `options`; undefined
+// when it is ablated at every position.
+at::Tensor ablated_at(const AblatedEdge& edge, const at::TensorOptions& options) {
+  if (edge.second.empty()) return {};
+  std::vector<float> mask(edge.second.begin(), edge.second.end());
+  return at::tensor(mask).to(options).view({1, -1, 1});
+}
+
 // For each receiver, the edges into it (among those that reach it) that
 // `kept` ([receivers, senders] or [receivers, senders, n >= pos]) does not
 // keep at every one of the first `pos` positions.
@@ -244,6 +252,7 @@ std::vector<std::vector<AblatedEdge>> ablated_edges(const std::vector<EdgePoint>
 struct EdgeRun {
   const HookedTransformer& split;  // edge_model's
   std::vector<std::vector<AblatedEdge>> ablated_into;  // per receiver (ablated_edges)
+  std::vector<std::vector<at::Tensor>> masks;           // per receiver, each edge's ablated_at
   at::Tensor tokens, ablated, resid;
   std::vector<at::Tensor> differences;
   int64_t dropped = 0;  // positions dropped so far (drop_before): position 0 here is position `dropped` of the run
@@ -261,17 +270,10 @@ struct EdgeRun {
     at::Tensor& in = inputs[{edges, first}];
     if (in.defined()) return in;
     in = resid.slice(1, first);
-    for (const auto& [s, where] : edges) {
-      const at::Tensor difference = differences[static_cast<std::size_t>(s)].slice(1, first);
-      if (where.empty()) {
-        in = in - difference;
-        continue;
-      }
-      std::vector<float> at_positions;
-      for (int64_t p = dropped + first; p < dropped + first + difference.size(1); ++p)
-        at_positions.push_back(where[static_cast<std::size_t>(p)] ? 1.0f : 0.0f);
-      const at::Tensor mask = at::tensor(at_positions).to(difference.options()).view({1, -1, 1});
-      in = in - difference * mask;
+    for (std::size_t i = 0; i < edges.size(); ++i) {
+      const at::Tensor difference = differences[static_cast<std::size_t>(edges[i].first)].slice(1, first);
+      const at::Tensor& mask = masks[static_cast<std::size_t>(r)][i];
+      in = in - (mask.defined() ? difference * mask.slice(1, dropped + first) : difference);
     }
     return in;
   }
@@ -349,7 +351,11 @@ at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, c
                  "kept has shape " + c10::str(kept.sizes()) + ", expected [" + std::to_string(n_receivers) + ", " +
                      std::to_string(n_senders) + "] (receivers, senders) or [" + std::to_string(n_receivers) + ", " +
                      std::to_string(n_senders) + ", n >= " + std::to_string(pos) + "] (and positions)");
-  EdgeRun e{split, ablated_edges(senders, receivers, kept, pos), tokens, ablated, {}, {}, 0, {}};
+  EdgeRun e{split, ablated_edges(senders, receivers, kept, pos), {}, tokens, ablated, {}, {}, 0, {}};
+  for (const std::vector<AblatedEdge>& edges : e.ablated_into) {
+    e.masks.emplace_back();
+    for (const AblatedEdge& edge : edges) e.masks.back().push_back(ablated_at(edge, ablated.options()));
+  }
   RunOptions embed;
   embed.cache = {{HookType::kResidPre, 0}};
   embed.logits = false;

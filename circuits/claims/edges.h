@@ -55,15 +55,12 @@ struct EdgePoint {
 
 struct Edge {
   EdgePoint sender, receiver;
-  // The positions of the receiver's input at which the edge is the edge
-  // (ascending, in [0, n_ctx)); empty: every position. The sender's output
+  // The positions of the receiver's input at which the edge is kept, and
+  // ablated at the others (ascending, in [0, n_ctx)); empty: every position. The sender's output
   // at a position reaches the receiver's input at that position only; the
   // receiver (attention) may move it further.
   std::vector<int64_t> positions;
 
-  bool operator==(const Edge& o) const {
-    return sender == o.sender && receiver == o.receiver && positions == o.positions;
-  }
   // "L0H0 -> L1H0.k", "L0H0 -> L1H0.k at [6]".
   std::string name() const;
 };
@@ -83,11 +80,13 @@ int64_t point_index(const std::vector<EdgePoint>& points, const EdgePoint& point
 // Every edge of the model (each sender with each receiver it reaches), by sender then receiver.
 std::vector<Edge> all_edges(const Config& config);
 
-// {"sender": NAME, "receiver": NAME, "positions": [P, ...] (optional)}.
-// InputError at the field for an unknown name (listing the forms), a layer
-// or head out of range, an MLP of an attention-only model, a receiver the
-// sender does not reach, or positions not distinct in [0, n_ctx).
-Edge edge_at(const nlohmann::json& v, const At& at, const Config& config);
+// {"sender": NAME, "receiver": NAME, "positions": [P, ...] (optional)},
+// positions returned ascending. InputError at the field for an unknown name
+// (listing the forms), a layer or head out of range, an MLP of an
+// attention-only model, a receiver the sender does not reach, or positions
+// not distinct in [0, n_ctx) and within `sample`'s sequences (a batch of the
+// claim's task).
+Edge edge_at(const nlohmann::json& v, const At& at, const Config& config, const Batch& sample);
 
 // The hooks whose activations are the senders' outputs: blocks.0.hook_resid_pre,
 // then each layer's attn.hook_result and (unless attention-only) hook_mlp_out.
@@ -131,7 +130,8 @@ HookedTransformer edge_model(const HookedTransformer& model);
 
 // kept for `edges` (run_edges): true for each of them. [receivers, senders]
 // when no edge names positions, else [receivers, senders, n_ctx], true for
-// an edge without positions at every position.
+// an edge without positions at every position. Positions are edge_at's, in
+// [0, n_ctx).
 at::Tensor edge_mask(const Config& config, const std::vector<Edge>& edges);
 
 }  // namespace circuitcheck

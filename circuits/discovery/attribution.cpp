@@ -67,7 +67,7 @@ int64_t gradient_steps(const RunContext& context, const Claim& claim, const Circ
   int64_t examples = 0;
   for_each_slice(context.task, claim.domain, context.scale, kVerifyBatch, [&](const Batch& b) {
     check(length < 0 || b.tokens.size(1) == length, claim.pointer,
-          "the task's sequences have " + std::to_string(b.tokens.size(1)) + " positions, the nodes " +
+          "the task's sequences have " + std::to_string(b.tokens.size(1)) + " positions, the units " +
               std::to_string(length) + "; attribution needs one length");
     std::map<HookPoint, at::Tensor> clean, ablated, probed;
     {
@@ -144,22 +144,27 @@ void attribute_edges(const RunContext& context, const Claim& claim, const Circui
                      std::vector<AttributionUnit>& units) {
   const Config& config = context.model.config;
   const HookedTransformer split = edge_model(context.model);
-  at::Tensor atp, ig;  // [receivers, senders, pos], summed over examples
+  // Units by position need one sequence length, past their last position.
+  int64_t length = -1;
+  for (const AttributionUnit& u : units)
+    for (int64_t p : u.edge->positions) length = std::max(length, p + 1);
+  at::Tensor atp, ig;  // [receivers, senders, pos] (by position) or [receivers, senders, 1], summed over examples
   const int64_t examples = gradient_steps(
-      context, claim, ablation, split, receiver_hooks(config), ig_steps, -1,
+      context, claim, ablation, split, receiver_hooks(config), ig_steps, length,
       [&](const auto& clean, const auto& ablated, const auto& gradients, bool last) {
         const at::Tensor d = sender_outputs(config, ablated) - sender_outputs(config, clean);
-        const at::Tensor s = at::einsum("sbpd,rbpd->rsp", {d, receiver_inputs(config, gradients)}).to(at::kDouble);
+        at::Tensor s = at::einsum("sbpd,rbpd->rsp", {d, receiver_inputs(config, gradients)}).to(at::kDouble);
+        if (length < 0) s = s.sum(2, true);
         ig = ig.defined() ? ig + s : s;
         if (last) atp = atp.defined() ? atp + s : s;
       });
   const std::vector<EdgePoint> senders = edge_senders(config), receivers = edge_receivers(config);
   const auto at_positions = [](const at::Tensor& by_position, const std::vector<int64_t>& positions) {
-    const at::Tensor at = positions.empty() ? by_position
-                                            : by_position.index_select(
-                                                  0, to_tensor(positions, {static_cast<int64_t>(positions.size())})
-                                                         .to(by_position.device()));
-    return at.sum().item<double>();
+    const at::Tensor chosen = positions.empty() ? by_position
+                                                : by_position.index_select(
+                                                      0, to_tensor(positions, {static_cast<int64_t>(positions.size())})
+                                                             .to(by_position.device()));
+    return chosen.sum().item<double>();
   };
   for (AttributionUnit& u : units) {
     const at::Tensor edge_atp = atp[point_index(receivers, u.edge->receiver)][point_index(senders, u.edge->sender)];

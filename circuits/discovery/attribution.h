@@ -20,11 +20,11 @@
 //     (a' - a) . (1/k) sum_{j=1..k} g at the run whose input residual is
 //     x' + (j/k)(x - x'), the rest of the model computing as it does.
 // The dot products run over the activation (d_head, d_model) and, for an
-// edge, its positions: an edge's score is the sum of its scores by position. With k = 1, EAP-IG is AtP. Both are first-order
-// estimates: they can miss effects that only show when several units are
-// ablated together, which is why the faithfulness curve
-// (faithfulness_curve.h) measures the circuits they rank instead of
-// trusting them.
+// edge, its positions: an edge's score is the sum of its scores by
+// position. With k = 1, EAP-IG is AtP. Both are first-order estimates: they
+// can miss effects that only show when several units are ablated together,
+// which is why the faithfulness curve (faithfulness_curve.h) measures the
+// circuits they rank instead of trusting them.
 #pragma once
 
 #include "circuits/claims/ablate.h"
@@ -82,7 +82,8 @@ std::vector<AttributionUnit> attribution_edges(const Config& config, int64_t len
 // one forward pass for the activations (two with a counterfactual), then
 // ig_steps forward and backward passes, the last of which (j = k, the model's
 // own input) gives AtP. Throws InputError naming the claim for the accuracy
-// metric (it has no gradient) and for a batch whose length is not the nodes';
+// metric (it has no gradient) and for a batch whose length is not the nodes'
+// (or, for edges by position, one past their last position);
 // InternalError when the units are not the claim's (nodes for a circuit of
 // nodes, edges for one of edges).
 void attribute(const RunContext& context, const Claim& claim, const CircuitAblation& ablation, int64_t ig_steps,

@@ -26,6 +26,14 @@ bool neurons(const Attribution& a) {
 // "nodes" or "edges".
 std::string kind(const Attribution& a) { return edges(a) ? "edges" : "nodes"; }
 
+// Whether the units are edges at one position each.
+bool by_position(const Attribution& a) {
+  return std::any_of(a.units.begin(), a.units.end(), [](const AttributionUnit& u) { return u.edge && !u.edge->positions.empty(); });
+}
+
+// kind(a), saying when the edges are at one position each.
+std::string units_named(const Attribution& a) { return kind(a) + (by_position(a) ? " at one position each" : ""); }
+
 const CurveAreas& areas(const Attribution& a, AttributionMethod m) {
   return m == AttributionMethod::kAtp ? a.atp_areas : a.eap_ig_areas;
 }
@@ -135,7 +143,7 @@ std::string attribution_html(const Attribution& a) {
        << number(a.whole) << ", empty circuit " << number(a.empty) << ". EAP-IG over " << a.ig_steps
        << " steps. Time " << number(a.seconds) << " s.</p>\n"
        << svg_figure(curve) << "\n<h2>Chosen circuit</h2>\n<p class=\"chosen\" data-count=\"" << a.chosen.count
-       << "\">The top " << a.chosen.count << " of " << a.units.size() << " " << kind(a) << " by " << to_string(a.method)
+       << "\">The top " << a.chosen.count << " of " << a.units.size() << " " << units_named(a) << " by " << to_string(a.method)
        << ": f = " << number(a.chosen.f) << " (95 % bounds " << number(a.chosen.lower) << " to "
        << number(a.chosen.upper) << "; threshold " << number(a.threshold) << " on the lower bound): "
        << escape_markup(names(chosen_units(a))) << ".</p>\n<h2>Curve</h2>\n<table class=\"curve\"><tr><th>% of " << kind(a) << "</th>"
@@ -157,7 +165,7 @@ std::string attribution_html(const Attribution& a) {
 
 std::string attribution_text(const Attribution& a) {
   std::ostringstream out;
-  out << a.units.size() << " " << kind(a) << "; " << setting(a) << ": whole model " << number(a.whole) << ", empty circuit "
+  out << a.units.size() << " " << units_named(a) << "; " << setting(a) << ": whole model " << number(a.whole) << ", empty circuit "
       << number(a.empty) << "\n";
   for (AttributionMethod m : kMethods) {
     out << "  " << to_string(m) << ": CPR " << number(areas(a, m).cpr) << ", CMD " << number(areas(a, m).cmd)
@@ -169,7 +177,7 @@ std::string attribution_text(const Attribution& a) {
   const std::size_t shown = 20;
   const std::string more = top.size() > shown ? ", ... (" + std::to_string(top.size() - shown) + " more)" : "";
   if (top.size() > shown) top.resize(shown);
-  out << "chosen (" << to_string(a.method) << "): top " << a.chosen.count << " of " << a.units.size() << " " << kind(a) << ", f "
+  out << "chosen (" << to_string(a.method) << "): top " << a.chosen.count << " of " << a.units.size() << " " << units_named(a) << ", f "
       << number(a.chosen.f) << " (lower bound " << number(a.chosen.lower) << " >= " << number(a.threshold)
       << "): " << names(top) << more << "\n";
   return out.str();
@@ -193,9 +201,11 @@ json discovered_claim(const Attribution& a) {
                                                                           ? ", " + std::to_string(a.ig_steps) + " steps"
                                                                           : std::string())
     << ") on " << a.checkpoint << ": the top " << a.chosen.count << " of " << a.units.size()
-    << (edges(a) ? " edges (each a sender's output as one receiver reads it)"
-                 : neurons(a) ? " nodes (each a head's output or an MLP neuron at one position)"
-                              : " nodes (each a head's or an MLP's output at one position)")
+    << (by_position(a) ? " edges at one position each (each a sender's output as one receiver reads it at one position; "
+                         "written as " + std::to_string(circuit.edges.size()) + " edges at their positions)"
+        : edges(a)     ? " edges (each a sender's output as one receiver reads it)"
+        : neurons(a)   ? " nodes (each a head's output or an MLP neuron at one position)"
+                       : " nodes (each a head's or an MLP's output at one position)")
     << " reproduce the model's " << a.claim.value("metric", "logit_diff")
     << " with every other " << (edges(a) ? "edge " : "node ") << a.claim.value("ablation", "mean") << "-ablated: f = " << number(a.chosen.f)
     << " (bootstrap 95 % lower bound " << number(a.chosen.lower) << ") on " << a.examples << " examples (domain "

@@ -121,6 +121,10 @@ TEST(Edges, AnEdgeAtPositionsIsAblatedThereOnly) {
     EXPECT_TRUE(at::allclose(run_edges(model, tokens, theirs, mixed, from), whole.slice(1, from), 1e-5, 1e-5))
         << "from " << from;
   EXPECT_THROW(run_edges(model, tokens, theirs, mixed.slice(2, 0, 4)), InternalError);
+  // A mask longer than the run: the model is causal, so a run on the first 4
+  // tokens gives the whole run's first 4 positions.
+  const at::Tensor shorter = senders_on(model, other.slice(1, 0, 4));
+  EXPECT_TRUE(at::allclose(run_edges(model, tokens.slice(1, 0, 4), shorter, mixed), whole.slice(1, 0, 4), 1e-5, 1e-5));
 }
 
 json edge_claim(const json& edges, const json& pass = {{"faithfulness_at_least", 0.9}}) {

@@ -260,12 +260,16 @@ TEST(ShippedAttribution, AnMlpsNeuronsAddUpToItsNode) {
 
 // Edges on the shipped S2 model: an edge's AtP score is the derivative of the
 // metric as its receiver's input moves towards the sender's ablation,
-//   (m(input + eps (a' - a)) - m) / eps at the receiver only,
-// computed with one intervention on the split-input model and no autograd.
+//   (m(input + eps (a' - a)) - m) / eps at the receiver only
+// (and, for an edge by position, at that position only), computed with one
+// intervention on the split-input model and no autograd.
 TEST_F(ShippedEdgeAttribution, EdgeScoresAreFiniteDifferencesAtTheReceiver) {
   std::vector<AttributionUnit> edges = attribution_edges(ck.model.config);
   ASSERT_EQ(edges.size(), 12u);
   attribute(context, parsed_claim, ablation, 1, edges);
+  std::vector<AttributionUnit> by_position = attribution_edges(ck.model.config, 11);
+  attribute(context, parsed_claim, ablation, 1, by_position);
+  edges.insert(edges.end(), by_position.begin(), by_position.end());
   const Config& c = ck.model.config;
   const HookedTransformer split = edge_model(ck.model);
   const Batch b = task->sample(256, 7, Scale::kCpu);
@@ -281,17 +285,25 @@ TEST_F(ShippedEdgeAttribution, EdgeScoresAreFiniteDifferencesAtTheReceiver) {
   struct Case {
     std::string edge;
     HookPoint receiver;
-    int64_t head;  // -1: the receiver hook has no head dimension
+    int64_t head;      // -1: the receiver hook has no head dimension
+    int64_t position;  // -1: every position
   };
-  const std::vector<Case> cases = {{"L0H0 -> L1H0.k", {HookType::kKInput, 1}, 0},
-                                   {"embed -> L0H0.v", {HookType::kVInput, 0}, 0},
-                                   {"L1H0 -> logits", {HookType::kResidPost, 1}, -1}};
+  const std::vector<Case> cases = {{"L0H0 -> L1H0.k", {HookType::kKInput, 1}, 0, -1},
+                                   {"embed -> L0H0.v", {HookType::kVInput, 0}, 0, -1},
+                                   {"L1H0 -> logits", {HookType::kResidPost, 1}, -1, -1},
+                                   {"L0H0 -> L1H0.k at [6]", {HookType::kKInput, 1}, 0, 6},
+                                   {"L1H0 -> logits at [8]", {HookType::kResidPost, 1}, -1, 8}};
   for (const Case& k : cases) {
     const auto found = std::find_if(edges.begin(), edges.end(), [&](const AttributionUnit& u) { return u.name() == k.edge; });
     ASSERT_NE(found, edges.end()) << k.edge;
     const int64_t s = std::find(senders.begin(), senders.end(), found->edge->sender) - senders.begin();
     const double eps = 1e-2;
     at::Tensor nudge = eps * (ablated[s] - own[s]);  // [batch, pos, d_model]
+    if (k.position >= 0) {
+      const at::Tensor at_position = at::zeros({1, nudge.size(1), 1});
+      at_position[0][k.position] = 1.0;
+      nudge = nudge * at_position;
+    }
     Intervention add;
     add.hook = k.receiver;
     add.kind = InterventionKind::kAdd;
@@ -309,9 +321,10 @@ TEST_F(ShippedEdgeAttribution, EdgeScoresAreFiniteDifferencesAtTheReceiver) {
 }
 
 // Edges by position on the shipped S2 model: an edge's scores at its
-// positions add up to its score (AtP and EAP-IG), and layer 0's edge into
-// layer 1's key scores most at elt (position 6), where layer 0 puts idx
-// (claims/README.md, "Edges at positions").
+// positions add up to its score (AtP and EAP-IG: both come from one
+// [receivers, senders, pos] sum; the finite differences above check single
+// positions), and layer 0's edge into layer 1's key scores most at elt
+// (position 6), where layer 0 puts idx (claims/README.md, "Edges at positions").
 TEST_F(ShippedEdgeAttribution, EdgeScoresByPositionAddUpToTheEdge) {
   const int64_t length = task->sample(1, 0, Scale::kCpu).tokens.size(1);
   std::vector<AttributionUnit> whole = attribution_edges(ck.model.config);

@@ -186,11 +186,12 @@ TEST(Cli, AttributeWritesAClaimThatVerifies) {
   // Edges by position: each edge written once, at its positions.
   auto at = run_command(cli() + " attribute " + ck + " --edges --by-position --n 500 --out-claim " + dir + "/claims/at.json");
   ASSERT_EQ(at.exit_code, 0) << at.output;
-  EXPECT_NE(at.output.find(" of 132 edges"), std::string::npos) << at.output;
+  EXPECT_NE(at.output.find(" of 132 edges at one position each"), std::string::npos) << at.output;
   const nlohmann::json at_positions = nlohmann::json::parse(testing_util::read_file(dir + "/claims/at.json"));
   std::set<std::pair<std::string, std::string>> named;
   for (const nlohmann::json& e : at_positions["claims"][0]["edges"]) {
     EXPECT_TRUE(named.insert({e["sender"].get<std::string>(), e["receiver"].get<std::string>()}).second) << e;
+    ASSERT_TRUE(e.contains("positions")) << e;
     EXPECT_FALSE(e["positions"].empty()) << e;
   }
   auto at_verified = run_command(cli() + " verify " + dir + "/claims/at.json --quiet");

@@ -472,11 +472,10 @@ void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& co
   if (v.contains("edges")) {
     const nlohmann::json& edges = array_at(v["edges"], at / "edges");
     for (std::size_t i = 0; i < edges.size(); ++i) {
-      const Edge e = edge_at(edges[i], at / "edges" / i, config);
+      const Edge e = edge_at(edges[i], at / "edges" / i, config, context.sample);
       if (std::any_of(c.edges.begin(), c.edges.end(),
                       [&](const Edge& o) { return o.sender == e.sender && o.receiver == e.receiver; }))
         (at / "edges" / i).fail(Edge{e.sender, e.receiver, {}}.name() + " is given twice: name its positions once");
-      check_within_sequence(e.positions, at / "edges" / i / "positions", context.sample);
       c.edges.push_back(e);
     }
   }
