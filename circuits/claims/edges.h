@@ -56,9 +56,10 @@ struct EdgePoint {
 struct Edge {
   EdgePoint sender, receiver;
   // The positions of the receiver's input at which the edge is kept, and
-  // ablated at the others (ascending, in [0, n_ctx)); empty: every position. The sender's output
-  // at a position reaches the receiver's input at that position only; the
-  // receiver (attention) may move it further.
+  // ablated at the others (ascending, in [0, n_ctx)); empty: every
+  // position. The sender's output at a position reaches the receiver's
+  // input at that position only; the receiver (attention) may move it
+  // further.
   std::vector<int64_t> positions;
 
   // "L0H0 -> L1H0.k", "L0H0 -> L1H0.k at [6]".
