@@ -85,6 +85,8 @@ std::string Edge::name() const {
   return sender.name() + " -> " + receiver.name() + (positions.empty() ? "" : " at " + c10::str(at::IntArrayRef(positions)));
 }
 
+bool same_pair(const Edge& a, const Edge& b) { return a.sender == b.sender && a.receiver == b.receiver; }
+
 std::vector<EdgePoint> edge_senders(const Config& config) {
   std::vector<EdgePoint> out = {{EdgeEnd::kEmbed, -1, -1}};
   for (int l = 0; l < config.n_layers; ++l) {

@@ -66,6 +66,10 @@ struct Edge {
   std::string name() const;
 };
 
+// True when `a` and `b` join the same sender to the same receiver, at
+// whatever positions.
+bool same_pair(const Edge& a, const Edge& b);
+
 // The senders and receivers of `config`'s model, in the order edge runs
 // index them: embed, then per layer its heads and its MLP (senders); per
 // layer its heads' q, k and v and its MLP, then logits (receivers).

@@ -219,9 +219,8 @@ CircuitConfiguration circuit_of(const std::vector<AttributionUnit>& units) {
   CircuitConfiguration out{true, {}, {}};
   for (const AttributionUnit& u : units) {
     if (!u.edge) continue;
-    const auto same = std::find_if(out.edges.begin(), out.edges.end(), [&](const Edge& e) {
-      return e.sender == u.edge->sender && e.receiver == u.edge->receiver;
-    });
+    const auto same =
+        std::find_if(out.edges.begin(), out.edges.end(), [&](const Edge& e) { return same_pair(e, *u.edge); });
     if (same == out.edges.end()) {
       out.edges.push_back(*u.edge);
     } else if (same->positions.empty() || u.edge->positions.empty()) {

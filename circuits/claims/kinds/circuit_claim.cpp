@@ -473,8 +473,7 @@ void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& co
     const nlohmann::json& edges = array_at(v["edges"], at / "edges");
     for (std::size_t i = 0; i < edges.size(); ++i) {
       const Edge e = edge_at(edges[i], at / "edges" / i, config, context.sample);
-      if (std::any_of(c.edges.begin(), c.edges.end(),
-                      [&](const Edge& o) { return o.sender == e.sender && o.receiver == e.receiver; }))
+      if (std::any_of(c.edges.begin(), c.edges.end(), [&](const Edge& o) { return same_pair(o, e); }))
         (at / "edges" / i).fail(Edge{e.sender, e.receiver, {}}.name() + " is given twice: name its positions once");
       c.edges.push_back(e);
     }
