@@ -144,7 +144,7 @@ std::vector<AblationSite> complement(const std::vector<AblationSite>& kept, cons
 
 std::map<HookPoint, at::Tensor> ablation_values(const Task& task, InterventionKind method,
                                                 const std::vector<HookPoint>& hooks, const Domain& reference,
-                                                const HookedTransformer& model, Scale scale) {
+                                                const HookedTransformer& model, Scale scale, int64_t to) {
   std::map<HookPoint, at::Tensor> out;
   if (method == InterventionKind::kZero || hooks.empty()) return out;
   RunOptions options;
@@ -155,7 +155,7 @@ std::map<HookPoint, at::Tensor> ablation_values(const Task& task, InterventionKi
   int64_t rows = 0;
   for_each_batch(task, reference, scale, [&](const Batch& b) {
     rows += b.tokens.size(0);
-    RunResult r = run(model, b.tokens, options);
+    RunResult r = run(model, to > 0 ? b.tokens.slice(1, 0, to) : b.tokens, options);
     for (const HookPoint& hook : options.cache) {
       const at::Tensor& act = r.cache.at(hook);
       std::vector<at::Tensor>& p = parts[hook];

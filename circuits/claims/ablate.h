@@ -74,10 +74,12 @@ std::vector<AblationSite> complement(const std::vector<AblationSite>& kept, cons
 // (none for zero ablation): mean, each hook's mean over the `reference`
 // sample [1, ...]; resample, its every row [n_ref, ...]. One forward pass
 // over the reference, up to the last of `hooks` (RunOptions::logits false);
-// a hook named twice is read once.
+// a hook named twice is read once. With `to` > 0 the pass and the values
+// cover positions [0, to) only: for runs that read no later position (the
+// model is causal, so what it computes there does not depend on later ones).
 std::map<HookPoint, at::Tensor> ablation_values(const Task& task, InterventionKind method,
                                                 const std::vector<HookPoint>& hooks, const Domain& reference,
-                                                const HookedTransformer& model, Scale scale);
+                                                const HookedTransformer& model, Scale scale, int64_t to = 0);
 
 // One intervention per site, ablating it by `method` with `values`
 // (ablation_values over at least the sites' hooks); resample draws with `seed`.

@@ -386,6 +386,55 @@ TEST(CircuitClaim, NodesAtRolesAreTheirExamplesPositions) {
   EXPECT_NE(roles.explanation.find("role elt"), std::string::npos) << roles.explanation;
 }
 
+// A configuration measured after C (the circuit kept) or N (the whole
+// model) runs from the first position where it differs from that one, with
+// its keys and values before (measure_circuits). Each such run equals the
+// configuration measured alone, which runs from the positions before every
+// node (here 1): per example, on the shipped S2 model, for a node of layer 0
+// at 6, one at 7-9, and one of layer 1 (runs from 6 and from 7, the first
+// scored position). A reference pass up to the last scored position
+// (circuit_run_length) ablates as a full one.
+TEST(CircuitRuns, AConfigurationRunFromCOrNEqualsItsOwnRun) {
+  const auto z = [](int layer, std::vector<int64_t> positions) {
+    return json{{"hook", "blocks." + std::to_string(layer) + ".attn.hook_z"}, {"positions", positions}};
+  };
+  json claim = circuit("c", {z(0, {1, 2, 3}), z(0, {6}), z(0, {7, 8, 9}), z(1, {7, 8, 9})}, {{"faithfulness_at_least", 0.9}});
+  claim["domain"] = {{"sample", 300}, {"seed", 4}};
+  const ClaimFile file = parse_claim_file(s2_file(json::array({claim})), "claims/c.json");
+  const std::shared_ptr<const Task> task = claim_task(file);
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  const Claim parsed = parse_claims(file, *task, ck.model.config).at(0);
+  const CircuitSpec& c = spec_of<CircuitSpec>(parsed.spec);
+  const auto no_shared_runs = [](const Domain&, const PlainReads&, const RunVisitor&, const std::function<bool()>&) {};
+  const RunContext context{*task, ck.model, Scale::kCpu, no_shared_runs, false};
+  const CircuitAblation ablation = circuit_ablation(context, parsed);
+  const auto without = [&](std::size_t node) {
+    std::vector<AblationSite> sites = c.nodes;
+    sites.erase(sites.begin() + static_cast<std::ptrdiff_t>(node));
+    return sites;
+  };
+  const std::vector<CircuitConfiguration> configurations = {
+      {false, {}, {}},         {true, c.nodes, {}},          {true, without(1), {}}, {true, without(2), {}},
+      {true, without(3), {}},  {false, {c.nodes[1]}, {}},    {false, {c.nodes[3]}, {}}};
+  const std::vector<at::Tensor> together = measure_circuits(context, parsed, ablation, configurations);
+  for (std::size_t i = 0; i < configurations.size(); ++i) {
+    const at::Tensor alone = measure_circuits(context, parsed, ablation, {configurations[i]}).at(0);
+    EXPECT_TRUE(at::allclose(together[i], alone, 1e-5, 1e-4)) << i << ": largest difference "
+                                                               << (together[i] - alone).abs().max().item<double>();
+  }
+  // Each removed node matters, so a run that kept it by mistake would differ.
+  for (std::size_t i = 2; i < configurations.size(); ++i)
+    EXPECT_GT((together[i] - together[i < 5 ? 1 : 0]).abs().max().item<double>(), 1e-2) << i;
+  // The runs stop after the last scored position (9), so a reference over
+  // positions 0-9 ablates as the one over all 11 does.
+  ASSERT_EQ(circuit_run_length(context, parsed), 10);
+  const CircuitAblation shorter = circuit_ablation(context, parsed, 10);
+  EXPECT_EQ(shorter.values.at(c.nodes[0].hook).size(1), 10);
+  const std::vector<at::Tensor> from_shorter = measure_circuits(context, parsed, shorter, configurations);
+  for (std::size_t i = 0; i < configurations.size(); ++i)
+    EXPECT_TRUE(at::allclose(together[i], from_shorter[i], 1e-5, 1e-4)) << i;
+}
+
 // A role whose positions differ per example (S3's path_edge_child: the
 // children of the path's edges, 1 to 15 of them): layer 0 kept there and at
 // the goal-root block is faithful on the shipped model; kept at the goal's

@@ -100,6 +100,42 @@ std::vector<Intervention> circuit_interventions(const CircuitSpec& c, const Circ
   return out;
 }
 
+bool same_site(const AblationSite& a, const AblationSite& b) {
+  return a.hook == b.hook && a.heads == b.heads && a.positions == b.positions && a.neurons == b.neurons &&
+         a.role == b.role;
+}
+
+// The first position at which sites `a` and `b` differ: the least position
+// of a site in one and not the other (0 for a site at a role or at every
+// position); `none` when they hold the same sites.
+int64_t first_difference(const std::vector<AblationSite>& a, const std::vector<AblationSite>& b, int64_t none) {
+  int64_t out = none;
+  const auto outside = [&](const std::vector<AblationSite>& from, const std::vector<AblationSite>& in) {
+    for (const AblationSite& site : from) {
+      if (std::any_of(in.begin(), in.end(), [&](const AblationSite& o) { return same_site(site, o); })) continue;
+      out = std::min(out, site.role.empty() && !site.positions.empty()
+                              ? *std::min_element(site.positions.begin(), site.positions.end())
+                              : int64_t{0});
+    }
+  };
+  outside(a, b);
+  outside(b, a);
+  return out;
+}
+
+// `head`'s keys and values followed by the first `length` positions of `tail`'s.
+RunPrefix joined(const RunPrefix& head, const RunPrefix& tail, int64_t length) {
+  RunPrefix out;
+  const auto join = [&](const at::Tensor& h, const at::Tensor& t) {
+    return h.defined() ? at::cat({h, t.slice(1, 0, length)}, 1) : t.slice(1, 0, length).contiguous();
+  };
+  for (std::size_t l = 0; l < tail.k.size(); ++l) {
+    out.k.push_back(join(head.k.empty() ? at::Tensor() : head.k[l], tail.k[l]));
+    out.v.push_back(join(head.v.empty() ? at::Tensor() : head.v[l], tail.v[l]));
+  }
+  return out;
+}
+
 // "{0, 2}": a subset's node indices.
 std::string subset_name(const std::vector<int64_t>& subset) {
   std::string s;
@@ -397,12 +433,33 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
       head.interventions = within_positions(interventions({keeps, {}, {}}), config, 0, shared);
       return *(made = run_prefix(config, run(context.model, b.tokens.slice(1, 0, shared), head).cache, shared));
     };
+    // The whole circuit kept (C) and the whole model (N) keep their keys and
+    // values; a later configuration of the same kind that differs from one
+    // of them only at nodes from position p on computes what it does before
+    // p, and runs from p (at most the first scored position) with them.
+    std::vector<std::optional<RunPrefix>> kept(configurations.size());
     for (std::size_t i = 0; i < configurations.size(); ++i) {
-      if (shared > 0) options.prefix = prefix(configurations[i].keeps);
-      options.interventions =
-          within_positions(interventions(configurations[i]), config, options.from_position, to, shared);
-      parts[i].push_back(
-          circuit_metric(c.metric, run(context.model, b.tokens, options).logits, targets, options.from_position));
+      const CircuitConfiguration& k = configurations[i];
+      RunOptions o = options;
+      int64_t start = shared;
+      std::optional<std::size_t> base;
+      for (std::size_t j = 0; j < i; ++j) {
+        if (!kept[j] || configurations[j].keeps != k.keeps) continue;
+        const int64_t p = std::min(first_difference(configurations[j].sites, k.sites, to), options.from_position);
+        if (p > start) {
+          start = p;
+          base = j;
+        }
+      }
+      if (base) o.prefix = joined(shared > 0 ? prefix(k.keeps) : RunPrefix{}, *kept[*base], start - shared);
+      else if (shared > 0) o.prefix = prefix(k.keeps);
+      const bool is_base = !base && options.from_position > shared &&
+                           (k.keeps ? first_difference(k.sites, c.nodes, to) == to : k.sites.empty());
+      if (is_base) o.cache = prefix_hooks(config);
+      o.interventions = within_positions(interventions(k), config, o.from_position, to, start);
+      RunResult r = run(context.model, b.tokens, o);
+      if (is_base) kept[i] = run_prefix(config, r.cache, options.from_position - shared);
+      parts[i].push_back(circuit_metric(c.metric, r.logits, targets, o.from_position));
     }
   };
   for_each_slice(context.task, claim.domain, context.scale, kVerifyBatch, [&](const Batch& b) {
@@ -414,7 +471,16 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
   return out;
 }
 
-CircuitAblation circuit_ablation(const RunContext& context, const Claim& claim) {
+int64_t circuit_run_length(const RunContext& context, const Claim& claim) {
+  const CircuitSpec& c = spec_of<CircuitSpec>(claim.spec);
+  int64_t out = 0;
+  if (c.edges.empty())
+    for_each_slice(context.task, claim.domain, context.scale, kVerifyBatch,
+                   [&](const Batch& b) { out = std::max(out, last_scored_position(circuit_targets(c, b)) + 1); });
+  return out;
+}
+
+CircuitAblation circuit_ablation(const RunContext& context, const Claim& claim, int64_t to) {
   const CircuitSpec& c = spec_of<CircuitSpec>(claim.spec);
   const Config& config = context.model.config;
   CircuitAblation out;
@@ -423,7 +489,7 @@ CircuitAblation circuit_ablation(const RunContext& context, const Claim& claim) 
     for (const AblationSite& site : complement({}, config, neuron_layers(c.nodes), config.n_ctx, claim.pointer))
       if (std::find(out.hooks.begin(), out.hooks.end(), site.hook) == out.hooks.end()) out.hooks.push_back(site.hook);
   if (c.ablation != InterventionKind::kPatch)
-    out.values = ablation_values(context.task, c.ablation, out.hooks, c.reference, context.model, context.scale);
+    out.values = ablation_values(context.task, c.ablation, out.hooks, c.reference, context.model, context.scale, to);
   return out;
 }
 
@@ -515,12 +581,24 @@ void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& co
 
 void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   const CircuitSpec& c = spec_of<CircuitSpec>(claim.spec);
-  const CircuitAblation ablation = circuit_ablation(context, claim);
+  const CircuitAblation ablation = circuit_ablation(context, claim, circuit_run_length(context, claim));
 
-  // N and ∅ first: without a gap between them nothing else is defined.
-  const std::vector<at::Tensor> ends = measure_circuits(context, claim, ablation, {{false, {}}, {true, {}}});
-  const at::Tensor& whole = ends[0];
-  const at::Tensor& empty = ends[1];
+  const bool minimal = !context.control || claim.pass.minimality_at_least.has_value();
+  const bool complete = !context.control || claim.pass.completeness_at_most.has_value();
+  const std::vector<std::vector<int64_t>> subsets =
+      complete ? circuit_subsets(static_cast<int64_t>(c.nodes.size() + c.edges.size()), c.subsets, c.subset_seed)
+               : std::vector<std::vector<int64_t>>{};
+  const std::vector<CircuitConfiguration> runs = circuit_variants(c, subsets, minimal);
+  // N and ∅ first: without a gap between them nothing else is defined, and a
+  // control without one stops there. The checkpoint runs its variants
+  // whatever the gap, so it measures them with N and ∅ in one go (each slice's
+  // prefixes made once).
+  std::vector<CircuitConfiguration> first = {{false, {}}, {true, {}}};
+  if (!context.control) first.insert(first.end(), runs.begin(), runs.end());
+  std::vector<at::Tensor> m = measure_circuits(context, claim, ablation, first);
+  const at::Tensor whole = m[0];
+  const at::Tensor empty = m[1];
+  m.erase(m.begin(), m.begin() + 2);
   const std::string metric = to_string(c.metric);
   GapChecks checks(out, claim.domain, whole, empty, metric);
   const std::string per_example = " (mean per example, " + metric + " summed over its scored positions)";
@@ -532,20 +610,14 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   out.checks.push_back(value_check("metric empty circuit",
                                    metric + " with every " + (c.edges.empty() ? "head and MLP " : "edge ") + ablated + ":",
                                    empty.mean().item<double>(), Rule::kNone, 0.0));
-  const bool minimal = !context.control || claim.pass.minimality_at_least.has_value();
-  const bool complete = !context.control || claim.pass.completeness_at_most.has_value();
-  const std::vector<std::vector<int64_t>> subsets =
-      complete ? circuit_subsets(static_cast<int64_t>(c.nodes.size() + c.edges.size()), c.subsets, c.subset_seed)
-               : std::vector<std::vector<int64_t>>{};
-  const std::vector<CircuitConfiguration> runs = circuit_variants(c, subsets, minimal);
   // A control without a gap stops here: every check is undefined as it would be after the runs.
   const bool stop = !checks.defined && context.control;
   if (stop) out.stopped = "stopped after the whole model and the empty circuit: " + checks.no_gap;
   if (!stop && (!minimal || !complete))
     out.stopped = std::string("not run on a control, as the checkpoint's pass did not rest on it: ") +
                   (!minimal && !complete ? "minimality and completeness" : !minimal ? "minimality" : "completeness");
-  const std::vector<at::Tensor> m =
-      stop ? std::vector<at::Tensor>(runs.size(), empty) : measure_circuits(context, claim, ablation, runs);
+  if (context.control)
+    m = stop ? std::vector<at::Tensor>(runs.size(), empty) : measure_circuits(context, claim, ablation, runs);
   if (!stop)
     out.checks.push_back(
         value_check("metric circuit", metric + " of the circuit:", m[0].mean().item<double>(), Rule::kNone, 0.0));

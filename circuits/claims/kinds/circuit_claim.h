@@ -100,9 +100,18 @@ struct CircuitAblation {
   std::map<HookPoint, at::Tensor> values;
 };
 
+// How many positions the runs of circuit claim `claim` cover: for a circuit
+// of nodes, up to the last position its domain scores (the largest over its
+// slices: measure_circuits stops each slice's runs after its own), read from
+// the domain's examples with no forward pass; 0 (every position) for a circuit
+// of edges.
+int64_t circuit_run_length(const RunContext& context, const Claim& claim);
+
 // The ablation of circuit claim `claim` on the context's model: one forward
-// pass over its reference sample (mean, resample).
-CircuitAblation circuit_ablation(const RunContext& context, const Claim& claim);
+// pass over its reference sample (mean, resample), over positions [0, to)
+// when `to` > 0 (enough for measure_circuits with to = circuit_run_length),
+// else every position (attribution's runs, discovery/attribution.h).
+CircuitAblation circuit_ablation(const RunContext& context, const Claim& claim, int64_t to = 0);
 
 // Why a circuit claim's ratios are undefined on a model, or "" when they are
 // defined: m(N) - m(empty) per example (`whole`, `empty` [examples]) must
@@ -134,13 +143,18 @@ std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const s
 
 // Each configuration's per-example metric (read at circuit_targets) over the claim's domain
 // ([examples], double, in domain order), ablated as `claim` (a circuit claim:
-// its ablation, counterfactual and metric) says; its own nodes play no part
-// beyond naming the layers whose MLP components are neurons. One forward pass
+// its ablation, counterfactual and metric) says; its own nodes only name the
+// layers whose MLP components are neurons, and C below. One forward pass
 // per slice and configuration, plus the counterfactual's per slice; when
 // every node sits at fixed positions, the positions before the first of them
 // run once per slice for the configurations that keep nodes and once for
 // those that ablate them (RunOptions::prefix), and each configuration's pass
-// covers only the positions from there; for a
+// covers only the positions from there. A configuration listed after C (keeping
+// exactly the claim's nodes) or N (nothing ablated) that differs from it only at
+// nodes from position p on covers only the positions from p (at most the
+// first scored one), with C's or N's keys and values before p (C and N keep
+// theirs while their slice runs: 2 x n_layers x [rows, positions, d_model]
+// floats). For a
 // circuit of edges, an edge run (run_edges, about one pass) per slice and
 // configuration, plus one pass for the senders' ablated values (the model's
 // own run, or the counterfactual's).
