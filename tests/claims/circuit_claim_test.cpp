@@ -438,7 +438,7 @@ TEST(CircuitRuns, AConfigurationRunFromCOrNEqualsItsOwnRun) {
 // A role whose positions differ per example (S3's path_edge_child: the
 // children of the path's edges, 1 to 15 of them): layer 0 kept there and at
 // the goal-root block is faithful on the shipped model; kept at the goal's
-// child alone it is not (claims/tree_path.json, layer0_matters_only_on_the_path).
+// child alone it is not (claims/README.md, "circuit": measured, not shipped).
 TEST(CircuitClaim, NodesAtARoleFollowEachExample) {
   const auto claim = [](const std::string& id, const std::string& role) {
     json nodes = json::array({{{"hook", "blocks.0.attn.hook_z"}, {"role", role}},
