@@ -5,15 +5,20 @@ parameters (TransformerLens names), a batch (tokens, targets), the claim's
 mean-ablation values (mean.z.L [1, pos, heads, d_head] for nodes;
 mean.embed [1, pos, d_model] and mean.result.L [1, pos, heads, d_model] for
 edges) and the circuits (node_keep [layers, pos], a head kept at a position;
-edge_keep [receivers, senders]). Prints JSON: the faithfulness of the node
-circuit and of the edge circuit, and the AtP score of every (layer,
-position) node. Only what S2's model needs: attention-only, no LayerNorm,
+edge_keep [receivers, senders]); or inputs for path patching (path.tokens,
+path.cf_tokens, path.targets) and causal scrubbing (scrub.tokens,
+scrub.targets, scrub.idx). Prints JSON with what the file's inputs allow:
+the faithfulness of the node circuit and of the edge circuit, and the AtP
+score of every (layer, position) node; the recovery of a path; scrubbing's
+three losses and the loss recovered. Only what S2's model needs: attention-only, no LayerNorm,
 shortformer positions, causal attention.
 
 Written from the definitions (claims/README.md), not from circuitcheck's code:
 nodes replace a head's z at ablated positions by its mean; edges rebuild each
 receiver's input as the biases plus, per sender, its output in this run (kept)
-or its mean (ablated); AtP is (mean - z) . dm/dz by autograd.
+or its mean (ablated); AtP is (mean - z) . dm/dz by autograd; a path adds the
+sender's clean-minus-counterfactual output to one receiver's input alone;
+scrubbing resamples an activation from an example chosen here.
 """
 import json
 import struct
@@ -100,11 +105,15 @@ class S2:
         return self.unembed(receive(r))
 
 
-def main():
-    t = read_safetensors(sys.argv[1])
-    cfg = json.loads(sys.argv[2])
-    model = S2({k: v for k, v in t.items() if not k.startswith(("mean.", "batch.", "keep."))}, cfg["n_layers"],
-               cfg["attn_scale"])
+def target_log_prob(logits, targets):
+    """Per example: the targets' log-probability, summed over scored positions."""
+    scored = targets >= 0
+    lp = logits.log_softmax(-1).gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (lp * scored).sum(1)
+
+
+def circuits(t, model, cfg):
+    """Faithfulness of the node and edge circuits, and every node's AtP score."""
     tokens, targets = t["batch.tokens"], t["batch.targets"]
     node_keep = t["keep.nodes"]  # [layers, pos], bool: head 0 kept
 
@@ -135,8 +144,97 @@ def main():
     logit_diff(model.run(tokens, probe), targets).sum().backward()
     atp = [((t[f"mean.z.{l}"] - zs[l]) * deltas[l].grad).sum((0, 3))[:, 0].div(tokens.shape[0]).tolist()
            for l in range(cfg["n_layers"])]
-    print(json.dumps({"f_nodes": f_nodes, "f_edges": f_edges, "f_edges_whole_is_model":
-                      (e_whole - whole).abs().max().item(), "atp": atp}))
+    return {"f_nodes": f_nodes, "f_edges": f_edges, "f_edges_whole_is_model": (e_whole - whole).abs().max().item(),
+            "atp": atp}
+
+
+@torch.no_grad()
+def path_patching(t, model):
+    """Layer 0's head at position 6 into layer 1's key input alone (denoising): the clean-minus-counterfactual
+    output of the head there is added to what layer 1's key reads at position 6, every other reader seeing the
+    counterfactual run. Recovery of the clean targets' log-probability, a ratio of sums over examples."""
+    clean, cf, targets = t["path.tokens"], t["path.cf_tokens"], t["path.targets"]
+    z = {}
+
+    def keep_z0(name):
+        def edit(l, v):
+            if l == 0:
+                z[name] = v
+            return v
+        return edit
+
+    m_clean = target_log_prob(model.run(clean, keep_z0("clean")), targets)
+    m_cf = target_log_prob(model.run(cf, keep_z0("cf")), targets)
+    delta = torch.zeros_like(z["cf"])
+    delta[:, 6] = z["clean"][:, 6] - z["cf"][:, 6]
+    write = model.heads_out(0, delta).sum(2)  # [batch, pos, d_model]
+    resid = model.p["embed.W_E"][cf]
+    x = resid.unsqueeze(2)
+    resid = resid + model.heads_out(0, model.attend(0, x, x, x)).sum(2) + model.p["blocks.0.attn.b_O"]
+    x = resid.unsqueeze(2)
+    z1 = model.attend(1, x, x + write.unsqueeze(2), x)
+    resid = resid + model.heads_out(1, z1).sum(2) + model.p["blocks.1.attn.b_O"]
+    m_path = target_log_prob(model.unembed(resid), targets)
+    return {"path_recovery": ((m_path - m_cf).sum() / (m_clean - m_cf).sum()).item()}
+
+
+@torch.no_grad()
+def scrubbing(t, model):
+    """Layer 0's head at position 6 resampled from another example with the same idx (scrubbed) or from any
+    other example (random), donors drawn here with a generator of this script's own; losses are mean
+    cross-entropy per scored position, and loss recovered (L_random - L_scrubbed) / (L_random - L_model)."""
+    tokens, targets, idx = t["scrub.tokens"], t["scrub.targets"], t["scrub.idx"]
+    n = tokens.shape[0]
+    gen = torch.Generator().manual_seed(0)
+    z = {}
+
+    def keep_z0(l, v):
+        if l == 0:
+            z["own"] = v
+        return v
+
+    def loss(logits):
+        scored = targets >= 0
+        ce = -logits.log_softmax(-1).gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        return (ce * scored).sum() / scored.sum()
+
+    l_model = loss(model.run(tokens, keep_z0)).item()
+
+    def donors(agree):
+        out = torch.empty(n, dtype=torch.long)
+        for i in range(n):
+            pool = torch.nonzero((idx == idx[i]) if agree else torch.ones(n, dtype=torch.bool)).flatten()
+            pool = pool[pool != i]
+            out[i] = pool[torch.randint(len(pool), (1,), generator=gen)] if len(pool) else i
+        return out
+
+    def resampled(d):
+        def edit(l, v):
+            if l != 0:
+                return v
+            v = v.clone()
+            v[:, 6] = z["own"][d, 6]
+            return v
+        return loss(model.run(tokens, edit)).item()
+
+    l_scrubbed, l_random = resampled(donors(True)), resampled(donors(False))
+    return {"loss_model": l_model, "loss_scrubbed": l_scrubbed, "loss_random": l_random,
+            "loss_recovered": (l_random - l_scrubbed) / (l_random - l_model)}
+
+
+def main():
+    t = read_safetensors(sys.argv[1])
+    cfg = json.loads(sys.argv[2])
+    model = S2({k: v for k, v in t.items() if not k.startswith(("mean.", "batch.", "keep.", "path.", "scrub."))},
+               cfg["n_layers"], cfg["attn_scale"])
+    out = {}
+    if "keep.nodes" in t:
+        out.update(circuits(t, model, cfg))
+    if "path.tokens" in t:
+        out.update(path_patching(t, model))
+    if "scrub.tokens" in t:
+        out.update(scrubbing(t, model))
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

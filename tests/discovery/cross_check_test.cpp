@@ -2,10 +2,14 @@
 // shipped S2 model, tests/discovery/cross_check.py computes in PyTorch, from
 // the definitions and not from this code, the faithfulness of a circuit of
 // nodes, of a circuit of edges, and every node's AtP score, on the batch and
-// mean-ablation values circuitcheck used; both must agree.
+// mean-ablation values circuitcheck used; and a path's recovery and causal
+// scrubbing's losses, on the inputs of S2's shipped claims; both must agree.
 #include "circuits/claims/claim.h"
 #include "circuits/claims/domain.h"
 #include "circuits/claims/kinds/circuit_claim.h"
+#include "circuits/claims/kinds/path_patching_claim.h"
+#include "circuits/claims/patching.h"
+#include "circuits/claims/verify.h"
 #include "circuits/discovery/attribution.h"
 #include "circuits/formats/safetensors.h"
 #include "circuits/model/checkpoint.h"
@@ -15,6 +19,8 @@
 #include "tests/test_util.h"
 
 #include <gtest/gtest.h>
+
+#include <fstream>
 
 namespace circuitcheck {
 namespace {
@@ -97,6 +103,72 @@ TEST(CrossCheck, PyTorchAgreesOnFaithfulnessAndAttribution) {
     const double expected = theirs["atp"][u.hook.layer][u.position].get<double>();
     EXPECT_NEAR(u.atp, expected, 1e-3 * std::fabs(expected) + 1e-3) << u.name();
   }
+}
+
+// S2's shipped path patching and scrubbing claims (claims/array_index.json):
+// idx_reaches_layer1_keys (layer 0's head at elt into layer 1's key input
+// alone) on the same examples and counterfactual inputs, and
+// elt_output_depends_only_on_idx (that head at elt resampled from an example
+// with the same idx) with donors the script draws itself, so its losses agree
+// within the donors' sampling noise: the scrubbed and random losses are means
+// of 2,000 examples' losses under other donors.
+TEST(CrossCheck, PyTorchAgreesOnPathPatchingAndScrubbing) {
+  CIRCUITCHECK_REQUIRE_TOOL(testing_util::have_python_torch(),
+                            "/usr/bin/python3 with torch (python3-torch) not found: no independent cross-check");
+  const std::string path = testing_util::source_dir() + "/claims/array_index.json";
+  std::ifstream in(path);
+  const ClaimFile claims = parse_claim_file(json::parse(in), path);
+  const std::shared_ptr<const Task> task = claim_task(claims);
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  const auto claim_named = [&](const std::string& id) {
+    for (const Claim& c : parse_claims(claims, *task, ck.model.config))
+      if (c.id == id) return c;
+    throw std::runtime_error("no claim " + id);
+  };
+  const Claim path_claim = claim_named("idx_reaches_layer1_keys");
+  const Claim scrub_claim = claim_named("elt_output_depends_only_on_idx");
+  const Outcome path_outcome = run_claim(*task, path_claim, ck.model, "checkpoint");
+  const Outcome scrub_outcome = run_claim(*task, scrub_claim, ck.model, "checkpoint");
+
+  TensorMap file = ck.model.params;
+  std::vector<at::Tensor> tokens, cf_tokens, targets;
+  const Counterfactual& counterfactual = spec_of<PathPatchingSpec>(path_claim.spec).counterfactual;
+  for_each_slice(*task, path_claim.domain, Scale::kCpu, kVerifyBatch, [&](const Batch& b) {
+    tokens.push_back(b.tokens);
+    cf_tokens.push_back(counterfactual_tokens(counterfactual, b));
+    targets.push_back(b.targets);
+  });
+  file["path.tokens"] = at::cat(tokens);
+  file["path.cf_tokens"] = at::cat(cf_tokens);
+  file["path.targets"] = at::cat(targets);
+  tokens.clear();
+  targets.clear();
+  std::vector<at::Tensor> idx;
+  for_each_slice(*task, scrub_claim.domain, Scale::kCpu, kVerifyBatch, [&](const Batch& b) {
+    tokens.push_back(b.tokens);
+    targets.push_back(b.targets);
+    idx.push_back(b.classes.at("idx"));
+  });
+  file["scrub.tokens"] = at::cat(tokens);
+  file["scrub.targets"] = at::cat(targets);
+  file["scrub.idx"] = at::cat(idx);
+  const std::string dir = testing_util::scratch_dir("CrossCheckPaths");
+  write_safetensors(dir + "/in.safetensors", file);
+  const auto r = testing_util::run_command(
+      "/usr/bin/python3 " + testing_util::source_dir() + "/tests/discovery/cross_check.py " + dir +
+      "/in.safetensors '{\"n_layers\": 2, \"attn_scale\": " + std::to_string(ck.model.config.attn_scale) + "}' 2>&1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json theirs = json::parse(r.output);
+  const auto ours = [](const Outcome& o, const std::string& name) { return testing_util::check_named(o, name).value; };
+  EXPECT_NEAR(ours(path_outcome, "path recovery"), theirs["path_recovery"].get<double>(), 1e-4);
+  EXPECT_NEAR(ours(scrub_outcome, "loss model"), theirs["loss_model"].get<double>(), 1e-6);
+  const double random = ours(scrub_outcome, "loss random");
+  EXPECT_NEAR(random, theirs["loss_random"].get<double>(), 0.05 * random);
+  EXPECT_NEAR(ours(scrub_outcome, "loss recovered"), theirs["loss_recovered"].get<double>(), 0.01);
+  // Measured, not degenerate: the path carries the effect, and scrubbing by idx keeps the loss low.
+  EXPECT_GT(theirs["path_recovery"].get<double>(), 0.9);
+  EXPECT_GT(theirs["loss_random"].get<double>(), 1.0);
+  EXPECT_GT(theirs["loss_recovered"].get<double>(), 0.9);
 }
 
 }  // namespace
