@@ -6,11 +6,11 @@ mean-ablation values (mean.z.L [1, pos, heads, d_head] for nodes;
 mean.embed [1, pos, d_model] and mean.result.L [1, pos, heads, d_model] for
 edges) and the circuits (node_keep [layers, pos], a head kept at a position;
 edge_keep [receivers, senders]); or inputs for path patching (path.tokens,
-path.cf_tokens, path.targets) and causal scrubbing (scrub.tokens,
-scrub.targets, scrub.idx). Prints JSON with what the file's inputs allow:
+path.cf_tokens, path.targets), causal scrubbing (scrub.tokens,
+scrub.targets, scrub.idx) and interchange (iia.tokens, iia.source). Prints JSON with what the file's inputs allow:
 the faithfulness of the node circuit and of the edge circuit, and the AtP
 score of every (layer, position) node; the recovery of a path; scrubbing's
-three losses and the loss recovered. Only what S2's model needs: attention-only, no LayerNorm,
+three losses and the loss recovered; interchange accuracy. Only what S2's model needs: attention-only, no LayerNorm,
 shortformer positions, causal attention.
 
 Written from the definitions (claims/README.md), not from circuitcheck's code:
@@ -18,7 +18,8 @@ nodes replace a head's z at ablated positions by its mean; edges rebuild each
 receiver's input as the biases plus, per sender, its output in this run (kept)
 or its mean (ablated); AtP is (mean - z) . dm/dz by autograd; a path adds the
 sender's clean-minus-counterfactual output to one receiver's input alone;
-scrubbing resamples an activation from an example chosen here.
+scrubbing resamples an activation from an example chosen here; interchange
+patches from the source and scores against S2's rule applied here.
 """
 import json
 import struct
@@ -222,10 +223,38 @@ def scrubbing(t, model):
             "loss_recovered": (l_random - l_scrubbed) / (l_random - l_model)}
 
 
+@torch.no_grad()
+def interchange(t, model):
+    """Layer 0's head at positions 6-10 patched from the source (idx drawn again) into the base: a pair counts
+    when the argmax at 7, 8 and 9 is S2's answer with the source's idx, b = a with b[idx] = elt, computed here."""
+    base, source = t["iia.tokens"], t["iia.source"]
+    z = {}
+
+    def keep(l, v):
+        if l == 0:
+            z["source"] = v
+        return v
+
+    def patch(l, v):
+        if l != 0:
+            return v
+        v = v.clone()
+        v[:, 6:11] = z["source"][:, 6:11]
+        return v
+
+    model.run(source, keep)
+    predicted = model.run(base, patch)[:, 7:10].argmax(-1)
+    expected = base[:, 1:4].clone()
+    expected[torch.arange(base.shape[0]), source[:, 5]] = base[:, 6]
+    unpatched = model.run(base)[:, 7:10].argmax(-1)
+    return {"iia_pairs": int((predicted == expected).all(1).sum()), "iia_unpatched": int((unpatched == expected).all(1).sum()),
+            "iia_n": base.shape[0]}
+
+
 def main():
     t = read_safetensors(sys.argv[1])
     cfg = json.loads(sys.argv[2])
-    model = S2({k: v for k, v in t.items() if not k.startswith(("mean.", "batch.", "keep.", "path.", "scrub."))},
+    model = S2({k: v for k, v in t.items() if not k.startswith(("mean.", "batch.", "keep.", "path.", "scrub.", "iia."))},
                cfg["n_layers"], cfg["attn_scale"])
     out = {}
     if "keep.nodes" in t:
@@ -234,6 +263,8 @@ def main():
         out.update(path_patching(t, model))
     if "scrub.tokens" in t:
         out.update(scrubbing(t, model))
+    if "iia.tokens" in t:
+        out.update(interchange(t, model))
     print(json.dumps(out))
 
 

@@ -171,5 +171,47 @@ TEST(CrossCheck, PyTorchAgreesOnPathPatchingAndScrubbing) {
   EXPECT_GT(theirs["loss_recovered"].get<double>(), 0.9);
 }
 
+// Interchange intervention accuracy, on the worked example's S2 claim
+// (examples/task_specs/claims/array_index.json, layer0_from_elt_on_holds_idx:
+// layer 0's head at positions 6-10 patched from the task spec's new_idx
+// input). The script gets the base and source inputs and computes the
+// high-level answer itself (S2's rule with the source's idx), not from the
+// spec's targets: the pair counts must be equal.
+TEST(CrossCheck, PyTorchAgreesOnInterchangeAccuracy) {
+  CIRCUITCHECK_REQUIRE_TOOL(testing_util::have_python_torch(),
+                            "/usr/bin/python3 with torch (python3-torch) not found: no independent cross-check");
+  const std::string path = testing_util::source_dir() + "/examples/task_specs/claims/array_index.json";
+  std::ifstream in(path);
+  const ClaimFile claims = parse_claim_file(json::parse(in), path);
+  const std::shared_ptr<const Task> task = claim_task(claims);
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  const Claim claim = parse_claims(claims, *task, ck.model.config).at(0);
+  ASSERT_EQ(claim.id, "layer0_from_elt_on_holds_idx");
+  const Outcome outcome = run_claim(*task, claim, ck.model, "checkpoint");
+
+  TensorMap file = ck.model.params;
+  std::vector<at::Tensor> base, source;
+  for_each_slice(*task, claim.domain, Scale::kCpu, kVerifyBatch, [&](const Batch& b) {
+    base.push_back(b.tokens);
+    source.push_back(b.counterfactuals.at("new_idx"));
+  });
+  file["iia.tokens"] = at::cat(base);
+  file["iia.source"] = at::cat(source);
+  const std::string dir = testing_util::scratch_dir("CrossCheckInterchange");
+  write_safetensors(dir + "/in.safetensors", file);
+  const auto r = testing_util::run_command(
+      "/usr/bin/python3 " + testing_util::source_dir() + "/tests/discovery/cross_check.py " + dir +
+      "/in.safetensors '{\"n_layers\": 2, \"attn_scale\": " + std::to_string(ck.model.config.attn_scale) + "}' 2>&1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json theirs = json::parse(r.output);
+  const Check& iia = testing_util::check_named(outcome, "interchange accuracy");
+  const Check& unpatched = testing_util::check_named(outcome, "without the intervention");
+  ASSERT_EQ(theirs["iia_n"].get<int64_t>(), iia.trials);
+  EXPECT_EQ(theirs["iia_pairs"].get<int64_t>(), iia.successes);
+  EXPECT_EQ(theirs["iia_unpatched"].get<int64_t>(), unpatched.successes);
+  // Measured, not degenerate: the patch moves the answer on the pairs whose idx changed.
+  EXPECT_GT(theirs["iia_pairs"].get<int64_t>(), theirs["iia_unpatched"].get<int64_t>() + 1000);
+}
+
 }  // namespace
 }  // namespace circuitcheck
