@@ -9,14 +9,15 @@ edge_keep [receivers, senders]); or inputs for path patching (path.tokens,
 path.cf_tokens, path.targets), causal scrubbing (scrub.tokens,
 scrub.targets, scrub.idx) and interchange (iia.tokens, iia.source). Prints JSON with what the file's inputs allow:
 the faithfulness of the node circuit and of the edge circuit, and the AtP
-score of every (layer, position) node; the recovery of a path; scrubbing's
+and EAP-IG (ig_steps, default 5) score of every (layer, position) node; the recovery of a path; scrubbing's
 three losses and the loss recovered; interchange accuracy. Only what S2's model needs: attention-only, no LayerNorm,
 shortformer positions, causal attention.
 
 Written from the definitions (claims/README.md), not from circuitcheck's code:
 nodes replace a head's z at ablated positions by its mean; edges rebuild each
 receiver's input as the biases plus, per sender, its output in this run (kept)
-or its mean (ablated); AtP is (mean - z) . dm/dz by autograd; a path adds the
+or its mean (ablated); AtP is (mean - z) . dm/dz by autograd, EAP-IG the same
+with dm/dz averaged over runs from input residuals mean + (j/k)(x - mean); a path adds the
 sender's clean-minus-counterfactual output to one receiver's input alone;
 scrubbing resamples an activation from an example chosen here; interchange
 patches from the source and scores against S2's rule applied here.
@@ -76,8 +77,9 @@ class S2:
     def unembed(self, resid):
         return resid @ self.p["unembed.W_U"] + self.p["unembed.b_U"]
 
-    def run(self, tokens, edit_z=lambda l, z: z):
-        resid = self.p["embed.W_E"][tokens]
+    def run(self, tokens, edit_z=lambda l, z: z, resid=None):
+        """Logits; `resid` replaces the input residual (the token embeddings) when given."""
+        resid = self.p["embed.W_E"][tokens] if resid is None else resid
         for l in range(self.L):
             x = resid.unsqueeze(2)
             z = edit_z(l, self.attend(l, x, x, x))
@@ -145,8 +147,19 @@ def circuits(t, model, cfg):
     logit_diff(model.run(tokens, probe), targets).sum().backward()
     atp = [((t[f"mean.z.{l}"] - zs[l]) * deltas[l].grad).sum((0, 3))[:, 0].div(tokens.shape[0]).tolist()
            for l in range(cfg["n_layers"])]
+    # EAP-IG (inputs): the gradients averaged over runs whose input residual goes from its mean to the model's.
+    steps = cfg.get("ig_steps", 5)
+    x = model.p["embed.W_E"][tokens]
+    grads = [torch.zeros_like(zs[l]) for l in range(cfg["n_layers"])]
+    for j in range(1, steps + 1):
+        x_j = t["mean.embed"] + (j / steps) * (x - t["mean.embed"])
+        logit_diff(model.run(tokens, probe, x_j), targets).sum().backward()
+        for l in range(cfg["n_layers"]):
+            grads[l] += deltas[l].grad / steps
+    eap_ig = [((t[f"mean.z.{l}"] - zs[l]) * grads[l]).sum((0, 3))[:, 0].div(tokens.shape[0]).tolist()
+              for l in range(cfg["n_layers"])]
     return {"f_nodes": f_nodes, "f_edges": f_edges, "f_edges_whole_is_model": (e_whole - whole).abs().max().item(),
-            "atp": atp}
+            "atp": atp, "eap_ig": eap_ig}
 
 
 @torch.no_grad()

@@ -1,7 +1,7 @@
 // An independent cross-check of the circuit quantities (issue 21): on the
 // shipped S2 model, tests/discovery/cross_check.py computes in PyTorch, from
 // the definitions and not from this code, the faithfulness of a circuit of
-// nodes, of a circuit of edges, and every node's AtP score, on the batch and
+// nodes, of a circuit of edges, and every node's AtP and EAP-IG score, on the batch and
 // mean-ablation values circuitcheck used; and a path's recovery and causal
 // scrubbing's losses, on the inputs of S2's shipped claims; both must agree.
 #include "circuits/claims/claim.h"
@@ -66,7 +66,7 @@ TEST(CrossCheck, PyTorchAgreesOnFaithfulnessAndAttribution) {
   const double f_nodes = faithfulness(context, by_nodes, node_ablation);
   const double f_edges = faithfulness(context, by_edges, edge_ablation);
   std::vector<AttributionUnit> units = attribution_nodes(config, 11);
-  attribute(context, by_nodes, node_ablation, 1, units);
+  attribute(context, by_nodes, node_ablation, 5, units);
 
   TensorMap file = ck.model.params;
   std::vector<at::Tensor> tokens, targets;
@@ -90,7 +90,8 @@ TEST(CrossCheck, PyTorchAgreesOnFaithfulnessAndAttribution) {
   write_safetensors(dir + "/in.safetensors", file);
   const auto r = testing_util::run_command(
       "/usr/bin/python3 " + testing_util::source_dir() + "/tests/discovery/cross_check.py " + dir +
-      "/in.safetensors '{\"n_layers\": 2, \"attn_scale\": " + std::to_string(config.attn_scale) + "}' 2>&1");
+      "/in.safetensors '{\"n_layers\": 2, \"ig_steps\": 5, \"attn_scale\": " + std::to_string(config.attn_scale) +
+      "}' 2>&1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const json theirs = json::parse(r.output);
   EXPECT_NEAR(f_nodes, theirs["f_nodes"].get<double>(), 1e-4);
@@ -102,6 +103,10 @@ TEST(CrossCheck, PyTorchAgreesOnFaithfulnessAndAttribution) {
     if (u.head < 0) continue;
     const double expected = theirs["atp"][u.hook.layer][u.position].get<double>();
     EXPECT_NEAR(u.atp, expected, 1e-3 * std::fabs(expected) + 1e-3) << u.name();
+    const double expected_ig = theirs["eap_ig"][u.hook.layer][u.position].get<double>();
+    EXPECT_NEAR(u.eap_ig, expected_ig, 1e-3 * std::fabs(expected_ig) + 1e-3) << u.name();
+    if (u.hook.layer == 0 && u.position == 6)  // elt: 5 steps are not one (-20.1 against -9.9)
+      EXPECT_GT(std::fabs(u.eap_ig - u.atp), 1.0) << u.name();
   }
 }
 
