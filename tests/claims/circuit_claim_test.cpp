@@ -4,6 +4,7 @@
 // minimal, and circuits that are not.
 #include "circuits/claims/ablate.h"
 #include "circuits/claims/claim.h"
+#include "circuits/claims/controls.h"
 #include "circuits/claims/kinds/circuit_claim.h"
 #include "circuits/claims/verify.h"
 #include "circuits/model/checkpoint.h"
@@ -355,6 +356,33 @@ TEST(ShippedCircuit, AControlMeasuresOnlyTheChecksThatDecidedTheCheckpoint) {
   }
   EXPECT_EQ(testing_util::check_named(results[1].controls.at(1), "completeness").value,
             testing_util::check_named(results[0].controls.at(1), "completeness").value);
+}
+
+// Without a gap between the whole model and the empty circuit every check is
+// undefined, on a checkpoint as on a control, so the run stops after those
+// two: at random init (as S1's snapshots before grokking) no variant is
+// measured, and the claim fails saying why.
+TEST(ShippedCircuit, ACheckpointWithoutAGapStopsAfterTheWholeModelAndTheEmptyCircuit) {
+  const json nodes = {{{"hook", "blocks.0.attn.hook_z"}, {"positions", {6}}},
+                      {{"hook", "blocks.1.attn.hook_z"}, {"positions", {7, 8, 9}}}};
+  const json document = s2_file(json::array(
+      {circuit("c", nodes, {{"faithfulness_at_least", 0.9}, {"completeness_at_most", 0.1}, {"minimality_at_least", 0.01}})}));
+  const ClaimFile file = parse_claim_file(document, "claims/s2.json");
+  const std::shared_ptr<const Task> task = claim_task(file);
+  const Checkpoint shipped = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  const Claim claim = parse_claims(file, *task, shipped.model.config).at(0);
+  const Outcome at_random = run_claim(*task, claim, control_model(shipped.model, "random_init"), "checkpoint");
+  EXPECT_FALSE(at_random.pass);
+  EXPECT_EQ(at_random.stopped.rfind("stopped after the whole model and the empty circuit: ", 0), 0u) << at_random.stopped;
+  EXPECT_TRUE(std::none_of(at_random.checks.begin(), at_random.checks.end(),
+                           [](const Check& c) { return c.name == "metric circuit"; }))
+      << "no variant runs";
+  for (const char* name : {"faithfulness", "completeness", "contribution of node 0", "contribution of node 1"})
+    EXPECT_FALSE(testing_util::check_named(at_random, name).undefined.empty()) << name;
+  // The trained model has the gap, and measures every variant.
+  const Outcome trained = run_claim(*task, claim, shipped.model, "checkpoint");
+  EXPECT_TRUE(trained.stopped.empty()) << trained.stopped;
+  EXPECT_TRUE(testing_util::check_named(trained, "faithfulness").undefined.empty());
 }
 
 // Nodes at a role: each example's own positions. S2's roles sit at the same

@@ -589,16 +589,10 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
       complete ? circuit_subsets(static_cast<int64_t>(c.nodes.size() + c.edges.size()), c.subsets, c.subset_seed)
                : std::vector<std::vector<int64_t>>{};
   const std::vector<CircuitConfiguration> runs = circuit_variants(c, subsets, minimal);
-  // N and ∅ first: without a gap between them nothing else is defined, and a
-  // control without one stops there. The checkpoint runs its variants
-  // whatever the gap, so it measures them with N and ∅ in one go (each slice's
-  // prefixes made once).
-  std::vector<CircuitConfiguration> first = {{false, {}}, {true, {}}};
-  if (!context.control) first.insert(first.end(), runs.begin(), runs.end());
-  std::vector<at::Tensor> m = measure_circuits(context, claim, ablation, first);
-  const at::Tensor whole = m[0];
-  const at::Tensor empty = m[1];
-  m.erase(m.begin(), m.begin() + 2);
+  // N and ∅ first: without a gap between them nothing else is defined.
+  const std::vector<at::Tensor> ends = measure_circuits(context, claim, ablation, {{false, {}}, {true, {}}});
+  const at::Tensor& whole = ends[0];
+  const at::Tensor& empty = ends[1];
   const std::string metric = to_string(c.metric);
   GapChecks checks(out, claim.domain, whole, empty, metric);
   const std::string per_example = " (mean per example, " + metric + " summed over its scored positions)";
@@ -610,14 +604,14 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
   out.checks.push_back(value_check("metric empty circuit",
                                    metric + " with every " + (c.edges.empty() ? "head and MLP " : "edge ") + ablated + ":",
                                    empty.mean().item<double>(), Rule::kNone, 0.0));
-  // A control without a gap stops here: every check is undefined as it would be after the runs.
-  const bool stop = !checks.defined && context.control;
+  // Without a gap the run stops here: every check is undefined (and fails) as it would be after the runs.
+  const bool stop = !checks.defined;
   if (stop) out.stopped = "stopped after the whole model and the empty circuit: " + checks.no_gap;
   if (!stop && (!minimal || !complete))
     out.stopped = std::string("not run on a control, as the checkpoint's pass did not rest on it: ") +
                   (!minimal && !complete ? "minimality and completeness" : !minimal ? "minimality" : "completeness");
-  if (context.control)
-    m = stop ? std::vector<at::Tensor>(runs.size(), empty) : measure_circuits(context, claim, ablation, runs);
+  const std::vector<at::Tensor> m =
+      stop ? std::vector<at::Tensor>(runs.size(), empty) : measure_circuits(context, claim, ablation, runs);
   if (!stop)
     out.checks.push_back(
         value_check("metric circuit", metric + " of the circuit:", m[0].mean().item<double>(), Rule::kNone, 0.0));

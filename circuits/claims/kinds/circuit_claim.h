@@ -137,7 +137,9 @@ std::map<HookPoint, at::Tensor> ablated_activations(const RunContext& context, c
 // completeness only where the claim thresholds them: a claim that reports a
 // circuit's contributions without a threshold runs N, the empty circuit and
 // C on its controls, and the completeness subsets where completeness is
-// thresholded; Outcome::stopped says what was left out.
+// thresholded; Outcome::stopped says what was left out. Without a gap
+// between N and the empty circuit (circuit_gap_missing) run_circuit runs no
+// variant, on the checkpoint as on a control: every check is undefined.
 std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const std::vector<std::vector<int64_t>>& subsets,
                                                    bool minimality = true);
 
