@@ -43,6 +43,42 @@ double faithfulness(const RunContext& context, const Claim& claim, const Circuit
   return (m[2] - m[1]).sum().item<double>() / (m[0] - m[1]).sum().item<double>();
 }
 
+// tests/discovery/cross_check.py on `file` (written into scratch folder
+// `name`), with the S2 model's attention scale and `settings` (JSON members):
+// what it prints, parsed. Throws with its output when it fails.
+json cross_check(const TensorMap& file, const std::string& name, double attn_scale, const std::string& settings = "") {
+  const std::string dir = testing_util::scratch_dir(name);
+  write_safetensors(dir + "/in.safetensors", file);
+  const auto r = testing_util::run_command("/usr/bin/python3 " + testing_util::source_dir() +
+                                           "/tests/discovery/cross_check.py " + dir + "/in.safetensors '{" + settings +
+                                           "\"n_layers\": 2, \"attn_scale\": " + std::to_string(attn_scale) + "}' 2>&1");
+  if (r.exit_code != 0) throw std::runtime_error("cross_check.py failed: " + r.output);
+  return json::parse(r.output);
+}
+
+// A claim file for the shipped S2 model (relative to the source folder), its
+// task, the model and its claims.
+struct S2Claims {
+  std::shared_ptr<const Task> task;
+  Checkpoint ck;
+  std::vector<Claim> claims;
+
+  const Claim& named(const std::string& id) const {
+    for (const Claim& c : claims)
+      if (c.id == id) return c;
+    throw std::runtime_error("no claim " + id);
+  }
+};
+
+S2Claims s2_claims(const std::string& relative) {
+  const std::string path = testing_util::source_dir() + "/" + relative;
+  std::ifstream in(path);
+  const ClaimFile file = parse_claim_file(json::parse(in), path);
+  S2Claims out{claim_task(file), load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors"), {}};
+  out.claims = parse_claims(file, *out.task, out.ck.model.config);
+  return out;
+}
+
 TEST(CrossCheck, PyTorchAgreesOnFaithfulnessAndAttribution) {
   CIRCUITCHECK_REQUIRE_TOOL(testing_util::have_python_torch(),
                             "/usr/bin/python3 with torch (python3-torch) not found: no independent cross-check");
@@ -86,14 +122,7 @@ TEST(CrossCheck, PyTorchAgreesOnFaithfulnessAndAttribution) {
     file["mean.z." + std::to_string(l)] = node_ablation.values.at({HookType::kZ, l}).mean(0, true);
     file["mean.result." + std::to_string(l)] = edge_ablation.values.at({HookType::kResult, l}).mean(0, true);
   }
-  const std::string dir = testing_util::scratch_dir("CrossCheck");
-  write_safetensors(dir + "/in.safetensors", file);
-  const auto r = testing_util::run_command(
-      "/usr/bin/python3 " + testing_util::source_dir() + "/tests/discovery/cross_check.py " + dir +
-      "/in.safetensors '{\"n_layers\": 2, \"ig_steps\": 5, \"attn_scale\": " + std::to_string(config.attn_scale) +
-      "}' 2>&1");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  const json theirs = json::parse(r.output);
+  const json theirs = cross_check(file, "CrossCheck", config.attn_scale, "\"ig_steps\": 5, ");
   EXPECT_NEAR(f_nodes, theirs["f_nodes"].get<double>(), 1e-4);
   EXPECT_NEAR(f_edges, theirs["f_edges"].get<double>(), 1e-4);
   EXPECT_LT(theirs["f_edges_whole_is_model"].get<double>(), 1e-3) << "every edge kept is the model";
@@ -120,25 +149,18 @@ TEST(CrossCheck, PyTorchAgreesOnFaithfulnessAndAttribution) {
 TEST(CrossCheck, PyTorchAgreesOnPathPatchingAndScrubbing) {
   CIRCUITCHECK_REQUIRE_TOOL(testing_util::have_python_torch(),
                             "/usr/bin/python3 with torch (python3-torch) not found: no independent cross-check");
-  const std::string path = testing_util::source_dir() + "/claims/array_index.json";
-  std::ifstream in(path);
-  const ClaimFile claims = parse_claim_file(json::parse(in), path);
-  const std::shared_ptr<const Task> task = claim_task(claims);
-  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
-  const auto claim_named = [&](const std::string& id) {
-    for (const Claim& c : parse_claims(claims, *task, ck.model.config))
-      if (c.id == id) return c;
-    throw std::runtime_error("no claim " + id);
-  };
-  const Claim path_claim = claim_named("idx_reaches_layer1_keys");
-  const Claim scrub_claim = claim_named("elt_output_depends_only_on_idx");
-  const Outcome path_outcome = run_claim(*task, path_claim, ck.model, "checkpoint");
-  const Outcome scrub_outcome = run_claim(*task, scrub_claim, ck.model, "checkpoint");
+  const S2Claims s2 = s2_claims("claims/array_index.json");
+  const Task& task = *s2.task;
+  const Checkpoint& ck = s2.ck;
+  const Claim& path_claim = s2.named("idx_reaches_layer1_keys");
+  const Claim& scrub_claim = s2.named("elt_output_depends_only_on_idx");
+  const Outcome path_outcome = run_claim(task, path_claim, ck.model, "checkpoint");
+  const Outcome scrub_outcome = run_claim(task, scrub_claim, ck.model, "checkpoint");
 
   TensorMap file = ck.model.params;
   std::vector<at::Tensor> tokens, cf_tokens, targets;
   const Counterfactual& counterfactual = spec_of<PathPatchingSpec>(path_claim.spec).counterfactual;
-  for_each_slice(*task, path_claim.domain, Scale::kCpu, kVerifyBatch, [&](const Batch& b) {
+  for_each_slice(task, path_claim.domain, Scale::kCpu, kVerifyBatch, [&](const Batch& b) {
     tokens.push_back(b.tokens);
     cf_tokens.push_back(counterfactual_tokens(counterfactual, b));
     targets.push_back(b.targets);
@@ -149,7 +171,7 @@ TEST(CrossCheck, PyTorchAgreesOnPathPatchingAndScrubbing) {
   tokens.clear();
   targets.clear();
   std::vector<at::Tensor> idx;
-  for_each_slice(*task, scrub_claim.domain, Scale::kCpu, kVerifyBatch, [&](const Batch& b) {
+  for_each_slice(task, scrub_claim.domain, Scale::kCpu, kVerifyBatch, [&](const Batch& b) {
     tokens.push_back(b.tokens);
     targets.push_back(b.targets);
     idx.push_back(b.classes.at("idx"));
@@ -157,13 +179,7 @@ TEST(CrossCheck, PyTorchAgreesOnPathPatchingAndScrubbing) {
   file["scrub.tokens"] = at::cat(tokens);
   file["scrub.targets"] = at::cat(targets);
   file["scrub.idx"] = at::cat(idx);
-  const std::string dir = testing_util::scratch_dir("CrossCheckPaths");
-  write_safetensors(dir + "/in.safetensors", file);
-  const auto r = testing_util::run_command(
-      "/usr/bin/python3 " + testing_util::source_dir() + "/tests/discovery/cross_check.py " + dir +
-      "/in.safetensors '{\"n_layers\": 2, \"attn_scale\": " + std::to_string(ck.model.config.attn_scale) + "}' 2>&1");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  const json theirs = json::parse(r.output);
+  const json theirs = cross_check(file, "CrossCheckPaths", ck.model.config.attn_scale);
   const auto ours = [](const Outcome& o, const std::string& name) { return testing_util::check_named(o, name).value; };
   EXPECT_NEAR(ours(path_outcome, "path recovery"), theirs["path_recovery"].get<double>(), 1e-4);
   EXPECT_NEAR(ours(scrub_outcome, "loss model"), theirs["loss_model"].get<double>(), 1e-6);
@@ -185,30 +201,20 @@ TEST(CrossCheck, PyTorchAgreesOnPathPatchingAndScrubbing) {
 TEST(CrossCheck, PyTorchAgreesOnInterchangeAccuracy) {
   CIRCUITCHECK_REQUIRE_TOOL(testing_util::have_python_torch(),
                             "/usr/bin/python3 with torch (python3-torch) not found: no independent cross-check");
-  const std::string path = testing_util::source_dir() + "/examples/task_specs/claims/array_index.json";
-  std::ifstream in(path);
-  const ClaimFile claims = parse_claim_file(json::parse(in), path);
-  const std::shared_ptr<const Task> task = claim_task(claims);
-  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
-  const Claim claim = parse_claims(claims, *task, ck.model.config).at(0);
-  ASSERT_EQ(claim.id, "layer0_from_elt_on_holds_idx");
-  const Outcome outcome = run_claim(*task, claim, ck.model, "checkpoint");
+  const S2Claims s2 = s2_claims("examples/task_specs/claims/array_index.json");
+  const Checkpoint& ck = s2.ck;
+  const Claim& claim = s2.named("layer0_from_elt_on_holds_idx");
+  const Outcome outcome = run_claim(*s2.task, claim, ck.model, "checkpoint");
 
   TensorMap file = ck.model.params;
   std::vector<at::Tensor> base, source;
-  for_each_slice(*task, claim.domain, Scale::kCpu, kVerifyBatch, [&](const Batch& b) {
+  for_each_slice(*s2.task, claim.domain, Scale::kCpu, kVerifyBatch, [&](const Batch& b) {
     base.push_back(b.tokens);
     source.push_back(b.counterfactuals.at("new_idx"));
   });
   file["iia.tokens"] = at::cat(base);
   file["iia.source"] = at::cat(source);
-  const std::string dir = testing_util::scratch_dir("CrossCheckInterchange");
-  write_safetensors(dir + "/in.safetensors", file);
-  const auto r = testing_util::run_command(
-      "/usr/bin/python3 " + testing_util::source_dir() + "/tests/discovery/cross_check.py " + dir +
-      "/in.safetensors '{\"n_layers\": 2, \"attn_scale\": " + std::to_string(ck.model.config.attn_scale) + "}' 2>&1");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  const json theirs = json::parse(r.output);
+  const json theirs = cross_check(file, "CrossCheckInterchange", ck.model.config.attn_scale);
   const Check& iia = testing_util::check_named(outcome, "interchange accuracy");
   const Check& unpatched = testing_util::check_named(outcome, "without the intervention");
   ASSERT_EQ(theirs["iia_n"].get<int64_t>(), iia.trials);
