@@ -453,8 +453,11 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
       }
       if (base) o.prefix = joined(shared > 0 ? prefix(k.keeps) : RunPrefix{}, *kept[*base], start - shared);
       else if (shared > 0) o.prefix = prefix(k.keeps);
-      const bool is_base = !base && options.from_position > shared &&
-                           (k.keeps ? first_difference(k.sites, c.nodes, to) == to : k.sites.empty());
+      const bool is_base =
+          !base && options.from_position > shared &&
+          (k.keeps ? first_difference(k.sites, c.nodes, to) == to : k.sites.empty()) &&
+          std::any_of(configurations.begin() + static_cast<std::ptrdiff_t>(i) + 1, configurations.end(),
+                      [&](const CircuitConfiguration& later) { return later.keeps == k.keeps; });
       if (is_base) o.cache = prefix_hooks(config);
       o.interventions = within_positions(interventions(k), config, o.from_position, to, start);
       RunResult r = run(context.model, b.tokens, o);

@@ -155,8 +155,8 @@ std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const s
 // exactly the claim's nodes) or N (nothing ablated) that differs from it only at
 // nodes from position p on covers only the positions from p (at most the
 // first scored one), with C's or N's keys and values before p (C and N keep
-// theirs while their slice runs: 2 x n_layers x [rows, positions, d_model]
-// floats). For a
+// theirs while their slice runs, when a configuration of their kind follows:
+// 2 x n_layers x [rows, positions, d_model] floats). For a
 // circuit of edges, an edge run (run_edges, about one pass) per slice and
 // configuration, plus one pass for the senders' ablated values (the model's
 // own run, or the counterfactual's).
