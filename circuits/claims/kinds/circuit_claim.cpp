@@ -109,18 +109,15 @@ bool same_site(const AblationSite& a, const AblationSite& b) {
 // of a site in one and not the other (0 for a site at a role or at every
 // position); `none` when they hold the same sites.
 int64_t first_difference(const std::vector<AblationSite>& a, const std::vector<AblationSite>& b, int64_t none) {
-  int64_t out = none;
+  std::vector<AblationSite> differing;
   const auto outside = [&](const std::vector<AblationSite>& from, const std::vector<AblationSite>& in) {
-    for (const AblationSite& site : from) {
-      if (std::any_of(in.begin(), in.end(), [&](const AblationSite& o) { return same_site(site, o); })) continue;
-      out = std::min(out, site.role.empty() && !site.positions.empty()
-                              ? *std::min_element(site.positions.begin(), site.positions.end())
-                              : int64_t{0});
-    }
+    for (const AblationSite& site : from)
+      if (std::none_of(in.begin(), in.end(), [&](const AblationSite& o) { return same_site(site, o); }))
+        differing.push_back(site);
   };
   outside(a, b);
   outside(b, a);
-  return out;
+  return before_every_site(differing, none);
 }
 
 // `head`'s keys and values followed by the first `length` positions of `tail`'s.
