@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <tuple>
 
 namespace circuitcheck {
 namespace {
@@ -339,7 +340,7 @@ struct EdgeRun {
 }  // namespace
 
 at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, const at::Tensor& ablated,
-                     const at::Tensor& kept, int64_t from) {
+                     const at::Tensor& kept, int64_t from, const EdgeRunReuse& reuse) {
   const HookedTransformer split = edge_model(model);
   const Config& c = split.config;
   const std::vector<EdgePoint> senders = edge_senders(c), receivers = edge_receivers(c);
@@ -353,27 +354,71 @@ at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, c
                  "kept has shape " + c10::str(kept.sizes()) + ", expected [" + std::to_string(n_receivers) + ", " +
                      std::to_string(n_senders) + "] (receivers, senders) or [" + std::to_string(n_receivers) + ", " +
                      std::to_string(n_senders) + ", n >= " + std::to_string(pos) + "] (and positions)");
+  const int parts = edge_parts(c);
+  check_internal(reuse.start == 0 || (reuse.base && static_cast<int>(reuse.base->size()) == parts &&
+                                      reuse.start > 0 && reuse.start < parts),
+                 "run_edges", "a run starts at part " + std::to_string(reuse.start) + " without a base run's " +
+                                  std::to_string(parts) + " states");
   EdgeRun e{split, ablated_edges(senders, receivers, kept, pos), {}, tokens, ablated, {}, {}, 0, {}};
   for (const std::vector<AblatedEdge>& edges : e.ablated_into) {
     e.masks.emplace_back();
     for (const AblatedEdge& edge : edges) e.masks.back().push_back(ablated_at(edge, ablated.options()));
   }
-  RunOptions embed;
-  embed.cache = {{HookType::kResidPre, 0}};
-  embed.logits = false;
-  e.resid = run(split, tokens, embed).cache.at({HookType::kResidPre, 0});
-  e.add_sender(e.resid);
+  if (reuse.keep) reuse.keep->clear();
+  int part = 0;
+  // Whether the run computes the next part: from `start` on, from the base's state at `start`.
+  const auto computes = [&] {
+    if (part < reuse.start) {
+      if (reuse.keep) reuse.keep->push_back((*reuse.base)[static_cast<std::size_t>(part)]);
+      ++part;
+      return false;
+    }
+    if (part == reuse.start && reuse.start > 0) {
+      const EdgeRunState& s = (*reuse.base)[static_cast<std::size_t>(part)];
+      std::tie(e.tokens, e.ablated, e.resid, e.differences, e.dropped) =
+          std::tie(s.tokens, s.ablated, s.resid, s.differences, s.dropped);
+    }
+    if (reuse.keep) reuse.keep->push_back({e.tokens, e.ablated, e.resid, e.differences, e.dropped});
+    ++part;
+    return true;
+  };
+  if (reuse.start == 0) {
+    RunOptions embed;
+    embed.cache = {{HookType::kResidPre, 0}};
+    embed.logits = false;
+    e.resid = run(split, tokens, embed).cache.at({HookType::kResidPre, 0});
+    e.add_sender(e.resid);
+  }
   int64_t r = 0;  // the layer's first receiver
   for (int l = 0; l < c.n_layers; ++l) {
-    e.attention(l, r, l == c.n_layers - 1 ? from : 0);
+    if (computes()) e.attention(l, r, l == c.n_layers - 1 ? from : 0);
     r += 3 * c.n_heads;
-    if (!c.attn_only) e.mlp(l, r++);
+    if (c.attn_only) continue;
+    if (computes()) e.mlp(l, r);
+    ++r;
   }
+  computes();
   RunOptions logits;  // ln_final and the unembedding, on the logits' edited input
   e.inputs.clear();
   logits.start_resid = e.input_of(r, 0);
   logits.start_layer = c.n_layers;
   return run(split, e.tokens, logits).logits;
+}
+
+int edge_parts(const Config& config) { return config.n_layers * (config.attn_only ? 1 : 2) + 1; }
+
+int first_differing_part(const Config& config, const at::Tensor& a, const at::Tensor& b, int64_t pos) {
+  const auto by_position = [pos](const at::Tensor& k) {
+    return k.dim() == 2 ? k.unsqueeze(2).expand({-1, -1, pos}) : k.slice(2, 0, pos);
+  };
+  const at::Tensor differing = by_position(a).ne(by_position(b)).flatten(1).any(1).nonzero();
+  if (differing.numel() == 0) return edge_parts(config);
+  const int64_t receiver = differing[0][0].item<int64_t>();
+  const int64_t per_layer = 3 * config.n_heads + (config.attn_only ? 0 : 1);
+  const int64_t layer = receiver / per_layer;
+  if (layer >= config.n_layers) return edge_parts(config) - 1;
+  const int per_part = config.attn_only ? 1 : 2;
+  return static_cast<int>(layer) * per_part + (receiver % per_layer < 3 * config.n_heads ? 0 : 1);
 }
 
 }  // namespace circuitcheck

@@ -123,8 +123,37 @@ at::Tensor receiver_inputs(const Config& config, const std::map<HookPoint, at::T
 // and the logits are computed only at positions >= `from` (what is scored;
 // the logits at those positions are the same). On the model's device.
 // InternalError when `from` is not in [0, pos) or kept has another shape.
+//
+// An edge run computes its parts in order: each layer's attention (which
+// reads its heads' q, k and v inputs), its MLP (its input; not in an
+// attention-only model), then the logits (theirs). What it holds before a
+// part (the residual stream, and each sender's output so far minus its
+// ablated value) depends only on the receivers of the parts before, so a
+// run whose kept agrees with an earlier run's on those receivers (same
+// tokens, ablated values and `from`) can start at that part from the
+// earlier run's state there (`reuse`).
+struct EdgeRunState {
+  at::Tensor tokens, ablated, resid;    // from the positions the run has not dropped (`dropped` on)
+  std::vector<at::Tensor> differences;  // per sender computed so far: its output minus its ablated value
+  int64_t dropped = 0;
+};
+using EdgeRunStates = std::vector<EdgeRunState>;  // one per part, in order
+struct EdgeRunReuse {
+  EdgeRunStates* keep = nullptr;        // when set, filled with the run's state before each part
+  const EdgeRunStates* base = nullptr;  // with start > 0: an earlier run's `keep`
+  int start = 0;                        // the part this run starts at (first_differing_part)
+};
 at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, const at::Tensor& ablated,
-                     const at::Tensor& kept, int64_t from = 0);
+                     const at::Tensor& kept, int64_t from = 0, const EdgeRunReuse& reuse = {});
+
+// The number of parts of an edge run of `config`'s model: n_layers (attention
+// only) or 2 n_layers, plus the logits.
+int edge_parts(const Config& config);
+
+// The first part (in run_edges' order) whose receivers kept masks `a` and
+// `b` (run_edges', either shape) treat differently at any of the first `pos`
+// positions; edge_parts when they agree on every receiver.
+int first_differing_part(const Config& config, const at::Tensor& a, const at::Tensor& b, int64_t pos);
 
 // `config` with the per-receiver input hooks an edge run edits
 // (use_split_qkv_input, use_hook_mlp_in; not use_attn_in, which excludes them).

@@ -127,6 +127,64 @@ TEST(Edges, AnEdgeAtPositionsIsAblatedThereOnly) {
   EXPECT_TRUE(at::allclose(run_edges(model, tokens.slice(1, 0, 4), shorter, mixed), whole.slice(1, 0, 4), 1e-5, 1e-5));
 }
 
+// An edge run started at a part from an earlier run's state (run_edges'
+// reuse) equals the run computed whole, when the two masks agree on every
+// receiver before that part: in a model with an MLP and an attention-only
+// one, from position 0 and from a later one, with masks with and without
+// positions. first_differing_part finds that part; a run started one part
+// later than it differs (the earlier run's state there is not its own).
+TEST(Edges, ARunStartedFromAnEarlierRunsStateIsItsOwnRun) {
+  Config attn_only = testing_util::small_mlp_config();
+  attn_only.attn_only = true;
+  for (const Config& c : {testing_util::small_mlp_config(), attn_only}) {
+    const HookedTransformer model = make_model(c, init_params(c, 9), "test");
+    const at::Tensor tokens = at::randint(7, {4, 5}, at::kLong), other = at::randint(7, {4, 5}, at::kLong);
+    const at::Tensor theirs = senders_on(model, other);
+    const int64_t n_receivers = static_cast<int64_t>(edge_receivers(c).size());
+    const int64_t n_senders = static_cast<int64_t>(edge_senders(c).size());
+    const int64_t per_layer = 3 * c.n_heads + (c.attn_only ? 0 : 1);
+    ASSERT_EQ(edge_parts(c), c.n_layers * (c.attn_only ? 1 : 2) + 1);
+    at::manual_seed(5);
+    for (bool at_positions : {false, true}) {
+      const std::vector<int64_t> shape = at_positions ? std::vector<int64_t>{n_receivers, n_senders, c.n_ctx}
+                                                      : std::vector<int64_t>{n_receivers, n_senders};
+      at::Tensor base = at::rand(shape) < 0.5;
+      base[n_receivers - 1].fill_(true);  // the logits read every sender, so that every part matters
+      // The first receiver of each part: each layer's first query, its MLP's input, the logits.
+      std::vector<int64_t> first_receiver;
+      for (int l = 0; l < c.n_layers; ++l) {
+        first_receiver.push_back(l * per_layer);
+        if (!c.attn_only) first_receiver.push_back(l * per_layer + 3 * c.n_heads);
+      }
+      first_receiver.push_back(n_receivers - 1);
+      first_receiver.push_back(n_receivers);
+      for (int64_t from : {0, 3}) {
+        EdgeRunStates states;
+        const at::Tensor base_logits = run_edges(model, tokens, theirs, base, from, {&states});
+        ASSERT_EQ(static_cast<int>(states.size()), edge_parts(c));
+        EXPECT_TRUE(at::allclose(base_logits, run_edges(model, tokens, theirs, base, from), 0, 0));
+        for (int part = 1; part < edge_parts(c); ++part) {
+          at::Tensor later = base.clone();  // base with every edge into the part's receivers flipped
+          later.slice(0, first_receiver[static_cast<std::size_t>(part)], first_receiver[static_cast<std::size_t>(part) + 1])
+              .logical_not_();
+          ASSERT_EQ(first_differing_part(c, base, later, tokens.size(1)), part);
+          const at::Tensor alone = run_edges(model, tokens, theirs, later, from);
+          const at::Tensor reused = run_edges(model, tokens, theirs, later, from, {nullptr, &states, part});
+          EXPECT_TRUE(at::allclose(reused, alone, 1e-5, 1e-5))
+              << "part " << part << ", from " << from << ", positions " << at_positions;
+          if (part + 1 < edge_parts(c)) {
+            const at::Tensor too_late = run_edges(model, tokens, theirs, later, from, {nullptr, &states, part + 1});
+            EXPECT_FALSE(at::allclose(too_late, alone, 1e-4, 1e-4)) << "part " << part << ", from " << from << ", positions " << at_positions;
+          }
+        }
+        EXPECT_EQ(first_differing_part(c, base, base.clone(), tokens.size(1)), edge_parts(c));
+      }
+    }
+    const at::Tensor kept = at::ones({n_receivers, n_senders}, at::kBool);
+    EXPECT_THROW(run_edges(model, tokens, theirs, kept, 0, {nullptr, nullptr, 1}), InternalError);
+  }
+}
+
 json edge_claim(const json& edges, const json& pass = {{"faithfulness_at_least", 0.9}}) {
   return {{"id", "edges"}, {"hypothesis", "h"}, {"kind", "circuit"}, {"ablation", "zero"},
           {"metric", "logit_diff"}, {"edges", edges}, {"domain", {{"exhaustive", true}}}, {"pass", pass}};

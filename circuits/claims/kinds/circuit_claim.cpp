@@ -378,25 +378,44 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
   const std::set<int> by_neuron = neuron_layers(c.nodes);
   std::vector<std::vector<at::Tensor>> parts(configurations.size());
   // The activations ablation replaces, as ablated_activations needs them:
-  // the model's own (for counterfactual ablation only their hooks matter).
-  const auto own = [&](const Batch& b) {
+  // the model's own on `tokens` (for counterfactual ablation only their hooks matter).
+  const auto own = [&](const at::Tensor& tokens) {
     std::map<HookPoint, at::Tensor> out;
     for (const HookPoint& hook : ablation.hooks) out[hook] = at::Tensor();
     if (c.ablation == InterventionKind::kPatch) return out;
     RunOptions options;
     options.cache = ablation.hooks;
     options.logits = false;
-    return run(context.model, b.tokens, options).cache;
+    return run(context.model, tokens, options).cache;
   };
+  // Zero and mean ablation give every example the same senders, [senders, 1, pos, d_model]:
+  // the model's own run on one example gives their shapes.
+  const bool same_for_all = c.ablation == InterventionKind::kZero || c.ablation == InterventionKind::kMean;
   const auto measure_edges = [&](const Batch& b) {
-    const at::Tensor ablated = sender_outputs(config, ablated_activations(context, c, b, own(b), ablation.values));
+    const at::Tensor ablated = sender_outputs(
+        config, ablated_activations(context, c, b, own(same_for_all ? b.tokens.slice(0, 0, 1) : b.tokens), ablation.values));
     const at::Tensor targets = circuit_targets(c, b);
     const int64_t from = first_scored_position(targets);
+    const int64_t pos = b.tokens.size(1);
+    // C and N keep their states when a configuration follows them; a later
+    // one starts at the first part where it differs from the one it agrees
+    // with longest.
+    std::vector<at::Tensor> kept(configurations.size());
+    std::vector<EdgeRunStates> states(configurations.size());
     for (std::size_t i = 0; i < configurations.size(); ++i) {
       const CircuitConfiguration& k = configurations[i];
       const at::Tensor listed = edge_mask(config, k.edges);
-      const at::Tensor logits =
-          run_edges(context.model, b.tokens, ablated, k.keeps ? listed : listed.logical_not(), from);
+      kept[i] = k.keeps ? listed : listed.logical_not();
+      EdgeRunReuse reuse;
+      for (std::size_t j = 0; j < i; ++j) {
+        if (states[j].empty()) continue;
+        const int start = first_differing_part(config, kept[j], kept[i], pos);
+        if (start > reuse.start) reuse = {nullptr, &states[j], std::min(start, edge_parts(config) - 1)};
+      }
+      const bool is_base =  // C (no configuration keeps more of the circuit) or N
+          i + 1 < configurations.size() && (k.keeps ? k.edges.size() == c.edges.size() : k.edges.empty());
+      if (is_base) reuse.keep = &states[i];
+      const at::Tensor logits = run_edges(context.model, b.tokens, ablated, kept[i], from, reuse);
       parts[i].push_back(circuit_metric(c.metric, logits, targets, from));
     }
   };
@@ -407,7 +426,7 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
     const int64_t to = last_scored_position(scored) + 1;
     const Batch b = leading_positions(whole, to);
     const std::map<HookPoint, at::Tensor> patched = c.ablation == InterventionKind::kPatch
-                                                        ? ablated_activations(context, c, b, own(b), {})
+                                                        ? ablated_activations(context, c, b, own(b.tokens), {})
                                                         : std::map<HookPoint, at::Tensor>{};
     const at::Tensor targets = scored.slice(1, 0, to);
     const std::map<HookPoint, at::Tensor>& values = c.ablation == InterventionKind::kPatch ? patched : ablation.values;

@@ -158,8 +158,14 @@ std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const s
 // theirs while their slice runs, when a configuration of their kind follows:
 // 2 x n_layers x [rows, positions, d_model] floats). For a
 // circuit of edges, an edge run (run_edges, about one pass) per slice and
-// configuration, plus one pass for the senders' ablated values (the model's
-// own run, or the counterfactual's).
+// configuration; a configuration after C or N starts at the first part of
+// the run (a layer's attention or MLP, the logits) whose receivers it treats
+// differently from the one it agrees with longest, from that one's state
+// there (EdgeRunReuse; C and N keep theirs while their slice runs, when a
+// configuration follows). The senders' ablated values take one pass per
+// slice (resample: the model's own run; counterfactual: the
+// counterfactual's), or for zero and mean ablation, which give every example
+// the same, a pass over one example.
 std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim& claim, const CircuitAblation& ablation,
                                          const std::vector<CircuitConfiguration>& configurations);
 
