@@ -18,8 +18,24 @@ namespace {
 
 constexpr std::uint64_t kStaleAfter = 64;
 constexpr std::size_t kHeader = 64;
+constexpr std::size_t kHugePageBytes = std::size_t{2} << 20;
 
 std::size_t& header(void* data) { return *reinterpret_cast<std::size_t*>(static_cast<char*>(data) - kHeader); }
+
+// A mapping of `size` bytes; from kHugePageBytes on, aligned to them and
+// marked for transparent huge pages (madvise), MAP_FAILED when it fails.
+void* map(std::size_t size) {
+  if (size < kHugePageBytes) return mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* raw = mmap(nullptr, size + kHugePageBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return raw;
+  const std::uintptr_t start = reinterpret_cast<std::uintptr_t>(raw);
+  const std::uintptr_t aligned = (start + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
+  if (aligned > start) munmap(raw, aligned - start);
+  const std::uintptr_t end = aligned + size, raw_end = start + size + kHugePageBytes;
+  if (raw_end > end) munmap(reinterpret_cast<void*>(end), raw_end - end);
+  madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);
+  return reinterpret_cast<void*>(aligned);
+}
 
 std::size_t round_to_pages(std::size_t n) {
   static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
@@ -76,10 +92,10 @@ class LargeBlockAllocator final : public c10::Allocator {
       return base;
     }
     drop_stale();
-    void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* base = map(size);
     if (base == MAP_FAILED) {
       unmap_kept();
-      base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      base = map(size);
     }
     TORCH_CHECK(base != MAP_FAILED, "circuitcheck: out of memory: cannot map ", size, " bytes for a tensor");
     in_use_ += size;

@@ -8,7 +8,11 @@
 
 #include <unistd.h>
 
+#include <cinttypes>
 #include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <string>
 #include <vector>
 
 namespace circuitcheck {
@@ -59,6 +63,32 @@ TEST(Memory, AFreedBlockNoSizeReusesIsDroppedOnceOtherSizesAreAskedFor) {
   EXPECT_EQ(large_blocks().kept, mapped(3 * kFloats));
   for (int i = 0; i < 8; ++i) alive.push_back(at::empty({kFloats}));
   EXPECT_EQ(large_blocks().kept, 0u);
+}
+
+// A mapping of 2 MiB or more starts at a 2 MiB boundary (its 64-byte header
+// first) and, where the kernel has transparent huge pages, is advised for
+// them: /proc/self/smaps lists its mapping with the "hg" flag.
+TEST(Memory, ABlockOfTwoMebibytesOrMoreIsAlignedForHugePages) {
+  release_free_memory();
+  constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
+  at::Tensor large = at::ones({3 * kFloats});
+  const std::uintptr_t start = reinterpret_cast<std::uintptr_t>(large.data_ptr()) - 64;
+  EXPECT_EQ(start % kHuge, 0u);
+  EXPECT_EQ(large_blocks().in_use, mapped(3 * kFloats));
+  EXPECT_EQ(large.sum().item<float>(), static_cast<float>(3 * kFloats));
+  if (!std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled")) return;  // no THP in this kernel
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line, flags;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    std::uintptr_t from = 0, to = 0;
+    if (std::sscanf(line.c_str(), "%" SCNxPTR "-%" SCNxPTR, &from, &to) == 2 && line.find(' ') < line.size() &&
+        line.find('-') < line.find(' '))
+      inside = from == start;
+    else if (inside && line.rfind("VmFlags:", 0) == 0)
+      flags = line;
+  }
+  EXPECT_NE(flags.find(" hg"), std::string::npos) << "VmFlags of the block's mapping: " << flags;
 }
 
 TEST(Memory, EmptyAndSmallTensorsDoNotTakeLargeBlocks) {
