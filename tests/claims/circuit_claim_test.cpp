@@ -416,6 +416,19 @@ TEST(CircuitClaim, NodesAtRolesAreTheirExamplesPositions) {
   EXPECT_NE(roles.explanation.find("role elt"), std::string::npos) << roles.explanation;
 }
 
+// measure_circuits over `configurations` in one call, each checked against
+// the configuration measured alone (1e-5 relative).
+std::vector<at::Tensor> measured_together(const RunContext& context, const Claim& claim, const CircuitAblation& ablation,
+                                          const std::vector<CircuitConfiguration>& configurations) {
+  const std::vector<at::Tensor> together = measure_circuits(context, claim, ablation, configurations);
+  for (std::size_t i = 0; i < configurations.size(); ++i) {
+    const at::Tensor alone = measure_circuits(context, claim, ablation, {configurations[i]}).at(0);
+    EXPECT_TRUE(at::allclose(together[i], alone, 1e-5, 1e-4)) << i << ": largest difference "
+                                                               << (together[i] - alone).abs().max().item<double>();
+  }
+  return together;
+}
+
 // A configuration measured after C (the circuit kept) or N (the whole
 // model) runs from the first position where it differs from that one, with
 // its keys and values before (measure_circuits). Each such run equals the
@@ -446,12 +459,7 @@ TEST(CircuitRuns, AConfigurationRunFromCOrNEqualsItsOwnRun) {
   const std::vector<CircuitConfiguration> configurations = {
       {false, {}, {}},         {true, c.nodes, {}},          {true, without(1), {}}, {true, without(2), {}},
       {true, without(3), {}},  {false, {c.nodes[1]}, {}},    {false, {c.nodes[3]}, {}}};
-  const std::vector<at::Tensor> together = measure_circuits(context, parsed, ablation, configurations);
-  for (std::size_t i = 0; i < configurations.size(); ++i) {
-    const at::Tensor alone = measure_circuits(context, parsed, ablation, {configurations[i]}).at(0);
-    EXPECT_TRUE(at::allclose(together[i], alone, 1e-5, 1e-4)) << i << ": largest difference "
-                                                               << (together[i] - alone).abs().max().item<double>();
-  }
+  const std::vector<at::Tensor> together = measured_together(context, parsed, ablation, configurations);
   // Each removed node matters, so a run that kept it by mistake would differ.
   for (std::size_t i = 2; i < configurations.size(); ++i)
     EXPECT_GT((together[i] - together[i < 5 ? 1 : 0]).abs().max().item<double>(), 1e-2) << i;
@@ -502,12 +510,7 @@ TEST(CircuitRuns, AnEdgeConfigurationStartedFromCOrNEqualsItsOwnRun) {
   configurations.push_back({false, {}, {c.edges[3]}});
   configurations.push_back({false, {}, {c.edges[6]}});
   configurations.push_back({true, {}, without({0, 3})});
-  const std::vector<at::Tensor> together = measure_circuits(context, parsed, ablation, configurations);
-  for (std::size_t i = 0; i < configurations.size(); ++i) {
-    const at::Tensor alone = measure_circuits(context, parsed, ablation, {configurations[i]}).at(0);
-    EXPECT_TRUE(at::allclose(together[i], alone, 1e-5, 1e-4)) << i << ": largest difference "
-                                                               << (together[i] - alone).abs().max().item<double>();
-  }
+  const std::vector<at::Tensor> together = measured_together(context, parsed, ablation, configurations);
   // Each removed edge matters, so a run that kept it by mistake would differ.
   for (std::size_t i = 2; i < configurations.size(); ++i)
     EXPECT_GT((together[i] - together[i == 9 || i == 10 ? 0 : 1]).abs().max().item<double>(), 1e-2) << i;
