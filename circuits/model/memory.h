@@ -23,10 +23,11 @@
 // A fresh mapping is paid for in page faults, one per 4 KiB page touched, and
 // each unit of work starts with fresh ones. So a mapping of 2 MiB or more
 // starts at a 2 MiB boundary and asks for transparent huge pages
-// (madvise(MADV_HUGEPAGE); Debian's kernels default to huge pages where
-// asked): one fault per 2 MiB. Measured on 2026-12-07 (the main job, 40
+// (madvise(MADV_HUGEPAGE), which a kernel whose transparent_hugepage setting
+// is "madvise", as here, or "always" honours; under "never" nothing changes):
+// one fault per 2 MiB. Measured on 2026-12-07 (the main job, 40
 // claims, 2 threads, an idle 2-core AMD EPYC, /usr/bin/time, back to back):
-// 92.2 and 89.9 s with 4 KiB pages, 66.4 and 64.4 s with huge pages inside
+// 92.2 and 89.9 s with 4 KiB pages, 64.4-71.7 s with huge pages inside
 // unaligned mappings, 58.3 and 61.5 s aligned; 787-788 MB peak RSS each time,
 // every value of the five reports the same to 1e-9 (`circuitcheck diff`).
 #pragma once
