@@ -436,7 +436,8 @@ std::vector<at::Tensor> measured_together(const RunContext& context, const Claim
 // node (here 1): per example, on the shipped S2 model, for a node of layer 0
 // at 6, one at 7-9, and one of layer 1 (runs from 6 and from 7, the first
 // scored position). A reference pass up to the last scored position
-// (circuit_run_length) ablates as a full one.
+// (circuit_run_length) ablates as a full one. Runs before the first node
+// kept from an earlier call (CircuitPrefixes) give the same values.
 TEST(CircuitRuns, AConfigurationRunFromCOrNEqualsItsOwnRun) {
   const auto z = [](int layer, std::vector<int64_t> positions) {
     return json{{"hook", "blocks." + std::to_string(layer) + ".attn.hook_z"}, {"positions", positions}};
@@ -463,6 +464,16 @@ TEST(CircuitRuns, AConfigurationRunFromCOrNEqualsItsOwnRun) {
   // Each removed node matters, so a run that kept it by mistake would differ.
   for (std::size_t i = 2; i < configurations.size(); ++i)
     EXPECT_GT((together[i] - together[i < 5 ? 1 : 0]).abs().max().item<double>(), 1e-2) << i;
+  // The runs before the first node, kept by a first call (N and the empty
+  // circuit, as run_circuit makes it) for both kinds, give a second call the
+  // same values.
+  CircuitPrefixes prefixes;
+  measure_circuits(context, parsed, ablation, {{false, {}, {}}, {true, {}, {}}}, &prefixes);
+  EXPECT_EQ(prefixes.runs.size(), 2u);
+  EXPECT_GT(prefixes.bytes, 0u);
+  const std::vector<at::Tensor> second = measure_circuits(context, parsed, ablation, configurations, &prefixes);
+  for (std::size_t i = 0; i < configurations.size(); ++i)
+    EXPECT_TRUE(at::allclose(together[i], second[i], 1e-6, 1e-5)) << i;
   // The runs stop after the last scored position (9), so a reference over
   // positions 0-9 ablates as the one over all 11 does.
   ASSERT_EQ(circuit_run_length(context, parsed), 10);

@@ -372,7 +372,8 @@ std::map<HookPoint, at::Tensor> ablated_activations(const RunContext& context, c
 }
 
 std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim& claim, const CircuitAblation& ablation,
-                                         const std::vector<CircuitConfiguration>& configurations) {
+                                         const std::vector<CircuitConfiguration>& configurations,
+                                         CircuitPrefixes* prefixes) {
   const CircuitSpec& c = spec_of<CircuitSpec>(claim.spec);
   const Config& config = context.model.config;
   const std::set<int> by_neuron = neuron_layers(c.nodes);
@@ -443,11 +444,21 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
     const auto prefix = [&](bool keeps) {
       std::optional<RunPrefix>& made = keeps ? keeping : ablating;
       if (made) return *made;
+      const std::pair<int64_t, bool> key{b.first_row, keeps};
+      if (prefixes && prefixes->runs.count(key)) return *(made = prefixes->runs.at(key));
       RunOptions head;
       head.cache = prefix_hooks(config);
       head.logits = false;
       head.interventions = within_positions(interventions({keeps, {}, {}}), config, 0, shared);
-      return *(made = run_prefix(config, run(context.model, b.tokens.slice(1, 0, shared), head).cache, shared));
+      made = run_prefix(config, run(context.model, b.tokens.slice(1, 0, shared), head).cache, shared);
+      std::size_t bytes = 0;
+      for (const std::vector<at::Tensor>* kv : {&made->k, &made->v})
+        for (const at::Tensor& t : *kv) bytes += t.nbytes();
+      if (prefixes && prefixes->bytes + bytes <= kKeptPrefixBytes) {
+        prefixes->runs[key] = *made;
+        prefixes->bytes += bytes;
+      }
+      return *made;
     };
     // The whole circuit kept (C) and the whole model (N) keep their keys and
     // values; a later configuration of the same kind that differs from one
@@ -609,7 +620,8 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
                : std::vector<std::vector<int64_t>>{};
   const std::vector<CircuitConfiguration> runs = circuit_variants(c, subsets, minimal);
   // N and ∅ first: without a gap between them nothing else is defined.
-  const std::vector<at::Tensor> ends = measure_circuits(context, claim, ablation, {{false, {}}, {true, {}}});
+  CircuitPrefixes prefixes;  // each slice's runs before the first node, for both calls
+  const std::vector<at::Tensor> ends = measure_circuits(context, claim, ablation, {{false, {}}, {true, {}}}, &prefixes);
   const at::Tensor& whole = ends[0];
   const at::Tensor& empty = ends[1];
   const std::string metric = to_string(c.metric);
@@ -630,7 +642,7 @@ void run_circuit(const RunContext& context, const Claim& claim, Outcome& out) {
     out.stopped = std::string("not run on a control, as the checkpoint's pass did not rest on it: ") +
                   (!minimal && !complete ? "minimality and completeness" : !minimal ? "minimality" : "completeness");
   const std::vector<at::Tensor> m =
-      stop ? std::vector<at::Tensor>(runs.size(), empty) : measure_circuits(context, claim, ablation, runs);
+      stop ? std::vector<at::Tensor>(runs.size(), empty) : measure_circuits(context, claim, ablation, runs, &prefixes);
   if (!stop)
     out.checks.push_back(
         value_check("metric circuit", metric + " of the circuit:", m[0].mean().item<double>(), Rule::kNone, 0.0));

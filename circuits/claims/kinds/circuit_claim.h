@@ -40,8 +40,10 @@
 #include "circuits/claims/kinds/kind.h"
 #include "circuits/claims/patching.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
+#include <utility>
 #include <vector>
 
 namespace circuitcheck {
@@ -166,8 +168,19 @@ std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const s
 // slice (resample: the model's own run; counterfactual: the
 // counterfactual's), or for zero and mean ablation, which give every example
 // the same, a pass over one example.
+//
+// `prefixes`, when given, keeps each slice's runs of the positions before
+// every node (the same in every call for one claim on one model) for the
+// calls after, up to kKeptPrefixBytes in all: run_circuit's second call
+// (the variants, after N and the empty circuit) takes them from its first.
+struct CircuitPrefixes {
+  std::map<std::pair<int64_t, bool>, RunPrefix> runs;  // by the slice's first row and CircuitConfiguration::keeps
+  std::size_t bytes = 0;
+};
+inline constexpr std::size_t kKeptPrefixBytes = std::size_t{256} << 20;
 std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim& claim, const CircuitAblation& ablation,
-                                         const std::vector<CircuitConfiguration>& configurations);
+                                         const std::vector<CircuitConfiguration>& configurations,
+                                         CircuitPrefixes* prefixes = nullptr);
 
 void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& context, Claim& claim);
 void run_circuit(const RunContext& context, const Claim& claim, Outcome& out);
