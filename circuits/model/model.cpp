@@ -440,8 +440,8 @@ void check_start(const Config& c, const at::Tensor& tokens_in, const RunOptions&
   const RunPrefix& prefix = options.prefix;
   const int64_t p = prefix.length();
   if (p > 0 || !prefix.k.empty() || !prefix.v.empty()) {
-    check(c.attention_dir == AttentionDir::kCausal && !options.start_resid.defined(), "run",
-          "a prefix needs a causal model and no start_resid");
+    check(c.attention_dir == AttentionDir::kCausal && (!options.start_resid.defined() || options.start_z.defined()),
+          "run", "a prefix needs a causal model, and no start_resid but with start_z");
     check(p > 0 && p < tokens_in.size(1), "run",
           "a prefix of " + std::to_string(p) + " positions, expected 1 to " + std::to_string(tokens_in.size(1) - 1));
     const std::vector<int64_t> shape = {tokens_in.size(0), p, c.n_heads, c.d_head};
@@ -457,6 +457,13 @@ void check_start(const Config& c, const at::Tensor& tokens_in, const RunOptions&
   check(!options.start_at_mlp || (options.start_resid.defined() && !mixed && !c.attn_only &&
                                    options.start_layer < c.n_layers),
         "run", "start_at_mlp needs start_resid, no start_mask, a layer below n_layers and a model with an MLP");
+  if (options.start_z.defined()) {
+    check(options.start_resid.defined() && !mixed && !options.start_at_mlp && options.start_layer < c.n_layers, "run",
+          "start_z needs start_resid, no start_mask, no start_at_mlp and a layer below n_layers");
+    const std::vector<int64_t> shape = {tokens_in.size(0), tokens_in.size(1), c.n_heads, c.d_head};
+    check(options.start_z.sizes() == at::IntArrayRef(shape), "run",
+          "start_z has shape " + c10::str(options.start_z.sizes()) + ", expected " + c10::str(at::IntArrayRef(shape)));
+  }
   if (options.start_resid.defined()) {
     const int top = mixed ? c.n_layers - 1 : c.n_layers;
     check(options.start_layer >= 0 && options.start_layer <= top, "run",
@@ -525,7 +532,7 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
       shared_qkv = shared_qkv && !hooks.wants(t, l);
     if (!shared_qkv) resid = pick_copies(sources, mask);
   } else if (started) {
-    resid = options.start_resid.to(tokens.device());
+    resid = options.start_resid.to(tokens.device()).slice(1, p);
   } else {
     at::Tensor embed = hooks.fire(HookType::kEmbed, -1,
         param(m.params, "embed.W_E").index_select(0, tokens.reshape({-1})).view({batch, pos, c.d_model}));
@@ -539,6 +546,9 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
     const int64_t q_from = l == c.n_layers - 1 ? std::max<int64_t>(options.from_position - p, 0) : 0;
     if (options.start_at_mlp && l == options.start_layer) {
       resid = resid.slice(1, q_from);
+    } else if (options.start_z.defined() && l == options.start_layer) {
+      const at::Tensor z = options.start_z.to(resid.device()).slice(1, p + q_from);
+      resid = resid.slice(1, q_from) + attention_out(m, hooks, l, hooks.fire(HookType::kZ, l, z));
     } else if (shared_qkv && l == options.start_layer) {
       at::Tensor source_pos = pos_embed.defined() ? pos_embed.narrow(0, 0, 1).expand(sources.sizes()) : pos_embed;
       const at::Tensor z = mixed_start_z(m, l, project_qkv(m, hooks, l, sources, source_pos, q_from), mask, q_from);

@@ -100,6 +100,16 @@ struct RunOptions {
   // layer's earlier hooks do not fire. Edge runs (claims/edges.h) use it to
   // run an MLP on its own edited input.
   bool start_at_mlp = false;
+  // Optional, with start_resid (not a mixed start, nor start_at_mlp): the run
+  // starts at blocks.<start_layer>.attn.hook_z with start_z [batch, pos,
+  // n_heads, d_head] as the heads' outputs there (before the hook's
+  // interventions) and start_resid as the layer's hook_resid_pre; the
+  // layer's hooks before hook_z do not fire, nor is its attention computed.
+  // Unlike the other starts it goes with a prefix: start_resid and start_z
+  // still cover every position, and the run reads [p, pos) of them (the
+  // prefix's keys and values of start_layer are then not read). Circuit runs
+  // use it to share layer 0's attention, which no node changes.
+  at::Tensor start_z;
   // Optional, with start_resid: a mixed start. The run's batch is then n
   // copies of b prompts (tokens [n * b, pos]); row j of copy i starts from
   // start_resid[j] at the positions where start_mask[i][j] is true and from

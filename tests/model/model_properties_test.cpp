@@ -314,6 +314,51 @@ RC_GTEST_PROP(ModelProperties, StartsAtAnMlpOrAtTheUnembeddingEqualTheFullRun, (
   RC_ASSERT(close(got.cache.at({HookType::kResidPost, last}), want.cache.at({HookType::kResidPost, last}), 1e-5));
 }
 
+// A run that starts at a layer's hook_z (start_z: the heads' outputs of a
+// run without edits there, and its hook_resid_pre), with edits from that
+// hook on, equals the full run with those edits; with a prefix too, whose
+// keys and values of the start layer it does not read.
+RC_GTEST_PROP(ModelProperties, AStartAtALayersHookZEqualsTheFullRun, ()) {
+  Config c = gen_config();
+  c.attention_dir = AttentionDir::kCausal;
+  HookedTransformer m = gen_model(c);
+  for (auto& [name, t] : m.params) t = t.to(at::kDouble);
+  const int64_t pos = *rc::gen::inRange<int64_t>(1, c.n_ctx + 1);
+  const at::Tensor tokens = gen_tokens(c, *rc::gen::inRange(1, 4), pos);
+  const int layer = *rc::gen::inRange(0, c.n_layers);
+  std::vector<HookPoint> after;  // hook_z of `layer` and every hook after it
+  for (const HookPoint& h : all_hooks(m))
+    if ((is_layer_hook(h.type) && (h.layer > layer || (h.layer == layer && h.type >= HookType::kZ))) ||
+        h.type == HookType::kLnFinalScale || h.type == HookType::kLnFinalNormalized)
+      after.push_back(h);
+  Intervention edit;
+  edit.hook = *rc::gen::elementOf(after);
+  edit.kind = InterventionKind::kScale;
+  edit.factor = 0.5;
+  RunOptions full;
+  full.interventions = {edit};
+  full.from_position = *rc::gen::inRange<int64_t>(0, pos);
+  RunOptions clean;
+  clean.cache = {{HookType::kResidPre, layer}, {HookType::kZ, layer}};
+  const ActivationCache start = run(m, tokens, clean).cache;
+  RunOptions from_z = full;
+  from_z.start_layer = layer;
+  from_z.start_resid = start.at({HookType::kResidPre, layer});
+  from_z.start_z = start.at({HookType::kZ, layer});
+  const int64_t p = pos > 1 && *rc::gen::arbitrary<bool>() ? *rc::gen::inRange<int64_t>(1, pos) : 0;
+  if (p > 0) {
+    RunOptions head;
+    head.cache = prefix_hooks(c);
+    head.logits = false;
+    head.interventions = {edit};
+    from_z.prefix = run_prefix(c, run(m, tokens.slice(1, 0, p), head).cache, p);
+    from_z.prefix.k[layer] = at::full_like(from_z.prefix.k[layer], 1e6);  // not read
+  }
+  const int64_t from = full.from_position;
+  RC_LOG() << hook_name(edit.hook) << " start layer " << layer << " prefix " << p << " from " << from << "\n";
+  RC_ASSERT(close(run(m, tokens, from_z).logits, run(m, tokens, full).logits.slice(1, std::max(from, p) - from), 1e-9));
+}
+
 TEST(ModelProperties, BadStartsAreRefused) {
   Config c;
   c.n_layers = 1; c.d_model = 8; c.n_heads = 1; c.d_head = 8; c.d_vocab = 5; c.d_vocab_out = 5;
@@ -327,6 +372,7 @@ TEST(ModelProperties, BadStartsAreRefused) {
     std::string error;
     bool at_mlp = false;
     int layer = 0;
+    at::Tensor start_z;
   } cases[] = {
       {resid, {}, {}, "start_at_mlp needs start_resid, no start_mask, a layer below n_layers and a model with an MLP", true},
       {{}, {}, {}, "start_at_mlp needs start_resid", true},
@@ -342,6 +388,12 @@ TEST(ModelProperties, BadStartsAreRefused) {
       {resid, {}, mask, "start_base must have start_resid's shape [2, 4, 8]"},
       {resid, at::zeros({2, 3, 8}), mask, "start_base must have start_resid's shape [2, 4, 8]"},
       {at::zeros({6, 4, 8}), at::zeros({6, 4, 8}), mask, "start_resid has shape [6, 4, 8], expected [2, 4, 8]"},
+      {{}, {}, {}, "start_z needs start_resid, no start_mask, no start_at_mlp and a layer below n_layers", false, 0,
+       at::zeros({6, 4, 1, 8})},
+      {at::zeros({6, 4, 8}), {}, {}, "start_z needs start_resid", false, 1, at::zeros({6, 4, 1, 8})},
+      {resid, resid, mask, "start_z needs start_resid", false, 0, at::zeros({6, 4, 1, 8})},
+      {at::zeros({6, 4, 8}), {}, {}, "start_z has shape [6, 3, 1, 8], expected [6, 4, 1, 8]", false, 0,
+       at::zeros({6, 3, 1, 8})},
   };
   for (const Case& k : cases) {
     RunOptions o;
@@ -350,6 +402,7 @@ TEST(ModelProperties, BadStartsAreRefused) {
     o.start_mask = k.start_mask;
     o.start_at_mlp = k.at_mlp;
     o.start_layer = k.layer;
+    o.start_z = k.start_z;
     if (k.layer == c.n_layers && !k.start_mask.defined()) {  // a hook before the start never fires
       Intervention zero;
       zero.hook = {HookType::kZ, 0};

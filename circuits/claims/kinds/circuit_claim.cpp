@@ -434,6 +434,27 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
     const auto interventions = [&](const CircuitConfiguration& k) {
       return circuit_interventions(c, k, b, config, by_neuron, values, claim.pointer);
     };
+    // Layer 0's attention is the same in every configuration (every node, and
+    // every component an ablation replaces, sits at or after its hook_z): one
+    // pass per slice gives its input, its heads' outputs and its keys and
+    // values, and every run below starts at its hook_z (RunOptions::start_z).
+    const HookPoint resid0{HookType::kResidPre, 0}, z0{HookType::kZ, 0};
+    std::vector<HookPoint> kv0;
+    for (const HookPoint& h : prefix_hooks(config))
+      if (h.layer == 0) kv0.push_back(h);
+    RunOptions clean;
+    clean.cache = kv0;
+    clean.cache.insert(clean.cache.end(), {resid0, z0});
+    clean.logits = false;
+    const ActivationCache layer0 = run(context.model, b.tokens, clean).cache;
+    const auto start_at_z = [&](RunOptions& o, int64_t length) {
+      o.start_resid = layer0.at(resid0).slice(1, 0, length);
+      o.start_z = layer0.at(z0).slice(1, 0, length);
+    };
+    // A run from hook_z computes no keys and values of layer 0: the clean ones, from `first` on.
+    const auto add_kv0 = [&](ActivationCache& cache, int64_t first) {
+      for (const HookPoint& h : kv0) cache[h] = layer0.at(h).slice(1, first);
+    };
     RunOptions options;
     options.from_position = first_scored_position(targets);
     // The positions before every node, run once per slice for the runs that
@@ -450,7 +471,10 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
       head.cache = prefix_hooks(config);
       head.logits = false;
       head.interventions = within_positions(interventions({keeps, {}, {}}), config, 0, shared);
-      made = run_prefix(config, run(context.model, b.tokens.slice(1, 0, shared), head).cache, shared);
+      start_at_z(head, shared);
+      ActivationCache cache = run(context.model, b.tokens.slice(1, 0, shared), head).cache;
+      add_kv0(cache, 0);
+      made = run_prefix(config, cache, shared);
       std::size_t bytes = 0;
       for (const std::vector<at::Tensor>* kv : {&made->k, &made->v})
         for (const at::Tensor& t : *kv) bytes += t.nbytes();
@@ -487,8 +511,12 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
                       [&](const CircuitConfiguration& later) { return later.keeps == k.keeps; });
       if (is_base) o.cache = prefix_hooks(config);
       o.interventions = within_positions(interventions(k), config, o.from_position, to, start);
+      start_at_z(o, to);
       RunResult r = run(context.model, b.tokens, o);
-      if (is_base) kept[i] = run_prefix(config, r.cache, options.from_position - shared);
+      if (is_base) {
+        add_kv0(r.cache, shared);
+        kept[i] = run_prefix(config, r.cache, options.from_position - shared);
+      }
       parts[i].push_back(circuit_metric(c.metric, r.logits, targets, o.from_position));
     }
   };

@@ -149,7 +149,11 @@ std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const s
 // ([examples], double, in domain order), ablated as `claim` (a circuit claim:
 // its ablation, counterfactual and metric) says; its own nodes only name the
 // layers whose MLP components are neurons, and C below. One forward pass
-// per slice and configuration, plus the counterfactual's per slice; when
+// per slice and configuration, plus the counterfactual's per slice. For a
+// circuit of nodes, layer 0's attention, which no configuration changes
+// (every node, and every component an ablation replaces, sits at or after
+// its hook_z), runs once per slice, and every run starts at its hook_z
+// (RunOptions::start_z) with layer 0's clean keys and values; when
 // every node sits at fixed positions, the positions before the first of them
 // run once per slice for the configurations that keep nodes and once for
 // those that ablate them (RunOptions::prefix), and each configuration's pass
