@@ -56,6 +56,16 @@ at::Tensor gen_random_tokens(const Config& c) {
   return gen_tokens(c, batch, pos);
 }
 
+// A causal model (random config into `c`) with double weights, for runs
+// compared at 1e-9.
+HookedTransformer gen_causal_double_model(Config& c) {
+  c = gen_config();
+  c.attention_dir = AttentionDir::kCausal;
+  HookedTransformer m = gen_model(c);
+  for (auto& [name, t] : m.params) t = t.to(at::kDouble);
+  return m;
+}
+
 bool close(const at::Tensor& a, const at::Tensor& b, double tol) {
   return a.sizes() == b.sizes() && (a - b).abs().max().item<double>() <= tol * (1.0 + b.abs().max().item<double>());
 }
@@ -177,10 +187,8 @@ RC_GTEST_PROP(ModelProperties, HookFirstPositionIsWhereARunFromAPositionCoversEa
 // by 2e-5 of their scale (the float run against the double one: 2.2e-3 of
 // 105), while the double runs agreed to 1e-12.
 RC_GTEST_PROP(ModelProperties, ARunFromAPrefixEqualsTheFullRunFromThere, ()) {
-  Config c = gen_config();
-  c.attention_dir = AttentionDir::kCausal;
-  HookedTransformer m = gen_model(c);
-  for (auto& [name, t] : m.params) t = t.to(at::kDouble);
+  Config c;
+  const HookedTransformer m = gen_causal_double_model(c);
   const int64_t pos = *rc::gen::inRange<int64_t>(2, c.n_ctx + 1);
   const at::Tensor tokens = gen_tokens(c, *rc::gen::inRange(1, 4), pos);
   const int64_t p = *rc::gen::inRange<int64_t>(1, pos);
@@ -319,10 +327,8 @@ RC_GTEST_PROP(ModelProperties, StartsAtAnMlpOrAtTheUnembeddingEqualTheFullRun, (
 // hook on, equals the full run with those edits; with a prefix too, whose
 // keys and values of the start layer it does not read.
 RC_GTEST_PROP(ModelProperties, AStartAtALayersHookZEqualsTheFullRun, ()) {
-  Config c = gen_config();
-  c.attention_dir = AttentionDir::kCausal;
-  HookedTransformer m = gen_model(c);
-  for (auto& [name, t] : m.params) t = t.to(at::kDouble);
+  Config c;
+  const HookedTransformer m = gen_causal_double_model(c);
   const int64_t pos = *rc::gen::inRange<int64_t>(1, c.n_ctx + 1);
   const at::Tensor tokens = gen_tokens(c, *rc::gen::inRange(1, 4), pos);
   const int layer = *rc::gen::inRange(0, c.n_layers);
