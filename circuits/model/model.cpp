@@ -411,9 +411,9 @@ void check_tokens(const Config& config, const at::Tensor& tokens, const std::str
 
 namespace {
 
-// Checks from_position and a run's start (start_layer, start_resid, and a
-// mixed start's start_base and start_mask) against the config and the tokens;
-// InputError "run: ..." otherwise.
+// Checks from_position, a run's start (start_layer, start_resid, start_z, and
+// a mixed start's start_base and start_mask) and its prefix against the config
+// and the tokens; InputError "run: ..." otherwise.
 void check_start(const Config& c, const at::Tensor& tokens_in, const RunOptions& options) {
   check(options.from_position >= 0 && options.from_position < tokens_in.size(1), "run",
         "from_position " + std::to_string(options.from_position) + " out of range [0, " +
@@ -441,7 +441,7 @@ void check_start(const Config& c, const at::Tensor& tokens_in, const RunOptions&
   const int64_t p = prefix.length();
   if (p > 0 || !prefix.k.empty() || !prefix.v.empty()) {
     check(c.attention_dir == AttentionDir::kCausal && (!options.start_resid.defined() || options.start_z.defined()),
-          "run", "a prefix needs a causal model, and no start_resid but with start_z");
+          "run", "a prefix needs a causal model, and no start_resid unless with start_z");
     check(p > 0 && p < tokens_in.size(1), "run",
           "a prefix of " + std::to_string(p) + " positions, expected 1 to " + std::to_string(tokens_in.size(1) - 1));
     const std::vector<int64_t> shape = {tokens_in.size(0), p, c.n_heads, c.d_head};
@@ -458,8 +458,10 @@ void check_start(const Config& c, const at::Tensor& tokens_in, const RunOptions&
                                    options.start_layer < c.n_layers),
         "run", "start_at_mlp needs start_resid, no start_mask, a layer below n_layers and a model with an MLP");
   if (options.start_z.defined()) {
-    check(options.start_resid.defined() && !mixed && !options.start_at_mlp && options.start_layer < c.n_layers, "run",
-          "start_z needs start_resid, no start_mask, no start_at_mlp and a layer below n_layers");
+    check(options.start_resid.defined(), "run", "start_z needs start_resid");
+    check(!mixed && !options.start_at_mlp, "run", "start_z goes with neither start_mask nor start_at_mlp");
+    check(options.start_layer < c.n_layers, "run",
+          "start_z needs a start_layer below n_layers (" + std::to_string(c.n_layers) + ")");
     const std::vector<int64_t> shape = {tokens_in.size(0), tokens_in.size(1), c.n_heads, c.d_head};
     check(options.start_z.sizes() == at::IntArrayRef(shape), "run",
           "start_z has shape " + c10::str(options.start_z.sizes()) + ", expected " + c10::str(at::IntArrayRef(shape)));

@@ -130,7 +130,7 @@ struct RunOptions {
   // then undefined unless a
   // ln_final hook needed every layer.
   bool logits = true;
-  // Optional (causal models; not with start_resid): the run computes
+  // Optional (causal models; not with start_resid unless with start_z): the run computes
   // positions [p, pos) only, p = prefix.length() < pos, its keys and values
   // at [0, p) taken from `prefix` (a run of the same tokens' first p
   // positions). Every hook then covers [p, pos) along its position dimension

@@ -236,6 +236,8 @@ TEST(ModelProperties, APrefixThatDoesNotFitIsRefused) {
   RunOptions resumed = options;
   resumed.start_resid = at::zeros({2, 4, c.d_model});
   EXPECT_THROW(run(m, tokens, resumed), InputError);  // a prefix and start_resid
+  resumed.start_z = at::zeros({2, 4, c.n_heads, c.d_head});
+  EXPECT_NO_THROW(run(m, tokens, resumed));  // unless it starts at hook_z
   Config both_ways = c;
   both_ways.attention_dir = AttentionDir::kBidirectional;
   EXPECT_THROW(run(make_model(both_ways, init_params(both_ways, 0), "test"), tokens, options), InputError);
@@ -322,10 +324,11 @@ RC_GTEST_PROP(ModelProperties, StartsAtAnMlpOrAtTheUnembeddingEqualTheFullRun, (
   RC_ASSERT(close(got.cache.at({HookType::kResidPost, last}), want.cache.at({HookType::kResidPost, last}), 1e-5));
 }
 
-// A run that starts at a layer's hook_z (start_z: the heads' outputs of a
-// run without edits there, and its hook_resid_pre), with edits from that
-// hook on, equals the full run with those edits; with a prefix too, whose
-// keys and values of the start layer it does not read.
+// A run that starts at a layer's hook_z equals the full run: start_z is that
+// hook's output in a run that scales it (so a start that recomputed the
+// layer's attention would miss the scaling), start_resid the layer's
+// hook_resid_pre, and a further edit from hook_z on is made by both; with a
+// prefix too, whose keys and values of the start layer it does not read.
 RC_GTEST_PROP(ModelProperties, AStartAtALayersHookZEqualsTheFullRun, ()) {
   Config c;
   const HookedTransformer m = gen_causal_double_model(c);
@@ -337,17 +340,21 @@ RC_GTEST_PROP(ModelProperties, AStartAtALayersHookZEqualsTheFullRun, ()) {
     if ((is_layer_hook(h.type) && (h.layer > layer || (h.layer == layer && h.type >= HookType::kZ))) ||
         h.type == HookType::kLnFinalScale || h.type == HookType::kLnFinalNormalized)
       after.push_back(h);
-  Intervention edit;
+  Intervention scale_z, edit;
+  scale_z.hook = {HookType::kZ, layer};
+  scale_z.kind = edit.kind = InterventionKind::kScale;
+  scale_z.factor = 2.0;
   edit.hook = *rc::gen::elementOf(after);
-  edit.kind = InterventionKind::kScale;
   edit.factor = 0.5;
   RunOptions full;
-  full.interventions = {edit};
+  full.interventions = {scale_z, edit};
   full.from_position = *rc::gen::inRange<int64_t>(0, pos);
-  RunOptions clean;
-  clean.cache = {{HookType::kResidPre, layer}, {HookType::kZ, layer}};
-  const ActivationCache start = run(m, tokens, clean).cache;
+  RunOptions scaled;
+  scaled.cache = {{HookType::kResidPre, layer}, {HookType::kZ, layer}};
+  scaled.interventions = {scale_z};
+  const ActivationCache start = run(m, tokens, scaled).cache;
   RunOptions from_z = full;
+  from_z.interventions = {edit};
   from_z.start_layer = layer;
   from_z.start_resid = start.at({HookType::kResidPre, layer});
   from_z.start_z = start.at({HookType::kZ, layer});
@@ -356,7 +363,7 @@ RC_GTEST_PROP(ModelProperties, AStartAtALayersHookZEqualsTheFullRun, ()) {
     RunOptions head;
     head.cache = prefix_hooks(c);
     head.logits = false;
-    head.interventions = {edit};
+    head.interventions = full.interventions;
     from_z.prefix = run_prefix(c, run(m, tokens.slice(1, 0, p), head).cache, p);
     from_z.prefix.k[layer] = at::full_like(from_z.prefix.k[layer], 1e6);  // not read
   }
@@ -394,10 +401,9 @@ TEST(ModelProperties, BadStartsAreRefused) {
       {resid, {}, mask, "start_base must have start_resid's shape [2, 4, 8]"},
       {resid, at::zeros({2, 3, 8}), mask, "start_base must have start_resid's shape [2, 4, 8]"},
       {at::zeros({6, 4, 8}), at::zeros({6, 4, 8}), mask, "start_resid has shape [6, 4, 8], expected [2, 4, 8]"},
-      {{}, {}, {}, "start_z needs start_resid, no start_mask, no start_at_mlp and a layer below n_layers", false, 0,
-       at::zeros({6, 4, 1, 8})},
-      {at::zeros({6, 4, 8}), {}, {}, "start_z needs start_resid", false, 1, at::zeros({6, 4, 1, 8})},
-      {resid, resid, mask, "start_z needs start_resid", false, 0, at::zeros({6, 4, 1, 8})},
+      {{}, {}, {}, "start_z needs start_resid", false, 0, at::zeros({6, 4, 1, 8})},
+      {at::zeros({6, 4, 8}), {}, {}, "start_z needs a start_layer below n_layers (1)", false, 1, at::zeros({6, 4, 1, 8})},
+      {resid, resid, mask, "start_z goes with neither start_mask nor start_at_mlp", false, 0, at::zeros({6, 4, 1, 8})},
       {at::zeros({6, 4, 8}), {}, {}, "start_z has shape [6, 3, 1, 8], expected [6, 4, 1, 8]", false, 0,
        at::zeros({6, 3, 1, 8})},
   };

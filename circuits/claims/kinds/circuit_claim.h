@@ -152,8 +152,10 @@ std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const s
 // per slice and configuration, plus the counterfactual's per slice. For a
 // circuit of nodes, layer 0's attention, which no configuration changes
 // (every node, and every component an ablation replaces, sits at or after
-// its hook_z), runs once per slice, and every run starts at its hook_z
-// (RunOptions::start_z) with layer 0's clean keys and values; when
+// its hook_z), runs once per slice in each call, and every run starts at
+// its hook_z (RunOptions::start_z); the prefixes it keeps take layer 0's
+// clean keys and values from that pass, so that each is whole (these runs
+// do not read them); when
 // every node sits at fixed positions, the positions before the first of them
 // run once per slice for the configurations that keep nodes and once for
 // those that ablate them (RunOptions::prefix), and each configuration's pass
