@@ -162,11 +162,12 @@ def claim_regressions():
     s2 = json.load(open("claims/array_index.json"))
     edges = next(c for c in s2["claims"] if c["id"] == "copy_edges")
 
-    def edges_at(key_positions):
-        at = [dict(e, positions=key_positions) if e["receiver"] == "L1H0.k" else e for e in edges["edges"]]
+    def edges_at(where):
+        at = [dict(e, **where) if e["receiver"] == "L1H0.k" else e for e in edges["edges"]]
         return json.dumps(dict(s2, claims=[dict(edges, edges=at, hypothesis="copy_edges with layer 0's key edge at given positions")]))
-    seed("claim_file", "edges_at_positions.json", edges_at([6]).encode())
-    regression("claim_file", "edge_position_huge.json", edges_at([6, 2**62]))
+    seed("claim_file", "edges_at_positions.json", edges_at({"positions": [6]}).encode())
+    seed("claim_file", "edges_at_role.json", edges_at({"role": "elt"}).encode())
+    regression("claim_file", "edge_position_huge.json", edges_at({"positions": [6, 2**62]}))
 
 
 def dataset_regressions():

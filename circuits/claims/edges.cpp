@@ -83,7 +83,10 @@ std::string EdgePoint::name() const {
 }
 
 std::string Edge::name() const {
-  return sender.name() + " -> " + receiver.name() + (positions.empty() ? "" : " at " + c10::str(at::IntArrayRef(positions)));
+  const std::string where = !role.empty()       ? " at role " + role
+                            : positions.empty() ? ""
+                                                : " at " + c10::str(at::IntArrayRef(positions));
+  return sender.name() + " -> " + receiver.name() + where;
 }
 
 bool same_pair(const Edge& a, const Edge& b) { return a.sender == b.sender && a.receiver == b.receiver; }
@@ -129,8 +132,8 @@ std::vector<Edge> all_edges(const Config& config) {
 }
 
 Edge edge_at(const nlohmann::json& v, const At& at, const Config& config, const Batch& sample) {
-  check_object(v, at, {"sender", "receiver", "positions"}, {"sender", "receiver"});
-  Edge e{point_at(v["sender"], at / "sender", config, true), point_at(v["receiver"], at / "receiver", config, false), {}};
+  check_object(v, at, {"sender", "receiver", "positions", "role"}, {"sender", "receiver"});
+  Edge e{point_at(v["sender"], at / "sender", config, true), point_at(v["receiver"], at / "receiver", config, false), {}, {}};
   if (!reaches(e.sender, e.receiver))
     (at / "receiver")
         .fail(e.receiver.name() + " reads the residual stream before " + e.sender.name() + " writes to it");
@@ -140,6 +143,11 @@ Edge edge_at(const nlohmann::json& v, const At& at, const Config& config, const 
     std::sort(e.positions.begin(), e.positions.end());
     const auto twice = std::adjacent_find(e.positions.begin(), e.positions.end());
     if (twice != e.positions.end()) (at / "positions").fail("position " + std::to_string(*twice) + " is given twice");
+  }
+  if (v.contains("role")) {
+    if (v.contains("positions")) (at / "role").fail("an edge is at \"positions\" or at a \"role\", not both");
+    role_at(v["role"], at / "role", sample);
+    e.role = v["role"].get<std::string>();
   }
   return e;
 }
@@ -198,54 +206,69 @@ at::Tensor receiver_inputs(const Config& config, const std::map<HookPoint, at::T
   return at::stack(out);
 }
 
-at::Tensor edge_mask(const Config& config, const std::vector<Edge>& edges) {
+at::Tensor edge_mask(const Config& config, const std::vector<Edge>& edges, const Batch* examples) {
   const std::vector<EdgePoint> senders = edge_senders(config), receivers = edge_receivers(config);
   const bool at_positions = std::any_of(edges.begin(), edges.end(), [](const Edge& e) { return !e.positions.empty(); });
+  const bool at_roles = std::any_of(edges.begin(), edges.end(), [](const Edge& e) { return !e.role.empty(); });
+  check_internal(!at_roles || examples, "edge_mask", "an edge at a role needs the examples");
   std::vector<int64_t> shape = {static_cast<int64_t>(receivers.size()), static_cast<int64_t>(senders.size())};
-  if (at_positions) shape.push_back(config.n_ctx);
+  if (at_roles) shape.push_back(examples->tokens.size(0));
+  if (at_positions || at_roles) shape.push_back(config.n_ctx);
   at::Tensor kept = at::zeros(shape, at::kBool);
   for (const Edge& e : edges) {
-    at::Tensor edge = kept[point_index(receivers, e.receiver)][point_index(senders, e.sender)];
-    if (e.positions.empty()) edge.fill_(true);
-    else
-      for (int64_t p : e.positions) edge[p] = true;
+    at::Tensor edge = kept[point_index(receivers, e.receiver)][point_index(senders, e.sender)];  // [batch?, n_ctx?]
+    if (!e.role.empty()) {
+      check_internal(examples->roles.count(e.role) > 0, "edge_mask", "the examples have no role " + quote(e.role));
+      edge.narrow(1, 0, examples->tokens.size(1)).copy_(role_mask(*examples, e.role));
+    } else if (e.positions.empty()) {
+      edge.fill_(true);
+    } else {
+      for (int64_t p : e.positions) edge.select(-1, p).fill_(true);
+    }
   }
   return kept;
 }
 
 namespace {
 
-// An ablated edge into a receiver: its sender, and the positions [0, pos)
-// at which it is ablated (empty: every position).
+// run_edges' kept (any of its shapes) as [receivers, senders, 1 or batch, pos].
+at::Tensor kept_by_example(const at::Tensor& kept, int64_t pos) {
+  if (kept.dim() == 2) return kept.view({kept.size(0), kept.size(1), 1, 1}).expand({-1, -1, 1, pos});
+  if (kept.dim() == 3) return kept.slice(2, 0, pos).unsqueeze(2);
+  return kept.slice(3, 0, pos);
+}
+
+// An ablated edge into a receiver: its sender, and the (example, position)
+// pairs of [rows, pos) at which it is ablated, row-major (empty: every one).
 using AblatedEdge = std::pair<int64_t, std::vector<bool>>;
 
-// 1 where `edge` is ablated, else 0: [1, pos, 1] with `options`; undefined
-// when it is ablated at every position.
-at::Tensor ablated_at(const AblatedEdge& edge, const at::TensorOptions& options) {
+// 1 where `edge` is ablated, else 0: [rows, pos, 1] with `options`;
+// undefined when it is ablated at every position.
+at::Tensor ablated_at(const AblatedEdge& edge, int64_t pos, const at::TensorOptions& options) {
   if (edge.second.empty()) return {};
   std::vector<float> mask(edge.second.begin(), edge.second.end());
-  return at::tensor(mask).to(options).view({1, -1, 1});
+  return at::tensor(mask).to(options).view({-1, pos, 1});
 }
 
 // For each receiver, the edges into it (among those that reach it) that
-// `kept` ([receivers, senders] or [receivers, senders, n >= pos]) does not
-// keep at every one of the first `pos` positions.
+// `kept` (kept_by_example's [receivers, senders, rows, pos]) does not keep
+// at every position of every row.
 std::vector<std::vector<AblatedEdge>> ablated_edges(const std::vector<EdgePoint>& senders,
-                                                    const std::vector<EdgePoint>& receivers, const at::Tensor& kept,
-                                                    int64_t pos) {
-  const at::Tensor kept_cpu =
-      (kept.dim() == 2 ? kept.unsqueeze(2).expand({-1, -1, pos}) : kept.slice(2, 0, pos)).to(at::kCPU, at::kBool).contiguous();
-  const auto kept_at = kept_cpu.accessor<bool, 3>();
+                                                    const std::vector<EdgePoint>& receivers, const at::Tensor& kept) {
+  const at::Tensor kept_cpu = kept.to(at::kCPU, at::kBool).contiguous();
+  const auto kept_at = kept_cpu.accessor<bool, 4>();
+  const int64_t rows = kept.size(2), pos = kept.size(3);
   std::vector<std::vector<AblatedEdge>> out(receivers.size());
   for (std::size_t r = 0; r < receivers.size(); ++r)
     for (std::size_t s = 0; s < senders.size(); ++s) {
       if (!reaches(senders[s], receivers[r])) continue;
-      std::vector<bool> ablated(static_cast<std::size_t>(pos));
-      for (int64_t p = 0; p < pos; ++p)
-        ablated[static_cast<std::size_t>(p)] = !kept_at[static_cast<int64_t>(r)][static_cast<int64_t>(s)][p];
+      const auto edge = kept_at[static_cast<int64_t>(r)][static_cast<int64_t>(s)];
+      std::vector<bool> ablated(static_cast<std::size_t>(rows * pos));
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t p = 0; p < pos; ++p) ablated[static_cast<std::size_t>(i * pos + p)] = !edge[i][p];
       const auto n = std::count(ablated.begin(), ablated.end(), true);
       if (n == 0) continue;
-      out[r].push_back({static_cast<int64_t>(s), n == pos ? std::vector<bool>{} : ablated});
+      out[r].push_back({static_cast<int64_t>(s), n == rows * pos ? std::vector<bool>{} : ablated});
     }
   return out;
 }
@@ -348,21 +371,24 @@ at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, c
                  "from " + std::to_string(from) + " out of range [0, " + std::to_string(tokens.size(1)) + ")");
   const int64_t n_receivers = static_cast<int64_t>(receivers.size()), n_senders = static_cast<int64_t>(senders.size());
   const int64_t pos = tokens.size(1);
-  check_internal((kept.dim() == 2 || (kept.dim() == 3 && kept.size(2) >= pos)) && kept.size(0) == n_receivers &&
-                     kept.size(1) == n_senders,
+  check_internal((kept.dim() == 2 || (kept.dim() == 3 && kept.size(2) >= pos) ||
+                  (kept.dim() == 4 && kept.size(2) == tokens.size(0) && kept.size(3) >= pos)) &&
+                     kept.size(0) == n_receivers && kept.size(1) == n_senders,
                  "run_edges",
                  "kept has shape " + c10::str(kept.sizes()) + ", expected [" + std::to_string(n_receivers) + ", " +
-                     std::to_string(n_senders) + "] (receivers, senders) or [" + std::to_string(n_receivers) + ", " +
-                     std::to_string(n_senders) + ", n >= " + std::to_string(pos) + "] (and positions)");
+                     std::to_string(n_senders) + "] (receivers, senders), [" + std::to_string(n_receivers) + ", " +
+                     std::to_string(n_senders) + ", n >= " + std::to_string(pos) + "] (and positions) or [" +
+                     std::to_string(n_receivers) + ", " + std::to_string(n_senders) + ", " +
+                     std::to_string(tokens.size(0)) + ", n >= " + std::to_string(pos) + "] (and examples)");
   const int parts = edge_parts(c);
   check_internal(reuse.start == 0 || (reuse.base && static_cast<int>(reuse.base->size()) == parts &&
                                       reuse.start > 0 && reuse.start < parts),
                  "run_edges", "a run starts at part " + std::to_string(reuse.start) + " without a base run's " +
                                   std::to_string(parts) + " states");
-  EdgeRun e{split, ablated_edges(senders, receivers, kept, pos), {}, tokens, ablated, {}, {}, 0, {}};
+  EdgeRun e{split, ablated_edges(senders, receivers, kept_by_example(kept, pos)), {}, tokens, ablated, {}, {}, 0, {}};
   for (const std::vector<AblatedEdge>& edges : e.ablated_into) {
     e.masks.emplace_back();
-    for (const AblatedEdge& edge : edges) e.masks.back().push_back(ablated_at(edge, ablated.options()));
+    for (const AblatedEdge& edge : edges) e.masks.back().push_back(ablated_at(edge, pos, ablated.options()));
   }
   if (reuse.keep) reuse.keep->clear();
   int part = 0;
@@ -408,10 +434,7 @@ at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, c
 int edge_parts(const Config& config) { return config.n_layers * (config.attn_only ? 1 : 2) + 1; }
 
 int first_differing_part(const Config& config, const at::Tensor& a, const at::Tensor& b, int64_t pos) {
-  const auto by_position = [pos](const at::Tensor& k) {
-    return k.dim() == 2 ? k.unsqueeze(2).expand({-1, -1, pos}) : k.slice(2, 0, pos);
-  };
-  const at::Tensor differing = by_position(a).ne(by_position(b)).flatten(1).any(1).nonzero();
+  const at::Tensor differing = kept_by_example(a, pos).ne(kept_by_example(b, pos)).flatten(1).any(1).nonzero();
   if (differing.numel() == 0) return edge_parts(config);
   const int64_t receiver = differing[0][0].item<int64_t>();
   const int64_t per_layer = 3 * config.n_heads + (config.attn_only ? 0 : 1);

@@ -1,6 +1,7 @@
 // Edges of a model's computational graph, for circuits of edges
 // (claims/README.md, `circuit`): what one sender writes to the residual
-// stream, as one receiver reads it, at every position or at given ones.
+// stream, as one receiver reads it, at every position, at given ones, or at
+// a role's positions in each example.
 //
 // Senders: "embed" (the token and position embeddings,
 // blocks.0.hook_resid_pre), "L<l>H<h>" (head h of layer l's output without
@@ -61,8 +62,13 @@ struct Edge {
   // input at that position only; the receiver (attention) may move it
   // further.
   std::vector<int64_t> positions;
+  // Or a role of the task (Batch::roles): the edge is kept at the role's
+  // positions in each example, which may differ from example to example
+  // (S4's `x_source`, where a variable was last written), and ablated at
+  // the others. Empty: `positions` say where. Never both.
+  std::string role;
 
-  // "L0H0 -> L1H0.k", "L0H0 -> L1H0.k at [6]".
+  // "L0H0 -> L1H0.k", "L0H0 -> L1H0.k at [6]", "L0H0 -> L1H0.k at role elt".
   std::string name() const;
 };
 
@@ -85,12 +91,12 @@ int64_t point_index(const std::vector<EdgePoint>& points, const EdgePoint& point
 // Every edge of the model (each sender with each receiver it reaches), by sender then receiver.
 std::vector<Edge> all_edges(const Config& config);
 
-// {"sender": NAME, "receiver": NAME, "positions": [P, ...] (optional)},
-// positions returned ascending. InputError at the field for an unknown name
-// (listing the forms), a layer or head out of range, an MLP of an
-// attention-only model, a receiver the sender does not reach, or positions
-// not distinct in [0, n_ctx) and within `sample`'s sequences (a batch of the
-// claim's task).
+// {"sender": NAME, "receiver": NAME, "positions": [P, ...] or "role": ROLE
+// (optional, not both)}, positions returned ascending. InputError at the
+// field for an unknown name (listing the forms), a layer or head out of
+// range, an MLP of an attention-only model, a receiver the sender does not
+// reach, positions not distinct in [0, n_ctx) and within `sample`'s
+// sequences (a batch of the claim's task), a role `sample` lacks, or both.
 Edge edge_at(const nlohmann::json& v, const At& at, const Config& config, const Batch& sample);
 
 // The hooks whose activations are the senders' outputs: blocks.0.hook_resid_pre,
@@ -113,9 +119,10 @@ at::Tensor receiver_inputs(const Config& config, const std::map<HookPoint, at::T
 // (receiver r, sender s) that s reaches and kept[r][s] is false ablated:
 // its sender replaced, in what r reads, by ablated[s] (sender_outputs of the
 // ablated activations, [senders, batch or 1, pos, d_model]). kept is bool
-// [receivers, senders], or [receivers, senders, n] with n >= pos for edges
-// at positions: kept[r][s][p] false ablates the edge in what r reads at
-// position p only. Runs the model part by part, each once: a layer's
+// [receivers, senders], [receivers, senders, n] with n >= pos for edges
+// at positions (kept[r][s][p] false ablates the edge in what r reads at
+// position p only), or [receivers, senders, batch, n] for edges whose
+// positions differ per example (kept[r][s][i][p]: example i's position p). Runs the model part by part, each once: a layer's
 // attention on its heads' edited inputs, then its MLP alone on its edited
 // input (whose input depends on the layer's own heads), then ln_final and
 // the unembedding on the logits' edited input: about one forward pass, plus
@@ -151,8 +158,9 @@ at::Tensor run_edges(const HookedTransformer& model, const at::Tensor& tokens, c
 int edge_parts(const Config& config);
 
 // The first part (in run_edges' order) whose receivers kept masks `a` and
-// `b` (run_edges', either shape) treat differently at any of the first `pos`
-// positions; edge_parts when they agree on every receiver.
+// `b` (run_edges', any of its shapes) treat differently at any of the first
+// `pos` positions (of any example); edge_parts when they agree on every
+// receiver.
 int first_differing_part(const Config& config, const at::Tensor& a, const at::Tensor& b, int64_t pos);
 
 // `config` with the per-receiver input hooks an edge run edits
@@ -163,9 +171,12 @@ Config edge_config(const Config& config);
 HookedTransformer edge_model(const HookedTransformer& model);
 
 // kept for `edges` (run_edges): true for each of them. [receivers, senders]
-// when no edge names positions, else [receivers, senders, n_ctx], true for
-// an edge without positions at every position. Positions are edge_at's, in
-// [0, n_ctx).
-at::Tensor edge_mask(const Config& config, const std::vector<Edge>& edges);
+// when no edge names positions or a role, [receivers, senders, n_ctx] when
+// one names positions, and [receivers, senders, batch, n_ctx] when one is at
+// a role, the role's positions in `examples` (the batch the run reads);
+// true for an edge without positions at every position. Positions are
+// edge_at's, in [0, n_ctx). InternalError for an edge at a role without
+// `examples`, or at a role they lack.
+at::Tensor edge_mask(const Config& config, const std::vector<Edge>& edges, const Batch* examples = nullptr);
 
 }  // namespace circuitcheck

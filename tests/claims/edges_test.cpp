@@ -2,7 +2,8 @@
 // reach, edge runs against known answers (every edge kept is the model;
 // every edge ablated towards a counterfactual is the model on it), a planted
 // circuit of edges, the direct and indirect edges of S2's copy, edges at
-// positions (known answers and S2's key edge at elt), and bad input.
+// positions (known answers and S2's key edge at elt), at roles whose
+// positions differ per example, and bad input.
 #include "circuits/claims/claim.h"
 #include "circuits/claims/edges.h"
 #include "circuits/claims/kinds/circuit_claim.h"
@@ -127,12 +128,40 @@ TEST(Edges, AnEdgeAtPositionsIsAblatedThereOnly) {
   EXPECT_TRUE(at::allclose(run_edges(model, tokens.slice(1, 0, 4), shorter, mixed), whole.slice(1, 0, 4), 1e-5, 1e-5));
 }
 
+// A mask per example ([receivers, senders, batch, n]) runs each example
+// with its own mask: the batch's logits are each example's run alone,
+// whole and from a later position; a mask whose examples agree is the
+// mask without examples.
+TEST(Edges, APerExampleMaskIsEachExamplesOwnMask) {
+  const Config c = testing_util::small_mlp_config();
+  const HookedTransformer model = make_model(c, init_params(c, 6), "test");
+  const at::Tensor tokens = at::randint(7, {4, 5}, at::kLong), other = at::randint(7, {4, 5}, at::kLong);
+  const at::Tensor theirs = senders_on(model, other);
+  const int64_t n_receivers = static_cast<int64_t>(edge_receivers(c).size());
+  const int64_t n_senders = static_cast<int64_t>(edge_senders(c).size());
+  at::manual_seed(7);
+  const at::Tensor kept = at::rand({n_receivers, n_senders, tokens.size(0), c.n_ctx}) < 0.5;
+  for (int64_t from : {0, 3}) {
+    const at::Tensor batch = run_edges(model, tokens, theirs, kept, from);
+    for (int64_t i = 0; i < tokens.size(0); ++i) {
+      const at::Tensor alone =
+          run_edges(model, tokens.slice(0, i, i + 1), theirs.slice(1, i, i + 1), kept.select(2, i), from);
+      EXPECT_TRUE(at::allclose(batch.slice(0, i, i + 1), alone, 1e-5, 1e-5)) << "example " << i << ", from " << from;
+    }
+  }
+  const at::Tensor shared = kept.select(2, 0);
+  EXPECT_TRUE(at::allclose(run_edges(model, tokens, theirs, shared.unsqueeze(2).expand({-1, -1, tokens.size(0), -1})),
+                           run_edges(model, tokens, theirs, shared), 1e-6, 1e-6));
+  EXPECT_THROW(run_edges(model, tokens, theirs, kept.slice(2, 0, 3)), InternalError);  // another batch
+}
+
 // An edge run started at a part from an earlier run's state (run_edges'
 // reuse) equals the run computed whole, when the two masks agree on every
 // receiver before that part: in a model with an MLP and an attention-only
 // one, from position 0 and from a later one, with masks with and without
-// positions. first_differing_part finds that part; a run started one part
-// later than it differs (the earlier run's state there is not its own).
+// positions and per example. first_differing_part finds that part; a run
+// started one part later than it differs (the earlier run's state there is
+// not its own).
 TEST(Edges, ARunStartedFromAnEarlierRunsStateIsItsOwnRun) {
   Config attn_only = testing_util::small_mlp_config();
   attn_only.attn_only = true;
@@ -145,9 +174,10 @@ TEST(Edges, ARunStartedFromAnEarlierRunsStateIsItsOwnRun) {
     const int64_t per_layer = 3 * c.n_heads + (c.attn_only ? 0 : 1);
     ASSERT_EQ(edge_parts(c), c.n_layers * (c.attn_only ? 1 : 2) + 1);
     at::manual_seed(5);
-    for (bool at_positions : {false, true}) {
-      const std::vector<int64_t> shape = at_positions ? std::vector<int64_t>{n_receivers, n_senders, c.n_ctx}
-                                                      : std::vector<int64_t>{n_receivers, n_senders};
+    for (const std::vector<int64_t>& shape : {std::vector<int64_t>{n_receivers, n_senders},
+                                              {n_receivers, n_senders, c.n_ctx},
+                                              {n_receivers, n_senders, tokens.size(0), c.n_ctx}}) {
+      const int dims = static_cast<int>(shape.size());
       at::Tensor base = at::rand(shape) < 0.5;
       base[n_receivers - 1].fill_(true);  // the logits read every sender, so that every part matters
       // The first receiver of each part: each layer's first query, its MLP's input, the logits.
@@ -171,10 +201,10 @@ TEST(Edges, ARunStartedFromAnEarlierRunsStateIsItsOwnRun) {
           const at::Tensor alone = run_edges(model, tokens, theirs, later, from);
           const at::Tensor reused = run_edges(model, tokens, theirs, later, from, {nullptr, &states, part});
           EXPECT_TRUE(at::allclose(reused, alone, 1e-5, 1e-5))
-              << "part " << part << ", from " << from << ", positions " << at_positions;
+              << "part " << part << ", from " << from << ", dims " << dims;
           if (part + 1 < edge_parts(c)) {
             const at::Tensor too_late = run_edges(model, tokens, theirs, later, from, {nullptr, &states, part + 1});
-            EXPECT_FALSE(at::allclose(too_late, alone, 1e-4, 1e-4)) << "part " << part << ", from " << from << ", positions " << at_positions;
+            EXPECT_FALSE(at::allclose(too_late, alone, 1e-4, 1e-4)) << "part " << part << ", from " << from << ", dims " << dims;
           }
         }
         EXPECT_EQ(first_differing_part(c, base, base.clone(), tokens.size(1)), edge_parts(c));
@@ -234,6 +264,45 @@ TEST(EdgeCircuit, PlantedHeadsEdgesAreTheModel) {
   EXPECT_FALSE(useless.pass);
   EXPECT_NEAR(testing_util::check_named(useless, "contribution of edge 5").value, 0.0, 1e-9) << useless.explanation;
   EXPECT_GT(testing_util::check_named(useless, "contribution of edge 3").value, 0.5);
+}
+
+// The planted previous-token head scored at one position per example, s =
+// 1 + (the first token + the second) mod 5, with roles "source" (s - 1,
+// where the head's key must match) and "scored" (s). Its key edge at the
+// role "source" is the whole key edge (f = 1): a zero-ablated key scores 0,
+// as an unmatched one does. The key edge at any one fixed position, or at
+// the wrong role, misses the examples whose source is elsewhere.
+TEST(EdgeCircuit, AnEdgeAtARoleFollowsEachExamplesPositions) {
+  Task task = previous_token_task();
+  const auto scored_once = [](Batch b) {
+    const at::Tensor s = 1 + (b.tokens.select(1, 0) + b.tokens.select(1, 1)).remainder(5);
+    const at::Tensor at_s = at::arange(kCtx).unsqueeze(0).eq(s.unsqueeze(1));
+    b.targets = b.targets.masked_fill(at_s.logical_not(), -1);
+    b.roles = {{"source", s - 1}, {"scored", s}};
+    return b;
+  };
+  task.sample = [=](int64_t n, uint64_t seed, Scale scale) { return scored_once(previous_token_task().sample(n, seed, scale)); };
+  task.domain_batch = [=](int64_t start, int64_t count) {
+    return scored_once(previous_token_task().domain_batch(start, count));
+  };
+  const HookedTransformer model = previous_token_model(10.0f);
+  const auto faithfulness = [&](const json& key) {
+    json edges = {{{"sender", "embed"}, {"receiver", "L0H0.q"}}, {{"sender", "embed"}, {"receiver", "L0H0.v"}},
+                  {{"sender", "L0H0"}, {"receiver", "logits"}}, {{"sender", "embed"}, {"receiver", "logits"}}};
+    json edge = {{"sender", "embed"}, {"receiver", "L0H0.k"}};
+    edge.update(key);
+    edges.push_back(edge);
+    const json document = testing_util::system_claim_file("previous_token", json::array({edge_claim(edges)}));
+    const Claim claim = parse_claims(parse_claim_file(document, "toy/claims.json"), task, model.config).at(0);
+    const Outcome o = run_claim(task, claim, model, "checkpoint");
+    return std::make_pair(testing_util::check_named(o, "faithfulness").value, o.explanation);
+  };
+  const auto [at_role, explanation] = faithfulness({{"role", "source"}});
+  EXPECT_NEAR(at_role, 1.0, 1e-5) << explanation;
+  EXPECT_NE(explanation.find("embed -> L0H0.k at role source"), std::string::npos) << explanation;
+  EXPECT_NEAR(faithfulness(json::object()).first, 1.0, 1e-5);
+  for (int64_t p = 0; p < kCtx - 1; ++p) EXPECT_LT(faithfulness({{"positions", {p}}}).first, 0.5) << "position " << p;
+  EXPECT_LT(faithfulness({{"role", "scored"}}).first, 0.5);
 }
 
 // On the shipped S2 model (mean ablation): layer 1 copies the answer from
@@ -330,6 +399,10 @@ TEST(EdgeCircuit, BadEdgesNameTheirPointer) {
        "c.json: /claims/0/edges/0/positions: position 3 is given twice"},
       {edge_claim({{{"sender", "embed"}, {"receiver", "L0H0.q"}, {"positions", json::array()}}}),
        "c.json: /claims/0/edges/0/positions: "},
+      {edge_claim({{{"sender", "embed"}, {"receiver", "L0H0.q"}, {"positions", {2}}, {"role", "last"}}}),
+       "c.json: /claims/0/edges/0/role: an edge is at \"positions\" or at a \"role\", not both"},
+      {edge_claim({{{"sender", "embed"}, {"receiver", "L0H0.q"}, {"role", "nope"}}}),
+       "c.json: /claims/0/edges/0/role: unknown role 'nope'"},
       {edge_claim(json::array()), "c.json: /claims/0/edges: "},
       {both, "c.json: /claims/0: a circuit is either \"nodes\" or \"edges\": give one of them"},
       {neither, "c.json: /claims/0: a circuit is either \"nodes\" or \"edges\": give one of them"},

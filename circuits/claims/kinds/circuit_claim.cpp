@@ -405,7 +405,7 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
     std::vector<EdgeRunStates> states(configurations.size());
     for (std::size_t i = 0; i < configurations.size(); ++i) {
       const CircuitConfiguration& k = configurations[i];
-      const at::Tensor listed = edge_mask(config, k.edges);
+      const at::Tensor listed = edge_mask(config, k.edges, &b);
       kept[i] = k.keeps ? listed : listed.logical_not();
       EdgeRunReuse reuse;
       for (std::size_t j = 0; j < i; ++j) {
