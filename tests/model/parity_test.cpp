@@ -104,6 +104,80 @@ std::string case_name(const ::testing::TestParamInfo<ParityCase>& info) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, Parity, ::testing::ValuesIn(all_fixtures()), case_name);
 INSTANTIATE_TEST_SUITE_P(Fixtures, FullLengthParity, ::testing::ValuesIn(fixtures_with_full_logits()), case_name);
 
+// Parity of the per-receiver input hooks with TransformerLens' own:
+// tests/model/goldens/<name>.safetensors, made by make_goldens.py beside
+// them with TL 2.12.0 on tl/ fixtures (LN and not, shortformer, LNPre with
+// gelu_new and bidirectional attention, attention-only, rotary) and on the
+// reference S2 model (trained, shortformer: its patches move the logits by
+// 40-70). With
+// use_split_qkv_input and use_hook_mlp_in: every hook_q|k|v_input,
+// hook_mlp_in and attn.hook_result, and the logits; with use_attn_in: every
+// hook_attn_in and the logits; and the logits with one head's input (or the
+// MLP's) patched from a run on other tokens, as edge runs and path patching
+// patch them.
+struct SplitInputCase {
+  std::string golden;      // tests/model/goldens/<golden>.safetensors
+  std::string checkpoint;  // under ../shared
+};
+void PrintTo(const SplitInputCase& c, std::ostream* os) { *os << c.golden; }
+
+class SplitInputParity : public ::testing::TestWithParam<SplitInputCase> {};
+
+TEST_P(SplitInputParity, InputHooksLogitsAndPatchedInputs) {
+  const ParityCase c{GetParam().golden, 1e-4, false};
+  const Checkpoint ck = load_checkpoint(testing_util::shared_dir() + "/" + GetParam().checkpoint);
+  const TensorMap golden =
+      read_safetensors(testing_util::source_dir() + "/tests/model/goldens/" + c.name + ".safetensors").tensors;
+  HookedTransformer split = ck.model, attn_in = ck.model;
+  split.config.use_split_qkv_input = true;
+  split.config.use_hook_mlp_in = !split.config.attn_only;
+  attn_in.config.use_attn_in = true;
+  const at::Tensor& tokens = golden.at("tokens");
+  int compared = 0;
+  for (const auto& [prefix, model] : {std::pair<std::string, const HookedTransformer&>{"split.", split}, {"attn_in.", attn_in}}) {
+    const RunResult r = run(model, tokens, {all_hooks(model), {}});
+    const TensorMap ours = named(r.cache);
+    EXPECT_TRUE(matches(prefix + "logits", r.logits, golden.at(prefix + "logits"), c));
+    for (const auto& [name, tensor] : golden) {
+      if (name.rfind(prefix + "blocks.", 0) != 0) continue;
+      const std::string hook = name.substr(prefix.size());
+      ASSERT_TRUE(ours.count(hook)) << c.name << ": hook " << hook << " not produced";
+      EXPECT_TRUE(matches(name, ours.at(hook), tensor, c));
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 4 * split.config.n_layers) << c.name;
+  int patched = 0;
+  for (const auto& [name, logits] : golden) {
+    const std::string front = "patched.", back = ".logits";
+    if (name.rfind(front, 0) != 0 || name.size() < back.size() || name.substr(name.size() - back.size()) != back) continue;
+    const std::string hook_name = name.substr(front.size(), name.size() - front.size() - back.size());
+    const HookedTransformer& model = hook_name.find("attn_in") != std::string::npos ? attn_in : split;
+    const TensorMap theirs = named(run(model, golden.at("other"), {all_hooks(model), {}}).cache);
+    Intervention iv;
+    iv.hook = parse_hook(hook_name, model.config);
+    iv.kind = InterventionKind::kPatch;
+    iv.value = theirs.at(hook_name);
+    const int64_t head = golden.at("patched." + hook_name + ".head").item<int64_t>();
+    if (head >= 0) iv.heads = {head};
+    const RunResult r = run(model, tokens, {{}, {iv}});
+    EXPECT_TRUE(matches(name, r.logits, logits, c));
+    EXPECT_FALSE(matches(name, golden.at("split.logits"), logits, c)) << "the patch is within the tolerance";
+    ++patched;
+  }
+  EXPECT_GE(patched, 4) << c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Goldens, SplitInputParity,
+    ::testing::Values(SplitInputCase{"random_biases", "fixtures/tl/random_biases/model.pt"},
+                      SplitInputCase{"array_index", "fixtures/tl/array_index/model.pt"},
+                      SplitInputCase{"lnpre_gelunew_bidir", "fixtures/tl/lnpre_gelunew_bidir/model.pt"},
+                      SplitInputCase{"attnonly_ln", "fixtures/tl/attnonly_ln/model.pt"},
+                      SplitInputCase{"var_rename", "fixtures/tl/var_rename/model.pt"},
+                      SplitInputCase{"array_index_reference", "reference/array_index_seed1.pt"}),
+    [](const ::testing::TestParamInfo<SplitInputCase>& info) { return info.param.golden; });
+
 TEST(ParityLegacy, LegacyFormatGivesTheSameForward) {
   Checkpoint zip = load_checkpoint(fixture("tl/array_index/model.pt"));
   Checkpoint legacy = load_checkpoint(fixture("tl/array_index/model_legacy.pt"));
