@@ -445,14 +445,16 @@ void check_start(const Config& c, const at::Tensor& tokens_in, const RunOptions&
     check(p > 0 && p < tokens_in.size(1), "run",
           "a prefix of " + std::to_string(p) + " positions, expected 1 to " + std::to_string(tokens_in.size(1) - 1));
     const std::vector<int64_t> shape = {tokens_in.size(0), p, c.n_heads, c.d_head};
+    const int unread = options.start_z.defined() ? options.start_layer : -1;  // the last layer the run does not read
     const auto fits = [&](const std::vector<at::Tensor>& ts) {
-      return static_cast<int>(ts.size()) == c.n_layers && std::all_of(ts.begin(), ts.end(), [&](const at::Tensor& t) {
-               return t.defined() && t.sizes() == at::IntArrayRef(shape);
-             });
+      if (static_cast<int>(ts.size()) != c.n_layers) return false;
+      for (int l = 0; l < c.n_layers; ++l)
+        if (ts[l].defined() ? ts[l].sizes() != at::IntArrayRef(shape) : l > unread) return false;
+      return true;
     };
     check(fits(prefix.k) && fits(prefix.v), "run",
           "a prefix needs keys and values " + c10::str(at::IntArrayRef(shape)) + " for each of the " +
-              std::to_string(c.n_layers) + " layers");
+              std::to_string(c.n_layers) + " layers (undefined only up to the start layer of a start at hook_z)");
   }
   check(!options.start_at_mlp || (options.start_resid.defined() && !mixed && !c.attn_only &&
                                    options.start_layer < c.n_layers),
@@ -603,19 +605,27 @@ int64_t hook_first_position(const Config& config, const HookPoint& hook, int64_t
   }
 }
 
-std::vector<HookPoint> prefix_hooks(const Config& config) {
+int64_t RunPrefix::length() const {
+  for (const at::Tensor& t : k)
+    if (t.defined()) return t.size(1);
+  return 0;
+}
+
+std::vector<HookPoint> prefix_hooks(const Config& config, int first_layer) {
   std::vector<HookPoint> out;
   const bool rotary = config.positional_embedding_type == PositionalEmbedding::kRotary;
-  for (int l = 0; l < config.n_layers; ++l) {
+  for (int l = first_layer; l < config.n_layers; ++l) {
     out.push_back({rotary ? HookType::kRotK : HookType::kK, l});
     out.push_back({HookType::kV, l});
   }
   return out;
 }
 
-RunPrefix run_prefix(const Config& config, const ActivationCache& cache, int64_t length) {
+RunPrefix run_prefix(const Config& config, const ActivationCache& cache, int64_t length, int first_layer) {
   RunPrefix out;
-  const std::vector<HookPoint> hooks = prefix_hooks(config);
+  out.k.resize(static_cast<std::size_t>(first_layer));
+  out.v.resize(static_cast<std::size_t>(first_layer));
+  const std::vector<HookPoint> hooks = prefix_hooks(config, first_layer);
   for (std::size_t i = 0; i < hooks.size(); ++i) {
     auto it = cache.find(hooks[i]);
     check(it != cache.end() && it->second.size(1) >= length, "run_prefix",

@@ -65,18 +65,23 @@ TensorMap named(const ActivationCache& cache);
 // the same tokens that differ only from position p on (RunOptions::prefix):
 // what those positions give every later one, as the model is causal.
 struct RunPrefix {
-  std::vector<at::Tensor> k, v;  // per layer [batch, p, n_heads, d_head]; k after rotary (hook_rot_k)
-  int64_t length() const { return k.empty() ? 0 : k.front().size(1); }
+  // Per layer [batch, p, n_heads, d_head]; k after rotary (hook_rot_k). A run
+  // that starts at a layer's hook_z (RunOptions::start_z) reads neither that
+  // layer's nor an earlier layer's: they may be undefined there.
+  std::vector<at::Tensor> k, v;
+  // p: the positions of its first defined layer; 0 when it has none.
+  int64_t length() const;
 };
 
 // The hooks a prefix is made of: each layer's hook_rot_k (rotary models) or
-// hook_k, and its hook_v.
-std::vector<HookPoint> prefix_hooks(const Config& config);
+// hook_k, and its hook_v, from layer `first_layer` on.
+std::vector<HookPoint> prefix_hooks(const Config& config, int first_layer = 0);
 
-// The prefix [0, length) of a run that cached prefix_hooks (with whatever
-// interventions it made there), copied so that it holds no more than its
-// positions. InputError when a hook is missing or shorter.
-RunPrefix run_prefix(const Config& config, const ActivationCache& cache, int64_t length);
+// The prefix [0, length) of a run that cached prefix_hooks(config,
+// first_layer) (with whatever interventions it made there), copied so that
+// it holds no more than its positions; the layers before first_layer
+// undefined. InputError when a hook is missing or shorter.
+RunPrefix run_prefix(const Config& config, const ActivationCache& cache, int64_t length, int first_layer = 0);
 
 struct RunOptions {
   std::vector<HookPoint> cache;             // activations to keep; nothing else is kept
@@ -107,8 +112,9 @@ struct RunOptions {
   // layer's hooks before hook_z do not fire, nor is its attention computed.
   // Unlike the other starts it goes with a prefix: start_resid and start_z
   // still cover every position, and the run reads [p, pos) of them (the
-  // prefix's keys and values of start_layer are then not read). Circuit runs
-  // use it to share layer 0's attention, which no node changes.
+  // prefix's keys and values of start_layer and before are then not read,
+  // and may be undefined). Circuit runs use it to share layer 0's attention,
+  // which no node changes.
   at::Tensor start_z;
   // Optional, with start_resid: a mixed start. The run's batch is then n
   // copies of b prompts (tokens [n * b, pos]); row j of copy i starts from

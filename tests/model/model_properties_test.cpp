@@ -238,6 +238,14 @@ TEST(ModelProperties, APrefixThatDoesNotFitIsRefused) {
   EXPECT_THROW(run(m, tokens, resumed), InputError);  // a prefix and start_resid
   resumed.start_z = at::zeros({2, 4, c.n_heads, c.d_head});
   EXPECT_NO_THROW(run(m, tokens, resumed));  // unless it starts at hook_z
+  resumed.prefix.k[0] = resumed.prefix.v[0] = at::Tensor();
+  EXPECT_NO_THROW(run(m, tokens, resumed));  // whose start layer's keys and values it does not read
+  options.prefix.k[0] = options.prefix.v[0] = at::Tensor();
+  EXPECT_THROW(run(m, tokens, options), InputError);  // but a run from the embeddings does
+  resumed.prefix = prefix;
+  resumed.prefix.v[1] = at::Tensor();
+  EXPECT_THROW(run(m, tokens, resumed), InputError);  // nor a layer after the start
+  EXPECT_EQ(run_prefix(c, run(m, tokens.slice(1, 0, 2), head).cache, 2, 1).length(), 2);
   Config both_ways = c;
   both_ways.attention_dir = AttentionDir::kBidirectional;
   EXPECT_THROW(run(make_model(both_ways, init_params(both_ways, 0), "test"), tokens, options), InputError);
@@ -359,16 +367,22 @@ RC_GTEST_PROP(ModelProperties, AStartAtALayersHookZEqualsTheFullRun, ()) {
   from_z.start_resid = start.at({HookType::kResidPre, layer});
   from_z.start_z = start.at({HookType::kZ, layer});
   const int64_t p = pos > 1 && *rc::gen::arbitrary<bool>() ? *rc::gen::inRange<int64_t>(1, pos) : 0;
+  // The prefix's keys and values up to the start layer are not read: set to
+  // 1e6, or left undefined when a later layer gives the prefix's length.
+  const bool undefined = layer + 1 < c.n_layers && *rc::gen::arbitrary<bool>();
   if (p > 0) {
+    const int first = undefined ? layer + 1 : 0;
     RunOptions head;
-    head.cache = prefix_hooks(c);
+    head.cache = prefix_hooks(c, first);
     head.logits = false;
     head.interventions = full.interventions;
-    from_z.prefix = run_prefix(c, run(m, tokens.slice(1, 0, p), head).cache, p);
-    from_z.prefix.k[layer] = at::full_like(from_z.prefix.k[layer], 1e6);  // not read
+    from_z.prefix = run_prefix(c, run(m, tokens.slice(1, 0, p), head).cache, p, first);
+    for (int l = first; l <= layer; ++l)
+      for (at::Tensor* t : {&from_z.prefix.k[l], &from_z.prefix.v[l]}) *t = at::full_like(*t, 1e6);
   }
   const int64_t from = full.from_position;
-  RC_LOG() << hook_name(edit.hook) << " start layer " << layer << " prefix " << p << " from " << from << "\n";
+  RC_LOG() << hook_name(edit.hook) << " start layer " << layer << " prefix " << p << (undefined ? " (undefined up to it)" : "")
+           << " from " << from << "\n";
   RC_ASSERT(close(run(m, tokens, from_z).logits, run(m, tokens, full).logits.slice(1, std::max(from, p) - from), 1e-9));
 }
 

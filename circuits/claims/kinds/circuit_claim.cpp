@@ -127,8 +127,9 @@ RunPrefix joined(const RunPrefix& head, const RunPrefix& tail, int64_t length) {
     return h.defined() ? at::cat({h, t.slice(1, 0, length)}, 1) : t.slice(1, 0, length).contiguous();
   };
   for (std::size_t l = 0; l < tail.k.size(); ++l) {
-    out.k.push_back(join(head.k.empty() ? at::Tensor() : head.k[l], tail.k[l]));
-    out.v.push_back(join(head.v.empty() ? at::Tensor() : head.v[l], tail.v[l]));
+    const bool read = tail.k[l].defined();  // layers a run from hook_z does not read are undefined in both
+    out.k.push_back(read ? join(head.k.empty() ? at::Tensor() : head.k[l], tail.k[l]) : at::Tensor());
+    out.v.push_back(read ? join(head.v.empty() ? at::Tensor() : head.v[l], tail.v[l]) : at::Tensor());
   }
   return out;
 }
@@ -436,31 +437,27 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
     };
     // Layer 0's attention is the same in every configuration (every node, and
     // every component an ablation replaces, sits at or after its hook_z): one
-    // pass per slice gives its input, its heads' outputs and its keys and
-    // values, and every run below starts at its hook_z (RunOptions::start_z).
+    // pass per slice gives its input and its heads' outputs, and every run
+    // below starts at its hook_z (RunOptions::start_z), so no prefix needs
+    // layer 0's keys and values.
     const HookPoint resid0{HookType::kResidPre, 0}, z0{HookType::kZ, 0};
-    std::vector<HookPoint> kv0;
-    for (const HookPoint& h : prefix_hooks(config))
-      if (h.layer == 0) kv0.push_back(h);
     RunOptions clean;
-    clean.cache = kv0;
-    clean.cache.insert(clean.cache.end(), {resid0, z0});
+    clean.cache = {resid0, z0};
     clean.logits = false;
     const ActivationCache layer0 = run(context.model, b.tokens, clean).cache;
     const auto start_at_z = [&](RunOptions& o, int64_t length) {
       o.start_resid = layer0.at(resid0).slice(1, 0, length);
       o.start_z = layer0.at(z0).slice(1, 0, length);
     };
-    // A run from hook_z computes no keys and values of layer 0: the clean ones, from `first` on.
-    const auto add_kv0 = [&](ActivationCache& cache, int64_t first) {
-      for (const HookPoint& h : kv0) cache[h] = layer0.at(h).slice(1, first);
-    };
     RunOptions options;
     options.from_position = first_scored_position(targets);
     // The positions before every node, run once per slice for the runs that
     // keep the circuit (every component ablated there) and once for those
-    // that ablate some of its nodes (the model's own).
-    const int64_t shared = before_every_site(c.nodes, options.from_position);
+    // that ablate some of its nodes (the model's own). A one-layer model has
+    // no keys and values after layer 0 to share: its runs from hook_z
+    // compute the scored positions only anyway.
+    const bool sharing = config.n_layers > 1;
+    const int64_t shared = sharing ? before_every_site(c.nodes, options.from_position) : 0;
     std::optional<RunPrefix> keeping, ablating;  // by CircuitConfiguration::keeps
     const auto prefix = [&](bool keeps) {
       std::optional<RunPrefix>& made = keeps ? keeping : ablating;
@@ -468,16 +465,14 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
       const std::pair<int64_t, bool> key{b.first_row, keeps};
       if (prefixes && prefixes->runs.count(key)) return *(made = prefixes->runs.at(key));
       RunOptions head;
-      head.cache = prefix_hooks(config);
+      head.cache = prefix_hooks(config, 1);
       head.logits = false;
       head.interventions = within_positions(interventions({keeps, {}, {}}), config, 0, shared);
       start_at_z(head, shared);
-      ActivationCache cache = run(context.model, b.tokens.slice(1, 0, shared), head).cache;
-      add_kv0(cache, 0);
-      made = run_prefix(config, cache, shared);
+      made = run_prefix(config, run(context.model, b.tokens.slice(1, 0, shared), head).cache, shared, 1);
       std::size_t bytes = 0;
       for (const std::vector<at::Tensor>* kv : {&made->k, &made->v})
-        for (const at::Tensor& t : *kv) bytes += t.nbytes();
+        for (const at::Tensor& t : *kv) bytes += t.defined() ? t.nbytes() : 0;
       if (prefixes && prefixes->bytes + bytes <= kKeptPrefixBytes) {
         prefixes->runs[key] = *made;
         prefixes->bytes += bytes;
@@ -505,18 +500,15 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
       if (base) o.prefix = joined(shared > 0 ? prefix(k.keeps) : RunPrefix{}, *kept[*base], start - shared);
       else if (shared > 0) o.prefix = prefix(k.keeps);
       const bool is_base =
-          !base && options.from_position > shared &&
+          sharing && !base && options.from_position > shared &&
           (k.keeps ? first_difference(k.sites, c.nodes, to) == to : k.sites.empty()) &&
           std::any_of(configurations.begin() + static_cast<std::ptrdiff_t>(i) + 1, configurations.end(),
                       [&](const CircuitConfiguration& later) { return later.keeps == k.keeps; });
-      if (is_base) o.cache = prefix_hooks(config);
+      if (is_base) o.cache = prefix_hooks(config, 1);
       o.interventions = within_positions(interventions(k), config, o.from_position, to, start);
       start_at_z(o, to);
       RunResult r = run(context.model, b.tokens, o);
-      if (is_base) {
-        add_kv0(r.cache, shared);
-        kept[i] = run_prefix(config, r.cache, options.from_position - shared);
-      }
+      if (is_base) kept[i] = run_prefix(config, r.cache, options.from_position - shared, 1);
       parts[i].push_back(circuit_metric(c.metric, r.logits, targets, o.from_position));
     }
   };

@@ -153,9 +153,8 @@ std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const s
 // circuit of nodes, layer 0's attention, which no configuration changes
 // (every node, and every component an ablation replaces, sits at or after
 // its hook_z), runs once per slice in each call, and every run starts at
-// its hook_z (RunOptions::start_z); the prefixes it keeps take layer 0's
-// clean keys and values from that pass, so that each is whole (these runs
-// do not read them); when
+// its hook_z (RunOptions::start_z), so the prefixes below hold the keys and
+// values of layers 1 on only (a one-layer model shares none); when
 // every node sits at fixed positions, the positions before the first of them
 // run once per slice for the configurations that keep nodes and once for
 // those that ablate them (RunOptions::prefix), and each configuration's pass
@@ -164,7 +163,7 @@ std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const s
 // nodes from position p on covers only the positions from p (at most the
 // first scored one), with C's or N's keys and values before p (C and N keep
 // theirs while their slice runs, when a configuration of their kind follows:
-// 2 x n_layers x [rows, positions, d_model] floats). For a
+// 2 x (n_layers - 1) x [rows, positions, d_model] floats). For a
 // circuit of edges, an edge run (run_edges, about one pass) per slice and
 // configuration; a configuration after C or N starts at the first part of
 // the run (a layer's attention or MLP, the logits) whose receivers it treats
