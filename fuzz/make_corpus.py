@@ -164,7 +164,8 @@ def claim_regressions():
 
     def edges_at(where):
         at = [dict(e, **where) if e["receiver"] == "L1H0.k" else e for e in edges["edges"]]
-        return json.dumps(dict(s2, claims=[dict(edges, edges=at, hypothesis="copy_edges with layer 0's key edge at given positions")]))
+        hypothesis = "copy_edges with layer 0's key edge at " + ("a role" if "role" in where else "given positions")
+        return json.dumps(dict(s2, claims=[dict(edges, edges=at, hypothesis=hypothesis)]))
     seed("claim_file", "edges_at_positions.json", edges_at({"positions": [6]}).encode())
     seed("claim_file", "edges_at_role.json", edges_at({"role": "elt"}).encode())
     regression("claim_file", "edge_position_huge.json", edges_at({"positions": [6, 2**62]}))

@@ -137,6 +137,8 @@ Edge edge_at(const nlohmann::json& v, const At& at, const Config& config, const 
   if (!reaches(e.sender, e.receiver))
     (at / "receiver")
         .fail(e.receiver.name() + " reads the residual stream before " + e.sender.name() + " writes to it");
+  if (v.contains("positions") && v.contains("role"))
+    (at / "role").fail("an edge is at \"positions\" or at a \"role\", not both");
   if (v.contains("positions")) {
     e.positions = positions_at(v["positions"], at / "positions", config);
     check_within_sequence(e.positions, at / "positions", sample);
@@ -145,7 +147,6 @@ Edge edge_at(const nlohmann::json& v, const At& at, const Config& config, const 
     if (twice != e.positions.end()) (at / "positions").fail("position " + std::to_string(*twice) + " is given twice");
   }
   if (v.contains("role")) {
-    if (v.contains("positions")) (at / "role").fail("an edge is at \"positions\" or at a \"role\", not both");
     role_at(v["role"], at / "role", sample);
     e.role = v["role"].get<std::string>();
   }
@@ -213,13 +214,13 @@ at::Tensor edge_mask(const Config& config, const std::vector<Edge>& edges, const
   check_internal(!at_roles || examples, "edge_mask", "an edge at a role needs the examples");
   std::vector<int64_t> shape = {static_cast<int64_t>(receivers.size()), static_cast<int64_t>(senders.size())};
   if (at_roles) shape.push_back(examples->tokens.size(0));
-  if (at_positions || at_roles) shape.push_back(config.n_ctx);
+  if (at_positions || at_roles) shape.push_back(at_roles ? examples->tokens.size(1) : config.n_ctx);
   at::Tensor kept = at::zeros(shape, at::kBool);
   for (const Edge& e : edges) {
-    at::Tensor edge = kept[point_index(receivers, e.receiver)][point_index(senders, e.sender)];  // [batch?, n_ctx?]
+    at::Tensor edge = kept[point_index(receivers, e.receiver)][point_index(senders, e.sender)];  // [batch?, n?]
     if (!e.role.empty()) {
       check_internal(examples->roles.count(e.role) > 0, "edge_mask", "the examples have no role " + quote(e.role));
-      edge.narrow(1, 0, examples->tokens.size(1)).copy_(role_mask(*examples, e.role));
+      edge.logical_or_(role_mask(*examples, e.role));
     } else if (e.positions.empty()) {
       edge.fill_(true);
     } else {
@@ -252,23 +253,25 @@ at::Tensor ablated_at(const AblatedEdge& edge, int64_t pos, const at::TensorOpti
 
 // For each receiver, the edges into it (among those that reach it) that
 // `kept` (kept_by_example's [receivers, senders, rows, pos]) does not keep
-// at every position of every row.
+// at every position of every row: one row when its rows agree, every row
+// only for an edge whose positions differ per example.
 std::vector<std::vector<AblatedEdge>> ablated_edges(const std::vector<EdgePoint>& senders,
                                                     const std::vector<EdgePoint>& receivers, const at::Tensor& kept) {
-  const at::Tensor kept_cpu = kept.to(at::kCPU, at::kBool).contiguous();
-  const auto kept_at = kept_cpu.accessor<bool, 4>();
-  const int64_t rows = kept.size(2), pos = kept.size(3);
+  const at::Tensor ablated = kept.to(at::kCPU, at::kBool).logical_not();
+  const at::Tensor anywhere = ablated.flatten(2).any(2), everywhere = ablated.flatten(2).all(2);
+  const at::Tensor per_row = ablated.ne(ablated.narrow(2, 0, 1)).flatten(2).any(2);
+  const auto any_at = anywhere.accessor<bool, 2>(), all_at = everywhere.accessor<bool, 2>(), row_at = per_row.accessor<bool, 2>();
   std::vector<std::vector<AblatedEdge>> out(receivers.size());
-  for (std::size_t r = 0; r < receivers.size(); ++r)
-    for (std::size_t s = 0; s < senders.size(); ++s) {
-      if (!reaches(senders[s], receivers[r])) continue;
-      const auto edge = kept_at[static_cast<int64_t>(r)][static_cast<int64_t>(s)];
-      std::vector<bool> ablated(static_cast<std::size_t>(rows * pos));
-      for (int64_t i = 0; i < rows; ++i)
-        for (int64_t p = 0; p < pos; ++p) ablated[static_cast<std::size_t>(i * pos + p)] = !edge[i][p];
-      const auto n = std::count(ablated.begin(), ablated.end(), true);
-      if (n == 0) continue;
-      out[r].push_back({static_cast<int64_t>(s), n == rows * pos ? std::vector<bool>{} : ablated});
+  for (int64_t r = 0; r < static_cast<int64_t>(receivers.size()); ++r)
+    for (int64_t s = 0; s < static_cast<int64_t>(senders.size()); ++s) {
+      if (!reaches(senders[static_cast<std::size_t>(s)], receivers[static_cast<std::size_t>(r)]) || !any_at[r][s]) continue;
+      std::vector<bool> at_positions;
+      if (!all_at[r][s]) {
+        const at::Tensor mask = (row_at[r][s] ? ablated[r][s] : ablated[r][s][0]).contiguous();
+        const bool* first = mask.data_ptr<bool>();
+        at_positions.assign(first, first + mask.numel());
+      }
+      out[static_cast<std::size_t>(r)].push_back({s, at_positions});
     }
   return out;
 }

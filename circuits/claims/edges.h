@@ -122,7 +122,8 @@ at::Tensor receiver_inputs(const Config& config, const std::map<HookPoint, at::T
 // [receivers, senders], [receivers, senders, n] with n >= pos for edges
 // at positions (kept[r][s][p] false ablates the edge in what r reads at
 // position p only), or [receivers, senders, batch, n] for edges whose
-// positions differ per example (kept[r][s][i][p]: example i's position p). Runs the model part by part, each once: a layer's
+// positions differ per example (kept[r][s][i][p]: example i's position p).
+// Runs the model part by part, each once: a layer's
 // attention on its heads' edited inputs, then its MLP alone on its edited
 // input (whose input depends on the layer's own heads), then ln_final and
 // the unembedding on the logits' edited input: about one forward pass, plus
@@ -172,10 +173,10 @@ HookedTransformer edge_model(const HookedTransformer& model);
 
 // kept for `edges` (run_edges): true for each of them. [receivers, senders]
 // when no edge names positions or a role, [receivers, senders, n_ctx] when
-// one names positions, and [receivers, senders, batch, n_ctx] when one is at
-// a role, the role's positions in `examples` (the batch the run reads);
-// true for an edge without positions at every position. Positions are
-// edge_at's, in [0, n_ctx). InternalError for an edge at a role without
+// one names positions, and [receivers, senders, batch, pos] when one is at
+// a role, the role's positions in `examples` (the batch [batch, pos] the
+// run reads); true for an edge without positions at every position.
+// Positions are edge_at's, in [0, n_ctx) and within the task's sequences. InternalError for an edge at a role without
 // `examples`, or at a role they lack.
 at::Tensor edge_mask(const Config& config, const std::vector<Edge>& edges, const Batch* examples = nullptr);
 

@@ -446,15 +446,15 @@ void check_start(const Config& c, const at::Tensor& tokens_in, const RunOptions&
           "a prefix of " + std::to_string(p) + " positions, expected 1 to " + std::to_string(tokens_in.size(1) - 1));
     const std::vector<int64_t> shape = {tokens_in.size(0), p, c.n_heads, c.d_head};
     const int unread = options.start_z.defined() ? options.start_layer : -1;  // the last layer the run does not read
-    const auto fits = [&](const std::vector<at::Tensor>& ts) {
-      if (static_cast<int>(ts.size()) != c.n_layers) return false;
-      for (int l = 0; l < c.n_layers; ++l)
-        if (ts[l].defined() ? ts[l].sizes() != at::IntArrayRef(shape) : l > unread) return false;
-      return true;
-    };
-    check(fits(prefix.k) && fits(prefix.v), "run",
-          "a prefix needs keys and values " + c10::str(at::IntArrayRef(shape)) + " for each of the " +
-              std::to_string(c.n_layers) + " layers (undefined only up to the start layer of a start at hook_z)");
+    const std::string needs = "a prefix needs keys and values " + c10::str(at::IntArrayRef(shape)) + " for each of the " +
+                              std::to_string(c.n_layers) + " layers (undefined only up to the start layer of a start at hook_z)";
+    check(static_cast<int>(prefix.k.size()) == c.n_layers && static_cast<int>(prefix.v.size()) == c.n_layers, "run",
+          needs + ", got " + std::to_string(prefix.k.size()) + " and " + std::to_string(prefix.v.size()));
+    for (int l = 0; l < c.n_layers; ++l)
+      for (const auto& [name, t] : {std::pair<const char*, const at::Tensor&>{"keys", prefix.k[l]}, {"values", prefix.v[l]}})
+        check(t.defined() ? t.sizes() == at::IntArrayRef(shape) : l <= unread, "run",
+              needs + ": layer " + std::to_string(l) + "'s " + name + " are " +
+                  (t.defined() ? c10::str(t.sizes()) : std::string("undefined")));
   }
   check(!options.start_at_mlp || (options.start_resid.defined() && !mixed && !c.attn_only &&
                                    options.start_layer < c.n_layers),
@@ -606,8 +606,9 @@ int64_t hook_first_position(const Config& config, const HookPoint& hook, int64_t
 }
 
 int64_t RunPrefix::length() const {
-  for (const at::Tensor& t : k)
-    if (t.defined()) return t.size(1);
+  for (const std::vector<at::Tensor>* kv : {&k, &v})
+    for (const at::Tensor& t : *kv)
+      if (t.defined()) return t.size(1);
   return 0;
 }
 
@@ -622,6 +623,8 @@ std::vector<HookPoint> prefix_hooks(const Config& config, int first_layer) {
 }
 
 RunPrefix run_prefix(const Config& config, const ActivationCache& cache, int64_t length, int first_layer) {
+  check_internal(first_layer >= 0 && first_layer <= config.n_layers, "run_prefix",
+                 "first layer " + std::to_string(first_layer) + " out of range [0, " + std::to_string(config.n_layers) + "]");
   RunPrefix out;
   out.k.resize(static_cast<std::size_t>(first_layer));
   out.v.resize(static_cast<std::size_t>(first_layer));

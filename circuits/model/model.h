@@ -69,7 +69,7 @@ struct RunPrefix {
   // that starts at a layer's hook_z (RunOptions::start_z) reads neither that
   // layer's nor an earlier layer's: they may be undefined there.
   std::vector<at::Tensor> k, v;
-  // p: the positions of its first defined layer; 0 when it has none.
+  // p: the positions of its first defined keys (or values); 0 when none is defined.
   int64_t length() const;
 };
 
@@ -80,7 +80,8 @@ std::vector<HookPoint> prefix_hooks(const Config& config, int first_layer = 0);
 // The prefix [0, length) of a run that cached prefix_hooks(config,
 // first_layer) (with whatever interventions it made there), copied so that
 // it holds no more than its positions; the layers before first_layer
-// undefined. InputError when a hook is missing or shorter.
+// undefined. InputError when a hook is missing or shorter; InternalError
+// for a first_layer outside [0, n_layers].
 RunPrefix run_prefix(const Config& config, const ActivationCache& cache, int64_t length, int first_layer = 0);
 
 struct RunOptions {

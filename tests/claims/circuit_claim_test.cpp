@@ -180,6 +180,33 @@ TEST(PlantedCircuit, TheMechanismsHeadIsFaithfulAndTheUselessHeadIsFlagged) {
   EXPECT_NEAR(testing_util::check_named(both, "completeness").value, 0.0, 1e-6);
 }
 
+// Nodes at positions in a one-layer model (which shares no prefix): the
+// planted head at positions 1-2 and 3-5 is the whole model (f = 1), and the
+// two nodes carry 2/5 and 3/5 of it, as every scored position carries the
+// same share of the logit difference over the exhaustive domain.
+TEST(PlantedCircuit, NodesAtPositionsOfAOneLayerModel) {
+  const Task task = previous_token_task();
+  const HookedTransformer model = previous_token_model(10.0f);
+  const auto at = [](const json& positions) {
+    return json{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}, {"positions", positions}};
+  };
+  json claim = circuit("planted", {at({1, 2}), at({3, 4, 5})}, {{"faithfulness_at_least", 0.9}, {"minimality_at_least", 0.01}});
+  claim["ablation"] = "zero";
+  claim.erase("reference");
+  claim["domain"] = {{"exhaustive", true}};
+  json late = claim;
+  late["id"] = "late";
+  late["nodes"] = {at({3, 4, 5})};
+  const json document = testing_util::system_claim_file("previous_token", json::array({claim, late}));
+  const std::vector<Claim> claims = parse_claims(parse_claim_file(document, "toy/claims.json"), task, model.config);
+  const Outcome both = run_claim(task, claims.at(0), model, "checkpoint");
+  EXPECT_TRUE(both.pass) << both.explanation;
+  EXPECT_NEAR(testing_util::check_named(both, "faithfulness").value, 1.0, 1e-5);
+  EXPECT_NEAR(testing_util::check_named(both, "contribution of node 0").value, 0.4, 1e-5);
+  EXPECT_NEAR(testing_util::check_named(both, "contribution of node 1").value, 0.6, 1e-5);
+  EXPECT_NEAR(testing_util::check_named(run_claim(task, claims.at(1), model, "checkpoint"), "faithfulness").value, 0.6, 1e-5);
+}
+
 // Completeness bounds the gap's absolute value even with one subset: the
 // one-node circuit of layer 0 at BOS has f(C without S) = f(empty) = 0 and
 // f(N without S) about 1, a signed gap of about -1, which must fail "at most

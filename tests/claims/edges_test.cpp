@@ -141,18 +141,48 @@ TEST(Edges, APerExampleMaskIsEachExamplesOwnMask) {
   const int64_t n_senders = static_cast<int64_t>(edge_senders(c).size());
   at::manual_seed(7);
   const at::Tensor kept = at::rand({n_receivers, n_senders, tokens.size(0), c.n_ctx}) < 0.5;
+  const at::Tensor one = theirs.slice(1, 0, 1);  // one example's senders for all, as zero and mean ablation give
   for (int64_t from : {0, 3}) {
-    const at::Tensor batch = run_edges(model, tokens, theirs, kept, from);
-    for (int64_t i = 0; i < tokens.size(0); ++i) {
-      const at::Tensor alone =
-          run_edges(model, tokens.slice(0, i, i + 1), theirs.slice(1, i, i + 1), kept.select(2, i), from);
-      EXPECT_TRUE(at::allclose(batch.slice(0, i, i + 1), alone, 1e-5, 1e-5)) << "example " << i << ", from " << from;
+    for (const at::Tensor& senders : {theirs, one}) {
+      const at::Tensor batch = run_edges(model, tokens, senders, kept, from);
+      for (int64_t i = 0; i < tokens.size(0); ++i) {
+        const at::Tensor own = senders.size(1) == 1 ? one : senders.slice(1, i, i + 1);
+        const at::Tensor alone = run_edges(model, tokens.slice(0, i, i + 1), own, kept.select(2, i), from);
+        EXPECT_TRUE(at::allclose(batch.slice(0, i, i + 1), alone, 1e-5, 1e-5))
+            << "example " << i << ", from " << from << ", senders' rows " << senders.size(1);
+      }
     }
   }
   const at::Tensor shared = kept.select(2, 0);
   EXPECT_TRUE(at::allclose(run_edges(model, tokens, theirs, shared.unsqueeze(2).expand({-1, -1, tokens.size(0), -1})),
                            run_edges(model, tokens, theirs, shared), 1e-6, 1e-6));
   EXPECT_THROW(run_edges(model, tokens, theirs, kept.slice(2, 0, 3)), InternalError);  // another batch
+}
+
+// edge_mask: an edge at a role is kept at each example's own positions, next
+// to an edge at positions and one everywhere; first_differing_part compares
+// it with a mask without examples.
+TEST(Edges, AMaskAtARoleHoldsEachExamplesPositions) {
+  const Config c = previous_token_config(2);
+  Batch b = previous_token_batch(at::randint(kVocab, {3, kCtx}, at::kLong));
+  b.roles["mine"] = at::tensor({1, 4, -1}, at::kLong);  // the third example has none
+  const EdgePoint embed{EdgeEnd::kEmbed}, l0h1{EdgeEnd::kHead, 0, 1}, logits{EdgeEnd::kLogits};
+  const EdgePoint key{EdgeEnd::kKey, 0, 0}, query{EdgeEnd::kQuery, 0, 1};
+  const std::vector<Edge> edges = {{embed, key, {}, "mine"}, {embed, query, {2}, ""}, {l0h1, logits, {}, ""}};
+  const std::vector<EdgePoint> senders = edge_senders(c), receivers = edge_receivers(c);
+  const at::Tensor kept = edge_mask(c, edges, &b);
+  ASSERT_EQ(kept.sizes(), at::IntArrayRef({static_cast<int64_t>(receivers.size()), static_cast<int64_t>(senders.size()), 3, kCtx}));
+  const at::Tensor role = kept[point_index(receivers, key)][point_index(senders, embed)];
+  EXPECT_TRUE(at::equal(role.nonzero(), at::tensor({0, 1, 1, 4}, at::kLong).view({2, 2})));
+  const at::Tensor at_two = kept[point_index(receivers, query)][point_index(senders, embed)];
+  EXPECT_TRUE(at::equal(at_two.nonzero().select(1, 1), at::full({3}, 2, at::kLong)));
+  EXPECT_TRUE(kept[point_index(receivers, logits)][point_index(senders, l0h1)].all().item<bool>());
+  EXPECT_EQ(kept.sum().item<int64_t>(), 2 + 3 + 3 * kCtx);
+  EXPECT_THROW(edge_mask(c, edges), InternalError);  // a role needs the examples
+  // Against the same edges without the role: they differ at layer 0's attention only.
+  const at::Tensor without = edge_mask(c, {edges[1], edges[2]});
+  EXPECT_EQ(first_differing_part(c, without, kept, kCtx), 0);
+  EXPECT_EQ(first_differing_part(c, without.logical_or(kept.any(2)), kept.any(2, true).expand_as(kept), kCtx), edge_parts(c));
 }
 
 // An edge run started at a part from an earlier run's state (run_edges'
@@ -392,14 +422,14 @@ TEST(EdgeCircuit, BadEdgesNameTheirPointer) {
        "MLP<layer> or logits"},
       {edge_claim({q, q}), "c.json: /claims/0/edges/1: embed -> L0H0.q is given twice"},
       {edge_claim({q, {{"sender", "embed"}, {"receiver", "L0H0.q"}, {"positions", {2}}}}),
-       "c.json: /claims/0/edges/1: embed -> L0H0.q is given twice: name its positions once"},
+       "c.json: /claims/0/edges/1: embed -> L0H0.q is given twice: name its positions or its role once"},
       {edge_claim({{{"sender", "embed"}, {"receiver", "L0H0.q"}, {"positions", {2, 6}}}}),
        "c.json: /claims/0/edges/0/positions/1: "},
       {edge_claim({{{"sender", "embed"}, {"receiver", "L0H0.q"}, {"positions", {3, 2, 3}}}}),
        "c.json: /claims/0/edges/0/positions: position 3 is given twice"},
       {edge_claim({{{"sender", "embed"}, {"receiver", "L0H0.q"}, {"positions", json::array()}}}),
        "c.json: /claims/0/edges/0/positions: "},
-      {edge_claim({{{"sender", "embed"}, {"receiver", "L0H0.q"}, {"positions", {2}}, {"role", "last"}}}),
+      {edge_claim({{{"sender", "embed"}, {"receiver", "L0H0.q"}, {"positions", {2, 60}}, {"role", "last"}}}),
        "c.json: /claims/0/edges/0/role: an edge is at \"positions\" or at a \"role\", not both"},
       {edge_claim({{{"sender", "embed"}, {"receiver", "L0H0.q"}, {"role", "nope"}}}),
        "c.json: /claims/0/edges/0/role: unknown role 'nope'"},

@@ -146,7 +146,8 @@ TEST_P(SplitInputParity, InputHooksLogitsAndPatchedInputs) {
       ++compared;
     }
   }
-  EXPECT_GE(compared, 4 * split.config.n_layers) << c.name;
+  // Per layer: hook_q|k|v_input, hook_result and (with an MLP) hook_mlp_in; hook_attn_in.
+  EXPECT_EQ(compared, (split.config.attn_only ? 5 : 6) * split.config.n_layers) << c.name;
   int patched = 0;
   for (const auto& [name, logits] : golden) {
     const std::string front = "patched.", back = ".logits";
@@ -165,7 +166,7 @@ TEST_P(SplitInputParity, InputHooksLogitsAndPatchedInputs) {
     EXPECT_FALSE(matches(name, golden.at("split.logits"), logits, c)) << "the patch is within the tolerance";
     ++patched;
   }
-  EXPECT_GE(patched, 4) << c.name;
+  EXPECT_EQ(patched, split.config.attn_only ? 4 : 5) << c.name;  // q, k, v, attn_in (and the MLP's input)
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -128,6 +128,8 @@ RunPrefix joined(const RunPrefix& head, const RunPrefix& tail, int64_t length) {
   };
   for (std::size_t l = 0; l < tail.k.size(); ++l) {
     const bool read = tail.k[l].defined();  // layers a run from hook_z does not read are undefined in both
+    check_internal(tail.v[l].defined() == read && (head.k.empty() || (head.k[l].defined() == read && head.v[l].defined() == read)),
+                   "joined", "the prefixes leave different layers undefined");
     out.k.push_back(read ? join(head.k.empty() ? at::Tensor() : head.k[l], tail.k[l]) : at::Tensor());
     out.v.push_back(read ? join(head.v.empty() ? at::Tensor() : head.v[l], tail.v[l]) : at::Tensor());
   }
@@ -402,7 +404,7 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
     // C and N keep their states when a configuration follows them; a later
     // one starts at the first part where it differs from the one it agrees
     // with longest.
-    std::vector<at::Tensor> kept(configurations.size());
+    std::vector<at::Tensor> kept(configurations.size());  // C's and N's only, once run (per example with roles)
     std::vector<EdgeRunStates> states(configurations.size());
     for (std::size_t i = 0; i < configurations.size(); ++i) {
       const CircuitConfiguration& k = configurations[i];
@@ -418,6 +420,7 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
           i + 1 < configurations.size() && (k.keeps ? k.edges.size() == c.edges.size() : k.edges.empty());
       if (is_base) reuse.keep = &states[i];
       const at::Tensor logits = run_edges(context.model, b.tokens, ablated, kept[i], from, reuse);
+      if (!is_base) kept[i] = at::Tensor();
       parts[i].push_back(circuit_metric(c.metric, logits, targets, from));
     }
   };
@@ -590,7 +593,7 @@ void parse_circuit(const nlohmann::json& v, const At& at, const ParseContext& co
     for (std::size_t i = 0; i < edges.size(); ++i) {
       const Edge e = edge_at(edges[i], at / "edges" / i, config, context.sample);
       if (std::any_of(c.edges.begin(), c.edges.end(), [&](const Edge& o) { return same_pair(o, e); }))
-        (at / "edges" / i).fail(Edge{e.sender, e.receiver, {}}.name() + " is given twice: name its positions once");
+        (at / "edges" / i).fail(Edge{e.sender, e.receiver, {}}.name() + " is given twice: name its positions or its role once");
       c.edges.push_back(e);
     }
   }
