@@ -176,8 +176,9 @@ HookedTransformer edge_model(const HookedTransformer& model);
 // one names positions, and [receivers, senders, batch, pos] when one is at
 // a role, the role's positions in `examples` (the batch [batch, pos] the
 // run reads); true for an edge without positions at every position.
-// Positions are edge_at's, in [0, n_ctx) and within the task's sequences. InternalError for an edge at a role without
-// `examples`, or at a role they lack.
+// Positions are edge_at's, in [0, n_ctx) and within the task's sequences.
+// InternalError for an edge at a role without `examples`, or at a role they
+// lack.
 at::Tensor edge_mask(const Config& config, const std::vector<Edge>& edges, const Batch* examples = nullptr);
 
 }  // namespace circuitcheck
