@@ -46,18 +46,30 @@ at::Tensor written(const HookedTransformer& model, const AblationSite& sender, c
 
 // The sweep on one slice: adds to gains[e] how much edge e alone, carrying
 // its sender's clean output into the counterfactual run, raises the clean
-// targets' log-probability (summed over the slice's examples).
+// targets' log-probability (summed over the slice's examples). Every edge
+// kept is the counterfactual run; each edge's run starts from its state at
+// the edge's receiver, and computes the last layer from the first scored
+// position on.
 void add_edge_gains(const HookedTransformer& model, const Batch& b, const at::Tensor& corrupt_tokens,
-                    const at::Tensor& corrupt_logits, const std::vector<Edge>& edges, std::vector<double>& gains) {
+                    const std::vector<Edge>& edges, std::vector<double>& gains) {
   RunOptions senders;
   senders.cache = sender_hooks(model.config);
   senders.logits = false;
   const at::Tensor clean = sender_outputs(model.config, run(model, b.tokens, senders).cache);
-  const double base = target_log_prob(corrupt_logits, b.targets, 0).sum().item<double>();
+  const int64_t from = first_scored_position(b.targets), pos = corrupt_tokens.size(1);
   const at::Tensor every = edge_mask(model.config, edges);
+  EdgeRunStates states;
+  const double base =
+      target_log_prob(run_edges(model, corrupt_tokens, clean, every, from, {&states, nullptr, 0}), b.targets, from)
+          .sum()
+          .item<double>();
   for (std::size_t e = 0; e < edges.size(); ++e) {
     const at::Tensor kept = every.logical_and(edge_mask(model.config, {edges[e]}).logical_not());
-    gains[e] += target_log_prob(run_edges(model, corrupt_tokens, clean, kept), b.targets, 0).sum().item<double>() - base;
+    const EdgeRunReuse reuse{nullptr, &states, first_differing_part(model.config, kept, every, pos)};
+    gains[e] += target_log_prob(run_edges(model, corrupt_tokens, clean, kept, from, reuse), b.targets, from)
+                    .sum()
+                    .item<double>() -
+                base;
   }
 }
 
@@ -134,7 +146,7 @@ void run_path_patching(const RunContext& context, const Claim& claim, Outcome& o
   cached.cache = {p.sender.hook};
   std::vector<at::Tensor> gains, gaps, corrupts;  // per example: path patched - counterfactual, clean - counterfactual
   out.liveness.resize(p.receivers.size());
-  const std::vector<Edge> edges = p.sweep ? all_edges(context.model.config) : std::vector<Edge>{};
+  const std::vector<Edge> edges = p.sweep && !context.control ? all_edges(context.model.config) : std::vector<Edge>{};
   std::vector<double> edge_gains(edges.size(), 0.0);  // summed over examples
   for_each_slice(context.task, claim.domain, context.scale, kPathBatch, [&](const Batch& b) {
     const at::Tensor corrupt_tokens = counterfactual_tokens(p.counterfactual, b);
@@ -153,7 +165,7 @@ void run_path_patching(const RunContext& context, const Claim& claim, Outcome& o
       patched.interventions.push_back(iv);
     }
     const RunResult path = run(split, corrupt_tokens, patched);
-    if (!edges.empty()) add_edge_gains(context.model, b, corrupt_tokens, corrupt.logits, edges, edge_gains);
+    if (!edges.empty()) add_edge_gains(context.model, b, corrupt_tokens, edges, edge_gains);
     for (std::size_t i = 0; i < path.liveness.size(); ++i) accumulate(out.liveness[i], path.liveness[i]);
     const auto metric = [&](const RunResult& r) { return target_log_prob(r.logits, b.targets, 0).to(at::kCPU, at::kDouble); };
     const at::Tensor m_corrupt = metric(corrupt);

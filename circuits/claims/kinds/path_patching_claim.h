@@ -27,8 +27,10 @@
 // same way: for each sender -> receiver edge, the recovery when that edge
 // alone carries the sender's clean output into the counterfactual run
 // (run_edges with the clean senders as the ablated values and every other
-// edge kept), as a sender x receiver heatmap (reported, not thresholded; an
-// edge run per edge and slice).
+// edge kept), as a sender x receiver heatmap (reported, not thresholded, so
+// not on controls). Per slice, one edge run keeps every edge (the
+// counterfactual run) and each edge's run starts from its state at the
+// edge's receiver (EdgeRunReuse, edges.h).
 #pragma once
 
 #include "circuits/claims/ablate.h"
