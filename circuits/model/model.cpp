@@ -440,14 +440,18 @@ void check_start(const Config& c, const at::Tensor& tokens_in, const RunOptions&
   const RunPrefix& prefix = options.prefix;
   const int64_t p = prefix.length();
   if (p > 0 || !prefix.k.empty() || !prefix.v.empty()) {
-    check(c.attention_dir == AttentionDir::kCausal && (!options.start_resid.defined() || options.start_z.defined()),
-          "run", "a prefix needs a causal model, and no start_resid unless with start_z");
+    check(c.attention_dir == AttentionDir::kCausal && !mixed && !options.start_at_mlp, "run",
+          "a prefix needs a causal model, and neither a mixed start nor start_at_mlp");
     check(p > 0 && p < tokens_in.size(1), "run",
           "a prefix of " + std::to_string(p) + " positions, expected 1 to " + std::to_string(tokens_in.size(1) - 1));
     const std::vector<int64_t> shape = {tokens_in.size(0), p, c.n_heads, c.d_head};
-    const int unread = options.start_z.defined() ? options.start_layer : -1;  // the last layer the run does not read
+    // The last layer whose keys and values the run does not read.
+    const int unread = options.start_z.defined()       ? options.start_layer
+                       : options.start_resid.defined() ? options.start_layer - 1
+                                                       : -1;
     const std::string needs = "a prefix needs keys and values " + c10::str(at::IntArrayRef(shape)) + " for each of the " +
-                              std::to_string(c.n_layers) + " layers (undefined only up to the start layer of a start at hook_z)";
+                              std::to_string(c.n_layers) + " layers (undefined only before a start layer, or up to it "
+                              "for a start at hook_z)";
     check(static_cast<int>(prefix.k.size()) == c.n_layers && static_cast<int>(prefix.v.size()) == c.n_layers, "run",
           needs + ", got " + std::to_string(prefix.k.size()) + " and " + std::to_string(prefix.v.size()));
     for (int l = 0; l < c.n_layers; ++l)
@@ -545,7 +549,7 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
   const int last = last_layer(c, options);
   const bool attention_last = needs_from(options, last, HookType::kAttnIn);  // beyond hook_resid_pre
   const bool whole_last = needs_from(options, last, HookType::kResidMid);
-  if (started && options.start_layer == c.n_layers) resid = resid.slice(1, options.from_position);
+  if (started && options.start_layer == c.n_layers) resid = resid.slice(1, std::max<int64_t>(options.from_position - p, 0));
   for (int l = started ? options.start_layer : 0; l < c.n_layers && l <= last; ++l) {
     const int64_t q_from = l == c.n_layers - 1 ? std::max<int64_t>(options.from_position - p, 0) : 0;
     if (options.start_at_mlp && l == options.start_layer) {

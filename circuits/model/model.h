@@ -66,8 +66,9 @@ TensorMap named(const ActivationCache& cache);
 // what those positions give every later one, as the model is causal.
 struct RunPrefix {
   // Per layer [batch, p, n_heads, d_head]; k after rotary (hook_rot_k). A run
-  // that starts at a layer's hook_z (RunOptions::start_z) reads neither that
-  // layer's nor an earlier layer's: they may be undefined there.
+  // that starts at a layer (RunOptions::start_resid) does not read an
+  // earlier layer's, nor, starting at its hook_z (start_z), that layer's:
+  // they may be undefined there.
   std::vector<at::Tensor> k, v;
   // p: the positions of its first defined keys (or values); 0 when none is defined.
   int64_t length() const;
@@ -111,11 +112,9 @@ struct RunOptions {
   // n_heads, d_head] as the heads' outputs there (before the hook's
   // interventions) and start_resid as the layer's hook_resid_pre; the
   // layer's hooks before hook_z do not fire, nor is its attention computed.
-  // Unlike the other starts it goes with a prefix: start_resid and start_z
-  // still cover every position, and the run reads [p, pos) of them (the
-  // prefix's keys and values of start_layer and before are then not read,
-  // and may be undefined). Circuit runs use it to share layer 0's attention,
-  // which no node changes.
+  // With a prefix, the prefix's keys and values of start_layer and before
+  // are not read, and may be undefined. Circuit runs use it to share layer
+  // 0's attention, which no node changes.
   at::Tensor start_z;
   // Optional, with start_resid: a mixed start. The run's batch is then n
   // copies of b prompts (tokens [n * b, pos]); row j of copy i starts from
@@ -137,15 +136,18 @@ struct RunOptions {
   // then undefined unless a
   // ln_final hook needed every layer.
   bool logits = true;
-  // Optional (causal models; not with start_resid unless with start_z): the run computes
+  // Optional (causal models; not with a mixed start nor start_at_mlp): the run computes
   // positions [p, pos) only, p = prefix.length() < pos, its keys and values
   // at [0, p) taken from `prefix` (a run of the same tokens' first p
   // positions). Every hook then covers [p, pos) along its position dimension
   // (keys and values too; attention scores and patterns along their queries,
   // with all pos keys), as do the logits, and hook_first_position with
   // `prefix` gives each hook's first position. Equal to the full run there
-  // when the prefix run made the same edits at positions below p. Circuit
-  // runs use it to share the positions before their first node.
+  // when the prefix run made the same edits at positions below p. With
+  // start_resid, start_resid (and start_z) still cover every position and
+  // the run reads [p, pos) of them. Circuit runs use it to share the
+  // positions before their first node, item patching (from a layer's
+  // hook_resid_pre) the positions before an item.
   RunPrefix prefix;
 };
 

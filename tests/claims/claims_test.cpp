@@ -10,6 +10,7 @@
 #include "circuits/claims/kinds/attention_claim.h"
 #include "circuits/claims/kinds/item_patching_claim.h"
 #include "circuits/claims/kinds/registry.h"
+#include "circuits/claims/patching.h"
 #include "circuits/formats/error.h"
 #include "circuits/claims/stats.h"
 #include "circuits/claims/controls.h"
@@ -1348,6 +1349,72 @@ TEST(ItemPatching, DepthNeedsLayersOnTheShippedModelAndNotAtRandomInit) {
   EXPECT_EQ(on_control(r.controls[0].checks[1]), ControlCheck::kFails);
   EXPECT_EQ(r.checkpoint.checks[1].basis, Basis::kBootstrapLower);
   EXPECT_EQ(r.checkpoint.checks[1].resamples, kResamples);
+}
+
+// Each cell of the heatmap equals what full runs give: the counterfactual
+// run with blocks.L.hook_resid_pre patched from the clean run at one item's
+// positions, its targets' log-probability summed there, pooled by depth over
+// the items (gain over gap; 0 for a depth whose gap is 0). The claim's runs
+// cover only each item's positions, from the counterfactual run's keys and
+// values before them.
+TEST(ItemPatching, EachCellEqualsFullPatchedRuns) {
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/variable_renaming.safetensors");
+  json claim = item_patching_claim({{{"layer", 3}, {"class_values", {1}}, {"value_at_least", 0.9}}});
+  claim["domain"] = {{"sample", 8}, {"seed", 5}};
+  const ClaimFile file = parse_claim_file(s4_file(claim), "claims/variable_renaming.json");
+  const std::shared_ptr<const Task> task = claim_task(file);
+  const Claim parsed = parse_claims(file, *task, ck.model.config).at(0);
+  const Outcome outcome = run_claim(*task, parsed, ck.model, "checkpoint");
+  ASSERT_EQ(outcome.figures.size(), 1u);
+  const Figure& map = outcome.figures[0];
+  std::map<int64_t, std::vector<double>> gain;  // by depth, per layer
+  std::map<int64_t, double> gap;
+  for_each_slice(*task, parsed.domain, Scale::kCpu, 8, [&](const Batch& b) {
+    const at::Tensor corrupt_tokens = counterfactual_tokens(b, "digit");
+    RunOptions cached;
+    for (int l = 0; l < 4; ++l) cached.cache.push_back({HookType::kResidPre, l});
+    const RunResult clean = run(ck.model, b.tokens, cached), corrupt = run(ck.model, corrupt_tokens);
+    const auto log_prob = [&](const at::Tensor& logits, int64_t i, int64_t k) {  // example i, item k
+      double sum = 0;
+      for (const char* role : {"x", "arrow", "y", "end"}) {
+        const int64_t p = b.roles.at(role)[i][k].item<int64_t>(), t = b.targets[i][p].item<int64_t>();
+        if (t >= 0) sum += logits[i][p].log_softmax(-1)[t].item<double>();
+      }
+      return sum;
+    };
+    const at::Tensor depth = b.classes.at("depth");
+    for (int64_t k = 0; k < depth.size(1); ++k) {
+      std::vector<at::Tensor> patched;
+      for (int l = 0; l < 4; ++l) {
+        Intervention patch;
+        patch.hook = {HookType::kResidPre, l};
+        patch.kind = InterventionKind::kPatch;
+        patch.value = clean.cache.at(patch.hook);
+        for (const char* role : {"x", "arrow", "y", "end"}) patch.positions.push_back(b.roles.at(role)[0][k].item<int64_t>());
+        RunOptions o;
+        o.interventions = {patch};
+        patched.push_back(run(ck.model, corrupt_tokens, o).logits);
+      }
+      for (int64_t i = 0; i < depth.size(0); ++i) {
+        for (const char* role : {"x", "arrow", "y", "end"})  // every program puts item k at the same positions
+          ASSERT_EQ(b.roles.at(role)[i][k].item<int64_t>(), b.roles.at(role)[0][k].item<int64_t>());
+        const int64_t d = depth[i][k].item<int64_t>();
+        const double base = log_prob(corrupt.logits, i, k);
+        gap[d] += log_prob(clean.logits, i, k) - base;
+        gain[d].resize(4);
+        for (int l = 0; l < 4; ++l) gain[d][static_cast<std::size_t>(l)] += log_prob(patched[static_cast<std::size_t>(l)], i, k) - base;
+      }
+    }
+  });
+  ASSERT_EQ(map.y_labels, (std::vector<std::string>{"L0", "L1", "L2", "L3"}));
+  ASSERT_EQ(map.x_labels.size(), gap.size());
+  std::size_t column = 0;
+  for (const auto& [d, total] : gap) {
+    EXPECT_EQ(map.x_labels[column], std::to_string(d));
+    for (std::size_t l = 0; l < 4; ++l)
+      EXPECT_NEAR(map.values[l][column], total == 0 ? 0.0 : gain[d][l] / total, 1e-4) << "L" << l << " depth " << d;
+    ++column;
+  }
 }
 
 // The placebo patches the same items at each earlier layer, under the claim's check names.

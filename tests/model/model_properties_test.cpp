@@ -235,7 +235,19 @@ TEST(ModelProperties, APrefixThatDoesNotFitIsRefused) {
   EXPECT_THROW(run_prefix(c, run(m, tokens.slice(1, 0, 2), head).cache, 3), InputError);  // too short
   RunOptions resumed = options;
   resumed.start_resid = at::zeros({2, 4, c.d_model});
-  EXPECT_THROW(run(m, tokens, resumed), InputError);  // a prefix and start_resid
+  resumed.start_layer = 1;
+  resumed.prefix.k[0] = resumed.prefix.v[0] = at::Tensor();
+  EXPECT_NO_THROW(run(m, tokens, resumed));  // a start at layer 1 reads no keys and values of layer 0
+  resumed.start_layer = 0;
+  EXPECT_THROW(run(m, tokens, resumed), InputError);  // one at layer 0 does
+  resumed.prefix = prefix;
+  RunOptions at_mlp = resumed, mixed = resumed;
+  at_mlp.start_at_mlp = true;
+  EXPECT_THROW(run(m, tokens, at_mlp), InputError);  // a prefix and start_at_mlp
+  mixed.start_base = at::zeros({2, 4, c.d_model});
+  mixed.start_mask = at::zeros({1, 2, 4}, at::kBool);
+  EXPECT_THROW(run(m, tokens, mixed), InputError);  // a prefix and a mixed start
+  EXPECT_NO_THROW(run(m, tokens, resumed));
   resumed.start_z = at::zeros({2, 4, c.n_heads, c.d_head});
   EXPECT_NO_THROW(run(m, tokens, resumed));  // unless it starts at hook_z
   resumed.prefix.k[0] = resumed.prefix.v[0] = at::Tensor();
@@ -337,19 +349,24 @@ RC_GTEST_PROP(ModelProperties, StartsAtAnMlpOrAtTheUnembeddingEqualTheFullRun, (
 // layer's attention would miss the scaling), start_resid the layer's
 // hook_resid_pre, and a further edit from hook_z on is made by both; with a
 // prefix too, whose keys and values of the start layer it does not read.
-RC_GTEST_PROP(ModelProperties, AStartAtALayersHookZEqualsTheFullRun, ()) {
+// A run that starts at a layer's hook_z (start_z) or hook_resid_pre
+// (start_resid), with or without a prefix, equals the full run.
+RC_GTEST_PROP(ModelProperties, AStartAtALayerEqualsTheFullRun, ()) {
   Config c;
   const HookedTransformer m = gen_causal_double_model(c);
   const int64_t pos = *rc::gen::inRange<int64_t>(1, c.n_ctx + 1);
   const at::Tensor tokens = gen_tokens(c, *rc::gen::inRange(1, 4), pos);
-  const int layer = *rc::gen::inRange(0, c.n_layers);
-  std::vector<HookPoint> after;  // hook_z of `layer` and every hook after it
+  const bool at_z = *rc::gen::arbitrary<bool>();
+  const int layer = *rc::gen::inRange(0, at_z ? c.n_layers : c.n_layers + 1);
+  const HookType first_hook = at_z ? HookType::kZ : HookType::kResidPre;
+  std::vector<HookPoint> after;  // the first hook of `layer` the run computes and every hook after it
   for (const HookPoint& h : all_hooks(m))
-    if ((is_layer_hook(h.type) && (h.layer > layer || (h.layer == layer && h.type >= HookType::kZ))) ||
+    if ((is_layer_hook(h.type) && (h.layer > layer || (h.layer == layer && h.type >= first_hook))) ||
         h.type == HookType::kLnFinalScale || h.type == HookType::kLnFinalNormalized)
       after.push_back(h);
+  RC_PRE(!after.empty());  // a start at the unembedding of a model without ln_final
   Intervention scale_z, edit;
-  scale_z.hook = {HookType::kZ, layer};
+  scale_z.hook = {HookType::kZ, std::min(layer, c.n_layers - 1)};
   scale_z.kind = edit.kind = InterventionKind::kScale;
   scale_z.factor = 2.0;
   edit.hook = *rc::gen::elementOf(after);
@@ -358,32 +375,35 @@ RC_GTEST_PROP(ModelProperties, AStartAtALayersHookZEqualsTheFullRun, ()) {
   full.interventions = {scale_z, edit};
   full.from_position = *rc::gen::inRange<int64_t>(0, pos);
   RunOptions scaled;
-  scaled.cache = {{HookType::kResidPre, layer}, {HookType::kZ, layer}};
+  scaled.cache = {layer < c.n_layers ? HookPoint{HookType::kResidPre, layer} : HookPoint{HookType::kResidPost, layer - 1}};
+  if (at_z) scaled.cache.push_back({HookType::kZ, layer});
   scaled.interventions = {scale_z};
   const ActivationCache start = run(m, tokens, scaled).cache;
-  RunOptions from_z = full;
-  from_z.interventions = {edit};
-  from_z.start_layer = layer;
-  from_z.start_resid = start.at({HookType::kResidPre, layer});
-  from_z.start_z = start.at({HookType::kZ, layer});
+  RunOptions started = full;
+  started.interventions = at_z || layer == c.n_layers ? std::vector<Intervention>{edit} : full.interventions;
+  started.start_layer = layer;
+  started.start_resid = start.at(scaled.cache[0]);
+  if (at_z) started.start_z = start.at({HookType::kZ, layer});
   const int64_t p = pos > 1 && *rc::gen::arbitrary<bool>() ? *rc::gen::inRange<int64_t>(1, pos) : 0;
-  // The prefix's keys and values up to the start layer are not read: set to
-  // 1e6, or left undefined when a later layer gives the prefix's length.
-  const bool undefined = layer + 1 < c.n_layers && *rc::gen::arbitrary<bool>();
+  // The prefix's keys and values before the start layer (and of it, at
+  // hook_z) are not read: set to 1e6, or left undefined when a later layer
+  // gives the prefix's length.
+  const int unread = at_z ? layer : layer - 1;
+  const bool undefined = unread + 1 < c.n_layers && unread >= 0 && *rc::gen::arbitrary<bool>();
   if (p > 0) {
-    const int first = undefined ? layer + 1 : 0;
+    const int first = undefined ? unread + 1 : 0;
     RunOptions head;
     head.cache = prefix_hooks(c, first);
     head.logits = false;
     head.interventions = full.interventions;
-    from_z.prefix = run_prefix(c, run(m, tokens.slice(1, 0, p), head).cache, p, first);
-    for (int l = first; l <= layer; ++l)
-      for (at::Tensor* t : {&from_z.prefix.k[l], &from_z.prefix.v[l]}) *t = at::full_like(*t, 1e6);
+    started.prefix = run_prefix(c, run(m, tokens.slice(1, 0, p), head).cache, p, first);
+    for (int l = first; l <= unread; ++l)
+      for (at::Tensor* t : {&started.prefix.k[l], &started.prefix.v[l]}) *t = at::full_like(*t, 1e6);
   }
   const int64_t from = full.from_position;
-  RC_LOG() << hook_name(edit.hook) << " start layer " << layer << " prefix " << p << (undefined ? " (undefined up to it)" : "")
-           << " from " << from << "\n";
-  RC_ASSERT(close(run(m, tokens, from_z).logits, run(m, tokens, full).logits.slice(1, std::max(from, p) - from), 1e-9));
+  RC_LOG() << hook_name(edit.hook) << " start layer " << layer << (at_z ? " at hook_z" : " at hook_resid_pre")
+           << " prefix " << p << (undefined ? " (undefined up to it)" : "") << " from " << from << "\n";
+  RC_ASSERT(close(run(m, tokens, started).logits, run(m, tokens, full).logits.slice(1, std::max(from, p) - from), 1e-9));
 }
 
 TEST(ModelProperties, BadStartsAreRefused) {

@@ -14,8 +14,8 @@
 namespace circuitcheck {
 namespace {
 
-// Examples per item_patching batch (each run holds K copies of them).
-constexpr int64_t kItemBatch = 64;
+// Examples per item_patching batch.
+constexpr int64_t kItemBatch = 256;
 
 // Per position log-probability of the targets, 0 where unscored: logits
 // [batch, pos, vocab], targets [batch, pos] -> [batch, pos].
@@ -77,11 +77,13 @@ ItemGains item_gains(const RunContext& context, const Claim& claim, const std::s
   const ItemPatchingSpec& p = spec_of<ItemPatchingSpec>(claim.spec);
   RunOptions cached;
   for (int l : layers) cached.cache.push_back({HookType::kResidPre, l});
+  RunOptions corrupt_cached = cached;  // and the keys and values the item runs start from
+  for (const HookPoint& h : prefix_hooks(model.config, *layers.begin())) corrupt_cached.cache.push_back(h);
   ItemGains g;
   for_each_slice(task, claim.domain, context.scale, kItemBatch, [&](const Batch& b) {
     const int64_t n = b.tokens.size(0);
     const at::Tensor corrupt_tokens = counterfactual_tokens(b, p.counterfactual);
-    const RunResult clean = run(model, b.tokens, cached), corrupt = run(model, corrupt_tokens, cached);
+    const RunResult clean = run(model, b.tokens, cached), corrupt = run(model, corrupt_tokens, corrupt_cached);
     const int64_t pos = b.tokens.size(1), k = b.roles.at(p.items[0]).size(1);
     const at::Device device = clean.logits.device();
     // mask [K, n, pos]: item k's positions in copy k.
@@ -108,16 +110,30 @@ ItemGains item_gains(const RunContext& context, const Claim& claim, const std::s
     };
     sum_by_value(item_clean - item_corrupt, g.gap);
     g.n_items += present.sum().item<int64_t>();
-    const at::Tensor copies = corrupt_tokens.to(device).repeat({k, 1});
-    const at::Tensor targets = b.targets.repeat({k, 1});
+    // Item i's run covers [first[i], end[i]): from its first position (the
+    // counterfactual run's keys and values before it) to its last.
+    const at::Tensor covered = mask.any(1).cpu();  // [K, pos]
+    std::vector<int64_t> first(k), end(k);
+    for (int64_t i = 0; i < k; ++i) {
+      const at::Tensor at_item = covered[i].nonzero();
+      first[i] = at_item.numel() ? at_item.min().item<int64_t>() : pos;
+      end[i] = at_item.numel() ? at_item.max().item<int64_t>() + 1 : pos;
+    }
     for (int l : layers) {
       const HookPoint hook{HookType::kResidPre, l};
-      RunOptions o;
-      o.start_layer = l;
-      o.start_resid = clean.cache.at(hook);
-      o.start_base = corrupt.cache.at(hook);
-      o.start_mask = mask;
-      const at::Tensor item_patched = per_item(position_log_prob(run(model, copies, o).logits, targets));
+      at::Tensor item_patched = item_corrupt.clone();  // an item without positions is not patched
+      for (int64_t i = 0; i < k; ++i) {
+        if (first[i] == pos) continue;
+        const int64_t length = end[i] - first[i];
+        RunOptions o;
+        o.start_layer = l;
+        o.start_resid = at::where(mask[i].unsqueeze(-1), clean.cache.at(hook), corrupt.cache.at(hook)).narrow(1, 0, end[i]);
+        if (first[i] > 0) o.prefix = run_prefix(model.config, corrupt.cache, first[i], l);
+        const at::Tensor logits = run(model, corrupt_tokens.narrow(1, 0, end[i]), o).logits;
+        item_patched[i] = (position_log_prob(logits, b.targets.narrow(1, first[i], length)) *
+                           weight[i].narrow(1, first[i], length))
+                              .sum(-1);
+      }
       sum_by_value(item_patched - item_corrupt, g.gain[l]);
     }
     g.examples += n;
