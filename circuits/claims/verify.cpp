@@ -93,7 +93,8 @@ Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer&
   for (const Check& c : checkpoint ? checkpoint->checks : std::vector<Check>{})
     if (c.rule != Rule::kNone) deciding.push_back(c.name);
   claim.kind->run(
-      RunContext{task, model, scale, visit, label != "checkpoint", checkpoint ? &deciding : nullptr}, claim, out);
+      RunContext{task, model, scale, visit, label != "checkpoint" || checkpoint, checkpoint ? &deciding : nullptr}, claim,
+      out);
   out.pass = true;
   for (const auto& c : out.checks) {
     out.pass = out.pass && c.pass;
@@ -188,15 +189,16 @@ bool guarded(ClaimResult& result, const std::function<void()>& step) {
 }
 
 // The claim's outcomes on control `name`, one that runs on the checkpoint
-// itself with a placebo's sites (its plain runs are the checkpoint's).
+// itself with a placebo's sites (its plain runs are the checkpoint's), as
+// controls of its outcome there (`checkpoint`).
 std::vector<Outcome> run_placebos(const Task& task, const Claim& claim, const HookedTransformer& model,
-                                  const std::string& name, SharedRuns* shared) {
+                                  const std::string& name, const Outcome& checkpoint, SharedRuns* shared) {
   std::vector<Outcome> out;
   for (const PlaceboRun& run : claim.placebos) {
     if (run.control != name) continue;
     Claim placebo = claim;
     placebo.spec = run.spec;
-    out.push_back(run_claim(task, placebo, model, "checkpoint", shared));
+    out.push_back(run_claim(task, placebo, model, "checkpoint", shared, &checkpoint));
     out.back().model = run.label;
   }
   return out;
@@ -268,7 +270,8 @@ std::vector<ClaimResult> verify_claims(const Task& task, const std::vector<Claim
     const bool ran = timed(i, [&] {
       results[i].checkpoint = run_claim(task, claim, model, "checkpoint", &shared);
       for (const auto& name : results[i].checkpoint.pass ? claim.controls : std::vector<std::string>{})
-        if (runs_on_checkpoint(name)) by_name[i][name] = run_placebos(task, claim, model, name, &shared);
+        if (runs_on_checkpoint(name))
+          by_name[i][name] = run_placebos(task, claim, model, name, results[i].checkpoint, &shared);
     });
     for (std::size_t k = 0; k < checkpoint_runs(claim); ++k) shared.release(claim, "checkpoint");
     for (const auto& name : claim.controls)

@@ -87,9 +87,12 @@ struct ClaimResult {
 
 // Runs `claim` on `model` (at the scale of its config), labelled `label`;
 // with `shared`, its plain forward passes come from (and go to) the runs
-// shared with the other claims (shared_runs.h). On a control, `checkpoint`
-// (when given) is the claim's outcome on the checkpoint: the control may stop
-// once every check that decided it is settled (RunContext::deciding). Throws
+// shared with the other claims (shared_runs.h). A run is a control when
+// `label` is not "checkpoint" or `checkpoint` is given (a placebo or a
+// control task runs on the checkpoint's model, labelled "checkpoint" to share
+// its plain runs); `checkpoint`, when given, is the claim's outcome on the
+// checkpoint: the control may stop once every check that decided it is
+// settled (RunContext::deciding). Throws
 // InputError when the model cannot run the task or an intervention does not fit.
 Outcome run_claim(const Task& task, const Claim& claim, const HookedTransformer& model, const std::string& label,
                   SharedRuns* shared = nullptr, const Outcome* checkpoint = nullptr);

@@ -719,6 +719,16 @@ TEST(PlantedMechanism, ProbeAndPatchingPassWithTheMechanismAndFailWithout) {
   EXPECT_EQ(probe.basis, Basis::kClopperPearsonLower);
   EXPECT_EQ(probe.value, 1.0);
   EXPECT_EQ(planted.at("previous_readable").checkpoint.figures.at(0).x_labels.size(), 2u);
+  // Its controls (the control task too) fit the compared probe (hook_embed)
+  // only when a rule reads it.
+  for (const Outcome& control : planted.at("previous_readable").controls)
+    EXPECT_EQ(control.figures.at(0).x_labels.size(), 1u) << control.model << ": " << control.explanation;
+  json compared = probe_and_patching_claims();
+  compared["claims"][0]["pass"]["compare_at_most"] = 0.5;
+  const ClaimResult with_rule = verify_document(compared, previous_token_model(10.0f)).at("previous_readable");
+  EXPECT_EQ(with_rule.verdict, Verdict::kNotFalsifiable) << with_rule.explanation;  // no control fails that rule
+  for (const Outcome& control : with_rule.controls)
+    EXPECT_EQ(control.figures.at(0).x_labels.size(), 2u) << control.explanation;
   const Outcome& patched = planted.at("last_head_carries_change").checkpoint;
   ASSERT_EQ(patched.liveness.size(), 1u);
   EXPECT_TRUE(patched.liveness[0].live());

@@ -100,7 +100,7 @@ void run_probe(const RunContext& context, const Claim& claim, Outcome& out) {
   const Scale scale = context.scale;
   const ProbeSpec& p = spec_of<ProbeSpec>(claim.spec);
   std::vector<HookPoint> hooks = {p.hook};
-  hooks.insert(hooks.end(), p.compare.begin(), p.compare.end());
+  if (!context.control || claim.pass.compare_at_most) hooks.insert(hooks.end(), p.compare.begin(), p.compare.end());
   RunOptions options;
   options.cache = hooks;
   options.logits = false;

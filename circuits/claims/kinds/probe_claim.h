@@ -24,7 +24,8 @@
 // ("probe_selectivity", unthresholded; not on controls). The "control_task"
 // control runs the claim on such labels.
 // Every hook of `compare` is probed the same way and reported (checked against
-// compare_at_most when set), with a bars figure of accuracy by hook.
+// compare_at_most when set; on a control only then), with a bars figure of
+// accuracy by hook.
 #pragma once
 
 #include "circuits/claims/kinds/kind.h"
