@@ -438,7 +438,7 @@ void check_start(const Config& c, const at::Tensor& tokens_in, const RunOptions&
           "start_base must have start_resid's shape " + c10::str(options.start_resid.sizes()));
   }
   const RunPrefix& prefix = options.prefix;
-  const int64_t p = prefix.length();
+  const int64_t p = prefix.length;
   if (p > 0 || !prefix.k.empty() || !prefix.v.empty()) {
     check(c.attention_dir == AttentionDir::kCausal && !mixed && !options.start_at_mlp, "run",
           "a prefix needs a causal model, and neither a mixed start nor start_at_mlp");
@@ -516,7 +516,7 @@ RunResult run(const HookedTransformer& m, const at::Tensor& tokens_in, const Run
   const bool mixed = options.start_mask.defined();
   RunResult result;
   HookRunner hooks(c, options, result);
-  const int64_t p = options.prefix.length();  // the run computes positions [p, pos) only
+  const int64_t p = options.prefix.length;  // the run computes positions [p, pos) only
   at::Tensor tokens = tokens_in.to(model_device(m)).slice(1, p);
   const int64_t batch = tokens.size(0), pos = tokens.size(1);
   const bool started = options.start_resid.defined();
@@ -609,13 +609,6 @@ int64_t hook_first_position(const Config& config, const HookPoint& hook, int64_t
   }
 }
 
-int64_t RunPrefix::length() const {
-  for (const std::vector<at::Tensor>* kv : {&k, &v})
-    for (const at::Tensor& t : *kv)
-      if (t.defined()) return t.size(1);
-  return 0;
-}
-
 std::vector<HookPoint> prefix_hooks(const Config& config, int first_layer) {
   std::vector<HookPoint> out;
   const bool rotary = config.positional_embedding_type == PositionalEmbedding::kRotary;
@@ -630,6 +623,7 @@ RunPrefix run_prefix(const Config& config, const ActivationCache& cache, int64_t
   check_internal(first_layer >= 0 && first_layer <= config.n_layers, "run_prefix",
                  "first layer " + std::to_string(first_layer) + " out of range [0, " + std::to_string(config.n_layers) + "]");
   RunPrefix out;
+  out.length = length;
   out.k.resize(static_cast<std::size_t>(first_layer));
   out.v.resize(static_cast<std::size_t>(first_layer));
   const std::vector<HookPoint> hooks = prefix_hooks(config, first_layer);

@@ -70,8 +70,7 @@ struct RunPrefix {
   // earlier layer's, nor, starting at its hook_z (start_z), that layer's:
   // they may be undefined there.
   std::vector<at::Tensor> k, v;
-  // p: the positions of its first defined keys (or values); 0 when none is defined.
-  int64_t length() const;
+  int64_t length = 0;  // p: the positions it holds (0: no prefix)
 };
 
 // The hooks a prefix is made of: each layer's hook_rot_k (rotary models) or
@@ -137,7 +136,7 @@ struct RunOptions {
   // ln_final hook needed every layer.
   bool logits = true;
   // Optional (causal models; not with a mixed start nor start_at_mlp): the run computes
-  // positions [p, pos) only, p = prefix.length() < pos, its keys and values
+  // positions [p, pos) only, p = prefix.length < pos, its keys and values
   // at [0, p) taken from `prefix` (a run of the same tokens' first p
   // positions). Every hook then covers [p, pos) along its position dimension
   // (keys and values too; attention scores and patterns along their queries,

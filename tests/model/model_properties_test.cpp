@@ -257,7 +257,7 @@ TEST(ModelProperties, APrefixThatDoesNotFitIsRefused) {
   resumed.prefix = prefix;
   resumed.prefix.v[1] = at::Tensor();
   EXPECT_THROW(run(m, tokens, resumed), InputError);  // nor a layer after the start
-  EXPECT_EQ(run_prefix(c, run(m, tokens.slice(1, 0, 2), head).cache, 2, 1).length(), 2);
+  EXPECT_EQ(run_prefix(c, run(m, tokens.slice(1, 0, 2), head).cache, 2, 1).length, 2);
   Config both_ways = c;
   both_ways.attention_dir = AttentionDir::kBidirectional;
   EXPECT_THROW(run(make_model(both_ways, init_params(both_ways, 0), "test"), tokens, options), InputError);

@@ -123,6 +123,7 @@ int64_t first_difference(const std::vector<AblationSite>& a, const std::vector<A
 // `head`'s keys and values followed by the first `length` positions of `tail`'s.
 RunPrefix joined(const RunPrefix& head, const RunPrefix& tail, int64_t length) {
   RunPrefix out;
+  out.length = head.length + length;
   const auto join = [&](const at::Tensor& h, const at::Tensor& t) {
     return h.defined() ? at::cat({h, t.slice(1, 0, length)}, 1) : t.slice(1, 0, length).contiguous();
   };
@@ -456,11 +457,10 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
     options.from_position = first_scored_position(targets);
     // The positions before every node, run once per slice for the runs that
     // keep the circuit (every component ablated there) and once for those
-    // that ablate some of its nodes (the model's own). A one-layer model has
-    // no keys and values after layer 0 to share: its runs from hook_z
-    // compute the scored positions only anyway.
-    const bool sharing = config.n_layers > 1;
-    const int64_t shared = sharing ? before_every_site(c.nodes, options.from_position) : 0;
+    // that ablate some of its nodes (the model's own). A one-layer model's
+    // prefixes hold no keys and values (it has none after layer 0), only
+    // their length.
+    const int64_t shared = before_every_site(c.nodes, options.from_position);
     std::optional<RunPrefix> keeping, ablating;  // by CircuitConfiguration::keeps
     const auto prefix = [&](bool keeps) {
       std::optional<RunPrefix>& made = keeps ? keeping : ablating;
@@ -503,7 +503,7 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
       if (base) o.prefix = joined(shared > 0 ? prefix(k.keeps) : RunPrefix{}, *kept[*base], start - shared);
       else if (shared > 0) o.prefix = prefix(k.keeps);
       const bool is_base =
-          sharing && !base && options.from_position > shared &&
+          !base && options.from_position > shared &&
           (k.keeps ? first_difference(k.sites, c.nodes, to) == to : k.sites.empty()) &&
           std::any_of(configurations.begin() + static_cast<std::ptrdiff_t>(i) + 1, configurations.end(),
                       [&](const CircuitConfiguration& later) { return later.keeps == k.keeps; });

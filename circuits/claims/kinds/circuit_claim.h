@@ -154,7 +154,8 @@ std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const s
 // (every node, and every component an ablation replaces, sits at or after
 // its hook_z), runs once per slice in each call, and every run starts at
 // its hook_z (RunOptions::start_z), so the prefixes below hold the keys and
-// values of layers 1 on only (a one-layer model shares none); when
+// values of layers 1 on only (a one-layer model's hold none, only their
+// length); when
 // every node sits at fixed positions, the positions before the first of them
 // run once per slice for the configurations that keep nodes and once for
 // those that ablate them (RunOptions::prefix), and each configuration's pass
