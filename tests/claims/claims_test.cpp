@@ -1364,17 +1364,17 @@ TEST(ItemPatching, DepthNeedsLayersOnTheShippedModelAndNotAtRandomInit) {
 // Each cell of the heatmap equals what full runs give: the counterfactual
 // run with blocks.L.hook_resid_pre patched from the clean run at one item's
 // positions, its targets' log-probability summed there, pooled by depth over
-// the items (gain over gap; 0 for a depth whose gap is 0). The claim's runs
-// cover only each item's positions, from the counterfactual run's keys and
-// values before them.
-TEST(ItemPatching, EachCellEqualsFullPatchedRuns) {
-  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/variable_renaming.safetensors");
+// the items (gain over gap; 0 for a depth whose gap is not above 1e-6). In a
+// causal model the claim's runs cover only each item's positions, from the
+// counterfactual run's keys and values before them; in a bidirectional one
+// every position.
+void expect_cells_equal_full_runs(const HookedTransformer& model) {
   json claim = item_patching_claim({{{"layer", 3}, {"class_values", {1}}, {"value_at_least", 0.9}}});
   claim["domain"] = {{"sample", 8}, {"seed", 5}};
   const ClaimFile file = parse_claim_file(s4_file(claim), "claims/variable_renaming.json");
   const std::shared_ptr<const Task> task = claim_task(file);
-  const Claim parsed = parse_claims(file, *task, ck.model.config).at(0);
-  const Outcome outcome = run_claim(*task, parsed, ck.model, "checkpoint");
+  const Claim parsed = parse_claims(file, *task, model.config).at(0);
+  const Outcome outcome = run_claim(*task, parsed, model, "checkpoint");
   ASSERT_EQ(outcome.figures.size(), 1u);
   const Figure& map = outcome.figures[0];
   std::map<int64_t, std::vector<double>> gain;  // by depth, per layer
@@ -1383,7 +1383,7 @@ TEST(ItemPatching, EachCellEqualsFullPatchedRuns) {
     const at::Tensor corrupt_tokens = counterfactual_tokens(b, "digit");
     RunOptions cached;
     for (int l = 0; l < 4; ++l) cached.cache.push_back({HookType::kResidPre, l});
-    const RunResult clean = run(ck.model, b.tokens, cached), corrupt = run(ck.model, corrupt_tokens);
+    const RunResult clean = run(model, b.tokens, cached), corrupt = run(model, corrupt_tokens);
     const auto log_prob = [&](const at::Tensor& logits, int64_t i, int64_t k) {  // example i, item k
       double sum = 0;
       for (const char* role : {"x", "arrow", "y", "end"}) {
@@ -1403,7 +1403,7 @@ TEST(ItemPatching, EachCellEqualsFullPatchedRuns) {
         for (const char* role : {"x", "arrow", "y", "end"}) patch.positions.push_back(b.roles.at(role)[0][k].item<int64_t>());
         RunOptions o;
         o.interventions = {patch};
-        patched.push_back(run(ck.model, corrupt_tokens, o).logits);
+        patched.push_back(run(model, corrupt_tokens, o).logits);
       }
       for (int64_t i = 0; i < depth.size(0); ++i) {
         for (const char* role : {"x", "arrow", "y", "end"})  // every program puts item k at the same positions
@@ -1422,9 +1422,21 @@ TEST(ItemPatching, EachCellEqualsFullPatchedRuns) {
   for (const auto& [d, total] : gap) {
     EXPECT_EQ(map.x_labels[column], std::to_string(d));
     for (std::size_t l = 0; l < 4; ++l)
-      EXPECT_NEAR(map.values[l][column], total == 0 ? 0.0 : gain[d][l] / total, 1e-4) << "L" << l << " depth " << d;
+      EXPECT_NEAR(map.values[l][column], total > 1e-6 ? gain[d][l] / total : 0.0, 1e-4) << "L" << l << " depth " << d;
     ++column;
   }
+}
+
+TEST(ItemPatching, EachCellEqualsFullPatchedRuns) {
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/variable_renaming.safetensors");
+  {
+    SCOPED_TRACE("causal");
+    expect_cells_equal_full_runs(ck.model);
+  }
+  HookedTransformer both_ways = ck.model;  // its weights with bidirectional attention: each item's run covers every position
+  both_ways.config.attention_dir = AttentionDir::kBidirectional;
+  SCOPED_TRACE("bidirectional");
+  expect_cells_equal_full_runs(both_ways);
 }
 
 // The placebo patches the same items at each earlier layer, under the claim's check names.

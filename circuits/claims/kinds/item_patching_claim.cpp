@@ -110,14 +110,17 @@ ItemGains item_gains(const RunContext& context, const Claim& claim, const std::s
     };
     sum_by_value(item_clean - item_corrupt, g.gap);
     g.n_items += present.sum().item<int64_t>();
-    // Item i's run covers [first[i], end[i]): from its first position (the
-    // counterfactual run's keys and values before it) to its last.
+    // Item i's run covers [first[i], end[i]): in a causal model from its
+    // first position (the counterfactual run's keys and values before it) to
+    // its last, else every position; first[i] = pos: no example has item i.
+    const bool causal = model.config.attention_dir == AttentionDir::kCausal;
     const at::Tensor covered = mask.any(1).cpu();  // [K, pos]
-    std::vector<int64_t> first(k), end(k);
+    std::vector<int64_t> first(k, pos), end(k, pos);
     for (int64_t i = 0; i < k; ++i) {
       const at::Tensor at_item = covered[i].nonzero();
-      first[i] = at_item.numel() ? at_item.min().item<int64_t>() : pos;
-      end[i] = at_item.numel() ? at_item.max().item<int64_t>() + 1 : pos;
+      if (at_item.numel() == 0) continue;
+      first[i] = causal ? at_item.min().item<int64_t>() : 0;
+      end[i] = causal ? at_item.max().item<int64_t>() + 1 : pos;
     }
     for (int l : layers) {
       const HookPoint hook{HookType::kResidPre, l};

@@ -28,9 +28,9 @@ namespace circuitcheck {
 // nats; reported) and one "recovery L<l> <class> {values}" per rule; figure: a
 // heatmap of every (layer, class value) cell; on a control or a placebo, of
 // the layers its checks read only. Item k's patched run at layer L starts
-// at L's hook_resid_pre and covers only the positions from item k's first
-// to its last (its keys and values before them from the counterfactual
-// run, RunOptions::prefix): K runs per layer and slice.
+// at L's hook_resid_pre and, in a causal model, covers only the positions
+// from item k's first to its last (its keys and values before them from the
+// counterfactual run, RunOptions::prefix): K runs per layer and slice.
 // A class value whose gap is 0 (the counterfactual does not change those
 // items) has recovery 0.
 struct ItemLayerRule {
