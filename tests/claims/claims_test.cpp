@@ -29,6 +29,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <tuple>
 
 namespace circuitcheck {
 namespace {
@@ -718,7 +719,11 @@ TEST(PlantedMechanism, ProbeAndPatchingPassWithTheMechanismAndFailWithout) {
   const Check& probe = planted.at("previous_readable").checkpoint.checks.at(0);
   EXPECT_EQ(probe.basis, Basis::kClopperPearsonLower);
   EXPECT_EQ(probe.value, 1.0);
-  EXPECT_EQ(planted.at("previous_readable").checkpoint.figures.at(0).x_labels.size(), 2u);
+  const Outcome& readable = planted.at("previous_readable").checkpoint;
+  ASSERT_EQ(readable.figures.at(0).x_labels.size(), 2u);
+  // Each bar is its hook's held-out accuracy (not the selectivity check that follows it).
+  EXPECT_EQ(readable.figures.at(0).values.at(0).at(0), probe.value);
+  EXPECT_EQ(readable.figures.at(0).values.at(0).at(1), testing_util::check_named(readable, "probe_accuracy hook_embed").value);
   // Its controls (the control task too) fit the compared probe (hook_embed)
   // only when a rule reads it.
   for (const Outcome& control : planted.at("previous_readable").controls)
@@ -1361,54 +1366,88 @@ TEST(ItemPatching, DepthNeedsLayersOnTheShippedModelAndNotAtRandomInit) {
   EXPECT_EQ(r.checkpoint.checks[1].resamples, kResamples);
 }
 
+// S4's task with its items moved per example: example i's item k is its
+// assignment k - (i mod 3), mod 16 (the roles and the depth rolled along K),
+// so that an item's positions differ from example to example; in every fourth
+// example item 1 has no x and no arrow, and in every fourth item 2 has no
+// positions at all.
+Task s4_with_moved_items() {
+  Task t = find_task("variable_renaming");
+  const auto move = [](Batch b) {
+    for (int64_t i = 0; i < b.tokens.size(0); ++i) {
+      for (const char* role : {"x", "arrow", "y", "end"}) {
+        at::Tensor row = b.roles.at(role)[i];
+        row.copy_(row.roll(i % 3));
+        if (i % 4 == 3 && (role == std::string("x") || role == std::string("arrow"))) row[1] = -1;
+        if (i % 4 == 2) row[2] = -1;
+      }
+      at::Tensor depth = b.classes.at("depth")[i];
+      depth.copy_(depth.roll(i % 3));
+    }
+    return b;
+  };
+  const auto sample = t.sample;
+  t.sample = [sample, move](int64_t n, uint64_t seed, Scale scale) { return move(sample(n, seed, scale)); };
+  const auto draw = t.draw;
+  t.draw = [draw, move](Rng& rng, int64_t n, Scale scale) { return move(draw(rng, n, scale)); };
+  return t;
+}
+
 // Each cell of the heatmap equals what full runs give: the counterfactual
-// run with blocks.L.hook_resid_pre patched from the clean run at one item's
-// positions, its targets' log-probability summed there, pooled by depth over
-// the items (gain over gap; 0 for a depth whose gap is not above 1e-6). In a
-// causal model the claim's runs cover only each item's positions, from the
+// run with blocks.L.hook_resid_pre patched from the clean run at each
+// example's positions of one item, its targets' log-probability summed
+// there, pooled by depth over the items (gain over gap; 0 for a depth whose
+// gap is not above 1e-6). In a causal model the claim's runs cover only the
+// positions from an item's first to its last (in any example), from the
 // counterfactual run's keys and values before them; in a bidirectional one
 // every position.
-void expect_cells_equal_full_runs(const HookedTransformer& model) {
+void expect_cells_equal_full_runs(const Task& task, const HookedTransformer& model) {
   json claim = item_patching_claim({{{"layer", 3}, {"class_values", {1}}, {"value_at_least", 0.9}}});
   claim["domain"] = {{"sample", 8}, {"seed", 5}};
   const ClaimFile file = parse_claim_file(s4_file(claim), "claims/variable_renaming.json");
-  const std::shared_ptr<const Task> task = claim_task(file);
-  const Claim parsed = parse_claims(file, *task, model.config).at(0);
-  const Outcome outcome = run_claim(*task, parsed, model, "checkpoint");
+  const Claim parsed = parse_claims(file, task, model.config).at(0);
+  const Outcome outcome = run_claim(task, parsed, model, "checkpoint");
   ASSERT_EQ(outcome.figures.size(), 1u);
   const Figure& map = outcome.figures[0];
   std::map<int64_t, std::vector<double>> gain;  // by depth, per layer
   std::map<int64_t, double> gap;
-  for_each_slice(*task, parsed.domain, Scale::kCpu, 8, [&](const Batch& b) {
+  const std::vector<std::string> roles = {"x", "arrow", "y", "end"};
+  for_each_slice(task, parsed.domain, Scale::kCpu, 8, [&](const Batch& b) {
     const at::Tensor corrupt_tokens = counterfactual_tokens(b, "digit");
     RunOptions cached;
     for (int l = 0; l < 4; ++l) cached.cache.push_back({HookType::kResidPre, l});
-    const RunResult clean = run(model, b.tokens, cached), corrupt = run(model, corrupt_tokens);
+    const RunResult clean = run(model, b.tokens, cached), corrupt = run(model, corrupt_tokens, cached);
+    const int64_t n = b.tokens.size(0), pos = b.tokens.size(1);
     const auto log_prob = [&](const at::Tensor& logits, int64_t i, int64_t k) {  // example i, item k
       double sum = 0;
-      for (const char* role : {"x", "arrow", "y", "end"}) {
-        const int64_t p = b.roles.at(role)[i][k].item<int64_t>(), t = b.targets[i][p].item<int64_t>();
+      for (const std::string& role : roles) {
+        const int64_t p = b.roles.at(role)[i][k].item<int64_t>();
+        const int64_t t = p >= 0 ? b.targets[i][p].item<int64_t>() : -1;
         if (t >= 0) sum += logits[i][p].log_softmax(-1)[t].item<double>();
       }
       return sum;
     };
     const at::Tensor depth = b.classes.at("depth");
     for (int64_t k = 0; k < depth.size(1); ++k) {
+      at::Tensor at_item = at::zeros({n, pos}, at::kBool);  // each example's positions of item k
+      for (int64_t i = 0; i < n; ++i)
+        for (const std::string& role : roles) {
+          const int64_t p = b.roles.at(role)[i][k].item<int64_t>();
+          if (p >= 0) at_item[i][p] = true;
+        }
       std::vector<at::Tensor> patched;
       for (int l = 0; l < 4; ++l) {
         Intervention patch;
         patch.hook = {HookType::kResidPre, l};
         patch.kind = InterventionKind::kPatch;
-        patch.value = clean.cache.at(patch.hook);
-        for (const char* role : {"x", "arrow", "y", "end"}) patch.positions.push_back(b.roles.at(role)[0][k].item<int64_t>());
+        patch.value = at::where(at_item.unsqueeze(-1), clean.cache.at(patch.hook), corrupt.cache.at(patch.hook));
         RunOptions o;
         o.interventions = {patch};
         patched.push_back(run(model, corrupt_tokens, o).logits);
       }
-      for (int64_t i = 0; i < depth.size(0); ++i) {
-        for (const char* role : {"x", "arrow", "y", "end"})  // every program puts item k at the same positions
-          ASSERT_EQ(b.roles.at(role)[i][k].item<int64_t>(), b.roles.at(role)[0][k].item<int64_t>());
+      for (int64_t i = 0; i < n; ++i) {
         const int64_t d = depth[i][k].item<int64_t>();
+        if (!at_item[i].any().item<bool>() || d < 0) continue;
         const double base = log_prob(corrupt.logits, i, k);
         gap[d] += log_prob(clean.logits, i, k) - base;
         gain[d].resize(4);
@@ -1429,14 +1468,14 @@ void expect_cells_equal_full_runs(const HookedTransformer& model) {
 
 TEST(ItemPatching, EachCellEqualsFullPatchedRuns) {
   const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/variable_renaming.safetensors");
-  {
-    SCOPED_TRACE("causal");
-    expect_cells_equal_full_runs(ck.model);
-  }
   HookedTransformer both_ways = ck.model;  // its weights with bidirectional attention: each item's run covers every position
   both_ways.config.attention_dir = AttentionDir::kBidirectional;
-  SCOPED_TRACE("bidirectional");
-  expect_cells_equal_full_runs(both_ways);
+  const Task s4 = find_task("variable_renaming"), moved = s4_with_moved_items();
+  for (const auto& [name, task, model] : {std::tuple{"S4, causal", &s4, &ck.model}, {"moved items, causal", &moved, &ck.model},
+                                          {"moved items, bidirectional", &moved, &both_ways}}) {
+    SCOPED_TRACE(name);
+    expect_cells_equal_full_runs(*task, *model);
+  }
 }
 
 // The placebo patches the same items at each earlier layer, under the claim's check names.

@@ -247,11 +247,11 @@ TEST(ModelProperties, APrefixThatDoesNotFitIsRefused) {
   mixed.start_base = at::zeros({2, 4, c.d_model});
   mixed.start_mask = at::zeros({1, 2, 4}, at::kBool);
   EXPECT_THROW(run(m, tokens, mixed), InputError);  // a prefix and a mixed start
-  EXPECT_NO_THROW(run(m, tokens, resumed));
+  EXPECT_NO_THROW(run(m, tokens, resumed));  // a start at layer 0's hook_resid_pre with its keys and values
   resumed.start_z = at::zeros({2, 4, c.n_heads, c.d_head});
-  EXPECT_NO_THROW(run(m, tokens, resumed));  // unless it starts at hook_z
+  EXPECT_NO_THROW(run(m, tokens, resumed));  // and at its hook_z
   resumed.prefix.k[0] = resumed.prefix.v[0] = at::Tensor();
-  EXPECT_NO_THROW(run(m, tokens, resumed));  // whose start layer's keys and values it does not read
+  EXPECT_NO_THROW(run(m, tokens, resumed));  // which does not read the start layer's keys and values
   options.prefix.k[0] = options.prefix.v[0] = at::Tensor();
   EXPECT_THROW(run(m, tokens, options), InputError);  // but a run from the embeddings does
   resumed.prefix = prefix;
@@ -344,13 +344,14 @@ RC_GTEST_PROP(ModelProperties, StartsAtAnMlpOrAtTheUnembeddingEqualTheFullRun, (
   RC_ASSERT(close(got.cache.at({HookType::kResidPost, last}), want.cache.at({HookType::kResidPost, last}), 1e-9));
 }
 
-// A run that starts at a layer's hook_z equals the full run: start_z is that
-// hook's output in a run that scales it (so a start that recomputed the
-// layer's attention would miss the scaling), start_resid the layer's
-// hook_resid_pre, and a further edit from hook_z on is made by both; with a
-// prefix too, whose keys and values of the start layer it does not read.
 // A run that starts at a layer's hook_z (start_z) or hook_resid_pre
-// (start_resid), with or without a prefix, equals the full run.
+// (start_resid, or the final residual stream at the unembedding) equals the
+// full run. At hook_z, start_z is that hook's output in a run that scales it
+// (so a start that recomputed the layer's attention would miss the scaling)
+// and start_resid the layer's hook_resid_pre; at hook_resid_pre the started
+// run makes the scaling itself. A further edit from the start on is made by
+// both. With a prefix too, whose keys and values before the start layer (and
+// of it, at hook_z) it does not read.
 RC_GTEST_PROP(ModelProperties, AStartAtALayerEqualsTheFullRun, ()) {
   Config c;
   const HookedTransformer m = gen_causal_double_model(c);

@@ -77,8 +77,10 @@ ItemGains item_gains(const RunContext& context, const Claim& claim, const std::s
   const ItemPatchingSpec& p = spec_of<ItemPatchingSpec>(claim.spec);
   RunOptions cached;
   for (int l : layers) cached.cache.push_back({HookType::kResidPre, l});
-  RunOptions corrupt_cached = cached;  // and the keys and values the item runs start from
-  for (const HookPoint& h : prefix_hooks(model.config, *layers.begin())) corrupt_cached.cache.push_back(h);
+  const bool causal = model.config.attention_dir == AttentionDir::kCausal;
+  RunOptions corrupt_cached = cached;  // and the keys and values the item runs start from (causal models)
+  if (causal)
+    for (const HookPoint& h : prefix_hooks(model.config, *layers.begin())) corrupt_cached.cache.push_back(h);
   ItemGains g;
   for_each_slice(task, claim.domain, context.scale, kItemBatch, [&](const Batch& b) {
     const int64_t n = b.tokens.size(0);
@@ -113,7 +115,6 @@ ItemGains item_gains(const RunContext& context, const Claim& claim, const std::s
     // Item i's run covers [first[i], end[i]): in a causal model from its
     // first position (the counterfactual run's keys and values before it) to
     // its last, else every position; first[i] = pos: no example has item i.
-    const bool causal = model.config.attention_dir == AttentionDir::kCausal;
     const at::Tensor covered = mask.any(1).cpu();  // [K, pos]
     std::vector<int64_t> first(k, pos), end(k, pos);
     for (int64_t i = 0; i < k; ++i) {

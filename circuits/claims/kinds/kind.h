@@ -80,7 +80,9 @@ struct RunContext {
   const HookedTransformer& model;
   Scale scale;             // of the model's config (scale_for)
   const VisitRuns& visit;  // plain runs over a domain (for the kinds with plain_reads)
-  bool control;            // a control, which may stop once its deciding checks are settled (verify.h)
+  // A control (placebos and control tasks too, verify.h): it may stop once
+  // its deciding checks are settled, and computes only what a rule reads.
+  bool control;
   // On a control: the names of the checks that decided the checkpoint's pass;
   // it may stop once each of them is settled on it. nullptr: those it claims.
   const std::vector<std::string>* deciding = nullptr;

@@ -143,6 +143,7 @@ void run_probe(const RunContext& context, const Claim& claim, Outcome& out) {
     const std::string what = "probe at " + hook_name(hooks[h]) + " [" + p.role + "] for " + label_name + " (" +
                              std::to_string(fit.n_classes) + " classes, trained on " + std::to_string(fit.train_n) +
                              ", majority " + percent(fit.majority_rate) + "): held-out correct on";
+    const std::size_t accuracy = out.checks.size();  // this hook's held-out accuracy check
     if (h == 0) {
       const bool at_most = claim.pass.rate_at_most.has_value();
       out.checks.push_back(rate_check("probe_accuracy", what, "items", fit.test,
@@ -160,7 +161,7 @@ void run_probe(const RunContext& context, const Claim& claim, Outcome& out) {
                                       claim.pass.compare_at_most.value_or(0.0), claim.pass.bound));
     }
     figure.x_labels.push_back(hook_name(hooks[h]));
-    figure.values[0].push_back(out.checks.back().value);
+    figure.values[0].push_back(out.checks[accuracy].value);
     figure.values[1].push_back(fit.majority_rate);
   }
   if (claim.pass.rate_at_least) figure.reference.push_back(*claim.pass.rate_at_least);
