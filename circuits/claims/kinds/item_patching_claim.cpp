@@ -112,34 +112,31 @@ ItemGains item_gains(const RunContext& context, const Claim& claim, const std::s
     };
     sum_by_value(item_clean - item_corrupt, g.gap);
     g.n_items += present.sum().item<int64_t>();
-    // Item i's run covers [first[i], end[i]): in a causal model from its
-    // first position (the counterfactual run's keys and values before it) to
-    // its last, else every position; first[i] = pos: no example has item i.
+    // Item i's run covers [first, end): in a causal model from its first
+    // position (the counterfactual run's keys and values before it, one
+    // prefix for every patched layer) to its last, else every position.
     const at::Tensor covered = mask.any(1).cpu();  // [K, pos]
-    std::vector<int64_t> first(k, pos), end(k, pos);
+    std::map<int, at::Tensor> item_patched;        // per layer [K, n]; an item without positions is not patched
+    for (int l : layers) item_patched[l] = item_corrupt.clone();
     for (int64_t i = 0; i < k; ++i) {
       const at::Tensor at_item = covered[i].nonzero();
       if (at_item.numel() == 0) continue;
-      first[i] = causal ? at_item.min().item<int64_t>() : 0;
-      end[i] = causal ? at_item.max().item<int64_t>() + 1 : pos;
-    }
-    for (int l : layers) {
-      const HookPoint hook{HookType::kResidPre, l};
-      at::Tensor item_patched = item_corrupt.clone();  // an item without positions is not patched
-      for (int64_t i = 0; i < k; ++i) {
-        if (first[i] == pos) continue;
-        const int64_t length = end[i] - first[i];
+      const int64_t first = causal ? at_item.min().item<int64_t>() : 0;
+      const int64_t end = causal ? at_item.max().item<int64_t>() + 1 : pos;
+      const RunPrefix before = first > 0 ? run_prefix(model.config, corrupt.cache, first, *layers.begin()) : RunPrefix{};
+      for (int l : layers) {
+        const HookPoint hook{HookType::kResidPre, l};
         RunOptions o;
         o.start_layer = l;
-        o.start_resid = at::where(mask[i].unsqueeze(-1), clean.cache.at(hook), corrupt.cache.at(hook)).narrow(1, 0, end[i]);
-        if (first[i] > 0) o.prefix = run_prefix(model.config, corrupt.cache, first[i], l);
-        const at::Tensor logits = run(model, corrupt_tokens.narrow(1, 0, end[i]), o).logits;
-        item_patched[i] = (position_log_prob(logits, b.targets.narrow(1, first[i], length)) *
-                           weight[i].narrow(1, first[i], length))
-                              .sum(-1);
+        o.start_resid = at::where(mask[i].unsqueeze(-1), clean.cache.at(hook), corrupt.cache.at(hook)).narrow(1, 0, end);
+        o.prefix = before;
+        const at::Tensor logits = run(model, corrupt_tokens.narrow(1, 0, end), o).logits;
+        item_patched[l][i] = (position_log_prob(logits, b.targets.narrow(1, first, end - first)) *
+                              weight[i].narrow(1, first, end - first))
+                                 .sum(-1);
       }
-      sum_by_value(item_patched - item_corrupt, g.gain[l]);
     }
+    for (int l : layers) sum_by_value(item_patched[l] - item_corrupt, g.gain[l]);
     g.examples += n;
   });
   pad(g.gap, g.examples);
