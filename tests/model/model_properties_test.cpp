@@ -387,10 +387,10 @@ RC_GTEST_PROP(ModelProperties, AStartAtALayerEqualsTheFullRun, ()) {
   if (at_z) started.start_z = start.at({HookType::kZ, layer});
   const int64_t p = pos > 1 && *rc::gen::arbitrary<bool>() ? *rc::gen::inRange<int64_t>(1, pos) : 0;
   // The prefix's keys and values before the start layer (and of it, at
-  // hook_z) are not read: set to 1e6, or left undefined when a later layer
-  // gives the prefix's length.
+  // hook_z) are not read: set to 1e6, or left undefined (every layer may be:
+  // the prefix holds its length).
   const int unread = at_z ? layer : layer - 1;
-  const bool undefined = unread + 1 < c.n_layers && unread >= 0 && *rc::gen::arbitrary<bool>();
+  const bool undefined = unread >= 0 && *rc::gen::arbitrary<bool>();
   if (p > 0) {
     const int first = undefined ? unread + 1 : 0;
     RunOptions head;
