@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -59,6 +60,10 @@ Bootstrap percentile_bootstrap(std::vector<double> draws, int64_t examples, uint
   b.examples = examples;
   b.seed = seed;
   b.draws = std::move(draws);
+  if (std::any_of(b.draws.begin(), b.draws.end(), [](double d) { return std::isnan(d); })) {
+    b.lower = b.upper = std::numeric_limits<double>::quiet_NaN();  // no order: every rule on it fails
+    return b;
+  }
   std::sort(b.draws.begin(), b.draws.end());
   b.lower = quantile(b.draws, 0.05);
   b.upper = quantile(b.draws, 0.95);
@@ -79,11 +84,13 @@ Bootstrap max_abs_ratio_bootstrap(const std::vector<at::Tensor>& numerators, con
 std::vector<double> max_abs_draws(const std::vector<std::vector<double>>& ratios) {
   std::vector<double> out(ratios.empty() ? 0 : ratios[0].size(), 0.0);
   for (const std::vector<double>& r : ratios)
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::max(out[i], std::fabs(r[i]));
+    for (std::size_t i = 0; i < out.size(); ++i)
+      out[i] = std::isnan(r[i]) ? r[i] : std::max(out[i], std::fabs(r[i]));  // NaN stays NaN
   return out;
 }
 
 double bootstrap_p_value(const Bootstrap& b, double threshold, bool at_least) {
+  if (std::isnan(b.lower)) return 1.0;
   const auto failing = at_least ? std::upper_bound(b.draws.begin(), b.draws.end(), threshold) - b.draws.begin()
                                 : b.draws.end() - std::lower_bound(b.draws.begin(), b.draws.end(), threshold);
   return (1.0 + static_cast<double>(failing)) / (1.0 + static_cast<double>(b.draws.size()));

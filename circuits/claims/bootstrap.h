@@ -21,7 +21,7 @@ constexpr int64_t kResamples = 2000;
 struct Bootstrap {
   int64_t examples = 0;       // resampled, with replacement, kResamples times
   uint64_t seed = 0;
-  std::vector<double> draws;  // the statistic on each resample, ascending
+  std::vector<double> draws;  // the statistic on each resample, ascending (in draw order when one is NaN)
   double lower = 0.0;         // one-sided 95 % lower bound: the 0.05 quantile of draws (linear interpolation)
   double upper = 0.0;         // one-sided 95 % upper bound: the 0.95 quantile
 };
@@ -54,19 +54,20 @@ std::vector<std::vector<double>> resampled_ratios(const std::vector<at::Tensor>&
                                                   uint64_t seed);
 
 // Per resample, the largest |ratio| over resampled_ratios' numerators
-// ([kResamples]): max_abs_ratio_bootstrap's draws.
+// ([kResamples]): max_abs_ratio_bootstrap's draws; NaN where one of them is.
 std::vector<double> max_abs_draws(const std::vector<std::vector<double>>& ratios);
 
 // The percentile bootstrap of `draws` (a statistic on each of `examples`'
 // resamples drawn with `seed`): sorted, with its 0.05 and 0.95 quantiles.
-// InputError when there are no draws.
+// InputError when there are no draws. A NaN draw (a metric that is not a
+// number on some example) makes both bounds NaN, which no rule accepts.
 Bootstrap percentile_bootstrap(std::vector<double> draws, int64_t examples, uint64_t seed);
 
 // The bootstrap p-value of "the statistic is on the failing side of
 // `threshold`": (1 + draws at or below it) / (1 + kResamples) for an "at
 // least" rule, (1 + draws at or above it) / (1 + kResamples) for an "at most"
 // rule. It is at most about 0.05 when the 95 % bound on that side clears the
-// threshold (the bound is a quantile of the same draws).
+// threshold (the bound is a quantile of the same draws); 1 with NaN bounds.
 double bootstrap_p_value(const Bootstrap& bootstrap, double threshold, bool at_least);
 
 }  // namespace circuitcheck

@@ -8,6 +8,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
+#include <limits>
 
 namespace circuitcheck {
 namespace {
@@ -49,6 +50,23 @@ TEST(Bootstrap, SharedResamplesGiveEachStatisticsOwnDraws) {
   EXPECT_EQ(largest.draws, max_abs_ratio_bootstrap({a, b}, w, 4).draws);
   EXPECT_GT(largest.lower, 0.4);  // |b| / 2 dominates
   EXPECT_THROW(percentile_bootstrap({}, 300, 4), InputError);
+}
+
+// A NaN (a metric that is not a number on some example) is not dropped: the
+// largest |ratio| of a resample that holds one is NaN, and so are the bounds
+// of draws that hold one, so an "at most" rule on them fails (review of
+// issue 20: std::max dropped it, and a completeness gap could pass).
+TEST(Bootstrap, ANaNDrawIsNeverDropped) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_TRUE(std::isnan(max_abs_draws({{0.1, 0.2}, {nan, 0.3}})[0]));
+  EXPECT_EQ(max_abs_draws({{0.1, 0.2}, {nan, 0.3}})[1], 0.3);
+  std::vector<double> draws(100, 0.01);
+  draws[50] = nan;
+  const Bootstrap b = percentile_bootstrap(draws, 100, 0);
+  EXPECT_TRUE(std::isnan(b.lower));
+  EXPECT_TRUE(std::isnan(b.upper));
+  EXPECT_EQ(bootstrap_p_value(b, 0.1, false), 1.0);
+  EXPECT_FALSE(b.upper <= 0.1);
 }
 
 TEST(Bootstrap, RatioResamplesExamplesNotItems) {

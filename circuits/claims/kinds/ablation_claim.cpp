@@ -123,8 +123,8 @@ void run_ablation(const RunContext& context, const Claim& claim, Outcome& out) {
                                   before.overall, claim.domain.exhaustive,
                                   claim.pass.before_at_least ? Rule::kBeforeAtLeast : Rule::kNone,
                                   claim.pass.before_at_least.value_or(0.0), claim.pass.bound, before.units_per_example));
-  if (context.control && !out.checks[0].pass) {
-    out.stopped = "not ablated: it already fails before ablation";
+  if (context.control && on_control(out.checks[0]) == ControlCheck::kFails) {
+    out.stopped = "not ablated: it already fails before ablation with certainty";
     return;
   }
   std::vector<HookPoint> hooks;

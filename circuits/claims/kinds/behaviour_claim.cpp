@@ -66,10 +66,12 @@ void behaviour_checks(const Claim& claim, const Evaluation& e, Outcome& out) {
   out.figures.push_back(figure);
 }
 
-// The outcome of a behaviour claim on `e` if `more_examples` examples after
-// those tallied each had e.units_per_example units of every class, all
-// correct: a claimed rate that fails there fails whatever the rest of the run.
-Outcome best_case(const Claim& claim, Evaluation e, int64_t more_examples) {
+// `e` as if `more_examples` examples after those tallied each had
+// e.units_per_example units of every class, all correct: the most a run that
+// goes on could reach. Wilson and Clopper-Pearson bounds grow with the
+// successes at a fixed number of trials, so a claimed rate that fails with
+// certainty there (on_control) fails so whatever the rest of the run.
+Evaluation best_case(const Claim& claim, Evaluation e, int64_t more_examples) {
   const BehaviourSpec& b = spec_of<BehaviourSpec>(claim.spec);
   const auto add = [&](Tally& t) {
     for (int64_t i = 0; i < more_examples; ++i) add_example(t, e.units_per_example, e.units_per_example);
@@ -81,9 +83,8 @@ Outcome best_case(const Claim& claim, Evaluation e, int64_t more_examples) {
     for (int64_t value : b.class_values)
       if (!groups.count(value)) add(groups[value]);
   }
-  Outcome best;
-  behaviour_checks(claim, e, best);
-  return best;
+  e.n_examples += more_examples;
+  return e;
 }
 
 // The claimed accuracy tallies of `e` by check name, each with its most units
@@ -151,9 +152,11 @@ void run_behaviour(const RunContext& context, const Claim& claim, Outcome& out) 
         if (betting_decided({tally}, Rule::kRateAtLeast, threshold)) settled.insert(name);
       }
     } else {
-      for (const Check& c : best_case(claim, e, total - e.n_examples).checks) {
+      Outcome best;
+      behaviour_checks(claim, best_case(claim, e, total - e.n_examples), best);
+      for (const Check& c : best.checks) {
         if (c.rule != Rule::kNone) claims.insert(c.name);
-        if (c.rule != Rule::kNone && !c.pass) settled.insert(c.name);
+        if (c.rule != Rule::kNone && on_control(c) == ControlCheck::kFails) settled.insert(c.name);
       }
     }
     const std::vector<std::string> deciding = context.deciding ? *context.deciding
@@ -166,11 +169,18 @@ void run_behaviour(const RunContext& context, const Claim& claim, Outcome& out) 
       claim.domain, behaviour_reads(claim),
       [&](const Batch& batch, const RunResult& r) { tally_batch(task, batch, r.logits, e); },
       may_stop ? std::function<bool()>(done) : nullptr);
-  if (total >= 0 && e.n_examples < total)
-    out.stopped = stopped_after(e.n_examples, total,
-                                betting ? "the betting tests had decided the verdict"
-                                        : "every claimed rate fails even if every later " + e.unit + " were correct");
-  behaviour_checks(claim, e, out);
+  if (total < 0 || e.n_examples == total || betting) {
+    if (total >= 0 && e.n_examples < total)
+      out.stopped = stopped_after(e.n_examples, total, "the betting tests had decided the verdict");
+    behaviour_checks(claim, e, out);
+    return;
+  }
+  // A control stopped without betting: its checks count the examples it did
+  // not run as correct, the best case that failed with certainty.
+  const int64_t ran = e.n_examples;
+  out.stopped = stopped_after(ran, total, "every deciding rate fails with certainty even if every later example were "
+                                          "correct, as its checks count them");
+  behaviour_checks(claim, best_case(claim, std::move(e), total - ran), out);
 }
 
 }  // namespace circuitcheck
