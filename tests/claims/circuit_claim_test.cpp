@@ -511,6 +511,49 @@ TEST(CircuitRuns, AConfigurationRunFromCOrNEqualsItsOwnRun) {
     EXPECT_TRUE(at::allclose(together[i], from_shorter[i], 1e-5, 1e-4)) << i;
 }
 
+// A bidirectional model: a position before the last scored one attends to
+// the later ones, so node runs cover every position, share no prefix and
+// reuse no keys and values (review of issue 21: they stopped after the last
+// scored position as in a causal model, and measured another model). On S2's
+// shipped weights run bidirectionally, over 300 examples, each
+// configuration equals a plain run with every position and its ablations,
+// computed here independently of measure_circuits.
+TEST(CircuitRuns, ABidirectionalModelsNodeRunsCoverEveryPosition) {
+  const auto z = [](int layer, std::vector<int64_t> positions) {
+    return json{{"hook", "blocks." + std::to_string(layer) + ".attn.hook_z"}, {"positions", positions}};
+  };
+  json claim = circuit("c", {z(0, {1, 2, 3}), z(0, {6}), z(0, {7, 8, 9}), z(1, {7, 8, 9})}, {{"faithfulness_at_least", 0.9}});
+  claim["domain"] = {{"sample", 300}, {"seed", 4}};
+  const ClaimFile file = parse_claim_file(s2_file(json::array({claim})), "claims/c.json");
+  const std::shared_ptr<const Task> task = claim_task(file);
+  HookedTransformer model = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors").model;
+  model.config.attention_dir = AttentionDir::kBidirectional;
+  const Claim parsed = parse_claims(file, *task, model.config).at(0);
+  const CircuitSpec& c = spec_of<CircuitSpec>(parsed.spec);
+  const auto no_shared_runs = [](const Domain&, const PlainReads&, const RunVisitor&, const std::function<bool()>&) {};
+  const RunContext context{*task, model, Scale::kCpu, no_shared_runs, false};
+  EXPECT_EQ(circuit_run_length(context, parsed), 0);
+  const CircuitAblation ablation = circuit_ablation(context, parsed, circuit_run_length(context, parsed));
+  const std::vector<CircuitConfiguration> configurations = {
+      {false, {}, {}}, {true, {}, {}}, {true, c.nodes, {}}, {true, {c.nodes[0], c.nodes[1], c.nodes[3]}, {}},
+      {false, {c.nodes[3]}, {}}};
+  const std::vector<at::Tensor> measured = measure_circuits(context, parsed, ablation, configurations);
+  for (std::size_t i = 0; i < configurations.size(); ++i) {
+    const CircuitConfiguration& k = configurations[i];
+    std::vector<at::Tensor> parts;
+    for_each_slice(*task, parsed.domain, Scale::kCpu, kVerifyBatch, [&](const Batch& b) {
+      RunOptions plain;
+      plain.interventions = ablation_interventions(
+          c.ablation, k.keeps ? complement(k.sites, model.config, {}, b.tokens.size(1), "") : k.sites, ablation.values,
+          c.reference.seed);
+      parts.push_back(circuit_metric(c.metric, run(model, b.tokens, plain).logits, circuit_targets(c, b), 0));
+    });
+    const at::Tensor expected = at::cat(parts);
+    EXPECT_TRUE(at::allclose(measured[i], expected, 1e-5, 1e-4))
+        << i << ": largest difference " << (measured[i] - expected).abs().max().item<double>();
+  }
+}
+
 // The same for a circuit of edges: a configuration measured after C or N
 // starts at the first part of the edge run (a layer's attention, the
 // logits) whose receivers it treats differently, from C's or N's state there

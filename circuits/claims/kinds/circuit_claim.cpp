@@ -425,11 +425,14 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
       parts[i].push_back(circuit_metric(c.metric, logits, targets, from));
     }
   };
-  // Positions after the last scored one change nothing that is scored (the
-  // model is causal): node runs stop there.
+  // In a causal model positions after the last scored one change nothing
+  // that is scored: node runs stop there, share the positions before every
+  // node and reuse C's and N's keys and values. A bidirectional model's runs
+  // cover every position, whole.
+  const bool causal = config.attention_dir == AttentionDir::kCausal;
   const auto measure_nodes = [&](const Batch& whole) {
     const at::Tensor scored = circuit_targets(c, whole);
-    const int64_t to = last_scored_position(scored) + 1;
+    const int64_t to = causal ? last_scored_position(scored) + 1 : whole.tokens.size(1);
     const Batch b = leading_positions(whole, to);
     const std::map<HookPoint, at::Tensor> patched = c.ablation == InterventionKind::kPatch
                                                         ? ablated_activations(context, c, b, own(b.tokens), {})
@@ -460,7 +463,7 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
     // that ablate some of its nodes (the model's own). A one-layer model's
     // prefixes hold no keys and values (it has none after layer 0), only
     // their length.
-    const int64_t shared = before_every_site(c.nodes, options.from_position);
+    const int64_t shared = causal ? before_every_site(c.nodes, options.from_position) : 0;
     std::optional<RunPrefix> keeping, ablating;  // by CircuitConfiguration::keeps
     const auto prefix = [&](bool keeps) {
       std::optional<RunPrefix>& made = keeps ? keeping : ablating;
@@ -492,7 +495,7 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
       RunOptions o = options;
       int64_t start = shared;
       std::optional<std::size_t> base;
-      for (std::size_t j = 0; j < i; ++j) {
+      for (std::size_t j = 0; j < i && causal; ++j) {
         if (!kept[j] || configurations[j].keeps != k.keeps) continue;
         const int64_t p = std::min(first_difference(configurations[j].sites, k.sites, to), options.from_position);
         if (p > start) {
@@ -503,7 +506,7 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
       if (base) o.prefix = joined(shared > 0 ? prefix(k.keeps) : RunPrefix{}, *kept[*base], start - shared);
       else if (shared > 0) o.prefix = prefix(k.keeps);
       const bool is_base =
-          !base && options.from_position > shared &&
+          causal && !base && options.from_position > shared &&
           (k.keeps ? first_difference(k.sites, c.nodes, to) == to : k.sites.empty()) &&
           std::any_of(configurations.begin() + static_cast<std::ptrdiff_t>(i) + 1, configurations.end(),
                       [&](const CircuitConfiguration& later) { return later.keeps == k.keeps; });
@@ -527,7 +530,7 @@ std::vector<at::Tensor> measure_circuits(const RunContext& context, const Claim&
 int64_t circuit_run_length(const RunContext& context, const Claim& claim) {
   const CircuitSpec& c = spec_of<CircuitSpec>(claim.spec);
   int64_t out = 0;
-  if (c.edges.empty())
+  if (c.edges.empty() && context.model.config.attention_dir == AttentionDir::kCausal)
     for_each_slice(context.task, claim.domain, context.scale, kVerifyBatch,
                    [&](const Batch& b) { out = std::max(out, last_scored_position(circuit_targets(c, b)) + 1); });
   return out;

@@ -103,10 +103,10 @@ struct CircuitAblation {
 };
 
 // How many positions the runs of circuit claim `claim` cover: for a circuit
-// of nodes, up to the last position its domain scores (the largest over its
-// slices: measure_circuits stops each slice's runs after its own), read from
-// the domain's examples with no forward pass; 0 (every position) for a circuit
-// of edges.
+// of nodes in a causal model, up to the last position its domain scores (the
+// largest over its slices: measure_circuits stops each slice's runs after its
+// own), read from the domain's examples with no forward pass; 0 (every
+// position) for a circuit of edges or a bidirectional model.
 int64_t circuit_run_length(const RunContext& context, const Claim& claim);
 
 // The ablation of circuit claim `claim` on the context's model: one forward
@@ -155,7 +155,9 @@ std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const s
 // its hook_z), runs once per slice in each call, and every run starts at
 // its hook_z (RunOptions::start_z), so the prefixes below hold the keys and
 // values of layers 1 on only (a one-layer model's hold none, only their
-// length); when
+// length). In a causal model (a bidirectional one's runs cover every
+// position, and share no prefix): each run stops after the last scored
+// position; when
 // every node sits at fixed positions, the positions before the first of them
 // run once per slice for the configurations that keep nodes and once for
 // those that ablate them (RunOptions::prefix), and each configuration's pass
@@ -164,7 +166,7 @@ std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const s
 // nodes from position p on covers only the positions from p (at most the
 // first scored one), with C's or N's keys and values before p (C and N keep
 // theirs while their slice runs, when a configuration of their kind follows:
-// 2 x (n_layers - 1) x [rows, positions, d_model] floats). For a
+// 2 x (n_layers - 1) x [rows, positions, n_heads x d_head] floats). For a
 // circuit of edges, an edge run (run_edges, about one pass) per slice and
 // configuration; a configuration after C or N starts at the first part of
 // the run (a layer's attention or MLP, the logits) whose receivers it treats
