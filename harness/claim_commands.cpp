@@ -173,7 +173,13 @@ std::string config_difference(const nlohmann::json& a, const nlohmann::json& b) 
 // (PreparedFile).
 std::vector<PreparedFile> prepare_all(const Args& args) {
   std::vector<ClaimSource> sources;
-  for (const auto& path : args.positional) sources.push_back(read_source(path));
+  std::set<std::string> claim_files;  // each once: its runs would repeat, and their reports clash
+  for (const auto& path : args.positional) {
+    std::error_code ec;
+    const std::filesystem::path canonical = std::filesystem::weakly_canonical(path, ec);
+    check(claim_files.insert(ec ? path : canonical.string()).second, "verify: " + path, "the claim file is given twice");
+    sources.push_back(read_source(path));
+  }
   const std::vector<CheckpointPath> checkpoints = checkpoint_paths(args);
   const bool light = checkpoints.size() > 1;
   std::vector<std::vector<std::pair<Checkpoint, std::string>>> assigned(sources.size());
@@ -459,17 +465,29 @@ struct Run {
   std::map<std::string, std::map<std::string, Outcome>> kept;
 };
 
+// A device as a shard recorded it, which merge does not compute on.
+at::Device recorded_device(const std::string& name) {
+  try {
+    if (name.rfind("cuda", 0) == 0) return at::Device(name);
+  } catch (const std::exception&) {
+  }
+  fail("verify --device", "malformed device " + quote(name) + " (valid: cpu, cuda, cuda:N)");
+}
+
 // Which of Run::kept a file's runs share: its claim file and its model's config.
 std::string kept_key(const PreparedFile& f) {
   return f.file.path + "\n" + config_to_json(f.checkpoint.model.config).dump();
 }
 
-Run plan_run(const Args& args) {
+// `computes` false (merge): the run is planned only to be reported, so a
+// device it names need not be here.
+Run plan_run(const Args& args, bool computes = true) {
   Run run;
   const int threads = args.get_int("--threads", 2, 1, 1024);
   run.family_alpha = args.get_open_interval("--family-alpha", 0.0, 1.0);
   set_threads(threads);
-  run.device = parse_device(args.get_or("--device", "cpu"), "verify --device");
+  const std::string device = args.get_or("--device", "cpu");
+  run.device = computes || device == "cpu" ? parse_device(device, "verify --device") : recorded_device(device);
   run.files = prepare_all(args);
   if (const std::optional<std::string> only = args.get("--only")) keep_only(run.files, *only);
   if (args.has("--seed")) {
@@ -492,14 +510,17 @@ Run plan_run(const Args& args) {
 
 // What a shard report records of its run: the claim files and the run
 // options as given, each (claim file, checkpoint) pair's files with their
-// SHA-256, and the build. Shards of one run record the same.
+// SHA-256 (the task file a claim file names too) and the model's config (as
+// read with any config file), and the build. Shards of one run record the same.
 nlohmann::json run_identity(const Args& args, const Run& run) {
   nlohmann::json options = nlohmann::json::object(), pairs = nlohmann::json::array();
   for (const auto& name : kRunOptions)
     if (args.has(name)) options[name] = args.flags.at(name);
   for (const auto& r : run.reports)
     pairs.push_back({{"claims_file", r.provenance.claims_file}, {"claims_sha256", r.provenance.claims_sha256},
-                     {"checkpoint", r.provenance.checkpoint}, {"checkpoint_sha256", r.provenance.checkpoint_sha256}});
+                     {"checkpoint", r.provenance.checkpoint}, {"checkpoint_sha256", r.provenance.checkpoint_sha256},
+                     {"task_file", r.provenance.task_file}, {"task_sha256", r.provenance.task_sha256},
+                     {"config", r.provenance.config}});
   return {{"claims_files", args.positional},
           {"options", options},
           {"runs", pairs},
@@ -552,6 +573,12 @@ int run_shard(const Args& args, Run& run, int index, int count, const std::strin
   shard.index = index;
   shard.count = count;
   shard.run = run_identity(args, run);
+  try {  // before the work: a path that is not UTF-8 cannot be written as JSON
+    (void)shard.run.dump();
+  } catch (const nlohmann::json::type_error&) {
+    fail("verify --shard-report: " + path,
+         "a claim file, checkpoint or option value is not valid UTF-8, which a shard report cannot record");
+  }
   shard.units = run.units;
   std::size_t unit = 0, total = 0;
   for (std::size_t i = 0; i < run.files.size(); ++i)
@@ -634,15 +661,24 @@ int merge_command(int argc, char** argv) {
   const nlohmann::json& identity = shards.front().run;
   const At at{shards.front().path, "/run"};
   Args planned = args_from_identity(identity, at);
-  Run run = plan_run(planned);
+  Run run = plan_run(planned, false);
   const nlohmann::json here = run_identity(planned, run);
   for (const char* key : {"circuitcheck", "libtorch", "runs"}) {
     if (!identity.contains(key)) (at / key).fail("missing");
-    if (here[key] != identity[key])
-      (at / key).fail(std::string(key) == "runs"
-                          ? "the claim files or checkpoints changed since the shards ran"
-                          : "the shards were made by another build (" + identity[key].dump() + ") than this one (" +
-                                here[key].dump() + ")");
+    if (here[key] == identity[key]) continue;
+    if (std::string(key) != "runs")
+      (at / key).fail("the shards were made by another build (" + identity[key].dump() + ") than this one (" +
+                      here[key].dump() + ")");
+    const nlohmann::json& runs = identity[key];
+    if (!runs.is_array() || runs.size() != here[key].size())
+      (at / key).fail("the shards ran " + std::to_string(runs.is_array() ? runs.size() : 0) +
+                      " (claim file, checkpoint) pairs, the claim files now give " + std::to_string(here[key].size()));
+    for (std::size_t i = 0; i < runs.size(); ++i)
+      for (const auto& [field, value] : here[key][i].items())
+        if (!runs[i].is_object() || !runs[i].contains(field) || runs[i][field] != value)
+          (at / key / i / field)
+              .fail("changed since the shards ran (the claim file, its task file, the config or the checkpoint): now " +
+                    value.dump());
   }
   check(shards.front().units == run.units, "merge: " + shards.front().path,
         "/units: the run has " + std::to_string(run.units) + " units, not " + std::to_string(shards.front().units));
@@ -658,9 +694,14 @@ int merge_command(int argc, char** argv) {
     SystemReport& report = run.reports[i];
     for (std::size_t j = 0; j < run.files[i].claims->size(); ++j, ++unit) {
       const Held& h = held[unit];
-      check(h.shard != nullptr, "merge",
-            "no shard holds unit " + std::to_string(unit) + " (shard " + std::to_string(shard_of(unit, shards.front().count)) +
-                " lacks it)");
+      if (!h.shard) {
+        const int owner = shard_of(unit, shards.front().count);
+        std::string path;
+        for (const auto& sh : shards)
+          if (sh.index == owner) path = sh.path;
+        fail("merge: " + path, "/results: no result for unit " + std::to_string(unit) + ", which shard " +
+                                   std::to_string(owner) + " runs");
+      }
       const ShardUnit& u = h.shard->results[h.position];
       const At result_at = At{h.shard->path, "/results"} / h.position;
       if (u.file != i || u.claim != j)

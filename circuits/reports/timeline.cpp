@@ -30,12 +30,13 @@ Timeline::Series series_of(const std::vector<const SystemReport*>& reports, std:
   Timeline::Series s;
   s.claim = last.claim.id;
   s.scope = last.claim.scope;
-  if (const Check* c = first_thresholded(last.checkpoint)) {
-    s.metric = c->name;
-    s.rule = c->rule;
-    s.threshold = c->threshold;
-    s.rate = is_rate(*c);
-  }
+  for (auto r = reports.rbegin(); r != reports.rend() && s.metric.empty(); ++r)  // the last snapshot that has one
+    if (const Check* c = first_thresholded((*r)->results[i].checkpoint)) {
+      s.metric = c->name;
+      s.rule = c->rule;
+      s.threshold = c->threshold;
+      s.rate = is_rate(*c);
+    }
   for (const SystemReport* r : reports) {
     const ClaimResult& result = r->results[i];
     Timeline::Point p{r->provenance.snapshot->step, result.verdict, std::nullopt, std::nullopt};

@@ -12,7 +12,8 @@
 //                     "passed", "formed_at_step"} ] } ] }
 //
 // The metric of a claim is the name of the first thresholded check of its
-// outcome on the last snapshot (headline of the trained model); "value" and
+// outcome on the last snapshot that has one (the headline of the trained
+// model; an error on the last snapshot leaves the earlier ones'); "value" and
 // "bound" are that check's value and compared bound on each snapshot (null
 // where the snapshot's outcome has no such check, e.g. an error). "checks"
 // holds the value of every thresholded check of the snapshot's outcome (S1's

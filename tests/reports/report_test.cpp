@@ -772,6 +772,23 @@ TEST(Timeline, AClaimFormsAtTheFirstStepFromWhichItKeepsPassing) {
   EXPECT_EQ(count(index, "<tr class=\"claim-across\""), 0u) << "a timeline replaces the verdict table";
 }
 
+// A claim that errs on the last snapshot keeps the metric of the snapshots
+// before it (review of issue 22: the metric came from the last snapshot
+// only, so the whole history dropped out of the JSON and the chart).
+TEST(Timeline, AnErrorOnTheLastSnapshotKeepsTheMetricOfTheOthers) {
+  std::vector<SystemReport> reports = snapshot_reports();
+  reports[2].results[0].verdict = Verdict::kError;  // step 400
+  reports[2].results[0].checkpoint.checks.clear();
+  const std::vector<Timeline> along = timelines(reports);
+  ASSERT_EQ(along.size(), 1u);
+  const Timeline::Series& attends = along[0].series[0];
+  EXPECT_EQ(attends.metric, "attention");
+  ASSERT_EQ(attends.points.size(), 4u);
+  for (std::size_t k = 0; k < 3; ++k) EXPECT_TRUE(attends.points[k].value) << k;
+  EXPECT_FALSE(attends.points[3].value);
+  EXPECT_FALSE(attends.formed_at_step);
+}
+
 TEST(Timeline, OnlySnapshotsMakeATimelineAndTheirStepsAreDistinct) {
   std::vector<SystemReport> reports = snapshot_reports();
   reports[2].provenance.snapshot.reset();  // a checkpoint that is not a snapshot: a verdict table, no timeline
@@ -1076,6 +1093,47 @@ TEST(VerifyCommand, ShardsMergeIntoTheReportsOfASingleRun) {
   EXPECT_TRUE(contains(out_of_range.output, "verify --shard: expected I/N with 1 <= I <= N <= 100000, got '4/3'"));
   auto with_reports = run_command(cli() + " verify" + work + " --shard 1/3 --shard-report " + dir + "/x.json --report-dir " + dir);
   EXPECT_EQ(with_reports.exit_code, 2) << with_reports.output;
+}
+
+// A shard records the task file its claim file names, with its SHA-256, and
+// the model's config: shards that ran on different task files do not merge,
+// nor do shards whose task file changed since (review of issue 22: merge
+// accepted them, and reported every result under the new file's hash).
+TEST(VerifyCommand, ShardsOfAnotherTaskFileDoNotMerge) {
+  const std::string dir = testing_util::scratch_dir("report_shards_task_file");
+  std::filesystem::create_directories(dir + "/claims");
+  json claims = json::parse(read_file(testing_util::source_dir() + "/examples/task_specs/claims/array_index.json"));
+  claims["checkpoint"] = shipped_checkpoint();
+  claims["claims"][0]["domain"]["sample"] = 64;
+  write_text_atomically(dir + "/claims/c.json", claims.dump(2), "test");
+  const std::string spec = read_file(testing_util::source_dir() + "/examples/task_specs/array_index.json");
+  write_text_atomically(dir + "/array_index.json", spec, "test");
+  const auto shard = [&](int i) {
+    const std::string path = dir + "/shard-" + std::to_string(i) + ".json";
+    auto r = run_command(cli() + " verify " + dir + "/claims/c.json --shard " + std::to_string(i) +
+                         "/2 --shard-report " + path);
+    EXPECT_LE(r.exit_code, 1) << r.output;
+    return path;
+  };
+  const std::string first = shard(1);
+  json runs = json::parse(read_file(first))["run"]["runs"];
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0]["task_file"], dir + "/array_index.json");
+  EXPECT_EQ(runs[0]["task_sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(runs[0]["config"]["n_layers"], 2);
+  write_text_atomically(dir + "/array_index.json", spec + "\n", "test");  // another file, though it reads the same
+  const std::string second = shard(2);
+  auto mixed = run_command(cli() + " merge " + first + " " + second + " --report-dir " + dir + "/merged");
+  EXPECT_EQ(mixed.exit_code, 2) << mixed.output;
+  EXPECT_TRUE(contains(mixed.output, "/run/runs/0/task_sha256 differs")) << mixed.output;
+  write_text_atomically(dir + "/array_index.json", spec, "test");  // both shards ran on this one; now it changes
+  const std::string again = shard(2);
+  write_text_atomically(dir + "/array_index.json", spec + "\n", "test");
+  auto changed = run_command(cli() + " merge " + first + " " + again + " --report-dir " + dir + "/merged");
+  EXPECT_EQ(changed.exit_code, 2) << changed.output;
+  EXPECT_TRUE(contains(changed.output, "shard-1.json: /run/runs/0/task_sha256: changed since the shards ran"))
+      << changed.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/merged/index.html"));
 }
 
 // examples/grokking ships the timeline of S1's claims over its training run;
