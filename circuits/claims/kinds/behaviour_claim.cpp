@@ -175,12 +175,23 @@ void run_behaviour(const RunContext& context, const Claim& claim, Outcome& out) 
     behaviour_checks(claim, e, out);
     return;
   }
-  // A control stopped without betting: its checks count the examples it did
-  // not run as correct, the best case that failed with certainty.
+  // A control stopped without betting: its checks are those of the examples
+  // it ran, each with the upper bound of the best case over the whole domain
+  // (every example not drawn correct), which failed with certainty.
   const int64_t ran = e.n_examples;
   out.stopped = stopped_after(ran, total, "every deciding rate fails with certainty even if every later example were "
-                                          "correct, as its checks count them");
-  behaviour_checks(claim, best_case(claim, std::move(e), total - ran), out);
+                                          "correct");
+  Outcome best;
+  behaviour_checks(claim, best_case(claim, e, total - ran), best);
+  behaviour_checks(claim, e, out);
+  for (Check& c : out.checks)
+    for (const Check& b : best.checks)
+      if (c.rule != Rule::kNone && b.name == c.name) {
+        c.other_bound = b.other_bound;
+        c.explanation += "; with the " + std::to_string(total - ran) + " examples not drawn counted correct, its " +
+                         "upper bound over the whole domain is " + percent(b.other_bound) +
+                         (on_control(b) == ControlCheck::kFails ? ", below the threshold" : "");
+      }
 }
 
 }  // namespace circuitcheck

@@ -11,8 +11,9 @@
 // cross-entropy per scored position (nats), a value. It reads the plain
 // logits of its domain (shared with the other claims). On a control the run
 // stops after the slice from which every deciding rate fails with certainty
-// (on_control) even if every remaining example were correct, and reports the
-// checks of that best case (Outcome::stopped). With "bound":
+// (on_control) even if every remaining example were correct (Outcome::stopped);
+// its checks are those of the examples it ran, each with that best case's
+// upper bound over the whole domain as Check::other_bound. With "bound":
 // "betting" it stops once the betting tests decide: every claimed class passes
 // or one fails with certainty; by_class then needs class_values, so that a
 // class the run has not met yet cannot be skipped.
