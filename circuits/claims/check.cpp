@@ -302,7 +302,8 @@ json Check::to_json() const {
     j["trials"] = trials;
   }
   if (examples > 0) j["examples"] = examples;
-  if (examples > 0 && resamples == 0) j["design_effect"] = design_effect;
+  if (examples > 0 && resamples == 0 && basis != Basis::kBettingLower && basis != Basis::kBettingUpper)
+    j["design_effect"] = design_effect;  // betting bounds the examples' rates: no design effect
   if (!undefined.empty()) j["undefined"] = undefined;
   if (resamples > 0) {
     j["resamples"] = resamples;

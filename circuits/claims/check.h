@@ -120,8 +120,10 @@ struct Check {
   nlohmann::json to_json() const;
 };
 
-// The one-sided level of every sampled rate check: its 95 % bound clears the
-// threshold exactly when its p-value (p_value) is at most this.
+// The one-sided level of every sampled check: a Wilson, Clopper-Pearson or
+// betting bound clears the threshold exactly when its p-value (p_value) is
+// at most this; a bootstrap bound (an interpolated quantile of the draws) to
+// within one draw of its 2,000 (bootstrap_p_value).
 constexpr double kCheckAlpha = 0.05;
 
 // The one-sided p-value of a thresholded check's null hypothesis "the true

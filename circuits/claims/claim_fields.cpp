@@ -136,6 +136,9 @@ PassRule pass_at(const json& v, const At& at, const std::vector<std::string>& ra
     if (!v.contains(key)) continue;
     const bool rate = std::find(rates.begin(), rates.end(), key) != rates.end();
     *slot = rate ? rate_at(v[key], at / key) : number_at(v[key], at / key);
+    const bool at_least = key.size() > 9 && key.compare(key.size() - 9, 9, "_at_least") == 0;
+    if (rate && (at_least ? **slot <= 0.0 : **slot >= 1.0))
+      (at / key).fail(number(**slot) + " is met by every rate: a check that cannot fail");
     any = true;
   }
   if (!any) {

@@ -625,6 +625,36 @@ TEST(SequentialStop, BettingIsRefusedOnAnExhaustiveDomain) {
   }
 }
 
+// A rate rule that every rate meets (at least 0, at most 1) cannot fail: it
+// is refused where it is written (review of issue 20: such a check passed
+// with p-value 1, so a family of one rejected it).
+TEST(PassRule, ARateRuleThatCannotFailIsRefused) {
+  const Task task = previous_token_task();
+  const HookedTransformer model = previous_token_model(10.0f);
+  const json ablation = {{"id", "head_necessary"}, {"hypothesis", "the head copies"}, {"kind", "ablation"},
+                         {"method", "zero"}, {"sites", {{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}}}},
+                         {"domain", {{"sample", 300}, {"seed", 5}}}};
+  struct Case {
+    json claim;
+    std::string message;
+  };
+  json at_least = early_stop_claim(0.0, false), drop = ablation, before = ablation;
+  drop["pass"] = {{"drop_to_at_most", 1.0}};
+  before["pass"] = {{"before_at_least", 0.0}, {"drop_to_at_most", 0.2}};
+  for (const Case& c : {Case{at_least, "/claims/0/pass/rate_at_least: 0 is met by every rate: a check that cannot fail"},
+                        Case{drop, "/claims/0/pass/drop_to_at_most: 1 is met by every rate: a check that cannot fail"},
+                        Case{before, "/claims/0/pass/before_at_least: 0 is met by every rate: a check that cannot fail"}}) {
+    SCOPED_TRACE(c.message);
+    try {
+      parse_one(c.claim, task, model);
+      ADD_FAILURE() << "parsed";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_NO_THROW(parse_one(early_stop_claim(0.001, false), task, model));
+}
+
 // A control is not ablated only when accuracy before ablation fails with
 // certainty (issue 20's review: it was skipped when that merely did not pass).
 // The planted head's model is all correct on 500 examples (2,500 positions):
