@@ -15,6 +15,21 @@ namespace {
 
 using std::string;
 
+// A file beside the page as an href: bytes outside RFC 3986's unreserved
+// characters (and '@') percent-encoded, so that '#', '?' or '%' in a
+// checkpoint's name stay part of the path.
+string link_to(const string& file) {
+  static const char* kHex = "0123456789ABCDEF";
+  string out;
+  for (unsigned char ch : file) {
+    const bool plain = (ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                       string("-._~@").find(static_cast<char>(ch)) != string::npos;
+    if (plain) out += static_cast<char>(ch);
+    else out += {'%', kHex[ch >> 4], kHex[ch & 15]};
+  }
+  return out;
+}
+
 constexpr double kCharWidth = 6.2;  // px per character of 11px sans-serif text, for layout
 constexpr std::size_t kLabelChars = 20;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -608,8 +623,7 @@ string checkpoint_tables_html(const std::vector<CheckpointTable>& tables) {
             escape_markup(t.claims_file) + "</code></p>\n<table class=\"checkpoints\" data-system=\"" +
             escape_markup(t.system) + "\">\n<thead><tr><th>claim</th>";
     for (const SystemReport* r : t.reports) {
-      const string name = escape_markup(report_name(*r));
-      html += "<th><a href=\"" + name + ".html\" title=\"" + escape_markup(r->provenance.checkpoint) + "\">" +
+      html += "<th><a href=\"" + link_to(report_name(*r) + ".html") + "\" title=\"" + escape_markup(r->provenance.checkpoint) + "\">" +
               escape_markup(r->checkpoint_label) + "</a></th>";
     }
     html += "<th>passes on</th></tr></thead>\n<tbody>\n";
@@ -706,7 +720,7 @@ string html_index(const std::vector<SystemReport>& reports) {
     const Summary s = summarize(r.results);
     const string verdict = s.passed == s.claims ? "pass" : "fail", name = escape_markup(report_name(r));
     rows += "<tr class=\"system verdict-" + verdict + "\" data-system=\"" + escape_markup(r.system) + "\"><td><a href=\"" +
-            name + ".html\">" + name + "</a></td><td>" + badge(verdict) + "</td><td class=\"num\">" +
+            link_to(report_name(r) + ".html") + "\">" + name + "</a></td><td>" + badge(verdict) + "</td><td class=\"num\">" +
             std::to_string(s.claims) + "</td><td class=\"num\">" + std::to_string(s.passed) + "</td><td class=\"num\">" +
             std::to_string(s.failed) + "</td><td class=\"num\">" + std::to_string(s.not_falsifiable) +
             "</td><td class=\"num\">" + std::to_string(s.errors) + "</td><td><code>" +

@@ -692,6 +692,11 @@ TEST(CheckpointTable, OneRowPerClaimAndAVerdictPerCheckpoint) {
   EXPECT_THROW(checkpoint_tables(reports), std::invalid_argument);
   reports[0].checkpoint_label.clear();
   EXPECT_EQ(report_name(reports[0]), "previous_token");
+  // A checkpoint's name with '#', '%' or '?' stays part of the link's path.
+  reports = three_checkpoint_reports();
+  reports[1].checkpoint_label = "run#2 50%?";
+  const std::string odd = html_index(reports);
+  EXPECT_TRUE(contains(odd, "@run%232%2050%25%3F.html\"")) << odd;
 }
 
 TEST(CheckpointTable, JsonValidatesAgainstItsSchema) {
