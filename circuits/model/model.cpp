@@ -146,7 +146,10 @@ Qkv project_qkv(const HookedTransformer& m, HookRunner& hooks, int l, const at::
     q_in = k_in.slice(1, q_from);
   } else if (c.use_split_qkv_input) {
     at::Tensor per_head = resid.unsqueeze(2).expand({batch, pos, c.n_heads, c.d_model});
-    q_in = ln1(hooks.fire(HookType::kQInput, l, per_head.slice(1, q_from)));
+    q_in = hooks.fire(HookType::kQInput, l, per_head.slice(1, q_from));
+    // ln1's hooks cover the positions k's and v's do, in each of its three firings.
+    const bool ln1_hooked = hooks.wants(HookType::kLn1Scale, l) || hooks.wants(HookType::kLn1Normalized, l);
+    q_in = q_from > 0 && ln1_hooked ? ln1(at::cat({per_head.slice(1, 0, q_from), q_in}, 1)).slice(1, q_from) : ln1(q_in);
     k_in = ln1(hooks.fire(HookType::kKInput, l, per_head));
     v_in = ln1(hooks.fire(HookType::kVInput, l, per_head));
     if (shortformer) {

@@ -162,6 +162,31 @@ RC_GTEST_PROP(ModelProperties, FromPositionGivesTheSameLogitsForTheLaterPosition
   RC_ASSERT(close(partial, forward(m, tokens).slice(1, options.from_position), 1e-9));
 }
 
+// An edit at one position of the last layer's ln1 hooks, given relative to
+// hook_first_position, edits what the full run's edit there does, in models
+// with split q/k/v inputs too (where ln1 fires for q, k and v: review of
+// issue 20, q's firing covered fewer positions than the others').
+RC_GTEST_PROP(ModelProperties, AnEditFromAPositionEqualsTheFullRunsEdit, ()) {
+  Config c = gen_config();
+  RC_PRE(c.normalization_type != Normalization::kNone);
+  HookedTransformer m = gen_model(c, at::kDouble);
+  at::Tensor tokens = gen_random_tokens(c);
+  const int64_t pos = tokens.size(1);
+  RunOptions full, from;
+  from.from_position = *rc::gen::inRange<int64_t>(0, pos);
+  const int64_t at = *rc::gen::inRange<int64_t>(from.from_position, pos);
+  const HookType type = *rc::gen::element(HookType::kLn1Scale, HookType::kLn1Normalized);
+  const HookPoint hook{type, c.n_layers - 1};
+  Intervention edit{hook, InterventionKind::kScale};
+  edit.factor = 1.7;
+  edit.positions = {at};
+  full.interventions = {edit};
+  edit.positions = {at - hook_first_position(c, hook, from.from_position)};
+  from.interventions = {edit};
+  RC_LOG() << hook_name(hook) << " at " << at << " from " << from.from_position << "\n";
+  RC_ASSERT(close(run(m, tokens, from).logits, run(m, tokens, full).logits.slice(1, from.from_position), 1e-9));
+}
+
 // Every hook of a run from a position covers the positions hook_first_position
 // says, along its position dimension, and equals the full run's there.
 RC_GTEST_PROP(ModelProperties, HookFirstPositionIsWhereARunFromAPositionCoversEachHook, ()) {
