@@ -206,8 +206,13 @@ std::vector<Intervention> within_positions(std::vector<Intervention> interventio
     if (!iv.positions.empty() && inside.empty()) continue;
     iv.positions = inside;
     const int dim = position_dim(iv.hook.type);
-    if (iv.mask.defined()) iv.mask = iv.mask.slice(dim, first, to);
-    if (iv.value.defined()) iv.value = iv.value.slice(dim, first, to);
+    const auto cut = [&](const at::Tensor& t) {  // along the positions, unless it broadcasts over them
+      return t.dim() > dim && t.size(dim) > 1 ? t.slice(dim, first, to) : t;
+    };
+    if (iv.mask.defined()) iv.mask = cut(iv.mask);
+    const bool per_position = iv.kind == InterventionKind::kMean || iv.kind == InterventionKind::kResample ||
+                              iv.kind == InterventionKind::kPatch;
+    if (iv.value.defined() && per_position) iv.value = cut(iv.value);
     out.push_back(std::move(iv));
   }
   return out;

@@ -96,8 +96,9 @@ int64_t before_every_site(const std::vector<AblationSite>& sites, int64_t at_mos
 // position `from` (RunOptions::from_position), after a prefix of `prefix`
 // positions (RunOptions::prefix). Along each hook's position dimension
 // (position_dim: the query position in attention scores and patterns), its
-// mask (which must then have the activation's rank) and its mean, resample or
-// patch value are cut to [0, to), and at a hook that covers [first, to)
+// mask and its mean, resample or patch value are cut to [0, to) (unless they
+// broadcast over positions: size 1 there; other values are left as they
+// are), and at a hook that covers [first, to)
 // (hook_first_position) to [first, to), with positions shifted by -first. One
 // whose positions all lie outside edits nothing there and is dropped.
 std::vector<Intervention> within_positions(std::vector<Intervention> interventions, const Config& config, int64_t from,

@@ -115,6 +115,30 @@ TEST(Complement, AblatesEveryComponentAndPositionNotKept) {
   EXPECT_THROW(complement({{mlp0, {}, {}, {}}}, config, {0}, config.n_ctx, "test"), InputError);  // layer 0 is kept by neurons
 }
 
+// within_positions cuts what lies along the positions: a mean value and a
+// per-position mask; a value or mask that broadcasts over the positions (an
+// added [d_model] direction, a [batch, 1, 1] mask) is left whole (review:
+// cutting them threw, or cut another dimension).
+TEST(WithinPositions, CutsOnlyWhatLiesAlongThePositions) {
+  Config config;
+  config.n_layers = 2;
+  config.d_model = 4;
+  config.n_ctx = 6;
+  const HookPoint out1{HookType::kMlpOut, 1};
+  Intervention mean{out1, InterventionKind::kMean, at::zeros({3, 6, 4})};
+  mean.mask = at::ones({2, 6, 1}, at::kBool);
+  Intervention add{out1, InterventionKind::kAdd, at::ones({4})};
+  add.mask = at::ones({2, 1, 1}, at::kBool);
+  add.positions = {4};
+  const std::vector<Intervention> cut = within_positions({mean, add}, config, 3, 5);  // the last layer from 3, up to 5
+  ASSERT_EQ(cut.size(), 2u);
+  EXPECT_EQ(cut[0].value.sizes(), (std::vector<int64_t>{3, 2, 4}));
+  EXPECT_EQ(cut[0].mask.sizes(), (std::vector<int64_t>{2, 2, 1}));
+  EXPECT_EQ(cut[1].value.sizes(), (std::vector<int64_t>{4}));
+  EXPECT_EQ(cut[1].mask.sizes(), (std::vector<int64_t>{2, 1, 1}));
+  EXPECT_EQ(cut[1].positions, (std::vector<int64_t>{1}));
+}
+
 json circuit(const std::string& id, const json& nodes, const json& pass) {
   return {{"id", id},         {"hypothesis", "h"}, {"kind", "circuit"}, {"ablation", "mean"}, {"metric", "logit_diff"},
           {"nodes", nodes},   {"reference", {{"sample", 1024}, {"seed", 3}}},

@@ -177,6 +177,10 @@ std::vector<CircuitConfiguration> circuit_variants(const CircuitSpec& c, const s
 // counterfactual's), or for zero and mean ablation, which give every example
 // the same, a pass over one example.
 //
+// The configurations' sites are drawn from the claim's nodes (or are empty):
+// the shared runs before every node assume that a configuration that keeps
+// ablates everything there, and one that ablates ablates nothing there.
+//
 // `prefixes`, when given, keeps each slice's runs of the positions before
 // every node (the same in every call for one claim on one model) for the
 // calls after, up to kKeptPrefixBytes in all: run_circuit's second call
