@@ -625,6 +625,23 @@ TEST(SequentialStop, BettingIsRefusedOnAnExhaustiveDomain) {
   }
 }
 
+// On an exhaustive domain a stopped control ran the domain's first examples
+// in its order, not a sample: its explanation says so instead of "exact".
+TEST(EarlyStop, AStoppedControlOnAnExhaustiveDomainSaysWhichExamplesItRan) {
+  const Task task = previous_token_task();
+  const HookedTransformer absent = previous_token_model(0.0f);
+  json spec = early_stop_claim(0.9, false);
+  spec["domain"] = {{"exhaustive", true}};
+  const Outcome control = run_claim(task, parse_one(spec, task, absent), absent, "random_init");
+  ASSERT_FALSE(control.stopped.empty());
+  ASSERT_EQ(control.checks.size(), 1u);
+  EXPECT_EQ(on_control(control.checks[0]), ControlCheck::kFails);
+  EXPECT_NE(control.checks[0].explanation.find("(the first 512 of the exhaustive domain's 4096, in its order)"),
+            std::string::npos)
+      << control.checks[0].explanation;
+  EXPECT_EQ(control.checks[0].explanation.find("exact"), std::string::npos) << control.checks[0].explanation;
+}
+
 // A rate rule that every rate meets (at least 0, at most 1) cannot fail: it
 // is refused where it is written (review of issue 20: such a check passed
 // with p-value 1, so a family of one rejected it).

@@ -188,6 +188,10 @@ void run_behaviour(const RunContext& context, const Claim& claim, Outcome& out) 
     for (const Check& b : best.checks)
       if (c.rule != Rule::kNone && b.name == c.name) {
         c.other_bound = b.other_bound;
+        const std::string exact = "exhaustive, exact";  // of the part it ran: the first examples in the domain's order
+        if (const std::size_t at = c.explanation.find(exact); claim.domain.exhaustive && at != std::string::npos)
+          c.explanation.replace(at, exact.size(), "the first " + std::to_string(ran) + " of the exhaustive domain's " +
+                                                      std::to_string(total) + ", in its order");
         c.explanation += "; with the " + std::to_string(total - ran) + " examples not drawn counted correct, its " +
                          "upper bound over the whole domain is " + percent(b.other_bound) +
                          (on_control(b) == ControlCheck::kFails ? ", below the threshold" : "");
