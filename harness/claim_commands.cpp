@@ -12,6 +12,7 @@
 #include "circuits/reports/shard.h"
 #include "circuits/claims/result_record.h"
 #include "circuits/formats/json_fields.h"
+#include "circuits/formats/sha256.h"
 #include "circuits/model/memory.h"
 #include "circuits/model/runtime.h"
 #include "circuits/claims/family.h"
@@ -508,10 +509,18 @@ Run plan_run(const Args& args, bool computes = true) {
   return run;
 }
 
+// This program's SHA-256: two builds of one dirty tree, or of no git tree,
+// share a git_commit but not this. Computed once.
+const std::string& executable_sha256() {
+  static const std::string hash = sha256_file("/proc/self/exe");
+  return hash;
+}
+
 // What a shard report records of its run: the claim files and the run
 // options as given, each (claim file, checkpoint) pair's files with their
 // SHA-256 (the task file a claim file names too) and the model's config (as
-// read with any config file), and the build. Shards of one run record the same.
+// read with any config file), and the build (its version, commit and
+// executable's SHA-256). Shards of one run record the same.
 nlohmann::json run_identity(const Args& args, const Run& run) {
   nlohmann::json options = nlohmann::json::object(), pairs = nlohmann::json::array();
   for (const auto& name : kRunOptions)
@@ -524,7 +533,10 @@ nlohmann::json run_identity(const Args& args, const Run& run) {
   return {{"claims_files", args.positional},
           {"options", options},
           {"runs", pairs},
-          {"circuitcheck", {{"version", circuitcheck_version()}, {"git_commit", circuitcheck_git_commit()}}},
+          {"circuitcheck",
+           {{"version", circuitcheck_version()},
+            {"git_commit", circuitcheck_git_commit()},
+            {"executable_sha256", executable_sha256()}}},
           {"libtorch", torch_version()}};
 }
 

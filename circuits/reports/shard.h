@@ -10,8 +10,10 @@
 // "circuitcheck.shard/1":
 //
 //   { "schema": "circuitcheck.shard/1", "shard": {"index": I, "count": N},
-//     "run": {...what defines the run: claim files and checkpoints with their
-//             SHA-256, the options that change results, the build...},
+//     "run": {...what defines the run: claim files, their task files and
+//             checkpoints with their SHA-256, each model's config, the
+//             options that change results, the build (version, commit and
+//             the executable's SHA-256)...},
 //     "units": <the run's number of units>,
 //     "results": [ {"unit": k, "file": <index of the (claim file,
 //                   checkpoint) pair>, "claim": <index in the file>,

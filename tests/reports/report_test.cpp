@@ -1100,11 +1100,13 @@ TEST(VerifyCommand, ShardsMergeIntoTheReportsOfASingleRun) {
   EXPECT_EQ(with_reports.exit_code, 2) << with_reports.output;
 }
 
-// A shard records the task file its claim file names, with its SHA-256, and
-// the model's config: shards that ran on different task files do not merge,
-// nor do shards whose task file changed since (review of issue 22: merge
-// accepted them, and reported every result under the new file's hash).
-TEST(VerifyCommand, ShardsOfAnotherTaskFileDoNotMerge) {
+// A shard records the task file its claim file names, with its SHA-256, the
+// model's config and the executable's SHA-256: shards that ran on different
+// task files do not merge, nor do shards whose task file changed since, nor
+// shards of another build (review of issue 22: merge accepted the first two,
+// and reported every result under the new file's hash; a dirty build's
+// commit did not tell two builds apart).
+TEST(VerifyCommand, ShardsOfAnotherTaskFileOrBuildDoNotMerge) {
   const std::string dir = testing_util::scratch_dir("report_shards_task_file");
   std::filesystem::create_directories(dir + "/claims");
   json claims = json::parse(read_file(testing_util::source_dir() + "/examples/task_specs/claims/array_index.json"));
@@ -1139,6 +1141,18 @@ TEST(VerifyCommand, ShardsOfAnotherTaskFileDoNotMerge) {
   EXPECT_TRUE(contains(changed.output, "shard-1.json: /run/runs/0/task_sha256: changed since the shards ran"))
       << changed.output;
   EXPECT_FALSE(std::filesystem::exists(dir + "/merged/index.html"));
+  // Shards of another executable (a build of the same commit) do not merge either.
+  write_text_atomically(dir + "/array_index.json", spec, "test");
+  json build = json::parse(read_file(first));
+  EXPECT_EQ(build["run"]["circuitcheck"]["executable_sha256"].get<std::string>().size(), 64u);
+  for (const std::string& path : {first, again}) {
+    json d = json::parse(read_file(path));
+    d["run"]["circuitcheck"]["executable_sha256"] = std::string(64, '0');
+    write_text_atomically(path, d.dump(), "test");
+  }
+  auto other_build = run_command(cli() + " merge " + first + " " + again + " --report-dir " + dir + "/merged");
+  EXPECT_EQ(other_build.exit_code, 2) << other_build.output;
+  EXPECT_TRUE(contains(other_build.output, "/run/circuitcheck: the shards were made by another build")) << other_build.output;
 }
 
 // examples/grokking ships the timeline of S1's claims over its training run;
