@@ -480,6 +480,17 @@ std::vector<at::Tensor> measured_together(const RunContext& context, const Claim
   return together;
 }
 
+// A circuit of four nodes on S2 (layer 0 at 1-3, at 6 and at 7-9, layer 1
+// at 7-9), on 300 examples.
+ClaimFile four_node_file() {
+  const auto z = [](int layer, std::vector<int64_t> positions) {
+    return json{{"hook", "blocks." + std::to_string(layer) + ".attn.hook_z"}, {"positions", positions}};
+  };
+  json claim = circuit("c", {z(0, {1, 2, 3}), z(0, {6}), z(0, {7, 8, 9}), z(1, {7, 8, 9})}, {{"faithfulness_at_least", 0.9}});
+  claim["domain"] = {{"sample", 300}, {"seed", 4}};
+  return parse_claim_file(s2_file(json::array({claim})), "claims/c.json");
+}
+
 // A configuration measured after C (the circuit kept) or N (the whole
 // model) runs from the first position where it differs from that one, with
 // its keys and values before (measure_circuits). Each such run equals the
@@ -490,12 +501,7 @@ std::vector<at::Tensor> measured_together(const RunContext& context, const Claim
 // (circuit_run_length) ablates as a full one. Runs before the first node
 // kept from an earlier call (CircuitPrefixes) give the same values.
 TEST(CircuitRuns, AConfigurationRunFromCOrNEqualsItsOwnRun) {
-  const auto z = [](int layer, std::vector<int64_t> positions) {
-    return json{{"hook", "blocks." + std::to_string(layer) + ".attn.hook_z"}, {"positions", positions}};
-  };
-  json claim = circuit("c", {z(0, {1, 2, 3}), z(0, {6}), z(0, {7, 8, 9}), z(1, {7, 8, 9})}, {{"faithfulness_at_least", 0.9}});
-  claim["domain"] = {{"sample", 300}, {"seed", 4}};
-  const ClaimFile file = parse_claim_file(s2_file(json::array({claim})), "claims/c.json");
+  const ClaimFile file = four_node_file();
   const std::shared_ptr<const Task> task = claim_task(file);
   const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
   const Claim parsed = parse_claims(file, *task, ck.model.config).at(0);
@@ -543,12 +549,7 @@ TEST(CircuitRuns, AConfigurationRunFromCOrNEqualsItsOwnRun) {
 // configuration equals a plain run with every position and its ablations,
 // computed here independently of measure_circuits.
 TEST(CircuitRuns, ABidirectionalModelsNodeRunsCoverEveryPosition) {
-  const auto z = [](int layer, std::vector<int64_t> positions) {
-    return json{{"hook", "blocks." + std::to_string(layer) + ".attn.hook_z"}, {"positions", positions}};
-  };
-  json claim = circuit("c", {z(0, {1, 2, 3}), z(0, {6}), z(0, {7, 8, 9}), z(1, {7, 8, 9})}, {{"faithfulness_at_least", 0.9}});
-  claim["domain"] = {{"sample", 300}, {"seed", 4}};
-  const ClaimFile file = parse_claim_file(s2_file(json::array({claim})), "claims/c.json");
+  const ClaimFile file = four_node_file();
   const std::shared_ptr<const Task> task = claim_task(file);
   HookedTransformer model = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors").model;
   model.config.attention_dir = AttentionDir::kBidirectional;
