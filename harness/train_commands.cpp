@@ -342,8 +342,8 @@ int attribute_command(int argc, char** argv) {
   const std::vector<int64_t> ig_order = ranking(a.units, AttributionMethod::kEapIg);
   a.atp_curve = measure.curve(atp_order);
   a.eap_ig_curve = measure.curve(ig_order);
-  a.atp_areas = curve_areas(a.atp_curve, static_cast<int64_t>(a.units.size()));
-  a.eap_ig_areas = curve_areas(a.eap_ig_curve, static_cast<int64_t>(a.units.size()));
+  a.atp_areas = curve_areas(a.atp_curve);
+  a.eap_ig_areas = curve_areas(a.eap_ig_curve);
   a.chosen = measure.smallest(a.method == AttributionMethod::kAtp ? atp_order : ig_order, a.curve(a.method), a.threshold);
   a.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 

@@ -16,9 +16,13 @@
 // counterfactual's own input for counterfactual ablation):
 //   attribution patching, AtP (Nanda 2023; Syed et al. 2023; EAP for
 //     edges): (a' - a) . g at the model's own run;
-//   EAP-IG (Hanna et al. 2024; MIB's "inputs" variant):
+//   EAP-IG (Hanna et al. 2024, interpolating the inputs as MIB's "inputs"
+//   variant does):
 //     (a' - a) . (1/k) sum_{j=1..k} g at the run whose input residual is
-//     x' + (j/k)(x - x'), the rest of the model computing as it does.
+//     x' + (j/k)(x - x'), the rest of the model computing as it does: the
+//     right Riemann sum, which holds the clean end (j = k) and not the
+//     ablated one, as Hanna et al.'s formula; MIB's code sums j = 0..k-1
+//     (the left one), so its scores differ somewhat for small k.
 // The dot products run over the activation (d_head, d_model) and, for an
 // edge, its positions: an edge's score is the sum of its scores by
 // position. With k = 1, EAP-IG is AtP. Both are first-order estimates: they

@@ -9,14 +9,14 @@
 namespace circuitcheck {
 
 int64_t units_at_percent(double percent, int64_t n) {
-  const double count = std::ceil(percent / 100.0 * static_cast<double>(n) - 1e-9);
+  const double count = std::floor(percent / 100.0 * static_cast<double>(n) + 1e-9);
   return std::max<int64_t>(0, std::min<int64_t>(n, static_cast<int64_t>(count)));
 }
 
-CurveAreas curve_areas(const std::vector<CurvePoint>& points, int64_t n) {
+CurveAreas curve_areas(const std::vector<CurvePoint>& points) {
   CurveAreas out;
   for (std::size_t i = 0; i + 1 < points.size(); ++i) {
-    const double width = static_cast<double>(points[i + 1].count - points[i].count) / static_cast<double>(n);
+    const double width = (points[i + 1].percent - points[i].percent) / 100.0;
     out.cpr += width * (points[i].f + points[i + 1].f) / 2.0;
     out.cmd += width * (std::fabs(1.0 - points[i].f) + std::fabs(1.0 - points[i + 1].f)) / 2.0;
   }

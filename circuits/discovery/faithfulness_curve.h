@@ -7,11 +7,13 @@
 // f(C) = (m(C) - m(empty)) / (m(N) - m(empty)) as the circuit kind defines it
 // (kinds/circuit_claim.h), on the circuit claim's domain and ablation, with a
 // percentile bootstrap interval over examples (ratio_bootstrap, bootstrap.h).
-// With x_i = count_i / n the fraction of units of point i:
+// As MIB's evaluate_area_under_curve has them: point i holds the top
+// floor(k_i n / 100) of the n units (none, the empty circuit with f = 0,
+// where k_i % of n is less than one unit), and with x_i = k_i / 100:
 //   CPR = sum_i (x_{i+1} - x_i) (f_i + f_{i+1}) / 2                (higher: better)
 //   CMD = sum_i (x_{i+1} - x_i) (|1 - f_i| + |1 - f_{i+1}|) / 2    (lower: better)
-// the trapezoids over the measured points, from the first (0.1 %) to the last
-// (100 %, where f = 1), as MIB's area_under and area_from_1 are.
+// the trapezoids over the points, from the first (0.1 %) to the last (100 %,
+// where f = 1), as MIB's area_under and area_from_1 (linear scale).
 #pragma once
 
 #include "circuits/claims/claim.h"
@@ -29,7 +31,8 @@ namespace circuitcheck {
 // The percentages of units MIB's curve is measured at.
 constexpr double kCurvePercents[] = {0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100};
 
-// ceil(percent / 100 * n) units, in [0, n]: at least one for any percent > 0.
+// floor(percent / 100 * n) units, in [0, n] (MIB's int(k * n)): none where
+// percent % of n is less than one unit.
 int64_t units_at_percent(double percent, int64_t n);
 
 struct CurvePoint {
@@ -45,8 +48,8 @@ struct CurveAreas {
   double cmd = 0.0;
 };
 
-// MIB's areas over `points` (ascending counts, at least two) of `n` units.
-CurveAreas curve_areas(const std::vector<CurvePoint>& points, int64_t n);
+// MIB's areas over `points` (ascending percents, at least two), along their percents.
+CurveAreas curve_areas(const std::vector<CurvePoint>& points);
 
 // Measures circuits of a ranking on circuit claim `claim`'s domain.
 class CircuitMeasure {

@@ -80,27 +80,29 @@ TEST(AttributionUnits, EdgesByPositionAndTheirCircuit) {
   EXPECT_EQ(names, (std::vector<std::string>{"embed -> L0H0.k at [0, 2]", "L0H0 -> logits"}));
 }
 
-TEST(FaithfulnessCurve, NodesAtPercentRoundUp) {
+// As MIB's int(k * n): 0.1 % to 2 % of 22 units is none (the empty circuit).
+TEST(FaithfulnessCurve, NodesAtPercentRoundDownAsMibDoes) {
   const std::vector<std::tuple<double, int64_t, int64_t>> cases = {
-      {0.1, 22, 1}, {2, 22, 1}, {5, 22, 2}, {20, 22, 5}, {50, 22, 11}, {100, 22, 22}, {0, 22, 0}, {10, 1000, 100}};
+      {0.1, 22, 0}, {2, 22, 0}, {5, 22, 1}, {20, 22, 4}, {50, 22, 11}, {100, 22, 22}, {0, 22, 0}, {10, 1000, 100},
+      {0.1, 1000, 1}, {0.2, 5000, 10}};
   for (const auto& [percent, n, count] : cases) EXPECT_EQ(units_at_percent(percent, n), count) << percent << " of " << n;
 }
 
+// Along the nominal percents, whatever the counts they hold (MIB's x).
 TEST(FaithfulnessCurve, AreasAreMibTrapezoids) {
-  const auto point = [](int64_t count, double f) { return CurvePoint{0.0, count, f, f, f}; };
+  const auto point = [](double percent, double f) { return CurvePoint{percent, 0, f, f, f}; };
   struct Case {
     std::vector<CurvePoint> points;
-    int64_t n;
     double cpr, cmd;
   };
   const std::vector<Case> cases = {
-      {{point(0, 1.0), point(10, 1.0)}, 10, 1.0, 0.0},                      // faithful from the start
-      {{point(0, 0.0), point(10, 1.0)}, 10, 0.5, 0.5},                      // a straight line
-      {{point(1, 0.0), point(5, 1.0), point(10, 1.0)}, 10, 0.2 + 0.5, 0.2},  // x from the first point, not 0
-      {{point(0, 1.5), point(4, 1.5), point(8, 1.0)}, 8, 0.75 + 0.625, 0.25 + 0.125},  // |1 - f| above 1 too
+      {{point(0, 1.0), point(100, 1.0)}, 1.0, 0.0},                       // faithful from the start
+      {{point(0, 0.0), point(100, 1.0)}, 0.5, 0.5},                       // a straight line
+      {{point(10, 0.0), point(50, 1.0), point(100, 1.0)}, 0.2 + 0.5, 0.2},  // x from the first point, not 0
+      {{point(0, 1.5), point(50, 1.5), point(100, 1.0)}, 0.75 + 0.625, 0.25 + 0.125},  // |1 - f| above 1 too
   };
   for (const Case& c : cases) {
-    const CurveAreas a = curve_areas(c.points, c.n);
+    const CurveAreas a = curve_areas(c.points);
     EXPECT_NEAR(a.cpr, c.cpr, 1e-12);
     EXPECT_NEAR(a.cmd, c.cmd, 1e-12);
   }
