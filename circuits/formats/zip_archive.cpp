@@ -6,6 +6,7 @@
 #include <array>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 namespace circuitcheck {
 namespace {
@@ -209,6 +210,20 @@ ZipArchive read_zip_archive(const std::string& path, const std::string& where) {
     std::string name = entry.name;
     check(archive.entries.emplace(name, std::move(entry)).second, where, "two entries named " + quote(name));
     pos = next;
+  }
+  // Each entry's header and data hold bytes of their own, before the central
+  // directory: entries that share bytes would read the file many times over.
+  std::vector<const ZipEntry*> by_offset;
+  for (const auto& named : archive.entries) by_offset.push_back(&named.second);
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const ZipEntry* a, const ZipEntry* b) { return a->header_offset < b->header_offset; });
+  for (std::size_t i = 0; i < by_offset.size(); ++i) {
+    const ZipEntry& e = *by_offset[i];
+    const std::uint64_t limit = i + 1 < by_offset.size() ? by_offset[i + 1]->header_offset : end.directory_offset;
+    check(e.data_offset + e.compressed_size <= limit, where,
+          "the data of " + quote(e.name) + " runs into " +
+              (i + 1 < by_offset.size() ? "the entry " + quote(by_offset[i + 1]->name) : std::string("the central directory")) +
+              ": entries must not share bytes");
   }
   return archive;
 }

@@ -44,7 +44,8 @@ struct ZipArchive {
 // multi-disk archive; a missing or malformed ZIP64 locator or record; a central
 // directory, name, extra field or local header that lies outside the file or
 // has a bad signature; a local header whose name differs from the central one;
-// entry data outside the file; two entries with the same name.
+// entry data outside the file; entries that share bytes (one's data running
+// into the next entry or the central directory); two entries with the same name.
 ZipArchive read_zip_archive(const std::string& path, const std::string& where);
 
 // The bytes of entry `name`. InputError when there is no such entry, it is
