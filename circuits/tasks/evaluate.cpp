@@ -65,8 +65,8 @@ void keep_misses(const Task& task, const Batch& batch, const at::Tensor& predict
       got.push_back(pred[i][p - from].item<int64_t>());
       want.push_back(batch.targets[i][p].item<int64_t>());
     }
-    m.predicted = task.detokenize(to_tensor(got, {static_cast<int64_t>(got.size())}));
-    m.expected = task.detokenize(to_tensor(want, {static_cast<int64_t>(want.size())}));
+    m.predicted = detokenize_predicted(task, got);
+    m.expected = detokenize_predicted(task, want);
     into.misses.push_back(std::move(m));
   }
 }

@@ -308,6 +308,27 @@ at::Tensor tokenize_words(const WordVocab& vocab, const std::string& text, const
   return to_tensor(tokens, {static_cast<int64_t>(tokens.size())});
 }
 
+std::string detokenize_predicted(const Task& task, const std::vector<int64_t>& tokens) {
+  const auto text = [&](const std::vector<int64_t>& t) {
+    return task.detokenize(to_tensor(t, {static_cast<int64_t>(t.size())}));
+  };
+  try {
+    return text(tokens);
+  } catch (const InputError&) {
+  }
+  std::string out;
+  for (int64_t token : tokens) {
+    std::string word;
+    try {
+      word = text({token});
+    } catch (const InputError&) {
+      word = "<token " + std::to_string(token) + ">";
+    }
+    out += (out.empty() ? "" : " ") + word;
+  }
+  return out;
+}
+
 std::string detokenize_chars(const std::string& alphabet, const at::Tensor& row, const std::string& where) {
   std::string text;
   for (int64_t token : row_values(row, static_cast<int64_t>(alphabet.size()), where)) text += alphabet[token];

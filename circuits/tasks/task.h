@@ -334,6 +334,11 @@ std::string detokenize_words(const WordVocab& vocab, const at::Tensor& row, cons
 // Words are separated by any whitespace. Throws InputError naming the word.
 at::Tensor tokenize_words(const WordVocab& vocab, const std::string& text, const std::string& where);
 
+// The text of tokens a model predicted (any of its d_vocab_out, which may
+// be more than the task's vocabulary): task.detokenize's, or where a token is
+// outside the task's vocabulary, each token's alone, that one as "<token N>".
+std::string detokenize_predicted(const Task& task, const std::vector<int64_t>& tokens);
+
 // Texts of character vocabularies (S4, S5): token i is the character
 // alphabet[i], written without separators. Whitespace in a text is skipped.
 std::string detokenize_chars(const std::string& alphabet, const at::Tensor& row, const std::string& where);

@@ -89,6 +89,17 @@ INSTANTIATE_TEST_SUITE_P(
 
 // The first and last positions where any example is scored, table-driven
 // over [batch, pos] targets (-1: not scored); none scored: 0 and pos - 1.
+// A model may predict a token outside the task's vocabulary (its
+// d_vocab_out is larger): a miss names it instead of failing the run
+// (review: the run ended in an error, and a property claim in "error"
+// where the model was simply wrong).
+TEST(DetokenizePredicted, TokensOutsideTheVocabularyAreNamed) {
+  const Task& s2 = find_task("array_index");
+  EXPECT_EQ(detokenize_predicted(s2, {1, 2}), s2.detokenize(at::tensor({int64_t{1}, int64_t{2}})));
+  EXPECT_EQ(detokenize_predicted(s2, {1, 500}), "1 <token 500>");
+  EXPECT_EQ(detokenize_predicted(s2, {-3}), "<token -3>");
+}
+
 TEST(ScoredPositions, FirstAndLastOverEveryExample) {
   struct Case {
     std::vector<int64_t> targets;  // [2, 6], row-major

@@ -62,7 +62,7 @@ std::string violation(const Task& task, const PropertySpec& p, const Batch& b, c
       if (q[k] >= 0 && from >= 0) expected.emplace_back(q[k], tokens[from].item<int64_t>());
     }
   }
-  auto word = [&](int64_t token) { return "'" + task.detokenize(at::full({1}, token, at::kLong)) + "'"; };
+  auto word = [&](int64_t token) { return "'" + detokenize_predicted(task, {token}) + "'"; };
   for (const auto& [pos, want] : expected) {
     const at::Tensor row = l[pos];
     const int64_t got = row.argmax().item<int64_t>();
