@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 
 namespace circuitcheck {
 namespace {
@@ -415,14 +416,14 @@ void parse_vocab(const json& doc, const At& at, Spec& spec) {
   spec.vocab.n_values = doc["vocab"].contains("numbers") ? integer_at(doc["vocab"]["numbers"], vocab / "numbers", 0, 1000000) : 0;
   if (doc["vocab"].contains("words")) {
     const json& words = array_at(doc["vocab"]["words"], vocab / "words");
+    std::set<std::string> seen;
     for (std::size_t i = 0; i < words.size(); ++i) {
       const std::string word = string_at(words[i], vocab / "words" / i);
       if (word.empty() || word.find_first_of(" \t\n\r\v\f") != std::string::npos)
         (vocab / "words" / i).fail("a word must be non-empty and hold no whitespace");
       if (spec.vocab.n_values > 0 && word.find_first_not_of("0123456789") == std::string::npos)
         (vocab / "words" / i).fail("a word must not be a number (numbers are the tokens 0 .. numbers - 1)");
-      if (std::find(spec.vocab.specials.begin(), spec.vocab.specials.end(), word) != spec.vocab.specials.end())
-        (vocab / "words" / i).fail(quote(word) + " appears twice");
+      if (!seen.insert(word).second) (vocab / "words" / i).fail(quote(word) + " appears twice");
       spec.vocab.specials.push_back(word);
     }
   }
