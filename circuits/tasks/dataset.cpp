@@ -361,7 +361,9 @@ Task dataset_task(Dataset dataset, const std::string& name) {
   int64_t max_input = d->examples.tokens.max().item<int64_t>();
   for (const auto& [name, t] : d->examples.counterfactuals) max_input = std::max(max_input, t.max().item<int64_t>());
   need.d_vocab = static_cast<int>(std::max(max_input + 1, static_cast<int64_t>(d->vocab.size())));
-  need.d_vocab_out = static_cast<int>(d->examples.targets.max().item<int64_t>() + 1);
+  int64_t max_target = d->examples.targets.max().item<int64_t>();  // what the model must be able to predict
+  for (const auto& [name, t] : d->examples.counterfactual_targets) max_target = std::max(max_target, t.max().item<int64_t>());
+  need.d_vocab_out = static_cast<int>(max_target + 1);
   task.config = [need](Scale) { return need; };
   task.sample = [d, name](int64_t n, uint64_t seed, Scale) {
     return take_rows(d->examples, sample_rows(n, d->size(), seed, "sample: " + name));

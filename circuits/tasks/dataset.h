@@ -82,7 +82,7 @@ void write_dataset(const Dataset& dataset, const std::string& path);
 // The task of a dataset: named `name`; its config needs n_ctx >= T, d_vocab
 // above every token id of the inputs and counterfactuals (and the
 // vocabulary's size) and d_vocab_out above
-// every target; its classes (Task::classes) are its class tensors, with the
+// every target, the counterfactuals' targets too; its classes (Task::classes) are its class tensors, with the
 // file's class_names; its domain is its N rows in file order (domain_size,
 // domain_batch, dataset_rows); `sample(n, seed, _)` takes n rows without
 // replacement (sample_rows; InputError when n > N); `detokenize` writes

@@ -75,6 +75,12 @@ TEST(Dataset, TaskFitsItsDataAndWritesItsVocabulary) {
   EXPECT_TRUE(at::equal(task.tokenize("2 1 ="), task.domain_batch(2, 1).tokens[0]));
   EXPECT_FALSE(task.draw);  // no generator: property claims refuse a dataset
   EXPECT_THROW(task.sample(4, 0, Scale::kCpu), InputError);  // more rows than it has
+  // A counterfactual's targets are predictions too (review: a target of 5000
+  // there passed a model of 113 outputs, and the claim failed silently).
+  Dataset with_targets = lines_dataset();
+  with_targets.examples.counterfactual_targets["swap"] = at::full({3, 3}, -1, at::kLong);
+  with_targets.examples.counterfactual_targets["swap"][0][2] = 7;
+  EXPECT_EQ(dataset_task(with_targets, "toy").config(Scale::kCpu).d_vocab_out, 8);
 }
 
 // The worked examples' datasets (examples/*/make_dataset.py) hold what their
