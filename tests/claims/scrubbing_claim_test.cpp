@@ -3,13 +3,17 @@
 // the same idx keeps the loss), layer 1's output at the answers does not
 // (it depends on a and elt too), and at random init no site matters.
 #include "circuits/claims/claim.h"
+#include "circuits/claims/domain.h"
 #include "circuits/claims/kinds/scrubbing_claim.h"
 #include "circuits/claims/verify.h"
 #include "circuits/model/checkpoint.h"
+#include "circuits/tasks/evaluate.h"
 #include "tests/claims/claim_test_util.h"
 #include "tests/test_util.h"
 
 #include <gtest/gtest.h>
+
+#include <map>
 
 namespace circuitcheck {
 namespace {
@@ -69,6 +73,36 @@ TEST(ShippedScrubbing, ANegligibleGapAtRandomInitLeavesTheRatioUndefined) {
   EXPECT_GT(gap, 0.0);
   EXPECT_LT(gap, 0.01 * testing_util::check_named(random, "loss random").value);
   EXPECT_FALSE(testing_util::check_named(random, "loss recovered").undefined.empty()) << random.explanation;
+}
+
+// Donors come from the example's slice: an example whose feature value no
+// other example there has keeps its own activation, and the share of such
+// pairs is reported (review of issue 21: they counted as recovered unseen).
+// On 4 examples some idx value stands alone; on 1,000 none does.
+TEST(ShippedScrubbing, OwnDonorsAreCountedAndReported) {
+  const Checkpoint ck = load_checkpoint(testing_util::source_dir() + "/checkpoints/array_index.safetensors");
+  for (int64_t sample : {4, 1000}) {
+    SCOPED_TRACE(sample);
+    json claim = scrubbing({{{"hook", "blocks.0.attn.hook_z"}, {"heads", {0}}, {"positions", {6}}, {"feature", "idx"}}});
+    claim["domain"] = {{"sample", sample}, {"seed", 4}};
+    const ClaimFile file = parse_claim_file(s2_file(claim), "claims/s2.json");
+    const std::shared_ptr<const Task> task = claim_task(file);
+    const Claim parsed = parse_claims(file, *task, ck.model.config).at(0);
+    int64_t alone = 0, pairs = 0;
+    for_each_slice(*task, parsed.domain, Scale::kCpu, kVerifyBatch, [&](const Batch& b) {
+      std::map<int64_t, int64_t> count;
+      for (int64_t i = 0; i < b.tokens.size(0); ++i) ++count[b.classes.at("idx")[i].item<int64_t>()];
+      for (const auto& [value, n] : count) alone += n == 1 ? 1 : 0;
+      pairs += b.tokens.size(0);
+    });
+    const Outcome out = run_claim(*task, parsed, ck.model, "checkpoint");
+    const Check& own = testing_util::check_named(out, "own donors");
+    EXPECT_DOUBLE_EQ(own.value, static_cast<double>(alone) / static_cast<double>(pairs));
+    EXPECT_NE(own.explanation.find("(" + std::to_string(alone) + " of " + std::to_string(pairs) + ")"), std::string::npos)
+        << own.explanation;
+    if (sample == 4) EXPECT_GT(alone, 0);
+    else EXPECT_EQ(alone, 0);
+  }
 }
 
 TEST(ScrubbingClaim, BadSitesNameTheirPointer) {

@@ -12,8 +12,9 @@ namespace {
 
 // For each example of a batch, another example: one with the same value of
 // `values` [batch] (`agree`; itself when no other has it or its value is -1,
-// none), or any other one. [batch] int64.
-at::Tensor partners(const at::Tensor& values_in, bool agree, std::mt19937_64& rng) {
+// none), or any other one. [batch] int64. Adds to `alone` the examples with a
+// value that no other example of the batch has (their own donors).
+at::Tensor partners(const at::Tensor& values_in, bool agree, std::mt19937_64& rng, int64_t& alone) {
   const at::Tensor values = values_in.to(at::kCPU, at::kLong).contiguous();
   const int64_t n = values.size(0);
   std::map<int64_t, std::vector<int64_t>> groups;
@@ -28,6 +29,7 @@ at::Tensor partners(const at::Tensor& values_in, bool agree, std::mt19937_64& rn
     for (int64_t k = 0; k < m; ++k) {
       if (m == 1) {
         out[static_cast<std::size_t>(members[0])] = members[0];
+        ++alone;
         continue;
       }
       int64_t pick = uniform_int(rng, m - 1);
@@ -69,6 +71,7 @@ void run_scrubbing(const RunContext& context, const Claim& claim, Outcome& out) 
   for (const ScrubbedSite& site : s.sites) cached.cache.push_back(site.site.hook);
   std::vector<at::Tensor> model_loss, scrubbed_loss, random_loss, scored;
   uint64_t batch_index = 0;
+  int64_t alone = 0, resampled_sites = 0;  // (example, site) pairs scrubbed: their own donors, all
   out.liveness.resize(s.sites.size());
   for_each_slice(context.task, claim.domain, context.scale, kVerifyBatch, [&](const Batch& b) {
     std::mt19937_64 rng(claim.domain.seed * 1000003 + batch_index++);
@@ -76,7 +79,13 @@ void run_scrubbing(const RunContext& context, const Claim& claim, Outcome& out) 
     const auto resampled = [&](bool agree) {
       RunOptions options;
       for (const ScrubbedSite& site : s.sites) {
-        const at::Tensor from = partners(b.classes.at(site.feature), agree, rng).to(plain.cache.at(site.site.hook).device());
+        int64_t own = 0;
+        const at::Tensor feature = b.classes.at(site.feature);
+        const at::Tensor from = partners(feature, agree, rng, own).to(plain.cache.at(site.site.hook).device());
+        if (agree) {
+          alone += own;
+          resampled_sites += (feature >= 0).sum().item<int64_t>();
+        }
         options.interventions.push_back(
             patch_intervention(site.site, plain.cache.at(site.site.hook).index_select(0, from), b));
       }
@@ -98,6 +107,15 @@ void run_scrubbing(const RunContext& context, const Claim& claim, Outcome& out) 
                                    mean(ls), Rule::kNone, 0.0));
   out.checks.push_back(value_check("loss random", "loss with each site resampled from any other example" + per, mean(lr),
                                    Rule::kNone, 0.0));
+  // Donors come from the example's slice (at most 4,096 examples): a feature
+  // value no other example there has leaves the example its own donor, which
+  // scrubs nothing and counts as recovered. Reported, so that a feature of
+  // many values shows it.
+  out.checks.push_back(value_check(
+      "own donors",
+      "share of the (example, site) pairs scrubbed that kept their own activation, as no other example of their slice "
+      "agrees on the feature (" + std::to_string(alone) + " of " + std::to_string(resampled_sites) + "):",
+      resampled_sites > 0 ? static_cast<double>(alone) / static_cast<double>(resampled_sites) : 0.0, Rule::kNone, 0.0));
   const at::Tensor gap = lr - lm;
   const bool matters = has_gap(gap, claim.domain.exhaustive, claim.domain.seed, lr.to(at::kDouble).mean().item<double>());
   const double recovered = matters ? (lr - ls).sum().item<double>() / gap.sum().item<double>() : 0.0;
