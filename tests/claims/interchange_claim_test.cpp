@@ -92,10 +92,18 @@ TEST(InterchangeClaim, TaskSpecVariablesLiveWhereTheMechanismPutsThem) {
   const Check& unpatched = testing_util::check_named(from_elt.checkpoint, "without the intervention");
   EXPECT_GT(unpatched.value, 0.25);  // idx drawn again equal: about a third
   EXPECT_LT(unpatched.value, 0.42);
+  // The pairs whose answer changes (idx drawn again differs) are the others,
+  // and the mechanism moves every one of them (review of issue 21: IIA alone
+  // counts the unchanged third too).
+  const Check& interchange = testing_util::check_named(from_elt.checkpoint, "interchange accuracy");
+  const Check& changes = testing_util::check_named(from_elt.checkpoint, "interchange accuracy where the answer changes");
+  EXPECT_EQ(changes.trials + unpatched.successes, interchange.trials);
+  EXPECT_EQ(changes.successes, changes.trials);
   const ClaimResult before_elt = verify_file(s2({1, 2, 3, 4, 5}), shipped);
   EXPECT_EQ(before_elt.verdict, Verdict::kFail);
   EXPECT_NEAR(testing_util::check_named(before_elt.checkpoint, "interchange accuracy").value,
               testing_util::check_named(before_elt.checkpoint, "without the intervention").value, 0.01);
+  EXPECT_LT(testing_util::check_named(before_elt.checkpoint, "interchange accuracy where the answer changes").value, 0.01);
   Checkpoint seed5 = load_checkpoint(testing_util::source_dir() + "/checkpoints/seeds/array_index_seed5.safetensors");
   const ClaimResult elt_alone = verify_file(s2({6}), seed5);
   EXPECT_EQ(elt_alone.verdict, Verdict::kFail) << elt_alone.explanation;

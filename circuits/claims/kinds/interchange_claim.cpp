@@ -37,7 +37,7 @@ void run_interchange(const RunContext& context, const Claim& claim, Outcome& out
   const InterchangeSpec& s = spec_of<InterchangeSpec>(claim.spec);
   RunOptions cached;
   for (const PatchSite& site : s.sites) cached.cache.push_back(site.hook);
-  Tally interchanged, already;  // over pairs, one unit each
+  Tally interchanged, already, changing;  // over pairs, one unit each; changing: those whose answer changes
   std::map<int64_t, Tally> by_value;  // class value -> its pairs
   std::map<int64_t, std::string> value_names;
   out.liveness.resize(s.sites.size());
@@ -56,6 +56,8 @@ void run_interchange(const RunContext& context, const Claim& claim, Outcome& out
     const at::Tensor paired = (targets >= 0).any(1).cpu().unsqueeze(1);  // [batch, 1]: a pair sets a target
     const at::Tensor ok = targets_predicted(base.logits, targets, 0).cpu().unsqueeze(1) & paired;
     add_rows(interchanged, ok, paired);
+    const at::Tensor changes = ((targets >= 0) & (targets != b.targets)).any(1).cpu().unsqueeze(1) & paired;
+    add_rows(changing, ok & changes, changes);
     add_rows(already, targets_predicted(run(context.model, b.tokens).logits, targets, 0).cpu().unsqueeze(1) & paired,
              paired);
     if (s.by_class.empty()) return;
@@ -82,6 +84,9 @@ void run_interchange(const RunContext& context, const Claim& claim, Outcome& out
   out.checks.push_back(rate_check("without the intervention", "unpatched, already predicts input " + s.counterfactual +
                                                                   "'s targets on",
                                   "pairs", already, exhaustive, Rule::kNone, 0.0, claim.pass.bound));
+  out.checks.push_back(rate_check("interchange accuracy where the answer changes",
+                                  "where input " + s.counterfactual + "'s targets differ from the base's, predicts them on",
+                                  "pairs", changing, exhaustive, Rule::kNone, 0.0, claim.pass.bound));
   Figure figure;
   figure.type = "bars";
   figure.y_title = "pairs giving the source's answer";
