@@ -347,6 +347,13 @@ Expression Expression::parse(const std::string& text, const std::string& where) 
   e.text_ = text;
   e.where_ = where;
   e.root_ = Parser(text, where, e.names_).parse();
+  std::vector<const ExpressionNode*> open = {e.root_.get()};
+  while (!open.empty()) {
+    const ExpressionNode* n = open.back();
+    open.pop_back();
+    ++e.nodes_;
+    for (const auto& c : n->children) open.push_back(c.get());
+  }
   return e;
 }
 

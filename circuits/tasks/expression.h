@@ -60,11 +60,15 @@ class Expression {
 
   // The names the expression reads.
   const std::set<std::string>& names() const { return names_; }
+  // Its nodes: numbers, names, list literals' elements, operators, calls.
+  // Evaluating a node touches at most the longest list it meets.
+  int64_t nodes() const { return nodes_; }
   const std::string& text() const { return text_; }
 
  private:
   std::shared_ptr<const ExpressionNode> root_;
   std::set<std::string> names_;
+  int64_t nodes_ = 0;
   std::string text_, where_;
 };
 

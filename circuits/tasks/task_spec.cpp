@@ -23,6 +23,10 @@ constexpr int64_t kMaxListLength = 4096;
 constexpr int64_t kMaxDomainSize = 1000000000000000;  // larger domains are not enumerable
 constexpr std::size_t kMaxSpecBytes = 1 << 20;
 constexpr int64_t kMaxPositions = 65536;   // per generated sequence
+// What generating one example may cost, in element operations (an upper
+// bound from the spec's size, example_cost): about 10 ms on one core. The
+// shipped specs need less than 1e5.
+constexpr double kMaxExampleCost = 1e7;
 constexpr std::size_t kMaxNames = 1024;     // fields, derived values, sequence elements, roles, classes each
 constexpr int64_t kMaxFieldElements = 65536;  // integers drawn per example
 
@@ -499,6 +503,33 @@ std::set<std::string> parse_sequence(const json& doc, const At& at, Spec& spec, 
   return roles;
 }
 
+// An upper bound on the element operations of generating one example: each
+// expression node touches at most the longest list (a field's length or a
+// list literal's, which no function lengthens), the lets and the sequence's
+// expressions are derived for the example and about four times per
+// counterfactual, and a distinct list of length L draws in L^2.
+double example_cost(const Spec& spec) {
+  double nodes = 0.0, longest = 1.0, draws = 0.0;
+  const auto add = [&](const Expression& e) {
+    nodes += static_cast<double>(e.nodes());
+    longest = std::max(longest, static_cast<double>(e.nodes()));
+  };
+  for (const auto& [name, e] : spec.lets) add(e);
+  for (const ElementSpec& el : spec.sequence) {
+    if (el.value) add(*el.value);
+    if (el.target) add(*el.target);
+  }
+  for (const auto* named : {&spec.roles, &spec.classes})
+    for (const auto& [name, e] : *named) add(e.second);
+  for (const FieldSpec& f : spec.fields) {
+    const double length = static_cast<double>(element_count(f));
+    longest = std::max(longest, length);
+    draws += f.distinct ? length * length : length;
+  }
+  const double passes = 2.0 + 4.0 * static_cast<double>(spec.counterfactuals.size());
+  return (nodes * longest + draws) * passes;
+}
+
 std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path) {
   auto spec = std::make_shared<Spec>();
   spec->path = path;
@@ -538,6 +569,12 @@ std::shared_ptr<const Spec> parse_spec(const json& doc, const std::string& path)
     }
   }
   if (doc.contains("counterfactuals")) spec->counterfactuals = parse_counterfactuals(doc["counterfactuals"], at / "counterfactuals", *spec);
+  const double cost = example_cost(*spec);
+  if (cost > kMaxExampleCost)
+    at.fail("generating one example may take up to " + std::to_string(static_cast<int64_t>(cost)) + " element operations (its expressions' " +
+            "nodes times its longest list, for the example and each counterfactual, and its distinct lists' draws), " +
+            "more than the " + std::to_string(static_cast<int64_t>(kMaxExampleCost)) + " a task spec may: use fewer or shorter lists, lets or " +
+            "counterfactuals");
   // The first example (every field at its minimum) fixes the shapes and shows errors at load.
   const Example first = domain_example(*spec, 0);
   Row row = generate(*spec, first);

@@ -302,6 +302,22 @@ INSTANTIATE_TEST_SUITE_P(
                   for (int i = 0; i < 17; ++i) d["sequence"].push_back({{"value", "xs"}});
                 },
                 "the sequence grows past 65536 positions"},
+        // A spec whose examples would take hours to generate (review: 15
+        // distinct lists of 4,096, or hundreds of sums over them, loaded or
+        // sampled for hours) is refused at load.
+        BadSpec{"CostlyDistinctLists",
+                [](json& d) {
+                  for (int i = 0; i < 15; ++i)
+                    d["fields"].push_back({{"name", "d" + std::to_string(i)}, {"length", 4096}, {"min", 0},
+                                           {"max", 1000000000}, {"distinct", true}});
+                },
+                "spec.json: generating one example may take up to"},
+        BadSpec{"CostlyLets",
+                [](json& d) {
+                  d["fields"].push_back({{"name", "xs"}, {"length", 4096}, {"min", 0}, {"max", 9}});
+                  for (int i = 0; i < 100; ++i) d["let"]["s" + std::to_string(i)] = "sum(xs) + sum(xs) + sum(xs)";
+                },
+                "more than the 10000000 a task spec may"},
         BadSpec{"UnknownVariable", [](json& d) { d["counterfactuals"]["new_a"]["variable"] = "z"; },
                 "spec.json: /counterfactuals/new_a/variable: unknown variable 'z': expected a field or a derived value"},
         BadSpec{"VariableNoTargetReads", [](json& d) { d["let"]["e"] = "a * 2"; d["counterfactuals"]["new_a"]["variable"] = "e"; },
