@@ -211,9 +211,16 @@ Dataset parse_dataset_lines(const std::string& text, const std::string& path) {
                  {"tokens", "targets"});
     const bool first = n == 0;
     if (!first && v.contains("unit") != !all.units.empty()) at.fail("'unit' on some lines only: give it on every line or none");
-    const std::vector<int64_t> tokens = sequence_at(v["tokens"], at / "tokens", 0, length);
+    // Token ids past the largest a dataset may hold, named on their line.
+    const auto ids = [](const std::vector<int64_t>& values, const At& where) {
+      for (std::size_t i = 0; i < values.size(); ++i)
+        if (values[i] >= kMaxTokenId)
+          (where / i).fail(std::to_string(values[i]) + " is not a token id in [0, " + std::to_string(kMaxTokenId) + ")");
+      return values;
+    };
+    const std::vector<int64_t> tokens = ids(sequence_at(v["tokens"], at / "tokens", 0, length), at / "tokens");
     length = static_cast<int64_t>(tokens.size());
-    const std::vector<int64_t> targets = sequence_at(v["targets"], at / "targets", -1, length);
+    const std::vector<int64_t> targets = ids(sequence_at(v["targets"], at / "targets", -1, length), at / "targets");
     all.tokens.insert(all.tokens.end(), tokens.begin(), tokens.end());
     all.targets.insert(all.targets.end(), targets.begin(), targets.end());
     if (v.contains("unit")) {
@@ -233,7 +240,7 @@ Dataset parse_dataset_lines(const std::string& text, const std::string& path) {
         if (!is_identifier(name)) (at / key / name).fail(kIdentifierRule);
         if (first) (*sizes)[name] = 1;
         else if (!sizes->count(name)) (at / key / name).fail("not on the first example's line");
-        const std::vector<int64_t> values = sequence_at(seq, at / key / name, lo, length);
+        const std::vector<int64_t> values = ids(sequence_at(seq, at / key / name, lo, length), at / key / name);
         (*into)[name].insert((*into)[name].end(), values.begin(), values.end());
       }
       if (!first)

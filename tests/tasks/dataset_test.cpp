@@ -264,6 +264,11 @@ INSTANTIATE_TEST_SUITE_P(
                    ".jsonl", "bad.jsonl:2: 'unit' on some lines only"},
         BadDataset{"NotADatasetFile", text("{}"), ".json", "a dataset file ends in .safetensors or .jsonl"},
         BadDataset{"NoExamples", text("\n\n"), ".jsonl", "no examples"},
+        // A token id past the largest is named on its line, not as a row of the tensors.
+        BadDataset{"TokenIdTooLargeOnItsLine",
+                   text(R"({"format": "circuitcheck.dataset/1"})" "\n\n" R"({"tokens": [0, 1], "targets": [-1, 1]})" "\n"
+                        R"({"tokens": [0, 99999999], "targets": [-1, 1]})"),
+                   ".jsonl", "bad.jsonl:4: /tokens/1: 99999999 is not a token id in [0, 16777216)"},
         BadDataset{"LineNotAnObject", text("[1, 2]\n"), ".jsonl", "bad.jsonl:1: expected a JSON object, got an array"},
         BadDataset{"LineNotJson", text(R"({"tokens": [0], "targets": [0]})" "\n{\n"), ".jsonl", "bad.jsonl:2: not valid JSON"},
         BadDataset{"UnknownField", text(R"({"tokens": [0], "targets": [0], "label": 1})"), ".jsonl",
