@@ -681,16 +681,8 @@ int merge_command(int argc, char** argv) {
     if (std::string(key) != "runs")
       (at / key).fail("the shards were made by another build (" + identity[key].dump() + ") than this one (" +
                       here[key].dump() + ")");
-    const nlohmann::json& runs = identity[key];
-    if (!runs.is_array() || runs.size() != here[key].size())
-      (at / key).fail("the shards ran " + std::to_string(runs.is_array() ? runs.size() : 0) +
-                      " (claim file, checkpoint) pairs, the claim files now give " + std::to_string(here[key].size()));
-    for (std::size_t i = 0; i < runs.size(); ++i)
-      for (const auto& [field, value] : here[key][i].items())
-        if (!runs[i].is_object() || !runs[i].contains(field) || runs[i][field] != value)
-          (at / key / i / field)
-              .fail("changed since the shards ran (the claim file, its task file, the config or the checkpoint): now " +
-                    value.dump());
+    At{at.file, first_differing_pointer(identity[key], here[key], (at / key).pointer)}
+        .fail("changed since the shards ran (the claim files, their task files, the configs or the checkpoints)");
   }
   check(shards.front().units == run.units, "merge: " + shards.front().path,
         "/units: the run has " + std::to_string(run.units) + " units, not " + std::to_string(shards.front().units));

@@ -16,12 +16,13 @@ using nlohmann::json;
 constexpr int kMaxShards = 100000;
 constexpr std::size_t kMaxShardBytes = std::size_t{1} << 30;
 
-// The first key (a JSON pointer) at which `a` and `b` differ.
-std::string first_difference(const json& a, const json& b, const std::string& pointer) {
+}  // namespace
+
+std::string first_differing_pointer(const json& a, const json& b, const std::string& pointer) {
   if (a.is_object() && b.is_object()) {
     for (const auto& [key, value] : a.items()) {
       if (!b.contains(key)) return pointer + "/" + key;
-      const std::string inner = first_difference(value, b[key], pointer + "/" + key);
+      const std::string inner = first_differing_pointer(value, b[key], pointer + "/" + key);
       if (!inner.empty()) return inner;
     }
     for (const auto& [key, value] : b.items())
@@ -30,15 +31,13 @@ std::string first_difference(const json& a, const json& b, const std::string& po
   }
   if (a.is_array() && b.is_array() && a.size() == b.size()) {
     for (std::size_t i = 0; i < a.size(); ++i) {
-      const std::string inner = first_difference(a[i], b[i], pointer + "/" + std::to_string(i));
+      const std::string inner = first_differing_pointer(a[i], b[i], pointer + "/" + std::to_string(i));
       if (!inner.empty()) return inner;
     }
     return "";
   }
   return a == b ? "" : pointer;
 }
-
-}  // namespace
 
 int shard_of(std::size_t unit, int count) { return static_cast<int>(unit % static_cast<std::size_t>(count)) + 1; }
 
@@ -110,7 +109,7 @@ void check_shards(const std::vector<ShardReport>& shards) {
     check(s.count == first.count, "merge: " + s.path,
           "shard " + std::to_string(s.index) + " of " + std::to_string(s.count) + ", but " + first.path + " is one of " +
               std::to_string(first.count));
-    const std::string differs = first_difference(first.run, s.run, "/run");
+    const std::string differs = first_differing_pointer(first.run, s.run, "/run");
     check(differs.empty(), "merge: " + s.path,
           "from another verify run than " + first.path + " (" + differs +
               " differs: other claim files, checkpoints, options or build)");

@@ -58,6 +58,10 @@ void parse_shard(const std::string& text, const std::string& where, int& index, 
 
 nlohmann::json shard_json(const ShardReport& shard);
 
+// The first JSON pointer, below `pointer`, at which `a` and `b` differ (a key
+// in one only, an array of another length, another value); "" when equal.
+std::string first_differing_pointer(const nlohmann::json& a, const nlohmann::json& b, const std::string& pointer);
+
 // Reads a shard report; InputError naming the file and the JSON pointer of
 // the first bad field (results whose unit is not the shard's, or out of range,
 // included). Records are checked when merge reads them (result_from_record).
