@@ -366,10 +366,12 @@ std::vector<std::pair<std::string, std::string>> report_pages(const std::filesys
 
 // The pages of a run on several checkpoints, drawn as each checkpoint is
 // done, so that what only they show (figures, counterexamples, explanations,
-// hypotheses) is not held until the end: the run keeps a few kilobytes per
-// checkpoint. They wait in a hidden folder of the report folder;
-// write_reports moves them into place with the rest, and a run that stops
-// before (an error) leaves nothing of them behind.
+// hypotheses) is not held until the end, and what the run's index, JUnit,
+// timeline and checkpoint tables read waits on disk beside them until the
+// last checkpoint is done (restore): while the claims run, the run holds
+// nothing per finished checkpoint. They wait in a hidden folder of the report
+// folder; write_reports moves the pages into place with the rest, and a run
+// that stops before (an error) leaves nothing of them behind.
 class StagedPages {
  public:
   explicit StagedPages(const std::string& report_dir)
@@ -381,7 +383,8 @@ class StagedPages {
     std::filesystem::remove_all(stage_, ec);
   }
 
-  // Writes `report`'s pages and drops from it what only they show (drop_page_details).
+  // Writes `report`'s pages, drops from it what only they show
+  // (drop_page_details) and spills the rest (spill_results) until restore().
   void stage(SystemReport& report) {
     std::error_code ec;
     std::filesystem::create_directories(stage_, ec);
@@ -392,6 +395,11 @@ class StagedPages {
     }
     names_.insert(report_name(report));
     drop_page_details(report);
+    spill_results(report, spilled(report));
+  }
+  // Reads back the results of `report`, a staged report of `claims`.
+  void restore(SystemReport& report, const std::vector<Claim>& claims) const {
+    restore_results(report, claims, spilled(report));
   }
   bool staged(const SystemReport& report) const { return names_.count(report_name(report)) > 0; }
   // Checks every staged page's place in the report folder, then moves them all there.
@@ -405,6 +413,8 @@ class StagedPages {
   }
 
  private:
+  std::string spilled(const SystemReport& report) const { return (stage_ / (report_name(report) + ".results")).string(); }
+
   std::filesystem::path dir_, stage_;
   std::set<std::string> names_;
   std::vector<std::pair<std::string, std::string>> moves_;  // (staged, its place)
@@ -660,6 +670,8 @@ int verify_command(int argc, char** argv) {
     if (staged) staged->stage(run.reports[i]);
     if (run.files.size() > 1) release_weights(run.files[i]);
   }
+  if (staged)
+    for (std::size_t i = 0; i < run.files.size(); ++i) staged->restore(run.reports[i], *run.files[i].claims);
   return finish_run(run, report_dir, junit, staged ? &*staged : nullptr);
 }
 

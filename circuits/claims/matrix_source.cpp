@@ -166,7 +166,7 @@ at::Tensor weight_matrix(const HookedTransformer& model, const MatrixSource& sou
 PlainReads source_reads(const MatrixSource& source) {
   if (!source.is_activation()) return {{}, false};
   if (source.logits) return {{}, true};
-  return {{source.hook}, false};
+  return {{source.hook}, false, {source.role}};
 }
 
 SourceRows source_rows(const HookedTransformer& model, const MatrixSource& source, const Batch& batch,
@@ -180,7 +180,8 @@ SourceRows source_rows(const HookedTransformer& model, const MatrixSource& sourc
   at::Tensor positions = role.masked_select(out.present);
   at::Tensor x;  // [batch, pos - from, ...]
   if (!source.logits) {
-    x = run.cache.at(source.hook);
+    x = run.cache.at(source.hook);  // [batch, pos - from, ...] for a hook of the last layer (PlainReads::roles)
+    positions = positions - (batch.tokens.size(1) - x.size(1));
   } else if (positions.numel() == 0 || batch.tokens.size(1) - run.logits.size(1) <= positions.min().item<int64_t>()) {
     x = run.logits;
     positions = positions - (batch.tokens.size(1) - run.logits.size(1));

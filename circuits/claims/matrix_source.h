@@ -86,13 +86,15 @@ struct SourceRows {
 };
 
 // What an activation source reads of the plain runs (shared_runs.h): its
-// hook without the logits, or the logits; nothing for weights.
+// hook at its role's positions without the logits, or the logits; nothing
+// for weights.
 PlainReads source_reads(const MatrixSource& source);
 
 // An activation source's rows in `batch`, read from `run`, a plain run of
-// the batch with source_reads(source). Logits at a position before
-// the run's logits begin (RunResult::logits covers [from, pos)) come from a
-// run of `model` of its own.
+// the batch with source_reads(source). A cached hook or the logits may
+// cover only [from, pos) (PlainReads::roles, RunResult::logits): positions
+// count from the end. Logits at a position before the run's logits begin
+// come from a run of `model` of its own.
 SourceRows source_rows(const HookedTransformer& model, const MatrixSource& source, const Batch& batch,
                        const RunResult& run);
 

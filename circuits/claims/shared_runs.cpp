@@ -14,9 +14,15 @@ RunResult plain_run(const HookedTransformer& model, const Batch& batch, const Pl
   RunOptions options;
   options.cache = reads.hooks;
   options.logits = reads.logits;
-  const int64_t from = first_scored_position(batch.targets);
-  const bool cut = std::any_of(reads.hooks.begin(), reads.hooks.end(),
-                               [&](const HookPoint& h) { return hook_first_position(model.config, h, from) > 0; });
+  int64_t from = first_scored_position(batch.targets);
+  for (const std::string& name : reads.roles) {
+    const at::Tensor role = batch.roles.at(name);
+    const at::Tensor present = role.masked_select(role >= 0);
+    if (present.numel() > 0) from = std::min(from, present.min().item<int64_t>());
+  }
+  const bool cut = reads.roles.empty() && std::any_of(reads.hooks.begin(), reads.hooks.end(), [&](const HookPoint& h) {
+    return hook_first_position(model.config, h, from) > 0;
+  });
   options.from_position = cut ? 0 : from;
   return run(model, batch.tokens, options);
 }
@@ -29,11 +35,23 @@ int64_t bytes(const Batch& batch, const RunResult& run) {
   return total;
 }
 
+template <typename T>
+bool contains(const std::vector<T>& all, const T& x) {
+  return std::find(all.begin(), all.end(), x) != all.end();
+}
+
+template <typename T>
+void add_sorted(std::vector<T>& all, const T& x) {
+  if (!contains(all, x)) all.insert(std::upper_bound(all.begin(), all.end(), x), x);
+}
+
 bool covers(const PlainReads& planned, const PlainReads& wanted) {
-  const auto planned_hook = [&](const HookPoint& h) {
-    return std::find(planned.hooks.begin(), planned.hooks.end(), h) != planned.hooks.end();
-  };
-  return (planned.logits || !wanted.logits) && std::all_of(wanted.hooks.begin(), wanted.hooks.end(), planned_hook);
+  const auto planned_hook = [&](const HookPoint& h) { return contains(planned.hooks, h); };
+  const auto planned_role = [&](const std::string& r) { return contains(planned.roles, r); };
+  const bool positions = wanted.hooks.empty() || planned.roles.empty() ||
+                         (!wanted.roles.empty() && std::all_of(wanted.roles.begin(), wanted.roles.end(), planned_role));
+  return (planned.logits || !wanted.logits) && positions &&
+         std::all_of(wanted.hooks.begin(), wanted.hooks.end(), planned_hook);
 }
 
 }  // namespace
@@ -54,9 +72,10 @@ void SharedRuns::plan(const Claim& claim, const std::string& label) {
   PlainReads reads;
   if (!reads_plain_runs(claim, &reads)) return;
   Entry& e = entries_[key(label, claim.domain)];
-  for (const auto& h : reads.hooks)
-    if (std::find(e.reads.hooks.begin(), e.reads.hooks.end(), h) == e.reads.hooks.end()) e.reads.hooks.push_back(h);
-  std::sort(e.reads.hooks.begin(), e.reads.hooks.end());
+  for (const auto& h : reads.hooks) add_sorted(e.reads.hooks, h);
+  if (!reads.hooks.empty()) e.every_position = e.every_position || reads.roles.empty();
+  for (const auto& r : e.every_position ? std::vector<std::string>{} : reads.roles) add_sorted(e.reads.roles, r);
+  if (e.every_position) e.reads.roles.clear();
   e.reads.logits = e.reads.logits || reads.logits;
   ++e.uses;
 }

@@ -22,7 +22,9 @@
 // otherwise not cover the earlier positions (hook_first_position in model.h:
 // most hooks of the last layer; the last layer then runs at every position).
 // A run whose readers read no logits has none and stops after its last
-// cached hook (RunOptions::logits).
+// cached hook (RunOptions::logits). When every planned reader of hooks reads
+// them only at some roles (PlainReads::roles), from is the earliest of those
+// roles' positions or the first scored position.
 #pragma once
 
 #include "circuits/claims/check.h"
@@ -46,9 +48,16 @@ constexpr int64_t kSharedRunBytes = int64_t{512} << 20;
 using RunVisitor = std::function<void(const Batch& batch, const RunResult& run)>;
 
 // What a reader reads of a plain run: activations, and whether the logits.
+// `roles`, when not empty, says that it reads `hooks` only at the positions
+// of these roles of each batch (-1: absent): the run's last layer then starts
+// at the earliest of them, or at the first scored position if that is
+// earlier, and the last layer's hooks cover [from, pos) like the logits
+// (RunOptions::from_position), so the reader indexes them from the end
+// (source_rows). Empty: every position, the last layer's hooks too.
 struct PlainReads {
   std::vector<HookPoint> hooks;
   bool logits = true;
+  std::vector<std::string> roles;
 };
 
 // The plain runs of a model over a domain with `reads`, shared with the
@@ -94,7 +103,8 @@ class SharedRuns {
 
  private:
   struct Entry {
-    PlainReads reads{{}, false};   // the planned union, hooks sorted
+    PlainReads reads{{}, false};   // the planned union, hooks and roles sorted
+    bool every_position = false;   // a planned reader of hooks reads them at every position (roles empty)
     int uses = 0;                  // planned claims not yet released
     bool complete = false;         // a visit ran the whole domain
     bool kept = true;              // false once the runs outgrew max_bytes_ (then none are kept)

@@ -196,6 +196,7 @@ std::vector<Outcome> run_placebos(const Task& task, const Claim& claim, const Ho
   std::vector<Outcome> out;
   for (const PlaceboRun& run : claim.placebos) {
     if (run.control != name) continue;
+    release_free_memory();  // what the runs before it freed
     Claim placebo = claim;
     placebo.spec = run.spec;
     out.push_back(run_claim(task, placebo, model, "checkpoint", shared, &checkpoint));

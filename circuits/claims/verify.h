@@ -133,8 +133,9 @@ using ClaimDone = std::function<void(std::size_t index, const ClaimResult& resul
 // the checkpoint (with its placebos) first, then every claim still open on
 // each control model in turn, so that the shared runs of one model at a time
 // are kept (a run's memory holds one model's runs, not one per control).
-// After each step (a claim on one model) the memory it freed goes back to
-// the system (release_free_memory, memory.h). When that was glibc's
+// After each step (a claim on one model), and before each of its placebo
+// runs, the memory it freed goes back to the system (release_free_memory,
+// memory.h). When that was glibc's
 // malloc_trim alone, the peak resident memory of a trajectory of 10 S1
 // snapshots was 906 MB without it and 691 MB with it, against 631 MB for one
 // of them alone (2026-12-04; examples/grokking/README.md, "Cost").

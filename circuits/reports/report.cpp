@@ -2,6 +2,9 @@
 
 #include "circuits/model/config.h"
 #include "circuits/formats/error.h"
+#include "circuits/claims/result_record.h"
+#include "circuits/formats/json_input.h"
+#include "circuits/formats/text_file.h"
 #include "circuits/model/runtime.h"
 #include "circuits/formats/sha256.h"
 
@@ -55,6 +58,9 @@ std::string family_text(const FamilyOutcome& f) {
 
 namespace {
 
+// A spilled report's results: a few kilobytes per claim.
+constexpr std::size_t kMaxSpilledBytes = std::size_t{1} << 30;
+
 // Empties `x` and frees what it held (assigning {} to a string or a vector keeps its capacity).
 template <typename T>
 void free_memory(T& x) {
@@ -100,6 +106,22 @@ void drop_page_details(SystemReport& report) {
       free_memory(r.falsification);
     }
   }
+}
+
+void spill_results(SystemReport& report, const std::string& path) {
+  nlohmann::json records = nlohmann::json::array();
+  for (const ClaimResult& r : report.results) records.push_back(result_record(r));
+  write_text_atomically(path, records.dump(), "verify");
+  free_memory(report.results);
+}
+
+void restore_results(SystemReport& report, const std::vector<Claim>& claims, const std::string& path) {
+  const nlohmann::json records = parse_json(read_text_file(path, "verify", kMaxSpilledBytes), path);
+  const At at{path, ""};
+  if (!records.is_array() || records.size() != claims.size())
+    at.fail("expected an array of " + std::to_string(claims.size()) + " result records");
+  for (std::size_t i = 0; i < claims.size(); ++i) report.results.push_back(result_from_record(records[i], claims[i], at / i));
+  drop_page_details(report);
 }
 
 Summary summarize(const std::vector<ClaimResult>& results) {

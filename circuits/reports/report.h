@@ -125,6 +125,15 @@ Summary summarize(const std::vector<SystemReport>& reports);
 // checkpoint is a few kilobytes.
 void drop_page_details(SystemReport& report);
 
+// Writes `report`'s results, as drop_page_details leaves them, to `path` as a
+// JSON array of result records (claims/result_record.h) and frees them, so
+// that verify --checkpoints holds nothing of a finished checkpoint's results
+// while the later ones run. restore_results reads them back, for `claims`
+// (the report's claims, in order), as they were. InputError naming `path`
+// when it cannot be written or read.
+void spill_results(SystemReport& report, const std::string& path);
+void restore_results(SystemReport& report, const std::vector<Claim>& claims, const std::string& path);
+
 // A check's value, bound or threshold as text: percent() for rates, number() for values.
 std::string check_quantity(const Check& check, double x);
 

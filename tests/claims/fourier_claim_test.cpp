@@ -325,6 +325,45 @@ TEST(FourierClaim, ActivationClaimsShareOneForwardPassOverTheGrid) {
   EXPECT_EQ(shared.kept_bytes(), 0);
 }
 
+// A reader at a role (source_reads: S1's neurons at "=") lets the shared
+// runs start the last layer there: the kept hook covers [2, 3), a third of
+// every position's, and source_matrix indexes it from the end to the same
+// rows as runs that cover every position. A reader at every position is not
+// served by those runs: its visit runs its own.
+TEST(FourierClaim, ReadersAtARoleKeepTheLastLayerFromThatRoleOn) {
+  const ClaimFile file = parse_claim_file(shipped_document(), "claims/modular_addition.json");
+  const HookedTransformer model = s1_model(at::Tensor());
+  const std::vector<Claim> claims = parse_claims(file, s1(), model.config);
+  const Claim& neurons = claims[9];
+  ASSERT_EQ(neurons.id, "neurons_restricted_excluded");
+  const MatrixSource& source = spec_of<FourierSpec>(neurons.spec).source;
+  const PlainReads at_role = fourier_reads(neurons);
+  EXPECT_EQ(at_role.roles, std::vector<std::string>{"equals"});
+  PlainReads every_position = at_role;
+  every_position.roles.clear();
+  const Scale scale = scale_for(s1(), model.config);
+  SharedRuns shared;
+  for (const Claim& c : claims) shared.plan(c, "checkpoint");
+  const auto visit_shared = [&](const Domain& d, const PlainReads& reads, const RunVisitor& fn,
+                                const std::function<bool()>& done) {
+    shared.visit(s1(), model, "checkpoint", scale, d, reads, [&](const Batch& b, const RunResult& r) {
+      EXPECT_EQ(r.cache.at(source.hook).size(1), reads.roles.empty() ? 3 : 1);
+      fn(b, r);
+    }, done);
+  };
+  const auto every = [&](const Domain& d, const PlainReads&, const RunVisitor& fn, const std::function<bool()>& done) {
+    visit_shared(d, every_position, fn, done);
+  };
+  const at::Tensor kept = source_matrix(model, source, neurons.domain, visit_shared);
+  const int64_t run = shared.batches_run();
+  EXPECT_EQ(run, 16);
+  const at::Tensor full = source_matrix(model, source, neurons.domain, every);
+  EXPECT_EQ(shared.batches_run(), 2 * run);  // not covered by the kept runs
+  EXPECT_EQ(kept.sizes(), full.sizes());
+  EXPECT_TRUE(at::allclose(kept, full, 1e-5, 1e-6)) << (kept - full).abs().max().item<double>();
+  EXPECT_GT(kept.abs().sum().item<double>(), 0.0);
+}
+
 TEST(FourierClaimParser, MalformedClaimsNameTheFileAndThePath) {
   const Config config = s1().config(Scale::kCpu);
   for (const auto& c : malformed_cases()) {

@@ -854,6 +854,45 @@ TEST(DropPageDetails, RunPagesComeOutTheSame) {
   }
 }
 
+// verify --checkpoints then spills what it keeps of a checkpoint to disk
+// until the last one is done: it comes back as it was, for the report's
+// claims; a file that is not an array of its records is refused by name.
+TEST(DropPageDetails, SpilledResultsComeBackAsTheyWere) {
+  const std::string dir = testing_util::scratch_dir("report_spilled_results");
+  for (std::vector<SystemReport> reports : {snapshot_reports(), three_checkpoint_reports()}) {
+    std::vector<std::vector<Claim>> claims;
+    for (SystemReport& r : reports) {
+      claims.emplace_back();
+      for (const ClaimResult& c : r.results) claims.back().push_back(c.claim);
+      drop_page_details(r);
+    }
+    const std::string junit = junit_xml(reports), index = html_index(reports);
+    const json timeline = timelines_json(timelines(reports)), tables = checkpoint_tables_json(checkpoint_tables(reports));
+    std::vector<json> documents;
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+      documents.push_back(report_json(reports[i]));
+      spill_results(reports[i], dir + "/" + std::to_string(i));
+      EXPECT_TRUE(reports[i].results.empty());
+    }
+    for (std::size_t i = 0; i < reports.size(); ++i) restore_results(reports[i], claims[i], dir + "/" + std::to_string(i));
+    for (std::size_t i = 0; i < reports.size(); ++i) EXPECT_EQ(report_json(reports[i]), documents[i]);
+    EXPECT_EQ(junit_xml(reports), junit);
+    EXPECT_EQ(html_index(reports), index);
+    EXPECT_EQ(timelines_json(timelines(reports)), timeline);
+    EXPECT_EQ(checkpoint_tables_json(checkpoint_tables(reports)), tables);
+    SystemReport other = reports[0];
+    other.results.clear();
+    claims[0].pop_back();
+    try {
+      restore_results(other, claims[0], dir + "/0");
+      ADD_FAILURE() << "restored the results of another claim list";
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()),
+                dir + "/0: expected an array of " + std::to_string(claims[0].size()) + " result records");
+    }
+  }
+}
+
 // `checkpoint` with metadata "step" (and the losses) added, at `path`.
 void write_snapshot(const std::string& checkpoint, const std::string& path, int64_t step) {
   Safetensors file = read_safetensors(checkpoint);

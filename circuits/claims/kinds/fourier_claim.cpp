@@ -171,9 +171,13 @@ void run_restricted_excluded(const RunContext& context, const Claim& claim, cons
   const FourierSpec& f = spec_of<FourierSpec>(claim.spec);
   const MatrixSource& source = f.source;
   const Task& task = context.task;
-  // Excluded = the matrix without the key components = m - (restricted - the constant component).
-  const at::Tensor restricted = project_frequencies(m, f.modulus, keys, true);
-  const std::vector<at::Tensor> edited = {restricted, m + m.mean(0, true) - restricted};
+  // Excluded = the matrix without the key components = m - (restricted - the constant component),
+  // made a batch at a time.
+  const at::Tensor restricted = project_frequencies(m, f.modulus, keys, true), constant = m.mean(0, true);
+  const auto edited = [&](std::size_t i, int64_t start, int64_t n) {
+    const at::Tensor kept = restricted.slice(0, start, start + n);
+    return i == 0 ? kept : (m.slice(0, start, start + n) - kept).add_(constant);
+  };
   Evaluation before = empty_evaluation(task);
   std::vector<Evaluation> after(2);
   for (Evaluation& e : after) e.unit = before.unit;
@@ -190,7 +194,7 @@ void run_restricted_excluded(const RunContext& context, const Claim& claim, cons
       const at::Tensor index = (scored * r.logits.size(1) + position.index_select(0, scored)).to(r.logits.device());
       const at::Tensor logits = r.logits.reshape({n * r.logits.size(1), -1});  // [batch * (pos - from), d_vocab_out]
       for (std::size_t i = 0; i < 2; ++i) {
-        const at::Tensor rows = edited[i].slice(0, start, start + n).index_select(0, scored.to(edited[i].device()));
+        const at::Tensor rows = edited(i, start, n).index_select(0, scored.to(m.device()));
         tally_batch(task, b, logits.index_copy(0, index, rows).view(r.logits.sizes()), after[i]);
       }
     } else {
@@ -200,7 +204,7 @@ void run_restricted_excluded(const RunContext& context, const Claim& claim, cons
       const std::vector<int64_t> shape = source_rows(context.model, source, b, r).shape;
       const int64_t first = hook_first_position(context.model.config, source.hook, options.from_position);
       for (std::size_t i = 0; i < 2; ++i) {
-        options.interventions = {replace_rows(source, b, edited[i].slice(0, start, start + n), shape, first)};
+        options.interventions = {replace_rows(source, b, edited(i, start, n), shape, first)};
         const RunResult edited_run = run(context.model, b.tokens, options);
         tally_batch(task, b, edited_run.logits, after[i]);
         accumulate(out.liveness[i], edited_run.liveness[0]);
@@ -328,12 +332,12 @@ at::Tensor project_frequencies(const at::Tensor& m, int64_t p, const std::vector
     mask = mask.logical_not();
   }
   mask = mask.to(x.options());
-  std::vector<at::Tensor> parts;
+  at::Tensor out = at::empty_like(x);
   for (int64_t from = 0; from < x.size(1); from += kFourierColumns) {
-    const at::Tensor columns = x.narrow(1, from, std::min(kFourierColumns, x.size(1) - from));
-    parts.push_back(from_coefficients(coefficients(columns, p, basis) * mask, p, basis));
+    const int64_t width = std::min(kFourierColumns, x.size(1) - from);
+    out.narrow(1, from, width).copy_(from_coefficients(coefficients(x.narrow(1, from, width), p, basis) * mask, p, basis));
   }
-  return at::cat(parts, 1);
+  return out;
 }
 
 LogitFit fit_logits(const at::Tensor& logits, int64_t p, const std::vector<int64_t>& frequencies) {
@@ -413,9 +417,14 @@ void parse_fourier(const nlohmann::json& v, const At& at, const ParseContext& co
 
 PlainReads fourier_reads(const Claim& claim) {
   const FourierSpec& f = spec_of<FourierSpec>(claim.spec);
-  PlainReads reads{source_reads(f.source).hooks, true};
-  for (const HookPoint& h : f.keys_from ? source_reads(*f.keys_from).hooks : std::vector<HookPoint>{})
+  PlainReads reads = source_reads(f.source);
+  reads.logits = true;
+  if (!f.keys_from) return reads;
+  const PlainReads keys = source_reads(*f.keys_from);
+  for (const HookPoint& h : keys.hooks)
     if (std::find(reads.hooks.begin(), reads.hooks.end(), h) == reads.hooks.end()) reads.hooks.push_back(h);
+  for (const std::string& r : keys.roles)
+    if (std::find(reads.roles.begin(), reads.roles.end(), r) == reads.roles.end()) reads.roles.push_back(r);
   return reads;
 }
 
