@@ -1,6 +1,7 @@
 #include "harness/dataset_commands.h"
 
 #include "circuits/formats/error.h"
+#include "circuits/model/model.h"
 #include "circuits/tasks/dataset.h"
 #include "harness/args.h"
 
@@ -9,8 +10,6 @@
 
 namespace circuitcheck {
 namespace {
-
-std::string shape_text(const at::Tensor& t) { return c10::str(t.sizes()); }
 
 // "a<b (0): 992, a>b (1): 1002" for a class's values (-1, absent, left out).
 std::string value_counts(const at::Tensor& values, const std::vector<std::string>& names) {
@@ -36,7 +35,7 @@ int inspect(const Args& args) {
   const Batch& b = d.examples;
   std::cout << "file:        " << path << "\n"
             << "format:      " << kDatasetFormat << "\n";
-  if (!d.description.empty()) std::cout << "description: " << d.description << "\n";
+  if (!d.description.empty()) std::cout << "description: " << terminal_text(d.description) << "\n";
   std::cout << "examples:    " << d.size() << " of " << d.positions() << " positions, "
             << (b.targets >= 0).sum().item<int64_t>() << " scored positions\n"
             << "vocabulary:  "
@@ -44,23 +43,23 @@ int inspect(const Args& args) {
             << "; token ids up to " << b.tokens.max().item<int64_t>() << ", targets up to "
             << b.targets.max().item<int64_t>() << "\n"
             << "tensors:\n"
-            << "  tokens   " << shape_text(b.tokens) << "\n"
-            << "  targets  " << shape_text(b.targets) << "\n";
-  for (const auto& [name, t] : b.roles) std::cout << "  role." << name << "  " << shape_text(t) << "\n";
+            << "  tokens   " << shape_text(b.tokens.sizes()) << "\n"
+            << "  targets  " << shape_text(b.targets.sizes()) << "\n";
+  for (const auto& [name, t] : b.roles) std::cout << "  role." << name << "  " << shape_text(t.sizes()) << "\n";
   for (const auto& [name, t] : b.classes) {
     const auto names = d.class_names.find(name);
-    std::cout << "  class." << name << "  " << shape_text(t) << "  values "
+    std::cout << "  class." << name << "  " << shape_text(t.sizes()) << "  values "
               << value_counts(t, names == d.class_names.end() ? std::vector<std::string>{} : names->second) << "\n";
   }
   for (const auto& [name, t] : d.examples.counterfactuals)
-    std::cout << "  counterfactual." << name << "  " << shape_text(t)
+    std::cout << "  counterfactual." << name << "  " << shape_text(t.sizes())
               << (d.examples.counterfactual_targets.count(name) ? " (with targets)" : "") << "\n";
   if (shown > 0) std::cout << "first " << std::min<int64_t>(shown, d.size()) << " examples:\n";
   for (int64_t i = 0; i < std::min<int64_t>(shown, d.size()); ++i) {
-    std::cout << "  " << i << ": " << task.detokenize(b.tokens[i]) << "\n     targets:";
+    std::cout << "  " << i << ": " << terminal_text(task.detokenize(b.tokens[i])) << "\n     targets:";
     for (int64_t p = 0; p < d.positions(); ++p) {
       const int64_t target = b.targets[i][p].item<int64_t>();
-      if (target >= 0) std::cout << " @" << p << " " << task.detokenize(b.targets[i].narrow(0, p, 1));
+      if (target >= 0) std::cout << " @" << p << " " << terminal_text(task.detokenize(b.targets[i].narrow(0, p, 1)));
     }
     std::cout << "\n";
   }

@@ -21,6 +21,31 @@ std::size_t utf8_length(std::string_view text, std::size_t i) {
   return length;
 }
 
+// printable(), and with `controls` every C0 and C1 control character and DEL escaped too.
+std::string escaped(std::string_view text, bool controls) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t length = utf8_length(text, i);
+    const unsigned char byte = static_cast<unsigned char>(text[i]);
+    const bool c1 = length == 2 && byte == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0;
+    char hex[8];
+    if (text[i] == '\0') {
+      out += "\\0";
+    } else if (length == 0 || (controls && length == 1 && (byte < 0x20 || byte == 0x7F))) {
+      std::snprintf(hex, sizeof hex, "\\x%02x", byte);
+      out += hex;
+    } else if (controls && c1) {
+      std::snprintf(hex, sizeof hex, "\\u%04x", static_cast<unsigned char>(text[i + 1]));
+      out += hex;
+    } else {
+      out.append(text, i, length);
+    }
+    i += length == 0 ? 1 : length;
+  }
+  return out;
+}
+
 }  // namespace
 
 void fail(const std::string& where, const std::string& what) {
@@ -36,24 +61,9 @@ bool is_utf8(std::string_view text) {
   return true;
 }
 
-std::string printable(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size();) {
-    const std::size_t length = utf8_length(text, i);
-    if (text[i] == '\0') {
-      out += "\\0";
-    } else if (length == 0) {
-      char hex[5];
-      std::snprintf(hex, sizeof hex, "\\x%02x", static_cast<unsigned char>(text[i]));
-      out += hex;
-    } else {
-      out.append(text, i, length);
-    }
-    i += length == 0 ? 1 : length;
-  }
-  return out;
-}
+std::string printable(std::string_view text) { return escaped(text, false); }
+
+std::string terminal_text(std::string_view text) { return escaped(text, true); }
 
 std::string excerpt(std::string_view text, std::size_t max_chars) {
   if (text.size() <= max_chars) return std::string(text);

@@ -43,6 +43,12 @@ bool is_utf8(std::string_view text);
 // digits); everything else unchanged. Never throws.
 std::string printable(std::string_view text);
 
+// `text` for one line of a terminal: printable(text) with every control
+// character also escaped, C0 and DEL as \xNN and C1 (U+0080-U+009F) as
+// \u00NN, so that a file's text cannot start a line, move the cursor or
+// send the terminal an escape sequence. Never throws.
+std::string terminal_text(std::string_view text);
+
 // How many bytes of a value an error message quotes.
 constexpr std::size_t kExcerptChars = 100;
 

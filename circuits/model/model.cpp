@@ -328,6 +328,14 @@ bool is_buffer_name(const std::string& name) {
   return false;
 }
 
+std::string shape_text(at::IntArrayRef shape) {
+  constexpr std::size_t kShown = 8;
+  if (shape.size() <= kShown) return c10::str(shape);
+  std::string out = "[";
+  for (std::size_t i = 0; i < kShown; ++i) out += std::to_string(shape[i]) + ", ";
+  return out + "...] (" + std::to_string(shape.size()) + " dimensions)";
+}
+
 HookedTransformer make_model(Config config, TensorMap params, const std::string& where) {
   validate_config(config, where);
   auto expected = expected_params(config);
@@ -339,7 +347,7 @@ HookedTransformer make_model(Config config, TensorMap params, const std::string&
     check(it->second.is_floating_point(), where + ": " + name,
           "expected a floating-point tensor, got " + std::string(c10::toString(it->second.scalar_type())));
     check(it->second.sizes().vec() == shape, where + ": " + name,
-          "shape " + c10::str(it->second.sizes()) + " contradicts the config, which needs " + c10::str(at::IntArrayRef(shape)));
+          "shape " + shape_text(it->second.sizes()) + " contradicts the config, which needs " + shape_text(shape));
     it->second = it->second.to(at::kFloat);
   }
   for (auto& [name, tensor] : params) {
@@ -348,7 +356,7 @@ HookedTransformer make_model(Config config, TensorMap params, const std::string&
     if (name.find("rotary_") != std::string::npos) {
       check(config.positional_embedding_type == PositionalEmbedding::kRotary &&
                 tensor.dim() == 2 && tensor.size(0) >= config.n_ctx && tensor.size(1) == config.rotary_dim,
-            where + ": " + name, "shape " + c10::str(tensor.sizes()) + " contradicts the config");
+            where + ": " + name, "shape " + shape_text(tensor.sizes()) + " contradicts the config");
       tensor = tensor.to(at::kFloat);
     } else if (name.find("IGNORE") != std::string::npos) {
       check(tensor.numel() == 1, where + ": " + name, "expected a scalar");

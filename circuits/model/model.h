@@ -179,6 +179,11 @@ RunResult run(const HookedTransformer& model, const at::Tensor& tokens,
 // every position; never below `prefix`.
 int64_t hook_first_position(const Config& config, const HookPoint& hook, int64_t from_position, int64_t prefix = 0);
 
+// A shape for messages: "[113, 128]"; one of more than 8 dimensions (a
+// hostile file's) as its first 8 and their count, "[1, 1, 1, 1, 1, 1, 1, 1,
+// ...] (100000 dimensions)".
+std::string shape_text(at::IntArrayRef shape);
+
 // Logits only: [batch, pos, d_vocab_out].
 at::Tensor forward(const HookedTransformer& model, const at::Tensor& tokens);
 

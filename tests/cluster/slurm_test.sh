@@ -161,5 +161,6 @@ for f in "$work"/single/*.json; do   # the timeline, the verdict table and every
   python3 "$here/compare_reports.py" "$f" "$merged/$(basename "$f")" ||
     fail "the merged $(basename "$f") differs from the single-process one"
 done
+[[ ! -e "$work/slurm/.partial" ]] || fail "the merge left the shards' staging folder $work/slurm/.partial behind"
 ok=1
 say "PASS: $n-shard Slurm run agrees with the single-process run (verdict exit $single_rc)"

@@ -1,10 +1,12 @@
 // Tests of the error helpers: a message is never cut short by a NUL byte, a
 // quoted value is cut to about 100 characters (issue 23, finding 8), and bytes
-// that are not UTF-8 print as \xNN (issue 23, finding 5).
+// that are not UTF-8 print as \xNN (issue 23, finding 5); text for a terminal
+// line has its control characters escaped too.
 #include "circuits/formats/error.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -70,6 +72,7 @@ struct PrintableCase {
   std::string text;
   bool utf8;              // is_utf8(text)
   std::string printable;  // printable(text)
+  std::string terminal;   // terminal_text(text); "" when the same as printable
 };
 
 void PrintTo(const PrintableCase& c, std::ostream* os) { *os << c.name; }
@@ -87,6 +90,9 @@ const std::vector<PrintableCase>& printable_cases() {
       {"surrogate", "\xed\xa0\x80", false, "\\xed\\xa0\\x80"},
       {"above_u10ffff", "\xf4\x90\x80\x80", false, "\\xf4\\x90\\x80\\x80"},
       {"ff", "\xff", false, "\\xff"},
+      {"newline_and_tab", "a\nb\tc", true, "a\nb\tc", "a\\x0ab\\x09c"},
+      {"escape_sequence", "\x1b[2J\x7f", true, "\x1b[2J\x7f", "\\x1b[2J\\x7f"},
+      {"c1_csi", "a\xc2\x9b" "2J \xc2\xa0", true, "a\xc2\x9b" "2J \xc2\xa0", "a\\u009b2J \xc2\xa0"},
   };
   return cases;
 }
@@ -98,6 +104,9 @@ TEST_P(Printable, EscapesNulAndEveryByteThatIsNotUtf8) {
   EXPECT_EQ(is_utf8(c.text), c.utf8);
   EXPECT_EQ(printable(c.text), c.printable);
   EXPECT_TRUE(is_utf8(printable(c.text)));
+  const std::string terminal = terminal_text(c.text);
+  EXPECT_EQ(terminal, c.terminal.empty() ? c.printable : c.terminal);
+  EXPECT_TRUE(std::none_of(terminal.begin(), terminal.end(), [](char x) { return x >= 0 && (x < 0x20 || x == 0x7f); }));
 }
 
 INSTANTIATE_TEST_SUITE_P(, Printable, testing::ValuesIn(printable_cases()),

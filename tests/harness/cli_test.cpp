@@ -76,6 +76,21 @@ TEST(Cli, DatasetInspectConvertAndEval) {
   EXPECT_EQ(e["correct"], 2000);  // ckkissane's SOURCE.md: 0.99965 over all 40,000 pairs
 }
 
+// A dataset's description and token strings reach the terminal with their
+// control characters escaped: a file cannot clear the screen or forge a line.
+TEST(Cli, DatasetInspectEscapesControlCharacters) {
+  const std::string dir = testing_util::scratch_dir("CliDatasetControls");
+  testing_util::write_file(dir + "/d.jsonl",
+                           "{\"format\": \"circuitcheck.dataset/1\", \"description\": \"clear\\u001b[2J\\nfile: forged\", "
+                           "\"vocab\": [\"a\", \"b\\u001b[31m\"]}\n"
+                           "{\"tokens\": [0, 1], \"targets\": [-1, 1]}\n");
+  auto inspect = run_command(cli() + " dataset inspect " + dir + "/d.jsonl");
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.output;
+  EXPECT_EQ(inspect.output.find('\x1b'), std::string::npos) << inspect.output;
+  EXPECT_NE(inspect.output.find("description: clear\\x1b[2J\\x0afile: forged\n"), std::string::npos) << inspect.output;
+  EXPECT_NE(inspect.output.find("0: a b\\x1b[31m\n     targets: @1 b\\x1b[31m"), std::string::npos) << inspect.output;
+}
+
 // verify, diff and nodes on file tasks: the report names the dataset and its
 // hash; a model whose head writes nothing (W_V zeroed) is a regression that
 // diff names; nodes runs on a task spec and finds the head that breaks it.

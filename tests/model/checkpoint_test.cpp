@@ -84,6 +84,18 @@ TEST(Checkpoint, ShapeThatContradictsTheConfigNamesFileAndTensor) {
   save_checkpoint(dir + "/bad.safetensors", {ck.model.config, params});
   EXPECT_TRUE(throws_with([&] { load_checkpoint(dir + "/bad.safetensors"); },
                           {"bad.safetensors", "blocks.0.attn.W_Q", "contradicts the config"}));
+  // A hostile file's shape of 100,000 dimensions (one element) is named by its first 8, not in 300 KB.
+  params["blocks.0.attn.W_Q"] = at::empty(std::vector<int64_t>(100000, 1));
+  save_checkpoint(dir + "/deep.safetensors", {ck.model.config, params});
+  try {
+    load_checkpoint(dir + "/deep.safetensors");
+    ADD_FAILURE() << "accepted a shape of 100,000 dimensions";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("shape [1, 1, 1, 1, 1, 1, 1, 1, ...] (100000 dimensions) contradicts the config"),
+              std::string::npos)
+        << std::string(e.what()).substr(0, 300);
+    EXPECT_LT(std::string(e.what()).size(), 400u);
+  }
   params = ck.model.params;
   params.erase("unembed.b_U");
   save_checkpoint(dir + "/missing.safetensors", {ck.model.config, params});
