@@ -1,6 +1,7 @@
 #include "circuits/formats/json_input.h"
 
 #include "circuits/formats/error.h"
+#include "circuits/formats/json_fields.h"
 
 #include <utility>
 #include <vector>
@@ -27,7 +28,7 @@ class StrictDomBuilder {
   bool start_object(std::size_t) { return open(json::object()); }
   bool key(json::string_t& key) {
     auto [slot, inserted] = open_.back()->get_ref<json::object_t&>().try_emplace(std::move(key));
-    check(inserted, where_, "key " + json_excerpt(slot->first) + " appears twice");
+    if (!inserted) (open_pointer() / slot->first).fail("key " + json_excerpt(slot->first) + " appears twice");
     slot_ = &slot->second;
     return true;
   }
@@ -46,6 +47,20 @@ class StrictDomBuilder {
   }
 
  private:
+  // Where the innermost open array or object is (found only for an error).
+  At open_pointer() const {
+    At at{where_, ""};
+    for (std::size_t i = 1; i < open_.size(); ++i) {
+      const json& outer = *open_[i - 1];
+      if (outer.is_array()) {
+        at = at / static_cast<std::size_t>(open_[i] - &outer.front());
+        continue;
+      }
+      for (const auto& [name, value] : outer.items())
+        if (&value == open_[i]) at = at / name;
+    }
+    return at;
+  }
   json* place(json value) {
     if (open_.empty()) return &(root_ = std::move(value));
     if (open_.back()->is_array()) return &open_.back()->emplace_back(std::move(value));

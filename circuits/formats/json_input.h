@@ -24,7 +24,7 @@ constexpr int kMaxJsonDepth = 128;
 // after the value ("not valid JSON: <parser message>"), nests arrays and
 // objects deeper than `max_depth` ("nested deeper than <max_depth> levels",
 // found before the deeper levels are built), or repeats a key within one
-// object ("key <key> appears twice").
+// object ("<where>: <JSON pointer of the second>: key <key> appears twice").
 nlohmann::json parse_json(std::string_view text, const std::string& where, int max_depth = kMaxJsonDepth);
 
 // `value` as compact JSON for an error message, cut to about 100 characters

@@ -338,11 +338,11 @@ const std::vector<BadFile>& bad_files() {
        with_header(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
                    R"("x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
                    std::string(8, '\0')),
-       R"(header: key "x" appears twice)"},
+       R"(header: /x: key "x" appears twice)"},
       {"duplicate_field", entry_x(R"("dtype":"F32","dtype":"I32","shape":[1],"data_offsets":[0,4])"),
-       R"(header: key "dtype" appears twice)"},
+       R"(header: /x/dtype: key "dtype" appears twice)"},
       {"duplicate_metadata_key", with_header(R"({"__metadata__":{"k":"a","k":"b"}})"),
-       R"(header: key "k" appears twice)"},
+       R"(header: /__metadata__/k: key "k" appears twice)"},
   };
   return cases;
 }

@@ -122,7 +122,7 @@ TEST(Checkpoint, MetadataConfigThatIsNotStrictJsonNamesFileAndField) {
       {deep, "nested deeper than 128 levels"},
       {R"({"n_layers": )" + deep + "}", "nested deeper than 128 levels"},
       {config + std::string("\0garbage", 8), "holds a NUL byte at byte " + std::to_string(config.size())},
-      {R"({"n_layers": 1, "n_layers": 1})", R"(key "n_layers" appears twice)"},
+      {R"({"n_layers": 1, "n_layers": 1})", R"(/n_layers: key "n_layers" appears twice)"},
   };
   for (const auto& [text, message] : cases) {
     SCOPED_TRACE(message);

@@ -149,7 +149,8 @@ TEST(ConfigErrors, FilesThatAreNotStrictJson) {
       {R"({"config": {"n_layers": )" + deep + "}}", "nested deeper than 128 levels"},
       {s1 + std::string("\0{\"n_layers\": 2}", 16), "holds a NUL byte at byte " + std::to_string(s1.size())},
       {s1 + " {}", "not valid JSON"},
-      {R"({"n_layers": 1, "n_layers": 2})", R"(key "n_layers" appears twice)"},
+      {R"({"n_layers": 1, "n_layers": 2})", R"(/n_layers: key "n_layers" appears twice)"},
+      {R"({"config": {"x/y": [{}, {"a~": 1, "a~": 2}]}})", R"(/config/x~1y/1/a~0: key "a~" appears twice)"},
   };
   for (const auto& [text, message] : cases) {
     SCOPED_TRACE(message);

@@ -245,6 +245,32 @@ TEST(TaskSpec, ASourceOfAnotherLengthIsRefused) {
   }
 }
 
+// A role or class whose width changes between examples is refused where it is
+// defined: its entry of "roles" or "classes", or its element's roles.
+TEST(TaskSpec, ARoleOrClassThatChangesWidthNamesWhereItIsDefined) {
+  const auto refusal = [](const std::function<void(json&)>& change) {
+    json doc = good_spec();
+    change(doc);
+    try {
+      parse_task_spec(doc, "spec.json", "t").sample(200, 1, Scale::kCpu);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(refusal([](json& d) { d["roles"]["other"] = "a == 0 ? [1, 2] : [1]"; })
+                .find("spec.json: /roles/other: role 'other': "),
+            std::string::npos);
+  EXPECT_NE(refusal([](json& d) { d["classes"]["carry"] = "a == 0 ? [1, 2] : [1]"; })
+                .find("spec.json: /classes/carry: class 'carry': "),
+            std::string::npos);
+  const std::string element = refusal([](json& d) {  // the same length, another width
+    d["sequence"][0]["value"] = "a == 0 ? [1, 2] : [1]";
+    d["sequence"][1]["value"] = "a == 0 ? [b] : [b, b]";
+  });
+  EXPECT_NE(element.find("spec.json: /sequence/0/roles: role 'a': "), std::string::npos) << element;
+}
+
 class TaskSpecErrors : public ::testing::TestWithParam<BadSpec> {};
 
 TEST_P(TaskSpecErrors, OneErrorNamingTheFileAndPointer) {
