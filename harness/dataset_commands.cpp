@@ -20,7 +20,7 @@ std::string value_counts(const at::Tensor& values, const std::vector<std::string
   for (const auto& [value, count] : counts) {
     if (value < 0) continue;
     const bool named = value < static_cast<int64_t>(names.size());
-    text += (text.empty() ? "" : ", ") + (named ? names[value] + " (" + std::to_string(value) + ")" : std::to_string(value)) +
+    text += (text.empty() ? "" : ", ") + (named ? terminal_text(names[value]) + " (" + std::to_string(value) + ")" : std::to_string(value)) +
             ": " + std::to_string(count);
   }
   return text;

@@ -34,13 +34,13 @@ Check check_from(const json& v, const At& at) {
     c.trials = integer_at(v["trials"], at / "trials", 0, kMaxCount);
   }
   if (v.contains("examples")) c.examples = integer_at(v["examples"], at / "examples", 0, kMaxCount);
-  if (v.contains("design_effect")) c.design_effect = number_at(v["design_effect"], at / "design_effect");
+  if (v.contains("design_effect")) c.design_effect = number_or_nan(v["design_effect"], at / "design_effect");
   if (v.contains("undefined")) c.undefined = string_at(v["undefined"], at / "undefined");
   if (v.contains("resamples")) {
     c.resamples = integer_at(v["resamples"], at / "resamples", 0, kMaxCount);
     c.resample_seed = static_cast<uint64_t>(integer_at(field_at(v, at, "resample_seed"), at / "resample_seed", 0, kMaxCount));
   }
-  if (v.contains("p_value")) c.basis_p_value = number_at(v["p_value"], at / "p_value");
+  if (v.contains("p_value")) c.basis_p_value = number_or_nan(v["p_value"], at / "p_value");
   if (v.contains("rule")) {
     c.rule = enum_at(v["rule"], at / "rule", "rule",
                      {Rule::kRateAtLeast, Rule::kRateAtMost, Rule::kValueAtLeast, Rule::kValueAtMost,

@@ -28,7 +28,7 @@ class StrictDomBuilder {
   bool start_object(std::size_t) { return open(json::object()); }
   bool key(json::string_t& key) {
     auto [slot, inserted] = open_.back()->get_ref<json::object_t&>().try_emplace(std::move(key));
-    if (!inserted) (open_pointer() / slot->first).fail("key " + json_excerpt(slot->first) + " appears twice");
+    if (!inserted) (open_pointer() / terminal_text(slot->first)).fail("key " + json_excerpt(slot->first) + " appears twice");
     slot_ = &slot->second;
     return true;
   }
@@ -47,7 +47,7 @@ class StrictDomBuilder {
   }
 
  private:
-  // Where the innermost open array or object is (found only for an error).
+  // Where the innermost open array or object is (found only for an error), its keys terminal_text.
   At open_pointer() const {
     At at{where_, ""};
     for (std::size_t i = 1; i < open_.size(); ++i) {
@@ -57,7 +57,7 @@ class StrictDomBuilder {
         continue;
       }
       for (const auto& [name, value] : outer.items())
-        if (&value == open_[i]) at = at / name;
+        if (&value == open_[i]) at = at / terminal_text(name);
     }
     return at;
   }

@@ -82,11 +82,12 @@ TEST(Cli, DatasetInspectEscapesControlCharacters) {
   const std::string dir = testing_util::scratch_dir("CliDatasetControls");
   testing_util::write_file(dir + "/d.jsonl",
                            "{\"format\": \"circuitcheck.dataset/1\", \"description\": \"clear\\u001b[2J\\nfile: forged\", "
-                           "\"vocab\": [\"a\", \"b\\u001b[31m\"]}\n"
-                           "{\"tokens\": [0, 1], \"targets\": [-1, 1]}\n");
+                           "\"vocab\": [\"a\", \"b\\u001b[31m\"], \"class_names\": {\"c\": [\"x\\u001b]0;t\\u0007\"]}}\n"
+                           "{\"tokens\": [0, 1], \"targets\": [-1, 1], \"classes\": {\"c\": 0}}\n");
   auto inspect = run_command(cli() + " dataset inspect " + dir + "/d.jsonl");
   ASSERT_EQ(inspect.exit_code, 0) << inspect.output;
-  EXPECT_EQ(inspect.output.find('\x1b'), std::string::npos) << inspect.output;
+  EXPECT_EQ(inspect.output.find_first_of("\x1b\x07"), std::string::npos) << inspect.output;
+  EXPECT_NE(inspect.output.find("values x\\x1b]0;t\\x07 (0): 1"), std::string::npos) << inspect.output;
   EXPECT_NE(inspect.output.find("description: clear\\x1b[2J\\x0afile: forged\n"), std::string::npos) << inspect.output;
   EXPECT_NE(inspect.output.find("0: a b\\x1b[31m\n     targets: @1 b\\x1b[31m"), std::string::npos) << inspect.output;
 }

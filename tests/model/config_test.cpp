@@ -151,6 +151,7 @@ TEST(ConfigErrors, FilesThatAreNotStrictJson) {
       {s1 + " {}", "not valid JSON"},
       {R"({"n_layers": 1, "n_layers": 2})", R"(/n_layers: key "n_layers" appears twice)"},
       {R"({"config": {"x/y": [{}, {"a~": 1, "a~": 2}]}})", R"(/config/x~1y/1/a~0: key "a~" appears twice)"},
+      {R"({"\u001b[2J": 1, "\u001b[2J": 2})", R"(/\x1b[2J: key "\u001b[2J" appears twice)"},
   };
   for (const auto& [text, message] : cases) {
     SCOPED_TRACE(message);

@@ -992,6 +992,16 @@ TEST(ResultRecord, ReadsBackEveryField) {
       value_check("silhouette", "silhouette", std::numeric_limits<double>::quiet_NaN(), Rule::kValueAtLeast, 0.5));
   report.results[0].falsification = {{"attention", {"random_init"}, {"shuffled"}}};
   report.results[0].checkpoint.stopped = "stopped after 4 of 8";
+  Check nan_basis = report.results[0].checkpoint.checks.back();  // a bootstrap check whose p-value and design effect are NaN
+  nan_basis.name = "nan_basis";
+  nan_basis.basis = Basis::kBootstrapLower;
+  nan_basis.resamples = 2000;
+  nan_basis.basis_p_value = std::numeric_limits<double>::quiet_NaN();
+  nan_basis.design_effect = std::numeric_limits<double>::quiet_NaN();
+  nan_basis.examples = 10;
+  ASSERT_TRUE(json::parse(nan_basis.to_json().dump())["p_value"].is_null());  // NaN dumps as null
+  ASSERT_TRUE(json::parse(nan_basis.to_json().dump())["design_effect"].is_null());
+  report.results[0].checkpoint.checks.push_back(nan_basis);
   for (const ClaimResult& r : report.results) {
     const json record = result_record(r);
     const ClaimResult back = result_from_record(json::parse(record.dump()), r.claim, At{"shard.json", "/results/0/result"});

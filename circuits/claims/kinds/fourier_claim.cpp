@@ -176,7 +176,7 @@ void run_restricted_excluded(const RunContext& context, const Claim& claim, cons
   const at::Tensor restricted = project_frequencies(m, f.modulus, keys, true), constant = m.mean(0, true);
   const auto edited = [&](std::size_t i, int64_t start, int64_t n) {
     const at::Tensor kept = restricted.slice(0, start, start + n);
-    return i == 0 ? kept : (m.slice(0, start, start + n) - kept).add_(constant);
+    return i == 0 ? kept : (m.slice(0, start, start + n) + constant).sub_(kept);
   };
   Evaluation before = empty_evaluation(task);
   std::vector<Evaluation> after(2);
