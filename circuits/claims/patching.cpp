@@ -209,6 +209,21 @@ std::string patch_site_names(const std::vector<PatchSite>& sites) {
   return out;
 }
 
+at::Tensor donor_values(const at::Tensor& activation, const at::Tensor& from, const Batch& b, const std::string& role) {
+  at::Tensor own = b.roles.at(role);
+  if (own.dim() == 1) own = own.unsqueeze(1);  // [batch, k]
+  own = own.to(activation.device());
+  const at::Tensor donors = from.to(activation.device());
+  const at::Tensor theirs = own.index_select(0, donors);
+  const at::Tensor both = (own >= 0).logical_and(theirs >= 0);
+  const int64_t pos = activation.size(1);
+  const at::Tensor rows = at::arange(own.size(0), own.options()).unsqueeze(1).expand_as(own);
+  const at::Tensor to = (rows * pos + own).masked_select(both), source = (donors.unsqueeze(1) * pos + theirs).masked_select(both);
+  at::Tensor out = activation.clone(at::MemoryFormat::Contiguous);
+  out.flatten(0, 1).index_copy_(0, to, activation.flatten(0, 1).index_select(0, source));
+  return out;
+}
+
 Intervention patch_intervention(const PatchSite& site, const at::Tensor& clean, const Batch& b) {
   Intervention iv;
   iv.hook = site.hook;

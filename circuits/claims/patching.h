@@ -78,6 +78,15 @@ std::string patch_site_names(const std::vector<PatchSite>& sites);
 // those of batch `b`.
 Intervention patch_intervention(const PatchSite& site, const at::Tensor& value, const Batch& b);
 
+// The value that patches role site `role` of batch `b` (patch_intervention)
+// from other examples of the batch, `from` [batch] (each example's donor):
+// each example's activation at its role positions is its donor's at the
+// donor's role positions, item by item, not at its own positions (which in
+// the donor may hold another token); where either lacks the item (-1), and at
+// every other position, it is its own. `activation` [batch, pos, ...] is the
+// batch's run at the site's hook. Causal scrubbing draws donors this way.
+at::Tensor donor_values(const at::Tensor& activation, const at::Tensor& from, const Batch& b, const std::string& role);
+
 // The counterfactual tokens of `batch` that change `role`: each example's
 // tokens at the role's positions ([batch] or [batch, k]; -1 entries are left
 // alone; only item `item` of a [batch, k] role when item >= 0) replaced by the

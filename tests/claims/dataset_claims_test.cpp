@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <optional>
 #include <set>
 
@@ -121,6 +122,33 @@ TEST(DatasetClaims, RoleCounterfactualOnEveryRowOfAnOddDataset) {
   const ClaimResult r = verify_claim(task, parse_claims(file, task, ck.model.config).at(0), ck.model, controls);
   EXPECT_EQ(r.verdict, Verdict::kPass) << r.explanation;
   EXPECT_NE(r.explanation.find("over 257 examples"), std::string::npos) << r.explanation;
+}
+
+// A scrubbed role site takes its donor's activation at the donor's own role
+// positions: with the role at position 0 in even rows and 1 in odd ones, and
+// the feature the token there, every scrubbed embedding is the example's own,
+// so the scrubbed loss is the model's. At the base's positions it would be
+// another token's embedding, and the loss would move.
+TEST(DatasetClaims, AScrubbedRoleSiteReadsTheDonorAtItsOwnRolePositions) {
+  Checkpoint ck = load_checkpoint(testing_util::fixture("external/ckk_min_int/model.pt"));
+  Dataset d = min_int_dataset();
+  const at::Tensor role = at::arange(d.size(), at::kLong) % 2;
+  d.examples.roles["r"] = role;
+  d.examples.classes["tok"] = d.examples.tokens.gather(1, role.unsqueeze(1)).squeeze(1);
+  const Task task = dataset_task(d, "min_int");
+  const json claim = {{"id", "embedding_is_its_token"},
+                      {"hypothesis", "h"},
+                      {"kind", "scrubbing"},
+                      {"sites", {{{"hook", "hook_embed"}, {"role", "r"}, {"feature", "tok"}}}},
+                      {"domain", {{"all", true}}},
+                      {"pass", {{"value_at_least", 0.5}}}};
+  const ClaimFile file = parse_claim_file(claim_file_with(claim), "ex/claims.json");
+  ControlCache controls{&ck.model, {}};
+  const ClaimResult r = verify_claim(task, parse_claims(file, task, ck.model.config).at(0), ck.model, controls);
+  std::map<std::string, double> value;
+  for (const Check& c : r.checkpoint.checks) value[c.name] = c.value;
+  EXPECT_EQ(value.at("loss scrubbed"), value.at("loss model")) << r.explanation;
+  EXPECT_GT(value.at("loss random"), value.at("loss model") + 1.0) << r.explanation;
 }
 
 struct DatasetDomainError {

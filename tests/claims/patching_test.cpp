@@ -38,6 +38,35 @@ TEST(Counterfactual, ReadsEachExamplesRolePosition) {
               b.tokens[(i + 3) % 4][goal[(i + 3) % 4].item<int64_t>()].item<int64_t>());
 }
 
+// A role site's donor value: each example's activation at its role positions
+// is its donor's at the donor's own role positions, item by item; elsewhere,
+// and where either lacks the item (-1), its own. Rows of 5 positions with
+// activation 10 * example + position, so every value says where it came from.
+TEST(DonorValues, TakeTheDonorsActivationAtTheDonorsRolePositions) {
+  struct Case {
+    std::string name;
+    std::vector<int64_t> role;  // [4] or [4, 2] positions, -1 none
+    std::vector<int64_t> shape;
+    std::vector<int64_t> expected;  // [4, 5]: the source value at each position
+  };
+  const std::vector<int64_t> from = {2, 0, 3, 1};
+  const std::vector<Case> cases = {
+      {"one position each", {1, 3, 0, 4}, {4},
+       {0, 20, 2, 3, 4, 10, 11, 12, 1, 14, 34, 21, 22, 23, 24, 30, 31, 32, 33, 13}},
+      {"two items, some absent", {1, 2, 3, -1, -1, 0, 4, 2}, {4, 2},
+       {0, 1, 20, 3, 4, 10, 11, 12, 1, 14, 32, 21, 22, 23, 24, 30, 31, 32, 33, 13}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Batch b;
+    b.tokens = at::zeros({4, 5}, at::kLong);
+    b.roles["r"] = to_tensor(c.role, c.shape);
+    const at::Tensor activation = (at::arange(4).unsqueeze(1) * 10 + at::arange(5).unsqueeze(0)).to(at::kFloat).unsqueeze(2);
+    const at::Tensor out = donor_values(activation, to_tensor(from, {4}), b, "r");
+    EXPECT_TRUE(at::equal(out.squeeze(2), to_tensor(c.expected, {4, 5}).to(at::kFloat))) << out.squeeze(2);
+  }
+}
+
 TEST(Counterfactual, ChangesOneItemOfARole) {
   const Task& task = find_task("variable_renaming");
   Batch b = task.sample(6, 2, Scale::kCpu);

@@ -86,8 +86,10 @@ void run_scrubbing(const RunContext& context, const Claim& claim, Outcome& out) 
           alone += own;
           resampled_sites += (feature >= 0).sum().item<int64_t>();
         }
-        options.interventions.push_back(
-            patch_intervention(site.site, plain.cache.at(site.site.hook).index_select(0, from), b));
+        const at::Tensor& activation = plain.cache.at(site.site.hook);
+        options.interventions.push_back(patch_intervention(
+            site.site,
+            site.site.role.empty() ? activation.index_select(0, from) : donor_values(activation, from, b, site.site.role), b));
       }
       return run(context.model, b.tokens, options);
     };

@@ -12,8 +12,9 @@
 // agrees on the site's feature (a [batch] class; drawn
 // with std::mt19937_64 seeded with the domain's seed and the batch's index;
 // the example itself when no other one agrees or its feature is -1, none; a
-// site given by a role takes the other example's activation at the base's
-// role positions). Random run: each site's activation is taken from a random
+// site given by a role takes the other example's activation at that
+// example's own role positions, item by item: donor_values, patching.h).
+// Random run: each site's activation is taken from a random
 // other example, agreeing or not (the
 // hypothesis that the site depends on nothing). With L the mean
 // cross-entropy of the targets per scored position:
