@@ -73,8 +73,8 @@ void SharedRuns::plan(const Claim& claim, const std::string& label) {
   if (!reads_plain_runs(claim, &reads)) return;
   Entry& e = entries_[key(label, claim.domain)];
   for (const auto& h : reads.hooks) add_sorted(e.reads.hooks, h);
-  if (!reads.hooks.empty()) e.every_position = e.every_position || reads.roles.empty();
-  for (const auto& r : e.every_position ? std::vector<std::string>{} : reads.roles) add_sorted(e.reads.roles, r);
+  if (!reads.hooks.empty() && reads.roles.empty()) e.every_position = true;
+  for (const auto& r : reads.roles) add_sorted(e.reads.roles, r);
   if (e.every_position) e.reads.roles.clear();
   e.reads.logits = e.reads.logits || reads.logits;
   ++e.uses;

@@ -246,9 +246,10 @@ Row generate(const Spec& spec, const Example& x, const Intervention* set = nullp
 
 int64_t width_of(const Value& v) { return v.is_list ? static_cast<int64_t>(v.list.size()) : 0; }
 
-// Where role or class `name` is defined: its entry of "roles" or "classes", or the roles of its first element.
-std::string defined_at(const Spec& spec, const std::string& name, bool role) {
-  const auto& named = role ? spec.roles : spec.classes;
+// Where role or class `name` is defined: its entry of `named` (the spec's "roles" or "classes"), or the roles
+// of its first element.
+std::string defined_at(const Spec& spec, const std::map<std::string, std::pair<std::string, Expression>>& named,
+                       const std::string& name) {
   if (const auto it = named.find(name); it != named.end()) return it->second.first;
   for (const ElementSpec& el : spec.sequence)
     if (std::find(el.roles.begin(), el.roles.end(), name) != el.roles.end()) return el.pointer + "/roles";
@@ -257,12 +258,13 @@ std::string defined_at(const Spec& spec, const std::string& name, bool role) {
 
 // Roles and classes keep their shape: [batch] (width 0) or [batch, k].
 void check_widths(const Spec& spec, const Row& row, const Example& x) {
-  for (const auto& [what, widths, values] :
-       {std::make_tuple("role", &spec.role_width, &row.roles), std::make_tuple("class", &spec.class_width, &row.classes)})
+  for (const auto& [what, named, widths, values] :
+       {std::make_tuple("role", &spec.roles, &spec.role_width, &row.roles),
+        std::make_tuple("class", &spec.classes, &spec.class_width, &row.classes)})
     for (const auto& [name, width] : *widths) {
       const int64_t w = width_of(values->at(name));
       if (w != width)
-        fail(spec.path + ": " + defined_at(spec, name, std::string(what) == "role"),
+        fail(spec.path + ": " + defined_at(spec, *named, name),
              std::string(what) + " " + quote(name) + ": " + (w ? std::to_string(w) + " values" : std::string("one integer")) +
                  ", the first example has " + (width ? std::to_string(width) + " values" : std::string("one integer")) +
                  " " + describe(spec, x));
