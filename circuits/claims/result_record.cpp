@@ -1,5 +1,6 @@
 #include "circuits/claims/result_record.h"
 
+#include <cmath>
 #include <initializer_list>
 #include <limits>
 
@@ -8,8 +9,21 @@ namespace {
 
 using nlohmann::json;
 
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
 double number_or_nan(const json& v, const At& at) {
-  return v.is_null() ? std::numeric_limits<double>::quiet_NaN() : number_at(v, at);
+  if (v.is_null()) return std::numeric_limits<double>::quiet_NaN();
+  if (v == "inf" || v == "-inf") return v == "inf" ? kInf : -kInf;
+  return number_at(v, at);
+}
+
+// `v` with every infinite number as the text "inf" or "-inf", which JSON
+// would write as null.
+json infinities_as_text(json v) {
+  if (v.is_number_float() && std::isinf(v.get<double>())) return v.get<double>() > 0 ? "inf" : "-inf";
+  if (v.is_structured())
+    for (json& e : v) e = infinities_as_text(std::move(e));
+  return v;
 }
 
 std::vector<std::string> strings_at(const json& v, const At& at) { return list_of(v, at, string_at); }
@@ -110,11 +124,11 @@ json result_record(const ClaimResult& result) {
   json controls = json::array(), falsification = json::array();
   for (const auto& c : result.controls) controls.push_back(c.to_json());
   for (const auto& f : result.falsification) falsification.push_back(f.to_json());
-  return {{"verdict", to_string(result.verdict)},
-          {"explanation", result.explanation},
-          {"checkpoint", result.checkpoint.to_json()},
-          {"controls", controls},
-          {"falsification", falsification}};
+  return infinities_as_text({{"verdict", to_string(result.verdict)},
+                             {"explanation", result.explanation},
+                             {"checkpoint", result.checkpoint.to_json()},
+                             {"controls", controls},
+                             {"falsification", falsification}});
 }
 
 ClaimResult result_from_record(const json& record, Claim claim, const At& at) {

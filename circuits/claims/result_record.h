@@ -8,7 +8,8 @@
 //
 // The claim itself is not in the record: merge parses it again from its claim
 // file. Numbers round-trip exactly (NaN is written as null and read back as
-// NaN); a bootstrap check's p-value is its "p_value". The family test
+// NaN, an infinity as the text "inf" or "-inf"); a bootstrap check's p-value
+// is its "p_value". The family test
 // (family.h) is not in it either: merge runs it over the whole run.
 #pragma once
 

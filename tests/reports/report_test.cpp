@@ -893,6 +893,38 @@ TEST(DropPageDetails, SpilledResultsComeBackAsTheyWere) {
   }
 }
 
+// JSON has no infinities: a record writes them as text, so that a check whose
+// value or bound is infinite (a loss where a target had probability 0)
+// reads back as it was, and its pages are those of the run that computed it.
+TEST(DropPageDetails, InfiniteValuesComeBackInfinite) {
+  const std::string dir = testing_util::scratch_dir("report_infinite_values");
+  std::vector<SystemReport> reports = snapshot_reports();
+  std::vector<Claim> claims;
+  for (const ClaimResult& c : reports[0].results) claims.push_back(c.claim);
+  drop_page_details(reports[0]);
+  Check& c = reports[0].results[0].checkpoint.checks[0];
+  c.value = std::numeric_limits<double>::infinity();
+  c.bound = -std::numeric_limits<double>::infinity();
+  c.other_bound = std::numeric_limits<double>::quiet_NaN();
+  const std::string index = html_index(reports);
+  spill_results(reports[0], dir + "/0");
+  restore_results(reports[0], claims, dir + "/0");
+  const Check& back = reports[0].results[0].checkpoint.checks[0];
+  EXPECT_EQ(back.value, std::numeric_limits<double>::infinity());
+  EXPECT_EQ(back.bound, -std::numeric_limits<double>::infinity());
+  EXPECT_TRUE(std::isnan(back.other_bound));
+  EXPECT_EQ(html_index(reports), index);
+  json record = result_record(reports[0].results[0]);
+  EXPECT_EQ(record["checkpoint"]["checks"][0]["value"], "inf");
+  record["checkpoint"]["checks"][0]["value"] = "+inf";
+  try {
+    result_from_record(record, claims[0], At{"r.json", ""});
+    ADD_FAILURE() << "read \"+inf\" as a number";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("r.json: /checkpoint/checks/0/value"), std::string::npos) << e.what();
+  }
+}
+
 // `checkpoint` with metadata "step" (and the losses) added, at `path`.
 void write_snapshot(const std::string& checkpoint, const std::string& path, int64_t step) {
   Safetensors file = read_safetensors(checkpoint);
