@@ -513,6 +513,7 @@ Run plan_run(const Args& args, bool computes = true) {
     report.checkpoint_label = f.checkpoint_label;
     report.domain_size = f.task->domain_size;
     report.provenance = provenance_of(f.file, f.checkpoint, run.device, threads);
+    Metadata().swap(f.checkpoint.metadata);  // what the run needs of it is in the report
     run.reports.push_back(std::move(report));
     run.units += f.claims->size();
   }

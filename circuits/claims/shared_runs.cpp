@@ -68,15 +68,20 @@ bool reads_plain_runs(const Claim& claim, PlainReads* reads) {
   return true;
 }
 
+PlainReads merged(const PlainReads& a, const PlainReads& b) {
+  PlainReads out{a.hooks, a.logits || b.logits, a.roles};
+  for (const auto& h : b.hooks) add_sorted(out.hooks, h);
+  for (const auto& r : b.roles) add_sorted(out.roles, r);
+  const auto every_position = [](const PlainReads& r) { return !r.hooks.empty() && r.roles.empty(); };
+  if (every_position(a) || every_position(b)) out.roles.clear();
+  return out;
+}
+
 void SharedRuns::plan(const Claim& claim, const std::string& label) {
   PlainReads reads;
   if (!reads_plain_runs(claim, &reads)) return;
   Entry& e = entries_[key(label, claim.domain)];
-  for (const auto& h : reads.hooks) add_sorted(e.reads.hooks, h);
-  if (!reads.hooks.empty() && reads.roles.empty()) e.every_position = true;
-  for (const auto& r : reads.roles) add_sorted(e.reads.roles, r);
-  if (e.every_position) e.reads.roles.clear();
-  e.reads.logits = e.reads.logits || reads.logits;
+  e.reads = merged(e.reads, reads);
   ++e.uses;
 }
 

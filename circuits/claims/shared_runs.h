@@ -60,6 +60,11 @@ struct PlainReads {
   std::vector<std::string> roles;
 };
 
+// What readers of `a` and of `b` read together: the hooks of both (sorted),
+// the logits when either reads them, and the roles of both (sorted), or
+// every position (no roles) when either reads its hooks at every position.
+PlainReads merged(const PlainReads& a, const PlainReads& b);
+
 // The plain runs of a model over a domain with `reads`, shared with the
 // other claims of the run or its own (RunContext::visit, kinds/kind.h); stops
 // early after a batch for which the last argument (when set) returns true.
@@ -103,8 +108,7 @@ class SharedRuns {
 
  private:
   struct Entry {
-    PlainReads reads{{}, false};   // the planned union, hooks and roles sorted
-    bool every_position = false;   // a planned reader of hooks reads them at every position (roles empty)
+    PlainReads reads{{}, false};   // the planned readers' reads, merged()
     int uses = 0;                  // planned claims not yet released
     bool complete = false;         // a visit ran the whole domain
     bool kept = true;              // false once the runs outgrew max_bytes_ (then none are kept)

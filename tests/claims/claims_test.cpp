@@ -234,6 +234,34 @@ TEST(SharedRuns, RunsHaveLogitsOnlyWhenAPlannedClaimReadsThem) {
   }
 }
 
+// Readers merged: hooks and roles united and sorted, logits when either reads
+// them, and every position (no roles) as soon as one reader reads its hooks
+// everywhere, whichever comes first; a reader without hooks has no positions
+// to widen.
+TEST(SharedRuns, MergedReadsCoverBothReaders) {
+  const HookPoint post{HookType::kMlpPost, 0}, resid{HookType::kResidPost, 0};
+  struct Case {
+    const char* name;
+    PlainReads a, b, want;
+  };
+  const std::vector<Case> cases = {
+      {"roles united and sorted", {{resid}, false, {"eq"}}, {{post}, false, {"b", "eq"}}, {{post, resid}, false, {"b", "eq"}}},
+      {"logits from either", {{post}, true, {"eq"}}, {{post}, false, {"eq"}}, {{post}, true, {"eq"}}},
+      {"every position first", {{post}, false, {}}, {{resid}, false, {"eq"}}, {{post, resid}, false, {}}},
+      {"every position second", {{post}, false, {"eq"}}, {{resid}, false, {}}, {{post, resid}, false, {}}},
+      {"no hooks keep the roles", {{post}, false, {"eq"}}, {{}, true, {}}, {{post}, true, {"eq"}}},
+      {"nothing yet", {{}, false, {}}, {{post}, false, {"eq"}}, {{post}, false, {"eq"}}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    for (const PlainReads& m : {merged(c.a, c.b), merged(c.b, c.a)}) {
+      EXPECT_EQ(m.hooks, c.want.hooks);
+      EXPECT_EQ(m.logits, c.want.logits);
+      EXPECT_EQ(m.roles, c.want.roles);
+    }
+  }
+}
+
 // A control made without the checkpoint's weights (random_init) runs once for
 // all the checkpoints that share a ControlCache::kept; one made from them
 // (shuffled_embed) runs on each.

@@ -417,14 +417,8 @@ void parse_fourier(const nlohmann::json& v, const At& at, const ParseContext& co
 
 PlainReads fourier_reads(const Claim& claim) {
   const FourierSpec& f = spec_of<FourierSpec>(claim.spec);
-  PlainReads reads = source_reads(f.source);
+  PlainReads reads = f.keys_from ? merged(source_reads(f.source), source_reads(*f.keys_from)) : source_reads(f.source);
   reads.logits = true;
-  if (!f.keys_from) return reads;
-  const PlainReads keys = source_reads(*f.keys_from);
-  for (const HookPoint& h : keys.hooks)
-    if (std::find(reads.hooks.begin(), reads.hooks.end(), h) == reads.hooks.end()) reads.hooks.push_back(h);
-  for (const std::string& r : keys.roles)
-    if (std::find(reads.roles.begin(), reads.roles.end(), r) == reads.roles.end()) reads.roles.push_back(r);
   return reads;
 }
 
