@@ -1,6 +1,7 @@
 #include "harness/model_commands.h"
 
 #include "circuits/model/checkpoint.h"
+#include "circuits/model/model.h"
 #include "circuits/formats/error.h"
 #include "circuits/model/runtime.h"
 #include "circuits/formats/safetensors.h"
@@ -97,11 +98,13 @@ int inspect_command(int argc, char** argv) {
     for (const auto& n : report["config_assumes"]) std::cout << "  assumed: " << n.get<std::string>() << "\n";
   }
   for (const auto& [key, value] : metadata)
-    if (key != "config") std::cout << "metadata " << key << ": " << value.substr(0, 200) << "\n";
+    if (key != "config") std::cout << "metadata " << terminal_text(key) << ": " << terminal_text(value.substr(0, 200)) << "\n";
   std::cout << tensors.size() << " tensors:\n";
-  for (const auto& t : report["tensors"])
-    std::cout << "  " << t["name"].get<std::string>() << "  " << t["dtype"].get<std::string>() << " "
-              << t["shape"].dump() << "\n";
+  for (const auto& t : report["tensors"]) {
+    const std::string name = t["name"].get<std::string>();
+    std::cout << "  " << terminal_text(name) << "  " << t["dtype"].get<std::string>() << " "
+              << shape_text(tensors.at(name).sizes()) << "\n";
+  }
   return 0;
 }
 

@@ -246,13 +246,13 @@ Row generate(const Spec& spec, const Example& x, const Intervention* set = nullp
 
 int64_t width_of(const Value& v) { return v.is_list ? static_cast<int64_t>(v.list.size()) : 0; }
 
-// Where role or class `name` is defined: its entry of `named` (the spec's "roles" or "classes"), or the roles
-// of its first element.
+// Where role or class `name` is defined: its entry of `named` (the spec's "roles" or "classes"), or the
+// "role" field of its first element.
 std::string defined_at(const Spec& spec, const std::map<std::string, std::pair<std::string, Expression>>& named,
                        const std::string& name) {
   if (const auto it = named.find(name); it != named.end()) return it->second.first;
   for (const ElementSpec& el : spec.sequence)
-    if (std::find(el.roles.begin(), el.roles.end(), name) != el.roles.end()) return el.pointer + "/roles";
+    if (std::find(el.roles.begin(), el.roles.end(), name) != el.roles.end()) return el.pointer + "/role";
   return "";
 }
 

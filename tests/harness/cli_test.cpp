@@ -24,9 +24,22 @@ TEST(Cli, InspectPrintsConfigTensorsAndSha256) {
   auto r = run_command(cli() + " inspect " + fixture("external/arena_sum/model.pt"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("torch-zip"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("blocks.0.attn.W_Q  Float [3,48,24]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("blocks.0.attn.W_Q  Float [3, 48, 24]"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("sha256:"), std::string::npos);
   EXPECT_NE(r.output.find("config (side file"), std::string::npos) << r.output;
+}
+
+// A hostile file's names and metadata reach the terminal escaped, and a
+// tensor of many dimensions as its first 8 and their count.
+TEST(Cli, InspectEscapesNamesAndShortensShapes) {
+  const std::string dir = testing_util::scratch_dir("CliInspectHostile");
+  write_safetensors(dir + "/m.safetensors", {{"w\x1b[31m", at::zeros(std::vector<int64_t>(20, 1))}},
+                    {{"note", "a\x1b[2Jb"}});
+  auto r = run_command(cli() + " inspect " + dir + "/m.safetensors");
+  EXPECT_EQ(r.output.find('\x1b'), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("metadata note: a\\x1b[2Jb"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("w\\x1b[31m  Float [1, 1, 1, 1, 1, 1, 1, 1, ...] (20 dimensions)"), std::string::npos)
+      << r.output;
 }
 
 TEST(Cli, InspectSaysWhatItInferredAndWhatItNeeds) {

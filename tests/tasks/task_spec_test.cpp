@@ -268,7 +268,7 @@ TEST(TaskSpec, ARoleOrClassThatChangesWidthNamesWhereItIsDefined) {
     d["sequence"][0]["value"] = "a == 0 ? [1, 2] : [1]";
     d["sequence"][1]["value"] = "a == 0 ? [b] : [b, b]";
   });
-  EXPECT_NE(element.find("spec.json: /sequence/0/roles: role 'a': "), std::string::npos) << element;
+  EXPECT_NE(element.find("spec.json: /sequence/0/role: role 'a': "), std::string::npos) << element;
 }
 
 class TaskSpecErrors : public ::testing::TestWithParam<BadSpec> {};
